@@ -1,0 +1,113 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * Every failure the library or the CLI reports is an {@linkcode EnvelopeError}
+ * whose `code` is one of {@linkcode ErrorCode}. Codes are part of the public
+ * contract: they never change meaning once released. Messages are sentence
+ * case, name the failed action, say what to do next, and never contain key
+ * material.
+ *
+ * @module
+ */
+
+/** Stable error codes. */
+export const ErrorCode = {
+  /** An argument had the wrong type or shape (a programming error). */
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
+  /** A key had the wrong length or encoding. */
+  INVALID_KEY: "INVALID_KEY",
+  /** The input is not in any format this tool reads. */
+  FORMAT_UNKNOWN: "FORMAT_UNKNOWN",
+  /** The envelope header is malformed. */
+  HEADER_INVALID: "HEADER_INVALID",
+  /** The envelope version or algorithm suite is not supported. */
+  UNSUPPORTED_VERSION: "UNSUPPORTED_VERSION",
+  /** A length field is over its documented limit. */
+  LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+  /** The header's authentication tag did not verify under the data key. */
+  HEADER_AUTH_FAILED: "HEADER_AUTH_FAILED",
+  /** A wrapped key opened to a data key that does not match the header's commitment. */
+  KEY_COMMITMENT_MISMATCH: "KEY_COMMITMENT_MISMATCH",
+  /** None of the supplied keys could unwrap any wrapped data key. */
+  NO_KEY_MATCHED: "NO_KEY_MATCHED",
+  /** A payload chunk (or a whole AES-GCM message) failed authentication. */
+  PAYLOAD_AUTH_FAILED: "PAYLOAD_AUTH_FAILED",
+  /** The input ended before the final chunk. */
+  TRUNCATED: "TRUNCATED",
+  /** Bytes follow the final chunk. */
+  TRAILING_DATA: "TRAILING_DATA",
+  /** The stored encryption context differs from the one the caller requires. */
+  CONTEXT_MISMATCH: "CONTEXT_MISMATCH",
+  /** A Fernet token is malformed or failed its HMAC. */
+  TOKEN_INVALID: "TOKEN_INVALID",
+  /** A Fernet token is older than the allowed TTL or from the future. */
+  TOKEN_EXPIRED: "TOKEN_EXPIRED",
+  /** A KMS call failed for a reason not covered below. */
+  KMS_FAILED: "KMS_FAILED",
+  /** The KMS refused the call: missing permission or bad credentials. */
+  KMS_ACCESS_DENIED: "KMS_ACCESS_DENIED",
+  /** The KMS does not know the key. */
+  KMS_KEY_NOT_FOUND: "KMS_KEY_NOT_FOUND",
+  /** The KMS throttled the call and retries ran out. */
+  KMS_THROTTLED: "KMS_THROTTLED",
+  /** A KMS call did not answer in time. */
+  KMS_TIMEOUT: "KMS_TIMEOUT",
+  /** A compatibility-format file (Nitro or Alibaba sample) is malformed. */
+  COMPAT_INVALID: "COMPAT_INVALID",
+  /** A zip archive is malformed, or an entry would escape the target folder. */
+  ARCHIVE_INVALID: "ARCHIVE_INVALID",
+  /** An archive entry's path is absolute, contains `..`, or is a link out of the target. */
+  UNSAFE_PATH: "UNSAFE_PATH",
+  /** Extraction would exceed the expanded-size bound. */
+  ARCHIVE_TOO_LARGE: "ARCHIVE_TOO_LARGE",
+  /** The output already exists and `--force` was not given. */
+  OUTPUT_EXISTS: "OUTPUT_EXISTS",
+  /** A file could not be read or written. */
+  IO_FAILED: "IO_FAILED",
+  /** The command line was not understood. */
+  USAGE: "USAGE",
+  /** `WebAssembly` is not available in this runtime. */
+  WASM_UNAVAILABLE: "WASM_UNAVAILABLE",
+} as const;
+
+/** One of the stable error codes. */
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
+
+/**
+ * The one error type this library throws for expected failures.
+ *
+ * @example Telling an authentication failure from other errors
+ * ```ts
+ * import { EnvelopeError } from "./errors.ts";
+ * const err = new EnvelopeError("PAYLOAD_AUTH_FAILED", "Decrypting chunk 3 failed: the data was modified or the key is wrong");
+ * console.assert(err.code === "PAYLOAD_AUTH_FAILED");
+ * console.assert(err instanceof Error);
+ * ```
+ */
+export class EnvelopeError extends Error {
+  /** The stable code; match on this, not on the message. */
+  readonly code: ErrorCode;
+  /** What the user can do next, when there is something to say. */
+  readonly hint?: string;
+
+  /**
+   * @param code the stable code
+   * @param message sentence case, no trailing period, naming the failed action
+   * @param options `hint` for the next step, `cause` for the underlying error
+   */
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "EnvelopeError";
+    this.code = code;
+    if (options.hint !== undefined) this.hint = options.hint;
+  }
+}
+
+/** True when `err` is an {@linkcode EnvelopeError}, optionally with the given code. */
+export function isEnvelopeError(err: unknown, code?: ErrorCode): err is EnvelopeError {
+  return err instanceof EnvelopeError && (code === undefined || err.code === code);
+}
