@@ -1,0 +1,426 @@
+/**
+ * Deterministic, streaming zip archives of a directory tree (fflate's `Zip`).
+ *
+ * {@linkcode zipDirectory} returns a web `ReadableStream` of the archive
+ * bytes. The tree is walked and files are read in 64 KiB pieces only when the
+ * consumer pulls, so neither the archive nor any whole file is held in memory.
+ *
+ * Determinism: the same tree (names, contents, executable bits) always gives
+ * the same bytes. Every entry carries the DOS epoch, 1980-01-01 00:00:00, as
+ * its time; Unix mode `0644` for files, `0755` for files with any execute
+ * bit, `0755` for directories; made-by "Unix"; a data descriptor (fflate
+ * streams every entry). Entry names are UTF-8 paths relative to the
+ * directory, `/`-separated, with no `./` and no top folder.
+ *
+ * What is stored: regular files and directories. A symbolic link to a
+ * regular file inside the tree is stored as a regular file with the target's
+ * contents (as Python's `shutil.make_archive` does); any other link (to a
+ * directory, out of the tree, or dangling), and special files (FIFOs,
+ * sockets, devices), are skipped and reported through `onWarning`. Names
+ * that contain a backslash are skipped too, since no safe extractor,
+ * including ours, would accept them.
+ *
+ * Limits: fflate writes no ZIP64 records, so a file or an archive of 4 GiB or
+ * more, or more than 65,535 entries, fails with `LIMIT_EXCEEDED` instead of
+ * producing a corrupt archive.
+ *
+ * @module
+ */
+import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { join, sep } from "node:path";
+import { Zip, ZipDeflate, ZipPassThrough } from "fflate";
+import { EnvelopeError } from "../errors.ts";
+
+/** How the entries of a directory archive are laid out. */
+export type ZipLayout = "envelope" | "make_archive";
+
+/** Options for {@linkcode zipDirectory}. */
+export interface ZipDirectoryOptions {
+  /**
+   * `"envelope"` (default): entries in byte order of their UTF-8 path,
+   * directory entries only for empty directories. `"make_archive"`: the
+   * layout of Python's `shutil.make_archive(base, "zip", dir)`: a walk from
+   * the top where each folder lists an entry `name/` for each subfolder
+   * (sorted), then its files (sorted), then descends into the subfolders in
+   * sorted order; every folder has its own stored, empty `name/` entry.
+   */
+  layout?: ZipLayout;
+  /** Deflate level 0-9 (default 6). */
+  level?: number;
+  /** Called with a message for each link or special file that is skipped. */
+  onWarning?: (message: string) => void;
+}
+
+/** Options for {@linkcode zipSingleFile}. */
+export interface ZipSingleFileOptions {
+  /** Deflate level 0-9 (default 6). */
+  level?: number;
+}
+
+/** The size of each read from a file. */
+const PIECE = 64 * 1024;
+/** The DOS epoch; fflate reads its local-time fields, so every time zone writes 0x0021/0x0000. */
+const DOS_EPOCH = new Date(1980, 0, 1, 0, 0, 0);
+/** Made-by "Unix", so readers honour the mode in the high 16 bits of the attributes. */
+const OS_UNIX = 3;
+const ATTR_FILE = 0o100644 * 0x10000;
+const ATTR_EXEC = 0o100755 * 0x10000;
+/** Unix directory mode plus the MS-DOS directory bit, as Python's zipfile writes. */
+const ATTR_DIR = 0o040755 * 0x10000 + 0x10;
+/** Offsets and sizes must stay below this without ZIP64. */
+const ZIP32_LIMIT = 0xffffffff;
+const MAX_ENTRIES = 0xffff;
+
+interface DirEntry {
+  kind: "dir";
+  /** Relative name with the trailing `/`. */
+  name: string;
+}
+interface FileEntry {
+  kind: "file";
+  name: string;
+  path: string;
+  exec: boolean;
+}
+type Entry = DirEntry | FileEntry;
+
+interface Child {
+  name: string;
+  key: Uint8Array;
+  path: string;
+  dir: boolean;
+  exec: boolean;
+}
+
+const utf8 = new TextEncoder();
+
+/** Byte order of UTF-8, which is code point order (JavaScript's `<` compares UTF-16 units). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return a.length - b.length;
+}
+
+function ioError(action: string, cause: unknown): EnvelopeError {
+  if (cause instanceof EnvelopeError) return cause;
+  const detail = (cause as { code?: string })?.code ?? String(cause);
+  return new EnvelopeError("IO_FAILED", `${action} failed: ${detail}`, {
+    hint: "check that the path exists and is readable",
+    cause,
+  });
+}
+
+function isInside(root: string, target: string): boolean {
+  return target.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** Lists the storable children of a folder, warning about and dropping the rest. */
+async function readChildren(
+  root: string,
+  dir: string,
+  rel: string,
+  warn: (message: string) => void,
+): Promise<Child[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    throw ioError(`Listing folder ${dir}`, err);
+  }
+  const out: Child[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    const relName = rel + name;
+    if (name.includes("\\")) {
+      warn(`Skipped ${relName}: its name contains a backslash, which extractors refuse`);
+      continue;
+    }
+    let st;
+    try {
+      st = await lstat(path);
+    } catch (err) {
+      throw ioError(`Reading ${path}`, err);
+    }
+    if (st.isSymbolicLink()) {
+      let target: string;
+      let tst;
+      try {
+        target = await realpath(path);
+        tst = await stat(target);
+      } catch {
+        warn(`Skipped link ${relName}: its target does not exist`);
+        continue;
+      }
+      if (!isInside(root, target)) {
+        warn(`Skipped link ${relName}: it points outside the folder`);
+        continue;
+      }
+      if (!tst.isFile()) {
+        warn(`Skipped link ${relName}: only links to regular files are stored`);
+        continue;
+      }
+      st = tst;
+    } else if (!st.isFile() && !st.isDirectory()) {
+      warn(`Skipped ${relName}: not a regular file or folder`);
+      continue;
+    }
+    const isDir = st.isDirectory();
+    out.push({
+      name,
+      key: utf8.encode(isDir ? name + "/" : name),
+      path,
+      dir: isDir,
+      exec: !isDir && (Number(st.mode) & 0o111) !== 0,
+    });
+  }
+  return out.sort((a, b) => compareBytes(a.key, b.key));
+}
+
+/**
+ * Entries in byte order of their full path: sorting siblings by `name` for
+ * files and `name/` for folders makes a depth-first walk produce exactly the
+ * global byte order.
+ */
+async function* walkEnvelope(
+  root: string,
+  dir: string,
+  rel: string,
+  warn: (message: string) => void,
+): AsyncGenerator<Entry> {
+  const children = await readChildren(root, dir, rel, warn);
+  if (rel !== "" && children.length === 0) yield { kind: "dir", name: rel };
+  for (const c of children) {
+    if (c.dir) yield* walkEnvelope(root, c.path, rel + c.name + "/", warn);
+    else yield { kind: "file", name: rel + c.name, path: c.path, exec: c.exec };
+  }
+}
+
+/** Entries in the order of Python's `_make_zipfile` over an `os.walk` whose listings are sorted. */
+async function* walkMakeArchive(
+  root: string,
+  dir: string,
+  rel: string,
+  warn: (message: string) => void,
+): AsyncGenerator<Entry> {
+  const children = await readChildren(root, dir, rel, warn);
+  const dirs = children.filter((c) => c.dir);
+  const files = children.filter((c) => !c.dir);
+  for (const d of dirs) yield { kind: "dir", name: rel + d.name + "/" };
+  for (const f of files) yield { kind: "file", name: rel + f.name, path: f.path, exec: f.exec };
+  for (const d of dirs) yield* walkMakeArchive(root, d.path, rel + d.name + "/", warn);
+}
+
+function checkLevel(level: number | undefined): 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 {
+  if (level === undefined) return 6;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new EnvelopeError("INVALID_ARGUMENT", `Creating the zip archive failed: level ${level} is not an integer from 0 to 9`);
+  }
+  return level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+}
+
+/** Reads until `buf` is full or the file ends. */
+async function readFull(fh: FileHandle, buf: Uint8Array): Promise<number> {
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/** Turns a lazy sequence of entries into a pull-driven stream of zip bytes. */
+function zipEntries(
+  entries: () => AsyncIterator<Entry>,
+  level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9,
+): ReadableStream<Uint8Array> {
+  const queue: Uint8Array[] = [];
+  let failure: unknown = undefined;
+  let finished = false;
+  let emitted = 0;
+  let count = 0;
+  const zip = new Zip((err, chunk, final) => {
+    if (err) {
+      failure ??= err;
+      return;
+    }
+    emitted += chunk.length;
+    queue.push(chunk);
+    if (final) finished = true;
+  });
+  let iterator: AsyncIterator<Entry> | undefined;
+  let current: { fh: FileHandle; file: ZipDeflate; name: string; size: number } | undefined;
+  let ended = false;
+
+  const closeCurrent = async () => {
+    const c = current;
+    current = undefined;
+    if (c) await c.fh.close().catch(() => {});
+  };
+
+  const addEntry = async (entry: Entry) => {
+    if (++count > MAX_ENTRIES) {
+      throw new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: more than ${MAX_ENTRIES} entries`, {
+        hint: "split the folder into several archives",
+      });
+    }
+    if (entry.kind === "dir") {
+      const d = new ZipPassThrough(entry.name);
+      d.mtime = DOS_EPOCH;
+      d.os = OS_UNIX;
+      d.attrs = ATTR_DIR;
+      zip.add(d);
+      d.push(new Uint8Array(0), true);
+      return;
+    }
+    let fh: FileHandle;
+    try {
+      fh = await open(entry.path, "r");
+    } catch (err) {
+      throw ioError(`Reading ${entry.path}`, err);
+    }
+    const file = new ZipDeflate(entry.name, { level });
+    file.mtime = DOS_EPOCH;
+    file.os = OS_UNIX;
+    file.attrs = entry.exec ? ATTR_EXEC : ATTR_FILE;
+    zip.add(file);
+    current = { fh, file, name: entry.name, size: 0 };
+  };
+
+  /** Does one unit of work: one file piece, one new entry, or the end. */
+  const step = async () => {
+    if (current) {
+      const c = current;
+      const buf = new Uint8Array(PIECE);
+      let n: number;
+      try {
+        n = await readFull(c.fh, buf);
+      } catch (err) {
+        throw ioError(`Reading ${c.name}`, err);
+      }
+      c.size += n;
+      if (c.size >= ZIP32_LIMIT || emitted + n >= ZIP32_LIMIT) {
+        throw new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: ${c.name} makes it 4 GiB or more, which needs ZIP64`, {
+          hint: "archive large files separately or encrypt them as single files",
+        });
+      }
+      const last = n < PIECE;
+      if (last) await closeCurrent();
+      c.file.push(buf.subarray(0, n), last);
+      return;
+    }
+    iterator ??= entries();
+    const next = await iterator.next();
+    if (next.done) {
+      ended = true;
+      zip.end();
+    } else {
+      await addEntry(next.value);
+    }
+  };
+
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        while (queue.length === 0 && !finished && !ended && failure === undefined) await step();
+        if (failure !== undefined) {
+          throw new EnvelopeError("IO_FAILED", "Creating the zip archive failed: the compressor reported an error", {
+            cause: failure,
+          });
+        }
+        if (emitted >= ZIP32_LIMIT) {
+          throw new EnvelopeError("LIMIT_EXCEEDED", "Creating the zip archive failed: it reached 4 GiB, which needs ZIP64", {
+            hint: "archive large files separately or encrypt them as single files",
+          });
+        }
+        while (queue.length > 0) controller.enqueue(queue.shift()!);
+        if (finished) controller.close();
+      } catch (err) {
+        await closeCurrent();
+        await iterator?.return?.(undefined);
+        throw err;
+      }
+    },
+    async cancel() {
+      await closeCurrent();
+      await iterator?.return?.(undefined);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Zips the tree under `dir` into a stream of archive bytes.
+ *
+ * Errors surface when the stream is read: `IO_FAILED` when a file or folder
+ * cannot be read, `LIMIT_EXCEEDED` past 4 GiB or 65,535 entries,
+ * `INVALID_ARGUMENT` for a bad level (thrown at once).
+ *
+ * @example Zipping a folder to a file
+ * ```ts ignore
+ * import { createWriteStream } from "node:fs";
+ * import { Writable } from "node:stream";
+ * import { zipDirectory } from "./zip.ts";
+ * await zipDirectory("app", { layout: "make_archive" })
+ *   .pipeTo(Writable.toWeb(createWriteStream("app.zip")));
+ * ```
+ */
+export function zipDirectory(dir: string, options: ZipDirectoryOptions = {}): ReadableStream<Uint8Array> {
+  const level = checkLevel(options.level);
+  const layout = options.layout ?? "envelope";
+  if (layout !== "envelope" && layout !== "make_archive") {
+    throw new EnvelopeError("INVALID_ARGUMENT", `Creating the zip archive failed: unknown layout ${String(layout)}`, {
+      hint: 'use "envelope" or "make_archive"',
+    });
+  }
+  const warn = options.onWarning ?? (() => {});
+  return zipEntries(async function* () {
+    let root: string;
+    try {
+      root = await realpath(dir);
+      if (!(await stat(root)).isDirectory()) {
+        throw new EnvelopeError("IO_FAILED", `Zipping ${dir} failed: it is not a folder`, {
+          hint: "pass a folder, or encrypt a single file directly",
+        });
+      }
+    } catch (err) {
+      throw ioError(`Zipping ${dir}`, err);
+    }
+    const walk = layout === "envelope" ? walkEnvelope : walkMakeArchive;
+    yield* walk(root, root, "", warn);
+  }, level);
+}
+
+/**
+ * A one-entry archive holding the file at `path` under the entry name
+ * `name` (a relative `/`-separated path). Same stream contract as
+ * {@linkcode zipDirectory}.
+ */
+export function zipSingleFile(path: string, name: string, options: ZipSingleFileOptions = {}): ReadableStream<Uint8Array> {
+  const level = checkLevel(options.level);
+  const segments = name.split("/");
+  if (
+    name.length === 0 || name.includes("\\") || name.includes("\0") || /^[A-Za-z]:/.test(name) ||
+    segments.some((s) => s === "" || s === "." || s === "..")
+  ) {
+    throw new EnvelopeError("INVALID_ARGUMENT", `Creating the zip archive failed: entry name ${JSON.stringify(name)} is not a safe relative path`, {
+      hint: "use a relative name with / separators and no . or .. segments",
+    });
+  }
+  return zipEntries(async function* () {
+    let st;
+    try {
+      st = await stat(path);
+    } catch (err) {
+      throw ioError(`Reading ${path}`, err);
+    }
+    if (!st.isFile()) {
+      throw new EnvelopeError("IO_FAILED", `Reading ${path} failed: it is not a regular file`, {
+        hint: "pass a regular file",
+      });
+    }
+    yield { kind: "file", name, path, exec: (Number(st.mode) & 0o111) !== 0 };
+  }, level);
+}
