@@ -1,0 +1,460 @@
+/**
+ * A small Alibaba Cloud KMS client (API version 2016-01-20, RPC style) over
+ * `fetch`: signature v1 (HMAC-SHA1), POST with the signed parameters as an
+ * `application/x-www-form-urlencoded` body, JSON responses, bounded retries
+ * with jitter on throttling and server errors, and a timeout on every call.
+ *
+ * Configuration comes from the constructor or, for what is not given, from
+ * the conventional environment variables `ALIBABA_CLOUD_ACCESS_KEY_ID`,
+ * `ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN`,
+ * `ALIBABA_CLOUD_REGION_ID` and `ALIBABA_CLOUD_KMS_ENDPOINT`. Reading the
+ * environment is guarded, so the module loads in a browser too.
+ *
+ * Encryption contexts are passed as strings, byte for byte: the caller
+ * decides the JSON text (the Alibaba sample format needs exactly that).
+ *
+ * @module
+ */
+import { EnvelopeError, type ErrorCode } from "../errors.ts";
+import { AttemptTimeout, type RetryOptions, withRetry } from "./retry.ts";
+import { encodeForm, rpcTimestamp, signRpc } from "./aliyun_sign.ts";
+
+/** The KMS API version this client speaks. */
+export const ALIYUN_KMS_API_VERSION = "2016-01-20";
+
+/** The provider's name in messages. */
+const SERVICE = "Alibaba Cloud KMS";
+
+/** How to reach and authenticate to Alibaba Cloud KMS. */
+export interface AliyunClientOptions {
+  /** AccessKey ID (default `ALIBABA_CLOUD_ACCESS_KEY_ID`). */
+  readonly accessKeyId?: string;
+  /** AccessKey secret (default `ALIBABA_CLOUD_ACCESS_KEY_SECRET`). */
+  readonly accessKeySecret?: string;
+  /** STS security token (default `ALIBABA_CLOUD_SECURITY_TOKEN`). */
+  readonly securityToken?: string;
+  /** Region, e.g. `cn-hangzhou` (default `ALIBABA_CLOUD_REGION_ID`, else taken from an `acs:kms:REGION:...` key ARN). */
+  readonly regionId?: string;
+  /** Full endpoint URL (default `ALIBABA_CLOUD_KMS_ENDPOINT`, else `https://kms.<RegionId>.aliyuncs.com/`). */
+  readonly endpoint?: string;
+  /** The `fetch` to use (default `globalThis.fetch`). */
+  readonly fetch?: typeof fetch;
+  /** Retry and timeout policy (see {@linkcode RetryOptions}). */
+  readonly retry?: RetryOptions;
+}
+
+/** GenerateDataKey input. */
+export interface GenerateDataKeyInput {
+  readonly keyId: string;
+  readonly keySpec?: "AES_256" | "AES_128";
+  readonly numberOfBytes?: number;
+  /** JSON text of a string map, sent as given. */
+  readonly encryptionContext?: string;
+}
+/** GenerateDataKey output. */
+export interface GenerateDataKeyOutput {
+  readonly keyId: string;
+  readonly keyVersionId: string;
+  /** The data key. */
+  readonly plaintext: Uint8Array;
+  /** The wrapped data key, base64 text exactly as the service returned it. */
+  readonly ciphertextBlob: string;
+  readonly requestId: string;
+}
+/** Decrypt input. */
+export interface DecryptInput {
+  readonly ciphertextBlob: string;
+  readonly encryptionContext?: string;
+  /** Only for messages: the key the caller believes wrapped the blob. */
+  readonly keyIdHint?: string;
+}
+/** Decrypt output. */
+export interface DecryptOutput {
+  readonly keyId: string;
+  readonly keyVersionId: string;
+  readonly plaintext: Uint8Array;
+  readonly requestId: string;
+}
+/** Encrypt input. */
+export interface EncryptInput {
+  readonly keyId: string;
+  /** The plaintext as base64 text (what the API takes). */
+  readonly plaintext: string;
+  readonly encryptionContext?: string;
+}
+/** Encrypt and ReEncrypt output. */
+export interface EncryptOutput {
+  readonly keyId: string;
+  readonly keyVersionId: string;
+  readonly ciphertextBlob: string;
+  readonly requestId: string;
+}
+/** ReEncrypt input (parameter names per the 2016-01-20 ReEncrypt reference). */
+export interface ReEncryptInput {
+  readonly ciphertextBlob: string;
+  readonly destinationKeyId: string;
+  readonly sourceEncryptionContext?: string;
+  readonly destinationEncryptionContext?: string;
+  /** Only for messages: the key the caller believes wrapped the blob. */
+  readonly keyIdHint?: string;
+}
+
+/** An error answer from the service, kept as the `cause` of the {@linkcode EnvelopeError}. */
+export class AliyunServiceError extends Error {
+  constructor(
+    readonly action: string,
+    readonly httpStatus: number,
+    readonly serviceCode: string,
+    readonly serviceMessage: string,
+    readonly requestId: string,
+  ) {
+    super(`${action} answered HTTP ${httpStatus} ${serviceCode}: ${serviceMessage}${requestId ? ` (request id ${requestId})` : ""}`);
+    this.name = "AliyunServiceError";
+  }
+}
+
+/** Reads an environment variable in Deno or Node; `undefined` in a browser or without permission. */
+export function getEnv(name: string): string | undefined {
+  const g = globalThis as {
+    Deno?: { env?: { get(n: string): string | undefined } };
+    process?: { env?: Record<string, string | undefined> };
+  };
+  try {
+    const v = g.Deno?.env?.get(name);
+    if (v !== undefined && v !== "") return v;
+  } catch {
+    // No --allow-env, or no Deno: fall through.
+  }
+  try {
+    const v = g.process?.env?.[name];
+    if (v !== undefined && v !== "") return v;
+  } catch {
+    // Not Node.
+  }
+  return undefined;
+}
+
+/** The region in an `acs:kms:REGION:UID:key/ID` (or `:alias/NAME`) ARN, or `undefined`. */
+export function regionFromArn(keyId: string): string | undefined {
+  const m = /^acs:kms:([a-z0-9-]+):[^:]*:(?:key|alias)\//.exec(keyId);
+  return m ? m[1] : undefined;
+}
+
+const THROTTLE_CODES = new Set(["Rejected.Throttling", "Throttling", "Throttling.User", "Throttling.Api"]);
+const TRANSIENT_CODES = new Set(["ServiceUnavailableTemporary", "SerivceUnavailableTemporary", "InternalFailure", "InternalError"]);
+
+function isThrottle(e: AliyunServiceError): boolean {
+  return THROTTLE_CODES.has(e.serviceCode) || e.serviceCode.startsWith("Throttling") || e.httpStatus === 429;
+}
+function isTransient(e: AliyunServiceError): boolean {
+  return isThrottle(e) || TRANSIENT_CODES.has(e.serviceCode) || e.httpStatus >= 500;
+}
+
+/** A network failure (fetch rejected before any answer). */
+class NetworkError extends Error {
+  constructor(cause: unknown) {
+    super(`the request did not reach the service (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    this.name = "NetworkError";
+  }
+}
+
+function asString(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
+function decodeB64(text: string): Uint8Array | null {
+  try {
+    const bin = atob(text);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function clip(text: string): string {
+  const t = text.replace(/\s+/g, " ").trim();
+  return t.length > 200 ? t.slice(0, 200) + "..." : t;
+}
+
+/** The Alibaba Cloud KMS RPC client. */
+export class AliyunKmsClient {
+  readonly #accessKeyId?: string;
+  readonly #accessKeySecret?: string;
+  readonly #securityToken?: string;
+  readonly #regionId?: string;
+  readonly #endpoint?: string;
+  readonly #fetch?: typeof fetch;
+  readonly #retry: RetryOptions;
+
+  /** Explicit options win; what is missing is read from the environment now. */
+  constructor(options: AliyunClientOptions = {}) {
+    this.#accessKeyId = options.accessKeyId ?? getEnv("ALIBABA_CLOUD_ACCESS_KEY_ID");
+    this.#accessKeySecret = options.accessKeySecret ?? getEnv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+    this.#securityToken = options.securityToken ?? getEnv("ALIBABA_CLOUD_SECURITY_TOKEN");
+    this.#regionId = options.regionId ?? getEnv("ALIBABA_CLOUD_REGION_ID");
+    this.#endpoint = options.endpoint ?? getEnv("ALIBABA_CLOUD_KMS_ENDPOINT");
+    this.#fetch = options.fetch;
+    this.#retry = options.retry ?? {};
+  }
+
+  /** The endpoint URL calls for `keyId` go to (throws when neither endpoint nor region is known). */
+  endpointFor(keyId?: string): string {
+    if (this.#endpoint) return this.#endpoint;
+    const region = this.#regionId ?? (keyId ? regionFromArn(keyId) : undefined);
+    if (!region) {
+      throw new EnvelopeError("INVALID_ARGUMENT", `Calling ${SERVICE} failed: no region is set`, {
+        hint: "set ALIBABA_CLOUD_REGION_ID (or pass regionId), use a key ARN acs:kms:REGION:..., or set ALIBABA_CLOUD_KMS_ENDPOINT",
+      });
+    }
+    if (!/^[a-z0-9-]+$/.test(region)) {
+      throw new EnvelopeError("INVALID_ARGUMENT", `Calling ${SERVICE} failed: the region ${JSON.stringify(region)} is not a region id`, {
+        hint: "use an id such as cn-hangzhou",
+      });
+    }
+    return `https://kms.${region}.aliyuncs.com/`;
+  }
+
+  /** GenerateDataKey: a fresh data key and its wrapped form. */
+  async generateDataKey(input: GenerateDataKeyInput): Promise<GenerateDataKeyOutput> {
+    const params: Record<string, string> = { KeyId: input.keyId };
+    if (input.keySpec !== undefined) params.KeySpec = input.keySpec;
+    if (input.numberOfBytes !== undefined) params.NumberOfBytes = String(input.numberOfBytes);
+    if (input.encryptionContext !== undefined) params.EncryptionContext = input.encryptionContext;
+    const r = await this.call("GenerateDataKey", params, input.keyId);
+    return {
+      keyId: asString(r.KeyId),
+      keyVersionId: asString(r.KeyVersionId),
+      plaintext: this.#plaintext(r, "GenerateDataKey", input.keyId),
+      ciphertextBlob: this.#blob(r, "GenerateDataKey", input.keyId),
+      requestId: asString(r.RequestId),
+    };
+  }
+
+  /** Decrypt: the service finds the key from the blob. */
+  async decrypt(input: DecryptInput): Promise<DecryptOutput> {
+    const params: Record<string, string> = { CiphertextBlob: input.ciphertextBlob };
+    if (input.encryptionContext !== undefined) params.EncryptionContext = input.encryptionContext;
+    const r = await this.call("Decrypt", params, input.keyIdHint);
+    return {
+      keyId: asString(r.KeyId),
+      keyVersionId: asString(r.KeyVersionId),
+      plaintext: this.#plaintext(r, "Decrypt", input.keyIdHint),
+      requestId: asString(r.RequestId),
+    };
+  }
+
+  /** Encrypt: wraps up to 6 KiB of base64 plaintext under `keyId`. */
+  async encrypt(input: EncryptInput): Promise<EncryptOutput> {
+    const params: Record<string, string> = { KeyId: input.keyId, Plaintext: input.plaintext };
+    if (input.encryptionContext !== undefined) params.EncryptionContext = input.encryptionContext;
+    const r = await this.call("Encrypt", params, input.keyId);
+    return this.#encrypted(r, "Encrypt", input.keyId);
+  }
+
+  /** ReEncrypt: re-wraps a blob under `destinationKeyId` without the plaintext leaving KMS. */
+  async reEncrypt(input: ReEncryptInput): Promise<EncryptOutput> {
+    const params: Record<string, string> = {
+      CiphertextBlob: input.ciphertextBlob,
+      DestinationKeyId: input.destinationKeyId,
+    };
+    if (input.sourceEncryptionContext !== undefined) params.SourceEncryptionContext = input.sourceEncryptionContext;
+    if (input.destinationEncryptionContext !== undefined) {
+      params.DestinationEncryptionContext = input.destinationEncryptionContext;
+    }
+    const r = await this.call("ReEncrypt", params, input.keyIdHint ?? input.destinationKeyId, input.destinationKeyId);
+    return this.#encrypted(r, "ReEncrypt", input.destinationKeyId);
+  }
+
+  #plaintext(r: Record<string, unknown>, action: string, keyId?: string): Uint8Array {
+    const p = decodeB64(asString(r.Plaintext));
+    if (!p || p.length === 0) throw this.#malformed(action, keyId, "Plaintext is missing or not base64", r);
+    return p;
+  }
+  #blob(r: Record<string, unknown>, action: string, keyId?: string): string {
+    const b = asString(r.CiphertextBlob);
+    if (!b || !decodeB64(b)) throw this.#malformed(action, keyId, "CiphertextBlob is missing or not base64", r);
+    return b;
+  }
+  #encrypted(r: Record<string, unknown>, action: string, keyId: string): EncryptOutput {
+    return {
+      keyId: asString(r.KeyId),
+      keyVersionId: asString(r.KeyVersionId),
+      ciphertextBlob: this.#blob(r, action, keyId),
+      requestId: asString(r.RequestId),
+    };
+  }
+  #malformed(action: string, keyId: string | undefined, why: string, r: Record<string, unknown>): EnvelopeError {
+    const id = asString(r.RequestId);
+    return new EnvelopeError(
+      "KMS_FAILED",
+      `${SERVICE} ${action}${keyId ? ` with key ${keyId}` : ""} failed: the answer is malformed (${why})${id ? `, request id ${id}` : ""}`,
+      { hint: "check that the endpoint is Alibaba Cloud KMS" },
+    );
+  }
+
+  /**
+   * Sends one signed action and returns the parsed JSON answer; retries
+   * throttling, server errors, network failures and timeouts, and turns every
+   * failure into an {@linkcode EnvelopeError}. `keyId` names the key in
+   * messages; `regionKeyId` (default `keyId`) may supply the region.
+   */
+  async call(
+    action: string,
+    params: Readonly<Record<string, string>>,
+    keyId?: string,
+    regionKeyId: string | undefined = keyId,
+  ): Promise<Record<string, unknown>> {
+    const what = `${SERVICE} ${action}${keyId ? ` with key ${keyId}` : ""}`;
+    if (!this.#accessKeyId || !this.#accessKeySecret) {
+      throw new EnvelopeError("KMS_ACCESS_DENIED", `${what} failed: no AccessKey is configured`, {
+        hint: "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS), or pass them",
+      });
+    }
+    const endpoint = this.endpointFor(regionKeyId);
+    const doFetch = this.#fetch ?? globalThis.fetch;
+    try {
+      return await withRetry(
+        (signal) => this.#once(doFetch, endpoint, action, params, signal),
+        (err) => err instanceof NetworkError || (err instanceof AliyunServiceError && isTransient(err)),
+        this.#retry,
+      );
+    } catch (err) {
+      throw mapError(err, what);
+    }
+  }
+
+  async #once(
+    doFetch: typeof fetch,
+    endpoint: string,
+    action: string,
+    params: Readonly<Record<string, string>>,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
+    // A fresh nonce and timestamp per attempt: a retried request is a new request.
+    const all: Record<string, string> = {
+      ...params,
+      Action: action,
+      Version: ALIYUN_KMS_API_VERSION,
+      Format: "JSON",
+      AccessKeyId: this.#accessKeyId!,
+      SignatureMethod: "HMAC-SHA1",
+      SignatureVersion: "1.0",
+      SignatureNonce: crypto.randomUUID(),
+      Timestamp: rpcTimestamp(new Date()),
+    };
+    if (this.#securityToken) all.SecurityToken = this.#securityToken;
+    all.Signature = await signRpc("POST", all, this.#accessKeySecret!);
+    let res: Response;
+    try {
+      res = await doFetch(endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: encodeForm(all),
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
+      throw new NetworkError(err);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
+      throw new NetworkError(err);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const obj = body !== null && typeof body === "object" && !Array.isArray(body) ? body as Record<string, unknown> : undefined;
+    if (res.ok && obj) return obj;
+    if (res.ok) {
+      throw new AliyunServiceError(action, res.status, "MalformedResponse", "the answer is not a JSON object", "");
+    }
+    throw new AliyunServiceError(
+      action,
+      res.status,
+      asString(obj?.Code) || `HTTP${res.status}`,
+      clip(asString(obj?.Message) || text || res.statusText),
+      asString(obj?.RequestId),
+    );
+  }
+}
+
+const ACCESS_CODES = [
+  /^Forbidden\./,
+  /^InvalidAccessKeyId/,
+  /^InvalidSecurityToken/,
+  /^SignatureDoesNotMatch$/,
+  /^IncompleteSignature$/,
+  /^InvalidTimeStamp/,
+  /^IllegalTimestamp$/,
+  /^SignatureNonceUsed$/,
+  /^Unauthorized/,
+  /^NoPermission/,
+];
+
+/** Codes a Decrypt or ReEncrypt returns when the blob does not open under the given context. */
+const CONTEXT_CODES = [/^InvalidParameter$/, /Ciphertext/i, /DecryptFail/i, /EncryptionContext/i];
+
+/** What a user can do next, by service code. */
+function hintFor(code: string): string | undefined {
+  if (code === "SignatureDoesNotMatch" || code === "IncompleteSignature") {
+    return "check ALIBABA_CLOUD_ACCESS_KEY_SECRET: the service computed a different signature";
+  }
+  if (code.startsWith("InvalidAccessKeyId")) return "check ALIBABA_CLOUD_ACCESS_KEY_ID: the service does not know that AccessKey";
+  if (code.startsWith("InvalidSecurityToken")) return "refresh the STS credentials (ALIBABA_CLOUD_SECURITY_TOKEN) and retry";
+  if (code.startsWith("InvalidTimeStamp") || code === "IllegalTimestamp") {
+    return "set this machine's clock right (the service allows 15 minutes of skew)";
+  }
+  if (code === "SignatureNonceUsed") return "retry: a request with the same nonce was already seen";
+  if (code.startsWith("Forbidden.")) return "check that the RAM policy allows this KMS action on the key";
+  return undefined;
+}
+
+function mapError(err: unknown, what: string): EnvelopeError {
+  if (err instanceof EnvelopeError) return err;
+  if (err instanceof AttemptTimeout) {
+    return new EnvelopeError("KMS_TIMEOUT", `${what} failed: no answer within ${err.timeoutMs} ms after the last retry`, {
+      hint: "check the network path to the KMS endpoint, or raise the timeout",
+      cause: err,
+    });
+  }
+  if (err instanceof NetworkError) {
+    return new EnvelopeError("KMS_FAILED", `${what} failed: ${err.message}`, {
+      hint: "check the endpoint, DNS and network access to Alibaba Cloud KMS",
+      cause: err,
+    });
+  }
+  if (err instanceof AliyunServiceError) {
+    const tail = `${err.serviceCode}: ${err.serviceMessage}${err.requestId ? `, request id ${err.requestId}` : ""}`;
+    let code: ErrorCode = "KMS_FAILED";
+    let cause = `the service answered HTTP ${err.httpStatus}`;
+    let hint = hintFor(err.serviceCode);
+    if (isThrottle(err)) {
+      code = "KMS_THROTTLED";
+      cause = "the service kept throttling the calls after every retry";
+      hint = "lower the request rate (a data-key cache helps) or ask for a higher quota";
+    } else if (err.serviceCode === "Forbidden.KeyNotFound" || err.serviceCode === "Forbidden.AliasNotFound") {
+      code = "KMS_KEY_NOT_FOUND";
+      cause = "the key does not exist in this region or account";
+      hint = "check the key id or alias and the region";
+    } else if (ACCESS_CODES.some((re) => re.test(err.serviceCode))) {
+      code = "KMS_ACCESS_DENIED";
+      cause = "the service refused the credentials or the permission";
+    } else if ((err.action === "Decrypt" || err.action === "ReEncrypt") && CONTEXT_CODES.some((re) => re.test(err.serviceCode))) {
+      code = "CONTEXT_MISMATCH";
+      cause = "the encryption context differs from the one the key was wrapped with, or the wrapped key was altered";
+      hint = "decrypt with the same encryption context that was used to encrypt";
+    } else if (isTransient(err)) {
+      cause = `the service kept failing (HTTP ${err.httpStatus}) after every retry`;
+    }
+    return new EnvelopeError(code, `${what} failed: ${cause} (${tail})`, hint ? { hint, cause: err } : { cause: err });
+  }
+  return new EnvelopeError("KMS_FAILED", `${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}

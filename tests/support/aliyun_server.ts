@@ -1,0 +1,388 @@
+/**
+ * A loopback stand-in for Alibaba Cloud KMS (API 2016-01-20, RPC style) that
+ * checks what the service checks and does real cryptography, so tests of
+ * the client and the provider can fail for real reasons.
+ *
+ * - Authentication: signature v1 (HMAC-SHA1) recomputed over every parameter
+ *   from the query and the form body with the request's method; an unknown
+ *   AccessKeyId, a Timestamp more than 15 minutes off, a reused
+ *   SignatureNonce, a missing or wrong SecurityToken for an `STS.` AccessKey,
+ *   missing common parameters and a wrong Version are all refused with the
+ *   service's codes and HTTP statuses.
+ * - Keys: each CMK is 32 random bytes with one key version. A CiphertextBlob
+ *   is base64(key version id (36 ASCII bytes) || IV (12) || AES-256-GCM
+ *   ciphertext and tag), with the canonical encryption context as AAD: the
+ *   service treats equal string maps as the same context, so the AAD is the
+ *   map re-serialised with sorted keys. A wrong context really fails.
+ * - Errors are JSON `{ RequestId, HostId, Code, Message }`.
+ *
+ * @module
+ */
+import { signRpc } from "../../src/kms/aliyun_sign.ts";
+
+/** One recorded call. */
+export interface AliyunCall {
+  readonly action: string;
+  readonly accessKeyId: string;
+  readonly status: number;
+  readonly code?: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export interface AliyunServerOptions {
+  /** Clock of the server in ms (default Date.now): lets a test make requests stale. */
+  readonly now?: () => number;
+  /** Region id reported in key ARNs (default `cn-hangzhou`). */
+  readonly regionId?: string;
+}
+
+export interface StsCredentials {
+  readonly accessKeyId: string;
+  readonly accessKeySecret: string;
+  readonly securityToken: string;
+}
+
+export interface AliyunServer {
+  /** `http://127.0.0.1:PORT/` */
+  readonly endpoint: string;
+  readonly accessKeyId: string;
+  readonly accessKeySecret: string;
+  readonly regionId: string;
+  /** Makes a CMK (and the alias `alias/NAME` when given); returns its key id. */
+  createKey(alias?: string): string;
+  /** Points `alias/NAME` at `keyId`. */
+  createAlias(alias: string, keyId: string): void;
+  /** Issues STS credentials: an `STS.` AccessKey that needs its SecurityToken. */
+  createStsCredentials(): StsCredentials;
+  /** The ARN of a key. */
+  arn(keyId: string): string;
+  /** Every request that reached the action dispatcher or failed authentication. */
+  readonly calls: AliyunCall[];
+  /** Calls of `action` so far (authenticated or not). */
+  count(action: string): number;
+  /** The next `n` authenticated calls answer `Rejected.Throttling`. */
+  throttleNext(n: number): void;
+  /** The next `n` calls get no answer until the client gives up (or the server closes). */
+  holdNext(n: number): void;
+  close(): Promise<void>;
+}
+
+const VERSION = "2016-01-20";
+const MAX_SKEW_MS = 15 * 60 * 1000;
+const COMMON = ["Action", "Version", "AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp"];
+
+class Fail extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function b64(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+function unb64(text: string): Uint8Array<ArrayBuffer> | null {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
+  try {
+    const bin = atob(text);
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+function randomHex(n: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The canonical form of an EncryptionContext parameter ("" when absent or empty). */
+function canonicalContext(text: string | undefined, name: string): string {
+  if (text === undefined || text === "") return "";
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new Fail(400, "InvalidParameter", `The specified parameter "${name}" is not valid.`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new Fail(400, "InvalidParameter", `The specified parameter "${name}" is not valid.`);
+  }
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.some(([, x]) => typeof x !== "string") || text.length > 8192) {
+    throw new Fail(400, "InvalidParameter", `The specified parameter "${name}" is not valid.`);
+  }
+  if (entries.length === 0) return "";
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(Object.fromEntries(entries));
+}
+
+interface Cmk {
+  readonly keyId: string;
+  readonly versionId: string;
+  readonly raw: Uint8Array<ArrayBuffer>;
+}
+
+function aesKey(k: Cmk): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", k.raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+export async function startAliyunServer(options: AliyunServerOptions = {}): Promise<AliyunServer> {
+  const now = options.now ?? Date.now;
+  const regionId = options.regionId ?? "cn-hangzhou";
+  const uid = "1234567890123456";
+  const accessKeyId = "LTAI" + randomHex(10);
+  const accessKeySecret = randomHex(15);
+  const secrets = new Map<string, string>([[accessKeyId, accessKeySecret]]);
+  const tokens = new Map<string, string>();
+  const keys = new Map<string, Cmk>();
+  const versions = new Map<string, Cmk>();
+  const aliases = new Map<string, string>();
+  const nonces = new Set<string>();
+  const calls: AliyunCall[] = [];
+  let throttle = 0;
+  let hold = 0;
+  const closing = new AbortController();
+  const enc = new TextEncoder();
+
+  function resolveKey(id: string | undefined, name: string): Cmk {
+    if (!id) throw new Fail(400, "MissingParameter", `The parameter "${name}" is needed but not provided.`);
+    let bare = id;
+    const arn = /^acs:kms:([^:]*):([^:]*):(key|alias)\/(.+)$/.exec(id);
+    if (arn) bare = arn[3] === "alias" ? "alias/" + arn[4] : arn[4];
+    if (bare.startsWith("alias/")) {
+      const target = aliases.get(bare);
+      if (!target) throw new Fail(404, "Forbidden.AliasNotFound", "The specified Alias is not found.");
+      bare = target;
+    }
+    const k = keys.get(bare);
+    if (!k) throw new Fail(404, "Forbidden.KeyNotFound", "The specified Key is not found.");
+    return k;
+  }
+
+  async function seal(k: Cmk, plaintext: Uint8Array<ArrayBuffer>, context: string): Promise<string> {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const ct = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: enc.encode(context) }, await aesKey(k), plaintext));
+    const blob = new Uint8Array(36 + 12 + ct.length);
+    blob.set(enc.encode(k.versionId), 0);
+    blob.set(iv, 36);
+    blob.set(ct, 48);
+    return b64(blob);
+  }
+
+  async function open(blobText: string | undefined, context: string, name: string): Promise<{ k: Cmk; plaintext: Uint8Array<ArrayBuffer> }> {
+    if (!blobText) throw new Fail(400, "MissingParameter", `The parameter "${name}" is needed but not provided.`);
+    const blob = unb64(blobText);
+    if (!blob || blob.length < 36 + 12 + 16) throw new Fail(400, "InvalidParameter", `The specified parameter "${name}" is not valid.`);
+    const versionId = new TextDecoder().decode(blob.subarray(0, 36));
+    const k = versions.get(versionId);
+    if (!k) throw new Fail(404, "Forbidden.KeyNotFound", "The specified Key is not found.");
+    try {
+      const pt = await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: blob.slice(36, 48), additionalData: enc.encode(context) },
+        await aesKey(k),
+        blob.slice(48),
+      );
+      return { k, plaintext: new Uint8Array(pt) };
+    } catch {
+      // The public reference lists no dedicated code for this; the service's
+      // documented code for a bad parameter value is InvalidParameter (400).
+      throw new Fail(400, "InvalidParameter", `The specified parameter "${name}" is not valid.`);
+    }
+  }
+
+  async function authenticate(method: string, p: Record<string, string>): Promise<void> {
+    for (const name of COMMON) {
+      if (!p[name]) throw new Fail(400, "MissingParameter", `The parameter "${name}" is needed but not provided.`);
+    }
+    if (p.Version !== VERSION) throw new Fail(400, "InvalidVersion", "Specified parameter Version is not valid.");
+    if (p.SignatureMethod !== "HMAC-SHA1" || p.SignatureVersion !== "1.0") {
+      throw new Fail(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
+    }
+    const secret = secrets.get(p.AccessKeyId);
+    if (secret === undefined) {
+      throw new Fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+    }
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(p.Timestamp) || Number.isNaN(Date.parse(p.Timestamp))) {
+      throw new Fail(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
+    }
+    if (Math.abs(now() - Date.parse(p.Timestamp)) > MAX_SKEW_MS) {
+      throw new Fail(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
+    }
+    const expected = await signRpc(method, p, secret);
+    if (!timingSafeEqual(expected, p.Signature)) {
+      // The real service echoes its string to sign; this one does not, since
+      // an Encrypt request's string to sign holds the plaintext.
+      throw new Fail(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.");
+    }
+    const token = tokens.get(p.AccessKeyId);
+    if (token !== undefined) {
+      if (!p.SecurityToken) throw new Fail(400, "InvalidSecurityToken.Malformed", "The Security Token is missing.");
+      if (!timingSafeEqual(token, p.SecurityToken)) {
+        throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "The Security Token does not match the AccessKey.");
+      }
+    } else if (p.SecurityToken) {
+      throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "A Security Token was sent with a permanent AccessKey.");
+    }
+    if (nonces.has(p.SignatureNonce)) {
+      throw new Fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
+    }
+    nonces.add(p.SignatureNonce);
+  }
+
+  async function dispatch(p: Record<string, string>): Promise<Record<string, unknown>> {
+    switch (p.Action) {
+      case "GenerateDataKey": {
+        const k = resolveKey(p.KeyId, "KeyId");
+        const ctx = canonicalContext(p.EncryptionContext, "EncryptionContext");
+        let n = 32;
+        if (p.NumberOfBytes !== undefined) {
+          n = Number(p.NumberOfBytes);
+          if (!Number.isInteger(n) || n < 1 || n > 1024) {
+            throw new Fail(400, "InvalidParameter", 'The specified parameter "NumberOfBytes" is not valid.');
+          }
+        } else if (p.KeySpec === "AES_128") n = 16;
+        else if (p.KeySpec !== undefined && p.KeySpec !== "AES_256") {
+          throw new Fail(400, "InvalidParameter", 'The specified parameter "KeySpec" is not valid.');
+        }
+        const dk = crypto.getRandomValues(new Uint8Array(n));
+        return { KeyId: k.keyId, KeyVersionId: k.versionId, Plaintext: b64(dk), CiphertextBlob: await seal(k, dk, ctx) };
+      }
+      case "Encrypt": {
+        const k = resolveKey(p.KeyId, "KeyId");
+        const ctx = canonicalContext(p.EncryptionContext, "EncryptionContext");
+        const pt = p.Plaintext === undefined ? null : unb64(p.Plaintext);
+        if (!pt || pt.length === 0 || pt.length > 6144) {
+          throw new Fail(400, "InvalidParameter", 'The specified parameter "Plaintext" is not valid.');
+        }
+        return { KeyId: k.keyId, KeyVersionId: k.versionId, CiphertextBlob: await seal(k, pt, ctx) };
+      }
+      case "Decrypt": {
+        const ctx = canonicalContext(p.EncryptionContext, "EncryptionContext");
+        const { k, plaintext } = await open(p.CiphertextBlob, ctx, "CiphertextBlob");
+        return { KeyId: k.keyId, KeyVersionId: k.versionId, Plaintext: b64(plaintext) };
+      }
+      case "ReEncrypt": {
+        const dest = resolveKey(p.DestinationKeyId, "DestinationKeyId");
+        const src = canonicalContext(p.SourceEncryptionContext, "SourceEncryptionContext");
+        const dst = canonicalContext(p.DestinationEncryptionContext, "DestinationEncryptionContext");
+        const { plaintext } = await open(p.CiphertextBlob, src, "CiphertextBlob");
+        const blob = await seal(dest, plaintext, dst);
+        plaintext.fill(0);
+        return { KeyId: dest.keyId, KeyVersionId: dest.versionId, CiphertextBlob: blob };
+      }
+      default:
+        throw new Fail(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.");
+    }
+  }
+
+  function reply(status: number, body: Record<string, unknown>): Response {
+    return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json;charset=utf-8" } });
+  }
+
+  async function handle(req: Request): Promise<Response> {
+    const requestId = crypto.randomUUID().toUpperCase();
+    const url = new URL(req.url);
+    const p: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) p[k] = v;
+    const bodyText = await req.text();
+    if (req.method === "POST" && bodyText) {
+      for (const [k, v] of new URLSearchParams(bodyText)) p[k] = v;
+    }
+    const action = p.Action ?? "";
+    const record = (status: number, code?: string) =>
+      calls.push({ action, accessKeyId: p.AccessKeyId ?? "", status, code, params: { ...p } });
+    try {
+      if (req.method !== "GET" && req.method !== "POST") {
+        throw new Fail(403, "UnsupportedHTTPMethod", "This http method is not supported.");
+      }
+      await authenticate(req.method, p);
+      if (hold > 0) {
+        hold--;
+        record(0, "Held");
+        await held(req.signal);
+        return reply(503, { RequestId: requestId, HostId: url.host, Code: "ServiceUnavailableTemporary", Message: "Held by the test server." });
+      }
+      if (throttle > 0) {
+        throttle--;
+        // The per-action references list throttling as HTTP 400; SDK retry
+        // helpers match the code Rejected.Throttling.
+        throw new Fail(400, "Rejected.Throttling", "QPS Limit Exceeded");
+      }
+      const body = await dispatch(p);
+      record(200);
+      return reply(200, { ...body, RequestId: requestId });
+    } catch (err) {
+      if (!(err instanceof Fail)) throw err;
+      record(err.status, err.code);
+      return reply(err.status, { RequestId: requestId, HostId: url.host, Code: err.code, Message: err.message });
+    }
+  }
+
+  function held(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        closing.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      // Bounded: never more than 10 s even if nobody gives up.
+      const timer = setTimeout(done, 10_000);
+      signal.addEventListener("abort", done);
+      closing.signal.addEventListener("abort", done);
+    });
+  }
+
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handle);
+  const port = (server.addr as Deno.NetAddr).port;
+
+  const api: AliyunServer = {
+    endpoint: `http://127.0.0.1:${port}/`,
+    accessKeyId,
+    accessKeySecret,
+    regionId,
+    createKey(alias?: string): string {
+      const cmk: Cmk = { keyId: crypto.randomUUID(), versionId: crypto.randomUUID(), raw: crypto.getRandomValues(new Uint8Array(32)) };
+      keys.set(cmk.keyId, cmk);
+      versions.set(cmk.versionId, cmk);
+      if (alias) api.createAlias(alias, cmk.keyId);
+      return cmk.keyId;
+    },
+    createAlias(alias: string, keyId: string): void {
+      const name = alias.startsWith("alias/") ? alias : "alias/" + alias;
+      if (!keys.has(keyId)) throw new Error(`no key ${keyId}`);
+      aliases.set(name, keyId);
+    },
+    createStsCredentials(): StsCredentials {
+      const creds = { accessKeyId: "STS." + randomHex(12), accessKeySecret: randomHex(15), securityToken: "CAIS" + randomHex(40) };
+      secrets.set(creds.accessKeyId, creds.accessKeySecret);
+      tokens.set(creds.accessKeyId, creds.securityToken);
+      return creds;
+    },
+    arn(keyId: string): string {
+      return `acs:kms:${regionId}:${uid}:key/${keyId}`;
+    },
+    calls,
+    count(action: string): number {
+      return calls.filter((c) => c.action === action).length;
+    },
+    throttleNext(n: number): void {
+      throttle = n;
+    },
+    holdNext(n: number): void {
+      hold = n;
+    },
+    async close(): Promise<void> {
+      closing.abort();
+      await server.shutdown();
+    },
+  };
+  return api;
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
+}
