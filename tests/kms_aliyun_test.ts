@@ -530,11 +530,12 @@ Deno.test("configuration comes from the ALIBABA_CLOUD_* environment (in a subpro
     `;
     const cmd = new Deno.Command(Deno.execPath(), {
       args: ["eval", "--ext=ts", script, keyId],
+      cwd: new URL("..", import.meta.url),
       clearEnv: true,
       env: {
         PATH: Deno.env.get("PATH") ?? "",
         HOME: Deno.env.get("HOME") ?? "/tmp",
-        DENO_DIR: Deno.env.get("DENO_DIR") ?? "",
+        ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
         ALIBABA_CLOUD_ACCESS_KEY_ID: sts.accessKeyId,
         ALIBABA_CLOUD_ACCESS_KEY_SECRET: sts.accessKeySecret,
         ALIBABA_CLOUD_SECURITY_TOKEN: sts.securityToken,

@@ -116,14 +116,19 @@ export class AliyunServiceError extends Error {
 /** Reads an environment variable in Deno or Node; `undefined` in a browser or without permission. */
 export function getEnv(name: string): string | undefined {
   const g = globalThis as {
-    Deno?: { env?: { get(n: string): string | undefined } };
+    Deno?: {
+      env?: { get(n: string): string | undefined };
+      permissions?: { querySync?(d: { name: "env"; variable: string }): { state: string } };
+    };
     process?: { env?: Record<string, string | undefined> };
   };
   try {
-    const v = g.Deno?.env?.get(name);
+    // Ask first, so a Deno run without --allow-env never stops at a prompt.
+    const state = g.Deno?.permissions?.querySync?.({ name: "env", variable: name }).state ?? "granted";
+    const v = state === "granted" ? g.Deno?.env?.get(name) : undefined;
     if (v !== undefined && v !== "") return v;
   } catch {
-    // No --allow-env, or no Deno: fall through.
+    // No Deno: fall through.
   }
   try {
     const v = g.process?.env?.[name];
