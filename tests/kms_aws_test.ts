@@ -404,3 +404,17 @@ Deno.test("aws-kms: where DescribeKey is refused, an alias is checked by Decrypt
     assert.equal(await kms.rewrap(wrapped, CTX), null);
   });
 });
+
+Deno.test("aws-kms: a multi-Region replica's ARN matches its primary's blobs, other keys stay not mine without a call", async () => {
+  const primary = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+  const replica = primary.replace("us-east-1", "eu-west-1");
+  await withFakeKms(() => ({ status: 200, body: { KeyId: replica, Plaintext: encodeBase64(FAKE_PLAINTEXT) } }), async (client, calls) => {
+    const kms = new AwsKms({ keyId: replica, client });
+    assert.deepEqual(await kms.unwrap({ provider: "aws-kms", keyId: primary, wrapped: FAKE_BLOB }, CTX), FAKE_PLAINTEXT);
+    assert.equal(calls.get("Decrypt"), 1);
+    const stranger = primary.replace("mrk-1234", "mrk-9999");
+    assert.equal(await kms.unwrap({ provider: "aws-kms", keyId: stranger, wrapped: FAKE_BLOB }, CTX), null);
+    assert.equal(await kms.unwrap({ provider: "aws-kms", keyId: FAKE_ARN, wrapped: FAKE_BLOB }, CTX), null);
+    assert.equal(calls.get("Decrypt"), 1);
+  });
+});

@@ -374,17 +374,14 @@ export class AwsKms implements KeyProvider {
   /** Whether a wrapped key id is this provider's key: "yes", "no", or "unknown" (let KMS decide). */
   async #owns(wrappedKeyId: string): Promise<"yes" | "no" | "unknown"> {
     const theirs = parseKeyId(wrappedKeyId);
-    const mine = this.#parts;
     if (theirs.kind !== "key-arn" && theirs.kind !== "id") return "unknown";
-    if (mine.kind === "id") return theirs.id === mine.id ? "yes" : "no";
-    if (mine.kind === "key-arn") {
-      if (theirs.kind === "key-arn") return wrappedKeyId === this.keyId ? "yes" : "no";
-      return theirs.id === mine.id ? "yes" : "no";
+    let mine = this.keyId;
+    if (this.#parts.kind === "alias" || this.#parts.kind === "alias-arn") {
+      const arn = this.#resolved ?? await this.#resolveAlias();
+      if (arn === undefined) return "unknown";
+      mine = arn;
     }
-    const arn = this.#resolved ?? await this.#resolveAlias();
-    if (arn === undefined) return "unknown";
-    if (theirs.kind === "key-arn") return wrappedKeyId === arn ? "yes" : "no";
-    return theirs.id === parseKeyId(arn).id ? "yes" : "no";
+    return sameKey(mine, wrappedKeyId) ? "yes" : "no";
   }
 
   /** DescribeKey of the alias, once; undefined when access to DescribeKey is denied (Decrypt then decides). */
@@ -444,6 +441,19 @@ export class AwsKms implements KeyProvider {
       throw toEnvelopeError(err, { op, keyId, context, attempts });
     }
   }
+}
+
+/**
+ * Whether two key ids (key ARNs or bare ids) name the same key: equal ARNs,
+ * or equal ids where either side is a bare id. Replicas of a multi-Region
+ * key share their `mrk-` id and open each other's blobs, so for those the
+ * ids are compared whatever the regions.
+ */
+function sameKey(a: string, b: string): boolean {
+  const pa = parseKeyId(a);
+  const pb = parseKeyId(b);
+  if (pa.kind === "key-arn" && pb.kind === "key-arn" && !pa.id?.startsWith("mrk-")) return a === b;
+  return pa.id !== undefined && pa.id === pb.id;
 }
 
 function contextOrUndefined(context: EncryptionContext | undefined): Record<string, string> | undefined {

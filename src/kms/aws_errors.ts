@@ -117,6 +117,7 @@ function cause(err: unknown): string {
   let text = f.message.replace(/\s+/g, " ").trim();
   if (text === "UnknownError" || text === f.name) text = "";
   if (text.length > 240) text = text.slice(0, 237) + "...";
+  text = text.replace(/\.+$/, "");
   const name = f.name && f.name !== "Error" ? f.name : f.code;
   if (name && text) return `${name}: ${text}`;
   return name || text || "no detail given";
@@ -136,6 +137,10 @@ function action(op: AwsKmsOperation, keyId: string): string {
     case "DescribeKey":
       return `Looking up AWS KMS ${key} failed`;
   }
+}
+
+function permission(op: AwsKmsOperation): string {
+  return op === "ReEncrypt" ? "kms:ReEncryptFrom and kms:ReEncryptTo" : `kms:${op}`;
 }
 
 /** What the call was: its operation, the key id to name, and the context it sent. */
@@ -174,7 +179,7 @@ export function toEnvelopeError(err: unknown, call: FailedCall): EnvelopeError {
   if (ACCESS_DENIED.has(f.name)) {
     const creds = f.name === "CredentialsProviderError"
       ? "set AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-      : `check the AWS credentials and that the key policy or IAM policy allows kms:${call.op} on this key`;
+      : `check the AWS credentials and that the key policy or IAM policy allows ${permission(call.op)} on this key`;
     return make("KMS_ACCESS_DENIED", `access denied (${cause(err)})`, creds);
   }
   if (KEY_NOT_FOUND.has(f.name)) {
