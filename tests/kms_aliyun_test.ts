@@ -226,6 +226,88 @@ Deno.test("the test server requires the SecurityToken of an STS AccessKey", asyn
   });
 });
 
+function hexOf(buf: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A hand-written ACS3-HMAC-SHA256 (v3) signer, to exercise the server's v3 checks. */
+async function rawCallV3(
+  server: AliyunServer,
+  action: string,
+  params: Record<string, string>,
+  o: {
+    accessKeyId?: string;
+    secret?: string;
+    token?: string;
+    date?: string;
+    nonce?: string;
+    tamperBody?: (body: string) => string;
+    unsigned?: string;
+  } = {},
+): Promise<{ status: number; body: Record<string, string> }> {
+  const enc = new TextEncoder();
+  const body = encodeForm(params);
+  const headers: Record<string, string> = {
+    host: new URL(server.endpoint).host,
+    "content-type": "application/x-www-form-urlencoded",
+    "x-acs-action": action,
+    "x-acs-version": "2016-01-20",
+    "x-acs-date": o.date ?? rpcTimestamp(new Date()),
+    "x-acs-signature-nonce": o.nonce ?? crypto.randomUUID(),
+    "x-acs-content-sha256": hexOf(await crypto.subtle.digest("SHA-256", enc.encode(body))),
+  };
+  if (o.token) headers["x-acs-security-token"] = o.token;
+  const names = Object.keys(headers).filter((n) => n !== o.unsigned).sort();
+  const canonical = ["POST", "/", "", names.map((n) => `${n}:${headers[n].trim()}\n`).join(""), names.join(";"), headers["x-acs-content-sha256"]]
+    .join("\n");
+  const toSign = "ACS3-HMAC-SHA256\n" + hexOf(await crypto.subtle.digest("SHA-256", enc.encode(canonical)));
+  const key = await crypto.subtle.importKey("raw", enc.encode(o.secret ?? server.accessKeySecret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const sig = hexOf(await crypto.subtle.sign("HMAC", key, enc.encode(toSign)));
+  const { host: _host, ...sent } = headers;
+  const res = await fetch(server.endpoint, {
+    method: "POST",
+    headers: {
+      ...sent,
+      authorization: `ACS3-HMAC-SHA256 Credential=${o.accessKeyId ?? server.accessKeyId},SignedHeaders=${names.join(";")},Signature=${sig}`,
+    },
+    body: o.tamperBody ? o.tamperBody(body) : body,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+Deno.test("the test server verifies v3 (ACS3-HMAC-SHA256) requests with the same checks", async () => {
+  await withServer(async (server) => {
+    const keyId = server.createKey();
+    const ok = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId, EncryptionContext: '{"a":"b c"}' });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const dec = await rawCallV3(server, "Decrypt", { CiphertextBlob: ok.body.CiphertextBlob, EncryptionContext: '{"a":"b c"}' });
+    assert.equal(dec.body.Plaintext, ok.body.Plaintext);
+
+    const wrongSecret = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { secret: "nope" });
+    assert.deepEqual([wrongSecret.status, wrongSecret.body.Code], [400, "SignatureDoesNotMatch"]);
+    const tamperedBody = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId, KeySpec: "AES_256" }, {
+      tamperBody: (b) => b.replace("AES_256", "AES_128"),
+    });
+    assert.deepEqual([tamperedBody.status, tamperedBody.body.Code], [400, "SignatureDoesNotMatch"]);
+    const unsignedHeader = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { unsigned: "x-acs-signature-nonce" });
+    assert.deepEqual([unsignedHeader.status, unsignedHeader.body.Code], [400, "IncompleteSignature"]);
+    const unknownAk = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { accessKeyId: "LTAInobody" });
+    assert.deepEqual([unknownAk.status, unknownAk.body.Code], [404, "InvalidAccessKeyId.NotFound"]);
+    const stale = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { date: rpcTimestamp(new Date(Date.now() - 3600_000)) });
+    assert.deepEqual([stale.status, stale.body.Code], [400, "InvalidTimeStamp.Expired"]);
+    const nonce = crypto.randomUUID();
+    assert.equal((await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { nonce })).status, 200);
+    const replay = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { nonce });
+    assert.deepEqual([replay.status, replay.body.Code], [400, "SignatureNonceUsed"]);
+
+    const sts = server.createStsCredentials();
+    const stsOk = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { accessKeyId: sts.accessKeyId, secret: sts.accessKeySecret, token: sts.securityToken });
+    assert.equal(stsOk.status, 200);
+    const stsNoToken = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { accessKeyId: sts.accessKeyId, secret: sts.accessKeySecret });
+    assert.deepEqual([stsNoToken.status, stsNoToken.body.Code], [400, "InvalidSecurityToken.Malformed"]);
+  });
+});
+
 // ---------------------------------------------------------------- provider
 
 Deno.test("generateDataKey and unwrap round-trip with a context; discovery decrypts too", async () => {

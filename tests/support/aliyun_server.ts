@@ -8,7 +8,8 @@
  *   AccessKeyId, a Timestamp more than 15 minutes off, a reused
  *   SignatureNonce, a missing or wrong SecurityToken for an `STS.` AccessKey,
  *   missing common parameters and a wrong Version are all refused with the
- *   service's codes and HTTP statuses.
+ *   service's codes and HTTP statuses. Requests signed with v3
+ *   (`ACS3-HMAC-SHA256`, Authorization header) get the same checks.
  * - Keys: each CMK is 32 random bytes with one key version. A CiphertextBlob
  *   is base64(key version id (36 ASCII bytes) || IV (12) || AES-256-GCM
  *   ciphertext and tag), with the canonical encryption context as AAD: the
@@ -18,7 +19,7 @@
  *
  * @module
  */
-import { signRpc } from "../../src/kms/aliyun_sign.ts";
+import { percentEncode, signRpc } from "../../src/kms/aliyun_sign.ts";
 
 /** One recorded call. */
 export interface AliyunCall {
@@ -90,6 +91,9 @@ function unb64(text: string): Uint8Array<ArrayBuffer> | null {
   } catch {
     return null;
   }
+}
+function hex(buf: ArrayBuffer): string {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 function randomHex(n: number): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -229,6 +233,75 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     nonces.add(p.SignatureNonce);
   }
 
+  /**
+   * ACS3-HMAC-SHA256 (the v3 signature of the newer SDKs): an Authorization
+   * header `ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=a;b,Signature=hex`
+   * over the canonical request
+   * `METHOD\nPATH\nQUERY\nname:value\n...\nSIGNED_HEADERS\nhex(sha256(body))`;
+   * string to sign `ACS3-HMAC-SHA256\nhex(sha256(canonical request))`;
+   * signature hex(HMAC-SHA256(secret, that)). `host`, `content-type` (when
+   * sent) and every `x-acs-*` header must be signed; `x-acs-content-sha256`
+   * must be the body's hash. Action, Version, time, nonce and STS token come
+   * from the `x-acs-*` headers.
+   */
+  async function authenticateV3(req: Request, url: URL, body: Uint8Array<ArrayBuffer>, p: Record<string, string>): Promise<void> {
+    const m = /^ACS3-HMAC-SHA256 Credential=([^,]+),SignedHeaders=([^,]+),Signature=([0-9a-f]{64})$/.exec(req.headers.get("authorization")!);
+    if (!m) throw new Fail(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
+    const [, ak, signedHeaders, signature] = m;
+    const h = (name: string) => req.headers.get(name) ?? undefined;
+    for (const name of ["x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"]) {
+      if (!h(name)) throw new Fail(400, "MissingParameter", `The parameter "${name}" is needed but not provided.`);
+    }
+    p.Action = h("x-acs-action")!;
+    p.Version = h("x-acs-version")!;
+    p.AccessKeyId = ak;
+    if (p.Version !== VERSION) throw new Fail(400, "InvalidVersion", "Specified parameter Version is not valid.");
+    const secret = secrets.get(ak);
+    if (secret === undefined) throw new Fail(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+    const date = h("x-acs-date")!;
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(date) || Number.isNaN(Date.parse(date))) {
+      throw new Fail(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
+    }
+    if (Math.abs(now() - Date.parse(date)) > MAX_SKEW_MS) {
+      throw new Fail(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
+    }
+    const names = signedHeaders.split(";");
+    const mustSign = ["host", ...[...req.headers.keys()].filter((n) => n.startsWith("x-acs-") || n === "content-type")];
+    if (mustSign.some((n) => !names.includes(n)) || names.some((n) => n !== n.toLowerCase())) {
+      throw new Fail(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
+    }
+    if (hex(await crypto.subtle.digest("SHA-256", body)) !== h("x-acs-content-sha256")) {
+      throw new Fail(400, "SignatureDoesNotMatch", "The x-acs-content-sha256 header does not match the body.");
+    }
+    const query = [...url.searchParams]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+      .join("&");
+    const headers = [...names].sort().map((n) => `${n}:${(n === "host" ? url.host : h(n) ?? "").trim()}\n`).join("");
+    const canonical = [req.method, url.pathname || "/", query, headers, signedHeaders, h("x-acs-content-sha256")].join("\n");
+    const toSign = "ACS3-HMAC-SHA256\n" + hex(await crypto.subtle.digest("SHA-256", enc.encode(canonical)));
+    const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const expected = hex(await crypto.subtle.sign("HMAC", key, enc.encode(toSign)));
+    if (!timingSafeEqual(expected, signature)) {
+      throw new Fail(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.");
+    }
+    const token = tokens.get(ak);
+    const sent = h("x-acs-security-token");
+    if (token !== undefined) {
+      if (!sent) throw new Fail(400, "InvalidSecurityToken.Malformed", "The Security Token is missing.");
+      if (!timingSafeEqual(token, sent)) {
+        throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "The Security Token does not match the AccessKey.");
+      }
+      p.SecurityToken = sent;
+    } else if (sent) {
+      throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "A Security Token was sent with a permanent AccessKey.");
+    }
+    const nonce = h("x-acs-signature-nonce")!;
+    if (nonces.has(nonce)) throw new Fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
+    nonces.add(nonce);
+    p.SignatureNonce = nonce;
+  }
+
   async function dispatch(p: Record<string, string>): Promise<Record<string, unknown>> {
     switch (p.Action) {
       case "GenerateDataKey": {
@@ -284,9 +357,15 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     const url = new URL(req.url);
     const p: Record<string, string> = {};
     for (const [k, v] of url.searchParams) p[k] = v;
-    const bodyText = await req.text();
+    const bodyBytes = new Uint8Array(await req.arrayBuffer());
+    const bodyText = new TextDecoder().decode(bodyBytes);
     if (req.method === "POST" && bodyText) {
       for (const [k, v] of new URLSearchParams(bodyText)) p[k] = v;
+    }
+    const v3 = req.headers.get("authorization")?.startsWith("ACS3-") ?? false;
+    if (v3) {
+      p.Action = req.headers.get("x-acs-action") ?? "";
+      p.AccessKeyId = /Credential=([^,]*)/.exec(req.headers.get("authorization")!)?.[1] ?? "";
     }
     const action = p.Action ?? "";
     const record = (status: number, code?: string) =>
@@ -295,7 +374,8 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
       if (req.method !== "GET" && req.method !== "POST") {
         throw new Fail(403, "UnsupportedHTTPMethod", "This http method is not supported.");
       }
-      await authenticate(req.method, p);
+      if (v3) await authenticateV3(req, url, bodyBytes, p);
+      else await authenticate(req.method, p);
       if (hold > 0) {
         hold--;
         record(0, "Held");
