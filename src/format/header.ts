@@ -1,0 +1,297 @@
+/**
+ * Encoding and parsing of the message header (docs/FORMAT.md §3).
+ *
+ * `format/` is pure: no keys, no I/O. Authenticating the header needs the
+ * data key and happens in `envelope/`.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import type { EncryptionContext, WrappedKey } from "../keys/provider.ts";
+import { ByteReader, ByteWriter, NeedMore, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
+import { encodeContext, readContext } from "./context.ts";
+import {
+  COMMITMENT_BYTES,
+  HEADER_TAG_BYTES,
+  MAGIC,
+  MAX_CHUNK_SIZE,
+  MAX_KEY_ID_BYTES,
+  MAX_PROVIDER_BYTES,
+  MAX_WRAPPED_BYTES,
+  MAX_WRAPPED_KEYS,
+  MIN_CHUNK_SIZE,
+  SALT_BYTES,
+  SUITE,
+  VERSION,
+} from "./limits.ts";
+
+/** The authenticated part of the header. */
+export interface HeaderCore {
+  readonly chunkSize: number;
+  readonly salt: Uint8Array;
+  readonly context: EncryptionContext;
+  readonly commitment: Uint8Array;
+}
+
+/** A parsed header. */
+export interface Header extends HeaderCore {
+  readonly version: number;
+  readonly suite: number;
+  /** The bytes from the magic through the commitment, as the header tag covers them. */
+  readonly core: Uint8Array;
+  readonly headerTag: Uint8Array;
+  readonly keys: readonly WrappedKey[];
+  /** Offset of the key list (just after the header tag). */
+  readonly keyListOffset: number;
+  /** Total header length; the payload starts here. */
+  readonly length: number;
+}
+
+const PROVIDER_RE = /^[a-z0-9-]{1,64}$/;
+
+function invalid(why: string): EnvelopeError {
+  return new EnvelopeError(
+    "HEADER_INVALID",
+    `Reading the header failed: ${why}`,
+    {
+      hint: "the file is damaged or was not written by envelope",
+    },
+  );
+}
+
+function limit(what: string): EnvelopeError {
+  return new EnvelopeError(
+    "LIMIT_EXCEEDED",
+    `Reading the header failed: ${what}`,
+    {
+      hint: "the file is damaged or was not written by envelope",
+    },
+  );
+}
+
+/** Checks a chunk size against the limits; used by encoders and decoders alike. */
+export function checkChunkSize(chunkSize: number): void {
+  if (
+    !Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE ||
+    chunkSize > MAX_CHUNK_SIZE
+  ) {
+    throw new EnvelopeError(
+      "LIMIT_EXCEEDED",
+      `The chunk size ${chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`,
+      {
+        hint: "choose a chunk size from 64 bytes to 16 MiB (the default is 64 KiB)",
+      },
+    );
+  }
+}
+
+/** Encodes the core (magic .. commitment). */
+export function encodeCore(core: HeaderCore): Uint8Array {
+  checkChunkSize(core.chunkSize);
+  if (core.salt.length !== SALT_BYTES) {
+    throw new RangeError("The salt must be 32 bytes");
+  }
+  if (core.commitment.length !== COMMITMENT_BYTES) {
+    throw new RangeError("The commitment must be 32 bytes");
+  }
+  return new ByteWriter()
+    .bytes(MAGIC).u8(VERSION).u8(SUITE).u32(core.chunkSize).bytes(core.salt)
+    .bytes(encodeContext(core.context)).bytes(core.commitment)
+    .finish();
+}
+
+/** Encodes a key list; checks every limit. */
+export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
+  if (keys.length === 0) {
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      "Writing the header failed: there is no wrapped key",
+      {
+        hint: "pass at least one key provider",
+      },
+    );
+  }
+  if (keys.length > MAX_WRAPPED_KEYS) {
+    throw new EnvelopeError(
+      "LIMIT_EXCEEDED",
+      `Writing the header failed: ${keys.length} wrapped keys is over the limit of 32`,
+      {
+        hint: "wrap the data key for at most 32 keys",
+      },
+    );
+  }
+  const w = new ByteWriter().u8(keys.length);
+  for (const k of keys) {
+    if (!PROVIDER_RE.test(k.provider)) {
+      throw new RangeError(
+        `Provider name "${k.provider}" must be 1-64 characters of [a-z0-9-]`,
+      );
+    }
+    const id = utf8Encode(k.keyId, "a key id");
+    if (id.length > MAX_KEY_ID_BYTES) {
+      throw new EnvelopeError(
+        "LIMIT_EXCEEDED",
+        "Writing the header failed: a key id is over 2048 bytes",
+      );
+    }
+    if (k.wrapped.length > MAX_WRAPPED_BYTES) {
+      throw new EnvelopeError(
+        "LIMIT_EXCEEDED",
+        "Writing the header failed: a wrapped key is over 8192 bytes",
+      );
+    }
+    w.u8(k.provider.length).bytes(utf8Encode(k.provider, "a provider name"))
+      .u16(id.length).bytes(id).u16(k.wrapped.length).bytes(k.wrapped);
+  }
+  return w.finish();
+}
+
+function readKeyList(r: ByteReader): WrappedKey[] {
+  const count = r.u8();
+  if (count === 0) throw invalid("the header holds no wrapped key");
+  if (count > MAX_WRAPPED_KEYS) {
+    throw limit(`${count} wrapped keys is over the limit of 32`);
+  }
+  const keys: WrappedKey[] = [];
+  for (let i = 0; i < count; i++) {
+    const plen = r.u8();
+    if (plen === 0 || plen > MAX_PROVIDER_BYTES) {
+      throw invalid(
+        `wrapped key ${i + 1} has a provider name of ${plen} bytes`,
+      );
+    }
+    const provider = utf8DecodeStrict(r.bytes(plen));
+    if (provider === null || !PROVIDER_RE.test(provider)) {
+      throw invalid(`wrapped key ${i + 1} has an invalid provider name`);
+    }
+    const idlen = r.u16();
+    if (idlen > MAX_KEY_ID_BYTES) {
+      throw limit(
+        `wrapped key ${i + 1} has a key id of ${idlen} bytes, over the limit of 2048`,
+      );
+    }
+    const keyId = utf8DecodeStrict(r.bytes(idlen));
+    if (keyId === null) {
+      throw invalid(
+        `wrapped key ${i + 1} has a key id that is not valid UTF-8`,
+      );
+    }
+    const wlen = r.u16();
+    if (wlen > MAX_WRAPPED_BYTES) {
+      throw limit(
+        `wrapped key ${i + 1} is ${wlen} bytes, over the limit of 8192`,
+      );
+    }
+    keys.push({ provider, keyId, wrapped: r.bytes(wlen).slice() });
+  }
+  return keys;
+}
+
+/** True when `buf` starts with (a prefix of) the envelope magic. */
+export function hasMagic(buf: Uint8Array): boolean {
+  const n = Math.min(buf.length, MAGIC.length);
+  for (let i = 0; i < n; i++) if (buf[i] !== MAGIC[i]) return false;
+  return buf.length >= MAGIC.length;
+}
+
+/**
+ * Parses a header from the start of `buf`. Returns the total input length it
+ * needs at least when `buf` ends before the header does (read that much and
+ * call again); throws for anything malformed, checking every length before
+ * allocating.
+ */
+export function tryParseHeader(buf: Uint8Array): Header | number {
+  const r = new ByteReader(buf);
+  for (let i = 0; i < Math.min(buf.length, MAGIC.length); i++) {
+    if (buf[i] !== MAGIC[i]) {
+      throw new EnvelopeError(
+        "FORMAT_UNKNOWN",
+        "Reading the header failed: this is not an envelope message",
+        {
+          hint: "check the input file; `envelope inspect` tells which formats it recognises",
+        },
+      );
+    }
+  }
+  try {
+    r.bytes(MAGIC.length);
+    const version = r.u8();
+    const suite = r.u8();
+    if (version !== VERSION) {
+      throw new EnvelopeError(
+        "UNSUPPORTED_VERSION",
+        `Reading the header failed: format version ${version} is not supported`,
+        {
+          hint: "upgrade envelope to read this file",
+        },
+      );
+    }
+    if (suite !== SUITE) {
+      throw new EnvelopeError(
+        "UNSUPPORTED_VERSION",
+        `Reading the header failed: algorithm suite ${suite} is not supported`,
+        {
+          hint: "upgrade envelope to read this file",
+        },
+      );
+    }
+    const chunkSize = r.u32();
+    if (chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) {
+      throw limit(
+        `the chunk size ${chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`,
+      );
+    }
+    const salt = r.bytes(SALT_BYTES).slice();
+    const context = readContext(r);
+    const commitment = r.bytes(COMMITMENT_BYTES).slice();
+    const core = buf.slice(0, r.offset);
+    const headerTag = r.bytes(HEADER_TAG_BYTES).slice();
+    const keyListOffset = r.offset;
+    const keys = readKeyList(r);
+    return {
+      version,
+      suite,
+      chunkSize,
+      salt,
+      context,
+      commitment,
+      core,
+      headerTag,
+      keys,
+      keyListOffset,
+      length: r.offset,
+    };
+  } catch (e) {
+    if (e instanceof NeedMore) return e.need;
+    throw e;
+  }
+}
+
+/** Parses a complete header; input that ends inside it is `TRUNCATED`. */
+export function parseHeader(buf: Uint8Array): Header {
+  const h = tryParseHeader(buf);
+  if (typeof h === "number") {
+    throw new EnvelopeError(
+      "TRUNCATED",
+      "Reading the header failed: the input ends inside the header",
+      {
+        hint: "the file is incomplete; copy it again from its source",
+      },
+    );
+  }
+  return h;
+}
+
+/** Encodes a whole header from its core bytes, tag and key list. */
+export function encodeHeader(
+  core: Uint8Array,
+  headerTag: Uint8Array,
+  keys: readonly WrappedKey[],
+): Uint8Array {
+  if (headerTag.length !== HEADER_TAG_BYTES) {
+    throw new RangeError("The header tag must be 32 bytes");
+  }
+  return new ByteWriter().bytes(core).bytes(headerTag).bytes(
+    encodeKeyList(keys),
+  ).finish();
+}

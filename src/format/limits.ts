@@ -1,0 +1,61 @@
+/**
+ * The format's constants and limits (docs/FORMAT.md §3.1).
+ *
+ * @module
+ */
+
+/** `\x89ENV\r\n\x1a\n`: the first 8 bytes of every envelope message. */
+export const MAGIC: Uint8Array = new Uint8Array([
+  0x89,
+  0x45,
+  0x4e,
+  0x56,
+  0x0d,
+  0x0a,
+  0x1a,
+  0x0a,
+]);
+/** The only format version this code writes and reads. */
+export const VERSION = 1;
+/** Suite 1: AES-256-GCM chunks, HKDF-SHA256, HMAC-SHA256 header tag and commitment. */
+export const SUITE = 1;
+
+export const SALT_BYTES = 32;
+export const COMMITMENT_BYTES = 32;
+export const HEADER_TAG_BYTES = 32;
+export const DATA_KEY_BYTES = 32;
+export const TAG_BYTES = 16;
+
+export const MIN_CHUNK_SIZE = 64;
+export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+/** The default plaintext bytes per chunk (docs/FORMAT.md §5). */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+
+export const MAX_CONTEXT_PAIRS = 64;
+export const MAX_CONTEXT_KEY_BYTES = 256;
+export const MAX_CONTEXT_VALUE_BYTES = 4096;
+export const MAX_CONTEXT_BYTES = 16384;
+
+export const MAX_WRAPPED_KEYS = 32;
+export const MAX_PROVIDER_BYTES = 64;
+export const MAX_KEY_ID_BYTES = 2048;
+export const MAX_WRAPPED_BYTES = 8192;
+
+export const MAX_CHUNKS = Number.MAX_SAFE_INTEGER;
+
+/** The largest header the limits allow. */
+export const MAX_HEADER_BYTES = 8 + 1 + 1 + 4 + SALT_BYTES + MAX_CONTEXT_BYTES +
+  COMMITMENT_BYTES +
+  HEADER_TAG_BYTES + 1 +
+  MAX_WRAPPED_KEYS *
+    (1 + MAX_PROVIDER_BYTES + 2 + MAX_KEY_ID_BYTES + 2 + MAX_WRAPPED_BYTES);
+
+/** HKDF labels, one per derived key (docs/FORMAT.md §4 and §6). */
+export const LABEL = {
+  commitment: "envelope v1 commitment",
+  header: "envelope v1 header",
+  payload: "envelope v1 payload",
+  localKeyId: "envelope v1 local key id",
+  localWrap: "envelope v1 local wrap",
+  rawKeyId: "envelope v1 raw key id",
+} as const;
