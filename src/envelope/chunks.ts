@@ -1,0 +1,102 @@
+/**
+ * Sealing and opening payload chunks under the payload key, with the
+ * diagnostics of docs/FORMAT.md §8: a chunk that only opens with the other
+ * value of the last flag means the message was cut short or extended.
+ *
+ * @module
+ */
+import { AesGcm } from "../crypto/aes_gcm.ts";
+import { EnvelopeError } from "../errors.ts";
+import { chunkNonce } from "../format/chunk.ts";
+import { TAG_BYTES } from "../format/limits.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** AES-256-GCM over chunks; each chunk is independent of the others. */
+export class ChunkCipher {
+  #gcm: AesGcm;
+  private constructor(gcm: AesGcm) {
+    this.#gcm = gcm;
+  }
+
+  /** Takes the 32-byte payload key (the caller keeps ownership and wipes it). */
+  static async create(payloadKey: Uint8Array): Promise<ChunkCipher> {
+    return new ChunkCipher(await AesGcm.create(payloadKey));
+  }
+
+  /** Seals chunk `index`; the result is ciphertext then tag. */
+  seal(
+    index: number,
+    last: boolean,
+    plaintext: Uint8Array,
+  ): Promise<Uint8Array> {
+    return this.#gcm.sealAsync(chunkNonce(index, last), plaintext, EMPTY);
+  }
+
+  /** Opens chunk `index`, telling truncation and trailing data apart from tampering. */
+  async open(
+    index: number,
+    last: boolean,
+    sealed: Uint8Array,
+    chunkCount?: number,
+  ): Promise<Uint8Array> {
+    if (sealed.length < TAG_BYTES) {
+      throw new EnvelopeError(
+        "TRUNCATED",
+        `Decrypting chunk ${index} failed: the input ends inside it`,
+        {
+          hint: "the file is incomplete; copy it again from its source",
+        },
+      );
+    }
+    try {
+      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
+    } catch (e) {
+      if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") {
+        throw e;
+      }
+      let other = false;
+      try {
+        this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
+        other = true;
+      } catch { /* tampered, not reordered */ }
+      if (other && last) {
+        throw new EnvelopeError(
+          "TRUNCATED",
+          `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk`,
+          {
+            hint: "the file is incomplete; copy it again from its source",
+          },
+        );
+      }
+      if (other && !last) {
+        throw new EnvelopeError(
+          "TRAILING_DATA",
+          `Decrypting failed: chunk ${index} is the final chunk but more data follows it`,
+          {
+            hint: "the file has bytes appended; remove them or restore the file from a trusted copy",
+          },
+        );
+      }
+      const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
+      throw new EnvelopeError(
+        "PAYLOAD_AUTH_FAILED",
+        `Decrypting ${where} failed: it was modified, reordered or damaged`,
+        {
+          hint: "restore the file from a trusted copy; nothing of this chunk was released",
+        },
+      );
+    }
+  }
+
+  /** Wipes the payload key from the core. */
+  dispose(): void {
+    this.#gcm.dispose();
+  }
+}
+
+/** Marks a promise handled now; it is awaited in order later, so an early rejection must not count as unhandled. */
+export function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}

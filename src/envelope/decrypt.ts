@@ -1,0 +1,241 @@
+/**
+ * Decryption: whole byte arrays, and web streams in constant memory. No
+ * plaintext of a chunk is released before its tag verified; a stream that
+ * ends early errors, it never just stops.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import { payloadLayout } from "../format/chunk.ts";
+import { concat } from "../format/bytes.ts";
+import { parseHeader, tryParseHeader } from "../format/header.ts";
+import { MAX_HEADER_BYTES, TAG_BYTES } from "../format/limits.ts";
+import { handled } from "./chunks.ts";
+import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
+
+export type { DecryptOptions } from "./message.ts";
+
+function emptyFinalChunk(index: number): EnvelopeError {
+  return new EnvelopeError(
+    "PAYLOAD_AUTH_FAILED",
+    `Decrypting failed: chunk ${index} is an empty final chunk after full chunks, which encoders never write`,
+    {
+      hint: "the file was altered; restore it from a trusted copy",
+    },
+  );
+}
+
+/**
+ * Decrypts a whole envelope message held in memory.
+ *
+ * @example Decrypting with the context checked
+ * ```ts
+ * import { decrypt, encrypt, LocalKey } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const sealed = await encrypt(new Uint8Array([1, 2, 3]), { keys: key, context: { tenant: "a" } });
+ * try {
+ *   await decrypt(sealed, { keys: key, context: { tenant: "b" } });
+ * } catch (e) {
+ *   console.assert((e as { code: string }).code === "CONTEXT_MISMATCH");
+ * }
+ * ```
+ */
+export async function decrypt(
+  message: Uint8Array,
+  options: DecryptOptions,
+): Promise<Uint8Array> {
+  if (!(message instanceof Uint8Array)) {
+    throw new TypeError("decrypt() takes the message as a Uint8Array");
+  }
+  const header = parseHeader(message);
+  const payload = message.subarray(header.length);
+  const layout = payloadLayout(payload.length, header.chunkSize);
+  const msg = await beginOpening(header, options);
+  try {
+    const full = header.chunkSize + TAG_BYTES;
+    const parts: Uint8Array[] = new Array(layout.chunks);
+    const width = Math.max(1, options.concurrency ?? 4);
+    for (let base = 0; base < layout.chunks; base += width) {
+      const batch: Promise<Uint8Array>[] = [];
+      for (let i = base; i < Math.min(layout.chunks, base + width); i++) {
+        const last = i === layout.chunks - 1;
+        batch.push(
+          msg.cipher.open(
+            i,
+            last,
+            payload.subarray(
+              i * full,
+              Math.min(payload.length, (i + 1) * full),
+            ),
+            layout.chunks,
+          ),
+        );
+      }
+      const opened = await Promise.all(batch);
+      for (let j = 0; j < opened.length; j++) parts[base + j] = opened[j];
+    }
+    if (layout.chunks > 1 && layout.lastChunkPlaintext === 0) {
+      throw emptyFinalChunk(layout.chunks - 1);
+    }
+    return concat(parts);
+  } finally {
+    msg.cipher.dispose();
+  }
+}
+
+/** A growable byte buffer for the streaming decoder. */
+class Accumulator {
+  #buf = new Uint8Array(1024);
+  length = 0;
+  push(data: Uint8Array): void {
+    if (this.length + data.length > this.#buf.length) {
+      let cap = this.#buf.length;
+      while (cap < this.length + data.length) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.#buf.subarray(0, this.length));
+      this.#buf = next;
+    }
+    this.#buf.set(data, this.length);
+    this.length += data.length;
+  }
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.length);
+  }
+}
+
+/**
+ * A `TransformStream` that decrypts an envelope message in constant memory:
+ * the header is read and authenticated first, then each chunk is released
+ * only after its tag verified.
+ *
+ * @example Decrypting a stream
+ * ```ts
+ * import { decryptStream, encrypt, LocalKey } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const sealed = await encrypt(new TextEncoder().encode("streamed"), { keys: key });
+ * const out = await new Response(new Blob([sealed]).stream().pipeThrough(decryptStream({ keys: key }))).text();
+ * console.assert(out === "streamed");
+ * ```
+ */
+export function decryptStream(
+  options: DecryptOptions,
+): TransformStream<Uint8Array, Uint8Array> {
+  let head: Accumulator | null = new Accumulator();
+  let need = 0;
+  let msg: OpeningMessage | null = null;
+  let full = 0;
+  let buf = new Uint8Array(0);
+  let fill = 0;
+  let index = 0;
+  const width = Math.max(1, options.concurrency ?? 4);
+  const inflight: Promise<Uint8Array>[] = [];
+
+  async function feed(
+    data: Uint8Array,
+    controller: TransformStreamDefaultController<Uint8Array>,
+  ) {
+    let off = 0;
+    while (off < data.length) {
+      if (fill === full) {
+        // A full chunk with more input after it: not the final chunk.
+        inflight.push(handled(msg!.cipher.open(index++, false, buf)));
+        buf = new Uint8Array(full);
+        fill = 0;
+        while (inflight.length >= width) {
+          controller.enqueue(await inflight.shift()!);
+        }
+      }
+      const n = Math.min(full - fill, data.length - off);
+      buf.set(data.subarray(off, off + n), fill);
+      fill += n;
+      off += n;
+    }
+  }
+
+  async function step(
+    chunk: Uint8Array,
+    controller: TransformStreamDefaultController<Uint8Array>,
+  ) {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError("decryptStream() takes Uint8Array chunks");
+    }
+    if (msg) return await feed(chunk, controller);
+    head!.push(chunk);
+    if (head!.length < need) return;
+    const parsed = tryParseHeader(head!.view());
+    if (typeof parsed === "number") {
+      need = parsed;
+      if (need > MAX_HEADER_BYTES) {
+        throw new EnvelopeError(
+          "HEADER_INVALID",
+          "Reading the header failed: it is larger than any valid header",
+        );
+      }
+      return;
+    }
+    msg = await beginOpening(parsed, options);
+    full = parsed.chunkSize + TAG_BYTES;
+    buf = new Uint8Array(full);
+    const rest = head!.view().subarray(parsed.length).slice();
+    head = null;
+    await feed(rest, controller);
+  }
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
+      try {
+        await step(chunk, controller);
+      } catch (e) {
+        msg?.cipher.dispose();
+        throw e;
+      }
+    },
+    async flush(controller) {
+      if (!msg) {
+        if (head!.length === 0) {
+          throw new EnvelopeError(
+            "TRUNCATED",
+            "Decrypting failed: the input is empty",
+            { hint: "check the input file" },
+          );
+        }
+        const parsed = tryParseHeader(head!.view());
+        if (typeof parsed === "number") parseHeader(head!.view()); // throws TRUNCATED
+        throw new EnvelopeError(
+          "TRUNCATED",
+          "Decrypting failed: the input ends before the final chunk",
+          {
+            hint: "the file is incomplete; copy it again from its source",
+          },
+        );
+      }
+      try {
+        if (fill < TAG_BYTES) {
+          for (const p of inflight) await p.catch(() => {});
+          throw new EnvelopeError(
+            "TRUNCATED",
+            "Decrypting failed: the input ends before the final chunk",
+            {
+              hint: "the file is incomplete; copy it again from its source",
+            },
+          );
+        }
+        if (index > 0 && fill === TAG_BYTES) {
+          for (const p of inflight) await p.catch(() => {});
+          // Diagnose: an authentic empty final chunk, or a cut/tampered one.
+          await msg.cipher.open(index, true, buf.subarray(0, fill));
+          throw emptyFinalChunk(index);
+        }
+        inflight.push(
+          handled(msg.cipher.open(index++, true, buf.subarray(0, fill))),
+        );
+        while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
+      } finally {
+        msg.cipher.dispose();
+      }
+    },
+    cancel() {
+      msg?.cipher.dispose();
+    },
+  } as Transformer<Uint8Array, Uint8Array>);
+}

@@ -1,0 +1,167 @@
+/**
+ * Encryption: whole byte arrays, and web streams in constant memory.
+ *
+ * @module
+ */
+import { concat } from "../format/bytes.ts";
+import { handled } from "./chunks.ts";
+import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
+
+export type { EncryptOptions } from "./message.ts";
+
+/**
+ * Encrypts `plaintext` into an envelope message.
+ *
+ * @example Encrypting and decrypting bytes with a local key
+ * ```ts
+ * import { decrypt, encrypt, LocalKey } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const sealed = await encrypt(new TextEncoder().encode("hello"), { keys: key, context: { purpose: "demo" } });
+ * const opened = await decrypt(sealed, { keys: key, context: { purpose: "demo" } });
+ * console.assert(new TextDecoder().decode(opened) === "hello");
+ * ```
+ */
+export async function encrypt(
+  plaintext: Uint8Array,
+  options: EncryptOptions,
+): Promise<Uint8Array> {
+  if (!(plaintext instanceof Uint8Array)) {
+    throw new TypeError("encrypt() takes the plaintext as a Uint8Array");
+  }
+  const msg = await beginSealing(
+    options.cache ? { ...options, cache: lengthAware(options, plaintext.length) } : options,
+  );
+  try {
+    const cs = msg.chunkSize;
+    const n = Math.max(1, Math.ceil(plaintext.length / cs));
+    const parts: Uint8Array[] = new Array(n + 1);
+    parts[0] = msg.header;
+    const width = Math.max(1, options.concurrency ?? 4);
+    for (let base = 0; base < n; base += width) {
+      const batch: Promise<Uint8Array>[] = [];
+      for (let i = base; i < Math.min(n, base + width); i++) {
+        batch.push(
+          msg.cipher.seal(
+            i,
+            i === n - 1,
+            plaintext.subarray(
+              i * cs,
+              Math.min(plaintext.length, (i + 1) * cs),
+            ),
+          ),
+        );
+      }
+      const sealed = await Promise.all(batch);
+      for (let j = 0; j < sealed.length; j++) parts[base + 1 + j] = sealed[j];
+    }
+    return concat(parts);
+  } finally {
+    msg.cipher.dispose();
+  }
+}
+
+function lengthAware(
+  options: EncryptOptions,
+  length: number,
+): NonNullable<EncryptOptions["cache"]> {
+  const cache = options.cache!;
+  return Object.assign(Object.create(cache), {
+    encryptionKey: (
+      p: Parameters<typeof cache.encryptionKey>[0],
+      c: Parameters<typeof cache.encryptionKey>[1],
+    ) => cache.encryptionKey(p, c, length),
+  });
+}
+
+/** Options for {@linkcode encryptStream}. */
+export interface EncryptStreamOptions extends EncryptOptions {
+  /** The plaintext length when known in advance; counts against a cache's byte bound. */
+  readonly plaintextLength?: number;
+}
+
+/**
+ * A `TransformStream` that encrypts plaintext bytes into an envelope message
+ * in constant memory: at most one chunk being filled and `concurrency` chunks
+ * being sealed. The header (and any KMS call) happens when the stream starts.
+ *
+ * @example Encrypting a stream
+ * ```ts
+ * import { decrypt, encryptStream, LocalKey } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const sealed = await new Response(
+ *   new Blob(["streamed ", "text"]).stream().pipeThrough(encryptStream({ keys: key })),
+ * ).bytes();
+ * console.assert(new TextDecoder().decode(await decrypt(sealed, { keys: key })) === "streamed text");
+ * ```
+ */
+export function encryptStream(
+  options: EncryptStreamOptions,
+): TransformStream<Uint8Array, Uint8Array> {
+  let msg: SealingMessage;
+  let buf: Uint8Array;
+  let fill = 0;
+  let index = 0;
+  const width = Math.max(1, options.concurrency ?? 4);
+  const inflight: Promise<Uint8Array>[] = [];
+  const opts = options.cache && options.plaintextLength !== undefined
+    ? { ...options, cache: lengthAware(options, options.plaintextLength) }
+    : options;
+
+  async function push(
+    controller: TransformStreamDefaultController<Uint8Array>,
+    data: Uint8Array,
+    last: boolean,
+  ) {
+    inflight.push(handled(msg.cipher.seal(index++, last, data)));
+    while (inflight.length >= width || (last && inflight.length > 0)) {
+      controller.enqueue(await inflight.shift()!);
+    }
+  }
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async start(controller) {
+      msg = await beginSealing(opts);
+      buf = new Uint8Array(msg.chunkSize);
+      controller.enqueue(msg.header);
+    },
+    async transform(chunk, controller) {
+      if (!(chunk instanceof Uint8Array)) {
+        throw new TypeError("encryptStream() takes Uint8Array chunks");
+      }
+      try {
+        await take(chunk, controller);
+      } catch (e) {
+        msg.cipher.dispose();
+        throw e;
+      }
+    },
+    async flush(controller) {
+      try {
+        await push(controller, buf.subarray(0, fill), true);
+      } finally {
+        msg.cipher.dispose();
+      }
+    },
+    cancel() {
+      msg?.cipher.dispose();
+    },
+  } as Transformer<Uint8Array, Uint8Array>);
+
+  async function take(
+    chunk: Uint8Array,
+    controller: TransformStreamDefaultController<Uint8Array>,
+  ) {
+    let off = 0;
+    while (off < chunk.length) {
+      if (fill === buf.length) {
+        await push(controller, buf, false);
+        buf = new Uint8Array(msg.chunkSize);
+        fill = 0;
+      }
+      const n = Math.min(buf.length - fill, chunk.length - off);
+      buf.set(chunk.subarray(off, off + n), fill);
+      fill += n;
+      off += n;
+    }
+  }
+}

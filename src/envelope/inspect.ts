@@ -1,0 +1,95 @@
+/**
+ * Reading a message's header without any key.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import { parseHeader, tryParseHeader } from "../format/header.ts";
+import { MAX_HEADER_BYTES } from "../format/limits.ts";
+import type { EncryptionContext } from "../keys/provider.ts";
+
+/** What a header says, readable without a key. */
+export interface HeaderInfo {
+  readonly format: "envelope";
+  readonly version: number;
+  readonly suite: number;
+  readonly suiteName: string;
+  readonly chunkSize: number;
+  readonly context: EncryptionContext;
+  readonly keys: readonly { readonly provider: string; readonly keyId: string; readonly wrappedBytes: number }[];
+  readonly headerLength: number;
+}
+
+/** Where a header can be read from. */
+export type HeaderSource = Uint8Array | Blob | ReadableStream<Uint8Array>;
+
+/**
+ * Reads the header of an envelope message from bytes, a `Blob` or a stream,
+ * reading no more than the header needs. The header is not authenticated
+ * (that needs the data key): treat what it says as a claim.
+ *
+ * @example Listing the wrapped keys of a message
+ * ```ts
+ * import { encrypt, inspect, LocalKey } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const sealed = await encrypt(new Uint8Array(10), { keys: key, context: { app: "demo" } });
+ * const info = await inspect(sealed);
+ * console.assert(info.keys[0].provider === "local" && info.context.app === "demo");
+ * ```
+ */
+export async function inspect(source: HeaderSource): Promise<HeaderInfo> {
+  const bytes = await readHeaderBytes(source);
+  const h = parseHeader(bytes);
+  return {
+    format: "envelope",
+    version: h.version,
+    suite: h.suite,
+    suiteName: "AES-256-GCM chunks, HKDF-SHA256, HMAC-SHA256 commitment",
+    chunkSize: h.chunkSize,
+    context: h.context,
+    keys: h.keys.map((k) => ({ provider: k.provider, keyId: k.keyId, wrappedBytes: k.wrapped.length })),
+    headerLength: h.length,
+  };
+}
+
+/** Reads just enough of `source` to hold the whole header (at most MAX_HEADER_BYTES). */
+export async function readHeaderBytes(source: HeaderSource): Promise<Uint8Array> {
+  if (source instanceof Uint8Array) return source;
+  if (typeof Blob !== "undefined" && source instanceof Blob) {
+    let n = 4096;
+    for (;;) {
+      const part = new Uint8Array(await source.slice(0, n).arrayBuffer());
+      const r = tryParseHeader(part);
+      if (typeof r !== "number" || part.length < n) return part;
+      n = Math.min(MAX_HEADER_BYTES, Math.max(r, n * 2));
+    }
+  }
+  if (source instanceof ReadableStream) {
+    const reader = source.getReader();
+    const parts: Uint8Array[] = [];
+    let len = 0;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        len += value.length;
+        const all = new Uint8Array(len);
+        let o = 0;
+        for (const p of parts) all.set(p, (o += p.length) - p.length);
+        parts.length = 0;
+        parts.push(all);
+        const r = tryParseHeader(all);
+        if (typeof r !== "number") return all;
+        if (len > MAX_HEADER_BYTES) break;
+      }
+      return parts[0] ?? new Uint8Array(0);
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+  throw new EnvelopeError(
+    "INVALID_ARGUMENT",
+    "Inspecting failed: the source must be a Uint8Array, a Blob or a ReadableStream",
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * Rewrapping: a new key list for the same data key, leaving the header core,
+ * the header tag and the payload untouched (docs/FORMAT.md §9).
+ *
+ * @module
+ */
+import { constantTimeEqual } from "../crypto/hash.ts";
+import { EnvelopeError } from "../errors.ts";
+import { encodeHeader, type Header, parseHeader } from "../format/header.ts";
+import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
+import { computeHeaderTag, unwrapDataKey, wipe } from "./keys.ts";
+
+/** What to change in the key list. */
+export interface RewrapOptions {
+  /** Providers that can unwrap an existing wrapped key (needed unless every added key can re-encrypt inside its KMS). */
+  readonly keys?: readonly KeyProvider[];
+  /** Providers to wrap the data key for; each replaces an existing entry with the same provider and key id. */
+  readonly add?: readonly KeyProvider[];
+  /** Existing entries to drop. */
+  readonly remove?: (key: WrappedKey) => boolean;
+}
+
+/** The result of {@linkcode rewrapHeader}. */
+export interface RewrapResult {
+  /** The new header; write it, then the payload from `payloadOffset` of the old message, unchanged. */
+  readonly header: Uint8Array;
+  /** Where the payload starts in the old message. */
+  readonly payloadOffset: number;
+  /** Entries added, and how: `reencrypt` (inside the KMS) or `wrap` (data key unwrapped here). */
+  readonly added: readonly { provider: string; keyId: string; via: "reencrypt" | "wrap" }[];
+  /** Entries removed. */
+  readonly removed: readonly WrappedKey[];
+}
+
+const same = (a: { provider: string; keyId: string }, b: { provider: string; keyId: string }) =>
+  a.provider === b.provider && a.keyId === b.keyId;
+
+/**
+ * Builds a new header for the message whose header starts `headerBytes`.
+ * Added keys are wrapped by KMS re-encryption where the provider can do it
+ * from an existing entry of the same KMS; otherwise the data key is unwrapped
+ * with `keys`, checked against the commitment and the header tag, and
+ * wrapped.
+ *
+ * @example Adding a second local key to a message
+ * ```ts
+ * import { decrypt, encrypt, LocalKey, rewrapHeader } from "../../mod.ts";
+ * const a = await LocalKey.generate();
+ * const b = await LocalKey.generate();
+ * const sealed = await encrypt(new Uint8Array([42]), { keys: a });
+ * const r = await rewrapHeader(sealed, { keys: [a], add: [b], remove: (k) => k.keyId === a.keyId });
+ * const next = new Uint8Array([...r.header, ...sealed.subarray(r.payloadOffset)]);
+ * console.assert((await decrypt(next, { keys: b }))[0] === 42);
+ * ```
+ */
+export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptions): Promise<RewrapResult> {
+  const header: Header = parseHeader(headerBytes);
+  const add = options.add ?? [];
+  const removed = header.keys.filter((k) => options.remove?.(k) ?? false);
+  let kept: WrappedKey[] = header.keys.filter((k) => !removed.includes(k));
+  const added: { provider: string; keyId: string; via: "reencrypt" | "wrap" }[] = [];
+  const fresh: WrappedKey[] = [];
+  let dataKey: Uint8Array | null = null;
+  try {
+    for (const p of add) {
+      let w: WrappedKey | null = null;
+      if (p.rewrap) {
+        for (const source of header.keys.filter((k) => k.provider === p.provider)) {
+          w = await p.rewrap(source, header.context);
+          if (w) break;
+        }
+      }
+      if (w) {
+        added.push({ provider: w.provider, keyId: w.keyId, via: "reencrypt" });
+      } else {
+        if (!dataKey) {
+          if (!options.keys || options.keys.length === 0) {
+            throw new EnvelopeError(
+              "NO_KEY_MATCHED",
+              `Rewrapping for ${p.provider} key ${p.keyId} failed: no key was given to unwrap the existing data key`,
+              {
+                hint: `pass a key that can open one of: ${
+                  header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")
+                }`,
+              },
+            );
+          }
+          const u = await unwrapDataKey(header, options.keys);
+          try {
+            if (!constantTimeEqual(computeHeaderTag(u.keys.headerKey, header.core), header.headerTag)) {
+              throw new EnvelopeError("HEADER_AUTH_FAILED", "Rewrapping failed: the header was modified", {
+                hint: "restore the file from a trusted copy",
+              });
+            }
+          } finally {
+            wipe(u.keys);
+          }
+          dataKey = u.dataKey;
+        }
+        w = await p.wrap(dataKey, header.context);
+        added.push({ provider: w.provider, keyId: w.keyId, via: "wrap" });
+      }
+      fresh.push(w);
+    }
+  } finally {
+    dataKey?.fill(0);
+  }
+  kept = kept.filter((k) => !fresh.some((f) => same(f, k)));
+  const keys = [...kept, ...fresh];
+  if (keys.length === 0) {
+    throw new EnvelopeError("INVALID_ARGUMENT", "Rewrapping failed: it would remove every wrapped key", {
+      hint: "add a key with -k, or remove fewer",
+    });
+  }
+  return { header: encodeHeader(header.core, header.headerTag, keys), payloadOffset: header.length, added, removed };
+}

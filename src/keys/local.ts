@@ -1,0 +1,153 @@
+/**
+ * `LocalKey`: a 256-bit key-encryption key held by the caller (normally in a
+ * local key file), the zero-setup default (docs/FORMAT.md §6).
+ *
+ * @module
+ */
+import { AesGcm } from "../crypto/aes_gcm.ts";
+import { hkdfSha256, ready } from "../crypto/hash.ts";
+import { randomBytes } from "../crypto/random.ts";
+import { decodeBase64Url, encodeBase64Url, encodeHex } from "../encoding/base64.ts";
+import { EnvelopeError } from "../errors.ts";
+import { concat } from "../format/bytes.ts";
+import { encodeContext } from "../format/context.ts";
+import { LABEL } from "../format/limits.ts";
+import type { EncryptionContext, KeyProvider, WrappedKey } from "./provider.ts";
+
+const enc = new TextEncoder();
+const PREFIX = "ENVELOPE-LOCAL-KEY-V1:";
+
+/**
+ * A local key-encryption key.
+ *
+ * @example Wrapping with a generated local key
+ * ```ts
+ * import { decrypt, encrypt, LocalKey } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const text = key.toText(); // store this in a file with mode 0600
+ * const again = await LocalKey.fromText(text);
+ * console.assert(again.keyId === key.keyId);
+ * const sealed = await encrypt(new Uint8Array([7]), { keys: key });
+ * console.assert((await decrypt(sealed, { keys: again }))[0] === 7);
+ * ```
+ */
+export class LocalKey implements KeyProvider {
+  /** Always `local`. */
+  readonly provider = "local";
+  /** 16 hex digits derived from the key (not secret). */
+  readonly keyId: string;
+  #wrapKey: Uint8Array;
+  #kek: Uint8Array;
+
+  private constructor(kek: Uint8Array, keyId: string, wrapKey: Uint8Array) {
+    this.#kek = kek;
+    this.keyId = keyId;
+    this.#wrapKey = wrapKey;
+  }
+
+  /** Makes a provider from the 32-byte key-encryption key (copied). */
+  static async fromBytes(kek: Uint8Array): Promise<LocalKey> {
+    if (!(kek instanceof Uint8Array)) throw new TypeError("LocalKey.fromBytes() takes a Uint8Array");
+    if (kek.length !== 32) {
+      throw new EnvelopeError("INVALID_KEY", `Loading the local key failed: it is ${kek.length} bytes, not 32`, {
+        hint: "create a new key file with `envelope keygen`",
+      });
+    }
+    await ready();
+    const copy = kek.slice();
+    const id = encodeHex(hkdfSha256(copy, new Uint8Array(0), enc.encode(LABEL.localKeyId), 8));
+    return new LocalKey(copy, id, hkdfSha256(copy, new Uint8Array(0), enc.encode(LABEL.localWrap), 32));
+  }
+
+  /** Parses the key file text `ENVELOPE-LOCAL-KEY-V1:<base64url>`. */
+  static async fromText(text: string): Promise<LocalKey> {
+    const line = text.trim();
+    if (!line.startsWith(PREFIX)) {
+      throw new EnvelopeError(
+        "INVALID_KEY",
+        "Loading the local key failed: the file does not start with ENVELOPE-LOCAL-KEY-V1:",
+        {
+          hint: "pass a key file made by `envelope keygen`",
+        },
+      );
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = decodeBase64Url(line.slice(PREFIX.length), "forbidden");
+    } catch {
+      throw new EnvelopeError("INVALID_KEY", "Loading the local key failed: the key text is not valid base64url", {
+        hint: "the key file is damaged; restore it from your backup",
+      });
+    }
+    try {
+      return await LocalKey.fromBytes(bytes);
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  /** A new random key. */
+  static async generate(): Promise<LocalKey> {
+    const k = randomBytes(32);
+    try {
+      return await LocalKey.fromBytes(k);
+    } finally {
+      k.fill(0);
+    }
+  }
+
+  /** The key file text (secret: store with mode 0600). */
+  toText(): string {
+    return `${PREFIX}${encodeBase64Url(this.#kek, false)}\n`;
+  }
+
+  #aad(context: EncryptionContext): Uint8Array {
+    return concat([enc.encode(LABEL.localWrap), encodeContext(context)]);
+  }
+
+  /** Wraps `dataKey` with AES-256-GCM under the wrap key, bound to the context. */
+  async wrap(dataKey: Uint8Array, context: EncryptionContext): Promise<WrappedKey> {
+    const gcm = await AesGcm.create(this.#wrapKey);
+    try {
+      const nonce = randomBytes(12);
+      return {
+        provider: this.provider,
+        keyId: this.keyId,
+        wrapped: concat([nonce, gcm.seal(nonce, dataKey, this.#aad(context))]),
+      };
+    } finally {
+      gcm.dispose();
+    }
+  }
+
+  /** Unwraps a `local` key with this key id; null for any other. */
+  async unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Uint8Array | null> {
+    if (wrapped.provider !== this.provider || wrapped.keyId !== this.keyId) return null;
+    if (wrapped.wrapped.length !== 12 + 32 + 16) {
+      throw new EnvelopeError(
+        "HEADER_INVALID",
+        `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${wrapped.wrapped.length} bytes, not 60`,
+      );
+    }
+    const gcm = await AesGcm.create(this.#wrapKey);
+    try {
+      return gcm.open(wrapped.wrapped.subarray(0, 12), wrapped.wrapped.subarray(12), this.#aad(context));
+    } catch {
+      throw new EnvelopeError(
+        "PAYLOAD_AUTH_FAILED",
+        `Unwrapping with local key ${this.keyId} failed: the wrapped key or the encryption context was modified`,
+        {
+          hint: "restore the file from a trusted copy",
+        },
+      );
+    } finally {
+      gcm.dispose();
+    }
+  }
+
+  /** Zeroes the key material held by this object. */
+  dispose(): void {
+    this.#kek.fill(0);
+    this.#wrapKey.fill(0);
+  }
+}
