@@ -1,0 +1,94 @@
+/**
+ * A small, strict command-line parser: known flags only, repeatable flags
+ * collected, `--flag=value` and `-f value` forms, `--` ends flags, `-` is a
+ * positional (stdin/stdout).
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+
+/** One flag's definition. */
+export interface FlagSpec {
+  readonly name: string;
+  readonly short?: string;
+  /** `boolean` flags take no value; `string` take one; `list` take one each time and repeat. */
+  readonly kind: "boolean" | "string" | "list";
+}
+
+/** Parsed arguments. */
+export interface Parsed {
+  readonly positionals: string[];
+  readonly flags: Record<string, string | boolean | string[] | undefined>;
+}
+
+function usage(message: string, command: string): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint: `run \`envelope ${command} --help\` for the options` });
+}
+
+/** Parses `args` against `specs`; throws USAGE for anything unknown or malformed. */
+export function parseArgs(args: readonly string[], specs: readonly FlagSpec[], command: string): Parsed {
+  const byLong = new Map(specs.map((s) => [s.name, s]));
+  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
+  const flags: Parsed["flags"] = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (a === "-" || !a.startsWith("-")) {
+      positionals.push(a);
+      continue;
+    }
+    let name: string;
+    let inline: string | undefined;
+    let spec: FlagSpec | undefined;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      inline = eq >= 0 ? a.slice(eq + 1) : undefined;
+      spec = byLong.get(name);
+    } else {
+      name = a.slice(1, 2);
+      inline = a.length > 2 ? a.slice(2) : undefined;
+      spec = byShort.get(name);
+    }
+    if (!spec) throw usage(`Reading the command line failed: unknown option ${a}`, command);
+    if (spec.kind === "boolean") {
+      if (inline !== undefined) throw usage(`Reading the command line failed: --${spec.name} takes no value`, command);
+      flags[spec.name] = true;
+      continue;
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined) throw usage(`Reading the command line failed: --${spec.name} needs a value`, command);
+    if (spec.kind === "list") {
+      ((flags[spec.name] ??= []) as string[]).push(value);
+    } else {
+      if (flags[spec.name] !== undefined) {
+        throw usage(`Reading the command line failed: --${spec.name} was given twice`, command);
+      }
+      flags[spec.name] = value;
+    }
+  }
+  return { positionals, flags };
+}
+
+/** Parses `-c name=value` pairs into a context. */
+export function parseContext(
+  pairs: readonly string[] | undefined,
+  command: string,
+): Record<string, string> | undefined {
+  if (!pairs) return undefined;
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf("=");
+    if (eq <= 0) throw usage(`Reading the command line failed: context "${p}" is not name=value`, command);
+    const k = p.slice(0, eq);
+    if (Object.hasOwn(out, k)) {
+      throw usage(`Reading the command line failed: context name "${k}" was given twice`, command);
+    }
+    out[k] = p.slice(eq + 1);
+  }
+  return out;
+}

@@ -1,0 +1,142 @@
+/**
+ * `envelope decrypt`: any format envelope reads, to a file, stdout or a
+ * directory, releasing output only after it verified.
+ *
+ * @module
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { extractZip } from "../../archive/unzip.ts";
+import { decryptStream } from "../../envelope/decrypt.ts";
+import { EnvelopeError } from "../../errors.ts";
+import { hasMagic, tryParseHeader } from "../../format/header.ts";
+import { MAGIC } from "../../format/limits.ts";
+import type { KeyProvider } from "../../keys/provider.ts";
+import { RawDataKey } from "../../keys/raw.ts";
+import { parseArgs, parseContext } from "../args.ts";
+import { openInput, writeOutput } from "../files.ts";
+import { peek } from "../header_peek.ts";
+import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
+import { progress, say } from "../output.ts";
+import { SUFFIX, USAGE } from "../usage.ts";
+import { parseSize } from "./encrypt.ts";
+
+const FLAGS = [
+  { name: "output", short: "o", kind: "string" },
+  { name: "dir", short: "d", kind: "string" },
+  { name: "key", short: "k", kind: "list" },
+  { name: "context", short: "c", kind: "list" },
+  { name: "data-key", kind: "string" },
+  { name: "max-size", kind: "string" },
+  { name: "force", kind: "boolean" },
+  { name: "help", short: "h", kind: "boolean" },
+] as const;
+
+function usage(message: string): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint: "run `envelope decrypt --help` for the options" });
+}
+
+/** The default output name for `input`: without the suffix. */
+export function defaultOutputName(input: string): string {
+  if (input.endsWith(SUFFIX) && input.length > SUFFIX.length) return input.slice(0, -SUFFIX.length);
+  throw usage(`Choosing the output name failed: ${input} does not end in ${SUFFIX}`);
+}
+
+/** Options shared by the decrypt paths of every format. */
+export interface DecryptRequest {
+  readonly input: string;
+  readonly output?: string;
+  readonly dir?: string;
+  readonly specs: readonly string[];
+  readonly dataKey?: string;
+  readonly context?: Record<string, string>;
+  readonly force: boolean;
+  readonly maxSize?: number;
+}
+
+/**
+ * Writes `plaintext` to the request's destination: a file or stdout, or
+ * (with a directory) a temporary archive that is extracted after it verified.
+ */
+export async function deliver(
+  plaintext: ReadableStream<Uint8Array>,
+  req: DecryptRequest,
+  defaultName: () => string,
+): Promise<string> {
+  if (req.dir !== undefined) {
+    const outDir = resolve(req.dir);
+    const tmp = await mkdtemp(join(dirname(outDir), ".envelope-extract-"));
+    try {
+      const zipPath = join(tmp, "archive.zip");
+      await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
+      await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return req.dir;
+  }
+  const output = req.output ?? (req.input === "-" ? "-" : defaultName());
+  await writeOutput(plaintext, output, { force: req.force });
+  return output;
+}
+
+/** The keys to decrypt with: `--data-key` and `-k` as given, else what the header names. */
+export async function decryptionKeys(
+  req: DecryptRequest,
+  headerKeys: readonly { provider: string }[],
+): Promise<KeyProvider[]> {
+  const keys: KeyProvider[] = [];
+  if (req.dataKey !== undefined) keys.push(await RawDataKey.create(req.dataKey));
+  keys.push(...await resolveKeys(req.specs));
+  return keys.length > 0 ? keys : await automaticKeys(headerKeys);
+}
+
+/** Runs `envelope decrypt`; returns the exit code. */
+export async function decryptCommand(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS, "decrypt");
+  if (flags.help) {
+    say(USAGE.decrypt);
+    return 0;
+  }
+  if (positionals.length > 1) throw usage("Reading the command line failed: give one INPUT at most");
+  if (flags.dir !== undefined && flags.output !== undefined) {
+    throw usage("Reading the command line failed: give either -o or -d, not both");
+  }
+  const req: DecryptRequest = {
+    input: positionals[0] ?? "-",
+    output: flags.output as string | undefined,
+    dir: flags.dir as string | undefined,
+    specs: (flags.key as string[] | undefined) ?? [],
+    dataKey: flags["data-key"] as string | undefined,
+    context: parseContext(flags.context as string[] | undefined, "decrypt"),
+    force: Boolean(flags.force),
+    maxSize: parseSize(flags["max-size"] as string | undefined, "max-size", "decrypt"),
+  };
+  if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input);
+
+  const input = await openInput(req.input);
+  const peeked = await peek(
+    input.stream,
+    (h) => h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number"),
+  );
+  if (!hasMagic(peeked.head)) {
+    const { decryptCompatCommand } = await import("../../compat/cli.ts");
+    return await decryptCompatCommand(peeked, req);
+  }
+  const parsed = tryParseHeader(peeked.head);
+  const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
+  const keys = await decryptionKeys(req, headerKeys);
+  if (keys.length === 0) {
+    throw new EnvelopeError("NO_KEY_MATCHED", "Decrypting failed: no key is available for this file", {
+      hint: `its wrapped keys are ${
+        headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", ") || "unknown"
+      }; pass one with -k (${KEY_FORMS}) or --data-key`,
+    });
+  }
+  const plaintext = peeked.stream
+    .pipeThrough(progress("decrypting", input.size))
+    .pipeThrough(decryptStream({ keys, context: req.context }));
+  const where = await deliver(plaintext, req, () => defaultOutputName(req.input));
+  if (where !== "-") say(`decrypted to ${where}`);
+  return 0;
+}

@@ -1,0 +1,105 @@
+/**
+ * `envelope encrypt`: a file, stdin or a directory, under a fresh data key.
+ *
+ * @module
+ */
+import { stat } from "node:fs/promises";
+import { zipDirectory } from "../../archive/zip.ts";
+import { encryptStream } from "../../envelope/encrypt.ts";
+import { EnvelopeError } from "../../errors.ts";
+import { parseArgs, parseContext } from "../args.ts";
+import { openInput, writeOutput } from "../files.ts";
+import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
+import { progress, say } from "../output.ts";
+import { SUFFIX, USAGE } from "../usage.ts";
+
+const FLAGS = [
+  { name: "output", short: "o", kind: "string" },
+  { name: "dir", short: "d", kind: "string" },
+  { name: "key", short: "k", kind: "list" },
+  { name: "context", short: "c", kind: "list" },
+  { name: "chunk-size", kind: "string" },
+  { name: "format", kind: "string" },
+  { name: "force", kind: "boolean" },
+  { name: "help", short: "h", kind: "boolean" },
+] as const;
+
+function usage(message: string): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint: "run `envelope encrypt --help` for the options" });
+}
+
+/** Parses a positive integer option. */
+export function parseSize(text: string | undefined, name: string, command: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) {
+    throw new EnvelopeError("USAGE", `Reading --${name} failed: "${text}" is not a whole number of bytes`, {
+      hint: `run \`envelope ${command} --help\``,
+    });
+  }
+  return Number(text);
+}
+
+/** Runs `envelope encrypt`; returns the exit code. */
+export async function encryptCommand(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS, "encrypt");
+  if (flags.help) {
+    say(USAGE.encrypt);
+    return 0;
+  }
+  const format = (flags.format as string | undefined) ?? "envelope";
+  const dir = flags.dir as string | undefined;
+  if (positionals.length > 1) throw usage("Reading the command line failed: give one INPUT at most");
+  if (dir !== undefined && positionals.length > 0) {
+    throw usage("Reading the command line failed: give either INPUT or -d DIR, not both");
+  }
+  const context = parseContext(flags.context as string[] | undefined, "encrypt") ?? {};
+  const specs = (flags.key as string[] | undefined) ?? [];
+  const force = Boolean(flags.force);
+  const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
+
+  if (format !== "envelope") {
+    if (format !== "nitro" && format !== "aliyun") {
+      throw usage(`Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
+    }
+    const { encryptCompatCommand } = await import("../../compat/cli.ts");
+    return await encryptCompatCommand(format, {
+      input: positionals[0],
+      dir,
+      output: flags.output as string | undefined,
+      specs,
+      context,
+      force,
+    });
+  }
+
+  const input = dir === undefined ? (positionals[0] ?? "-") : undefined;
+  let output = flags.output as string | undefined;
+  if (output === undefined) {
+    if (dir !== undefined) output = dir.replace(/[/\\]+$/, "") + ".zip" + SUFFIX;
+    else output = input === "-" ? "-" : input + SUFFIX;
+  }
+
+  const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
+  let source: ReadableStream<Uint8Array>;
+  let size: number | undefined;
+  if (dir !== undefined) {
+    try {
+      if (!(await stat(dir)).isDirectory()) throw new Error("not a directory");
+    } catch {
+      throw new EnvelopeError("IO_FAILED", `Reading the directory ${dir} failed: it is not a directory`, {
+        hint: "check the path given to -d",
+      });
+    }
+    source = zipDirectory(dir);
+  } else {
+    const inp = await openInput(input!);
+    source = inp.stream;
+    size = inp.size;
+  }
+  const sealed = source
+    .pipeThrough(progress("encrypting", size))
+    .pipeThrough(encryptStream({ keys, context, chunkSize, plaintextLength: size }));
+  await writeOutput(sealed, output, { force });
+  if (output !== "-") say(`encrypted to ${output}`);
+  return 0;
+}

@@ -1,0 +1,79 @@
+/**
+ * `envelope inspect`: what a file's header says, with no key.
+ *
+ * @module
+ */
+import { inspect as inspectHeader } from "../../envelope/inspect.ts";
+import { EnvelopeError } from "../../errors.ts";
+import { hasMagic, tryParseHeader } from "../../format/header.ts";
+import { MAGIC, MAX_HEADER_BYTES } from "../../format/limits.ts";
+import { parseArgs } from "../args.ts";
+import { openInput } from "../files.ts";
+import { peek } from "../header_peek.ts";
+import { say } from "../output.ts";
+import { USAGE } from "../usage.ts";
+
+const FLAGS = [
+  { name: "json", kind: "boolean" },
+  { name: "help", short: "h", kind: "boolean" },
+] as const;
+
+/** Runs `envelope inspect`; returns the exit code. */
+export async function inspectCommand(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS, "inspect");
+  if (flags.help) {
+    say(USAGE.inspect);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new EnvelopeError("USAGE", "Reading the command line failed: give exactly one INPUT", {
+      hint: "run `envelope inspect --help`",
+    });
+  }
+  const input = await openInput(positionals[0]);
+  const peeked = await peek(
+    input.stream,
+    (h) =>
+      h.length >= MAX_HEADER_BYTES || (h.length >= MAGIC.length && !hasMagic(h) && h.length >= 65536) ||
+      (hasMagic(h) && typeof tryParseHeader(h) !== "number"),
+  );
+  await peeked.stream.cancel().catch(() => {});
+  let info: Record<string, unknown>;
+  if (hasMagic(peeked.head)) {
+    info = { ...(await inspectHeader(peeked.head)) };
+  } else {
+    const { inspectCompat } = await import("../../compat/cli.ts");
+    info = await inspectCompat(peeked.head, input.size);
+  }
+  if (flags.json) {
+    say(JSON.stringify(info, null, 2));
+    return 0;
+  }
+  say(renderInfo(info));
+  return 0;
+}
+
+/** Renders inspect's result as aligned text. */
+export function renderInfo(info: Record<string, unknown>): string {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(info)) {
+    const label = (k + ":").padEnd(14);
+    if (k === "keys" && Array.isArray(v)) {
+      lines.push(`${label}${v.length}`);
+      for (const key of v as { provider: string; keyId: string; wrappedBytes?: number }[]) {
+        lines.push(
+          `  - ${key.provider}:${key.keyId}${
+            key.wrappedBytes !== undefined ? ` (${key.wrappedBytes} bytes wrapped)` : ""
+          }`,
+        );
+      }
+    } else if (k === "context" && v && typeof v === "object") {
+      const entries = Object.entries(v as Record<string, string>);
+      lines.push(`${label}${entries.length === 0 ? "(none)" : ""}`);
+      for (const [name, value] of entries) lines.push(`  ${name}=${JSON.stringify(value)}`);
+    } else {
+      lines.push(`${label}${typeof v === "string" ? v : JSON.stringify(v)}`);
+    }
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,121 @@
+/**
+ * `envelope rewrap`: a new key list, the payload copied byte for byte.
+ *
+ * @module
+ */
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
+import { rewrapHeader } from "../../envelope/rewrap.ts";
+import { EnvelopeError } from "../../errors.ts";
+import { hasMagic, tryParseHeader } from "../../format/header.ts";
+import { MAX_HEADER_BYTES } from "../../format/limits.ts";
+import type { WrappedKey } from "../../keys/provider.ts";
+import { parseArgs } from "../args.ts";
+import { openInput, writeOutput } from "../files.ts";
+import { peek } from "../header_peek.ts";
+import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
+import { say } from "../output.ts";
+import { USAGE } from "../usage.ts";
+
+const FLAGS = [
+  { name: "key", short: "k", kind: "list" },
+  { name: "remove", kind: "list" },
+  { name: "replace", kind: "boolean" },
+  { name: "unwrap", short: "u", kind: "list" },
+  { name: "output", short: "o", kind: "string" },
+  { name: "force", kind: "boolean" },
+  { name: "help", short: "h", kind: "boolean" },
+] as const;
+
+function usage(message: string): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint: "run `envelope rewrap --help` for the options" });
+}
+
+/** Runs `envelope rewrap`; returns the exit code. */
+export async function rewrapCommand(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS, "rewrap");
+  if (flags.help) {
+    say(USAGE.rewrap);
+    return 0;
+  }
+  if (positionals.length !== 1 || positionals[0] === "-") {
+    throw usage("Reading the command line failed: give exactly one INPUT file");
+  }
+  const inputPath = positionals[0];
+  const addSpecs = (flags.key as string[] | undefined) ?? [];
+  const removeSpecs = (flags.remove as string[] | undefined) ?? [];
+  if (addSpecs.length === 0 && removeSpecs.length === 0) {
+    throw usage("Rewrapping failed: nothing to do; give -k NEWKEY and/or --remove KEY");
+  }
+  if (flags.replace && addSpecs.length === 0) throw usage("Rewrapping failed: --replace needs at least one -k NEWKEY");
+
+  const input = await openInput(inputPath);
+  const peeked = await peek(
+    input.stream,
+    (h) => h.length >= MAX_HEADER_BYTES || (h.length >= 8 && (!hasMagic(h) || typeof tryParseHeader(h) !== "number")),
+  );
+  await peeked.stream.cancel().catch(() => {});
+  if (!hasMagic(peeked.head)) {
+    throw new EnvelopeError("FORMAT_UNKNOWN", `Rewrapping ${inputPath} failed: it is not an envelope message`, {
+      hint: "rewrap works on envelope files; `envelope convert` turns Nitro or Alibaba sample files into one first",
+    });
+  }
+  const parsed = tryParseHeader(peeked.head);
+  const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
+
+  const add = await resolveKeys(addSpecs);
+  const removeIds = new Set<string>();
+  for (const spec of removeSpecs) {
+    const exact = headerKeys.find((k) => `${k.provider}:${k.keyId}` === spec);
+    if (exact) {
+      removeIds.add(`${exact.provider}:${exact.keyId}`);
+      continue;
+    }
+    const p = await resolveKey(spec).catch(() => null);
+    const match = p && headerKeys.find((k) => k.provider === p.provider && k.keyId === p.keyId);
+    if (!match) {
+      throw new EnvelopeError("NO_KEY_MATCHED", `Rewrapping failed: --remove ${spec} matches no wrapped key`, {
+        hint: `the wrapped keys are ${
+          headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", ")
+        }; name one exactly as shown`,
+      });
+    }
+    removeIds.add(`${match.provider}:${match.keyId}`);
+  }
+  const unwrapSpecs = (flags.unwrap as string[] | undefined) ?? [];
+  const unwrapKeys = unwrapSpecs.length > 0 ? await resolveKeys(unwrapSpecs) : await automaticKeys(headerKeys);
+  const replace = Boolean(flags.replace);
+  const result = await rewrapHeader(peeked.head, {
+    keys: unwrapKeys,
+    add,
+    remove: (k: WrappedKey) => removeIds.has(`${k.provider}:${k.keyId}`) || replace,
+  });
+
+  const output = (flags.output as string | undefined) ?? inputPath;
+  const inPlace = output === inputPath;
+  const rest = Readable.toWeb(
+    createReadStream(inputPath, { start: result.payloadOffset, highWaterMark: 1 << 20 }),
+  ) as unknown as ReadableStream<Uint8Array>;
+  let sentHeader = false;
+  const reader = rest.getReader();
+  const combined = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!sentHeader) {
+        sentHeader = true;
+        controller.enqueue(result.header);
+        return;
+      }
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (r) => reader.cancel(r),
+  });
+  await writeOutput(combined, output, { force: inPlace || Boolean(flags.force) });
+  for (const a of result.added) {
+    say(`added ${a.provider}:${a.keyId} (${a.via === "reencrypt" ? "re-encrypted inside the KMS" : "wrapped here"})`);
+  }
+  for (const r of result.removed) say(`removed ${r.provider}:${r.keyId}`);
+  say(`rewrapped ${output}`);
+  return 0;
+}

@@ -1,0 +1,190 @@
+/**
+ * Files for the CLI: inputs as web streams (a file or stdin), and outputs
+ * written to a temporary file beside the target and renamed into place only
+ * after the whole job succeeded, so a failed decrypt leaves no output file and
+ * nothing the user had is replaced without `--force`.
+ *
+ * @module
+ */
+import { createReadStream } from "node:fs";
+import { lstat, open, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import process from "node:process";
+import { Readable } from "node:stream";
+import { randomBytes } from "../crypto/random.ts";
+import { encodeHex } from "../encoding/base64.ts";
+import { EnvelopeError } from "../errors.ts";
+
+/** An input: its bytes as a stream, and its size when known. */
+export interface Input {
+  readonly name: string;
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly size?: number;
+}
+
+function ioError(action: string, path: string, e: unknown): EnvelopeError {
+  const code = (e as { code?: string }).code;
+  const why = code === "ENOENT"
+    ? "it does not exist"
+    : code === "EACCES" || code === "EPERM"
+    ? "permission denied"
+    : code === "EISDIR"
+    ? "it is a directory"
+    : (e as Error).message;
+  return new EnvelopeError("IO_FAILED", `${action} ${path} failed: ${why}`, {
+    hint: code === "EISDIR" ? "pass -d DIR to encrypt a directory" : "check the path and its permissions",
+  });
+}
+
+/** Opens a file, or stdin for `-`, as a stream. */
+export async function openInput(path: string): Promise<Input> {
+  if (path === "-") {
+    return { name: "stdin", stream: Readable.toWeb(process.stdin) as unknown as ReadableStream<Uint8Array> };
+  }
+  let size: number;
+  try {
+    const s = await stat(path);
+    if (s.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    size = s.size;
+  } catch (e) {
+    throw ioError("Reading", path, e);
+  }
+  const rs = createReadStream(path, { highWaterMark: 1 << 20 });
+  return { name: path, size, stream: Readable.toWeb(rs) as unknown as ReadableStream<Uint8Array> };
+}
+
+/** Reads a whole (small) file, or stdin. */
+export async function readAll(path: string, limit = 64 * 1024 * 1024): Promise<Uint8Array> {
+  const input = await openInput(path);
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of input.stream) {
+    n += c.length;
+    if (n > limit) {
+      throw new EnvelopeError("LIMIT_EXCEEDED", `Reading ${input.name} failed: it is over ${limit} bytes`, {
+        hint: "this command reads its input whole; use the streaming commands for large files",
+      });
+    }
+    parts.push(c);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) out.set(p, (o += p.length) - p.length);
+  return out;
+}
+
+/** True when something (a file, directory or link) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses an existing `path` unless `force`. */
+export async function checkWritable(path: string, force: boolean): Promise<void> {
+  if (!force && await exists(path)) {
+    throw new EnvelopeError("OUTPUT_EXISTS", `Writing ${path} failed: it already exists`, {
+      hint: "choose another output with -o, or pass --force to replace it",
+    });
+  }
+}
+
+/** A file being written to a temporary name; `commit` renames it into place, `abort` removes it. */
+export interface AtomicOutput {
+  readonly path: string;
+  readonly tempPath: string;
+  readonly stream: WritableStream<Uint8Array>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Starts writing `path` through a temporary file in the same folder (mode `mode`, default 0644 less umask). */
+export async function atomicOutput(path: string, options: { force: boolean; mode?: number }): Promise<AtomicOutput> {
+  await checkWritable(path, options.force);
+  const tempPath = join(dirname(path), `.${basename(path)}.${encodeHex(randomBytes(6))}.part`);
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(tempPath, "wx", options.mode ?? 0o644);
+  } catch (e) {
+    throw ioError("Writing", path, e);
+  }
+  let closed = false;
+  const close = async () => {
+    if (!closed) {
+      closed = true;
+      await fh.close();
+    }
+  };
+  const stream = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      let off = 0;
+      while (off < chunk.length) {
+        const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+        off += bytesWritten;
+      }
+    },
+    async close() {
+      await fh.sync();
+      await close();
+    },
+    async abort() {
+      await close();
+    },
+  });
+  return {
+    path,
+    tempPath,
+    stream,
+    async commit() {
+      await close();
+      await checkWritable(path, options.force);
+      try {
+        await rename(tempPath, path);
+      } catch (e) {
+        await unlink(tempPath).catch(() => {});
+        throw ioError("Writing", path, e);
+      }
+    },
+    async abort() {
+      await close().catch(() => {});
+      await unlink(tempPath).catch(() => {});
+    },
+  };
+}
+
+/** stdout as a web stream (its end does not close the process's stdout). */
+export function stdoutStream(): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      return new Promise<void>((resolve, reject) => {
+        process.stdout.write(chunk, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+  });
+}
+
+/**
+ * Pipes `source` into a new file at `path` (or stdout for `-`), atomically:
+ * on any error the temporary file is removed and the error rethrown.
+ */
+export async function writeOutput(
+  source: ReadableStream<Uint8Array>,
+  path: string,
+  options: { force: boolean; mode?: number },
+): Promise<void> {
+  if (path === "-") {
+    await source.pipeTo(stdoutStream());
+    return;
+  }
+  const out = await atomicOutput(path, options);
+  try {
+    await source.pipeTo(out.stream);
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}

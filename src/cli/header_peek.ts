@@ -1,0 +1,57 @@
+/**
+ * Reading the first bytes of a stream (to recognise its format and parse the
+ * header) while handing on a stream that still yields every byte.
+ *
+ * @module
+ */
+
+/** The first bytes read, and a stream that starts again from byte 0. */
+export interface Peeked {
+  readonly head: Uint8Array;
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly ended: boolean;
+}
+
+/**
+ * Reads from `source` until `enough(head)` says the head suffices or the
+ * input ends, then returns the head and a stream of the whole input.
+ */
+export async function peek(source: ReadableStream<Uint8Array>, enough: (head: Uint8Array) => boolean): Promise<Peeked> {
+  const reader = source.getReader();
+  let head = new Uint8Array(0);
+  let ended = false;
+  while (!enough(head)) {
+    const { value, done } = await reader.read();
+    if (done) {
+      ended = true;
+      break;
+    }
+    const next = new Uint8Array(head.length + value.length);
+    next.set(head);
+    next.set(value, head.length);
+    head = next;
+  }
+  let sentHead = false;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!sentHead) {
+        sentHead = true;
+        if (head.length > 0) {
+          controller.enqueue(head);
+          return;
+        }
+      }
+      if (ended) {
+        controller.close();
+        return;
+      }
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return { head, stream, ended };
+}

@@ -1,0 +1,104 @@
+/**
+ * Turning `-k` key specs into key providers. Cloud providers are imported
+ * only when a spec names them, so local-only runs never load a cloud SDK.
+ *
+ * | spec | provider |
+ * | --- | --- |
+ * | `local:PATH` | a local key file |
+ * | `aws-kms:ID`, `alias/NAME`, `arn:aws:kms:...`, a key UUID | AWS KMS |
+ * | `aliyun-kms:ID` (key id, `alias/NAME` or `acs:kms:...` ARN) | Alibaba Cloud KMS |
+ * | `kmstool:PATH` | the Nitro enclave's `kmstool_enclave_cli` (decrypt only) |
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import type { Header } from "../format/header.ts";
+import { defaultLocalKeyPath, loadLocalKeyFile, loadOrCreateLocalKey } from "../keys/local_file.ts";
+import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
+import { exists } from "./files.ts";
+import { warn } from "./output.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The forms `-k` accepts, for messages. */
+export const KEY_FORMS = "local:PATH, aws-kms:ID, alias/NAME, arn:aws:kms:..., a key UUID, aliyun-kms:ID, kmstool:PATH";
+
+/** Which provider a spec names, and the id or path after the prefix. */
+export function classify(spec: string): { kind: "local" | "aws-kms" | "aliyun-kms" | "kmstool"; value: string } {
+  const after = (p: string) => spec.slice(p.length);
+  if (spec.startsWith("local:")) return { kind: "local", value: after("local:") };
+  if (spec.startsWith("aws-kms:")) return { kind: "aws-kms", value: after("aws-kms:") };
+  if (spec.startsWith("aliyun-kms:")) return { kind: "aliyun-kms", value: after("aliyun-kms:") };
+  if (spec.startsWith("kmstool:")) return { kind: "kmstool", value: after("kmstool:") };
+  if (spec.startsWith("alias/") || /^arn:aws[a-z-]*:kms:/.test(spec) || UUID.test(spec)) {
+    return { kind: "aws-kms", value: spec };
+  }
+  throw new EnvelopeError("USAGE", `Reading the key "${spec}" failed: it is not a key form envelope knows`, {
+    hint: `use one of: ${KEY_FORMS}`,
+  });
+}
+
+/** Loads the provider a `-k` spec names. */
+export async function resolveKey(spec: string): Promise<KeyProvider> {
+  const { kind, value } = classify(spec);
+  if (value === "") {
+    throw new EnvelopeError("USAGE", `Reading the key "${spec}" failed: nothing follows the prefix`, {
+      hint: `use one of: ${KEY_FORMS}`,
+    });
+  }
+  switch (kind) {
+    case "local":
+      return await loadLocalKeyFile(value);
+    case "aws-kms": {
+      const { AwsKms } = await import("../kms/aws.ts");
+      return new AwsKms({ keyId: value });
+    }
+    case "aliyun-kms": {
+      const { AliyunKms } = await import("../kms/aliyun.ts");
+      return new AliyunKms({ keyId: value });
+    }
+    case "kmstool": {
+      const { KmstoolKey } = await import("../compat/kmstool.ts");
+      return new KmstoolKey({ path: value });
+    }
+  }
+}
+
+/** Loads every `-k` spec. */
+export async function resolveKeys(specs: readonly string[]): Promise<KeyProvider[]> {
+  const out: KeyProvider[] = [];
+  for (const s of specs) out.push(await resolveKey(s));
+  return out;
+}
+
+/** The default local key for encrypting: created on first use, with a warning saying where and to back it up. */
+export async function defaultEncryptKey(): Promise<KeyProvider> {
+  return await loadOrCreateLocalKey(defaultLocalKeyPath(), (path) => {
+    warn(`created a new local key at ${path}; back it up: files encrypted with it cannot be decrypted without it`);
+  });
+}
+
+/**
+ * Keys for decrypting when no `-k` was given: the header says which. The
+ * default local key when the file has a `local` entry and the key file
+ * exists; AWS and Alibaba Cloud discovery providers for their entries.
+ */
+export async function automaticKeys(
+  keys: readonly Pick<WrappedKey, "provider">[] | Header["keys"],
+): Promise<KeyProvider[]> {
+  const providers = new Set(keys.map((k) => k.provider));
+  const out: KeyProvider[] = [];
+  if (providers.has("local")) {
+    const path = defaultLocalKeyPath();
+    if (await exists(path)) out.push(await loadLocalKeyFile(path));
+  }
+  if (providers.has("aws-kms")) {
+    const { AwsKms } = await import("../kms/aws.ts");
+    out.push(AwsKms.discovery());
+  }
+  if (providers.has("aliyun-kms")) {
+    const { AliyunKms } = await import("../kms/aliyun.ts");
+    out.push(AliyunKms.discovery());
+  }
+  return out;
+}

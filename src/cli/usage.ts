@@ -1,0 +1,139 @@
+/**
+ * The CLI's usage text: one place, per command.
+ *
+ * @module
+ */
+
+/** The suffix `encrypt` appends and `decrypt` strips. */
+export const SUFFIX = ".envl";
+
+const KEYS = `Keys (-k, repeatable; the data key is wrapped for each):
+  local:PATH              a local key file (made by \`envelope keygen\`)
+  aws-kms:ID, alias/NAME, arn:aws:kms:..., KEY-UUID
+                          an AWS KMS key (region, credentials and endpoint from the
+                          standard AWS environment, e.g. AWS_REGION, AWS_ENDPOINT_URL_KMS)
+  aliyun-kms:ID           an Alibaba Cloud KMS key id, alias/NAME or acs:kms:... ARN
+                          (ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+                          ALIBABA_CLOUD_SECURITY_TOKEN, ALIBABA_CLOUD_REGION_ID,
+                          ALIBABA_CLOUD_KMS_ENDPOINT)
+  kmstool:PATH            decrypt through a Nitro enclave's kmstool_enclave_cli
+With no -k, encrypt uses the local default key at $ENVELOPE_LOCAL_KEY, else
+~/.config/envelope/local.key (created on first use, mode 0600), and decrypt uses
+whatever the file's header names that is available.`;
+
+const EXIT = `Exit codes: 0 success; 1 failure (authentication, key, KMS, I/O); 2 usage error.`;
+
+/** Help text per command; `""` is the overview. */
+export const USAGE: Record<string, string> = {
+  "": `envelope: envelope encryption for files, directories and streams
+
+Usage: envelope <command> [options]
+
+Commands:
+  encrypt   encrypt a file, stdin or a directory under a fresh data key
+  decrypt   decrypt (recognises envelope, Nitro-enclave and Alibaba-sample files)
+  inspect   show a file's format, context and wrapped keys, with no key
+  rewrap    add, replace or remove wrapped keys without touching the payload
+  keygen    create a local key file
+  convert   turn a Nitro-enclave or Alibaba-sample file into the envelope format
+  extract-key  write the raw wrapped key of a Nitro-enclave file
+  policy    print the KMS policies the Nitro and Alibaba setups need
+
+Run \`envelope <command> --help\` for a command's options.
+The format is specified in docs/FORMAT.md.
+
+${EXIT}
+`,
+  encrypt: `Usage: envelope encrypt [INPUT|-] [-o OUTPUT|-] [-d DIR] [-k KEY]... [-c NAME=VALUE]... [--force]
+
+Encrypts INPUT (a file, or - for stdin) or the directory DIR (zipped as it is
+read) under a fresh data key, and writes the envelope message to OUTPUT.
+
+Options:
+  -o, --output PATH     where to write (- for stdout); default: INPUT${SUFFIX}, or
+                        DIR.zip${SUFFIX} with -d; stdin goes to stdout
+  -d, --dir DIR         encrypt a directory (a deterministic zip, streamed)
+  -k, --key KEY         a key to wrap the data key for (repeatable; see below)
+  -c, --context N=V     an encryption context pair (repeatable), authenticated
+  --chunk-size BYTES    plaintext bytes per chunk (default 65536)
+  --format FORMAT       envelope (default), nitro (the Nitro-enclave application
+                        format) or aliyun (the Alibaba Cloud sample's text format)
+  --force               replace OUTPUT if it exists
+  -h, --help            this text
+
+${KEYS}
+
+${EXIT}
+`,
+  decrypt:
+    `Usage: envelope decrypt [INPUT|-] [-o OUTPUT|-] [-d OUTDIR] [-k KEY]... [-c NAME=VALUE]... [--data-key B64] [--force]
+
+Decrypts INPUT (a file, or - for stdin). The output is written to a temporary
+file and renamed into place only after the whole message verified: a failed
+decrypt leaves no output file. (With -o -, verified chunks stream to stdout as
+they verify; a failure then ends the output early with exit code 1.)
+
+Options:
+  -o, --output PATH     where to write (- for stdout); default: INPUT without
+                        ${SUFFIX}; stdin goes to stdout
+  -d, --dir OUTDIR      the message holds a directory: extract it into OUTDIR,
+                        refusing absolute paths, .. and links out of OUTDIR
+  -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
+  -c, --context N=V     require exactly this encryption context (repeatable)
+  --data-key B64        the plaintext data key (base64), e.g. fetched from a backend
+  --max-size BYTES      bound on the extracted size with -d (default 4 GiB)
+  --force               replace OUTPUT, or files in OUTDIR, if they exist
+  -h, --help            this text
+
+${KEYS}
+
+${EXIT}
+`,
+  inspect: `Usage: envelope inspect INPUT [--json]
+
+Shows the format, version, algorithm suite, chunk size, encryption context and
+wrapped keys (provider and key id) of INPUT. Needs no key; nothing shown is
+authenticated until the file is decrypted.
+
+Options:
+  --json        print JSON
+  -h, --help    this text
+
+${EXIT}
+`,
+  rewrap: `Usage: envelope rewrap INPUT [-k NEWKEY]... [--remove KEY]... [-u KEY]... [-o OUTPUT] [--force]
+
+Adds, replaces or removes wrapped keys in INPUT's header; the payload is copied
+byte for byte. Where a new key is in the same KMS as an existing one, the KMS
+re-encrypts it (the data key never leaves the KMS); otherwise the data key is
+unwrapped here, checked against the header, and wrapped again.
+
+Options:
+  -k, --key NEWKEY      wrap the data key for this key too (repeatable)
+  --remove KEY          drop wrapped keys: PROVIDER:KEYID as \`inspect\` shows it,
+                        or a key spec (repeatable)
+  --replace             drop every existing wrapped key not given with -k
+  -u, --unwrap KEY      a key to unwrap the existing data key with (default: what
+                        the header names)
+  -o, --output PATH     write here instead of replacing INPUT (atomically)
+  --force               replace OUTPUT if it exists
+  -h, --help            this text
+
+${KEYS}
+
+${EXIT}
+`,
+  keygen: `Usage: envelope keygen [-o PATH] [--force]
+
+Creates a local key file (mode 0600). Default: $ENVELOPE_LOCAL_KEY, else
+~/.config/envelope/local.key. Back it up: files encrypted with it cannot be
+decrypted without it.
+
+Options:
+  -o, --output PATH     where to write the key
+  --force               replace an existing key file (files encrypted with it become unreadable)
+  -h, --help            this text
+
+${EXIT}
+`,
+};
