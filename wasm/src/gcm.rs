@@ -1,0 +1,241 @@
+//! AES-GCM (NIST SP 800-38D): one-shot seal/open and an incremental stream.
+
+use crate::aes::{self, RoundKeys};
+use crate::ct;
+use crate::ghash::{Ghash, GhashStream, HKey};
+use crate::v128::V;
+
+/// GCM's plaintext limit: 2^39 - 256 bits = 2^36 - 32 bytes.
+pub const MAX_LEN: u64 = (1u64 << 36) - 32;
+
+pub const ERR_IV: i32 = -1;
+pub const ERR_LEN: i32 = -2;
+
+/// An expanded key: AES round keys and the GHASH key powers.
+#[repr(C, align(16))]
+pub struct Gcm {
+    pub rk: RoundKeys,
+    pub h: HKey,
+}
+
+impl Gcm {
+    /// Initialises `self` in place (so no copy of the key schedule is left elsewhere).
+    pub fn init(&mut self, key: &[u8]) -> bool {
+        if !aes::expand(key, true, &mut self.rk) {
+            return false;
+        }
+        let mut s = [V::zero(); 8];
+        aes::encrypt8(&self.rk, &mut s);
+        let mut h = s[0].to_bytes();
+        self.h = HKey::new(&h);
+        ct::wipe_bytes(&mut h);
+        ct::wipe_planes(&mut s);
+        true
+    }
+
+    /// The pre-counter block J0.
+    fn j0(&self, iv: &[u8]) -> [u8; 16] {
+        if iv.len() == 12 {
+            let mut j = [0u8; 16];
+            j[..12].copy_from_slice(iv);
+            j[15] = 1;
+            j
+        } else {
+            let mut g = Ghash::default();
+            g.padded(&self.h, iv);
+            g.lengths(&self.h, 0, iv.len() as u64);
+            g.bytes()
+        }
+    }
+
+    /// Encrypts eight counter blocks starting at `ctr` (32-bit big-endian increment of the
+    /// last four bytes) into `out`, and advances `ctr` by 8.
+    #[inline(always)]
+    fn keystream8(&self, ctr: &mut [u8; 16], out: &mut [u8; 128]) {
+        let c = u32::from_be_bytes([ctr[12], ctr[13], ctr[14], ctr[15]]);
+        let mut s = [V::zero(); 8];
+        let mut b = *ctr;
+        for (i, v) in s.iter_mut().enumerate() {
+            b[12..].copy_from_slice(&c.wrapping_add(i as u32).to_be_bytes());
+            *v = V::from_bytes(b);
+        }
+        ctr[12..].copy_from_slice(&c.wrapping_add(8).to_be_bytes());
+        aes::encrypt8(&self.rk, &mut s);
+        for (i, v) in s.iter().enumerate() {
+            v.store(&mut out[16 * i..16 * i + 16]);
+        }
+    }
+
+    /// XORs the keystream from counter `ctr` into `data`; returns the counter after the last
+    /// whole or partial block used.
+    fn ctr_xor(&self, ctr: &mut [u8; 16], data: &mut [u8]) {
+        let mut ks = [0u8; 128];
+        let mut chunks = data.chunks_exact_mut(128);
+        for c in &mut chunks {
+            self.keystream8(ctr, &mut ks);
+            xor_into(c, &ks);
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            self.keystream8(ctr, &mut ks);
+            let n = rest.len();
+            xor_into(rest, &ks[..n]);
+        }
+        ct::wipe_bytes(&mut ks);
+    }
+
+    /// E(K, J0) ^ S.
+    fn tag(&self, j0: &[u8; 16], g: &Ghash) -> [u8; 16] {
+        let mut s = [V::zero(); 8];
+        s[0] = V::from_bytes(*j0);
+        aes::encrypt8(&self.rk, &mut s);
+        let t = s[0].xor(V::from_bytes(g.bytes())).to_bytes();
+        ct::wipe_planes(&mut s);
+        t
+    }
+
+    pub fn seal(&self, iv: &[u8], aad: &[u8], buf: &mut [u8], tag: &mut [u8]) -> i32 {
+        if iv.is_empty() {
+            return ERR_IV;
+        }
+        if buf.len() as u64 > MAX_LEN {
+            return ERR_LEN;
+        }
+        let j0 = self.j0(iv);
+        let mut ctr = j0;
+        inc32(&mut ctr);
+        self.ctr_xor(&mut ctr, buf);
+        let mut g = Ghash::default();
+        g.padded(&self.h, aad);
+        g.padded(&self.h, buf);
+        g.lengths(&self.h, aad.len() as u64, buf.len() as u64);
+        tag[..16].copy_from_slice(&self.tag(&j0, &g));
+        0
+    }
+
+    pub fn open(&self, iv: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> i32 {
+        if iv.is_empty() {
+            return ERR_IV;
+        }
+        if buf.len() as u64 > MAX_LEN {
+            return ERR_LEN;
+        }
+        let j0 = self.j0(iv);
+        let mut g = Ghash::default();
+        g.padded(&self.h, aad);
+        g.padded(&self.h, buf);
+        g.lengths(&self.h, aad.len() as u64, buf.len() as u64);
+        let expect = self.tag(&j0, &g);
+        if ct::ct_eq(&expect, &tag[..16]) != 1 {
+            return 1;
+        }
+        let mut ctr = j0;
+        inc32(&mut ctr);
+        self.ctr_xor(&mut ctr, buf);
+        0
+    }
+}
+
+#[inline(always)]
+fn xor_into(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len();
+    let mut i = 0;
+    while i + 16 <= n {
+        let v = V::load(&dst[i..]).xor(V::load(&src[i..]));
+        v.store(&mut dst[i..]);
+        i += 16;
+    }
+    while i < n {
+        dst[i] ^= src[i];
+        i += 1;
+    }
+}
+
+fn inc32(b: &mut [u8; 16]) {
+    let c = u32::from_be_bytes([b[12], b[13], b[14], b[15]]).wrapping_add(1);
+    b[12..].copy_from_slice(&c.to_be_bytes());
+}
+
+/// An incremental GCM message. The key lives in a separate `Gcm` passed to each call.
+#[repr(C, align(16))]
+pub struct Stream {
+    encrypt: bool,
+    j0: [u8; 16],
+    ctr: [u8; 16],
+    ks: [u8; 128],
+    ks_pos: usize,
+    aad_len: u64,
+    ct_len: u64,
+    gh: GhashStream,
+}
+
+impl Stream {
+    pub fn new(k: &Gcm, encrypt: bool, iv: &[u8], aad: &[u8]) -> Option<Stream> {
+        if iv.is_empty() {
+            return None;
+        }
+        let j0 = k.j0(iv);
+        let mut ctr = j0;
+        inc32(&mut ctr);
+        let mut g = Ghash::default();
+        g.padded(&k.h, aad);
+        Some(Stream {
+            encrypt,
+            j0,
+            ctr,
+            ks: [0; 128],
+            ks_pos: 128,
+            aad_len: aad.len() as u64,
+            ct_len: 0,
+            gh: GhashStream::new(g),
+        })
+    }
+
+    pub fn update(&mut self, k: &Gcm, buf: &mut [u8]) -> i32 {
+        let total = self.ct_len + buf.len() as u64;
+        if total > MAX_LEN {
+            return ERR_LEN;
+        }
+        self.ct_len = total;
+        if !self.encrypt {
+            self.gh.update(&k.h, buf);
+        }
+        let mut off = 0;
+        // Leftover keystream from the previous call.
+        if self.ks_pos < 128 {
+            let take = core::cmp::min(128 - self.ks_pos, buf.len());
+            xor_into(&mut buf[..take], &self.ks[self.ks_pos..self.ks_pos + take]);
+            self.ks_pos += take;
+            off = take;
+        }
+        let rest = &mut buf[off..];
+        let full = rest.len() & !127;
+        if full > 0 {
+            k.ctr_xor(&mut self.ctr, &mut rest[..full]);
+        }
+        let tail = &mut rest[full..];
+        if !tail.is_empty() {
+            k.keystream8(&mut self.ctr, &mut self.ks);
+            let n = tail.len();
+            xor_into(tail, &self.ks[..n]);
+            self.ks_pos = n;
+        }
+        if self.encrypt {
+            self.gh.update(&k.h, buf);
+        }
+        0
+    }
+
+    /// Encrypt: writes the tag, returns 0. Decrypt: 0 if `tag` matches, else 1.
+    pub fn finish(&mut self, k: &Gcm, tag: &mut [u8]) -> i32 {
+        let mut g = self.gh.finish(&k.h);
+        g.lengths(&k.h, self.aad_len, self.ct_len);
+        let t = k.tag(&self.j0, &g);
+        if self.encrypt {
+            tag[..16].copy_from_slice(&t);
+            0
+        } else {
+            1 - ct::ct_eq(&t, &tag[..16]) as i32
+        }
+    }
+}
