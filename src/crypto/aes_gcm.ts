@@ -1,0 +1,586 @@
+/**
+ * AES-GCM (128, 192 or 256-bit keys, any IV of at least one byte, 16-byte
+ * tags) over the WASM core, with an optional WebCrypto path for large
+ * messages ({@linkcode AesGcm.sealAsync}).
+ *
+ * `open` authenticates before it decrypts: on a wrong key, IV, AAD or any
+ * changed byte it throws `PAYLOAD_AUTH_FAILED` and returns no plaintext.
+ * Inputs larger than 1 MiB pass through the core in 1 MiB windows.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import { type Backend, chooseBackend, subtleOrUndefined } from "./backend.ts";
+import { type Core, loadCore, requireBytes, WINDOW } from "./wasm.ts";
+
+const EMPTY = new Uint8Array(0);
+const TAG = 16;
+
+function authFailed(): EnvelopeError {
+  return new EnvelopeError("PAYLOAD_AUTH_FAILED", "Decrypting with AES-GCM failed: the data was modified, or the key, IV or associated data is wrong", {
+    hint: "check that the right key is used and that the data is complete and unchanged",
+  });
+}
+
+function tooLong(): EnvelopeError {
+  return new EnvelopeError("LIMIT_EXCEEDED", "AES-GCM failed: the message is longer than GCM allows (2^36 - 32 bytes)", {
+    hint: "split the data into several messages",
+  });
+}
+
+function checkIv(iv: unknown): asserts iv is Uint8Array {
+  requireBytes(iv, "The IV");
+  if (iv.length === 0) {
+    throw new EnvelopeError("INVALID_ARGUMENT", "Using AES-GCM failed: the IV is empty", {
+      hint: "pass an IV of at least one byte (12 is standard)",
+    });
+  }
+}
+
+function check(code: number): void {
+  if (code === -2) throw tooLong();
+  if (code < 0) {
+    throw new EnvelopeError("INVALID_ARGUMENT", `AES-GCM failed: the crypto core refused the arguments (code ${code})`);
+  }
+}
+
+/** Where the IV and AAD of one call live in the core's memory. */
+interface Params {
+  iv: number;
+  aad: number;
+  /** Separately allocated (not in the scratch area): free them after use. */
+  owned: boolean;
+}
+
+function placeParams(core: Core, head: number, headSize: number, iv: Uint8Array, aad: Uint8Array): Params {
+  if (iv.length + aad.length <= headSize) {
+    const m = core.mem();
+    m.set(iv, head);
+    m.set(aad, head + iv.length);
+    return { iv: head, aad: head + iv.length, owned: false };
+  }
+  const ivp = core.copyIn(iv);
+  try {
+    return { iv: ivp, aad: core.copyIn(aad), owned: true };
+  } catch (err) {
+    core.free(ivp, iv.length);
+    throw err;
+  }
+}
+
+function releaseParams(core: Core, p: Params, iv: Uint8Array, aad: Uint8Array): void {
+  if (p.owned) {
+    core.free(p.iv, iv.length);
+    core.free(p.aad, aad.length);
+  }
+}
+
+/** The scratch layout: data window (+ room for a tag) first, then small arguments. */
+function layout(core: Core): { data: number; tag: number; head: number; headSize: number } {
+  const s = core.scratch();
+  const tag = s + WINDOW;
+  const head = tag + TAG;
+  return { data: s, tag, head, headSize: core.scratchSize - WINDOW - TAG };
+}
+
+/**
+ * An AES-GCM key loaded into the WASM core.
+ *
+ * @example Sealing and opening a message
+ * ```ts
+ * import { AesGcm } from "./aes_gcm.ts";
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const iv = crypto.getRandomValues(new Uint8Array(12));
+ * const gcm = await AesGcm.create(key);
+ * const sealed = gcm.seal(iv, new TextEncoder().encode("hello"), new TextEncoder().encode("header"));
+ * const opened = gcm.open(iv, sealed, new TextEncoder().encode("header"));
+ * console.assert(new TextDecoder().decode(opened) === "hello");
+ * gcm.dispose();
+ * ```
+ */
+export class AesGcm {
+  #core: Core;
+  #ctx: number;
+  #keyPtr: number;
+  #keyLen: number;
+  #webKey: Promise<CryptoKey> | undefined;
+  #streams = new Set<GcmStream>();
+
+  private constructor(core: Core, ctx: number, keyPtr: number, keyLen: number) {
+    this.#core = core;
+    this.#ctx = ctx;
+    this.#keyPtr = keyPtr;
+    this.#keyLen = keyLen;
+  }
+
+  /**
+   * Loads `key` (16, 24 or 32 bytes) into the core. The caller may wipe its
+   * copy afterwards; {@linkcode AesGcm.dispose} wipes the core's.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(16));
+   * gcm.dispose();
+   * ```
+   */
+  static async create(key: Uint8Array): Promise<AesGcm> {
+    requireBytes(key, "The AES-GCM key");
+    if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
+      throw new EnvelopeError("INVALID_KEY", `Loading the AES-GCM key failed: it is ${key.length} bytes, not 16, 24 or 32`, {
+        hint: "pass a 128-, 192- or 256-bit key",
+      });
+    }
+    const core = await loadCore();
+    const keyPtr = core.copyIn(key);
+    const ctx = core.exports.gcm_new(keyPtr, key.length);
+    if (ctx === 0) {
+      core.free(keyPtr, key.length);
+      throw new EnvelopeError("LIMIT_EXCEEDED", "Loading the AES-GCM key failed: the crypto core is out of memory");
+    }
+    return new AesGcm(core, ctx, keyPtr, key.length);
+  }
+
+  #live(): number {
+    if (this.#ctx === 0) {
+      throw new EnvelopeError("INVALID_ARGUMENT", "Using the AES-GCM key failed: it was disposed", {
+        hint: "create a new AesGcm for further use",
+      });
+    }
+    return this.#ctx;
+  }
+
+  /**
+   * Encrypts `plaintext` and returns ciphertext followed by the 16-byte tag.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const sealed = gcm.seal(new Uint8Array(12), new Uint8Array(5));
+   * console.assert(sealed.length === 5 + 16);
+   * gcm.dispose();
+   * ```
+   */
+  seal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+    const ctx = this.#live();
+    checkIv(iv);
+    requireBytes(plaintext, "The plaintext");
+    requireBytes(aad, "The associated data");
+    const core = this.#core;
+    const n = plaintext.length;
+    const l = layout(core);
+    if (n <= WINDOW && iv.length + aad.length <= l.headSize) {
+      const m = core.mem();
+      m.set(plaintext, l.data);
+      m.set(iv, l.head);
+      m.set(aad, l.head + iv.length);
+      const r = core.exports.gcm_seal(ctx, l.head, iv.length, l.head + iv.length, aad.length, l.data, n, l.data + n);
+      if (r !== 0) {
+        core.wipeRange(l.data, n);
+        check(r);
+      }
+      return core.mem().slice(l.data, l.data + n + TAG);
+    }
+    const out = new Uint8Array(n + TAG);
+    const st = this.#streamNew(1, iv, aad);
+    try {
+      for (let off = 0; off < n; off += WINDOW) {
+        const w = Math.min(WINDOW, n - off);
+        core.put(l.data, plaintext.subarray(off, off + w));
+        const r = core.exports.gcm_stream_update(st, l.data, w);
+        if (r !== 0) {
+          core.wipeRange(l.data, w);
+          check(r);
+        }
+        out.set(core.mem().subarray(l.data, l.data + w), off);
+      }
+    } catch (err) {
+      core.exports.gcm_stream_free(st);
+      throw err;
+    }
+    core.exports.gcm_stream_finish(st, l.tag);
+    out.set(core.take(l.tag, TAG), n);
+    return out;
+  }
+
+  /**
+   * Authenticates and decrypts `sealed` (ciphertext followed by the tag).
+   * Throws `PAYLOAD_AUTH_FAILED`, with no plaintext, when anything is wrong.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * import { isEnvelopeError } from "../errors.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const iv = new Uint8Array(12);
+   * const sealed = gcm.seal(iv, new Uint8Array([1, 2, 3]));
+   * sealed[0] ^= 1;
+   * try {
+   *   gcm.open(iv, sealed);
+   *   throw new Error("unreachable");
+   * } catch (err) {
+   *   console.assert(isEnvelopeError(err, "PAYLOAD_AUTH_FAILED"));
+   * }
+   * gcm.dispose();
+   * ```
+   */
+  open(iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
+    const ctx = this.#live();
+    checkIv(iv);
+    requireBytes(sealed, "The sealed message");
+    requireBytes(aad, "The associated data");
+    if (sealed.length < TAG) throw authFailed();
+    const core = this.#core;
+    const n = sealed.length - TAG;
+    const l = layout(core);
+    if (n <= WINDOW && iv.length + aad.length <= l.headSize) {
+      const m = core.mem();
+      m.set(sealed, l.data);
+      m.set(iv, l.head);
+      m.set(aad, l.head + iv.length);
+      const r = core.exports.gcm_open(ctx, l.head, iv.length, l.head + iv.length, aad.length, l.data, n, l.data + n);
+      if (r !== 0) {
+        if (r === 1) throw authFailed();
+        check(r);
+      }
+      const out = core.take(l.data, n);
+      core.wipeRange(l.data, n);
+      return out;
+    }
+    const out = new Uint8Array(n);
+    const st = this.#streamNew(0, iv, aad);
+    try {
+      for (let off = 0; off < n; off += WINDOW) {
+        const w = Math.min(WINDOW, n - off);
+        core.put(l.data, sealed.subarray(off, off + w));
+        const r = core.exports.gcm_stream_update(st, l.data, w);
+        if (r !== 0) check(r);
+        out.set(core.mem().subarray(l.data, l.data + w), off);
+        core.wipeRange(l.data, w);
+      }
+    } catch (err) {
+      core.exports.gcm_stream_free(st);
+      out.fill(0);
+      throw err;
+    }
+    core.put(l.tag, sealed.subarray(n));
+    if (core.exports.gcm_stream_finish(st, l.tag) !== 0) {
+      out.fill(0);
+      throw authFailed();
+    }
+    return out;
+  }
+
+  #streamNew(encrypt: 0 | 1, iv: Uint8Array, aad: Uint8Array): number {
+    const ctx = this.#live();
+    const core = this.#core;
+    const l = layout(core);
+    const p = placeParams(core, l.head, l.headSize, iv, aad);
+    const st = core.exports.gcm_stream_new(ctx, encrypt, p.iv, iv.length, p.aad, aad.length);
+    releaseParams(core, p, iv, aad);
+    if (st === 0) {
+      throw new EnvelopeError("LIMIT_EXCEEDED", "Starting an AES-GCM message failed: the crypto core is out of memory");
+    }
+    return st;
+  }
+
+  async #webCryptoKey(subtle: SubtleCrypto): Promise<CryptoKey> {
+    if (this.#webKey === undefined) {
+      const raw = this.#core.take(this.#keyPtr, this.#keyLen);
+      this.#webKey = subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+      this.#webKey.finally(() => raw.fill(0)).catch(() => {});
+    }
+    return await this.#webKey;
+  }
+
+  /**
+   * Like {@linkcode AesGcm.seal}, on the backend {@linkcode chooseBackend}
+   * picks for this size (WebCrypto for large messages with 12-byte IVs,
+   * where that is faster). Both backends produce the same bytes;
+   * `options.backend` forces one (WebCrypto only where it can do the job).
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const iv = new Uint8Array(12);
+   * const big = new Uint8Array(1 << 20);
+   * const a = await gcm.sealAsync(iv, big);
+   * const b = gcm.seal(iv, big);
+   * console.assert(a.every((x, i) => x === b[i]));
+   * gcm.dispose();
+   * ```
+   */
+  async sealAsync(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY, options: { backend?: Backend } = {}): Promise<Uint8Array> {
+    this.#live();
+    checkIv(iv);
+    requireBytes(plaintext, "The plaintext");
+    requireBytes(aad, "The associated data");
+    const subtle = subtleOrUndefined();
+    const backend = pick(options.backend, "seal", iv.length, plaintext.length);
+    if (backend === "wasm" || subtle === undefined) return this.seal(iv, plaintext, aad);
+    const key = await this.#webCryptoKey(subtle);
+    this.#live();
+    const ct = await subtle.encrypt(
+      { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer>, additionalData: aad as Uint8Array<ArrayBuffer>, tagLength: 128 },
+      key,
+      plaintext as Uint8Array<ArrayBuffer>,
+    );
+    return new Uint8Array(ct);
+  }
+
+  /**
+   * Like {@linkcode AesGcm.open}, on the backend {@linkcode chooseBackend}
+   * picks for this size.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const iv = new Uint8Array(12);
+   * const sealed = await gcm.sealAsync(iv, new Uint8Array(100_000));
+   * console.assert((await gcm.openAsync(iv, sealed)).length === 100_000);
+   * gcm.dispose();
+   * ```
+   */
+  async openAsync(iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY, options: { backend?: Backend } = {}): Promise<Uint8Array> {
+    this.#live();
+    checkIv(iv);
+    requireBytes(sealed, "The sealed message");
+    requireBytes(aad, "The associated data");
+    if (sealed.length < TAG) throw authFailed();
+    const subtle = subtleOrUndefined();
+    const backend = pick(options.backend, "open", iv.length, sealed.length);
+    if (backend === "wasm" || subtle === undefined) return this.open(iv, sealed, aad);
+    const key = await this.#webCryptoKey(subtle);
+    this.#live();
+    let pt: ArrayBuffer;
+    try {
+      pt = await subtle.decrypt(
+        { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer>, additionalData: aad as Uint8Array<ArrayBuffer>, tagLength: 128 },
+        key,
+        sealed as Uint8Array<ArrayBuffer>,
+      );
+    } catch {
+      throw authFailed();
+    }
+    return new Uint8Array(pt);
+  }
+
+  /**
+   * Starts sealing one message incrementally: `update` returns ciphertext
+   * for each chunk (any sizes), `finish` returns the 16-byte tag.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const iv = new Uint8Array(12);
+   * const s = gcm.beginSeal(iv);
+   * const c1 = s.update(new Uint8Array(10));
+   * const c2 = s.update(new Uint8Array(7));
+   * const tag = s.finish();
+   * const whole = gcm.seal(iv, new Uint8Array(17));
+   * console.assert(whole.length === c1.length + c2.length + tag.length);
+   * gcm.dispose();
+   * ```
+   */
+  beginSeal(iv: Uint8Array, aad: Uint8Array = EMPTY): GcmSealer {
+    this.#live();
+    checkIv(iv);
+    requireBytes(aad, "The associated data");
+    const s = new GcmSealer(this.#core, this.#streamNew(1, iv, aad), this.#streams);
+    this.#streams.add(s);
+    return s;
+  }
+
+  /**
+   * Starts opening one message incrementally: `update` returns plaintext
+   * for each chunk of ciphertext, and `finish(tag)` throws
+   * `PAYLOAD_AUTH_FAILED` if the message was not authentic. The plaintext
+   * from `update` is unauthenticated until `finish` returns: do not release
+   * it before then.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const iv = new Uint8Array(12);
+   * const sealed = gcm.seal(iv, new Uint8Array([1, 2, 3]));
+   * const o = gcm.beginOpen(iv);
+   * const pt = o.update(sealed.subarray(0, 3));
+   * o.finish(sealed.subarray(3));
+   * console.assert(pt[2] === 3);
+   * gcm.dispose();
+   * ```
+   */
+  beginOpen(iv: Uint8Array, aad: Uint8Array = EMPTY): GcmOpener {
+    this.#live();
+    checkIv(iv);
+    requireBytes(aad, "The associated data");
+    const s = new GcmOpener(this.#core, this.#streamNew(0, iv, aad), this.#streams);
+    this.#streams.add(s);
+    return s;
+  }
+
+  /**
+   * Wipes the key from the core's memory and aborts unfinished incremental
+   * messages. Every later call throws. Calling it twice is harmless.
+   *
+   * @example
+   * ```ts
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * gcm.dispose();
+   * try {
+   *   gcm.seal(new Uint8Array(12), new Uint8Array(1));
+   *   throw new Error("unreachable");
+   * } catch (err) {
+   *   console.assert((err as { code?: string }).code === "INVALID_ARGUMENT");
+   * }
+   * ```
+   */
+  dispose(): void {
+    if (this.#ctx === 0) return;
+    for (const s of [...this.#streams]) s.abort();
+    this.#core.exports.gcm_free(this.#ctx);
+    this.#core.free(this.#keyPtr, this.#keyLen);
+    this.#ctx = 0;
+    this.#keyPtr = 0;
+    this.#webKey = undefined;
+  }
+}
+
+function pick(forced: Backend | undefined, op: "seal" | "open", ivLength: number, size: number): Backend {
+  if (forced === "wasm") return "wasm";
+  if (forced === "webcrypto") return ivLength === 12 ? "webcrypto" : "wasm";
+  return chooseBackend(op, ivLength, size);
+}
+
+/** Common state of an incremental message. */
+abstract class GcmStream {
+  protected core: Core;
+  protected st: number;
+  #owner: Set<GcmStream>;
+
+  constructor(core: Core, st: number, owner: Set<GcmStream>) {
+    this.core = core;
+    this.st = st;
+    this.#owner = owner;
+  }
+
+  protected live(): number {
+    if (this.st === 0) {
+      throw new EnvelopeError("INVALID_ARGUMENT", "Continuing an AES-GCM message failed: it was finished, aborted or its key disposed", {
+        hint: "start a new message with beginSeal or beginOpen",
+      });
+    }
+    return this.st;
+  }
+
+  protected done(): void {
+    this.st = 0;
+    this.#owner.delete(this);
+  }
+
+  /** Processes `chunk` in windows, returning the transformed bytes. */
+  protected run(chunk: Uint8Array, wipe: boolean): Uint8Array {
+    const st = this.live();
+    requireBytes(chunk, "The chunk");
+    const core = this.core;
+    const data = core.scratch();
+    const out = new Uint8Array(chunk.length);
+    for (let off = 0; off < chunk.length; off += WINDOW) {
+      const w = Math.min(WINDOW, chunk.length - off);
+      core.put(data, chunk.subarray(off, off + w));
+      const r = core.exports.gcm_stream_update(st, data, w);
+      if (r !== 0) {
+        core.wipeRange(data, w);
+        out.fill(0);
+        this.abort();
+        check(r);
+      }
+      out.set(core.mem().subarray(data, data + w), off);
+      if (wipe) core.wipeRange(data, w);
+    }
+    return out;
+  }
+
+  /** Abandons the message and wipes its state. Harmless after `finish`. */
+  abort(): void {
+    if (this.st === 0) return;
+    this.core.exports.gcm_stream_free(this.st);
+    this.done();
+  }
+}
+
+/**
+ * An AES-GCM message being sealed incrementally; from {@linkcode AesGcm.beginSeal}.
+ *
+ * @example
+ * ```ts
+ * import { AesGcm } from "./aes_gcm.ts";
+ * const gcm = await AesGcm.create(new Uint8Array(16));
+ * const s = gcm.beginSeal(new Uint8Array(12));
+ * s.update(new Uint8Array(3));
+ * console.assert(s.finish().length === 16);
+ * gcm.dispose();
+ * ```
+ */
+export class GcmSealer extends GcmStream {
+  /** Encrypts the next chunk of plaintext. */
+  update(chunk: Uint8Array): Uint8Array {
+    return this.run(chunk, false);
+  }
+
+  /** Ends the message and returns the 16-byte tag. */
+  finish(): Uint8Array {
+    const st = this.live();
+    const core = this.core;
+    const tag = core.scratch() + WINDOW;
+    this.done();
+    core.exports.gcm_stream_finish(st, tag);
+    return core.take(tag, TAG);
+  }
+}
+
+/**
+ * An AES-GCM message being opened incrementally; from {@linkcode AesGcm.beginOpen}.
+ *
+ * @example
+ * ```ts
+ * import { AesGcm } from "./aes_gcm.ts";
+ * const gcm = await AesGcm.create(new Uint8Array(16));
+ * const o = gcm.beginOpen(new Uint8Array(12));
+ * o.update(new Uint8Array(3));
+ * try {
+ *   o.finish(new Uint8Array(16));
+ *   throw new Error("unreachable");
+ * } catch (err) {
+ *   console.assert((err as { code?: string }).code === "PAYLOAD_AUTH_FAILED");
+ * }
+ * gcm.dispose();
+ * ```
+ */
+export class GcmOpener extends GcmStream {
+  /** Decrypts the next chunk of ciphertext (unauthenticated until `finish`). */
+  update(chunk: Uint8Array): Uint8Array {
+    return this.run(chunk, true);
+  }
+
+  /** Ends the message; throws `PAYLOAD_AUTH_FAILED` unless `tag` authenticates it. */
+  finish(tag: Uint8Array): void {
+    const st = this.live();
+    requireBytes(tag, "The tag");
+    if (tag.length !== TAG) {
+      this.abort();
+      throw authFailed();
+    }
+    const core = this.core;
+    const t = core.scratch() + WINDOW;
+    core.put(t, tag);
+    this.done();
+    if (core.exports.gcm_stream_finish(st, t) !== 0) throw authFailed();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Which implementation seals and opens a bulk AES-GCM message: the WASM core
+ * or the platform's WebCrypto (`crypto.subtle`).
+ *
+ * WebCrypto runs natively (AES-NI, carry-less multiply) but every call costs
+ * a promise round trip and a copy; the core is synchronous and cheap to call
+ * but runs portable code. So small messages go to the core and large ones to
+ * WebCrypto, with the crossover measured per runtime by `deno task bench`
+ * (see `docs/benchmarks.md`, which records the measurement behind each
+ * threshold below).
+ *
+ * WebCrypto is used only when it can produce the same bytes: a 12-byte IV
+ * (Deno's WebCrypto accepts only 12- and 16-byte IVs and Node's fails below
+ * 12, and the envelope format always uses 12) and `crypto.subtle` present
+ * (it is missing on insecure browser pages).
+ *
+ * @module
+ */
+
+/** An implementation of AES-GCM. */
+export type Backend = "wasm" | "webcrypto";
+
+/** The runtimes the thresholds are measured for. */
+export type Runtime = "deno" | "node" | "browser";
+
+/**
+ * The smallest message (plaintext bytes for sealing, sealed bytes for
+ * opening) that goes to WebCrypto, per runtime. `Infinity` means never.
+ * Measured on this project's benchmark machine; see `docs/benchmarks.md`.
+ *
+ * @example
+ * ```ts
+ * import { WEBCRYPTO_THRESHOLDS } from "./backend.ts";
+ * console.assert(WEBCRYPTO_THRESHOLDS.deno.seal > 0);
+ * ```
+ */
+export const WEBCRYPTO_THRESHOLDS: Readonly<Record<Runtime, { readonly seal: number; readonly open: number }>> = {
+  deno: { seal: 16 * 1024, open: 16 * 1024 },
+  // Node runs the same OpenSSL-backed WebCrypto with a similar promise cost.
+  node: { seal: 16 * 1024, open: 16 * 1024 },
+  // Browsers' WebCrypto runs in another thread: larger fixed cost per call.
+  browser: { seal: 64 * 1024, open: 64 * 1024 },
+};
+
+/**
+ * The runtime this code runs in, as far as the thresholds care.
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime } from "./backend.ts";
+ * console.assert(["deno", "node", "browser"].includes(detectRuntime()));
+ * ```
+ */
+export function detectRuntime(): Runtime {
+  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
+  if (g.Deno !== undefined) return "deno";
+  if (g.process?.versions?.node !== undefined) return "node";
+  return "browser";
+}
+
+/**
+ * The platform's `crypto.subtle`, or `undefined` where it is missing.
+ *
+ * @example
+ * ```ts
+ * import { subtleOrUndefined } from "./backend.ts";
+ * console.assert(subtleOrUndefined() !== undefined); // Deno always has it
+ * ```
+ */
+export function subtleOrUndefined(): SubtleCrypto | undefined {
+  const c = (globalThis as { crypto?: Crypto }).crypto;
+  const s = c?.subtle;
+  return s !== undefined && s !== null && typeof s.encrypt === "function" ? s : undefined;
+}
+
+let forced: Backend | undefined;
+
+/**
+ * Forces every later choice to `backend` (for tests and benchmarks), or
+ * restores the measured choice with `"auto"`. A forced `"webcrypto"` still
+ * falls back to the core where WebCrypto cannot do the job.
+ *
+ * @example
+ * ```ts
+ * import { chooseBackend, setBackendOverride } from "./backend.ts";
+ * setBackendOverride("wasm");
+ * console.assert(chooseBackend("seal", 12, 1 << 20) === "wasm");
+ * setBackendOverride("auto");
+ * ```
+ */
+export function setBackendOverride(backend: Backend | "auto"): void {
+  forced = backend === "auto" ? undefined : backend;
+}
+
+/**
+ * Chooses the backend for one message of `size` bytes with an IV of
+ * `ivLength` bytes.
+ *
+ * @example
+ * ```ts
+ * import { chooseBackend } from "./backend.ts";
+ * console.assert(chooseBackend("seal", 12, 64) === "wasm");
+ * console.assert(chooseBackend("seal", 16, 1 << 20) === "wasm"); // only 12-byte IVs go to WebCrypto
+ * ```
+ */
+export function chooseBackend(op: "seal" | "open", ivLength: number, size: number): Backend {
+  if (ivLength !== 12 || subtleOrUndefined() === undefined) return "wasm";
+  if (forced !== undefined) return forced;
+  return size >= WEBCRYPTO_THRESHOLDS[detectRuntime()][op] ? "webcrypto" : "wasm";
+}

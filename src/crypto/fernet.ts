@@ -1,0 +1,462 @@
+/**
+ * Fernet tokens (github.com/fernet/spec), byte-compatible with Python's
+ * `cryptography.fernet`: AES-128-CBC with PKCS#7 padding and HMAC-SHA256,
+ * base64url text with `=` padding.
+ *
+ * Decoding is strict: the token must be base64url with its padding and
+ * nothing else (no whitespace, no `+/`, no `%`). The HMAC is verified in
+ * constant time before anything is decrypted. Every malformed, forged or
+ * badly padded token is `TOKEN_INVALID`; with a TTL, an old token or one
+ * stamped more than 60 seconds in the future (Python's `_MAX_CLOCK_SKEW`) is
+ * `TOKEN_EXPIRED`. As in Python, the timestamp is not checked without a TTL.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import { decodeBase64, decodeBase64Url, encodeBase64Url } from "../encoding/base64.ts";
+import { randomBytes } from "./random.ts";
+import { type Backend, subtleOrUndefined } from "./backend.ts";
+import { type Core, loadCore, requireBytes } from "./wasm.ts";
+
+/** Python's `_MAX_CLOCK_SKEW`: how far in the future a token may be stamped, in seconds. */
+export const MAX_CLOCK_SKEW = 60;
+
+/**
+ * The smallest plaintext (for encryption) or token (for decryption, in
+ * bytes of text) that the async methods hand to WebCrypto; below it they use
+ * the core. Measured by `deno task bench`; see `docs/benchmarks.md`.
+ *
+ * @example
+ * ```ts
+ * import { FERNET_WEBCRYPTO_THRESHOLD } from "./fernet.ts";
+ * console.assert(FERNET_WEBCRYPTO_THRESHOLD > 0);
+ * ```
+ */
+export const FERNET_WEBCRYPTO_THRESHOLD = 16 * 1024;
+
+const HEADER = 25; // version (1) + timestamp (8) + IV (16)
+const MAC = 32;
+const MIN_TOKEN = HEADER + 16 + MAC;
+
+/** Options for {@linkcode Fernet.encrypt}. */
+export interface FernetEncryptOptions {
+  /** The token's timestamp: a `Date` or milliseconds since the epoch (default: now). */
+  now?: Date | number;
+  /** The 16-byte CBC IV (default: random). Only for tests and vectors: never reuse one. */
+  iv?: Uint8Array;
+  /** For the async methods: force a backend (WebCrypto falls back to the core where missing). */
+  backend?: Backend;
+}
+
+/** Options for {@linkcode Fernet.decrypt}. */
+export interface FernetDecryptOptions {
+  /** Maximum age in seconds; without it the timestamp is not checked (as in Python). */
+  ttl?: number;
+  /** The current time: a `Date` or milliseconds since the epoch (default: now). */
+  now?: Date | number;
+  /** For the async methods: force a backend (WebCrypto falls back to the core where missing). */
+  backend?: Backend;
+}
+
+function invalid(why: string): EnvelopeError {
+  return new EnvelopeError("TOKEN_INVALID", `Decrypting the Fernet token failed: ${why}`, {
+    hint: "check that the token is complete and unchanged and that the key is the one it was made with",
+  });
+}
+
+function expired(why: string): EnvelopeError {
+  return new EnvelopeError("TOKEN_EXPIRED", `Decrypting the Fernet token failed: ${why}`, {
+    hint: "ask for a fresh token, or check this machine's clock and the TTL",
+  });
+}
+
+function nowSeconds(now: Date | number | undefined, what: string): number {
+  const ms = now === undefined ? Date.now() : now instanceof Date ? now.getTime() : now;
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+    throw new EnvelopeError("INVALID_ARGUMENT", `${what} failed: the time is not a valid Date or millisecond count`);
+  }
+  return Math.floor(ms / 1000);
+}
+
+type NativeBase64 = {
+  toBase64?: (this: Uint8Array, o: { alphabet: string }) => string;
+};
+type NativeFromBase64 = {
+  fromBase64?: (s: string, o: { alphabet: string; lastChunkHandling: string }) => Uint8Array;
+};
+const nativeTo = (Uint8Array.prototype as NativeBase64).toBase64;
+const nativeFrom = (Uint8Array as unknown as NativeFromBase64).fromBase64;
+
+/** base64url with padding; the platform's encoder where it has one (same output, faster). */
+function toBase64Url(bytes: Uint8Array): string {
+  return nativeTo !== undefined ? nativeTo.call(bytes, { alphabet: "base64url" }) : encodeBase64Url(bytes, true);
+}
+
+/**
+ * Strict base64url with required padding. The platform decoder (where there
+ * is one) is used in its strict mode; it skips ASCII whitespace, which the
+ * length check refuses, so both paths accept exactly the same texts.
+ */
+export function decodeTokenText(text: string): Uint8Array {
+  if (nativeFrom !== undefined) {
+    let out: Uint8Array;
+    try {
+      out = nativeFrom(text, { alphabet: "base64url", lastChunkHandling: "strict" });
+    } catch {
+      throw invalid("the token is not valid base64url");
+    }
+    if (Math.ceil(out.length / 3) * 4 !== text.length) throw invalid("the token is not valid base64url");
+    return out;
+  }
+  try {
+    return decodeBase64Url(text, "required");
+  } catch {
+    throw invalid("the token is not valid base64url");
+  }
+}
+
+function tokenText(token: string | Uint8Array): string {
+  if (typeof token === "string") return token;
+  if (token instanceof Uint8Array) {
+    for (let i = 0; i < token.length; i++) if (token[i] > 0x7e) throw invalid("the token is not ASCII");
+    return new TextDecoder().decode(token);
+  }
+  throw new TypeError("The Fernet token must be a string or a Uint8Array");
+}
+
+function parseKey(key: Uint8Array | string): Uint8Array {
+  if (key instanceof Uint8Array) return key.slice();
+  if (typeof key !== "string") throw new TypeError("The Fernet key must be a Uint8Array or a string");
+  let raw: Uint8Array | undefined;
+  for (const decode of [() => decodeBase64Url(key, "optional"), () => decodeBase64(key, "optional")]) {
+    try {
+      raw = decode();
+      break;
+    } catch {
+      // try the other alphabet
+    }
+  }
+  if (raw === undefined) {
+    throw new EnvelopeError("INVALID_KEY", "Loading the Fernet key failed: it is not base64url or base64", {
+      hint: "pass the 32-byte key as the text Fernet.generateKey() or Python's Fernet.generate_key() made",
+    });
+  }
+  return raw;
+}
+
+/**
+ * A Fernet key loaded into the WASM core.
+ *
+ * @example Encrypting and decrypting a token
+ * ```ts
+ * import { Fernet } from "./fernet.ts";
+ * const f = await Fernet.create(Fernet.generateKey());
+ * const token = f.encrypt("secret message");
+ * console.assert(new TextDecoder().decode(f.decrypt(token, { ttl: 60 })) === "secret message");
+ * f.dispose();
+ * ```
+ */
+export class Fernet {
+  #core: Core;
+  #key: number;
+  #web: Promise<{ sign: CryptoKey; enc: CryptoKey }> | undefined;
+
+  private constructor(core: Core, key: number) {
+    this.#core = core;
+    this.#key = key;
+  }
+
+  /**
+   * Loads a key: 32 bytes, or their text in base64url or standard base64
+   * (padding optional), as Python's `Fernet(key)` takes it.
+   *
+   * @example
+   * ```ts
+   * import { Fernet } from "./fernet.ts";
+   * const f = await Fernet.create("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=");
+   * f.dispose();
+   * ```
+   */
+  static async create(key: Uint8Array | string): Promise<Fernet> {
+    const raw = parseKey(key);
+    try {
+      if (raw.length !== 32) {
+        throw new EnvelopeError("INVALID_KEY", `Loading the Fernet key failed: it is ${raw.length} bytes, not 32`, {
+          hint: "pass the 32-byte key as the text Fernet.generateKey() or Python's Fernet.generate_key() made",
+        });
+      }
+      const core = await loadCore();
+      return new Fernet(core, core.copyIn(raw));
+    } finally {
+      raw.fill(0);
+    }
+  }
+
+  /**
+   * A new random key as base64url text with padding, like Python's
+   * `Fernet.generate_key()`.
+   *
+   * @example
+   * ```ts
+   * import { Fernet } from "./fernet.ts";
+   * console.assert(Fernet.generateKey().length === 44);
+   * ```
+   */
+  static generateKey(): string {
+    const raw = randomBytes(32);
+    const text = encodeBase64Url(raw, true);
+    raw.fill(0);
+    return text;
+  }
+
+  #live(): number {
+    if (this.#key === 0) {
+      throw new EnvelopeError("INVALID_ARGUMENT", "Using the Fernet key failed: it was disposed", {
+        hint: "create a new Fernet for further use",
+      });
+    }
+    return this.#key;
+  }
+
+  /**
+   * Encrypts `data` (bytes, or a string taken as UTF-8) into a token.
+   *
+   * @example
+   * ```ts
+   * import { Fernet } from "./fernet.ts";
+   * const f = await Fernet.create(new Uint8Array(32));
+   * const t = f.encrypt("hello", { now: new Date("1985-10-26T08:20:00Z"), iv: new Uint8Array(16) });
+   * console.assert(t.startsWith("gAAAAAAdwJ6w"));
+   * f.dispose();
+   * ```
+   */
+  encrypt(data: Uint8Array | string, options: FernetEncryptOptions = {}): string {
+    const key = this.#live();
+    const { bytes, ts, iv, owned } = this.#prepare(data, options);
+    const core = this.#core;
+    const n = bytes.length;
+    const outLen = n - (n % 16) + 16 + 57;
+    const need = 16 + n + 16 + outLen;
+    const fits = need <= core.scratchSize;
+    const base = fits ? core.scratch() : core.alloc(need);
+    try {
+      const ivp = base;
+      const src = base + 16;
+      const out = src + ((n + 15) & ~15);
+      const m = core.mem();
+      m.set(iv, ivp);
+      m.set(bytes, src);
+      const len = core.exports.fernet_encrypt(key, Math.floor(ts / 2 ** 32), ts >>> 0, ivp, src, n, out);
+      if (len !== outLen) {
+        throw new EnvelopeError("INVALID_ARGUMENT", `Encrypting the Fernet token failed: the crypto core refused it (code ${len})`);
+      }
+      return toBase64Url(core.mem().subarray(out, out + len));
+    } finally {
+      if (owned) bytes.fill(0);
+      if (fits) core.wipeRange(base, need);
+      else core.free(base, need);
+    }
+  }
+
+  #prepare(data: Uint8Array | string, options: FernetEncryptOptions): { bytes: Uint8Array; ts: number; iv: Uint8Array; owned: boolean } {
+    let bytes: Uint8Array;
+    let owned = false;
+    if (typeof data === "string") {
+      bytes = new TextEncoder().encode(data);
+      owned = true;
+    } else {
+      requireBytes(data, "The data to encrypt");
+      bytes = data;
+    }
+    const ts = nowSeconds(options.now, "Encrypting the Fernet token");
+    if (ts >= 2 ** 53) throw new EnvelopeError("INVALID_ARGUMENT", "Encrypting the Fernet token failed: the time is out of range");
+    let iv = options.iv;
+    if (iv === undefined) iv = randomBytes(16);
+    else {
+      requireBytes(iv, "The Fernet IV");
+      if (iv.length !== 16) {
+        throw new EnvelopeError("INVALID_ARGUMENT", `Encrypting the Fernet token failed: the IV is ${iv.length} bytes, not 16`);
+      }
+    }
+    return { bytes, ts, iv, owned };
+  }
+
+  /**
+   * Verifies and decrypts a token (text, or its ASCII bytes). Throws
+   * `TOKEN_INVALID` for anything malformed or forged, `TOKEN_EXPIRED` when
+   * `ttl` is given and the token is too old or stamped in the future.
+   *
+   * @example
+   * ```ts
+   * import { Fernet } from "./fernet.ts";
+   * const f = await Fernet.create("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=");
+   * const token = "gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==";
+   * const pt = f.decrypt(token, { ttl: 60, now: new Date("1985-10-26T01:20:01-07:00") });
+   * console.assert(new TextDecoder().decode(pt) === "hello");
+   * f.dispose();
+   * ```
+   */
+  decrypt(token: string | Uint8Array, options: FernetDecryptOptions = {}): Uint8Array {
+    const key = this.#live();
+    const raw = decodeTokenText(tokenText(token));
+    if (raw.length < MIN_TOKEN) throw invalid("the token is too short");
+    if (raw[0] !== 0x80) throw invalid("the token's version is not 0x80");
+    const core = this.#core;
+    const n = raw.length;
+    const need = n + 16 + n;
+    const fits = need <= core.scratchSize;
+    const base = fits ? core.scratch() : core.alloc(need);
+    const tok = base;
+    const out = base + ((n + 15) & ~15);
+    let used = need;
+    try {
+      core.put(tok, raw);
+      const len = core.exports.fernet_decrypt(key, tok, n, out);
+      if (len === -1) throw invalid("the token is malformed");
+      if (len === -2) throw invalid("its HMAC does not verify");
+      if (len === -3) throw invalid("its padding is wrong");
+      if (len < 0) throw invalid(`the crypto core refused it (code ${len})`);
+      checkTime(raw, options);
+      used = (out - base) + len;
+      return core.take(out, len);
+    } finally {
+      if (fits) core.wipeRange(base, used);
+      else core.free(base, need);
+    }
+  }
+
+  async #webKeys(subtle: SubtleCrypto): Promise<{ sign: CryptoKey; enc: CryptoKey }> {
+    if (this.#web === undefined) {
+      const raw = this.#core.take(this.#key, 32);
+      this.#web = (async () => {
+        try {
+          const [sign, enc] = await Promise.all([
+            subtle.importKey("raw", raw.subarray(0, 16), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]),
+            subtle.importKey("raw", raw.subarray(16, 32), "AES-CBC", false, ["encrypt", "decrypt"]),
+          ]);
+          return { sign, enc };
+        } finally {
+          raw.fill(0);
+        }
+      })();
+    }
+    return await this.#web;
+  }
+
+  /**
+   * Like {@linkcode Fernet.encrypt}; large inputs go to the platform's
+   * WebCrypto (AES-CBC and HMAC natively) where that is faster. Same tokens.
+   *
+   * @example
+   * ```ts
+   * import { Fernet } from "./fernet.ts";
+   * const f = await Fernet.create(new Uint8Array(32));
+   * const t = await f.encryptAsync(new Uint8Array(1 << 20));
+   * console.assert((await f.decryptAsync(t)).length === 1 << 20);
+   * f.dispose();
+   * ```
+   */
+  async encryptAsync(data: Uint8Array | string, options: FernetEncryptOptions = {}): Promise<string> {
+    this.#live();
+    const size = typeof data === "string" ? data.length * 3 : data.length;
+    const subtle = subtleOrUndefined();
+    const useWeb = subtle !== undefined && (options.backend === "webcrypto" || (options.backend === undefined && size >= FERNET_WEBCRYPTO_THRESHOLD));
+    if (!useWeb) return this.encrypt(data, options);
+    const { bytes, ts, iv, owned } = this.#prepare(data, options);
+    try {
+      const keys = await this.#webKeys(subtle);
+      this.#live();
+      const ct = new Uint8Array(
+        await subtle.encrypt({ name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> }, keys.enc, bytes as Uint8Array<ArrayBuffer>),
+      );
+      const raw = new Uint8Array(HEADER + ct.length + MAC);
+      raw[0] = 0x80;
+      const view = new DataView(raw.buffer);
+      view.setUint32(1, Math.floor(ts / 2 ** 32));
+      view.setUint32(5, ts >>> 0);
+      raw.set(iv, 9);
+      raw.set(ct, HEADER);
+      const body = raw.subarray(0, HEADER + ct.length);
+      raw.set(new Uint8Array(await subtle.sign("HMAC", keys.sign, body)), HEADER + ct.length);
+      return toBase64Url(raw);
+    } finally {
+      if (owned) bytes.fill(0);
+    }
+  }
+
+  /**
+   * Like {@linkcode Fernet.decrypt}; large tokens go to the platform's
+   * WebCrypto where that is faster. The HMAC is verified before decrypting.
+   *
+   * @example
+   * ```ts
+   * import { Fernet } from "./fernet.ts";
+   * const f = await Fernet.create(new Uint8Array(32));
+   * const t = f.encrypt("hi");
+   * console.assert(new TextDecoder().decode(await f.decryptAsync(t)) === "hi");
+   * f.dispose();
+   * ```
+   */
+  async decryptAsync(token: string | Uint8Array, options: FernetDecryptOptions = {}): Promise<Uint8Array> {
+    this.#live();
+    const text = tokenText(token);
+    const subtle = subtleOrUndefined();
+    const useWeb = subtle !== undefined && (options.backend === "webcrypto" || (options.backend === undefined && text.length >= FERNET_WEBCRYPTO_THRESHOLD));
+    if (!useWeb) return this.decrypt(text, options);
+    const raw = decodeTokenText(text);
+    if (raw.length < MIN_TOKEN) throw invalid("the token is too short");
+    if (raw[0] !== 0x80) throw invalid("the token's version is not 0x80");
+    const ctLen = raw.length - HEADER - MAC;
+    if (ctLen % 16 !== 0) throw invalid("the token is malformed");
+    const keys = await this.#webKeys(subtle);
+    this.#live();
+    const ok = await subtle.verify("HMAC", keys.sign, raw.subarray(raw.length - MAC) as Uint8Array<ArrayBuffer>, raw.subarray(0, raw.length - MAC) as Uint8Array<ArrayBuffer>);
+    if (!ok) throw invalid("its HMAC does not verify");
+    let pt: ArrayBuffer;
+    try {
+      pt = await subtle.decrypt({ name: "AES-CBC", iv: raw.subarray(9, HEADER) as Uint8Array<ArrayBuffer> }, keys.enc, raw.subarray(HEADER, HEADER + ctLen) as Uint8Array<ArrayBuffer>);
+    } catch {
+      throw invalid("its padding is wrong");
+    }
+    const out = new Uint8Array(pt);
+    try {
+      checkTime(raw, options);
+    } catch (err) {
+      out.fill(0);
+      throw err;
+    }
+    return out;
+  }
+
+  /**
+   * Wipes the key from the core's memory; every later call throws.
+   *
+   * @example
+   * ```ts
+   * import { Fernet } from "./fernet.ts";
+   * const f = await Fernet.create(new Uint8Array(32));
+   * f.dispose();
+   * f.dispose(); // harmless
+   * ```
+   */
+  dispose(): void {
+    if (this.#key === 0) return;
+    this.#core.free(this.#key, 32);
+    this.#key = 0;
+    this.#web = undefined;
+  }
+}
+
+/** The TTL and clock-skew checks, on a token whose HMAC already verified. */
+function checkTime(raw: Uint8Array, options: FernetDecryptOptions): void {
+  const ttl = options.ttl;
+  if (ttl === undefined) return;
+  if (typeof ttl !== "number" || Number.isNaN(ttl)) {
+    throw new EnvelopeError("INVALID_ARGUMENT", "Decrypting the Fernet token failed: the TTL is not a number of seconds");
+  }
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const ts = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
+  const now = nowSeconds(options.now, "Decrypting the Fernet token");
+  if (ts + ttl < now) throw expired(`it is older than the TTL of ${ttl} seconds`);
+  if (now + MAX_CLOCK_SKEW < ts) throw expired("its timestamp is more than 60 seconds in the future");
+}

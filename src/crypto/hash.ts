@@ -1,0 +1,146 @@
+/**
+ * SHA-256, HMAC-SHA256, HKDF-SHA256 (RFC 5869) and constant-time comparison
+ * over the WASM core, so they work where `crypto.subtle` is missing (for
+ * example on insecure browser pages).
+ *
+ * The functions are synchronous. They need the core loaded: call
+ * `await ready()` once first. In Deno, Node and workers they also load the
+ * core synchronously on first use; a browser's main thread may refuse that,
+ * and then they throw `WASM_UNAVAILABLE` until `ready()` has resolved.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import { type Core, coreSync, loadCore, requireBytes } from "./wasm.ts";
+
+/** The largest HKDF-SHA256 output: 255 blocks of 32 bytes. */
+export const HKDF_SHA256_MAX = 255 * 32;
+
+/**
+ * Loads the core so the synchronous functions in this module can run.
+ *
+ * @example
+ * ```ts
+ * import { ready, sha256 } from "./hash.ts";
+ * await ready();
+ * console.assert(sha256(new Uint8Array(0)).length === 32);
+ * ```
+ */
+export async function ready(): Promise<void> {
+  await loadCore();
+}
+
+/** Copies each input into the core (scratch when they fit), runs `f`, wipes and frees. */
+function withInputs<T>(inputs: Uint8Array[], outLen: number, f: (core: Core, ptrs: number[], out: number) => T): T {
+  const core = coreSync();
+  let total = outLen;
+  for (const x of inputs) total += x.length + 16;
+  const fits = total <= core.scratchSize;
+  const base = fits ? core.scratch() : core.alloc(total);
+  const ptrs: number[] = [];
+  try {
+    const m = core.mem();
+    let p = base;
+    for (const x of inputs) {
+      m.set(x, p);
+      ptrs.push(p);
+      p += (x.length + 15) & ~15;
+    }
+    return f(core, ptrs, p);
+  } finally {
+    if (fits) core.wipeRange(base, total);
+    else core.free(base, total);
+  }
+}
+
+/**
+ * The SHA-256 digest of `data`.
+ *
+ * @example
+ * ```ts
+ * import { sha256 } from "./hash.ts";
+ * import { encodeHex } from "../encoding/base64.ts";
+ * const d = sha256(new TextEncoder().encode("abc"));
+ * console.assert(encodeHex(d) === "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * ```
+ */
+export function sha256(data: Uint8Array): Uint8Array {
+  requireBytes(data, "The data to hash");
+  return withInputs([data], 32, (core, [src], out) => {
+    core.exports.sha256(src, data.length, out);
+    return core.take(out, 32);
+  });
+}
+
+/**
+ * HMAC-SHA256 of `data` under `key` (any length).
+ *
+ * @example
+ * ```ts
+ * import { hmacSha256 } from "./hash.ts";
+ * import { encodeHex } from "../encoding/base64.ts";
+ * const te = new TextEncoder();
+ * const mac = hmacSha256(te.encode("Jefe"), te.encode("what do ya want for nothing?"));
+ * console.assert(encodeHex(mac) === "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+ * ```
+ */
+export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
+  requireBytes(key, "The HMAC key");
+  requireBytes(data, "The data to authenticate");
+  return withInputs([key, data], 32, (core, [k, src], out) => {
+    core.exports.hmac_sha256(k, key.length, src, data.length, out);
+    return core.take(out, 32);
+  });
+}
+
+/**
+ * HKDF-SHA256 (RFC 5869, extract then expand): `length` bytes (at most
+ * 8160) from `ikm`, `salt` and `info`.
+ *
+ * @example RFC 5869 test case 1
+ * ```ts
+ * import { hkdfSha256 } from "./hash.ts";
+ * import { decodeHex, encodeHex } from "../encoding/base64.ts";
+ * const okm = hkdfSha256(
+ *   decodeHex("0b".repeat(22)),
+ *   decodeHex("000102030405060708090a0b0c"),
+ *   decodeHex("f0f1f2f3f4f5f6f7f8f9"),
+ *   42,
+ * );
+ * console.assert(encodeHex(okm).startsWith("3cb25f25faacd57a90434f64d0362f2a"));
+ * ```
+ */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  requireBytes(ikm, "The HKDF input key material");
+  requireBytes(salt, "The HKDF salt");
+  requireBytes(info, "The HKDF info");
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
+    throw new EnvelopeError("INVALID_ARGUMENT", `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`);
+  }
+  return withInputs([ikm, salt, info], length, (core, [i, s, n], out) => {
+    const r = core.exports.hkdf_sha256(i, ikm.length, s, salt.length, n, info.length, out, length);
+    if (r !== 0) {
+      throw new EnvelopeError("INVALID_ARGUMENT", `Deriving a key with HKDF-SHA256 failed: the crypto core refused it (code ${r})`);
+    }
+    return core.take(out, length);
+  });
+}
+
+/**
+ * True when `a` and `b` hold the same bytes, compared in time that does not
+ * depend on their contents (only on their lengths, which are not secret).
+ *
+ * @example
+ * ```ts
+ * import { constantTimeEqual } from "./hash.ts";
+ * console.assert(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])));
+ * console.assert(!constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])));
+ * console.assert(!constantTimeEqual(new Uint8Array([1]), new Uint8Array([1, 2])));
+ * ```
+ */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  requireBytes(a, "The first value to compare");
+  requireBytes(b, "The second value to compare");
+  if (a.length !== b.length) return false;
+  return withInputs([a, b], 0, (core, [pa, pb]) => core.exports.ct_eq(pa, pb, a.length) === 1);
+}
