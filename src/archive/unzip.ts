@@ -82,8 +82,10 @@ export const DEFAULT_MAX_ENTRIES = 100_000;
 const SPOOL_SLACK = 256 * 1024 ** 2;
 /** Compressed bytes read per file read. */
 const READ_PIECE = 64 * 1024;
-/** Compressed bytes per inflate call: deflate expands at most ~1032x, so one call yields at most ~8.3 MiB. */
-const INFLATE_PIECE = 8 * 1024;
+/** Compressed bytes per inflate call: deflate expands at most ~1032x, so one call yields at most ~1 MiB. */
+const INFLATE_PIECE = 1024;
+/** Inflated bytes gathered before a write. */
+const WRITE_BATCH = 256 * 1024;
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -141,10 +143,8 @@ function unsafe(name: string, why: string): EnvelopeError {
   });
 }
 
-function tooLarge(detail: string): EnvelopeError {
-  return new EnvelopeError("ARCHIVE_TOO_LARGE", `Extracting the zip archive failed: ${detail}`, {
-    hint: "raise the limit only if you trust the archive",
-  });
+function tooLarge(detail: string, hint = "raise the limit only if you trust the archive"): EnvelopeError {
+  return new EnvelopeError("ARCHIVE_TOO_LARGE", `Extracting the zip archive failed: ${detail}`, { hint });
 }
 
 function ioError(action: string, cause: unknown): EnvelopeError {
@@ -186,9 +186,9 @@ class Reader {
     return this.#win.subarray(0, len);
   }
 
-  /** A fresh buffer of exactly `len` bytes at `pos`. */
-  async raw(pos: number, len: number): Promise<Uint8Array> {
-    const buf = new Uint8Array(len);
+  /** Exactly `len` bytes at `pos`, in `into` when given (it must hold them), else in a fresh buffer. */
+  async raw(pos: number, len: number, into?: Uint8Array): Promise<Uint8Array> {
+    const buf = into ? into.subarray(0, len) : new Uint8Array(len);
     let got = 0;
     while (got < len) {
       let n: number;
@@ -394,10 +394,15 @@ async function extractFile(r: Reader, e: Entry, dataStart: number, target: strin
   try {
     let written = 0;
     let crc = 0;
-    const emit = async (chunk: Uint8Array) => {
-      if (chunk.length === 0) return;
+    let batch: Uint8Array[] = [];
+    let batchLen = 0;
+    // Bounds are checked as bytes come out of the inflater, before they are queued for writing.
+    const accept = (chunk: Uint8Array) => {
       if (written + chunk.length > e.usize) {
-        throw tooLarge(`entry ${JSON.stringify(e.name)} expands past its declared size of ${e.usize} bytes`);
+        throw tooLarge(
+          `entry ${JSON.stringify(e.name)} expands past its declared size of ${e.usize} bytes`,
+          "the archive is damaged or built to fill the disk; do not trust it",
+        );
       }
       if (budget.total + chunk.length > budget.max) {
         throw tooLarge(`it expands past the limit of ${budget.max} bytes`);
@@ -405,32 +410,51 @@ async function extractFile(r: Reader, e: Entry, dataStart: number, target: strin
       written += chunk.length;
       budget.total += chunk.length;
       crc = crc32(crc, chunk);
-      await writeAll(out, chunk, target);
+    };
+    const flush = async () => {
+      if (batchLen === 0) return;
+      let buf = batch[0];
+      if (batch.length > 1) {
+        buf = new Uint8Array(batchLen);
+        let o = 0;
+        for (const c of batch) buf.set(c, o), o += c.length;
+      }
+      batch = [];
+      batchLen = 0;
+      await writeAll(out, buf, target);
     };
     let pending: Uint8Array[] = [];
     const inflater = e.method === 8 ? new Inflate((chunk) => void pending.push(chunk)) : undefined;
-    const end = dataStart + e.csize;
     if (inflater && e.csize === 0) throw invalid(`entry ${JSON.stringify(e.name)} has no deflate data`);
+    const end = dataStart + e.csize;
+    const readBuf = new Uint8Array(READ_PIECE);
     for (let pos = dataStart; pos < end;) {
       const n = Math.min(READ_PIECE, end - pos);
-      const piece = await r.raw(pos, n);
+      // fflate's Inflate copies what it keeps of its input, so the read buffer is reused.
+      const piece = await r.raw(pos, n, readBuf);
       pos += n;
       if (!inflater) {
-        await emit(piece);
+        accept(piece);
+        await writeAll(out, piece, target);
         continue;
       }
       for (let i = 0; i < n; i += INFLATE_PIECE) {
-        const slice = piece.subarray(i, Math.min(n, i + INFLATE_PIECE));
         try {
-          inflater.push(slice, pos === end && i + INFLATE_PIECE >= n);
+          inflater.push(piece.subarray(i, Math.min(n, i + INFLATE_PIECE)), pos === end && i + INFLATE_PIECE >= n);
         } catch (err) {
           throw invalid(`entry ${JSON.stringify(e.name)} has broken deflate data (${(err as Error).message})`);
         }
-        const chunks = pending;
+        for (const c of pending) {
+          if (c.length === 0) continue;
+          accept(c);
+          batch.push(c);
+          batchLen += c.length;
+        }
         pending = [];
-        for (const c of chunks) await emit(c);
+        if (batchLen >= WRITE_BATCH) await flush();
       }
     }
+    await flush();
     if (written !== e.usize) throw invalid(`entry ${JSON.stringify(e.name)} is shorter than its declared size`);
     if (crc !== e.crc) throw invalid(`entry ${JSON.stringify(e.name)} fails its CRC-32 check`);
   } finally {

@@ -254,6 +254,7 @@ function zipEntries(
   let iterator: AsyncIterator<Entry> | undefined;
   let current: { fh: FileHandle; file: ZipDeflate; name: string; size: number } | undefined;
   let ended = false;
+  const readBuf = new Uint8Array(PIECE);
 
   const closeCurrent = async () => {
     const c = current;
@@ -294,7 +295,8 @@ function zipEntries(
   const step = async () => {
     if (current) {
       const c = current;
-      const buf = new Uint8Array(PIECE);
+      // ZipDeflate copies its input into its own window, so one read buffer serves every piece.
+      const buf = readBuf;
       let n: number;
       try {
         n = await readFull(c.fh, buf);
