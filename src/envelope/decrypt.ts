@@ -43,7 +43,7 @@ function emptyFinalChunk(index: number): EnvelopeError {
 export async function decrypt(
   message: Uint8Array,
   options: DecryptOptions,
-): Promise<Uint8Array> {
+): Promise<Uint8Array<ArrayBuffer>> {
   if (!(message instanceof Uint8Array)) {
     throw new TypeError("decrypt() takes the message as a Uint8Array");
   }

@@ -24,7 +24,7 @@ export type { EncryptOptions } from "./message.ts";
 export async function encrypt(
   plaintext: Uint8Array,
   options: EncryptOptions,
-): Promise<Uint8Array> {
+): Promise<Uint8Array<ArrayBuffer>> {
   if (!(plaintext instanceof Uint8Array)) {
     throw new TypeError("encrypt() takes the plaintext as a Uint8Array");
   }
