@@ -13,6 +13,8 @@ async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "envelope-archive-" });
   try {
     await fn(dir);
+    // Every file the archive code opened under the folder has been closed.
+    assert.deepEqual((await openFiles()).filter((f) => f.startsWith(dir)), []);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -31,6 +33,19 @@ function bytesStream(bytes: Uint8Array, piece = 1000): ReadableStream<Uint8Array
       off += piece;
     },
   });
+}
+
+/** What this process's file descriptors point at (Linux). */
+async function openFiles(): Promise<string[]> {
+  const out: string[] = [];
+  for (const fd of await readdir("/proc/self/fd")) {
+    try {
+      out.push(await readlink(join("/proc/self/fd", fd)));
+    } catch {
+      // closed while listing
+    }
+  }
+  return out;
 }
 
 async function python(code: string, ...args: string[]): Promise<string> {
@@ -564,6 +579,61 @@ Deno.test("a failing source stream is reported and leaves nothing", async () => 
     });
     await assertRejects(extractZip(failing, join(t, "out")), "PAYLOAD_AUTH_FAILED");
     assert.deepEqual(await readdir(t), []);
+  });
+});
+
+Deno.test("cancelling a zip stream closes its file; an early failure cancels the source stream", async () => {
+  await withTemp(async (t) => {
+    await mkdir(join(t, "src"));
+    await writeFile(join(t, "src", "big.bin"), noise(1024 * 1024, 1));
+    const reader = zipDirectory(join(t, "src"), { level: 0 }).getReader();
+    const first = await reader.read();
+    assert.ok(!first.done && first.value.length > 0);
+    assert.equal((await openFiles()).filter((f) => f.endsWith("big.bin")).length, 1);
+    await reader.cancel();
+    assert.deepEqual((await openFiles()).filter((f) => f.endsWith("big.bin")), []);
+
+    let cancelled = false;
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        c.enqueue(new Uint8Array(10));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    await writeFile(join(t, "file-out"), "x");
+    await assertRejects(extractZip(source, join(t, "file-out")), "OUTPUT_EXISTS");
+    assert.ok(cancelled);
+  });
+});
+
+Deno.test("the archive module runs unchanged on Node", async () => {
+  await withTemp(async (t) => {
+    const bundle = join(t, "archive.mjs");
+    const mod = new URL("../src/archive/mod.ts", import.meta.url).pathname;
+    const config = new URL("../deno.json", import.meta.url).pathname;
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--config", config, "--platform", "node", "-o", bundle, mod],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    await makeTree(join(t, "src"));
+    const script = `
+import { zipDirectory, extractZip } from ${JSON.stringify(bundle)};
+const [src, out] = process.argv.slice(2);
+const summary = await extractZip(zipDirectory(src, { layout: "make_archive" }), out);
+try { await extractZip(zipDirectory(src), out); } catch (e) { summary.again = e.code; }
+console.log(JSON.stringify(summary));
+`;
+    await writeFile(join(t, "check.mjs"), script);
+    const run = await new Deno.Command("node", { args: [join(t, "check.mjs"), join(t, "src"), join(t, "out")], stdout: "piped", stderr: "piped" })
+      .output();
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    const summary = JSON.parse(new TextDecoder().decode(run.stdout));
+    assert.equal(summary.again, "OUTPUT_EXISTS");
+    await assertSameTree(join(t, "src"), join(t, "out"));
   });
 });
 

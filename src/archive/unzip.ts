@@ -586,6 +586,19 @@ export async function extractZip(
   outDir: string,
   options: ExtractZipOptions = {},
 ): Promise<ExtractSummary> {
+  try {
+    return await extract(source, outDir, options);
+  } finally {
+    // A stream that was never read (an early failure) is cancelled so its producer stops.
+    if (typeof source !== "string" && !source.locked) await source.cancel().catch(() => {});
+  }
+}
+
+async function extract(
+  source: ReadableStream<Uint8Array> | string,
+  outDir: string,
+  options: ExtractZipOptions,
+): Promise<ExtractSummary> {
   const maxTotalBytes = checkLimit("maxTotalBytes", options.maxTotalBytes, DEFAULT_MAX_TOTAL_BYTES);
   const maxEntries = checkLimit("maxEntries", options.maxEntries, DEFAULT_MAX_ENTRIES);
   const maxArchiveBytes = checkLimit("maxArchiveBytes", options.maxArchiveBytes, maxTotalBytes + SPOOL_SLACK);
