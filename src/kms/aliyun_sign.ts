@@ -9,11 +9,12 @@
  * 2. string to sign = `METHOD & %2F & percentEncode(that query)`;
  * 3. signature = base64(HMAC-SHA1(key = secret + "&", string to sign)).
  *
- * HMAC runs on `crypto.subtle` (Deno, Node 20+, browsers in secure
+ * HMAC-SHA1 runs on `crypto.subtle` (through `src/crypto/hmac_sha1.ts`) (Deno, Node 20+, browsers in secure
  * contexts), so signing is asynchronous.
  *
  * @module
  */
+import { hmacSha1 } from "../crypto/hmac_sha1.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 
@@ -65,22 +66,9 @@ export function stringToSign(method: string, params: RpcParams): string {
   return `${method.toUpperCase()}&${percentEncode("/")}&${percentEncode(canonicalQuery(params))}`;
 }
 
-function subtle(): SubtleCrypto {
-  const s = (globalThis as { crypto?: Crypto }).crypto?.subtle;
-  if (!s) {
-    throw new EnvelopeError("INVALID_ARGUMENT", "Signing the Alibaba Cloud KMS request failed: this runtime has no crypto.subtle", {
-      hint: "use Deno, Node 20 or later, or a browser page served over HTTPS",
-    });
-  }
-  return s;
-}
-
 /** base64(HMAC-SHA1(key, data)) over UTF-8 text. */
 export async function hmacSha1Base64(key: string, data: string): Promise<string> {
-  const enc = new TextEncoder();
-  const k = await subtle().importKey("raw", enc.encode(key), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
-  const mac = await subtle().sign("HMAC", k, enc.encode(data));
-  return encodeBase64(new Uint8Array(mac));
+  return encodeBase64(await hmacSha1(key, data));
 }
 
 /**
