@@ -1,0 +1,474 @@
+/**
+ * The CLI run as a user runs it (`deno run -A mod.ts ...` in a child process
+ * with a temporary HOME): file and stdin/stdout round trips, the default
+ * local key, keygen, several keys, atomic outputs after every kind of
+ * failure, inspect, usage errors and help, and the progress bar only on a
+ * terminal.
+ */
+import assert from "node:assert/strict";
+import { LocalKey } from "../src/keys/local.ts";
+import {
+  cliArgv,
+  cliEnv,
+  type CliResult,
+  leftovers,
+  pathExists,
+  randomBytes,
+  REPO,
+  runCli,
+  show,
+  type Workspace,
+  workspace,
+} from "./support/cli.ts";
+
+const MAGIC = [0x89, 0x45, 0x4e, 0x56, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Asserts a failed run: the exit code, an `error:` line ending in `[CODE]` with no trailing period, and a `hint:` line. */
+function assertFailed(r: CliResult, code: string | RegExp, exit = 1): void {
+  assert.equal(r.code, exit, show(r));
+  const codeText = typeof code === "string" ? code : code.source;
+  const line = r.stderr.split("\n").find((l) => l.startsWith("error: "));
+  assert.ok(line, `no error: line\n${show(r)}`);
+  assert.match(line, new RegExp(`\\[(${codeText})\\]$`), show(r));
+  assert.doesNotMatch(line, /\.\s\[[A-Z_]+\]$/, "error messages have no trailing period");
+  assert.match(r.stderr, /^hint: \S/m, `no hint: line\n${show(r)}`);
+  assert.equal(r.stdout, "", "a failed run prints no result");
+}
+
+function assertOk(r: CliResult): void {
+  assert.equal(r.code, 0, show(r));
+}
+
+async function fileMode(path: string): Promise<number> {
+  return (await Deno.stat(path)).mode! & 0o777;
+}
+
+/** Writes a local key file (mode 0600) made with the library; returns the key. */
+async function writeKey(path: string): Promise<LocalKey> {
+  const key = await LocalKey.generate();
+  await Deno.writeTextFile(path, key.toText(), { mode: 0o600 });
+  return key;
+}
+
+async function inspectJson(ws: Workspace, file: string): Promise<Record<string, any>> {
+  const r = await ws.run(["inspect", "--json", file]);
+  assertOk(r);
+  return JSON.parse(r.stdout);
+}
+
+Deno.test("cli: a file round trip with default names, the default local key and a required context", async () => {
+  await using ws = await workspace();
+  const data = randomBytes(200_003);
+  await Deno.writeFile(ws.path("data.bin"), data);
+  const keyPath = `${ws.home}/.config/envelope/local.key`;
+
+  // First encrypt: creates the default key, says where and to back it up.
+  let r = await ws.run(["encrypt", "data.bin", "-c", "app=x", "-c", "env=test", "--chunk-size", "4096"]);
+  assertOk(r);
+  assert.equal(r.stdout, "encrypted to data.bin.envl\n");
+  assert.match(r.stderr, /^warning: /m);
+  assert.ok(r.stderr.includes(keyPath), `the warning names ${keyPath}: ${r.stderr}`);
+  assert.match(r.stderr, /back it up/);
+  assert.equal(await fileMode(keyPath), 0o600, "the new key file is mode 0600");
+  assert.match(await Deno.readTextFile(keyPath), /^ENVELOPE-LOCAL-KEY-V1:[A-Za-z0-9_-]{43}\n$/);
+  const key = await LocalKey.fromText(await Deno.readTextFile(keyPath));
+  const sealed = await Deno.readFile(ws.path("data.bin.envl"));
+  assert.deepEqual([...sealed.subarray(0, 8)], MAGIC);
+
+  const info = await inspectJson(ws, "data.bin.envl");
+  assert.equal(info.chunkSize, 4096);
+  assert.deepEqual(info.context, { app: "x", env: "test" });
+  assert.deepEqual(info.keys.map((k: any) => [k.provider, k.keyId]), [["local", key.keyId]]);
+  // 4096-byte chunks: 49 chunks of 4096 + 16 after the header.
+  assert.equal(sealed.length, info.headerLength + Math.ceil(data.length / 4096) * 16 + data.length);
+
+  // The default output name is data.bin, which exists: refused, left as it was.
+  await Deno.writeTextFile(ws.path("data.bin"), "mine");
+  r = await ws.run(["decrypt", "data.bin.envl", "-c", "app=x", "-c", "env=test"]);
+  assertFailed(r, "OUTPUT_EXISTS");
+  assert.equal(await Deno.readTextFile(ws.path("data.bin")), "mine");
+  await Deno.remove(ws.path("data.bin"));
+
+  // No -k: the default key; the context given is exactly the stored one.
+  r = await ws.run(["decrypt", "data.bin.envl", "-c", "env=test", "-c", "app=x"]);
+  assertOk(r);
+  assert.equal(r.stdout, "decrypted to data.bin\n");
+  assert.equal(r.stderr, "", "decrypting with an existing default key warns of nothing");
+  assert.deepEqual(await Deno.readFile(ws.path("data.bin")), data);
+
+  // A missing pair and a different value both fail before any output.
+  for (const ctx of [["-c", "app=x"], ["-c", "app=y", "-c", "env=test"], ["-c", "app=x", "-c", "env=test", "-c", "z=1"]]) {
+    r = await ws.run(["decrypt", "data.bin.envl", ...ctx, "-o", "wrong.bin"]);
+    assertFailed(r, "CONTEXT_MISMATCH");
+    assert.match(r.stderr, /"app":"x"/, "the hint shows the file's context");
+    assert.equal(await pathExists(ws.path("wrong.bin")), false);
+  }
+
+  // A second encrypt reuses the key silently.
+  r = await ws.run(["encrypt", "data.bin", "-o", "second.envl"]);
+  assertOk(r);
+  assert.equal(r.stderr, "", "the second encrypt does not warn");
+  assert.deepEqual((await inspectJson(ws, "second.envl")).keys.map((k: any) => k.keyId), [key.keyId]);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
+Deno.test("cli: stdin to stdout both ways, with - and with no INPUT", async () => {
+  await using ws = await workspace();
+  const data = randomBytes(150_001);
+  let r = await ws.run(["encrypt", "-c", "k=v"], { stdin: data });
+  assertOk(r);
+  assert.deepEqual([...r.stdoutBytes.subarray(0, 8)], MAGIC, "no INPUT: stdin in, the message on stdout");
+  assert.match(r.stderr, /^warning: created a new local key/m);
+  const viaDefault = r.stdoutBytes;
+
+  r = await ws.run(["encrypt", "-", "-o", "-", "-c", "k=v", "--chunk-size", "1000"], { stdin: data });
+  assertOk(r);
+  assert.equal(r.stderr, "");
+  const viaDash = r.stdoutBytes;
+  assert.equal(viaDash.length > data.length, true);
+
+  r = await ws.run(["decrypt", "-", "-c", "k=v"], { stdin: viaDash });
+  assertOk(r);
+  assert.deepEqual(r.stdoutBytes, data);
+  assert.equal(r.stderr, "");
+
+  r = await ws.run(["decrypt", "-o", "-"], { stdin: viaDefault });
+  assertOk(r);
+  assert.deepEqual(r.stdoutBytes, data);
+
+  // The empty message round trips too.
+  r = await ws.run(["encrypt", "-"], { stdin: new Uint8Array(0) });
+  assertOk(r);
+  r = await ws.run(["decrypt", "-"], { stdin: r.stdoutBytes });
+  assertOk(r);
+  assert.equal(r.stdoutBytes.length, 0);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
+Deno.test("cli: $ENVELOPE_LOCAL_KEY chooses the default key", async () => {
+  await using ws = await workspace();
+  await Deno.writeTextFile(ws.path("a.txt"), "hello");
+  const custom = ws.path("keys", "nested", "custom.key");
+  const env = { ENVELOPE_LOCAL_KEY: custom };
+  let r = await ws.run(["encrypt", "a.txt"], { env });
+  assertOk(r);
+  assert.ok(r.stderr.includes(custom), `the warning names ${custom}: ${r.stderr}`);
+  assert.equal(await fileMode(custom), 0o600);
+  assert.equal(await pathExists(`${ws.home}/.config`), false, "nothing is written under HOME");
+
+  r = await ws.run(["decrypt", "a.txt.envl", "-o", "a.out"], { env });
+  assertOk(r);
+  assert.equal(await Deno.readTextFile(ws.path("a.out")), "hello");
+
+  // Without the variable the default is ~/.config/envelope/local.key, which does not exist.
+  r = await ws.run(["decrypt", "a.txt.envl", "-o", "a.out2"]);
+  assertFailed(r, "NO_KEY_MATCHED");
+  const id = (await LocalKey.fromText(await Deno.readTextFile(custom))).keyId;
+  assert.ok(r.stderr.includes(`local:${id}`), "the hint names the file's key");
+  assert.equal(await pathExists(ws.path("a.out2")), false);
+  assert.equal(await pathExists(`${ws.home}/.config`), false, "decrypt never creates a key");
+});
+
+Deno.test("cli: keygen writes mode 0600, refuses to overwrite without --force, and makes the default key", async () => {
+  await using ws = await workspace();
+  let r = await ws.run(["keygen", "-o", "k1"]);
+  assertOk(r);
+  assert.match(r.stdout, /^created local key [0-9a-f]{16} at k1\n$/);
+  assert.match(r.stderr, /^warning: back up k1/m);
+  assert.equal(await fileMode(ws.path("k1")), 0o600);
+  const first = await Deno.readTextFile(ws.path("k1"));
+  assert.match(first, /^ENVELOPE-LOCAL-KEY-V1:[A-Za-z0-9_-]{43}\n$/);
+  assert.ok(r.stdout.includes((await LocalKey.fromText(first)).keyId));
+
+  r = await ws.run(["keygen", "-o", "k1"]);
+  assertFailed(r, "OUTPUT_EXISTS");
+  assert.match(r.stderr, /--force/);
+  assert.equal(await Deno.readTextFile(ws.path("k1")), first, "the existing key is untouched");
+
+  r = await ws.run(["keygen", "--output", "k1", "--force"]);
+  assertOk(r);
+  const second = await Deno.readTextFile(ws.path("k1"));
+  assert.notEqual(second, first);
+  assert.equal(await fileMode(ws.path("k1")), 0o600);
+
+  // With no -o: the default path; encrypt then uses it without creating one.
+  r = await ws.run(["keygen"]);
+  assertOk(r);
+  const def = `${ws.home}/.config/envelope/local.key`;
+  assert.equal(await fileMode(def), 0o600);
+  const defKey = await LocalKey.fromText(await Deno.readTextFile(def));
+  await Deno.writeTextFile(ws.path("x"), "x");
+  r = await ws.run(["encrypt", "x"]);
+  assertOk(r);
+  assert.equal(r.stderr, "", "no new key is created when keygen made one");
+  assert.equal((await inspectJson(ws, "x.envl")).keys[0].keyId, defKey.keyId);
+
+  r = await ws.run(["keygen", "extra"]);
+  assertFailed(r, "USAGE", 2);
+});
+
+Deno.test("cli: two -k local keys each decrypt alone; a third key and a missing key file fail", async () => {
+  await using ws = await workspace();
+  const a = await writeKey(ws.path("A.key"));
+  const b = await writeKey(ws.path("B.key"));
+  const c = await writeKey(ws.path("C.key"));
+  const data = randomBytes(70_000);
+  await Deno.writeFile(ws.path("f"), data);
+  let r = await ws.run(["encrypt", "f", "-k", "local:A.key", "--key", "local:B.key", "-c", "t=1"]);
+  assertOk(r);
+  assert.equal(r.stderr, "", "explicit keys: no default key is created");
+  assert.equal(await pathExists(`${ws.home}/.config`), false);
+  const info = await inspectJson(ws, "f.envl");
+  assert.deepEqual(info.keys.map((k: any) => `${k.provider}:${k.keyId}`), [`local:${a.keyId}`, `local:${b.keyId}`]);
+
+  for (const k of ["A", "B"]) {
+    r = await ws.run(["decrypt", "f.envl", "-k", `local:${k}.key`, "-o", `out-${k}`]);
+    assertOk(r);
+    assert.deepEqual(await Deno.readFile(ws.path(`out-${k}`)), data);
+  }
+
+  r = await ws.run(["decrypt", "f.envl", "-k", "local:C.key", "-o", "out-C"]);
+  assertFailed(r, "NO_KEY_MATCHED");
+  assert.ok(r.stderr.includes(`local:${c.keyId}`), "names the key tried");
+  assert.ok(r.stderr.includes(a.keyId) && r.stderr.includes(b.keyId), "names the file's keys");
+  assert.equal(await pathExists(ws.path("out-C")), false);
+
+  r = await ws.run(["decrypt", "f.envl", "-k", "local:nope.key", "-o", "out-D"]);
+  assertFailed(r, "INVALID_KEY");
+  assert.match(r.stderr, /nope\.key/);
+  assert.equal(await pathExists(ws.path("out-D")), false);
+
+  r = await ws.run(["encrypt", "f", "-k", "bogus-key", "-o", "g.envl"]);
+  assertFailed(r, "USAGE", 2);
+  assert.equal(await pathExists(ws.path("g.envl")), false);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
+/** Offsets in a header whose context is exactly `{ app: "x" }`. */
+const SALT_OFFSET = 14;
+const TAG_OFFSET = 8 + 1 + 1 + 4 + 32 + (2 + 2 + 3 + 2 + 1) + 32;
+
+Deno.test("cli: no output file and no temporary file remain after any failure", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await writeKey(ws.path("B.key"));
+  // 3 MiB and a bit: 49 chunks, so a tampered last chunk fails after 3 MiB were written to the temporary file.
+  const data = randomBytes(3 * 1024 * 1024 + 123);
+  await Deno.writeFile(ws.path("plain"), data);
+  let r = await ws.run(["encrypt", "plain", "-k", "local:A.key", "-c", "app=x", "-o", "good.envl"]);
+  assertOk(r);
+  const good = await Deno.readFile(ws.path("good.envl"));
+  const headerLength = (await inspectJson(ws, "good.envl")).headerLength as number;
+  const flip = (at: number) => {
+    const t = good.slice();
+    t[at] ^= 0x01;
+    return t;
+  };
+  const full = 65536 + 16;
+
+  const cases: { name: string; file: Uint8Array; args?: string[]; code: string }[] = [
+    { name: "a flipped byte in the last chunk", file: flip(good.length - 5), code: "PAYLOAD_AUTH_FAILED" },
+    { name: "a flipped byte in the first chunk", file: flip(headerLength + 10), code: "PAYLOAD_AUTH_FAILED" },
+    { name: "a flipped byte in the salt", file: flip(SALT_OFFSET + 3), code: "KEY_COMMITMENT_MISMATCH" },
+    { name: "a flipped byte in the header tag", file: flip(TAG_OFFSET + 7), code: "HEADER_AUTH_FAILED" },
+    { name: "truncated at a chunk boundary", file: good.slice(0, headerLength + 10 * full), code: "TRUNCATED" },
+    { name: "truncated inside a chunk", file: good.slice(0, good.length - 60), code: "PAYLOAD_AUTH_FAILED|TRUNCATED" },
+    { name: "truncated inside the header", file: good.slice(0, 60), code: "TRUNCATED|HEADER_INVALID" },
+    { name: "a wrong key", file: good, args: ["-k", "local:B.key"], code: "NO_KEY_MATCHED" },
+    { name: "a wrong context", file: good, args: ["-k", "local:A.key", "-c", "app=y"], code: "CONTEXT_MISMATCH" },
+    { name: "a missing key file", file: good, args: ["-k", "local:missing.key"], code: "INVALID_KEY" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const input = `case-${i}.envl`;
+    await Deno.writeFile(ws.path(input), c.file);
+    r = await ws.run(["decrypt", input, ...(c.args ?? ["-k", "local:A.key"])]);
+    assertFailed(r, c.code);
+    assert.equal(await pathExists(ws.path(`case-${i}`)), false, `${c.name}: the output exists`);
+    assert.deepEqual(await leftovers(ws.dir), [], `${c.name}: temporary files remain`);
+  }
+
+  // An existing output: refused without --force and left as it was; with
+  // --force a failing decrypt still leaves it as it was; a good one replaces it.
+  await Deno.writeTextFile(ws.path("out"), "precious");
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "out"]);
+  assertFailed(r, "OUTPUT_EXISTS");
+  assert.equal(await Deno.readTextFile(ws.path("out")), "precious");
+  r = await ws.run(["decrypt", "case-0.envl", "-k", "local:A.key", "-o", "out", "--force"]);
+  assertFailed(r, "PAYLOAD_AUTH_FAILED");
+  assert.equal(await Deno.readTextFile(ws.path("out")), "precious", "a failed decrypt replaced the file");
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "out", "--force"]);
+  assertOk(r);
+  assert.deepEqual(await Deno.readFile(ws.path("out")), data);
+
+  // Encrypt refuses an existing output the same way.
+  r = await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]);
+  assertFailed(r, "OUTPUT_EXISTS");
+  assert.deepEqual(await Deno.readFile(ws.path("good.envl")), good);
+  // An input that does not exist.
+  r = await ws.run(["encrypt", "absent", "-k", "local:A.key"]);
+  assertFailed(r, "IO_FAILED");
+  assert.equal(await pathExists(ws.path("absent.envl")), false);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
+Deno.test("cli: inspect shows format, context and keys as text and JSON, with no key at all", async () => {
+  await using ws = await workspace();
+  const a = await writeKey(ws.path("A.key"));
+  const b = await writeKey(ws.path("B.key"));
+  await Deno.writeTextFile(ws.path("f"), "inspect me");
+  assertOk(await ws.run(["encrypt", "f", "-k", "local:A.key", "-k", "local:B.key", "-c", "app=x", "-c", "note=a b\"c", "--chunk-size", "1024"]));
+  await Deno.remove(ws.path("A.key"));
+  await Deno.remove(ws.path("B.key"));
+
+  // A fresh, empty HOME and no key files anywhere.
+  let r = await runCli(["inspect", "f.envl"], { cwd: ws.dir });
+  assertOk(r);
+  assert.equal(r.stderr, "");
+  assert.match(r.stdout, /^format: +envelope$/m);
+  assert.match(r.stdout, /^version: +1$/m);
+  assert.match(r.stdout, /^chunkSize: +1024$/m);
+  assert.match(r.stdout, /^ {2}app="x"$/m);
+  assert.match(r.stdout, /^ {2}note="a b\\"c"$/m);
+  assert.match(r.stdout, /^keys: +2$/m);
+  assert.match(r.stdout, new RegExp(`^  - local:${a.keyId} \\(\\d+ bytes wrapped\\)$`, "m"));
+  assert.match(r.stdout, new RegExp(`^  - local:${b.keyId} `, "m"));
+
+  r = await runCli(["inspect", "--json", "f.envl"], { cwd: ws.dir });
+  assertOk(r);
+  const info = JSON.parse(r.stdout);
+  assert.equal(info.format, "envelope");
+  assert.equal(info.version, 1);
+  assert.equal(info.chunkSize, 1024);
+  assert.deepEqual(info.context, { app: "x", note: 'a b"c' });
+  assert.deepEqual(info.keys.map((k: any) => ({ provider: k.provider, keyId: k.keyId })), [
+    { provider: "local", keyId: a.keyId },
+    { provider: "local", keyId: b.keyId },
+  ]);
+  assert.equal(typeof info.headerLength, "number");
+  const size = (await Deno.stat(ws.path("f.envl"))).size;
+  assert.equal(size, info.headerLength + 16 + "inspect me".length);
+
+  r = await runCli(["inspect"], { cwd: ws.dir });
+  assertFailed(r, "USAGE", 2);
+  r = await runCli(["inspect", "absent.envl"], { cwd: ws.dir });
+  assertFailed(r, "IO_FAILED");
+});
+
+/** Runs `jobs` with at most `width` at a time. */
+async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]();
+      }
+    }),
+  );
+  return out;
+}
+
+Deno.test("cli: usage errors exit 2, --help for every command exits 0 and names the exit codes, --version", async () => {
+  await using ws = await workspace();
+  await Deno.writeTextFile(ws.path("f"), "x");
+  const usage: string[][] = [
+    [],
+    ["frobnicate"],
+    ["encrypt", "--bogus"],
+    ["encrypt", "f", "-c", "novalue"],
+    ["encrypt", "f", "-c", "=v"],
+    ["encrypt", "f", "-c", "a=1", "-c", "a=2"],
+    ["encrypt", "f", "--chunk-size", "big"],
+    ["encrypt", "f", "-o"],
+    ["encrypt", "f", "g"],
+    ["decrypt", "f.envl", "-o", "a", "-d", "b"],
+    ["decrypt", "f", "-c", "x"],
+    ["decrypt", "f"],
+    ["rewrap", "f.envl"],
+    ["keygen", "--force=yes"],
+  ];
+  const helps = ["encrypt", "decrypt", "inspect", "rewrap", "keygen"];
+  const results = await pool([
+    ...usage.map((a) => () => ws.run(a)),
+    ...helps.map((c) => () => ws.run([c, "--help"])),
+    () => ws.run(["-h"]),
+    () => ws.run(["--help"]),
+    () => ws.run(["--version"]),
+  ], 4);
+  for (const [i, args] of usage.entries()) {
+    const r = results[i];
+    if (args.length === 0) {
+      assert.equal(r.code, 2, show(r));
+      assert.match(r.stdout, /Usage: envelope <command>/, "no command: the overview");
+      continue;
+    }
+    assertFailed(r, "USAGE", 2);
+    assert.match(r.stderr, /^hint: .*--help/m, `${args.join(" ")}: the hint points at --help`);
+  }
+  for (const [j, c] of helps.entries()) {
+    const r = results[usage.length + j];
+    assertOk(r);
+    assert.match(r.stdout, new RegExp(`^Usage: envelope ${c}`), c);
+    assert.match(r.stdout, /Exit codes: 0 success; 1 failure .*; 2 usage error/, `${c} --help names the exit codes`);
+    assert.equal(r.stderr, "");
+  }
+  const [h, help, version] = results.slice(usage.length + helps.length);
+  for (const r of [h, help]) {
+    assertOk(r);
+    assert.match(r.stdout, /Commands:/);
+    assert.match(r.stdout, /Exit codes:/);
+  }
+  assertOk(version);
+  const denoJson = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
+  assert.equal(version.stdout, `envelope ${denoJson.version}\n`);
+  assert.deepEqual(await leftovers(ws.dir), []);
+  assert.equal(await pathExists(`${ws.home}/.config`), false, "usage errors create no key");
+});
+
+Deno.test("cli: no progress bar when stderr is not a terminal; a bar on a terminal (script)", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  const data = randomBytes(3 * 1024 * 1024);
+  await Deno.writeFile(ws.path("big"), data);
+  let r = await ws.run(["encrypt", "big", "-k", "local:A.key"]);
+  assertOk(r);
+  assert.equal(r.stderr, "");
+  assert.ok(!r.stdout.includes("\r") && !r.stderr.includes("\r"));
+  r = await ws.run(["decrypt", "big.envl", "-k", "local:A.key", "-o", "big.out"]);
+  assertOk(r);
+  assert.equal(r.stderr, "");
+  assert.deepEqual(await Deno.readFile(ws.path("big.out")), data);
+
+  // On a terminal: util-linux `script` gives the CLI a pseudo-terminal. It is
+  // part of Debian's essential set; when it is missing the test fails (never skips).
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), ...cliArgv(["encrypt", "big", "-k", "local:A.key", "-o", "tty.envl"])]
+    .map(quote).join(" ");
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("script", {
+      args: ["-qec", command, "/dev/null"],
+      cwd: ws.dir,
+      clearEnv: true,
+      env: await cliEnv(ws.home, { TERM: "dumb" }),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error("util-linux `script` is missing: apt-get install bsdutils (or util-linux)");
+    }
+    throw e;
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
+  assert.match(text, /\rencrypting \[[#-]{30}\] +\d+% [\d.]+ MiB/, "a bar is drawn on a terminal");
+  assert.match(text, /\rencrypting \[#{30}\] 100% 3\.0 MiB\r?\n/, "the bar ends at 100% with a newline");
+  assert.match(text, /encrypted to tty\.envl/);
+  r = await ws.run(["decrypt", "tty.envl", "-k", "local:A.key", "-o", "tty.out"]);
+  assertOk(r);
+  assert.deepEqual(await Deno.readFile(ws.path("tty.out")), data);
+});
