@@ -17,10 +17,28 @@
  * @module
  */
 
-/** An implementation of AES-GCM. */
+/**
+ * An implementation of AES-GCM.
+ *
+ * @example
+ * ```ts
+ * import type { Backend } from "./backend.ts";
+ * const b: Backend = "webcrypto";
+ * console.assert(b === "webcrypto");
+ * ```
+ */
 export type Backend = "wasm" | "webcrypto";
 
-/** The runtimes the thresholds are measured for. */
+/**
+ * The runtimes the thresholds are measured for.
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime, type Runtime } from "./backend.ts";
+ * const r: Runtime = detectRuntime();
+ * console.assert(r === "deno");
+ * ```
+ */
 export type Runtime = "deno" | "node" | "browser";
 
 /**

@@ -18,27 +18,57 @@ import { randomBytes } from "./random.ts";
 import { type Backend, subtleOrUndefined } from "./backend.ts";
 import { type Core, loadCore, requireBytes } from "./wasm.ts";
 
-/** Python's `_MAX_CLOCK_SKEW`: how far in the future a token may be stamped, in seconds. */
-export const MAX_CLOCK_SKEW = 60;
-
 /**
- * The smallest plaintext (for encryption) or token (for decryption, in
- * bytes of text) that the async methods hand to WebCrypto; below it they use
- * the core. Measured by `deno task bench`; see `docs/benchmarks.md`.
+ * Python's `_MAX_CLOCK_SKEW`: how far in the future a token may be stamped, in seconds.
  *
  * @example
  * ```ts
- * import { FERNET_WEBCRYPTO_THRESHOLD } from "./fernet.ts";
- * console.assert(FERNET_WEBCRYPTO_THRESHOLD > 0);
+ * import { MAX_CLOCK_SKEW } from "./fernet.ts";
+ * console.assert(MAX_CLOCK_SKEW === 60);
  * ```
  */
-export const FERNET_WEBCRYPTO_THRESHOLD = 16 * 1024;
+export const MAX_CLOCK_SKEW = 60;
+
+/**
+ * The async methods' size thresholds, in bytes of plaintext (encryption) or
+ * of token text (decryption). Measured by `deno task bench`; see
+ * `docs/benchmarks.md`.
+ *
+ * - `encryptCbc`: from this size `encryptAsync` encrypts with WebCrypto's
+ *   AES-CBC (CBC encryption is serial, so the core's constant-time
+ *   bitsliced AES gains nothing from batching there, while WebCrypto uses
+ *   AES-NI); below it one core call does everything.
+ * - `encryptMac`: from this size the HMAC is computed by WebCrypto too
+ *   (below it, by the core: one synchronous call beats a promise round trip).
+ * - `decrypt`: from this size `decryptAsync` verifies and decrypts with
+ *   WebCrypto; below it the core does both in one call.
+ *
+ * @example
+ * ```ts
+ * import { FERNET_WEBCRYPTO_THRESHOLDS } from "./fernet.ts";
+ * console.assert(FERNET_WEBCRYPTO_THRESHOLDS.encryptCbc <= FERNET_WEBCRYPTO_THRESHOLDS.encryptMac);
+ * ```
+ */
+export const FERNET_WEBCRYPTO_THRESHOLDS: { readonly encryptCbc: number; readonly encryptMac: number; readonly decrypt: number } = {
+  encryptCbc: 512,
+  encryptMac: 16 * 1024,
+  decrypt: 16 * 1024,
+};
 
 const HEADER = 25; // version (1) + timestamp (8) + IV (16)
 const MAC = 32;
 const MIN_TOKEN = HEADER + 16 + MAC;
 
-/** Options for {@linkcode Fernet.encrypt}. */
+/**
+ * Options for {@linkcode Fernet.encrypt}.
+ *
+ * @example
+ * ```ts
+ * import type { FernetEncryptOptions } from "./fernet.ts";
+ * const opts: FernetEncryptOptions = { now: new Date(0), iv: new Uint8Array(16) };
+ * console.assert(opts.iv?.length === 16);
+ * ```
+ */
 export interface FernetEncryptOptions {
   /** The token's timestamp: a `Date` or milliseconds since the epoch (default: now). */
   now?: Date | number;
@@ -48,7 +78,16 @@ export interface FernetEncryptOptions {
   backend?: Backend;
 }
 
-/** Options for {@linkcode Fernet.decrypt}. */
+/**
+ * Options for {@linkcode Fernet.decrypt}.
+ *
+ * @example
+ * ```ts
+ * import type { FernetDecryptOptions } from "./fernet.ts";
+ * const opts: FernetDecryptOptions = { ttl: 3600 };
+ * console.assert(opts.ttl === 3600);
+ * ```
+ */
 export interface FernetDecryptOptions {
   /** Maximum age in seconds; without it the timestamp is not checked (as in Python). */
   ttl?: number;
@@ -96,6 +135,19 @@ function toBase64Url(bytes: Uint8Array): string {
  * Strict base64url with required padding. The platform decoder (where there
  * is one) is used in its strict mode; it skips ASCII whitespace, which the
  * length check refuses, so both paths accept exactly the same texts.
+ * Throws `TOKEN_INVALID` for anything else.
+ *
+ * @example
+ * ```ts
+ * import { decodeTokenText } from "./fernet.ts";
+ * console.assert(decodeTokenText("AQID-g==").length === 4);
+ * try {
+ *   decodeTokenText("AQID -g==");
+ *   throw new Error("unreachable");
+ * } catch (err) {
+ *   console.assert((err as { code?: string }).code === "TOKEN_INVALID");
+ * }
+ * ```
  */
 export function decodeTokenText(text: string): Uint8Array {
   if (nativeFrom !== undefined) {
@@ -344,8 +396,8 @@ export class Fernet {
   }
 
   /**
-   * Like {@linkcode Fernet.encrypt}; large inputs go to the platform's
-   * WebCrypto (AES-CBC and HMAC natively) where that is faster. Same tokens.
+   * Like {@linkcode Fernet.encrypt}, using the platform's WebCrypto where
+   * that is faster ({@linkcode FERNET_WEBCRYPTO_THRESHOLDS}). Same tokens.
    *
    * @example
    * ```ts
@@ -360,8 +412,10 @@ export class Fernet {
     this.#live();
     const size = typeof data === "string" ? data.length * 3 : data.length;
     const subtle = subtleOrUndefined();
-    const useWeb = subtle !== undefined && (options.backend === "webcrypto" || (options.backend === undefined && size >= FERNET_WEBCRYPTO_THRESHOLD));
-    if (!useWeb) return this.encrypt(data, options);
+    const forced = options.backend;
+    if (subtle === undefined || forced === "wasm" || (forced === undefined && size < FERNET_WEBCRYPTO_THRESHOLDS.encryptCbc)) {
+      return this.encrypt(data, options);
+    }
     const { bytes, ts, iv, owned } = this.#prepare(data, options);
     try {
       const keys = await this.#webKeys(subtle);
@@ -377,10 +431,32 @@ export class Fernet {
       raw.set(iv, 9);
       raw.set(ct, HEADER);
       const body = raw.subarray(0, HEADER + ct.length);
-      raw.set(new Uint8Array(await subtle.sign("HMAC", keys.sign, body)), HEADER + ct.length);
+      if (forced === "webcrypto" || bytes.length >= FERNET_WEBCRYPTO_THRESHOLDS.encryptMac) {
+        raw.set(new Uint8Array(await subtle.sign("HMAC", keys.sign, body)), HEADER + ct.length);
+      } else {
+        this.#macInto(body, raw.subarray(HEADER + ct.length));
+      }
       return toBase64Url(raw);
     } finally {
       if (owned) bytes.fill(0);
+    }
+  }
+
+  /** HMAC-SHA256 of `body` under the signing key (the key's first 16 bytes), by the core, into `out`. */
+  #macInto(body: Uint8Array, out: Uint8Array): void {
+    const key = this.#live();
+    const core = this.#core;
+    const need = ((body.length + 15) & ~15) + MAC;
+    const fits = need <= core.scratchSize;
+    const base = fits ? core.scratch() : core.alloc(need);
+    try {
+      core.put(base, body);
+      const mac = base + need - MAC;
+      core.exports.hmac_sha256(key, 16, base, body.length, mac);
+      out.set(core.mem().subarray(mac, mac + MAC));
+    } finally {
+      if (fits) core.wipeRange(base, need);
+      else core.free(base, need);
     }
   }
 
@@ -401,7 +477,7 @@ export class Fernet {
     this.#live();
     const text = tokenText(token);
     const subtle = subtleOrUndefined();
-    const useWeb = subtle !== undefined && (options.backend === "webcrypto" || (options.backend === undefined && text.length >= FERNET_WEBCRYPTO_THRESHOLD));
+    const useWeb = subtle !== undefined && (options.backend === "webcrypto" || (options.backend === undefined && text.length >= FERNET_WEBCRYPTO_THRESHOLDS.decrypt));
     if (!useWeb) return this.decrypt(text, options);
     const raw = decodeTokenText(text);
     if (raw.length < MIN_TOKEN) throw invalid("the token is too short");

@@ -13,7 +13,15 @@
 import { EnvelopeError } from "../errors.ts";
 import { type Core, coreSync, loadCore, requireBytes } from "./wasm.ts";
 
-/** The largest HKDF-SHA256 output: 255 blocks of 32 bytes. */
+/**
+ * The largest HKDF-SHA256 output: 255 blocks of 32 bytes.
+ *
+ * @example
+ * ```ts
+ * import { HKDF_SHA256_MAX } from "./hash.ts";
+ * console.assert(HKDF_SHA256_MAX === 8160);
+ * ```
+ */
 export const HKDF_SHA256_MAX = 255 * 32;
 
 /**

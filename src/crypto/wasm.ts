@@ -18,7 +18,16 @@ import { EnvelopeError } from "../errors.ts";
 import { decodeBase64 } from "../encoding/base64.ts";
 import { WASM_BASE64 } from "./_wasm/core.generated.ts";
 
-/** The raw exports of the core, as `docs/wasm-abi.md` lists them. */
+/**
+ * The raw exports of the core, as `docs/wasm-abi.md` lists them.
+ *
+ * @example
+ * ```ts
+ * import { type CoreExports, loadCore } from "./wasm.ts";
+ * const raw: CoreExports = (await loadCore()).exports;
+ * console.assert(raw.memory instanceof WebAssembly.Memory);
+ * ```
+ */
 export interface CoreExports {
   readonly memory: WebAssembly.Memory;
   alloc(len: number): number;
@@ -42,7 +51,15 @@ export interface CoreExports {
   fernet_decrypt(key32: number, tok: number, tokLen: number, out: number): number;
 }
 
-/** Bytes processed per core call for large inputs (1 MiB): the core's memory stays bounded. */
+/**
+ * Bytes processed per core call for large inputs (1 MiB): the core's memory stays bounded.
+ *
+ * @example
+ * ```ts
+ * import { WINDOW } from "./wasm.ts";
+ * console.assert(WINDOW === 1 << 20);
+ * ```
+ */
 export const WINDOW = 1 << 20;
 
 /** Bytes reserved in the scratch area for small arguments (IV, AAD, tag, keys). */
@@ -213,12 +230,35 @@ export function coreSync(): Core {
   return core;
 }
 
-/** True once the core is loaded (by {@linkcode loadCore} or {@linkcode coreSync}). */
+/**
+ * True once the core is loaded (by {@linkcode loadCore} or {@linkcode coreSync}).
+ *
+ * @example
+ * ```ts
+ * import { coreLoaded, loadCore } from "./wasm.ts";
+ * await loadCore();
+ * console.assert(coreLoaded());
+ * ```
+ */
 export function coreLoaded(): boolean {
   return core !== undefined;
 }
 
-/** Throws a `TypeError` naming `what` unless `value` is a `Uint8Array`. */
+/**
+ * Throws a `TypeError` naming `what` unless `value` is a `Uint8Array`.
+ *
+ * @example
+ * ```ts
+ * import { requireBytes } from "./wasm.ts";
+ * requireBytes(new Uint8Array(1), "The key");
+ * try {
+ *   requireBytes("text", "The key");
+ *   throw new Error("unreachable");
+ * } catch (err) {
+ *   console.assert(err instanceof TypeError);
+ * }
+ * ```
+ */
 export function requireBytes(value: unknown, what: string): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) {
     throw new TypeError(`${what} must be a Uint8Array`);
