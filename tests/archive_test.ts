@@ -323,6 +323,21 @@ Deno.test("links: in-tree file links are stored as files; others and special fil
   });
 });
 
+Deno.test("names that are not UTF-8 or hold a backslash are skipped with a warning", async () => {
+  await withTemp(async (t) => {
+    const src = join(t, "src");
+    await mkdir(src);
+    await writeFile(join(src, "ok.txt"), "ok");
+    await writeFile(join(src, "back\\slash.txt"), "b");
+    await python("import os, sys\nopen(os.path.join(os.fsencode(sys.argv[1]), b'bad\\xff.txt'), 'wb').close()", src);
+    const warnings: string[] = [];
+    await writeFile(join(t, "z.zip"), await collect(zipDirectory(src, { onWarning: (m) => warnings.push(m) })));
+    assert.deepEqual((await pyInfo(join(t, "z.zip"))).map((e) => e.name), ["ok.txt"]);
+    assert.equal(warnings.length, 2, warnings.join("\n"));
+    assert.ok(warnings.some((m) => m.includes("backslash")) && warnings.some((m) => m.includes("UTF-8")));
+  });
+});
+
 Deno.test("zipDirectory reports a missing folder, a file and a bad level", async () => {
   await withTemp(async (t) => {
     await assertRejects(collect(zipDirectory(join(t, "nope"))), "IO_FAILED");

@@ -260,10 +260,11 @@ async function readDirectory(r: Reader, maxEntries: number): Promise<Directory> 
   let cdSize = u32(tail, eocd + 12);
   let cdOffset = u32(tail, eocd + 16);
   let cdLimit = eocdPos;
-  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-    if (eocdPos < 20) throw invalid("its ZIP64 locator is missing");
-    const loc = await r.at(eocdPos - 20, 20);
-    if (u32(loc, 0) !== SIG_LOCATOR64) throw invalid("its ZIP64 locator is missing");
+  // Saturated fields mean ZIP64, but an archive of exactly 65,535 entries has none: like
+  // Python's zipfile, use the ZIP64 record only when its locator is there.
+  const saturated = count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
+  const loc = saturated && eocdPos >= 20 ? await r.at(eocdPos - 20, 20) : undefined;
+  if (loc && u32(loc, 0) === SIG_LOCATOR64) {
     const recPos = u64(loc, 8);
     if (recPos + 56 > eocdPos - 20) throw invalid("its ZIP64 end record is out of place");
     const rec = await r.at(recPos, 56);

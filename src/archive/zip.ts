@@ -18,7 +18,8 @@
  * directory, out of the tree, or dangling), and special files (FIFOs,
  * sockets, devices), are skipped and reported through `onWarning`. Names
  * that contain a backslash are skipped too, since no safe extractor,
- * including ours, would accept them.
+ * including ours, would accept them, and so are names that are not valid
+ * UTF-8 (the file system's listing cannot be read back under them).
  *
  * Limits: fflate writes no ZIP64 records, so a file or an archive of 4 GiB or
  * more, or more than 65,535 entries, fails with `LIMIT_EXCEEDED` instead of
@@ -142,7 +143,10 @@ async function readChildren(
     try {
       st = await lstat(path);
     } catch (err) {
-      throw ioError(`Reading ${path}`, err);
+      if ((err as { code?: string })?.code !== "ENOENT") throw ioError(`Reading ${path}`, err);
+      // Gone since the listing, or a name that is not UTF-8 (the listing decoded it lossily).
+      warn(`Skipped ${relName}: it vanished while zipping or its name is not valid UTF-8`);
+      continue;
     }
     if (st.isSymbolicLink()) {
       let target: string;
