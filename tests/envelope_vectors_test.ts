@@ -1,0 +1,176 @@
+/**
+ * The envelope format vectors (tests/vectors/envelope/, made by
+ * scripts/vectors/gen_envelope_vectors.ts from docs/FORMAT.md with WebCrypto):
+ * every vector through every decoder — decrypt (default and concurrency 1),
+ * decryptStream fed whole, in 7-byte pieces and byte by byte, and
+ * openRandomAccess — must give the expected plaintext or error code. The
+ * encoder must reproduce the round-trip vectors byte for byte, and the
+ * library's key derivation must give the recorded values.
+ */
+import assert from "node:assert/strict";
+import { encrypt, encryptStream } from "../src/envelope/encrypt.ts";
+import { deriveKeys } from "../src/envelope/keys.ts";
+import { parseHeader } from "../src/format/header.ts";
+import { RawDataKey } from "../src/keys/raw.ts";
+import { LocalKey } from "../src/keys/local.ts";
+import { inspect } from "../src/envelope/inspect.ts";
+import {
+  assertCode,
+  b64,
+  concatBytes,
+  decoders,
+  drain,
+  fixedRandom,
+  hex,
+  loadVectors,
+  outcome,
+  sha256Hex,
+  streamOf,
+  vectorOptions,
+} from "./support/envelope_harness.ts";
+
+const vectors = await loadVectors();
+
+Deno.test("the vector set is complete: every case the format's decoder rules name is there", () => {
+  const names = new Set(vectors.map((v) => v.name));
+  for (
+    const n of [
+      "ok_empty",
+      "ok_one_byte",
+      "ok_one_full_chunk",
+      "ok_one_chunk_plus_one",
+      "ok_three_full_chunks",
+      "ok_2cs_plus_500_default",
+      "last_flag_missing",
+      "chunk_swapped",
+      "chunk_duplicated",
+      "trailing_bytes_after_full_final_chunk",
+      "trailing_whole_chunk",
+      "truncated_at_chunk_boundary",
+      "truncated_mid_chunk",
+      "tampered_chunk_size",
+      "tampered_salt",
+      "tampered_context_value_raw",
+      "tampered_commitment",
+      "tampered_header_tag",
+      "wrapped_key_from_other_message",
+      "wrapped_key_replaced_other_data_key",
+      "wrong_magic",
+      "version_2",
+      "context_unsorted",
+      "context_key_over_limit",
+      "key_count_zero",
+      "context_mismatch_value",
+      "empty_final_chunk_after_full_chunks",
+      "ok_derived_values",
+    ]
+  ) assert.ok(names.has(n), `missing vector ${n}`);
+  const codes = new Set(vectors.map((v) => v.expect));
+  for (
+    const c of [
+      "success",
+      "FORMAT_UNKNOWN",
+      "UNSUPPORTED_VERSION",
+      "HEADER_INVALID",
+      "LIMIT_EXCEEDED",
+      "TRUNCATED",
+      "CONTEXT_MISMATCH",
+      "KEY_COMMITMENT_MISMATCH",
+      "NO_KEY_MATCHED",
+      "HEADER_AUTH_FAILED",
+      "PAYLOAD_AUTH_FAILED",
+      "TRAILING_DATA",
+    ]
+  ) assert.ok(codes.has(c), `no vector expects ${c}`);
+});
+
+for (const v of vectors) {
+  Deno.test(`vector ${v.name}: ${v.expect} from every decoder`, async () => {
+    const message = b64(v.message);
+    const problems: string[] = [];
+    for (const d of decoders(message.length)) {
+      const o = await outcome(async () => d.run(message, await vectorOptions(v)));
+      const what = `${d.label}`;
+      if (v.expect === "success") {
+        if (!o.ok) {
+          problems.push(`${what}: failed with ${o.code}: ${(o.error as Error).message}`);
+          continue;
+        }
+        if (v.plaintext !== undefined) {
+          if (hex(o.plaintext) !== hex(b64(v.plaintext))) problems.push(`${what}: wrong plaintext`);
+        } else {
+          if (o.plaintext.length !== v.plaintextLength) problems.push(`${what}: ${o.plaintext.length} bytes, not ${v.plaintextLength}`);
+          if (await sha256Hex(o.plaintext) !== v.plaintextSha256) problems.push(`${what}: wrong plaintext SHA-256`);
+        }
+      } else {
+        try {
+          assertCode(o, v.expect, what);
+        } catch (e) {
+          problems.push((e as Error).message.split("\n")[0]);
+        }
+      }
+    }
+    assert.deepEqual(problems, [], `${v.name} (${v.description})`);
+  });
+}
+
+Deno.test("encrypt and encryptStream reproduce every raw-key round-trip vector byte for byte", async () => {
+  const roundTrips = vectors.filter((v) => v.expect === "success" && v.salt && !v.localKey);
+  assert.ok(roundTrips.length >= 7);
+  for (const v of roundTrips) {
+    const message = b64(v.message);
+    const pt = v.plaintext !== undefined ? b64(v.plaintext) : await decryptExpected(v.name, message);
+    const opts = {
+      keys: await RawDataKey.create(b64(v.dataKey)),
+      chunkSize: v.chunkSize,
+      context: v.context,
+      random: fixedRandom(b64(v.salt!)),
+    };
+    assert.equal(hex(await encrypt(pt, opts)), hex(message), `${v.name}: encrypt`);
+    const streamed = await drain(streamOf(pt, 1000).pipeThrough(encryptStream(opts)));
+    assert.equal(streamed.error, undefined);
+    assert.equal(hex(concatBytes(streamed.parts)), hex(message), `${v.name}: encryptStream`);
+  }
+});
+
+async function decryptExpected(name: string, message: Uint8Array): Promise<Uint8Array> {
+  const v = vectors.find((x) => x.name === name)!;
+  const o = await outcome(async () => (await import("../src/envelope/decrypt.ts")).decrypt(message, await vectorOptions(v)));
+  assert.ok(o.ok);
+  assert.equal(await sha256Hex(o.plaintext), v.plaintextSha256);
+  return o.plaintext;
+}
+
+Deno.test("the library derives the recorded commitment, header key, payload key, key ids and header tag", async () => {
+  const v = vectors.find((x) => x.derived)!;
+  assert.ok(v, "one vector records derived values");
+  const d = v.derived!;
+  const header = parseHeader(b64(v.message));
+  assert.equal(hex(header.salt), hex(b64(v.salt!)));
+  assert.equal(hex(header.core), d.core);
+  assert.equal(hex(header.commitment), d.commitment);
+  assert.equal(hex(header.headerTag), d.headerTag);
+  const keys = await deriveKeys(b64(v.dataKey), header.salt);
+  assert.equal(hex(keys.commitment), d.commitment);
+  assert.equal(hex(keys.headerKey), d.headerKey);
+  assert.equal(hex(keys.payloadKey), d.payloadKey);
+  assert.equal((await RawDataKey.create(b64(v.dataKey))).keyId, d.rawKeyId);
+  assert.deepEqual(header.keys.map((k) => k.keyId), [d.rawKeyId]);
+  const local = vectors.find((x) => x.name === "ok_local")!;
+  assert.equal((await LocalKey.fromText(local.localKey!)).keyId, d.localKeyId);
+  assert.equal((await inspect(b64(local.message))).keys[0].keyId, d.localKeyId);
+});
+
+Deno.test("inspect reads every vector whose header is well formed, and names the same failure as decrypt otherwise", async () => {
+  for (const v of vectors) {
+    const o = await outcome(async () => {
+      await inspect(b64(v.message));
+      return new Uint8Array(0);
+    });
+    const headerCodes = ["FORMAT_UNKNOWN", "UNSUPPORTED_VERSION", "HEADER_INVALID", "LIMIT_EXCEEDED"];
+    if (headerCodes.includes(v.expect)) assertCode(o, v.expect, `inspect ${v.name}`);
+    else if (["truncated_inside_header", "truncated_inside_key_list", "truncated_inside_magic", "empty_input"].includes(v.name)) {
+      assertCode(o, "TRUNCATED", `inspect ${v.name}`);
+    } else assert.ok(o.ok, `inspect ${v.name}: ${o.ok ? "" : o.code}`);
+  }
+});
