@@ -1,0 +1,105 @@
+/**
+ * Launching Debian's Chromium for the browser tests, driven by
+ * `playwright-core` straight from Deno (its pipe transport to the browser
+ * works under Deno's `node:child_process`).
+ *
+ * A missing Chromium fails the test with the install command; it never
+ * skips (CI installs it with apt-get). Every browser is closed by
+ * {@linkcode withBrowser}, so Deno's sanitizers see nothing left open.
+ *
+ * @module
+ */
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+
+/** The browser binary: `$CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
+export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+
+/** Flags for a quiet, headless, offline-friendly Chromium in a container. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  // performance.memory with exact numbers, for the memory test.
+  "--enable-precise-memory-info",
+];
+
+/** Launches Chromium; throws (never skips) when it is not installed. */
+export async function launchChromium(): Promise<Browser> {
+  try {
+    const info = await Deno.stat(CHROMIUM_PATH);
+    if (!info.isFile) throw new Error("not a file");
+  } catch {
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM_PATH}: install it with \`apt-get install chromium\` ` +
+        "(or set CHROMIUM_PATH); the browser tests need it and never skip",
+    );
+  }
+  return await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [...CHROMIUM_ARGS],
+    timeout: 60_000,
+  });
+}
+
+/** What {@linkcode withBrowser} hands the test. */
+export interface BrowserSession {
+  readonly browser: Browser;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Console errors and uncaught page errors seen so far (for failure messages). */
+  readonly problems: string[];
+}
+
+/** Options for {@linkcode withBrowser}. */
+export interface SessionOptions {
+  /** A function run in the page before any of its scripts (e.g. to remove `crypto.subtle`). */
+  readonly initScript?: () => void;
+}
+
+/**
+ * Runs `fn` with a fresh Chromium, context and page, and closes them all
+ * afterwards whatever happens. Waits in the page time out after 60 s.
+ */
+export async function withBrowser<T>(
+  fn: (session: BrowserSession) => Promise<T>,
+  options: SessionOptions = {},
+): Promise<T> {
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext({ acceptDownloads: true });
+    context.setDefaultTimeout(60_000);
+    if (options.initScript !== undefined) await context.addInitScript(options.initScript);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+    return await fn({ browser, context, page, problems });
+  } finally {
+    await browser.close();
+  }
+}
+
+/**
+ * Resolves with `promise`, or rejects after `ms` naming `what`; the timer is
+ * always cleared (a bound on page-side work, which Playwright's evaluate
+ * does not have).
+ */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
