@@ -338,6 +338,21 @@ Deno.test("names that are not UTF-8 or hold a backslash are skipped with a warni
   });
 });
 
+Deno.test("exclude leaves out an output written inside the folder being zipped", async () => {
+  await withTemp(async (t) => {
+    const src = join(t, "src");
+    await mkdir(join(src, "skip-me"), { recursive: true });
+    await writeFile(join(src, "skip-me", "x"), "x");
+    await writeFile(join(src, "keep.txt"), "keep");
+    await symlink(src, join(t, "via-link"));
+    const out = join(t, "via-link", "archive.zip"); // inside src, named through a link
+    await writeFile(out, ""); // present when the folder is listed
+    await zipDirectory(src, { exclude: [out, join(src, "skip-me")] })
+      .pipeTo(new WritableStream({ write: (chunk) => Deno.writeFile(out, chunk, { append: true }) }));
+    assert.deepEqual((await pyInfo(out)).map((e) => e.name), ["keep.txt"]);
+  });
+});
+
 Deno.test("zipDirectory reports a missing folder, a file and a bad level", async () => {
   await withTemp(async (t) => {
     await assertRejects(collect(zipDirectory(join(t, "nope"))), "IO_FAILED");

@@ -576,10 +576,21 @@ function checkLimit(name: string, v: number | undefined, dflt: number): number {
  * into `outDir`, safely: see the module documentation for the rules, the
  * limits and what happens when `outDir` exists.
  *
- * @example Extracting an archive file
- * ```ts ignore
+ * @example Extracting a stream of zip bytes into a new folder
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+ * import { join } from "node:path";
  * import { extractZip } from "./unzip.ts";
- * const { entries, bytes } = await extractZip("app.zip", "app", { maxTotalBytes: 1 << 30 });
+ * import { zipDirectory } from "./zip.ts";
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await mkdir(join(tmp, "src"));
+ * await writeFile(join(tmp, "src", "notes.txt"), "hello");
+ * const summary = await extractZip(zipDirectory(join(tmp, "src")), join(tmp, "copy"), { maxTotalBytes: 1 << 20 });
+ * assert.deepEqual(summary, { entries: 1, bytes: 5 });
+ * assert.equal(await readFile(join(tmp, "copy", "notes.txt"), "utf8"), "hello");
+ * await rm(tmp, { recursive: true });
  * ```
  */
 export async function extractZip(

@@ -29,7 +29,7 @@
  */
 import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { Zip, ZipDeflate, ZipPassThrough } from "fflate";
 import { EnvelopeError } from "../errors.ts";
 
@@ -51,6 +51,12 @@ export interface ZipDirectoryOptions {
   level?: number;
   /** Called with a message for each link or special file that is skipped. */
   onWarning?: (message: string) => void;
+  /**
+   * Paths to leave out silently (files or folders, which need not exist yet).
+   * The tree is walked while the stream is read, so an output written inside
+   * the folder being zipped must be excluded here or it would be archived.
+   */
+  exclude?: string[];
 }
 
 /** Options for {@linkcode zipSingleFile}. */
@@ -118,13 +124,18 @@ function isInside(root: string, target: string): boolean {
   return target.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+/** What a walk needs besides the folder it is in. */
+interface WalkContext {
+  /** The real path of the top folder. */
+  root: string;
+  warn: (message: string) => void;
+  /** Real paths to leave out silently. */
+  exclude: Set<string>;
+}
+
 /** Lists the storable children of a folder, warning about and dropping the rest. */
-async function readChildren(
-  root: string,
-  dir: string,
-  rel: string,
-  warn: (message: string) => void,
-): Promise<Child[]> {
+async function readChildren(ctx: WalkContext, dir: string, rel: string): Promise<Child[]> {
+  const { root, warn } = ctx;
   let names: string[];
   try {
     names = await readdir(dir);
@@ -135,6 +146,7 @@ async function readChildren(
   for (const name of names) {
     const path = join(dir, name);
     const relName = rel + name;
+    if (ctx.exclude.has(path)) continue;
     if (name.includes("\\")) {
       warn(`Skipped ${relName}: its name contains a backslash, which extractors refuse`);
       continue;
@@ -188,33 +200,23 @@ async function readChildren(
  * files and `name/` for folders makes a depth-first walk produce exactly the
  * global byte order.
  */
-async function* walkEnvelope(
-  root: string,
-  dir: string,
-  rel: string,
-  warn: (message: string) => void,
-): AsyncGenerator<Entry> {
-  const children = await readChildren(root, dir, rel, warn);
+async function* walkEnvelope(ctx: WalkContext, dir: string, rel: string): AsyncGenerator<Entry> {
+  const children = await readChildren(ctx, dir, rel);
   if (rel !== "" && children.length === 0) yield { kind: "dir", name: rel };
   for (const c of children) {
-    if (c.dir) yield* walkEnvelope(root, c.path, rel + c.name + "/", warn);
+    if (c.dir) yield* walkEnvelope(ctx, c.path, rel + c.name + "/");
     else yield { kind: "file", name: rel + c.name, path: c.path, exec: c.exec };
   }
 }
 
 /** Entries in the order of Python's `_make_zipfile` over an `os.walk` whose listings are sorted. */
-async function* walkMakeArchive(
-  root: string,
-  dir: string,
-  rel: string,
-  warn: (message: string) => void,
-): AsyncGenerator<Entry> {
-  const children = await readChildren(root, dir, rel, warn);
+async function* walkMakeArchive(ctx: WalkContext, dir: string, rel: string): AsyncGenerator<Entry> {
+  const children = await readChildren(ctx, dir, rel);
   const dirs = children.filter((c) => c.dir);
   const files = children.filter((c) => !c.dir);
   for (const d of dirs) yield { kind: "dir", name: rel + d.name + "/" };
   for (const f of files) yield { kind: "file", name: rel + f.name, path: f.path, exec: f.exec };
-  for (const d of dirs) yield* walkMakeArchive(root, d.path, rel + d.name + "/", warn);
+  for (const d of dirs) yield* walkMakeArchive(ctx, d.path, rel + d.name + "/");
 }
 
 function checkLevel(level: number | undefined): 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 {
@@ -364,13 +366,20 @@ function zipEntries(
  * cannot be read, `LIMIT_EXCEEDED` past 4 GiB or 65,535 entries,
  * `INVALID_ARGUMENT` for a bad level (thrown at once).
  *
- * @example Zipping a folder to a file
- * ```ts ignore
+ * @example Zipping a folder into a file, as Python's make_archive lays it out
+ * ```ts
  * import { createWriteStream } from "node:fs";
+ * import { mkdir, rm, writeFile } from "node:fs/promises";
+ * import { join } from "node:path";
  * import { Writable } from "node:stream";
  * import { zipDirectory } from "./zip.ts";
- * await zipDirectory("app", { layout: "make_archive" })
- *   .pipeTo(Writable.toWeb(createWriteStream("app.zip")));
+ *
+ * const tmp = await Deno.makeTempDir();
+ * await mkdir(join(tmp, "app", "lib"), { recursive: true });
+ * await writeFile(join(tmp, "app", "lib", "main.py"), "print('hi')\n");
+ * await zipDirectory(join(tmp, "app"), { layout: "make_archive" })
+ *   .pipeTo(Writable.toWeb(createWriteStream(join(tmp, "app.zip"))));
+ * await rm(tmp, { recursive: true });
  * ```
  */
 export function zipDirectory(dir: string, options: ZipDirectoryOptions = {}): ReadableStream<Uint8Array> {
@@ -395,7 +404,13 @@ export function zipDirectory(dir: string, options: ZipDirectoryOptions = {}): Re
       throw ioError(`Zipping ${dir}`, err);
     }
     const walk = layout === "envelope" ? walkEnvelope : walkMakeArchive;
-    yield* walk(root, root, "", warn);
+    const exclude = new Set<string>();
+    for (const p of options.exclude ?? []) {
+      // The parent's real path, so links in the given path do not hide a match; the file need not exist yet.
+      const parent = await realpath(dirname(resolve(p))).catch(() => dirname(resolve(p)));
+      exclude.add(join(parent, basename(resolve(p))));
+    }
+    yield* walk({ root, warn, exclude }, root, "");
   }, level);
 }
 
