@@ -31,6 +31,18 @@ import {
 
 const vectors = await loadVectors();
 
+/**
+ * Vectors that fail on bugs reported in this suite's report (and /tmp/envelope-bugs.md); kept in so the
+ * fix turns them green. Remove an entry once its bug is fixed.
+ */
+const KNOWN_BUGS: Record<string, string> = {
+  tampered_chunk_size_layout: "B1: decrypt/openRandomAccess check the payload layout before the header tag",
+  tampered_context_value_local: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
+  wrapped_key_bit_flipped: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
+  trailing_bytes_after_full_final_chunk: "B3: a 1-15 byte remainder after a final chunk is TRUNCATED, not TRAILING_DATA",
+  trailing_block_after_full_final_chunk_default_cs: "B4: buffered decrypt reports a later chunk's failure first",
+};
+
 Deno.test("the vector set is complete: every case the format's decoder rules name is there", () => {
   const names = new Set(vectors.map((v) => v.name));
   for (
@@ -85,7 +97,8 @@ Deno.test("the vector set is complete: every case the format's decoder rules nam
 });
 
 for (const v of vectors) {
-  Deno.test(`vector ${v.name}: ${v.expect} from every decoder`, async () => {
+  const bug = KNOWN_BUGS[v.name] ? ` [FAILS UNTIL FIXED: bug ${KNOWN_BUGS[v.name]}]` : "";
+  Deno.test(`vector ${v.name}: ${v.expect} from every decoder${bug}`, async () => {
     const message = b64(v.message);
     const problems: string[] = [];
     for (const d of decoders(message.length)) {
