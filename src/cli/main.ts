@@ -19,6 +19,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import("./commands/inspect.ts")).inspectCommand,
   rewrap: async () => (await import("./commands/rewrap.ts")).rewrapCommand,
   keygen: async () => (await import("./commands/keygen.ts")).keygenCommand,
+  convert: async () => (await import("./commands/convert.ts")).convertCommand,
+  "extract-key": async () => (await import("./commands/extract_key.ts")).extractKeyCommand,
+  policy: async () => (await import("./commands/policy.ts")).policyCommand,
 };
 
 /** Registers a command (the compatibility commands add themselves here). */

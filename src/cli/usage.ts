@@ -136,4 +136,66 @@ Options:
 
 ${EXIT}
 `,
+  convert: `Usage: envelope convert INPUT -o OUTPUT [-k KEY]... [-u KEY]... [--data-key B64] [--force]
+
+Turns a Nitro-enclave file (application_code.zip.encrypted) or an Alibaba-sample
+file into the envelope format. The source is decrypted and authenticated in
+full before OUTPUT appears (it is written to a temporary file and renamed).
+An Alibaba file's context becomes the envelope context; a context that is not
+a flat JSON object of strings is kept whole under the name aliyun-context.
+
+Options:
+  -o, --output PATH     where to write the envelope file (- for stdout); required
+  -k, --key KEY         a key to wrap the new data key for (repeatable; default:
+                        the local default key, as encrypt)
+  -u, --unwrap KEY      a key to open the source's data key with: an AWS KMS key
+                        or kmstool:PATH (Nitro), aliyun-kms:ID (Alibaba); default:
+                        the KMS the source names, through the environment
+  --data-key B64        the source's plaintext data key, base64
+  --force               replace OUTPUT if it exists
+  -h, --help            this text
+
+${KEYS}
+
+${EXIT}
+`,
+  "extract-key": `Usage: envelope extract-key INPUT [-o PATH] [--force]
+
+Writes the raw wrapped data key (the KMS CiphertextBlob) of a Nitro-enclave file,
+as the sample's extract_decryption_key.py does; try it with
+\`aws kms decrypt --ciphertext-blob fileb://data_key.encrypted\` to check that
+the parent instance is refused.
+
+Options:
+  -o, --output PATH     where to write (- for stdout); default: data_key.encrypted
+  --force               replace PATH if it exists
+  -h, --help            this text
+
+${EXIT}
+`,
+  policy: `Usage: envelope policy aws --key-arn ARN --account ID --image-sha384 HEX [--role-arn ARN] [--only DOC]
+       envelope policy aliyun --region REGION --account ID --key-id KEY-ID
+
+Prints, as JSON, the policies the sample setups need.
+
+aws: the KMS key policy (the account administers the key; the parent
+instance's role may call Decrypt, which is denied unless the request carries
+an attestation document whose ImageSha384 is the enclave image's PCR0), the
+parent role's IAM policy (kms:Decrypt on the key) and the encryptor's IAM
+policy (kms:Encrypt, kms:GenerateDataKey), as one object.
+  --key-arn ARN         arn:aws:kms:REGION:ACCOUNT:key/KEY-ID
+  --account ID          the 12-digit account that owns the key
+  --image-sha384 HEX    PCR0 of the enclave image (96 hex digits)
+  --role-arn ARN        the parent instance's IAM role (default: the account root)
+  --only DOC            print one document: key-policy, parent-role-policy or
+                        encryptor-policy
+
+aliyun: the RAM policy allowing kms:Encrypt, kms:Decrypt and
+kms:GenerateDataKey on acs:kms:REGION:ACCOUNT:key/KEY-ID.
+  --region REGION       e.g. cn-beijing
+  --account ID          the account id (UID)
+  --key-id KEY-ID       the key's id
+
+${EXIT}
+`,
 };

@@ -1,0 +1,108 @@
+/**
+ * `envelope convert`: turns a Nitro-enclave or Alibaba-sample file into the
+ * envelope format. The source must fully decrypt and authenticate before
+ * the output appears: the output is written to a temporary file and renamed
+ * only when the whole source verified. An Alibaba file's context becomes the
+ * envelope context (kept whole under `aliyun-context` when it is not a flat
+ * JSON object of strings); a Nitro file has none.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../../errors.ts";
+import { encrypt } from "../../envelope/encrypt.ts";
+import { encryptStream } from "../../envelope/encrypt.ts";
+import { contextMap, openAliyunStream } from "../../compat/aliyun_gcm.ts";
+import { aliyunDataKey, nitroDataKey, readLimited, scanAliyunInput, streamOf } from "../../compat/cli.ts";
+import { detectFormat, formatUnknown, headForDetection } from "../../compat/detect.ts";
+import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, openNitro, splitNitro, tooLarge } from "../../compat/nitro.ts";
+import { AesGcm } from "../../crypto/mod.ts";
+import { hasMagic } from "../../format/header.ts";
+import { parseArgs } from "../args.ts";
+import { checkWritable, openInput, writeOutput } from "../files.ts";
+import { peek } from "../header_peek.ts";
+import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
+import { note, say } from "../output.ts";
+import { USAGE } from "../usage.ts";
+
+const FLAGS = [
+  { name: "output", short: "o", kind: "string" },
+  { name: "key", short: "k", kind: "list" },
+  { name: "unwrap", short: "u", kind: "list" },
+  { name: "data-key", kind: "string" },
+  { name: "force", kind: "boolean" },
+  { name: "help", short: "h", kind: "boolean" },
+] as const;
+
+function usage(message: string): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint: "run `envelope convert --help` for the options" });
+}
+
+/** Runs `envelope convert`; returns the exit code. */
+export async function convertCommand(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS, "convert");
+  if (flags.help) {
+    say(USAGE.convert);
+    return 0;
+  }
+  if (positionals.length !== 1) throw usage("Reading the command line failed: give exactly one INPUT");
+  const output = flags.output as string | undefined;
+  if (output === undefined) throw usage("Reading the command line failed: -o OUTPUT is required");
+  const force = Boolean(flags.force);
+  const source = { dataKey: flags["data-key"] as string | undefined, specs: (flags.unwrap as string[] | undefined) ?? [] };
+  const specs = (flags.key as string[] | undefined) ?? [];
+  if (output !== "-") await checkWritable(output, force);
+
+  const inputName = positionals[0];
+  const input = await openInput(inputName);
+  const peeked = await headForDetection(await peek(input.stream, (h) => h.length >= 4096));
+  const format = hasMagic(peeked.head) ? undefined : detectFormat(peeked.head, peeked.ended);
+  if (format === undefined) {
+    await peeked.stream.cancel().catch(() => {});
+    if (hasMagic(peeked.head)) {
+      throw new EnvelopeError("FORMAT_UNKNOWN", `Converting ${input.name} failed: it is already in the envelope format`, {
+        hint: "use `envelope rewrap` to change its keys",
+      });
+    }
+    throw formatUnknown(input.name);
+  }
+  const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
+
+  if (format === "nitro") {
+    const parts = splitNitro(await readLimited(peeked.stream, NITRO_MAX_FILE, () => tooLarge(NITRO_MAX_PLAINTEXT)));
+    const dataKey = await nitroDataKey(parts.blob, source);
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await openNitro(parts, dataKey);
+    } finally {
+      dataKey.fill(0);
+    }
+    try {
+      const sealed = await encrypt(plaintext, { keys });
+      await writeOutput(streamOf(sealed), output, { force });
+    } finally {
+      plaintext.fill(0);
+    }
+  } else {
+    const src = await scanAliyunInput(inputName, peeked.stream);
+    try {
+      const { map, flat } = contextMap(src.scan.context);
+      if (!flat) {
+        note(`the Alibaba context is not a flat JSON object of strings; it is kept whole as the envelope context "aliyun-context"`);
+      }
+      const dataKey = await aliyunDataKey(src.scan, source);
+      let gcm: AesGcm;
+      try {
+        gcm = await AesGcm.create(dataKey);
+      } finally {
+        dataKey.fill(0);
+      }
+      // The envelope output is committed only when the source's tag verified at the end of the stream.
+      const sealed = (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan)).pipeThrough(encryptStream({ keys, context: map }));
+      await writeOutput(sealed, output, { force });
+    } finally {
+      await src.cleanup();
+    }
+  }
+  if (output !== "-") say(`converted ${input.name} (${format === "nitro" ? "Nitro-enclave" : "Alibaba-sample"} format) to ${output}`);
+  return 0;
+}

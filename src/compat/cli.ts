@@ -1,0 +1,475 @@
+/**
+ * The CLI side of the compatibility formats: `encrypt --format nitro|aliyun`,
+ * `decrypt` of either format (recognised from the first bytes), `inspect`,
+ * and the data-key lookups `convert` shares.
+ *
+ * @module
+ */
+import { mkdtemp, open, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { zipDirectory, zipSingleFile } from "../archive/zip.ts";
+import { AesGcm } from "../crypto/mod.ts";
+import { decodeBase64, decodeBase64Url } from "../encoding/base64.ts";
+import { EnvelopeError } from "../errors.ts";
+import { checkWritable, openInput, writeOutput } from "../cli/files.ts";
+import type { Peeked } from "../cli/header_peek.ts";
+import { classify, KEY_FORMS } from "../cli/keyspec.ts";
+import { progress, say } from "../cli/output.ts";
+import { type DecryptRequest, defaultOutputName, deliver } from "../cli/commands/decrypt.ts";
+import {
+  ALIYUN_SEPARATOR,
+  type AliyunScan,
+  contextMap,
+  openAliyunStream,
+  parseTrailer,
+  scanAliyun,
+  sealAliyunStream,
+} from "./aliyun_gcm.ts";
+import { type CompatFormat, detectFormat, formatUnknown, headForDetection } from "./detect.ts";
+import {
+  NITRO_DEFAULT_NAME,
+  NITRO_MAX_FILE,
+  NITRO_MAX_PLAINTEXT,
+  nitroBlobLength,
+  openNitro,
+  sealNitro,
+  splitNitro,
+  tokenTimestamp,
+  tooLarge,
+} from "./nitro.ts";
+
+/** Options of {@linkcode encryptCompatCommand}, as `encrypt` parsed them. */
+export interface CompatEncryptOptions {
+  input?: string;
+  dir?: string;
+  output?: string;
+  specs: string[];
+  context: Record<string, string>;
+  force: boolean;
+}
+
+function usage(message: string, hint = "run `envelope encrypt --help` for the options"): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint });
+}
+
+/** Reads a whole stream, refusing more than `limit` bytes with `onOver`. */
+export async function readLimited(stream: ReadableStream<Uint8Array>, limit: number, onOver: (n: number) => EnvelopeError): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      n += value.length;
+      if (n > limit) {
+        await reader.cancel().catch(() => {});
+        for (const p of parts) p.fill(0);
+        throw onOver(n);
+      }
+      parts.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** A stream of one chunk. */
+export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+async function checkDir(dir: string): Promise<void> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error("not a directory");
+  } catch {
+    throw new EnvelopeError("IO_FAILED", `Reading the directory ${dir} failed: it is not a directory`, {
+      hint: "check the path given to -d",
+    });
+  }
+}
+
+function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", format: string, example: string): string {
+  if (specs.length !== 1) {
+    throw usage(`Encrypting in the ${format} format failed: give exactly one -k key (${specs.length} given)`, `for example -k ${example}`);
+  }
+  const c = classify(specs[0]);
+  if (c.kind !== kind || c.value === "") {
+    throw usage(`Encrypting in the ${format} format failed: ${specs[0]} is not ${kind === "aws-kms" ? "an AWS" : "an Alibaba Cloud"} KMS key`, `for example -k ${example}`);
+  }
+  return c.value;
+}
+
+/** Runs `encrypt --format nitro|aliyun`; returns the exit code. */
+export async function encryptCompatCommand(format: "nitro" | "aliyun", opts: CompatEncryptOptions): Promise<number> {
+  return format === "nitro" ? await encryptNitro(opts) : await encryptAliyun(opts);
+}
+
+async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
+  if (Object.keys(opts.context).length > 0) {
+    throw usage(
+      "Encrypting in the Nitro-enclave format failed: -c cannot be used, because kmstool_enclave_cli in the enclave cannot pass an encryption context",
+      "drop -c; the key policy's attestation condition is what restricts decryption",
+    );
+  }
+  const keyId = onlyKey(opts.specs, "aws-kms", "Nitro-enclave", "alias/enclavekey");
+  if (opts.dir === undefined && (opts.input === undefined || opts.input === "-")) {
+    throw usage("Encrypting in the Nitro-enclave format failed: give -d DIR (or one file); the enclave unzips what it gets, so stdin has no name to store");
+  }
+  const output = opts.output ?? NITRO_DEFAULT_NAME;
+  if (output !== "-") await checkWritable(output, opts.force);
+  let zipped: ReadableStream<Uint8Array>;
+  if (opts.dir !== undefined) {
+    await checkDir(opts.dir);
+    zipped = zipDirectory(opts.dir, { layout: "make_archive" });
+  } else {
+    zipped = zipSingleFile(opts.input!, basename(opts.input!));
+  }
+  // The plaintext zip stays in memory (Fernet tokens are whole); it never touches the disk.
+  const zip = await readLimited(zipped, NITRO_MAX_PLAINTEXT, tooLarge);
+  const { AwsKms } = await import("../kms/aws.ts");
+  const kms = new AwsKms({ keyId });
+  let file: Uint8Array;
+  let arn: string;
+  try {
+    const raw = await kms.generateDataKeyRaw();
+    arn = raw.keyId;
+    try {
+      if (raw.plaintext.length !== 32) {
+        throw new EnvelopeError("KMS_FAILED", `AWS KMS GenerateDataKey with key ${keyId} failed: it returned ${raw.plaintext.length} bytes, not 32`);
+      }
+      file = await sealNitro(zip, raw.plaintext, raw.ciphertextBlob);
+    } finally {
+      raw.plaintext.fill(0);
+    }
+  } finally {
+    zip.fill(0);
+    kms.close();
+  }
+  await writeOutput(streamOf(file), output, { force: opts.force });
+  if (output !== "-") say(`encrypted to ${output} (Nitro-enclave format, key ${arn})`);
+  return 0;
+}
+
+/** The context string the Alibaba format stores and sends: the JSON of the -c pairs in the order given. */
+export function aliyunContextText(context: Record<string, string>): string {
+  return JSON.stringify(context);
+}
+
+async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
+  const keyId = onlyKey(opts.specs, "aliyun-kms", "Alibaba-sample", "aliyun-kms:KEY-ID");
+  const input = opts.dir === undefined ? (opts.input ?? "-") : undefined;
+  let output = opts.output;
+  if (output === undefined) {
+    if (opts.dir !== undefined) output = opts.dir.replace(/[/\\]+$/, "") + ".zip.encrypted";
+    else output = input === "-" ? "-" : input + ".encrypted";
+  }
+  if (output !== "-") await checkWritable(output, opts.force);
+  let source: ReadableStream<Uint8Array>;
+  let size: number | undefined;
+  if (opts.dir !== undefined) {
+    await checkDir(opts.dir);
+    source = zipDirectory(opts.dir);
+  } else {
+    const inp = await openInput(input!);
+    source = inp.stream;
+    size = inp.size;
+  }
+  const context = aliyunContextText(opts.context);
+  const { AliyunKms } = await import("../kms/aliyun.ts");
+  const kms = new AliyunKms({ keyId });
+  let transform: TransformStream<Uint8Array, Uint8Array>;
+  try {
+    const key = await kms.client.generateDataKey({ keyId, keySpec: "AES_256", numberOfBytes: 32, encryptionContext: context });
+    try {
+      if (key.plaintext.length !== 32) {
+        throw new EnvelopeError("KMS_FAILED", `Alibaba Cloud KMS GenerateDataKey with key ${keyId} failed: it returned ${key.plaintext.length} bytes, not 32`);
+      }
+      transform = await sealAliyunStream({ dataKey: key.plaintext, blob: key.ciphertextBlob, context });
+    } finally {
+      key.plaintext.fill(0);
+    }
+  } catch (err) {
+    await source.cancel().catch(() => {});
+    throw err;
+  }
+  await writeOutput(source.pipeThrough(progress("encrypting", size)).pipeThrough(transform), output, { force: opts.force });
+  if (output !== "-") say(`encrypted to ${output} (Alibaba-sample format)`);
+  return 0;
+}
+
+/** Decodes `--data-key` (standard base64 or base64url, the Fernet key text too) to bytes of an allowed length. */
+export function dataKeyBytes(text: string, lengths: readonly number[]): Uint8Array {
+  const t = text.trim();
+  let bytes: Uint8Array;
+  try {
+    bytes = /[-_]/.test(t) ? decodeBase64Url(t, "optional") : decodeBase64(t, "optional");
+  } catch {
+    throw new EnvelopeError("INVALID_KEY", "Loading --data-key failed: it is not valid base64", {
+      hint: "pass the data key as base64 (for a Nitro file, the Fernet key text)",
+    });
+  }
+  if (!lengths.includes(bytes.length)) {
+    const n = bytes.length;
+    bytes.fill(0);
+    throw new EnvelopeError("INVALID_KEY", `Loading --data-key failed: it is ${n} bytes, not ${lengths.join(" or ")}`, {
+      hint: "pass the plaintext data key KMS returned, as base64",
+    });
+  }
+  return bytes;
+}
+
+/** Where the data key of a compatibility file comes from: `--data-key`, `-k` specs, or KMS discovery. */
+export interface KeySource {
+  readonly dataKey?: string;
+  readonly specs: readonly string[];
+}
+
+/** Opens a Nitro file's blob: `--data-key`, else each `-k` (AWS KMS or kmstool:PATH) in turn, else AWS KMS discovery. */
+export async function nitroDataKey(blob: Uint8Array, source: KeySource): Promise<Uint8Array> {
+  if (source.dataKey !== undefined) return dataKeyBytes(source.dataKey, [32]);
+  const attempts: (() => Promise<Uint8Array>)[] = [];
+  for (const spec of source.specs) {
+    const { kind, value } = classify(spec);
+    if (kind === "kmstool") {
+      attempts.push(async () => {
+        const { KmstoolKey } = await import("./kmstool.ts");
+        return await new KmstoolKey({ path: value }).decryptBlob(blob);
+      });
+    } else if (kind === "aws-kms") {
+      attempts.push(() => awsDecrypt(blob, value));
+    } else {
+      throw new EnvelopeError("USAGE", `Decrypting the Nitro-enclave file failed: ${spec} cannot open its key`, {
+        hint: "use an AWS KMS key (alias/NAME, an ARN, aws-kms:ID), -k kmstool:PATH inside the enclave, or --data-key",
+      });
+    }
+  }
+  if (attempts.length === 0) attempts.push(() => awsDecrypt(blob, undefined));
+  const errors: EnvelopeError[] = [];
+  for (const attempt of attempts) {
+    try {
+      const key = await attempt();
+      if (key.length === 32) return key;
+      const n = key.length;
+      key.fill(0);
+      errors.push(
+        new EnvelopeError("INVALID_KEY", `Opening the Nitro-enclave file's key failed: it opened to ${n} bytes, not a 32-byte data key`, {
+          hint: "the file was not made with an AES_256 data key",
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof EnvelopeError)) throw err;
+      errors.push(err);
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  throw new EnvelopeError("NO_KEY_MATCHED", `Opening the Nitro-enclave file's key failed with every key: ${errors.map((e) => `${e.message} [${e.code}]`).join("; ")}`, {
+    hint: `pass the key that made it with -k (${KEY_FORMS}) or --data-key`,
+  });
+}
+
+async function awsDecrypt(blob: Uint8Array, keyId: string | undefined): Promise<Uint8Array> {
+  const { AwsKms } = await import("../kms/aws.ts");
+  const kms = keyId === undefined ? AwsKms.discovery() : new AwsKms({ keyId });
+  try {
+    return (await kms.decryptRaw(blob)).plaintext;
+  } finally {
+    kms.close();
+  }
+}
+
+/** Opens an Alibaba file's data key: `--data-key`, else Decrypt with the stored context string, byte for byte. */
+export async function aliyunDataKey(scan: AliyunScan, source: KeySource): Promise<Uint8Array> {
+  if (source.dataKey !== undefined) return dataKeyBytes(source.dataKey, [16, 24, 32]);
+  const ids: string[] = [];
+  for (const spec of source.specs) {
+    const { kind, value } = classify(spec);
+    if (kind !== "aliyun-kms") {
+      throw new EnvelopeError("USAGE", `Decrypting the Alibaba-sample file failed: ${spec} cannot open its key`, {
+        hint: "use -k aliyun-kms:KEY-ID or --data-key; Decrypt finds the key from the wrapped key itself",
+      });
+    }
+    ids.push(value);
+  }
+  const { AliyunKms } = await import("../kms/aliyun.ts");
+  // Decrypt needs no key id: the blob names the key. A -k only supplies the region of an ARN.
+  const kms = ids.length > 0 ? new AliyunKms({ keyId: ids[0] }) : AliyunKms.discovery();
+  const out = await kms.client.decrypt({
+    ciphertextBlob: scan.blob,
+    encryptionContext: scan.context === "" ? undefined : scan.context,
+    keyIdHint: ids[0],
+  });
+  if (![16, 24, 32].includes(out.plaintext.length)) {
+    const n = out.plaintext.length;
+    out.plaintext.fill(0);
+    throw new EnvelopeError("KMS_FAILED", `Alibaba Cloud KMS Decrypt failed: it returned ${n} bytes, not an AES key (request id ${out.requestId})`, {
+      hint: "the wrapped key was not made by GenerateDataKey",
+    });
+  }
+  return out.plaintext;
+}
+
+/** An Alibaba file scanned (pass one) and a way to read it again from the start (pass two). */
+export interface AliyunSource {
+  readonly scan: AliyunScan;
+  /** The file's bytes from the start (for stdin, the spooled ciphertext). */
+  reopen(): Promise<ReadableStream<Uint8Array>>;
+  /** Removes the spool, if any. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Pass one over an Alibaba file. A named file is read again for pass two;
+ * stdin's ciphertext (base64, not secret) is spooled to a private temporary
+ * file, so memory stays bounded either way.
+ */
+export async function scanAliyunInput(input: string, stream: ReadableStream<Uint8Array>): Promise<AliyunSource> {
+  if (input !== "-") {
+    const scan = await scanAliyun(stream);
+    return { scan, reopen: async () => (await openInput(input)).stream, cleanup: async () => {} };
+  }
+  const dir = await mkdtemp(join(tmpdir(), "envelope-aliyun-"));
+  const path = join(dir, "ciphertext.b64");
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    const fh = await open(path, "wx", 0o600);
+    let scan: AliyunScan;
+    try {
+      scan = await scanAliyun(stream, async (bytes) => {
+        let off = 0;
+        while (off < bytes.length) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
+      });
+    } finally {
+      await fh.close();
+    }
+    return { scan, reopen: async () => (await openInput(path)).stream, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function requireContext(stored: Record<string, string>, wanted: Record<string, string> | undefined, format: string): void {
+  if (wanted === undefined) return;
+  const a = Object.keys(stored).sort();
+  const b = Object.keys(wanted).sort();
+  if (a.length !== b.length || a.some((k, i) => k !== b[i] || stored[k] !== wanted[k])) {
+    throw new EnvelopeError("CONTEXT_MISMATCH", `Decrypting the ${format} file failed: its encryption context differs from the one given with -c`, {
+      hint: "run `envelope inspect` on the file to see its context",
+    });
+  }
+}
+
+/** Runs `decrypt` for a file that is not in the envelope format; returns the exit code. */
+export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest): Promise<number> {
+  const p = await headForDetection(peeked);
+  const format = detectFormat(p.head, p.ended);
+  if (format === undefined) {
+    await p.stream.cancel().catch(() => {});
+    throw formatUnknown(req.input === "-" ? "stdin" : req.input);
+  }
+  const where = format === "nitro" ? await decryptNitro(p, req) : await decryptAliyun(p, req);
+  if (where !== "-") say(`decrypted to ${where} (${format === "nitro" ? "Nitro-enclave" : "Alibaba-sample"} format)`);
+  return 0;
+}
+
+async function decryptNitro(p: Peeked, req: DecryptRequest): Promise<string> {
+  if (req.context !== undefined) requireContext({}, req.context, "Nitro-enclave");
+  const file = await readLimited(p.stream, NITRO_MAX_FILE, () => tooLarge(NITRO_MAX_PLAINTEXT));
+  const parts = splitNitro(file);
+  const dataKey = await nitroDataKey(parts.blob, req);
+  let plaintext: Uint8Array;
+  try {
+    plaintext = await openNitro(parts, dataKey);
+  } finally {
+    dataKey.fill(0);
+  }
+  try {
+    return await deliver(streamOf(plaintext), req, () => defaultOutputName(req.input));
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+async function decryptAliyun(p: Peeked, req: DecryptRequest): Promise<string> {
+  const src = await scanAliyunInput(req.input, p.stream);
+  try {
+    requireContext(contextMap(src.scan.context).map, req.context, "Alibaba-sample");
+    const dataKey = await aliyunDataKey(src.scan, req);
+    let gcm: AesGcm;
+    try {
+      gcm = await AesGcm.create(dataKey);
+    } finally {
+      dataKey.fill(0);
+    }
+    const plaintext = (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan));
+    return await deliver(plaintext, req, () => defaultOutputName(req.input));
+  } finally {
+    await src.cleanup();
+  }
+}
+
+/** What `inspect` shows for a compatibility file, from its first bytes (and size, when known). */
+export function inspectCompat(head: Uint8Array, size?: number): Promise<Record<string, unknown>> {
+  return Promise.resolve(inspectHead(head, size));
+}
+
+function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
+  const whole = size !== undefined && head.length >= size;
+  const format: CompatFormat | undefined = detectFormat(head, whole);
+  if (format === undefined) throw formatUnknown("the file");
+  if (format === "nitro") {
+    const n = nitroBlobLength(head)!;
+    const token = head.subarray(4 + n);
+    const info: Record<string, unknown> = { format: "nitro-enclave", cipher: "Fernet (AES-128-CBC, HMAC-SHA256)", wrappedBytes: n };
+    const id = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(new TextDecoder("latin1").decode(head.subarray(4, 4 + n)));
+    if (id) info.blobKeyId = id[0];
+    if (size !== undefined) info.tokenBytes = size - 4 - n;
+    const ts = tokenTimestamp(token);
+    if (ts !== undefined) info.tokenTime = new Date(ts * 1000).toISOString();
+    info.context = {};
+    info.note = "kmstool_enclave_cli cannot pass an encryption context; nothing here is authenticated until decrypted";
+    return info;
+  }
+  const text = head;
+  const sep = new TextEncoder().encode(ALIYUN_SEPARATOR);
+  let first = -1;
+  for (let i = text.indexOf(sep[0]); i >= 0; i = text.indexOf(sep[0], i + 1)) {
+    if (sep.every((b, j) => text[i + j] === b)) {
+      first = i;
+      break;
+    }
+  }
+  const info: Record<string, unknown> = { format: "aliyun-sample", cipher: "AES-GCM, no associated data" };
+  if (first < 0 || !whole) {
+    info.note = `the fields after the ciphertext are beyond the first ${head.length} bytes read; decrypt reads them`;
+    return info;
+  }
+  try {
+    const t = parseTrailer(text.subarray(first + sep.length));
+    const ctChars = first;
+    info.payloadBytes = ctChars / 4 * 3 - (text[ctChars - 1] === 0x3d ? (text[ctChars - 2] === 0x3d ? 2 : 1) : 0);
+    info.wrappedChars = t.blob.length;
+    info.nonceBytes = t.nonce.length;
+    const { map, flat } = contextMap(t.context);
+    info.context = map;
+    if (!flat) info.contextText = t.context;
+  } catch (err) {
+    if (!(err instanceof EnvelopeError)) throw err;
+    info.problem = err.message;
+  }
+  return info;
+}
