@@ -33,46 +33,38 @@ interface Rate {
 /** Rounds per cell: the best round is reported, so a busy machine (other jobs on the cores) skews less. */
 const ROUNDS = 5;
 
-function best(rates: Rate[]): Rate {
-  return rates.reduce((a, b) => (b.n / b.seconds > a.n / a.seconds ? b : a));
+/** One thing to time: a synchronous or an asynchronous call, done one after another. */
+type Job = () => unknown;
+
+async function runFor(fn: Job, ms: number): Promise<Rate> {
+  let n = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
+  let t = t0;
+  while (t < end) {
+    const r = fn();
+    if (r instanceof Promise) await r;
+    n++;
+    t = performance.now();
+  }
+  return { n, seconds: (t - t0) / 1000 };
 }
 
-function timeSync(fn: () => unknown, seconds = CELL): Rate {
-  for (let i = 0; i < 3; i++) fn();
-  const rounds: Rate[] = [];
-  let batch = 1;
+/**
+ * Times the jobs interleaved: round by round, each job runs for its slice,
+ * and each job's best round is kept. Jobs compared in one table see the same
+ * machine load, so their ratios stay fair when other work shares the cores.
+ */
+async function measure(jobs: Job[], seconds = CELL): Promise<Rate[]> {
+  for (const j of jobs) for (let i = 0; i < 3; i++) await j();
+  const bestRates: Rate[] = jobs.map(() => ({ n: 0, seconds: 1 }));
   for (let r = 0; r < ROUNDS; r++) {
-    let n = 0;
-    const t0 = performance.now();
-    const end = t0 + (seconds * 1000) / ROUNDS;
-    let t = t0;
-    while (t < end) {
-      for (let i = 0; i < batch; i++) fn();
-      n += batch;
-      t = performance.now();
-      if (t - t0 < 5) batch *= 2;
+    for (const [i, j] of jobs.entries()) {
+      const rate = await runFor(j, (seconds * 1000) / ROUNDS);
+      if (rate.n / rate.seconds > bestRates[i].n / bestRates[i].seconds) bestRates[i] = rate;
     }
-    rounds.push({ n, seconds: (t - t0) / 1000 });
   }
-  return best(rounds);
-}
-
-async function timeAsync(fn: () => Promise<unknown>, seconds = CELL): Promise<Rate> {
-  for (let i = 0; i < 3; i++) await fn();
-  const rounds: Rate[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    let n = 0;
-    const t0 = performance.now();
-    const end = t0 + (seconds * 1000) / ROUNDS;
-    let t = t0;
-    while (t < end) {
-      await fn();
-      n++;
-      t = performance.now();
-    }
-    rounds.push({ n, seconds: (t - t0) / 1000 });
-  }
-  return best(rounds);
+  return bestRates;
 }
 
 const mbps = (r: Rate, size: number) => (r.n * size) / r.seconds / 1e6;
@@ -106,62 +98,22 @@ async function machine(): Promise<string> {
   ].join("\n");
 }
 
-type Impl = { name: string; seal: (size: number) => Promise<Rate>; open: (size: number) => Promise<Rate> };
+/** The AES-256-GCM implementations compared: each gives a seal and an open job for a size. */
+type Impl = { name: string; seal: (pt: Uint8Array) => Job; open: (sealed: Uint8Array) => Job };
 
-async function gcmImpls(key: Uint8Array): Promise<{ impls: Impl[]; core: AesGcm }> {
+async function gcmImpls(key: Uint8Array, iv: Uint8Array): Promise<{ impls: Impl[]; core: AesGcm }> {
   const core = await AesGcm.create(key);
-  const iv = randomBytes(12);
   const webKey = await crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, "AES-GCM", false, ["encrypt", "decrypt"]);
   const params = { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer> };
-  const inputs = (size: number) => {
-    const pt = randomBytes(size);
-    return { pt, sealed: core.seal(iv, pt) };
-  };
   const impls: Impl[] = [
-    {
-      name: "envelope core (WASM, sync)",
-      seal: (s) => {
-        const { pt } = inputs(s);
-        return Promise.resolve(timeSync(() => core.seal(iv, pt)));
-      },
-      open: (s) => {
-        const { sealed } = inputs(s);
-        return Promise.resolve(timeSync(() => core.open(iv, sealed)));
-      },
-    },
-    {
-      name: "envelope chosen backend (async)",
-      seal: (s) => {
-        const { pt } = inputs(s);
-        return timeAsync(() => core.sealAsync(iv, pt));
-      },
-      open: (s) => {
-        const { sealed } = inputs(s);
-        return timeAsync(() => core.openAsync(iv, sealed));
-      },
-    },
+    { name: "envelope core (WASM, sync)", seal: (pt) => () => core.seal(iv, pt), open: (sd) => () => core.open(iv, sd) },
+    { name: "envelope chosen backend (async)", seal: (pt) => () => core.sealAsync(iv, pt), open: (sd) => () => core.openAsync(iv, sd) },
     {
       name: "WebCrypto (crypto.subtle)",
-      seal: (s) => {
-        const { pt } = inputs(s);
-        return timeAsync(() => crypto.subtle.encrypt(params, webKey, pt as Uint8Array<ArrayBuffer>));
-      },
-      open: (s) => {
-        const { sealed } = inputs(s);
-        return timeAsync(() => crypto.subtle.decrypt(params, webKey, sealed as Uint8Array<ArrayBuffer>));
-      },
+      seal: (pt) => () => crypto.subtle.encrypt(params, webKey, pt as Uint8Array<ArrayBuffer>),
+      open: (sd) => () => crypto.subtle.decrypt(params, webKey, sd as Uint8Array<ArrayBuffer>),
     },
-    {
-      name: "@noble/ciphers gcm",
-      seal: (s) => {
-        const { pt } = inputs(s);
-        return Promise.resolve(timeSync(() => gcm(key, iv).encrypt(pt), s >= KIB * KIB ? Math.max(CELL, 1) : CELL));
-      },
-      open: (s) => {
-        const { sealed } = inputs(s);
-        return Promise.resolve(timeSync(() => gcm(key, iv).decrypt(sealed), s >= KIB * KIB ? Math.max(CELL, 1) : CELL));
-      },
-    },
+    { name: "@noble/ciphers gcm", seal: (pt) => () => gcm(key, iv).encrypt(pt), open: (sd) => () => gcm(key, iv).decrypt(sd) },
   ];
   return { impls, core };
 }
@@ -195,95 +147,111 @@ async function opensslSpeed(): Promise<string> {
   }
 }
 
+async function loadAverage(): Promise<string> {
+  try {
+    return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
 async function main(): Promise<void> {
-  const out: string[] = [];
-  const say = (s: string) => {
-    out.push(s);
-    console.log(s);
-  };
-  say(`## envelope benchmark\n\n${await machine()}\n`);
-  // Python first, alone, so it does not share the CPU with us.
-  const pyResult = await benchPythonFernet([KIB, KIB * KIB], CELL, ROUNDS);
+  const say = (s: string) => console.log(s);
+  say(`## envelope benchmark\n\n${await machine()}\n- load average at start (1, 5, 15 min): ${await loadAverage()}\n`);
+  // Python runs alone (before and after ours; the better run counts) so it does not share the CPU with us.
+  const pyFirst = await benchPythonFernet([KIB, KIB * KIB], CELL, ROUNDS);
 
   const key = randomBytes(32);
-  const { impls, core } = await gcmImpls(key);
-  const rates: Record<string, Record<string, Rate[]>> = {};
+  const iv = randomBytes(12);
+  const { impls, core } = await gcmImpls(key, iv);
+  const rates: Record<"seal" | "open", Rate[][]> = { seal: [], open: [] }; // [size][impl]
   for (const op of ["seal", "open"] as const) {
-    const rows: [string, string[]][] = [];
-    for (const impl of impls) {
-      const rs: Rate[] = [];
-      for (const s of SIZES) rs.push(await impl[op](s));
-      (rates[impl.name] ??= {})[op] = rs;
-      rows.push([impl.name, rs.map((r, i) => cell(r, SIZES[i]))]);
+    for (const size of SIZES) {
+      const pt = randomBytes(size);
+      const sealed = core.seal(iv, pt);
+      rates[op].push(await measure(impls.map((im) => (op === "seal" ? im.seal(pt) : im.open(sealed)))));
     }
-    say(table(`AES-256-GCM ${op}, 12-byte IV, no AAD`, SIZES.map(sizeName), rows));
+    say(table(`AES-256-GCM ${op}, 12-byte IV, no AAD`, SIZES.map(sizeName), impls.map((im, i) => [im.name, SIZES.map((s, k) => cell(rates[op][k][i], s))])));
   }
 
-  // The crossover behind the backend thresholds.
-  const cross = [4 * KIB, 8 * KIB, 16 * KIB, 32 * KIB, 128 * KIB];
+  // The crossover behind the backend thresholds: the core against WebCrypto.
+  const cross = [2 * KIB, 4 * KIB, 8 * KIB, 16 * KIB, 32 * KIB, 128 * KIB];
   const crossRows: [string, string[]][] = [];
   for (const op of ["seal", "open"] as const) {
-    for (const impl of [impls[0], impls[2]]) {
-      const rs: Rate[] = [];
-      for (const s of cross) rs.push(await impl[op](s));
-      crossRows.push([`${op}: ${impl.name}`, rs.map((r, i) => cell(r, cross[i]))]);
+    const pair = [impls[0], impls[2]];
+    const cells: string[][] = [[], []];
+    for (const size of cross) {
+      const pt = randomBytes(size);
+      const sealed = core.seal(iv, pt);
+      const rs = await measure(pair.map((im) => (op === "seal" ? im.seal(pt) : im.open(sealed))), CELL / 2);
+      rs.forEach((r, i) => cells[i].push(cell(r, size)));
     }
+    pair.forEach((im, i) => crossRows.push([`${op}: ${im.name}`, cells[i]]));
   }
   const th = WEBCRYPTO_THRESHOLDS[detectRuntime()];
-  say(table(`Backend crossover (current ${detectRuntime()} thresholds: seal >= ${sizeName(th.seal)}, open >= ${sizeName(th.open)} go to WebCrypto)`, cross.map(sizeName), crossRows));
+  say(table(`Backend crossover (current ${detectRuntime()} thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`, cross.map(sizeName), crossRows));
   core.dispose();
 
   // Fernet.
   const f = await Fernet.create(Fernet.generateKey());
   const fsizes = [KIB, KIB * KIB];
-  const fr: Record<string, Rate[]> = { "enc sync": [], "enc async": [], "dec sync": [], "dec async": [], "enc core": [], "enc web": [], "dec core": [], "dec web": [] };
+  const fr: { enc: Rate[]; dec: Rate[] }[] = [];
   for (const s of fsizes) {
     const data = randomBytes(s);
     const token = f.encrypt(data);
-    fr["enc sync"].push(timeSync(() => f.encrypt(data)));
-    fr["enc async"].push(await timeAsync(() => f.encryptAsync(data)));
-    fr["dec sync"].push(timeSync(() => f.decrypt(token)));
-    fr["dec async"].push(await timeAsync(() => f.decryptAsync(token)));
+    const [encSync, encAsync] = await measure([() => f.encrypt(data), () => f.encryptAsync(data)]);
+    const [decSync, decAsync] = await measure([() => f.decrypt(token), () => f.decryptAsync(token)]);
+    fr.push({ enc: [encSync, encAsync], dec: [decSync, decAsync] });
   }
-  const py = pyResult.results;
-  const pyRate = (i: number, op: "encrypt" | "decrypt"): Rate => py[i][op];
-  say(table(`Fernet (AES-128-CBC + HMAC-SHA256 + base64url); Python cryptography ${pyResult.version} timed inside Python`, fsizes.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]), [
-    ["envelope Fernet, sync (core)", fsizes.flatMap((s, i) => [cell(fr["enc sync"][i], s), cell(fr["dec sync"][i], s)])],
-    [`envelope Fernet, async (chosen: ${fernetRule()})`, fsizes.flatMap((s, i) => [cell(fr["enc async"][i], s), cell(fr["dec async"][i], s)])],
+  const fcross = [256, KIB, 4 * KIB, 16 * KIB, 64 * KIB];
+  const fc: string[][] = [[], [], []];
+  for (const s of fcross) {
+    const data = randomBytes(s);
+    const token = f.encrypt(data);
+    const backends = ["wasm", "webcrypto", undefined] as const;
+    const enc = await measure(backends.map((backend) => () => f.encryptAsync(data, { backend })), CELL / 2);
+    const dec = await measure(backends.map((backend) => () => f.decryptAsync(token, { backend })), CELL / 2);
+    backends.forEach((_, i) => fc[i].push(cell(enc[i], s), cell(dec[i], s)));
+  }
+  f.dispose();
+
+  const pySecond = await benchPythonFernet([KIB, KIB * KIB], CELL, ROUNDS);
+  const pyRate = (i: number, op: "encrypt" | "decrypt"): Rate => {
+    const a = pyFirst.results[i][op];
+    const b = pySecond.results[i][op];
+    return a.n / a.seconds >= b.n / b.seconds ? a : b;
+  };
+  say(table(`Fernet (AES-128-CBC + HMAC-SHA256 + base64url); Python cryptography ${pyFirst.version} timed inside Python`, fsizes.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]), [
+    ["envelope Fernet, sync (core)", fsizes.flatMap((s, i) => [cell(fr[i].enc[0], s), cell(fr[i].dec[0], s)])],
+    ["envelope Fernet, async (chosen backend)", fsizes.flatMap((s, i) => [cell(fr[i].enc[1], s), cell(fr[i].dec[1], s)])],
     ["Python cryptography Fernet", fsizes.flatMap((s, i) => [cell(pyRate(i, "encrypt"), s), cell(pyRate(i, "decrypt"), s)])],
   ]));
-  const fcross = [256, KIB, 4 * KIB, 16 * KIB, 64 * KIB];
-  const fcRows: [string, string[]][] = [];
-  for (const [label, backend] of [["core only", "wasm"], ["WebCrypto only", "webcrypto"], ["chosen", undefined]] as const) {
-    const cells: string[] = [];
-    for (const s of fcross) {
-      const data = randomBytes(s);
-      const token = f.encrypt(data);
-      cells.push(cell(await timeAsync(() => f.encryptAsync(data, { backend }), CELL / 2), s));
-      cells.push(cell(await timeAsync(() => f.decryptAsync(token, { backend }), CELL / 2), s));
-    }
-    fcRows.push([`Fernet async, ${label}`, cells]);
-  }
-  say(table(`Fernet backend crossover (chosen: ${fernetRule()})`, fcross.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]), fcRows));
-  f.dispose();
+  say(table(`Fernet backend crossover (chosen: ${fernetRule()})`, fcross.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]), [
+    ["Fernet async, core only", fc[0]],
+    ["Fernet async, WebCrypto only", fc[1]],
+    ["Fernet async, chosen", fc[2]],
+  ]));
 
   say(await opensslSpeed());
 
   // Ratios against the project's bars.
-  const at = (name: string, op: "seal" | "open", size: number) => rates[name][op][SIZES.indexOf(size)];
-  const [CORE, CHOSEN, WEB, NOBLE] = impls.map((i) => i.name);
+  const at = (op: "seal" | "open", impl: number, size: number) => rates[op][SIZES.indexOf(size)][impl];
+  const [CORE, CHOSEN, WEB, NOBLE] = [0, 1, 2, 3];
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  const r = (op: "seal" | "open", a: number, b: number, size: number) => ratio(perSec(at(op, a, size)), perSec(at(op, b, size)));
   const lines = ["### Ratios", "", "| comparison | seal / encrypt | open / decrypt | bar |", "| --- | ---: | ---: | --- |"];
-  lines.push(`| core vs noble, MB/s at 64 KiB | ${ratio(mbps(at(CORE, "seal", 64 * KIB), 1), mbps(at(NOBLE, "seal", 64 * KIB), 1))} | ${ratio(mbps(at(CORE, "open", 64 * KIB), 1), mbps(at(NOBLE, "open", 64 * KIB), 1))} | >= 4x |`);
-  lines.push(`| core vs WebCrypto, msgs/s at 1 KiB | ${ratio(perSec(at(CORE, "seal", KIB)), perSec(at(WEB, "seal", KIB)))} | ${ratio(perSec(at(CORE, "open", KIB)), perSec(at(WEB, "open", KIB)))} | >= 2x |`);
+  lines.push(`| core vs noble at 64 KiB | ${r("seal", CORE, NOBLE, 64 * KIB)} | ${r("open", CORE, NOBLE, 64 * KIB)} | >= 4x |`);
+  lines.push(`| core vs WebCrypto, msgs/s at 1 KiB | ${r("seal", CORE, WEB, KIB)} | ${r("open", CORE, WEB, KIB)} | >= 2x |`);
   for (const s of [64 * KIB, KIB * KIB]) {
-    lines.push(`| chosen backend vs WebCrypto at ${sizeName(s)} | ${ratio(perSec(at(CHOSEN, "seal", s)), perSec(at(WEB, "seal", s)))} | ${ratio(perSec(at(CHOSEN, "open", s)), perSec(at(WEB, "open", s)))} | >= 1x |`);
+    lines.push(`| chosen backend vs WebCrypto at ${sizeName(s)} | ${r("seal", CHOSEN, WEB, s)} | ${r("open", CHOSEN, WEB, s)} | >= 1x |`);
   }
   for (const [i, s] of fsizes.entries()) {
-    lines.push(`| Fernet sync vs Python at ${sizeName(s)} | ${ratio(perSec(fr["enc sync"][i]), perSec(pyRate(i, "encrypt")))} | ${ratio(perSec(fr["dec sync"][i]), perSec(pyRate(i, "decrypt")))} | >= 1x |`);
-    lines.push(`| Fernet async vs Python at ${sizeName(s)} | ${ratio(perSec(fr["enc async"][i]), perSec(pyRate(i, "encrypt")))} | ${ratio(perSec(fr["dec async"][i]), perSec(pyRate(i, "decrypt")))} | >= 1x |`);
+    for (const [k, label] of ["sync", "async"].entries()) {
+      lines.push(`| Fernet ${label} vs Python at ${sizeName(s)} | ${ratio(perSec(fr[i].enc[k]), perSec(pyRate(i, "encrypt")))} | ${ratio(perSec(fr[i].dec[k]), perSec(pyRate(i, "decrypt")))} | >= 1x |`);
+    }
   }
   say(lines.join("\n") + "\n");
+  say(`- load average at end (1, 5, 15 min): ${await loadAverage()}`);
 }
 
 if (import.meta.main) await main();
