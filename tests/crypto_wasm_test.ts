@@ -1,0 +1,127 @@
+/**
+ * The core's loader and memory discipline: keys and plaintext do not stay in
+ * the core's memory after use or `dispose()`, memory growth is handled, and
+ * the facade works where `crypto.subtle` is missing and fails with
+ * `WASM_UNAVAILABLE` where `WebAssembly` is (each in a fresh Deno process).
+ */
+import assert from "node:assert/strict";
+import { AesGcm } from "../src/crypto/aes_gcm.ts";
+import { Fernet } from "../src/crypto/fernet.ts";
+import { hmacSha256, sha256 } from "../src/crypto/hash.ts";
+import { loadCore } from "../src/crypto/wasm.ts";
+import { randomBytes } from "../src/crypto/random.ts";
+
+/** Where `needle` occurs in the core's whole memory. */
+async function occurrences(needle: Uint8Array): Promise<number> {
+  const mem = (await loadCore()).mem();
+  let count = 0;
+  const first = needle[0];
+  for (let i = mem.indexOf(first); i >= 0 && i <= mem.length - needle.length; i = mem.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && mem[i + j] === needle[j]) j++;
+    if (j === needle.length) count++;
+  }
+  return count;
+}
+
+Deno.test("keys leave no copy in the core's memory after dispose (AesGcm, all sizes; Fernet)", async () => {
+  for (const n of [16, 24, 32]) {
+    const key = randomBytes(n);
+    const g = await AesGcm.create(key);
+    assert.ok((await occurrences(key)) >= 1, "the key is in the core while loaded");
+    const iv = randomBytes(12);
+    const s = g.beginSeal(iv);
+    s.update(randomBytes(100));
+    await g.sealAsync(iv, randomBytes(1 << 20)); // imports into WebCrypto too
+    g.dispose();
+    assert.equal(await occurrences(key), 0, `AES-${n * 8} key wiped`);
+  }
+  const key = randomBytes(32);
+  const f = await Fernet.create(key);
+  assert.ok((await occurrences(key)) >= 1);
+  const t = await f.encryptAsync(randomBytes(2000)); // core HMAC with the key in place
+  await f.decryptAsync(await f.encryptAsync(randomBytes(100_000)));
+  f.decrypt(t);
+  f.dispose();
+  assert.equal(await occurrences(key), 0, "Fernet key wiped");
+  assert.equal(await occurrences(key.subarray(0, 16)), 0, "Fernet signing key wiped");
+  assert.equal(await occurrences(key.subarray(16)), 0, "Fernet encryption key wiped");
+});
+
+Deno.test("plaintext does not stay in the core's memory after open, decrypt or hashing", async () => {
+  const g = await AesGcm.create(randomBytes(32));
+  for (const n of [40, 70_000, (1 << 20) + 9]) {
+    const pt = randomBytes(n);
+    const iv = randomBytes(12);
+    const sealed = g.seal(iv, pt);
+    assert.deepEqual(g.open(iv, sealed), pt);
+    const o = g.beginOpen(iv);
+    o.update(sealed.subarray(0, n));
+    o.finish(sealed.subarray(n));
+    assert.equal(await occurrences(pt.subarray(0, 32)), 0, `open ${n}`);
+    assert.equal(await occurrences(pt.subarray(n - 32)), 0, `open ${n}, tail`);
+  }
+  g.dispose();
+  const f = await Fernet.create(randomBytes(32));
+  for (const n of [40, 70_000, (1 << 20) + 9]) {
+    const pt = randomBytes(n);
+    const token = f.encrypt(pt);
+    assert.deepEqual(f.decrypt(token), pt);
+    assert.equal(await occurrences(pt.subarray(0, 32)), 0, `Fernet ${n}`);
+    assert.equal(await occurrences(pt.subarray(n - 32)), 0, `Fernet ${n}, tail`);
+  }
+  f.dispose();
+  const secret = randomBytes(3 << 20);
+  const mac = randomBytes(32);
+  sha256(secret);
+  hmacSha256(mac, secret);
+  assert.equal(await occurrences(secret.subarray(0, 32)), 0, "hashed data");
+  assert.equal(await occurrences(mac), 0, "HMAC key");
+});
+
+async function runDeno(code: string): Promise<{ ok: boolean; out: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const td = new TextDecoder();
+  return { ok: out.success, out: td.decode(out.stdout) + td.decode(out.stderr) };
+}
+
+Deno.test("without crypto.subtle everything runs on the core and gives the same bytes", async () => {
+  const r = await runDeno(`
+    Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });
+    const { AesGcm, Fernet, sha256, hkdfSha256, ready } = await import("./src/crypto/mod.ts");
+    const { encodeHex } = await import("./src/encoding/base64.ts");
+    await ready();
+    const g = await AesGcm.create(new Uint8Array(32));
+    const iv = new Uint8Array(12);
+    const big = new Uint8Array(1 << 20).fill(7);
+    const a = await g.sealAsync(iv, big, undefined, { backend: "webcrypto" });
+    const b = g.seal(iv, big);
+    if (encodeHex(a) !== encodeHex(b)) throw new Error("sealAsync differs");
+    if ((await g.openAsync(iv, a)).length !== big.length) throw new Error("openAsync");
+    const f = await Fernet.create(new Uint8Array(32));
+    const t = await f.encryptAsync(big, { backend: "webcrypto" });
+    if ((await f.decryptAsync(t, { backend: "webcrypto" })).length !== big.length) throw new Error("fernet");
+    console.log("OK", encodeHex(sha256(new Uint8Array(0))).slice(0, 8), hkdfSha256(new Uint8Array(1), new Uint8Array(0), new Uint8Array(0), 42).length);
+  `);
+  assert.ok(r.ok, r.out);
+  assert.match(r.out, /OK e3b0c442 42/);
+});
+
+Deno.test("without WebAssembly every entry point fails with WASM_UNAVAILABLE", async () => {
+  const r = await runDeno(`
+    delete globalThis.WebAssembly;
+    const { AesGcm, Fernet, sha256, ready } = await import("./src/crypto/mod.ts");
+    const codes = [];
+    for (const f of [() => ready(), () => AesGcm.create(new Uint8Array(16)), () => Fernet.create(new Uint8Array(32)), async () => sha256(new Uint8Array(1))]) {
+      try { await f(); codes.push("none"); } catch (e) { codes.push(e.code); }
+    }
+    console.log(codes.join(","));
+  `);
+  assert.ok(r.ok, r.out);
+  assert.equal(r.out.trim(), "WASM_UNAVAILABLE,WASM_UNAVAILABLE,WASM_UNAVAILABLE,WASM_UNAVAILABLE");
+});
