@@ -1,0 +1,158 @@
+/**
+ * Directories through the CLI: `encrypt -d DIR` and `decrypt -d OUTDIR`
+ * restore a tree exactly; a crafted archive with `..` or absolute entries is
+ * refused with nothing written; `--max-size` bounds the extraction.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { LocalKey } from "../src/keys/local.ts";
+import { craftZip } from "./support/archive_craft.ts";
+import { type CliResult, leftovers, pathExists, randomBytes, show, type Workspace, workspace } from "./support/cli.ts";
+
+function assertFailed(r: CliResult, code: string): void {
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, new RegExp(`^error: .*\\[${code}\\]$`, "m"), show(r));
+  assert.match(r.stderr, /^hint: \S/m, show(r));
+}
+
+/** Every path under `root` (relative, `/`-separated, folders ending in `/`) with each file's bytes. */
+async function snapshot(root: string): Promise<Map<string, Uint8Array | null>> {
+  const out = new Map<string, Uint8Array | null>();
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(root, rel))) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory) {
+        out.set(p + "/", null);
+        await walk(p);
+      } else if (e.isFile) {
+        out.set(p, await Deno.readFile(join(root, p)));
+      } else {
+        out.set(p + "@link", null);
+      }
+    }
+  };
+  await walk("");
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+async function keyed(ws: Workspace): Promise<string[]> {
+  const key = await LocalKey.generate();
+  await Deno.writeTextFile(ws.path("A.key"), key.toText(), { mode: 0o600 });
+  return ["-k", "local:A.key"];
+}
+
+Deno.test("cli: encrypt -d and decrypt -d restore a tree exactly (nested, empty folder, empty file, unicode, 5 MiB)", async () => {
+  await using ws = await workspace();
+  const k = await keyed(ws);
+  const src = ws.path("tree");
+  await Deno.mkdir(join(src, "a", "b", "c"), { recursive: true });
+  await Deno.mkdir(join(src, "empty"));
+  await Deno.mkdir(join(src, "données", "日本語"), { recursive: true });
+  await Deno.writeFile(join(src, "a", "b", "c", "deep.txt"), new TextEncoder().encode("deep\n"));
+  await Deno.writeFile(join(src, "a", "zero"), new Uint8Array(0));
+  await Deno.writeFile(join(src, "données", "été €.txt"), new TextEncoder().encode("ünïcødé"));
+  await Deno.writeFile(join(src, "données", "日本語", "ファイル.bin"), randomBytes(1000));
+  await Deno.writeFile(join(src, "big.bin"), randomBytes(5 * 1024 * 1024));
+  await Deno.writeFile(join(src, ".hidden"), new TextEncoder().encode("dot"));
+  const before = await snapshot(src);
+
+  // A trailing slash is ignored when naming the output.
+  let r = await ws.run(["encrypt", "-d", "tree/", ...k, "-c", "kind=dir"]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout, "encrypted to tree.zip.envl\n");
+  assert.ok(await pathExists(ws.path("tree.zip.envl")));
+
+  r = await ws.run(["decrypt", "tree.zip.envl", "-d", "restored", ...k, "-c", "kind=dir"]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual([...(await snapshot(ws.path("restored"))).keys()], [...before.keys()]);
+  assert.deepEqual(await snapshot(ws.path("restored")), before);
+
+  // Into an existing folder holding the same names: refused without --force, nothing changed.
+  await Deno.writeTextFile(ws.path("restored", ".hidden"), "changed");
+  r = await ws.run(["decrypt", "tree.zip.envl", "-d", "restored", ...k]);
+  assertFailed(r, "OUTPUT_EXISTS");
+  assert.equal(await Deno.readTextFile(ws.path("restored", ".hidden")), "changed");
+  r = await ws.run(["decrypt", "tree.zip.envl", "-d", "restored", ...k, "--force"]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(await snapshot(ws.path("restored")), before);
+
+  // The decrypted message is a zip: without -d it is written as one file.
+  r = await ws.run(["decrypt", "tree.zip.envl", ...k]);
+  assert.equal(r.code, 0, show(r));
+  const zip = await Deno.readFile(ws.path("tree.zip"));
+  assert.deepEqual([...zip.subarray(0, 4)], [0x50, 0x4b, 0x03, 0x04]);
+
+  // -d with a message that is not a zip fails cleanly.
+  await Deno.writeTextFile(ws.path("note.txt"), "not a zip");
+  assert.equal((await ws.run(["encrypt", "note.txt", ...k])).code, 0);
+  r = await ws.run(["decrypt", "note.txt.envl", "-d", "notzip", ...k]);
+  assertFailed(r, "ARCHIVE_INVALID");
+  assert.equal(await pathExists(ws.path("notzip")), false);
+  // -d with something that is not a folder.
+  r = await ws.run(["encrypt", "-d", "note.txt", ...k]);
+  assertFailed(r, "IO_FAILED");
+  assert.equal(await pathExists(ws.path("note.txt.zip.envl")), false);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
+Deno.test("cli: decrypt -d refuses archives with .. or absolute entries and writes nothing anywhere", async () => {
+  await using ws = await workspace();
+  const k = await keyed(ws);
+  const outside = ws.path("evil");
+  const absTarget = ws.path("abs-evil");
+  const archives: Record<string, Uint8Array> = {
+    "dotdot": craftZip([
+      { name: "fine.txt", data: new TextEncoder().encode("fine") },
+      { name: "../evil", data: new TextEncoder().encode("escaped") },
+    ]),
+    "nested-dotdot": craftZip([
+      { name: "sub/fine.txt", data: new TextEncoder().encode("fine") },
+      { name: "sub/../../evil", data: new TextEncoder().encode("escaped") },
+    ]),
+    "absolute": craftZip([
+      { name: "fine.txt", data: new TextEncoder().encode("fine") },
+      { name: absTarget, data: new TextEncoder().encode("escaped") },
+    ]),
+  };
+  for (const [name, bytes] of Object.entries(archives)) {
+    await Deno.writeFile(ws.path(`${name}.zip`), bytes);
+    const r = await ws.run(["encrypt", `${name}.zip`, ...k]);
+    assert.equal(r.code, 0, show(r));
+  }
+  // Into a new folder, and into an existing empty one.
+  await Deno.mkdir(ws.path("existing"));
+  const runs: [string, string][] = [["dotdot", "out1"], ["nested-dotdot", "existing"], ["absolute", "out3"]];
+  for (const [name, outDir] of runs) {
+    const r = await ws.run(["decrypt", `${name}.zip.envl`, "-d", outDir, ...k]);
+    assertFailed(r, "UNSAFE_PATH");
+    assert.equal(await pathExists(outside), false, `${name}: wrote outside OUTDIR`);
+    assert.equal(await pathExists(absTarget), false, `${name}: wrote to the absolute path`);
+    assert.equal(await pathExists(ws.path("..", "evil")), false);
+    if (outDir === "existing") {
+      assert.deepEqual([...Deno.readDirSync(ws.path("existing"))], [], `${name}: wrote inside OUTDIR`);
+    } else {
+      assert.equal(await pathExists(ws.path(outDir)), false, `${name}: OUTDIR was created`);
+    }
+    assert.deepEqual(await leftovers(ws.dir), [], `${name}: temporary files remain`);
+    assert.deepEqual(await leftovers(ws.path("existing")), []);
+  }
+});
+
+Deno.test("cli: decrypt -d --max-size stops an archive over the bound with ARCHIVE_TOO_LARGE", async () => {
+  await using ws = await workspace();
+  const k = await keyed(ws);
+  await Deno.mkdir(ws.path("t"));
+  await Deno.writeFile(ws.path("t", "one.bin"), randomBytes(600_000));
+  await Deno.writeFile(ws.path("t", "two.bin"), randomBytes(600_000));
+  let r = await ws.run(["encrypt", "-d", "t", ...k]);
+  assert.equal(r.code, 0, show(r));
+  r = await ws.run(["decrypt", "t.zip.envl", "-d", "small", ...k, "--max-size", "1000000"]);
+  assertFailed(r, "ARCHIVE_TOO_LARGE");
+  assert.equal(await pathExists(ws.path("small")), false);
+  assert.deepEqual(await leftovers(ws.dir), []);
+  r = await ws.run(["decrypt", "t.zip.envl", "-d", "ok", ...k, "--max-size", "1200000"]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(await snapshot(ws.path("ok")), await snapshot(ws.path("t")));
+  r = await ws.run(["decrypt", "t.zip.envl", "-d", "x", ...k, "--max-size", "1MB"]);
+  assert.equal(r.code, 2, show(r));
+});
