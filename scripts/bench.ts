@@ -147,6 +147,62 @@ async function opensslSpeed(): Promise<string> {
   }
 }
 
+/**
+ * The same core-versus-WebCrypto crossover, measured in Node: a small script
+ * bundled with `deno bundle --platform node` and run under `node`, which
+ * prints its rates as JSON. This is what the `node` thresholds rest on.
+ */
+async function nodeCrossover(sizes: number[]): Promise<string> {
+  const aesGcm = new URL("../src/crypto/aes_gcm.ts", import.meta.url).href;
+  const src = `
+import { AesGcm } from ${JSON.stringify(aesGcm)};
+const ROUNDS = ${ROUNDS}, SLICE = ${(CELL * 1000) / 2 / ROUNDS};
+const key = crypto.getRandomValues(new Uint8Array(32)), iv = crypto.getRandomValues(new Uint8Array(12));
+const core = await AesGcm.create(key);
+const web = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt", "decrypt"]);
+const params = { name: "AES-GCM", iv };
+async function runFor(fn, ms) {
+  let n = 0; const t0 = performance.now(); let t = t0;
+  while (t < t0 + ms) { const r = fn(); if (r instanceof Promise) await r; n++; t = performance.now(); }
+  return n / ((t - t0) / 1000);
+}
+const out = [];
+for (const size of ${JSON.stringify(sizes)}) {
+  const pt = new Uint8Array(size).fill(1), sealed = core.seal(iv, pt);
+  const jobs = [() => core.seal(iv, pt), () => crypto.subtle.encrypt(params, web, pt), () => core.open(iv, sealed), () => crypto.subtle.decrypt(params, web, sealed)];
+  for (const j of jobs) for (let i = 0; i < 3; i++) await j();
+  const best = jobs.map(() => 0);
+  for (let r = 0; r < ROUNDS; r++) for (const [i, j] of jobs.entries()) best[i] = Math.max(best[i], await runFor(j, SLICE));
+  out.push({ size, best });
+}
+console.log(JSON.stringify({ node: process.version, v8: process.versions.v8, out }));
+`;
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/node_bench.ts`, src);
+    const bundle = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "node", "-o", `${dir}/node_bench.mjs`, `${dir}/node_bench.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!bundle.success) return `Node crossover skipped: deno bundle failed: ${new TextDecoder().decode(bundle.stderr)}\n`;
+    const run = await new Deno.Command("node", { args: [`${dir}/node_bench.mjs`], stdout: "piped", stderr: "piped" }).output();
+    if (!run.success) return `Node crossover failed: ${new TextDecoder().decode(run.stderr)}\n`;
+    const res = JSON.parse(new TextDecoder().decode(run.stdout)) as { node: string; v8: string; out: { size: number; best: number[] }[] };
+    const names = ["seal: envelope core (WASM, sync)", "seal: WebCrypto (crypto.subtle)", "open: envelope core (WASM, sync)", "open: WebCrypto (crypto.subtle)"];
+    const th = WEBCRYPTO_THRESHOLDS.node;
+    return table(
+      `Backend crossover in Node ${res.node} (V8 ${res.v8}; thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`,
+      res.out.map((o) => sizeName(o.size)),
+      names.map((name, i) => [name, res.out.map((o) => `${fmtNum((o.best[i] * o.size) / 1e6)} MB/s (${fmtNum(o.best[i])}/s)`)]),
+    );
+  } catch (err) {
+    return `Node crossover failed: ${err}\n`;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function loadAverage(): Promise<string> {
   try {
     return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
@@ -191,6 +247,7 @@ async function main(): Promise<void> {
   const th = WEBCRYPTO_THRESHOLDS[detectRuntime()];
   say(table(`Backend crossover (current ${detectRuntime()} thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`, cross.map(sizeName), crossRows));
   core.dispose();
+  say(await nodeCrossover([KIB, ...cross, KIB * KIB]));
 
   // Fernet.
   const f = await Fernet.create(Fernet.generateKey());
