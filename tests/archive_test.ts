@@ -381,6 +381,10 @@ Deno.test("zipSingleFile makes a one-entry archive", async () => {
       assert.throws(() => zipSingleFile(join(t, "data.bin"), bad), (e) => isEnvelopeError(e, "INVALID_ARGUMENT"));
     }
     await assertRejects(collect(zipSingleFile(t, "x")), "IO_FAILED");
+    // A link named by the caller is followed.
+    await symlink(join(t, "data.bin"), join(t, "link.bin"));
+    await extractZip(zipSingleFile(join(t, "link.bin"), "l.bin"), join(t, "out2"));
+    assert.deepEqual(new Uint8Array(await readFile(join(t, "out2", "l.bin"))), noise(200_000, 3));
   });
 });
 

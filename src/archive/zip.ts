@@ -29,6 +29,7 @@
  */
 import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { Zip, ZipDeflate, ZipPassThrough } from "fflate";
 import { EnvelopeError } from "../errors.ts";
@@ -95,6 +96,7 @@ type Entry = DirEntry | FileEntry;
 interface Child {
   name: string;
   key: Uint8Array;
+  /** Where to read: the folder or file itself, or a link's real target. */
   path: string;
   dir: boolean;
   exec: boolean;
@@ -151,6 +153,7 @@ async function readChildren(ctx: WalkContext, dir: string, rel: string): Promise
       warn(`Skipped ${relName}: its name contains a backslash, which extractors refuse`);
       continue;
     }
+    let readPath = path;
     let st;
     try {
       st = await lstat(path);
@@ -179,6 +182,7 @@ async function readChildren(ctx: WalkContext, dir: string, rel: string): Promise
         continue;
       }
       st = tst;
+      readPath = target;
     } else if (!st.isFile() && !st.isDirectory()) {
       warn(`Skipped ${relName}: not a regular file or folder`);
       continue;
@@ -187,7 +191,7 @@ async function readChildren(ctx: WalkContext, dir: string, rel: string): Promise
     out.push({
       name,
       key: utf8.encode(isDir ? name + "/" : name),
-      path,
+      path: readPath,
       dir: isDir,
       exec: !isDir && (Number(st.mode) & 0o111) !== 0,
     });
@@ -285,7 +289,8 @@ function zipEntries(
     }
     let fh: FileHandle;
     try {
-      fh = await open(entry.path, "r");
+      // No following: a file swapped for a link after the listing is not read through it.
+      fh = await open(entry.path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
     } catch (err) {
       throw ioError(`Reading ${entry.path}`, err);
     }
@@ -442,6 +447,10 @@ export function zipSingleFile(path: string, name: string, options: ZipSingleFile
         hint: "pass a regular file",
       });
     }
-    yield { kind: "file", name, path, exec: (Number(st.mode) & 0o111) !== 0 };
+    // The caller named this file, so a link given here is followed.
+    const real = await realpath(path).catch((err) => {
+      throw ioError(`Reading ${path}`, err);
+    });
+    yield { kind: "file", name, path: real, exec: (Number(st.mode) & 0o111) !== 0 };
   }, level);
 }
