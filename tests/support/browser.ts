@@ -23,8 +23,6 @@ export const CHROMIUM_ARGS: readonly string[] = [
   "--disable-component-update",
   "--disable-sync",
   "--no-first-run",
-  // performance.memory with exact numbers, for the memory test.
-  "--enable-precise-memory-info",
 ];
 
 /** Launches Chromium; throws (never skips) when it is not installed. */
