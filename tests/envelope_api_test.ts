@@ -1,0 +1,459 @@
+/**
+ * The envelope library's API: several providers per message, NO_KEY_MATCHED
+ * naming what was tried, required contexts, raw data keys, inspect on every
+ * kind of source (reading no more than the header), rewrapping, the data-key
+ * cache's bounds, limits checked before any provider call, and errors that
+ * carry no key material.
+ */
+import assert from "node:assert/strict";
+import { decrypt, decryptStream, encrypt, encryptStream, EnvelopeError, inspect, LocalKey, RawDataKey, rewrapHeader } from "../mod.ts";
+import { DataKeyCache } from "../src/envelope/cache.ts";
+import { deriveKeys } from "../src/envelope/keys.ts";
+import { parseHeader } from "../src/format/header.ts";
+import type { KeyProvider } from "../src/keys/provider.ts";
+import { encodeBase64, encodeBase64Url } from "../src/encoding/base64.ts";
+import { bytesSource, openRandomAccess } from "../src/envelope/random_access.ts";
+import { concatBytes, CountingProvider, decryptStreamed, drain, hex, outcome, prng, streamOf } from "./support/envelope_harness.ts";
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof EnvelopeError, `expected an EnvelopeError, got ${String(e)}`);
+    return e.code;
+  }
+  assert.fail("expected a failure");
+}
+
+Deno.test("two local keys wrap one data key; either alone decrypts, a third does not", async () => {
+  const a = await LocalKey.generate();
+  const b = await LocalKey.generate();
+  const c = await LocalKey.generate();
+  const pt = te.encode("for both a and b");
+  const sealed = await encrypt(pt, { keys: [a, b], context: { x: "1" } });
+  const info = await inspect(sealed);
+  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["local", a.keyId, 60], ["local", b.keyId, 60]]);
+  assert.equal(td.decode(await decrypt(sealed, { keys: a })), "for both a and b");
+  assert.equal(td.decode(await decrypt(sealed, { keys: b })), "for both a and b");
+  assert.equal(td.decode(await decrypt(sealed, { keys: [c, b] })), "for both a and b");
+  assert.equal(await codeOf(decrypt(sealed, { keys: c })), "NO_KEY_MATCHED");
+  // Both entries hold the same data key: the raw key from one opens the message for the other.
+  const streamed = await decryptStreamed(sealed, { keys: [c, a] }, 5);
+  assert.equal(td.decode(streamed), "for both a and b");
+});
+
+Deno.test("NO_KEY_MATCHED names the keys given, the file's wrapped keys and every failed attempt", async () => {
+  const a = await LocalKey.generate();
+  const b = await LocalKey.generate();
+  const stranger = await LocalKey.generate();
+  const sealed = await encrypt(te.encode("x"), { keys: [a, b] });
+  try {
+    await decrypt(sealed, { keys: stranger });
+    assert.fail("decrypted with a stranger's key");
+  } catch (e) {
+    assert.ok(e instanceof EnvelopeError);
+    assert.equal(e.code, "NO_KEY_MATCHED");
+    assert.match(e.message, new RegExp(stranger.keyId));
+    assert.ok(e.hint?.includes(`local:${a.keyId}`) && e.hint.includes(`local:${b.keyId}`), e.hint);
+  }
+  // A raw key that is not the data key: the attempt and its cause are named.
+  const wrongRaw = await RawDataKey.create(new Uint8Array(32).fill(7));
+  try {
+    await decrypt(sealed, { keys: [stranger, wrongRaw] });
+    assert.fail("decrypted with a wrong raw key");
+  } catch (e) {
+    assert.ok(e instanceof EnvelopeError);
+    assert.equal(e.code, "NO_KEY_MATCHED");
+    assert.match(e.message, new RegExp(`raw key ${wrongRaw.keyId}: the supplied data key is not this message's data key`));
+  }
+});
+
+Deno.test("a required context must match exactly, and is checked before any provider is called", async () => {
+  const inner = await LocalKey.generate();
+  const counting = new CountingProvider(inner);
+  const ctx = { tenant: "acme", purpose: "test" };
+  const sealed = await encrypt(te.encode("ctx"), { keys: inner, context: ctx });
+  assert.equal(td.decode(await decrypt(sealed, { keys: inner, context: { purpose: "test", tenant: "acme" } })), "ctx");
+  assert.equal(td.decode(await decrypt(sealed, { keys: inner })), "ctx", "no required context: any stored context");
+  for (
+    const wrong of [{ tenant: "acme" }, { ...ctx, extra: "" }, { tenant: "acme", purpose: "Test" }, {}, {
+      tenant: "acme",
+      purpose: "test ",
+    }] as Record<string, string>[]
+  ) {
+    assert.equal(await codeOf(decrypt(sealed, { keys: counting, context: wrong })), "CONTEXT_MISMATCH", JSON.stringify(wrong));
+    assert.equal(await codeOf(decryptStreamed(sealed, { keys: counting, context: wrong }, 11)), "CONTEXT_MISMATCH");
+    assert.equal(await codeOf(openRandomAccess(bytesSource(sealed), { keys: counting, context: wrong })), "CONTEXT_MISMATCH");
+  }
+  assert.equal(counting.calls.unwrap, 0, "no provider call before the context check");
+  // The empty stored context against a required empty context.
+  const plain = await encrypt(te.encode("none"), { keys: inner });
+  assert.equal(td.decode(await decrypt(plain, { keys: inner, context: {} })), "none");
+  assert.equal(await codeOf(decrypt(plain, { keys: inner, context: { a: "" } })), "CONTEXT_MISMATCH");
+  // Keys that look like Object.prototype members are ordinary keys.
+  const odd = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t"}');
+  const s2 = await encrypt(te.encode("odd"), { keys: inner, context: odd });
+  assert.deepEqual(Object.entries((await inspect(s2)).context).sort(), [["__proto__", "p"], ["constructor", "c"], ["toString", "t"]]);
+  assert.equal(td.decode(await decrypt(s2, { keys: inner, context: odd })), "odd");
+  assert.equal(await codeOf(decrypt(s2, { keys: inner, context: { constructor: "c", toString: "t" } })), "CONTEXT_MISMATCH");
+});
+
+Deno.test("RawDataKey: encrypts with the given key, decrypts what a local key wrapped, refuses a wrong key", async () => {
+  const dk = prng(1).bytes(32);
+  const raw = await RawDataKey.create(dk);
+  const local = await LocalKey.generate();
+  const sealed = await encrypt(te.encode("raw"), { keys: [raw, local] });
+  const info = await inspect(sealed);
+  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["raw", raw.keyId, 0], ["local", local.keyId, 60]]);
+  const header = parseHeader(sealed);
+  assert.equal(hex(header.commitment), hex((await deriveKeys(dk, header.salt)).commitment), "the raw key is the data key");
+  assert.equal(td.decode(await decrypt(sealed, { keys: local })), "raw");
+  assert.equal(td.decode(await decrypt(sealed, { keys: await RawDataKey.create(encodeBase64(dk)) })), "raw");
+  assert.equal(td.decode(await decrypt(sealed, { keys: await RawDataKey.create(encodeBase64Url(dk, false)) })), "raw");
+  // A local-only message opens with its data key given raw.
+  const localOnly = await encrypt(te.encode("local only"), { keys: [raw, local] });
+  const onlyLocal = concatBytes([(await rewrapHeader(localOnly, { remove: (k) => k.provider === "raw" })).header, localOnly.subarray(parseHeader(localOnly).length)]);
+  assert.deepEqual((await inspect(onlyLocal)).keys.map((k) => k.provider), ["local"]);
+  assert.equal(td.decode(await decrypt(onlyLocal, { keys: raw })), "local only");
+  const wrong = await RawDataKey.create(prng(2).bytes(32));
+  assert.equal(await codeOf(decrypt(sealed, { keys: wrong })), "NO_KEY_MATCHED");
+  assert.equal(await codeOf(decryptStreamed(sealed, { keys: wrong }, 3)), "NO_KEY_MATCHED");
+  assert.equal(await codeOf(RawDataKey.create(new Uint8Array(31))), "INVALID_KEY");
+  assert.equal(await codeOf(RawDataKey.create("not base64!")), "INVALID_KEY");
+  // A raw key can only be the message's own key, not wrap another one.
+  assert.equal(await codeOf(encrypt(te.encode("x"), { keys: [local, raw] })), "INVALID_ARGUMENT");
+});
+
+/** A stream of `bytes` in pieces of `piece` that counts what was pulled and whether it was cancelled. */
+function countingStream(bytes: Uint8Array, piece: number) {
+  const state = { pulled: 0, cancelled: false };
+  let at = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (at >= bytes.length) return c.close();
+      const p = bytes.slice(at, at + piece);
+      at += p.length;
+      state.pulled += p.length;
+      c.enqueue(p);
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, state };
+}
+
+Deno.test("inspect reads bytes, a Blob and a stream alike, and takes no more than the header from a stream", async () => {
+  const key = await LocalKey.generate();
+  const big = prng(3).bytes(1 << 20);
+  const sealed = await encrypt(big, { keys: key, context: { app: "inspect" }, chunkSize: 4096 });
+  const header = parseHeader(sealed);
+  const fromBytes = await inspect(sealed);
+  assert.equal(fromBytes.format, "envelope");
+  assert.equal(fromBytes.version, 1);
+  assert.equal(fromBytes.chunkSize, 4096);
+  assert.deepEqual({ ...fromBytes.context }, { app: "inspect" });
+  assert.equal(fromBytes.headerLength, header.length);
+  // A Blob whose slices are recorded.
+  const slices: [number, number][] = [];
+  class RecordingBlob extends Blob {
+    override slice(start?: number, end?: number, type?: string): Blob {
+      slices.push([start ?? 0, end ?? this.size]);
+      return super.slice(start, end, type);
+    }
+  }
+  const fromBlob = await inspect(new RecordingBlob([sealed as Uint8Array<ArrayBuffer>]));
+  assert.deepEqual(fromBlob, fromBytes);
+  assert.ok(slices.every(([s, e]) => s === 0 && e <= 4096), `blob slices ${JSON.stringify(slices)}`);
+  for (const piece of [1, 7, 100, 4096]) {
+    const { stream, state } = countingStream(sealed, piece);
+    assert.deepEqual(await inspect(stream), fromBytes);
+    assert.ok(state.pulled < header.length + piece, `pieces of ${piece}: pulled ${state.pulled} for a ${header.length}-byte header`);
+    assert.ok(state.cancelled, "the stream is cancelled after the header");
+  }
+  // Failures from a stream: not envelope, cut inside the header.
+  assert.equal(await codeOf(inspect(countingStream(te.encode("plain text here"), 4).stream)), "FORMAT_UNKNOWN");
+  assert.equal(await codeOf(inspect(countingStream(sealed.slice(0, header.length - 1), 50).stream)), "TRUNCATED");
+  assert.equal(await codeOf(inspect(new Uint8Array(0))), "TRUNCATED");
+});
+
+Deno.test("rewrapHeader adds, removes and replaces wrapped keys; the payload bytes stay identical", async () => {
+  const a = await LocalKey.generate();
+  const b = await LocalKey.generate();
+  const pt = prng(4).bytes(1000);
+  const sealed = await encrypt(pt, { keys: a, chunkSize: 64, context: { r: "w" } });
+  const h0 = parseHeader(sealed);
+  const payload = sealed.subarray(h0.length);
+  const join = (r: { header: Uint8Array; payloadOffset: number }, from: Uint8Array) =>
+    concatBytes([r.header, from.subarray(r.payloadOffset)]);
+
+  // Add b.
+  const added = await rewrapHeader(sealed, { keys: [a], add: [b] });
+  assert.deepEqual(added.added, [{ provider: "local", keyId: b.keyId, via: "wrap" }]);
+  const withB = join(added, sealed);
+  const h1 = parseHeader(withB);
+  assert.equal(hex(withB.subarray(h1.length)), hex(payload), "payload unchanged");
+  assert.equal(hex(h1.core), hex(h0.core), "core unchanged");
+  assert.equal(hex(h1.headerTag), hex(h0.headerTag), "header tag unchanged");
+  assert.deepEqual(h1.keys.map((k) => k.keyId), [a.keyId, b.keyId]);
+  assert.equal(hex(await decrypt(withB, { keys: b })), hex(pt));
+  assert.equal(hex(await decrypt(withB, { keys: a })), hex(pt));
+
+  // Remove a: a no longer opens it.
+  const removed = await rewrapHeader(withB, { remove: (k) => k.keyId === a.keyId });
+  assert.deepEqual(removed.removed.map((k) => k.keyId), [a.keyId]);
+  const onlyB = join(removed, withB);
+  assert.equal(hex(onlyB.subarray(parseHeader(onlyB).length)), hex(payload));
+  assert.equal(await codeOf(decrypt(onlyB, { keys: a })), "NO_KEY_MATCHED");
+  assert.equal(hex(await decrypt(onlyB, { keys: b })), hex(pt));
+
+  // Replace b's entry with a fresh wrap under b: same count, a new wrapped value, still opens.
+  const replaced = await rewrapHeader(onlyB, { keys: [b], add: [b] });
+  const reB = join(replaced, onlyB);
+  const h3 = parseHeader(reB);
+  assert.equal(h3.keys.length, 1);
+  assert.notEqual(hex(h3.keys[0].wrapped), hex(parseHeader(onlyB).keys[0].wrapped));
+  assert.equal(hex(reB.subarray(h3.length)), hex(payload));
+  assert.equal(hex(await decrypt(reB, { keys: b })), hex(pt));
+
+  // Refusals: no key to unwrap with, a key that does not open it, a tampered header, removing every key.
+  assert.equal(await codeOf(rewrapHeader(onlyB, { add: [a] })), "NO_KEY_MATCHED");
+  assert.equal(await codeOf(rewrapHeader(onlyB, { keys: [a], add: [a] })), "NO_KEY_MATCHED");
+  const tampered = onlyB.slice();
+  tampered[parseHeader(onlyB).core.length + 3] ^= 1; // the header tag
+  assert.equal(await codeOf(rewrapHeader(tampered, { keys: [b], add: [a] })), "HEADER_AUTH_FAILED");
+  assert.equal(await codeOf(rewrapHeader(onlyB, { remove: () => true })), "INVALID_ARGUMENT");
+  // Only the header is needed.
+  const fromHeaderOnly = await rewrapHeader(sealed.slice(0, h0.length), { keys: [a], add: [b] });
+  assert.equal(fromHeaderOnly.payloadOffset, h0.length);
+});
+
+Deno.test("DataKeyCache: a data key is reused until its age bound, and every message still has its own salt", async () => {
+  let now = 1_000_000;
+  const inner = await LocalKey.generate();
+  const p = new CountingProvider(inner);
+  const cache = new DataKeyCache({ maxAgeMs: 1000, now: () => now });
+  const m1 = await encrypt(te.encode("1"), { keys: p, cache });
+  now += 999;
+  const m2 = await encrypt(te.encode("2"), { keys: p, cache });
+  assert.equal(p.calls.generateDataKey, 1);
+  assert.equal(hex(parseHeader(m1).keys[0].wrapped), hex(parseHeader(m2).keys[0].wrapped), "same data key, same wrapped entry");
+  assert.notEqual(hex(parseHeader(m1).salt), hex(parseHeader(m2).salt), "a fresh salt per message");
+  now += 1;
+  const m3 = await encrypt(te.encode("3"), { keys: p, cache });
+  assert.equal(p.calls.generateDataKey, 2, "expired at maxAgeMs");
+  assert.notEqual(hex(parseHeader(m3).keys[0].wrapped), hex(parseHeader(m1).keys[0].wrapped));
+  for (const [m, want] of [[m1, "1"], [m2, "2"], [m3, "3"]] as const) assert.equal(td.decode(await decrypt(m, { keys: inner })), want);
+  assert.deepEqual({ ...cache.stats }, { encryptHits: 1, encryptMisses: 2, decryptHits: 0, decryptMisses: 0 });
+  // A different context is a different entry.
+  await encrypt(te.encode("4"), { keys: p, cache, context: { other: "ctx" } });
+  assert.equal(p.calls.generateDataKey, 3);
+  await cache.clear();
+  await encrypt(te.encode("5"), { keys: p, cache });
+  assert.equal(p.calls.generateDataKey, 4, "clear forgets every entry");
+});
+
+Deno.test("DataKeyCache: bounded by messages and by bytes", async () => {
+  const p = new CountingProvider(await LocalKey.generate());
+  const byMessages = new DataKeyCache({ maxMessages: 3 });
+  for (let i = 0; i < 7; i++) await encrypt(te.encode(`m${i}`), { keys: p, cache: byMessages });
+  assert.equal(p.calls.generateDataKey, 3, "7 messages at 3 per key need 3 keys");
+
+  const q = new CountingProvider(await LocalKey.generate());
+  const byBytes = new DataKeyCache({ maxBytes: 1000 });
+  await encrypt(new Uint8Array(600), { keys: q, cache: byBytes });
+  await encrypt(new Uint8Array(400), { keys: q, cache: byBytes });
+  assert.equal(q.calls.generateDataKey, 1, "600 + 400 fits 1000");
+  await encrypt(new Uint8Array(1), { keys: q, cache: byBytes });
+  assert.equal(q.calls.generateDataKey, 2, "one byte more does not");
+  // A stream counts its announced length.
+  const stream = async (n: number) => {
+    const r = await drain(streamOf(new Uint8Array(n), 100).pipeThrough(encryptStream({ keys: q, cache: byBytes, plaintextLength: n })));
+    assert.equal(r.error, undefined);
+  };
+  await stream(999);
+  assert.equal(q.calls.generateDataKey, 2, "1 + 999 fits");
+  await stream(1);
+  assert.equal(q.calls.generateDataKey, 3);
+  // A message larger than the bound gets a key of its own every time.
+  await encrypt(new Uint8Array(2000), { keys: q, cache: byBytes });
+  await encrypt(new Uint8Array(2000), { keys: q, cache: byBytes });
+  assert.equal(q.calls.generateDataKey, 5);
+});
+
+Deno.test("DataKeyCache: concurrent requests share one provider call", async () => {
+  const p = new CountingProvider(await LocalKey.generate());
+  let release!: () => void;
+  p.gate = new Promise((r) => (release = r));
+  const cache = new DataKeyCache();
+  const pending = Array.from({ length: 6 }, (_, i) => encrypt(te.encode(`c${i}`), { keys: p, cache }));
+  await new Promise((r) => setTimeout(r, 10));
+  release();
+  const sealed = await Promise.all(pending);
+  assert.equal(p.calls.generateDataKey, 1);
+  assert.equal(new Set(sealed.map((m) => hex(parseHeader(m).salt))).size, 6, "six salts");
+  for (let i = 0; i < 6; i++) assert.equal(td.decode(await decrypt(sealed[i], { keys: p.inner })), `c${i}`);
+  // A failing provider call is not cached.
+  const failing: KeyProvider = {
+    provider: "local",
+    keyId: "0000000000000000",
+    generateDataKey: () => Promise.reject(new EnvelopeError("KMS_FAILED", "Generating a data key failed: test")),
+    wrap: () => Promise.reject(new Error("unused")),
+    unwrap: () => Promise.resolve(null),
+  };
+  assert.equal(await codeOf(encrypt(te.encode("x"), { keys: failing, cache })), "KMS_FAILED");
+  assert.equal(await codeOf(encrypt(te.encode("x"), { keys: failing, cache })), "KMS_FAILED");
+});
+
+Deno.test("DataKeyCache on decrypt: the second message under a cached key needs no provider call", async () => {
+  const p = new CountingProvider(await LocalKey.generate());
+  const encCache = new DataKeyCache();
+  const m1 = await encrypt(te.encode("one"), { keys: p, cache: encCache });
+  const m2 = await encrypt(te.encode("two"), { keys: p, cache: encCache });
+  const cache = new DataKeyCache();
+  assert.equal(td.decode(await decrypt(m1, { keys: p, cache })), "one");
+  assert.equal(p.calls.unwrap, 1);
+  assert.equal(td.decode(await decrypt(m2, { keys: p, cache })), "two");
+  assert.equal(td.decode(await decryptStreamed(m1, { keys: p, cache }, 9)), "one");
+  assert.equal(p.calls.unwrap, 1, "hits need no unwrap");
+  assert.equal(cache.stats.decryptHits, 2);
+  // A hit still checks the commitment: a message whose entry was copied from another message but whose data key differs.
+  const other = await encrypt(te.encode("other"), { keys: p });
+  const forged = concatBytes([
+    (await rewrapHeader(other, { remove: () => false })).header.subarray(0, parseHeader(other).keyListOffset),
+    m1.subarray(parseHeader(m1).keyListOffset),
+  ]);
+  // `forged` is other's core and tag with m1's key list and m1's payload: the cached key fails other's commitment.
+  assert.equal(await codeOf(decrypt(forged, { keys: p, cache })), "KEY_COMMITMENT_MISMATCH");
+});
+
+Deno.test("DataKeyCache on decrypt: a cached key is only released to a caller holding a key for that entry [FAILS UNTIL FIXED: bug B6]", async () => {
+  const owner = await LocalKey.generate();
+  const stranger = await LocalKey.generate();
+  const cache = new DataKeyCache();
+  const sealed = await encrypt(te.encode("owner's secret"), { keys: owner });
+  assert.equal(td.decode(await decrypt(sealed, { keys: owner, cache })), "owner's secret");
+  // Without the cache the stranger's key cannot open it; a shared cache must not change that.
+  assert.equal(await codeOf(decrypt(sealed, { keys: stranger })), "NO_KEY_MATCHED");
+  assert.equal(await codeOf(decrypt(sealed, { keys: stranger, cache })), "NO_KEY_MATCHED");
+});
+
+Deno.test("limits: chunk sizes outside 64..16 MiB and contexts over their limits fail before any provider call", async () => {
+  const inner = await LocalKey.generate();
+  const p = new CountingProvider(inner);
+  for (const chunkSize of [0, 63, 16 * 1024 * 1024 + 1, 64.5, -64, Number.NaN]) {
+    assert.equal(await codeOf(encrypt(te.encode("x"), { keys: p, chunkSize })), "LIMIT_EXCEEDED", `chunk size ${chunkSize}`);
+    const r = await drain(streamOf(te.encode("x"), 1).pipeThrough(encryptStream({ keys: p, chunkSize })));
+    assert.ok(r.error instanceof EnvelopeError && r.error.code === "LIMIT_EXCEEDED", `stream chunk size ${chunkSize}`);
+  }
+  for (const chunkSize of [64, 16 * 1024 * 1024]) {
+    const sealed = await encrypt(te.encode("edge"), { keys: inner, chunkSize });
+    assert.equal(parseHeader(sealed).chunkSize, chunkSize);
+    assert.equal(td.decode(await decrypt(sealed, { keys: inner })), "edge");
+  }
+  const over: [string, Record<string, string>][] = [
+    ["a 257-byte key", { ["k".repeat(257)]: "v" }],
+    ["a 257-byte key of 2-byte characters", { ["é".repeat(128) + "k"]: "v" }],
+    ["a 4097-byte value", { k: "v".repeat(4097) }],
+    ["65 pairs", Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, ""]))],
+    ["16,410 bytes encoded", Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`k${i}`, "v".repeat(4096)]))],
+  ];
+  for (const [what, context] of over) {
+    assert.equal(await codeOf(encrypt(te.encode("x"), { keys: p, context })), "LIMIT_EXCEEDED", what);
+  }
+  const atLimit = {
+    ["k".repeat(256)]: "v".repeat(4096),
+    ...Object.fromEntries(Array.from({ length: 2 }, (_, i) => [`k${i}`, "v".repeat(4096)])),
+    z: "v".repeat(16384 - 2 - 3 * (4 + 4096) - 256 - 5 - 2 * 2),
+  };
+  const sealedAtLimit = await encrypt(te.encode("limit"), { keys: inner, context: atLimit });
+  assert.equal(td.decode(await decrypt(sealedAtLimit, { keys: inner, context: atLimit })), "limit");
+  assert.equal(await codeOf(encrypt(te.encode("x"), { keys: p, context: { "": "empty key" } })), "INVALID_ARGUMENT");
+  assert.equal(await codeOf(encrypt(te.encode("x"), { keys: p, context: { a: "\ud800" } })), "INVALID_ARGUMENT");
+  await assert.rejects(encrypt(te.encode("x"), { keys: p, context: { a: 1 as unknown as string } }), TypeError);
+  assert.equal(await codeOf(encrypt(te.encode("x"), { keys: [] })), "INVALID_ARGUMENT");
+  assert.deepEqual(p.calls, { generateDataKey: 0, wrap: 0, unwrap: 0 }, "no provider call for any refused input");
+});
+
+Deno.test("errors carry no key material: data keys, local keys and derived keys appear in no message, hint or cause", async () => {
+  const dk = prng(5).bytes(32);
+  const kek = prng(6).bytes(32);
+  const raw = await RawDataKey.create(dk);
+  const local = await LocalKey.fromBytes(kek);
+  const sealed = await encrypt(te.encode("secret"), { keys: [raw, local], chunkSize: 64, context: { c: "1" } });
+  const h = parseHeader(sealed);
+  const derived = await deriveKeys(dk, h.salt);
+  const secrets = [dk, kek, derived.headerKey, derived.payloadKey, derived.commitment].flatMap((k) => [
+    hex(k),
+    hex(k).toUpperCase(),
+    encodeBase64(k),
+    encodeBase64Url(k, false),
+    hex(k.subarray(0, 8)),
+  ]);
+  const flip = (at: number) => {
+    const m = sealed.slice();
+    m[at] ^= 1;
+    return m;
+  };
+  const wrongDk = await RawDataKey.create(prng(7).bytes(32));
+  const failures: Promise<unknown>[] = [
+    decrypt(sealed, { keys: wrongDk }),
+    decrypt(sealed, { keys: local, context: { c: "2" } }),
+    decrypt(flip(20), { keys: local }),
+    decrypt(flip(20), { keys: raw }),
+    decrypt(flip(h.core.length - 1), { keys: local }),
+    decrypt(flip(h.core.length + 1), { keys: raw }),
+    decrypt(flip(h.length - 1), { keys: local }),
+    decrypt(flip(h.length + 3), { keys: raw }),
+    decrypt(sealed.slice(0, sealed.length - 1), { keys: raw }),
+    decryptStreamed(flip(h.length + 3), { keys: raw }, 5),
+    openRandomAccess(bytesSource(flip(30)), { keys: local }),
+    RawDataKey.create(dk.subarray(0, 31)),
+    LocalKey.fromText(`ENVELOPE-LOCAL-KEY-V1:${encodeBase64Url(kek, false)}x`),
+    LocalKey.fromText(`ENVELOPE-LOCAL-KEY-V2:${encodeBase64Url(kek, false)}`),
+    rewrapHeader(flip(h.core.length + 1), { keys: [raw], add: [local] }),
+  ];
+  let n = 0;
+  for (const f of failures) {
+    const o = await outcome(async () => (await f, new Uint8Array(0)));
+    assert.ok(!o.ok, `failure ${n} did not fail`);
+    const e = o.error as EnvelopeError;
+    const seen: string[] = [];
+    for (let x: unknown = e; x instanceof Error; x = (x as Error).cause) {
+      seen.push(x.message, String((x as EnvelopeError).hint ?? ""), x.stack ?? "", JSON.stringify(x));
+    }
+    const text = seen.join("\n");
+    for (const s of secrets) assert.ok(!text.includes(s), `failure ${n} (${e.code}) shows key material: ${e.message}`);
+    n++;
+  }
+  assert.equal(n, failures.length);
+});
+
+Deno.test("streams reject non-bytes and report every failure as an error, never an early end", async () => {
+  const key = await LocalKey.generate();
+  const sealed = await encrypt(prng(8).bytes(500), { keys: key, chunkSize: 64 });
+  const bad = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(sealed.slice(0, 100));
+      c.enqueue("text" as unknown as Uint8Array);
+      c.close();
+    },
+  });
+  const r = await drain(bad.pipeThrough(decryptStream({ keys: key })));
+  assert.ok(r.error instanceof TypeError);
+  const r2 = await drain(
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue("text" as unknown as Uint8Array);
+        c.close();
+      },
+    }).pipeThrough(encryptStream({ keys: key })),
+  );
+  assert.ok(r2.error instanceof TypeError);
+  // An empty input is an error, not an empty plaintext.
+  const r3 = await drain(streamOf(new Uint8Array(0), 1).pipeThrough(decryptStream({ keys: key })));
+  assert.ok(r3.error instanceof EnvelopeError && r3.error.code === "TRUNCATED");
+});
