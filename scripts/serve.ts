@@ -164,7 +164,7 @@ export function parseRange(header: string, size: number): [number, number] | "un
   }
   const start = Number(m[1]);
   const last = m[2] === "" ? size - 1 : Number(m[2]);
-  if (last < start) return null;
+  if (m[2] !== "" && last < start) return null;
   if (start >= size) return "unsatisfiable";
   return [start, Math.min(last, size - 1) + 1];
 }
