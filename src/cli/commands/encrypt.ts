@@ -4,6 +4,7 @@
  * @module
  */
 import { stat } from "node:fs/promises";
+import { resolve, sep } from "node:path";
 import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { EnvelopeError } from "../../errors.ts";
@@ -24,8 +25,8 @@ const FLAGS = [
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 
-function usage(message: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: "run `envelope encrypt --help` for the options" });
+function usage(message: string, hint = "run `envelope encrypt --help` for the options"): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint });
 }
 
 /** Parses a positive integer option. */
@@ -79,6 +80,15 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     else output = input === "-" ? "-" : input + SUFFIX;
   }
 
+  if (dir !== undefined) {
+    const root = resolve(dir) + sep;
+    if (output !== "-" && resolve(output).startsWith(root)) {
+      throw usage(
+        `Encrypting ${dir} failed: the output ${output} is inside the directory being encrypted`,
+        "write the output outside the directory (the default is DIR.zip.envl beside it)",
+      );
+    }
+  }
   const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
   let source: ReadableStream<Uint8Array>;
   let size: number | undefined;
