@@ -8,7 +8,7 @@
  */
 import { EnvelopeError } from "../errors.ts";
 import { peek, type Peeked } from "../cli/header_peek.ts";
-import { looksLikeNitro, nitroBytesToDecide } from "./nitro.ts";
+import { looksLikeNitro, NITRO_MAX_BLOB, nitroBlobLength, nitroBytesToDecide } from "./nitro.ts";
 import { looksLikeAliyun } from "./aliyun_gcm.ts";
 
 /** A compatibility format. */
@@ -17,6 +17,9 @@ export type CompatFormat = "nitro" | "aliyun";
 /** The format `head` starts like, or `undefined`. `whole` says the head is the entire input. */
 export function detectFormat(head: Uint8Array, whole: boolean): CompatFormat | undefined {
   if (looksLikeNitro(head)) return "nitro";
+  // A plausible length header that runs past the end: a truncated Nitro file, so the reader can say so.
+  const n = nitroBlobLength(head);
+  if (whole && n !== undefined && n >= 1 && n <= NITRO_MAX_BLOB && head.length < nitroBytesToDecide(head)) return "nitro";
   if (looksLikeAliyun(head, whole)) return "aliyun";
   return undefined;
 }

@@ -1,0 +1,342 @@
+/**
+ * The Nitro-enclave format against replicas of the sample's own Python
+ * (boto3 and `cryptography` against moto), through the real CLI:
+ * envelope_encryptor.py's files decrypt with `envelope decrypt`, files from
+ * `envelope encrypt --format nitro` decrypt with the enclave's run.py, the
+ * trees compare file by file; kmstool_enclave_cli of both generations; and
+ * bad input fails with a typed code and leaves nothing behind.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startMoto } from "./support/moto.ts";
+import { failsWith, listing, makeAppTree, ok, runCli, runPy, scratch, supportFile, tree } from "./support/compat_cli.ts";
+import { looksLikeNitro, splitNitro, tokenTimestamp } from "../src/compat/nitro.ts";
+import { decodeBase64Url } from "../src/encoding/base64.ts";
+
+interface Ctx {
+  dir: string;
+  home: string;
+  env: Record<string, string>;
+  arn: string;
+  alias: string;
+}
+
+async function withSetup(fn: (c: Ctx) => Promise<void>): Promise<void> {
+  const moto = await startMoto();
+  const dir = await scratch("nitro");
+  try {
+    const arn = await moto.createKey("nitro test key");
+    const alias = await moto.createAlias("enclavekey", arn);
+    const home = join(dir, "home");
+    await Deno.mkdir(home);
+    // boto3 reads AWS_DEFAULT_REGION; the JavaScript SDK reads AWS_REGION.
+    const env = { ...moto.env(), AWS_DEFAULT_REGION: moto.region };
+    await fn({ dir, home, env, arn, alias });
+  } finally {
+    await moto.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("nitro: envelope_encryptor.py's file decrypts with envelope decrypt to the same tree", () =>
+  withSetup(async ({ dir, home, env, alias }) => {
+    const app = join(dir, "application");
+    await makeAppTree(app);
+    const work = join(dir, "py");
+    await Deno.mkdir(work);
+    ok(await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }), "the Python encryptor");
+    const file = join(work, "application_code.zip.encrypted");
+
+    const out = join(dir, "out");
+    const r = await runCli(["decrypt", file, "-d", out], { cwd: dir, home, env });
+    ok(r, "envelope decrypt -d");
+    assert.match(r.out, /Nitro-enclave/);
+    assert.deepEqual(await tree(out), await tree(app));
+
+    // Without -d, the zip itself: the same bytes Python's Fernet decrypts to.
+    const zip = join(dir, "app.zip");
+    ok(await runCli(["decrypt", file, "-o", zip], { cwd: dir, home, env }), "envelope decrypt -o");
+    const unpacked = join(dir, "unpacked");
+    ok(await runPyInline(`import shutil,sys; shutil.unpack_archive(sys.argv[1], sys.argv[2], "zip")`, [zip, unpacked], dir, home), "unpacking");
+    assert.deepEqual(await tree(unpacked), await tree(app));
+  }));
+
+Deno.test("nitro: envelope encrypt --format nitro writes the sample's bytes, and the enclave's run.py opens them", () =>
+  withSetup(async ({ dir, home, env, alias, arn }) => {
+    const app = join(dir, "application");
+    await makeAppTree(app);
+    const work = join(dir, "ours");
+    await Deno.mkdir(work);
+    const r = await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro"], { cwd: work, home, env });
+    ok(r, "envelope encrypt --format nitro");
+    // The default name, in the current folder, and nothing else (no plaintext zip on disk).
+    assert.deepEqual(await listing(work), ["application_code.zip.encrypted"]);
+    const file = join(work, "application_code.zip.encrypted");
+    const bytes = await Deno.readFile(file);
+    const { blob, token } = splitNitro(bytes);
+    assert.ok(looksLikeNitro(bytes));
+    assert.equal(new DataView(bytes.buffer).getUint32(0), blob.length);
+    // The token: base64url with '=' padding, no newline, to the end of the file.
+    const text = new TextDecoder().decode(token);
+    assert.match(text, /^gAAAAA[A-Za-z0-9_-]+={0,2}$/);
+    assert.equal(text.length % 4, 0);
+    assert.equal(decodeBase64Url(text)[0], 0x80);
+    const ts = tokenTimestamp(token)!;
+    assert.ok(Math.abs(ts - Date.now() / 1000) < 600);
+    assert.match(r.out, new RegExp(arn.replace(/[/.]/g, "\\$&")));
+
+    const out = join(dir, "enclave");
+    ok(await runPy("compat_enclave_run.py", [file, out], { cwd: dir, home, env }), "the enclave replica");
+    assert.deepEqual(await tree(out), await tree(app));
+
+    // The zip has the entries shutil.make_archive writes (a name/ entry per folder, no top folder, no ./).
+    // Python lists a folder's files in os.scandir order, which depends on the file system, so the order
+    // of files is not compared; ours is sorted.
+    const ours = await zipNames(join(dir, "enclave.zip"), dir, home);
+    const pyZip = join(dir, "py");
+    ok(await runPyInline(`import shutil,sys; shutil.make_archive(sys.argv[1], "zip", sys.argv[2])`, [pyZip, app], dir, home), "make_archive");
+    assert.deepEqual([...ours].sort(), (await zipNames(pyZip + ".zip", dir, home)).sort());
+    assert.deepEqual(ours.slice(0, 2), ["empty/", "lib/"]);
+
+    // Refuses to replace the output without --force; replaces it with.
+    failsWith(await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro"], { cwd: work, home, env }), "OUTPUT_EXISTS", "a second encrypt");
+    assert.deepEqual(await Deno.readFile(file), bytes);
+    ok(await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro", "--force"], { cwd: work, home, env }), "encrypt --force");
+    assert.notDeepEqual(await Deno.readFile(file), bytes);
+  }));
+
+Deno.test("nitro: a single file is wrapped in a one-entry zip; -o names the output; -c and other keys are refused", () =>
+  withSetup(async ({ dir, home, env, arn }) => {
+    const script = join(dir, "print-hello.py");
+    await Deno.writeTextFile(script, "print('hi')\n");
+    const out = join(dir, "single.encrypted");
+    ok(await runCli(["encrypt", script, "-o", out, "-k", arn, "--format", "nitro"], { cwd: dir, home, env }), "encrypt a file");
+    const enclave = join(dir, "enclave");
+    ok(await runPy("compat_enclave_run.py", [out, enclave], { cwd: dir, home, env }), "the enclave replica");
+    assert.deepEqual(await listing(enclave), ["print-hello.py"]);
+    assert.equal(await Deno.readTextFile(join(enclave, "print-hello.py")), "print('hi')\n");
+
+    const withContext = await runCli(["encrypt", script, "-o", join(dir, "c.enc"), "-k", arn, "--format", "nitro", "-c", "a=b"], { cwd: dir, home, env });
+    failsWith(withContext, "USAGE", "-c with nitro");
+    assert.equal(withContext.code, 2);
+    assert.match(withContext.stderr, /cannot pass an encryption context/);
+    failsWith(await runCli(["encrypt", script, "-o", join(dir, "l.enc"), "-k", "local:/x", "--format", "nitro"], { cwd: dir, home, env }), "USAGE", "a local key with nitro");
+    failsWith(await runCli(["encrypt", script, "-o", join(dir, "n.enc"), "--format", "nitro"], { cwd: dir, home, env }), "USAGE", "no key with nitro");
+    assert.deepEqual((await listing(dir)).filter((n) => n.endsWith(".enc")), []);
+  }));
+
+/** Executable wrappers that run the fake tool as one generation each, logging their arguments. */
+async function fakeTools(dir: string): Promise<{ modern: string; legacy: string; log: string }> {
+  const log = join(dir, "kmstool.log");
+  const make = async (name: string, generation: string) => {
+    const path = join(dir, name);
+    await Deno.writeTextFile(
+      path,
+      `#!/bin/sh\nFAKE_KMSTOOL_GENERATION=${generation} FAKE_KMSTOOL_LOG=${JSON.stringify(log)} exec python3 ${JSON.stringify(supportFile("compat_kmstool_cli.py"))} "$@"\n`,
+    );
+    await Deno.chmod(path, 0o755);
+    return path;
+  };
+  return { modern: await make("kmstool-v0.4", "subcommand"), legacy: await make("kmstool-v0.2", "legacy"), log };
+}
+
+async function readLog(path: string): Promise<{ generation: string; argv: string[] }[]> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  const lines = text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  await Deno.remove(path).catch(() => {});
+  return lines;
+}
+
+function flag(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+Deno.test("nitro: -k kmstool:PATH drives kmstool_enclave_cli of both generations with region, proxy port and credentials", () =>
+  withSetup(async ({ dir, home, env, alias }) => {
+    const app = join(dir, "application");
+    await makeAppTree(app);
+    const work = join(dir, "w");
+    await Deno.mkdir(work);
+    ok(await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }), "the Python encryptor");
+    const file = join(work, "application_code.zip.encrypted");
+    const { blob } = splitNitro(await Deno.readFile(file));
+    const tools = await fakeTools(dir);
+    const enclaveEnv: Record<string, string> = { ...env, AWS_SESSION_TOKEN: "session-token-for-test", ENVELOPE_KMSTOOL_PROXY_PORT: "8123" };
+
+    // v0.3.1 and later: one run, with the subcommand.
+    const outNew = join(dir, "out-new");
+    ok(await runCli(["decrypt", file, "-d", outNew, "-k", `kmstool:${tools.modern}`], { cwd: dir, home, env: enclaveEnv }), "decrypt with the new tool");
+    assert.deepEqual(await tree(outNew), await tree(app));
+    const runsNew = await readLog(tools.log);
+    assert.equal(runsNew.length, 1);
+    const argv = runsNew[0].argv;
+    assert.equal(argv[0], "decrypt");
+    assert.equal(flag(argv, "--region"), env.AWS_REGION);
+    assert.equal(flag(argv, "--proxy-port"), "8123");
+    assert.equal(flag(argv, "--aws-access-key-id"), env.AWS_ACCESS_KEY_ID);
+    assert.equal(flag(argv, "--aws-secret-access-key"), env.AWS_SECRET_ACCESS_KEY);
+    assert.equal(flag(argv, "--aws-session-token"), "session-token-for-test");
+    assert.equal(flag(argv, "--ciphertext"), btoa(String.fromCharCode(...blob)));
+
+    // The older tool: the new form fails as a usage error, then the old form works.
+    const outOld = join(dir, "out-old");
+    const noDefaults = { ...enclaveEnv };
+    delete noDefaults.ENVELOPE_KMSTOOL_PROXY_PORT;
+    delete noDefaults.AWS_REGION;
+    ok(await runCli(["decrypt", file, "-d", outOld, "-k", `kmstool:${tools.legacy}`], { cwd: dir, home, env: { ...noDefaults, AWS_DEFAULT_REGION: "us-east-1" } }), "decrypt with the old tool");
+    assert.deepEqual(await tree(outOld), await tree(app));
+    const runsOld = await readLog(tools.log);
+    assert.deepEqual(runsOld.map((r) => r.argv[0]), ["decrypt", "--region"]);
+    // Defaults when the environment says nothing: us-east-1 and port 8000.
+    assert.equal(flag(runsOld[1].argv, "--region"), "us-east-1");
+    assert.equal(flag(runsOld[1].argv, "--proxy-port"), "8000");
+
+    // A KMS refusal is the tool's error, as KMS_FAILED, without the secret; the old form is not tried.
+    const bad = await runCli(["decrypt", file, "-o", join(dir, "x.zip"), "-k", `kmstool:${tools.modern}`], {
+      cwd: dir,
+      home,
+      env: { ...enclaveEnv, AWS_ENDPOINT_URL_KMS: "http://127.0.0.1:9" },
+    });
+    failsWith(bad, "KMS_FAILED", "a tool that cannot reach KMS");
+    assert.match(bad.stderr, /Could not decrypt/);
+    assert.doesNotMatch(bad.stderr, /session-token-for-test/);
+    assert.equal((await readLog(tools.log)).length, 1);
+    assert.ok(!(await listing(dir)).includes("x.zip"));
+
+    // A path that does not exist.
+    failsWith(await runCli(["decrypt", file, "-o", join(dir, "y.zip"), "-k", `kmstool:${join(dir, "nope")}`], { cwd: dir, home, env }), "KMS_FAILED", "a missing tool");
+  }));
+
+Deno.test("nitro: --data-key (the Fernet key text) decrypts; extract-key writes the raw blob; inspect reads the header", () =>
+  withSetup(async ({ dir, home, env, alias }) => {
+    const app = join(dir, "application");
+    await makeAppTree(app);
+    ok(await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro"], { cwd: dir, home, env }), "encrypt");
+    const file = join(dir, "application_code.zip.encrypted");
+
+    ok(await runCli(["extract-key", file], { cwd: dir, home, env }), "extract-key");
+    const blob = await Deno.readFile(join(dir, "data_key.encrypted"));
+    assert.deepEqual(blob, splitNitro(await Deno.readFile(file)).blob);
+    failsWith(await runCli(["extract-key", file], { cwd: dir, home, env }), "OUTPUT_EXISTS", "extract-key twice");
+
+    // The Fernet key is the standard base64 of the key KMS opens the blob to.
+    const key = await runPyInline(
+      `import boto3,base64,sys; print(base64.b64encode(boto3.client("kms").decrypt(CiphertextBlob=open(sys.argv[1],"rb").read())["Plaintext"]).decode())`,
+      [join(dir, "data_key.encrypted")],
+      dir,
+      home,
+      env,
+    );
+    ok(key, "boto3 decrypt of the extracted blob");
+    const out = join(dir, "with-key");
+    ok(await runCli(["decrypt", file, "-d", out, "--data-key", key.out.trim()], { cwd: dir, home, env: {} }), "decrypt --data-key, no KMS");
+    assert.deepEqual(await tree(out), await tree(app));
+
+    const info = await runCli(["inspect", file, "--json"], { cwd: dir, home, env });
+    ok(info, "inspect");
+    const parsed = JSON.parse(info.out);
+    assert.equal(parsed.format, "nitro-enclave");
+    assert.equal(parsed.wrappedBytes, blob.length);
+    assert.deepEqual(parsed.context, {});
+    assert.match(parsed.tokenTime, /^\d{4}-\d\d-\d\dT/);
+  }));
+
+Deno.test("nitro: convert verifies the source and writes an envelope file that decrypts to the same zip", () =>
+  withSetup(async ({ dir, home, env, alias }) => {
+    const app = join(dir, "application");
+    await makeAppTree(app);
+    const work = join(dir, "w");
+    await Deno.mkdir(work);
+    ok(await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }), "the Python encryptor");
+    const file = join(work, "application_code.zip.encrypted");
+    const converted = join(dir, "app.zip.envl");
+    ok(await runCli(["convert", file, "-o", converted], { cwd: dir, home, env }), "convert");
+    const out = join(dir, "out");
+    // The envelope file opens with the default local key (no KMS needed any more).
+    ok(await runCli(["decrypt", converted, "-d", out], { cwd: dir, home, env: {} }), "decrypt the converted file");
+    assert.deepEqual(await tree(out), await tree(app));
+
+    // A tampered source: nothing is written.
+    const bytes = await Deno.readFile(file);
+    bytes[bytes.length - 10] ^= 1;
+    const tampered = join(dir, "tampered.encrypted");
+    await Deno.writeFile(tampered, bytes);
+    failsWith(await runCli(["convert", tampered, "-o", join(dir, "t.envl")], { cwd: dir, home, env }), "TOKEN_INVALID", "convert a tampered file");
+    assert.ok(!(await listing(dir)).some((n) => n.startsWith("t.envl") || n.startsWith(".t.envl")));
+  }));
+
+Deno.test("nitro: bad input fails with a typed code and leaves no output", () =>
+  withSetup(async ({ dir, home, env, alias }) => {
+    const app = join(dir, "application");
+    await makeAppTree(app);
+    const src = join(dir, "src");
+    await Deno.mkdir(src);
+    ok(await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro"], { cwd: src, home, env }), "encrypt");
+    const good = await Deno.readFile(join(src, "application_code.zip.encrypted"));
+    const { blob, token } = splitNitro(good);
+    const n = blob.length;
+
+    const cases: [string, Uint8Array, string][] = [];
+    // A length prefix larger than the file (the rest looks like a token at a plausible offset would not).
+    const big = good.slice(0, 4 + n + 200);
+    new DataView(big.buffer).setUint32(0, 6000);
+    cases.push(["length over the file", big, "COMPAT_INVALID"]);
+    // A token with a bad HMAC: change one character of the MAC's base64.
+    const badMac = good.slice();
+    const at = good.length - 6;
+    badMac[at] = badMac[at] === 0x41 ? 0x42 : 0x41;
+    cases.push(["bad HMAC", badMac, "TOKEN_INVALID"]);
+    // A truncated token.
+    cases.push(["truncated token", good.slice(0, 4 + n + Math.floor(token.length / 2)), "TOKEN_INVALID"]);
+    // A token with a character outside base64url.
+    const pct = good.slice();
+    pct[4 + n + 20] = 0x25;
+    cases.push(["token with %", pct, "TOKEN_INVALID"]);
+
+    const work = join(dir, "work");
+    await Deno.mkdir(work);
+    for (const [name, bytes, code] of cases) {
+      const input = join(dir, `${name.replace(/\W+/g, "-")}.encrypted`);
+      await Deno.writeFile(input, bytes);
+      failsWith(await runCli(["decrypt", input, "-o", join(work, "out.zip")], { cwd: work, home, env }), code, name);
+      failsWith(await runCli(["decrypt", input, "-d", join(work, "outdir")], { cwd: work, home, env }), code, `${name} (-d)`);
+      assert.deepEqual(await listing(work), [], `${name} left something behind`);
+    }
+
+    // A length header naming more bytes than the file has, where the file is all header: COMPAT_INVALID from extract-key.
+    const short = good.slice(0, 4 + 10);
+    const shortPath = join(dir, "short.encrypted");
+    await Deno.writeFile(shortPath, short);
+    failsWith(await runCli(["extract-key", shortPath, "-o", join(work, "k")], { cwd: work, home, env }), "COMPAT_INVALID", "extract-key of a short file");
+    assert.deepEqual(await listing(work), []);
+
+    // -c on decrypt: the file has no context, so any required context mismatches.
+    failsWith(await runCli(["decrypt", join(src, "application_code.zip.encrypted"), "-o", join(work, "c.zip"), "-c", "a=b"], { cwd: work, home, env }), "CONTEXT_MISMATCH", "decrypt -c");
+    // A wrong data key: the HMAC does not verify.
+    failsWith(
+      await runCli(["decrypt", join(src, "application_code.zip.encrypted"), "-o", join(work, "k.zip"), "--data-key", btoa("x".repeat(32))], { cwd: work, home, env }),
+      "TOKEN_INVALID",
+      "a wrong --data-key",
+    );
+    assert.deepEqual(await listing(work), []);
+  }));
+
+async function runPyInline(code: string, args: string[], cwd: string, home: string, env: Record<string, string> = {}) {
+  const child = new Deno.Command("python3", {
+    args: ["-c", code, ...args],
+    cwd,
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: home, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await child.output();
+  return { code: out.code, stdout: out.stdout, out: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+async function zipNames(path: string, cwd: string, home: string): Promise<string[]> {
+  const r = await runPyInline(`import zipfile,sys,json; print(json.dumps([i.filename for i in zipfile.ZipFile(sys.argv[1]).infolist()]))`, [path], cwd, home);
+  ok(r, "listing a zip");
+  return JSON.parse(r.out);
+}
