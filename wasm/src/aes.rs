@@ -25,17 +25,10 @@ pub struct RoundKeys {
     pub nr: usize,
 }
 
-// State byte j = row + 4 * column.
-// ShiftRows: out[r + 4c] = in[r + 4((c + r) % 4)].
-const SR: V = V::from_bytes([0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11]);
-// InvShiftRows: out[r + 4c] = in[r + 4((c - r) % 4)].
-const ISR: V = V::from_bytes([0, 13, 10, 7, 4, 1, 14, 11, 8, 5, 2, 15, 12, 9, 6, 3]);
-// Rotate rows within each column by one: out[r + 4c] = in[(r + 1) % 4 + 4c].
-const R1: V = V::from_bytes([1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12]);
-// By two.
-const R2: V = V::from_bytes([2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13]);
-// R1 after ShiftRows: out[j] = in[SR[R1[j]]].
-const R1SR: V = V::from_bytes([5, 10, 15, 0, 9, 14, 3, 4, 13, 2, 7, 8, 1, 6, 11, 12]);
+// State byte j = row + 4 * column. The permutations (V::sr, V::isr, V::r1, V::r2, V::r1sr):
+// ShiftRows out[r + 4c] = in[r + 4((c + r) % 4)]; InvShiftRows out[r + 4c] = in[r + 4((c - r) % 4)];
+// r1/r2 rotate rows within each column by one/two: out[r + 4c] = in[(r + k) % 4 + 4c];
+// r1sr = r1 after ShiftRows.
 
 #[inline(always)]
 fn swapmove(a: V, b: V, mask: V, n: u32) -> (V, V) {
@@ -256,13 +249,13 @@ fn sr_mix_ark(s: &mut Planes, rk: &Planes) {
     let mut a1 = [V::zero(); 8];
     let mut t = [V::zero(); 8];
     for b in 0..8 {
-        let a = s[b].swizzle(SR);
-        a1[b] = s[b].swizzle(R1SR);
+        let a = s[b].sr();
+        a1[b] = s[b].r1sr();
         t[b] = a.xor(a1[b]);
     }
     let xt = xtime(&t);
     for b in 0..8 {
-        s[b] = a1[b].xor(t[b].swizzle(R2)).xor(xt[b]).xor(rk[b]);
+        s[b] = a1[b].xor(t[b].r2()).xor(xt[b]).xor(rk[b]);
     }
 }
 
@@ -272,12 +265,12 @@ fn mix(s: &mut Planes) {
     let mut a1 = [V::zero(); 8];
     let mut t = [V::zero(); 8];
     for b in 0..8 {
-        a1[b] = s[b].swizzle(R1);
+        a1[b] = s[b].r1();
         t[b] = s[b].xor(a1[b]);
     }
     let xt = xtime(&t);
     for b in 0..8 {
-        s[b] = a1[b].xor(t[b].swizzle(R2)).xor(xt[b]);
+        s[b] = a1[b].xor(t[b].r2()).xor(xt[b]);
     }
 }
 
@@ -286,7 +279,7 @@ fn mix(s: &mut Planes) {
 fn inv_mix(s: &mut Planes) {
     let mut u = [V::zero(); 8];
     for b in 0..8 {
-        u[b] = s[b].xor(s[b].swizzle(R2));
+        u[b] = s[b].xor(s[b].r2());
     }
     let w = xtime(&xtime(&u));
     for b in 0..8 {
@@ -313,7 +306,7 @@ pub fn encrypt8(k: &RoundKeys, s: &mut Planes) {
     }
     sbox_nonot(s);
     for b in 0..8 {
-        s[b] = s[b].swizzle(SR).xor(k.rk[k.nr][b]);
+        s[b] = s[b].sr().xor(k.rk[k.nr][b]);
     }
     transpose(s);
 }
@@ -325,14 +318,14 @@ pub fn decrypt8(k: &RoundKeys, s: &mut Planes) {
     ark(s, &k.rk[k.nr]);
     for r in (1..k.nr).rev() {
         for b in 0..8 {
-            s[b] = s[b].swizzle(ISR);
+            s[b] = s[b].isr();
         }
         inv_sbox(s);
         ark(s, &k.rk[r]);
         inv_mix(s);
     }
     for b in 0..8 {
-        s[b] = s[b].swizzle(ISR);
+        s[b] = s[b].isr();
     }
     inv_sbox(s);
     ark(s, &k.rk[0]);

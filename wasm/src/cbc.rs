@@ -1,33 +1,30 @@
 //! AES-CBC with PKCS#7 padding, in place.
 //!
-//! Encryption is serial, one block at a time through the constant-time bitsliced core;
-//! decryption runs eight blocks per call. The padding check reads all of the last block and
+//! Encryption is serial, one block at a time through the constant-time vector-permute AES
+//! (vperm.rs); decryption is parallel and runs eight blocks per bitsliced call (aes.rs). The padding check reads all of the last block and
 //! folds the verdict into a mask, so its time does not depend on the padding bytes.
 
 use crate::aes::{self, RoundKeys};
 use crate::ct;
 use crate::v128::V;
+use crate::vperm::VpKeys;
 
 pub const ERR_KEY: i32 = -1;
 pub const ERR_PAD: i32 = -3;
 
 /// Pads `buf[..len]` in place (buf has room for `len - len % 16 + 16`) and encrypts it.
 /// Returns the output length.
-pub fn encrypt_with(k: &RoundKeys, iv: &[u8], buf: &mut [u8], len: usize) -> usize {
+pub fn encrypt_with(k: &VpKeys, iv: &[u8], buf: &mut [u8], len: usize) -> usize {
     let out_len = len - len % 16 + 16;
     let p = (out_len - len) as u8;
     for x in buf[len..out_len].iter_mut() {
         *x = p;
     }
     let mut prev = V::load(iv);
-    let mut s = [V::zero(); 8];
     for blk in buf[..out_len].chunks_exact_mut(16) {
-        s[0] = V::load(blk).xor(prev);
-        aes::encrypt8(k, &mut s);
-        prev = s[0];
+        prev = k.encrypt(V::load(blk).xor(prev));
         prev.store(blk);
     }
-    ct::wipe_planes(&mut s);
     out_len
 }
 
@@ -79,8 +76,8 @@ fn check_padding(last: &[u8]) -> Option<usize> {
 }
 
 pub fn encrypt(key: &[u8], iv: &[u8], buf: &mut [u8], len: usize) -> i32 {
-    let mut k = RoundKeys::empty();
-    if !aes::expand(key, true, &mut k) {
+    let mut k = VpKeys::empty();
+    if !k.expand(key) {
         return ERR_KEY;
     }
     let n = encrypt_with(&k, iv, buf, len);

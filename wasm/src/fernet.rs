@@ -5,6 +5,7 @@ use crate::aes::{self, RoundKeys};
 use crate::cbc;
 use crate::ct;
 use crate::sha256::Hmac;
+use crate::vperm::VpKeys;
 
 pub const HEADER: usize = 25;
 pub const OVERHEAD: usize = 57;
@@ -20,8 +21,8 @@ pub fn encrypt_in_place(key32: &[u8], ts: u64, iv: &[u8], out: &mut [u8], len: u
     out[0] = 0x80;
     out[1..9].copy_from_slice(&ts.to_be_bytes());
     out[9..25].copy_from_slice(&iv[..16]);
-    let mut k = RoundKeys::empty();
-    aes::expand(&key32[16..32], true, &mut k);
+    let mut k = VpKeys::empty();
+    k.expand(&key32[16..32]);
     let ct_len = cbc::encrypt_with(&k, iv, &mut out[HEADER..], len);
     ct::wipe_val(&mut k);
     let body = HEADER + ct_len;

@@ -15,6 +15,9 @@ pub mod gcm;
 pub mod ghash;
 pub mod sha256;
 pub mod v128;
+pub mod vperm;
+#[rustfmt::skip]
+pub mod vperm_tables;
 
 #[cfg(target_arch = "wasm32")]
 mod abi;
