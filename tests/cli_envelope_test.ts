@@ -244,6 +244,26 @@ Deno.test("cli: two -k local keys each decrypt alone; a third key and a missing 
   assert.deepEqual(await leftovers(ws.dir), []);
 });
 
+Deno.test("cli: an encrypt that fails creates no default local key", async () => {
+  await using ws = await workspace();
+  const keyDir = `${ws.home}/.config/envelope`;
+  await Deno.writeTextFile(ws.path("f"), "x");
+  await Deno.writeTextFile(ws.path("f.envl"), "already here");
+  const failing: [string[], string][] = [
+    [["encrypt", "absent.txt"], "IO_FAILED"],
+    [["encrypt", "f"], "OUTPUT_EXISTS"],
+    [["encrypt", "f", "-o", "g.envl", "--chunk-size", "10"], "LIMIT_EXCEEDED|USAGE"],
+  ];
+  for (const [args, code] of failing) {
+    const r = await ws.run(args);
+    assert.notEqual(r.code, 0, show(r));
+    assert.match(r.stderr, new RegExp(`^error: .*\\[(${code})\\]$`, "m"), show(r));
+    assert.doesNotMatch(r.stderr, /created a new local key/, `${args.join(" ")}: announced a key for a run that failed`);
+    assert.equal(await pathExists(keyDir), false, `${args.join(" ")}: created ${keyDir}`);
+  }
+  assert.equal(await Deno.readTextFile(ws.path("f.envl")), "already here");
+});
+
 /** Offsets in a header whose context is exactly `{ app: "x" }`. */
 const SALT_OFFSET = 14;
 const TAG_OFFSET = 8 + 1 + 1 + 4 + 32 + (2 + 2 + 3 + 2 + 1) + 32;
