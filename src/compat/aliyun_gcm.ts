@@ -84,20 +84,18 @@ function indexOfSep(bytes: Uint8Array, from: number): number {
 
 /**
  * Whether `head` (the first bytes, or the whole file when `whole`) starts like
- * an Alibaba-sample file: base64 characters up to the first `*---*`, then
- * three more separators. When the head ends inside the ciphertext, it says
- * yes on the base64 alone; the reader then reports a missing separator.
+ * an Alibaba-sample file: base64 characters (the first 32 are checked), then
+ * `*---*`; or, when the head ends before any separator, at least 64 bytes
+ * that start with base64. The reader then checks everything and names what
+ * is wrong (a bad character, a missing separator) as `COMPAT_INVALID`.
  */
 export function looksLikeAliyun(head: Uint8Array, whole: boolean): boolean {
   if (head.length === 0) return false;
   const first = indexOfSep(head, 0);
-  if (first < 0) {
-    // No separator yet: a long base64 ciphertext whose end is further on.
-    return !whole && head.length >= 64 && isBase64Text(head);
-  }
-  if (!isBase64Text(head.subarray(0, first))) return false;
-  if (!whole && head.length - first < ALIYUN_MAX_TRAILER) return true;
-  return splitTrailer(head.subarray(first + SEP.length)) !== undefined;
+  const lead = first >= 0 ? first : head.length;
+  if (!isBase64Text(head.subarray(0, Math.min(lead, 32)))) return false;
+  if (first >= 0) return true;
+  return !whole && head.length >= 64;
 }
 
 /** Splits the bytes after the first separator into blob, nonce and tag texts and the context's bytes; undefined when separators are missing. */

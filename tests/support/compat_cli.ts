@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { randomBytes } from "../../src/crypto/random.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const SUPPORT = new URL(".", import.meta.url).pathname;
@@ -130,7 +131,7 @@ export async function makeAppTree(dir: string): Promise<void> {
   await Deno.writeTextFile(join(dir, "print-hello.py"), 'print("hello from the enclave")\n');
   await Deno.writeTextFile(join(dir, "lib", "util.py"), "X = 1\n".repeat(1000));
   await Deno.writeTextFile(join(dir, "lib", "deep", "er", "data.txt"), "deep\n");
-  await Deno.writeFile(join(dir, "lib", "model.bin"), crypto.getRandomValues(new Uint8Array(50_000)));
+  await Deno.writeFile(join(dir, "lib", "model.bin"), randomBytes(50_000));
   await Deno.writeFile(join(dir, "empty.txt"), new Uint8Array(0));
   await Deno.writeTextFile(join(dir, "ünïcode name.txt"), "utf-8 names\n");
 }
