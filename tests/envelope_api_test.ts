@@ -457,3 +457,50 @@ Deno.test("streams reject non-bytes and report every failure as an error, never 
   const r3 = await drain(streamOf(new Uint8Array(0), 1).pipeThrough(decryptStream({ keys: key })));
   assert.ok(r3.error instanceof EnvelopeError && r3.error.code === "TRUNCATED");
 });
+
+Deno.test("onHeader sees the authenticated header before any plaintext, and is not called when the header fails", async () => {
+  const key = await LocalKey.generate();
+  const sealed = await encrypt(prng(9).bytes(300), { keys: key, chunkSize: 64, context: { h: "1" } });
+  const events: string[] = [];
+  const out = streamOf(sealed, 13).pipeThrough(decryptStream({ keys: key, onHeader: (h) => events.push(`header ${h.chunkSize}`) }));
+  for await (const part of out) events.push(`data ${part.length}`);
+  assert.equal(events[0], "header 64");
+  assert.deepEqual(events.slice(1).map((e) => e.split(" ")[0]), Array(events.length - 1).fill("data"));
+  let called = 0;
+  const tampered = sealed.slice();
+  tampered[parseHeader(sealed).core.length] ^= 1; // the header tag
+  assert.equal(await codeOf(decrypt(tampered, { keys: key, onHeader: () => called++ })), "HEADER_AUTH_FAILED");
+  assert.equal(await codeOf(decryptStreamed(tampered, { keys: key, onHeader: () => called++ }, 5)), "HEADER_AUTH_FAILED");
+  assert.equal(called, 0);
+});
+
+Deno.test("cancelling a decrypting or encrypting stream midway stops it cleanly (no leak, no unhandled rejection)", async () => {
+  const key = await LocalKey.generate();
+  const pt = prng(10).bytes(20 * 65536 + 5);
+  const sealed = await encrypt(pt, { keys: key });
+  for (const concurrency of [1, 4]) {
+    let sourceCancelled = false;
+    const source = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let o = 0; o < sealed.length; o += 70_000) c.enqueue(sealed.slice(o, o + 70_000));
+        c.close();
+      },
+      cancel() {
+        sourceCancelled = true;
+      },
+    });
+    const reader = source.pipeThrough(decryptStream({ keys: key, concurrency })).getReader();
+    const first = await reader.read();
+    assert.equal(hex(first.value!), hex(pt.subarray(0, first.value!.length)));
+    await reader.cancel("enough");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(sourceCancelled, `concurrency ${concurrency}: the source was cancelled`);
+
+    const enc = streamOf(pt, 50_000).pipeThrough(encryptStream({ keys: key, concurrency })).getReader();
+    const head = await enc.read();
+    assert.ok(head.value!.length > 0);
+    await enc.read();
+    await enc.cancel("enough");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});
