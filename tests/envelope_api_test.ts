@@ -6,14 +6,33 @@
  * carry no key material.
  */
 import assert from "node:assert/strict";
-import { decrypt, decryptStream, encrypt, encryptStream, EnvelopeError, inspect, LocalKey, RawDataKey, rewrapHeader } from "../mod.ts";
+import {
+  decrypt,
+  decryptStream,
+  encrypt,
+  encryptStream,
+  EnvelopeError,
+  inspect,
+  LocalKey,
+  RawDataKey,
+  rewrapHeader,
+} from "../mod.ts";
 import { DataKeyCache } from "../src/envelope/cache.ts";
 import { deriveKeys } from "../src/envelope/keys.ts";
 import { parseHeader } from "../src/format/header.ts";
 import type { KeyProvider } from "../src/keys/provider.ts";
 import { encodeBase64, encodeBase64Url } from "../src/encoding/base64.ts";
 import { bytesSource, openRandomAccess } from "../src/envelope/random_access.ts";
-import { concatBytes, CountingProvider, decryptStreamed, drain, hex, outcome, prng, streamOf } from "./support/envelope_harness.ts";
+import {
+  concatBytes,
+  CountingProvider,
+  decryptStreamed,
+  drain,
+  hex,
+  outcome,
+  prng,
+  streamOf,
+} from "./support/envelope_harness.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -35,7 +54,11 @@ Deno.test("two local keys wrap one data key; either alone decrypts, a third does
   const pt = te.encode("for both a and b");
   const sealed = await encrypt(pt, { keys: [a, b], context: { x: "1" } });
   const info = await inspect(sealed);
-  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["local", a.keyId, 60], ["local", b.keyId, 60]]);
+  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["local", a.keyId, 60], [
+    "local",
+    b.keyId,
+    60,
+  ]]);
   assert.equal(td.decode(await decrypt(sealed, { keys: a })), "for both a and b");
   assert.equal(td.decode(await decrypt(sealed, { keys: b })), "for both a and b");
   assert.equal(td.decode(await decrypt(sealed, { keys: [c, b] })), "for both a and b");
@@ -67,7 +90,10 @@ Deno.test("NO_KEY_MATCHED names the keys given, the file's wrapped keys and ever
   } catch (e) {
     assert.ok(e instanceof EnvelopeError);
     assert.equal(e.code, "NO_KEY_MATCHED");
-    assert.match(e.message, new RegExp(`raw key ${wrongRaw.keyId}: the supplied data key is not this message's data key`));
+    assert.match(
+      e.message,
+      new RegExp(`raw key ${wrongRaw.keyId}: the supplied data key is not this message's data key`),
+    );
   }
 });
 
@@ -84,9 +110,16 @@ Deno.test("a required context must match exactly, and is checked before any prov
       purpose: "test ",
     }] as Record<string, string>[]
   ) {
-    assert.equal(await codeOf(decrypt(sealed, { keys: counting, context: wrong })), "CONTEXT_MISMATCH", JSON.stringify(wrong));
+    assert.equal(
+      await codeOf(decrypt(sealed, { keys: counting, context: wrong })),
+      "CONTEXT_MISMATCH",
+      JSON.stringify(wrong),
+    );
     assert.equal(await codeOf(decryptStreamed(sealed, { keys: counting, context: wrong }, 11)), "CONTEXT_MISMATCH");
-    assert.equal(await codeOf(openRandomAccess(bytesSource(sealed), { keys: counting, context: wrong })), "CONTEXT_MISMATCH");
+    assert.equal(
+      await codeOf(openRandomAccess(bytesSource(sealed), { keys: counting, context: wrong })),
+      "CONTEXT_MISMATCH",
+    );
   }
   assert.equal(counting.calls.unwrap, 0, "no provider call before the context check");
   // The empty stored context against a required empty context.
@@ -96,9 +129,15 @@ Deno.test("a required context must match exactly, and is checked before any prov
   // Keys that look like Object.prototype members are ordinary keys.
   const odd = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t"}');
   const s2 = await encrypt(te.encode("odd"), { keys: inner, context: odd });
-  assert.deepEqual(Object.entries((await inspect(s2)).context).sort(), [["__proto__", "p"], ["constructor", "c"], ["toString", "t"]]);
+  assert.deepEqual(Object.entries((await inspect(s2)).context).sort(), [["__proto__", "p"], ["constructor", "c"], [
+    "toString",
+    "t",
+  ]]);
   assert.equal(td.decode(await decrypt(s2, { keys: inner, context: odd })), "odd");
-  assert.equal(await codeOf(decrypt(s2, { keys: inner, context: { constructor: "c", toString: "t" } })), "CONTEXT_MISMATCH");
+  assert.equal(
+    await codeOf(decrypt(s2, { keys: inner, context: { constructor: "c", toString: "t" } })),
+    "CONTEXT_MISMATCH",
+  );
 });
 
 Deno.test("RawDataKey: encrypts with the given key, decrypts what a local key wrapped, refuses a wrong key", async () => {
@@ -107,15 +146,26 @@ Deno.test("RawDataKey: encrypts with the given key, decrypts what a local key wr
   const local = await LocalKey.generate();
   const sealed = await encrypt(te.encode("raw"), { keys: [raw, local] });
   const info = await inspect(sealed);
-  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["raw", raw.keyId, 0], ["local", local.keyId, 60]]);
+  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["raw", raw.keyId, 0], [
+    "local",
+    local.keyId,
+    60,
+  ]]);
   const header = parseHeader(sealed);
-  assert.equal(hex(header.commitment), hex((await deriveKeys(dk, header.salt)).commitment), "the raw key is the data key");
+  assert.equal(
+    hex(header.commitment),
+    hex((await deriveKeys(dk, header.salt)).commitment),
+    "the raw key is the data key",
+  );
   assert.equal(td.decode(await decrypt(sealed, { keys: local })), "raw");
   assert.equal(td.decode(await decrypt(sealed, { keys: await RawDataKey.create(encodeBase64(dk)) })), "raw");
   assert.equal(td.decode(await decrypt(sealed, { keys: await RawDataKey.create(encodeBase64Url(dk, false)) })), "raw");
   // A local-only message opens with its data key given raw.
   const localOnly = await encrypt(te.encode("local only"), { keys: [raw, local] });
-  const onlyLocal = concatBytes([(await rewrapHeader(localOnly, { remove: (k) => k.provider === "raw" })).header, localOnly.subarray(parseHeader(localOnly).length)]);
+  const onlyLocal = concatBytes([
+    (await rewrapHeader(localOnly, { remove: (k) => k.provider === "raw" })).header,
+    localOnly.subarray(parseHeader(localOnly).length),
+  ]);
   assert.deepEqual((await inspect(onlyLocal)).keys.map((k) => k.provider), ["local"]);
   assert.equal(td.decode(await decrypt(onlyLocal, { keys: raw })), "local only");
   const wrong = await RawDataKey.create(prng(2).bytes(32));
@@ -171,7 +221,10 @@ Deno.test("inspect reads bytes, a Blob and a stream alike, and takes no more tha
   for (const piece of [1, 7, 100, 4096]) {
     const { stream, state } = countingStream(sealed, piece);
     assert.deepEqual(await inspect(stream), fromBytes);
-    assert.ok(state.pulled < header.length + piece, `pieces of ${piece}: pulled ${state.pulled} for a ${header.length}-byte header`);
+    assert.ok(
+      state.pulled < header.length + piece,
+      `pieces of ${piece}: pulled ${state.pulled} for a ${header.length}-byte header`,
+    );
     assert.ok(state.cancelled, "the stream is cancelled after the header");
   }
   // Failures from a stream: not envelope, cut inside the header.
@@ -240,13 +293,19 @@ Deno.test("DataKeyCache: a data key is reused until its age bound, and every mes
   now += 999;
   const m2 = await encrypt(te.encode("2"), { keys: p, cache });
   assert.equal(p.calls.generateDataKey, 1);
-  assert.equal(hex(parseHeader(m1).keys[0].wrapped), hex(parseHeader(m2).keys[0].wrapped), "same data key, same wrapped entry");
+  assert.equal(
+    hex(parseHeader(m1).keys[0].wrapped),
+    hex(parseHeader(m2).keys[0].wrapped),
+    "same data key, same wrapped entry",
+  );
   assert.notEqual(hex(parseHeader(m1).salt), hex(parseHeader(m2).salt), "a fresh salt per message");
   now += 1;
   const m3 = await encrypt(te.encode("3"), { keys: p, cache });
   assert.equal(p.calls.generateDataKey, 2, "expired at maxAgeMs");
   assert.notEqual(hex(parseHeader(m3).keys[0].wrapped), hex(parseHeader(m1).keys[0].wrapped));
-  for (const [m, want] of [[m1, "1"], [m2, "2"], [m3, "3"]] as const) assert.equal(td.decode(await decrypt(m, { keys: inner })), want);
+  for (const [m, want] of [[m1, "1"], [m2, "2"], [m3, "3"]] as const) {
+    assert.equal(td.decode(await decrypt(m, { keys: inner })), want);
+  }
   assert.deepEqual({ ...cache.stats }, { encryptHits: 1, encryptMisses: 2, decryptHits: 0, decryptMisses: 0 });
   // A different context is a different entry.
   await encrypt(te.encode("4"), { keys: p, cache, context: { other: "ctx" } });
@@ -271,7 +330,9 @@ Deno.test("DataKeyCache: bounded by messages and by bytes", async () => {
   assert.equal(q.calls.generateDataKey, 2, "one byte more does not");
   // A stream counts its announced length.
   const stream = async (n: number) => {
-    const r = await drain(streamOf(new Uint8Array(n), 100).pipeThrough(encryptStream({ keys: q, cache: byBytes, plaintextLength: n })));
+    const r = await drain(
+      streamOf(new Uint8Array(n), 100).pipeThrough(encryptStream({ keys: q, cache: byBytes, plaintextLength: n })),
+    );
     assert.equal(r.error, undefined);
   };
   await stream(999);
@@ -345,7 +406,11 @@ Deno.test("limits: chunk sizes outside 64..16 MiB and contexts over their limits
   const inner = await LocalKey.generate();
   const p = new CountingProvider(inner);
   for (const chunkSize of [0, 63, 16 * 1024 * 1024 + 1, 64.5, -64, Number.NaN]) {
-    assert.equal(await codeOf(encrypt(te.encode("x"), { keys: p, chunkSize })), "LIMIT_EXCEEDED", `chunk size ${chunkSize}`);
+    assert.equal(
+      await codeOf(encrypt(te.encode("x"), { keys: p, chunkSize })),
+      "LIMIT_EXCEEDED",
+      `chunk size ${chunkSize}`,
+    );
     const r = await drain(streamOf(te.encode("x"), 1).pipeThrough(encryptStream({ keys: p, chunkSize })));
     assert.ok(r.error instanceof EnvelopeError && r.error.code === "LIMIT_EXCEEDED", `stream chunk size ${chunkSize}`);
   }
@@ -462,7 +527,9 @@ Deno.test("onHeader sees the authenticated header before any plaintext, and is n
   const key = await LocalKey.generate();
   const sealed = await encrypt(prng(9).bytes(300), { keys: key, chunkSize: 64, context: { h: "1" } });
   const events: string[] = [];
-  const out = streamOf(sealed, 13).pipeThrough(decryptStream({ keys: key, onHeader: (h) => events.push(`header ${h.chunkSize}`) }));
+  const out = streamOf(sealed, 13).pipeThrough(
+    decryptStream({ keys: key, onHeader: (h) => events.push(`header ${h.chunkSize}`) }),
+  );
   for await (const part of out) events.push(`data ${part.length}`);
   assert.equal(events[0], "header 64");
   assert.deepEqual(events.slice(1).map((e) => e.split(" ")[0]), Array(events.length - 1).fill("data"));
@@ -470,7 +537,10 @@ Deno.test("onHeader sees the authenticated header before any plaintext, and is n
   const tampered = sealed.slice();
   tampered[parseHeader(sealed).core.length] ^= 1; // the header tag
   assert.equal(await codeOf(decrypt(tampered, { keys: key, onHeader: () => called++ })), "HEADER_AUTH_FAILED");
-  assert.equal(await codeOf(decryptStreamed(tampered, { keys: key, onHeader: () => called++ }, 5)), "HEADER_AUTH_FAILED");
+  assert.equal(
+    await codeOf(decryptStreamed(tampered, { keys: key, onHeader: () => called++ }, 5)),
+    "HEADER_AUTH_FAILED",
+  );
   assert.equal(called, 0);
 });
 

@@ -56,9 +56,17 @@ Deno.test("lengths 0, 1, cs-1, cs, cs+1, 2cs+500 x write sizes 1, 512, cs-1, cs,
       }
       // The buffered encoder gives the same length, and the streamed decoder reads it in other piece sizes.
       const sealed = await encrypt(pt, { keys: key, chunkSize: cs });
-      assert.equal(sealed.length, expectedLength(parseHeader(sealed).length, len, cs), `cs ${cs}, length ${len}: encrypt length`);
+      assert.equal(
+        sealed.length,
+        expectedLength(parseHeader(sealed).length, len, cs),
+        `cs ${cs}, length ${len}: encrypt length`,
+      );
       for (const ws of [1, 7, cs + TAG, cs + TAG + 1, 100_000]) {
-        assert.equal(hex(await decryptStreamed(sealed, { keys: key }, ws)), hex(pt), `cs ${cs}, length ${len}: decrypt in ${ws}`);
+        assert.equal(
+          hex(await decryptStreamed(sealed, { keys: key }, ws)),
+          hex(pt),
+          `cs ${cs}, length ${len}: decrypt in ${ws}`,
+        );
       }
       assert.equal(hex(await decryptRandomAccess(sealed, { keys: key })), hex(pt));
     }
@@ -100,7 +108,8 @@ Deno.test("the same data key with two salts gives different payloads (a payload 
   assert.equal(ha.length, hb.length);
   assert.notEqual(hex(ha.commitment), hex(hb.commitment));
   // No chunk ciphertext repeats between the two messages.
-  const chunksOf = (m: Uint8Array, h: number) => Array.from({ length: 5 }, (_, i) => hex(m.subarray(h + i * 80, h + (i + 1) * 80)));
+  const chunksOf = (m: Uint8Array, h: number) =>
+    Array.from({ length: 5 }, (_, i) => hex(m.subarray(h + i * 80, h + (i + 1) * 80)));
   const set = new Set(chunksOf(a, ha.length));
   for (const c of chunksOf(b, hb.length)) assert.ok(!set.has(c));
   // Without an injected source, every message draws a fresh salt.
@@ -164,10 +173,13 @@ Deno.test("property: 200 seeded cases of random length, chunk size, context, pie
   const rnd = prng(0x5eed);
   const local = await LocalKey.generate();
   const alphabet = ["a", "b", "Z", "é", "☃", "𝄞", "-", "_", " ", "0"];
-  const word = (max: number) => Array.from({ length: rnd.int(0, max) }, () => alphabet[rnd.int(0, alphabet.length - 1)]).join("");
+  const word = (max: number) =>
+    Array.from({ length: rnd.int(0, max) }, () => alphabet[rnd.int(0, alphabet.length - 1)]).join("");
   for (let i = 0; i < 200; i++) {
     const cs = rnd.next() < 0.5 ? rnd.int(64, 80) : rnd.int(64, 700);
-    const len = rnd.next() < 0.2 ? rnd.int(0, 2) * cs + rnd.int(-1, 1) * (rnd.next() < 0.5 ? 1 : 0) : rnd.int(0, 6 * cs);
+    const len = rnd.next() < 0.2
+      ? rnd.int(0, 2) * cs + rnd.int(-1, 1) * (rnd.next() < 0.5 ? 1 : 0)
+      : rnd.int(0, 6 * cs);
     const n = Math.max(0, len);
     const pt = rnd.bytes(n);
     const context: Record<string, string> = {};
@@ -178,13 +190,17 @@ Deno.test("property: 200 seeded cases of random length, chunk size, context, pie
     const dk = rnd.bytes(32);
     const keys = useRaw ? await RawDataKey.create(dk) : local;
     const salt = rnd.bytes(32);
-    const what = `case ${i}: cs ${cs}, length ${n}, pieces ${piece}, concurrency ${concurrency}, ${useRaw ? "raw" : "local"}`;
+    const what = `case ${i}: cs ${cs}, length ${n}, pieces ${piece}, concurrency ${concurrency}, ${
+      useRaw ? "raw" : "local"
+    }`;
     const opts: EncryptOptions = { keys, chunkSize: cs, context, concurrency, random: fixedRandom(salt) };
     const sealed = await encryptStreamed(pt, opts, piece);
     const h = parseHeader(sealed);
     assert.deepEqual({ ...h.context }, context, what);
     assert.equal(sealed.length, expectedLength(h.length, n, cs), `${what}: length`);
-    if (useRaw) assert.equal(hex(await encrypt(pt, { ...opts, random: fixedRandom(salt) })), hex(sealed), `${what}: encrypt`);
+    if (useRaw) {
+      assert.equal(hex(await encrypt(pt, { ...opts, random: fixedRandom(salt) })), hex(sealed), `${what}: encrypt`);
+    }
     const dopts: DecryptOptions = { keys, context, concurrency: rnd.int(1, 5) };
     assert.equal(hex(await decrypt(sealed, dopts)), hex(pt), `${what}: decrypt`);
     assert.equal(hex(await decryptStreamed(sealed, dopts, rnd.int(1, 2 * cs))), hex(pt), `${what}: decryptStream`);

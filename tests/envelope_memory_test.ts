@@ -47,5 +47,8 @@ Deno.test("256 MiB through encryptStream and decryptStream in bounded memory, ev
   peak = Math.max(peak, Deno.memoryUsage().rss);
   assert.equal(seen, TOTAL);
   const growth = peak - base;
-  assert.ok(growth < MAX_GROWTH, `resident memory grew by ${(growth / MiB).toFixed(0)} MiB (bound ${MAX_GROWTH / MiB} MiB)`);
+  assert.ok(
+    growth < MAX_GROWTH,
+    `resident memory grew by ${(growth / MiB).toFixed(0)} MiB (bound ${MAX_GROWTH / MiB} MiB)`,
+  );
 });

@@ -12,14 +12,28 @@ import { decrypt, type DecryptOptions, decryptStream } from "../src/envelope/dec
 import { type Header, parseHeader } from "../src/format/header.ts";
 import { LocalKey } from "../src/keys/local.ts";
 import { EnvelopeError } from "../src/errors.ts";
-import { concatBytes, decryptRandomAccess, drain, fixedRandom, hex, outcome, prng, streamOf } from "./support/envelope_harness.ts";
+import {
+  concatBytes,
+  decryptRandomAccess,
+  drain,
+  fixedRandom,
+  hex,
+  outcome,
+  prng,
+  streamOf,
+} from "./support/envelope_harness.ts";
 
 const CS = 64;
 const FULL = CS + 16;
 const PT = prng(7).bytes(Math.floor(2.5 * CS)); // chunks of 64, 64, 32
 const CONTEXT = { app: "tamper", "zone": "é-1" };
 const key = await LocalKey.fromBytes(prng(8).bytes(32));
-const MESSAGE = await encrypt(PT, { keys: key, chunkSize: CS, context: CONTEXT, random: fixedRandom(prng(9).bytes(32)) });
+const MESSAGE = await encrypt(PT, {
+  keys: key,
+  chunkSize: CS,
+  context: CONTEXT,
+  random: fixedRandom(prng(9).bytes(32)),
+});
 const HEADER: Header = parseHeader(MESSAGE);
 const OPTS: DecryptOptions = { keys: key };
 
@@ -77,10 +91,20 @@ function contextRegions(h: Header, from: number, to: number, shifted: string[]):
     const kb = enc.encode(k);
     const vb = enc.encode(v);
     out.push({ name: `context key length (${k})`, from: o, to: o + 2, codes: shifted });
-    out.push({ name: `context key (${k})`, from: o + 2, to: o + 2 + kb.length, codes: ["HEADER_INVALID", "NO_KEY_MATCHED"] });
+    out.push({
+      name: `context key (${k})`,
+      from: o + 2,
+      to: o + 2 + kb.length,
+      codes: ["HEADER_INVALID", "NO_KEY_MATCHED"],
+    });
     o += 2 + kb.length;
     out.push({ name: `context value length (${k})`, from: o, to: o + 2, codes: shifted });
-    out.push({ name: `context value (${k})`, from: o + 2, to: o + 2 + vb.length, codes: ["HEADER_INVALID", "NO_KEY_MATCHED"] });
+    out.push({
+      name: `context value (${k})`,
+      from: o + 2,
+      to: o + 2 + vb.length,
+      codes: ["HEADER_INVALID", "NO_KEY_MATCHED"],
+    });
     o += 2 + vb.length;
   }
   assert.equal(o, to, "the context regions cover the context");
@@ -132,10 +156,16 @@ async function sweep(region: Region, mask: number): Promise<string[]> {
     const released = concatBytes(s.parts);
     if (s.error === undefined) problems.push(`${where}: decryptStream ended without an error`);
     else if (!(s.error instanceof EnvelopeError)) problems.push(`${where}: decryptStream threw ${String(s.error)}`);
-    else if (!region.codes.includes(s.error.code)) problems.push(`${where}: decryptStream gave ${s.error.code} (${s.error.message})`);
+    else if (!region.codes.includes(s.error.code)) {
+      problems.push(`${where}: decryptStream gave ${s.error.code} (${s.error.message})`);
+    }
     const allowed = region.name === "payload" ? chunkAt(i) * CS : 0;
-    if (released.length > allowed) problems.push(`${where}: decryptStream released ${released.length} bytes, more than ${allowed}`);
-    if (hex(released) !== hex(PT.subarray(0, released.length))) problems.push(`${where}: decryptStream released bytes that are not the plaintext`);
+    if (released.length > allowed) {
+      problems.push(`${where}: decryptStream released ${released.length} bytes, more than ${allowed}`);
+    }
+    if (hex(released) !== hex(PT.subarray(0, released.length))) {
+      problems.push(`${where}: decryptStream released bytes that are not the plaintext`);
+    }
   }
   return problems;
 }
@@ -183,7 +213,9 @@ Deno.test("every truncation length fails with TRUNCATED, or PAYLOAD_AUTH_FAILED 
     const released = concatBytes(s.parts);
     if (!(s.error instanceof EnvelopeError)) problems.push(`length ${n}: decryptStream ended with ${String(s.error)}`);
     else if (s.error.code !== want) problems.push(`length ${n}: decryptStream gave ${s.error.code}, want ${want}`);
-    if (hex(released) !== hex(PT.subarray(0, released.length))) problems.push(`length ${n}: released bytes that are not the plaintext`);
+    if (hex(released) !== hex(PT.subarray(0, released.length))) {
+      problems.push(`length ${n}: released bytes that are not the plaintext`);
+    }
     if (released.length > PT.length - 32) problems.push(`length ${n}: released the final chunk of a cut message`);
   }
   assertNone(problems, "truncations");
@@ -199,13 +231,20 @@ Deno.test("a streaming consumer gets every chunk before the tampered one, and no
       const m = sealed.slice();
       m[h.length + c * FULL + 3] ^= 0x10;
       const s = await drain(streamOf(m, 50).pipeThrough(decryptStream({ keys: key, concurrency })));
-      assert.ok(s.error instanceof EnvelopeError && s.error.code === "PAYLOAD_AUTH_FAILED", `chunk ${c}: ${String(s.error)}`);
+      assert.ok(
+        s.error instanceof EnvelopeError && s.error.code === "PAYLOAD_AUTH_FAILED",
+        `chunk ${c}: ${String(s.error)}`,
+      );
       const released = concatBytes(s.parts);
       assert.ok(released.length <= c * CS, `chunk ${c}, concurrency ${concurrency}: released ${released.length} bytes`);
       assert.equal(released.length % CS, 0, `chunk ${c}: released whole chunks only`);
       assert.equal(hex(released), hex(pt.subarray(0, released.length)));
       // An eager reader sees everything before the failing chunk.
-      assert.equal(released.length, c * CS, `chunk ${c}, concurrency ${concurrency}: every chunk before the tampered one`);
+      assert.equal(
+        released.length,
+        c * CS,
+        `chunk ${c}, concurrency ${concurrency}: every chunk before the tampered one`,
+      );
     }
   }
 });

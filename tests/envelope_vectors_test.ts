@@ -39,7 +39,8 @@ const KNOWN_BUGS: Record<string, string> = {
   tampered_chunk_size_layout: "B1: decrypt/openRandomAccess check the payload layout before the header tag",
   tampered_context_value_local: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
   wrapped_key_bit_flipped: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
-  trailing_bytes_after_full_final_chunk: "B3: a 1-15 byte remainder after a final chunk is TRUNCATED, not TRAILING_DATA",
+  trailing_bytes_after_full_final_chunk:
+    "B3: a 1-15 byte remainder after a final chunk is TRUNCATED, not TRAILING_DATA",
   trailing_block_after_full_final_chunk_default_cs: "B4: buffered decrypt reports a later chunk's failure first",
 };
 
@@ -112,7 +113,9 @@ for (const v of vectors) {
         if (v.plaintext !== undefined) {
           if (hex(o.plaintext) !== hex(b64(v.plaintext))) problems.push(`${what}: wrong plaintext`);
         } else {
-          if (o.plaintext.length !== v.plaintextLength) problems.push(`${what}: ${o.plaintext.length} bytes, not ${v.plaintextLength}`);
+          if (o.plaintext.length !== v.plaintextLength) {
+            problems.push(`${what}: ${o.plaintext.length} bytes, not ${v.plaintextLength}`);
+          }
           if (await sha256Hex(o.plaintext) !== v.plaintextSha256) problems.push(`${what}: wrong plaintext SHA-256`);
         }
       } else {
@@ -148,7 +151,9 @@ Deno.test("encrypt and encryptStream reproduce every raw-key round-trip vector b
 
 async function decryptExpected(name: string, message: Uint8Array): Promise<Uint8Array> {
   const v = vectors.find((x) => x.name === name)!;
-  const o = await outcome(async () => (await import("../src/envelope/decrypt.ts")).decrypt(message, await vectorOptions(v)));
+  const o = await outcome(async () =>
+    (await import("../src/envelope/decrypt.ts")).decrypt(message, await vectorOptions(v))
+  );
   assert.ok(o.ok);
   assert.equal(await sha256Hex(o.plaintext), v.plaintextSha256);
   return o.plaintext;
@@ -182,7 +187,9 @@ Deno.test("inspect reads every vector whose header is well formed, and names the
     });
     const headerCodes = ["FORMAT_UNKNOWN", "UNSUPPORTED_VERSION", "HEADER_INVALID", "LIMIT_EXCEEDED"];
     if (headerCodes.includes(v.expect)) assertCode(o, v.expect, `inspect ${v.name}`);
-    else if (["truncated_inside_header", "truncated_inside_key_list", "truncated_inside_magic", "empty_input"].includes(v.name)) {
+    else if (
+      ["truncated_inside_header", "truncated_inside_key_list", "truncated_inside_magic", "empty_input"].includes(v.name)
+    ) {
       assertCode(o, "TRUNCATED", `inspect ${v.name}`);
     } else assert.ok(o.ok, `inspect ${v.name}: ${o.ok ? "" : o.code}`);
   }

@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import { canonicalPairs, contextJson, encodeContext, readContext, sameContext } from "../src/format/context.ts";
 import { chunkNonce, payloadLayout } from "../src/format/chunk.ts";
-import { encodeCore, encodeHeader, encodeKeyList, hasMagic, parseHeader, tryParseHeader } from "../src/format/header.ts";
+import {
+  encodeCore,
+  encodeHeader,
+  encodeKeyList,
+  hasMagic,
+  parseHeader,
+  tryParseHeader,
+} from "../src/format/header.ts";
 import { ByteReader } from "../src/format/bytes.ts";
 import { MAGIC, MAX_HEADER_BYTES } from "../src/format/limits.ts";
 import { EnvelopeError } from "../src/errors.ts";
@@ -82,17 +89,32 @@ Deno.test("payloadLayout: chunk count, final chunk and plaintext length from the
     [2 * full + 16, 3, 0, 128], // an empty final chunk after full ones (the decoders refuse it)
   ];
   for (const [len, chunks, last, pt] of cases) {
-    assert.deepEqual(payloadLayout(len, cs), { chunks, lastChunkPlaintext: last, plaintextLength: pt }, `payload ${len}`);
+    assert.deepEqual(
+      payloadLayout(len, cs),
+      { chunks, lastChunkPlaintext: last, plaintextLength: pt },
+      `payload ${len}`,
+    );
   }
-  for (const len of [0, 1, 15, full + 1, full + 15, 2 * full + 5]) assert.equal(code(() => payloadLayout(len, cs)), "TRUNCATED", `payload ${len}`);
+  for (const len of [0, 1, 15, full + 1, full + 15, 2 * full + 5]) {
+    assert.equal(code(() => payloadLayout(len, cs)), "TRUNCATED", `payload ${len}`);
+  }
 });
 
 /** A header with the given context and keys, with a fixed salt, commitment and tag. */
 function header(context: Record<string, string>, keys: WrappedKey[], chunkSize = 64): Uint8Array {
-  const core = encodeCore({ chunkSize, salt: new Uint8Array(32).fill(1), context, commitment: new Uint8Array(32).fill(2) });
+  const core = encodeCore({
+    chunkSize,
+    salt: new Uint8Array(32).fill(1),
+    context,
+    commitment: new Uint8Array(32).fill(2),
+  });
   return encodeHeader(core, new Uint8Array(32).fill(3), keys);
 }
-const entry = (provider = "local", keyId = "0123456789abcdef", wrapped = new Uint8Array(60)): WrappedKey => ({ provider, keyId, wrapped });
+const entry = (provider = "local", keyId = "0123456789abcdef", wrapped = new Uint8Array(60)): WrappedKey => ({
+  provider,
+  keyId,
+  wrapped,
+});
 
 Deno.test("tryParseHeader asks for exactly what it needs next, and parses once it has it", () => {
   const h = header({ a: "1", bb: "22" }, [entry(), entry("raw", "x", new Uint8Array(0))]);
@@ -144,7 +166,8 @@ const pair = (k: Uint8Array | string, v: Uint8Array | string) => {
 };
 
 Deno.test("context limits at and one past each edge, read before allocating", () => {
-  const ok = (bytes: number[]) => assert.equal(typeof tryParseHeader(withContextBytes(new Uint8Array(bytes))), "object");
+  const ok = (bytes: number[]) =>
+    assert.equal(typeof tryParseHeader(withContextBytes(new Uint8Array(bytes))), "object");
   const fails = (bytes: number[], c: string, what: string) =>
     assert.equal(code(() => tryParseHeader(withContextBytes(new Uint8Array(bytes)))), c, what);
   ok([...u16(1), ...pair("k".repeat(256), "v".repeat(4096))]);
@@ -157,7 +180,9 @@ Deno.test("context limits at and one past each edge, read before allocating", ()
   // A length past the limit fails even though its bytes are not there: nothing was allocated for it.
   fails([...u16(1), ...u16(0xffff)], "LIMIT_EXCEEDED", "a 65535-byte key with no bytes behind it");
   // Exactly 16,384 encoded bytes, then one more.
-  const four = (last: number) => [...u16(4), ...[0, 1, 2].flatMap((i) => pair(`k${i}`, "v".repeat(4096))), ...pair("k3", "v".repeat(last))];
+  const four = (
+    last: number,
+  ) => [...u16(4), ...[0, 1, 2].flatMap((i) => pair(`k${i}`, "v".repeat(4096))), ...pair("k3", "v".repeat(last))];
   const at = 16384 - (2 + 3 * (2 + 2 + 2 + 4096) + 2 + 2 + 2);
   assert.equal(four(at).length, 16384);
   ok(four(at));
@@ -183,20 +208,35 @@ Deno.test("key-list limits at and one past each edge", () => {
   assert.equal(code(() => encodeKeyList([entry("Local")])), "RangeError");
   assert.equal(code(() => encodeKeyList([entry("local", "k".repeat(2049))])), "LIMIT_EXCEEDED");
   assert.equal(code(() => encodeKeyList([entry("local", "k", new Uint8Array(8193))])), "LIMIT_EXCEEDED");
-  assert.equal(code(() => encodeKeyList([entry("local", "é".repeat(1025))])), "LIMIT_EXCEEDED", "key ids count UTF-8 bytes");
+  assert.equal(
+    code(() => encodeKeyList([entry("local", "é".repeat(1025))])),
+    "LIMIT_EXCEEDED",
+    "key ids count UTF-8 bytes",
+  );
   // And the decoder, byte by byte.
   const base = header({}, [entry("p", "id", new Uint8Array([7]))]);
   const at = parseHeader(base).keyListOffset;
   const withList = (list: number[]) => new Uint8Array([...base.subarray(0, at), ...list]);
-  const one = (p: number[], id: number[], w: number[]) => [p.length, ...p, ...u16(id.length), ...id, ...u16(w.length), ...w];
+  const one = (
+    p: number[],
+    id: number[],
+    w: number[],
+  ) => [p.length, ...p, ...u16(id.length), ...id, ...u16(w.length), ...w];
   assert.equal(code(() => parseHeader(withList([0]))), "HEADER_INVALID");
   assert.equal(code(() => parseHeader(withList([33]))), "LIMIT_EXCEEDED");
   assert.equal(code(() => parseHeader(withList([255]))), "LIMIT_EXCEEDED");
   assert.equal(code(() => parseHeader(withList([1, 0, ...u16(0), ...u16(0)]))), "HEADER_INVALID");
-  assert.equal(code(() => parseHeader(withList([1, 65, ...Array(65).fill(0x61), ...u16(0), ...u16(0)]))), "HEADER_INVALID");
+  assert.equal(
+    code(() => parseHeader(withList([1, 65, ...Array(65).fill(0x61), ...u16(0), ...u16(0)]))),
+    "HEADER_INVALID",
+  );
   assert.equal(code(() => parseHeader(withList([1, ...one([0x61, 0x5f], [], [])]))), "HEADER_INVALID", "underscore");
   assert.equal(code(() => parseHeader(withList([1, 1, 0x61, ...u16(2049)]))), "LIMIT_EXCEEDED");
-  assert.equal(code(() => parseHeader(withList([1, ...one([0x61], [0xff], [])]))), "HEADER_INVALID", "key id not UTF-8");
+  assert.equal(
+    code(() => parseHeader(withList([1, ...one([0x61], [0xff], [])]))),
+    "HEADER_INVALID",
+    "key id not UTF-8",
+  );
   assert.equal(code(() => parseHeader(withList([1, 1, 0x61, ...u16(0), ...u16(8193)]))), "LIMIT_EXCEEDED");
   assert.equal(code(() => parseHeader(withList([1, ...one([0x61], [], [1, 2])]))), "no error");
 });
@@ -211,13 +251,20 @@ Deno.test("the header's chunk size, version and suite are checked as they are re
   assert.equal(code(() => parseHeader(set(8, [2]))), "UNSUPPORTED_VERSION");
   assert.equal(code(() => parseHeader(set(8, [0]))), "UNSUPPORTED_VERSION");
   assert.equal(code(() => parseHeader(set(9, [2]))), "UNSUPPORTED_VERSION");
-  assert.equal(code(() => tryParseHeader(set(8, [2]).subarray(0, 10))), "UNSUPPORTED_VERSION", "before the rest arrives");
+  assert.equal(
+    code(() => tryParseHeader(set(8, [2]).subarray(0, 10))),
+    "UNSUPPORTED_VERSION",
+    "before the rest arrives",
+  );
   assert.equal(code(() => parseHeader(set(10, [0, 0, 0, 63]))), "LIMIT_EXCEEDED");
   assert.equal(code(() => parseHeader(set(10, [0, 0, 0, 64]))), "no error");
   assert.equal(code(() => parseHeader(set(10, [1, 0, 0, 0]))), "no error", "16 MiB");
   assert.equal(code(() => parseHeader(set(10, [1, 0, 0, 1]))), "LIMIT_EXCEEDED");
   assert.equal(code(() => parseHeader(set(10, [0xff, 0xff, 0xff, 0xff]))), "LIMIT_EXCEEDED");
-  assert.equal(code(() => encodeCore({ chunkSize: 64, salt: new Uint8Array(31), context: {}, commitment: new Uint8Array(32) })), "RangeError");
+  assert.equal(
+    code(() => encodeCore({ chunkSize: 64, salt: new Uint8Array(31), context: {}, commitment: new Uint8Array(32) })),
+    "RangeError",
+  );
 });
 
 /** A provider with the longest name and key id the limits allow, whose wrapped key is 8192 bytes. */

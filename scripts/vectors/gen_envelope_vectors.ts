@@ -132,7 +132,11 @@ interface Entry {
 }
 /** §6 `raw`: the key id from the data key, nothing wrapped. */
 async function rawEntry(dk: Uint8Array): Promise<Entry> {
-  return { provider: te.encode("raw"), keyId: te.encode(hex(await hkdf(dk, EMPTY, "envelope v1 raw key id", 8))), wrapped: EMPTY };
+  return {
+    provider: te.encode("raw"),
+    keyId: te.encode(hex(await hkdf(dk, EMPTY, "envelope v1 raw key id", 8))),
+    wrapped: EMPTY,
+  };
 }
 const localKeyId = async (kek: Uint8Array) => hex(await hkdf(kek, EMPTY, "envelope v1 local key id", 8));
 /**
@@ -147,7 +151,9 @@ async function localEntry(kek: Uint8Array, dk: Uint8Array, ctx: Uint8Array, wrap
 function keyList(entries: Entry[], count = entries.length): Bytes {
   return cat(
     u8(count),
-    ...entries.flatMap((e) => [u8(e.provider.length), e.provider, u16(e.keyId.length), e.keyId, u16(e.wrapped.length), e.wrapped]),
+    ...entries.flatMap((
+      e,
+    ) => [u8(e.provider.length), e.provider, u16(e.keyId.length), e.keyId, u16(e.wrapped.length), e.wrapped]),
   );
 }
 const keyFileText = (kek: Uint8Array) => `ENVELOPE-LOCAL-KEY-V1:${b64url(kek)}\n`;
@@ -298,11 +304,31 @@ for (
   const [name, len, cs, what] of [
     ["ok_empty", 0, 64, "the empty plaintext: one final chunk of 16 bytes (tag only), flagged last"],
     ["ok_one_byte", 1, 64, "one byte"],
-    ["ok_one_full_chunk", 64, 64, "exactly one full chunk (64 bytes at chunk size 64): one full final chunk, flagged last"],
+    [
+      "ok_one_full_chunk",
+      64,
+      64,
+      "exactly one full chunk (64 bytes at chunk size 64): one full final chunk, flagged last",
+    ],
     ["ok_one_chunk_plus_one", 65, 64, "one chunk + 1 byte: a full chunk, then a 1-byte final chunk"],
-    ["ok_three_full_chunks", 192, 64, "exactly 3 chunks (192 bytes at chunk size 64): the third chunk is full and flagged last"],
-    ["ok_2cs_plus_500_cs1024", 2548, 1024, "2 x chunk size + 500 bytes at chunk size 1024: two full chunks and a 500-byte final chunk"],
-    ["ok_2cs_plus_500_default", 2 * 65536 + 500, 65536, "2 x 64 KiB + 500 bytes at the default chunk size (plaintext given by SHA-256 and length)"],
+    [
+      "ok_three_full_chunks",
+      192,
+      64,
+      "exactly 3 chunks (192 bytes at chunk size 64): the third chunk is full and flagged last",
+    ],
+    [
+      "ok_2cs_plus_500_cs1024",
+      2548,
+      1024,
+      "2 x chunk size + 500 bytes at chunk size 1024: two full chunks and a 500-byte final chunk",
+    ],
+    [
+      "ok_2cs_plus_500_default",
+      2 * 65536 + 500,
+      65536,
+      "2 x 64 KiB + 500 bytes at the default chunk size (plaintext given by SHA-256 and length)",
+    ],
   ] as const
 ) {
   const s = await salt(name);
@@ -314,6 +340,23 @@ for (
     plaintext: pt,
     salt: s,
   });
+}
+
+{
+  const name = "ok_300_chunks";
+  const s = await salt(name);
+  const pt = await plaintext(name, 300 * 64 + 10);
+  await add(
+    name,
+    "Round trip: 301 chunks at chunk size 64 (300 full and a 10-byte final chunk), so chunk counters pass 255 and the nonce's second-lowest counter byte is used (big-endian u88). Raw data key.",
+    {
+      parts: await build({ dk: DK, salt: s, chunkSize: 64, plaintext: pt }),
+      expect: "success",
+      chunkSize: 64,
+      plaintext: pt,
+      salt: s,
+    },
+  );
 }
 
 // One case with every derived value, for another implementation to check its HKDF labels.
@@ -350,7 +393,10 @@ for (
 
 // --- local keys
 
-async function localMessage(name: string, o: { len?: number; ctx?: Record<string, string>; dk?: Uint8Array; kek?: Uint8Array } = {}) {
+async function localMessage(
+  name: string,
+  o: { len?: number; ctx?: Record<string, string>; dk?: Uint8Array; kek?: Uint8Array } = {},
+) {
   const dk = o.dk ?? DK;
   const ctx = o.ctx ?? CTX;
   const s = await salt(name);
@@ -362,14 +408,18 @@ async function localMessage(name: string, o: { len?: number; ctx?: Record<string
 
 {
   const m = await localMessage("ok_local");
-  await add("ok_local", "Round trip under local key A (wrap nonce fixed), context {purpose, tenant}, 160 bytes at chunk size 64.", {
-    parts: m.parts,
-    expect: "success",
-    chunkSize: 64,
-    plaintext: m.pt,
-    kek: KEK,
-    context: CTX,
-  });
+  await add(
+    "ok_local",
+    "Round trip under local key A (wrap nonce fixed), context {purpose, tenant}, 160 bytes at chunk size 64.",
+    {
+      parts: m.parts,
+      expect: "success",
+      chunkSize: 64,
+      plaintext: m.pt,
+      kek: KEK,
+      context: CTX,
+    },
+  );
 }
 {
   const name = "ok_local_second_entry";
@@ -383,7 +433,10 @@ async function localMessage(name: string, o: { len?: number; ctx?: Record<string
     chunkSize: 64,
     plaintext: pt,
     context: ctx,
-    entries: [await localEntry(KEK_B, DK, ce, await wrapNonce(`${name} b`)), await localEntry(KEK, DK, ce, await wrapNonce(name))],
+    entries: [
+      await localEntry(KEK_B, DK, ce, await wrapNonce(`${name} b`)),
+      await localEntry(KEK, DK, ce, await wrapNonce(name)),
+    ],
   });
   await add(
     name,
@@ -392,16 +445,44 @@ async function localMessage(name: string, o: { len?: number; ctx?: Record<string
   );
 }
 {
-  const m = await localMessage("ok_required_context");
-  await add("ok_required_context", "Local key A; the caller requires exactly the stored context, given in another key order.", {
-    parts: m.parts,
-    expect: "success",
+  const name = "ok_unknown_provider_first";
+  const s = await salt(name);
+  const pt = await plaintext(name, 70);
+  const ce = encodeContext(sortedPairs(CTX));
+  const foreign: Entry = {
+    provider: te.encode("aws-kms"),
+    keyId: te.encode("arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000"),
+    wrapped: await plaintext(`${name} blob`, 184),
+  };
+  const parts = await build({
+    dk: DK,
+    salt: s,
     chunkSize: 64,
-    plaintext: m.pt,
-    kek: KEK,
+    plaintext: pt,
     context: CTX,
-    requiredContext: { tenant: "acme", purpose: "vectors" },
+    entries: [foreign, await localEntry(KEK, DK, ce, await wrapNonce(name))],
   });
+  await add(
+    name,
+    "An `aws-kms` entry (made-up ARN and 184-byte blob) before the local key A entry: decrypting with key A alone skips the entry it does not own.",
+    { parts, expect: "success", chunkSize: 64, plaintext: pt, kek: KEK, context: CTX },
+  );
+}
+{
+  const m = await localMessage("ok_required_context");
+  await add(
+    "ok_required_context",
+    "Local key A; the caller requires exactly the stored context, given in another key order.",
+    {
+      parts: m.parts,
+      expect: "success",
+      chunkSize: 64,
+      plaintext: m.pt,
+      kek: KEK,
+      context: CTX,
+      requiredContext: { tenant: "acme", purpose: "vectors" },
+    },
+  );
 }
 
 // --- payload failures (raw key, 3 chunks of 64 unless said)
@@ -415,16 +496,24 @@ async function three(name: string, len = 192) {
 {
   const m = await three("last_flag_missing");
   m.parts.chunks[2] = await sealChunk(m.parts.derived.payloadKey, 2, false, m.pt.subarray(128));
-  await add("last_flag_missing", "3 full chunks; the final chunk re-sealed under the payload key with last flag 0, so no chunk is flagged last.", {
-    parts: m.parts,
-    expect: "TRUNCATED",
-    chunkSize: 64,
-  });
+  await add(
+    "last_flag_missing",
+    "3 full chunks; the final chunk re-sealed under the payload key with last flag 0, so no chunk is flagged last.",
+    {
+      parts: m.parts,
+      expect: "TRUNCATED",
+      chunkSize: 64,
+    },
+  );
 }
 {
   const m = await three("chunk_swapped");
   [m.parts.chunks[0], m.parts.chunks[1]] = [m.parts.chunks[1], m.parts.chunks[0]];
-  await add("chunk_swapped", "3 full chunks with chunks 0 and 1 swapped.", { parts: m.parts, expect: "PAYLOAD_AUTH_FAILED", chunkSize: 64 });
+  await add("chunk_swapped", "3 full chunks with chunks 0 and 1 swapped.", {
+    parts: m.parts,
+    expect: "PAYLOAD_AUTH_FAILED",
+    chunkSize: 64,
+  });
 }
 {
   const m = await three("chunk_duplicated");
@@ -495,11 +584,15 @@ async function three(name: string, len = 192) {
 {
   const m = await three("truncated_at_chunk_boundary");
   m.parts.chunks.pop();
-  await add("truncated_at_chunk_boundary", "3 full chunks with the final chunk removed: the message ends after chunk 1, which is not flagged last.", {
-    parts: m.parts,
-    expect: "TRUNCATED",
-    chunkSize: 64,
-  });
+  await add(
+    "truncated_at_chunk_boundary",
+    "3 full chunks with the final chunk removed: the message ends after chunk 1, which is not flagged last.",
+    {
+      parts: m.parts,
+      expect: "TRUNCATED",
+      chunkSize: 64,
+    },
+  );
 }
 {
   const m = await three("truncated_mid_chunk");
@@ -522,7 +615,11 @@ async function three(name: string, len = 192) {
 {
   const m = await three("truncated_after_header");
   m.parts.chunks = [];
-  await add("truncated_after_header", "A whole header and no payload at all.", { parts: m.parts, expect: "TRUNCATED", chunkSize: 64 });
+  await add("truncated_after_header", "A whole header and no payload at all.", {
+    parts: m.parts,
+    expect: "TRUNCATED",
+    chunkSize: 64,
+  });
 }
 {
   const m = await three("truncated_inside_header");
@@ -576,7 +673,7 @@ await add("empty_input", "No bytes at all.", { parts: new Uint8Array(0), expect:
 // --- header fields tampered after the header was made
 
 /** Offsets inside the core: magic 8, version 1, suite 1, chunk size 4, salt 32, context, commitment 32. */
-const CS_AT = 10, SALT_AT = 14, CTX_AT = 46;
+const CS_AT = 10, SALT_AT = 14;
 
 {
   const m = await localMessage("tampered_chunk_size");
@@ -721,12 +818,16 @@ const CS_AT = 10, SALT_AT = 14, CTX_AT = 46;
 }
 {
   const m = await three("wrong_raw_key");
-  await add("wrong_raw_key", "A raw-key message decrypted with data key B (the `dataKey` field): the commitment refuses it.", {
-    parts: m.parts,
-    expect: "NO_KEY_MATCHED",
-    chunkSize: 64,
-    dk: DK_B,
-  });
+  await add(
+    "wrong_raw_key",
+    "A raw-key message decrypted with data key B (the `dataKey` field): the commitment refuses it.",
+    {
+      parts: m.parts,
+      expect: "NO_KEY_MATCHED",
+      chunkSize: 64,
+      dk: DK_B,
+    },
+  );
 }
 
 // --- header structure
@@ -734,7 +835,11 @@ const CS_AT = 10, SALT_AT = 14, CTX_AT = 46;
 {
   const m = await three("wrong_magic");
   m.parts.core[1] = 0x46;
-  await add("wrong_magic", "A message whose magic reads \\x89FNV\\r\\n\\x1a\\n.", { parts: m.parts, expect: "FORMAT_UNKNOWN", chunkSize: 64 });
+  await add("wrong_magic", "A message whose magic reads \\x89FNV\\r\\n\\x1a\\n.", {
+    parts: m.parts,
+    expect: "FORMAT_UNKNOWN",
+    chunkSize: 64,
+  });
 }
 await add("text_not_envelope", "Plain text, not an envelope message.", {
   parts: te.encode("hello, this is not an envelope message\n"),
@@ -755,15 +860,34 @@ for (const [name, version, suite] of [["version_2", 2, 1], ["suite_2", 1, 2]] as
 async function withPairs(name: string, pairs: Pair[], expect: string, how: string) {
   const s = await salt(name);
   const pt = await plaintext(name, 10);
-  await add(name, how, { parts: await build({ dk: DK, salt: s, chunkSize: 64, plaintext: pt, pairs }), expect, chunkSize: 64 });
+  await add(name, how, {
+    parts: await build({ dk: DK, salt: s, chunkSize: 64, plaintext: pt, pairs }),
+    expect,
+    chunkSize: 64,
+  });
 }
 const P = (k: string | Uint8Array, v: string | Uint8Array): Pair => [
   typeof k === "string" ? te.encode(k) : k,
   typeof v === "string" ? te.encode(v) : v,
 ];
-await withPairs("context_unsorted", [P("b", "1"), P("a", "2")], "HEADER_INVALID", "Context pairs written as b, a (not sorted); header tag valid.");
-await withPairs("context_duplicate_key", [P("a", "1"), P("a", "2")], "HEADER_INVALID", "Context key `a` written twice; header tag valid.");
-await withPairs("context_empty_key", [P("", "1")], "HEADER_INVALID", "A context pair with an empty key; header tag valid.");
+await withPairs(
+  "context_unsorted",
+  [P("b", "1"), P("a", "2")],
+  "HEADER_INVALID",
+  "Context pairs written as b, a (not sorted); header tag valid.",
+);
+await withPairs(
+  "context_duplicate_key",
+  [P("a", "1"), P("a", "2")],
+  "HEADER_INVALID",
+  "Context key `a` written twice; header tag valid.",
+);
+await withPairs(
+  "context_empty_key",
+  [P("", "1")],
+  "HEADER_INVALID",
+  "A context pair with an empty key; header tag valid.",
+);
 await withPairs(
   "context_invalid_utf8",
   [P("a", new Uint8Array([0xc3, 0x28]))],
@@ -797,13 +921,21 @@ await withPairs(
 {
   const m = await three("key_count_zero");
   m.parts.keys = u8(0);
-  await add("key_count_zero", "A key list with count 0 and no entries.", { parts: m.parts, expect: "HEADER_INVALID", chunkSize: 64 });
+  await add("key_count_zero", "A key list with count 0 and no entries.", {
+    parts: m.parts,
+    expect: "HEADER_INVALID",
+    chunkSize: 64,
+  });
 }
 {
   const m = await three("key_count_over_limit");
   const e = await rawEntry(DK);
   m.parts.keys = keyList(Array.from({ length: 33 }, () => e));
-  await add("key_count_over_limit", "33 raw entries (limit 32).", { parts: m.parts, expect: "LIMIT_EXCEEDED", chunkSize: 64 });
+  await add("key_count_over_limit", "33 raw entries (limit 32).", {
+    parts: m.parts,
+    expect: "LIMIT_EXCEEDED",
+    chunkSize: 64,
+  });
 }
 {
   const m = await three("provider_name_invalid");
@@ -819,33 +951,49 @@ await withPairs(
   const m = await three("provider_name_empty");
   const e = await rawEntry(DK);
   m.parts.keys = keyList([{ ...e, provider: EMPTY }]);
-  await add("provider_name_empty", "The raw entry's provider name empty.", { parts: m.parts, expect: "HEADER_INVALID", chunkSize: 64 });
+  await add("provider_name_empty", "The raw entry's provider name empty.", {
+    parts: m.parts,
+    expect: "HEADER_INVALID",
+    chunkSize: 64,
+  });
 }
 {
   const m = await three("key_id_over_limit");
   const e = await rawEntry(DK);
   m.parts.keys = keyList([{ ...e, keyId: te.encode("i".repeat(2049)) }]);
-  await add("key_id_over_limit", "A key id of 2049 bytes (limit 2048).", { parts: m.parts, expect: "LIMIT_EXCEEDED", chunkSize: 64 });
+  await add("key_id_over_limit", "A key id of 2049 bytes (limit 2048).", {
+    parts: m.parts,
+    expect: "LIMIT_EXCEEDED",
+    chunkSize: 64,
+  });
 }
 {
   const m = await three("wrapped_over_limit");
   const e = await rawEntry(DK);
   m.parts.keys = keyList([{ ...e, wrapped: new Uint8Array(8193) }]);
-  await add("wrapped_over_limit", "A wrapped key of 8193 bytes (limit 8192).", { parts: m.parts, expect: "LIMIT_EXCEEDED", chunkSize: 64 });
+  await add("wrapped_over_limit", "A wrapped key of 8193 bytes (limit 8192).", {
+    parts: m.parts,
+    expect: "LIMIT_EXCEEDED",
+    chunkSize: 64,
+  });
 }
 
 // --- the caller's required context
 
 {
   const m = await localMessage("context_mismatch_value");
-  await add("context_mismatch_value", "Local key A, stored context {purpose, tenant: acme}; the caller requires tenant: other.", {
-    parts: m.parts,
-    expect: "CONTEXT_MISMATCH",
-    chunkSize: 64,
-    kek: KEK,
-    context: CTX,
-    requiredContext: { purpose: "vectors", tenant: "other" },
-  });
+  await add(
+    "context_mismatch_value",
+    "Local key A, stored context {purpose, tenant: acme}; the caller requires tenant: other.",
+    {
+      parts: m.parts,
+      expect: "CONTEXT_MISMATCH",
+      chunkSize: 64,
+      kek: KEK,
+      context: CTX,
+      requiredContext: { purpose: "vectors", tenant: "other" },
+    },
+  );
 }
 {
   const m = await localMessage("context_mismatch_missing");
@@ -860,14 +1008,18 @@ await withPairs(
 }
 {
   const m = await localMessage("context_mismatch_empty_required");
-  await add("context_mismatch_empty_required", "Local key A with a stored context; the caller requires the empty context.", {
-    parts: m.parts,
-    expect: "CONTEXT_MISMATCH",
-    chunkSize: 64,
-    kek: KEK,
-    context: CTX,
-    requiredContext: {},
-  });
+  await add(
+    "context_mismatch_empty_required",
+    "Local key A with a stored context; the caller requires the empty context.",
+    {
+      parts: m.parts,
+      expect: "CONTEXT_MISMATCH",
+      chunkSize: 64,
+      kek: KEK,
+      context: CTX,
+      requiredContext: {},
+    },
+  );
 }
 
 // ---------------------------------------------------------------- write

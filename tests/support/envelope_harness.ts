@@ -129,11 +129,16 @@ export async function decryptRandomAccess(message: Uint8Array, options: DecryptO
 }
 
 /** The decoders each vector goes through, with a label. */
-export function decoders(messageLength: number): { label: string; run: (m: Uint8Array, o: DecryptOptions) => Promise<Uint8Array> }[] {
+export function decoders(
+  messageLength: number,
+): { label: string; run: (m: Uint8Array, o: DecryptOptions) => Promise<Uint8Array> }[] {
   const list = [
     { label: "decrypt", run: (m: Uint8Array, o: DecryptOptions) => decrypt(m, o) },
     { label: "decrypt concurrency 1", run: (m: Uint8Array, o: DecryptOptions) => decrypt(m, { ...o, concurrency: 1 }) },
-    { label: "decryptStream whole", run: (m: Uint8Array, o: DecryptOptions) => decryptStreamed(m, o, Math.max(1, m.length)) },
+    {
+      label: "decryptStream whole",
+      run: (m: Uint8Array, o: DecryptOptions) => decryptStreamed(m, o, Math.max(1, m.length)),
+    },
     { label: "decryptStream 7-byte pieces", run: (m: Uint8Array, o: DecryptOptions) => decryptStreamed(m, o, 7) },
     {
       label: "decryptStream 7-byte pieces concurrency 1",
@@ -163,7 +168,9 @@ export function assertCode(o: Outcome, code: string, what: string): void {
 }
 
 /** A seeded PRNG (mulberry32), so property tests replay. */
-export function prng(seed: number): { next(): number; int(lo: number, hi: number): number; bytes(n: number): Uint8Array } {
+export function prng(
+  seed: number,
+): { next(): number; int(lo: number, hi: number): number; bytes(n: number): Uint8Array } {
   let s = seed >>> 0;
   const next = () => {
     s = (s + 0x6d2b79f5) >>> 0;
