@@ -54,7 +54,10 @@ Deno.test("aliyun: aliEncrypt.py's file decrypts with envelope decrypt; the cont
     const data = payload(100_000);
     await Deno.writeFile(plain, data);
     const enc = join(dir, "ciphertext.txt");
-    ok(await runPy("compat_aliyun_sample.py", ["encrypt", plain, enc], { cwd: dir, home, env }), "the Python aliEncrypt");
+    ok(
+      await runPy("compat_aliyun_sample.py", ["encrypt", plain, enc], { cwd: dir, home, env }),
+      "the Python aliEncrypt",
+    );
     const text = await Deno.readTextFile(enc);
     const fields = text.split(SEP);
     assert.equal(fields.length, 5);
@@ -74,7 +77,12 @@ Deno.test("aliyun: aliEncrypt.py's file decrypts with envelope decrypt; the cont
     assert.equal(decrypts[0].params.CiphertextBlob, fields[1]);
 
     // The same file from stdin (its ciphertext is spooled to a private temporary file for the second pass).
-    const viaStdin = await runCli(["decrypt", "-", "-o", "-"], { cwd: dir, home, env, stdin: await Deno.readFile(enc) });
+    const viaStdin = await runCli(["decrypt", "-", "-o", "-"], {
+      cwd: dir,
+      home,
+      env,
+      stdin: await Deno.readFile(enc),
+    });
     ok(viaStdin, "decrypt from stdin");
     assert.deepEqual(viaStdin.stdout, data);
 
@@ -95,7 +103,23 @@ Deno.test("aliyun: envelope encrypt --format aliyun writes the sample's text, an
       const data = payload(size);
       await Deno.writeFile(plain, data);
       const enc = join(dir, `p${size}.aliyun`);
-      ok(await runCli(["encrypt", plain, "-o", enc, "-k", `aliyun-kms:${keyId}`, "--format", "aliyun", "-c", "owner=alice", "-c", "doc=p*---*q"], { cwd: dir, home, env }), `encrypt ${size}`);
+      ok(
+        await runCli([
+          "encrypt",
+          plain,
+          "-o",
+          enc,
+          "-k",
+          `aliyun-kms:${keyId}`,
+          "--format",
+          "aliyun",
+          "-c",
+          "owner=alice",
+          "-c",
+          "doc=p*---*q",
+        ], { cwd: dir, home, env }),
+        `encrypt ${size}`,
+      );
       const text = await Deno.readTextFile(enc);
       assert.ok(!text.endsWith("\n"));
       const parts = text.split(SEP);
@@ -116,18 +140,33 @@ Deno.test("aliyun: envelope encrypt --format aliyun writes the sample's text, an
       assert.deepEqual(await Deno.readFile(back), data);
       // And our own reader, streaming.
       const ours = join(dir, `p${size}.ours`);
-      ok(await runCli(["decrypt", enc, "-o", ours, "-c", "owner=alice", "-c", "doc=p*---*q"], { cwd: dir, home, env }), `decrypt ${size}`);
+      ok(
+        await runCli(["decrypt", enc, "-o", ours, "-c", "owner=alice", "-c", "doc=p*---*q"], { cwd: dir, home, env }),
+        `decrypt ${size}`,
+      );
       assert.deepEqual(await Deno.readFile(ours), data);
     }
     // Refuses to replace an output without --force.
     failsWith(
-      await runCli(["encrypt", join(dir, "p1.txt"), "-o", join(dir, "p1.aliyun"), "-k", `aliyun-kms:${keyId}`, "--format", "aliyun"], { cwd: dir, home, env }),
+      await runCli([
+        "encrypt",
+        join(dir, "p1.txt"),
+        "-o",
+        join(dir, "p1.aliyun"),
+        "-k",
+        `aliyun-kms:${keyId}`,
+        "--format",
+        "aliyun",
+      ], { cwd: dir, home, env }),
       "OUTPUT_EXISTS",
       "a second encrypt",
     );
     // Only an Alibaba key can make this format.
     failsWith(
-      await runCli(["encrypt", join(dir, "p1.txt"), "-o", join(dir, "x.aliyun"), "-k", "alias/x", "--format", "aliyun"], { cwd: dir, home, env }),
+      await runCli(
+        ["encrypt", join(dir, "p1.txt"), "-o", join(dir, "x.aliyun"), "-k", "alias/x", "--format", "aliyun"],
+        { cwd: dir, home, env },
+      ),
       "USAGE",
       "an AWS key with the aliyun format",
     );
@@ -145,7 +184,10 @@ Deno.test("aliyun: convert keeps the context as the envelope context and verifie
     const info = JSON.parse((await runCli(["inspect", converted, "--json"], { cwd: dir, home, env })).out);
     assert.deepEqual(info.context, { author: "lewis carrol", year: "1865", publisher: "project gutenberg" });
     const back = join(dir, "back.txt");
-    ok(await runCli(["decrypt", converted, "-o", back], { cwd: dir, home, env: {} }), "decrypt the converted file with the local key");
+    ok(
+      await runCli(["decrypt", converted, "-o", back], { cwd: dir, home, env: {} }),
+      "decrypt the converted file with the local key",
+    );
     assert.deepEqual(await Deno.readFile(back), data);
 
     // A tampered ciphertext: convert fails with the GCM code and writes nothing.
@@ -153,7 +195,11 @@ Deno.test("aliyun: convert keeps the context as the envelope context and verifie
     bytes[10] = bytes[10] === 0x41 ? 0x42 : 0x41;
     const bad = join(dir, "bad.aliyun");
     await Deno.writeFile(bad, bytes);
-    failsWith(await runCli(["convert", bad, "-o", join(dir, "bad.envl")], { cwd: dir, home, env }), "PAYLOAD_AUTH_FAILED", "convert a tampered file");
+    failsWith(
+      await runCli(["convert", bad, "-o", join(dir, "bad.envl")], { cwd: dir, home, env }),
+      "PAYLOAD_AUTH_FAILED",
+      "convert a tampered file",
+    );
     assert.ok(!(await listing(dir)).some((n) => n.includes("bad.envl")));
   }));
 
@@ -170,13 +216,25 @@ Deno.test("aliyun: bad input fails with a typed code and leaves no output", () =
     const cases: [string, string, string][] = [
       ["a separator missing", [ct, blob, nonce, tag + context].join(SEP), "COMPAT_INVALID"],
       ["no separator at all (truncated in the ciphertext)", ct.slice(0, 5000), "COMPAT_INVALID"],
-      ["a context that does not match", [ct, blob, nonce, tag, context.replace("1865", "1866")].join(SEP), "CONTEXT_MISMATCH"],
+      [
+        "a context that does not match",
+        [ct, blob, nonce, tag, context.replace("1865", "1866")].join(SEP),
+        "CONTEXT_MISMATCH",
+      ],
       ["a flipped ciphertext byte", [flip(ct, 100), blob, nonce, tag, context].join(SEP), "PAYLOAD_AUTH_FAILED"],
-      ["a flipped ciphertext byte near the end", [flip(ct, ct.length - 8), blob, nonce, tag, context].join(SEP), "PAYLOAD_AUTH_FAILED"],
+      [
+        "a flipped ciphertext byte near the end",
+        [flip(ct, ct.length - 8), blob, nonce, tag, context].join(SEP),
+        "PAYLOAD_AUTH_FAILED",
+      ],
       ["a flipped tag", [ct, blob, nonce, flip(tag, 3), context].join(SEP), "PAYLOAD_AUTH_FAILED"],
       ["a wrong nonce", [ct, blob, flip(nonce, 2), tag, context].join(SEP), "PAYLOAD_AUTH_FAILED"],
       ["a tag that is not 16 bytes", [ct, blob, nonce, btoa("short"), context].join(SEP), "COMPAT_INVALID"],
-      ["ciphertext that is not base64", [ct.slice(0, 50) + "!" + ct.slice(51), blob, nonce, tag, context].join(SEP), "COMPAT_INVALID"],
+      [
+        "ciphertext that is not base64",
+        [ct.slice(0, 50) + "!" + ct.slice(51), blob, nonce, tag, context].join(SEP),
+        "COMPAT_INVALID",
+      ],
     ];
     const work = join(dir, "work");
     await Deno.mkdir(work);
@@ -187,14 +245,27 @@ Deno.test("aliyun: bad input fails with a typed code and leaves no output", () =
       assert.deepEqual(await listing(work), [], `${name} left something behind`);
     }
     // From stdin, a tag failure found at the very end leaves nothing either.
-    const viaStdin = await runCli(["decrypt", "-", "-o", join(work, "stdin.txt")], { cwd: work, home, env, stdin: new TextEncoder().encode([ct, blob, nonce, flip(tag, 3), context].join(SEP)) });
+    const viaStdin = await runCli(["decrypt", "-", "-o", join(work, "stdin.txt")], {
+      cwd: work,
+      home,
+      env,
+      stdin: new TextEncoder().encode([ct, blob, nonce, flip(tag, 3), context].join(SEP)),
+    });
     failsWith(viaStdin, "PAYLOAD_AUTH_FAILED", "stdin with a bad tag");
     assert.deepEqual(await listing(work), []);
     // -c that differs from the stored context.
-    failsWith(await runCli(["decrypt", enc, "-o", join(work, "c.txt"), "-c", "author=someone"], { cwd: work, home, env }), "CONTEXT_MISMATCH", "decrypt -c");
+    failsWith(
+      await runCli(["decrypt", enc, "-o", join(work, "c.txt"), "-c", "author=someone"], { cwd: work, home, env }),
+      "CONTEXT_MISMATCH",
+      "decrypt -c",
+    );
     // Something in neither format.
     const other = join(dir, "other.bin");
     await Deno.writeFile(other, new Uint8Array([0xff, 0xfe, 1, 2, 3]));
-    failsWith(await runCli(["decrypt", other, "-o", join(work, "o.txt")], { cwd: work, home, env }), "FORMAT_UNKNOWN", "an unknown format");
+    failsWith(
+      await runCli(["decrypt", other, "-o", join(work, "o.txt")], { cwd: work, home, env }),
+      "FORMAT_UNKNOWN",
+      "an unknown format",
+    );
     assert.deepEqual(await listing(work), []);
   }));

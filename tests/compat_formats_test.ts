@@ -17,7 +17,15 @@ import {
 } from "../src/compat/aliyun_gcm.ts";
 import { detectFormat } from "../src/compat/detect.ts";
 import { KmstoolKey, parsePlaintext } from "../src/compat/kmstool.ts";
-import { joinNitro, looksLikeNitro, nitroFernetKey, openNitro, sealNitro, splitNitro, tokenTimestamp } from "../src/compat/nitro.ts";
+import {
+  joinNitro,
+  looksLikeNitro,
+  nitroFernetKey,
+  openNitro,
+  sealNitro,
+  splitNitro,
+  tokenTimestamp,
+} from "../src/compat/nitro.ts";
 import { aliyunPolicy, awsPolicies } from "../src/compat/policy.ts";
 import { AesGcm } from "../src/crypto/mod.ts";
 import { randomBytes } from "../src/crypto/random.ts";
@@ -69,7 +77,14 @@ Deno.test("nitro: tokens are byte-identical to Python's Fernet with the standard
   }
   // Python accepts the standard-alphabet key the sample uses; the key has '+' or '/' often enough to matter.
   assert.match(nitroFernetKey(new Uint8Array(32).fill(0xfb)), /[+/]/);
-  const [dec] = await pythonFernet([{ op: "decrypt", key: nitroFernetKey(new Uint8Array(32).fill(0xfb)), token: new TextDecoder().decode(splitNitro(await sealNitro(new Uint8Array([1, 2]), new Uint8Array(32).fill(0xfb), blob)).token), now }]);
+  const [dec] = await pythonFernet([{
+    op: "decrypt",
+    key: nitroFernetKey(new Uint8Array(32).fill(0xfb)),
+    token: new TextDecoder().decode(
+      splitNitro(await sealNitro(new Uint8Array([1, 2]), new Uint8Array(32).fill(0xfb), blob)).token,
+    ),
+    now,
+  }]);
   assert.deepEqual((dec as { data: Uint8Array }).data, new Uint8Array([1, 2]));
 });
 
@@ -88,7 +103,12 @@ Deno.test("nitro: the layout is checked before anything is decrypted", async () 
   await rejects(() => nitroFernetKey(new Uint8Array(16)), "INVALID_KEY");
 });
 
-async function aliyunFile(plaintext: Uint8Array, key: Uint8Array, nonce: Uint8Array, context: string): Promise<Uint8Array> {
+async function aliyunFile(
+  plaintext: Uint8Array,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  context: string,
+): Promise<Uint8Array> {
   const seal = await sealAliyunStream({ dataKey: key, blob: "QkxPQg==", context, nonce });
   return await collect(chunked(plaintext, 1000).pipeThrough(seal));
 }
@@ -102,7 +122,10 @@ Deno.test("aliyun: our text matches Python's AESGCM with a 16-byte nonce, field 
     const [sealed] = await pythonGcm([{ op: "seal", key, iv: nonce, aad: new Uint8Array(0), data: pt }]);
     const ct = sealed!.subarray(0, size);
     const tag = sealed!.subarray(size);
-    assert.equal(text, [encodeBase64(ct), "QkxPQg==", encodeBase64(nonce), encodeBase64(tag), '{"a":"b"}'].join("*---*"));
+    assert.equal(
+      text,
+      [encodeBase64(ct), "QkxPQg==", encodeBase64(nonce), encodeBase64(tag), '{"a":"b"}'].join("*---*"),
+    );
     const parsed = parseAliyun(new TextEncoder().encode(text));
     assert.deepEqual(parsed.ciphertext, ct);
     assert.equal(parsed.context, '{"a":"b"}');
@@ -125,9 +148,15 @@ Deno.test("aliyun: the two-pass reader gives the plaintext for every way of spli
   }
   // A wrong key: the stream errors at its end, after all ciphertext went through.
   const scan = await scanAliyun(chunked(file, 100));
-  await rejects(collect(chunked(file, 100).pipeThrough(openAliyunStream(await AesGcm.create(randomBytes(32)), scan))), "PAYLOAD_AUTH_FAILED");
+  await rejects(
+    collect(chunked(file, 100).pipeThrough(openAliyunStream(await AesGcm.create(randomBytes(32)), scan))),
+    "PAYLOAD_AUTH_FAILED",
+  );
   // A file that changed between the passes (shorter ciphertext).
-  await rejects(collect(chunked(file.subarray(0, 100), 7).pipeThrough(openAliyunStream(await AesGcm.create(key), scan))), "COMPAT_INVALID");
+  await rejects(
+    collect(chunked(file.subarray(0, 100), 7).pipeThrough(openAliyunStream(await AesGcm.create(key), scan))),
+    "COMPAT_INVALID",
+  );
 });
 
 Deno.test("aliyun: the scanner refuses malformed text and bounds what it holds", async () => {
@@ -193,7 +222,12 @@ Deno.test("kmstool: output of either shape parses, and failures are KMS_FAILED o
       await Deno.chmod(path, 0o755);
       return path;
     };
-    const env = { AWS_REGION: "eu-west-2", AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "very-secret-key", AWS_SESSION_TOKEN: "very-secret-token" };
+    const env = {
+      AWS_REGION: "eu-west-2",
+      AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+      AWS_SECRET_ACCESS_KEY: "very-secret-key",
+      AWS_SESSION_TOKEN: "very-secret-token",
+    };
     // A new-generation tool whose output has no PLAINTEXT: prefix is still read.
     const bare = new KmstoolKey({ path: await tool("bare", `printf '%s' '${b64}'`), env });
     assert.deepEqual(await bare.decryptBlob(randomBytes(10)), key);
@@ -205,13 +239,22 @@ Deno.test("kmstool: output of either shape parses, and failures are KMS_FAILED o
     assert.match(err.message, /AccessDeniedException/);
     assert.doesNotMatch(err.message, /very-secret/);
     // Success with output that is not base64.
-    await rejects(new KmstoolKey({ path: await tool("junk", "echo 'all good!'"), env }).decryptBlob(randomBytes(10)), "KMS_FAILED");
+    await rejects(
+      new KmstoolKey({ path: await tool("junk", "echo 'all good!'"), env }).decryptBlob(randomBytes(10)),
+      "KMS_FAILED",
+    );
     // A tool that never finishes.
-    await rejects(new KmstoolKey({ path: await tool("slow", "exec sleep 30"), env, timeoutMs: 200 }).decryptBlob(randomBytes(10)), "KMS_TIMEOUT");
+    await rejects(
+      new KmstoolKey({ path: await tool("slow", "exec sleep 30"), env, timeoutMs: 200 }).decryptBlob(randomBytes(10)),
+      "KMS_TIMEOUT",
+    );
     // Not a KeyProvider for wrapping, and no contexts.
     await rejects(bare.wrap(key, {}), "USAGE");
     assert.equal(await bare.unwrap({ provider: "local", keyId: "x", wrapped: new Uint8Array(1) }, {}), null);
-    await rejects(bare.unwrap({ provider: "aws-kms", keyId: "x", wrapped: new Uint8Array(1) }, { a: "b" }), "KMS_FAILED");
+    await rejects(
+      bare.unwrap({ provider: "aws-kms", keyId: "x", wrapped: new Uint8Array(1) }, { a: "b" }),
+      "KMS_FAILED",
+    );
     assert.deepEqual(await bare.unwrap({ provider: "aws-kms", keyId: "x", wrapped: new Uint8Array(1) }, {}), key);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -233,7 +276,18 @@ Deno.test("policy: the AWS and Alibaba documents are valid JSON with the seed's 
   const sha = "ab".repeat(48);
   const keyArn = "arn:aws:kms:eu-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
   const role = "arn:aws:iam::111122223333:role/enclave-parent";
-  const r = await cli(["policy", "aws", "--key-arn", keyArn, "--account", "111122223333", "--image-sha384", sha.toUpperCase(), "--role-arn", role]);
+  const r = await cli([
+    "policy",
+    "aws",
+    "--key-arn",
+    keyArn,
+    "--account",
+    "111122223333",
+    "--image-sha384",
+    sha.toUpperCase(),
+    "--role-arn",
+    role,
+  ]);
   assert.equal(r.code, 0, r.err);
   const docs = JSON.parse(r.out);
   const [admin, allow, deny] = docs.keyPolicy.Statement;
@@ -245,12 +299,32 @@ Deno.test("policy: the AWS and Alibaba documents are valid JSON with the seed's 
   assert.equal(docs.parentRolePolicy.Statement[0].Resource, keyArn);
   assert.deepEqual(docs.encryptorPolicy.Statement[0].Action, ["kms:Encrypt", "kms:GenerateDataKey"]);
 
-  const only = await cli(["policy", "aws", "--key-arn", keyArn, "--account", "111122223333", "--image-sha384", sha, "--only", "key-policy"]);
+  const only = await cli([
+    "policy",
+    "aws",
+    "--key-arn",
+    keyArn,
+    "--account",
+    "111122223333",
+    "--image-sha384",
+    sha,
+    "--only",
+    "key-policy",
+  ]);
   assert.equal(only.code, 0, only.err);
   // Without --role-arn the account root is the principal.
   assert.equal(JSON.parse(only.out).Statement[1].Principal.AWS, "arn:aws:iam::111122223333:root");
 
-  const ali = await cli(["policy", "aliyun", "--region", "cn-beijing", "--account", "1234567890123456", "--key-id", "1234abcd-12ab-34cd-56ef-1234567890ab"]);
+  const ali = await cli([
+    "policy",
+    "aliyun",
+    "--region",
+    "cn-beijing",
+    "--account",
+    "1234567890123456",
+    "--key-id",
+    "1234abcd-12ab-34cd-56ef-1234567890ab",
+  ]);
   assert.equal(ali.code, 0, ali.err);
   assert.deepEqual(JSON.parse(ali.out), {
     Version: "1",
@@ -267,9 +341,31 @@ Deno.test("policy: the AWS and Alibaba documents are valid JSON with the seed's 
       ["policy", "aws", "--key-arn", keyArn, "--account", "111122223333", "--image-sha384", "zz" + sha.slice(2)],
       ["policy", "aws", "--key-arn", "alias/x", "--account", "111122223333", "--image-sha384", sha],
       ["policy", "aws", "--key-arn", keyArn, "--account", "1111", "--image-sha384", sha],
-      ["policy", "aws", "--key-arn", keyArn, "--account", "111122223333", "--image-sha384", sha, "--role-arn", "arn:aws:iam::1:user/x"],
+      [
+        "policy",
+        "aws",
+        "--key-arn",
+        keyArn,
+        "--account",
+        "111122223333",
+        "--image-sha384",
+        sha,
+        "--role-arn",
+        "arn:aws:iam::1:user/x",
+      ],
       ["policy", "aws", "--key-arn", keyArn, "--account", "111122223333"],
-      ["policy", "aws", "--key-arn", keyArn, "--account", "111122223333", "--image-sha384", sha, "--only", "everything"],
+      [
+        "policy",
+        "aws",
+        "--key-arn",
+        keyArn,
+        "--account",
+        "111122223333",
+        "--image-sha384",
+        sha,
+        "--only",
+        "everything",
+      ],
       ["policy", "aliyun", "--region", "Beijing", "--account", "1234567890123456", "--key-id", "k"],
       ["policy", "aliyun", "--region", "cn-beijing", "--account", "12ab", "--key-id", "k"],
       ["policy", "aliyun", "--region", "cn-beijing", "--account", "1234567890123456", "--key-id", "acs:kms:x"],
@@ -280,6 +376,9 @@ Deno.test("policy: the AWS and Alibaba documents are valid JSON with the seed's 
     assert.equal(res.code, 2, `${bad.join(" ")}: ${res.err}`);
     assert.match(res.err, /\[USAGE\]/);
   }
-  assert.throws(() => awsPolicies({ keyArn, account: "111122223333", imageSha384: "" }), (e) => isEnvelopeError(e, "USAGE"));
+  assert.throws(
+    () => awsPolicies({ keyArn, account: "111122223333", imageSha384: "" }),
+    (e) => isEnvelopeError(e, "USAGE"),
+  );
   assert.throws(() => aliyunPolicy({ region: "cn-x", account: "1", keyId: "k" }), (e) => isEnvelopeError(e, "USAGE"));
 });

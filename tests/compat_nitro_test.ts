@@ -9,7 +9,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startMoto } from "./support/moto.ts";
-import { failsWith, listing, makeAppTree, ok, runCli, runPy, scratch, supportFile, tree } from "./support/compat_cli.ts";
+import {
+  failsWith,
+  listing,
+  makeAppTree,
+  ok,
+  runCli,
+  runPy,
+  scratch,
+  supportFile,
+  tree,
+} from "./support/compat_cli.ts";
 import { looksLikeNitro, splitNitro, tokenTimestamp } from "../src/compat/nitro.ts";
 import { decodeBase64Url } from "../src/encoding/base64.ts";
 
@@ -44,7 +54,10 @@ Deno.test("nitro: envelope_encryptor.py's file decrypts with envelope decrypt to
     await makeAppTree(app);
     const work = join(dir, "py");
     await Deno.mkdir(work);
-    ok(await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }), "the Python encryptor");
+    ok(
+      await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }),
+      "the Python encryptor",
+    );
     const file = join(work, "application_code.zip.encrypted");
 
     const out = join(dir, "out");
@@ -57,7 +70,15 @@ Deno.test("nitro: envelope_encryptor.py's file decrypts with envelope decrypt to
     const zip = join(dir, "app.zip");
     ok(await runCli(["decrypt", file, "-o", zip], { cwd: dir, home, env }), "envelope decrypt -o");
     const unpacked = join(dir, "unpacked");
-    ok(await runPyInline(`import shutil,sys; shutil.unpack_archive(sys.argv[1], sys.argv[2], "zip")`, [zip, unpacked], dir, home), "unpacking");
+    ok(
+      await runPyInline(
+        `import shutil,sys; shutil.unpack_archive(sys.argv[1], sys.argv[2], "zip")`,
+        [zip, unpacked],
+        dir,
+        home,
+      ),
+      "unpacking",
+    );
     assert.deepEqual(await tree(unpacked), await tree(app));
   }));
 
@@ -94,14 +115,29 @@ Deno.test("nitro: envelope encrypt --format nitro writes the sample's bytes, and
     // of files is not compared; ours is sorted.
     const ours = await zipNames(join(dir, "enclave.zip"), dir, home);
     const pyZip = join(dir, "py");
-    ok(await runPyInline(`import shutil,sys; shutil.make_archive(sys.argv[1], "zip", sys.argv[2])`, [pyZip, app], dir, home), "make_archive");
+    ok(
+      await runPyInline(
+        `import shutil,sys; shutil.make_archive(sys.argv[1], "zip", sys.argv[2])`,
+        [pyZip, app],
+        dir,
+        home,
+      ),
+      "make_archive",
+    );
     assert.deepEqual([...ours].sort(), (await zipNames(pyZip + ".zip", dir, home)).sort());
     assert.deepEqual(ours.slice(0, 2), ["empty/", "lib/"]);
 
     // Refuses to replace the output without --force; replaces it with.
-    failsWith(await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro"], { cwd: work, home, env }), "OUTPUT_EXISTS", "a second encrypt");
+    failsWith(
+      await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro"], { cwd: work, home, env }),
+      "OUTPUT_EXISTS",
+      "a second encrypt",
+    );
     assert.deepEqual(await Deno.readFile(file), bytes);
-    ok(await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro", "--force"], { cwd: work, home, env }), "encrypt --force");
+    ok(
+      await runCli(["encrypt", "-d", app, "-k", alias, "--format", "nitro", "--force"], { cwd: work, home, env }),
+      "encrypt --force",
+    );
     assert.notDeepEqual(await Deno.readFile(file), bytes);
   }));
 
@@ -110,18 +146,44 @@ Deno.test("nitro: a single file is wrapped in a one-entry zip; -o names the outp
     const script = join(dir, "print-hello.py");
     await Deno.writeTextFile(script, "print('hi')\n");
     const out = join(dir, "single.encrypted");
-    ok(await runCli(["encrypt", script, "-o", out, "-k", arn, "--format", "nitro"], { cwd: dir, home, env }), "encrypt a file");
+    ok(
+      await runCli(["encrypt", script, "-o", out, "-k", arn, "--format", "nitro"], { cwd: dir, home, env }),
+      "encrypt a file",
+    );
     const enclave = join(dir, "enclave");
     ok(await runPy("compat_enclave_run.py", [out, enclave], { cwd: dir, home, env }), "the enclave replica");
     assert.deepEqual(await listing(enclave), ["print-hello.py"]);
     assert.equal(await Deno.readTextFile(join(enclave, "print-hello.py")), "print('hi')\n");
 
-    const withContext = await runCli(["encrypt", script, "-o", join(dir, "c.enc"), "-k", arn, "--format", "nitro", "-c", "a=b"], { cwd: dir, home, env });
+    const withContext = await runCli([
+      "encrypt",
+      script,
+      "-o",
+      join(dir, "c.enc"),
+      "-k",
+      arn,
+      "--format",
+      "nitro",
+      "-c",
+      "a=b",
+    ], { cwd: dir, home, env });
     failsWith(withContext, "USAGE", "-c with nitro");
     assert.equal(withContext.code, 2);
     assert.match(withContext.stderr, /cannot pass an encryption context/);
-    failsWith(await runCli(["encrypt", script, "-o", join(dir, "l.enc"), "-k", "local:/x", "--format", "nitro"], { cwd: dir, home, env }), "USAGE", "a local key with nitro");
-    failsWith(await runCli(["encrypt", script, "-o", join(dir, "n.enc"), "--format", "nitro"], { cwd: dir, home, env }), "USAGE", "no key with nitro");
+    failsWith(
+      await runCli(["encrypt", script, "-o", join(dir, "l.enc"), "-k", "local:/x", "--format", "nitro"], {
+        cwd: dir,
+        home,
+        env,
+      }),
+      "USAGE",
+      "a local key with nitro",
+    );
+    failsWith(
+      await runCli(["encrypt", script, "-o", join(dir, "n.enc"), "--format", "nitro"], { cwd: dir, home, env }),
+      "USAGE",
+      "no key with nitro",
+    );
     assert.deepEqual((await listing(dir)).filter((n) => n.endsWith(".enc")), []);
   }));
 
@@ -132,7 +194,9 @@ async function fakeTools(dir: string): Promise<{ modern: string; legacy: string;
     const path = join(dir, name);
     await Deno.writeTextFile(
       path,
-      `#!/bin/sh\nFAKE_KMSTOOL_GENERATION=${generation} FAKE_KMSTOOL_LOG=${JSON.stringify(log)} exec python3 ${JSON.stringify(supportFile("compat_kmstool_cli.py"))} "$@"\n`,
+      `#!/bin/sh\nFAKE_KMSTOOL_GENERATION=${generation} FAKE_KMSTOOL_LOG=${JSON.stringify(log)} exec python3 ${
+        JSON.stringify(supportFile("compat_kmstool_cli.py"))
+      } "$@"\n`,
     );
     await Deno.chmod(path, 0o755);
     return path;
@@ -158,15 +222,29 @@ Deno.test("nitro: -k kmstool:PATH drives kmstool_enclave_cli of both generations
     await makeAppTree(app);
     const work = join(dir, "w");
     await Deno.mkdir(work);
-    ok(await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }), "the Python encryptor");
+    ok(
+      await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }),
+      "the Python encryptor",
+    );
     const file = join(work, "application_code.zip.encrypted");
     const { blob } = splitNitro(await Deno.readFile(file));
     const tools = await fakeTools(dir);
-    const enclaveEnv: Record<string, string> = { ...env, AWS_SESSION_TOKEN: "session-token-for-test", ENVELOPE_KMSTOOL_PROXY_PORT: "8123" };
+    const enclaveEnv: Record<string, string> = {
+      ...env,
+      AWS_SESSION_TOKEN: "session-token-for-test",
+      ENVELOPE_KMSTOOL_PROXY_PORT: "8123",
+    };
 
     // v0.3.1 and later: one run, with the subcommand.
     const outNew = join(dir, "out-new");
-    ok(await runCli(["decrypt", file, "-d", outNew, "-k", `kmstool:${tools.modern}`], { cwd: dir, home, env: enclaveEnv }), "decrypt with the new tool");
+    ok(
+      await runCli(["decrypt", file, "-d", outNew, "-k", `kmstool:${tools.modern}`], {
+        cwd: dir,
+        home,
+        env: enclaveEnv,
+      }),
+      "decrypt with the new tool",
+    );
     assert.deepEqual(await tree(outNew), await tree(app));
     const runsNew = await readLog(tools.log);
     assert.equal(runsNew.length, 1);
@@ -184,7 +262,14 @@ Deno.test("nitro: -k kmstool:PATH drives kmstool_enclave_cli of both generations
     const noDefaults = { ...enclaveEnv };
     delete noDefaults.ENVELOPE_KMSTOOL_PROXY_PORT;
     delete noDefaults.AWS_REGION;
-    ok(await runCli(["decrypt", file, "-d", outOld, "-k", `kmstool:${tools.legacy}`], { cwd: dir, home, env: { ...noDefaults, AWS_DEFAULT_REGION: "us-east-1" } }), "decrypt with the old tool");
+    ok(
+      await runCli(["decrypt", file, "-d", outOld, "-k", `kmstool:${tools.legacy}`], {
+        cwd: dir,
+        home,
+        env: { ...noDefaults, AWS_DEFAULT_REGION: "us-east-1" },
+      }),
+      "decrypt with the old tool",
+    );
     assert.deepEqual(await tree(outOld), await tree(app));
     const runsOld = await readLog(tools.log);
     assert.deepEqual(runsOld.map((r) => r.argv[0]), ["decrypt", "--region"]);
@@ -205,7 +290,15 @@ Deno.test("nitro: -k kmstool:PATH drives kmstool_enclave_cli of both generations
     assert.ok(!(await listing(dir)).includes("x.zip"));
 
     // A path that does not exist.
-    failsWith(await runCli(["decrypt", file, "-o", join(dir, "y.zip"), "-k", `kmstool:${join(dir, "nope")}`], { cwd: dir, home, env }), "KMS_FAILED", "a missing tool");
+    failsWith(
+      await runCli(["decrypt", file, "-o", join(dir, "y.zip"), "-k", `kmstool:${join(dir, "nope")}`], {
+        cwd: dir,
+        home,
+        env,
+      }),
+      "KMS_FAILED",
+      "a missing tool",
+    );
   }));
 
 Deno.test("nitro: --data-key (the Fernet key text) decrypts; extract-key writes the raw blob; inspect reads the header", () =>
@@ -230,7 +323,10 @@ Deno.test("nitro: --data-key (the Fernet key text) decrypts; extract-key writes 
     );
     ok(key, "boto3 decrypt of the extracted blob");
     const out = join(dir, "with-key");
-    ok(await runCli(["decrypt", file, "-d", out, "--data-key", key.out.trim()], { cwd: dir, home, env: {} }), "decrypt --data-key, no KMS");
+    ok(
+      await runCli(["decrypt", file, "-d", out, "--data-key", key.out.trim()], { cwd: dir, home, env: {} }),
+      "decrypt --data-key, no KMS",
+    );
     assert.deepEqual(await tree(out), await tree(app));
 
     const info = await runCli(["inspect", file, "--json"], { cwd: dir, home, env });
@@ -248,7 +344,10 @@ Deno.test("nitro: convert verifies the source and writes an envelope file that d
     await makeAppTree(app);
     const work = join(dir, "w");
     await Deno.mkdir(work);
-    ok(await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }), "the Python encryptor");
+    ok(
+      await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }),
+      "the Python encryptor",
+    );
     const file = join(work, "application_code.zip.encrypted");
     const converted = join(dir, "app.zip.envl");
     ok(await runCli(["convert", file, "-o", converted], { cwd: dir, home, env }), "convert");
@@ -262,7 +361,11 @@ Deno.test("nitro: convert verifies the source and writes an envelope file that d
     bytes[bytes.length - 10] ^= 1;
     const tampered = join(dir, "tampered.encrypted");
     await Deno.writeFile(tampered, bytes);
-    failsWith(await runCli(["convert", tampered, "-o", join(dir, "t.envl")], { cwd: dir, home, env }), "TOKEN_INVALID", "convert a tampered file");
+    failsWith(
+      await runCli(["convert", tampered, "-o", join(dir, "t.envl")], { cwd: dir, home, env }),
+      "TOKEN_INVALID",
+      "convert a tampered file",
+    );
     assert.ok(!(await listing(dir)).some((n) => n.startsWith("t.envl") || n.startsWith(".t.envl")));
   }));
 
@@ -300,7 +403,11 @@ Deno.test("nitro: bad input fails with a typed code and leaves no output", () =>
       const input = join(dir, `${name.replace(/\W+/g, "-")}.encrypted`);
       await Deno.writeFile(input, bytes);
       failsWith(await runCli(["decrypt", input, "-o", join(work, "out.zip")], { cwd: work, home, env }), code, name);
-      failsWith(await runCli(["decrypt", input, "-d", join(work, "outdir")], { cwd: work, home, env }), code, `${name} (-d)`);
+      failsWith(
+        await runCli(["decrypt", input, "-d", join(work, "outdir")], { cwd: work, home, env }),
+        code,
+        `${name} (-d)`,
+      );
       assert.deepEqual(await listing(work), [], `${name} left something behind`);
     }
 
@@ -308,14 +415,33 @@ Deno.test("nitro: bad input fails with a typed code and leaves no output", () =>
     const short = good.slice(0, 4 + 10);
     const shortPath = join(dir, "short.encrypted");
     await Deno.writeFile(shortPath, short);
-    failsWith(await runCli(["extract-key", shortPath, "-o", join(work, "k")], { cwd: work, home, env }), "COMPAT_INVALID", "extract-key of a short file");
+    failsWith(
+      await runCli(["extract-key", shortPath, "-o", join(work, "k")], { cwd: work, home, env }),
+      "COMPAT_INVALID",
+      "extract-key of a short file",
+    );
     assert.deepEqual(await listing(work), []);
 
     // -c on decrypt: the file has no context, so any required context mismatches.
-    failsWith(await runCli(["decrypt", join(src, "application_code.zip.encrypted"), "-o", join(work, "c.zip"), "-c", "a=b"], { cwd: work, home, env }), "CONTEXT_MISMATCH", "decrypt -c");
+    failsWith(
+      await runCli(["decrypt", join(src, "application_code.zip.encrypted"), "-o", join(work, "c.zip"), "-c", "a=b"], {
+        cwd: work,
+        home,
+        env,
+      }),
+      "CONTEXT_MISMATCH",
+      "decrypt -c",
+    );
     // A wrong data key: the HMAC does not verify.
     failsWith(
-      await runCli(["decrypt", join(src, "application_code.zip.encrypted"), "-o", join(work, "k.zip"), "--data-key", btoa("x".repeat(32))], { cwd: work, home, env }),
+      await runCli([
+        "decrypt",
+        join(src, "application_code.zip.encrypted"),
+        "-o",
+        join(work, "k.zip"),
+        "--data-key",
+        btoa("x".repeat(32)),
+      ], { cwd: work, home, env }),
       "TOKEN_INVALID",
       "a wrong --data-key",
     );
@@ -332,11 +458,21 @@ async function runPyInline(code: string, args: string[], cwd: string, home: stri
     stderr: "piped",
   });
   const out = await child.output();
-  return { code: out.code, stdout: out.stdout, out: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: out.stdout,
+    out: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }
 
 async function zipNames(path: string, cwd: string, home: string): Promise<string[]> {
-  const r = await runPyInline(`import zipfile,sys,json; print(json.dumps([i.filename for i in zipfile.ZipFile(sys.argv[1]).infolist()]))`, [path], cwd, home);
+  const r = await runPyInline(
+    `import zipfile,sys,json; print(json.dumps([i.filename for i in zipfile.ZipFile(sys.argv[1]).infolist()]))`,
+    [path],
+    cwd,
+    home,
+  );
   ok(r, "listing a zip");
   return JSON.parse(r.out);
 }

@@ -57,7 +57,8 @@ export interface AliyunScan extends AliyunTrailer {
 
 function invalid(why: string): EnvelopeError {
   return new EnvelopeError("COMPAT_INVALID", `Reading the Alibaba-sample file failed: ${why}`, {
-    hint: "check that the file is complete and unchanged and was written by aliEncrypt.py or `envelope encrypt --format aliyun`",
+    hint:
+      "check that the file is complete and unchanged and was written by aliEncrypt.py or `envelope encrypt --format aliyun`",
   });
 }
 
@@ -185,7 +186,9 @@ export async function scanAliyun(
       buf = joined;
     }
     if (!inCt) {
-      if (buf.length > ALIYUN_MAX_TRAILER) throw invalid(`the fields after the ciphertext are over ${ALIYUN_MAX_TRAILER} bytes`);
+      if (buf.length > ALIYUN_MAX_TRAILER) {
+        throw invalid(`the fields after the ciphertext are over ${ALIYUN_MAX_TRAILER} bytes`);
+      }
       tail = buf;
       continue;
     }
@@ -207,16 +210,24 @@ export async function scanAliyun(
     const rest = buf.subarray(star);
     if (rest.length < SEP.length) {
       // Maybe a separator split across reads: keep it and read on.
-      for (let j = 0; j < rest.length; j++) if (rest[j] !== SEP[j]) throw invalid("the ciphertext is followed by something other than *---*");
+      for (let j = 0; j < rest.length; j++) {
+        if (rest[j] !== SEP[j]) throw invalid("the ciphertext is followed by something other than *---*");
+      }
       tail = rest.slice();
       continue;
     }
-    for (let j = 0; j < SEP.length; j++) if (rest[j] !== SEP[j]) throw invalid("the ciphertext is followed by something other than *---*");
+    for (let j = 0; j < SEP.length; j++) {
+      if (rest[j] !== SEP[j]) throw invalid("the ciphertext is followed by something other than *---*");
+    }
     inCt = false;
     tail = rest.slice(SEP.length);
-    if (tail.length > ALIYUN_MAX_TRAILER) throw invalid(`the fields after the ciphertext are over ${ALIYUN_MAX_TRAILER} bytes`);
+    if (tail.length > ALIYUN_MAX_TRAILER) {
+      throw invalid(`the fields after the ciphertext are over ${ALIYUN_MAX_TRAILER} bytes`);
+    }
   }
-  if (inCt) throw invalid("no *---* separator was found after the ciphertext (the file is truncated or not in this format)");
+  if (inCt) {
+    throw invalid("no *---* separator was found after the ciphertext (the file is truncated or not in this format)");
+  }
   if (ctChars % 4 !== 0) throw invalid("the ciphertext's base64 is not a whole number of 4-character groups");
   return { ...parseTrailer(tail), ciphertextChars: ctChars };
 }
@@ -276,7 +287,9 @@ export function openAliyunStream(gcm: AesGcm, scan: AliyunScan): TransformStream
     },
     flush() {
       try {
-        if (seen !== scan.ciphertextChars || carry !== "") throw invalid("the ciphertext ended early (the file changed while it was read)");
+        if (seen !== scan.ciphertextChars || carry !== "") {
+          throw invalid("the ciphertext ended early (the file changed while it was read)");
+        }
         opener.finish(scan.tag);
       } finally {
         done();
@@ -304,7 +317,10 @@ export interface AliyunSealParams {
  */
 export async function sealAliyunStream(params: AliyunSealParams): Promise<TransformStream<Uint8Array, Uint8Array>> {
   if (params.context.includes("\0")) {
-    throw new EnvelopeError("INVALID_ARGUMENT", "Writing the Alibaba-sample file failed: the context has a NUL character");
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      "Writing the Alibaba-sample file failed: the context has a NUL character",
+    );
   }
   const nonce = params.nonce ?? crypto.getRandomValues(new Uint8Array(ALIYUN_NONCE_BYTES));
   const gcm = await AesGcm.create(params.dataKey);
@@ -362,7 +378,9 @@ export function contextMap(context: string): { map: Record<string, string>; flat
   } catch {
     v = undefined;
   }
-  if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")) {
+  if (
+    v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string")
+  ) {
     return { map: { ...(v as Record<string, string>) }, flat: true };
   }
   return { map: context === "" ? {} : { "aliyun-context": context }, flat: false };

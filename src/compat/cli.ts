@@ -54,7 +54,11 @@ function usage(message: string, hint = "run `envelope encrypt --help` for the op
 }
 
 /** Reads a whole stream, refusing more than `limit` bytes with `onOver`. */
-export async function readLimited(stream: ReadableStream<Uint8Array>, limit: number, onOver: (n: number) => EnvelopeError): Promise<Uint8Array> {
+export async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  onOver: (n: number) => EnvelopeError,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
   const reader = stream.getReader();
@@ -104,11 +108,19 @@ async function checkDir(dir: string): Promise<void> {
 
 function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", format: string, example: string): string {
   if (specs.length !== 1) {
-    throw usage(`Encrypting in the ${format} format failed: give exactly one -k key (${specs.length} given)`, `for example -k ${example}`);
+    throw usage(
+      `Encrypting in the ${format} format failed: give exactly one -k key (${specs.length} given)`,
+      `for example -k ${example}`,
+    );
   }
   const c = classify(specs[0]);
   if (c.kind !== kind || c.value === "") {
-    throw usage(`Encrypting in the ${format} format failed: ${specs[0]} is not ${kind === "aws-kms" ? "an AWS" : "an Alibaba Cloud"} KMS key`, `for example -k ${example}`);
+    throw usage(
+      `Encrypting in the ${format} format failed: ${specs[0]} is not ${
+        kind === "aws-kms" ? "an AWS" : "an Alibaba Cloud"
+      } KMS key`,
+      `for example -k ${example}`,
+    );
   }
   return c.value;
 }
@@ -127,7 +139,9 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
   }
   const keyId = onlyKey(opts.specs, "aws-kms", "Nitro-enclave", "alias/enclavekey");
   if (opts.dir === undefined && (opts.input === undefined || opts.input === "-")) {
-    throw usage("Encrypting in the Nitro-enclave format failed: give -d DIR (or one file); the enclave unzips what it gets, so stdin has no name to store");
+    throw usage(
+      "Encrypting in the Nitro-enclave format failed: give -d DIR (or one file); the enclave unzips what it gets, so stdin has no name to store",
+    );
   }
   const output = opts.output ?? NITRO_DEFAULT_NAME;
   if (output !== "-") await checkWritable(output, opts.force);
@@ -149,7 +163,10 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
     arn = raw.keyId;
     try {
       if (raw.plaintext.length !== 32) {
-        throw new EnvelopeError("KMS_FAILED", `AWS KMS GenerateDataKey with key ${keyId} failed: it returned ${raw.plaintext.length} bytes, not 32`);
+        throw new EnvelopeError(
+          "KMS_FAILED",
+          `AWS KMS GenerateDataKey with key ${keyId} failed: it returned ${raw.plaintext.length} bytes, not 32`,
+        );
       }
       file = await sealNitro(zip, raw.plaintext, raw.ciphertextBlob);
     } finally {
@@ -193,10 +210,18 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
   const kms = new AliyunKms({ keyId });
   let transform: TransformStream<Uint8Array, Uint8Array>;
   try {
-    const key = await kms.client.generateDataKey({ keyId, keySpec: "AES_256", numberOfBytes: 32, encryptionContext: context });
+    const key = await kms.client.generateDataKey({
+      keyId,
+      keySpec: "AES_256",
+      numberOfBytes: 32,
+      encryptionContext: context,
+    });
     try {
       if (key.plaintext.length !== 32) {
-        throw new EnvelopeError("KMS_FAILED", `Alibaba Cloud KMS GenerateDataKey with key ${keyId} failed: it returned ${key.plaintext.length} bytes, not 32`);
+        throw new EnvelopeError(
+          "KMS_FAILED",
+          `Alibaba Cloud KMS GenerateDataKey with key ${keyId} failed: it returned ${key.plaintext.length} bytes, not 32`,
+        );
       }
       transform = await sealAliyunStream({ dataKey: key.plaintext, blob: key.ciphertextBlob, context });
     } finally {
@@ -206,7 +231,9 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
     await source.cancel().catch(() => {});
     throw err;
   }
-  await writeOutput(source.pipeThrough(progress("encrypting", size)).pipeThrough(transform), output, { force: opts.force });
+  await writeOutput(source.pipeThrough(progress("encrypting", size)).pipeThrough(transform), output, {
+    force: opts.force,
+  });
   if (output !== "-") say(`encrypted to ${output} (Alibaba-sample format)`);
   return 0;
 }
@@ -266,9 +293,13 @@ export async function nitroDataKey(blob: Uint8Array, source: KeySource): Promise
       const n = key.length;
       key.fill(0);
       errors.push(
-        new EnvelopeError("INVALID_KEY", `Opening the Nitro-enclave file's key failed: it opened to ${n} bytes, not a 32-byte data key`, {
-          hint: "the file was not made with an AES_256 data key",
-        }),
+        new EnvelopeError(
+          "INVALID_KEY",
+          `Opening the Nitro-enclave file's key failed: it opened to ${n} bytes, not a 32-byte data key`,
+          {
+            hint: "the file was not made with an AES_256 data key",
+          },
+        ),
       );
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;
@@ -276,9 +307,15 @@ export async function nitroDataKey(blob: Uint8Array, source: KeySource): Promise
     }
   }
   if (errors.length === 1) throw errors[0];
-  throw new EnvelopeError("NO_KEY_MATCHED", `Opening the Nitro-enclave file's key failed with every key: ${errors.map((e) => `${e.message} [${e.code}]`).join("; ")}`, {
-    hint: `pass the key that made it with -k (${KEY_FORMS}) or --data-key`,
-  });
+  throw new EnvelopeError(
+    "NO_KEY_MATCHED",
+    `Opening the Nitro-enclave file's key failed with every key: ${
+      errors.map((e) => `${e.message} [${e.code}]`).join("; ")
+    }`,
+    {
+      hint: `pass the key that made it with -k (${KEY_FORMS}) or --data-key`,
+    },
+  );
 }
 
 async function awsDecrypt(blob: Uint8Array, keyId: string | undefined): Promise<Uint8Array> {
@@ -315,9 +352,13 @@ export async function aliyunDataKey(scan: AliyunScan, source: KeySource): Promis
   if (![16, 24, 32].includes(out.plaintext.length)) {
     const n = out.plaintext.length;
     out.plaintext.fill(0);
-    throw new EnvelopeError("KMS_FAILED", `Alibaba Cloud KMS Decrypt failed: it returned ${n} bytes, not an AES key (request id ${out.requestId})`, {
-      hint: "the wrapped key was not made by GenerateDataKey",
-    });
+    throw new EnvelopeError(
+      "KMS_FAILED",
+      `Alibaba Cloud KMS Decrypt failed: it returned ${n} bytes, not an AES key (request id ${out.requestId})`,
+      {
+        hint: "the wrapped key was not made by GenerateDataKey",
+      },
+    );
   }
   return out.plaintext;
 }
@@ -362,14 +403,22 @@ export async function scanAliyunInput(input: string, stream: ReadableStream<Uint
   }
 }
 
-function requireContext(stored: Record<string, string>, wanted: Record<string, string> | undefined, format: string): void {
+function requireContext(
+  stored: Record<string, string>,
+  wanted: Record<string, string> | undefined,
+  format: string,
+): void {
   if (wanted === undefined) return;
   const a = Object.keys(stored).sort();
   const b = Object.keys(wanted).sort();
   if (a.length !== b.length || a.some((k, i) => k !== b[i] || stored[k] !== wanted[k])) {
-    throw new EnvelopeError("CONTEXT_MISMATCH", `Decrypting the ${format} file failed: its encryption context differs from the one given with -c`, {
-      hint: "run `envelope inspect` on the file to see its context",
-    });
+    throw new EnvelopeError(
+      "CONTEXT_MISMATCH",
+      `Decrypting the ${format} file failed: its encryption context differs from the one given with -c`,
+      {
+        hint: "run `envelope inspect` on the file to see its context",
+      },
+    );
   }
 }
 
@@ -434,8 +483,14 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
   if (format === "nitro") {
     const n = nitroBlobLength(head)!;
     const token = head.subarray(4 + n);
-    const info: Record<string, unknown> = { format: "nitro-enclave", cipher: "Fernet (AES-128-CBC, HMAC-SHA256)", wrappedBytes: n };
-    const id = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(new TextDecoder("latin1").decode(head.subarray(4, 4 + n)));
+    const info: Record<string, unknown> = {
+      format: "nitro-enclave",
+      cipher: "Fernet (AES-128-CBC, HMAC-SHA256)",
+      wrappedBytes: n,
+    };
+    const id = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(
+      new TextDecoder("latin1").decode(head.subarray(4, 4 + n)),
+    );
     if (id) info.blobKeyId = id[0];
     if (size !== undefined) info.tokenBytes = size - 4 - n;
     const ts = tokenTimestamp(token);

@@ -19,7 +19,9 @@ export function detectFormat(head: Uint8Array, whole: boolean): CompatFormat | u
   if (looksLikeNitro(head)) return "nitro";
   // A plausible length header that runs past the end: a truncated Nitro file, so the reader can say so.
   const n = nitroBlobLength(head);
-  if (whole && n !== undefined && n >= 1 && n <= NITRO_MAX_BLOB && head.length < nitroBytesToDecide(head)) return "nitro";
+  if (whole && n !== undefined && n >= 1 && n <= NITRO_MAX_BLOB && head.length < nitroBytesToDecide(head)) {
+    return "nitro";
+  }
   if (looksLikeAliyun(head, whole)) return "aliyun";
   return undefined;
 }
@@ -36,7 +38,12 @@ export async function headForDetection(peeked: Peeked): Promise<Peeked> {
 
 /** The error for input in no format envelope reads. */
 export function formatUnknown(name: string): EnvelopeError {
-  return new EnvelopeError("FORMAT_UNKNOWN", `Decrypting ${name} failed: it is not an envelope, Nitro-enclave or Alibaba-sample file`, {
-    hint: "envelope files start with the envelope magic; Nitro-enclave files with a 4-byte length, the wrapped key and a Fernet token (gAAAAA...); Alibaba-sample files are base64 text with *---* separators. Check that the file is complete",
-  });
+  return new EnvelopeError(
+    "FORMAT_UNKNOWN",
+    `Decrypting ${name} failed: it is not an envelope, Nitro-enclave or Alibaba-sample file`,
+    {
+      hint:
+        "envelope files start with the envelope magic; Nitro-enclave files with a 4-byte length, the wrapped key and a Fernet token (gAAAAA...); Alibaba-sample files are base64 text with *---* separators. Check that the file is complete",
+    },
+  );
 }

@@ -46,7 +46,8 @@ export interface KmstoolOptions {
 /** Which argument form a tool takes. */
 export type KmstoolGeneration = "subcommand" | "legacy";
 
-const USAGE_ERROR = /usage|unknown|unrecognized|unrecogni[sz]ed|invalid (option|argument|command)|illegal option|no such (option|command)/i;
+const USAGE_ERROR =
+  /usage|unknown|unrecognized|unrecogni[sz]ed|invalid (option|argument|command)|illegal option|no such (option|command)/i;
 const MAX_OUTPUT = 64 * 1024;
 
 interface Run {
@@ -94,17 +95,25 @@ export class KmstoolKey implements KeyProvider {
   async unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Uint8Array | null> {
     if (wrapped.provider !== "aws-kms") return null;
     if (Object.keys(context).length > 0) {
-      throw new EnvelopeError("KMS_FAILED", "Decrypting the data key with kmstool_enclave_cli failed: the file has an encryption context, which the tool cannot pass", {
-        hint: "files for an enclave must be encrypted without -c",
-      });
+      throw new EnvelopeError(
+        "KMS_FAILED",
+        "Decrypting the data key with kmstool_enclave_cli failed: the file has an encryption context, which the tool cannot pass",
+        {
+          hint: "files for an enclave must be encrypted without -c",
+        },
+      );
     }
     const key = await this.decryptBlob(wrapped.wrapped);
     if (key.length !== 32) {
       const n = key.length;
       key.fill(0);
-      throw new EnvelopeError("INVALID_KEY", `Decrypting the data key with kmstool_enclave_cli failed: it opened to ${n} bytes, not 32`, {
-        hint: "the wrapped key was not a 32-byte data key",
-      });
+      throw new EnvelopeError(
+        "INVALID_KEY",
+        `Decrypting the data key with kmstool_enclave_cli failed: it opened to ${n} bytes, not 32`,
+        {
+          hint: "the wrapped key was not a 32-byte data key",
+        },
+      );
     }
     return key;
   }
@@ -138,7 +147,12 @@ export class KmstoolKey implements KeyProvider {
       const v = this.#env[name];
       return typeof v === "string" && v !== "" ? v : undefined;
     };
-    const args = ["--region", env("AWS_REGION") ?? "us-east-1", "--proxy-port", env("ENVELOPE_KMSTOOL_PROXY_PORT") ?? "8000"];
+    const args = [
+      "--region",
+      env("AWS_REGION") ?? "us-east-1",
+      "--proxy-port",
+      env("ENVELOPE_KMSTOOL_PROXY_PORT") ?? "8000",
+    ];
     const creds: [string, string][] = [
       ["--aws-access-key-id", "AWS_ACCESS_KEY_ID"],
       ["--aws-secret-access-key", "AWS_SECRET_ACCESS_KEY"],
@@ -184,9 +198,13 @@ export class KmstoolKey implements KeyProvider {
         clearTimeout(timer);
         if (timedOut) {
           reject(
-            new EnvelopeError("KMS_TIMEOUT", `Decrypting the data key with ${this.keyId} failed: it did not finish within ${this.#timeoutMs} ms`, {
-              hint: "check that the vsock proxy to KMS is running on the parent instance (--proxy-port)",
-            }),
+            new EnvelopeError(
+              "KMS_TIMEOUT",
+              `Decrypting the data key with ${this.keyId} failed: it did not finish within ${this.#timeoutMs} ms`,
+              {
+                hint: "check that the vsock proxy to KMS is running on the parent instance (--proxy-port)",
+              },
+            ),
           );
           return;
         }
@@ -199,7 +217,11 @@ export class KmstoolKey implements KeyProvider {
 
   #spawnError(err: unknown): EnvelopeError {
     const code = (err as { code?: string }).code;
-    const why = code === "ENOENT" ? "it does not exist" : code === "EACCES" ? "it is not executable" : String((err as Error)?.message ?? err);
+    const why = code === "ENOENT"
+      ? "it does not exist"
+      : code === "EACCES"
+      ? "it is not executable"
+      : String((err as Error)?.message ?? err);
     return new EnvelopeError("KMS_FAILED", `Running ${this.keyId} failed: ${why}`, {
       hint: "pass the path of kmstool_enclave_cli: -k kmstool:/app/kmstool_enclave_cli",
     });
@@ -214,9 +236,14 @@ export class KmstoolKey implements KeyProvider {
     // The plaintext would be base64 on stdout; never echo stdout that looks like it.
     text = text.replace(/PLAINTEXT:\s*\S+/g, "PLAINTEXT: [redacted]");
     if (text.length > 300) text = text.slice(0, 300) + "...";
-    return new EnvelopeError("KMS_FAILED", `Decrypting the data key with ${this.keyId} failed: ${why}${text ? ` (${text})` : ""}`, {
-      hint: "check the enclave's credentials, the vsock proxy (--proxy-port) and that the key policy allows this enclave image",
-    });
+    return new EnvelopeError(
+      "KMS_FAILED",
+      `Decrypting the data key with ${this.keyId} failed: ${why}${text ? ` (${text})` : ""}`,
+      {
+        hint:
+          "check the enclave's credentials, the vsock proxy (--proxy-port) and that the key policy allows this enclave image",
+      },
+    );
   }
 }
 

@@ -49,7 +49,10 @@ export interface NitroParts {
   readonly token: Uint8Array;
 }
 
-function invalid(why: string, hint = "check that the file is complete and is an application_code.zip.encrypted file"): EnvelopeError {
+function invalid(
+  why: string,
+  hint = "check that the file is complete and is an application_code.zip.encrypted file",
+): EnvelopeError {
   return new EnvelopeError("COMPAT_INVALID", `Reading the Nitro-enclave file failed: ${why}`, { hint });
 }
 
@@ -95,7 +98,10 @@ export function splitNitro(file: Uint8Array): NitroParts {
 /** Joins a blob and a token into the file's bytes. */
 export function joinNitro(blob: Uint8Array, token: string): Uint8Array {
   if (blob.length < 1 || blob.length > NITRO_MAX_BLOB) {
-    throw new EnvelopeError("INVALID_ARGUMENT", `Writing the Nitro-enclave file failed: the wrapped key is ${blob.length} bytes, outside 1..${NITRO_MAX_BLOB}`);
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Writing the Nitro-enclave file failed: the wrapped key is ${blob.length} bytes, outside 1..${NITRO_MAX_BLOB}`,
+    );
   }
   const out = new Uint8Array(4 + blob.length + token.length);
   new DataView(out.buffer).setUint32(0, blob.length);
@@ -113,9 +119,13 @@ export function nitroFernetKey(dataKey: Uint8Array): string {
 
 function checkDataKey(dataKey: Uint8Array): void {
   if (!(dataKey instanceof Uint8Array) || dataKey.length !== 32) {
-    throw new EnvelopeError("INVALID_KEY", `Using the data key failed: it is ${(dataKey as Uint8Array)?.length ?? 0} bytes, not 32`, {
-      hint: "the Nitro format needs an AES_256 data key (32 bytes)",
-    });
+    throw new EnvelopeError(
+      "INVALID_KEY",
+      `Using the data key failed: it is ${(dataKey as Uint8Array)?.length ?? 0} bytes, not 32`,
+      {
+        hint: "the Nitro format needs an AES_256 data key (32 bytes)",
+      },
+    );
   }
 }
 
@@ -128,7 +138,12 @@ export interface SealNitroOptions {
 }
 
 /** Encrypts `plaintext` (the zip) under `dataKey` and joins it with `blob` into a Nitro file. */
-export async function sealNitro(plaintext: Uint8Array, dataKey: Uint8Array, blob: Uint8Array, options: SealNitroOptions = {}): Promise<Uint8Array> {
+export async function sealNitro(
+  plaintext: Uint8Array,
+  dataKey: Uint8Array,
+  blob: Uint8Array,
+  options: SealNitroOptions = {},
+): Promise<Uint8Array> {
   if (plaintext.length > NITRO_MAX_PLAINTEXT) throw tooLarge(plaintext.length);
   const fernet = await Fernet.create(nitroFernetKey(dataKey));
   try {
@@ -151,9 +166,14 @@ export async function openNitro(parts: NitroParts, dataKey: Uint8Array): Promise
 
 /** The error for a plaintext over {@linkcode NITRO_MAX_PLAINTEXT}. */
 export function tooLarge(bytes: number): EnvelopeError {
-  return new EnvelopeError("LIMIT_EXCEEDED", `Handling the Nitro-enclave file failed: its plaintext (${bytes} bytes or more) is over the 1 GiB bound`, {
-    hint: "a Fernet token is processed whole in memory; split the application, or use the envelope format (no --format), which streams",
-  });
+  return new EnvelopeError(
+    "LIMIT_EXCEEDED",
+    `Handling the Nitro-enclave file failed: its plaintext (${bytes} bytes or more) is over the 1 GiB bound`,
+    {
+      hint:
+        "a Fernet token is processed whole in memory; split the application, or use the envelope format (no --format), which streams",
+    },
+  );
 }
 
 /**

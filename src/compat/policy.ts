@@ -46,19 +46,33 @@ const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/[\w+=,.@\/-]+$/;
 export function awsPolicies(input: AwsPolicyInput): AwsPolicies {
   const key = KEY_ARN.exec(input.keyArn ?? "");
   if (!key) {
-    throw bad("--key-arn", `"${input.keyArn}" is not a KMS key ARN`, "give arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (an alias ARN does not work in a key policy's resource)");
+    throw bad(
+      "--key-arn",
+      `"${input.keyArn}" is not a KMS key ARN`,
+      "give arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (an alias ARN does not work in a key policy's resource)",
+    );
   }
   if (!/^\d{12}$/.test(input.account ?? "")) {
     throw bad("--account", `"${input.account}" is not a 12-digit AWS account id`, "give the account that owns the key");
   }
   if (!/^[0-9a-fA-F]{96}$/.test(input.imageSha384 ?? "")) {
-    throw bad("--image-sha384", `it is ${input.imageSha384?.length ?? 0} characters, not 96 hex digits`, "give PCR0 of the enclave image (nitro-cli describe-eif, 96 hex digits)");
+    throw bad(
+      "--image-sha384",
+      `it is ${input.imageSha384?.length ?? 0} characters, not 96 hex digits`,
+      "give PCR0 of the enclave image (nitro-cli describe-eif, 96 hex digits)",
+    );
   }
   const partition = key[1];
   let role = `arn:${partition}:iam::${input.account}:root`;
   if (input.roleArn !== undefined) {
     const r = ROLE_ARN.exec(input.roleArn);
-    if (!r) throw bad("--role-arn", `"${input.roleArn}" is not an IAM role ARN`, "give arn:aws:iam::ACCOUNT:role/NAME of the parent instance's role");
+    if (!r) {
+      throw bad(
+        "--role-arn",
+        `"${input.roleArn}" is not an IAM role ARN`,
+        "give arn:aws:iam::ACCOUNT:role/NAME of the parent instance's role",
+      );
+    }
     role = input.roleArn;
   }
   const sha = input.imageSha384.toLowerCase();
@@ -91,11 +105,21 @@ export function awsPolicies(input: AwsPolicyInput): AwsPolicies {
   };
   const parentRolePolicy = {
     Version: "2012-10-17",
-    Statement: [{ Sid: "RequiredByKmstoolEnclaveCliToAllowDecryptionFromTheEnclave", Effect: "Allow", Action: ["kms:Decrypt"], Resource: input.keyArn }],
+    Statement: [{
+      Sid: "RequiredByKmstoolEnclaveCliToAllowDecryptionFromTheEnclave",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: input.keyArn,
+    }],
   };
   const encryptorPolicy = {
     Version: "2012-10-17",
-    Statement: [{ Sid: "AllowEncryptionUsingKey", Effect: "Allow", Action: ["kms:Encrypt", "kms:GenerateDataKey"], Resource: input.keyArn }],
+    Statement: [{
+      Sid: "AllowEncryptionUsingKey",
+      Effect: "Allow",
+      Action: ["kms:Encrypt", "kms:GenerateDataKey"],
+      Resource: input.keyArn,
+    }],
   };
   return { keyPolicy, parentRolePolicy, encryptorPolicy };
 }
@@ -114,7 +138,11 @@ export function aliyunPolicy(input: AliyunPolicyInput): unknown {
     throw bad("--region", `"${input.region}" is not an Alibaba Cloud region id`, "give an id such as cn-beijing");
   }
   if (!/^\d{6,20}$/.test(input.account ?? "")) {
-    throw bad("--account", `"${input.account}" is not an Alibaba Cloud account id`, "give the numeric account (UID) that owns the key");
+    throw bad(
+      "--account",
+      `"${input.account}" is not an Alibaba Cloud account id`,
+      "give the numeric account (UID) that owns the key",
+    );
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/.test(input.keyId ?? "")) {
     throw bad("--key-id", `"${input.keyId}" is not a KMS key id`, "give the key's id (not an alias or an ARN)");

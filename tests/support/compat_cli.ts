@@ -47,7 +47,11 @@ function baseEnv(home: string): Record<string, string> {
   };
 }
 
-async function run(cmd: string, args: string[], opts: { cwd: string; home: string; env?: Record<string, string>; stdin?: Uint8Array }): Promise<RunResult> {
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; home: string; env?: Record<string, string>; stdin?: Uint8Array },
+): Promise<RunResult> {
   const child = new Deno.Command(cmd, {
     args,
     cwd: opts.cwd,
@@ -77,12 +81,19 @@ async function run(cmd: string, args: string[], opts: { cwd: string; home: strin
 }
 
 /** Runs `deno run -A mod.ts ...args` in `cwd`. */
-export function runCli(args: string[], opts: { cwd: string; home: string; env?: Record<string, string>; stdin?: Uint8Array }): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  opts: { cwd: string; home: string; env?: Record<string, string>; stdin?: Uint8Array },
+): Promise<RunResult> {
   return run(Deno.execPath(), ["run", "-A", "--config", CONFIG, MOD, ...args], opts);
 }
 
 /** Runs `python3 tests/support/<script> ...args` in `cwd`. */
-export function runPy(script: string, args: string[], opts: { cwd: string; home: string; env?: Record<string, string> }): Promise<RunResult> {
+export function runPy(
+  script: string,
+  args: string[],
+  opts: { cwd: string; home: string; env?: Record<string, string> },
+): Promise<RunResult> {
   return run("python3", [supportFile(script), ...args], opts);
 }
 

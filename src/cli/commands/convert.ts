@@ -48,7 +48,10 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
   const output = flags.output as string | undefined;
   if (output === undefined) throw usage("Reading the command line failed: -o OUTPUT is required");
   const force = Boolean(flags.force);
-  const source = { dataKey: flags["data-key"] as string | undefined, specs: (flags.unwrap as string[] | undefined) ?? [] };
+  const source = {
+    dataKey: flags["data-key"] as string | undefined,
+    specs: (flags.unwrap as string[] | undefined) ?? [],
+  };
   const specs = (flags.key as string[] | undefined) ?? [];
   if (output !== "-") await checkWritable(output, force);
 
@@ -59,9 +62,13 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
   if (format === undefined) {
     await peeked.stream.cancel().catch(() => {});
     if (hasMagic(peeked.head)) {
-      throw new EnvelopeError("FORMAT_UNKNOWN", `Converting ${input.name} failed: it is already in the envelope format`, {
-        hint: "use `envelope rewrap` to change its keys",
-      });
+      throw new EnvelopeError(
+        "FORMAT_UNKNOWN",
+        `Converting ${input.name} failed: it is already in the envelope format`,
+        {
+          hint: "use `envelope rewrap` to change its keys",
+        },
+      );
     }
     throw formatUnknown(input.name);
   }
@@ -87,7 +94,9 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
     try {
       const { map, flat } = contextMap(src.scan.context);
       if (!flat) {
-        note(`the Alibaba context is not a flat JSON object of strings; it is kept whole as the envelope context "aliyun-context"`);
+        note(
+          `the Alibaba context is not a flat JSON object of strings; it is kept whole as the envelope context "aliyun-context"`,
+        );
       }
       const dataKey = await aliyunDataKey(src.scan, source);
       let gcm: AesGcm;
@@ -97,12 +106,16 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
         dataKey.fill(0);
       }
       // The envelope output is committed only when the source's tag verified at the end of the stream.
-      const sealed = (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan)).pipeThrough(encryptStream({ keys, context: map }));
+      const sealed = (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan)).pipeThrough(
+        encryptStream({ keys, context: map }),
+      );
       await writeOutput(sealed, output, { force });
     } finally {
       await src.cleanup();
     }
   }
-  if (output !== "-") say(`converted ${input.name} (${format === "nitro" ? "Nitro-enclave" : "Alibaba-sample"} format) to ${output}`);
+  if (output !== "-") {
+    say(`converted ${input.name} (${format === "nitro" ? "Nitro-enclave" : "Alibaba-sample"} format) to ${output}`);
+  }
   return 0;
 }

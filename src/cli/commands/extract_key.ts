@@ -43,9 +43,13 @@ export async function extractKeyCommand(argv: readonly string[]): Promise<number
   // splitNitro reports a short file or a length header larger than the file.
   const { blob } = splitNitro(peeked.head);
   if (!looksLikeNitro(peeked.head)) {
-    throw new EnvelopeError("FORMAT_UNKNOWN", `Extracting the wrapped key from ${input.name} failed: it is not a Nitro-enclave file (no Fernet token follows the wrapped key)`, {
-      hint: "extract-key reads files written by envelope_encryptor.py or `envelope encrypt --format nitro`",
-    });
+    throw new EnvelopeError(
+      "FORMAT_UNKNOWN",
+      `Extracting the wrapped key from ${input.name} failed: it is not a Nitro-enclave file (no Fernet token follows the wrapped key)`,
+      {
+        hint: "extract-key reads files written by envelope_encryptor.py or `envelope encrypt --format nitro`",
+      },
+    );
   }
   await writeOutput(streamOf(blob.slice()), output, { force: Boolean(flags.force) });
   if (output !== "-") say(`wrote the ${blob.length}-byte wrapped key to ${output}`);

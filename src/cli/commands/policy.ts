@@ -21,7 +21,11 @@ const FLAGS = [
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 
-const AWS_DOCS = { "key-policy": "keyPolicy", "parent-role-policy": "parentRolePolicy", "encryptor-policy": "encryptorPolicy" } as const;
+const AWS_DOCS = {
+  "key-policy": "keyPolicy",
+  "parent-role-policy": "parentRolePolicy",
+  "encryptor-policy": "encryptorPolicy",
+} as const;
 
 function usage(message: string): EnvelopeError {
   return new EnvelopeError("USAGE", message, { hint: "run `envelope policy --help` for the options" });
@@ -34,7 +38,11 @@ function need(flags: Record<string, unknown>, name: string): string {
 }
 
 /** Runs `envelope policy`; returns the exit code. */
-export async function policyCommand(argv: readonly string[]): Promise<number> {
+export function policyCommand(argv: readonly string[]): Promise<number> {
+  return Promise.resolve(runPolicy(argv));
+}
+
+function runPolicy(argv: readonly string[]): number {
   const { positionals, flags } = parseArgs(argv, FLAGS, "policy");
   if (flags.help) {
     say(USAGE.policy);
@@ -46,7 +54,9 @@ export async function policyCommand(argv: readonly string[]): Promise<number> {
   }
   const only = flags.only as string | undefined;
   if (kind === "aws") {
-    for (const f of ["region", "key-id"]) if (flags[f] !== undefined) throw usage(`Reading the command line failed: --${f} is for policy aliyun`);
+    for (const f of ["region", "key-id"]) {
+      if (flags[f] !== undefined) throw usage(`Reading the command line failed: --${f} is for policy aliyun`);
+    }
     const docs = awsPolicies({
       keyArn: need(flags, "key-arn"),
       account: need(flags, "account"),
@@ -54,14 +64,24 @@ export async function policyCommand(argv: readonly string[]): Promise<number> {
       roleArn: flags["role-arn"] as string | undefined,
     });
     if (only !== undefined) {
-      if (!(only in AWS_DOCS)) throw usage(`Reading --only failed: "${only}" is not ${Object.keys(AWS_DOCS).join(", ")}`);
+      if (!(only in AWS_DOCS)) {
+        throw usage(`Reading --only failed: "${only}" is not ${Object.keys(AWS_DOCS).join(", ")}`);
+      }
       say(JSON.stringify(docs[AWS_DOCS[only as keyof typeof AWS_DOCS]], null, 2));
     } else {
       say(JSON.stringify(docs, null, 2));
     }
     return 0;
   }
-  for (const f of ["key-arn", "image-sha384", "role-arn", "only"]) if (flags[f] !== undefined) throw usage(`Reading the command line failed: --${f} is for policy aws`);
-  say(JSON.stringify(aliyunPolicy({ region: need(flags, "region"), account: need(flags, "account"), keyId: need(flags, "key-id") }), null, 2));
+  for (const f of ["key-arn", "image-sha384", "role-arn", "only"]) {
+    if (flags[f] !== undefined) throw usage(`Reading the command line failed: --${f} is for policy aws`);
+  }
+  say(
+    JSON.stringify(
+      aliyunPolicy({ region: need(flags, "region"), account: need(flags, "account"), keyId: need(flags, "key-id") }),
+      null,
+      2,
+    ),
+  );
   return 0;
 }
