@@ -152,15 +152,17 @@ async function opensslSpeed(): Promise<string> {
  * bundled with `deno bundle --platform node` and run under `node`, which
  * prints its rates as JSON. This is what the `node` thresholds rest on.
  */
-async function nodeCrossover(sizes: number[]): Promise<string> {
+/** The crossover measurement as a standalone script (for Node and the browser). */
+function crossoverScript(sizes: number[], report: string): string {
   const aesGcm = new URL("../src/crypto/aes_gcm.ts", import.meta.url).href;
-  const src = `
+  return `
 import { AesGcm } from ${JSON.stringify(aesGcm)};
 const ROUNDS = ${ROUNDS}, SLICE = ${(CELL * 1000) / 2 / ROUNDS};
 const key = crypto.getRandomValues(new Uint8Array(32)), iv = crypto.getRandomValues(new Uint8Array(12));
 const core = await AesGcm.create(key);
 const web = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["encrypt", "decrypt"]);
 const params = { name: "AES-GCM", iv };
+globalThis.addEventListener?.("error", () => { if (typeof document !== "undefined") document.title = "failed"; });
 async function runFor(fn, ms) {
   let n = 0; const t0 = performance.now(); let t = t0;
   while (t < t0 + ms) { const r = fn(); if (r instanceof Promise) await r; n++; t = performance.now(); }
@@ -175,29 +177,92 @@ for (const size of ${JSON.stringify(sizes)}) {
   for (let r = 0; r < ROUNDS; r++) for (const [i, j] of jobs.entries()) best[i] = Math.max(best[i], await runFor(j, SLICE));
   out.push({ size, best });
 }
-console.log(JSON.stringify({ node: process.version, v8: process.versions.v8, out }));
+${report}
 `;
+}
+
+type CrossResult = { runtime: string; out: { size: number; best: number[] }[] };
+
+async function bundle(src: string, platform: "node" | "browser", dir: string): Promise<string> {
+  await Deno.writeTextFile(`${dir}/cross_${platform}.ts`, src);
+  const res = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--platform", platform, "-o", `${dir}/cross_${platform}.mjs`, `${dir}/cross_${platform}.ts`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!res.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(res.stderr)}`);
+  return `${dir}/cross_${platform}.mjs`;
+}
+
+function crossTable(runtime: "node" | "browser", res: CrossResult): string {
+  const names = ["seal: envelope core (WASM, sync)", "seal: WebCrypto (crypto.subtle)", "open: envelope core (WASM, sync)", "open: WebCrypto (crypto.subtle)"];
+  const th = WEBCRYPTO_THRESHOLDS[runtime];
+  return table(
+    `Backend crossover in ${res.runtime} (thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`,
+    res.out.map((o) => sizeName(o.size)),
+    names.map((name, i) => [name, res.out.map((o) => `${fmtNum((o.best[i] * o.size) / 1e6)} MB/s (${fmtNum(o.best[i])}/s)`)]),
+  );
+}
+
+/**
+ * The same core-versus-WebCrypto crossover, measured in Node: a small script
+ * bundled with `deno bundle --platform node` and run under `node`, which
+ * prints its rates as JSON. This is what the `node` thresholds rest on.
+ */
+async function nodeCrossover(sizes: number[]): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(`${dir}/node_bench.ts`, src);
-    const bundle = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "node", "-o", `${dir}/node_bench.mjs`, `${dir}/node_bench.ts`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!bundle.success) return `Node crossover skipped: deno bundle failed: ${new TextDecoder().decode(bundle.stderr)}\n`;
-    const run = await new Deno.Command("node", { args: [`${dir}/node_bench.mjs`], stdout: "piped", stderr: "piped" }).output();
+    const file = await bundle(crossoverScript(sizes, "console.log(JSON.stringify({ runtime: `Node ${process.version} (V8 ${process.versions.v8})`, out }));"), "node", dir);
+    const run = await new Deno.Command("node", { args: [file], stdout: "piped", stderr: "piped" }).output();
     if (!run.success) return `Node crossover failed: ${new TextDecoder().decode(run.stderr)}\n`;
-    const res = JSON.parse(new TextDecoder().decode(run.stdout)) as { node: string; v8: string; out: { size: number; best: number[] }[] };
-    const names = ["seal: envelope core (WASM, sync)", "seal: WebCrypto (crypto.subtle)", "open: envelope core (WASM, sync)", "open: WebCrypto (crypto.subtle)"];
-    const th = WEBCRYPTO_THRESHOLDS.node;
-    return table(
-      `Backend crossover in Node ${res.node} (V8 ${res.v8}; thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`,
-      res.out.map((o) => sizeName(o.size)),
-      names.map((name, i) => [name, res.out.map((o) => `${fmtNum((o.best[i] * o.size) / 1e6)} MB/s (${fmtNum(o.best[i])}/s)`)]),
-    );
+    return crossTable("node", JSON.parse(new TextDecoder().decode(run.stdout)) as CrossResult);
   } catch (err) {
     return `Node crossover failed: ${err}\n`;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * The crossover in headless Chromium (Debian's, driven by playwright-core as
+ * the browser tests do), on a page's main thread: what the `browser`
+ * thresholds rest on. Skipped with a note when Chromium is not installed.
+ */
+async function browserCrossover(sizes: number[]): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await bundle(crossoverScript(sizes, "globalThis.__crossover = { runtime: navigator.userAgent.match(/(HeadlessChrome|Chrome)\\/[\\d.]+/)?.[0] ?? navigator.userAgent, out };"), "browser", dir);
+    const { launchChromium } = await import("../tests/support/browser.ts");
+    let browser;
+    try {
+      browser = await launchChromium();
+    } catch (err) {
+      return `Browser crossover skipped: ${(err as Error).message}\n`;
+    }
+    // WebCrypto needs a secure context: serve the page on loopback (about:blank is not one).
+    const js = await Deno.readTextFile(file);
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) =>
+      new URL(req.url).pathname === "/cross.mjs"
+        ? new Response(js, { headers: { "content-type": "text/javascript" } })
+        : new Response('<!doctype html><script type="module" src="/cross.mjs"></script>', { headers: { "content-type": "text/html" } }));
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(e.message));
+      await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+      await page.waitForFunction(() => (globalThis as { __crossover?: unknown }).__crossover !== undefined ||
+          (globalThis as { document?: { title: string } }).document?.title === "failed", undefined, { timeout: 120_000 })
+        .catch((err) => {
+          throw new Error(`${err}; page errors: ${problems.join("; ")}`);
+        });
+      const res = await page.evaluate(() => (globalThis as unknown as { __crossover: CrossResult }).__crossover);
+      return crossTable("browser", res);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  } catch (err) {
+    return `Browser crossover failed: ${err}\n`;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -248,6 +313,7 @@ async function main(): Promise<void> {
   say(table(`Backend crossover (current ${detectRuntime()} thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`, cross.map(sizeName), crossRows));
   core.dispose();
   say(await nodeCrossover([KIB, ...cross, KIB * KIB]));
+  say(await browserCrossover([64, 256, KIB, ...cross, KIB * KIB]));
 
   // Fernet.
   const f = await Fernet.create(Fernet.generateKey());
