@@ -103,24 +103,41 @@ type Impl = { name: string; seal: (pt: Uint8Array) => Job; open: (sealed: Uint8A
 
 async function gcmImpls(key: Uint8Array, iv: Uint8Array): Promise<{ impls: Impl[]; core: AesGcm }> {
   const core = await AesGcm.create(key);
-  const webKey = await crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, "AES-GCM", false, ["encrypt", "decrypt"]);
+  const webKey = await crypto.subtle.importKey("raw", key as Uint8Array<ArrayBuffer>, "AES-GCM", false, [
+    "encrypt",
+    "decrypt",
+  ]);
   const params = { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer> };
   const impls: Impl[] = [
-    { name: "envelope core (WASM, sync)", seal: (pt) => () => core.seal(iv, pt), open: (sd) => () => core.open(iv, sd) },
-    { name: "envelope chosen backend (async)", seal: (pt) => () => core.sealAsync(iv, pt), open: (sd) => () => core.openAsync(iv, sd) },
+    {
+      name: "envelope core (WASM, sync)",
+      seal: (pt) => () => core.seal(iv, pt),
+      open: (sd) => () => core.open(iv, sd),
+    },
+    {
+      name: "envelope chosen backend (async)",
+      seal: (pt) => () => core.sealAsync(iv, pt),
+      open: (sd) => () => core.openAsync(iv, sd),
+    },
     {
       name: "WebCrypto (crypto.subtle)",
       seal: (pt) => () => crypto.subtle.encrypt(params, webKey, pt as Uint8Array<ArrayBuffer>),
       open: (sd) => () => crypto.subtle.decrypt(params, webKey, sd as Uint8Array<ArrayBuffer>),
     },
-    { name: "@noble/ciphers gcm", seal: (pt) => () => gcm(key, iv).encrypt(pt), open: (sd) => () => gcm(key, iv).decrypt(sd) },
+    {
+      name: "@noble/ciphers gcm",
+      seal: (pt) => () => gcm(key, iv).encrypt(pt),
+      open: (sd) => () => gcm(key, iv).decrypt(sd),
+    },
   ];
   return { impls, core };
 }
 
 function fernetRule(): string {
   const t = FERNET_WEBCRYPTO_THRESHOLDS;
-  return `encrypt: WebCrypto AES-CBC from ${sizeName(t.encryptCbc)}, WebCrypto HMAC from ${sizeName(t.encryptMac)}; decrypt: WebCrypto from ${sizeName(t.decrypt)}`;
+  return `encrypt: WebCrypto AES-CBC from ${sizeName(t.encryptCbc)}, WebCrypto HMAC from ${
+    sizeName(t.encryptMac)
+  }; decrypt: WebCrypto from ${sizeName(t.decrypt)}`;
 }
 
 async function opensslSpeed(): Promise<string> {
@@ -138,7 +155,9 @@ async function opensslSpeed(): Promise<string> {
     const sizes = [...lines[head].matchAll(/(\d+) bytes/g)].map((m) => Number(m[1]));
     const vals = [...lines[head + 1].matchAll(/([\d.]+)k/g)].map((m) => Number(m[1]) * 1000);
     return table(
-      `\`openssl speed -evp aes-256-gcm -seconds 1\` (${new TextDecoder().decode(version).trim()}; encrypt only, native limit)`,
+      `\`openssl speed -evp aes-256-gcm -seconds 1\` (${
+        new TextDecoder().decode(version).trim()
+      }; encrypt only, native limit)`,
       sizes.map(sizeName),
       [["OpenSSL AES-256-GCM", vals.map((v, i) => `${fmtNum(v / 1e6)} MB/s (${fmtNum(v / sizes[i])}/s)`)]],
     );
@@ -186,7 +205,15 @@ type CrossResult = { runtime: string; out: { size: number; best: number[] }[] };
 async function bundle(src: string, platform: "node" | "browser", dir: string): Promise<string> {
   await Deno.writeTextFile(`${dir}/cross_${platform}.ts`, src);
   const res = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", platform, "-o", `${dir}/cross_${platform}.mjs`, `${dir}/cross_${platform}.ts`],
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      platform,
+      "-o",
+      `${dir}/cross_${platform}.mjs`,
+      `${dir}/cross_${platform}.ts`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -195,12 +222,22 @@ async function bundle(src: string, platform: "node" | "browser", dir: string): P
 }
 
 function crossTable(runtime: "node" | "browser", res: CrossResult): string {
-  const names = ["seal: envelope core (WASM, sync)", "seal: WebCrypto (crypto.subtle)", "open: envelope core (WASM, sync)", "open: WebCrypto (crypto.subtle)"];
+  const names = [
+    "seal: envelope core (WASM, sync)",
+    "seal: WebCrypto (crypto.subtle)",
+    "open: envelope core (WASM, sync)",
+    "open: WebCrypto (crypto.subtle)",
+  ];
   const th = WEBCRYPTO_THRESHOLDS[runtime];
   return table(
-    `Backend crossover in ${res.runtime} (thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`,
+    `Backend crossover in ${res.runtime} (thresholds: seal from ${sizeName(th.seal)}, open from ${
+      sizeName(th.open)
+    } go to WebCrypto)`,
     res.out.map((o) => sizeName(o.size)),
-    names.map((name, i) => [name, res.out.map((o) => `${fmtNum((o.best[i] * o.size) / 1e6)} MB/s (${fmtNum(o.best[i])}/s)`)]),
+    names.map((
+      name,
+      i,
+    ) => [name, res.out.map((o) => `${fmtNum((o.best[i] * o.size) / 1e6)} MB/s (${fmtNum(o.best[i])}/s)`)]),
   );
 }
 
@@ -212,7 +249,14 @@ function crossTable(runtime: "node" | "browser", res: CrossResult): string {
 async function nodeCrossover(sizes: number[]): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
-    const file = await bundle(crossoverScript(sizes, "console.log(JSON.stringify({ runtime: `Node ${process.version} (V8 ${process.versions.v8})`, out }));"), "node", dir);
+    const file = await bundle(
+      crossoverScript(
+        sizes,
+        "console.log(JSON.stringify({ runtime: `Node ${process.version} (V8 ${process.versions.v8})`, out }));",
+      ),
+      "node",
+      dir,
+    );
     const run = await new Deno.Command("node", { args: [file], stdout: "piped", stderr: "piped" }).output();
     if (!run.success) return `Node crossover failed: ${new TextDecoder().decode(run.stderr)}\n`;
     return crossTable("node", JSON.parse(new TextDecoder().decode(run.stdout)) as CrossResult);
@@ -231,7 +275,14 @@ async function nodeCrossover(sizes: number[]): Promise<string> {
 async function browserCrossover(sizes: number[]): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
-    const file = await bundle(crossoverScript(sizes, "globalThis.__crossover = { runtime: navigator.userAgent.match(/(HeadlessChrome|Chrome)\\/[\\d.]+/)?.[0] ?? navigator.userAgent, out };"), "browser", dir);
+    const file = await bundle(
+      crossoverScript(
+        sizes,
+        "globalThis.__crossover = { runtime: navigator.userAgent.match(/(HeadlessChrome|Chrome)\\/[\\d.]+/)?.[0] ?? navigator.userAgent, out };",
+      ),
+      "browser",
+      dir,
+    );
     const { launchChromium } = await import("../tests/support/browser.ts");
     let browser;
     try {
@@ -241,17 +292,27 @@ async function browserCrossover(sizes: number[]): Promise<string> {
     }
     // WebCrypto needs a secure context: serve the page on loopback (about:blank is not one).
     const js = await Deno.readTextFile(file);
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) =>
-      new URL(req.url).pathname === "/cross.mjs"
-        ? new Response(js, { headers: { "content-type": "text/javascript" } })
-        : new Response('<!doctype html><script type="module" src="/cross.mjs"></script>', { headers: { "content-type": "text/html" } }));
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (req) =>
+        new URL(req.url).pathname === "/cross.mjs"
+          ? new Response(js, { headers: { "content-type": "text/javascript" } })
+          : new Response('<!doctype html><script type="module" src="/cross.mjs"></script>', {
+            headers: { "content-type": "text/html" },
+          }),
+    );
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
       page.on("pageerror", (e) => problems.push(e.message));
       await page.goto(`http://127.0.0.1:${server.addr.port}/`);
-      await page.waitForFunction(() => (globalThis as { __crossover?: unknown }).__crossover !== undefined ||
-          (globalThis as { document?: { title: string } }).document?.title === "failed", undefined, { timeout: 120_000 })
+      await page.waitForFunction(
+        () =>
+          (globalThis as { __crossover?: unknown }).__crossover !== undefined ||
+          (globalThis as { document?: { title: string } }).document?.title === "failed",
+        undefined,
+        { timeout: 120_000 },
+      )
         .catch((err) => {
           throw new Error(`${err}; page errors: ${problems.join("; ")}`);
         });
@@ -292,7 +353,13 @@ async function main(): Promise<void> {
       const sealed = core.seal(iv, pt);
       rates[op].push(await measure(impls.map((im) => (op === "seal" ? im.seal(pt) : im.open(sealed)))));
     }
-    say(table(`AES-256-GCM ${op}, 12-byte IV, no AAD`, SIZES.map(sizeName), impls.map((im, i) => [im.name, SIZES.map((s, k) => cell(rates[op][k][i], s))])));
+    say(
+      table(
+        `AES-256-GCM ${op}, 12-byte IV, no AAD`,
+        SIZES.map(sizeName),
+        impls.map((im, i) => [im.name, SIZES.map((s, k) => cell(rates[op][k][i], s))]),
+      ),
+    );
   }
 
   // The crossover behind the backend thresholds: the core against WebCrypto.
@@ -310,7 +377,15 @@ async function main(): Promise<void> {
     pair.forEach((im, i) => crossRows.push([`${op}: ${im.name}`, cells[i]]));
   }
   const th = WEBCRYPTO_THRESHOLDS[detectRuntime()];
-  say(table(`Backend crossover (current ${detectRuntime()} thresholds: seal from ${sizeName(th.seal)}, open from ${sizeName(th.open)} go to WebCrypto)`, cross.map(sizeName), crossRows));
+  say(
+    table(
+      `Backend crossover (current ${detectRuntime()} thresholds: seal from ${sizeName(th.seal)}, open from ${
+        sizeName(th.open)
+      } go to WebCrypto)`,
+      cross.map(sizeName),
+      crossRows,
+    ),
+  );
   core.dispose();
   say(await nodeCrossover([KIB, ...cross, KIB * KIB]));
   say(await browserCrossover([64, 256, KIB, ...cross, KIB * KIB]));
@@ -344,16 +419,34 @@ async function main(): Promise<void> {
     const b = pySecond.results[i][op];
     return a.n / a.seconds >= b.n / b.seconds ? a : b;
   };
-  say(table(`Fernet (AES-128-CBC + HMAC-SHA256 + base64url); Python cryptography ${pyFirst.version} timed inside Python`, fsizes.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]), [
-    ["envelope Fernet, sync (core)", fsizes.flatMap((s, i) => [cell(fr[i].enc[0], s), cell(fr[i].dec[0], s)])],
-    ["envelope Fernet, async (chosen backend)", fsizes.flatMap((s, i) => [cell(fr[i].enc[1], s), cell(fr[i].dec[1], s)])],
-    ["Python cryptography Fernet", fsizes.flatMap((s, i) => [cell(pyRate(i, "encrypt"), s), cell(pyRate(i, "decrypt"), s)])],
-  ]));
-  say(table(`Fernet backend crossover (chosen: ${fernetRule()})`, fcross.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]), [
-    ["Fernet async, core only", fc[0]],
-    ["Fernet async, WebCrypto only", fc[1]],
-    ["Fernet async, chosen", fc[2]],
-  ]));
+  say(
+    table(
+      `Fernet (AES-128-CBC + HMAC-SHA256 + base64url); Python cryptography ${pyFirst.version} timed inside Python`,
+      fsizes.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]),
+      [
+        ["envelope Fernet, sync (core)", fsizes.flatMap((s, i) => [cell(fr[i].enc[0], s), cell(fr[i].dec[0], s)])],
+        [
+          "envelope Fernet, async (chosen backend)",
+          fsizes.flatMap((s, i) => [cell(fr[i].enc[1], s), cell(fr[i].dec[1], s)]),
+        ],
+        [
+          "Python cryptography Fernet",
+          fsizes.flatMap((s, i) => [cell(pyRate(i, "encrypt"), s), cell(pyRate(i, "decrypt"), s)]),
+        ],
+      ],
+    ),
+  );
+  say(
+    table(
+      `Fernet backend crossover (chosen: ${fernetRule()})`,
+      fcross.flatMap((s) => [`encrypt ${sizeName(s)}`, `decrypt ${sizeName(s)}`]),
+      [
+        ["Fernet async, core only", fc[0]],
+        ["Fernet async, WebCrypto only", fc[1]],
+        ["Fernet async, chosen", fc[2]],
+      ],
+    ),
+  );
 
   say(await opensslSpeed());
 
@@ -361,16 +454,34 @@ async function main(): Promise<void> {
   const at = (op: "seal" | "open", impl: number, size: number) => rates[op][SIZES.indexOf(size)][impl];
   const [CORE, CHOSEN, WEB, NOBLE] = [0, 1, 2, 3];
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-  const r = (op: "seal" | "open", a: number, b: number, size: number) => ratio(perSec(at(op, a, size)), perSec(at(op, b, size)));
-  const lines = ["### Ratios", "", "| comparison | seal / encrypt | open / decrypt | bar |", "| --- | ---: | ---: | --- |"];
-  lines.push(`| core vs noble at 64 KiB | ${r("seal", CORE, NOBLE, 64 * KIB)} | ${r("open", CORE, NOBLE, 64 * KIB)} | >= 4x |`);
-  lines.push(`| core vs WebCrypto, msgs/s at 1 KiB | ${r("seal", CORE, WEB, KIB)} | ${r("open", CORE, WEB, KIB)} | >= 2x |`);
+  const r = (op: "seal" | "open", a: number, b: number, size: number) =>
+    ratio(perSec(at(op, a, size)), perSec(at(op, b, size)));
+  const lines = [
+    "### Ratios",
+    "",
+    "| comparison | seal / encrypt | open / decrypt | bar |",
+    "| --- | ---: | ---: | --- |",
+  ];
+  lines.push(
+    `| core vs noble at 64 KiB | ${r("seal", CORE, NOBLE, 64 * KIB)} | ${r("open", CORE, NOBLE, 64 * KIB)} | >= 4x |`,
+  );
+  lines.push(
+    `| core vs WebCrypto, msgs/s at 1 KiB | ${r("seal", CORE, WEB, KIB)} | ${r("open", CORE, WEB, KIB)} | >= 2x |`,
+  );
   for (const s of [64 * KIB, KIB * KIB]) {
-    lines.push(`| chosen backend vs WebCrypto at ${sizeName(s)} | ${r("seal", CHOSEN, WEB, s)} | ${r("open", CHOSEN, WEB, s)} | >= 1x |`);
+    lines.push(
+      `| chosen backend vs WebCrypto at ${sizeName(s)} | ${r("seal", CHOSEN, WEB, s)} | ${
+        r("open", CHOSEN, WEB, s)
+      } | >= 1x |`,
+    );
   }
   for (const [i, s] of fsizes.entries()) {
     for (const [k, label] of ["sync", "async"].entries()) {
-      lines.push(`| Fernet ${label} vs Python at ${sizeName(s)} | ${ratio(perSec(fr[i].enc[k]), perSec(pyRate(i, "encrypt")))} | ${ratio(perSec(fr[i].dec[k]), perSec(pyRate(i, "decrypt")))} | >= 1x |`);
+      lines.push(
+        `| Fernet ${label} vs Python at ${sizeName(s)} | ${
+          ratio(perSec(fr[i].enc[k]), perSec(pyRate(i, "encrypt")))
+        } | ${ratio(perSec(fr[i].dec[k]), perSec(pyRate(i, "decrypt")))} | >= 1x |`,
+      );
     }
   }
   say(lines.join("\n") + "\n");

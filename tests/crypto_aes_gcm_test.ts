@@ -90,16 +90,28 @@ async function sealAll(cases: Case[]): Promise<Uint8Array[]> {
 
 Deno.test("AesGcm refuses bad keys, IVs and argument types", async () => {
   for (const n of [0, 1, 15, 17, 31, 33, 64]) {
-    await assert.rejects(() => AesGcm.create(new Uint8Array(n)), (e: unknown) => isEnvelopeError(e, "INVALID_KEY"), `key of ${n} bytes`);
+    await assert.rejects(
+      () => AesGcm.create(new Uint8Array(n)),
+      (e: unknown) => isEnvelopeError(e, "INVALID_KEY"),
+      `key of ${n} bytes`,
+    );
   }
   await assert.rejects(() => AesGcm.create("0".repeat(32) as unknown as Uint8Array), TypeError);
   const g = await AesGcm.create(new Uint8Array(32));
-  assert.throws(() => g.seal(new Uint8Array(0), new Uint8Array(1)), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
-  assert.throws(() => g.open(new Uint8Array(0), new Uint8Array(16)), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
+  assert.throws(
+    () => g.seal(new Uint8Array(0), new Uint8Array(1)),
+    (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+  );
+  assert.throws(
+    () => g.open(new Uint8Array(0), new Uint8Array(16)),
+    (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+  );
   assert.throws(() => g.beginSeal(new Uint8Array(0)), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
   assert.throws(() => g.seal([1, 2] as unknown as Uint8Array, new Uint8Array(1)), TypeError);
   assert.throws(() => g.seal(new Uint8Array(12), "x" as unknown as Uint8Array), TypeError);
-  for (const n of [0, 1, 15]) assertAuthFailed(() => g.open(new Uint8Array(12), new Uint8Array(n)), `sealed of ${n} bytes`);
+  for (const n of [0, 1, 15]) {
+    assertAuthFailed(() => g.open(new Uint8Array(12), new Uint8Array(n)), `sealed of ${n} bytes`);
+  }
   await assertAuthFailedAsync(() => g.openAsync(new Uint8Array(12), new Uint8Array(15)), "short sealed, async");
   g.dispose();
 });
@@ -108,7 +120,10 @@ Deno.test("AesGcm known answers: NIST GCM test cases 2, 4 (AAD) and 6 (60-byte I
   // From the GCM specification's test cases (McGrew and Viega), AES-128.
   const k0 = new Uint8Array(16);
   const g0 = await AesGcm.create(k0);
-  assert.equal(encodeHex(g0.seal(new Uint8Array(12), new Uint8Array(16))), "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf");
+  assert.equal(
+    encodeHex(g0.seal(new Uint8Array(12), new Uint8Array(16))),
+    "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
+  );
   g0.dispose();
   const key = decodeHex("feffe9928665731c6d6a8f9467308308");
   const pt = decodeHex(
@@ -162,7 +177,12 @@ Deno.test("AesGcm agrees with Python's cryptography both ways (IVs 8..64, all ke
   }
   // Window boundaries, with 12- and 16-byte IVs and an AAD larger than the scratch head.
   for (const p of [WINDOW - 1, WINDOW, WINDOW + 1, 2 * WINDOW + 500]) {
-    cases.push({ key: randomBytes(32), iv: randomBytes(p % 2 ? 16 : 12), aad: randomBytes(p === WINDOW ? 70_000 : 3), pt: randomBytes(p) });
+    cases.push({
+      key: randomBytes(32),
+      iv: randomBytes(p % 2 ? 16 : 12),
+      aad: randomBytes(p === WINDOW ? 70_000 : 3),
+      pt: randomBytes(p),
+    });
   }
   const ours = await sealAll(cases);
   const py: GcmCase[] = [];
@@ -212,7 +232,8 @@ Deno.test("AesGcm agrees with Node's crypto (a node subprocess) for every IV len
   const ivLens = Array.from({ length: 64 }, (_, i) => i + 1);
   const cases = makeCases(0xbeef, ivLens, 64 * 3);
   const ours = await sealAll(cases);
-  const child = new Deno.Command("node", { args: ["-e", NODE_GCM], stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command("node", { args: ["-e", NODE_GCM], stdin: "piped", stdout: "piped", stderr: "piped" })
+    .spawn();
   const w = child.stdin.getWriter();
   await w.write(new TextEncoder().encode(JSON.stringify(cases.map((c, i) => ({
     key: encodeHex(c.key),
@@ -240,8 +261,15 @@ Deno.test("AesGcm agrees with WebCrypto (12- and 16-byte IVs) and with Deno's no
   const ours = await sealAll(cases);
   for (const [i, c] of cases.entries()) {
     const what = `key ${c.key.length}, IV ${c.iv.length}, AAD ${c.aad.length}, plaintext ${c.pt.length}`;
-    const k = await crypto.subtle.importKey("raw", c.key as Uint8Array<ArrayBuffer>, "AES-GCM", false, ["encrypt", "decrypt"]);
-    const params = { name: "AES-GCM", iv: c.iv as Uint8Array<ArrayBuffer>, additionalData: c.aad as Uint8Array<ArrayBuffer> };
+    const k = await crypto.subtle.importKey("raw", c.key as Uint8Array<ArrayBuffer>, "AES-GCM", false, [
+      "encrypt",
+      "decrypt",
+    ]);
+    const params = {
+      name: "AES-GCM",
+      iv: c.iv as Uint8Array<ArrayBuffer>,
+      additionalData: c.aad as Uint8Array<ArrayBuffer>,
+    };
     const web = new Uint8Array(await crypto.subtle.encrypt(params, k, c.pt as Uint8Array<ArrayBuffer>));
     assert.equal(encodeHex(ours[i]), encodeHex(web), `WebCrypto seals the same bytes: ${what}`);
     assert.deepEqual(new Uint8Array(await crypto.subtle.decrypt(params, k, ours[i] as Uint8Array<ArrayBuffer>)), c.pt);
@@ -267,7 +295,12 @@ Deno.test("AesGcm tamper sweep: every flipped byte of IV, AAD, ciphertext and ta
         const bad = sealed.slice();
         bad[i] ^= bit;
         assertAuthFailed(() => g.open(iv, bad, aad), `sealed byte ${i}`);
-        if (ivLen === 12) await assertAuthFailedAsync(() => g.openAsync(iv, bad, aad, { backend: "webcrypto" }), `sealed byte ${i}, WebCrypto`);
+        if (ivLen === 12) {
+          await assertAuthFailedAsync(
+            () => g.openAsync(iv, bad, aad, { backend: "webcrypto" }),
+            `sealed byte ${i}, WebCrypto`,
+          );
+        }
         const o = g.beginOpen(iv, aad);
         o.update(bad.subarray(0, pt.length));
         assertAuthFailed(() => o.finish(bad.subarray(pt.length)), `sealed byte ${i}, incremental`);
@@ -358,7 +391,10 @@ Deno.test("AesGcm incremental objects: finish once, abort, wrong tag length, dis
   assert.throws(() => pending2.finish(), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
   assert.throws(() => g.seal(iv, new Uint8Array(1)), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
   assert.throws(() => g.open(iv, new Uint8Array(16)), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
-  await assert.rejects(() => g.sealAsync(iv, new Uint8Array(1)), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
+  await assert.rejects(
+    () => g.sealAsync(iv, new Uint8Array(1)),
+    (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+  );
   g.dispose();
 });
 

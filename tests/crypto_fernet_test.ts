@@ -9,7 +9,7 @@ import { decodeTokenText, Fernet } from "../src/crypto/fernet.ts";
 import { randomBytes } from "../src/crypto/random.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { decodeBase64Url, encodeBase64, encodeBase64Url, encodeHex } from "../src/encoding/base64.ts";
-import { pythonFernet, type FernetCase } from "./support/python.ts";
+import { type FernetCase, pythonFernet } from "./support/python.ts";
 
 interface GenerateVector {
   token: string;
@@ -86,7 +86,11 @@ Deno.test("Fernet spec: every invalid vector fails with its own code (sync and W
     const f = await Fernet.create(v.secret);
     const opts = { ttl: v.ttl_sec, now: new Date(v.now) };
     assert.throws(() => f.decrypt(v.token, opts), (e: unknown) => isEnvelopeError(e, code), v.desc);
-    await assert.rejects(() => f.decryptAsync(v.token, { ...opts, backend: "webcrypto" }), (e: unknown) => isEnvelopeError(e, code), `${v.desc}, WebCrypto`);
+    await assert.rejects(
+      () => f.decryptAsync(v.token, { ...opts, backend: "webcrypto" }),
+      (e: unknown) => isEnvelopeError(e, code),
+      `${v.desc}, WebCrypto`,
+    );
     f.dispose();
   }
 });
@@ -97,15 +101,24 @@ Deno.test("Fernet TTL and clock skew follow Python: boundaries, and no check wit
   const token = f.encrypt("x", { now: t0 * 1000 + 999 });
   const at = (s: number) => s * 1000;
   assert.equal(td.decode(f.decrypt(token, { ttl: 10, now: at(t0 + 10) })), "x", "age == ttl is accepted");
-  assert.throws(() => f.decrypt(token, { ttl: 10, now: at(t0 + 11) }), (e: unknown) => isEnvelopeError(e, "TOKEN_EXPIRED"));
+  assert.throws(
+    () => f.decrypt(token, { ttl: 10, now: at(t0 + 11) }),
+    (e: unknown) => isEnvelopeError(e, "TOKEN_EXPIRED"),
+  );
   assert.equal(td.decode(f.decrypt(token, { ttl: 10, now: at(t0 - 60) })), "x", "60 s of skew is accepted");
-  assert.throws(() => f.decrypt(token, { ttl: 10, now: at(t0 - 61) }), (e: unknown) => isEnvelopeError(e, "TOKEN_EXPIRED"));
+  assert.throws(
+    () => f.decrypt(token, { ttl: 10, now: at(t0 - 61) }),
+    (e: unknown) => isEnvelopeError(e, "TOKEN_EXPIRED"),
+  );
   assert.equal(td.decode(f.decrypt(token, { now: at(t0 + 10 ** 6) })), "x");
   assert.equal(td.decode(f.decrypt(token, { now: at(0) })), "x");
   // A forged token is TOKEN_INVALID even when it is also expired.
   const raw = decodeBase64Url(token);
   raw[raw.length - 1] ^= 1;
-  assert.throws(() => f.decrypt(encodeBase64Url(raw), { ttl: 1, now: at(t0 + 100) }), (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"));
+  assert.throws(
+    () => f.decrypt(encodeBase64Url(raw), { ttl: 1, now: at(t0 + 100) }),
+    (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"),
+  );
   f.dispose();
 });
 
@@ -114,12 +127,28 @@ Deno.test("Fernet keys: bytes, base64url and standard base64, padded or not; bad
   key[0] = 0xfb; // makes the two alphabets differ: '+' vs '-'
   key[31] = 0xff;
   const token = (await Fernet.create(key)).encrypt("k", { now: 0, iv: new Uint8Array(16) });
-  for (const text of [encodeBase64Url(key), encodeBase64Url(key, false), encodeBase64(key), encodeBase64(key).replace(/=+$/, "")]) {
+  for (
+    const text of [
+      encodeBase64Url(key),
+      encodeBase64Url(key, false),
+      encodeBase64(key),
+      encodeBase64(key).replace(/=+$/, ""),
+    ]
+  ) {
     const f = await Fernet.create(text);
     assert.equal(f.encrypt("k", { now: 0, iv: new Uint8Array(16) }), token, text);
     f.dispose();
   }
-  for (const bad of [new Uint8Array(31), new Uint8Array(33), encodeBase64Url(new Uint8Array(16)), "not a key!", encodeBase64Url(key) + "AAAA", " " + encodeBase64Url(key)]) {
+  for (
+    const bad of [
+      new Uint8Array(31),
+      new Uint8Array(33),
+      encodeBase64Url(new Uint8Array(16)),
+      "not a key!",
+      encodeBase64Url(key) + "AAAA",
+      " " + encodeBase64Url(key),
+    ]
+  ) {
     await assert.rejects(() => Fernet.create(bad), (e: unknown) => isEnvelopeError(e, "INVALID_KEY"), String(bad));
   }
   await assert.rejects(() => Fernet.create(42 as unknown as string), TypeError);
@@ -137,7 +166,9 @@ Deno.test("Fernet token decoding is strict: whitespace, other alphabet, missing 
     token.slice(0, 10) + "\n" + token.slice(10, -1),
     token + "\n",
     token.replace(/=+$/, ""),
-    token.replace(/-/g, "+").replace(/_/g, "/") === token ? token.slice(0, 5) + "+" + token.slice(6) : token.replace(/-/g, "+").replace(/_/g, "/"),
+    token.replace(/-/g, "+").replace(/_/g, "/") === token
+      ? token.slice(0, 5) + "+" + token.slice(6)
+      : token.replace(/-/g, "+").replace(/_/g, "/"),
     token.slice(0, 5) + "%" + token.slice(6),
     token + "=",
     token.slice(0, -4),
@@ -146,9 +177,16 @@ Deno.test("Fernet token decoding is strict: whitespace, other alphabet, missing 
   ];
   for (const t of broken) {
     assert.throws(() => f.decrypt(t), (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"), JSON.stringify(t));
-    await assert.rejects(() => f.decryptAsync(t, { backend: "webcrypto" }), (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"), JSON.stringify(t));
+    await assert.rejects(
+      () => f.decryptAsync(t, { backend: "webcrypto" }),
+      (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"),
+      JSON.stringify(t),
+    );
   }
-  assert.throws(() => f.decrypt(new Uint8Array([...te.encode(token.slice(0, 4)), 0xc3, 0xa9])), (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"));
+  assert.throws(
+    () => f.decrypt(new Uint8Array([...te.encode(token.slice(0, 4)), 0xc3, 0xa9])),
+    (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"),
+  );
   // The platform decoder and the shared strict decoder accept exactly the same texts.
   for (const t of [...broken, token, "AAAA", "AA==", "AAA=", "AB==", "A===", "AAAAA===", "AA-_", "AA+/"]) {
     let shared: string;
@@ -174,7 +212,11 @@ Deno.test("Fernet tamper sweep: every flipped byte of a token fails", async () =
   for (let i = 0; i < raw.length; i++) {
     const bad = raw.slice();
     bad[i] ^= 0x01;
-    assert.throws(() => f.decrypt(encodeBase64Url(bad)), (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"), `byte ${i}`);
+    assert.throws(
+      () => f.decrypt(encodeBase64Url(bad)),
+      (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"),
+      `byte ${i}`,
+    );
   }
   f.dispose();
 });
@@ -227,8 +269,15 @@ Deno.test("Fernet agrees with Python's cryptography both ways", async () => {
     assert.deepEqual(old, { error: "InvalidToken" }, "Python refuses ours when expired");
     const f = await Fernet.create(c.key);
     assert.deepEqual(f.decrypt(random.token, { ttl: 30, now: (c.now + 30) * 1000 }), c.data, "we open Python's");
-    assert.deepEqual(await f.decryptAsync(random.token, { backend: "webcrypto" }), c.data, "we open Python's, WebCrypto");
-    assert.throws(() => f.decrypt(random.token, { ttl: 30, now: (c.now + 31) * 1000 }), (e: unknown) => isEnvelopeError(e, "TOKEN_EXPIRED"));
+    assert.deepEqual(
+      await f.decryptAsync(random.token, { backend: "webcrypto" }),
+      c.data,
+      "we open Python's, WebCrypto",
+    );
+    assert.throws(
+      () => f.decrypt(random.token, { ttl: 30, now: (c.now + 31) * 1000 }),
+      (e: unknown) => isEnvelopeError(e, "TOKEN_EXPIRED"),
+    );
     f.dispose();
   }
   // Python refuses our tampered tokens too, and we refuse its.

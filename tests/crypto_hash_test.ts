@@ -11,7 +11,28 @@ import { randomBytes } from "../src/crypto/random.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { decodeBase64, encodeHex } from "../src/encoding/base64.ts";
 
-const LENGTHS = [0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 65535, 65536, 65537, WINDOW + 70_000, 2 * WINDOW + 3];
+const LENGTHS = [
+  0,
+  1,
+  31,
+  32,
+  55,
+  56,
+  63,
+  64,
+  65,
+  119,
+  120,
+  127,
+  128,
+  129,
+  1000,
+  65535,
+  65536,
+  65537,
+  WINDOW + 70_000,
+  2 * WINDOW + 3,
+];
 
 const buf = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
 
@@ -22,19 +43,32 @@ Deno.test("the loader shares one core and the embedded module matches WASM_SHA25
   assert.equal(coreSync(), a);
   const module = decodeBase64(WASM_BASE64);
   assert.equal(encodeHex(sha256(module)), WASM_SHA256.toLowerCase());
-  assert.equal(encodeHex(new Uint8Array(await crypto.subtle.digest("SHA-256", buf(module)))), WASM_SHA256.toLowerCase());
+  assert.equal(
+    encodeHex(new Uint8Array(await crypto.subtle.digest("SHA-256", buf(module)))),
+    WASM_SHA256.toLowerCase(),
+  );
 });
 
 Deno.test("sha256 and hmacSha256 equal WebCrypto for lengths across block and scratch boundaries", async () => {
   await ready();
   for (const n of LENGTHS) {
     const data = randomBytes(n);
-    assert.equal(encodeHex(sha256(data)), encodeHex(new Uint8Array(await crypto.subtle.digest("SHA-256", buf(data)))), `sha256 ${n}`);
+    assert.equal(
+      encodeHex(sha256(data)),
+      encodeHex(new Uint8Array(await crypto.subtle.digest("SHA-256", buf(data)))),
+      `sha256 ${n}`,
+    );
     for (const kn of [0, 1, 32, 63, 64, 65, 200]) {
       if (n > 70_000 && kn !== 32) continue;
       const key = randomBytes(kn);
       // WebCrypto refuses empty HMAC keys; HMAC with an empty key equals HMAC with 64 zero bytes.
-      const k = await crypto.subtle.importKey("raw", buf(kn === 0 ? new Uint8Array(64) : key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+      const k = await crypto.subtle.importKey(
+        "raw",
+        buf(kn === 0 ? new Uint8Array(64) : key),
+        { name: "HMAC", hash: "SHA-256" },
+        false,
+        ["sign"],
+      );
       const want = new Uint8Array(await crypto.subtle.sign("HMAC", k, buf(data)));
       assert.equal(encodeHex(hmacSha256(key, data)), encodeHex(want), `hmac key ${kn}, msg ${n}`);
     }
@@ -52,12 +86,17 @@ Deno.test("hkdfSha256 equals WebCrypto's HKDF, and its length limits hold", asyn
       assert.equal(ours.length, len);
       if (len === 0) continue;
       const k = await crypto.subtle.importKey("raw", buf(ikm), "HKDF", false, ["deriveBits"]);
-      const want = new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: buf(salt), info: buf(info) }, k, len * 8));
+      const want = new Uint8Array(
+        await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: buf(salt), info: buf(info) }, k, len * 8),
+      );
       assert.equal(encodeHex(ours), encodeHex(want), `len ${len}, ikm ${il}, salt ${sl}, info ${nl}`);
     }
   }
   for (const bad of [-1, HKDF_SHA256_MAX + 1, 1.5, NaN]) {
-    assert.throws(() => hkdfSha256(new Uint8Array(1), new Uint8Array(0), new Uint8Array(0), bad), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
+    assert.throws(
+      () => hkdfSha256(new Uint8Array(1), new Uint8Array(0), new Uint8Array(0), bad),
+      (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+    );
   }
 });
 

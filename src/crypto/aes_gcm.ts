@@ -17,15 +17,23 @@ const EMPTY = new Uint8Array(0);
 const TAG = 16;
 
 function authFailed(): EnvelopeError {
-  return new EnvelopeError("PAYLOAD_AUTH_FAILED", "Decrypting with AES-GCM failed: the data was modified, or the key, IV or associated data is wrong", {
-    hint: "check that the right key is used and that the data is complete and unchanged",
-  });
+  return new EnvelopeError(
+    "PAYLOAD_AUTH_FAILED",
+    "Decrypting with AES-GCM failed: the data was modified, or the key, IV or associated data is wrong",
+    {
+      hint: "check that the right key is used and that the data is complete and unchanged",
+    },
+  );
 }
 
 function tooLong(): EnvelopeError {
-  return new EnvelopeError("LIMIT_EXCEEDED", "AES-GCM failed: the message is longer than GCM allows (2^36 - 32 bytes)", {
-    hint: "split the data into several messages",
-  });
+  return new EnvelopeError(
+    "LIMIT_EXCEEDED",
+    "AES-GCM failed: the message is longer than GCM allows (2^36 - 32 bytes)",
+    {
+      hint: "split the data into several messages",
+    },
+  );
 }
 
 function checkIv(iv: unknown): asserts iv is Uint8Array {
@@ -127,9 +135,13 @@ export class AesGcm {
   static async create(key: Uint8Array): Promise<AesGcm> {
     requireBytes(key, "The AES-GCM key");
     if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
-      throw new EnvelopeError("INVALID_KEY", `Loading the AES-GCM key failed: it is ${key.length} bytes, not 16, 24 or 32`, {
-        hint: "pass a 128-, 192- or 256-bit key",
-      });
+      throw new EnvelopeError(
+        "INVALID_KEY",
+        `Loading the AES-GCM key failed: it is ${key.length} bytes, not 16, 24 or 32`,
+        {
+          hint: "pass a 128-, 192- or 256-bit key",
+        },
+      );
     }
     const core = await loadCore();
     const keyPtr = core.copyIn(key);
@@ -312,7 +324,12 @@ export class AesGcm {
    * gcm.dispose();
    * ```
    */
-  async sealAsync(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY, options: { backend?: Backend } = {}): Promise<Uint8Array> {
+  async sealAsync(
+    iv: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array = EMPTY,
+    options: { backend?: Backend } = {},
+  ): Promise<Uint8Array> {
     this.#live();
     checkIv(iv);
     requireBytes(plaintext, "The plaintext");
@@ -323,7 +340,12 @@ export class AesGcm {
     const key = await this.#webCryptoKey(subtle);
     this.#live();
     const ct = await subtle.encrypt(
-      { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer>, additionalData: aad as Uint8Array<ArrayBuffer>, tagLength: 128 },
+      {
+        name: "AES-GCM",
+        iv: iv as Uint8Array<ArrayBuffer>,
+        additionalData: aad as Uint8Array<ArrayBuffer>,
+        tagLength: 128,
+      },
       key,
       plaintext as Uint8Array<ArrayBuffer>,
     );
@@ -344,7 +366,12 @@ export class AesGcm {
    * gcm.dispose();
    * ```
    */
-  async openAsync(iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array = EMPTY, options: { backend?: Backend } = {}): Promise<Uint8Array> {
+  async openAsync(
+    iv: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array = EMPTY,
+    options: { backend?: Backend } = {},
+  ): Promise<Uint8Array> {
     this.#live();
     checkIv(iv);
     requireBytes(sealed, "The sealed message");
@@ -358,7 +385,12 @@ export class AesGcm {
     let pt: ArrayBuffer;
     try {
       pt = await subtle.decrypt(
-        { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer>, additionalData: aad as Uint8Array<ArrayBuffer>, tagLength: 128 },
+        {
+          name: "AES-GCM",
+          iv: iv as Uint8Array<ArrayBuffer>,
+          additionalData: aad as Uint8Array<ArrayBuffer>,
+          tagLength: 128,
+        },
         key,
         sealed as Uint8Array<ArrayBuffer>,
       );
@@ -472,9 +504,13 @@ abstract class GcmStream {
 
   protected live(): number {
     if (this.st === 0) {
-      throw new EnvelopeError("INVALID_ARGUMENT", "Continuing an AES-GCM message failed: it was finished, aborted or its key disposed", {
-        hint: "start a new message with beginSeal or beginOpen",
-      });
+      throw new EnvelopeError(
+        "INVALID_ARGUMENT",
+        "Continuing an AES-GCM message failed: it was finished, aborted or its key disposed",
+        {
+          hint: "start a new message with beginSeal or beginOpen",
+        },
+      );
     }
     return this.st;
   }

@@ -49,7 +49,11 @@ export const MAX_CLOCK_SKEW = 60;
  * console.assert(FERNET_WEBCRYPTO_THRESHOLDS.encryptCbc <= FERNET_WEBCRYPTO_THRESHOLDS.encryptMac);
  * ```
  */
-export const FERNET_WEBCRYPTO_THRESHOLDS: { readonly encryptCbc: number; readonly encryptMac: number; readonly decrypt: number } = {
+export const FERNET_WEBCRYPTO_THRESHOLDS: {
+  readonly encryptCbc: number;
+  readonly encryptMac: number;
+  readonly decrypt: number;
+} = {
   encryptCbc: 512,
   encryptMac: 16 * 1024,
   decrypt: 16 * 1024,
@@ -300,7 +304,10 @@ export class Fernet {
       m.set(bytes, src);
       const len = core.exports.fernet_encrypt(key, Math.floor(ts / 2 ** 32), ts >>> 0, ivp, src, n, out);
       if (len !== outLen) {
-        throw new EnvelopeError("INVALID_ARGUMENT", `Encrypting the Fernet token failed: the crypto core refused it (code ${len})`);
+        throw new EnvelopeError(
+          "INVALID_ARGUMENT",
+          `Encrypting the Fernet token failed: the crypto core refused it (code ${len})`,
+        );
       }
       return toBase64Url(core.mem().subarray(out, out + len));
     } finally {
@@ -310,7 +317,10 @@ export class Fernet {
     }
   }
 
-  #prepare(data: Uint8Array | string, options: FernetEncryptOptions): { bytes: Uint8Array; ts: number; iv: Uint8Array; owned: boolean } {
+  #prepare(
+    data: Uint8Array | string,
+    options: FernetEncryptOptions,
+  ): { bytes: Uint8Array; ts: number; iv: Uint8Array; owned: boolean } {
     let bytes: Uint8Array;
     let owned = false;
     if (typeof data === "string") {
@@ -321,13 +331,18 @@ export class Fernet {
       bytes = data;
     }
     const ts = nowSeconds(options.now, "Encrypting the Fernet token");
-    if (ts >= 2 ** 53) throw new EnvelopeError("INVALID_ARGUMENT", "Encrypting the Fernet token failed: the time is out of range");
+    if (ts >= 2 ** 53) {
+      throw new EnvelopeError("INVALID_ARGUMENT", "Encrypting the Fernet token failed: the time is out of range");
+    }
     let iv = options.iv;
     if (iv === undefined) iv = randomBytes(16);
     else {
       requireBytes(iv, "The Fernet IV");
       if (iv.length !== 16) {
-        throw new EnvelopeError("INVALID_ARGUMENT", `Encrypting the Fernet token failed: the IV is ${iv.length} bytes, not 16`);
+        throw new EnvelopeError(
+          "INVALID_ARGUMENT",
+          `Encrypting the Fernet token failed: the IV is ${iv.length} bytes, not 16`,
+        );
       }
     }
     return { bytes, ts, iv, owned };
@@ -413,7 +428,10 @@ export class Fernet {
     const size = typeof data === "string" ? data.length * 3 : data.length;
     const subtle = subtleOrUndefined();
     const forced = options.backend;
-    if (subtle === undefined || forced === "wasm" || (forced === undefined && size < FERNET_WEBCRYPTO_THRESHOLDS.encryptCbc)) {
+    if (
+      subtle === undefined || forced === "wasm" ||
+      (forced === undefined && size < FERNET_WEBCRYPTO_THRESHOLDS.encryptCbc)
+    ) {
       return this.encrypt(data, options);
     }
     const { bytes, ts, iv, owned } = this.#prepare(data, options);
@@ -421,7 +439,11 @@ export class Fernet {
       const keys = await this.#webKeys(subtle);
       this.#live();
       const ct = new Uint8Array(
-        await subtle.encrypt({ name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> }, keys.enc, bytes as Uint8Array<ArrayBuffer>),
+        await subtle.encrypt(
+          { name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> },
+          keys.enc,
+          bytes as Uint8Array<ArrayBuffer>,
+        ),
       );
       const raw = new Uint8Array(HEADER + ct.length + MAC);
       raw[0] = 0x80;
@@ -477,7 +499,9 @@ export class Fernet {
     this.#live();
     const text = tokenText(token);
     const subtle = subtleOrUndefined();
-    const useWeb = subtle !== undefined && (options.backend === "webcrypto" || (options.backend === undefined && text.length >= FERNET_WEBCRYPTO_THRESHOLDS.decrypt));
+    const useWeb = subtle !== undefined &&
+      (options.backend === "webcrypto" ||
+        (options.backend === undefined && text.length >= FERNET_WEBCRYPTO_THRESHOLDS.decrypt));
     if (!useWeb) return this.decrypt(text, options);
     const raw = decodeTokenText(text);
     if (raw.length < MIN_TOKEN) throw invalid("the token is too short");
@@ -486,11 +510,20 @@ export class Fernet {
     if (ctLen % 16 !== 0) throw invalid("the token is malformed");
     const keys = await this.#webKeys(subtle);
     this.#live();
-    const ok = await subtle.verify("HMAC", keys.sign, raw.subarray(raw.length - MAC) as Uint8Array<ArrayBuffer>, raw.subarray(0, raw.length - MAC) as Uint8Array<ArrayBuffer>);
+    const ok = await subtle.verify(
+      "HMAC",
+      keys.sign,
+      raw.subarray(raw.length - MAC) as Uint8Array<ArrayBuffer>,
+      raw.subarray(0, raw.length - MAC) as Uint8Array<ArrayBuffer>,
+    );
     if (!ok) throw invalid("its HMAC does not verify");
     let pt: ArrayBuffer;
     try {
-      pt = await subtle.decrypt({ name: "AES-CBC", iv: raw.subarray(9, HEADER) as Uint8Array<ArrayBuffer> }, keys.enc, raw.subarray(HEADER, HEADER + ctLen) as Uint8Array<ArrayBuffer>);
+      pt = await subtle.decrypt(
+        { name: "AES-CBC", iv: raw.subarray(9, HEADER) as Uint8Array<ArrayBuffer> },
+        keys.enc,
+        raw.subarray(HEADER, HEADER + ctLen) as Uint8Array<ArrayBuffer>,
+      );
     } catch {
       throw invalid("its padding is wrong");
     }
@@ -528,7 +561,10 @@ function checkTime(raw: Uint8Array, options: FernetDecryptOptions): void {
   const ttl = options.ttl;
   if (ttl === undefined) return;
   if (typeof ttl !== "number" || Number.isNaN(ttl)) {
-    throw new EnvelopeError("INVALID_ARGUMENT", "Decrypting the Fernet token failed: the TTL is not a number of seconds");
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      "Decrypting the Fernet token failed: the TTL is not a number of seconds",
+    );
   }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const ts = view.getUint32(1) * 2 ** 32 + view.getUint32(5);

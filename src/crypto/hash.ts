@@ -123,12 +123,18 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
   requireBytes(salt, "The HKDF salt");
   requireBytes(info, "The HKDF info");
   if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
-    throw new EnvelopeError("INVALID_ARGUMENT", `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`);
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`,
+    );
   }
   return withInputs([ikm, salt, info], length, (core, [i, s, n], out) => {
     const r = core.exports.hkdf_sha256(i, ikm.length, s, salt.length, n, info.length, out, length);
     if (r !== 0) {
-      throw new EnvelopeError("INVALID_ARGUMENT", `Deriving a key with HKDF-SHA256 failed: the crypto core refused it (code ${r})`);
+      throw new EnvelopeError(
+        "INVALID_ARGUMENT",
+        `Deriving a key with HKDF-SHA256 failed: the crypto core refused it (code ${r})`,
+      );
     }
     return core.take(out, length);
   });

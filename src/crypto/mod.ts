@@ -18,8 +18,21 @@
  * @module
  */
 export { AesGcm, GcmOpener, GcmSealer } from "./aes_gcm.ts";
-export { Fernet, FERNET_WEBCRYPTO_THRESHOLDS, type FernetDecryptOptions, type FernetEncryptOptions, MAX_CLOCK_SKEW } from "./fernet.ts";
+export {
+  Fernet,
+  FERNET_WEBCRYPTO_THRESHOLDS,
+  type FernetDecryptOptions,
+  type FernetEncryptOptions,
+  MAX_CLOCK_SKEW,
+} from "./fernet.ts";
 export { constantTimeEqual, HKDF_SHA256_MAX, hkdfSha256, hmacSha256, ready, sha256 } from "./hash.ts";
-export { type Backend, chooseBackend, detectRuntime, type Runtime, setBackendOverride, WEBCRYPTO_THRESHOLDS } from "./backend.ts";
+export {
+  type Backend,
+  chooseBackend,
+  detectRuntime,
+  type Runtime,
+  setBackendOverride,
+  WEBCRYPTO_THRESHOLDS,
+} from "./backend.ts";
 export { coreLoaded, loadCore } from "./wasm.ts";
 export { randomBytes, type RandomSource } from "./random.ts";

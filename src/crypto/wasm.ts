@@ -35,8 +35,26 @@ export interface CoreExports {
   wipe(ptr: number, len: number): void;
   gcm_new(key: number, keyLen: number): number;
   gcm_free(ctx: number): void;
-  gcm_seal(ctx: number, iv: number, ivLen: number, aad: number, aadLen: number, buf: number, len: number, tag: number): number;
-  gcm_open(ctx: number, iv: number, ivLen: number, aad: number, aadLen: number, buf: number, len: number, tag: number): number;
+  gcm_seal(
+    ctx: number,
+    iv: number,
+    ivLen: number,
+    aad: number,
+    aadLen: number,
+    buf: number,
+    len: number,
+    tag: number,
+  ): number;
+  gcm_open(
+    ctx: number,
+    iv: number,
+    ivLen: number,
+    aad: number,
+    aadLen: number,
+    buf: number,
+    len: number,
+    tag: number,
+  ): number;
   gcm_stream_new(ctx: number, encrypt: number, iv: number, ivLen: number, aad: number, aadLen: number): number;
   gcm_stream_update(st: number, buf: number, len: number): number;
   gcm_stream_finish(st: number, tag: number): number;
@@ -45,7 +63,16 @@ export interface CoreExports {
   cbc_decrypt(key: number, keyLen: number, iv: number, src: number, srcLen: number, dst: number): number;
   sha256(src: number, len: number, out: number): void;
   hmac_sha256(key: number, keyLen: number, src: number, len: number, out: number): void;
-  hkdf_sha256(ikm: number, ikmLen: number, salt: number, saltLen: number, info: number, infoLen: number, out: number, outLen: number): number;
+  hkdf_sha256(
+    ikm: number,
+    ikmLen: number,
+    salt: number,
+    saltLen: number,
+    info: number,
+    infoLen: number,
+    out: number,
+    outLen: number,
+  ): number;
   ct_eq(a: number, b: number, len: number): number;
   fernet_encrypt(key32: number, tsHi: number, tsLo: number, iv: number, src: number, len: number, out: number): number;
   fernet_decrypt(key32: number, tok: number, tokLen: number, out: number): number;
@@ -221,10 +248,14 @@ export function coreSync(): Core {
   try {
     instance = new wa.Instance(new wa.Module(moduleBytes()), {});
   } catch (cause) {
-    throw new EnvelopeError("WASM_UNAVAILABLE", "Loading the crypto core synchronously failed: this runtime only compiles it asynchronously", {
-      hint: "await ready() (or loadCore()) once before using the synchronous functions",
-      cause,
-    });
+    throw new EnvelopeError(
+      "WASM_UNAVAILABLE",
+      "Loading the crypto core synchronously failed: this runtime only compiles it asynchronously",
+      {
+        hint: "await ready() (or loadCore()) once before using the synchronous functions",
+        cause,
+      },
+    );
   }
   core = new Core(instance);
   return core;

@@ -28,7 +28,9 @@ export async function runPython<T>(script: string, input: unknown): Promise<T> {
       stderr: "piped",
     }).spawn();
   } catch (err) {
-    throw new Error(`Running python3 failed: ${err}; install python3 and its cryptography package (apt-get install python3-cryptography)`);
+    throw new Error(
+      `Running python3 failed: ${err}; install python3 and its cryptography package (apt-get install python3-cryptography)`,
+    );
   }
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(JSON.stringify(input)));
