@@ -65,7 +65,7 @@ function regions(h: Header, total: number): Region[] {
     { name: "suite", from: 9, to: 10, codes: ["UNSUPPORTED_VERSION"] },
     { name: "chunk size", from: 10, to: 14, codes: ["LIMIT_EXCEEDED", "HEADER_AUTH_FAILED"] },
     { name: "salt", from: 14, to: 46, codes: ["KEY_COMMITMENT_MISMATCH"] },
-    { name: "context pair count", from: ctxStart, to: ctxStart + 2, codes: [...shifted, "KEY_COMMITMENT_MISMATCH"] },
+    { name: "context pair count", from: ctxStart, to: ctxStart + 2, codes: shifted },
     // Keys and values: out of order or not UTF-8 (HEADER_INVALID), or a different context that the local wrap refuses.
     ...contextRegions(h, ctxStart + 2, ctxEnd, shifted),
     { name: "commitment", from: ctxEnd, to: coreEnd, codes: ["KEY_COMMITMENT_MISMATCH"] },
