@@ -167,7 +167,7 @@ Deno.test("serve: single byte ranges, 416 past the end, whole file otherwise, no
   }
 });
 
-Deno.test("page: decrypts a file made by the Deno CLI, through the UI, and saves the exact plaintext", async () => {
+Deno.test("page: decrypts a file made by the Deno CLI, picked or dropped, and saves the exact plaintext", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "envelope-browser-" });
   const server = await serve();
   try {
@@ -205,6 +205,23 @@ Deno.test("page: decrypts a file made by the Deno CLI, through the UI, and saves
       const saved = await Deno.readFile(await download.path());
       assert.equal(saved.length, plaintext.length);
       assert.equal(await sha256Hex(saved), await sha256Hex(plaintext));
+
+      // Dropping another file withdraws the offered download and reads the new header.
+      const dropped = await page.evaluateHandle((b64) => {
+        const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: File): void } } };
+        const dt = new g.DataTransfer();
+        dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], "dropped.bin.envl"));
+        return dt;
+      }, encodeBase64(sealed));
+      await page.dispatchEvent("#drop", "drop", { dataTransfer: dropped });
+      await page.waitForSelector("body[data-state=ready]");
+      assert.match(await page.textContent("#source") ?? "", /dropped\.bin\.envl/);
+      assert.equal(await page.locator("#download, a[href^='blob:']").count(), 0);
+      await page.click("#decrypt");
+      await page.waitForSelector("body[data-state=done]");
+      const [again] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+      assert.equal(again.suggestedFilename(), "dropped.bin");
+      assert.equal(await sha256Hex(await Deno.readFile(await again.path())), await sha256Hex(plaintext));
       assert.deepEqual(problems, []);
     });
   } finally {
