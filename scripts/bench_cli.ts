@@ -1,0 +1,219 @@
+/**
+ * Memory and speed of the CLI on a large file: `envelope encrypt` and
+ * `envelope decrypt` of a random file (1 GiB by default) run as a user runs
+ * them, each under `/usr/bin/time -v`, beside `openssl enc -aes-256-ctr` on
+ * the same file (the speed limit of one core doing AES). Prints a markdown
+ * table with the machine and the date.
+ *
+ * The bar: peak RSS under 128 MiB for both encrypt and decrypt (the CLI
+ * streams; memory must not grow with the file). The script exits 1 when the
+ * bar is missed or the decrypted file differs from the input.
+ *
+ *   deno run -A scripts/bench_cli.ts [--size-mib 1024] [--dir-mib 0] [--runs 1] [--tmp DIR]
+ *
+ * --dir-mib N also times `encrypt -d` / `decrypt -d` of a folder holding one
+ * random N MiB file (zip and extraction on top of the envelope).
+ *
+ * Needs GNU time (`apt-get install time`) and openssl on PATH.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { LocalKey } from "../src/keys/local.ts";
+import { cliArgv, cliEnv } from "../tests/support/cli.ts";
+
+const MiB = 1024 * 1024;
+const RSS_BAR_MIB = 128;
+
+function flag(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1] : fallback;
+}
+
+const sizeMiB = Number(flag("size-mib", "1024"));
+const dirMiB = Number(flag("dir-mib", "0"));
+const runs = Math.max(1, Number(flag("runs", "1")));
+const tmpRoot = flag("tmp", Deno.env.get("TMPDIR") ?? "/tmp");
+
+async function need(program: string, args: string[], install: string): Promise<void> {
+  try {
+    const out = await new Deno.Command(program, { args, stdout: "null", stderr: "null" }).output();
+    if (out.code !== 0 && program !== "/usr/bin/time") throw new Error(`exit ${out.code}`);
+  } catch {
+    console.error(`error: ${program} is needed: ${install}`);
+    Deno.exit(2);
+  }
+}
+
+await need("/usr/bin/time", ["-v", "true"], "apt-get install time");
+await need("openssl", ["version"], "apt-get install openssl");
+
+/** Writes `mib` MiB from /dev/urandom in 64 MiB pieces. */
+async function randomFile(path: string, mib: number): Promise<void> {
+  const piece = new Uint8Array(64 * MiB);
+  const src = await Deno.open("/dev/urandom", { read: true });
+  const dst = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    for (let left = mib * MiB; left > 0;) {
+      const want = Math.min(left, piece.length);
+      let got = 0;
+      while (got < want) {
+        const n = await src.read(piece.subarray(got, want));
+        if (n === null) throw new Error("/dev/urandom ended");
+        got += n;
+      }
+      let put = 0;
+      while (put < want) put += await dst.write(piece.subarray(put, want));
+      left -= want;
+    }
+  } finally {
+    src.close();
+    dst.close();
+  }
+}
+
+interface Timed {
+  seconds: number;
+  rssKiB: number;
+}
+
+/** Runs `argv` under `/usr/bin/time -v`; returns wall seconds (timed here, finer than time's 10 ms) and peak RSS. */
+async function timed(argv: string[], env: Record<string, string>, cwd: string): Promise<Timed> {
+  const t0 = performance.now();
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-v", ...argv],
+    cwd,
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - t0) / 1000;
+  const err = new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) {
+    throw new Error(`${argv.join(" ")} failed (exit ${out.code}):\n${err}\n${new TextDecoder().decode(out.stdout)}`);
+  }
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
+  if (!rss) throw new Error(`could not read /usr/bin/time's report:\n${err}`);
+  return { seconds, rssKiB: Number(rss[1]) };
+}
+
+async function same(a: string, b: string): Promise<boolean> {
+  const out = await new Deno.Command("cmp", { args: ["-s", a, b] }).output();
+  return out.code === 0;
+}
+
+async function machine(): Promise<string> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
+  const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+  const memKiB = Number(/^MemTotal:\s*(\d+)/m.exec(meminfo)?.[1] ?? 0);
+  const ssl = new TextDecoder().decode((await new Deno.Command("openssl", { args: ["version"] }).output()).stdout).trim();
+  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3).join(" ");
+  return `${model}, ${navigator.hardwareConcurrency} cores, ${(memKiB / MiB).toFixed(0)} GiB RAM, load average ${load}; ` +
+    `Deno ${Deno.version.deno}, ${ssl}; ${Deno.build.os}-${Deno.build.arch}`;
+}
+
+/** Best (fastest) of `runs` runs of `job`, with the highest peak RSS seen across them. */
+async function best(job: () => Promise<Timed>, before?: () => Promise<void>): Promise<Timed> {
+  let fastest = Infinity;
+  let rss = 0;
+  for (let i = 0; i < runs; i++) {
+    await before?.();
+    const t = await job();
+    fastest = Math.min(fastest, t.seconds);
+    rss = Math.max(rss, t.rssKiB);
+  }
+  return { seconds: fastest, rssKiB: rss };
+}
+
+const dir = await Deno.makeTempDir({ dir: tmpRoot, prefix: "envelope-bench-cli-" });
+const home = join(dir, "home");
+await Deno.mkdir(home);
+const env = await cliEnv(home);
+const deno = Deno.execPath();
+const rows: { step: string; bytes: number; t: Timed; bar: boolean }[] = [];
+let ok = true;
+try {
+  const key = await LocalKey.generate();
+  await Deno.writeTextFile(join(dir, "bench.key"), key.toText(), { mode: 0o600 });
+  const k = ["-k", "local:bench.key"];
+  const input = join(dir, "input.bin");
+  console.error(`writing ${sizeMiB} MiB of random bytes (from /dev/urandom, 64 MiB writes) to ${input}`);
+  await randomFile(input, sizeMiB);
+  const bytes = sizeMiB * MiB;
+  const rm = (name: string) => () => Deno.remove(join(dir, name)).catch(() => {});
+
+  // Warm-up: load the CLI's modules into the Deno cache so the first timed run is not a compile.
+  await timed([deno, ...cliArgv(["--version"])], env, dir);
+
+  console.error("openssl enc -aes-256-ctr ...");
+  const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const ssl = await best(
+    () => timed(["openssl", "enc", "-aes-256-ctr", "-K", hex(32), "-iv", hex(16), "-in", input, "-out", join(dir, "ctr.bin")], env, dir),
+    rm("ctr.bin"),
+  );
+  await rm("ctr.bin")();
+  rows.push({ step: "openssl enc -aes-256-ctr (the limit)", bytes, t: ssl, bar: false });
+
+  console.error("envelope encrypt ...");
+  const enc = await best(() => timed([deno, ...cliArgv(["encrypt", "input.bin", ...k, "-o", "input.bin.envl"])], env, dir), rm("input.bin.envl"));
+  rows.push({ step: "envelope encrypt", bytes, t: enc, bar: true });
+
+  console.error("envelope decrypt ...");
+  const dec = await best(() => timed([deno, ...cliArgv(["decrypt", "input.bin.envl", ...k, "-o", "output.bin"])], env, dir), rm("output.bin"));
+  rows.push({ step: "envelope decrypt", bytes, t: dec, bar: true });
+  if (!(await same(input, join(dir, "output.bin")))) {
+    console.error("error: the decrypted file differs from the input");
+    ok = false;
+  }
+  await rm("output.bin")();
+  await rm("input.bin.envl")();
+
+  if (dirMiB > 0) {
+    await Deno.mkdir(join(dir, "tree"));
+    await randomFile(join(dir, "tree", "one.bin"), dirMiB);
+    console.error(`envelope encrypt -d / decrypt -d (one ${dirMiB} MiB file) ...`);
+    const encDir = await best(() => timed([deno, ...cliArgv(["encrypt", "-d", "tree", ...k, "-o", "tree.zip.envl"])], env, dir), rm("tree.zip.envl"));
+    const decDir = await best(
+      () => timed([deno, ...cliArgv(["decrypt", "tree.zip.envl", ...k, "-d", "restored"])], env, dir),
+      () => Deno.remove(join(dir, "restored"), { recursive: true }).catch(() => {}),
+    );
+    rows.push({ step: `envelope encrypt -d (folder, one file)`, bytes: dirMiB * MiB, t: encDir, bar: false });
+    rows.push({ step: `envelope decrypt -d (folder, one file)`, bytes: dirMiB * MiB, t: decDir, bar: false });
+    if (!(await same(join(dir, "tree", "one.bin"), join(dir, "restored", "one.bin")))) {
+      console.error("error: the extracted file differs from the input");
+      ok = false;
+    }
+  }
+
+  const lines = [
+    `Machine: ${await machine()}`,
+    `Date: ${new Date().toISOString()}`,
+    `Input: ${sizeMiB} MiB of random bytes (not sparse), page cache warm; ` +
+    `${runs === 1 ? "one run each" : `best of ${runs} runs, highest peak RSS`}; ` +
+    `peak RSS from /usr/bin/time -v, wall time around it (the CLI's times include Deno's start).`,
+    "",
+    "| step | size | wall s | MB/s | peak RSS MiB | under the 128 MiB bar |",
+    "| --- | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const r of rows) {
+    const rssMiB = r.t.rssKiB / 1024;
+    const under = rssMiB < RSS_BAR_MIB;
+    if (r.bar && !under) ok = false;
+    lines.push(
+      `| ${r.step} | ${(r.bytes / MiB).toFixed(0)} MiB | ${r.t.seconds.toFixed(2)} | ${
+        (r.bytes / 1e6 / r.t.seconds).toFixed(0)
+      } | ${rssMiB.toFixed(1)} | ${r.bar ? (under ? "yes" : "**no**") : "(not held to it)"} |`,
+    );
+  }
+  lines.push("", "MB/s is 10^6 bytes of plaintext per second of wall time.");
+  console.log(lines.join("\n"));
+} finally {
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+if (!ok) {
+  console.error("error: the benchmark's bar was missed (see the table)");
+  Deno.exit(1);
+}
