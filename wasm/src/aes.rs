@@ -30,6 +30,50 @@ pub struct RoundKeys {
 // r1/r2 rotate rows within each column by one/two: out[r + 4c] = in[(r + k) % 4 + 4c];
 // r1sr = r1 after ShiftRows.
 
+// Fixslicing (Adomnicai & Peyrin's idea, in this byte-planar layout): encryption skips
+// ShiftRows. After r rounds the stored state is the true state permuted by SIGMA[r % 4]
+// (stored[j] = true[SIGMA[j]]); MixColumns' row rotations become the conjugated permutations
+// Q1/Q2 for that phase, round key r is stored permuted by SIGMA[r % 4], and one permutation at
+// the end (none for AES-192, where Nr % 4 == 0) restores the true order. Derived by
+// composing ShiftRows with the phase (checked by the FIPS-197 and GCM vectors in tests.rs).
+pub const SIGMA: [[u8; 16]; 4] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [0, 13, 10, 7, 4, 1, 14, 11, 8, 5, 2, 15, 12, 9, 6, 3],
+    [0, 9, 2, 11, 4, 13, 6, 15, 8, 1, 10, 3, 12, 5, 14, 7],
+    [0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11],
+];
+// SIGMA[2] is an involution; it is the fix-up for Nr = 10 and Nr = 14.
+pub const FIX2: V = V::from_bytes(SIGMA[2]);
+pub const Q1: [[u8; 16]; 4] = [
+    [5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, 1, 2, 3, 0],
+    [9, 10, 11, 8, 13, 14, 15, 12, 1, 2, 3, 0, 5, 6, 7, 4],
+    [13, 14, 15, 12, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8],
+    [1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12],
+];
+pub const Q2: [[u8; 16]; 4] = [
+    [10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5],
+    [2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13],
+    [10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5],
+    [2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13],
+];
+
+/// MixColumns + AddRoundKey in fixsliced phase P (ShiftRows folded into the permutations).
+#[inline(always)]
+fn mix_ark_fs<const P: usize>(s: &mut Planes, rk: &Planes) {
+    let q1 = V::from_bytes(Q1[P]);
+    let q2 = V::from_bytes(Q2[P]);
+    let mut a1 = [V::zero(); 8];
+    let mut t = [V::zero(); 8];
+    for b in 0..8 {
+        a1[b] = s[b].swizzle(q1);
+        t[b] = s[b].xor(a1[b]);
+    }
+    let xt = xtime(&t);
+    for b in 0..8 {
+        s[b] = a1[b].xor(t[b].swizzle(q2)).xor(xt[b]).xor(rk[b]);
+    }
+}
+
 #[inline(always)]
 fn swapmove(a: V, b: V, mask: V, n: u32) -> (V, V) {
     let t = a.shr64(n).xor(b).and(mask);
@@ -243,22 +287,6 @@ fn xtime(t: &Planes) -> Planes {
     ]
 }
 
-/// ShiftRows + MixColumns + AddRoundKey.
-#[inline(always)]
-fn sr_mix_ark(s: &mut Planes, rk: &Planes) {
-    let mut a1 = [V::zero(); 8];
-    let mut t = [V::zero(); 8];
-    for b in 0..8 {
-        let a = s[b].sr();
-        a1[b] = s[b].r1sr();
-        t[b] = a.xor(a1[b]);
-    }
-    let xt = xtime(&t);
-    for b in 0..8 {
-        s[b] = a1[b].xor(t[b].r2()).xor(xt[b]).xor(rk[b]);
-    }
-}
-
 /// MixColumns alone: b = xtime(a ^ r1(a)) ^ r1(a) ^ r2(a ^ r1(a)).
 #[inline(always)]
 fn mix(s: &mut Planes) {
@@ -295,18 +323,38 @@ fn ark(s: &mut Planes, rk: &Planes) {
     }
 }
 
-/// Encrypts eight blocks (in block form, in place) with encryption round keys.
+/// Encrypts eight blocks (in block form, in place) with (fixsliced) encryption round keys.
 #[inline(never)]
 pub fn encrypt8(k: &RoundKeys, s: &mut Planes) {
     transpose(s);
     ark(s, &k.rk[0]);
-    for r in 1..k.nr {
+    let mut r = 1;
+    while r + 4 <= k.nr {
         sbox_nonot(s);
-        sr_mix_ark(s, &k.rk[r]);
+        mix_ark_fs::<0>(s, &k.rk[r]);
+        sbox_nonot(s);
+        mix_ark_fs::<1>(s, &k.rk[r + 1]);
+        sbox_nonot(s);
+        mix_ark_fs::<2>(s, &k.rk[r + 2]);
+        sbox_nonot(s);
+        mix_ark_fs::<3>(s, &k.rk[r + 3]);
+        r += 4;
+    }
+    // Nr is 10, 12 or 14: one or three rounds remain before the last.
+    sbox_nonot(s);
+    mix_ark_fs::<0>(s, &k.rk[r]);
+    if r + 1 < k.nr {
+        sbox_nonot(s);
+        mix_ark_fs::<1>(s, &k.rk[r + 1]);
+        sbox_nonot(s);
+        mix_ark_fs::<2>(s, &k.rk[r + 2]);
     }
     sbox_nonot(s);
-    for b in 0..8 {
-        s[b] = s[b].sr().xor(k.rk[k.nr][b]);
+    ark(s, &k.rk[k.nr]);
+    if k.nr % 4 == 2 {
+        for b in 0..8 {
+            s[b] = s[b].swizzle(FIX2);
+        }
     }
     transpose(s);
 }
@@ -397,6 +445,10 @@ pub fn expand(key: &[u8], enc: bool, k: &mut RoundKeys) -> bool {
         if enc && r >= 1 && r <= nr {
             for x in rb.iter_mut() {
                 *x ^= 0x63;
+            }
+            let src = rb;
+            for j in 0..16 {
+                rb[j] = src[SIGMA[r % 4][j] as usize];
             }
         }
         let v = V::from_bytes(rb);

@@ -9,6 +9,8 @@
 //! No table and no branch depends on H or the data. Timing is only as constant as the
 //! engine's 64-bit integer multiply (see wasm/README.md).
 
+use crate::v128::V;
+
 const M0: u64 = 0x1111_1111_1111_1111;
 const M1: u64 = 0x2222_2222_2222_2222;
 const M2: u64 = 0x4444_4444_4444_4444;
@@ -92,8 +94,12 @@ impl Acc {
     /// acc += (y1:y0) * h, unreduced.
     #[inline(always)]
     fn mul_add(&mut self, y1: u64, y0: u64, h: &HPow) {
-        let y0r = rev64(y0);
-        let y1r = rev64(y1);
+        self.mul_add_r(y1, y0, rev64(y1), rev64(y0), h)
+    }
+
+    /// The same with the bit-reversed halves supplied by the caller.
+    #[inline(always)]
+    fn mul_add_r(&mut self, y1: u64, y0: u64, y1r: u64, y0r: u64, h: &HPow) {
         self.z0 ^= bmul64(y0, &h.h0);
         self.z1 ^= bmul64(y1, &h.h1);
         self.z2 ^= bmul64(y0 ^ y1, &h.h2);
@@ -128,6 +134,27 @@ impl Acc {
         v2 ^= (v1 << 63) ^ (v1 << 62) ^ (v1 << 57);
         (v3, v2)
     }
+}
+
+/// A block as (y1, y0, rev64(y1), rev64(y0)) where y1/y0 are its big-endian halves, using
+/// lane operations: a byte swap per half, and a bit reversal of every byte through two
+/// nibble tables (a register permutation, so constant time).
+#[inline(always)]
+fn load_block(c: &[u8]) -> (u64, u64, u64, u64) {
+    const BSWAP: V = V::from_bytes([7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8]);
+    const M0F: V = V::from_bytes([0x0f; 16]);
+    // rev4(n) << 4 and rev4(n).
+    const REV_LO: V = V::from_bytes([
+        0x00, 0x80, 0x40, 0xc0, 0x20, 0xa0, 0x60, 0xe0, 0x10, 0x90, 0x50, 0xd0, 0x30, 0xb0, 0x70, 0xf0,
+    ]);
+    const REV_HI: V = V::from_bytes([
+        0x0, 0x8, 0x4, 0xc, 0x2, 0xa, 0x6, 0xe, 0x1, 0x9, 0x5, 0xd, 0x3, 0xb, 0x7, 0xf,
+    ]);
+    let v = V::load(c);
+    let be = v.swizzle(BSWAP);
+    // rev64(be64(x0..x7)) = le64(rev8(x0), .., rev8(x7)).
+    let r = REV_LO.swizzle(v.and(M0F)).or(REV_HI.swizzle(v.shr64(4).and(M0F)));
+    (be.lo64(), be.hi64(), r.lo64(), r.hi64())
 }
 
 #[inline(always)]
@@ -169,17 +196,28 @@ impl Ghash {
         let mut chunks = data.chunks_exact(64);
         for c in &mut chunks {
             let mut a = Acc::default();
-            a.mul_add(self.hi ^ be64(&c[0..]), self.lo ^ be64(&c[8..]), &k.p[3]);
-            a.mul_add(be64(&c[16..]), be64(&c[24..]), &k.p[2]);
-            a.mul_add(be64(&c[32..]), be64(&c[40..]), &k.p[1]);
-            a.mul_add(be64(&c[48..]), be64(&c[56..]), &k.p[0]);
+            let (y1, y0, y1r, y0r) = load_block(&c[0..]);
+            a.mul_add_r(
+                self.hi ^ y1,
+                self.lo ^ y0,
+                rev64(self.hi) ^ y1r,
+                rev64(self.lo) ^ y0r,
+                &k.p[3],
+            );
+            let (y1, y0, y1r, y0r) = load_block(&c[16..]);
+            a.mul_add_r(y1, y0, y1r, y0r, &k.p[2]);
+            let (y1, y0, y1r, y0r) = load_block(&c[32..]);
+            a.mul_add_r(y1, y0, y1r, y0r, &k.p[1]);
+            let (y1, y0, y1r, y0r) = load_block(&c[48..]);
+            a.mul_add_r(y1, y0, y1r, y0r, &k.p[0]);
             let (hi, lo) = a.reduce();
             self.hi = hi;
             self.lo = lo;
         }
         for c in chunks.remainder().chunks_exact(16) {
             let mut a = Acc::default();
-            a.mul_add(self.hi ^ be64(&c[0..]), self.lo ^ be64(&c[8..]), &k.p[0]);
+            let (y1, y0, y1r, y0r) = load_block(c);
+            a.mul_add_r(self.hi ^ y1, self.lo ^ y0, rev64(self.hi) ^ y1r, rev64(self.lo) ^ y0r, &k.p[0]);
             let (hi, lo) = a.reduce();
             self.hi = hi;
             self.lo = lo;

@@ -655,14 +655,10 @@ fn vperm_matches_bitsliced_for_all_key_sizes() {
                 }
                 s[k] = V::from_bytes(b);
             }
-            let mut one = s;
+            let one = s;
             aes::encrypt8(&bk, &mut s);
             for k in 0..8 {
                 assert_eq!(vk.encrypt(one[k]).to_bytes(), s[k].to_bytes());
-            }
-            vk.encrypt_n(&mut one);
-            for k in 0..8 {
-                assert_eq!(one[k].to_bytes(), s[k].to_bytes());
             }
         }
     }

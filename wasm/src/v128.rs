@@ -77,6 +77,15 @@ mod imp {
         pub fn swizzle(self, idx: V) -> V {
             V(u8x16_swizzle(self.0, idx.0))
         }
+        /// The low / high 64-bit lane.
+        #[inline(always)]
+        pub fn lo64(self) -> u64 {
+            u64x2_extract_lane::<0>(self.0)
+        }
+        #[inline(always)]
+        pub fn hi64(self) -> u64 {
+            u64x2_extract_lane::<1>(self.0)
+        }
         // Fixed byte permutations used by AES (see aes.rs). A swizzle whose index vector is a
         // constant compiles to a single pshufb in V8; an immediate shuffle measured slower.
         #[inline(always)]
@@ -172,6 +181,14 @@ mod imp {
                 o[k] = if i[k] < 16 { s[i[k] as usize] } else { 0 };
             }
             V::from_bytes(o)
+        }
+        #[inline(always)]
+        pub fn lo64(self) -> u64 {
+            self.0[0]
+        }
+        #[inline(always)]
+        pub fn hi64(self) -> u64 {
+            self.0[1]
         }
         // Fixed byte permutations used by AES (see aes.rs for their meaning).
         #[inline(always)]

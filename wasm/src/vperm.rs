@@ -62,14 +62,40 @@ fn inv_parts(s: V) -> (V, V) {
     (INV.swizzle(iak).xor(j), INV.swizzle(jak).xor(i))
 }
 
-/// One full round on a state already in ShiftRows order: SubBytes, MixColumns, AddRoundKey.
+/// One full round, fixsliced like aes.rs (ShiftRows folded into the MixColumns permutations
+/// of phase P): SubBytes, MixColumns, AddRoundKey.
 #[inline(always)]
-fn round(s: V, rk: V) -> V {
+fn round<const P: usize>(s: V, rk: V) -> V {
+    let q1 = V::from_bytes(aes::Q1[P]);
+    let q2 = V::from_bytes(aes::Q2[P]);
     let (io, jo) = inv_parts(s);
     let a = OU1.swizzle(io).xor(OV1.swizzle(jo));
     let b = OU2.swizzle(io).xor(OV2.swizzle(jo));
     // out[r] = 2a[r] + 3a[r+1] + a[r+2] + a[r+3] within each column.
-    b.xor(b.xor(a).r1()).xor(a.xor(a.r1()).r2()).xor(rk)
+    b.xor(b.xor(a).swizzle(q1)).xor(a.xor(a.swizzle(q1)).swizzle(q2)).xor(rk)
+}
+
+/// All rounds on a state in the tower basis, after the first AddRoundKey.
+#[inline(always)]
+fn rounds(k: &VpKeys, mut s: V) -> V {
+    let mut r = 1;
+    while r + 4 <= k.nr {
+        s = round::<0>(s, k.rk[r]);
+        s = round::<1>(s, k.rk[r + 1]);
+        s = round::<2>(s, k.rk[r + 2]);
+        s = round::<3>(s, k.rk[r + 3]);
+        r += 4;
+    }
+    s = round::<0>(s, k.rk[r]);
+    if r + 1 < k.nr {
+        s = round::<1>(s, k.rk[r + 1]);
+        s = round::<2>(s, k.rk[r + 2]);
+    }
+    s = last_round(s, k.rk[k.nr]);
+    if k.nr % 4 == 2 {
+        s = s.swizzle(aes::FIX2);
+    }
+    s
 }
 
 #[inline(always)]
@@ -92,8 +118,14 @@ impl VpKeys {
         }
         self.nr = nr;
         for r in 0..=nr {
-            let c = if r >= 1 { V::splat8(0x63) } else { V::zero() };
-            self.rk[r] = to_tower(V::from_bytes(bytes[r]).xor(c));
+            let mut rb = bytes[r];
+            if r >= 1 {
+                for j in 0..16 {
+                    rb[j] = bytes[r][aes::SIGMA[r % 4][j] as usize] ^ 0x63;
+                }
+            }
+            self.rk[r] = to_tower(V::from_bytes(rb));
+            ct::wipe_bytes(&mut rb);
         }
         for r in bytes.iter_mut() {
             ct::wipe_bytes(r);
@@ -104,27 +136,6 @@ impl VpKeys {
     /// Encrypts one block (AES basis in and out).
     #[inline(always)]
     pub fn encrypt(&self, x: V) -> V {
-        let mut s = to_tower(x).xor(self.rk[0]);
-        for r in 1..self.nr {
-            s = round(s.sr(), self.rk[r]);
-        }
-        from_tower(last_round(s.sr(), self.rk[self.nr]))
-    }
-
-    /// Encrypts N independent blocks with their rounds interleaved.
-    #[inline(always)]
-    pub fn encrypt_n<const N: usize>(&self, x: &mut [V; N]) {
-        let mut s = [V::zero(); N];
-        for b in 0..N {
-            s[b] = to_tower(x[b]).xor(self.rk[0]);
-        }
-        for r in 1..self.nr {
-            for b in 0..N {
-                s[b] = round(s[b].sr(), self.rk[r]);
-            }
-        }
-        for b in 0..N {
-            x[b] = from_tower(last_round(s[b].sr(), self.rk[self.nr]));
-        }
+        from_tower(rounds(self, to_tower(x).xor(self.rk[0])))
     }
 }
