@@ -36,6 +36,13 @@ export const ALIYUN_NONCE_BYTES = 16;
 export const ALIYUN_MAX_TRAILER = 64 * 1024;
 
 const SEP = new TextEncoder().encode(ALIYUN_SEPARATOR);
+const NOT_B64 = /[^A-Za-z0-9+/=]/;
+/**
+ * Decodes the ciphertext for the check. UTF-8 is the fast path for ASCII; a
+ * byte over 0x7f becomes a character outside the alphabet, and since every
+ * byte before the first bad one is ASCII, its index is its byte offset.
+ */
+const asText = new TextDecoder();
 const STAR = 0x2a;
 const TAG_BYTES = 16;
 
@@ -195,11 +202,19 @@ export async function scanAliyun(
     const star = buf.indexOf(STAR);
     const end = star < 0 ? buf.length : star;
     const ct = buf.subarray(0, end);
-    for (let i = 0; i < ct.length; i++) {
-      const c = ct[i];
-      if (!B64_CHAR[c]) throw invalid(`the ciphertext has a character that is not base64 at offset ${ctChars + i}`);
-      if (c === 0x3d) sawPad = true;
-      else if (sawPad) throw invalid(`the ciphertext has base64 after its padding at offset ${ctChars + i}`);
+    // Checked as text with regular expressions: much faster than a loop over the bytes in JavaScript.
+    const text = asText.decode(ct);
+    const bad = NOT_B64.exec(text);
+    if (bad) throw invalid(`the ciphertext has a character that is not base64 at offset ${ctChars + bad.index}`);
+    const pad = sawPad ? 0 : text.indexOf("=");
+    if (sawPad || pad >= 0) {
+      sawPad = true;
+      const after = /[^=]/.exec(text.slice(Math.max(pad, 0)));
+      if (after) {
+        throw invalid(
+          `the ciphertext has base64 after its padding at offset ${ctChars + Math.max(pad, 0) + after.index}`,
+        );
+      }
     }
     if (ct.length > 0 && onCiphertext) await onCiphertext(ct.slice());
     ctChars += ct.length;
