@@ -262,7 +262,13 @@ interface Transformer<I = any, O = any> {
 }
 `;
 
-function tsconfig(deno: DenoJson, stage: string, out: string, files: string[]): Record<string, unknown> {
+function tsconfig(
+  deno: DenoJson,
+  stage: string,
+  out: string,
+  depsDir: string,
+  files: string[],
+): Record<string, unknown> {
   return {
     compilerOptions: {
       ...deno.compilerOptions,
@@ -273,8 +279,8 @@ function tsconfig(deno: DenoJson, stage: string, out: string, files: string[]): 
       lib: ["ES2023", "ES2024.String", "ES2024.ArrayBuffer", "DOM", "DOM.Iterable", "DOM.AsyncIterable"],
       types: ["node"],
       typeRoots: [join(ROOT, "node_modules", "@types")],
-      // Bare npm names resolve to the copies installed in OUT (pinned by deno.json).
-      paths: { "*": [join(out, "node_modules", "*"), join(out, "node_modules", "@types", "*")] },
+      // Bare npm names resolve to the pinned copies installed for the build (installDeps).
+      paths: { "*": [join(depsDir, "node_modules", "*"), join(depsDir, "node_modules", "@types", "*")] },
       rootDir: stage,
       outDir: out,
       declaration: true,
@@ -313,13 +319,64 @@ async function writeCoreWasm(out: string): Promise<number> {
   return bytes.length;
 }
 
-/** Empties OUT but keeps its node_modules (the installed dependencies, reused). */
-async function cleanOut(out: string): Promise<void> {
-  await Deno.mkdir(out, { recursive: true });
-  for await (const e of Deno.readDir(out)) {
-    if (e.name === "node_modules") continue;
-    await Deno.remove(join(out, e.name), { recursive: true });
+/**
+ * Installs the dependencies (for their types only) once per set of pinned
+ * versions, in `node_modules/.cache/envelope-npm-build/<hash>/` at the repo
+ * root, and returns that folder. Concurrent builds each install into a
+ * private folder and the first rename wins, so none sees a half-made one.
+ */
+async function installDeps(deps: Map<string, string>): Promise<string> {
+  const manifest = JSON.stringify({ private: true, dependencies: Object.fromEntries([...deps].sort()) }, null, 2) +
+    "\n";
+  const key = createHash("sha256").update(manifest).digest("hex").slice(0, 16);
+  const cache = join(ROOT, "node_modules", ".cache", "envelope-npm-build");
+  const dir = join(cache, key);
+  if (await exists(join(dir, "installed"))) return dir;
+  const list = [...deps].map(([n, v]) => `${n}@${v}`).join(", ");
+  console.log(`Installing the dependencies for their types: ${list || "none"}`);
+  await Deno.mkdir(cache, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: cache, prefix: `${key}.tmp-` });
+  try {
+    await Deno.writeTextFile(join(tmp, "package.json"), manifest);
+    await run(
+      "npm",
+      ["install", "--ignore-scripts", "--no-package-lock", "--no-audit", "--no-fund", "--prefer-offline"],
+      tmp,
+      "Installing the dependencies",
+    );
+    await Deno.writeTextFile(join(tmp, "installed"), list + "\n");
+    try {
+      await Deno.rename(tmp, dir);
+    } catch (e) {
+      if (!(await exists(join(dir, "installed")))) throw e;
+    }
+  } finally {
+    if (await exists(tmp)) await Deno.remove(tmp, { recursive: true });
   }
+  return dir;
+}
+
+/**
+ * Empties OUT for a fresh build. Refuses a folder that holds anything but a
+ * previous build of this package, so a mistyped --out cannot wipe a tree.
+ */
+async function cleanOut(out: string, name: string): Promise<void> {
+  await Deno.mkdir(out, { recursive: true });
+  const entries: string[] = [];
+  for await (const e of Deno.readDir(out)) entries.push(e.name);
+  if (entries.length === 0) return;
+  let previous: string | undefined;
+  try {
+    previous = JSON.parse(await Deno.readTextFile(join(out, "package.json"))).name;
+  } catch {
+    previous = undefined;
+  }
+  if (previous !== name) {
+    throw new BuildError(
+      `Cleaning ${out} failed: it is not empty and holds no earlier build of ${name}; pick an empty --out folder`,
+    );
+  }
+  for (const e of entries) await Deno.remove(join(out, e), { recursive: true });
 }
 
 async function build(out: string): Promise<void> {
@@ -330,7 +387,7 @@ async function build(out: string): Promise<void> {
     await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], ROOT, "Installing the build tools");
   }
 
-  await cleanOut(out);
+  await cleanOut(out, deno.name);
   const stage = join(out, ".stage");
   const files = await sourceFiles();
   const scan: Scan = { deps: new Map() };
@@ -344,21 +401,11 @@ async function build(out: string): Promise<void> {
 
   const pkg = packageJson(deno, scan.deps);
   await Deno.writeTextFile(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
-  if (scan.deps.size > 0) {
-    console.log(
-      `Installing the dependencies for their types: ${[...scan.deps].map(([n, v]) => `${n}@${v}`).join(", ")}`,
-    );
-    await run(
-      "npm",
-      ["install", "--omit=dev", "--ignore-scripts", "--no-package-lock", "--no-audit", "--no-fund", "--prefer-offline"],
-      out,
-      "Installing the dependencies",
-    );
-  }
+  const depsDir = await installDeps(scan.deps);
 
   await Deno.writeTextFile(join(stage, LIB_SHIM_FILE), LIB_SHIM);
   const config = join(stage, "tsconfig.json");
-  await Deno.writeTextFile(config, JSON.stringify(tsconfig(deno, stage, out, files), null, 2) + "\n");
+  await Deno.writeTextFile(config, JSON.stringify(tsconfig(deno, stage, out, depsDir, files), null, 2) + "\n");
   console.log(`Compiling ${files.length} modules with TypeScript`);
   const result = await new Deno.Command(tsc, { args: ["-p", config], cwd: stage, stdout: "piped", stderr: "piped" })
     .output();
