@@ -278,6 +278,63 @@ Deno.test("page: a tampered file shows PAYLOAD_AUTH_FAILED with its hint and off
   }
 });
 
+Deno.test("page: choosing another file while one decrypts stops it and offers nothing for it", async () => {
+  const dataKey = patternBytes(32, 61);
+  const key = await RawDataKey.create(dataKey);
+  const slow = await encrypt(patternBytes(4 * MiB, 62), { keys: key });
+  const other = await encrypt(new TextEncoder().encode("the second file"), { keys: key });
+  key.dispose();
+  // The slow file sends its first MiB, then waits until released (or cancelled).
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  let cancelled = 0;
+  const server = await serve({
+    "slow.envl": streamedFile(() => {
+      let sent = 0;
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent >= MiB) await gate;
+          if (sent >= slow.length) return controller.close();
+          controller.enqueue(slow.slice(sent, sent + 64 * 1024));
+          sent += 64 * 1024;
+        },
+        cancel() {
+          cancelled++;
+        },
+      }, { highWaterMark: 0 });
+    }),
+  });
+  const tmp = await Deno.makeTempDir({ prefix: "envelope-browser-" });
+  try {
+    await Deno.writeFile(join(tmp, "second.txt.envl"), other);
+    await withBrowser(async ({ page }) => {
+      const downloads: string[] = [];
+      page.on("download", (d) => downloads.push(d.suggestedFilename()));
+      await page.goto(`${server.origin}/?src=/files/slow.envl`);
+      await page.waitForSelector("body[data-state=ready]");
+      await page.fill("#key", encodeBase64(dataKey));
+      await page.click("#decrypt");
+      await page.waitForSelector("#status:has-text('verified')"); // part of the first MiB is through
+      await page.setInputFiles("#file", join(tmp, "second.txt.envl"));
+      await page.waitForSelector("body[data-state=ready]");
+      await page.waitForSelector("#decrypt:enabled");
+      assert.equal(await page.locator("#download, a[href^='blob:']").count(), 0);
+      assert.equal(await page.isHidden("#error"), true);
+      await page.click("#decrypt");
+      await page.waitForSelector("body[data-state=done]");
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+      assert.equal(download.suggestedFilename(), "second.txt");
+      assert.equal(await Deno.readTextFile(await download.path()), "the second file");
+      assert.deepEqual(downloads, ["second.txt"]);
+    });
+    assert.ok(cancelled >= 1, "the first file's download was not cancelled");
+  } finally {
+    release();
+    await server.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("page: decrypts a ?src= URL with crypto.subtle removed (the WASM core alone)", async () => {
   const dataKey = patternBytes(32, 21);
   const key = await RawDataKey.create(dataKey);

@@ -44,8 +44,10 @@ const ui = {
 let source: Source | null = null;
 let busy = false;
 let outputUrl: string | null = null;
-/** Bumped on every new choice, so a slow header read for an old file is ignored. */
+/** Bumped on every new choice, so work still running for an old file is dropped. */
 let generation = 0;
+/** The reader of a decryption in progress, cancelled when another file is chosen. */
+let running: ReadableStreamDefaultReader<Uint8Array> | null = null;
 
 function setState(state: State): void {
   document.body.dataset.state = state;
@@ -186,6 +188,8 @@ async function fetchBody(url: string): Promise<ReadableStream<Uint8Array>> {
 async function choose(next: Source): Promise<void> {
   const mine = ++generation;
   source = next;
+  // A decryption of the previous file stops; it notices the new generation and offers nothing.
+  running?.cancel().catch(() => {});
   clearResult();
   clearError();
   ui.header.replaceChildren();
@@ -211,10 +215,14 @@ async function choose(next: Source): Promise<void> {
   }
 }
 
+/** Thrown inside {@linkcode decryptNow} when another file was chosen meanwhile. */
+class Superseded extends Error {}
+
 /** Decrypts the chosen source; offers the plaintext only once all of it verified. */
 async function decryptNow(): Promise<void> {
   if (busy || source === null) return;
   const src = source;
+  const mine = generation;
   busy = true;
   updateButton();
   clearResult();
@@ -228,9 +236,12 @@ async function decryptNow(): Promise<void> {
     const total = src.kind === "file" ? src.file.size : 0;
     const body = src.kind === "file" ? src.file.stream() : await fetchBody(src.url);
     const reader = body.pipeThrough(decryptStream({ keys: key })).getReader();
+    running = reader;
     let n = 0;
     for (;;) {
       const { value, done } = await reader.read();
+      // Another file was chosen (which also cancels this reader, so `done` says nothing here).
+      if (mine !== generation) throw new Superseded();
       if (done) break;
       parts.push(value);
       n += value.length;
@@ -252,9 +263,10 @@ async function decryptNow(): Promise<void> {
   } catch (e) {
     for (const p of parts) p.fill(0);
     parts = [];
-    showError(e, "Decrypting");
+    if (mine === generation && !(e instanceof Superseded)) showError(e, "Decrypting");
   } finally {
     key?.dispose();
+    running = null;
     busy = false;
     updateButton();
   }
