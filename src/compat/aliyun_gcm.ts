@@ -81,7 +81,8 @@ export function isBase64Text(bytes: Uint8Array): boolean {
   return true;
 }
 
-function indexOfSep(bytes: Uint8Array, from: number): number {
+/** The index of the first `*---*` in `bytes` at or after `from`, or -1. */
+export function indexOfSep(bytes: Uint8Array, from = 0): number {
   for (let i = bytes.indexOf(STAR, from); i >= 0 && i + SEP.length <= bytes.length; i = bytes.indexOf(STAR, i + 1)) {
     let j = 1;
     while (j < SEP.length && bytes[i + j] === SEP[j]) j++;

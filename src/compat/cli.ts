@@ -21,6 +21,7 @@ import {
   ALIYUN_SEPARATOR,
   type AliyunScan,
   contextMap,
+  indexOfSep,
   openAliyunStream,
   parseTrailer,
   scanAliyun,
@@ -499,24 +500,16 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
     info.note = "kmstool_enclave_cli cannot pass an encryption context; nothing here is authenticated until decrypted";
     return info;
   }
-  const text = head;
-  const sep = new TextEncoder().encode(ALIYUN_SEPARATOR);
-  let first = -1;
-  for (let i = text.indexOf(sep[0]); i >= 0; i = text.indexOf(sep[0], i + 1)) {
-    if (sep.every((b, j) => text[i + j] === b)) {
-      first = i;
-      break;
-    }
-  }
+  const first = indexOfSep(head);
   const info: Record<string, unknown> = { format: "aliyun-sample", cipher: "AES-GCM, no associated data" };
   if (first < 0 || !whole) {
     info.note = `the fields after the ciphertext are beyond the first ${head.length} bytes read; decrypt reads them`;
     return info;
   }
   try {
-    const t = parseTrailer(text.subarray(first + sep.length));
+    const t = parseTrailer(head.subarray(first + ALIYUN_SEPARATOR.length));
     const ctChars = first;
-    info.payloadBytes = ctChars / 4 * 3 - (text[ctChars - 1] === 0x3d ? (text[ctChars - 2] === 0x3d ? 2 : 1) : 0);
+    info.payloadBytes = ctChars / 4 * 3 - (head[ctChars - 1] === 0x3d ? (head[ctChars - 2] === 0x3d ? 2 : 1) : 0);
     info.wrappedChars = t.blob.length;
     info.nonceBytes = t.nonce.length;
     const { map, flat } = contextMap(t.context);
