@@ -121,7 +121,9 @@ Deno.test("npm package: builds, packs, installs from the tarball and passes test
     testFiles.sort();
     assert.ok(testFiles.length >= 5, `tests/npm has ${testFiles}`);
 
-    const r = await run("node", ["--test", "--test-reporter=tap", "--test-concurrency=4", ...testFiles], app, { ENVELOPE_REPO: ROOT });
+    const r = await run("node", ["--test", "--test-reporter=tap", "--test-concurrency=4", ...testFiles], app, {
+      ENVELOPE_REPO: ROOT,
+    });
     const count = (name: string) => Number(r.stdout.match(new RegExp(`^# ${name} (\\d+)$`, "m"))?.[1] ?? NaN);
     const summary = {
       tests: count("tests"),

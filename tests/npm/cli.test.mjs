@@ -16,7 +16,9 @@ test("npx envelope --help exits 0 and prints the usage; --version prints the pac
   assert.match(help.stdout, /encrypt/);
   const version = bin(["--version"]);
   assert.equal(version.status, 0, version.stderr);
-  const pkg = JSON.parse(readFileSync(join(INSTALL_DIR, "node_modules", "@envelope", "envelope", "package.json"), "utf8"));
+  const pkg = JSON.parse(
+    readFileSync(join(INSTALL_DIR, "node_modules", "@envelope", "envelope", "package.json"), "utf8"),
+  );
   assert.equal(version.stdout.trim(), `envelope ${pkg.version}`);
 });
 

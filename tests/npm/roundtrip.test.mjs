@@ -10,9 +10,9 @@ import { test } from "node:test";
 import * as envelope from "@envelope/envelope";
 import {
   AesGcm,
-  DEFAULT_CHUNK_SIZE,
   decrypt,
   decryptStream,
+  DEFAULT_CHUNK_SIZE,
   encrypt,
   encryptStream,
   Fernet,
@@ -89,7 +89,10 @@ test("Fernet: sync and async round trips, a TTL, and a changed token refused", a
   const big = pattern(100_000);
   assert.equal(hex(await f.decryptAsync(await f.encryptAsync(big))), hex(big));
   const old = f.encrypt("old", { now: new Date("2020-01-01T00:00:00Z") });
-  assert.equal(await outcomeCode(() => f.decrypt(old, { ttl: 60, now: new Date("2020-01-01T00:02:00Z") })), "TOKEN_EXPIRED");
+  assert.equal(
+    await outcomeCode(() => f.decrypt(old, { ttl: 60, now: new Date("2020-01-01T00:02:00Z") })),
+    "TOKEN_EXPIRED",
+  );
   const bad = token.slice(0, 20) + (token[20] === "A" ? "B" : "A") + token.slice(21);
   assert.equal(await outcomeCode(() => f.decrypt(bad)), "TOKEN_INVALID");
 });
@@ -124,7 +127,9 @@ test("AesGcm: one-shot, async, incremental seal/open with 12- and 16-byte IVs", 
 
 test("every export subpath loads; the browser entry works on Node too", async () => {
   const browser = await import("@envelope/envelope/browser");
-  for (const name of ["encrypt", "decrypt", "encryptStream", "decryptStream", "LocalKey", "RawDataKey", "Fernet", "AesGcm"]) {
+  for (
+    const name of ["encrypt", "decrypt", "encryptStream", "decryptStream", "LocalKey", "RawDataKey", "Fernet", "AesGcm"]
+  ) {
     assert.equal(typeof browser[name], "function", `browser ${name}`);
     assert.equal(typeof envelope[name], "function", `main ${name}`);
   }
@@ -167,7 +172,9 @@ test("core.wasm: the raw module ships, resolves through the exports map and expo
   const bytes = await readFile(path);
   assert.ok(WebAssembly.validate(bytes));
   const { instance } = await WebAssembly.instantiate(bytes, {});
-  for (const name of ["memory", "alloc", "free", "gcm_seal", "gcm_open", "sha256", "fernet_encrypt", "fernet_decrypt"]) {
+  for (
+    const name of ["memory", "alloc", "free", "gcm_seal", "gcm_open", "sha256", "fernet_encrypt", "fernet_decrypt"]
+  ) {
     assert.ok(name in instance.exports, `core.wasm exports ${name}`);
   }
 });

@@ -80,7 +80,8 @@ const KNOWN_BUGS = {
   tampered_chunk_size_layout: "B1: decrypt checks the payload layout before the header tag",
   tampered_context_value_local: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
   wrapped_key_bit_flipped: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
-  trailing_bytes_after_full_final_chunk: "B3: a 1-15 byte remainder after a final chunk is TRUNCATED, not TRAILING_DATA",
+  trailing_bytes_after_full_final_chunk:
+    "B3: a 1-15 byte remainder after a final chunk is TRUNCATED, not TRAILING_DATA",
   trailing_block_after_full_final_chunk_default_cs: "B4: buffered decrypt reports a later chunk's failure first",
 };
 
@@ -141,7 +142,11 @@ test("encrypt and encryptStream reproduce the raw-key round-trip vectors byte fo
       },
     };
     assert.equal(hex(await encrypt(plaintext, opts)), hex(message), `${name}: encrypt`);
-    assert.equal(hex(await collect(streamOf(plaintext, 1000).pipeThrough(encryptStream(opts)))), hex(message), `${name}: encryptStream`);
+    assert.equal(
+      hex(await collect(streamOf(plaintext, 1000).pipeThrough(encryptStream(opts)))),
+      hex(message),
+      `${name}: encryptStream`,
+    );
   }
 });
 

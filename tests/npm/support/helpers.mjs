@@ -9,7 +9,9 @@ import process from "node:process";
 /** The repo checkout the package was built from. */
 export function repoPath() {
   const repo = process.env.ENVELOPE_REPO;
-  if (!repo) throw new Error("ENVELOPE_REPO is not set: point it at the repo checkout (tests/npm_package_test.ts does)");
+  if (!repo) {
+    throw new Error("ENVELOPE_REPO is not set: point it at the repo checkout (tests/npm_package_test.ts does)");
+  }
   return repo;
 }
 
@@ -59,6 +61,8 @@ export async function outcomeCode(f) {
     await f();
     return "success";
   } catch (e) {
-    return typeof e?.code === "string" && e?.name === "EnvelopeError" ? e.code : `not an EnvelopeError: ${e?.name}: ${e?.message}`;
+    return typeof e?.code === "string" && e?.name === "EnvelopeError"
+      ? e.code
+      : `not an EnvelopeError: ${e?.name}: ${e?.message}`;
   }
 }
