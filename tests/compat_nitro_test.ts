@@ -48,17 +48,23 @@ async function withSetup(fn: (c: Ctx) => Promise<void>): Promise<void> {
   }
 }
 
+/** Makes the application tree and encrypts it with the Python replica of envelope_encryptor.py. */
+async function pythonEncrypted({ dir, home, env, alias }: Ctx): Promise<{ app: string; file: string }> {
+  const app = join(dir, "application");
+  await makeAppTree(app);
+  const work = join(dir, "py-encryptor");
+  await Deno.mkdir(work);
+  ok(
+    await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }),
+    "the Python encryptor",
+  );
+  return { app, file: join(work, "application_code.zip.encrypted") };
+}
+
 Deno.test("nitro: envelope_encryptor.py's file decrypts with envelope decrypt to the same tree", () =>
-  withSetup(async ({ dir, home, env, alias }) => {
-    const app = join(dir, "application");
-    await makeAppTree(app);
-    const work = join(dir, "py");
-    await Deno.mkdir(work);
-    ok(
-      await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }),
-      "the Python encryptor",
-    );
-    const file = join(work, "application_code.zip.encrypted");
+  withSetup(async (ctx) => {
+    const { dir, home, env } = ctx;
+    const { app, file } = await pythonEncrypted(ctx);
 
     const out = join(dir, "out");
     const r = await runCli(["decrypt", file, "-d", out], { cwd: dir, home, env });
@@ -217,16 +223,9 @@ function flag(argv: string[], name: string): string | undefined {
 }
 
 Deno.test("nitro: -k kmstool:PATH drives kmstool_enclave_cli of both generations with region, proxy port and credentials", () =>
-  withSetup(async ({ dir, home, env, alias }) => {
-    const app = join(dir, "application");
-    await makeAppTree(app);
-    const work = join(dir, "w");
-    await Deno.mkdir(work);
-    ok(
-      await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }),
-      "the Python encryptor",
-    );
-    const file = join(work, "application_code.zip.encrypted");
+  withSetup(async (ctx) => {
+    const { dir, home, env } = ctx;
+    const { app, file } = await pythonEncrypted(ctx);
     const { blob } = splitNitro(await Deno.readFile(file));
     const tools = await fakeTools(dir);
     const enclaveEnv: Record<string, string> = {
@@ -340,16 +339,9 @@ Deno.test("nitro: --data-key (the Fernet key text) decrypts; extract-key writes 
   }));
 
 Deno.test("nitro: convert verifies the source and writes an envelope file that decrypts to the same zip", () =>
-  withSetup(async ({ dir, home, env, alias }) => {
-    const app = join(dir, "application");
-    await makeAppTree(app);
-    const work = join(dir, "w");
-    await Deno.mkdir(work);
-    ok(
-      await runPy("compat_envelope_encryptor.py", ["encrypt", "-d", app, "-k", alias], { cwd: work, home, env }),
-      "the Python encryptor",
-    );
-    const file = join(work, "application_code.zip.encrypted");
+  withSetup(async (ctx) => {
+    const { dir, home, env } = ctx;
+    const { app, file } = await pythonEncrypted(ctx);
     const converted = join(dir, "app.zip.envl");
     ok(await runCli(["convert", file, "-o", converted], { cwd: dir, home, env }), "convert");
     const out = join(dir, "out");

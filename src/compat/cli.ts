@@ -436,17 +436,35 @@ export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest):
   return 0;
 }
 
-async function decryptNitro(p: Peeked, req: DecryptRequest): Promise<string> {
-  if (req.context !== undefined) requireContext({}, req.context, "Nitro-enclave");
-  const file = await readLimited(p.stream, NITRO_MAX_FILE, () => tooLarge(NITRO_MAX_PLAINTEXT));
-  const parts = splitNitro(file);
-  const dataKey = await nitroDataKey(parts.blob, req);
-  let plaintext: Uint8Array;
+/** Reads a whole Nitro file from `stream`, opens its key from `source` and returns the verified plaintext (the zip). */
+export async function openNitroInput(stream: ReadableStream<Uint8Array>, source: KeySource): Promise<Uint8Array> {
+  const parts = splitNitro(await readLimited(stream, NITRO_MAX_FILE, () => tooLarge(NITRO_MAX_PLAINTEXT)));
+  const dataKey = await nitroDataKey(parts.blob, source);
   try {
-    plaintext = await openNitro(parts, dataKey);
+    return await openNitro(parts, dataKey);
   } finally {
     dataKey.fill(0);
   }
+}
+
+/**
+ * Opens a scanned Alibaba file's key from `source` and returns its plaintext
+ * as a stream (pass two), which errors at its end unless the tag verifies.
+ */
+export async function openAliyunInput(src: AliyunSource, source: KeySource): Promise<ReadableStream<Uint8Array>> {
+  const dataKey = await aliyunDataKey(src.scan, source);
+  let gcm: AesGcm;
+  try {
+    gcm = await AesGcm.create(dataKey);
+  } finally {
+    dataKey.fill(0);
+  }
+  return (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan));
+}
+
+async function decryptNitro(p: Peeked, req: DecryptRequest): Promise<string> {
+  if (req.context !== undefined) requireContext({}, req.context, "Nitro-enclave");
+  const plaintext = await openNitroInput(p.stream, req);
   try {
     return await deliver(streamOf(plaintext), req, () => defaultOutputName(req.input));
   } finally {
@@ -458,15 +476,7 @@ async function decryptAliyun(p: Peeked, req: DecryptRequest): Promise<string> {
   const src = await scanAliyunInput(req.input, p.stream);
   try {
     requireContext(contextMap(src.scan.context).map, req.context, "Alibaba-sample");
-    const dataKey = await aliyunDataKey(src.scan, req);
-    let gcm: AesGcm;
-    try {
-      gcm = await AesGcm.create(dataKey);
-    } finally {
-      dataKey.fill(0);
-    }
-    const plaintext = (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan));
-    return await deliver(plaintext, req, () => defaultOutputName(req.input));
+    return await deliver(await openAliyunInput(src, req), req, () => defaultOutputName(req.input));
   } finally {
     await src.cleanup();
   }

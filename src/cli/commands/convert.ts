@@ -9,13 +9,10 @@
  * @module
  */
 import { EnvelopeError } from "../../errors.ts";
-import { encrypt } from "../../envelope/encrypt.ts";
-import { encryptStream } from "../../envelope/encrypt.ts";
-import { contextMap, openAliyunStream } from "../../compat/aliyun_gcm.ts";
-import { aliyunDataKey, nitroDataKey, readLimited, scanAliyunInput, streamOf } from "../../compat/cli.ts";
+import { encrypt, encryptStream } from "../../envelope/encrypt.ts";
+import { contextMap } from "../../compat/aliyun_gcm.ts";
+import { openAliyunInput, openNitroInput, scanAliyunInput, streamOf } from "../../compat/cli.ts";
 import { detectFormat, formatUnknown, headForDetection } from "../../compat/detect.ts";
-import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, openNitro, splitNitro, tooLarge } from "../../compat/nitro.ts";
-import { AesGcm } from "../../crypto/mod.ts";
 import { hasMagic } from "../../format/header.ts";
 import { parseArgs } from "../args.ts";
 import { checkWritable, openInput, writeOutput } from "../files.ts";
@@ -75,17 +72,9 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
   const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
 
   if (format === "nitro") {
-    const parts = splitNitro(await readLimited(peeked.stream, NITRO_MAX_FILE, () => tooLarge(NITRO_MAX_PLAINTEXT)));
-    const dataKey = await nitroDataKey(parts.blob, source);
-    let plaintext: Uint8Array;
+    const plaintext = await openNitroInput(peeked.stream, source);
     try {
-      plaintext = await openNitro(parts, dataKey);
-    } finally {
-      dataKey.fill(0);
-    }
-    try {
-      const sealed = await encrypt(plaintext, { keys });
-      await writeOutput(streamOf(sealed), output, { force });
+      await writeOutput(streamOf(await encrypt(plaintext, { keys })), output, { force });
     } finally {
       plaintext.fill(0);
     }
@@ -98,17 +87,8 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
           `the Alibaba context is not a flat JSON object of strings; it is kept whole as the envelope context "aliyun-context"`,
         );
       }
-      const dataKey = await aliyunDataKey(src.scan, source);
-      let gcm: AesGcm;
-      try {
-        gcm = await AesGcm.create(dataKey);
-      } finally {
-        dataKey.fill(0);
-      }
       // The envelope output is committed only when the source's tag verified at the end of the stream.
-      const sealed = (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan)).pipeThrough(
-        encryptStream({ keys, context: map }),
-      );
+      const sealed = (await openAliyunInput(src, source)).pipeThrough(encryptStream({ keys, context: map }));
       await writeOutput(sealed, output, { force });
     } finally {
       await src.cleanup();
