@@ -400,7 +400,7 @@ Deno.test("AesGcm incremental objects: finish once, abort, wrong tag length, dis
 
 Deno.test("AesGcm backends: WebCrypto and WASM give identical bytes and open each other's", async () => {
   const g = await AesGcm.create(randomBytes(32));
-  for (const n of [0, 1, 16, 64, 1024, 16 * 1024 - 1, 16 * 1024, 65536, WINDOW, WINDOW + 1, 3 * WINDOW + 7]) {
+  for (const n of [0, 1, 16, 64, 1023, 1024, 8191, 8192, 16 * 1024, 65536, WINDOW, WINDOW + 1, 3 * WINDOW + 7]) {
     const iv = randomBytes(12);
     const aad = randomBytes(n % 3 === 0 ? 13 : 0);
     const pt = randomBytes(n);

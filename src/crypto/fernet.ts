@@ -55,8 +55,8 @@ export const FERNET_WEBCRYPTO_THRESHOLDS: {
   readonly decrypt: number;
 } = {
   encryptCbc: 512,
-  encryptMac: 16 * 1024,
-  decrypt: 16 * 1024,
+  encryptMac: 4 * 1024,
+  decrypt: 4 * 1024,
 };
 
 const HEADER = 25; // version (1) + timestamp (8) + IV (16)
