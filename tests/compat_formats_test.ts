@@ -15,6 +15,7 @@ import {
   scanAliyun,
   sealAliyunStream,
 } from "../src/compat/aliyun_gcm.ts";
+import { readLimited } from "../src/compat/cli.ts";
 import { detectFormat } from "../src/compat/detect.ts";
 import { KmstoolKey, parsePlaintext } from "../src/compat/kmstool.ts";
 import {
@@ -25,6 +26,7 @@ import {
   sealNitro,
   splitNitro,
   tokenTimestamp,
+  tooLarge,
 } from "../src/compat/nitro.ts";
 import { aliyunPolicy, awsPolicies } from "../src/compat/policy.ts";
 import { AesGcm } from "../src/crypto/mod.ts";
@@ -381,4 +383,12 @@ Deno.test("policy: the AWS and Alibaba documents are valid JSON with the seed's 
     (e) => isEnvelopeError(e, "USAGE"),
   );
   assert.throws(() => aliyunPolicy({ region: "cn-x", account: "1", keyId: "k" }), (e) => isEnvelopeError(e, "USAGE"));
+});
+
+Deno.test("nitro: whole-input reads stop at their bound with LIMIT_EXCEEDED", async () => {
+  const data = randomBytes(10_000);
+  assert.deepEqual(await readLimited(chunked(data, 777), 10_000, tooLarge), data);
+  await rejects(readLimited(chunked(data, 777), 9_999, tooLarge), "LIMIT_EXCEEDED");
+  const err = tooLarge(2 ** 31);
+  assert.match(err.hint ?? "", /envelope format/);
 });

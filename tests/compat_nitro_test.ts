@@ -190,6 +190,17 @@ Deno.test("nitro: a single file is wrapped in a one-entry zip; -o names the outp
       "USAGE",
       "no key with nitro",
     );
+    // Stdin has no name for the one zip entry the enclave would unzip.
+    failsWith(
+      await runCli(["encrypt", "-o", join(dir, "s.enc"), "-k", arn, "--format", "nitro"], {
+        cwd: dir,
+        home,
+        env,
+        stdin: new TextEncoder().encode("print(1)\n"),
+      }),
+      "USAGE",
+      "stdin with nitro",
+    );
     assert.deepEqual((await listing(dir)).filter((n) => n.endsWith(".enc")), []);
   }));
 
