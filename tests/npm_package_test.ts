@@ -117,7 +117,7 @@ Deno.test("npm package: builds, packs, installs from the tarball and passes test
     await ok("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], app);
     await copyDir(NPM_TESTS, app);
     const testFiles: string[] = [];
-    for await (const e of Deno.readDir(NPM_TESTS)) if (e.isFile && e.name.endsWith(".test.mjs")) testFiles.push(e.name);
+    for await (const e of Deno.readDir(NPM_TESTS)) if (e.isFile && e.name.endsWith(".node.mjs")) testFiles.push(e.name);
     testFiles.sort();
     assert.ok(testFiles.length >= 5, `tests/npm has ${testFiles}`);
 
@@ -143,7 +143,7 @@ Deno.test("npm package: builds, packs, installs from the tarball and passes test
     );
     assert.equal(r.code, 0, `node --test exited ${r.code}:\n${r.stdout.slice(-4000)}\n${r.stderr}`);
     assert.ok(summary.pass >= 80, `node --test passed only ${summary.pass} tests (${JSON.stringify(summary)})`);
-    // Nothing cancelled or skipped; whatever did not pass is a known-bug `todo` (tests/npm/vectors.test.mjs).
+    // Nothing cancelled or skipped; whatever did not pass is a known-bug `todo` (tests/npm/vectors.node.mjs).
     assert.equal(summary.cancelled, 0, JSON.stringify(summary));
     assert.equal(summary.skipped, 0, JSON.stringify(summary));
     assert.ok(summary.tests - summary.pass <= summary.todo, JSON.stringify(summary));
