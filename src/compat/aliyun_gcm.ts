@@ -386,6 +386,13 @@ export async function sealAliyunStream(params: AliyunSealParams): Promise<Transf
  * The context for the envelope format from the stored ContextJSON: the map
  * when it is a flat JSON object of strings, else the whole text under the
  * single name `aliyun-context` (`flat: false`).
+ *
+ * @example
+ * ```ts
+ * import { contextMap } from "./aliyun_gcm.ts";
+ * console.assert(contextMap('{"year": "1865"}').map.year === "1865");
+ * console.assert(contextMap('{"a": {"b": "c"}}').map["aliyun-context"] === '{"a": {"b": "c"}}');
+ * ```
  */
 export function contextMap(context: string): { map: Record<string, string>; flat: boolean } {
   let v: unknown;

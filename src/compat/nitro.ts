@@ -95,7 +95,17 @@ export function splitNitro(file: Uint8Array): NitroParts {
   return { blob: file.subarray(4, 4 + n), token };
 }
 
-/** Joins a blob and a token into the file's bytes. */
+/**
+ * Joins a blob and a token into the file's bytes.
+ *
+ * @example
+ * ```ts
+ * import { joinNitro, looksLikeNitro, splitNitro } from "./nitro.ts";
+ * const file = joinNitro(new Uint8Array([1, 2, 3]), "gAAAAABtoken==");
+ * console.assert(looksLikeNitro(file));
+ * console.assert(splitNitro(file).blob.length === 3);
+ * ```
+ */
 export function joinNitro(blob: Uint8Array, token: string): Uint8Array {
   if (blob.length < 1 || blob.length > NITRO_MAX_BLOB) {
     throw new EnvelopeError(
@@ -137,7 +147,18 @@ export interface SealNitroOptions {
   readonly iv?: Uint8Array;
 }
 
-/** Encrypts `plaintext` (the zip) under `dataKey` and joins it with `blob` into a Nitro file. */
+/**
+ * Encrypts `plaintext` (the zip) under `dataKey` and joins it with `blob` into a Nitro file.
+ *
+ * @example
+ * ```ts
+ * import { openNitro, sealNitro, splitNitro } from "./nitro.ts";
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const file = await sealNitro(new Uint8Array([80, 75]), key, new Uint8Array(184));
+ * const zip = await openNitro(splitNitro(file), key);
+ * console.assert(zip[0] === 80);
+ * ```
+ */
 export async function sealNitro(
   plaintext: Uint8Array,
   dataKey: Uint8Array,
