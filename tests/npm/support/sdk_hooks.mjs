@@ -9,7 +9,7 @@ import process from "node:process";
 const log = process.env.ENVELOPE_HOOK_LOG;
 const deny = process.env.ENVELOPE_DENY;
 
-export async function resolve(specifier, context, next) {
+export function resolve(specifier, context, next) {
   if (log) appendFileSync(log, specifier + "\n");
   if (deny && specifier.startsWith(deny)) {
     const err = new Error(`denied by sdk_hooks.mjs: ${specifier}`);
