@@ -1,5 +1,6 @@
 // The cloud SDK loads only for callers of ./aws: importing the package and
-// using a LocalKey (library or CLI) never resolves @aws-sdk/client-kms.
+// using a LocalKey (library or CLI) never resolves @aws-sdk/client-kms; and
+// under the browser condition the package loads no node: builtin at all.
 // Proved in child processes with a resolve hook (support/sdk_hooks.mjs) that
 // logs every specifier and can refuse @aws-sdk/* as if it were not installed.
 import assert from "node:assert/strict";
@@ -17,8 +18,8 @@ const work = mkdtempSync(join(tmpdir(), "envelope-npm-lazy-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs ESM `code` with the hooks in a child Node whose cwd is the install folder. */
-function runChild(code, env) {
-  const r = spawnSync(process.execPath, ["--import", REGISTER, "--input-type=module", "-e", code], {
+function runChild(code, env, nodeFlags = []) {
+  const r = spawnSync(process.execPath, [...nodeFlags, "--import", REGISTER, "--input-type=module", "-e", code], {
     cwd: here,
     env: { ...process.env, HOME: work, ...env },
     encoding: "utf8",
@@ -106,4 +107,30 @@ test("the CLI with a local key never loads @aws-sdk: keygen, encrypt, inspect, d
   assert.match(run("inspect", `${file}.envl`, "--json").stdout, /"provider": "local"/);
   run("decrypt", `${file}.envl`, "-k", `local:${key}`, "-o", join(work, "lazy.out"));
   assert.equal(readFileSync(join(work, "lazy.out"), "utf8"), "no cloud here\n");
+});
+
+test("the browser condition: the bare name resolves to the browser entry, which loads no node: builtin", () => {
+  const out = runChild(
+    `
+    const url = import.meta.resolve("@envelope/envelope");
+    if (!url.endsWith("/src/browser.js")) throw new Error("resolved to " + url);
+    const m = await import("@envelope/envelope");
+    const key = await m.RawDataKey.create(new Uint8Array(32).fill(5));
+    const sealed = await m.encrypt(new TextEncoder().encode("bundled"), { keys: key });
+    const text = new TextDecoder().decode(await m.decrypt(sealed, { keys: key }));
+    if (text !== "bundled") throw new Error("round trip gave " + text);
+    try {
+      await import("@envelope/envelope/fs");
+      console.log("fs loaded");
+    } catch (e) {
+      console.log(e.code === "ERR_DENIED_BY_TEST_HOOK" ? "fs denied" : "fs failed otherwise: " + e.message);
+    }
+    console.log("browser ok");
+  `,
+    { ENVELOPE_DENY: "node:" },
+    ["--conditions=browser"],
+  );
+  assert.match(out, /browser ok/);
+  // The hook is in force: ./fs, which needs node:fs, is refused.
+  assert.match(out, /fs denied/);
 });
