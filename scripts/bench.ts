@@ -31,7 +31,7 @@ interface Rate {
 }
 
 /** Rounds per cell: the best round is reported, so a busy machine (other jobs on the cores) skews less. */
-const ROUNDS = 5;
+const ROUNDS = 10;
 
 /** One thing to time: a synchronous or an asynchronous call, done one after another. */
 type Job = () => unknown;
