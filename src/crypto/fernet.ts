@@ -10,6 +10,11 @@
  * stamped more than 60 seconds in the future (Python's `_MAX_CLOCK_SKEW`) is
  * `TOKEN_EXPIRED`. As in Python, the timestamp is not checked without a TTL.
  *
+ * The synchronous methods pass the whole message through the core in one
+ * call (the ABI has no incremental Fernet), so the core's memory grows to
+ * about twice the message and does not shrink again; for large data prefer
+ * `encryptAsync`/`decryptAsync`, which use WebCrypto where it exists.
+ *
  * @module
  */
 import { EnvelopeError } from "../errors.ts";

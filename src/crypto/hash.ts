@@ -8,6 +8,10 @@
  * core synchronously on first use; a browser's main thread may refuse that,
  * and then they throw `WASM_UNAVAILABLE` until `ready()` has resolved.
  *
+ * Inputs up to about 1 MiB in total go through a fixed scratch area; larger
+ * ones are copied into the core whole (its ABI hashes in one call), wiped
+ * and freed afterwards; the core's memory does not shrink again.
+ *
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
