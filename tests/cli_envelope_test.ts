@@ -229,7 +229,7 @@ Deno.test("cli: two -k local keys each decrypt alone; a third key and a missing 
 
   r = await ws.run(["decrypt", "f.envl", "-k", "local:C.key", "-o", "out-C"]);
   assertFailed(r, "NO_KEY_MATCHED");
-  assert.ok(r.stderr.includes(`local:${c.keyId}`), "names the key tried");
+  assert.ok(r.stderr.includes(c.keyId), "names the key tried");
   assert.ok(r.stderr.includes(a.keyId) && r.stderr.includes(b.keyId), "names the file's keys");
   assert.equal(await pathExists(ws.path("out-C")), false);
 
@@ -264,6 +264,28 @@ Deno.test("cli: an encrypt that fails creates no default local key", async () =>
   assert.equal(await Deno.readTextFile(ws.path("f.envl")), "already here");
 });
 
+Deno.test("cli: an early failure is reported as an error, never an uncaught exception", async () => {
+  // A failure found before the payload is read (wrong context, wrong key)
+  // cancels the input while it is still being read; the CLI must still end
+  // with its own error: and hint: lines and leave nothing behind. Run a few
+  // times: the input reader and the cancel race.
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await writeKey(ws.path("B.key"));
+  await Deno.writeFile(ws.path("plain"), randomBytes(4 * 1024 * 1024));
+  assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-c", "app=x", "-o", "good.envl"]));
+  const jobs = Array.from({ length: 16 }, (_, i) => async () => {
+    const args = i % 2 === 0 ? ["-k", "local:A.key", "-c", "app=y"] : ["-k", "local:B.key"];
+    return { i, r: await ws.run(["decrypt", "good.envl", ...args, "-o", `out-${i}`]) };
+  });
+  for (const { i, r } of await pool(jobs, 3)) {
+    assert.doesNotMatch(r.stderr, /Uncaught/, `run ${i} crashed:\n${r.stderr}`);
+    assertFailed(r, i % 2 === 0 ? "CONTEXT_MISMATCH" : "NO_KEY_MATCHED");
+    assert.equal(await pathExists(ws.path(`out-${i}`)), false);
+  }
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
 /** Offsets in a header whose context is exactly `{ app: "x" }`. */
 const SALT_OFFSET = 14;
 const TAG_OFFSET = 8 + 1 + 1 + 4 + 32 + (2 + 2 + 3 + 2 + 1) + 32;
@@ -272,6 +294,8 @@ Deno.test("cli: no output file and no temporary file remain after any failure", 
   await using ws = await workspace();
   await writeKey(ws.path("A.key"));
   await writeKey(ws.path("B.key"));
+  const secretsOf = async (name: string) => (await Deno.readTextFile(ws.path(name))).trim().split(":")[1];
+  const secrets = [await secretsOf("A.key"), await secretsOf("B.key")];
   // 3 MiB and a bit: 49 chunks, so a tampered last chunk fails after 3 MiB were written to the temporary file.
   const data = randomBytes(3 * 1024 * 1024 + 123);
   await Deno.writeFile(ws.path("plain"), data);
@@ -303,6 +327,7 @@ Deno.test("cli: no output file and no temporary file remain after any failure", 
     await Deno.writeFile(ws.path(input), c.file);
     r = await ws.run(["decrypt", input, ...(c.args ?? ["-k", "local:A.key"])]);
     assertFailed(r, c.code);
+    for (const secret of secrets) assert.ok(!r.stderr.includes(secret), `${c.name}: stderr quotes key material`);
     assert.equal(await pathExists(ws.path(`case-${i}`)), false, `${c.name}: the output exists`);
     assert.deepEqual(await leftovers(ws.dir), [], `${c.name}: temporary files remain`);
   }
@@ -324,6 +349,16 @@ Deno.test("cli: no output file and no temporary file remain after any failure", 
   r = await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]);
   assertFailed(r, "OUTPUT_EXISTS");
   assert.deepEqual(await Deno.readFile(ws.path("good.envl")), good);
+  // An output folder that does not exist.
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "no/such/dir/out"]);
+  assertFailed(r, "IO_FAILED");
+  assert.equal(await pathExists(ws.path("no")), false);
+  // To stdout, verified chunks stream out; a tampered last chunk still ends in exit 1 and an error.
+  r = await ws.run(["decrypt", "-", "-k", "local:A.key"], { stdin: flip(good.length - 5) });
+  assert.equal(r.code, 1, show({ ...r, stdout: "" }));
+  assert.match(r.stderr, /^error: .*\[PAYLOAD_AUTH_FAILED\]$/m);
+  assert.ok(r.stdoutBytes.length < data.length, "the output ends early");
+  assert.deepEqual(r.stdoutBytes, data.subarray(0, r.stdoutBytes.length), "what was released had verified");
   // An input that does not exist.
   r = await ws.run(["encrypt", "absent", "-k", "local:A.key"]);
   assertFailed(r, "IO_FAILED");

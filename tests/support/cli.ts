@@ -107,13 +107,17 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
       stderr: "piped",
       signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
     }).spawn();
-    if (options.stdin) {
-      const w = child.stdin.getWriter();
-      // The CLI may exit before reading everything (a usage error): ignore a broken pipe.
-      await w.write(options.stdin).catch(() => {});
-      await w.close().catch(() => {});
-    }
-    const out = await child.output();
+    // Feed stdin while stdout and stderr are drained, so neither side blocks
+    // on a full pipe; the CLI may exit before reading everything (an error):
+    // a broken pipe is ignored.
+    const fed = options.stdin
+      ? (async () => {
+        const w = child.stdin.getWriter();
+        await w.write(options.stdin!).catch(() => {});
+        await w.close().catch(() => {});
+      })()
+      : Promise.resolve();
+    const [out] = await Promise.all([child.output(), fed]);
     return {
       code: out.code,
       stdout: new TextDecoder().decode(out.stdout),
