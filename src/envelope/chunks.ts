@@ -100,3 +100,34 @@ export function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
   return p;
 }
+
+/**
+ * Diagnoses a payload whose length leaves 1 to 15 bytes after its last full
+ * chunk (no chunk is that short): opens that full chunk as a non-final one,
+ * which says TRAILING_DATA when it is really the final chunk and
+ * PAYLOAD_AUTH_FAILED when it is damaged; if it opens, the message was cut
+ * inside its final chunk (TRUNCATED). Returns normally for any other length.
+ */
+export async function diagnoseTail(
+  cipher: ChunkCipher,
+  payloadLength: number,
+  chunkSize: number,
+  read: (offset: number, length: number) => Promise<Uint8Array>,
+): Promise<void> {
+  const full = chunkSize + TAG_BYTES;
+  const rem = payloadLength % full;
+  if (payloadLength < full || rem === 0 || rem >= TAG_BYTES) return;
+  const i = Math.floor(payloadLength / full) - 1;
+  (await cipher.open(i, false, await read(i * full, full))).fill(0);
+  throw new EnvelopeError("TRUNCATED", "Reading the payload failed: the final chunk is cut short", {
+    hint: "the file is incomplete; copy it again from its source",
+  });
+}
+
+/** Awaits `promises` in order, so the first failure in chunk order is the one reported. */
+export async function inOrder<T>(promises: Promise<T>[]): Promise<T[]> {
+  for (const p of promises) handled(p);
+  const out: T[] = [];
+  for (const p of promises) out.push(await p);
+  return out;
+}

@@ -10,7 +10,7 @@ import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, TAG_BYTES } from "../format/limits.ts";
-import { handled } from "./chunks.ts";
+import { diagnoseTail, handled, inOrder } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 
 export type { DecryptOptions } from "./message.ts";
@@ -49,29 +49,21 @@ export async function decrypt(
   }
   const header = parseHeader(message);
   const payload = message.subarray(header.length);
-  const layout = payloadLayout(payload.length, header.chunkSize);
   const msg = await beginOpening(header, options);
   try {
+    const read = (o: number, n: number) => Promise.resolve(payload.subarray(o, o + n));
+    await diagnoseTail(msg.cipher, payload.length, header.chunkSize, read);
+    const layout = payloadLayout(payload.length, header.chunkSize);
     const full = header.chunkSize + TAG_BYTES;
     const parts: Uint8Array[] = new Array(layout.chunks);
     const width = Math.max(1, options.concurrency ?? 4);
     for (let base = 0; base < layout.chunks; base += width) {
       const batch: Promise<Uint8Array>[] = [];
       for (let i = base; i < Math.min(layout.chunks, base + width); i++) {
-        const last = i === layout.chunks - 1;
-        batch.push(
-          msg.cipher.open(
-            i,
-            last,
-            payload.subarray(
-              i * full,
-              Math.min(payload.length, (i + 1) * full),
-            ),
-            layout.chunks,
-          ),
-        );
+        const sealed = payload.subarray(i * full, Math.min(payload.length, (i + 1) * full));
+        batch.push(msg.cipher.open(i, i === layout.chunks - 1, sealed, layout.chunks));
       }
-      const opened = await Promise.all(batch);
+      const opened = await inOrder(batch);
       for (let j = 0; j < opened.length; j++) parts[base + j] = opened[j];
     }
     if (layout.chunks > 1 && layout.lastChunkPlaintext === 0) {
@@ -211,7 +203,8 @@ export function decryptStream(
       }
       try {
         if (fill < TAG_BYTES) {
-          for (const p of inflight) await p.catch(() => {});
+          // Earlier chunks first: a final chunk followed by stray bytes is TRAILING_DATA.
+          while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
           throw new EnvelopeError(
             "TRUNCATED",
             "Decrypting failed: the input ends before the final chunk",
@@ -221,7 +214,7 @@ export function decryptStream(
           );
         }
         if (index > 0 && fill === TAG_BYTES) {
-          for (const p of inflight) await p.catch(() => {});
+          while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
           // Diagnose: an authentic empty final chunk, or a cut/tampered one.
           await msg.cipher.open(index, true, buf.subarray(0, fill));
           throw emptyFinalChunk(index);

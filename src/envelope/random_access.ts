@@ -11,6 +11,7 @@ import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import type { Header } from "../format/header.ts";
 import { MAX_HEADER_BYTES, TAG_BYTES } from "../format/limits.ts";
+import { diagnoseTail } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 
 /** A source that can read any byte range: bytes, a Blob, a file, an HTTP resource. */
@@ -111,19 +112,43 @@ export async function openRandomAccess(
     headBytes = await source.read(0, Math.min(source.size, Math.max(r, headBytes.length * 2)));
   }
   const header = parseHeader(headBytes);
-  const layout = payloadLayout(source.size - header.length, header.chunkSize);
-  if (layout.chunks > 1 && layout.lastChunkPlaintext === 0) {
-    throw new EnvelopeError(
-      "PAYLOAD_AUTH_FAILED",
-      "Decrypting failed: the message ends with an empty final chunk after full chunks",
-      {
-        hint: "the file was altered; restore it from a trusted copy",
-      },
-    );
-  }
   const msg: OpeningMessage = await beginOpening(header, options);
   const cs = header.chunkSize;
   const full = cs + TAG_BYTES;
+  const payloadLength = source.size - header.length;
+  let layout: ReturnType<typeof payloadLayout>;
+  try {
+    await diagnoseTail(msg.cipher, payloadLength, cs, (o, n) => source.read(header.length + o, n));
+    layout = payloadLayout(payloadLength, cs);
+    // Open the final chunk now, so `size` is authenticated: a message cut at a
+    // chunk boundary or extended by whole chunks fails here, not on some later read.
+    const lastIndex = layout.chunks - 1;
+    try {
+      (await msg.cipher.open(lastIndex, true, await source.read(header.length + lastIndex * full, full), layout.chunks))
+        .fill(0);
+    } catch (e) {
+      // Whole chunks appended after the real final chunk: say so, as the streaming decoder does.
+      if (lastIndex > 0 && e instanceof EnvelopeError && e.code === "PAYLOAD_AUTH_FAILED") {
+        const prev = await source.read(header.length + (lastIndex - 1) * full, full);
+        await msg.cipher.open(lastIndex - 1, false, prev, layout.chunks).then((p) => p.fill(0), (e2) => {
+          throw e2 instanceof EnvelopeError && e2.code === "TRAILING_DATA" ? e2 : e;
+        });
+      }
+      throw e;
+    }
+    if (layout.chunks > 1 && layout.lastChunkPlaintext === 0) {
+      throw new EnvelopeError(
+        "PAYLOAD_AUTH_FAILED",
+        "Decrypting failed: the message ends with an empty final chunk after full chunks",
+        {
+          hint: "the file was altered; restore it from a trusted copy",
+        },
+      );
+    }
+  } catch (e) {
+    msg.cipher.dispose();
+    throw e;
+  }
   return {
     header,
     size: layout.plaintextLength,
