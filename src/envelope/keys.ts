@@ -114,13 +114,35 @@ export async function newDataKey(
   return { dataKey, wrapped };
 }
 
+/** A data key unwrapped and checked against the commitment. */
+export interface UnwrappedKey {
+  readonly dataKey: Uint8Array;
+  readonly keys: DerivedKeys;
+  /** The wrapped key that opened. */
+  readonly used: WrappedKey;
+  /** The caller's provider that opened it. */
+  readonly provider: KeyProvider;
+}
+
 /** One unwrap attempt, for the error that lists them. */
 interface Attempt {
+  readonly by: KeyProvider;
   readonly provider: string;
   readonly keyId: string;
   readonly cause: string;
   readonly code?: string;
+  readonly hint?: string;
 }
+
+/** Codes a single failed unwrap keeps (docs/FORMAT.md §8 step 6); anything else is NO_KEY_MATCHED. */
+const PASS_THROUGH = new Set<string>([
+  "KMS_FAILED",
+  "KMS_ACCESS_DENIED",
+  "KMS_KEY_NOT_FOUND",
+  "KMS_THROTTLED",
+  "KMS_TIMEOUT",
+  "CONTEXT_MISMATCH",
+]);
 
 function describe(a: Attempt): string {
   return `${a.provider} key ${a.keyId || "(no id)"}: ${a.cause}`;
@@ -134,7 +156,7 @@ function describe(a: Attempt): string {
 export async function unwrapDataKey(
   header: Header,
   providers: readonly KeyProvider[],
-): Promise<{ dataKey: Uint8Array; keys: DerivedKeys; used: WrappedKey }> {
+): Promise<UnwrappedKey> {
   const attempts: Attempt[] = [];
   for (const provider of providers) {
     // A raw data key fits any wrapped key or none: offer it once.
@@ -146,10 +168,12 @@ export async function unwrapDataKey(
       } catch (e) {
         const code = isEnvelopeError(e) ? e.code : undefined;
         attempts.push({
+          by: provider,
           provider: w.provider,
           keyId: w.keyId,
           cause: e instanceof Error ? e.message : String(e),
           code,
+          hint: isEnvelopeError(e) ? e.hint : undefined,
         });
         continue;
       }
@@ -157,6 +181,7 @@ export async function unwrapDataKey(
       if (dataKey.length !== DATA_KEY_BYTES) {
         dataKey.fill(0);
         attempts.push({
+          by: provider,
           provider: w.provider,
           keyId: w.keyId,
           cause: "it opened to a key that is not 32 bytes",
@@ -169,12 +194,14 @@ export async function unwrapDataKey(
         wipe(dataKey, keys);
         if (provider.provider === "raw") {
           attempts.push({
+            by: provider,
             provider: "raw",
             keyId: provider.keyId,
             cause: "the supplied data key is not this message's data key",
           });
         } else {
           attempts.push({
+            by: provider,
             provider: w.provider,
             keyId: w.keyId,
             cause: "it opened to a data key that does not match the header's commitment",
@@ -183,7 +210,7 @@ export async function unwrapDataKey(
         }
         continue;
       }
-      return { dataKey, keys, used: w };
+      return { dataKey, keys, used: w, provider };
     }
   }
   const stored = header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ");
@@ -199,27 +226,20 @@ export async function unwrapDataKey(
       },
     );
   }
-  if (
-    attempts.length === 1 && attempts[0].code &&
-    attempts[0].code !== "KEY_COMMITMENT_MISMATCH"
-  ) {
+  // One provider, one failure with a KMS or context cause: that error says
+  // the most (access denied, throttled, wrong context), so it keeps its code.
+  const unmatched = providers.filter((p) => !attempts.some((a) => a.by === p) && p.provider !== "raw");
+  if (attempts.length === 1 && unmatched.length === 0 && attempts[0].code && PASS_THROUGH.has(attempts[0].code)) {
     const a = attempts[0];
-    throw new EnvelopeError(
-      a.code as EnvelopeError["code"],
-      `Unwrapping the data key failed with ${describe(a)}`,
-      {
-        hint: `the file's wrapped keys are: ${stored}`,
-      },
-    );
+    throw new EnvelopeError(a.code as EnvelopeError["code"], a.cause, {
+      hint: `${a.hint ? a.hint + "; " : ""}the file's wrapped keys are: ${stored}`,
+    });
   }
-  const tried = attempts.length > 0
-    ? `tried ${attempts.map(describe).join("; ")}`
-    : `none of the given keys (${providers.map((p) => `${p.provider}:${p.keyId}`).join(", ")}) matches a wrapped key`;
-  throw new EnvelopeError(
-    "NO_KEY_MATCHED",
-    `Unwrapping the data key failed: ${tried}`,
-    {
-      hint: `the file's wrapped keys are: ${stored}; pass one of those keys (or --data-key)`,
-    },
-  );
+  const parts = [
+    ...attempts.map(describe),
+    ...unmatched.map((p) => `${p.provider} key ${p.keyId}: matches no wrapped key of this file`),
+  ];
+  throw new EnvelopeError("NO_KEY_MATCHED", `Unwrapping the data key failed: tried ${parts.join("; ")}`, {
+    hint: `the file's wrapped keys are: ${stored}; pass one of those keys (or --data-key)`,
+  });
 }

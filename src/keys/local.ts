@@ -134,8 +134,8 @@ export class LocalKey implements KeyProvider {
       return gcm.open(wrapped.wrapped.subarray(0, 12), wrapped.wrapped.subarray(12), this.#aad(context));
     } catch {
       throw new EnvelopeError(
-        "PAYLOAD_AUTH_FAILED",
-        `Unwrapping with local key ${this.keyId} failed: the wrapped key or the encryption context was modified`,
+        "HEADER_AUTH_FAILED",
+        `Unwrapping with local key ${this.keyId} failed: the wrapped key or the encryption context in the header was modified`,
         {
           hint: "restore the file from a trusted copy",
         },
