@@ -38,8 +38,9 @@ Deno.test("AWS KMS: the cache turns one GenerateDataKey per message into one per
 
     proxy.reset();
     const decCache = new DataKeyCache();
+    const discovery = AwsKms.discovery({ client });
     for (let i = 0; i < 3; i++) {
-      const out = await decrypt(sealed[i], { keys: AwsKms.discovery({ client }), cache: decCache });
+      const out = await decrypt(sealed[i], { keys: discovery, cache: decCache });
       assert.equal(new TextDecoder().decode(out), `c${i}`);
     }
     assert.equal(proxy.count("Decrypt"), 1, "messages under one cached data key unwrap once");
@@ -75,8 +76,11 @@ Deno.test("Alibaba Cloud KMS: the cache bounds by bytes and age, counted at the 
 
     const decBefore = server.count("Decrypt");
     const decCache = new DataKeyCache();
-    for (let i = 0; i < 4; i++) await decrypt(third, { keys: AliyunKms.discovery(opts), cache: decCache });
+    const discovery = AliyunKms.discovery(opts);
+    for (let i = 0; i < 4; i++) await decrypt(third, { keys: discovery, cache: decCache });
     assert.equal(server.count("Decrypt") - decBefore, 1, "decrypt caches the unwrapped key by wrapped key");
+    await decrypt(third, { keys: AliyunKms.discovery(opts), cache: decCache });
+    assert.equal(server.count("Decrypt") - decBefore, 2, "another provider object is another caller: it asks the KMS itself");
     await cache.clear();
     await decCache.clear();
   } finally {

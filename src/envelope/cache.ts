@@ -13,7 +13,7 @@ import { constantTimeEqual } from "../crypto/hash.ts";
 import { encodeContext } from "../format/context.ts";
 import type { Header } from "../format/header.ts";
 import type { EncryptionContext, KeyProvider, WrappedKey } from "../keys/provider.ts";
-import { type DerivedKeys, deriveKeys, type NewDataKey, newDataKey, unwrapDataKey, wipe } from "./keys.ts";
+import { deriveKeys, type NewDataKey, newDataKey, unwrapDataKey, type UnwrappedKey, wipe } from "./keys.ts";
 
 /** Bounds of a {@linkcode DataKeyCache}. */
 export interface DataKeyCacheOptions {
@@ -72,6 +72,9 @@ export class DataKeyCache {
   readonly #now: () => number;
   readonly #enc = new Map<string, EncryptEntry>();
   readonly #dec = new Map<string, DecryptEntry>();
+  readonly #pending = new Map<string, Promise<UnwrappedKey>>();
+  readonly #ids = new WeakMap<KeyProvider, number>();
+  #nextId = 0;
   /** Hit and miss counts. */
   readonly stats: CacheStats = {
     encryptHits: 0,
@@ -152,43 +155,64 @@ export class DataKeyCache {
     }
   }
 
-  /** The verified data key and derived keys of `header`, from the cache or the providers. */
-  async decryptionKey(
-    header: Header,
-    providers: readonly KeyProvider[],
-  ): Promise<{ dataKey: Uint8Array; keys: DerivedKeys; used: WrappedKey }> {
+  /**
+   * The verified data key and derived keys of `header`, from the cache or the
+   * providers. A cached key is released only to a caller that passes the very
+   * provider object that unwrapped it (as the AWS Encryption SDK partitions its
+   * cache by provider), so a shared cache never hands a key to a caller with no
+   * key for it. A hit skips the KMS call: KMS-side revocation and audit apply
+   * on a miss only.
+   */
+  async decryptionKey(header: Header, providers: readonly KeyProvider[]): Promise<UnwrappedKey> {
     const ctx = encodeHex(encodeContext(header.context));
-    const idOf = (w: WrappedKey) => `${w.provider}\u0000${w.keyId}\u0000${encodeHex(w.wrapped)}\u0002${ctx}`;
-    for (const w of header.keys) {
-      const e = this.#dec.get(idOf(w));
-      if (!e || !this.#fresh(e.created)) continue;
-      let dataKey: Uint8Array;
-      try {
-        dataKey = (await e.key).slice();
-      } catch {
-        continue;
+    const idOf = (p: KeyProvider, w: WrappedKey) =>
+      `${this.#providerId(p)}\u0003${w.provider}\u0000${w.keyId}\u0000${encodeHex(w.wrapped)}\u0002${ctx}`;
+    for (const p of providers) {
+      for (const w of header.keys) {
+        const e = this.#dec.get(idOf(p, w));
+        if (!e || !this.#fresh(e.created)) continue;
+        let dataKey: Uint8Array;
+        try {
+          dataKey = (await e.key).slice();
+        } catch {
+          continue;
+        }
+        const keys = await deriveKeys(dataKey, header.salt);
+        if (constantTimeEqual(keys.commitment, header.commitment)) {
+          this.stats.decryptHits++;
+          return { dataKey, keys, used: w, provider: p };
+        }
+        wipe(dataKey, keys);
       }
-      const keys = await deriveKeys(dataKey, header.salt);
-      if (constantTimeEqual(keys.commitment, header.commitment)) {
-        this.stats.decryptHits++;
-        return { dataKey, keys, used: w };
-      }
-      wipe(dataKey, keys);
+    }
+    // Concurrent requests for the same header and providers share one unwrap.
+    const pendingId = providers.map((p) => this.#providerId(p)).join(",") + "\u0004" +
+      header.keys.map((w) => `${w.provider}\u0000${w.keyId}\u0000${encodeHex(w.wrapped)}`).join("\u0001") + "\u0002" +
+      ctx;
+    const shared = this.#pending.get(pendingId);
+    if (shared) {
+      this.stats.decryptHits++;
+      const r = await shared;
+      const dataKey = r.dataKey.slice();
+      return { dataKey, keys: await deriveKeys(dataKey, header.salt), used: r.used, provider: r.provider };
     }
     this.stats.decryptMisses++;
     this.#evict(this.#dec);
-    const pending = unwrapDataKey(header, providers);
-    const entries = header.keys.map((w) => {
-      const entry: DecryptEntry = {
-        created: this.#now(),
-        key: pending.then((r) => r.dataKey.slice()),
-      };
-      entry.key.catch(() => this.#dec.delete(idOf(w)));
-      this.#dec.set(idOf(w), entry);
-      return entry;
-    });
-    void entries;
-    return await pending;
+    const pending = unwrapDataKey(header, providers).then((r) => ({ ...r, dataKey: r.dataKey.slice() }));
+    this.#pending.set(pendingId, pending);
+    try {
+      const r = await pending;
+      this.#dec.set(idOf(r.provider, r.used), { created: this.#now(), key: Promise.resolve(r.dataKey) });
+      return { ...r, dataKey: r.dataKey.slice() };
+    } finally {
+      this.#pending.delete(pendingId);
+    }
+  }
+
+  #providerId(p: KeyProvider): number {
+    let id = this.#ids.get(p);
+    if (id === undefined) this.#ids.set(p, id = ++this.#nextId);
+    return id;
   }
 
   /** Forgets every entry, wiping the cached keys. */

@@ -75,7 +75,11 @@ function lengthAware(
 
 /** Options for {@linkcode encryptStream}. */
 export interface EncryptStreamOptions extends EncryptOptions {
-  /** The plaintext length when known in advance; counts against a cache's byte bound. */
+  /**
+   * The plaintext length when known in advance. With a `cache`, it counts
+   * against the cache's byte bound; without it, the stream bypasses the
+   * cache and gets a fresh data key.
+   */
   readonly plaintextLength?: number;
 }
 
@@ -103,9 +107,13 @@ export function encryptStream(
   let index = 0;
   const width = Math.max(1, options.concurrency ?? 4);
   const inflight: Promise<Uint8Array>[] = [];
-  const opts = options.cache && options.plaintextLength !== undefined
-    ? { ...options, cache: lengthAware(options, options.plaintextLength) }
-    : options;
+  // A stream of unannounced length could take a cached data key past maxBytes
+  // unnoticed, so it gets a fresh data key (as the AWS Encryption SDK does).
+  const opts = options.cache === undefined
+    ? options
+    : options.plaintextLength === undefined
+    ? { ...options, cache: undefined }
+    : { ...options, cache: lengthAware(options, options.plaintextLength) };
 
   async function push(
     controller: TransformStreamDefaultController<Uint8Array>,
