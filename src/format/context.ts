@@ -149,9 +149,11 @@ export function sameContext(
 
 /** The context as the JSON text of the map with keys in canonical order (Alibaba Cloud KMS). */
 export function contextJson(context: EncryptionContext): string {
-  const pairs = canonicalPairs(context);
+  // Written by hand: JS objects enumerate integer-like keys first, whatever the insertion order.
   const dec = new TextDecoder();
-  return JSON.stringify(
-    Object.fromEntries(pairs.map(([k, v]) => [dec.decode(k), dec.decode(v)])),
-  );
+  return "{" +
+    canonicalPairs(context).map(([k, v]) => JSON.stringify(dec.decode(k)) + ":" + JSON.stringify(dec.decode(v))).join(
+      ",",
+    ) +
+    "}";
 }

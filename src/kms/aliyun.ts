@@ -21,17 +21,13 @@
  *
  * @module
  */
+import { contextJson } from "../format/context.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } from "../keys/provider.ts";
 import { type AliyunClientOptions, AliyunKmsClient } from "./aliyun_client.ts";
 
-export {
-  AliyunKmsClient,
-  AliyunServiceError,
-  getEnv,
-  regionFromArn,
-} from "./aliyun_client.ts";
+export { AliyunKmsClient, AliyunServiceError, getEnv, regionFromArn } from "./aliyun_client.ts";
 export type {
   AliyunClientOptions,
   DecryptInput,
@@ -60,13 +56,12 @@ export interface AliyunDiscoveryOptions extends AliyunClientOptions {
 }
 
 /**
- * The JSON text sent to KMS for `context`: the map with its keys sorted by
- * code point, or `undefined` when it is empty.
+ * The JSON text sent to KMS for `context`: the map with its keys in the
+ * canonical UTF-8 byte order of docs/FORMAT.md §3.2, or `undefined` when it
+ * is empty.
  */
 export function aliyunContextString(context: EncryptionContext): string | undefined {
-  const keys = Object.keys(context).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (keys.length === 0) return undefined;
-  return JSON.stringify(Object.fromEntries(keys.map((k) => [k, context[k]])));
+  return Object.keys(context).length === 0 ? undefined : contextJson(context);
 }
 
 /** The key's own id inside an ARN (`acs:kms:r:u:key/ID` -> `ID`), else the text itself. */
@@ -94,9 +89,13 @@ export class AliyunKms implements KeyProvider {
 
   constructor(options: AliyunKmsOptions) {
     if (typeof options?.keyId !== "string" || options.keyId.trim() === "") {
-      throw new EnvelopeError("INVALID_ARGUMENT", "Creating the Alibaba Cloud KMS provider failed: no key id was given", {
-        hint: "pass a key id, alias/NAME or acs:kms:REGION:UID:key/ID, or use AliyunKms.discovery() to decrypt only",
-      });
+      throw new EnvelopeError(
+        "INVALID_ARGUMENT",
+        "Creating the Alibaba Cloud KMS provider failed: no key id was given",
+        {
+          hint: "pass a key id, alias/NAME or acs:kms:REGION:UID:key/ID, or use AliyunKms.discovery() to decrypt only",
+        },
+      );
     }
     this.keyId = options.keyId;
     this.client = options.client ?? new AliyunKmsClient(options);
@@ -114,9 +113,13 @@ export class AliyunKms implements KeyProvider {
 
   #requireKey(action: string): void {
     if (this.isDiscovery) {
-      throw new EnvelopeError("INVALID_ARGUMENT", `${action} with Alibaba Cloud KMS failed: a discovery provider has no key to wrap with`, {
-        hint: "create the provider with a keyId to encrypt",
-      });
+      throw new EnvelopeError(
+        "INVALID_ARGUMENT",
+        `${action} with Alibaba Cloud KMS failed: a discovery provider has no key to wrap with`,
+        {
+          hint: "create the provider with a keyId to encrypt",
+        },
+      );
     }
   }
 
@@ -131,9 +134,13 @@ export class AliyunKms implements KeyProvider {
     if (out.plaintext.length !== DATA_KEY_BYTES) {
       const n = out.plaintext.length;
       out.plaintext.fill(0);
-      throw new EnvelopeError("KMS_FAILED", `Alibaba Cloud KMS GenerateDataKey with key ${this.keyId} failed: it returned a ${n}-byte data key, not 32 bytes (request id ${out.requestId})`, {
-        hint: "check that the endpoint is Alibaba Cloud KMS",
-      });
+      throw new EnvelopeError(
+        "KMS_FAILED",
+        `Alibaba Cloud KMS GenerateDataKey with key ${this.keyId} failed: it returned a ${n}-byte data key, not 32 bytes (request id ${out.requestId})`,
+        {
+          hint: "check that the endpoint is Alibaba Cloud KMS",
+        },
+      );
     }
     return { dataKey: out.plaintext, wrapped: this.#wrapped(out.keyId, out.ciphertextBlob) };
   }
@@ -142,9 +149,13 @@ export class AliyunKms implements KeyProvider {
   async wrap(dataKey: Uint8Array, context: EncryptionContext): Promise<WrappedKey> {
     this.#requireKey("Wrapping a data key");
     if (!(dataKey instanceof Uint8Array) || dataKey.length !== DATA_KEY_BYTES) {
-      throw new EnvelopeError("INVALID_KEY", "Wrapping a data key with Alibaba Cloud KMS failed: the data key is not 32 bytes", {
-        hint: "pass the 32-byte data key",
-      });
+      throw new EnvelopeError(
+        "INVALID_KEY",
+        "Wrapping a data key with Alibaba Cloud KMS failed: the data key is not 32 bytes",
+        {
+          hint: "pass the 32-byte data key",
+        },
+      );
     }
     const out = await this.client.encrypt({
       keyId: this.keyId,
@@ -170,9 +181,13 @@ export class AliyunKms implements KeyProvider {
     if (out.plaintext.length !== DATA_KEY_BYTES) {
       const n = out.plaintext.length;
       out.plaintext.fill(0);
-      throw new EnvelopeError("KMS_FAILED", `Alibaba Cloud KMS Decrypt with key ${wrapped.keyId} failed: it returned ${n} bytes, not a 32-byte data key (request id ${out.requestId})`, {
-        hint: "the wrapped key was not made by this tool; check the file",
-      });
+      throw new EnvelopeError(
+        "KMS_FAILED",
+        `Alibaba Cloud KMS Decrypt with key ${wrapped.keyId} failed: it returned ${n} bytes, not a 32-byte data key (request id ${out.requestId})`,
+        {
+          hint: "the wrapped key was not made by this tool; check the file",
+        },
+      );
     }
     return out.plaintext;
   }
@@ -217,9 +232,13 @@ export class AliyunKms implements KeyProvider {
       text = "";
     }
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
-      throw new EnvelopeError("HEADER_INVALID", `Unwrapping the data key with Alibaba Cloud KMS key ${wrapped.keyId} failed: the stored CiphertextBlob is not base64 text`, {
-        hint: "the header was damaged; restore the file from a good copy",
-      });
+      throw new EnvelopeError(
+        "HEADER_INVALID",
+        `Unwrapping the data key with Alibaba Cloud KMS key ${wrapped.keyId} failed: the stored CiphertextBlob is not base64 text`,
+        {
+          hint: "the header was damaged; restore the file from a good copy",
+        },
+      );
     }
     return text;
   }
