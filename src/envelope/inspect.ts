@@ -65,25 +65,28 @@ export async function readHeaderBytes(source: HeaderSource): Promise<Uint8Array>
     }
   }
   if (source instanceof ReadableStream) {
+    // Parse again only once the bytes the last attempt needed have arrived: linear in the header size.
     const reader = source.getReader();
-    const parts: Uint8Array[] = [];
+    let buf = new Uint8Array(4096);
     let len = 0;
+    let need = 1;
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) break;
-        parts.push(value);
+        if (done) return buf.subarray(0, len);
+        if (len + value.length > buf.length) {
+          const next = new Uint8Array(Math.max(buf.length * 2, len + value.length));
+          next.set(buf.subarray(0, len));
+          buf = next;
+        }
+        buf.set(value, len);
         len += value.length;
-        const all = new Uint8Array(len);
-        let o = 0;
-        for (const p of parts) all.set(p, (o += p.length) - p.length);
-        parts.length = 0;
-        parts.push(all);
-        const r = tryParseHeader(all);
-        if (typeof r !== "number") return all;
-        if (len > MAX_HEADER_BYTES) break;
+        if (len < need) continue;
+        const r = tryParseHeader(buf.subarray(0, len));
+        if (typeof r !== "number") return buf.subarray(0, len);
+        need = r;
+        if (need > MAX_HEADER_BYTES) return buf.subarray(0, len);
       }
-      return parts[0] ?? new Uint8Array(0);
     } finally {
       await reader.cancel().catch(() => {});
     }

@@ -9,7 +9,9 @@ import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { parseArgs, parseContext } from "../args.ts";
-import { openInput, writeOutput } from "../files.ts";
+import { checkWritable, openInput, writeOutput } from "../files.ts";
+import { checkChunkSize } from "../../format/header.ts";
+import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { progress, say } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
@@ -89,7 +91,9 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       );
     }
   }
-  const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
+  // Everything that can be checked is checked before a key is loaded or created.
+  if (chunkSize !== undefined) checkChunkSize(chunkSize);
+  encodeContext(context);
   let source: ReadableStream<Uint8Array>;
   let size: number | undefined;
   if (dir !== undefined) {
@@ -105,6 +109,14 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     const inp = await openInput(input!);
     source = inp.stream;
     size = inp.size;
+  }
+  let keys;
+  try {
+    if (output !== "-") await checkWritable(output, force);
+    keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
+  } catch (e) {
+    await source.cancel().catch(() => {});
+    throw e;
   }
   const sealed = source
     .pipeThrough(progress("encrypting", size))
