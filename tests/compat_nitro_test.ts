@@ -205,7 +205,7 @@ Deno.test("nitro: a single file is wrapped in a one-entry zip; -o names the outp
   }));
 
 /** Executable wrappers that run the fake tool as one generation each, logging their arguments. */
-async function fakeTools(dir: string): Promise<{ modern: string; legacy: string; log: string }> {
+async function fakeTools(dir: string): Promise<{ modern: string; legacy: string; legacyStop: string; log: string }> {
   const log = join(dir, "kmstool.log");
   const make = async (name: string, generation: string) => {
     const path = join(dir, name);
@@ -218,7 +218,12 @@ async function fakeTools(dir: string): Promise<{ modern: string; legacy: string;
     await Deno.chmod(path, 0o755);
     return path;
   };
-  return { modern: await make("kmstool-v0.4", "subcommand"), legacy: await make("kmstool-v0.2", "legacy"), log };
+  return {
+    modern: await make("kmstool-v0.4", "subcommand"),
+    legacy: await make("kmstool-v0.2", "legacy"),
+    legacyStop: await make("kmstool-v0.1", "legacy-stop"),
+    log,
+  };
 }
 
 async function readLog(path: string): Promise<{ generation: string; argv: string[] }[]> {
@@ -286,6 +291,19 @@ Deno.test("nitro: -k kmstool:PATH drives kmstool_enclave_cli of both generations
     // Defaults when the environment says nothing: us-east-1 and port 8000.
     assert.equal(flag(runsOld[1].argv, "--region"), "us-east-1");
     assert.equal(flag(runsOld[1].argv, "--proxy-port"), "8000");
+
+    // An old tool whose parser stops at the first positional: "... must be set", then the old form works.
+    const outStop = join(dir, "out-stop");
+    ok(
+      await runCli(["decrypt", file, "-d", outStop, "-k", `kmstool:${tools.legacyStop}`], {
+        cwd: dir,
+        home,
+        env: enclaveEnv,
+      }),
+      "decrypt with the oldest tool",
+    );
+    assert.deepEqual(await tree(outStop), await tree(app));
+    assert.deepEqual((await readLog(tools.log)).map((r) => r.argv[0]), ["decrypt", "--region"]);
 
     // A KMS refusal is the tool's error, as KMS_FAILED, without the secret; the old form is not tried.
     const bad = await runCli(["decrypt", file, "-o", join(dir, "x.zip"), "-k", `kmstool:${tools.modern}`], {

@@ -46,8 +46,16 @@ export interface KmstoolOptions {
 /** Which argument form a tool takes. */
 export type KmstoolGeneration = "subcommand" | "legacy";
 
+/**
+ * What a tool prints when it does not understand its arguments. An old tool
+ * given `decrypt` either reports an unknown option with its usage (aws-c-common
+ * returns a positional argument as 0x02, which its option switch does not
+ * know) or, with an older aws-c-common that stops at the first positional,
+ * parses no flags at all and says `--aws-access-key-id must be set`.
+ */
 const USAGE_ERROR =
-  /usage|unknown|unrecognized|unrecogni[sz]ed|invalid (option|argument|command)|illegal option|no such (option|command)/i;
+  /usage|unknown|unrecogni[sz]ed|invalid (option|argument|command)|illegal option|no such (option|command)|must be set/i;
+/usage|unknown|unrecognized|unrecogni[sz]ed|invalid (option|argument|command)|illegal option|no such (option|command)/i;
 const MAX_OUTPUT = 64 * 1024;
 
 interface Run {

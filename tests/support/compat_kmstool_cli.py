@@ -7,7 +7,11 @@ The generation is chosen by the environment variable FAKE_KMSTOOL_GENERATION:
   `decrypt` (or genkey / genrandom, not supported here); prints
   "PLAINTEXT: <b64>\\n".
 - "legacy" (v0.2.x - v0.3.0): no subcommand; prints the bare base64 with no
-  newline. Any positional argument is a usage error, as in a getopt parser.
+  newline. A positional argument is an unknown option with the usage text
+  (aws-c-common returns it as 0x02, which the tool's switch does not know).
+- "legacy-stop": the same, built with an older aws-c-common whose parser
+  stops at the first positional argument, so no flag is parsed and the tool
+  says "--aws-access-key-id must be set".
 
 Both take --region, --proxy-port, --aws-access-key-id,
 --aws-secret-access-key, --aws-session-token and --ciphertext B64, and call
@@ -52,14 +56,18 @@ def main():
     i = 0
     while i < len(argv):
         a = argv[i]
+        if generation == "legacy-stop" and not a.startswith("-"):
+            break
         if a not in FLAGS:
-            usage("unrecognized argument '" + a + "'")
+            usage("Unknown option '" + a + "'")
         if i + 1 >= len(argv):
             usage("option " + a + " needs a value")
         opts[a] = argv[i + 1]
         i += 2
-    if "--ciphertext" not in opts:
-        usage("--ciphertext is required")
+    for required in ("--aws-access-key-id", "--aws-secret-access-key", "--aws-session-token", "--ciphertext"):
+        if required not in opts:
+            sys.stderr.write(required + " must be set\n")
+            sys.exit(1)
 
     kms = boto3.client(
         "kms",
