@@ -156,3 +156,30 @@ Deno.test("cli: decrypt -d --max-size stops an archive over the bound with ARCHI
   r = await ws.run(["decrypt", "t.zip.envl", "-d", "x", ...k, "--max-size", "1MB"]);
   assert.equal(r.code, 2, show(r));
 });
+
+Deno.test("cli: encrypt -d skips links out of the folder and says so; an output inside the folder is refused", async () => {
+  await using ws = await workspace();
+  const k = await keyed(ws);
+  await Deno.writeTextFile(ws.path("outside.txt"), "not for the archive");
+  await Deno.mkdir(ws.path("t", "in"), { recursive: true });
+  await Deno.writeTextFile(ws.path("t", "in", "a"), "a");
+  await Deno.symlink("../../outside.txt", ws.path("t", "in", "link-out"));
+  let r = await ws.run(["encrypt", "-d", "t", ...k]);
+  assert.equal(r.code, 0, show(r));
+  r = await ws.run(["decrypt", "t.zip.envl", "-d", "r", ...k]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual([...(await snapshot(ws.path("r"))).keys()], ["in/", "in/a"], "the link out of the folder is not stored");
+  const zip = await ws.run(["decrypt", "t.zip.envl", ...k, "-o", "-"]);
+  assert.ok(!zip.stdout.includes("not for the archive"), "the link's target was archived");
+
+  // The user must be told that something was left out.
+  r = await ws.run(["encrypt", "-d", "t", ...k, "-o", "t2.zip.envl"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /^warning: .*link-out/m, `no warning names the skipped link:\n${show(r)}`);
+
+  r = await ws.run(["encrypt", "-d", "t", ...k, "-o", "t/self.envl"]);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /^error: .*\[USAGE\]$/m);
+  assert.deepEqual(await leftovers(ws.path("t")), []);
+  assert.equal(await pathExists(ws.path("t", "self.envl")), false);
+});

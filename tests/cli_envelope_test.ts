@@ -6,7 +6,10 @@
  * terminal.
  */
 import assert from "node:assert/strict";
+import { encrypt } from "../src/envelope/encrypt.ts";
+import { encodeBase64 } from "../src/encoding/base64.ts";
 import { LocalKey } from "../src/keys/local.ts";
+import { RawDataKey } from "../src/keys/raw.ts";
 import {
   cliArgv,
   cliEnv,
@@ -286,6 +289,37 @@ Deno.test("cli: an early failure is reported as an error, never an uncaught exce
   assert.deepEqual(await leftovers(ws.dir), []);
 });
 
+Deno.test("cli: decrypt --data-key opens a message with a data key fetched elsewhere, and never prints it", async () => {
+  await using ws = await workspace();
+  const a = await writeKey(ws.path("A.key"));
+  const dataKey = crypto.getRandomValues(new Uint8Array(32));
+  const data = randomBytes(100_000);
+  // Made by the library: the data key comes from the raw entry, and A wraps it too.
+  const sealed = await encrypt(data, { keys: [await RawDataKey.create(dataKey), a], context: { "名前": "値" } });
+  await Deno.writeFile(ws.path("m.envl"), sealed);
+  const b64 = encodeBase64(dataKey);
+
+  let r = await ws.run(["decrypt", "m.envl", "--data-key", b64, "-c", "名前=値", "-o", "by-raw"]);
+  assertOk(r);
+  assert.deepEqual(await Deno.readFile(ws.path("by-raw")), data);
+  r = await ws.run(["decrypt", "m.envl", "-k", "local:A.key", "-o", "by-local"]);
+  assertOk(r);
+  assert.deepEqual(await Deno.readFile(ws.path("by-local")), data);
+  r = await ws.run(["inspect", "m.envl"]);
+  assert.match(r.stdout, /^ {2}名前="値"$/m);
+
+  const wrong = crypto.getRandomValues(new Uint8Array(32));
+  r = await ws.run(["decrypt", "m.envl", "--data-key", encodeBase64(wrong), "-o", "bad"]);
+  assertFailed(r, "NO_KEY_MATCHED|KEY_COMMITMENT_MISMATCH");
+  assert.ok(!r.stderr.includes(encodeBase64(wrong)) && !r.stderr.includes(b64), "stderr quotes a data key");
+  r = await ws.run(["decrypt", "m.envl", "--data-key", "not base64!", "-o", "bad"]);
+  assertFailed(r, "INVALID_KEY|USAGE", r.code === 2 ? 2 : 1);
+  r = await ws.run(["decrypt", "m.envl", "--data-key", encodeBase64(wrong.subarray(0, 16)), "-o", "bad"]);
+  assertFailed(r, "INVALID_KEY|USAGE", r.code === 2 ? 2 : 1);
+  assert.equal(await pathExists(ws.path("bad")), false);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
 /** Offsets in a header whose context is exactly `{ app: "x" }`. */
 const SALT_OFFSET = 14;
 const TAG_OFFSET = 8 + 1 + 1 + 4 + 32 + (2 + 2 + 3 + 2 + 1) + 32;
@@ -359,6 +393,14 @@ Deno.test("cli: no output file and no temporary file remain after any failure", 
   assert.match(r.stderr, /^error: .*\[PAYLOAD_AUTH_FAILED\]$/m);
   assert.ok(r.stdoutBytes.length < data.length, "the output ends early");
   assert.deepEqual(r.stdoutBytes, data.subarray(0, r.stdoutBytes.length), "what was released had verified");
+  // A folder without -d, and an output that is a folder.
+  await Deno.mkdir(ws.path("folder"));
+  r = await ws.run(["encrypt", "folder", "-k", "local:A.key"]);
+  assertFailed(r, "IO_FAILED");
+  assert.match(r.stderr, /-d/, "the hint suggests -d");
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "folder"]);
+  assertFailed(r, "OUTPUT_EXISTS|IO_FAILED");
+  assert.deepEqual([...Deno.readDirSync(ws.path("folder"))], []);
   // An input that does not exist.
   r = await ws.run(["encrypt", "absent", "-k", "local:A.key"]);
   assertFailed(r, "IO_FAILED");

@@ -11,7 +11,7 @@
 import { EnvelopeError } from "../../errors.ts";
 import { encrypt, encryptStream } from "../../envelope/encrypt.ts";
 import { contextMap } from "../../compat/aliyun_gcm.ts";
-import { openAliyunInput, openNitroInput, scanAliyunInput, streamOf } from "../../compat/cli.ts";
+import { openAliyunInput, openNitroInput, scanAliyunInput, streamOf } from "../../compat/open.ts";
 import { detectFormat, formatUnknown, headForDetection } from "../../compat/detect.ts";
 import { hasMagic } from "../../format/header.ts";
 import { parseArgs } from "../args.ts";

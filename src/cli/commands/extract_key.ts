@@ -8,7 +8,7 @@
  */
 import { EnvelopeError } from "../../errors.ts";
 import { looksLikeNitro, nitroBytesToDecide, splitNitro } from "../../compat/nitro.ts";
-import { streamOf } from "../../compat/cli.ts";
+import { streamOf } from "../../compat/open.ts";
 import { parseArgs } from "../args.ts";
 import { openInput, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
