@@ -569,3 +569,38 @@ Deno.test("cli: no progress bar when stderr is not a terminal; a bar on a termin
   assertOk(r);
   assert.deepEqual(await Deno.readFile(ws.path("tty.out")), data);
 });
+
+Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM) leaves no output and no temporary file", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  const data = randomBytes(2 * 1024 * 1024);
+  await Deno.writeFile(ws.path("plain"), data);
+  assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]));
+  const good = await Deno.readFile(ws.path("good.envl"));
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    // Half the message on stdin, then the CLI waits for the rest with its temporary output open.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: cliArgv(["decrypt", "-", "-k", "local:A.key", "-o", `out-${signal}`]),
+      cwd: ws.dir,
+      clearEnv: true,
+      env: await cliEnv(ws.home),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(good.subarray(0, good.length >> 1));
+    const deadline = Date.now() + 30_000;
+    while ((await leftovers(ws.dir)).length === 0) {
+      assert.ok(Date.now() < deadline, "the temporary output never appeared");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill(signal);
+    const out = await child.output();
+    await w.close().catch(() => {});
+    assert.notEqual(out.code, 0, `${signal}: the CLI reported success`);
+    assert.equal(await pathExists(ws.path(`out-${signal}`)), false);
+    assert.deepEqual(await leftovers(ws.dir), [], `${signal}: a temporary file with part of the plaintext remains`);
+  }
+});
