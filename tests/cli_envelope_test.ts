@@ -188,6 +188,7 @@ Deno.test("cli: keygen writes mode 0600, refuses to overwrite without --force, a
   assert.match(r.stderr, /--force/);
   assert.equal(await Deno.readTextFile(ws.path("k1")), first, "the existing key is untouched");
 
+  await Deno.chmod(ws.path("k1"), 0o644);
   r = await ws.run(["keygen", "--output", "k1", "--force"]);
   assertOk(r);
   const second = await Deno.readTextFile(ws.path("k1"));

@@ -123,3 +123,16 @@ Deno.test("cli: rewrap uses the default local key when no -u is given, and refus
   r = await ws.run(["rewrap", "-", "-k", "local:B.key"]);
   assertFailed(r, "USAGE", 2);
 });
+
+Deno.test("cli: rewrap in place keeps the file's mode", async () => {
+  await using ws = await workspace();
+  await writeKey(ws, "A.key");
+  await writeKey(ws, "B.key");
+  await Deno.writeTextFile(ws.path("f"), "mode");
+  let r = await ws.run(["encrypt", "f", "-k", "local:A.key"]);
+  assert.equal(r.code, 0, show(r));
+  await Deno.chmod(ws.path("f.envl"), 0o600);
+  r = await ws.run(["rewrap", "f.envl", "-k", "local:B.key", "-u", "local:A.key"]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal((await Deno.stat(ws.path("f.envl"))).mode! & 0o777, 0o600, "rewrap widened the file's permissions");
+});
