@@ -119,7 +119,7 @@ Deno.test("npm package: builds, packs, installs from the tarball and passes test
     const testFiles: string[] = [];
     for await (const e of Deno.readDir(NPM_TESTS)) if (e.isFile && e.name.endsWith(".node.mjs")) testFiles.push(e.name);
     testFiles.sort();
-    assert.ok(testFiles.length >= 5, `tests/npm has ${testFiles}`);
+    assert.ok(testFiles.length >= 6, `tests/npm has ${testFiles}`);
 
     const r = await run("node", ["--test", "--test-reporter=tap", "--test-concurrency=4", ...testFiles], app, {
       ENVELOPE_REPO: ROOT,
