@@ -144,13 +144,24 @@ Deno.test("cli: one data key wrapped by AWS, Alibaba Cloud and a local key; each
     ]);
     assert.equal(aliyun.count("Encrypt") + aliyun.count("GenerateDataKey"), 1);
 
-    // Each key alone, with only its own provider's settings.
+    // Each key alone, with only its own provider's settings. With no -k the
+    // header's providers are tried in turn, so the other cloud is pointed at a
+    // closed loopback port: no test may send traffic off this machine (no
+    // instance-metadata probe, no real endpoint).
+    const awsOff = {
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "offline",
+      AWS_SECRET_ACCESS_KEY: "offline",
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_ENDPOINT_URL_KMS: `http://127.0.0.1:${closedPort()}`,
+    };
+    const aliyunOff = aliyunEnv(aliyun, { ALIBABA_CLOUD_KMS_ENDPOINT: `http://127.0.0.1:${closedPort()}/` });
     const alone: [string, string[], Record<string, string>][] = [
       ["aws", ["-k", "alias/cli-test"], moto.env()],
       ["aliyun", ["-k", `aliyun-kms:${aliKey}`], aliyunEnv(aliyun)],
       ["local", ["-k", "local:L.key"], {}],
-      ["aws-by-header", [], moto.env()],
-      ["aliyun-by-header", [], aliyunEnv(aliyun)],
+      ["aws-by-header", [], { ...aliyunOff, ...moto.env() }],
+      ["aliyun-by-header", [], { ...awsOff, ...aliyunEnv(aliyun) }],
     ];
     for (const [name, args, env] of alone) {
       const decryptsBefore = aliyun.count("Decrypt");
