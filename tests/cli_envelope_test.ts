@@ -414,7 +414,7 @@ Deno.test("cli: inspect shows format, context and keys as text and JSON, with no
   const a = await writeKey(ws.path("A.key"));
   const b = await writeKey(ws.path("B.key"));
   await Deno.writeTextFile(ws.path("f"), "inspect me");
-  assertOk(await ws.run(["encrypt", "f", "-k", "local:A.key", "-k", "local:B.key", "-c", "app=x", "-c", "note=a b\"c", "--chunk-size", "1024"]));
+  assertOk(await ws.run(["encrypt", "f", "-k", "local:A.key", "-k", "local:B.key", "-c", "app=x", "-c", "note=a b\"c", "-c", "eq=a=b=", "--chunk-size", "1024"]));
   await Deno.remove(ws.path("A.key"));
   await Deno.remove(ws.path("B.key"));
 
@@ -437,7 +437,7 @@ Deno.test("cli: inspect shows format, context and keys as text and JSON, with no
   assert.equal(info.format, "envelope");
   assert.equal(info.version, 1);
   assert.equal(info.chunkSize, 1024);
-  assert.deepEqual(info.context, { app: "x", note: 'a b"c' });
+  assert.deepEqual(info.context, { app: "x", eq: "a=b=", note: 'a b"c' }, "a value keeps every = after the first");
   assert.deepEqual(info.keys.map((k: any) => ({ provider: k.provider, keyId: k.keyId })), [
     { provider: "local", keyId: a.keyId },
     { provider: "local", keyId: b.keyId },
