@@ -391,7 +391,7 @@ Deno.test("DataKeyCache on decrypt: the second message under a cached key needs 
   assert.equal(await codeOf(decrypt(forged, { keys: p, cache })), "KEY_COMMITMENT_MISMATCH");
 });
 
-Deno.test("DataKeyCache on decrypt: a cached key is only released to a caller holding a key for that entry [FAILS UNTIL FIXED: bug B6]", async () => {
+Deno.test("DataKeyCache on decrypt: a cached key is only released to a caller holding a key for that entry", async () => {
   const owner = await LocalKey.generate();
   const stranger = await LocalKey.generate();
   const cache = new DataKeyCache();
@@ -634,7 +634,7 @@ Deno.test("DataKeyCache: at most maxEntries entries, the oldest evicted first", 
   assert.throws(() => new DataKeyCache({ maxBytes: -1 }), RangeError);
 });
 
-Deno.test("DataKeyCache: a stream of unannounced length cannot take a data key past maxBytes [FAILS UNTIL FIXED: bug B8]", async () => {
+Deno.test("DataKeyCache: a stream of unannounced length cannot take a data key past maxBytes", async () => {
   const p = new CountingProvider(await LocalKey.generate());
   const cache = new DataKeyCache({ maxBytes: 1000 });
   for (let i = 0; i < 3; i++) {

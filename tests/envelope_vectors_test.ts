@@ -33,17 +33,10 @@ import {
 const vectors = await loadVectors();
 
 /**
- * Vectors that fail on bugs reported in this suite's report (and /tmp/envelope-bugs.md); kept in so the
- * fix turns them green. Remove an entry once its bug is fixed.
+ * Vectors that fail on a known, reported bug (name -> bug). They still run, and fail, with the bug named in
+ * the test's title, so the fix turns them green; remove the entry then. Empty while no bug is open.
  */
-const KNOWN_BUGS: Record<string, string> = {
-  tampered_chunk_size_layout: "B1: decrypt/openRandomAccess check the payload layout before the header tag",
-  tampered_context_value_local: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
-  wrapped_key_bit_flipped: "B2: a failed local unwrap is PAYLOAD_AUTH_FAILED, not NO_KEY_MATCHED",
-  trailing_bytes_after_full_final_chunk:
-    "B3: a 1-15 byte remainder after a final chunk is TRUNCATED, not TRAILING_DATA",
-  trailing_block_after_full_final_chunk_default_cs: "B4: buffered decrypt reports a later chunk's failure first",
-};
+const KNOWN_BUGS: Record<string, string> = {};
 
 Deno.test("the vector set is complete: every case the format's decoder rules name is there", () => {
   const names = new Set(vectors.map((v) => v.name));

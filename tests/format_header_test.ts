@@ -301,7 +301,7 @@ Deno.test("the largest header the limits allow is MAX_HEADER_BYTES long, and eve
   assert.equal(hex(await decryptRandomAccess(sealed, { keys: last })), hex(pt));
 });
 
-Deno.test("contextJson keeps the canonical byte order for integer-like keys too (§3.2) [FAILS UNTIL FIXED: bug B7]", () => {
+Deno.test("contextJson keeps the canonical byte order for integer-like keys too (§3.2)", () => {
   // JSON.stringify of an object puts integer-like keys first, in numeric order; the spec wants UTF-8 byte order.
   const text = contextJson({ b: "1", "10": "x", "9": "y", "01": "z" });
   assert.equal(text, '{"01":"z","10":"x","9":"y","b":"1"}');
