@@ -577,7 +577,7 @@ async function three(name: string, len = 192) {
   m.parts.chunks.push(te.encode("extra"));
   await add(
     "trailing_bytes_after_short_final_chunk",
-    "150 bytes (final chunk of 22 plaintext bytes), then 5 bytes appended: the final chunk's boundary is unknown to the decoder, so it sees a 43-byte final chunk that fails authentication.",
+    "150 bytes (final chunk of 22 plaintext bytes), then 5 bytes appended: the final chunk's boundary is unknown to the decoder, so it sees a 43-byte final chunk that fails authentication (§8 step 8).",
     { parts: m.parts, expect: "PAYLOAD_AUTH_FAILED", chunkSize: 64 },
   );
 }
@@ -1049,7 +1049,7 @@ core. So the vectors are a second, independent reading of the spec. Nothing is r
 and local wrap nonces are SHA-256 of fixed labels (\`envelope vectors: data key A\`, \`... salt <case>\`,
 \`... wrap nonce <case>\`), plaintexts SHA-256 in counter mode over \`plaintext <case> \` and a 32-bit block number.
 The \`local\` wrapped key is \`nonce(12) || GCM-Seal(HKDF(KEK, "", "envelope v1 local wrap", 32), nonce, DK,
-"envelope v1 local wrap" || context-encoding)\` (§6; the spec's table cell is cut short at its \`||\`).
+"envelope v1 local wrap" || context-encoding)\` (§6).
 
 Each \`expect\` is what the decoding rules (§8) require, in their order: magic, version and suite, lengths, context
 form, the caller's context, unwrapping with the commitment, the header tag, then the chunks. Where the spec leaves
