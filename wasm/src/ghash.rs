@@ -5,7 +5,8 @@
 //! of the carry-less product are recovered with masks. The high 64 bits come from the same
 //! routine on bit-reversed operands. Three such products per half (Karatsuba) give the
 //! 256-bit product, reduced modulo x^128 + x^7 + x^2 + x + 1 in GCM's reflected bit order.
-//! Four blocks are aggregated per reduction with precomputed H, H^2, H^3, H^4.
+//! Eight blocks (then four, then one) are aggregated per reduction with precomputed
+//! H, H^2, ..., H^8.
 //! No table and no branch depends on H or the data. Timing is only as constant as the
 //! engine's 64-bit integer multiply (see wasm/README.md).
 
@@ -162,17 +163,17 @@ fn be64(b: &[u8]) -> u64 {
     u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
-/// H, H^2, H^3, H^4.
+/// H, H^2, ..., H^8 (p[i] = H^(i+1)).
 #[derive(Clone, Copy, Default)]
 pub struct HKey {
-    pub p: [HPow; 4],
+    pub p: [HPow; 8],
 }
 
 impl HKey {
     pub fn new(h: &[u8; 16]) -> HKey {
         let h1 = HPow::new(be64(&h[..8]), be64(&h[8..]));
-        let mut p = [h1; 4];
-        for i in 1..4 {
+        let mut p = [h1; 8];
+        for i in 1..8 {
             let mut a = Acc::default();
             a.mul_add(p[i - 1].hi, p[i - 1].lo, &h1);
             let (hi, lo) = a.reduce();
@@ -190,29 +191,37 @@ pub struct Ghash {
 }
 
 impl Ghash {
+    /// Y = (Y + X1) H^N + X2 H^(N-1) + ... + XN H, with one reduction.
+    #[inline(always)]
+    fn aggregate<const N: usize>(&mut self, k: &HKey, c: &[u8]) {
+        let mut a = Acc::default();
+        let (y1, y0, y1r, y0r) = load_block(&c[0..]);
+        a.mul_add_r(
+            self.hi ^ y1,
+            self.lo ^ y0,
+            rev64(self.hi) ^ y1r,
+            rev64(self.lo) ^ y0r,
+            &k.p[N - 1],
+        );
+        for i in 1..N {
+            let (y1, y0, y1r, y0r) = load_block(&c[16 * i..]);
+            a.mul_add_r(y1, y0, y1r, y0r, &k.p[N - 1 - i]);
+        }
+        let (hi, lo) = a.reduce();
+        self.hi = hi;
+        self.lo = lo;
+    }
+
     /// Absorbs whole 16-byte blocks (`data.len()` a multiple of 16).
     pub fn blocks(&mut self, k: &HKey, data: &[u8]) {
         debug_assert!(data.len() % 16 == 0);
-        let mut chunks = data.chunks_exact(64);
+        let mut big = data.chunks_exact(128);
+        for c in &mut big {
+            self.aggregate::<8>(k, c);
+        }
+        let mut chunks = big.remainder().chunks_exact(64);
         for c in &mut chunks {
-            let mut a = Acc::default();
-            let (y1, y0, y1r, y0r) = load_block(&c[0..]);
-            a.mul_add_r(
-                self.hi ^ y1,
-                self.lo ^ y0,
-                rev64(self.hi) ^ y1r,
-                rev64(self.lo) ^ y0r,
-                &k.p[3],
-            );
-            let (y1, y0, y1r, y0r) = load_block(&c[16..]);
-            a.mul_add_r(y1, y0, y1r, y0r, &k.p[2]);
-            let (y1, y0, y1r, y0r) = load_block(&c[32..]);
-            a.mul_add_r(y1, y0, y1r, y0r, &k.p[1]);
-            let (y1, y0, y1r, y0r) = load_block(&c[48..]);
-            a.mul_add_r(y1, y0, y1r, y0r, &k.p[0]);
-            let (hi, lo) = a.reduce();
-            self.hi = hi;
-            self.lo = lo;
+            self.aggregate::<4>(k, c);
         }
         for c in chunks.remainder().chunks_exact(16) {
             let mut a = Acc::default();

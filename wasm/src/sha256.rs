@@ -1,6 +1,7 @@
 //! SHA-256 (FIPS 180-4), HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869).
 
 use crate::ct;
+use crate::v128::V;
 
 const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -25,35 +26,74 @@ pub struct Sha256 {
     total: u64,
 }
 
+// One round with the registers renamed instead of moved (the caller rotates the names).
+macro_rules! round {
+    ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $k:expr, $w:expr) => {
+        let t1 = $h
+            .wrapping_add($e.rotate_right(6) ^ $e.rotate_right(11) ^ $e.rotate_right(25))
+            .wrapping_add((($f ^ $g) & $e) ^ $g)
+            .wrapping_add($k)
+            .wrapping_add($w);
+        let t2 = ($a.rotate_right(2) ^ $a.rotate_right(13) ^ $a.rotate_right(22))
+            .wrapping_add($b ^ (($a ^ $b) & ($b ^ $c)));
+        $d = $d.wrapping_add(t1);
+        $h = t1.wrapping_add(t2);
+    };
+}
+
+// Message schedule in a rolling 16-word window.
+macro_rules! sched {
+    ($w:ident, $i:expr) => {{
+        let w15 = $w[($i + 1) & 15];
+        let w2 = $w[($i + 14) & 15];
+        let s0 = w15.rotate_right(7) ^ w15.rotate_right(18) ^ (w15 >> 3);
+        let s1 = w2.rotate_right(17) ^ w2.rotate_right(19) ^ (w2 >> 10);
+        $w[$i & 15] = $w[$i & 15].wrapping_add(s0).wrapping_add($w[($i + 9) & 15]).wrapping_add(s1);
+        $w[$i & 15]
+    }};
+}
+
+macro_rules! eight {
+    ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $i:expr, $w:ident, $x:ident) => {
+        round!($a, $b, $c, $d, $e, $f, $g, $h, K[$i], $x!($w, $i));
+        round!($h, $a, $b, $c, $d, $e, $f, $g, K[$i + 1], $x!($w, $i + 1));
+        round!($g, $h, $a, $b, $c, $d, $e, $f, K[$i + 2], $x!($w, $i + 2));
+        round!($f, $g, $h, $a, $b, $c, $d, $e, K[$i + 3], $x!($w, $i + 3));
+        round!($e, $f, $g, $h, $a, $b, $c, $d, K[$i + 4], $x!($w, $i + 4));
+        round!($d, $e, $f, $g, $h, $a, $b, $c, K[$i + 5], $x!($w, $i + 5));
+        round!($c, $d, $e, $f, $g, $h, $a, $b, K[$i + 6], $x!($w, $i + 6));
+        round!($b, $c, $d, $e, $f, $g, $h, $a, K[$i + 7], $x!($w, $i + 7));
+    };
+}
+
+macro_rules! plain {
+    ($w:ident, $i:expr) => {
+        $w[$i]
+    };
+}
+
 #[inline(always)]
 fn compress(h: &mut [u32; 8], blocks: &[u8]) {
-    let mut w = [0u32; 64];
+    let mut w = [0u32; 16];
     for blk in blocks.chunks_exact(64) {
-        for i in 0..16 {
-            w[i] = u32::from_be_bytes([blk[4 * i], blk[4 * i + 1], blk[4 * i + 2], blk[4 * i + 3]]);
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+        // Big-endian words with one byte swizzle per 16 bytes.
+        const BSWAP32: V = V::from_bytes([3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12]);
+        for i in 0..4 {
+            let v = V::load(&blk[16 * i..]).swizzle(BSWAP32);
+            w[4 * i] = v.lo64() as u32;
+            w[4 * i + 1] = (v.lo64() >> 32) as u32;
+            w[4 * i + 2] = v.hi64() as u32;
+            w[4 * i + 3] = (v.hi64() >> 32) as u32;
         }
         let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = *h;
-        for i in 0..64 {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = hh.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            hh = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
+        eight!(a, b, c, d, e, f, g, hh, 0, w, plain);
+        eight!(a, b, c, d, e, f, g, hh, 8, w, plain);
+        eight!(a, b, c, d, e, f, g, hh, 16, w, sched);
+        eight!(a, b, c, d, e, f, g, hh, 24, w, sched);
+        eight!(a, b, c, d, e, f, g, hh, 32, w, sched);
+        eight!(a, b, c, d, e, f, g, hh, 40, w, sched);
+        eight!(a, b, c, d, e, f, g, hh, 48, w, sched);
+        eight!(a, b, c, d, e, f, g, hh, 56, w, sched);
         h[0] = h[0].wrapping_add(a);
         h[1] = h[1].wrapping_add(b);
         h[2] = h[2].wrapping_add(c);
