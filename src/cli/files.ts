@@ -6,11 +6,9 @@
  *
  * @module
  */
-import { createReadStream } from "node:fs";
-import { lstat, open, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
-import { Readable } from "node:stream";
 import { randomBytes } from "../crypto/random.ts";
 import { encodeHex } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -36,21 +34,108 @@ function ioError(action: string, path: string, e: unknown): EnvelopeError {
   });
 }
 
+/** Bytes per read from a file or stdin. */
+const READ_SIZE = 256 * 1024;
+
+/**
+ * A pull-based stream over an open file (or any `node:fs` FileHandle): one
+ * read per pull, so memory follows the consumer, and cancelling closes the
+ * handle. (Readable.toWeb could enqueue into a cancelled stream from an event
+ * handler, an uncaught error.)
+ */
+export function fileHandleStream(fh: FileHandle, start = 0): ReadableStream<Uint8Array> {
+  let position = start;
+  let closed = false;
+  const close = async () => {
+    if (!closed) {
+      closed = true;
+      await fh.close();
+    }
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buf = new Uint8Array(READ_SIZE);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, position);
+      if (bytesRead === 0) {
+        await close();
+        controller.close();
+        return;
+      }
+      position += bytesRead;
+      controller.enqueue(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+    },
+    async cancel() {
+      await close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** stdin as a pull-based stream: Deno's own where present, else Node's via `read()`. */
+function stdinStream(): ReadableStream<Uint8Array> {
+  const deno = (globalThis as { Deno?: { stdin: { readable: ReadableStream<Uint8Array> } } }).Deno;
+  if (deno) return deno.stdin.readable;
+  const stdin = process.stdin;
+  let ended = false;
+  stdin.once("end", () => (ended = true));
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      return new Promise<void>((resolve, reject) => {
+        const tryRead = () => {
+          const chunk = stdin.read() as Uint8Array | null;
+          if (chunk !== null) {
+            cleanup();
+            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            resolve();
+          } else if (ended) {
+            cleanup();
+            controller.close();
+            resolve();
+          }
+        };
+        const onEnd = () => {
+          ended = true;
+          tryRead();
+        };
+        const onError = (e: unknown) => {
+          cleanup();
+          reject(e);
+        };
+        const cleanup = () => {
+          stdin.off("readable", tryRead);
+          stdin.off("end", onEnd);
+          stdin.off("error", onError);
+        };
+        stdin.on("readable", tryRead);
+        stdin.on("end", onEnd);
+        stdin.on("error", onError);
+        tryRead();
+      });
+    },
+    cancel() {
+      stdin.pause();
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** Opens a file, or stdin for `-`, as a stream. */
 export async function openInput(path: string): Promise<Input> {
-  if (path === "-") {
-    return { name: "stdin", stream: Readable.toWeb(process.stdin) as unknown as ReadableStream<Uint8Array> };
-  }
+  if (path === "-") return { name: "stdin", stream: stdinStream() };
+  let fh: FileHandle;
   let size: number;
   try {
-    const s = await stat(path);
-    if (s.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-    size = s.size;
+    fh = await open(path, "r");
   } catch (e) {
     throw ioError("Reading", path, e);
   }
-  const rs = createReadStream(path, { highWaterMark: 1 << 20 });
-  return { name: path, size, stream: Readable.toWeb(rs) as unknown as ReadableStream<Uint8Array> };
+  try {
+    const s = await fh.stat();
+    if (s.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    size = s.size;
+  } catch (e) {
+    await fh.close();
+    throw ioError("Reading", path, e);
+  }
+  return { name: path, size, stream: fileHandleStream(fh) };
 }
 
 /** Reads a whole (small) file, or stdin. */

@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
+import { COLLECT_EVERY, collector } from "./gc.ts";
 
 /** Where the CLI writes; tests and embedders may capture it. */
 export interface Terminal {
@@ -59,10 +60,15 @@ export function reportError(err: unknown): number {
   return 1;
 }
 
-/** A byte-counting progress bar on stderr, drawn only on a terminal, at most 10 times a second. */
+/**
+ * A byte-counting progress bar on stderr, drawn only on a terminal, at most
+ * 10 times a second; it also paces garbage collection on long files (gc.ts).
+ */
 export function progress(label: string, total: number | undefined): TransformStream<Uint8Array, Uint8Array> {
   let done = 0;
   let last = 0;
+  let sinceCollect = 0;
+  const gc = collector();
   const tty = term.errIsTty;
   const draw = (final: boolean) => {
     const now = Date.now();
@@ -86,6 +92,11 @@ export function progress(label: string, total: number | undefined): TransformStr
   return new TransformStream({
     transform(chunk, controller) {
       done += chunk.length;
+      sinceCollect += chunk.length;
+      if (gc && sinceCollect >= COLLECT_EVERY) {
+        sinceCollect = 0;
+        gc();
+      }
       if (tty) draw(false);
       controller.enqueue(chunk);
     },

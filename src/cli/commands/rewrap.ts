@@ -3,15 +3,14 @@
  *
  * @module
  */
-import { createReadStream } from "node:fs";
-import { Readable } from "node:stream";
+import { open } from "node:fs/promises";
 import { rewrapHeader } from "../../envelope/rewrap.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { parseArgs } from "../args.ts";
-import { openInput, writeOutput } from "../files.ts";
+import { fileHandleStream, openInput, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
 import { say } from "../output.ts";
@@ -93,9 +92,12 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
 
   const output = (flags.output as string | undefined) ?? inputPath;
   const inPlace = output === inputPath;
-  const rest = Readable.toWeb(
-    createReadStream(inputPath, { start: result.payloadOffset, highWaterMark: 1 << 20 }),
-  ) as unknown as ReadableStream<Uint8Array>;
+  let rest: ReadableStream<Uint8Array>;
+  try {
+    rest = fileHandleStream(await open(inputPath, "r"), result.payloadOffset);
+  } catch (e) {
+    throw new EnvelopeError("IO_FAILED", `Reading ${inputPath} failed: ${(e as Error).message}`);
+  }
   let sentHeader = false;
   const reader = rest.getReader();
   const combined = new ReadableStream<Uint8Array>({
