@@ -644,3 +644,36 @@ Deno.test("DataKeyCache: a stream of unannounced length cannot take a data key p
   // Each 5000-byte stream is over the 1000-byte bound alone: no two may share a data key.
   assert.equal(p.calls.generateDataKey, 3);
 });
+
+Deno.test("DataKeyCache on decrypt: concurrent requests share one unwrap; a hit is per provider object", async () => {
+  const kek = prng(13).bytes(32);
+  const p = new CountingProvider(await LocalKey.fromBytes(kek));
+  const sealed = await encrypt(prng(14).bytes(500), { keys: p.inner, chunkSize: 64 });
+  const cache = new DataKeyCache();
+  const results = await Promise.all([
+    ...Array.from({ length: 4 }, () => decrypt(sealed, { keys: p, cache })),
+    decryptStreamed(sealed, { keys: p, cache }, 33),
+    decryptRandomAccessWith(sealed, p, cache),
+  ]);
+  for (const r of results) assert.equal(hex(r), hex(prng(14).bytes(500)));
+  assert.equal(p.calls.unwrap, 1, "one unwrap for six concurrent decrypts");
+  // Another object holding the same key unwraps for itself: it opens, through its own provider call.
+  const twin = new CountingProvider(await LocalKey.fromBytes(kek));
+  assert.equal(hex(await decrypt(sealed, { keys: twin, cache })), hex(prng(14).bytes(500)));
+  assert.equal(twin.calls.unwrap, 1);
+  assert.equal(hex(await decrypt(sealed, { keys: twin, cache })), hex(prng(14).bytes(500)));
+  assert.equal(twin.calls.unwrap, 1, "and is cached for that object from then on");
+});
+
+async function decryptRandomAccessWith(
+  message: Uint8Array,
+  keys: KeyProvider,
+  cache: DataKeyCache,
+): Promise<Uint8Array> {
+  const reader = await openRandomAccess(bytesSource(message), { keys, cache });
+  try {
+    return await reader.read(0, reader.size);
+  } finally {
+    await reader.close();
+  }
+}
