@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { encrypt, type EncryptOptions, encryptStream } from "../src/envelope/encrypt.ts";
-import { decrypt, type DecryptOptions } from "../src/envelope/decrypt.ts";
+import { decrypt, type DecryptOptions, decryptStream } from "../src/envelope/decrypt.ts";
 import { blobSource, bytesSource, openRandomAccess } from "../src/envelope/random_access.ts";
 import { parseHeader } from "../src/format/header.ts";
 import { RawDataKey } from "../src/keys/raw.ts";
@@ -216,4 +216,54 @@ Deno.test("property: 200 seeded cases of random length, chunk size, context, pie
       await reader.close();
     }
   }
+});
+
+Deno.test("empty pieces and views at odd offsets into larger buffers change nothing", async () => {
+  const key = await LocalKey.generate();
+  const cs = 64;
+  const pt = pattern(5 * cs + 7, 21);
+  /** `bytes` in pieces of `size`, each a view at an odd offset into a larger buffer, with an empty piece between. */
+  const oddPieces = (bytes: Uint8Array, size: number) =>
+    ReadableStream.from((function* () {
+      yield new Uint8Array(0);
+      for (let o = 0; o < bytes.length; o += size) {
+        const piece = bytes.subarray(o, o + size);
+        const host = new Uint8Array(piece.length + 10).fill(0xee);
+        host.set(piece, 3);
+        yield host.subarray(3, 3 + piece.length);
+        yield new Uint8Array(new ArrayBuffer(8), 5, 0);
+      }
+    })());
+  const sealedParts = await drain(oddPieces(pt, 50).pipeThrough(encryptStream({ keys: key, chunkSize: cs })));
+  assert.equal(sealedParts.error, undefined);
+  const sealed = concatBytes(sealedParts.parts);
+  const opened = await drain(oddPieces(sealed, 37).pipeThrough(decryptStream({ keys: key })));
+  assert.equal(opened.error, undefined);
+  assert.equal(hex(concatBytes(opened.parts)), hex(pt));
+  // The buffered paths with views too.
+  const host = new Uint8Array(sealed.length + 21).fill(0x11);
+  host.set(sealed, 13);
+  assert.equal(hex(await decrypt(host.subarray(13, 13 + sealed.length), { keys: key })), hex(pt));
+  const ptHost = new Uint8Array(pt.length + 9);
+  ptHost.set(pt, 9);
+  const sealed2 = await encrypt(ptHost.subarray(9), { keys: key, chunkSize: cs });
+  assert.equal(hex(await decrypt(sealed2, { keys: key })), hex(pt));
+});
+
+Deno.test("results are independent copies: later calls do not change earlier plaintexts or ciphertexts", async () => {
+  const key = await LocalKey.generate();
+  const a = pattern(3000, 31);
+  const b = pattern(3000, 32);
+  const sa = await encrypt(a, { keys: key, chunkSize: 64 });
+  const saCopy = sa.slice();
+  const sb = await encrypt(b, { keys: key, chunkSize: 64 });
+  assert.equal(hex(sa), hex(saCopy));
+  const pa = await decrypt(sa, { keys: key });
+  const pb = await decrypt(sb, { keys: key });
+  assert.equal(hex(pa), hex(a));
+  assert.equal(hex(pb), hex(b));
+  // Streamed chunks kept by the consumer stay intact after more chunks arrive.
+  const kept = await drain(streamOf(sa, 100).pipeThrough(decryptStream({ keys: key })));
+  await decrypt(sb, { keys: key });
+  assert.equal(hex(concatBytes(kept.parts)), hex(a));
 });
