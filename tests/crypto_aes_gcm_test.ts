@@ -420,3 +420,28 @@ Deno.test("AesGcm backends: WebCrypto and WASM give identical bytes and open eac
   assert.equal((await g.openAsync(iv, sealed, new Uint8Array(0), { backend: "webcrypto" })).length, 100_000);
   g.dispose();
 });
+
+Deno.test("AesGcm takes views at odd offsets and returns fresh buffers that later calls do not touch", async () => {
+  const backing = randomBytes(3 * WINDOW);
+  const key = backing.subarray(3, 35);
+  const g = await AesGcm.create(key);
+  const iv = backing.subarray(101, 113);
+  const aad = backing.subarray(7, 30);
+  for (const n of [0, 5, 1000, 20_000, WINDOW + 3]) {
+    const pt = backing.subarray(1001, 1001 + n);
+    const want = g.seal(iv.slice(), pt.slice(), aad.slice());
+    for (const backend of ["wasm", "webcrypto"] as const) {
+      const sealed = await g.sealAsync(iv, pt, aad, { backend });
+      assertSameBytes(sealed, want, `seal ${n} from views, ${backend}`);
+      const odd = new Uint8Array(sealed.length + 1).subarray(1);
+      odd.set(sealed);
+      const opened = await g.openAsync(iv, odd, aad, { backend });
+      assertSameBytes(opened, pt, `open ${n} from an odd offset, ${backend}`);
+      const copy = opened.slice();
+      g.seal(iv, randomBytes(n), aad);
+      g.open(iv, sealed, aad);
+      assertSameBytes(opened, copy, `result of ${n} unchanged by later calls, ${backend}`);
+    }
+  }
+  g.dispose();
+});
