@@ -455,6 +455,7 @@ pub fn expand(key: &[u8], enc: bool, k: &mut RoundKeys) -> bool {
         let mut p = [v; 8];
         transpose(&mut p);
         k.rk[r] = p;
+        crate::ct::wipe_planes(&mut p);
         crate::ct::wipe_bytes(&mut rb);
     }
     for r in bytes.iter_mut() {
