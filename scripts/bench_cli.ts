@@ -109,9 +109,12 @@ async function machine(): Promise<string> {
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
   const memKiB = Number(/^MemTotal:\s*(\d+)/m.exec(meminfo)?.[1] ?? 0);
-  const ssl = new TextDecoder().decode((await new Deno.Command("openssl", { args: ["version"] }).output()).stdout).trim();
+  const ssl = new TextDecoder().decode((await new Deno.Command("openssl", { args: ["version"] }).output()).stdout)
+    .trim();
   const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3).join(" ");
-  return `${model}, ${navigator.hardwareConcurrency} cores, ${(memKiB / MiB).toFixed(0)} GiB RAM, load average ${load}; ` +
+  return `${model}, ${navigator.hardwareConcurrency} cores, ${
+    (memKiB / MiB).toFixed(0)
+  } GiB RAM, load average ${load}; ` +
     `Deno ${Deno.version.deno}, ${ssl}; ${Deno.build.os}-${Deno.build.arch}`;
 }
 
@@ -149,20 +152,32 @@ try {
   await timed([deno, ...cliArgv(["--version"])], env, dir);
 
   console.error("openssl enc -aes-256-ctr ...");
-  const hex = (n: number) => Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = (n: number) =>
+    Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
   const ssl = await best(
-    () => timed(["openssl", "enc", "-aes-256-ctr", "-K", hex(32), "-iv", hex(16), "-in", input, "-out", join(dir, "ctr.bin")], env, dir),
+    () =>
+      timed(
+        ["openssl", "enc", "-aes-256-ctr", "-K", hex(32), "-iv", hex(16), "-in", input, "-out", join(dir, "ctr.bin")],
+        env,
+        dir,
+      ),
     rm("ctr.bin"),
   );
   await rm("ctr.bin")();
   rows.push({ step: "openssl enc -aes-256-ctr (the limit)", bytes, t: ssl, bar: false });
 
   console.error("envelope encrypt ...");
-  const enc = await best(() => timed([deno, ...cliArgv(["encrypt", "input.bin", ...k, "-o", "input.bin.envl"])], env, dir), rm("input.bin.envl"));
+  const enc = await best(
+    () => timed([deno, ...cliArgv(["encrypt", "input.bin", ...k, "-o", "input.bin.envl"])], env, dir),
+    rm("input.bin.envl"),
+  );
   rows.push({ step: "envelope encrypt", bytes, t: enc, bar: true });
 
   console.error("envelope decrypt ...");
-  const dec = await best(() => timed([deno, ...cliArgv(["decrypt", "input.bin.envl", ...k, "-o", "output.bin"])], env, dir), rm("output.bin"));
+  const dec = await best(
+    () => timed([deno, ...cliArgv(["decrypt", "input.bin.envl", ...k, "-o", "output.bin"])], env, dir),
+    rm("output.bin"),
+  );
   rows.push({ step: "envelope decrypt", bytes, t: dec, bar: true });
   if (!(await same(input, join(dir, "output.bin")))) {
     console.error("error: the decrypted file differs from the input");
@@ -175,7 +190,10 @@ try {
     await Deno.mkdir(join(dir, "tree"));
     await randomFile(join(dir, "tree", "one.bin"), dirMiB);
     console.error(`envelope encrypt -d / decrypt -d (one ${dirMiB} MiB file) ...`);
-    const encDir = await best(() => timed([deno, ...cliArgv(["encrypt", "-d", "tree", ...k, "-o", "tree.zip.envl"])], env, dir), rm("tree.zip.envl"));
+    const encDir = await best(
+      () => timed([deno, ...cliArgv(["encrypt", "-d", "tree", ...k, "-o", "tree.zip.envl"])], env, dir),
+      rm("tree.zip.envl"),
+    );
     const decDir = await best(
       () => timed([deno, ...cliArgv(["decrypt", "tree.zip.envl", ...k, "-d", "restored"])], env, dir),
       () => Deno.remove(join(dir, "restored"), { recursive: true }).catch(() => {}),

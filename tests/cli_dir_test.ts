@@ -168,7 +168,11 @@ Deno.test("cli: encrypt -d skips links out of the folder and says so; an output 
   assert.equal(r.code, 0, show(r));
   r = await ws.run(["decrypt", "t.zip.envl", "-d", "r", ...k]);
   assert.equal(r.code, 0, show(r));
-  assert.deepEqual([...(await snapshot(ws.path("r"))).keys()], ["in/", "in/a"], "the link out of the folder is not stored");
+  assert.deepEqual(
+    [...(await snapshot(ws.path("r"))).keys()],
+    ["in/", "in/a"],
+    "the link out of the folder is not stored",
+  );
   const zip = await ws.run(["decrypt", "t.zip.envl", ...k, "-o", "-"]);
   assert.ok(!zip.stdout.includes("not for the archive"), "the link's target was archived");
 

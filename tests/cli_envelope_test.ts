@@ -14,6 +14,7 @@ import {
   cliArgv,
   cliEnv,
   type CliResult,
+  type InspectJson,
   leftovers,
   pathExists,
   randomBytes,
@@ -53,7 +54,7 @@ async function writeKey(path: string): Promise<LocalKey> {
   return key;
 }
 
-async function inspectJson(ws: Workspace, file: string): Promise<Record<string, any>> {
+async function inspectJson(ws: Workspace, file: string): Promise<InspectJson> {
   const r = await ws.run(["inspect", "--json", file]);
   assertOk(r);
   return JSON.parse(r.stdout);
@@ -81,7 +82,7 @@ Deno.test("cli: a file round trip with default names, the default local key and 
   const info = await inspectJson(ws, "data.bin.envl");
   assert.equal(info.chunkSize, 4096);
   assert.deepEqual(info.context, { app: "x", env: "test" });
-  assert.deepEqual(info.keys.map((k: any) => [k.provider, k.keyId]), [["local", key.keyId]]);
+  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId]), [["local", key.keyId]]);
   // 4096-byte chunks: 49 chunks of 4096 + 16 after the header.
   assert.equal(sealed.length, info.headerLength + Math.ceil(data.length / 4096) * 16 + data.length);
 
@@ -100,7 +101,9 @@ Deno.test("cli: a file round trip with default names, the default local key and 
   assert.deepEqual(await Deno.readFile(ws.path("data.bin")), data);
 
   // A missing pair and a different value both fail before any output.
-  for (const ctx of [["-c", "app=x"], ["-c", "app=y", "-c", "env=test"], ["-c", "app=x", "-c", "env=test", "-c", "z=1"]]) {
+  for (
+    const ctx of [["-c", "app=x"], ["-c", "app=y", "-c", "env=test"], ["-c", "app=x", "-c", "env=test", "-c", "z=1"]]
+  ) {
     r = await ws.run(["decrypt", "data.bin.envl", ...ctx, "-o", "wrong.bin"]);
     assertFailed(r, "CONTEXT_MISMATCH");
     assert.match(r.stderr, /"app":"x"/, "the hint shows the file's context");
@@ -111,7 +114,7 @@ Deno.test("cli: a file round trip with default names, the default local key and 
   r = await ws.run(["encrypt", "data.bin", "-o", "second.envl"]);
   assertOk(r);
   assert.equal(r.stderr, "", "the second encrypt does not warn");
-  assert.deepEqual((await inspectJson(ws, "second.envl")).keys.map((k: any) => k.keyId), [key.keyId]);
+  assert.deepEqual((await inspectJson(ws, "second.envl")).keys.map((k) => k.keyId), [key.keyId]);
   assert.deepEqual(await leftovers(ws.dir), []);
 });
 
@@ -223,7 +226,7 @@ Deno.test("cli: two -k local keys each decrypt alone; a third key and a missing 
   assert.equal(r.stderr, "", "explicit keys: no default key is created");
   assert.equal(await pathExists(`${ws.home}/.config`), false);
   const info = await inspectJson(ws, "f.envl");
-  assert.deepEqual(info.keys.map((k: any) => `${k.provider}:${k.keyId}`), [`local:${a.keyId}`, `local:${b.keyId}`]);
+  assert.deepEqual(info.keys.map((k) => `${k.provider}:${k.keyId}`), [`local:${a.keyId}`, `local:${b.keyId}`]);
 
   for (const k of ["A", "B"]) {
     r = await ws.run(["decrypt", "f.envl", "-k", `local:${k}.key`, "-o", `out-${k}`]);
@@ -262,7 +265,11 @@ Deno.test("cli: an encrypt that fails creates no default local key", async () =>
     const r = await ws.run(args);
     assert.notEqual(r.code, 0, show(r));
     assert.match(r.stderr, new RegExp(`^error: .*\\[(${code})\\]$`, "m"), show(r));
-    assert.doesNotMatch(r.stderr, /created a new local key/, `${args.join(" ")}: announced a key for a run that failed`);
+    assert.doesNotMatch(
+      r.stderr,
+      /created a new local key/,
+      `${args.join(" ")}: announced a key for a run that failed`,
+    );
     assert.equal(await pathExists(keyDir), false, `${args.join(" ")}: created ${keyDir}`);
   }
   assert.equal(await Deno.readTextFile(ws.path("f.envl")), "already here");
@@ -414,7 +421,24 @@ Deno.test("cli: inspect shows format, context and keys as text and JSON, with no
   const a = await writeKey(ws.path("A.key"));
   const b = await writeKey(ws.path("B.key"));
   await Deno.writeTextFile(ws.path("f"), "inspect me");
-  assertOk(await ws.run(["encrypt", "f", "-k", "local:A.key", "-k", "local:B.key", "-c", "app=x", "-c", "note=a b\"c", "-c", "eq=a=b=", "--chunk-size", "1024"]));
+  assertOk(
+    await ws.run([
+      "encrypt",
+      "f",
+      "-k",
+      "local:A.key",
+      "-k",
+      "local:B.key",
+      "-c",
+      "app=x",
+      "-c",
+      'note=a b"c',
+      "-c",
+      "eq=a=b=",
+      "--chunk-size",
+      "1024",
+    ]),
+  );
   await Deno.remove(ws.path("A.key"));
   await Deno.remove(ws.path("B.key"));
 
@@ -433,12 +457,12 @@ Deno.test("cli: inspect shows format, context and keys as text and JSON, with no
 
   r = await runCli(["inspect", "--json", "f.envl"], { cwd: ws.dir });
   assertOk(r);
-  const info = JSON.parse(r.stdout);
+  const info: InspectJson = JSON.parse(r.stdout);
   assert.equal(info.format, "envelope");
   assert.equal(info.version, 1);
   assert.equal(info.chunkSize, 1024);
   assert.deepEqual(info.context, { app: "x", eq: "a=b=", note: 'a b"c' }, "a value keeps every = after the first");
-  assert.deepEqual(info.keys.map((k: any) => ({ provider: k.provider, keyId: k.keyId })), [
+  assert.deepEqual(info.keys.map((k) => ({ provider: k.provider, keyId: k.keyId })), [
     { provider: "local", keyId: a.keyId },
     { provider: "local", keyId: b.keyId },
   ]);

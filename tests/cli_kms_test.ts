@@ -6,7 +6,16 @@
 import assert from "node:assert/strict";
 import { LocalKey } from "../src/keys/local.ts";
 import { type AliyunServer, startAliyunServer } from "./support/aliyun_server.ts";
-import { type CliResult, leftovers, pathExists, randomBytes, show, type Workspace, workspace } from "./support/cli.ts";
+import {
+  type CliResult,
+  type InspectJson,
+  leftovers,
+  pathExists,
+  randomBytes,
+  show,
+  type Workspace,
+  workspace,
+} from "./support/cli.ts";
 import { type Moto, startMoto } from "./support/moto.ts";
 
 function assertFailed(r: CliResult, code: string): void {
@@ -37,7 +46,7 @@ function closedPort(): number {
   return port;
 }
 
-async function inspectJson(ws: Workspace, file: string): Promise<any> {
+async function inspectJson(ws: Workspace, file: string): Promise<InspectJson> {
   const r = await ws.run(["inspect", "--json", file]);
   assertOk(r);
   return JSON.parse(r.stdout);
@@ -93,7 +102,7 @@ Deno.test("cli + aws-kms (moto): encrypt by alias, inspect shows the ARN, decryp
     // The stored context changed in the header (same length): the KMS itself
     // refuses, and the message names the key and the cause.
     const sealed = await Deno.readFile(ws.path("f.envl"));
-    const at = sealed.indexOf(0x78 /* x */, 46);
+    const at = sealed.indexOf(0x78, /* x */ 46);
     assert.equal(sealed[at - 1], 0x01, "found the context value");
     const tampered = sealed.slice();
     tampered[at] = 0x79; /* y */
@@ -137,7 +146,7 @@ Deno.test("cli: one data key wrapped by AWS, Alibaba Cloud and a local key; each
     );
     assertOk(r);
     const info = await inspectJson(ws, "f.envl");
-    assert.deepEqual(info.keys.map((k: any) => `${k.provider}:${k.keyId}`), [
+    assert.deepEqual(info.keys.map((k) => `${k.provider}:${k.keyId}`), [
       `aws-kms:${arn}`,
       `aliyun-kms:${aliKey}`,
       `local:${local.keyId}`,
@@ -215,7 +224,7 @@ Deno.test("cli: rewrap to a second key of the same KMS re-encrypts inside the KM
     assert.match(r.stdout, new RegExp(`^added aws-kms:${arn2} \\(re-encrypted inside the KMS\\)$`, "m"));
     assert.match(r.stdout, new RegExp(`^removed aws-kms:${arn1}$`, "m"));
     const info = await inspectJson(ws, "aws.envl");
-    assert.deepEqual(info.keys.map((k: any) => k.keyId), [arn2]);
+    assert.deepEqual(info.keys.map((k) => k.keyId), [arn2]);
     const after = await Deno.readFile(ws.path("aws.envl"));
     assert.deepEqual(after.subarray(info.headerLength), before.subarray(h1), "the payload changed");
     r = await ws.run(["decrypt", "aws.envl", "-c", "app=rw", "-o", "aws.out"], { env });
@@ -238,7 +247,7 @@ Deno.test("cli: rewrap to a second key of the same KMS re-encrypts inside the KM
     assert.equal(aliyun.count("ReEncrypt"), reencrypts + 1, "one ReEncrypt");
     assert.equal(aliyun.count("Decrypt"), decrypts, "the data key never left the KMS");
     const ainfo = await inspectJson(ws, "ali.envl");
-    assert.deepEqual(ainfo.keys.map((k: any) => `${k.provider}:${k.keyId}`), [`aliyun-kms:${k2}`]);
+    assert.deepEqual(ainfo.keys.map((k) => `${k.provider}:${k.keyId}`), [`aliyun-kms:${k2}`]);
     assert.deepEqual(
       (await Deno.readFile(ws.path("ali.envl"))).subarray(ainfo.headerLength),
       aliBefore.subarray(ah1),

@@ -5,7 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { LocalKey } from "../src/keys/local.ts";
-import { type CliResult, leftovers, pathExists, randomBytes, show, type Workspace, workspace } from "./support/cli.ts";
+import {
+  type CliResult,
+  type InspectJson,
+  leftovers,
+  pathExists,
+  randomBytes,
+  show,
+  type Workspace,
+  workspace,
+} from "./support/cli.ts";
 
 function assertFailed(r: CliResult, code: string, exit = 1): void {
   assert.equal(r.code, exit, show(r));
@@ -20,7 +29,7 @@ async function writeKey(ws: Workspace, name: string): Promise<LocalKey> {
 }
 
 /** The file's header info and the bytes after its header. */
-async function split(ws: Workspace, file: string): Promise<{ info: any; payload: Uint8Array }> {
+async function split(ws: Workspace, file: string): Promise<{ info: InspectJson; payload: Uint8Array }> {
   const r = await ws.run(["inspect", "--json", file]);
   assert.equal(r.code, 0, show(r));
   const info = JSON.parse(r.stdout);
@@ -28,7 +37,7 @@ async function split(ws: Workspace, file: string): Promise<{ info: any; payload:
   return { info, payload: bytes.subarray(info.headerLength) };
 }
 
-const ids = (info: any) => info.keys.map((k: any) => `${k.provider}:${k.keyId}`);
+const ids = (info: InspectJson) => info.keys.map((k) => `${k.provider}:${k.keyId}`);
 
 Deno.test("cli: rewrap adds, removes and replaces local keys; the payload is untouched", async () => {
   await using ws = await workspace();

@@ -129,6 +129,17 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
   }
 }
 
+/** What `envelope inspect --json` prints for an envelope file. */
+export interface InspectJson {
+  readonly format: string;
+  readonly version: number;
+  readonly suite: number;
+  readonly chunkSize: number;
+  readonly context: Record<string, string>;
+  readonly keys: readonly { readonly provider: string; readonly keyId: string; readonly wrappedBytes: number }[];
+  readonly headerLength: number;
+}
+
 /** A temporary folder for one test, with an empty HOME inside it. */
 export interface Workspace {
   readonly dir: string;
