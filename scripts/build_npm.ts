@@ -1,6 +1,7 @@
 /**
  * Builds the npm package `@envelope/envelope` into `npm/` (what dnt would do,
- * without dnt): `deno task build:npm [--out DIR]`.
+ * without dnt): `deno run -A scripts/build_npm.ts [--out DIR]` (also
+ * `deno task build:npm`).
  *
  * 1. Reads `deno.json` (name, version, license, the npm versions in "imports").
  * 2. Stages `mod.ts` and `src/**\/*.ts` (no tests, no `src/web/`), dropping
@@ -9,10 +10,12 @@
  *    specifier is checked: relative `.ts` paths, `node:` builtins, and bare
  *    names that deno.json maps to `npm:` (these become dependencies, pinned
  *    exactly). Anything else, or an unguarded `Deno.` use, stops the build.
- * 3. Installs the dependencies into `OUT/node_modules` (their types are needed
- *    for the declarations; `npm pack` never includes node_modules).
- * 4. Compiles with TypeScript from the root `package.json` devDependencies
- *    (`node_modules/.bin/tsc`, `rewriteRelativeImportExtensions`): ES2022 ESM
+ * 3. Installs, once each, into `node_modules/.cache/envelope-npm-build/`: the
+ *    toolchain ({@linkcode TOOLCHAIN}: TypeScript and Node's types, pinned
+ *    here rather than in the root package.json, whose dependencies deno.lock
+ *    records) and the package's dependencies (their types are needed for the
+ *    declarations).
+ * 4. Compiles with `tsc` (`rewriteRelativeImportExtensions`): ES2022 ESM
  *    `.js` plus `.d.ts`, no source maps, so the output is deterministic.
  * 5. Writes `core.wasm` (the WASM core decoded from its generated module and
  *    checked against its recorded SHA-256), README.md, LICENSE and
@@ -278,7 +281,7 @@ function tsconfig(
       // What Node 20 has: ES2023 plus String#isWellFormed and resizable ArrayBuffers (ES2024).
       lib: ["ES2023", "ES2024.String", "ES2024.ArrayBuffer", "DOM", "DOM.Iterable", "DOM.AsyncIterable"],
       types: ["node"],
-      typeRoots: [join(ROOT, "node_modules", "@types")],
+      typeRoots: [join(TOOLCHAIN_DIR, "node_modules", "@types")],
       // Bare npm names resolve to the pinned copies installed for the build (installDeps).
       paths: { "*": [join(depsDir, "node_modules", "*"), join(depsDir, "node_modules", "@types", "*")] },
       rootDir: stage,
@@ -319,30 +322,36 @@ async function writeCoreWasm(out: string): Promise<number> {
   return bytes.length;
 }
 
+/** The compiler and Node's types the build uses (TypeScript 5.7+ for rewriteRelativeImportExtensions). */
+export const TOOLCHAIN: Readonly<Record<string, string>> = { "typescript": "5.9.3", "@types/node": "20.19.43" };
+
+const CACHE = join(ROOT, "node_modules", ".cache", "envelope-npm-build");
+
+/** Where {@linkcode TOOLCHAIN} is installed: `node_modules/.bin/tsc` and `node_modules/@types/node` below it. */
+export const TOOLCHAIN_DIR: string = join(
+  CACHE,
+  "toolchain-" + Object.entries(TOOLCHAIN).map(([n, v]) => `${n.replace(/[@/]/g, "")}-${v}`).join("-"),
+);
+
 /**
- * Installs the dependencies (for their types only) once per set of pinned
- * versions, in `node_modules/.cache/envelope-npm-build/<hash>/` at the repo
- * root, and returns that folder. Concurrent builds each install into a
- * private folder and the first rename wins, so none sees a half-made one.
+ * Installs `deps` (exact versions) into `dir` once: later builds reuse it.
+ * Concurrent builds each install into a private folder and the first rename
+ * wins, so none sees a half-made one.
  */
-async function installDeps(deps: Map<string, string>): Promise<string> {
-  const manifest = JSON.stringify({ private: true, dependencies: Object.fromEntries([...deps].sort()) }, null, 2) +
-    "\n";
-  const key = createHash("sha256").update(manifest).digest("hex").slice(0, 16);
-  const cache = join(ROOT, "node_modules", ".cache", "envelope-npm-build");
-  const dir = join(cache, key);
+async function installOnce(dir: string, deps: ReadonlyMap<string, string>, what: string): Promise<string> {
   if (await exists(join(dir, "installed"))) return dir;
   const list = [...deps].map(([n, v]) => `${n}@${v}`).join(", ");
-  console.log(`Installing the dependencies for their types: ${list || "none"}`);
-  await Deno.mkdir(cache, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: cache, prefix: `${key}.tmp-` });
+  console.log(`Installing ${what}: ${list || "none"}`);
+  await Deno.mkdir(dirname(dir), { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: dirname(dir), prefix: `${relative(dirname(dir), dir)}.tmp-` });
   try {
-    await Deno.writeTextFile(join(tmp, "package.json"), manifest);
+    const manifest = { private: true, dependencies: Object.fromEntries([...deps].sort()) };
+    await Deno.writeTextFile(join(tmp, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
     await run(
       "npm",
       ["install", "--ignore-scripts", "--no-package-lock", "--no-audit", "--no-fund", "--prefer-offline"],
       tmp,
-      "Installing the dependencies",
+      `Installing ${what}`,
     );
     await Deno.writeTextFile(join(tmp, "installed"), list + "\n");
     try {
@@ -354,6 +363,12 @@ async function installDeps(deps: Map<string, string>): Promise<string> {
     if (await exists(tmp)) await Deno.remove(tmp, { recursive: true });
   }
   return dir;
+}
+
+/** The package's dependencies, for their types, in a folder named by a hash of the pinned set. */
+function installDeps(deps: ReadonlyMap<string, string>): Promise<string> {
+  const key = createHash("sha256").update(JSON.stringify([...deps].sort())).digest("hex").slice(0, 16);
+  return installOnce(join(CACHE, `deps-${key}`), deps, "the dependencies for their types");
 }
 
 /**
@@ -381,11 +396,8 @@ async function cleanOut(out: string, name: string): Promise<void> {
 
 async function build(out: string): Promise<void> {
   const deno = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))) as DenoJson;
-  const tsc = join(ROOT, "node_modules", ".bin", "tsc");
-  if (!(await exists(tsc)) || !(await exists(join(ROOT, "node_modules", "@types", "node")))) {
-    console.log("Installing the build tools (npm install at the repo root: typescript, @types/node)");
-    await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], ROOT, "Installing the build tools");
-  }
+  await installOnce(TOOLCHAIN_DIR, new Map(Object.entries(TOOLCHAIN)), "the build toolchain");
+  const tsc = join(TOOLCHAIN_DIR, "node_modules", ".bin", "tsc");
 
   await cleanOut(out, deno.name);
   const stage = join(out, ".stage");

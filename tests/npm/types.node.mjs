@@ -1,14 +1,15 @@
 // The package's declarations from a TypeScript user's side: a consumer file
 // importing every entry point type-checks under `moduleResolution: NodeNext`
 // (so the exports map's `types` conditions resolve), and a wrong option is a
-// type error (so the types are real, not `any`). Uses the repo's pinned tsc.
+// type error (so the types are real, not `any`). Uses the build's pinned
+// toolchain: $ENVELOPE_TOOLCHAIN (TOOLCHAIN_DIR of scripts/build_npm.ts).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { repoPath } from "./support/helpers.mjs";
+import process from "node:process";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = join(here, "types-check");
@@ -36,7 +37,11 @@ await encrypt(new Uint8Array(1), { keys: key, chunkSize: "big" });
 `;
 
 test("a TypeScript consumer of every entry point type-checks (NodeNext, strict)", () => {
-  const repo = repoPath();
+  const toolchain = process.env.ENVELOPE_TOOLCHAIN;
+  assert.ok(
+    toolchain,
+    "ENVELOPE_TOOLCHAIN is not set: point it at the build's toolchain (tests/npm_package_test.ts does)",
+  );
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, type: "module" }));
   writeFileSync(join(dir, "consumer.ts"), CONSUMER);
@@ -51,13 +56,13 @@ test("a TypeScript consumer of every entry point type-checks (NodeNext, strict)"
         noEmit: true,
         lib: ["ES2023", "DOM", "DOM.Iterable"],
         types: ["node"],
-        typeRoots: [join(repo, "node_modules", "@types")],
+        typeRoots: [join(toolchain, "node_modules", "@types")],
         skipLibCheck: true,
       },
       files: ["consumer.ts"],
     }),
   );
-  const r = spawnSync(join(repo, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], {
+  const r = spawnSync(join(toolchain, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], {
     cwd: dir,
     encoding: "utf8",
     timeout: 120_000,
