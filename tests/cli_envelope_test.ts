@@ -470,6 +470,11 @@ Deno.test("cli: inspect shows format, context and keys as text and JSON, with no
   const size = (await Deno.stat(ws.path("f.envl"))).size;
   assert.equal(size, info.headerLength + 16 + "inspect me".length);
 
+  // A header cut short is reported, not guessed at.
+  await Deno.writeFile(ws.path("cut.envl"), (await Deno.readFile(ws.path("f.envl"))).subarray(0, 40));
+  r = await runCli(["inspect", "cut.envl"], { cwd: ws.dir });
+  assertFailed(r, "TRUNCATED|HEADER_INVALID");
+
   r = await runCli(["inspect"], { cwd: ws.dir });
   assertFailed(r, "USAGE", 2);
   r = await runCli(["inspect", "absent.envl"], { cwd: ws.dir });
