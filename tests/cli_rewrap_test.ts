@@ -145,3 +145,24 @@ Deno.test("cli: rewrap in place keeps the file's mode", async () => {
   assert.equal(r.code, 0, show(r));
   assert.equal((await Deno.stat(ws.path("f.envl"))).mode! & 0o777, 0o600, "rewrap widened the file's permissions");
 });
+
+Deno.test("cli: rewrap never leaves a file with no key, and adding a key already there changes nothing", async () => {
+  await using ws = await workspace();
+  const a = await writeKey(ws, "A.key");
+  await Deno.writeTextFile(ws.path("f"), "last key");
+  let r = await ws.run(["encrypt", "f", "-k", "local:A.key"]);
+  assert.equal(r.code, 0, show(r));
+  const before = await Deno.readFile(ws.path("f.envl"));
+
+  r = await ws.run(["rewrap", "f.envl", "--remove", `local:${a.keyId}`, "-u", "local:A.key"]);
+  assert.notEqual(r.code, 0, show(r));
+  assert.match(r.stderr, /^error: .*every wrapped key.*\[[A-Z_]+\]$/m, show(r));
+  assert.match(r.stderr, /^hint: \S/m);
+  assert.deepEqual(await Deno.readFile(ws.path("f.envl")), before);
+
+  r = await ws.run(["rewrap", "f.envl", "-k", "local:A.key", "-u", "local:A.key"]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(ids((await split(ws, "f.envl")).info), [`local:${a.keyId}`], "the key list gained a duplicate");
+  assert.ok(r.stdout.includes(a.keyId), r.stdout);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
