@@ -247,7 +247,7 @@ function packageJson(deno: DenoJson, deps: Map<string, string>): Record<string, 
     types: `./${main}.d.ts`,
     exports: exportsMap(deno),
     bin: { envelope: "bin/envelope.js" },
-    files: [`${main}.js`, `${main}.d.ts`, "src/**/*.js", "src/**/*.d.ts", "bin/envelope.js", "core.wasm"],
+    files: [`${main}.js`, `${main}.d.ts`, "src/**/*.js", "src/**/*.d.ts", "bin/envelope.js", "core.wasm", "docs/*.md"],
     keywords: ["encryption", "envelope-encryption", "kms", "aws-kms", "aliyun", "aes-gcm", "fernet", "webassembly"],
     dependencies: Object.fromEntries([...deps].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)),
   };
@@ -451,6 +451,11 @@ async function build(out: string): Promise<void> {
     if (await exists(join(ROOT, doc))) await Deno.copyFile(join(ROOT, doc), join(out, doc));
     else console.warn(`warning: ${doc} is missing at the repo root; the package ships without it`);
   }
+  // The docs the README and the CLI's usage point to (docs/FORMAT.md, ...), as the JSR publish includes them.
+  await Deno.mkdir(join(out, "docs"), { recursive: true });
+  const docs: string[] = [];
+  for await (const e of Deno.readDir(join(ROOT, "docs"))) if (e.isFile && e.name.endsWith(".md")) docs.push(e.name);
+  for (const d of docs.sort()) await Deno.copyFile(join(ROOT, "docs", d), join(out, "docs", d));
 
   // What `npm pack` will include, from npm itself.
   const listing = JSON.parse(

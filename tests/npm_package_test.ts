@@ -101,7 +101,16 @@ Deno.test("npm package: builds, packs, installs from the tarball and passes test
     const tarball = join(tmp, packed[0].filename);
     const files: string[] = packed[0].files.map((f: { path: string }) => f.path);
     for (
-      const f of ["package.json", "mod.js", "mod.d.ts", "bin/envelope.js", "core.wasm", "LICENSE", "src/browser.js"]
+      const f of [
+        "package.json",
+        "mod.js",
+        "mod.d.ts",
+        "bin/envelope.js",
+        "core.wasm",
+        "LICENSE",
+        "src/browser.js",
+        "docs/FORMAT.md",
+      ]
     ) {
       assert.ok(files.includes(f), `the tarball has ${f}`);
     }
