@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { chmod, type FileHandle, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { randomBytes } from "../crypto/random.ts";
@@ -32,6 +33,33 @@ function ioError(action: string, path: string, e: unknown): EnvelopeError {
   return new EnvelopeError("IO_FAILED", `${action} ${path} failed: ${why}`, {
     hint: code === "EISDIR" ? "pass -d DIR to encrypt a directory" : "check the path and its permissions",
   });
+}
+
+/** Temporary files and folders to remove if a signal ends the process mid-write. */
+const live = new Set<string>();
+let trapped = false;
+
+/**
+ * Registers a temporary path for removal on SIGINT, SIGTERM or SIGHUP (a
+ * signal ends the process without running `abort`); returns the function
+ * that unregisters it.
+ */
+export function removeOnSignal(path: string): () => void {
+  if (!trapped) {
+    trapped = true;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      process.on(signal, () => {
+        for (const p of live) {
+          try {
+            rmSync(p, { recursive: true, force: true });
+          } catch { /* best effort on the way out */ }
+        }
+        process.exit(code);
+      });
+    }
+  }
+  live.add(path);
+  return () => void live.delete(path);
 }
 
 /** Bytes per read from a file or stdin. */
@@ -186,16 +214,18 @@ export interface AtomicOutput {
   abort(): Promise<void>;
 }
 
-/** Starts writing `path` through a temporary file in the same folder (mode `mode`, default 0644 less umask). */
+/** Starts writing `path` through a temporary file (mode 0600) in the same folder; `commit` gives it `mode` (default 0644). */
 export async function atomicOutput(path: string, options: { force: boolean; mode?: number }): Promise<AtomicOutput> {
   await checkWritable(path, options.force);
   const tempPath = join(dirname(path), `.${basename(path)}.${encodeHex(randomBytes(6))}.part`);
   let fh: Awaited<ReturnType<typeof open>>;
   try {
-    fh = await open(tempPath, "wx", options.mode ?? 0o644);
+    // 0600 while it holds a partial result; the final mode is set just before the rename.
+    fh = await open(tempPath, "wx", 0o600);
   } catch (e) {
     throw ioError("Writing", path, e);
   }
+  const forget = removeOnSignal(tempPath);
   let closed = false;
   const close = async () => {
     if (!closed) {
@@ -224,18 +254,22 @@ export async function atomicOutput(path: string, options: { force: boolean; mode
     tempPath,
     stream,
     async commit() {
-      await close();
-      await checkWritable(path, options.force);
       try {
+        await close();
+        await checkWritable(path, options.force);
+        await chmod(tempPath, options.mode ?? 0o644);
         await rename(tempPath, path);
       } catch (e) {
         await unlink(tempPath).catch(() => {});
-        throw ioError("Writing", path, e);
+        throw e instanceof EnvelopeError ? e : ioError("Writing", path, e);
+      } finally {
+        forget();
       }
     },
     async abort() {
       await close().catch(() => {});
       await unlink(tempPath).catch(() => {});
+      forget();
     },
   };
 }

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { stat } from "node:fs/promises";
 import { EnvelopeError } from "../errors.ts";
 import type { Header } from "../format/header.ts";
 import { defaultLocalKeyPath, loadLocalKeyFile, loadOrCreateLocalKey } from "../keys/local_file.ts";
@@ -48,6 +49,7 @@ export async function resolveKey(spec: string): Promise<KeyProvider> {
   }
   switch (kind) {
     case "local":
+      await warnIfShared(value);
       return await loadLocalKeyFile(value);
     case "aws-kms": {
       const { AwsKms } = await import("../kms/aws.ts");
@@ -64,6 +66,15 @@ export async function resolveKey(spec: string): Promise<KeyProvider> {
   }
 }
 
+/** Warns when a key file can be read by other users (docs/FORMAT.md §6 says it MUST NOT). */
+async function warnIfShared(path: string): Promise<void> {
+  try {
+    if (((await stat(path)).mode & 0o077) !== 0) {
+      warn(`the key file ${path} is readable by other users; run chmod 600 ${path}`);
+    }
+  } catch { /* loading reports a missing file */ }
+}
+
 /** Loads every `-k` spec. */
 export async function resolveKeys(specs: readonly string[]): Promise<KeyProvider[]> {
   const out: KeyProvider[] = [];
@@ -73,8 +84,10 @@ export async function resolveKeys(specs: readonly string[]): Promise<KeyProvider
 
 /** The default local key for encrypting: created on first use, with a warning saying where and to back it up. */
 export async function defaultEncryptKey(): Promise<KeyProvider> {
-  return await loadOrCreateLocalKey(defaultLocalKeyPath(), (path) => {
-    warn(`created a new local key at ${path}; back it up: files encrypted with it cannot be decrypted without it`);
+  const path = defaultLocalKeyPath();
+  await warnIfShared(path);
+  return await loadOrCreateLocalKey(path, (p) => {
+    warn(`created a new local key at ${p}; back it up: files encrypted with it cannot be decrypted without it`);
   });
 }
 
@@ -90,7 +103,10 @@ export async function automaticKeys(
   const out: KeyProvider[] = [];
   if (providers.has("local")) {
     const path = defaultLocalKeyPath();
-    if (await exists(path)) out.push(await loadLocalKeyFile(path));
+    if (await exists(path)) {
+      await warnIfShared(path);
+      out.push(await loadLocalKeyFile(path));
+    }
   }
   if (providers.has("aws-kms")) {
     const { AwsKms } = await import("../kms/aws.ts");

@@ -14,7 +14,7 @@ import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
 import { parseArgs, parseContext } from "../args.ts";
-import { openInput, writeOutput } from "../files.ts";
+import { openInput, removeOnSignal, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { progress, say } from "../output.ts";
@@ -66,12 +66,14 @@ export async function deliver(
   if (req.dir !== undefined) {
     const outDir = resolve(req.dir);
     const tmp = await mkdtemp(join(dirname(outDir), ".envelope-extract-"));
+    const forget = removeOnSignal(tmp);
     try {
       const zipPath = join(tmp, "archive.zip");
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
       await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize });
     } finally {
       await rm(tmp, { recursive: true, force: true });
+      forget();
     }
     return req.dir;
   }

@@ -13,7 +13,7 @@ import { checkWritable, openInput, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
-import { progress, say } from "../output.ts";
+import { progress, say, warn } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -104,7 +104,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
         hint: "check the path given to -d",
       });
     }
-    source = zipDirectory(dir);
+    source = zipDirectory(dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
   } else {
     const inp = await openInput(input!);
     source = inp.stream;

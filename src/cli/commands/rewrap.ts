@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { rewrapHeader } from "../../envelope/rewrap.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
@@ -113,7 +113,9 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
     },
     cancel: (r) => reader.cancel(r),
   });
-  await writeOutput(combined, output, { force: inPlace || Boolean(flags.force) });
+  // In place, the rewritten file keeps the original's permissions.
+  const mode = inPlace ? (await stat(inputPath)).mode & 0o777 : undefined;
+  await writeOutput(combined, output, { force: inPlace || Boolean(flags.force), mode });
   for (const a of result.added) {
     say(`added ${a.provider}:${a.keyId} (${a.via === "reencrypt" ? "re-encrypted inside the KMS" : "wrapped here"})`);
   }
