@@ -40,6 +40,8 @@ async function withSetup(fn: (c: Ctx) => Promise<void>): Promise<void> {
 }
 
 const SEP = "*---*";
+/** The JSON of `-c owner=alice -c doc=...` in the order given, as encrypt stores and sends it. */
+const CTX_JSON = '{"owner":"alice","doc":"Alice\'s: \\"notes\\""}';
 
 /** Random text-ish bytes (the sample reads text files) of length `n`. */
 function payload(n: number): Uint8Array {
@@ -116,36 +118,77 @@ Deno.test("aliyun: envelope encrypt --format aliyun writes the sample's text, an
           "-c",
           "owner=alice",
           "-c",
-          "doc=p*---*q",
+          'doc=Alice\'s: "notes"',
         ], { cwd: dir, home, env }),
         `encrypt ${size}`,
       );
       const text = await Deno.readTextFile(enc);
       assert.ok(!text.endsWith("\n"));
       const parts = text.split(SEP);
-      // The context holds a separator itself: six pieces, and the first four separators are the fields'.
-      assert.equal(parts.length, 6);
-      assert.equal(parts.slice(4).join(SEP), '{"owner":"alice","doc":"p*---*q"}');
+      assert.equal(parts.length, 5);
+      assert.equal(parts[4], CTX_JSON);
       assert.equal(atob(parts[2]).length, 16);
       assert.equal(atob(parts[3]).length, 16);
       assert.equal(atob(parts[0]).length, size);
       const gen = server.calls.filter((c) => c.action === "GenerateDataKey").at(-1)!;
-      assert.equal(gen.params.EncryptionContext, '{"owner":"alice","doc":"p*---*q"}');
+      assert.equal(gen.params.EncryptionContext, CTX_JSON);
       assert.equal(gen.params.KeySpec, "AES_256");
       assert.equal(gen.params.NumberOfBytes, "32");
 
-      // The replica splits on the first four separators too.
+      // The replica splits as aliDecrypt.py does.
       const back = join(dir, `p${size}.back`);
       ok(await runPy("compat_aliyun_sample.py", ["decrypt", enc, back], { cwd: dir, home, env }), `aliDecrypt ${size}`);
       assert.deepEqual(await Deno.readFile(back), data);
       // And our own reader, streaming.
       const ours = join(dir, `p${size}.ours`);
       ok(
-        await runCli(["decrypt", enc, "-o", ours, "-c", "owner=alice", "-c", "doc=p*---*q"], { cwd: dir, home, env }),
+        await runCli(["decrypt", enc, "-o", ours, "-c", "owner=alice", "-c", 'doc=Alice\'s: "notes"'], {
+          cwd: dir,
+          home,
+          env,
+        }),
         `decrypt ${size}`,
       );
       assert.deepEqual(await Deno.readFile(ours), data);
     }
+    // A context with the separator in it: the sample's aliDecrypt.py would cut it, so encrypt refuses it...
+    const sep = await runCli(
+      [
+        "encrypt",
+        join(dir, "p1.txt"),
+        "-o",
+        join(dir, "sep.aliyun"),
+        "-k",
+        `aliyun-kms:${keyId}`,
+        "--format",
+        "aliyun",
+        "-c",
+        "doc=p*---*q",
+      ],
+      { cwd: dir, home, env },
+    );
+    failsWith(sep, "USAGE", "a context with *---*");
+    assert.ok(!(await listing(dir)).includes("sep.aliyun"));
+    // ...but such files are read, splitting on the first four separators only.
+    const sepFile = join(dir, "sep-py.aliyun");
+    ok(
+      await runPy("compat_aliyun_sample.py", ["encrypt", join(dir, "p17.txt"), sepFile], {
+        cwd: dir,
+        home,
+        env: { ...env, ALIYUN_SAMPLE_CONTEXT: '{"doc": "p*---*q"}' },
+      }),
+      "aliEncrypt with *---* in the context",
+    );
+    assert.equal((await Deno.readTextFile(sepFile)).split(SEP).length, 6);
+    const sepOut = join(dir, "sep.out");
+    ok(
+      await runCli(["decrypt", sepFile, "-o", sepOut, "-c", "doc=p*---*q"], { cwd: dir, home, env }),
+      "decrypt *---* context",
+    );
+    assert.deepEqual(await Deno.readFile(sepOut), await Deno.readFile(join(dir, "p17.txt")));
+    const lastDecrypt = server.calls.filter((c) => c.action === "Decrypt").at(-1)!;
+    assert.equal(lastDecrypt.params.EncryptionContext, '{"doc": "p*---*q"}');
+
     // Refuses to replace an output without --force.
     failsWith(
       await runCli([

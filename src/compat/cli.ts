@@ -150,6 +150,13 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
     size = inp.size;
   }
   const context = aliyunContextText(opts.context);
+  if (context.includes(ALIYUN_SEPARATOR)) {
+    // aliDecrypt.py splits on every separator and takes the fifth piece as the context.
+    throw usage(
+      `Encrypting in the Alibaba-sample format failed: the context contains ${ALIYUN_SEPARATOR}, which the sample's aliDecrypt.py would cut off`,
+      `remove ${ALIYUN_SEPARATOR} from the -c names and values (envelope itself reads such files, splitting on the first four separators only)`,
+    );
+  }
   const { AliyunKms } = await import("../kms/aliyun.ts");
   const kms = new AliyunKms({ keyId });
   let transform: TransformStream<Uint8Array, Uint8Array>;

@@ -15,7 +15,9 @@ client is a small RPC signature v1 signer over urllib instead of the
 aliyun SDK, reading ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET
 and ALIBABA_CLOUD_KMS_ENDPOINT; the key id comes from ALIYUN_SAMPLE_KEY_ID and
 the context from ALIYUN_SAMPLE_CONTEXT (default: the sample's own string).
-Decrypt splits on the first four separators only.
+Decrypt splits as aliDecrypt.py does: on every separator, taking the fifth
+piece as the context (so a context containing the separator is cut short;
+`envelope encrypt --format aliyun` refuses such contexts for that reason).
 
 Usage: compat_aliyun_sample.py encrypt IN OUT | decrypt IN OUT
 """
@@ -94,7 +96,9 @@ def encrypt(src, dst):
 def decrypt(src, dst):
     with open(src, "rb") as fh:
         text = fh.read().decode("utf-8")
-    ct, blob, nonce, tag, context = text.split(SEP, 4)
+    # As aliDecrypt.py: split on every separator and take the first five pieces.
+    pieces = text.split(SEP)
+    ct, blob, nonce, tag, context = pieces[0], pieces[1], pieces[2], pieces[3], pieces[4]
     answer = call("Decrypt", {"CiphertextBlob": blob, "EncryptionContext": context})
     key = base64.b64decode(answer["Plaintext"])
     try:
