@@ -240,6 +240,12 @@ Deno.test("cli: two -k local keys each decrypt alone; a third key and a missing 
   assert.ok(r.stderr.includes(a.keyId) && r.stderr.includes(b.keyId), "names the file's keys");
   assert.equal(await pathExists(ws.path("out-C")), false);
 
+  // A key file others can read still works, with a warning naming it.
+  await Deno.chmod(ws.path("B.key"), 0o644);
+  r = await ws.run(["decrypt", "f.envl", "-k", "local:B.key", "-o", "out-B644"]);
+  assertOk(r);
+  assert.match(r.stderr, /^warning: .*B\.key.*chmod 600/m, show(r));
+
   r = await ws.run(["decrypt", "f.envl", "-k", "local:nope.key", "-o", "out-D"]);
   assertFailed(r, "INVALID_KEY");
   assert.match(r.stderr, /nope\.key/);
@@ -600,17 +606,20 @@ Deno.test("cli: no progress bar when stderr is not a terminal; a bar on a termin
   assert.deepEqual(await Deno.readFile(ws.path("tty.out")), data);
 });
 
-Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM) leaves no output and no temporary file", async () => {
+Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM, SIGHUP; file or -d) leaves no output and no temporary file", async () => {
   await using ws = await workspace();
   await writeKey(ws.path("A.key"));
   const data = randomBytes(2 * 1024 * 1024);
   await Deno.writeFile(ws.path("plain"), data);
+  // A zip is as good a plaintext as any: -d only looks at it after it verified.
   assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]));
   const good = await Deno.readFile(ws.path("good.envl"));
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    // Half the message on stdin, then the CLI waits for the rest with its temporary output open.
+  const runs = [["SIGINT", "-o"], ["SIGTERM", "-o"], ["SIGHUP", "-o"], ["SIGINT", "-d"]] as const;
+  for (const [signal, how] of runs) {
+    // Half the message on stdin, then the CLI waits for the rest with its
+    // temporary output (a file, or with -d the folder holding the archive) open.
     const child = new Deno.Command(Deno.execPath(), {
-      args: cliArgv(["decrypt", "-", "-k", "local:A.key", "-o", `out-${signal}`]),
+      args: cliArgv(["decrypt", "-", "-k", "local:A.key", how, `out-${signal}`]),
       cwd: ws.dir,
       clearEnv: true,
       env: await cliEnv(ws.home),
@@ -629,8 +638,12 @@ Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM) leaves no output and no
     child.kill(signal);
     const out = await child.output();
     await w.close().catch(() => {});
-    assert.notEqual(out.code, 0, `${signal}: the CLI reported success`);
+    assert.notEqual(out.code, 0, `${signal} ${how}: the CLI reported success`);
     assert.equal(await pathExists(ws.path(`out-${signal}`)), false);
-    assert.deepEqual(await leftovers(ws.dir), [], `${signal}: a temporary file with part of the plaintext remains`);
+    assert.deepEqual(
+      await leftovers(ws.dir),
+      [],
+      `${signal} ${how}: a temporary file with part of the plaintext remains`,
+    );
   }
 });
