@@ -444,6 +444,16 @@ Deno.test("nitro: bad input fails with a typed code and leaves no output", () =>
     );
     assert.deepEqual(await listing(work), []);
 
+    // Something that is not a Nitro file at all.
+    const text = join(dir, "notes.txt");
+    await Deno.writeTextFile(text, "plain text, not a Nitro file\n");
+    failsWith(
+      await runCli(["extract-key", text, "-o", join(work, "k")], { cwd: work, home, env }),
+      "FORMAT_UNKNOWN",
+      "extract-key of text",
+    );
+    assert.deepEqual(await listing(work), []);
+
     // -c on decrypt: the file has no context, so any required context mismatches.
     failsWith(
       await runCli(["decrypt", join(src, "application_code.zip.encrypted"), "-o", join(work, "c.zip"), "-c", "a=b"], {

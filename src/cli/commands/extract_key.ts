@@ -7,7 +7,7 @@
  * @module
  */
 import { EnvelopeError } from "../../errors.ts";
-import { looksLikeNitro, nitroBytesToDecide, splitNitro } from "../../compat/nitro.ts";
+import { looksLikeNitro, NITRO_MAX_BLOB, nitroBlobLength, nitroBytesToDecide, splitNitro } from "../../compat/nitro.ts";
 import { streamOf } from "../../compat/open.ts";
 import { parseArgs } from "../args.ts";
 import { openInput, writeOutput } from "../files.ts";
@@ -40,17 +40,19 @@ export async function extractKeyCommand(argv: readonly string[]): Promise<number
   const input = await openInput(positionals[0]);
   const peeked = await peek(input.stream, (h) => h.length >= 4 && h.length >= nitroBytesToDecide(h));
   await peeked.stream.cancel().catch(() => {});
-  // splitNitro reports a short file or a length header larger than the file.
-  const { blob } = splitNitro(peeked.head);
-  if (!looksLikeNitro(peeked.head)) {
-    throw new EnvelopeError(
+  const notNitro = () =>
+    new EnvelopeError(
       "FORMAT_UNKNOWN",
-      `Extracting the wrapped key from ${input.name} failed: it is not a Nitro-enclave file (no Fernet token follows the wrapped key)`,
+      `Extracting the wrapped key from ${input.name} failed: it is not a Nitro-enclave file`,
       {
         hint: "extract-key reads files written by envelope_encryptor.py or `envelope encrypt --format nitro`",
       },
     );
-  }
+  const n = nitroBlobLength(peeked.head);
+  if (n === undefined || n < 1 || n > NITRO_MAX_BLOB) throw notNitro();
+  // A plausible length header: splitNitro reports a file shorter than it says, as COMPAT_INVALID.
+  const { blob } = splitNitro(peeked.head);
+  if (!looksLikeNitro(peeked.head)) throw notNitro();
   await writeOutput(streamOf(blob.slice()), output, { force: Boolean(flags.force) });
   if (output !== "-") say(`wrote the ${blob.length}-byte wrapped key to ${output}`);
   return 0;
