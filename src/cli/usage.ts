@@ -75,7 +75,7 @@ they verify; a failure then ends the output early with exit code 1.)
 
 Options:
   -o, --output PATH     where to write (- for stdout); default: INPUT without
-                        ${SUFFIX}; stdin goes to stdout
+                        ${SUFFIX} (or a Nitro file's .encrypted); stdin goes to stdout
   -d, --dir OUTDIR      the message holds a directory: extract it into OUTDIR,
                         refusing absolute paths, .. and links out of OUTDIR
   -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)

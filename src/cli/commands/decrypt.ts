@@ -5,7 +5,7 @@
  * @module
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { extractZip } from "../../archive/unzip.ts";
 import { decryptStream } from "../../envelope/decrypt.ts";
 import { EnvelopeError } from "../../errors.ts";
@@ -17,6 +17,7 @@ import { parseArgs, parseContext } from "../args.ts";
 import { openInput, removeOnSignal, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
+import { COLLECT_EVERY, collector } from "../gc.ts";
 import { progress, say } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
 import { parseSize } from "./encrypt.ts";
@@ -36,10 +37,13 @@ function usage(message: string): EnvelopeError {
   return new EnvelopeError("USAGE", message, { hint: "run `envelope decrypt --help` for the options" });
 }
 
-/** The default output name for `input`: without the suffix. */
+/** The default output name for `input`: without its `.envl` (or Nitro `.encrypted`) suffix. */
 export function defaultOutputName(input: string): string {
-  if (input.endsWith(SUFFIX) && input.length > SUFFIX.length) return input.slice(0, -SUFFIX.length);
-  throw usage(`Choosing the output name failed: ${input} does not end in ${SUFFIX}`);
+  // `.envl` is ours; `.encrypted` is the Nitro sample's (application_code.zip.encrypted).
+  for (const suffix of [SUFFIX, ".encrypted"]) {
+    if (input.endsWith(suffix) && basename(input).length > suffix.length) return input.slice(0, -suffix.length);
+  }
+  throw usage(`Choosing the output name failed: ${input} does not end in ${SUFFIX} or .encrypted; pass -o OUTPUT`);
 }
 
 /** Options shared by the decrypt paths of every format. */
@@ -70,7 +74,16 @@ export async function deliver(
     try {
       const zipPath = join(tmp, "archive.zip");
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
-      await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize });
+      const gc = collector();
+      let since = 0;
+      const onBytes = (n: number) => {
+        since += n;
+        if (gc && since >= COLLECT_EVERY) {
+          since = 0;
+          gc();
+        }
+      };
+      await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
     } finally {
       await rm(tmp, { recursive: true, force: true });
       forget();
