@@ -106,7 +106,11 @@ export async function newDataKey(
     );
   }
   try {
-    for (const p of rest) wrapped.push(await p.wrap(dataKey, context));
+    for (const p of rest) {
+      // The same key given twice wraps once.
+      if (wrapped.some((w) => w.provider === p.provider && w.keyId === p.keyId)) continue;
+      wrapped.push(await p.wrap(dataKey, context));
+    }
   } catch (e) {
     dataKey.fill(0);
     throw e;
