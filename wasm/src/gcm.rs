@@ -4,6 +4,7 @@ use crate::aes::{self, RoundKeys};
 use crate::ct;
 use crate::ghash::{Ghash, GhashStream, HKey};
 use crate::v128::V;
+use crate::vperm::VpKeys;
 
 /// GCM's plaintext limit: 2^39 - 256 bits = 2^36 - 32 bytes.
 pub const MAX_LEN: u64 = (1u64 << 36) - 32;
@@ -15,13 +16,15 @@ pub const ERR_LEN: i32 = -2;
 #[repr(C, align(16))]
 pub struct Gcm {
     pub rk: RoundKeys,
+    /// The same key for the one-block vector-permute path (E(K, J0) per message).
+    pub vk: VpKeys,
     pub h: HKey,
 }
 
 impl Gcm {
     /// Initialises `self` in place (so no copy of the key schedule is left elsewhere).
     pub fn init(&mut self, key: &[u8]) -> bool {
-        if !aes::expand(key, true, &mut self.rk) {
+        if !aes::expand(key, true, &mut self.rk) || !self.vk.expand(key) {
             return false;
         }
         let mut s = [V::zero(); 8];
@@ -86,12 +89,7 @@ impl Gcm {
 
     /// E(K, J0) ^ S.
     fn tag(&self, j0: &[u8; 16], g: &Ghash) -> [u8; 16] {
-        let mut s = [V::zero(); 8];
-        s[0] = V::from_bytes(*j0);
-        aes::encrypt8(&self.rk, &mut s);
-        let t = s[0].xor(V::from_bytes(g.bytes())).to_bytes();
-        ct::wipe_planes(&mut s);
-        t
+        self.vk.encrypt(V::from_bytes(*j0)).xor(V::from_bytes(g.bytes())).to_bytes()
     }
 
     pub fn seal(&self, iv: &[u8], aad: &[u8], buf: &mut [u8], tag: &mut [u8]) -> i32 {
