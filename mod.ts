@@ -41,14 +41,18 @@ export {
   type RandomAccessSource,
 } from "./src/envelope/random_access.ts";
 export { type CacheStats, DataKeyCache, type DataKeyCacheOptions } from "./src/envelope/cache.ts";
-export { rewrapHeader, type RewrapOptions } from "./src/envelope/rewrap.ts";
+export { rewrapHeader, type RewrapOptions, type RewrapResult } from "./src/envelope/rewrap.ts";
+export type { DerivedKeys, NewDataKey, UnwrappedKey } from "./src/envelope/keys.ts";
+export type { Header, HeaderCore } from "./src/format/header.ts";
 export {
   AesGcm,
+  type Backend,
   Fernet,
   type FernetDecryptOptions,
   type FernetEncryptOptions,
   GcmOpener,
   GcmSealer,
+  type RandomSource,
 } from "./src/crypto/mod.ts";
 export { DEFAULT_CHUNK_SIZE } from "./src/format/limits.ts";
 

@@ -33,6 +33,17 @@ export {
   type RandomAccessSource,
 } from "./envelope/random_access.ts";
 export { type CacheStats, DataKeyCache, type DataKeyCacheOptions } from "./envelope/cache.ts";
-export { rewrapHeader, type RewrapOptions } from "./envelope/rewrap.ts";
-export { AesGcm, Fernet, type FernetDecryptOptions, type FernetEncryptOptions, GcmOpener, GcmSealer } from "./crypto/mod.ts";
+export { rewrapHeader, type RewrapOptions, type RewrapResult } from "./envelope/rewrap.ts";
+export type { DerivedKeys, NewDataKey, UnwrappedKey } from "./envelope/keys.ts";
+export type { Header, HeaderCore } from "./format/header.ts";
+export {
+  AesGcm,
+  type Backend,
+  Fernet,
+  type FernetDecryptOptions,
+  type FernetEncryptOptions,
+  GcmOpener,
+  GcmSealer,
+  type RandomSource,
+} from "./crypto/mod.ts";
 export { DEFAULT_CHUNK_SIZE } from "./format/limits.ts";

@@ -91,6 +91,8 @@ export class EnvelopeError extends Error {
   readonly hint?: string;
 
   /**
+   * An error with a stable code.
+   *
    * @param code the stable code
    * @param message sentence case, no trailing period, naming the failed action
    * @param options `hint` for the next step, `cause` for the underlying error

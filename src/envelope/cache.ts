@@ -43,9 +43,13 @@ interface DecryptEntry {
 
 /** Hit and miss counts, for tests and benchmarks. */
 export interface CacheStats {
+  /** Encryptions served a cached data key. */
   encryptHits: number;
+  /** Encryptions that asked the providers for a new data key. */
   encryptMisses: number;
+  /** Decryptions served a cached key, or sharing an unwrap already in flight. */
   decryptHits: number;
+  /** Decryptions that unwrapped with the providers. */
   decryptMisses: number;
 }
 
@@ -83,6 +87,11 @@ export class DataKeyCache {
     decryptMisses: 0,
   };
 
+  /**
+   * An empty cache with the given bounds.
+   *
+   * @param options the bounds; each must be positive (RangeError otherwise)
+   */
   constructor(options: DataKeyCacheOptions = {}) {
     this.#maxAge = options.maxAgeMs ?? 300_000;
     this.#maxMessages = options.maxMessages ?? 1000;

@@ -10,13 +10,21 @@ import type { EncryptionContext } from "../keys/provider.ts";
 
 /** What a header says, readable without a key. */
 export interface HeaderInfo {
+  /** Always `envelope`. */
   readonly format: "envelope";
+  /** The format version (docs/FORMAT.md §3). */
   readonly version: number;
+  /** The cipher suite id. */
   readonly suite: number;
+  /** The cipher suite in words. */
   readonly suiteName: string;
+  /** Plaintext bytes per chunk. */
   readonly chunkSize: number;
+  /** The stored encryption context (not authenticated until decryption). */
   readonly context: EncryptionContext;
+  /** The wrapped data keys: provider, key id and the wrapped key's length in bytes. */
   readonly keys: readonly { readonly provider: string; readonly keyId: string; readonly wrappedBytes: number }[];
+  /** The header's length in bytes; the payload starts here. */
   readonly headerLength: number;
 }
 

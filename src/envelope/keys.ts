@@ -16,8 +16,11 @@ const enc = new TextEncoder();
 
 /** The keys derived from a data key and a message's salt. */
 export interface DerivedKeys {
+  /** The key commitment stored in the header. */
   readonly commitment: Uint8Array;
+  /** The HMAC-SHA256 key of the header tag. */
   readonly headerKey: Uint8Array;
+  /** The AES-256-GCM key of the chunks. */
   readonly payloadKey: Uint8Array;
 }
 
@@ -58,7 +61,9 @@ export function computeHeaderTag(
 
 /** A fresh data key with its wrapped forms. */
 export interface NewDataKey {
+  /** The 32-byte data key. The caller wipes it after use. */
   readonly dataKey: Uint8Array;
+  /** The data key wrapped for each provider, in the providers' order. */
   readonly wrapped: WrappedKey[];
 }
 
@@ -120,7 +125,9 @@ export async function newDataKey(
 
 /** A data key unwrapped and checked against the commitment. */
 export interface UnwrappedKey {
+  /** The 32-byte data key. The caller wipes it after use. */
   readonly dataKey: Uint8Array;
+  /** The keys derived from it with the message's salt. */
   readonly keys: DerivedKeys;
   /** The wrapped key that opened. */
   readonly used: WrappedKey;

@@ -27,19 +27,27 @@ import {
 
 /** The authenticated part of the header. */
 export interface HeaderCore {
+  /** Plaintext bytes per chunk. */
   readonly chunkSize: number;
+  /** The message's random salt, input to the key derivation. */
   readonly salt: Uint8Array;
+  /** The encryption context. */
   readonly context: EncryptionContext;
+  /** The key commitment derived from the data key and the salt. */
   readonly commitment: Uint8Array;
 }
 
 /** A parsed header. */
 export interface Header extends HeaderCore {
+  /** The format version. */
   readonly version: number;
+  /** The cipher suite id. */
   readonly suite: number;
   /** The bytes from the magic through the commitment, as the header tag covers them. */
   readonly core: Uint8Array;
+  /** HMAC-SHA256 of `core` under the header key. */
   readonly headerTag: Uint8Array;
+  /** The wrapped data keys, one per provider. */
   readonly keys: readonly WrappedKey[];
   /** Offset of the key list (just after the header tag). */
   readonly keyListOffset: number;

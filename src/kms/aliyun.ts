@@ -38,6 +38,7 @@ export type {
   GenerateDataKeyOutput,
   ReEncryptInput,
 } from "./aliyun_client.ts";
+export type { RetryOptions } from "./retry.ts";
 
 /** The provider name written into headers. */
 export const ALIYUN_PROVIDER = "aliyun-kms";
@@ -52,6 +53,7 @@ export interface AliyunKmsOptions extends AliyunClientOptions {
 
 /** Options of a discovery provider. */
 export interface AliyunDiscoveryOptions extends AliyunClientOptions {
+  /** A ready client; when given, the connection options above are ignored. */
   readonly client?: AliyunKmsClient;
 }
 
@@ -81,12 +83,19 @@ const DATA_KEY_BYTES = 32;
 /** A {@linkcode KeyProvider} backed by Alibaba Cloud KMS. */
 export class AliyunKms implements KeyProvider {
   /** Always `aliyun-kms`. */
-  readonly provider = ALIYUN_PROVIDER;
+  readonly provider: "aliyun-kms" = ALIYUN_PROVIDER;
   /** The configured key (`*` for a discovery provider). */
   readonly keyId: string;
   /** The raw client, for callers that need the API itself (the Alibaba sample format). */
   readonly client: AliyunKmsClient;
 
+  /**
+   * A provider for one key. Without `client`, a client is built from the
+   * connection options and the `ALIBABA_CLOUD_*` environment; nothing is sent
+   * until the first call.
+   *
+   * @param options the key and how to reach KMS
+   */
   constructor(options: AliyunKmsOptions) {
     if (typeof options?.keyId !== "string" || options.keyId.trim() === "") {
       throw new EnvelopeError(

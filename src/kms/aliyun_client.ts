@@ -45,55 +45,77 @@ export interface AliyunClientOptions {
 
 /** GenerateDataKey input. */
 export interface GenerateDataKeyInput {
+  /** The key to generate under: id, alias or ARN. */
   readonly keyId: string;
+  /** The data key's length by name (the service's default is AES_256). */
   readonly keySpec?: "AES_256" | "AES_128";
+  /** The data key's length in bytes, instead of `keySpec`. */
   readonly numberOfBytes?: number;
   /** JSON text of a string map, sent as given. */
   readonly encryptionContext?: string;
 }
 /** GenerateDataKey output. */
 export interface GenerateDataKeyOutput {
+  /** The id of the key the service used. */
   readonly keyId: string;
+  /** The id of the key version the service used. */
   readonly keyVersionId: string;
   /** The data key. */
   readonly plaintext: Uint8Array;
   /** The wrapped data key, base64 text exactly as the service returned it. */
   readonly ciphertextBlob: string;
+  /** The service's request id, for support cases. */
   readonly requestId: string;
 }
 /** Decrypt input. */
 export interface DecryptInput {
+  /** The wrapped data as the service returned it (base64 text). */
   readonly ciphertextBlob: string;
+  /** JSON text of the context it was wrapped with, sent as given. */
   readonly encryptionContext?: string;
   /** Only for messages: the key the caller believes wrapped the blob. */
   readonly keyIdHint?: string;
 }
 /** Decrypt output. */
 export interface DecryptOutput {
+  /** The id of the key that opened the blob. */
   readonly keyId: string;
+  /** The id of the key version that opened the blob. */
   readonly keyVersionId: string;
+  /** The plaintext. The caller wipes it after use. */
   readonly plaintext: Uint8Array;
+  /** The service's request id, for support cases. */
   readonly requestId: string;
 }
 /** Encrypt input. */
 export interface EncryptInput {
+  /** The key to encrypt under: id, alias or ARN. */
   readonly keyId: string;
   /** The plaintext as base64 text (what the API takes). */
   readonly plaintext: string;
+  /** JSON text of a string map, sent as given. */
   readonly encryptionContext?: string;
 }
 /** Encrypt and ReEncrypt output. */
 export interface EncryptOutput {
+  /** The id of the key the service used. */
   readonly keyId: string;
+  /** The id of the key version the service used. */
   readonly keyVersionId: string;
+  /** The wrapped data, base64 text exactly as the service returned it. */
   readonly ciphertextBlob: string;
+  /** The service's request id, for support cases. */
   readonly requestId: string;
 }
 /** ReEncrypt input (parameter names per the 2016-01-20 ReEncrypt reference). */
 export interface ReEncryptInput {
+  /** The wrapped data as the service returned it (base64 text). */
   readonly ciphertextBlob: string;
+  /** The key to wrap under instead: id, alias or ARN. */
   readonly destinationKeyId: string;
+  /** JSON text of the context the blob was wrapped with, sent as given. */
   readonly sourceEncryptionContext?: string;
+  /** JSON text of the context to wrap with, sent as given. */
   readonly destinationEncryptionContext?: string;
   /** Only for messages: the key the caller believes wrapped the blob. */
   readonly keyIdHint?: string;
@@ -101,11 +123,25 @@ export interface ReEncryptInput {
 
 /** An error answer from the service, kept as the `cause` of the {@linkcode EnvelopeError}. */
 export class AliyunServiceError extends Error {
+  /**
+   * Records one error answer.
+   *
+   * @param action the API action, e.g. `Decrypt`
+   * @param httpStatus the HTTP status of the answer
+   * @param serviceCode the service's `Code`, e.g. `Forbidden.KeyNotFound`
+   * @param serviceMessage the service's `Message`
+   * @param requestId the service's `RequestId`, or `""` when the answer had none
+   */
   constructor(
+    /** The API action, e.g. `Decrypt`. */
     readonly action: string,
+    /** The HTTP status of the answer. */
     readonly httpStatus: number,
+    /** The service's `Code`, e.g. `Forbidden.KeyNotFound`. */
     readonly serviceCode: string,
+    /** The service's `Message`. */
     readonly serviceMessage: string,
+    /** The service's `RequestId`, or `""` when the answer had none. */
     readonly requestId: string,
   ) {
     super(`${action} answered HTTP ${httpStatus} ${serviceCode}: ${serviceMessage}${requestId ? ` (request id ${requestId})` : ""}`);

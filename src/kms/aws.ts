@@ -40,6 +40,8 @@ import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } fro
 import { awsErrorName, type AwsKmsOperation, isRetryable, toEnvelopeError } from "./aws_errors.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 
+export type { RetryOptions } from "./retry.ts";
+
 /** The provider name written into headers. */
 export const AWS_KMS_PROVIDER = "aws-kms";
 
@@ -151,6 +153,9 @@ export class AwsKms implements KeyProvider {
   #resolving?: Promise<string | undefined>;
 
   /**
+   * A provider for one key. Without `client`, clients are built from the
+   * options and the AWS environment on the first call.
+   *
    * @param options the key and how to reach KMS
    * @param mode internal: use {@linkcode AwsKms.discovery} for a provider without a key
    */
