@@ -10,7 +10,18 @@
  * @module
  */
 
-/** Stable error codes. */
+/**
+ * Stable error codes: the values of {@linkcode EnvelopeError.code}.
+ *
+ * @example Branching on a code
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decrypt, ErrorCode, isEnvelopeError, LocalKey } from "../mod.ts";
+ * const err = await decrypt(new Uint8Array(8), { keys: await LocalKey.generate() }).catch((e) => e);
+ * assert.ok(isEnvelopeError(err));
+ * assert.ok(Object.values(ErrorCode).includes(err.code));
+ * ```
+ */
 export const ErrorCode = {
   /** An argument had the wrong type or shape (a programming error). */
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
@@ -109,7 +120,19 @@ export class EnvelopeError extends Error {
   }
 }
 
-/** True when `err` is an {@linkcode EnvelopeError}, optionally with the given code. */
+/**
+ * True when `err` is an {@linkcode EnvelopeError}, optionally with the given code.
+ *
+ * @example Telling a wrong key from other failures
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decrypt, encrypt, isEnvelopeError, LocalKey } from "../mod.ts";
+ * const sealed = await encrypt(new Uint8Array([1, 2, 3]), { keys: await LocalKey.generate() });
+ * const err = await decrypt(sealed, { keys: await LocalKey.generate() }).catch((e) => e);
+ * assert.ok(isEnvelopeError(err, "NO_KEY_MATCHED"));
+ * assert.ok(!isEnvelopeError(new Error("other")));
+ * ```
+ */
 export function isEnvelopeError(err: unknown, code?: ErrorCode): err is EnvelopeError {
   return err instanceof EnvelopeError && (code === undefined || err.code === code);
 }

@@ -24,12 +24,39 @@ export interface RandomAccessSource {
   close?(): Promise<void>;
 }
 
-/** A source over bytes in memory. */
+/**
+ * A source over bytes in memory.
+ *
+ * @example Reading a range of a message held in memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesSource, encrypt, LocalKey, openRandomAccess } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const sealed = await encrypt(new TextEncoder().encode("hello, world"), { keys: key });
+ * const reader = await openRandomAccess(bytesSource(sealed), { keys: key });
+ * assert.equal(new TextDecoder().decode(await reader.read(7, 5)), "world");
+ * await reader.close();
+ * ```
+ */
 export function bytesSource(bytes: Uint8Array): RandomAccessSource {
   return { size: bytes.length, read: (o, n) => Promise.resolve(bytes.subarray(o, o + n)) };
 }
 
-/** A source over a `Blob` or `File` (browser file pickers, `fetch().blob()`). */
+/**
+ * A source over a `Blob` or `File` (browser file pickers, `fetch().blob()`).
+ *
+ * @example Reading a range of a `Blob`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blobSource, encrypt, LocalKey, openRandomAccess } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const blob = new Blob([await encrypt(new TextEncoder().encode("0123456789"), { keys: key })]);
+ * const reader = await openRandomAccess(blobSource(blob), { keys: key });
+ * assert.equal(reader.size, 10);
+ * assert.equal(new TextDecoder().decode(await reader.read(8, 100)), "89");
+ * await reader.close();
+ * ```
+ */
 export function blobSource(blob: Blob): RandomAccessSource {
   return { size: blob.size, read: async (o, n) => new Uint8Array(await blob.slice(o, o + n).arrayBuffer()) };
 }
@@ -37,6 +64,24 @@ export function blobSource(blob: Blob): RandomAccessSource {
 /**
  * A source over an HTTP resource read with `Range` requests. The size comes
  * from a first `Range: bytes=0-0` request's `Content-Range`.
+ *
+ * @example Reading a range over HTTP (here a stand-in `fetch` that serves ranges from memory)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, httpRangeSource, LocalKey, openRandomAccess } from "../../mod.ts";
+ * const key = await LocalKey.generate();
+ * const file = await encrypt(new TextEncoder().encode("a large report"), { keys: key });
+ * const serve = (_url: string | URL | Request, init?: RequestInit) => {
+ *   const [, a, b] = /bytes=(\d+)-(\d+)/.exec(new Headers(init?.headers).get("range")!)!.map(Number);
+ *   const body = file.slice(a, b + 1);
+ *   const range = `bytes ${a}-${a + body.length - 1}/${file.length}`;
+ *   return Promise.resolve(new Response(body, { status: 206, headers: { "content-range": range } }));
+ * };
+ * const source = await httpRangeSource("https://files.example/report.envl", { fetch: serve });
+ * const reader = await openRandomAccess(source, { keys: key });
+ * assert.equal(new TextDecoder().decode(await reader.read(8, 6)), "report");
+ * await reader.close();
+ * ```
  */
 export async function httpRangeSource(
   url: string | URL,

@@ -28,7 +28,17 @@ export const TAG_BYTES = 16;
 
 export const MIN_CHUNK_SIZE = 64;
 export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
-/** The default plaintext bytes per chunk (docs/FORMAT.md §5). */
+/**
+ * The default plaintext bytes per chunk (docs/FORMAT.md §5).
+ *
+ * @example The chunk size a message records
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CHUNK_SIZE, encrypt, inspect, LocalKey } from "../../mod.ts";
+ * const sealed = await encrypt(new Uint8Array(1), { keys: await LocalKey.generate() });
+ * assert.equal((await inspect(sealed)).chunkSize, DEFAULT_CHUNK_SIZE);
+ * ```
+ */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
 export const MAX_CONTEXT_PAIRS = 64;

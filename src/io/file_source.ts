@@ -7,7 +7,22 @@
 import { open } from "node:fs/promises";
 import type { RandomAccessSource } from "../envelope/random_access.ts";
 
-/** Opens `path` for random access; close the returned source when done. */
+/**
+ * Opens `path` for random access; close the returned source when done.
+ *
+ * @example Reading bytes of a file on disk
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileSource } from "../fs.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "0123456789");
+ * const source = await fileSource(path);
+ * assert.equal(source.size, 10);
+ * assert.equal(new TextDecoder().decode(await source.read(7, 100)), "789");
+ * await source.close?.();
+ * await Deno.remove(path);
+ * ```
+ */
 export async function fileSource(path: string): Promise<RandomAccessSource> {
   const fh = await open(path, "r");
   const { size } = await fh.stat();

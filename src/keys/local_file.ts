@@ -12,7 +12,17 @@ import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
 import { LocalKey } from "./local.ts";
 
-/** `$ENVELOPE_LOCAL_KEY`, else `~/.config/envelope/local.key`. */
+/**
+ * `$ENVELOPE_LOCAL_KEY`, else `~/.config/envelope/local.key`.
+ *
+ * @example Where the CLI looks for its key
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultLocalKeyPath } from "../fs.ts";
+ * const path = defaultLocalKeyPath();
+ * assert.ok(path === Deno.env.get("ENVELOPE_LOCAL_KEY") || path.endsWith("local.key"));
+ * ```
+ */
 export function defaultLocalKeyPath(): string {
   const fromEnv = process.env.ENVELOPE_LOCAL_KEY;
   if (fromEnv) return fromEnv;
@@ -20,7 +30,20 @@ export function defaultLocalKeyPath(): string {
   return join(home, ".config", "envelope", "local.key");
 }
 
-/** Loads a key file. */
+/**
+ * Loads a key file.
+ *
+ * @example Loading a key file made earlier
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLocalKeyFile, loadLocalKeyFile } from "../fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * const made = await createLocalKeyFile(`${dir}/local.key`);
+ * const loaded = await loadLocalKeyFile(`${dir}/local.key`);
+ * assert.equal(loaded.keyId, made.keyId);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function loadLocalKeyFile(path: string): Promise<LocalKey> {
   let text: string;
   try {
@@ -56,7 +79,21 @@ export async function loadLocalKeyFile(path: string): Promise<LocalKey> {
   }
 }
 
-/** Writes a new key file with mode 0600; refuses to overwrite unless `force`. */
+/**
+ * Writes a new key file with mode 0600; refuses to overwrite unless `force`.
+ *
+ * @example Creating a key file, and the refusal to overwrite it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isEnvelopeError } from "../../mod.ts";
+ * import { createLocalKeyFile } from "../fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await createLocalKeyFile(`${dir}/keys/local.key`);
+ * const again = await createLocalKeyFile(`${dir}/keys/local.key`).catch((e) => e);
+ * assert.ok(isEnvelopeError(again, "OUTPUT_EXISTS"));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function createLocalKeyFile(path: string, options: { force?: boolean } = {}): Promise<LocalKey> {
   const key = await LocalKey.generate();
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -85,6 +122,19 @@ export async function createLocalKeyFile(path: string, options: { force?: boolea
 /**
  * Loads the key file at `path`, creating it first when it does not exist;
  * `onCreate` is told the path so the caller can warn the user to back it up.
+ *
+ * @example First use creates the key, later uses load it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadOrCreateLocalKey } from "../fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * const created: string[] = [];
+ * const first = await loadOrCreateLocalKey(`${dir}/local.key`, (p) => created.push(p));
+ * const second = await loadOrCreateLocalKey(`${dir}/local.key`, (p) => created.push(p));
+ * assert.deepEqual(created, [`${dir}/local.key`]);
+ * assert.equal(second.keyId, first.keyId);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function loadOrCreateLocalKey(path: string, onCreate: (path: string) => void): Promise<LocalKey> {
   try {
