@@ -25,10 +25,10 @@ pub struct RoundKeys {
     pub nr: usize,
 }
 
-// State byte j = row + 4 * column. The permutations (V::sr, V::isr, V::r1, V::r2, V::r1sr):
-// ShiftRows out[r + 4c] = in[r + 4((c + r) % 4)]; InvShiftRows out[r + 4c] = in[r + 4((c - r) % 4)];
-// r1/r2 rotate rows within each column by one/two: out[r + 4c] = in[(r + k) % 4 + 4c];
-// r1sr = r1 after ShiftRows.
+// State byte j = row + 4 * column. The fixed permutations used by decryption (V::isr, V::r1,
+// V::r2): InvShiftRows out[r + 4c] = in[r + 4((c - r) % 4)]; r1/r2 rotate rows within each
+// column by one/two: out[r + 4c] = in[(r + k) % 4 + 4c]. (ShiftRows is
+// out[r + 4c] = in[r + 4((c + r) % 4)]; encryption folds it into the fixslice phases below.)
 
 // Fixslicing (Adomnicai & Peyrin's idea, in this byte-planar layout): encryption skips
 // ShiftRows. After r rounds the stored state is the true state permuted by SIGMA[r % 4]
