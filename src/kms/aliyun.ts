@@ -40,7 +40,16 @@ export type {
 } from "./aliyun_client.ts";
 export type { RetryOptions } from "./retry.ts";
 
-/** The provider name written into headers. */
+/**
+ * The provider name written into headers.
+ *
+ * @example Every Alibaba Cloud KMS provider carries it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ALIYUN_PROVIDER, AliyunKms } from "./aliyun.ts";
+ * assert.equal(AliyunKms.discovery({ regionId: "cn-hangzhou" }).provider, ALIYUN_PROVIDER);
+ * ```
+ */
 export const ALIYUN_PROVIDER = "aliyun-kms";
 
 /** Options of a keyed provider. */
@@ -61,6 +70,15 @@ export interface AliyunDiscoveryOptions extends AliyunClientOptions {
  * The JSON text sent to KMS for `context`: the map with its keys in the
  * canonical UTF-8 byte order of docs/FORMAT.md §3.2, or `undefined` when it
  * is empty.
+ *
+ * @example The same map gives the same text whatever its key order
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { aliyunContextString } from "./aliyun.ts";
+ * assert.equal(aliyunContextString({ b: "2", a: "1" }), aliyunContextString({ a: "1", b: "2" }));
+ * assert.deepEqual(JSON.parse(aliyunContextString({ b: "2", a: "1" })!), { a: "1", b: "2" });
+ * assert.equal(aliyunContextString({}), undefined);
+ * ```
  */
 export function aliyunContextString(context: EncryptionContext): string | undefined {
   return Object.keys(context).length === 0 ? undefined : contextJson(context);
@@ -80,7 +98,31 @@ function isAlias(keyId: string): boolean {
 const DISCOVERY = "*";
 const DATA_KEY_BYTES = 32;
 
-/** A {@linkcode KeyProvider} backed by Alibaba Cloud KMS. */
+/**
+ * A {@linkcode KeyProvider} backed by Alibaba Cloud KMS.
+ *
+ * @example Encrypting and decrypting (here against a stand-in `fetch` that plays the service)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decrypt, encrypt } from "../../mod.ts";
+ * import { AliyunKms, AliyunKmsClient } from "./aliyun.ts";
+ * // The stand-in "wraps" a data key by remembering it under a new blob name.
+ * const store = new Map<string, string>();
+ * const service: typeof fetch = (_url, init) => {
+ *   const form = new URLSearchParams(String(init?.body));
+ *   const blob = form.get("CiphertextBlob") ?? btoa(`blob-${store.size}`);
+ *   if (form.get("Action") === "GenerateDataKey") {
+ *     store.set(blob, btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))));
+ *   }
+ *   const answer = { KeyId: "key-1", KeyVersionId: "v1", RequestId: "r1", CiphertextBlob: blob, Plaintext: store.get(blob) };
+ *   return Promise.resolve(Response.json(answer));
+ * };
+ * const client = new AliyunKmsClient({ accessKeyId: "id", accessKeySecret: "secret", regionId: "cn-hangzhou", fetch: service });
+ * const sealed = await encrypt(new TextEncoder().encode("hi"), { keys: new AliyunKms({ keyId: "key-1", client }) });
+ * const opened = await decrypt(sealed, { keys: AliyunKms.discovery({ client }) });
+ * assert.equal(new TextDecoder().decode(opened), "hi");
+ * ```
+ */
 export class AliyunKms implements KeyProvider {
   /** Always `aliyun-kms`. */
   readonly provider: "aliyun-kms" = ALIYUN_PROVIDER;

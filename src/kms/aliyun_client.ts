@@ -121,7 +121,27 @@ export interface ReEncryptInput {
   readonly keyIdHint?: string;
 }
 
-/** An error answer from the service, kept as the `cause` of the {@linkcode EnvelopeError}. */
+/**
+ * An error answer from the service, kept as the `cause` of the {@linkcode EnvelopeError}.
+ *
+ * @example The service's code behind a failed call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isEnvelopeError } from "../../mod.ts";
+ * import { AliyunKmsClient, AliyunServiceError } from "./aliyun.ts";
+ * const notFound = { Code: "Forbidden.KeyNotFound", Message: "The key does not exist", RequestId: "r1" };
+ * const client = new AliyunKmsClient({
+ *   accessKeyId: "id",
+ *   accessKeySecret: "secret",
+ *   regionId: "cn-hangzhou",
+ *   fetch: () => Promise.resolve(Response.json(notFound, { status: 404 })),
+ * });
+ * const err = await client.encrypt({ keyId: "missing", plaintext: btoa("data") }).catch((e) => e);
+ * assert.ok(isEnvelopeError(err, "KMS_KEY_NOT_FOUND"));
+ * assert.ok(err.cause instanceof AliyunServiceError);
+ * assert.equal(err.cause.serviceCode, "Forbidden.KeyNotFound");
+ * ```
+ */
 export class AliyunServiceError extends Error {
   /**
    * Records one error answer.
@@ -149,7 +169,19 @@ export class AliyunServiceError extends Error {
   }
 }
 
-/** Reads an environment variable in Deno or Node; `undefined` in a browser or without permission. */
+/**
+ * Reads an environment variable in Deno or Node; `undefined` in a browser or without permission.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getEnv } from "./aliyun.ts";
+ * Deno.env.set("ENVELOPE_DOC_EXAMPLE", "cn-shanghai");
+ * assert.equal(getEnv("ENVELOPE_DOC_EXAMPLE"), "cn-shanghai");
+ * Deno.env.delete("ENVELOPE_DOC_EXAMPLE");
+ * assert.equal(getEnv("ENVELOPE_DOC_EXAMPLE"), undefined);
+ * ```
+ */
 export function getEnv(name: string): string | undefined {
   const g = globalThis as {
     Deno?: {
@@ -175,7 +207,17 @@ export function getEnv(name: string): string | undefined {
   return undefined;
 }
 
-/** The region in an `acs:kms:REGION:UID:key/ID` (or `:alias/NAME`) ARN, or `undefined`. */
+/**
+ * The region in an `acs:kms:REGION:UID:key/ID` (or `:alias/NAME`) ARN, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { regionFromArn } from "./aliyun.ts";
+ * assert.equal(regionFromArn("acs:kms:cn-hangzhou:123456:key/1234abcd"), "cn-hangzhou");
+ * assert.equal(regionFromArn("alias/backup"), undefined);
+ * ```
+ */
 export function regionFromArn(keyId: string): string | undefined {
   const m = /^acs:kms:([a-z0-9-]+):[^:]*:(?:key|alias)\//.exec(keyId);
   return m ? m[1] : undefined;
@@ -219,7 +261,31 @@ function clip(text: string): string {
   return t.length > 200 ? t.slice(0, 200) + "..." : t;
 }
 
-/** The Alibaba Cloud KMS RPC client. */
+/**
+ * The Alibaba Cloud KMS RPC client.
+ *
+ * @example A signed GenerateDataKey call (here answered by a stand-in `fetch`)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AliyunKmsClient } from "./aliyun.ts";
+ * const client = new AliyunKmsClient({
+ *   accessKeyId: "id",
+ *   accessKeySecret: "secret",
+ *   regionId: "cn-hangzhou",
+ *   fetch: (url, init) => {
+ *     const form = new URLSearchParams(String(init?.body));
+ *     assert.equal(String(url), "https://kms.cn-hangzhou.aliyuncs.com/");
+ *     assert.equal(form.get("Action"), "GenerateDataKey");
+ *     assert.equal(form.get("SignatureMethod"), "HMAC-SHA1");
+ *     const key = btoa(String.fromCharCode(...new Uint8Array(32)));
+ *     return Promise.resolve(Response.json({ KeyId: "k", KeyVersionId: "v", Plaintext: key, CiphertextBlob: btoa("blob"), RequestId: "r" }));
+ *   },
+ * });
+ * const out = await client.generateDataKey({ keyId: "k", keySpec: "AES_256" });
+ * assert.equal(out.plaintext.length, 32);
+ * assert.equal(out.ciphertextBlob, btoa("blob"));
+ * ```
+ */
 export class AliyunKmsClient {
   readonly #accessKeyId?: string;
   readonly #accessKeySecret?: string;

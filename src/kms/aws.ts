@@ -42,10 +42,28 @@ import { type RetryOptions, withRetry } from "./retry.ts";
 
 export type { RetryOptions } from "./retry.ts";
 
-/** The provider name written into headers. */
+/**
+ * The provider name written into headers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AWS_KMS_PROVIDER, AwsKms } from "./aws.ts";
+ * assert.equal(new AwsKms({ keyId: "alias/app", region: "eu-west-1" }).provider, AWS_KMS_PROVIDER);
+ * ```
+ */
 export const AWS_KMS_PROVIDER = "aws-kms";
 
-/** The `keyId` a discovery provider reports: it has no key of its own. */
+/**
+ * The `keyId` a discovery provider reports: it has no key of its own.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AWS_KMS_ANY_KEY, AwsKms } from "./aws.ts";
+ * assert.equal(AwsKms.discovery({ region: "eu-west-1" }).keyId, AWS_KMS_ANY_KEY);
+ * ```
+ */
 export const AWS_KMS_ANY_KEY = "*";
 
 const DATA_KEY_BYTES = 32;
@@ -132,6 +150,23 @@ const DISCOVERY: unique symbol = Symbol("aws-kms discovery");
 /**
  * A key provider backed by one AWS KMS key, or, from
  * {@linkcode AwsKms.discovery}, by whichever key a wrapped blob names.
+ *
+ * @example What a provider decides without calling KMS
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isEnvelopeError } from "../../mod.ts";
+ * import { AwsKms } from "./aws.ts";
+ * const arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+ * const kms = new AwsKms({ keyId: arn });
+ * // Another provider's wrapped key, or another KMS key's (told from the ARNs): not mine.
+ * assert.equal(await kms.unwrap({ provider: "local", keyId: "k", wrapped: new Uint8Array(40) }, {}), null);
+ * const other = "arn:aws:kms:eu-west-1:111122223333:key/0000aaaa-00aa-00aa-00aa-000000000000";
+ * assert.equal(await kms.unwrap({ provider: "aws-kms", keyId: other, wrapped: new Uint8Array(40) }, {}), null);
+ * // A discovery provider decrypts only.
+ * const err = await AwsKms.discovery().generateDataKey({}).catch((e) => e);
+ * assert.ok(isEnvelopeError(err, "INVALID_ARGUMENT"));
+ * kms.close();
+ * ```
  */
 export class AwsKms implements KeyProvider {
   /** Always `aws-kms`. */
