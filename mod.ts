@@ -25,36 +25,10 @@
  *
  * @module
  */
-export { EnvelopeError, ErrorCode, isEnvelopeError } from "./src/errors.ts";
-export type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } from "./src/keys/provider.ts";
-export { LocalKey } from "./src/keys/local.ts";
-export { RawDataKey } from "./src/keys/raw.ts";
-export { encrypt, type EncryptOptions, encryptStream, type EncryptStreamOptions } from "./src/envelope/encrypt.ts";
-export { decrypt, type DecryptOptions, decryptStream } from "./src/envelope/decrypt.ts";
-export { type HeaderInfo, type HeaderSource, inspect } from "./src/envelope/inspect.ts";
-export {
-  blobSource,
-  bytesSource,
-  httpRangeSource,
-  openRandomAccess,
-  type RandomAccessReader,
-  type RandomAccessSource,
-} from "./src/envelope/random_access.ts";
-export { type CacheStats, DataKeyCache, type DataKeyCacheOptions } from "./src/envelope/cache.ts";
-export { rewrapHeader, type RewrapOptions, type RewrapResult } from "./src/envelope/rewrap.ts";
-export type { DerivedKeys, NewDataKey, UnwrappedKey } from "./src/envelope/keys.ts";
-export type { Header, HeaderCore } from "./src/format/header.ts";
-export {
-  AesGcm,
-  type Backend,
-  Fernet,
-  type FernetDecryptOptions,
-  type FernetEncryptOptions,
-  GcmOpener,
-  GcmSealer,
-  type RandomSource,
-} from "./src/crypto/mod.ts";
-export { DEFAULT_CHUNK_SIZE } from "./src/format/limits.ts";
+// The library is platform-neutral: the same API as the browser entry. The CLI,
+// file-system helpers (./fs) and cloud providers (./aws, ./aliyun) load only
+// when asked for.
+export * from "./src/browser.ts";
 
 if (import.meta.main) {
   const { main } = await import("./src/cli/main.ts");

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concat } from "../format/bytes.ts";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,13 +41,7 @@ export async function readLimited(
   } finally {
     reader.releaseLock();
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 /** A stream of one chunk. */
