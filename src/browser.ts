@@ -7,12 +7,13 @@
  *
  * @example Decrypting a fetched file with a data key from the backend
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decryptStream, encrypt, RawDataKey } from "./browser.ts";
  * const dataKey = crypto.getRandomValues(new Uint8Array(32));
  * const sealed = await encrypt(new TextEncoder().encode("from the server"), { keys: await RawDataKey.create(dataKey) });
  * const response = new Response(sealed); // e.g. await fetch("/files/report.envl")
  * const text = await new Response(response.body!.pipeThrough(decryptStream({ keys: await RawDataKey.create(dataKey) }))).text();
- * console.assert(text === "from the server");
+ * assert.ok(text === "from the server");
  * ```
  *
  * @module

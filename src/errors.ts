@@ -89,10 +89,11 @@ export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
  *
  * @example Telling an authentication failure from other errors
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EnvelopeError } from "./errors.ts";
  * const err = new EnvelopeError("PAYLOAD_AUTH_FAILED", "Decrypting chunk 3 failed: the data was modified or the key is wrong");
- * console.assert(err.code === "PAYLOAD_AUTH_FAILED");
- * console.assert(err instanceof Error);
+ * assert.ok(err.code === "PAYLOAD_AUTH_FAILED");
+ * assert.ok(err instanceof Error);
  * ```
  */
 export class EnvelopeError extends Error {

@@ -389,9 +389,10 @@ export async function sealAliyunStream(params: AliyunSealParams): Promise<Transf
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { contextMap } from "./aliyun_gcm.ts";
- * console.assert(contextMap('{"year": "1865"}').map.year === "1865");
- * console.assert(contextMap('{"a": {"b": "c"}}').map["aliyun-context"] === '{"a": {"b": "c"}}');
+ * assert.ok(contextMap('{"year": "1865"}').map.year === "1865");
+ * assert.ok(contextMap('{"a": {"b": "c"}}').map["aliyun-context"] === '{"a": {"b": "c"}}');
  * ```
  */
 export function contextMap(context: string): { map: Record<string, string>; flat: boolean } {

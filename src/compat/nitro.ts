@@ -100,10 +100,11 @@ export function splitNitro(file: Uint8Array): NitroParts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { joinNitro, looksLikeNitro, splitNitro } from "./nitro.ts";
  * const file = joinNitro(new Uint8Array([1, 2, 3]), "gAAAAABtoken==");
- * console.assert(looksLikeNitro(file));
- * console.assert(splitNitro(file).blob.length === 3);
+ * assert.ok(looksLikeNitro(file));
+ * assert.ok(splitNitro(file).blob.length === 3);
  * ```
  */
 export function joinNitro(blob: Uint8Array, token: string): Uint8Array {
@@ -152,11 +153,12 @@ export interface SealNitroOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openNitro, sealNitro, splitNitro } from "./nitro.ts";
  * const key = crypto.getRandomValues(new Uint8Array(32));
  * const file = await sealNitro(new Uint8Array([80, 75]), key, new Uint8Array(184));
  * const zip = await openNitro(splitNitro(file), key);
- * console.assert(zip[0] === 80);
+ * assert.ok(zip[0] === 80);
  * ```
  */
 export async function sealNitro(

@@ -58,13 +58,14 @@ export interface CacheStats {
  *
  * @example Reusing a data key across messages
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DataKeyCache, encrypt, decrypt, LocalKey } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const cache = new DataKeyCache({ maxAgeMs: 60_000, maxMessages: 100 });
  * const a = await encrypt(new TextEncoder().encode("one"), { keys: key, cache });
  * const b = await encrypt(new TextEncoder().encode("two"), { keys: key, cache });
- * console.assert(cache.stats.encryptHits === 1);
- * console.assert(new TextDecoder().decode(await decrypt(b, { keys: key })) === "two");
+ * assert.ok(cache.stats.encryptHits === 1);
+ * assert.ok(new TextDecoder().decode(await decrypt(b, { keys: key })) === "two");
  * void a;
  * ```
  */

@@ -30,13 +30,14 @@ function emptyFinalChunk(index: number): EnvelopeError {
  *
  * @example Decrypting with the context checked
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decrypt, encrypt, LocalKey } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const sealed = await encrypt(new Uint8Array([1, 2, 3]), { keys: key, context: { tenant: "a" } });
  * try {
  *   await decrypt(sealed, { keys: key, context: { tenant: "b" } });
  * } catch (e) {
- *   console.assert((e as { code: string }).code === "CONTEXT_MISMATCH");
+ *   assert.ok((e as { code: string }).code === "CONTEXT_MISMATCH");
  * }
  * ```
  */
@@ -102,11 +103,12 @@ class Accumulator {
  *
  * @example Decrypting a stream
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decryptStream, encrypt, LocalKey } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const sealed = await encrypt(new TextEncoder().encode("streamed"), { keys: key });
  * const out = await new Response(new Blob([sealed]).stream().pipeThrough(decryptStream({ keys: key }))).text();
- * console.assert(out === "streamed");
+ * assert.ok(out === "streamed");
  * ```
  */
 export function decryptStream(

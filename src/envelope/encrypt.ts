@@ -14,11 +14,12 @@ export type { EncryptOptions } from "./message.ts";
  *
  * @example Encrypting and decrypting bytes with a local key
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decrypt, encrypt, LocalKey } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const sealed = await encrypt(new TextEncoder().encode("hello"), { keys: key, context: { purpose: "demo" } });
  * const opened = await decrypt(sealed, { keys: key, context: { purpose: "demo" } });
- * console.assert(new TextDecoder().decode(opened) === "hello");
+ * assert.ok(new TextDecoder().decode(opened) === "hello");
  * ```
  */
 export async function encrypt(
@@ -90,12 +91,13 @@ export interface EncryptStreamOptions extends EncryptOptions {
  *
  * @example Encrypting a stream
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decrypt, encryptStream, LocalKey } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const sealed = await new Response(
  *   new Blob(["streamed ", "text"]).stream().pipeThrough(encryptStream({ keys: key })),
  * ).bytes();
- * console.assert(new TextDecoder().decode(await decrypt(sealed, { keys: key })) === "streamed text");
+ * assert.ok(new TextDecoder().decode(await decrypt(sealed, { keys: key })) === "streamed text");
  * ```
  */
 export function encryptStream(

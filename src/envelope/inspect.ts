@@ -38,11 +38,12 @@ export type HeaderSource = Uint8Array | Blob | ReadableStream<Uint8Array>;
  *
  * @example Listing the wrapped keys of a message
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encrypt, inspect, LocalKey } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const sealed = await encrypt(new Uint8Array(10), { keys: key, context: { app: "demo" } });
  * const info = await inspect(sealed);
- * console.assert(info.keys[0].provider === "local" && info.context.app === "demo");
+ * assert.ok(info.keys[0].provider === "local" && info.context.app === "demo");
  * ```
  */
 export async function inspect(source: HeaderSource): Promise<HeaderInfo> {

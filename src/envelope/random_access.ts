@@ -132,13 +132,14 @@ export interface RandomAccessReader {
  *
  * @example Reading the middle of a message
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bytesSource, encrypt, LocalKey, openRandomAccess } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const data = new Uint8Array(300_000).map((_, i) => i % 251);
  * const sealed = await encrypt(data, { keys: key, chunkSize: 65536 });
  * const reader = await openRandomAccess(bytesSource(sealed), { keys: key });
  * const part = await reader.read(100_000, 10);
- * console.assert(part[0] === data[100_000] && part.length === 10);
+ * assert.ok(part[0] === data[100_000] && part.length === 10);
  * await reader.close();
  * ```
  */

@@ -44,13 +44,14 @@ const same = (a: { provider: string; keyId: string }, b: { provider: string; key
  *
  * @example Adding a second local key to a message
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decrypt, encrypt, LocalKey, rewrapHeader } from "../../mod.ts";
  * const a = await LocalKey.generate();
  * const b = await LocalKey.generate();
  * const sealed = await encrypt(new Uint8Array([42]), { keys: a });
  * const r = await rewrapHeader(sealed, { keys: [a], add: [b], remove: (k) => k.keyId === a.keyId });
  * const next = new Uint8Array([...r.header, ...sealed.subarray(r.payloadOffset)]);
- * console.assert((await decrypt(next, { keys: b }))[0] === 42);
+ * assert.ok((await decrypt(next, { keys: b }))[0] === 42);
  * ```
  */
 export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptions): Promise<RewrapResult> {

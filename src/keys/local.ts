@@ -22,13 +22,14 @@ const PREFIX = "ENVELOPE-LOCAL-KEY-V1:";
  *
  * @example Wrapping with a generated local key
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decrypt, encrypt, LocalKey } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const text = key.toText(); // store this in a file with mode 0600
  * const again = await LocalKey.fromText(text);
- * console.assert(again.keyId === key.keyId);
+ * assert.ok(again.keyId === key.keyId);
  * const sealed = await encrypt(new Uint8Array([7]), { keys: key });
- * console.assert((await decrypt(sealed, { keys: again }))[0] === 7);
+ * assert.ok((await decrypt(sealed, { keys: again }))[0] === 7);
  * ```
  */
 export class LocalKey implements KeyProvider {

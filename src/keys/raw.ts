@@ -20,11 +20,12 @@ const enc = new TextEncoder();
  *
  * @example Decrypting with a data key fetched from a backend
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decrypt, encrypt, RawDataKey } from "../../mod.ts";
  * const dataKey = crypto.getRandomValues(new Uint8Array(32));
  * const sealed = await encrypt(new TextEncoder().encode("hi"), { keys: await RawDataKey.create(dataKey) });
  * const opened = await decrypt(sealed, { keys: await RawDataKey.create(dataKey) });
- * console.assert(new TextDecoder().decode(opened) === "hi");
+ * assert.ok(new TextDecoder().decode(opened) === "hi");
  * ```
  */
 export class RawDataKey implements KeyProvider {

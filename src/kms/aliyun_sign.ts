@@ -29,8 +29,9 @@ const EXTRA = /[!'()*]/g;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { percentEncode } from "./aliyun_sign.ts";
- * console.assert(percentEncode("a b*c~") === "a%20b%2Ac~");
+ * assert.ok(percentEncode("a b*c~") === "a%20b%2Ac~");
  * ```
  */
 export function percentEncode(text: string): string {
@@ -77,13 +78,14 @@ export async function hmacSha1Base64(key: string, data: string): Promise<string>
  *
  * @example The official vector (DescribeRegions, secret `testsecret`)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signRpc } from "./aliyun_sign.ts";
  * const sig = await signRpc("GET", {
  *   AccessKeyId: "testid", Action: "DescribeRegions", Format: "XML",
  *   SignatureMethod: "HMAC-SHA1", SignatureNonce: "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
  *   SignatureVersion: "1.0", Timestamp: "2016-02-23T12:46:24Z", Version: "2014-05-26",
  * }, "testsecret");
- * console.assert(sig === "OLeaidS1JvxuMvnyHOwuJ+uX5qY=");
+ * assert.ok(sig === "OLeaidS1JvxuMvnyHOwuJ+uX5qY=");
  * ```
  */
 export function signRpc(method: string, params: RpcParams, accessKeySecret: string): Promise<string> {
