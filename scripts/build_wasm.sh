@@ -6,7 +6,8 @@
 #                                         is stale (sources changed) or its bytes differ
 #   bash scripts/build_wasm.sh --install  first apt-get install the toolchain (root; CI)
 #
-# Toolchain: Debian's rustc/cargo with the wasm32 standard library, and binaryen's wasm-opt.
+# Toolchain: Debian's rustc/cargo with the wasm32 standard library, and binaryen's wasm-opt
+# (used to validate and strip, not to optimise: see build_module).
 # The build is reproducible: fixed flags, paths remapped, one codegen unit, LTO, no debug
 # info, no producers section, and nothing time-dependent in the output.
 set -euo pipefail
@@ -72,7 +73,11 @@ build_module() { # $1 = target dir, $2 = output .wasm
     RUSTC="$RUSTC" RUSTFLAGS="$flags" CARGO_TARGET_DIR="$target_dir" SOURCE_DATE_EPOCH=0 \
       "$CARGO" build --release --offline --locked --target "$TARGET" --quiet
   )
-  wasm-opt -O3 --enable-simd --strip-debug --strip-producers \
+  # wasm-opt validates the module (SIMD enabled) and strips debug info and the producers
+  # section. Its -O2/-O3 optimisation passes are deliberately NOT run: on V8 they made the
+  # SIMD code markedly slower (serial CBC about half the speed) in A/B runs on the LLVM
+  # output, which is already optimised (opt-level 3, LTO, one codegen unit).
+  wasm-opt --enable-simd --strip-debug --strip-producers \
     "$target_dir/$TARGET/release/envelope_core.wasm" -o "$out"
 }
 
@@ -86,7 +91,7 @@ write_ts() { # $1 = .wasm, $2 = output .ts
   {
     echo "// GENERATED FILE: do not edit. Written by scripts/build_wasm.sh from wasm/ (the Rust core)."
     echo "// Rebuild: bash scripts/build_wasm.sh   Verify: bash scripts/build_wasm.sh --check"
-    echo "// Toolchain: $rustc_v, $opt_v; target $TARGET with simd128, wasm-opt -O3."
+    echo "// Toolchain: $rustc_v, $opt_v; target $TARGET with simd128, wasm-opt strip only."
     echo "// SOURCE_SHA256 is SHA-256 over lines \"<sha256 of file> <path>\" for the sorted source files"
     echo "// (wasm/Cargo.toml, wasm/Cargo.lock, wasm/src/**, wasm/.cargo/config.toml, scripts/build_wasm.sh)."
     echo ""
