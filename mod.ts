@@ -16,11 +16,12 @@
  *
  * @example Encrypt and decrypt bytes with a local key
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decrypt, encrypt, LocalKey } from "./mod.ts";
  * const key = await LocalKey.generate();
  * const sealed = await encrypt(new TextEncoder().encode("secret"), { keys: key, context: { app: "docs" } });
  * const opened = await decrypt(sealed, { keys: key, context: { app: "docs" } });
- * console.assert(new TextDecoder().decode(opened) === "secret");
+ * assert.equal(new TextDecoder().decode(opened), "secret");
  * ```
  *
  * @module
