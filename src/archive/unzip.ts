@@ -4,9 +4,9 @@
  * The archive is read through its central directory (the listing every
  * mainstream reader trusts), so a stream is first spooled to a temporary
  * file on disk beside the output; nothing holds the archive or an entry in
- * memory. Every entry is inflated in small pieces with fflate's streaming
- * `Inflate`, and its CRC-32 and length are checked by this module (fflate
- * checks neither).
+ * memory. Every entry is inflated in small pieces with `node:zlib`'s raw
+ * inflate stream (native, with a fixed 32 KiB window), and its CRC-32 and
+ * length are checked by this module (a raw deflate stream carries neither).
  *
  * Safety rules, all enforced before or while writing:
  * - Entry names must be relative UTF-8 paths with `/` separators: absolute
@@ -47,7 +47,7 @@
 import { lstat, mkdir, mkdtemp, open, rename, rm, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
-import { Inflate } from "fflate";
+import { createInflateRaw } from "node:zlib";
 import { EnvelopeError } from "../errors.ts";
 
 /** Options for {@linkcode extractZip}. */
@@ -65,6 +65,8 @@ export interface ExtractZipOptions {
   force?: boolean;
   /** Called with each entry's name before it is extracted. */
   onEntry?: (name: string) => void;
+  /** Called with the size of every batch of bytes written (progress, pacing). */
+  onBytes?: (bytes: number) => void;
 }
 
 /** What {@linkcode extractZip} extracted. */
@@ -82,8 +84,14 @@ export const DEFAULT_MAX_ENTRIES = 100_000;
 const SPOOL_SLACK = 256 * 1024 ** 2;
 /** Compressed bytes read per file read. */
 const READ_PIECE = 64 * 1024;
-/** Compressed bytes per inflate call: deflate expands at most ~1032x, so one call yields at most ~1 MiB. */
-const INFLATE_PIECE = 1024;
+/**
+ * Compressed bytes handed to the inflater at a time: its output is checked
+ * against the bounds as it comes out, and deflate expands at most ~1032x, so
+ * at most ~4 MiB of one piece's output is held before it is written.
+ */
+const INFLATE_PIECE = 4096;
+/** Bytes per chunk of inflater output (each one is checked before the next is made). */
+const INFLATE_CHUNK = 64 * 1024;
 /** Inflated bytes gathered before a write. */
 const WRITE_BATCH = 256 * 1024;
 
@@ -338,13 +346,19 @@ async function readDirectory(r: Reader, maxEntries: number): Promise<Directory> 
     safeSegments(name);
     const type = (attrs >>> 16) & S_IFMT;
     if (type === S_IFLNK) throw unsafe(name, "it is a symbolic link, and links are never extracted");
-    if (type !== 0 && type !== S_IFREG && type !== S_IFDIR) throw unsafe(name, "it is a special file, not a file or folder");
+    if (type !== 0 && type !== S_IFREG && type !== S_IFDIR) {
+      throw unsafe(name, "it is a special file, not a file or folder");
+    }
     const host = madeBy >> 8;
     const dir = name.endsWith("/") || type === S_IFDIR;
     if (!dir && method !== 0 && method !== 8) {
-      throw invalid(`entry ${JSON.stringify(name)} uses compression method ${method}; only stored and deflate are supported`);
+      throw invalid(
+        `entry ${JSON.stringify(name)} uses compression method ${method}; only stored and deflate are supported`,
+      );
     }
-    if (!dir && method === 0 && csize !== usize) throw invalid(`stored entry ${JSON.stringify(name)} has different packed and unpacked sizes`);
+    if (!dir && method === 0 && csize !== usize) {
+      throw invalid(`stored entry ${JSON.stringify(name)} has different packed and unpacked sizes`);
+    }
     entries.push({
       name,
       nameBytes,
@@ -362,11 +376,96 @@ async function readDirectory(r: Reader, maxEntries: number): Promise<Directory> 
   return { entries, cdOffset };
 }
 
+// ---- raw deflate ----
+
+/**
+ * One entry's raw deflate data, inflated piece by piece through `node:zlib`.
+ *
+ * Not fflate's streaming `Inflate`: each of its `push` calls allocates
+ * afresh. It joins the input it has not used yet to the new piece (a stored
+ * block, up to 64 KiB, is only used once it is whole, so with 4 KiB pieces
+ * its bytes are copied again on every push), grows a new output buffer from
+ * its 32 KiB window, and copies the output and the window out of it: over
+ * 100 KiB of short-lived ArrayBuffers per 4 KiB piece. Nothing was retained
+ * (the JS heap stayed at ~6 MB), but V8 collects ArrayBuffers only as
+ * external-memory pressure builds, so tens to 150 MB of dead buffers piled up
+ * between collections and peak RSS rose to 145-266 MB on 64 and 192 MiB
+ * entries. zlib inflates natively in its own fixed window and hands out
+ * chunks of at most INFLATE_CHUNK bytes, each passed to `onChunk` as it is
+ * made; when `onChunk` throws, the stream is destroyed at once, so nothing
+ * more is inflated, and the next `push` or `end` rejects with that error.
+ */
+class RawInflater {
+  readonly #z = createInflateRaw({ chunkSize: INFLATE_CHUNK });
+  #failure: unknown;
+  #ended = false;
+
+  constructor(onChunk: (chunk: Uint8Array) => void) {
+    this.#z.on("data", (chunk: Uint8Array) => {
+      if (this.#failure !== undefined) return;
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        this.#failure = err;
+        this.#z.destroy();
+      }
+    });
+    // A zlib error also reaches the pending write or end through #settle; this keeps it from being unhandled.
+    this.#z.on("error", (err: unknown) => void (this.#failure ??= err));
+    // zlib ends the output at the final block; input after it is ignored, as fflate and Python's zipfile do.
+    this.#z.on("end", () => void (this.#ended = true));
+  }
+
+  /** Inflates `piece`; resolves once all its output has gone to `onChunk` (so `piece` may then be reused). */
+  push(piece: Uint8Array): Promise<void> {
+    return this.#settle((done) => void this.#z.write(piece, done));
+  }
+
+  /** Ends the input; rejects when the deflate data stops before its final block. */
+  end(): Promise<void> {
+    return this.#settle((done) => {
+      this.#z.once("end", done);
+      this.#z.end();
+    });
+  }
+
+  /** Frees zlib's state (safe to call at any time, and again). */
+  destroy(): void {
+    this.#z.destroy();
+  }
+
+  #settle(start: (done: (err?: unknown) => void) => void): Promise<void> {
+    const z = this.#z;
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#ended) return Promise.resolve();
+    if (z.destroyed) return Promise.reject(new Error("the inflater is closed"));
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const done = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        z.off("error", done);
+        z.off("close", closed);
+        z.off("end", done);
+        const failure = this.#failure ?? err ?? undefined;
+        if (failure === undefined || failure === null) resolve();
+        else reject(failure);
+      };
+      const closed = () => done(this.#failure ?? (this.#ended ? undefined : new Error("the inflater closed early")));
+      z.once("error", done);
+      z.once("close", closed);
+      start(done);
+    });
+  }
+}
+
 // ---- extraction of one entry ----
 
 interface Budget {
   max: number;
   total: number;
+  /** Told of every batch written, for progress and pacing. */
+  readonly onBytes?: (bytes: number) => void;
 }
 
 async function writeAll(fh: FileHandle, data: Uint8Array, path: string): Promise<void> {
@@ -421,41 +520,51 @@ async function extractFile(r: Reader, e: Entry, dataStart: number, target: strin
         for (const c of batch) buf.set(c, o), o += c.length;
       }
       batch = [];
+      const n = batchLen;
       batchLen = 0;
       await writeAll(out, buf, target);
+      budget.onBytes?.(n);
     };
-    let pending: Uint8Array[] = [];
-    const inflater = e.method === 8 ? new Inflate((chunk) => void pending.push(chunk)) : undefined;
-    if (inflater && e.csize === 0) throw invalid(`entry ${JSON.stringify(e.name)} has no deflate data`);
-    const end = dataStart + e.csize;
-    const readBuf = new Uint8Array(READ_PIECE);
-    for (let pos = dataStart; pos < end;) {
-      const n = Math.min(READ_PIECE, end - pos);
-      // fflate's Inflate copies what it keeps of its input, so the read buffer is reused.
-      const piece = await r.raw(pos, n, readBuf);
-      pos += n;
-      if (!inflater) {
-        accept(piece);
-        await writeAll(out, piece, target);
-        continue;
+    if (e.method === 8 && e.csize === 0) throw invalid(`entry ${JSON.stringify(e.name)} has no deflate data`);
+    const inflater = e.method === 8
+      ? new RawInflater((chunk) => {
+        if (chunk.length === 0) return;
+        accept(chunk);
+        batch.push(chunk);
+        batchLen += chunk.length;
+      })
+      : undefined;
+    const inflate = async (step: Promise<void>) => {
+      try {
+        await step;
+      } catch (err) {
+        if (err instanceof EnvelopeError) throw err;
+        throw invalid(`entry ${JSON.stringify(e.name)} has broken deflate data (${(err as Error)?.message ?? err})`);
       }
-      for (let i = 0; i < n; i += INFLATE_PIECE) {
-        try {
-          inflater.push(piece.subarray(i, Math.min(n, i + INFLATE_PIECE)), pos === end && i + INFLATE_PIECE >= n);
-        } catch (err) {
-          throw invalid(`entry ${JSON.stringify(e.name)} has broken deflate data (${(err as Error).message})`);
+    };
+    try {
+      const end = dataStart + e.csize;
+      const readBuf = new Uint8Array(READ_PIECE);
+      for (let pos = dataStart; pos < end;) {
+        const n = Math.min(READ_PIECE, end - pos);
+        // Each piece is fully inflated before the next read, so the read buffer is reused.
+        const piece = await r.raw(pos, n, readBuf);
+        pos += n;
+        if (!inflater) {
+          accept(piece);
+          await writeAll(out, piece, target);
+          continue;
         }
-        for (const c of pending) {
-          if (c.length === 0) continue;
-          accept(c);
-          batch.push(c);
-          batchLen += c.length;
+        for (let i = 0; i < n; i += INFLATE_PIECE) {
+          await inflate(inflater.push(piece.subarray(i, Math.min(n, i + INFLATE_PIECE))));
+          if (batchLen >= WRITE_BATCH) await flush();
         }
-        pending = [];
-        if (batchLen >= WRITE_BATCH) await flush();
       }
+      if (inflater) await inflate(inflater.end());
+      await flush();
+    } finally {
+      inflater?.destroy();
     }
-    await flush();
     if (written !== e.usize) throw invalid(`entry ${JSON.stringify(e.name)} is shorter than its declared size`);
     if (crc !== e.crc) throw invalid(`entry ${JSON.stringify(e.name)} fails its CRC-32 check`);
   } finally {
@@ -520,25 +629,40 @@ async function planMerge(outDir: string, entries: Entry[], force: boolean): Prom
       const last = i === segments.length - 1;
       const rel = segments.slice(0, i + 1).join("/");
       if (k === "link" && (!last || e.dir)) {
-        throw unsafe(e.name, `${rel} in the output folder is a symbolic link, and extraction never writes through links`);
+        throw unsafe(
+          e.name,
+          `${rel} in the output folder is a symbolic link, and extraction never writes through links`,
+        );
       }
       if (!last || e.dir) {
         if (k !== "dir") {
-          throw new EnvelopeError("OUTPUT_EXISTS", `Extracting entry ${JSON.stringify(e.name)} failed: ${rel} in the output folder is not a folder`, {
-            hint: "remove it or extract into another folder",
-          });
+          throw new EnvelopeError(
+            "OUTPUT_EXISTS",
+            `Extracting entry ${JSON.stringify(e.name)} failed: ${rel} in the output folder is not a folder`,
+            {
+              hint: "remove it or extract into another folder",
+            },
+          );
         }
         continue;
       }
       if (k === "dir" || k === "other") {
-        throw new EnvelopeError("OUTPUT_EXISTS", `Extracting entry ${JSON.stringify(e.name)} failed: ${rel} in the output folder is not a regular file`, {
-          hint: "remove it or extract into another folder",
-        });
+        throw new EnvelopeError(
+          "OUTPUT_EXISTS",
+          `Extracting entry ${JSON.stringify(e.name)} failed: ${rel} in the output folder is not a regular file`,
+          {
+            hint: "remove it or extract into another folder",
+          },
+        );
       }
       if (!force) {
-        throw new EnvelopeError("OUTPUT_EXISTS", `Extracting entry ${JSON.stringify(e.name)} failed: ${rel} already exists in the output folder`, {
-          hint: "pass --force to replace existing files, or extract into another folder",
-        });
+        throw new EnvelopeError(
+          "OUTPUT_EXISTS",
+          `Extracting entry ${JSON.stringify(e.name)} failed: ${rel} already exists in the output folder`,
+          {
+            hint: "pass --force to replace existing files, or extract into another folder",
+          },
+        );
       }
     }
   }
@@ -566,7 +690,10 @@ async function applyMerge(tree: string, outDir: string, entries: Entry[]): Promi
 function checkLimit(name: string, v: number | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < 0) {
-    throw new EnvelopeError("INVALID_ARGUMENT", `Extracting the zip archive failed: ${name} must be a non-negative integer`);
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Extracting the zip archive failed: ${name} must be a non-negative integer`,
+    );
   }
   return v;
 }
@@ -665,7 +792,9 @@ async function extract(
 
     let declared = 0;
     for (const e of entries) if (!e.dir) declared += e.usize;
-    if (declared > maxTotalBytes) throw tooLarge(`its entries declare ${declared} bytes, over the limit of ${maxTotalBytes}`);
+    if (declared > maxTotalBytes) {
+      throw tooLarge(`its entries declare ${declared} bytes, over the limit of ${maxTotalBytes}`);
+    }
     if (merge) await planMerge(outAbs, entries, force);
 
     // Each entry's data must end before the next local header and before the central directory.
@@ -680,7 +809,7 @@ async function extract(
       return lo < starts.length ? starts[lo] : cdOffset;
     };
 
-    const budget: Budget = { max: maxTotalBytes, total: 0 };
+    const budget: Budget = { max: maxTotalBytes, total: 0, onBytes: options.onBytes };
     for (const e of entries) {
       options.onEntry?.(e.name);
       const target = join(tree, ...safeSegments(e.name));
@@ -695,7 +824,9 @@ async function extract(
         throw invalid(`the local and central names of ${JSON.stringify(e.name)} differ`);
       }
       const dataStart = e.offset + 30 + nameLen + extraLen;
-      if (dataStart + e.csize > nextStart(e.offset)) throw invalid(`the data of ${JSON.stringify(e.name)} overlaps another entry or the directory`);
+      if (dataStart + e.csize > nextStart(e.offset)) {
+        throw invalid(`the data of ${JSON.stringify(e.name)} overlaps another entry or the directory`);
+      }
       if (e.dir) {
         try {
           await mkdir(target, { recursive: true });
@@ -730,9 +861,13 @@ async function extract(
       } catch (err) {
         const code = errCode(err);
         if (code === "EEXIST" || code === "ENOTEMPTY" || code === "ENOTDIR") {
-          throw new EnvelopeError("OUTPUT_EXISTS", `Extracting into ${outDir} failed: it was created while extracting`, {
-            hint: "extract again, with --force to merge into it",
-          });
+          throw new EnvelopeError(
+            "OUTPUT_EXISTS",
+            `Extracting into ${outDir} failed: it was created while extracting`,
+            {
+              hint: "extract again, with --force to merge into it",
+            },
+          );
         }
         throw ioError(`Moving the extracted files to ${outDir}`, err);
       }
