@@ -43,6 +43,21 @@ import { type RetryOptions, withRetry } from "./retry.ts";
 export type { RetryOptions } from "./retry.ts";
 
 /**
+ * The AWS SDK's KMS client (`@aws-sdk/client-kms`), as {@linkcode AwsKmsConnection.client} takes it.
+ *
+ * @example Passing a client configured elsewhere (for instance against a local emulator)
+ * ```ts
+ * import { KMSClient } from "@aws-sdk/client-kms";
+ * import { AwsKms, type AwsKmsClient } from "./aws.ts";
+ * const client: AwsKmsClient = new KMSClient({ region: "eu-west-1", endpoint: "http://127.0.0.1:4566" });
+ * const kms = new AwsKms({ keyId: "alias/app", client });
+ * kms.close(); // leaves a client passed in open
+ * client.destroy();
+ * ```
+ */
+export type AwsKmsClient = KMSClient;
+
+/**
  * The provider name written into headers.
  *
  * @example
@@ -71,7 +86,7 @@ const DATA_KEY_BYTES = 32;
 /** How to reach AWS KMS; shared by {@linkcode AwsKmsOptions} and {@linkcode AwsKms.discovery}. */
 export interface AwsKmsConnection {
   /** A configured client; when given, `region` and `endpoint` are ignored and `close()` leaves it open. */
-  readonly client?: KMSClient;
+  readonly client?: AwsKmsClient;
   /** The region, overriding the environment and the key ARN. */
   readonly region?: string;
   /** The endpoint URL, overriding `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL`. */
