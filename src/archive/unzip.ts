@@ -384,13 +384,15 @@ async function readDirectory(r: Reader, maxEntries: number): Promise<Directory> 
  * Not fflate's streaming `Inflate`: each of its `push` calls allocates
  * afresh. It joins the input it has not used yet to the new piece (a stored
  * block, up to 64 KiB, is only used once it is whole, so with 4 KiB pieces
- * its bytes are copied again on every push), grows a new output buffer from
- * its 32 KiB window, and copies the output and the window out of it: over
- * 100 KiB of short-lived ArrayBuffers per 4 KiB piece. Nothing was retained
- * (the JS heap stayed at ~6 MB), but V8 collects ArrayBuffers only as
- * external-memory pressure builds, so tens to 150 MB of dead buffers piled up
- * between collections and peak RSS rose to 145-266 MB on 64 and 192 MiB
- * entries. zlib inflates natively in its own fixed window and hands out
+ * its bytes are copied again on every push), copies that unused input again
+ * after inflating, grows a new output buffer from its 32 KiB window, and
+ * copies the output and the window out of it. Nothing is retained, but V8
+ * collects ArrayBuffers only as external-memory pressure builds, so dead
+ * buffers piled up between collections: extracting a 64 or 192 MiB random
+ * entry raised RSS by 78-213 MB (131-265 MB peaks), against 16-21 MB
+ * (71-74 MB peaks) through zlib, which was also 1.7-3x faster (measured with
+ * tests/support/archive_extract_peak.ts).
+ * zlib inflates natively in its own fixed window and hands out
  * chunks of at most INFLATE_CHUNK bytes, each passed to `onChunk` as it is
  * made; when `onChunk` throws, the stream is destroyed at once, so nothing
  * more is inflated, and the next `push` or `end` rejects with that error.
