@@ -495,6 +495,31 @@ Deno.test("truncated archives are ARCHIVE_INVALID", async () => {
   });
 });
 
+Deno.test("bytes after the final deflate block are ignored, as Python's zipfile does", async () => {
+  await withTemp(async (t) => {
+    const data = noise(100_000, 7);
+    const payload = new Uint8Array([...deflateSync(data), 0xde, 0xad, 0xbe, 0xef]);
+    const zip = craftZip([{ name: "f", payload, usize: data.length, crc: crc32(0, data) }]);
+    await writeFile(join(t, "tail.zip"), zip);
+    await python(
+      "import sys, zipfile\nzipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+      join(t, "tail.zip"),
+      join(t, "py"),
+    );
+    assert.deepEqual(new Uint8Array(await readFile(join(t, "py", "f"))), data);
+    assert.deepEqual(await extractZip(join(t, "tail.zip"), join(t, "out")), { entries: 1, bytes: data.length });
+    assert.deepEqual(new Uint8Array(await readFile(join(t, "out", "f"))), data);
+    // A stream that ends early is still refused, however many bytes follow it.
+    const cut = new Uint8Array([...deflateSync(data).subarray(0, 2000)]);
+    await writeFile(
+      join(t, "cut.zip"),
+      craftZip([{ name: "f", payload: cut, usize: data.length, crc: crc32(0, data) }]),
+    );
+    const err = await assertRejects(extractZip(join(t, "cut.zip"), join(t, "out2")), "ARCHIVE_INVALID");
+    assert.match(err.message, /broken deflate data/);
+  });
+});
+
 Deno.test("CRC mismatches and corrupt data are ARCHIVE_INVALID, and earlier entries are removed", async () => {
   await withTemp(async (t) => {
     const data = utf8.encode("hello world, hello world, hello world");
