@@ -9,7 +9,6 @@
  */
 import assert from "node:assert/strict";
 import { encrypt, encryptStream } from "../src/envelope/encrypt.ts";
-import { decrypt } from "../src/envelope/decrypt.ts";
 import { deriveKeys } from "../src/envelope/keys.ts";
 import { parseHeader } from "../src/format/header.ts";
 import { RawDataKey } from "../src/keys/raw.ts";

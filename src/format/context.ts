@@ -5,7 +5,7 @@
  */
 import { EnvelopeError } from "../errors.ts";
 import type { EncryptionContext } from "../keys/provider.ts";
-import { ByteReader, ByteWriter, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
+import { type ByteReader, ByteWriter, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_PAIRS, MAX_CONTEXT_VALUE_BYTES } from "./limits.ts";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
