@@ -25,10 +25,9 @@ pub struct RoundKeys {
     pub nr: usize,
 }
 
-// State byte j = row + 4 * column. The fixed permutations used by decryption (V::isr, V::r1,
-// V::r2): InvShiftRows out[r + 4c] = in[r + 4((c - r) % 4)]; r1/r2 rotate rows within each
-// column by one/two: out[r + 4c] = in[(r + k) % 4 + 4c]. (ShiftRows is
-// out[r + 4c] = in[r + 4((c + r) % 4)]; encryption folds it into the fixslice phases below.)
+// State byte j = row + 4 * column. ShiftRows is out[r + 4c] = in[r + 4((c + r) % 4)]; the
+// MixColumns row rotations are out[r + 4c] = in[(r + k) % 4 + 4c]. Both directions are
+// fixsliced: (Inv)ShiftRows is never applied, it is folded into phase-dependent rotations.
 
 // Fixslicing (Adomnicai & Peyrin's idea, in this byte-planar layout): encryption skips
 // ShiftRows. After r rounds the stored state is the true state permuted by SIGMA[r % 4]
@@ -287,35 +286,6 @@ fn xtime(t: &Planes) -> Planes {
     ]
 }
 
-/// MixColumns alone: b = xtime(a ^ r1(a)) ^ r1(a) ^ r2(a ^ r1(a)).
-#[inline(always)]
-fn mix(s: &mut Planes) {
-    let mut a1 = [V::zero(); 8];
-    let mut t = [V::zero(); 8];
-    for b in 0..8 {
-        a1[b] = s[b].r1();
-        t[b] = s[b].xor(a1[b]);
-    }
-    let xt = xtime(&t);
-    for b in 0..8 {
-        s[b] = a1[b].xor(t[b].r2()).xor(xt[b]);
-    }
-}
-
-/// InvMixColumns = MixColumns after a ^= x^2 * (a ^ r2(a)).
-#[inline(always)]
-fn inv_mix(s: &mut Planes) {
-    let mut u = [V::zero(); 8];
-    for b in 0..8 {
-        u[b] = s[b].xor(s[b].r2());
-    }
-    let w = xtime(&xtime(&u));
-    for b in 0..8 {
-        s[b] = s[b].xor(w[b]);
-    }
-    mix(s);
-}
-
 #[inline(always)]
 fn ark(s: &mut Planes, rk: &Planes) {
     for b in 0..8 {
@@ -328,26 +298,15 @@ fn ark(s: &mut Planes, rk: &Planes) {
 pub fn encrypt8(k: &RoundKeys, s: &mut Planes) {
     transpose(s);
     ark(s, &k.rk[0]);
-    let mut r = 1;
-    while r + 4 <= k.nr {
+    for r in 1..k.nr {
         sbox_nonot(s);
-        mix_ark_fs::<0>(s, &k.rk[r]);
-        sbox_nonot(s);
-        mix_ark_fs::<1>(s, &k.rk[r + 1]);
-        sbox_nonot(s);
-        mix_ark_fs::<2>(s, &k.rk[r + 2]);
-        sbox_nonot(s);
-        mix_ark_fs::<3>(s, &k.rk[r + 3]);
-        r += 4;
-    }
-    // Nr is 10, 12 or 14: one or three rounds remain before the last.
-    sbox_nonot(s);
-    mix_ark_fs::<0>(s, &k.rk[r]);
-    if r + 1 < k.nr {
-        sbox_nonot(s);
-        mix_ark_fs::<1>(s, &k.rk[r + 1]);
-        sbox_nonot(s);
-        mix_ark_fs::<2>(s, &k.rk[r + 2]);
+        let rk = &k.rk[r];
+        match (r - 1) % 4 {
+            0 => mix_ark_fs::<0>(s, rk),
+            1 => mix_ark_fs::<1>(s, rk),
+            2 => mix_ark_fs::<2>(s, rk),
+            _ => mix_ark_fs::<3>(s, rk),
+        }
     }
     sbox_nonot(s);
     ark(s, &k.rk[k.nr]);
@@ -359,24 +318,58 @@ pub fn encrypt8(k: &RoundKeys, s: &mut Planes) {
     transpose(s);
 }
 
-/// Decrypts eight blocks (in block form, in place) with decryption round keys.
+/// InvMixColumns (as MixColumns after a ^= x^2 * (a ^ r2(a))) with the row rotations
+/// conjugated for fixsliced phase Q (see `decrypt8`).
+#[inline(always)]
+fn inv_mix_fs<const Q: usize>(s: &mut Planes, rk: &Planes) {
+    let q1 = V::from_bytes(Q1[Q]);
+    let q2 = V::from_bytes(Q2[Q]);
+    let mut u = [V::zero(); 8];
+    for b in 0..8 {
+        s[b] = s[b].xor(rk[b]);
+        u[b] = s[b].xor(s[b].swizzle(q2));
+    }
+    let w = xtime(&xtime(&u));
+    let mut a1 = [V::zero(); 8];
+    let mut t = [V::zero(); 8];
+    for b in 0..8 {
+        s[b] = s[b].xor(w[b]);
+        a1[b] = s[b].swizzle(q1);
+        t[b] = s[b].xor(a1[b]);
+    }
+    let xt = xtime(&t);
+    for b in 0..8 {
+        s[b] = a1[b].xor(t[b].swizzle(q2)).xor(xt[b]);
+    }
+}
+
+/// Decrypts eight blocks (in block form, in place) with (fixsliced) decryption round keys.
+///
+/// Fixsliced like encryption but in the other direction: InvShiftRows is skipped, so after
+/// step i the stored state is the true one permuted by ShiftRows^i; that phase's conjugated
+/// rotations are encryption's Q1/Q2 of phase (2 - p) mod 4 for step p + 1, the round key used
+/// at step i is stored permuted by SIGMA[(4 - i % 4) % 4], and FIX2 restores the order.
 #[inline(never)]
 pub fn decrypt8(k: &RoundKeys, s: &mut Planes) {
     transpose(s);
     ark(s, &k.rk[k.nr]);
-    for r in (1..k.nr).rev() {
-        for b in 0..8 {
-            s[b] = s[b].isr();
-        }
+    for i in 1..k.nr {
         inv_sbox(s);
-        ark(s, &k.rk[r]);
-        inv_mix(s);
-    }
-    for b in 0..8 {
-        s[b] = s[b].isr();
+        let rk = &k.rk[k.nr - i];
+        match (i - 1) % 4 {
+            0 => inv_mix_fs::<2>(s, rk),
+            1 => inv_mix_fs::<1>(s, rk),
+            2 => inv_mix_fs::<0>(s, rk),
+            _ => inv_mix_fs::<3>(s, rk),
+        }
     }
     inv_sbox(s);
     ark(s, &k.rk[0]);
+    if k.nr % 4 == 2 {
+        for b in 0..8 {
+            s[b] = s[b].swizzle(FIX2);
+        }
+    }
     transpose(s);
 }
 
@@ -449,6 +442,12 @@ pub fn expand(key: &[u8], enc: bool, k: &mut RoundKeys) -> bool {
             let src = rb;
             for j in 0..16 {
                 rb[j] = src[SIGMA[r % 4][j] as usize];
+            }
+        } else if !enc && r <= nr {
+            let src = rb;
+            let phase = (4 - (nr - r) % 4) % 4;
+            for j in 0..16 {
+                rb[j] = src[SIGMA[phase][j] as usize];
             }
         }
         let v = V::from_bytes(rb);

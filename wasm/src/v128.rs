@@ -88,20 +88,6 @@ mod imp {
         pub fn hi64(self) -> u64 {
             u64x2_extract_lane::<1>(self.0)
         }
-        // Fixed byte permutations used by AES (see aes.rs). A swizzle whose index vector is a
-        // constant compiles to a single pshufb in V8; an immediate shuffle measured slower.
-        #[inline(always)]
-        pub fn isr(self) -> V {
-            self.swizzle(V::from_bytes([0, 13, 10, 7, 4, 1, 14, 11, 8, 5, 2, 15, 12, 9, 6, 3]))
-        }
-        #[inline(always)]
-        pub fn r1(self) -> V {
-            self.swizzle(V::from_bytes([1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12]))
-        }
-        #[inline(always)]
-        pub fn r2(self) -> V {
-            self.swizzle(V::from_bytes([2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13]))
-        }
     }
 }
 
@@ -183,19 +169,6 @@ mod imp {
         #[inline(always)]
         pub fn hi64(self) -> u64 {
             self.0[1]
-        }
-        // Fixed byte permutations used by AES (see aes.rs for their meaning).
-        #[inline(always)]
-        pub fn isr(self) -> V {
-            self.swizzle(V::from_bytes([0, 13, 10, 7, 4, 1, 14, 11, 8, 5, 2, 15, 12, 9, 6, 3]))
-        }
-        #[inline(always)]
-        pub fn r1(self) -> V {
-            self.swizzle(V::from_bytes([1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12]))
-        }
-        #[inline(always)]
-        pub fn r2(self) -> V {
-            self.swizzle(V::from_bytes([2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13]))
         }
     }
 }
