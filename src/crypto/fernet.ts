@@ -36,32 +36,21 @@ export const MAX_CLOCK_SKEW = 60;
 
 /**
  * The async methods' size thresholds, in bytes of plaintext (encryption) or
- * of token text (decryption). Measured by `deno task bench`; see
- * `docs/benchmarks.md`.
- *
- * - `encryptCbc`: from this size `encryptAsync` encrypts with WebCrypto's
- *   AES-CBC (CBC encryption is serial, so the core's constant-time
- *   bitsliced AES gains nothing from batching there, while WebCrypto uses
- *   AES-NI); below it one core call does everything.
- * - `encryptMac`: from this size the HMAC is computed by WebCrypto too
- *   (below it, by the core: one synchronous call beats a promise round trip).
- * - `decrypt`: from this size `decryptAsync` verifies and decrypts with
- *   WebCrypto; below it the core does both in one call.
+ * of token text (decryption): from these sizes `encryptAsync` and
+ * `decryptAsync` use WebCrypto's AES-CBC and HMAC (native, AES-NI); below
+ * them one synchronous core call does everything, which beats two promise
+ * round trips. Measured by `deno task bench` ("Fernet backend crossover");
+ * see `docs/benchmarks.md`.
  *
  * @example
  * ```ts
  * import { FERNET_WEBCRYPTO_THRESHOLDS } from "./fernet.ts";
- * console.assert(FERNET_WEBCRYPTO_THRESHOLDS.encryptCbc <= FERNET_WEBCRYPTO_THRESHOLDS.encryptMac);
+ * console.assert(FERNET_WEBCRYPTO_THRESHOLDS.encrypt > 0 && FERNET_WEBCRYPTO_THRESHOLDS.decrypt > 0);
  * ```
  */
-export const FERNET_WEBCRYPTO_THRESHOLDS: {
-  readonly encryptCbc: number;
-  readonly encryptMac: number;
-  readonly decrypt: number;
-} = {
-  encryptCbc: 512,
-  encryptMac: 4 * 1024,
-  decrypt: 4 * 1024,
+export const FERNET_WEBCRYPTO_THRESHOLDS: { readonly encrypt: number; readonly decrypt: number } = {
+  encrypt: 8 * 1024,
+  decrypt: 8 * 1024,
 };
 
 const HEADER = 25; // version (1) + timestamp (8) + IV (16)
@@ -435,7 +424,7 @@ export class Fernet {
     const forced = options.backend;
     if (
       subtle === undefined || forced === "wasm" ||
-      (forced === undefined && size < FERNET_WEBCRYPTO_THRESHOLDS.encryptCbc)
+      (forced === undefined && size < FERNET_WEBCRYPTO_THRESHOLDS.encrypt)
     ) {
       return this.encrypt(data, options);
     }
@@ -458,32 +447,10 @@ export class Fernet {
       raw.set(iv, 9);
       raw.set(ct, HEADER);
       const body = raw.subarray(0, HEADER + ct.length);
-      if (forced === "webcrypto" || bytes.length >= FERNET_WEBCRYPTO_THRESHOLDS.encryptMac) {
-        raw.set(new Uint8Array(await subtle.sign("HMAC", keys.sign, body)), HEADER + ct.length);
-      } else {
-        this.#macInto(body, raw.subarray(HEADER + ct.length));
-      }
+      raw.set(new Uint8Array(await subtle.sign("HMAC", keys.sign, body)), HEADER + ct.length);
       return toBase64Url(raw);
     } finally {
       if (owned) bytes.fill(0);
-    }
-  }
-
-  /** HMAC-SHA256 of `body` under the signing key (the key's first 16 bytes), by the core, into `out`. */
-  #macInto(body: Uint8Array, out: Uint8Array): void {
-    const key = this.#live();
-    const core = this.#core;
-    const need = ((body.length + 15) & ~15) + MAC;
-    const fits = need <= core.scratchSize;
-    const base = fits ? core.scratch() : core.alloc(need);
-    try {
-      core.put(base, body);
-      const mac = base + need - MAC;
-      core.exports.hmac_sha256(key, 16, base, body.length, mac);
-      out.set(core.mem().subarray(mac, mac + MAC));
-    } finally {
-      if (fits) core.wipeRange(base, need);
-      else core.free(base, need);
     }
   }
 
