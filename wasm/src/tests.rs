@@ -11,6 +11,7 @@ use crate::v128::V;
 // ---- a tiny JSON reader (objects, arrays, strings, numbers, literals) ----
 
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 enum J {
     Null,
     Bool(bool),

@@ -5,7 +5,7 @@
 // (wasm/Cargo.toml, wasm/Cargo.lock, wasm/src/**, wasm/.cargo/config.toml, scripts/build_wasm.sh).
 
 /** SHA-256 (hex) of the sources the module was built from. */
-export const SOURCE_SHA256: string = "ef3f4d4fce5dd3fd216afce4e8dec09f43dfc7d45d9ca24f6053726e5c085596";
+export const SOURCE_SHA256: string = "c6aa17ca09fb7bd525e100b3fb594b5418405db50c6f21ccf0242b05d649d700";
 
 /** SHA-256 (hex) of the .wasm bytes below. */
 export const WASM_SHA256: string = "f3f41f5b022bf0dc225dfd8af4ab88609773f5e96f1f74f48df4fe25b67653ee";
