@@ -112,6 +112,8 @@ export class AesGcm {
   #keyPtr: number;
   #keyLen: number;
   #webKey: Promise<CryptoKey> | undefined;
+  /** The imported key once the import resolved, so later calls skip a promise hop. */
+  #webKeyReady: CryptoKey | undefined;
   #streams = new Set<GcmStream>();
 
   private constructor(core: Core, ctx: number, keyPtr: number, keyLen: number) {
@@ -300,8 +302,11 @@ export class AesGcm {
   async #webCryptoKey(subtle: SubtleCrypto): Promise<CryptoKey> {
     if (this.#webKey === undefined) {
       const raw = this.#core.take(this.#keyPtr, this.#keyLen);
-      this.#webKey = subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-      this.#webKey.finally(() => raw.fill(0)).catch(() => {});
+      const pending = subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+      this.#webKey = pending;
+      pending.then((k) => {
+        if (this.#webKey === pending) this.#webKeyReady = k;
+      }, () => {}).finally(() => raw.fill(0));
     }
     return await this.#webKey;
   }
@@ -337,19 +342,10 @@ export class AesGcm {
     const subtle = subtleOrUndefined();
     const backend = pick(options.backend, "seal", iv.length, plaintext.length);
     if (backend === "wasm" || subtle === undefined) return this.seal(iv, plaintext, aad);
-    const key = await this.#webCryptoKey(subtle);
+    const params = webParams(iv, aad);
+    const key = this.#webKeyReady ?? await this.#webCryptoKey(subtle);
     this.#live();
-    const ct = await subtle.encrypt(
-      {
-        name: "AES-GCM",
-        iv: iv as Uint8Array<ArrayBuffer>,
-        additionalData: aad as Uint8Array<ArrayBuffer>,
-        tagLength: 128,
-      },
-      key,
-      plaintext as Uint8Array<ArrayBuffer>,
-    );
-    return new Uint8Array(ct);
+    return new Uint8Array(await subtle.encrypt(params, key, plaintext as Uint8Array<ArrayBuffer>));
   }
 
   /**
@@ -380,20 +376,12 @@ export class AesGcm {
     const subtle = subtleOrUndefined();
     const backend = pick(options.backend, "open", iv.length, sealed.length);
     if (backend === "wasm" || subtle === undefined) return this.open(iv, sealed, aad);
-    const key = await this.#webCryptoKey(subtle);
+    const params = webParams(iv, aad);
+    const key = this.#webKeyReady ?? await this.#webCryptoKey(subtle);
     this.#live();
     let pt: ArrayBuffer;
     try {
-      pt = await subtle.decrypt(
-        {
-          name: "AES-GCM",
-          iv: iv as Uint8Array<ArrayBuffer>,
-          additionalData: aad as Uint8Array<ArrayBuffer>,
-          tagLength: 128,
-        },
-        key,
-        sealed as Uint8Array<ArrayBuffer>,
-      );
+      pt = await subtle.decrypt(params, key, sealed as Uint8Array<ArrayBuffer>);
     } catch {
       throw authFailed();
     }
@@ -481,7 +469,15 @@ export class AesGcm {
     this.#ctx = 0;
     this.#keyPtr = 0;
     this.#webKey = undefined;
+    this.#webKeyReady = undefined;
   }
+}
+
+/** WebCrypto's AES-GCM parameters (tag length 128 is the default; empty AAD is left out: each costs a conversion). */
+function webParams(iv: Uint8Array, aad: Uint8Array): AesGcmParams {
+  return aad.length === 0
+    ? { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer> }
+    : { name: "AES-GCM", iv: iv as Uint8Array<ArrayBuffer>, additionalData: aad as Uint8Array<ArrayBuffer> };
 }
 
 function pick(forced: Backend | undefined, op: "seal" | "open", ivLength: number, size: number): Backend {

@@ -50,7 +50,7 @@ export const MAX_CLOCK_SKEW = 60;
  */
 export const FERNET_WEBCRYPTO_THRESHOLDS: { readonly encrypt: number; readonly decrypt: number } = {
   encrypt: 8 * 1024,
-  decrypt: 8 * 1024,
+  decrypt: 16 * 1024,
 };
 
 const HEADER = 25; // version (1) + timestamp (8) + IV (16)
