@@ -20,11 +20,7 @@ pub fn encrypt_with(k: &VpKeys, iv: &[u8], buf: &mut [u8], len: usize) -> usize 
     for x in buf[len..out_len].iter_mut() {
         *x = p;
     }
-    let mut prev = V::load(iv);
-    for blk in buf[..out_len].chunks_exact_mut(16) {
-        prev = k.encrypt(V::load(blk).xor(prev));
-        prev.store(blk);
-    }
+    k.cbc_encrypt(V::load(iv), &mut buf[..out_len]);
     out_len
 }
 

@@ -133,6 +133,20 @@ impl VpKeys {
         true
     }
 
+    /// CBC-encrypts whole blocks in place, chaining from `iv`; returns the last ciphertext.
+    /// The chain stays in the tower basis, so the basis changes of each plaintext block (in)
+    /// and ciphertext block (out) are off the serial dependency path.
+    #[inline(always)]
+    pub fn cbc_encrypt(&self, iv: V, buf: &mut [u8]) -> V {
+        let mut t = to_tower(iv);
+        for blk in buf.chunks_exact_mut(16) {
+            let x = to_tower(V::load(blk)).xor(self.rk[0]);
+            t = rounds(self, x.xor(t));
+            from_tower(t).store(blk);
+        }
+        from_tower(t)
+    }
+
     /// Encrypts one block (AES basis in and out).
     #[inline(always)]
     pub fn encrypt(&self, x: V) -> V {
