@@ -96,13 +96,14 @@ function layout(core: Core): { data: number; tag: number; head: number; headSize
  *
  * @example Sealing and opening a message
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AesGcm } from "./aes_gcm.ts";
  * const key = crypto.getRandomValues(new Uint8Array(32));
  * const iv = crypto.getRandomValues(new Uint8Array(12));
  * const gcm = await AesGcm.create(key);
  * const sealed = gcm.seal(iv, new TextEncoder().encode("hello"), new TextEncoder().encode("header"));
  * const opened = gcm.open(iv, sealed, new TextEncoder().encode("header"));
- * console.assert(new TextDecoder().decode(opened) === "hello");
+ * assert.ok(new TextDecoder().decode(opened) === "hello");
  * gcm.dispose();
  * ```
  */
@@ -169,10 +170,11 @@ export class AesGcm {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { AesGcm } from "./aes_gcm.ts";
    * const gcm = await AesGcm.create(new Uint8Array(32));
    * const sealed = gcm.seal(new Uint8Array(12), new Uint8Array(5));
-   * console.assert(sealed.length === 5 + 16);
+   * assert.ok(sealed.length === 5 + 16);
    * gcm.dispose();
    * ```
    */
@@ -224,6 +226,7 @@ export class AesGcm {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { AesGcm } from "./aes_gcm.ts";
    * import { isEnvelopeError } from "../errors.ts";
    * const gcm = await AesGcm.create(new Uint8Array(32));
@@ -234,7 +237,7 @@ export class AesGcm {
    *   gcm.open(iv, sealed);
    *   throw new Error("unreachable");
    * } catch (err) {
-   *   console.assert(isEnvelopeError(err, "PAYLOAD_AUTH_FAILED"));
+   *   assert.ok(isEnvelopeError(err, "PAYLOAD_AUTH_FAILED"));
    * }
    * gcm.dispose();
    * ```
@@ -319,13 +322,14 @@ export class AesGcm {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { AesGcm } from "./aes_gcm.ts";
    * const gcm = await AesGcm.create(new Uint8Array(32));
    * const iv = new Uint8Array(12);
    * const big = new Uint8Array(1 << 20);
    * const a = await gcm.sealAsync(iv, big);
    * const b = gcm.seal(iv, big);
-   * console.assert(a.every((x, i) => x === b[i]));
+   * assert.ok(a.every((x, i) => x === b[i]));
    * gcm.dispose();
    * ```
    */
@@ -354,11 +358,12 @@ export class AesGcm {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { AesGcm } from "./aes_gcm.ts";
    * const gcm = await AesGcm.create(new Uint8Array(32));
    * const iv = new Uint8Array(12);
    * const sealed = await gcm.sealAsync(iv, new Uint8Array(100_000));
-   * console.assert((await gcm.openAsync(iv, sealed)).length === 100_000);
+   * assert.ok((await gcm.openAsync(iv, sealed)).length === 100_000);
    * gcm.dispose();
    * ```
    */
@@ -394,6 +399,7 @@ export class AesGcm {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { AesGcm } from "./aes_gcm.ts";
    * const gcm = await AesGcm.create(new Uint8Array(32));
    * const iv = new Uint8Array(12);
@@ -402,7 +408,7 @@ export class AesGcm {
    * const c2 = s.update(new Uint8Array(7));
    * const tag = s.finish();
    * const whole = gcm.seal(iv, new Uint8Array(17));
-   * console.assert(whole.length === c1.length + c2.length + tag.length);
+   * assert.ok(whole.length === c1.length + c2.length + tag.length);
    * gcm.dispose();
    * ```
    */
@@ -424,6 +430,7 @@ export class AesGcm {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { AesGcm } from "./aes_gcm.ts";
    * const gcm = await AesGcm.create(new Uint8Array(32));
    * const iv = new Uint8Array(12);
@@ -431,7 +438,7 @@ export class AesGcm {
    * const o = gcm.beginOpen(iv);
    * const pt = o.update(sealed.subarray(0, 3));
    * o.finish(sealed.subarray(3));
-   * console.assert(pt[2] === 3);
+   * assert.ok(pt[2] === 3);
    * gcm.dispose();
    * ```
    */
@@ -450,6 +457,7 @@ export class AesGcm {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { AesGcm } from "./aes_gcm.ts";
    * const gcm = await AesGcm.create(new Uint8Array(32));
    * gcm.dispose();
@@ -457,7 +465,7 @@ export class AesGcm {
    *   gcm.seal(new Uint8Array(12), new Uint8Array(1));
    *   throw new Error("unreachable");
    * } catch (err) {
-   *   console.assert((err as { code?: string }).code === "INVALID_ARGUMENT");
+   *   assert.ok((err as { code?: string }).code === "INVALID_ARGUMENT");
    * }
    * ```
    */
@@ -486,7 +494,23 @@ function pick(forced: Backend | undefined, op: "seal" | "open", ivLength: number
   return chooseBackend(op, ivLength, size);
 }
 
-/** Common state of an incremental message. */
+/**
+ * What the incremental sealer and opener share: feed pieces with `update`,
+ * end with `finish`, or give up with `abort` (which wipes the state).
+ *
+ * @internal
+ * @example Aborting an incremental message
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AesGcm } from "./aes_gcm.ts";
+ * const gcm = await AesGcm.create(new Uint8Array(32));
+ * const sealer = gcm.beginSeal(new Uint8Array(12));
+ * sealer.update(new TextEncoder().encode("partial"));
+ * sealer.abort();
+ * assert.throws(() => sealer.update(new Uint8Array(1)));
+ * gcm.dispose();
+ * ```
+ */
 abstract class GcmStream {
   protected core: Core;
   protected st: number;
@@ -552,11 +576,12 @@ abstract class GcmStream {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AesGcm } from "./aes_gcm.ts";
  * const gcm = await AesGcm.create(new Uint8Array(16));
  * const s = gcm.beginSeal(new Uint8Array(12));
  * s.update(new Uint8Array(3));
- * console.assert(s.finish().length === 16);
+ * assert.ok(s.finish().length === 16);
  * gcm.dispose();
  * ```
  */
@@ -582,6 +607,7 @@ export class GcmSealer extends GcmStream {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AesGcm } from "./aes_gcm.ts";
  * const gcm = await AesGcm.create(new Uint8Array(16));
  * const o = gcm.beginOpen(new Uint8Array(12));
@@ -590,7 +616,7 @@ export class GcmSealer extends GcmStream {
  *   o.finish(new Uint8Array(16));
  *   throw new Error("unreachable");
  * } catch (err) {
- *   console.assert((err as { code?: string }).code === "PAYLOAD_AUTH_FAILED");
+ *   assert.ok((err as { code?: string }).code === "PAYLOAD_AUTH_FAILED");
  * }
  * gcm.dispose();
  * ```

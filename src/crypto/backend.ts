@@ -22,9 +22,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Backend } from "./backend.ts";
  * const b: Backend = "webcrypto";
- * console.assert(b === "webcrypto");
+ * assert.ok(b === "webcrypto");
  * ```
  */
 export type Backend = "wasm" | "webcrypto";
@@ -34,9 +35,10 @@ export type Backend = "wasm" | "webcrypto";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectRuntime, type Runtime } from "./backend.ts";
  * const r: Runtime = detectRuntime();
- * console.assert(r === "deno");
+ * assert.ok(r === "deno");
  * ```
  */
 export type Runtime = "deno" | "node" | "browser";
@@ -48,8 +50,9 @@ export type Runtime = "deno" | "node" | "browser";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WEBCRYPTO_THRESHOLDS } from "./backend.ts";
- * console.assert(WEBCRYPTO_THRESHOLDS.deno.seal > 0);
+ * assert.ok(WEBCRYPTO_THRESHOLDS.deno.seal > 0);
  * ```
  */
 export const WEBCRYPTO_THRESHOLDS: Readonly<Record<Runtime, { readonly seal: number; readonly open: number }>> = {
@@ -66,8 +69,9 @@ export const WEBCRYPTO_THRESHOLDS: Readonly<Record<Runtime, { readonly seal: num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectRuntime } from "./backend.ts";
- * console.assert(["deno", "node", "browser"].includes(detectRuntime()));
+ * assert.ok(["deno", "node", "browser"].includes(detectRuntime()));
  * ```
  */
 export function detectRuntime(): Runtime {
@@ -82,8 +86,9 @@ export function detectRuntime(): Runtime {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { subtleOrUndefined } from "./backend.ts";
- * console.assert(subtleOrUndefined() !== undefined); // Deno always has it
+ * assert.ok(subtleOrUndefined() !== undefined); // Deno always has it
  * ```
  */
 export function subtleOrUndefined(): SubtleCrypto | undefined {
@@ -101,9 +106,10 @@ let forced: Backend | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chooseBackend, setBackendOverride } from "./backend.ts";
  * setBackendOverride("wasm");
- * console.assert(chooseBackend("seal", 12, 1 << 20) === "wasm");
+ * assert.ok(chooseBackend("seal", 12, 1 << 20) === "wasm");
  * setBackendOverride("auto");
  * ```
  */
@@ -117,9 +123,10 @@ export function setBackendOverride(backend: Backend | "auto"): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chooseBackend } from "./backend.ts";
- * console.assert(chooseBackend("seal", 12, 64) === "wasm");
- * console.assert(chooseBackend("seal", 16, 1 << 20) === "wasm"); // only 12-byte IVs go to WebCrypto
+ * assert.ok(chooseBackend("seal", 12, 64) === "wasm");
+ * assert.ok(chooseBackend("seal", 16, 1 << 20) === "wasm"); // only 12-byte IVs go to WebCrypto
  * ```
  */
 export function chooseBackend(op: "seal" | "open", ivLength: number, size: number): Backend {

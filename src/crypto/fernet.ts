@@ -28,8 +28,9 @@ import { type Core, loadCore, requireBytes } from "./wasm.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MAX_CLOCK_SKEW } from "./fernet.ts";
- * console.assert(MAX_CLOCK_SKEW === 60);
+ * assert.ok(MAX_CLOCK_SKEW === 60);
  * ```
  */
 export const MAX_CLOCK_SKEW = 60;
@@ -44,8 +45,9 @@ export const MAX_CLOCK_SKEW = 60;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FERNET_WEBCRYPTO_THRESHOLDS } from "./fernet.ts";
- * console.assert(FERNET_WEBCRYPTO_THRESHOLDS.encrypt > 0 && FERNET_WEBCRYPTO_THRESHOLDS.decrypt > 0);
+ * assert.ok(FERNET_WEBCRYPTO_THRESHOLDS.encrypt > 0 && FERNET_WEBCRYPTO_THRESHOLDS.decrypt > 0);
  * ```
  */
 export const FERNET_WEBCRYPTO_THRESHOLDS: { readonly encrypt: number; readonly decrypt: number } = {
@@ -62,9 +64,10 @@ const MIN_TOKEN = HEADER + 16 + MAC;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FernetEncryptOptions } from "./fernet.ts";
  * const opts: FernetEncryptOptions = { now: new Date(0), iv: new Uint8Array(16) };
- * console.assert(opts.iv?.length === 16);
+ * assert.ok(opts.iv?.length === 16);
  * ```
  */
 export interface FernetEncryptOptions {
@@ -81,9 +84,10 @@ export interface FernetEncryptOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FernetDecryptOptions } from "./fernet.ts";
  * const opts: FernetDecryptOptions = { ttl: 3600 };
- * console.assert(opts.ttl === 3600);
+ * assert.ok(opts.ttl === 3600);
  * ```
  */
 export interface FernetDecryptOptions {
@@ -137,13 +141,14 @@ function toBase64Url(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeTokenText } from "./fernet.ts";
- * console.assert(decodeTokenText("AQID-g==").length === 4);
+ * assert.ok(decodeTokenText("AQID-g==").length === 4);
  * try {
  *   decodeTokenText("AQID -g==");
  *   throw new Error("unreachable");
  * } catch (err) {
- *   console.assert((err as { code?: string }).code === "TOKEN_INVALID");
+ *   assert.ok((err as { code?: string }).code === "TOKEN_INVALID");
  * }
  * ```
  */
@@ -199,10 +204,11 @@ function parseKey(key: Uint8Array | string): Uint8Array {
  *
  * @example Encrypting and decrypting a token
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Fernet } from "./fernet.ts";
  * const f = await Fernet.create(Fernet.generateKey());
  * const token = f.encrypt("secret message");
- * console.assert(new TextDecoder().decode(f.decrypt(token, { ttl: 60 })) === "secret message");
+ * assert.ok(new TextDecoder().decode(f.decrypt(token, { ttl: 60 })) === "secret message");
  * f.dispose();
  * ```
  */
@@ -248,8 +254,9 @@ export class Fernet {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Fernet } from "./fernet.ts";
-   * console.assert(Fernet.generateKey().length === 44);
+   * assert.ok(Fernet.generateKey().length === 44);
    * ```
    */
   static generateKey(): string {
@@ -273,10 +280,11 @@ export class Fernet {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Fernet } from "./fernet.ts";
    * const f = await Fernet.create(new Uint8Array(32));
    * const t = f.encrypt("hello", { now: new Date("1985-10-26T08:20:00Z"), iv: new Uint8Array(16) });
-   * console.assert(t.startsWith("gAAAAAAdwJ6w"));
+   * assert.ok(t.startsWith("gAAAAAAdwJ6w"));
    * f.dispose();
    * ```
    */
@@ -349,11 +357,12 @@ export class Fernet {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Fernet } from "./fernet.ts";
    * const f = await Fernet.create("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=");
    * const token = "gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==";
    * const pt = f.decrypt(token, { ttl: 60, now: new Date("1985-10-26T01:20:01-07:00") });
-   * console.assert(new TextDecoder().decode(pt) === "hello");
+   * assert.ok(new TextDecoder().decode(pt) === "hello");
    * f.dispose();
    * ```
    */
@@ -410,10 +419,11 @@ export class Fernet {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Fernet } from "./fernet.ts";
    * const f = await Fernet.create(new Uint8Array(32));
    * const t = await f.encryptAsync(new Uint8Array(1 << 20));
-   * console.assert((await f.decryptAsync(t)).length === 1 << 20);
+   * assert.ok((await f.decryptAsync(t)).length === 1 << 20);
    * f.dispose();
    * ```
    */
@@ -460,10 +470,11 @@ export class Fernet {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Fernet } from "./fernet.ts";
    * const f = await Fernet.create(new Uint8Array(32));
    * const t = f.encrypt("hi");
-   * console.assert(new TextDecoder().decode(await f.decryptAsync(t)) === "hi");
+   * assert.ok(new TextDecoder().decode(await f.decryptAsync(t)) === "hi");
    * f.dispose();
    * ```
    */

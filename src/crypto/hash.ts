@@ -22,8 +22,9 @@ import { type Core, coreSync, loadCore, requireBytes } from "./wasm.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HKDF_SHA256_MAX } from "./hash.ts";
- * console.assert(HKDF_SHA256_MAX === 8160);
+ * assert.ok(HKDF_SHA256_MAX === 8160);
  * ```
  */
 export const HKDF_SHA256_MAX = 255 * 32;
@@ -33,9 +34,10 @@ export const HKDF_SHA256_MAX = 255 * 32;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ready, sha256 } from "./hash.ts";
  * await ready();
- * console.assert(sha256(new Uint8Array(0)).length === 32);
+ * assert.ok(sha256(new Uint8Array(0)).length === 32);
  * ```
  */
 export async function ready(): Promise<void> {
@@ -70,10 +72,11 @@ function withInputs<T>(inputs: Uint8Array[], outLen: number, f: (core: Core, ptr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256 } from "./hash.ts";
  * import { encodeHex } from "../encoding/base64.ts";
  * const d = sha256(new TextEncoder().encode("abc"));
- * console.assert(encodeHex(d) === "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * assert.ok(encodeHex(d) === "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
  * ```
  */
 export function sha256(data: Uint8Array): Uint8Array {
@@ -89,11 +92,12 @@ export function sha256(data: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hmacSha256 } from "./hash.ts";
  * import { encodeHex } from "../encoding/base64.ts";
  * const te = new TextEncoder();
  * const mac = hmacSha256(te.encode("Jefe"), te.encode("what do ya want for nothing?"));
- * console.assert(encodeHex(mac) === "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+ * assert.ok(encodeHex(mac) === "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
  * ```
  */
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
@@ -111,6 +115,7 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
  *
  * @example RFC 5869 test case 1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hkdfSha256 } from "./hash.ts";
  * import { decodeHex, encodeHex } from "../encoding/base64.ts";
  * const okm = hkdfSha256(
@@ -119,7 +124,7 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
  *   decodeHex("f0f1f2f3f4f5f6f7f8f9"),
  *   42,
  * );
- * console.assert(encodeHex(okm).startsWith("3cb25f25faacd57a90434f64d0362f2a"));
+ * assert.ok(encodeHex(okm).startsWith("3cb25f25faacd57a90434f64d0362f2a"));
  * ```
  */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
@@ -150,10 +155,11 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { constantTimeEqual } from "./hash.ts";
- * console.assert(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])));
- * console.assert(!constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])));
- * console.assert(!constantTimeEqual(new Uint8Array([1]), new Uint8Array([1, 2])));
+ * assert.ok(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2])));
+ * assert.ok(!constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])));
+ * assert.ok(!constantTimeEqual(new Uint8Array([1]), new Uint8Array([1, 2])));
  * ```
  */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -6,12 +6,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AesGcm, hkdfSha256, ready } from "./mod.ts";
  * await ready();
  * const key = hkdfSha256(new Uint8Array(32), new Uint8Array(16), new TextEncoder().encode("payload"), 32);
  * const gcm = await AesGcm.create(key);
  * const sealed = gcm.seal(new Uint8Array(12), new TextEncoder().encode("hi"));
- * console.assert(sealed.length === 18);
+ * assert.ok(sealed.length === 18);
  * gcm.dispose();
  * ```
  *

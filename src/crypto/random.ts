@@ -17,9 +17,13 @@ const MAX_PER_CALL = 65536;
 export function randomBytes(length: number): Uint8Array {
   const c = (globalThis as { crypto?: Crypto }).crypto;
   if (!c || typeof c.getRandomValues !== "function") {
-    throw new EnvelopeError("INVALID_ARGUMENT", "Generating random bytes failed: this runtime has no crypto.getRandomValues", {
-      hint: "use Deno, Node 20 or later, or a current browser",
-    });
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      "Generating random bytes failed: this runtime has no crypto.getRandomValues",
+      {
+        hint: "use Deno, Node 20 or later, or a current browser",
+      },
+    );
   }
   const out = new Uint8Array(length);
   for (let off = 0; off < length; off += MAX_PER_CALL) {

@@ -23,9 +23,10 @@ import { WASM_BASE64 } from "./_wasm/core.generated.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CoreExports, loadCore } from "./wasm.ts";
  * const raw: CoreExports = (await loadCore()).exports;
- * console.assert(raw.memory instanceof WebAssembly.Memory);
+ * assert.ok(raw.memory instanceof WebAssembly.Memory);
  * ```
  */
 export interface CoreExports {
@@ -83,8 +84,9 @@ export interface CoreExports {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WINDOW } from "./wasm.ts";
- * console.assert(WINDOW === 1 << 20);
+ * assert.ok(WINDOW === 1 << 20);
  * ```
  */
 export const WINDOW = 1 << 20;
@@ -102,6 +104,7 @@ const HEAD = 64 * 1024;
  *
  * @example Hashing bytes through the raw core
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadCore } from "./wasm.ts";
  * const core = await loadCore();
  * const out = core.scratch();
@@ -109,7 +112,7 @@ const HEAD = 64 * 1024;
  * core.exports.sha256(out, 3, out + 64);
  * const digest = core.take(out + 64, 32);
  * core.wipeRange(out, 96);
- * console.assert(digest[0] === 0xba);
+ * assert.ok(digest[0] === 0xba);
  * ```
  */
 export class Core {
@@ -207,10 +210,11 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadCore } from "./wasm.ts";
  * const a = await loadCore();
  * const b = await loadCore();
- * console.assert(a === b);
+ * assert.ok(a === b);
  * ```
  */
 export function loadCore(): Promise<Core> {
@@ -237,8 +241,9 @@ export function loadCore(): Promise<Core> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { coreSync, loadCore } from "./wasm.ts";
- * console.assert(coreSync() === await loadCore());
+ * assert.ok(coreSync() === await loadCore());
  * ```
  */
 export function coreSync(): Core {
@@ -266,9 +271,10 @@ export function coreSync(): Core {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { coreLoaded, loadCore } from "./wasm.ts";
  * await loadCore();
- * console.assert(coreLoaded());
+ * assert.ok(coreLoaded());
  * ```
  */
 export function coreLoaded(): boolean {
@@ -280,13 +286,14 @@ export function coreLoaded(): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireBytes } from "./wasm.ts";
  * requireBytes(new Uint8Array(1), "The key");
  * try {
  *   requireBytes("text", "The key");
  *   throw new Error("unreachable");
  * } catch (err) {
- *   console.assert(err instanceof TypeError);
+ *   assert.ok(err instanceof TypeError);
  * }
  * ```
  */
