@@ -18,7 +18,8 @@
  *
  * @module
  */
-export { AesGcm, GcmOpener, GcmSealer } from "./aes_gcm.ts";
+export { AesGcm } from "./aes_gcm.ts";
+export { GcmOpener, GcmSealer } from "./aes_gcm_stream.ts";
 export {
   Fernet,
   FERNET_WEBCRYPTO_THRESHOLDS,
