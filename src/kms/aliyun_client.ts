@@ -15,9 +15,12 @@
  *
  * @module
  */
-import { EnvelopeError, type ErrorCode } from "../errors.ts";
+import { EnvelopeError } from "../errors.ts";
 import { AttemptTimeout, type RetryOptions, withRetry } from "./retry.ts";
 import { encodeForm, rpcTimestamp, signRpc } from "./aliyun_sign.ts";
+import { AliyunServiceError, isTransient, mapError, NetworkError } from "./aliyun_errors.ts";
+
+export { AliyunServiceError } from "./aliyun_errors.ts";
 
 /** The KMS API version this client speaks. */
 export const ALIYUN_KMS_API_VERSION = "2016-01-20";
@@ -122,54 +125,6 @@ export interface ReEncryptInput {
 }
 
 /**
- * An error answer from the service, kept as the `cause` of the {@linkcode EnvelopeError}.
- *
- * @example The service's code behind a failed call
- * ```ts
- * import assert from "node:assert/strict";
- * import { isEnvelopeError } from "../../mod.ts";
- * import { AliyunKmsClient, AliyunServiceError } from "./aliyun.ts";
- * const notFound = { Code: "Forbidden.KeyNotFound", Message: "The key does not exist", RequestId: "r1" };
- * const client = new AliyunKmsClient({
- *   accessKeyId: "id",
- *   accessKeySecret: "secret",
- *   regionId: "cn-hangzhou",
- *   fetch: () => Promise.resolve(Response.json(notFound, { status: 404 })),
- * });
- * const err = await client.encrypt({ keyId: "missing", plaintext: btoa("data") }).catch((e) => e);
- * assert.ok(isEnvelopeError(err, "KMS_KEY_NOT_FOUND"));
- * assert.ok(err.cause instanceof AliyunServiceError);
- * assert.equal(err.cause.serviceCode, "Forbidden.KeyNotFound");
- * ```
- */
-export class AliyunServiceError extends Error {
-  /**
-   * Records one error answer.
-   *
-   * @param action the API action, e.g. `Decrypt`
-   * @param httpStatus the HTTP status of the answer
-   * @param serviceCode the service's `Code`, e.g. `Forbidden.KeyNotFound`
-   * @param serviceMessage the service's `Message`
-   * @param requestId the service's `RequestId`, or `""` when the answer had none
-   */
-  constructor(
-    /** The API action, e.g. `Decrypt`. */
-    readonly action: string,
-    /** The HTTP status of the answer. */
-    readonly httpStatus: number,
-    /** The service's `Code`, e.g. `Forbidden.KeyNotFound`. */
-    readonly serviceCode: string,
-    /** The service's `Message`. */
-    readonly serviceMessage: string,
-    /** The service's `RequestId`, or `""` when the answer had none. */
-    readonly requestId: string,
-  ) {
-    super(`${action} answered HTTP ${httpStatus} ${serviceCode}: ${serviceMessage}${requestId ? ` (request id ${requestId})` : ""}`);
-    this.name = "AliyunServiceError";
-  }
-}
-
-/**
  * Reads an environment variable in Deno or Node; `undefined` in a browser or without permission.
  *
  * @example
@@ -221,24 +176,6 @@ export function getEnv(name: string): string | undefined {
 export function regionFromArn(keyId: string): string | undefined {
   const m = /^acs:kms:([a-z0-9-]+):[^:]*:(?:key|alias)\//.exec(keyId);
   return m ? m[1] : undefined;
-}
-
-const THROTTLE_CODES = new Set(["Rejected.Throttling", "Throttling", "Throttling.User", "Throttling.Api"]);
-const TRANSIENT_CODES = new Set(["ServiceUnavailableTemporary", "SerivceUnavailableTemporary", "InternalFailure", "InternalError"]);
-
-function isThrottle(e: AliyunServiceError): boolean {
-  return THROTTLE_CODES.has(e.serviceCode) || e.serviceCode.startsWith("Throttling") || e.httpStatus === 429;
-}
-function isTransient(e: AliyunServiceError): boolean {
-  return isThrottle(e) || TRANSIENT_CODES.has(e.serviceCode) || e.httpStatus >= 500;
-}
-
-/** A network failure (fetch rejected before any answer). */
-class NetworkError extends Error {
-  constructor(cause: unknown) {
-    super(`the request did not reach the service (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
-    this.name = "NetworkError";
-  }
 }
 
 function asString(v: unknown): string {
@@ -312,13 +249,18 @@ export class AliyunKmsClient {
     const region = this.#regionId ?? (keyId ? regionFromArn(keyId) : undefined);
     if (!region) {
       throw new EnvelopeError("INVALID_ARGUMENT", `Calling ${SERVICE} failed: no region is set`, {
-        hint: "set ALIBABA_CLOUD_REGION_ID (or pass regionId), use a key ARN acs:kms:REGION:..., or set ALIBABA_CLOUD_KMS_ENDPOINT",
+        hint:
+          "set ALIBABA_CLOUD_REGION_ID (or pass regionId), use a key ARN acs:kms:REGION:..., or set ALIBABA_CLOUD_KMS_ENDPOINT",
       });
     }
     if (!/^[a-z0-9-]+$/.test(region)) {
-      throw new EnvelopeError("INVALID_ARGUMENT", `Calling ${SERVICE} failed: the region ${JSON.stringify(region)} is not a region id`, {
-        hint: "use an id such as cn-hangzhou",
-      });
+      throw new EnvelopeError(
+        "INVALID_ARGUMENT",
+        `Calling ${SERVICE} failed: the region ${JSON.stringify(region)} is not a region id`,
+        {
+          hint: "use an id such as cn-hangzhou",
+        },
+      );
     }
     return `https://kms.${region}.aliyuncs.com/`;
   }
@@ -396,7 +338,9 @@ export class AliyunKmsClient {
     const id = asString(r.RequestId);
     return new EnvelopeError(
       "KMS_FAILED",
-      `${SERVICE} ${action}${keyId ? ` with key ${keyId}` : ""} failed: the answer is malformed (${why})${id ? `, request id ${id}` : ""}`,
+      `${SERVICE} ${action}${keyId ? ` with key ${keyId}` : ""} failed: the answer is malformed (${why})${
+        id ? `, request id ${id}` : ""
+      }`,
       { hint: "check that the endpoint is Alibaba Cloud KMS" },
     );
   }
@@ -416,7 +360,8 @@ export class AliyunKmsClient {
     const what = `${SERVICE} ${action}${keyId ? ` with key ${keyId}` : ""}`;
     if (!this.#accessKeyId || !this.#accessKeySecret) {
       throw new EnvelopeError("KMS_ACCESS_DENIED", `${what} failed: no AccessKey is configured`, {
-        hint: "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS), or pass them",
+        hint:
+          "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS), or pass them",
       });
     }
     const endpoint = this.endpointFor(regionKeyId);
@@ -478,7 +423,9 @@ export class AliyunKmsClient {
     } catch {
       body = undefined;
     }
-    const obj = body !== null && typeof body === "object" && !Array.isArray(body) ? body as Record<string, unknown> : undefined;
+    const obj = body !== null && typeof body === "object" && !Array.isArray(body)
+      ? body as Record<string, unknown>
+      : undefined;
     if (res.ok && obj) return obj;
     if (res.ok) {
       throw new AliyunServiceError(action, res.status, "MalformedResponse", "the answer is not a JSON object", "");
@@ -491,77 +438,4 @@ export class AliyunKmsClient {
       asString(obj?.RequestId),
     );
   }
-}
-
-const ACCESS_CODES = [
-  /^Forbidden\./,
-  /^InvalidAccessKeyId/,
-  /^InvalidSecurityToken/,
-  /^SignatureDoesNotMatch$/,
-  /^IncompleteSignature$/,
-  /^InvalidTimeStamp/,
-  /^IllegalTimestamp$/,
-  /^SignatureNonceUsed$/,
-  /^Unauthorized/,
-  /^NoPermission/,
-];
-
-/** Codes a Decrypt or ReEncrypt returns when the blob does not open under the given context. */
-const CONTEXT_CODES = [/^InvalidParameter$/, /Ciphertext/i, /DecryptFail/i, /EncryptionContext/i];
-
-/** What a user can do next, by service code. */
-function hintFor(code: string): string | undefined {
-  if (code === "SignatureDoesNotMatch" || code === "IncompleteSignature") {
-    return "check ALIBABA_CLOUD_ACCESS_KEY_SECRET: the service computed a different signature";
-  }
-  if (code.startsWith("InvalidAccessKeyId")) return "check ALIBABA_CLOUD_ACCESS_KEY_ID: the service does not know that AccessKey";
-  if (code.startsWith("InvalidSecurityToken")) return "refresh the STS credentials (ALIBABA_CLOUD_SECURITY_TOKEN) and retry";
-  if (code.startsWith("InvalidTimeStamp") || code === "IllegalTimestamp") {
-    return "set this machine's clock right (the service allows 15 minutes of skew)";
-  }
-  if (code === "SignatureNonceUsed") return "retry: a request with the same nonce was already seen";
-  if (code.startsWith("Forbidden.")) return "check that the RAM policy allows this KMS action on the key";
-  return undefined;
-}
-
-function mapError(err: unknown, what: string): EnvelopeError {
-  if (err instanceof EnvelopeError) return err;
-  if (err instanceof AttemptTimeout) {
-    return new EnvelopeError("KMS_TIMEOUT", `${what} failed: no answer within ${err.timeoutMs} ms after the last retry`, {
-      hint: "check the network path to the KMS endpoint, or raise the timeout",
-      cause: err,
-    });
-  }
-  if (err instanceof NetworkError) {
-    return new EnvelopeError("KMS_FAILED", `${what} failed: ${err.message}`, {
-      hint: "check the endpoint, DNS and network access to Alibaba Cloud KMS",
-      cause: err,
-    });
-  }
-  if (err instanceof AliyunServiceError) {
-    const tail = `${err.serviceCode}: ${err.serviceMessage}${err.requestId ? `, request id ${err.requestId}` : ""}`;
-    let code: ErrorCode = "KMS_FAILED";
-    let cause = `the service answered HTTP ${err.httpStatus}`;
-    let hint = hintFor(err.serviceCode);
-    if (isThrottle(err)) {
-      code = "KMS_THROTTLED";
-      cause = "the service kept throttling the calls after every retry";
-      hint = "lower the request rate (a data-key cache helps) or ask for a higher quota";
-    } else if (err.serviceCode === "Forbidden.KeyNotFound" || err.serviceCode === "Forbidden.AliasNotFound") {
-      code = "KMS_KEY_NOT_FOUND";
-      cause = "the key does not exist in this region or account";
-      hint = "check the key id or alias and the region";
-    } else if (ACCESS_CODES.some((re) => re.test(err.serviceCode))) {
-      code = "KMS_ACCESS_DENIED";
-      cause = "the service refused the credentials or the permission";
-    } else if ((err.action === "Decrypt" || err.action === "ReEncrypt") && CONTEXT_CODES.some((re) => re.test(err.serviceCode))) {
-      code = "CONTEXT_MISMATCH";
-      cause = "the encryption context differs from the one the key was wrapped with, or the wrapped key was altered";
-      hint = "decrypt with the same encryption context that was used to encrypt";
-    } else if (isTransient(err)) {
-      cause = `the service kept failing (HTTP ${err.httpStatus}) after every retry`;
-    }
-    return new EnvelopeError(code, `${what} failed: ${cause} (${tail})`, hint ? { hint, cause: err } : { cause: err });
-  }
-  return new EnvelopeError("KMS_FAILED", `${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
