@@ -1,12 +1,22 @@
 /**
- * Deterministic, streaming zip archives of a directory tree (fflate's `Zip`).
+ * Deterministic, streaming zip archives of a directory tree.
  *
  * {@linkcode zipDirectory} returns a web `ReadableStream` of the archive
  * bytes. The tree is walked and files are read in 64 KiB pieces only when the
  * consumer pulls, so neither the archive nor any whole file is held in memory.
  *
+ * fflate's `Zip` writes the container (headers, data descriptors, central
+ * directory); file data is deflated by `node:zlib` (native zlib on Deno and
+ * Node), several times faster than fflate's JavaScript deflate. A file of
+ * 64 KiB or more whose first 64 KiB do not shrink under deflate (random,
+ * encrypted or already compressed data) is stored instead (method 0), since
+ * deflating it is the slowest step and gains nothing; see `shouldStore`.
+ * Smaller files, and every file at level 0, are deflated, as Python's
+ * `make_archive` does.
+ *
  * Determinism: the same tree (names, contents, executable bits) always gives
- * the same bytes. Every entry carries the DOS epoch, 1980-01-01 00:00:00, as
+ * the same bytes with the same zlib (pieces are always 64 KiB but the last,
+ * so zlib sees the same input split the same way). Every entry carries the DOS epoch, 1980-01-01 00:00:00, as
  * its time; Unix mode `0644` for files, `0755` for files with any execute
  * bit, `0755` for directories; made-by "Unix"; a data descriptor (fflate
  * streams every entry). Entry names are UTF-8 paths relative to the
@@ -31,8 +41,12 @@ import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { constants as fsConstants } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
-import { Zip, ZipDeflate, ZipPassThrough } from "fflate";
+import { createDeflateRaw, deflateRawSync } from "node:zlib";
+import type { DeflateRaw } from "node:zlib";
+import { Zip, ZipPassThrough } from "fflate";
+import type { FlateError, ZipInputFile } from "fflate";
 import { EnvelopeError } from "../errors.ts";
+import { crc32 } from "./unzip.ts";
 
 /** How the entries of a directory archive are laid out. */
 export type ZipLayout = "envelope" | "make_archive";
@@ -223,12 +237,106 @@ async function* walkMakeArchive(ctx: WalkContext, dir: string, rel: string): Asy
   for (const d of dirs) yield* walkMakeArchive(ctx, d.path, rel + d.name + "/");
 }
 
-function checkLevel(level: number | undefined): 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 {
+type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+
+/** Bits 1-2 of the general-purpose flag for a deflate level (APPNOTE 4.4.4), as fflate's `ZipDeflate` sets them. */
+function levelFlag(level: Level): number {
+  return level === 1 ? 3 : level < 6 ? 2 : level === 9 ? 1 : 0;
+}
+
+/**
+ * Whether to store a file rather than deflate it: only from level 1 (level 0
+ * asks for deflate's stored blocks and gets them, as Python's zipfile does),
+ * only for files of at least one full piece (smaller files are deflated like
+ * Python's), and only when deflating that first piece does not shrink it.
+ * The check costs one extra deflate of 64 KiB per such file; for random or
+ * already compressed data it saves deflate's whole pass, the slowest step of
+ * zipping. zlib gives the same bytes for the same piece and level, so the
+ * choice is as deterministic as the deflated data.
+ */
+function shouldStore(first: Uint8Array, level: Level): boolean {
+  return level > 0 && first.length === PIECE && deflateRawSync(first, { level }).length >= first.length;
+}
+
+/**
+ * The data of one file entry for fflate's `Zip`: deflated by native zlib
+ * (method 8) or stored as is (method 0). `Zip` sets `ondata` when the entry
+ * is added and counts the compressed size itself; this keeps the CRC-32 and
+ * size that it writes in the data descriptor and central directory.
+ * {@linkcode push} resolves only once the piece has been taken (by zlib, or
+ * copied), so the caller may reuse its buffer and reads no further ahead than
+ * the consumer pulls.
+ */
+class ZipFileData implements ZipInputFile {
+  readonly filename: string;
+  size = 0;
+  crc = 0;
+  readonly compression: 0 | 8;
+  readonly flag: number;
+  readonly mtime = DOS_EPOCH;
+  readonly os = OS_UNIX;
+  readonly attrs: number;
+  ondata: (err: FlateError | null, data: Uint8Array, final: boolean) => void = () => {};
+  #zlib: DeflateRaw | undefined;
+  #failure: Error | undefined;
+  #onFailure: ((err: Error) => void) | undefined;
+
+  constructor(filename: string, attrs: number, level: Level, store: boolean) {
+    this.filename = filename;
+    this.attrs = attrs;
+    this.compression = store ? 0 : 8;
+    this.flag = store ? 0 : levelFlag(level);
+    if (store) return;
+    // A fixed output size keeps the chunks the same run to run (the deflate stream does not depend on it).
+    const zlib = createDeflateRaw({ level, chunkSize: PIECE });
+    zlib.on("data", (chunk: Uint8Array) => {
+      this.ondata(null, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), false);
+    });
+    zlib.on("error", (err: Error) => {
+      this.#failure ??= err;
+      this.#onFailure?.(err);
+    });
+    this.#zlib = zlib;
+  }
+
+  /** Adds one piece; with `last`, also flushes zlib and ends the entry. */
+  push(piece: Uint8Array, last: boolean): Promise<void> {
+    this.crc = crc32(this.crc, piece);
+    this.size += piece.length;
+    const zlib = this.#zlib;
+    if (!zlib) {
+      // Zip queues what it is given until it is read, and the caller reuses its buffer: copy.
+      this.ondata(null, piece.slice(), last);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      if (this.#failure) return reject(this.#failure);
+      this.#onFailure = reject;
+      if (last) {
+        // "end" comes after the last "data", so the entry is complete when it resolves.
+        zlib.once("end", () => {
+          this.ondata(null, new Uint8Array(0), true);
+          resolve();
+        });
+        zlib.end(piece);
+      } else {
+        zlib.write(piece, (err) => (err ? reject(err) : resolve()));
+      }
+    });
+  }
+
+  /** Stops zlib; called by `Zip.terminate` and when the stream fails or is cancelled. */
+  terminate(): void {
+    this.#zlib?.destroy();
+  }
+}
+
+function checkLevel(level: number | undefined): Level {
   if (level === undefined) return 6;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new EnvelopeError("INVALID_ARGUMENT", `Creating the zip archive failed: level ${level} is not an integer from 0 to 9`);
   }
-  return level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+  return level as Level;
 }
 
 /** Reads until `buf` is full or the file ends. */
@@ -245,7 +353,7 @@ async function readFull(fh: FileHandle, buf: Uint8Array): Promise<number> {
 /** Turns a lazy sequence of entries into a pull-driven stream of zip bytes. */
 function zipEntries(
   entries: () => AsyncIterator<Entry>,
-  level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9,
+  level: Level,
 ): ReadableStream<Uint8Array> {
   const queue: Uint8Array[] = [];
   let failure: unknown = undefined;
@@ -262,14 +370,18 @@ function zipEntries(
     if (final) finished = true;
   });
   let iterator: AsyncIterator<Entry> | undefined;
-  let current: { fh: FileHandle; file: ZipDeflate; name: string; size: number } | undefined;
+  /** The file being added; `pending` is the length of a first piece already in the read buffer. */
+  let current: { fh: FileHandle; file: ZipFileData; name: string; size: number; pending?: number } | undefined;
   let ended = false;
   const readBuf = new Uint8Array(PIECE);
 
   const closeCurrent = async () => {
     const c = current;
     current = undefined;
-    if (c) await c.fh.close().catch(() => {});
+    if (c) {
+      c.file.terminate();
+      await c.fh.close().catch(() => {});
+    }
   };
 
   const addEntry = async (entry: Entry) => {
@@ -294,23 +406,30 @@ function zipEntries(
     } catch (err) {
       throw ioError(`Reading ${entry.path}`, err);
     }
-    const file = new ZipDeflate(entry.name, { level });
-    file.mtime = DOS_EPOCH;
-    file.os = OS_UNIX;
-    file.attrs = entry.exec ? ATTR_EXEC : ATTR_FILE;
+    // The first piece is read before the entry is added: its local header names the method.
+    let first: number;
+    try {
+      first = await readFull(fh, readBuf);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw ioError(`Reading ${entry.name}`, err);
+    }
+    const store = shouldStore(readBuf.subarray(0, first), level);
+    const file = new ZipFileData(entry.name, entry.exec ? ATTR_EXEC : ATTR_FILE, level, store);
     zip.add(file);
-    current = { fh, file, name: entry.name, size: 0 };
+    current = { fh, file, name: entry.name, size: 0, pending: first };
   };
 
   /** Does one unit of work: one file piece, one new entry, or the end. */
   const step = async () => {
     if (current) {
       const c = current;
-      // ZipDeflate copies its input into its own window, so one read buffer serves every piece.
+      // push resolves once zlib has consumed the piece, so one read buffer serves every piece.
       const buf = readBuf;
-      let n: number;
+      let n = c.pending;
+      c.pending = undefined;
       try {
-        n = await readFull(c.fh, buf);
+        n ??= await readFull(c.fh, buf);
       } catch (err) {
         throw ioError(`Reading ${c.name}`, err);
       }
@@ -321,8 +440,19 @@ function zipEntries(
         });
       }
       const last = n < PIECE;
-      if (last) await closeCurrent();
-      c.file.push(buf.subarray(0, n), last);
+      if (last) {
+        current = undefined;
+        await c.fh.close().catch(() => {});
+      }
+      try {
+        await c.file.push(buf.subarray(0, n), last);
+      } catch (err) {
+        c.file.terminate();
+        throw new EnvelopeError("IO_FAILED", `Creating the zip archive failed: compressing ${c.name} failed`, {
+          hint: "try again; if it persists, report it with the file",
+          cause: err,
+        });
+      }
       return;
     }
     iterator ??= entries();
