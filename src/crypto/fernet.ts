@@ -18,22 +18,24 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { decodeBase64, decodeBase64Url, encodeBase64Url } from "../encoding/base64.ts";
+import { encodeBase64Url } from "../encoding/base64.ts";
 import { randomBytes } from "./random.ts";
 import { type Backend, subtleOrUndefined } from "./backend.ts";
 import { type Core, loadCore, requireBytes } from "./wasm.ts";
+import {
+  checkTime,
+  decodeTokenText,
+  HEADER,
+  invalid,
+  MAC,
+  MIN_TOKEN,
+  nowSeconds,
+  parseKey,
+  toBase64Url,
+  tokenText,
+} from "./fernet_token.ts";
 
-/**
- * Python's `_MAX_CLOCK_SKEW`: how far in the future a token may be stamped, in seconds.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { MAX_CLOCK_SKEW } from "./fernet.ts";
- * assert.ok(MAX_CLOCK_SKEW === 60);
- * ```
- */
-export const MAX_CLOCK_SKEW = 60;
+export { decodeTokenText, MAX_CLOCK_SKEW } from "./fernet_token.ts";
 
 /**
  * The async methods' size thresholds, in bytes of plaintext (encryption) or
@@ -54,10 +56,6 @@ export const FERNET_WEBCRYPTO_THRESHOLDS: { readonly encrypt: number; readonly d
   encrypt: 8 * 1024,
   decrypt: 16 * 1024,
 };
-
-const HEADER = 25; // version (1) + timestamp (8) + IV (16)
-const MAC = 32;
-const MIN_TOKEN = HEADER + 16 + MAC;
 
 /**
  * Options for {@linkcode Fernet.encrypt}.
@@ -97,106 +95,6 @@ export interface FernetDecryptOptions {
   now?: Date | number;
   /** For the async methods: force a backend (WebCrypto falls back to the core where missing). */
   backend?: Backend;
-}
-
-function invalid(why: string): EnvelopeError {
-  return new EnvelopeError("TOKEN_INVALID", `Decrypting the Fernet token failed: ${why}`, {
-    hint: "check that the token is complete and unchanged and that the key is the one it was made with",
-  });
-}
-
-function expired(why: string): EnvelopeError {
-  return new EnvelopeError("TOKEN_EXPIRED", `Decrypting the Fernet token failed: ${why}`, {
-    hint: "ask for a fresh token, or check this machine's clock and the TTL",
-  });
-}
-
-function nowSeconds(now: Date | number | undefined, what: string): number {
-  const ms = now === undefined ? Date.now() : now instanceof Date ? now.getTime() : now;
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-    throw new EnvelopeError("INVALID_ARGUMENT", `${what} failed: the time is not a valid Date or millisecond count`);
-  }
-  return Math.floor(ms / 1000);
-}
-
-type NativeBase64 = {
-  toBase64?: (this: Uint8Array, o: { alphabet: string }) => string;
-};
-type NativeFromBase64 = {
-  fromBase64?: (s: string, o: { alphabet: string; lastChunkHandling: string }) => Uint8Array;
-};
-const nativeTo = (Uint8Array.prototype as NativeBase64).toBase64;
-const nativeFrom = (Uint8Array as unknown as NativeFromBase64).fromBase64;
-
-/** base64url with padding; the platform's encoder where it has one (same output, faster). */
-function toBase64Url(bytes: Uint8Array): string {
-  return nativeTo !== undefined ? nativeTo.call(bytes, { alphabet: "base64url" }) : encodeBase64Url(bytes, true);
-}
-
-/**
- * Strict base64url with required padding. The platform decoder (where there
- * is one) is used in its strict mode; it skips ASCII whitespace, which the
- * length check refuses, so both paths accept exactly the same texts.
- * Throws `TOKEN_INVALID` for anything else.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { decodeTokenText } from "./fernet.ts";
- * assert.ok(decodeTokenText("AQID-g==").length === 4);
- * try {
- *   decodeTokenText("AQID -g==");
- *   throw new Error("unreachable");
- * } catch (err) {
- *   assert.ok((err as { code?: string }).code === "TOKEN_INVALID");
- * }
- * ```
- */
-export function decodeTokenText(text: string): Uint8Array {
-  if (nativeFrom !== undefined) {
-    let out: Uint8Array;
-    try {
-      out = nativeFrom(text, { alphabet: "base64url", lastChunkHandling: "strict" });
-    } catch {
-      throw invalid("the token is not valid base64url");
-    }
-    if (Math.ceil(out.length / 3) * 4 !== text.length) throw invalid("the token is not valid base64url");
-    return out;
-  }
-  try {
-    return decodeBase64Url(text, "required");
-  } catch {
-    throw invalid("the token is not valid base64url");
-  }
-}
-
-function tokenText(token: string | Uint8Array): string {
-  if (typeof token === "string") return token;
-  if (token instanceof Uint8Array) {
-    for (let i = 0; i < token.length; i++) if (token[i] > 0x7e) throw invalid("the token is not ASCII");
-    return new TextDecoder().decode(token);
-  }
-  throw new TypeError("The Fernet token must be a string or a Uint8Array");
-}
-
-function parseKey(key: Uint8Array | string): Uint8Array {
-  if (key instanceof Uint8Array) return key.slice();
-  if (typeof key !== "string") throw new TypeError("The Fernet key must be a Uint8Array or a string");
-  let raw: Uint8Array | undefined;
-  for (const decode of [() => decodeBase64Url(key, "optional"), () => decodeBase64(key, "optional")]) {
-    try {
-      raw = decode();
-      break;
-    } catch {
-      // try the other alphabet
-    }
-  }
-  if (raw === undefined) {
-    throw new EnvelopeError("INVALID_KEY", "Loading the Fernet key failed: it is not base64url or base64", {
-      hint: "pass the 32-byte key as the text Fernet.generateKey() or Python's Fernet.generate_key() made",
-    });
-  }
-  return raw;
 }
 
 /**
@@ -537,21 +435,4 @@ export class Fernet {
     this.#key = 0;
     this.#web = undefined;
   }
-}
-
-/** The TTL and clock-skew checks, on a token whose HMAC already verified. */
-function checkTime(raw: Uint8Array, options: FernetDecryptOptions): void {
-  const ttl = options.ttl;
-  if (ttl === undefined) return;
-  if (typeof ttl !== "number" || Number.isNaN(ttl)) {
-    throw new EnvelopeError(
-      "INVALID_ARGUMENT",
-      "Decrypting the Fernet token failed: the TTL is not a number of seconds",
-    );
-  }
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const ts = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
-  const now = nowSeconds(options.now, "Decrypting the Fernet token");
-  if (ts + ttl < now) throw expired(`it is older than the TTL of ${ttl} seconds`);
-  if (now + MAX_CLOCK_SKEW < ts) throw expired("its timestamp is more than 60 seconds in the future");
 }
