@@ -252,6 +252,55 @@ Deno.test("zipping is deterministic: same bytes twice and after the times change
   });
 });
 
+/** Bytes from crypto.getRandomValues, which deflate cannot shrink. */
+function randomBytes(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let off = 0; off < size; off += 65536) crypto.getRandomValues(out.subarray(off, off + 65536));
+  return out;
+}
+
+Deno.test("files of 64 KiB or more whose first 64 KiB do not deflate smaller are stored; the rest are deflated", async () => {
+  await withTemp(async (t) => {
+    const src = join(t, "src");
+    await mkdir(src);
+    const KiB = 1024;
+    await writeFile(join(src, "random.bin"), randomBytes(200 * KiB + 17));
+    await writeFile(join(src, "random-exact.bin"), randomBytes(128 * KiB)); // ends on a piece boundary
+    await writeFile(join(src, "small-random.bin"), randomBytes(1000)); // under one piece: deflated, as Python does
+    await writeFile(join(src, "text.txt"), "a line of text that repeats\n".repeat(10_000));
+    // Only the first piece is looked at: random then zeros is stored whole.
+    const mixed = new Uint8Array(1024 * KiB);
+    mixed.set(randomBytes(64 * KiB));
+    await writeFile(join(src, "random-then-zeros.bin"), mixed);
+    await writeFile(join(src, "empty.bin"), new Uint8Array(0));
+    const methods = async (level?: number) => {
+      const bytes = await collect(zipDirectory(src, { level }));
+      assert.deepEqual(await collect(zipDirectory(src, { level })), bytes, `level ${level}: same bytes twice`);
+      const zipPath = join(t, `level-${level}.zip`);
+      await writeFile(zipPath, bytes);
+      // Python's zipfile reads every entry and checks its CRC (pyInfo asserts testzip found nothing bad).
+      const entries = await pyInfo(zipPath);
+      const out = join(t, `out-${level}`);
+      await extractZip(bytesStream(bytes, 100_000), out);
+      await assertSameTree(src, out);
+      return Object.fromEntries(entries.map((e) => [e.name, e.method]));
+    };
+    const expected = {
+      "empty.bin": 8,
+      "random-exact.bin": 0,
+      "random-then-zeros.bin": 0,
+      "random.bin": 0,
+      "small-random.bin": 8,
+      "text.txt": 8,
+    };
+    assert.deepEqual(await methods(), expected);
+    assert.deepEqual(await methods(1), expected);
+    assert.deepEqual(await methods(9), expected);
+    // Level 0 asks for deflate's stored blocks, and every file gets them.
+    assert.deepEqual(await methods(0), Object.fromEntries(Object.keys(expected).map((k) => [k, 8])));
+  });
+});
+
 Deno.test("make_archive layout lists the same names in the same order as Python's shutil.make_archive", async () => {
   await withTemp(async (t) => {
     const src = join(t, "src");

@@ -334,7 +334,10 @@ class ZipFileData implements ZipInputFile {
 function checkLevel(level: number | undefined): Level {
   if (level === undefined) return 6;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new EnvelopeError("INVALID_ARGUMENT", `Creating the zip archive failed: level ${level} is not an integer from 0 to 9`);
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Creating the zip archive failed: level ${level} is not an integer from 0 to 9`,
+    );
   }
   return level as Level;
 }
@@ -435,9 +438,13 @@ function zipEntries(
       }
       c.size += n;
       if (c.size >= ZIP32_LIMIT || emitted + n >= ZIP32_LIMIT) {
-        throw new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: ${c.name} makes it 4 GiB or more, which needs ZIP64`, {
-          hint: "archive large files separately or encrypt them as single files",
-        });
+        throw new EnvelopeError(
+          "LIMIT_EXCEEDED",
+          `Creating the zip archive failed: ${c.name} makes it 4 GiB or more, which needs ZIP64`,
+          {
+            hint: "archive large files separately or encrypt them as single files",
+          },
+        );
       }
       const last = n < PIECE;
       if (last) {
@@ -475,9 +482,13 @@ function zipEntries(
           });
         }
         if (emitted >= ZIP32_LIMIT) {
-          throw new EnvelopeError("LIMIT_EXCEEDED", "Creating the zip archive failed: it reached 4 GiB, which needs ZIP64", {
-            hint: "archive large files separately or encrypt them as single files",
-          });
+          throw new EnvelopeError(
+            "LIMIT_EXCEEDED",
+            "Creating the zip archive failed: it reached 4 GiB, which needs ZIP64",
+            {
+              hint: "archive large files separately or encrypt them as single files",
+            },
+          );
         }
         while (queue.length > 0) controller.enqueue(queue.shift()!);
         if (finished) controller.close();
@@ -554,16 +565,24 @@ export function zipDirectory(dir: string, options: ZipDirectoryOptions = {}): Re
  * `name` (a relative `/`-separated path). Same stream contract as
  * {@linkcode zipDirectory}.
  */
-export function zipSingleFile(path: string, name: string, options: ZipSingleFileOptions = {}): ReadableStream<Uint8Array> {
+export function zipSingleFile(
+  path: string,
+  name: string,
+  options: ZipSingleFileOptions = {},
+): ReadableStream<Uint8Array> {
   const level = checkLevel(options.level);
   const segments = name.split("/");
   if (
     name.length === 0 || name.includes("\\") || name.includes("\0") || /^[A-Za-z]:/.test(name) ||
     segments.some((s) => s === "" || s === "." || s === "..")
   ) {
-    throw new EnvelopeError("INVALID_ARGUMENT", `Creating the zip archive failed: entry name ${JSON.stringify(name)} is not a safe relative path`, {
-      hint: "use a relative name with / separators and no . or .. segments",
-    });
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Creating the zip archive failed: entry name ${JSON.stringify(name)} is not a safe relative path`,
+      {
+        hint: "use a relative name with / separators and no . or .. segments",
+      },
+    );
   }
   return zipEntries(async function* () {
     let st;
