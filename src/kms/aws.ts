@@ -37,111 +37,17 @@ import {
 } from "@aws-sdk/client-kms";
 import { EnvelopeError } from "../errors.ts";
 import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } from "../keys/provider.ts";
-import { awsErrorName, type AwsKmsOperation, isRetryable, toEnvelopeError } from "./aws_errors.ts";
+import { awsErrorName, type AwsKmsOperation, expectBytes, isRetryable, toEnvelopeError } from "./aws_errors.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
+import { ARN, type KeyIdParts, parseKeyId, sameKey } from "./aws_key_ids.ts";
+import { AWS_KMS_ANY_KEY, AWS_KMS_PROVIDER, type AwsKmsConnection, type AwsKmsOptions } from "./aws_options.ts";
+import type { RawDataKey, RawPlaintext } from "./aws_options.ts";
 
 export type { RetryOptions } from "./retry.ts";
-
-/**
- * The AWS SDK's KMS client (`@aws-sdk/client-kms`), as {@linkcode AwsKmsConnection.client} takes it.
- *
- * @example Passing a client configured elsewhere (for instance against a local emulator)
- * ```ts
- * import { KMSClient } from "@aws-sdk/client-kms";
- * import { AwsKms, type AwsKmsClient } from "./aws.ts";
- * const client: AwsKmsClient = new KMSClient({ region: "eu-west-1", endpoint: "http://127.0.0.1:4566" });
- * const kms = new AwsKms({ keyId: "alias/app", client });
- * kms.close(); // leaves a client passed in open
- * client.destroy();
- * ```
- */
-export type AwsKmsClient = KMSClient;
-
-/**
- * The provider name written into headers.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { AWS_KMS_PROVIDER, AwsKms } from "./aws.ts";
- * assert.equal(new AwsKms({ keyId: "alias/app", region: "eu-west-1" }).provider, AWS_KMS_PROVIDER);
- * ```
- */
-export const AWS_KMS_PROVIDER = "aws-kms";
-
-/**
- * The `keyId` a discovery provider reports: it has no key of its own.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { AWS_KMS_ANY_KEY, AwsKms } from "./aws.ts";
- * assert.equal(AwsKms.discovery({ region: "eu-west-1" }).keyId, AWS_KMS_ANY_KEY);
- * ```
- */
-export const AWS_KMS_ANY_KEY = "*";
+export { AWS_KMS_ANY_KEY, AWS_KMS_PROVIDER } from "./aws_options.ts";
+export type { AwsKmsClient, AwsKmsConnection, AwsKmsOptions, RawDataKey, RawPlaintext } from "./aws_options.ts";
 
 const DATA_KEY_BYTES = 32;
-
-/** How to reach AWS KMS; shared by {@linkcode AwsKmsOptions} and {@linkcode AwsKms.discovery}. */
-export interface AwsKmsConnection {
-  /** A configured client; when given, `region` and `endpoint` are ignored and `close()` leaves it open. */
-  readonly client?: AwsKmsClient;
-  /** The region, overriding the environment and the key ARN. */
-  readonly region?: string;
-  /** The endpoint URL, overriding `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL`. */
-  readonly endpoint?: string;
-  /** Attempts, backoff and per-attempt timeout (see {@linkcode RetryOptions}). */
-  readonly retry?: RetryOptions;
-  /** Grant tokens sent with every call. */
-  readonly grantTokens?: readonly string[];
-}
-
-/** Options of {@linkcode AwsKms}. */
-export interface AwsKmsOptions extends AwsKmsConnection {
-  /** The KMS key: key id, key ARN, `alias/NAME` or alias ARN. */
-  readonly keyId: string;
-}
-
-/** A data key from {@linkcode AwsKms.generateDataKeyRaw}: KMS's answer as is. */
-export interface RawDataKey {
-  /** The plaintext data key. The caller wipes it after use. */
-  readonly plaintext: Uint8Array;
-  /** KMS's CiphertextBlob for it. */
-  readonly ciphertextBlob: Uint8Array;
-  /** The ARN of the key KMS used. */
-  readonly keyId: string;
-}
-
-/** A blob opened by {@linkcode AwsKms.decryptRaw}. */
-export interface RawPlaintext {
-  /** The plaintext. The caller wipes it after use. */
-  readonly plaintext: Uint8Array;
-  /** The ARN of the key KMS used. */
-  readonly keyId: string;
-}
-
-/** The parts of a KMS key id this module tells apart. */
-interface KeyIdParts {
-  readonly kind: "key-arn" | "alias-arn" | "alias" | "id";
-  /** The region of an ARN. */
-  readonly region?: string;
-  /** The key id of a key ARN or a bare id. */
-  readonly id?: string;
-}
-
-const ARN = /^arn:[^:]+:kms:([^:]*):[^:]*:(key|alias)\/(.+)$/;
-
-function parseKeyId(keyId: string): KeyIdParts {
-  const m = ARN.exec(keyId);
-  if (m) {
-    return m[2] === "key"
-      ? { kind: "key-arn", region: m[1] || undefined, id: m[3] }
-      : { kind: "alias-arn", region: m[1] || undefined };
-  }
-  if (keyId.startsWith("alias/")) return { kind: "alias" };
-  return { kind: "id", id: keyId };
-}
 
 /** Reads an environment variable where there is a `process.env` (Node, Deno); undefined elsewhere or without permission. */
 function envVar(name: string): string | undefined {
@@ -259,9 +165,13 @@ export class AwsKms implements KeyProvider {
   async wrap(dataKey: Uint8Array, context: EncryptionContext): Promise<WrappedKey> {
     this.#requireKey("wrap a data key");
     if (!(dataKey instanceof Uint8Array) || dataKey.length !== DATA_KEY_BYTES) {
-      throw new EnvelopeError("INVALID_KEY", `Wrapping the data key with AWS KMS key ${this.keyId} failed: a data key is 32 bytes`, {
-        hint: "pass the 32-byte data key",
-      });
+      throw new EnvelopeError(
+        "INVALID_KEY",
+        `Wrapping the data key with AWS KMS key ${this.keyId} failed: a data key is 32 bytes`,
+        {
+          hint: "pass the 32-byte data key",
+        },
+      );
     }
     const out = await this.#call("Encrypt", this.keyId, context, (c, signal) =>
       c.send(
@@ -274,7 +184,11 @@ export class AwsKms implements KeyProvider {
         { abortSignal: signal },
       ), this.#parts.region);
     const arn = this.#answerKeyId(out.KeyId);
-    return { provider: AWS_KMS_PROVIDER, keyId: arn, wrapped: expectBytes(out.CiphertextBlob, "Encrypt", "CiphertextBlob", this.keyId) };
+    return {
+      provider: AWS_KMS_PROVIDER,
+      keyId: arn,
+      wrapped: expectBytes(out.CiphertextBlob, "Encrypt", "CiphertextBlob", this.keyId),
+    };
   }
 
   /**
@@ -313,9 +227,13 @@ export class AwsKms implements KeyProvider {
     const plaintext = expectBytes(out.Plaintext, "Decrypt", "Plaintext", named);
     if (plaintext.length !== DATA_KEY_BYTES) {
       plaintext.fill(0);
-      throw new EnvelopeError("INVALID_KEY", `Unwrapping the data key with AWS KMS key ${named} failed: it opened to ${plaintext.length} bytes, not a 32-byte data key`, {
-        hint: "the wrapped key was not made by this tool; check the message header",
-      });
+      throw new EnvelopeError(
+        "INVALID_KEY",
+        `Unwrapping the data key with AWS KMS key ${named} failed: it opened to ${plaintext.length} bytes, not a 32-byte data key`,
+        {
+          hint: "the wrapped key was not made by this tool; check the message header",
+        },
+      );
     }
     return plaintext;
   }
@@ -347,7 +265,11 @@ export class AwsKms implements KeyProvider {
       throw err;
     }
     const arn = this.#answerKeyId(out.KeyId);
-    return { provider: AWS_KMS_PROVIDER, keyId: arn, wrapped: expectBytes(out.CiphertextBlob, "ReEncrypt", "CiphertextBlob", this.keyId) };
+    return {
+      provider: AWS_KMS_PROVIDER,
+      keyId: arn,
+      wrapped: expectBytes(out.CiphertextBlob, "ReEncrypt", "CiphertextBlob", this.keyId),
+    };
   }
 
   /**
@@ -413,9 +335,13 @@ export class AwsKms implements KeyProvider {
 
   #requireKey(what: string): void {
     if (this.#discovery) {
-      throw new EnvelopeError("INVALID_ARGUMENT", `The AWS KMS discovery provider cannot ${what}: it has no key of its own`, {
-        hint: "give a key id, key ARN or alias to encrypt",
-      });
+      throw new EnvelopeError(
+        "INVALID_ARGUMENT",
+        `The AWS KMS discovery provider cannot ${what}: it has no key of its own`,
+        {
+          hint: "give a key id, key ARN or alias to encrypt",
+        },
+      );
     }
   }
 
@@ -441,8 +367,14 @@ export class AwsKms implements KeyProvider {
 
   /** DescribeKey of the alias, once; undefined when access to DescribeKey is denied (Decrypt then decides). */
   #resolveAlias(): Promise<string | undefined> {
-    this.#resolving ??= this.#call("DescribeKey", this.keyId, undefined, (c, signal) =>
-      c.send(new DescribeKeyCommand({ KeyId: this.keyId, GrantTokens: this.#grantTokens }), { abortSignal: signal }), this.#parts.region)
+    this.#resolving ??= this.#call(
+      "DescribeKey",
+      this.keyId,
+      undefined,
+      (c, signal) =>
+        c.send(new DescribeKeyCommand({ KeyId: this.keyId, GrantTokens: this.#grantTokens }), { abortSignal: signal }),
+      this.#parts.region,
+    )
       .then((out) => {
         const arn = out.KeyMetadata?.Arn;
         if (arn) this.#resolved ??= arn;
@@ -488,37 +420,21 @@ export class AwsKms implements KeyProvider {
     let attempts = 0;
     try {
       const client = this.#client(arnRegion);
-      return await withRetry((signal, n) => {
-        attempts = n + 1;
-        return send(client, signal);
-      }, isRetryable, this.#retry);
+      return await withRetry(
+        (signal, n) => {
+          attempts = n + 1;
+          return send(client, signal);
+        },
+        isRetryable,
+        this.#retry,
+      );
     } catch (err) {
       throw toEnvelopeError(err, { op, keyId, context, attempts });
     }
   }
 }
 
-/**
- * Whether two key ids (key ARNs or bare ids) name the same key: equal ARNs,
- * or equal ids where either side is a bare id. Replicas of a multi-Region
- * key share their `mrk-` id and open each other's blobs, so for those the
- * ids are compared whatever the regions.
- */
-function sameKey(a: string, b: string): boolean {
-  const pa = parseKeyId(a);
-  const pb = parseKeyId(b);
-  if (pa.kind === "key-arn" && pb.kind === "key-arn" && !pa.id?.startsWith("mrk-")) return a === b;
-  return pa.id !== undefined && pa.id === pb.id;
-}
-
 function contextOrUndefined(context: EncryptionContext | undefined): Record<string, string> | undefined {
   if (context === undefined || Object.keys(context).length === 0) return undefined;
   return { ...context };
-}
-
-function expectBytes(value: Uint8Array | undefined, op: AwsKmsOperation, field: string, keyId: string): Uint8Array {
-  if (value instanceof Uint8Array && value.length > 0) return value;
-  throw new EnvelopeError("KMS_FAILED", `AWS KMS ${op} with key ${keyId || "named in the blob"} failed: the answer has no ${field}`, {
-    hint: "check that the endpoint is AWS KMS or a faithful emulator",
-  });
 }

@@ -159,7 +159,8 @@ export function toEnvelopeError(err: unknown, call: FailedCall): EnvelopeError {
   if (err instanceof EnvelopeError) return err;
   const head = action(call.op, call.keyId);
   const tries = call.attempts === undefined ? "" : ` after ${call.attempts} attempt${call.attempts === 1 ? "" : "s"}`;
-  const make = (code: ErrorCode, why: string, hint: string) => new EnvelopeError(code, `${head}: ${why}`, { hint, cause: err });
+  const make = (code: ErrorCode, why: string, hint: string) =>
+    new EnvelopeError(code, `${head}: ${why}`, { hint, cause: err });
 
   if (err instanceof AttemptTimeout) {
     return make(
@@ -208,7 +209,11 @@ export function toEnvelopeError(err: unknown, call: FailedCall): EnvelopeError {
     );
   }
   if (f.name === "DisabledException" || f.name === "KMSInvalidStateException") {
-    return make("KMS_FAILED", `the key cannot be used in its current state (${cause(err)})`, "enable the key, or cancel its scheduled deletion");
+    return make(
+      "KMS_FAILED",
+      `the key cannot be used in its current state (${cause(err)})`,
+      "enable the key, or cancel its scheduled deletion",
+    );
   }
   if (f.name === "IncorrectKeyException") {
     return make(
@@ -221,6 +226,25 @@ export function toEnvelopeError(err: unknown, call: FailedCall): EnvelopeError {
   return make(
     "KMS_FAILED",
     `${cause(err)}${transient ? tries : ""}`,
-    transient ? "retry later; the KMS or the network failed for now" : "check the key id, the region and the AWS configuration",
+    transient
+      ? "retry later; the KMS or the network failed for now"
+      : "check the key id, the region and the AWS configuration",
+  );
+}
+
+/** The non-empty bytes of answer field `field`, or `KMS_FAILED` when KMS left it out. */
+export function expectBytes(
+  value: Uint8Array | undefined,
+  op: AwsKmsOperation,
+  field: string,
+  keyId: string,
+): Uint8Array {
+  if (value instanceof Uint8Array && value.length > 0) return value;
+  throw new EnvelopeError(
+    "KMS_FAILED",
+    `AWS KMS ${op} with key ${keyId || "named in the blob"} failed: the answer has no ${field}`,
+    {
+      hint: "check that the endpoint is AWS KMS or a faithful emulator",
+    },
   );
 }
