@@ -37,16 +37,11 @@
  *
  * @module
  */
-import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
-import type { FileHandle } from "node:fs/promises";
+import { type FileHandle, open, realpath, stat } from "node:fs/promises";
 import { constants as fsConstants } from "node:fs";
-import { basename, dirname, join, resolve, sep } from "node:path";
-import { createDeflateRaw, deflateRawSync } from "node:zlib";
-import type { DeflateRaw } from "node:zlib";
+import { basename, dirname, join, resolve } from "node:path";
 import { Zip, ZipPassThrough } from "fflate";
-import type { FlateError, ZipInputFile } from "fflate";
 import { EnvelopeError } from "../errors.ts";
-import { crc32 } from "./unzip.ts";
 
 /** How the entries of a directory archive are laid out. */
 export type ZipLayout = "envelope" | "make_archive";
@@ -81,11 +76,18 @@ export interface ZipSingleFileOptions {
 }
 
 /** The size of each read from a file. */
-const PIECE = 64 * 1024;
-/** The DOS epoch; fflate reads its local-time fields, so every time zone writes 0x0021/0x0000. */
-const DOS_EPOCH = new Date(1980, 0, 1, 0, 0, 0);
-/** Made-by "Unix", so readers honour the mode in the high 16 bits of the attributes. */
-const OS_UNIX = 3;
+import { type Entry, ioError, walkEnvelope, walkMakeArchive } from "./zip_walk.ts";
+import {
+  checkLevel,
+  DOS_EPOCH,
+  type Level,
+  OS_UNIX,
+  PIECE,
+  readFull,
+  shouldStore,
+  ZipFileData,
+} from "./zip_entry_data.ts";
+
 const ATTR_FILE = 0o100644 * 0x10000;
 const ATTR_EXEC = 0o100755 * 0x10000;
 /** Unix directory mode plus the MS-DOS directory bit, as Python's zipfile writes. */
@@ -93,265 +95,6 @@ const ATTR_DIR = 0o040755 * 0x10000 + 0x10;
 /** Offsets and sizes must stay below this without ZIP64. */
 const ZIP32_LIMIT = 0xffffffff;
 const MAX_ENTRIES = 0xffff;
-
-interface DirEntry {
-  kind: "dir";
-  /** Relative name with the trailing `/`. */
-  name: string;
-}
-interface FileEntry {
-  kind: "file";
-  name: string;
-  path: string;
-  exec: boolean;
-}
-type Entry = DirEntry | FileEntry;
-
-interface Child {
-  name: string;
-  key: Uint8Array;
-  /** Where to read: the folder or file itself, or a link's real target. */
-  path: string;
-  dir: boolean;
-  exec: boolean;
-}
-
-const utf8 = new TextEncoder();
-
-/** Byte order of UTF-8, which is code point order (JavaScript's `<` compares UTF-16 units). */
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i] - b[i];
-  }
-  return a.length - b.length;
-}
-
-function ioError(action: string, cause: unknown): EnvelopeError {
-  if (cause instanceof EnvelopeError) return cause;
-  const detail = (cause as { code?: string })?.code ?? String(cause);
-  return new EnvelopeError("IO_FAILED", `${action} failed: ${detail}`, {
-    hint: "check that the path exists and is readable",
-    cause,
-  });
-}
-
-function isInside(root: string, target: string): boolean {
-  return target.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-/** What a walk needs besides the folder it is in. */
-interface WalkContext {
-  /** The real path of the top folder. */
-  root: string;
-  warn: (message: string) => void;
-  /** Real paths to leave out silently. */
-  exclude: Set<string>;
-}
-
-/** Lists the storable children of a folder, warning about and dropping the rest. */
-async function readChildren(ctx: WalkContext, dir: string, rel: string): Promise<Child[]> {
-  const { root, warn } = ctx;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    throw ioError(`Listing folder ${dir}`, err);
-  }
-  const out: Child[] = [];
-  for (const name of names) {
-    const path = join(dir, name);
-    const relName = rel + name;
-    if (ctx.exclude.has(path)) continue;
-    if (name.includes("\\")) {
-      warn(`Skipped ${relName}: its name contains a backslash, which extractors refuse`);
-      continue;
-    }
-    let readPath = path;
-    let st;
-    try {
-      st = await lstat(path);
-    } catch (err) {
-      if ((err as { code?: string })?.code !== "ENOENT") throw ioError(`Reading ${path}`, err);
-      // Gone since the listing, or a name that is not UTF-8 (the listing decoded it lossily).
-      warn(`Skipped ${relName}: it vanished while zipping or its name is not valid UTF-8`);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      let target: string;
-      let tst;
-      try {
-        target = await realpath(path);
-        tst = await stat(target);
-      } catch {
-        warn(`Skipped link ${relName}: its target does not exist`);
-        continue;
-      }
-      if (!isInside(root, target)) {
-        warn(`Skipped link ${relName}: it points outside the folder`);
-        continue;
-      }
-      if (!tst.isFile()) {
-        warn(`Skipped link ${relName}: only links to regular files are stored`);
-        continue;
-      }
-      st = tst;
-      readPath = target;
-    } else if (!st.isFile() && !st.isDirectory()) {
-      warn(`Skipped ${relName}: not a regular file or folder`);
-      continue;
-    }
-    const isDir = st.isDirectory();
-    out.push({
-      name,
-      key: utf8.encode(isDir ? name + "/" : name),
-      path: readPath,
-      dir: isDir,
-      exec: !isDir && (Number(st.mode) & 0o111) !== 0,
-    });
-  }
-  return out.sort((a, b) => compareBytes(a.key, b.key));
-}
-
-/**
- * Entries in byte order of their full path: sorting siblings by `name` for
- * files and `name/` for folders makes a depth-first walk produce exactly the
- * global byte order.
- */
-async function* walkEnvelope(ctx: WalkContext, dir: string, rel: string): AsyncGenerator<Entry> {
-  const children = await readChildren(ctx, dir, rel);
-  if (rel !== "" && children.length === 0) yield { kind: "dir", name: rel };
-  for (const c of children) {
-    if (c.dir) yield* walkEnvelope(ctx, c.path, rel + c.name + "/");
-    else yield { kind: "file", name: rel + c.name, path: c.path, exec: c.exec };
-  }
-}
-
-/** Entries in the order of Python's `_make_zipfile` over an `os.walk` whose listings are sorted. */
-async function* walkMakeArchive(ctx: WalkContext, dir: string, rel: string): AsyncGenerator<Entry> {
-  const children = await readChildren(ctx, dir, rel);
-  const dirs = children.filter((c) => c.dir);
-  const files = children.filter((c) => !c.dir);
-  for (const d of dirs) yield { kind: "dir", name: rel + d.name + "/" };
-  for (const f of files) yield { kind: "file", name: rel + f.name, path: f.path, exec: f.exec };
-  for (const d of dirs) yield* walkMakeArchive(ctx, d.path, rel + d.name + "/");
-}
-
-type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
-
-/** Bits 1-2 of the general-purpose flag for a deflate level (APPNOTE 4.4.4), as fflate's `ZipDeflate` sets them. */
-function levelFlag(level: Level): number {
-  return level === 1 ? 3 : level < 6 ? 2 : level === 9 ? 1 : 0;
-}
-
-/**
- * Whether to store a file rather than deflate it: only from level 1 (level 0
- * asks for deflate's stored blocks and gets them, as Python's zipfile does),
- * only for files of at least one full piece (smaller files are deflated like
- * Python's), and only when deflating that first piece does not shrink it.
- * The check costs one extra deflate of 64 KiB per such file; for random or
- * already compressed data it saves deflate's whole pass, the slowest step of
- * zipping. zlib gives the same bytes for the same piece and level, so the
- * choice is as deterministic as the deflated data.
- */
-function shouldStore(first: Uint8Array, level: Level): boolean {
-  return level > 0 && first.length === PIECE && deflateRawSync(first, { level }).length >= first.length;
-}
-
-/**
- * The data of one file entry for fflate's `Zip`: deflated by native zlib
- * (method 8) or stored as is (method 0). `Zip` sets `ondata` when the entry
- * is added and counts the compressed size itself; this keeps the CRC-32 and
- * size that it writes in the data descriptor and central directory.
- * {@linkcode push} resolves only once the piece has been taken (by zlib, or
- * copied), so the caller may reuse its buffer and reads no further ahead than
- * the consumer pulls.
- */
-class ZipFileData implements ZipInputFile {
-  readonly filename: string;
-  size = 0;
-  crc = 0;
-  readonly compression: 0 | 8;
-  readonly flag: number;
-  readonly mtime = DOS_EPOCH;
-  readonly os = OS_UNIX;
-  readonly attrs: number;
-  ondata: (err: FlateError | null, data: Uint8Array, final: boolean) => void = () => {};
-  #zlib: DeflateRaw | undefined;
-  #failure: Error | undefined;
-  #onFailure: ((err: Error) => void) | undefined;
-
-  constructor(filename: string, attrs: number, level: Level, store: boolean) {
-    this.filename = filename;
-    this.attrs = attrs;
-    this.compression = store ? 0 : 8;
-    this.flag = store ? 0 : levelFlag(level);
-    if (store) return;
-    // A fixed output size keeps the chunks the same run to run (the deflate stream does not depend on it).
-    const zlib = createDeflateRaw({ level, chunkSize: PIECE });
-    zlib.on("data", (chunk: Uint8Array) => {
-      this.ondata(null, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), false);
-    });
-    zlib.on("error", (err: Error) => {
-      this.#failure ??= err;
-      this.#onFailure?.(err);
-    });
-    this.#zlib = zlib;
-  }
-
-  /** Adds one piece; with `last`, also flushes zlib and ends the entry. */
-  push(piece: Uint8Array, last: boolean): Promise<void> {
-    this.crc = crc32(this.crc, piece);
-    this.size += piece.length;
-    const zlib = this.#zlib;
-    if (!zlib) {
-      // Zip queues what it is given until it is read, and the caller reuses its buffer: copy.
-      this.ondata(null, piece.slice(), last);
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      if (this.#failure) return reject(this.#failure);
-      this.#onFailure = reject;
-      if (last) {
-        // "end" comes after the last "data", so the entry is complete when it resolves.
-        zlib.once("end", () => {
-          this.ondata(null, new Uint8Array(0), true);
-          resolve();
-        });
-        zlib.end(piece);
-      } else {
-        zlib.write(piece, (err) => (err ? reject(err) : resolve()));
-      }
-    });
-  }
-
-  /** Stops zlib; called by `Zip.terminate` and when the stream fails or is cancelled. */
-  terminate(): void {
-    this.#zlib?.destroy();
-  }
-}
-
-function checkLevel(level: number | undefined): Level {
-  if (level === undefined) return 6;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new EnvelopeError(
-      "INVALID_ARGUMENT",
-      `Creating the zip archive failed: level ${level} is not an integer from 0 to 9`,
-    );
-  }
-  return level as Level;
-}
-
-/** Reads until `buf` is full or the file ends. */
-async function readFull(fh: FileHandle, buf: Uint8Array): Promise<number> {
-  let got = 0;
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, null);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got;
-}
 
 /** Turns a lazy sequence of entries into a pull-driven stream of zip bytes. */
 function zipEntries(
