@@ -18,6 +18,8 @@ import { AesGcm } from "../src/crypto/aes_gcm.ts";
 import { Fernet, FERNET_WEBCRYPTO_THRESHOLDS } from "../src/crypto/fernet.ts";
 import { detectRuntime, WEBCRYPTO_THRESHOLDS } from "../src/crypto/backend.ts";
 import { randomBytes } from "../src/crypto/random.ts";
+import { hmacSha256, ready } from "../src/crypto/hash.ts";
+import { createHMAC, createSHA256 } from "hash-wasm";
 import { benchPythonFernet } from "../tests/support/python.ts";
 
 const QUICK = Deno.args.includes("--quick");
@@ -445,6 +447,36 @@ async function main(): Promise<void> {
       ],
     ),
   );
+
+  // HMAC-SHA256, Fernet's MAC: the core (which Fernet uses) against hash-wasm and WebCrypto.
+  {
+    await ready();
+    const key = new Uint8Array(randomBytes(16));
+    const hw = await createHMAC(createSHA256(), key);
+    const webKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const hsizes = [KIB, 64 * KIB, KIB * KIB];
+    const hr: string[][] = [[], [], []];
+    for (const s of hsizes) {
+      const data = new Uint8Array(randomBytes(s));
+      const rs = await measure([
+        () => hmacSha256(key, data),
+        () => {
+          hw.init();
+          hw.update(data);
+          return hw.digest("binary");
+        },
+        () => crypto.subtle.sign("HMAC", webKey, data),
+      ]);
+      rs.forEach((rate, i) => hr[i].push(cell(rate, s)));
+    }
+    say(
+      table("HMAC-SHA256 (Fernet's MAC)", hsizes.map(sizeName), [
+        ["envelope core (WASM, sync)", hr[0]],
+        ["hash-wasm createHMAC (WASM, sync)", hr[1]],
+        ["WebCrypto HMAC (async)", hr[2]],
+      ]),
+    );
+  }
 
   say(await opensslSpeed());
 
