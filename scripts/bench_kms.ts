@@ -40,7 +40,9 @@ try {
     const t2 = performance.now();
     const dec = proxy.count("Decrypt");
     rows.push(
-      `| ${mode} | ${files} | ${gen} | ${(gen / files).toFixed(3)} | ${dec} | ${(dec / files).toFixed(3)} | ${(t1 - t0).toFixed(0)} | ${(t2 - t1).toFixed(0)} |`,
+      `| ${mode} | ${files} | ${gen} | ${(gen / files).toFixed(3)} | ${dec} | ${(dec / files).toFixed(3)} | ${
+        (t1 - t0).toFixed(0)
+      } | ${(t2 - t1).toFixed(0)} |`,
     );
     await encCache?.clear();
     await decCache?.clear();
@@ -48,7 +50,9 @@ try {
   console.log(`# KMS calls and time, ${files} files of ~1 KiB, AWS KMS (moto on loopback)\n`);
   console.log(machineLine());
   console.log();
-  console.log("| mode | files | GenerateDataKey calls | per file | Decrypt calls | per file | encrypt ms (all) | decrypt ms (all) |");
+  console.log(
+    "| mode | files | GenerateDataKey calls | per file | Decrypt calls | per file | encrypt ms (all) | decrypt ms (all) |",
+  );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of rows) console.log(r);
 } finally {

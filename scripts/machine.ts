@@ -10,5 +10,7 @@ import { cpus } from "node:os";
 export function machineLine(): string {
   const c = cpus();
   const model = c[0]?.model?.trim() ?? "unknown CPU";
-  return `machine: ${model} x ${c.length} cores, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${new Date().toISOString().slice(0, 10)}`;
+  return `machine: ${model} x ${c.length} cores, Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${
+    new Date().toISOString().slice(0, 10)
+  }`;
 }

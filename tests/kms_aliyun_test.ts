@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { EnvelopeError } from "../src/errors.ts";
 import { encodeBase64, encodeHex } from "../src/encoding/base64.ts";
-import { AliyunKms, AliyunKmsClient, aliyunContextString, regionFromArn } from "../src/kms/aliyun.ts";
-import { canonicalQuery, encodeForm, percentEncode, rpcTimestamp, signRpc, stringToSign } from "../src/kms/aliyun_sign.ts";
+import { aliyunContextString, AliyunKms, AliyunKmsClient, regionFromArn } from "../src/kms/aliyun.ts";
+import {
+  canonicalQuery,
+  encodeForm,
+  percentEncode,
+  rpcTimestamp,
+  signRpc,
+  stringToSign,
+} from "../src/kms/aliyun_sign.ts";
 import type { RetryOptions } from "../src/kms/retry.ts";
 import { type AliyunServer, startAliyunServer } from "./support/aliyun_server.ts";
 
@@ -54,7 +61,13 @@ function assertNoSecrets(err: unknown, secrets: (string | Uint8Array)[]) {
 async function rawCall(
   server: AliyunServer,
   params: Record<string, string>,
-  o: { method?: "GET" | "POST"; signMethod?: string; secret?: string; tamper?: (p: Record<string, string>) => void; drop?: string } = {},
+  o: {
+    method?: "GET" | "POST";
+    signMethod?: string;
+    secret?: string;
+    tamper?: (p: Record<string, string>) => void;
+    drop?: string;
+  } = {},
 ): Promise<{ status: number; body: Record<string, string> }> {
   const method = o.method ?? "POST";
   const all: Record<string, string> = {
@@ -71,9 +84,11 @@ async function rawCall(
   all.Signature = await signRpc(o.signMethod ?? method, all, o.secret ?? server.accessKeySecret);
   o.tamper?.(all);
   const form = encodeForm(all);
-  const res = method === "GET"
-    ? await fetch(`${server.endpoint}?${form}`)
-    : await fetch(server.endpoint, { method, headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+  const res = method === "GET" ? await fetch(`${server.endpoint}?${form}`) : await fetch(server.endpoint, {
+    method,
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: form,
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -149,7 +164,10 @@ Deno.test("the test server accepts a correctly signed request and refuses each k
     // GET works too; the signature covers the method actually used.
     const get = await rawCall(server, { Action: "GenerateDataKey", KeyId: keyId }, { method: "GET" });
     assert.equal(get.status, 200);
-    const wrongMethod = await rawCall(server, { Action: "GenerateDataKey", KeyId: keyId }, { method: "POST", signMethod: "GET" });
+    const wrongMethod = await rawCall(server, { Action: "GenerateDataKey", KeyId: keyId }, {
+      method: "POST",
+      signMethod: "GET",
+    });
     assert.deepEqual([wrongMethod.status, wrongMethod.body.Code], [400, "SignatureDoesNotMatch"]);
 
     // Tampered after signing: a changed parameter, or a changed signature.
@@ -198,13 +216,25 @@ Deno.test("the test server accepts a correctly signed request and refuses each k
 Deno.test("the test server binds the encryption context: equal maps open, different ones do not", async () => {
   await withServer(async (server) => {
     const keyId = server.createKey();
-    const gen = await rawCall(server, { Action: "GenerateDataKey", KeyId: keyId, EncryptionContext: '{"a":"1","b":"2"}' });
+    const gen = await rawCall(server, {
+      Action: "GenerateDataKey",
+      KeyId: keyId,
+      EncryptionContext: '{"a":"1","b":"2"}',
+    });
     assert.equal(gen.status, 200);
     // The service treats equal string maps as the same context, whatever the key order.
-    const same = await rawCall(server, { Action: "Decrypt", CiphertextBlob: gen.body.CiphertextBlob, EncryptionContext: '{"b":"2","a":"1"}' });
+    const same = await rawCall(server, {
+      Action: "Decrypt",
+      CiphertextBlob: gen.body.CiphertextBlob,
+      EncryptionContext: '{"b":"2","a":"1"}',
+    });
     assert.equal(same.status, 200);
     assert.equal(same.body.Plaintext, gen.body.Plaintext);
-    const other = await rawCall(server, { Action: "Decrypt", CiphertextBlob: gen.body.CiphertextBlob, EncryptionContext: '{"a":"1","b":"3"}' });
+    const other = await rawCall(server, {
+      Action: "Decrypt",
+      CiphertextBlob: gen.body.CiphertextBlob,
+      EncryptionContext: '{"a":"1","b":"3"}',
+    });
     assert.deepEqual([other.status, other.body.Code], [400, "InvalidParameter"]);
     const none = await rawCall(server, { Action: "Decrypt", CiphertextBlob: gen.body.CiphertextBlob });
     assert.equal(none.status, 400);
@@ -258,17 +288,32 @@ async function rawCallV3(
   };
   if (o.token) headers["x-acs-security-token"] = o.token;
   const names = Object.keys(headers).filter((n) => n !== o.unsigned).sort();
-  const canonical = ["POST", "/", "", names.map((n) => `${n}:${headers[n].trim()}\n`).join(""), names.join(";"), headers["x-acs-content-sha256"]]
+  const canonical = [
+    "POST",
+    "/",
+    "",
+    names.map((n) => `${n}:${headers[n].trim()}\n`).join(""),
+    names.join(";"),
+    headers["x-acs-content-sha256"],
+  ]
     .join("\n");
   const toSign = "ACS3-HMAC-SHA256\n" + hexOf(await crypto.subtle.digest("SHA-256", enc.encode(canonical)));
-  const key = await crypto.subtle.importKey("raw", enc.encode(o.secret ?? server.accessKeySecret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    enc.encode(o.secret ?? server.accessKeySecret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   const sig = hexOf(await crypto.subtle.sign("HMAC", key, enc.encode(toSign)));
   const { host: _host, ...sent } = headers;
   const res = await fetch(server.endpoint, {
     method: "POST",
     headers: {
       ...sent,
-      authorization: `ACS3-HMAC-SHA256 Credential=${o.accessKeyId ?? server.accessKeyId},SignedHeaders=${names.join(";")},Signature=${sig}`,
+      authorization: `ACS3-HMAC-SHA256 Credential=${o.accessKeyId ?? server.accessKeyId},SignedHeaders=${
+        names.join(";")
+      },Signature=${sig}`,
     },
     body: o.tamperBody ? o.tamperBody(body) : body,
   });
@@ -280,7 +325,10 @@ Deno.test("the test server verifies v3 (ACS3-HMAC-SHA256) requests with the same
     const keyId = server.createKey();
     const ok = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId, EncryptionContext: '{"a":"b c"}' });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
-    const dec = await rawCallV3(server, "Decrypt", { CiphertextBlob: ok.body.CiphertextBlob, EncryptionContext: '{"a":"b c"}' });
+    const dec = await rawCallV3(server, "Decrypt", {
+      CiphertextBlob: ok.body.CiphertextBlob,
+      EncryptionContext: '{"a":"b c"}',
+    });
     assert.equal(dec.body.Plaintext, ok.body.Plaintext);
 
     const wrongSecret = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { secret: "nope" });
@@ -289,11 +337,15 @@ Deno.test("the test server verifies v3 (ACS3-HMAC-SHA256) requests with the same
       tamperBody: (b) => b.replace("AES_256", "AES_128"),
     });
     assert.deepEqual([tamperedBody.status, tamperedBody.body.Code], [400, "SignatureDoesNotMatch"]);
-    const unsignedHeader = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { unsigned: "x-acs-signature-nonce" });
+    const unsignedHeader = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, {
+      unsigned: "x-acs-signature-nonce",
+    });
     assert.deepEqual([unsignedHeader.status, unsignedHeader.body.Code], [400, "IncompleteSignature"]);
     const unknownAk = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { accessKeyId: "LTAInobody" });
     assert.deepEqual([unknownAk.status, unknownAk.body.Code], [404, "InvalidAccessKeyId.NotFound"]);
-    const stale = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { date: rpcTimestamp(new Date(Date.now() - 3600_000)) });
+    const stale = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, {
+      date: rpcTimestamp(new Date(Date.now() - 3600_000)),
+    });
     assert.deepEqual([stale.status, stale.body.Code], [400, "InvalidTimeStamp.Expired"]);
     const nonce = crypto.randomUUID();
     assert.equal((await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { nonce })).status, 200);
@@ -301,9 +353,16 @@ Deno.test("the test server verifies v3 (ACS3-HMAC-SHA256) requests with the same
     assert.deepEqual([replay.status, replay.body.Code], [400, "SignatureNonceUsed"]);
 
     const sts = server.createStsCredentials();
-    const stsOk = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { accessKeyId: sts.accessKeyId, secret: sts.accessKeySecret, token: sts.securityToken });
+    const stsOk = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, {
+      accessKeyId: sts.accessKeyId,
+      secret: sts.accessKeySecret,
+      token: sts.securityToken,
+    });
     assert.equal(stsOk.status, 200);
-    const stsNoToken = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, { accessKeyId: sts.accessKeyId, secret: sts.accessKeySecret });
+    const stsNoToken = await rawCallV3(server, "GenerateDataKey", { KeyId: keyId }, {
+      accessKeyId: sts.accessKeyId,
+      secret: sts.accessKeySecret,
+    });
     assert.deepEqual([stsNoToken.status, stsNoToken.body.Code], [400, "InvalidSecurityToken.Malformed"]);
   });
 });
@@ -384,8 +443,14 @@ Deno.test("a wrong context fails with CONTEXT_MISMATCH naming the provider, the 
     // An altered blob is refused the same way; a non-base64 blob never reaches the service.
     const blob = new TextDecoder().decode(wrapped.wrapped);
     const flipped = blob.slice(0, 60) + (blob[60] === "A" ? "B" : "A") + blob.slice(61);
-    await rejectsWith(kms.unwrap({ ...wrapped, wrapped: new TextEncoder().encode(flipped) }, { purpose: "backup" }), "CONTEXT_MISMATCH");
-    await rejectsWith(kms.unwrap({ ...wrapped, wrapped: new TextEncoder().encode("not base64!") }, { purpose: "backup" }), "HEADER_INVALID");
+    await rejectsWith(
+      kms.unwrap({ ...wrapped, wrapped: new TextEncoder().encode(flipped) }, { purpose: "backup" }),
+      "CONTEXT_MISMATCH",
+    );
+    await rejectsWith(
+      kms.unwrap({ ...wrapped, wrapped: new TextEncoder().encode("not base64!") }, { purpose: "backup" }),
+      "HEADER_INVALID",
+    );
   });
 });
 
@@ -425,7 +490,10 @@ Deno.test("wrap with a second key uses Encrypt; rewrap uses ReEncrypt without a 
     const viaAlias = await byAlias.wrap(dataKey, context);
     assert.equal(viaAlias.keyId, keyB);
     assert.deepEqual(await byAlias.unwrap(viaAlias, context), dataKey);
-    await rejectsWith(new AliyunKms({ keyId: "alias/none", ...opts(server) }).wrap(dataKey, context), "KMS_KEY_NOT_FOUND");
+    await rejectsWith(
+      new AliyunKms({ keyId: "alias/none", ...opts(server) }).wrap(dataKey, context),
+      "KMS_KEY_NOT_FOUND",
+    );
     await rejectsWith(b.wrap(dataKey.subarray(0, 16), context), "INVALID_KEY");
   });
 });
@@ -445,7 +513,11 @@ Deno.test("the raw client passes a context string byte for byte and exposes Encr
     assert.deepEqual(dec.plaintext, gen.plaintext);
     assert.equal(dec.keyId, keyId);
     const enc = await client.encrypt({ keyId, plaintext: btoa("hello"), encryptionContext: ctx });
-    const re = await client.reEncrypt({ ciphertextBlob: enc.ciphertextBlob, destinationKeyId: keyId, sourceEncryptionContext: ctx });
+    const re = await client.reEncrypt({
+      ciphertextBlob: enc.ciphertextBlob,
+      destinationKeyId: keyId,
+      sourceEncryptionContext: ctx,
+    });
     const back = await client.decrypt({ ciphertextBlob: re.ciphertextBlob });
     assert.equal(new TextDecoder().decode(back.plaintext), "hello");
   });
@@ -460,7 +532,10 @@ Deno.test("STS credentials work with their token and are refused without it", as
     assert.deepEqual(await good.unwrap(wrapped, { k: "v" }), dataKey);
     assert.ok(server.calls.every((c) => c.params.SecurityToken === sts.securityToken));
 
-    const noToken = new AliyunKms({ keyId, ...opts(server, { accessKeyId: sts.accessKeyId, accessKeySecret: sts.accessKeySecret }) });
+    const noToken = new AliyunKms({
+      keyId,
+      ...opts(server, { accessKeyId: sts.accessKeyId, accessKeySecret: sts.accessKeySecret }),
+    });
     const e1 = await rejectsWith(noToken.generateDataKey({}), "KMS_ACCESS_DENIED");
     assert.match(e1.message, /InvalidSecurityToken/);
     assert.match(e1.hint!, /STS/);
@@ -555,7 +630,14 @@ Deno.test("network failures and 5xx answers are retried, then KMS_FAILED", async
     n++;
     return Promise.reject(new TypeError("connection refused"));
   };
-  const kms = new AliyunKms({ keyId: "k", endpoint: "http://127.0.0.1:9/", accessKeyId: "a", accessKeySecret: "s", fetch: failing, retry: FAST });
+  const kms = new AliyunKms({
+    keyId: "k",
+    endpoint: "http://127.0.0.1:9/",
+    accessKeyId: "a",
+    accessKeySecret: "s",
+    fetch: failing,
+    retry: FAST,
+  });
   const e = await rejectsWith(kms.generateDataKey({}), "KMS_FAILED");
   assert.equal(n, 3);
   assert.match(e.message, /did not reach the service/);
@@ -563,15 +645,33 @@ Deno.test("network failures and 5xx answers are retried, then KMS_FAILED", async
   let m = 0;
   const fiveHundred: typeof fetch = () => {
     m++;
-    return Promise.resolve(new Response(JSON.stringify({ Code: "InternalFailure", Message: "Internal Failure.", RequestId: "R-1" }), { status: 500 }));
+    return Promise.resolve(
+      new Response(JSON.stringify({ Code: "InternalFailure", Message: "Internal Failure.", RequestId: "R-1" }), {
+        status: 500,
+      }),
+    );
   };
-  const kms2 = new AliyunKms({ keyId: "k", endpoint: "http://127.0.0.1:9/", accessKeyId: "a", accessKeySecret: "s", fetch: fiveHundred, retry: FAST });
+  const kms2 = new AliyunKms({
+    keyId: "k",
+    endpoint: "http://127.0.0.1:9/",
+    accessKeyId: "a",
+    accessKeySecret: "s",
+    fetch: fiveHundred,
+    retry: FAST,
+  });
   const e2 = await rejectsWith(kms2.generateDataKey({}), "KMS_FAILED");
   assert.equal(m, 3);
   assert.match(e2.message, /InternalFailure.*request id R-1/);
 
   const html: typeof fetch = () => Promise.resolve(new Response("<html>ok</html>", { status: 200 }));
-  const kms3 = new AliyunKms({ keyId: "k", endpoint: "http://127.0.0.1:9/", accessKeyId: "a", accessKeySecret: "s", fetch: html, retry: FAST });
+  const kms3 = new AliyunKms({
+    keyId: "k",
+    endpoint: "http://127.0.0.1:9/",
+    accessKeyId: "a",
+    accessKeySecret: "s",
+    fetch: html,
+    retry: FAST,
+  });
   await rejectsWith(kms3.generateDataKey({}), "KMS_FAILED");
 });
 
@@ -585,7 +685,10 @@ Deno.test("region and endpoint: explicit, from a key ARN, or a clear error", () 
   assert.equal(c.endpointFor(), "https://kms.cn-beijing.aliyuncs.com/");
   const e = new AliyunKmsClient({ accessKeyId: "a", accessKeySecret: "s", endpoint: "http://127.0.0.1:1/x" });
   assert.equal(e.endpointFor("acs:kms:cn-shanghai:1:key/k"), "http://127.0.0.1:1/x");
-  assert.throws(() => new AliyunKms({ keyId: "" }), (err) => err instanceof EnvelopeError && err.code === "INVALID_ARGUMENT");
+  assert.throws(
+    () => new AliyunKms({ keyId: "" }),
+    (err) => err instanceof EnvelopeError && err.code === "INVALID_ARGUMENT",
+  );
 });
 
 Deno.test("configuration comes from the ALIBABA_CLOUD_* environment (in a subprocess)", async () => {
@@ -642,6 +745,10 @@ Deno.test("configuration comes from the ALIBABA_CLOUD_* environment (in a subpro
     // The subprocess signed with the STS key from the environment and sent its token.
     const used = server.calls.filter((c) => c.action === "GenerateDataKey" || c.action === "Decrypt");
     assert.equal(used.length, 2);
-    assert.ok(used.every((c) => c.accessKeyId === sts.accessKeyId && c.params.SecurityToken === sts.securityToken && c.status === 200));
+    assert.ok(
+      used.every((c) =>
+        c.accessKeyId === sts.accessKeyId && c.params.SecurityToken === sts.securityToken && c.status === 200
+      ),
+    );
   });
 });

@@ -9,7 +9,7 @@ import { AwsKms } from "../src/kms/aws.ts";
 import { type EnvelopeError, isEnvelopeError } from "../src/errors.ts";
 import { encodeBase64, encodeHex } from "../src/encoding/base64.ts";
 import type { WrappedKey } from "../src/keys/provider.ts";
-import { MOTO_CREDENTIALS, type Moto, startMoto } from "./support/moto.ts";
+import { type Moto, MOTO_CREDENTIALS, startMoto } from "./support/moto.ts";
 
 const CTX = { purpose: "test", tenant: "acme" };
 
@@ -179,7 +179,10 @@ Deno.test("aws-kms: an unknown key is KMS_KEY_NOT_FOUND naming the key", () =>
     // An alias that does not exist cannot be told "not mine": say so rather than skip the key.
     const other = new AwsKms({ keyId: await moto.createKey(), client: moto.client() });
     const { wrapped } = await other.generateDataKey(CTX);
-    const err = await rejects(new AwsKms({ keyId: "alias/missing", client: moto.client() }).unwrap(wrapped, CTX), "KMS_KEY_NOT_FOUND");
+    const err = await rejects(
+      new AwsKms({ keyId: "alias/missing", client: moto.client() }).unwrap(wrapped, CTX),
+      "KMS_KEY_NOT_FOUND",
+    );
     assert.ok(err.message.includes("alias/missing"), err.message);
   }));
 
@@ -219,10 +222,22 @@ try {
 `;
 
 /** Runs SCRIPT with the parent's environment less every AWS_ variable, plus `env`. */
-async function runWithEnv(keyId: string, env: Record<string, string>, endpoint?: string): Promise<Record<string, unknown>> {
+async function runWithEnv(
+  keyId: string,
+  env: Record<string, string>,
+  endpoint?: string,
+): Promise<Record<string, unknown>> {
   const base = Object.fromEntries(Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("AWS_")));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--ext=ts", "--config", new URL("../deno.json", import.meta.url).pathname, SCRIPT, keyId, ...(endpoint ? [endpoint] : [])],
+    args: [
+      "eval",
+      "--ext=ts",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      SCRIPT,
+      keyId,
+      ...(endpoint ? [endpoint] : []),
+    ],
     clearEnv: true,
     env: { ...base, AWS_EC2_METADATA_DISABLED: "true", ...env },
     stdin: "null",
@@ -244,7 +259,10 @@ Deno.test("aws-kms: a provider with no client follows AWS_ENDPOINT_URL_KMS, AWS_
   withMoto(async (moto) => {
     const arn = await moto.createKey();
     const id = arn.slice(arn.lastIndexOf("/") + 1);
-    const creds = { AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey };
+    const creds = {
+      AWS_ACCESS_KEY_ID: MOTO_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: MOTO_CREDENTIALS.secretAccessKey,
+    };
 
     assert.deepEqual(await runWithEnv(id, moto.env()), { ok: true, keyId: arn, same: true });
     assert.deepEqual(
@@ -252,11 +270,24 @@ Deno.test("aws-kms: a provider with no client follows AWS_ENDPOINT_URL_KMS, AWS_
       { ok: true, keyId: arn, same: true },
     );
     // The endpoint option, with the region and credentials from the environment.
-    assert.deepEqual(await runWithEnv(id, { ...creds, AWS_REGION: moto.region }, moto.endpoint), { ok: true, keyId: arn, same: true });
+    assert.deepEqual(await runWithEnv(id, { ...creds, AWS_REGION: moto.region }, moto.endpoint), {
+      ok: true,
+      keyId: arn,
+      same: true,
+    });
     // No region anywhere, but the key is an ARN: its region is used.
-    assert.deepEqual(await runWithEnv(arn, { ...creds, AWS_ENDPOINT_URL_KMS: moto.endpoint }), { ok: true, keyId: arn, same: true });
+    assert.deepEqual(await runWithEnv(arn, { ...creds, AWS_ENDPOINT_URL_KMS: moto.endpoint }), {
+      ok: true,
+      keyId: arn,
+      same: true,
+    });
     // No region at all: a clear KMS_FAILED that says to set AWS_REGION.
-    const noRegion = await runWithEnv(id, { ...creds, AWS_ENDPOINT_URL_KMS: moto.endpoint, AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent" });
+    const noRegion = await runWithEnv(id, {
+      ...creds,
+      AWS_ENDPOINT_URL_KMS: moto.endpoint,
+      AWS_CONFIG_FILE: "/nonexistent",
+      AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
+    });
     assert.equal(noRegion.ok, false);
     assert.equal(noRegion.code, "KMS_FAILED");
     assert.match(String(noRegion.message), /no AWS region/);
@@ -354,13 +385,15 @@ Deno.test("aws-kms: 5xx is retried, client errors are not", async () => {
       assert.equal(calls.get("GenerateDataKey"), 2);
     },
   );
-  for (const [type, code] of [
-    ["AccessDeniedException", "KMS_ACCESS_DENIED"],
-    ["UnrecognizedClientException", "KMS_ACCESS_DENIED"],
-    ["ExpiredTokenException", "KMS_ACCESS_DENIED"],
-    ["NotFoundException", "KMS_KEY_NOT_FOUND"],
-    ["DisabledException", "KMS_FAILED"],
-  ] as const) {
+  for (
+    const [type, code] of [
+      ["AccessDeniedException", "KMS_ACCESS_DENIED"],
+      ["UnrecognizedClientException", "KMS_ACCESS_DENIED"],
+      ["ExpiredTokenException", "KMS_ACCESS_DENIED"],
+      ["NotFoundException", "KMS_KEY_NOT_FOUND"],
+      ["DisabledException", "KMS_FAILED"],
+    ] as const
+  ) {
     await withFakeKms(() => ({ status: 400, body: { __type: type, message: "refused" } }), async (client, calls) => {
       const kms = new AwsKms({ keyId: FAKE_ARN, client, retry: { attempts: 4, baseDelayMs: 1 } });
       const err = await rejects(kms.generateDataKey(CTX), code);
@@ -373,7 +406,10 @@ Deno.test("aws-kms: 5xx is retried, client errors are not", async () => {
 Deno.test("aws-kms: a KMS that never answers is KMS_TIMEOUT after the bounded attempts", async () => {
   await withFakeKms(() => "hang", async (client, calls) => {
     const kms = new AwsKms({ keyId: FAKE_ARN, client, retry: { attempts: 2, timeoutMs: 300, baseDelayMs: 1 } });
-    const err = await rejects(kms.unwrap({ provider: "aws-kms", keyId: FAKE_ARN, wrapped: FAKE_BLOB }, CTX), "KMS_TIMEOUT");
+    const err = await rejects(
+      kms.unwrap({ provider: "aws-kms", keyId: FAKE_ARN, wrapped: FAKE_BLOB }, CTX),
+      "KMS_TIMEOUT",
+    );
     assert.match(err.message, /no answer within 300 ms after 2 attempts/);
     assert.equal(calls.get("Decrypt"), 2);
     assertNoSecrets(err, [FAKE_BLOB]);
@@ -383,7 +419,9 @@ Deno.test("aws-kms: a KMS that never answers is KMS_TIMEOUT after the bounded at
 Deno.test("aws-kms: where DescribeKey is refused, an alias is checked by Decrypt and IncorrectKeyException means not mine", async () => {
   const wrapped: WrappedKey = { provider: "aws-kms", keyId: FAKE_ARN, wrapped: FAKE_BLOB };
   await withFakeKms((target) => {
-    if (target === "DescribeKey") return { status: 400, body: { __type: "AccessDeniedException", message: "no DescribeKey" } };
+    if (target === "DescribeKey") {
+      return { status: 400, body: { __type: "AccessDeniedException", message: "no DescribeKey" } };
+    }
     return { status: 400, body: { __type: "IncorrectKeyException", message: "wrong key" } };
   }, async (client, calls) => {
     const kms = new AwsKms({ keyId: "alias/elsewhere", client });
@@ -392,29 +430,40 @@ Deno.test("aws-kms: where DescribeKey is refused, an alias is checked by Decrypt
     assert.equal(calls.get("Decrypt"), 1);
   });
   await withFakeKms((target) => {
-    if (target === "DescribeKey") return { status: 400, body: { __type: "AccessDeniedException", message: "no DescribeKey" } };
+    if (target === "DescribeKey") {
+      return { status: 400, body: { __type: "AccessDeniedException", message: "no DescribeKey" } };
+    }
     return { status: 200, body: { KeyId: FAKE_ARN, Plaintext: encodeBase64(FAKE_PLAINTEXT) } };
   }, async (client) => {
     const kms = new AwsKms({ keyId: "alias/here", client });
     assert.deepEqual(await kms.unwrap(wrapped, CTX), FAKE_PLAINTEXT);
   });
   // ReEncrypt refused: null, so the caller falls back to unwrap and wrap.
-  await withFakeKms(() => ({ status: 400, body: { __type: "AccessDeniedException", message: "no ReEncrypt" } }), async (client) => {
-    const kms = new AwsKms({ keyId: FAKE_ARN, client });
-    assert.equal(await kms.rewrap(wrapped, CTX), null);
-  });
+  await withFakeKms(
+    () => ({ status: 400, body: { __type: "AccessDeniedException", message: "no ReEncrypt" } }),
+    async (client) => {
+      const kms = new AwsKms({ keyId: FAKE_ARN, client });
+      assert.equal(await kms.rewrap(wrapped, CTX), null);
+    },
+  );
 });
 
 Deno.test("aws-kms: a multi-Region replica's ARN matches its primary's blobs, other keys stay not mine without a call", async () => {
   const primary = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab";
   const replica = primary.replace("us-east-1", "eu-west-1");
-  await withFakeKms(() => ({ status: 200, body: { KeyId: replica, Plaintext: encodeBase64(FAKE_PLAINTEXT) } }), async (client, calls) => {
-    const kms = new AwsKms({ keyId: replica, client });
-    assert.deepEqual(await kms.unwrap({ provider: "aws-kms", keyId: primary, wrapped: FAKE_BLOB }, CTX), FAKE_PLAINTEXT);
-    assert.equal(calls.get("Decrypt"), 1);
-    const stranger = primary.replace("mrk-1234", "mrk-9999");
-    assert.equal(await kms.unwrap({ provider: "aws-kms", keyId: stranger, wrapped: FAKE_BLOB }, CTX), null);
-    assert.equal(await kms.unwrap({ provider: "aws-kms", keyId: FAKE_ARN, wrapped: FAKE_BLOB }, CTX), null);
-    assert.equal(calls.get("Decrypt"), 1);
-  });
+  await withFakeKms(
+    () => ({ status: 200, body: { KeyId: replica, Plaintext: encodeBase64(FAKE_PLAINTEXT) } }),
+    async (client, calls) => {
+      const kms = new AwsKms({ keyId: replica, client });
+      assert.deepEqual(
+        await kms.unwrap({ provider: "aws-kms", keyId: primary, wrapped: FAKE_BLOB }, CTX),
+        FAKE_PLAINTEXT,
+      );
+      assert.equal(calls.get("Decrypt"), 1);
+      const stranger = primary.replace("mrk-1234", "mrk-9999");
+      assert.equal(await kms.unwrap({ provider: "aws-kms", keyId: stranger, wrapped: FAKE_BLOB }, CTX), null);
+      assert.equal(await kms.unwrap({ provider: "aws-kms", keyId: FAKE_ARN, wrapped: FAKE_BLOB }, CTX), null);
+      assert.equal(calls.get("Decrypt"), 1);
+    },
+  );
 });

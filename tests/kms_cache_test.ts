@@ -33,7 +33,9 @@ Deno.test("AWS KMS: the cache turns one GenerateDataKey per message into one per
 
     proxy.reset();
     const fresh = new DataKeyCache();
-    await Promise.all(Array.from({ length: 6 }, (_, i) => encrypt(text(`p${i}`), { keys: key, context, cache: fresh })));
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) => encrypt(text(`p${i}`), { keys: key, context, cache: fresh })),
+    );
     assert.equal(proxy.count("GenerateDataKey"), 1, "concurrent requests share one KMS call");
 
     proxy.reset();
@@ -60,7 +62,12 @@ Deno.test("Alibaba Cloud KMS: the cache bounds by bytes and age, counted at the 
   const server = await startAliyunServer();
   try {
     const keyId = server.createKey("alias/cache");
-    const opts = { endpoint: server.endpoint, accessKeyId: server.accessKeyId, accessKeySecret: server.accessKeySecret, regionId: server.regionId };
+    const opts = {
+      endpoint: server.endpoint,
+      accessKeyId: server.accessKeyId,
+      accessKeySecret: server.accessKeySecret,
+      regionId: server.regionId,
+    };
     const key = new AliyunKms({ keyId, ...opts });
     let now = 1_000_000;
     const cache = new DataKeyCache({ maxBytes: 100, maxAgeMs: 60_000, now: () => now });
@@ -80,7 +87,11 @@ Deno.test("Alibaba Cloud KMS: the cache bounds by bytes and age, counted at the 
     for (let i = 0; i < 4; i++) await decrypt(third, { keys: discovery, cache: decCache });
     assert.equal(server.count("Decrypt") - decBefore, 1, "decrypt caches the unwrapped key by wrapped key");
     await decrypt(third, { keys: AliyunKms.discovery(opts), cache: decCache });
-    assert.equal(server.count("Decrypt") - decBefore, 2, "another provider object is another caller: it asks the KMS itself");
+    assert.equal(
+      server.count("Decrypt") - decBefore,
+      2,
+      "another provider object is another caller: it asks the KMS itself",
+    );
     await cache.clear();
     await decCache.clear();
   } finally {

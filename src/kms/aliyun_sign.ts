@@ -39,9 +39,13 @@ export function percentEncode(text: string): string {
   try {
     out = encodeURIComponent(text);
   } catch {
-    throw new EnvelopeError("INVALID_ARGUMENT", "Signing the Alibaba Cloud KMS request failed: a parameter is not valid UTF-16 text", {
-      hint: "pass parameters as well-formed strings",
-    });
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      "Signing the Alibaba Cloud KMS request failed: a parameter is not valid UTF-16 text",
+      {
+        hint: "pass parameters as well-formed strings",
+      },
+    );
   }
   // encodeURIComponent keeps ! ' ( ) * which RFC 3986 reserves.
   return out.replace(EXTRA, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());

@@ -70,7 +70,16 @@ export interface AliyunServer {
 
 const VERSION = "2016-01-20";
 const MAX_SKEW_MS = 15 * 60 * 1000;
-const COMMON = ["Action", "Version", "AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp"];
+const COMMON = [
+  "Action",
+  "Version",
+  "AccessKeyId",
+  "Signature",
+  "SignatureMethod",
+  "SignatureVersion",
+  "SignatureNonce",
+  "Timestamp",
+];
 
 class Fail extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
@@ -165,7 +174,13 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
 
   async function seal(k: Cmk, plaintext: Uint8Array<ArrayBuffer>, context: string): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
-    const ct = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: enc.encode(context) }, await aesKey(k), plaintext));
+    const ct = new Uint8Array(
+      await crypto.subtle.encrypt(
+        { name: "AES-GCM", iv, additionalData: enc.encode(context) },
+        await aesKey(k),
+        plaintext,
+      ),
+    );
     const blob = new Uint8Array(36 + 12 + ct.length);
     blob.set(enc.encode(k.versionId), 0);
     blob.set(iv, 36);
@@ -173,10 +188,16 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     return b64(blob);
   }
 
-  async function open(blobText: string | undefined, context: string, name: string): Promise<{ k: Cmk; plaintext: Uint8Array<ArrayBuffer> }> {
+  async function open(
+    blobText: string | undefined,
+    context: string,
+    name: string,
+  ): Promise<{ k: Cmk; plaintext: Uint8Array<ArrayBuffer> }> {
     if (!blobText) throw new Fail(400, "MissingParameter", `The parameter "${name}" is needed but not provided.`);
     const blob = unb64(blobText);
-    if (!blob || blob.length < 36 + 12 + 16) throw new Fail(400, "InvalidParameter", `The specified parameter "${name}" is not valid.`);
+    if (!blob || blob.length < 36 + 12 + 16) {
+      throw new Fail(400, "InvalidParameter", `The specified parameter "${name}" is not valid.`);
+    }
     const versionId = new TextDecoder().decode(blob.subarray(0, 36));
     const k = versions.get(versionId);
     if (!k) throw new Fail(404, "Forbidden.KeyNotFound", "The specified Key is not found.");
@@ -222,10 +243,18 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     if (token !== undefined) {
       if (!p.SecurityToken) throw new Fail(400, "InvalidSecurityToken.Malformed", "The Security Token is missing.");
       if (!timingSafeEqual(token, p.SecurityToken)) {
-        throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "The Security Token does not match the AccessKey.");
+        throw new Fail(
+          400,
+          "InvalidSecurityToken.MismatchWithAccessKey",
+          "The Security Token does not match the AccessKey.",
+        );
       }
     } else if (p.SecurityToken) {
-      throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "A Security Token was sent with a permanent AccessKey.");
+      throw new Fail(
+        400,
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "A Security Token was sent with a permanent AccessKey.",
+      );
     }
     if (nonces.has(p.SignatureNonce)) {
       throw new Fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
@@ -244,12 +273,21 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
    * must be the body's hash. Action, Version, time, nonce and STS token come
    * from the `x-acs-*` headers.
    */
-  async function authenticateV3(req: Request, url: URL, body: Uint8Array<ArrayBuffer>, p: Record<string, string>): Promise<void> {
-    const m = /^ACS3-HMAC-SHA256 Credential=([^,]+),SignedHeaders=([^,]+),Signature=([0-9a-f]{64})$/.exec(req.headers.get("authorization")!);
+  async function authenticateV3(
+    req: Request,
+    url: URL,
+    body: Uint8Array<ArrayBuffer>,
+    p: Record<string, string>,
+  ): Promise<void> {
+    const m = /^ACS3-HMAC-SHA256 Credential=([^,]+),SignedHeaders=([^,]+),Signature=([0-9a-f]{64})$/.exec(
+      req.headers.get("authorization")!,
+    );
     if (!m) throw new Fail(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
     const [, ak, signedHeaders, signature] = m;
     const h = (name: string) => req.headers.get(name) ?? undefined;
-    for (const name of ["x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"]) {
+    for (
+      const name of ["x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"]
+    ) {
       if (!h(name)) throw new Fail(400, "MissingParameter", `The parameter "${name}" is needed but not provided.`);
     }
     p.Action = h("x-acs-action")!;
@@ -278,9 +316,13 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
       .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
       .join("&");
     const headers = [...names].sort().map((n) => `${n}:${(n === "host" ? url.host : h(n) ?? "").trim()}\n`).join("");
-    const canonical = [req.method, url.pathname || "/", query, headers, signedHeaders, h("x-acs-content-sha256")].join("\n");
+    const canonical = [req.method, url.pathname || "/", query, headers, signedHeaders, h("x-acs-content-sha256")].join(
+      "\n",
+    );
     const toSign = "ACS3-HMAC-SHA256\n" + hex(await crypto.subtle.digest("SHA-256", enc.encode(canonical)));
-    const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
     const expected = hex(await crypto.subtle.sign("HMAC", key, enc.encode(toSign)));
     if (!timingSafeEqual(expected, signature)) {
       throw new Fail(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.");
@@ -290,11 +332,19 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     if (token !== undefined) {
       if (!sent) throw new Fail(400, "InvalidSecurityToken.Malformed", "The Security Token is missing.");
       if (!timingSafeEqual(token, sent)) {
-        throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "The Security Token does not match the AccessKey.");
+        throw new Fail(
+          400,
+          "InvalidSecurityToken.MismatchWithAccessKey",
+          "The Security Token does not match the AccessKey.",
+        );
       }
       p.SecurityToken = sent;
     } else if (sent) {
-      throw new Fail(400, "InvalidSecurityToken.MismatchWithAccessKey", "A Security Token was sent with a permanent AccessKey.");
+      throw new Fail(
+        400,
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "A Security Token was sent with a permanent AccessKey.",
+      );
     }
     const nonce = h("x-acs-signature-nonce")!;
     if (nonces.has(nonce)) throw new Fail(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
@@ -318,7 +368,12 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
           throw new Fail(400, "InvalidParameter", 'The specified parameter "KeySpec" is not valid.');
         }
         const dk = crypto.getRandomValues(new Uint8Array(n));
-        return { KeyId: k.keyId, KeyVersionId: k.versionId, Plaintext: b64(dk), CiphertextBlob: await seal(k, dk, ctx) };
+        return {
+          KeyId: k.keyId,
+          KeyVersionId: k.versionId,
+          Plaintext: b64(dk),
+          CiphertextBlob: await seal(k, dk, ctx),
+        };
       }
       case "Encrypt": {
         const k = resolveKey(p.KeyId, "KeyId");
@@ -349,7 +404,10 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
   }
 
   function reply(status: number, body: Record<string, unknown>): Response {
-    return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json;charset=utf-8" } });
+    return new Response(JSON.stringify(body), {
+      status,
+      headers: { "content-type": "application/json;charset=utf-8" },
+    });
   }
 
   async function handle(req: Request): Promise<Response> {
@@ -380,7 +438,12 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
         hold--;
         record(0, "Held");
         await held();
-        return reply(503, { RequestId: requestId, HostId: url.host, Code: "ServiceUnavailableTemporary", Message: "Held by the test server." });
+        return reply(503, {
+          RequestId: requestId,
+          HostId: url.host,
+          Code: "ServiceUnavailableTemporary",
+          Message: "Held by the test server.",
+        });
       }
       if (throttle > 0) {
         throttle--;
@@ -420,7 +483,11 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     accessKeySecret,
     regionId,
     createKey(alias?: string): string {
-      const cmk: Cmk = { keyId: crypto.randomUUID(), versionId: crypto.randomUUID(), raw: crypto.getRandomValues(new Uint8Array(32)) };
+      const cmk: Cmk = {
+        keyId: crypto.randomUUID(),
+        versionId: crypto.randomUUID(),
+        raw: crypto.getRandomValues(new Uint8Array(32)),
+      };
       keys.set(cmk.keyId, cmk);
       versions.set(cmk.versionId, cmk);
       if (alias) api.createAlias(alias, cmk.keyId);
@@ -432,7 +499,11 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
       aliases.set(name, keyId);
     },
     createStsCredentials(): StsCredentials {
-      const creds = { accessKeyId: "STS." + randomHex(12), accessKeySecret: randomHex(15), securityToken: "CAIS" + randomHex(40) };
+      const creds = {
+        accessKeyId: "STS." + randomHex(12),
+        accessKeySecret: randomHex(15),
+        securityToken: "CAIS" + randomHex(40),
+      };
       secrets.set(creds.accessKeyId, creds.accessKeySecret);
       tokens.set(creds.accessKeyId, creds.securityToken);
       return creds;

@@ -57,16 +57,41 @@ export function craftZip(entries: CraftEntry[], options: { zip64End?: boolean } 
     const localExtra = e.zip64 ? [...le(2, 1), ...le(2, 16), ...le(8, usize), ...le(8, csize)] : [];
     const s32 = (v: number) => e.zip64 ? le(4, 0xffffffff) : le(4, v);
     const local = [
-      ...le(4, 0x04034b50), ...le(2, e.zip64 ? 45 : 20), ...le(2, flags), ...le(2, method),
-      ...le(2, 0), ...le(2, 0x21), ...le(4, crc), ...s32(csize), ...s32(usize),
-      ...le(2, name.length), ...le(2, localExtra.length), ...name, ...localExtra,
+      ...le(4, 0x04034b50),
+      ...le(2, e.zip64 ? 45 : 20),
+      ...le(2, flags),
+      ...le(2, method),
+      ...le(2, 0),
+      ...le(2, 0x21),
+      ...le(4, crc),
+      ...s32(csize),
+      ...s32(usize),
+      ...le(2, name.length),
+      ...le(2, localExtra.length),
+      ...name,
+      ...localExtra,
     ];
     parts.push(local, [...payload]);
     central.push([
-      ...le(4, 0x02014b50), ...le(2, e.madeBy ?? 0x0314), ...le(2, e.zip64 ? 45 : 20), ...le(2, flags),
-      ...le(2, method), ...le(2, 0), ...le(2, 0x21), ...le(4, crc), ...s32(csize), ...s32(usize),
-      ...le(2, name.length), ...le(2, zip64Extra.length), ...le(2, 0), ...le(2, 0), ...le(2, 0),
-      ...le(4, e.attrs ?? 0o100644 * 0x10000), ...s32(offset), ...name, ...zip64Extra,
+      ...le(4, 0x02014b50),
+      ...le(2, e.madeBy ?? 0x0314),
+      ...le(2, e.zip64 ? 45 : 20),
+      ...le(2, flags),
+      ...le(2, method),
+      ...le(2, 0),
+      ...le(2, 0x21),
+      ...le(4, crc),
+      ...s32(csize),
+      ...s32(usize),
+      ...le(2, name.length),
+      ...le(2, zip64Extra.length),
+      ...le(2, 0),
+      ...le(2, 0),
+      ...le(2, 0),
+      ...le(4, e.attrs ?? 0o100644 * 0x10000),
+      ...s32(offset),
+      ...name,
+      ...zip64Extra,
     ]);
     offset += local.length + payload.length;
   }
@@ -76,16 +101,32 @@ export function craftZip(entries: CraftEntry[], options: { zip64End?: boolean } 
   if (options.zip64End) {
     const rec = offset + cd.length;
     tail.push(
-      ...le(4, 0x06064b50), ...le(8, 44), ...le(2, 45), ...le(2, 45), ...le(4, 0), ...le(4, 0),
-      ...le(8, entries.length), ...le(8, entries.length), ...le(8, cd.length), ...le(8, cdOffset),
-      ...le(4, 0x07064b50), ...le(4, 0), ...le(8, rec), ...le(4, 1),
+      ...le(4, 0x06064b50),
+      ...le(8, 44),
+      ...le(2, 45),
+      ...le(2, 45),
+      ...le(4, 0),
+      ...le(4, 0),
+      ...le(8, entries.length),
+      ...le(8, entries.length),
+      ...le(8, cd.length),
+      ...le(8, cdOffset),
+      ...le(4, 0x07064b50),
+      ...le(4, 0),
+      ...le(8, rec),
+      ...le(4, 1),
     );
   }
   const z64 = options.zip64End === true;
   tail.push(
-    ...le(4, 0x06054b50), ...le(2, 0), ...le(2, 0),
-    ...le(2, z64 ? 0xffff : entries.length), ...le(2, z64 ? 0xffff : entries.length),
-    ...le(4, z64 ? 0xffffffff : cd.length), ...le(4, z64 ? 0xffffffff : cdOffset), ...le(2, 0),
+    ...le(4, 0x06054b50),
+    ...le(2, 0),
+    ...le(2, 0),
+    ...le(2, z64 ? 0xffff : entries.length),
+    ...le(2, z64 ? 0xffff : entries.length),
+    ...le(4, z64 ? 0xffffffff : cd.length),
+    ...le(4, z64 ? 0xffffffff : cdOffset),
+    ...le(2, 0),
   );
   const all = [...parts.flat(), ...cd, ...tail];
   return new Uint8Array(all);

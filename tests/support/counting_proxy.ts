@@ -38,7 +38,11 @@ export function startCountingProxy(target: string): Promise<CountingProxy> {
       const body = await req.arrayBuffer();
       const headers = new Headers(req.headers);
       headers.delete("host");
-      const res = await fetch(target + url.pathname + url.search, { method: req.method, headers, body: body.byteLength ? body : undefined });
+      const res = await fetch(target + url.pathname + url.search, {
+        method: req.method,
+        headers,
+        body: body.byteLength ? body : undefined,
+      });
       return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
     });
   });

@@ -89,7 +89,9 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
     }).spawn();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new Error("Starting moto failed: python3 is not on PATH; install python3 and moto (pip install 'moto[server]')");
+      throw new Error(
+        "Starting moto failed: python3 is not on PATH; install python3 and moto (pip install 'moto[server]')",
+      );
     }
     throw err;
   }
@@ -150,7 +152,9 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<Moto> {
     if ("exited" in outcome) {
       await drained;
       const missing = /No module named/.test(log()) ? " (moto is not installed: pip install 'moto[server]')" : "";
-      throw new Error(`Starting moto failed: python3 -m moto.server exited with code ${outcome.exited}${missing}\n${log()}`);
+      throw new Error(
+        `Starting moto failed: python3 -m moto.server exited with code ${outcome.exited}${missing}\n${log()}`,
+      );
     }
     if ("late" in outcome) {
       throw new Error(`Starting moto failed: it did not report its port within ${startTimeoutMs} ms\n${log()}`);
