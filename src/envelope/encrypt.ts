@@ -29,9 +29,7 @@ export async function encrypt(
   if (!(plaintext instanceof Uint8Array)) {
     throw new TypeError("encrypt() takes the plaintext as a Uint8Array");
   }
-  const msg = await beginSealing(
-    options.cache ? { ...options, cache: lengthAware(options, plaintext.length) } : options,
-  );
+  const msg = await beginSealing(options, plaintext.length);
   try {
     const cs = msg.chunkSize;
     const n = Math.max(1, Math.ceil(plaintext.length / cs));
@@ -59,19 +57,6 @@ export async function encrypt(
   } finally {
     msg.cipher.dispose();
   }
-}
-
-function lengthAware(
-  options: EncryptOptions,
-  length: number,
-): NonNullable<EncryptOptions["cache"]> {
-  const cache = options.cache!;
-  return Object.assign(Object.create(cache), {
-    encryptionKey: (
-      p: Parameters<typeof cache.encryptionKey>[0],
-      c: Parameters<typeof cache.encryptionKey>[1],
-    ) => cache.encryptionKey(p, c, length),
-  });
 }
 
 /** Options for {@linkcode encryptStream}. */
@@ -109,14 +94,6 @@ export function encryptStream(
   let index = 0;
   const width = Math.max(1, options.concurrency ?? 4);
   const inflight: Promise<Uint8Array>[] = [];
-  // A stream of unannounced length could take a cached data key past maxBytes
-  // unnoticed, so it gets a fresh data key (as the AWS Encryption SDK does).
-  const opts = options.cache === undefined
-    ? options
-    : options.plaintextLength === undefined
-    ? { ...options, cache: undefined }
-    : { ...options, cache: lengthAware(options, options.plaintextLength) };
-
   async function push(
     controller: TransformStreamDefaultController<Uint8Array>,
     data: Uint8Array,
@@ -130,7 +107,7 @@ export function encryptStream(
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
-      msg = await beginSealing(opts);
+      msg = await beginSealing(options, options.plaintextLength);
       buf = new Uint8Array(msg.chunkSize);
       controller.enqueue(msg.header);
     },

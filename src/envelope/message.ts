@@ -53,17 +53,24 @@ export interface SealingMessage {
   readonly cipher: ChunkCipher;
 }
 
-/** Creates the header for a new message and the cipher for its chunks. */
+/**
+ * Creates the header for a new message and the cipher for its chunks.
+ * `plaintextLength` counts against a cache's byte bound; when it is unknown
+ * (a stream), the message bypasses the cache and gets a fresh data key, since
+ * it could otherwise take a cached key past `maxBytes` unnoticed (the AWS
+ * Encryption SDK does the same).
+ */
 export async function beginSealing(
   options: EncryptOptions,
+  plaintextLength?: number,
 ): Promise<SealingMessage> {
   const providers = providerList(options.keys, "Encrypting");
   const context = options.context ?? {};
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   checkChunkSize(chunkSize);
   encodeContext(context); // validate before any KMS call
-  const fresh = options.cache
-    ? await options.cache.encryptionKey(providers, context)
+  const fresh = options.cache && plaintextLength !== undefined
+    ? await options.cache.encryptionKey(providers, context, plaintextLength)
     : await newDataKey(providers, context);
   const salt = (options.random ?? randomBytes)(SALT_BYTES);
   if (salt.length !== SALT_BYTES) {
