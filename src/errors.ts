@@ -79,6 +79,24 @@ export const ErrorCode = {
   USAGE: "USAGE",
   /** `WebAssembly` is not available in this runtime. */
   WASM_UNAVAILABLE: "WASM_UNAVAILABLE",
+  /** A signed message's signature is missing or did not verify under its verification key. */
+  SIGNATURE_INVALID: "SIGNATURE_INVALID",
+  /** The caller requires a signed message and this one is not signed. */
+  SIGNATURE_REQUIRED: "SIGNATURE_REQUIRED",
+  /** A rewrap could not prove that the new wrapped key opens to the message's data key. */
+  REWRAP_UNVERIFIED: "REWRAP_UNVERIFIED",
+  /** More wrapped keys would have to be tried than the configured cap allows. */
+  KEY_LIMIT: "KEY_LIMIT",
+  /** The file system has no space left for the output. */
+  NO_SPACE: "NO_SPACE",
+  /** The output's file system is mounted read-only. */
+  READ_ONLY: "READ_ONLY",
+  /** The output path is not something envelope may write (a link it will not follow, a folder). */
+  OUTPUT_UNSAFE: "OUTPUT_UNSAFE",
+  /** A network connection was reset by the peer. */
+  CONNECTION_RESET: "CONNECTION_RESET",
+  /** An input is larger than the configured limit (`--max-size`). */
+  INPUT_TOO_LARGE: "INPUT_TOO_LARGE",
 } as const;
 
 /** One of the stable error codes. */
