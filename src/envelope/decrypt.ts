@@ -36,6 +36,7 @@ function emptyFinalChunk(index: number): EnvelopeError {
  * const sealed = await encrypt(new Uint8Array([1, 2, 3]), { keys: key, context: { tenant: "a" } });
  * try {
  *   await decrypt(sealed, { keys: key, context: { tenant: "b" } });
+ *   assert.fail("decrypt accepted a context that differs from the stored one");
  * } catch (e) {
  *   assert.ok((e as { code: string }).code === "CONTEXT_MISMATCH");
  * }
