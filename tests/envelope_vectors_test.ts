@@ -14,6 +14,7 @@ import { parseHeader } from "../src/format/header.ts";
 import { RawDataKey } from "../src/keys/raw.ts";
 import { LocalKey } from "../src/keys/local.ts";
 import { inspect } from "../src/envelope/inspect.ts";
+import { bytesSource, openRandomAccess } from "../src/envelope/random_access.ts";
 import {
   assertCode,
   b64,
@@ -114,6 +115,50 @@ for (const v of vectors) {
       } else {
         try {
           assertCode(o, v.expect, what);
+        } catch (e) {
+          problems.push((e as Error).message.split("\n")[0]);
+        }
+      }
+    }
+    assert.deepEqual(problems, [], `${v.name} (${v.description})`);
+  });
+}
+
+/** A vector's random-access reads (the `ranges` field of tests/vectors/envelope/README.md). */
+interface RangeRead {
+  readonly offset: number;
+  readonly length: number;
+  readonly expect: string;
+  readonly plaintext?: string;
+}
+const withRanges = vectors.filter((v) => (v as { ranges?: RangeRead[] }).ranges !== undefined);
+
+Deno.test("the vector set has random-access range reads: partial ranges that succeed and truncations that fail", () => {
+  const reads = withRanges.flatMap((v) => (v as { ranges?: RangeRead[] }).ranges!);
+  assert.ok(reads.some((r) => r.expect === "success" && r.length > 0 && r.offset > 0), "no partial-range read");
+  assert.ok(reads.some((r) => r.expect === "TRUNCATED"), "no truncation seen by a random-access read");
+});
+
+for (const v of withRanges) {
+  Deno.test(`vector ${v.name}: every random-access range read gives its expected bytes or code`, async () => {
+    const message = b64(v.message);
+    const problems: string[] = [];
+    for (const r of (v as { ranges?: RangeRead[] }).ranges!) {
+      const what = `read(${r.offset}, ${r.length})`;
+      const o = await outcome(async () => {
+        const reader = await openRandomAccess(bytesSource(message), await vectorOptions(v));
+        try {
+          return await reader.read(r.offset, r.length);
+        } finally {
+          await reader.close();
+        }
+      });
+      if (r.expect === "success") {
+        if (!o.ok) problems.push(`${what}: failed with ${o.code}`);
+        else if (hex(o.plaintext) !== hex(b64(r.plaintext!))) problems.push(`${what}: wrong plaintext`);
+      } else {
+        try {
+          assertCode(o, r.expect, what);
         } catch (e) {
           problems.push((e as Error).message.split("\n")[0]);
         }

@@ -223,7 +223,15 @@ interface Vector {
   plaintextLength?: number;
   salt?: string;
   derived?: Record<string, string>;
+  ranges?: RangeRead[];
   expect: string;
+}
+/** One random-access read: open the message, read `length` bytes at `offset`, expect that plaintext or code. */
+interface RangeRead {
+  offset: number;
+  length: number;
+  expect: string;
+  plaintext?: string;
 }
 interface Case {
   name: string;
@@ -254,6 +262,7 @@ async function add(
     requiredContext?: Record<string, string>;
     salt?: Uint8Array;
     derived?: Record<string, string>;
+    ranges?: RangeRead[];
   },
 ) {
   const message = o.parts instanceof Uint8Array ? o.parts : join(o.parts);
@@ -276,6 +285,7 @@ async function add(
   }
   if (o.salt) v.salt = b64(o.salt);
   if (o.derived) v.derived = o.derived;
+  if (o.ranges) v.ranges = o.ranges;
   // Keep the key order of the documented shape.
   const ordered: Vector = {
     description: v.description,
@@ -289,6 +299,7 @@ async function add(
     ...(v.plaintext !== undefined ? { plaintext: v.plaintext } : {}),
     ...(v.plaintextSha256 ? { plaintextSha256: v.plaintextSha256, plaintextLength: v.plaintextLength } : {}),
     ...(v.derived ? { derived: v.derived } : {}),
+    ...(v.ranges ? { ranges: v.ranges } : {}),
     expect: v.expect,
   };
   if (cases.some((c) => c.name === name)) throw new Error(`duplicate case ${name}`);
@@ -1022,9 +1033,92 @@ await withPairs(
   );
 }
 
+// --- random access: partial ranges, and truncation seen by a reader that reads only the start
+
+/** The expected outcome of reading `[offset, offset + length)` of `pt` (clipped at its end, as `read` does). */
+const rangeOk = (pt: Uint8Array, offset: number, length: number): RangeRead => ({
+  offset,
+  length,
+  expect: "success",
+  plaintext: b64(pt.subarray(Math.min(offset, pt.length), Math.min(pt.length, offset + length))),
+});
+for (
+  const [name, len, what] of [
+    ["range_reads_short_final_chunk", 200, "200 bytes at chunk size 64 (3 full chunks and an 8-byte final chunk)"],
+    ["range_reads_full_final_chunk", 192, "192 bytes at chunk size 64 (3 full chunks, the third flagged last)"],
+  ] as const
+) {
+  const s = await salt(name);
+  const pt = await plaintext(name, len);
+  const ranges = [
+    [0, 0],
+    [0, 1],
+    [5, 10],
+    [63, 2],
+    [64, 64],
+    [10, 150],
+    [0, len],
+    [len - 1, 1],
+    [len - 5, 100],
+    [len, 5],
+    [len + 100, 3],
+  ].map(([o, n]) => rangeOk(pt, o, n));
+  await add(
+    name,
+    `Random access: ${what}, raw data key; \`ranges\` reads the empty range, single bytes, ranges inside one chunk, across a chunk boundary, exactly one chunk, the whole plaintext, the last byte, a range past the end (clipped) and ranges at or beyond the end (empty).`,
+    {
+      parts: await build({ dk: DK, salt: s, chunkSize: 64, plaintext: pt }),
+      expect: "success",
+      chunkSize: 64,
+      plaintext: pt,
+      ranges,
+    },
+  );
+}
+{
+  const first = (code: string): RangeRead[] => [{ offset: 0, length: 10, expect: code }, {
+    offset: 64,
+    length: 1,
+    expect: code,
+  }];
+  const cut = async (name: string, f: (chunks: Bytes[]) => Bytes[], expect: string, how: string) => {
+    const m = await three(name, 200);
+    m.parts.chunks = f(m.parts.chunks);
+    await add(name, how, { parts: m.parts, expect, chunkSize: 64, ranges: first(expect) });
+  };
+  await cut(
+    "range_truncated_at_chunk_boundary",
+    (c) => c.slice(0, 3),
+    "TRUNCATED",
+    "Random access to a cut message: 200 bytes at chunk size 64 with the 8-byte final chunk removed, so it ends after full chunk 2. Reading only bytes 0-9 (chunk 0, which verifies) must still fail: a random-access reader opens the final chunk before it reports anything (§8 step 8).",
+  );
+  await cut(
+    "range_truncated_whole_chunks_missing",
+    (c) => c.slice(0, 1),
+    "TRUNCATED",
+    "Random access to a message cut after its first chunk (chunk 0 of 4, not flagged last): reading bytes 0-9, all inside the one chunk that is there and authentic, must fail.",
+  );
+  await cut(
+    "range_truncated_inside_final_tag",
+    (c) => [...c.slice(0, 3), c[3].slice(0, 10)],
+    "TRUNCATED",
+    "Random access: the 24-byte final chunk cut to 10 bytes (fewer than a tag) after 3 full chunks; reading the first bytes must fail.",
+  );
+  await cut(
+    "range_truncated_mid_chunk",
+    (c) => [...c.slice(0, 2), c[2].slice(0, 40)],
+    "PAYLOAD_AUTH_FAILED",
+    "Random access: chunk 2 cut to 40 of its 80 bytes and the final chunk gone, so the reader sees a 40-byte final chunk that fails authentication; reading the first bytes must fail with it.",
+  );
+}
+
 // ---------------------------------------------------------------- write
 
-const dir = new URL("../../tests/vectors/envelope/", import.meta.url);
+// `--out DIR` writes elsewhere (CI regenerates into a temporary folder and compares, to catch drift).
+const outAt = Deno.args.indexOf("--out");
+const dir = outAt >= 0 && Deno.args[outAt + 1]
+  ? new URL(`file://${await Deno.realPath(Deno.args[outAt + 1])}/`)
+  : new URL("../../tests/vectors/envelope/", import.meta.url);
 await Deno.mkdir(dir, { recursive: true });
 for await (const e of Deno.readDir(dir)) {
   if (e.isFile && e.name.endsWith(".json")) await Deno.remove(new URL(e.name, dir));
@@ -1037,9 +1131,10 @@ const rows = cases.map((c) => `| \`${c.name}.json\` | ${c.vector.expect} | ${c.h
 const readme = `# Envelope format vectors: provenance
 
 Written by \`scripts/vectors/gen_envelope_vectors.ts\` (\`deno run -A scripts/vectors/gen_envelope_vectors.ts\`);
-running it again writes the same bytes. Read by \`tests/envelope_vectors_test.ts\`, which runs every vector through
-the buffered (\`decrypt\`), streamed (\`decryptStream\`: whole, 7-byte pieces, and byte by byte under 10 KB) and
-random-access (\`openRandomAccess\`) decoders.
+running it again writes the same bytes, and CI (\`.ci/run\`) checks that: it regenerates them with \`--out <temp dir>\`
+and fails on any difference from this folder. Read by \`tests/envelope_vectors_test.ts\`, which runs every vector
+through the buffered (\`decrypt\`), streamed (\`decryptStream\`: whole, 7-byte pieces, and byte by byte under 10 KB) and
+random-access (\`openRandomAccess\`) decoders, and each of a vector's \`ranges\` as its own random-access read.
 
 ## How they are made
 
@@ -1070,6 +1165,7 @@ the code open, the README row says why the one given was chosen.
 | \`plaintext\` | base64 of the expected plaintext (success only) |
 | \`plaintextSha256\`, \`plaintextLength\` | for the large success case, instead of \`plaintext\` |
 | \`derived\` | (one case) the derived values in hex, to check another implementation's HKDF labels |
+| \`ranges\` | random-access reads: each \`{ offset, length, expect, plaintext? }\` opens the message with \`openRandomAccess\` and reads \`length\` bytes at \`offset\`; \`expect\` is \`success\` (then \`plaintext\` is base64 of the bytes \`read\` returns, clipped at the end) or the code opening or reading must fail with |
 | \`expect\` | \`success\`, or the \`EnvelopeError\` code decoding must fail with |
 
 ## Cases
