@@ -31,6 +31,7 @@ import {
 import { aliyunPolicy, awsPolicies } from "../src/compat/policy.ts";
 import { AesGcm } from "../src/crypto/mod.ts";
 import { randomBytes } from "../src/crypto/random.ts";
+import { withFixedRandom } from "../src/crypto/fixed_random_internal.ts";
 import { encodeBase64 } from "../src/encoding/base64.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { main } from "../src/cli/main.ts";
@@ -69,7 +70,7 @@ Deno.test("nitro: tokens are byte-identical to Python's Fernet with the standard
   const now = 1_700_000_000;
   for (const size of [0, 1, 15, 16, 17, 1000, 70_000]) {
     const zip = randomBytes(size);
-    const file = await sealNitro(zip, key, blob, { now: now * 1000, iv });
+    const file = await sealNitro(zip, key, blob, withFixedRandom({ now: now * 1000 }, iv));
     const { blob: b, token } = splitNitro(file);
     assert.deepEqual(b, blob);
     const [py] = await pythonFernet([{ op: "encrypt", key: nitroFernetKey(key), data: zip, now, iv }]);
@@ -111,7 +112,7 @@ async function aliyunFile(
   nonce: Uint8Array,
   context: string,
 ): Promise<Uint8Array> {
-  const seal = await sealAliyunStream({ dataKey: key, blob: "QkxPQg==", context, nonce });
+  const seal = await sealAliyunStream(withFixedRandom({ dataKey: key, blob: "QkxPQg==", context }, nonce));
   return await collect(chunked(plaintext, 1000).pipeThrough(seal));
 }
 
@@ -391,4 +392,22 @@ Deno.test("nitro: whole-input reads stop at their bound with LIMIT_EXCEEDED", as
   await rejects(readLimited(chunked(data, 777), 9_999, tooLarge), "LIMIT_EXCEEDED");
   const err = tooLarge(2 ** 31);
   assert.match(err.hint ?? "", /envelope format/);
+});
+
+Deno.test("no public option repeats a nonce: sealNitro's iv and the Alibaba nonce are refused, fresh ones differ", async () => {
+  const key = randomBytes(32);
+  const legacyIv = { now: 0, iv: new Uint8Array(16) } as unknown as Parameters<typeof sealNitro>[3];
+  await assert.rejects(
+    () => sealNitro(new Uint8Array(3), key, new Uint8Array(8), legacyIv),
+    (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+  );
+  const legacyNonce = { dataKey: key, blob: "QkxPQg==", context: "{}", nonce: new Uint8Array(16) };
+  await assert.rejects(() => sealAliyunStream(legacyNonce), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
+  const nonces = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const seal = await sealAliyunStream({ dataKey: key, blob: "QkxPQg==", context: "{}" });
+    const text = await new Response(ReadableStream.from([new Uint8Array(5)]).pipeThrough(seal)).text();
+    nonces.add(text.split("*---*")[2]);
+  }
+  assert.equal(nonces.size, 20);
 });

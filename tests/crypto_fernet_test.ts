@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { decodeTokenText, Fernet } from "../src/crypto/fernet.ts";
 import { randomBytes } from "../src/crypto/random.ts";
+import { withFixedRandom } from "../src/crypto/fixed_random_internal.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { decodeBase64Url, encodeBase64, encodeBase64Url, encodeHex } from "../src/encoding/base64.ts";
 import { type FernetCase, pythonFernet } from "./support/python.ts";
@@ -55,7 +56,7 @@ Deno.test("Fernet spec: generate vectors give the same tokens (sync and WebCrypt
   assert.ok(vectors.length > 0);
   for (const v of vectors) {
     const f = await Fernet.create(v.secret);
-    const opts = { now: new Date(v.now), iv: new Uint8Array(v.iv) };
+    const opts = withFixedRandom({ now: new Date(v.now) }, new Uint8Array(v.iv));
     assert.equal(f.encrypt(v.src, opts), v.token);
     assert.equal(await f.encryptAsync(v.src, { ...opts, backend: "webcrypto" }), v.token);
     assert.equal(await f.encryptAsync(te.encode(v.src), { ...opts, backend: "wasm" }), v.token);
@@ -126,7 +127,7 @@ Deno.test("Fernet keys: bytes, base64url and standard base64, padded or not; bad
   const key = new Uint8Array(32);
   key[0] = 0xfb; // makes the two alphabets differ: '+' vs '-'
   key[31] = 0xff;
-  const token = (await Fernet.create(key)).encrypt("k", { now: 0, iv: new Uint8Array(16) });
+  const token = (await Fernet.create(key)).encrypt("k", withFixedRandom({ now: 0 }, new Uint8Array(16)));
   for (
     const text of [
       encodeBase64Url(key),
@@ -136,7 +137,7 @@ Deno.test("Fernet keys: bytes, base64url and standard base64, padded or not; bad
     ]
   ) {
     const f = await Fernet.create(text);
-    assert.equal(f.encrypt("k", { now: 0, iv: new Uint8Array(16) }), token, text);
+    assert.equal(f.encrypt("k", withFixedRandom({ now: 0 }, new Uint8Array(16))), token, text);
     f.dispose();
   }
   for (
@@ -228,10 +229,11 @@ Deno.test("Fernet async paths give the same tokens as the core for all sizes", a
   ) {
     const data = randomBytes(n);
     const iv = randomBytes(16);
-    const sync = f.encrypt(data, { now: 1234567890000, iv });
-    assert.equal(await f.encryptAsync(data, { now: 1234567890000, iv, backend: "webcrypto" }), sync, `encrypt ${n}`);
-    assert.equal(await f.encryptAsync(data, { now: 1234567890000, iv }), sync, `encrypt ${n}, chosen backend`);
-    assert.equal(await f.encryptAsync(data, { now: 1234567890000, iv, backend: "wasm" }), sync, `encrypt ${n}, core`);
+    const at = (o: { backend?: "wasm" | "webcrypto" }) => withFixedRandom({ now: 1234567890000, ...o }, iv);
+    const sync = f.encrypt(data, at({}));
+    assert.equal(await f.encryptAsync(data, at({ backend: "webcrypto" })), sync, `encrypt ${n}`);
+    assert.equal(await f.encryptAsync(data, at({})), sync, `encrypt ${n}, chosen backend`);
+    assert.equal(await f.encryptAsync(data, at({ backend: "wasm" })), sync, `encrypt ${n}, core`);
     assert.deepEqual(await f.decryptAsync(sync, { backend: "wasm" }), data);
     assert.deepEqual(await f.decryptAsync(sync, { backend: "webcrypto" }), data);
     assert.deepEqual(await f.decryptAsync(sync), data);
@@ -252,7 +254,7 @@ Deno.test("Fernet agrees with Python's cryptography both ways", async () => {
   const ours: string[] = [];
   for (const c of cases) {
     const f = await Fernet.create(c.key);
-    ours.push(f.encrypt(c.data, { now: c.now * 1000, iv: c.iv }));
+    ours.push(f.encrypt(c.data, withFixedRandom({ now: c.now * 1000 }, c.iv)));
     f.dispose();
   }
   const req: FernetCase[] = [];
@@ -296,6 +298,26 @@ Deno.test("Fernet agrees with Python's cryptography both ways", async () => {
   for (const [i, r] of py.entries()) {
     assert.deepEqual(r, { error: "InvalidToken" }, `Python refuses tampered byte ${7 * i}`);
     assert.throws(() => f.decrypt(bad[i]), (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID"));
+  }
+  f.dispose();
+});
+
+Deno.test("Fernet: no public option fixes the IV; a leftover iv is refused and every token's IV is fresh", async () => {
+  const f = await Fernet.create(Fernet.generateKey());
+  const legacy = { now: 0, iv: new Uint8Array(16) } as unknown as Parameters<Fernet["encrypt"]>[1];
+  assert.throws(() => f.encrypt("x", legacy), (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"));
+  await assert.rejects(
+    () => f.encryptAsync(new Uint8Array(1 << 16), legacy),
+    (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+  );
+  const ivs = new Set<string>();
+  for (let i = 0; i < 50; i++) ivs.add(encodeHex(decodeBase64Url(f.encrypt("x", { now: 0 })).subarray(9, 25)));
+  assert.equal(ivs.size, 50);
+  // The fixed-IV key is reachable only through the internal module, not the public entry points.
+  const pub = await import("../mod.ts");
+  const crypto = await import("../src/crypto/mod.ts");
+  for (const m of [pub, crypto]) {
+    assert.ok(!Object.keys(m).some((k) => /fixed|FIXED/.test(k)), "no public fixed-randomness export");
   }
   f.dispose();
 });

@@ -25,6 +25,7 @@
 import { AesGcm } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
+import { fixedRandom } from "../crypto/fixed_random_internal.ts";
 
 /** The field separator. */
 export const ALIYUN_SEPARATOR = "*---*";
@@ -317,13 +318,14 @@ export function openAliyunStream(gcm: AesGcm, scan: AliyunScan): TransformStream
   });
 }
 
-/** What {@linkcode sealAliyunStream} needs besides the plaintext. */
+/**
+ * What {@linkcode sealAliyunStream} needs besides the plaintext. The nonce
+ * always comes from the CSPRNG; there is no option to fix it.
+ */
 export interface AliyunSealParams {
   readonly dataKey: Uint8Array;
   readonly blob: string;
   readonly context: string;
-  /** The nonce (default: 16 random bytes). Only for tests: never reuse one. */
-  readonly nonce?: Uint8Array;
 }
 
 /**
@@ -338,7 +340,8 @@ export async function sealAliyunStream(params: AliyunSealParams): Promise<Transf
       "Writing the Alibaba-sample file failed: the context has a NUL character",
     );
   }
-  const nonce = params.nonce ?? crypto.getRandomValues(new Uint8Array(ALIYUN_NONCE_BYTES));
+  const nonce = fixedRandom(params, "nonce", "Writing the Alibaba-sample file") ??
+    crypto.getRandomValues(new Uint8Array(ALIYUN_NONCE_BYTES));
   const gcm = await AesGcm.create(params.dataKey);
   const sealer = gcm.beginSeal(nonce);
   let carry: Uint8Array = new Uint8Array(0);

@@ -19,6 +19,7 @@
 import { Fernet } from "../crypto/mod.ts";
 import { decodeTokenText } from "../crypto/fernet.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
+import { fixedRandom } from "../crypto/fixed_random_internal.ts";
 import { EnvelopeError } from "../errors.ts";
 
 /** The name `envelope_encryptor.py` writes, and our default output name. */
@@ -140,12 +141,10 @@ function checkDataKey(dataKey: Uint8Array): void {
   }
 }
 
-/** Options for {@linkcode sealNitro}; for tests and vectors only. */
+/** Options for {@linkcode sealNitro}. The token's IV always comes from the CSPRNG. */
 export interface SealNitroOptions {
   /** The token's timestamp (default: now). */
   readonly now?: Date | number;
-  /** The CBC IV (default: random). */
-  readonly iv?: Uint8Array;
 }
 
 /**
@@ -168,6 +167,7 @@ export async function sealNitro(
   options: SealNitroOptions = {},
 ): Promise<Uint8Array> {
   if (plaintext.length > NITRO_MAX_PLAINTEXT) throw tooLarge(plaintext.length);
+  fixedRandom(options, "iv", "Writing the Nitro-enclave file");
   const fernet = await Fernet.create(nitroFernetKey(dataKey));
   try {
     return joinNitro(blob, await fernet.encryptAsync(plaintext, options));

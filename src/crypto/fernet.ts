@@ -20,6 +20,7 @@
 import { EnvelopeError } from "../errors.ts";
 import { encodeBase64Url } from "../encoding/base64.ts";
 import { randomBytes } from "./random.ts";
+import { fixedRandom } from "./fixed_random_internal.ts";
 import { type Backend, subtleOrUndefined } from "./backend.ts";
 import { type Core, loadCore, requireBytes } from "./wasm.ts";
 import {
@@ -58,21 +59,21 @@ export const FERNET_WEBCRYPTO_THRESHOLDS: { readonly encrypt: number; readonly d
 };
 
 /**
- * Options for {@linkcode Fernet.encrypt}.
+ * Options for {@linkcode Fernet.encrypt}. The IV always comes from the
+ * CSPRNG: there is no public option to fix it (a repeated IV breaks CBC's
+ * confidentiality), and a leftover `iv` property is refused.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import type { FernetEncryptOptions } from "./fernet.ts";
- * const opts: FernetEncryptOptions = { now: new Date(0), iv: new Uint8Array(16) };
- * assert.ok(opts.iv?.length === 16);
+ * const opts: FernetEncryptOptions = { now: new Date(0) };
+ * assert.ok(opts.now instanceof Date);
  * ```
  */
 export interface FernetEncryptOptions {
   /** The token's timestamp: a `Date` or milliseconds since the epoch (default: now). */
   now?: Date | number;
-  /** The 16-byte CBC IV (default: random). Only for tests and vectors: never reuse one. */
-  iv?: Uint8Array;
   /** For the async methods: force a backend (WebCrypto falls back to the core where missing). */
   backend?: Backend;
 }
@@ -181,8 +182,9 @@ export class Fernet {
    * import assert from "node:assert/strict";
    * import { Fernet } from "./fernet.ts";
    * const f = await Fernet.create(new Uint8Array(32));
-   * const t = f.encrypt("hello", { now: new Date("1985-10-26T08:20:00Z"), iv: new Uint8Array(16) });
+   * const t = f.encrypt("hello", { now: new Date("1985-10-26T08:20:00Z") });
    * assert.ok(t.startsWith("gAAAAAAdwJ6w"));
+   * assert.ok(new TextDecoder().decode(f.decrypt(t)) === "hello");
    * f.dispose();
    * ```
    */
@@ -234,7 +236,7 @@ export class Fernet {
     if (ts >= 2 ** 53) {
       throw new EnvelopeError("INVALID_ARGUMENT", "Encrypting the Fernet token failed: the time is out of range");
     }
-    let iv = options.iv;
+    let iv = fixedRandom(options, "iv", "Encrypting the Fernet token");
     if (iv === undefined) iv = randomBytes(16);
     else {
       requireBytes(iv, "The Fernet IV");

@@ -86,21 +86,37 @@ export function toBase64Url(bytes: Uint8Array): string {
  * ```
  */
 export function decodeTokenText(text: string): Uint8Array {
-  if (nativeFrom !== undefined) {
-    let out: Uint8Array;
-    try {
-      out = nativeFrom(text, { alphabet: "base64url", lastChunkHandling: "strict" });
-    } catch {
-      throw invalid("the token is not valid base64url");
-    }
-    if (Math.ceil(out.length / 3) * 4 !== text.length) throw invalid("the token is not valid base64url");
-    return out;
-  }
+  return decodeTokenRun(text, true);
+}
+
+/**
+ * One run of a token's text, decoded as strictly as
+ * {@linkcode decodeTokenText}: whole 4-character groups of the base64url
+ * alphabet; `=` padding only when `final` (the run that ends the token).
+ * A streaming reader decodes the token run by run with this.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeTokenRun } from "./fernet_token.ts";
+ * assert.ok(decodeTokenRun("AQID", false).length === 3);
+ * assert.throws(() => decodeTokenRun("AQ==", false));
+ * assert.ok(decodeTokenRun("AQ==", true).length === 1);
+ * ```
+ */
+export function decodeTokenRun(text: string, final: boolean): Uint8Array {
+  let out: Uint8Array;
   try {
-    return decodeBase64Url(text, "required");
+    out = nativeFrom !== undefined
+      ? nativeFrom(text, { alphabet: "base64url", lastChunkHandling: "strict" })
+      : decodeBase64Url(text, "required");
   } catch {
     throw invalid("the token is not valid base64url");
   }
+  // The platform decoder skips ASCII whitespace and a middle run must hold no padding: the length tells both.
+  const expected = final ? Math.ceil(out.length / 3) * 4 : out.length / 3 * 4;
+  if (expected !== text.length) throw invalid("the token is not valid base64url");
+  return out;
 }
 
 /** A token given as text or ASCII bytes, as text. */
