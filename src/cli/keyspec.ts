@@ -11,10 +11,14 @@
  *
  * @module
  */
-import { stat } from "node:fs/promises";
 import { EnvelopeError } from "../errors.ts";
 import type { Header } from "../format/header.ts";
-import { defaultLocalKeyPath, loadLocalKeyFile, loadOrCreateLocalKey } from "../keys/local_file.ts";
+import {
+  defaultLocalKeyPath,
+  loadLocalKeyFile,
+  type LoadLocalKeyOptions,
+  loadOrCreateLocalKey,
+} from "../keys/local_file.ts";
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
 import { exists } from "./files.ts";
 import { warn } from "./output.ts";
@@ -49,8 +53,7 @@ export async function resolveKey(spec: string): Promise<KeyProvider> {
   }
   switch (kind) {
     case "local":
-      await warnIfShared(value);
-      return await loadLocalKeyFile(value);
+      return await loadLocalKeyFile(value, KEY_FILE_OPTIONS);
     case "aws-kms": {
       const { AwsKms } = await import("../kms/aws.ts");
       return new AwsKms({ keyId: value });
@@ -66,14 +69,11 @@ export async function resolveKey(spec: string): Promise<KeyProvider> {
   }
 }
 
-/** Warns when a key file can be read by other users (docs/FORMAT.md §6 says it MUST NOT). */
-async function warnIfShared(path: string): Promise<void> {
-  try {
-    if (((await stat(path)).mode & 0o077) !== 0) {
-      warn(`the key file ${path} is readable by other users; run chmod 600 ${path}`);
-    }
-  } catch { /* loading reports a missing file */ }
-}
+/** Key files others can read still load, with a `warning:` line (docs/FORMAT.md §6 says they MUST NOT be). */
+const KEY_FILE_OPTIONS: LoadLocalKeyOptions = {
+  onInsecurePermissions: (path, mode) =>
+    warn(`the key file ${path} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${path}`),
+};
 
 /** Loads every `-k` spec. */
 export async function resolveKeys(specs: readonly string[]): Promise<KeyProvider[]> {
@@ -85,10 +85,9 @@ export async function resolveKeys(specs: readonly string[]): Promise<KeyProvider
 /** The default local key for encrypting: created on first use, with a warning saying where and to back it up. */
 export async function defaultEncryptKey(): Promise<KeyProvider> {
   const path = defaultLocalKeyPath();
-  await warnIfShared(path);
   return await loadOrCreateLocalKey(path, (p) => {
     warn(`created a new local key at ${p}; back it up: files encrypted with it cannot be decrypted without it`);
-  });
+  }, KEY_FILE_OPTIONS);
 }
 
 /**
@@ -103,10 +102,7 @@ export async function automaticKeys(
   const out: KeyProvider[] = [];
   if (providers.has("local")) {
     const path = defaultLocalKeyPath();
-    if (await exists(path)) {
-      await warnIfShared(path);
-      out.push(await loadLocalKeyFile(path));
-    }
+    if (await exists(path)) out.push(await loadLocalKeyFile(path, KEY_FILE_OPTIONS));
   }
   if (providers.has("aws-kms")) {
     const { AwsKms } = await import("../kms/aws.ts");

@@ -1,11 +1,12 @@
 /**
  * The CLI's entry: picks the command, runs it, turns errors into `error:` /
- * `hint:` lines and an exit code (0 success, 1 failure, 2 usage).
+ * `hint:` lines and an exit code (0 success, 1 failure, 2 usage, 141 when the
+ * reader of stdout went away, as age and cat give).
  *
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { reportError, say } from "./output.ts";
+import { exitQuietlyOnClosedStdout, reportError, say } from "./output.ts";
 import { USAGE } from "./usage.ts";
 
 /** The version printed by `--version`. */
@@ -32,6 +33,7 @@ export function registerCommand(name: string, load: () => Promise<Command>): voi
 /** Runs the CLI with `argv` (without the program name); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  exitQuietlyOnClosedStdout();
   try {
     if (name === undefined || name === "help" || name === "--help" || name === "-h") {
       say(USAGE[""]);

@@ -1,7 +1,12 @@
 /**
- * The CLI's one place for terminal output: `error:`, `hint:` and `warning:`
- * lines on stderr, results on stdout, and a progress bar on stderr only when
- * stderr is a terminal.
+ * The CLI's one place for terminal output: `error:`, `hint:`, `warning:` and
+ * `note:` lines on stderr, results on stdout, and a progress bar on stderr
+ * only when stderr is a terminal.
+ *
+ * Everything printed here may hold text from a file (key ids, provider
+ * names, context, zip entry names, paths), so every line goes through
+ * {@linkcode escapeControls}: a forged `ESC[2K\r` or newline shows as
+ * `\x1b[2K\r\n` and cannot draw a fake `error:` or `hint:` line.
  *
  * @module
  */
@@ -32,30 +37,102 @@ export function setTerminal(t: Terminal): void {
   term = t;
 }
 
-/** A result line on stdout. */
+/**
+ * C0 controls (tab and newline included), DEL, C1 controls, the line and
+ * paragraph separators, and the bidirectional marks, overrides and isolates.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every control character shown as an escape: `\xHH` for C0 and
+ * DEL, `\uHHHH` for the rest (valid inside a JSON string too, so JSON
+ * output stays JSON). Printable text, backslashes included, is unchanged.
+ *
+ * @example A forged terminal line is shown, not drawn
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeControls } from "./output.ts";
+ * assert.equal(escapeControls("k\x1b[2K\r\nhint: run x"), "k\\x1b[2K\\r\\nhint: run x");
+ * assert.equal(escapeControls("a\u202eb\u0085"), "a\\u202eb\\u0085");
+ * ```
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const n = c.charCodeAt(0);
+    if (n === 0x0a) return "\\n";
+    if (n === 0x0d) return "\\r";
+    if (n === 0x09) return "\\t";
+    return n < 0x80 ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** Each line of `text` escaped, the line breaks kept. */
+function escapeLines(text: string): string {
+  return text.split("\n").map(escapeControls).join("\n");
+}
+
+/** True once the output file turned out to be stdout itself (`-o /dev/stdout`). */
+let stdoutTaken = false;
+
+/**
+ * Marks stdout as carrying the output's bytes (`-o /dev/stdout`,
+ * `-o /dev/fd/1`): result lines go to stderr from then on, so they cannot
+ * end up inside the data.
+ */
+export function claimStdout(): void {
+  stdoutTaken = true;
+}
+
+/** The exit status of a run whose stdout reader went away (128 + SIGPIPE), as age and cat give. */
+export const CLOSED_PIPE_STATUS = 141;
+
+/** Ends the run quietly with status 141: the reader of stdout (or of a FIFO output) is gone. */
+export function exitOnClosedPipe(): never {
+  process.exit(CLOSED_PIPE_STATUS);
+}
+
+let pipeWatched = false;
+
+/**
+ * Turns `EPIPE` on stdout (`envelope decrypt -o - f | head -c 10`) into a
+ * quiet exit 141 instead of an uncaught stack trace.
+ */
+export function exitQuietlyOnClosedStdout(): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  process.stdout.on("error", (e: unknown) => {
+    if ((e as { code?: string }).code === "EPIPE") exitOnClosedPipe();
+    throw e;
+  });
+}
+
+/** A result (one or more lines) on stdout; on stderr when stdout carries the output file. */
 export function say(text: string): void {
-  term.out(text.endsWith("\n") ? text : text + "\n");
+  const line = escapeLines(text.endsWith("\n") ? text.slice(0, -1) : text) + "\n";
+  if (stdoutTaken) term.err(line);
+  else term.out(line);
 }
 
 /** `warning: ...` on stderr. */
 export function warn(text: string): void {
-  term.err(`warning: ${text}\n`);
+  term.err(`warning: ${escapeControls(text)}\n`);
 }
 
 /** `note: ...` on stderr, for what the user should know but did not ask for. */
 export function note(text: string): void {
-  term.err(`note: ${text}\n`);
+  term.err(`note: ${escapeControls(text)}\n`);
 }
 
 /** Prints an error and its hint; returns the exit code (2 for usage, 1 otherwise). */
 export function reportError(err: unknown): number {
   if (err instanceof EnvelopeError) {
-    term.err(`error: ${err.message} [${err.code}]\n`);
-    if (err.hint) term.err(`hint: ${err.hint}\n`);
+    term.err(`error: ${escapeControls(err.message)} [${err.code}]\n`);
+    if (err.hint) term.err(`hint: ${escapeControls(err.hint)}\n`);
     return err.code === "USAGE" ? 2 : 1;
   }
   const msg = err instanceof Error ? err.message : String(err);
-  term.err(`error: ${msg}\n`);
+  term.err(`error: ${escapeControls(msg)}\n`);
   term.err("hint: this is unexpected; please report it with the command you ran\n");
   return 1;
 }

@@ -1,16 +1,81 @@
 /**
- * Local key files on disk: where the default key lives, loading it, and
- * creating it on first use with mode 0600. Uses `node:` modules so it runs
- * on Deno and Node alike; the browser entry never imports it.
+ * Local key files on disk: where the default key lives, loading it (bounded,
+ * with a check of its permissions), and creating it on first use with mode
+ * 0600, atomically, so concurrent first runs all end up with one key. Uses
+ * `node:` modules so it runs on Deno and Node alike; the browser entry never
+ * imports it.
  *
  * @module
  */
-import { mkdir, open, readFile, stat } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { type FileHandle, link, lstat, mkdir, open, realpath, rename, stat, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import process from "node:process";
+import { randomBytes } from "../crypto/random.ts";
+import { encodeHex } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
 import { LocalKey } from "./local.ts";
+
+/** The largest key file read (a key file made by `envelope keygen` is 66 bytes). */
+const MAX_KEY_FILE_BYTES = 4096;
+
+function errno(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
+
+/** Options for loading a key file. */
+export interface LoadLocalKeyOptions {
+  /**
+   * What to do when the key file's group or other users have any access
+   * (mode & 0o077; docs/FORMAT.md §6 says a key file MUST NOT be readable by
+   * others): `"warn"` (the default) prints a `console.warn`, `"throw"`
+   * refuses with `INVALID_KEY`, `"ignore"` says nothing, and a function is
+   * called with the path and the file's permission bits. Not checked on
+   * Windows, where the mode bits do not say who can read a file.
+   */
+  readonly onInsecurePermissions?: "warn" | "throw" | "ignore" | ((path: string, mode: number) => void);
+}
+
+function keyFileError(path: string, why: string, hint: string): EnvelopeError {
+  return new EnvelopeError("INVALID_KEY", `Loading the local key ${path} failed: ${why}`, { hint });
+}
+
+function checkPermissions(path: string, st: Stats, options: LoadLocalKeyOptions): void {
+  const mode = st.mode & 0o777;
+  if (process.platform === "win32" || (mode & 0o077) === 0) return;
+  const how = options.onInsecurePermissions ?? "warn";
+  if (typeof how === "function") return how(path, mode);
+  const what = `the key file ${path} is accessible to other users (mode ${mode.toString(8).padStart(4, "0")})`;
+  if (how === "throw") throw keyFileError(path, what, `run chmod 600 ${path}`);
+  if (how === "warn") console.warn(`warning: ${what}; run chmod 600 ${path}`);
+}
+
+/** Refuses what is not a regular file of key-file size. */
+function checkShape(path: string, st: Stats): void {
+  if (!st.isFile()) {
+    throw keyFileError(
+      path,
+      st.isDirectory() ? "it is a directory" : "it is not a regular file",
+      "pass a key file made by `envelope keygen`",
+    );
+  }
+  if (st.size > MAX_KEY_FILE_BYTES) {
+    throw keyFileError(path, "the file is too large to be a key file", "pass a key file made by `envelope keygen`");
+  }
+}
+
+/** Reads at most `limit` bytes from `fh`. */
+async function readUpTo(fh: FileHandle, limit: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(limit);
+  let n = 0;
+  while (n < limit) {
+    const { bytesRead } = await fh.read(buf, n, limit - n, n);
+    if (bytesRead === 0) break;
+    n += bytesRead;
+  }
+  return buf.subarray(0, n);
+}
 
 /**
  * `$ENVELOPE_LOCAL_KEY`, else `~/.config/envelope/local.key`.
@@ -31,7 +96,11 @@ export function defaultLocalKeyPath(): string {
 }
 
 /**
- * Loads a key file.
+ * Loads a key file. It must be a regular file of at most 4096 bytes: that is
+ * checked before it is opened (a FIFO or `/dev/zero` is refused at once, not
+ * read), again on the open file, and at most 4097 bytes are ever read. A key
+ * file others can access is reported as `options.onInsecurePermissions` says
+ * (default: a console warning).
  *
  * @example Loading a key file made earlier
  * ```ts
@@ -43,34 +112,54 @@ export function defaultLocalKeyPath(): string {
  * assert.equal(loaded.keyId, made.keyId);
  * await Deno.remove(dir, { recursive: true });
  * ```
+ *
+ * @example Refusing, or reporting, a key file others can read
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isEnvelopeError } from "../../mod.ts";
+ * import { createLocalKeyFile, loadLocalKeyFile } from "../fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await createLocalKeyFile(`${dir}/local.key`);
+ * await Deno.chmod(`${dir}/local.key`, 0o644);
+ * const err = await loadLocalKeyFile(`${dir}/local.key`, { onInsecurePermissions: "throw" }).catch((e) => e);
+ * assert.ok(isEnvelopeError(err, "INVALID_KEY"));
+ * const seen: string[] = [];
+ * await loadLocalKeyFile(`${dir}/local.key`, {
+ *   onInsecurePermissions: (path, mode) => seen.push(`${path} ${mode.toString(8)}`),
+ * });
+ * assert.deepEqual(seen, [`${dir}/local.key 644`]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
-export async function loadLocalKeyFile(path: string): Promise<LocalKey> {
-  let text: string;
+export async function loadLocalKeyFile(path: string, options: LoadLocalKeyOptions = {}): Promise<LocalKey> {
+  let fh: FileHandle | undefined;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, "utf8");
+    checkShape(path, await stat(path));
+    // O_NONBLOCK: should the path become a FIFO after the stat, opening it does not wait for a writer.
+    fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    const st = await fh.stat();
+    checkShape(path, st);
+    checkPermissions(path, st, options);
+    bytes = await readUpTo(fh, MAX_KEY_FILE_BYTES + 1);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new EnvelopeError(
-      "INVALID_KEY",
-      `Loading the local key ${path} failed: ${code === "ENOENT" ? "the file does not exist" : (e as Error).message}`,
-      {
-        hint: code === "ENOENT"
-          ? "create it with `envelope keygen -o PATH`, or check the path"
-          : "check the file's permissions",
-      },
+    if (e instanceof EnvelopeError) throw e;
+    const code = errno(e);
+    throw keyFileError(
+      path,
+      code === "ENOENT" ? "the file does not exist" : (e as Error).message,
+      code === "ENOENT"
+        ? "create it with `envelope keygen -o PATH`, or check the path"
+        : "check the file's permissions",
     );
+  } finally {
+    await fh?.close().catch(() => {});
   }
-  if (text.length > 4096) {
-    throw new EnvelopeError(
-      "INVALID_KEY",
-      `Loading the local key ${path} failed: the file is too large to be a key file`,
-      {
-        hint: "pass a key file made by `envelope keygen`",
-      },
-    );
+  if (bytes.length > MAX_KEY_FILE_BYTES) {
+    throw keyFileError(path, "the file is too large to be a key file", "pass a key file made by `envelope keygen`");
   }
   try {
-    return await LocalKey.fromText(text);
+    return await LocalKey.fromText(new TextDecoder().decode(bytes));
   } catch (e) {
     if (e instanceof EnvelopeError) {
       throw new EnvelopeError(e.code, e.message.replace("the local key", `the local key ${path}`), { hint: e.hint });
@@ -79,8 +168,33 @@ export async function loadLocalKeyFile(path: string): Promise<LocalKey> {
   }
 }
 
+function createError(path: string, e: unknown): EnvelopeError {
+  const code = errno(e);
+  const why = code === "ENOSPC" || code === "EDQUOT"
+    ? "no space left on the device"
+    : code === "EROFS"
+    ? "the file system is read-only"
+    : (e as Error).message;
+  return new EnvelopeError(
+    code === "ENOSPC" || code === "EDQUOT" ? "NO_SPACE" : code === "EROFS" ? "READ_ONLY" : "IO_FAILED",
+    `Creating the key file ${path} failed: ${why}`,
+    { hint: `check ${dirname(path)}: its space and permissions, or choose another path` },
+  );
+}
+
+function existsError(path: string): EnvelopeError {
+  return new EnvelopeError("OUTPUT_EXISTS", `Creating the key file ${path} failed: it already exists`, {
+    hint: "choose another path, or pass --force to replace it (data encrypted under the old key becomes unreadable)",
+  });
+}
+
 /**
  * Writes a new key file with mode 0600; refuses to overwrite unless `force`.
+ * The key is written whole to a temporary file beside `path` and then linked
+ * into place, so no reader ever sees a half-written key, and of several
+ * processes creating the same path at once exactly one succeeds (the others
+ * get `OUTPUT_EXISTS`). With `force` a link at `path` is followed and its
+ * target replaced.
  *
  * @example Creating a key file, and the refusal to overwrite it
  * ```ts
@@ -96,32 +210,68 @@ export async function loadLocalKeyFile(path: string): Promise<LocalKey> {
  */
 export async function createLocalKeyFile(path: string, options: { force?: boolean } = {}): Promise<LocalKey> {
   const key = await LocalKey.generate();
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  let target = path;
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    if (options.force && (await lstat(path).catch(() => null))?.isSymbolicLink()) target = await realpath(path);
+  } catch (e) {
+    throw createError(path, e);
+  }
+  const temp = join(dirname(target), `.${basename(target)}.envelope-${process.pid}-${encodeHex(randomBytes(6))}.part`);
+  try {
+    const fh = await open(temp, "wx", 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(key.toText(), "utf8");
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (options.force) {
+      await rename(temp, target);
+    } else {
+      await placeNoReplace(temp, target, key);
+    }
+  } catch (e) {
+    if (e instanceof EnvelopeError) throw e;
+    throw createError(path, e);
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+  return key;
+}
+
+/** Links `temp` to `path`, failing with OUTPUT_EXISTS if anything is there. */
+async function placeNoReplace(temp: string, path: string, key: LocalKey): Promise<void> {
+  try {
+    await link(temp, path);
+    return;
+  } catch (e) {
+    const code = errno(e);
+    if (code === "EEXIST") throw existsError(path);
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw e;
+  }
+  // No hard links on this file system: an exclusive create, written in place.
   let fh;
   try {
-    fh = await open(path, options.force ? "w" : "wx", 0o600);
+    fh = await open(path, "wx", 0o600);
   } catch (e) {
-    if ((e as { code?: string }).code === "EEXIST") {
-      throw new EnvelopeError("OUTPUT_EXISTS", `Creating the key file ${path} failed: it already exists`, {
-        hint:
-          "choose another path, or pass --force to replace it (data encrypted under the old key becomes unreadable)",
-      });
-    }
-    throw new EnvelopeError("IO_FAILED", `Creating the key file ${path} failed: ${(e as Error).message}`);
+    if (errno(e) === "EEXIST") throw existsError(path);
+    throw e;
   }
   try {
-    await fh.chmod(0o600);
     await fh.writeFile(key.toText(), "utf8");
     await fh.sync();
   } finally {
     await fh.close();
   }
-  return key;
 }
 
 /**
  * Loads the key file at `path`, creating it first when it does not exist;
  * `onCreate` is told the path so the caller can warn the user to back it up.
+ * When several processes do this at once, one creates the key and the others
+ * load it. `options` are {@linkcode loadLocalKeyFile}'s.
  *
  * @example First use creates the key, later uses load it
  * ```ts
@@ -136,12 +286,18 @@ export async function createLocalKeyFile(path: string, options: { force?: boolea
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function loadOrCreateLocalKey(path: string, onCreate: (path: string) => void): Promise<LocalKey> {
+export async function loadOrCreateLocalKey(
+  path: string,
+  onCreate: (path: string) => void,
+  options: LoadLocalKeyOptions = {},
+): Promise<LocalKey> {
   try {
     await stat(path);
   } catch (e) {
-    if ((e as { code?: string }).code !== "ENOENT") {
-      throw new EnvelopeError("IO_FAILED", `Reading the local key ${path} failed: ${(e as Error).message}`);
+    if (errno(e) !== "ENOENT") {
+      throw new EnvelopeError("IO_FAILED", `Reading the local key ${path} failed: ${(e as Error).message}`, {
+        hint: "check the path and its permissions",
+      });
     }
     try {
       const k = await createLocalKeyFile(path);
@@ -149,8 +305,8 @@ export async function loadOrCreateLocalKey(path: string, onCreate: (path: string
       return k;
     } catch (err) {
       if (!(err instanceof EnvelopeError && err.code === "OUTPUT_EXISTS")) throw err;
-      // Another process created it first: load theirs.
+      // Another process created it first (whole, it was linked into place): load theirs.
     }
   }
-  return await loadLocalKeyFile(path);
+  return await loadLocalKeyFile(path, options);
 }

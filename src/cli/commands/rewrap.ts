@@ -10,7 +10,7 @@ import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { parseArgs } from "../args.ts";
-import { fileHandleStream, openInput, writeOutput } from "../files.ts";
+import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
 import { say } from "../output.ts";
@@ -49,6 +49,12 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   if (flags.replace && addSpecs.length === 0) throw usage("Rewrapping failed: --replace needs at least one -k NEWKEY");
 
   const input = await openInput(inputPath);
+  if (input.size === undefined) {
+    await input.stream.cancel().catch(() => {});
+    throw new EnvelopeError("IO_FAILED", `Rewrapping ${inputPath} failed: it is not a regular file`, {
+      hint: "rewrap reads its input twice; copy it to a file first",
+    });
+  }
   const peeked = await peek(
     input.stream,
     (h) => h.length >= MAX_HEADER_BYTES || (h.length >= 8 && (!hasMagic(h) || typeof tryParseHeader(h) !== "number")),
@@ -94,9 +100,9 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   const inPlace = output === inputPath;
   let rest: ReadableStream<Uint8Array>;
   try {
-    rest = fileHandleStream(await open(inputPath, "r"), result.payloadOffset);
+    rest = fileHandleStream(await open(inputPath, "r"), result.payloadOffset, inputPath);
   } catch (e) {
-    throw new EnvelopeError("IO_FAILED", `Reading ${inputPath} failed: ${(e as Error).message}`);
+    throw ioError("Reading", inputPath, e);
   }
   let sentHeader = false;
   const reader = rest.getReader();
@@ -113,9 +119,10 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
     },
     cancel: (r) => reader.cancel(r),
   });
-  // In place, the rewritten file keeps the original's permissions.
-  const mode = inPlace ? (await stat(inputPath)).mode & 0o777 : undefined;
-  await writeOutput(combined, output, { force: inPlace || Boolean(flags.force), mode });
+  // In place, the rewritten file keeps the original's permissions (a link's
+  // target is rewritten, beside itself; the link stays a link).
+  const exactMode = inPlace ? (await stat(inputPath)).mode & 0o777 : undefined;
+  await writeOutput(combined, output, { force: inPlace || Boolean(flags.force), exactMode });
   for (const a of result.added) {
     say(`added ${a.provider}:${a.keyId} (${a.via === "reencrypt" ? "re-encrypted inside the KMS" : "wrapped here"})`);
   }

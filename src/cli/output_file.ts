@@ -1,0 +1,339 @@
+/**
+ * Where the CLI's output goes, and how it gets there without losing,
+ * leaking or replacing anything.
+ *
+ * - A new or regular file is written to a temporary file beside it (mode
+ *   0600, named by temp_files.ts) and put in place only after the whole job
+ *   succeeded. Without `--force` that is `link(2)` then `unlink(2)`, which
+ *   fails if anything appeared at the path meanwhile (`OUTPUT_EXISTS`), so no
+ *   race can replace a file; with `--force` it is `rename(2)`, and only over
+ *   a regular file. The final mode is the requested one less the umask.
+ * - A link to a file is followed: the temporary file goes beside the target,
+ *   which is replaced; the link stays a link. A dangling link is refused
+ *   (`OUTPUT_UNSAFE`).
+ * - A character device or FIFO (`/dev/null`, `/dev/stdout`, `/dev/fd/N`, a
+ *   named pipe) is opened and written directly, with no `--force` needed; a
+ *   block device only with `--force`; a socket never.
+ *
+ * @module
+ */
+import { constants, fstatSync, type Stats } from "node:fs";
+import { chmod, type FileHandle, link, lstat, open, realpath, rename, stat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import process from "node:process";
+import { EnvelopeError } from "../errors.ts";
+import { errnoCode, ioError } from "./io_errors.ts";
+import { claimStdout, exitOnClosedPipe, note } from "./output.ts";
+import { removeOnSignal, sweepStale, tempPathFor } from "./temp_files.ts";
+
+/** What is at an output path, after following a final link. */
+export type OutputTarget =
+  | { readonly kind: "new"; readonly path: string }
+  | { readonly kind: "file"; readonly path: string }
+  | { readonly kind: "special"; readonly path: string };
+
+/** Options for writing an output. */
+export interface OutputOptions {
+  /** Replace an existing regular file (or write a block device). */
+  readonly force: boolean;
+  /** The mode asked for a new file (default 0644); the umask is taken off it. */
+  readonly mode?: number;
+  /** The exact mode of the result, umask or not (rewrap in place keeps the file's mode). */
+  readonly exactMode?: number;
+}
+
+function unsafe(path: string, why: string, hint: string): EnvelopeError {
+  return new EnvelopeError("OUTPUT_UNSAFE", `Writing ${path} failed: ${why}`, { hint });
+}
+
+function existsError(path: string): EnvelopeError {
+  return new EnvelopeError("OUTPUT_EXISTS", `Writing ${path} failed: it already exists`, {
+    hint: "choose another output with -o, or pass --force to replace it",
+  });
+}
+
+/**
+ * Says what is at `path` and refuses what may not be written: an existing
+ * regular file without `force` (`OUTPUT_EXISTS`), a dangling link, a socket,
+ * a block device without `force` (`OUTPUT_UNSAFE`), a folder (`IO_FAILED`).
+ */
+export async function resolveTarget(path: string, force: boolean): Promise<OutputTarget> {
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return { kind: "new", path };
+    throw ioError("Writing", path, e);
+  }
+  let real = path;
+  if (st.isSymbolicLink()) {
+    try {
+      st = await stat(path);
+      real = st.isFile() ? await realpath(path) : path;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === "ENOENT" || code === "ELOOP") {
+        throw unsafe(
+          path,
+          code === "ENOENT" ? "it is a link to something that does not exist" : "it is a loop of links",
+          "remove the link or point it at a file, or choose another output with -o",
+        );
+      }
+      throw ioError("Writing", path, e);
+    }
+  }
+  if (st.isFile()) {
+    if (!force) throw existsError(path);
+    return { kind: "file", path: real };
+  }
+  if (st.isDirectory()) {
+    throw new EnvelopeError("IO_FAILED", `Writing ${path} failed: it is a directory`, {
+      hint: "give -o a file name (decrypt -d DIR extracts a folder)",
+    });
+  }
+  if (st.isSocket()) throw unsafe(path, "it is a socket", "choose a file, a FIFO or a device with -o");
+  if (st.isBlockDevice() && !force) {
+    throw unsafe(path, "it is a block device", "pass --force to write over the device's contents");
+  }
+  return { kind: "special", path };
+}
+
+/** Refuses an output that may not be written (see {@linkcode resolveTarget}). */
+export async function checkWritable(path: string, force: boolean): Promise<void> {
+  await resolveTarget(path, force);
+}
+
+/** An output being written; `commit` makes it final, `abort` undoes what can be undone. */
+export interface AtomicOutput {
+  readonly path: string;
+  /** The temporary file ("" when writing a device or FIFO directly). */
+  readonly tempPath: string;
+  readonly stream: WritableStream<Uint8Array>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** The process's umask (0o022 where it cannot be read). */
+function currentUmask(): number {
+  try {
+    return process.umask();
+  } catch {
+    return 0o022;
+  }
+}
+
+/** A web stream writing to `fh`, every error mapped to a typed one naming `path`. */
+function handleWriter(fh: FileHandle, path: string, onClose: () => Promise<void>, sync: boolean) {
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      try {
+        let off = 0;
+        while (off < chunk.length) {
+          const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+          off += bytesWritten;
+        }
+      } catch (e) {
+        if (errnoCode(e) === "EPIPE") exitOnClosedPipe();
+        throw ioError("Writing", path, e);
+      }
+    },
+    async close() {
+      try {
+        if (sync) await fh.sync();
+        await onClose();
+      } catch (e) {
+        throw ioError("Writing", path, e);
+      }
+    },
+    async abort() {
+      await onClose().catch(() => {});
+    },
+  });
+}
+
+function closer(fh: FileHandle): () => Promise<void> {
+  let closed = false;
+  return async () => {
+    if (!closed) {
+      closed = true;
+      await fh.close();
+    }
+  };
+}
+
+/** Puts `temp` at `target` unless something is there: link then unlink; EEXIST is OUTPUT_EXISTS. */
+async function placeNoReplace(temp: string, target: string, shown: string): Promise<void> {
+  try {
+    await link(temp, target);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "EEXIST") throw existsError(shown);
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS" && code !== "EMLINK") {
+      throw e;
+    }
+    // No hard links here (FAT, some network and FUSE file systems): claim the
+    // name with an exclusive create, then rename over our own empty file.
+    try {
+      await (await open(target, "wx", 0o600)).close();
+    } catch (e2) {
+      if (errnoCode(e2) === "EEXIST") throw existsError(shown);
+      throw e2;
+    }
+    await rename(temp, target);
+    return;
+  }
+  await unlink(temp);
+}
+
+/**
+ * Starts writing a new or regular file at `path` through a temporary file
+ * beside it (beside a link's target); stale temporaries of killed runs in
+ * that folder are removed first, with a `note:`. Refuses a device or FIFO:
+ * {@linkcode openOutput} writes those.
+ */
+export async function atomicOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
+  const target = await resolveTarget(path, options.force);
+  if (target.kind === "special") {
+    throw unsafe(path, "it is not a regular file", "write devices and FIFOs with writeOutput");
+  }
+  const folder = dirname(target.path);
+  const stale = await sweepStale(folder);
+  if (stale.length > 0) {
+    note(`removed ${stale.length} temporary file(s) left in ${folder} by killed envelope runs: ${stale.join(", ")}`);
+  }
+  const tempPath = tempPathFor(target.path, folder);
+  let fh: FileHandle;
+  try {
+    // 0600 while it holds a partial result; the final mode is set just before it is put in place.
+    fh = await open(tempPath, "wx", 0o600);
+  } catch (e) {
+    throw ioError("Writing", path, e);
+  }
+  const forget = removeOnSignal(tempPath);
+  const close = closer(fh);
+  const stream = handleWriter(fh, path, close, true);
+  return {
+    path,
+    tempPath,
+    stream,
+    async commit() {
+      try {
+        await close();
+        await chmod(tempPath, options.exactMode ?? ((options.mode ?? 0o644) & ~currentUmask() & 0o7777));
+        if (target.kind === "new") {
+          try {
+            await placeNoReplace(tempPath, target.path, path);
+            return;
+          } catch (e) {
+            // With --force, something that appeared meanwhile is replaced, if it is a regular file.
+            if (!(options.force && e instanceof EnvelopeError && e.code === "OUTPUT_EXISTS")) throw e;
+          }
+        }
+        const now = await lstat(target.path).catch(() => null);
+        if (now && !now.isFile()) {
+          throw unsafe(path, "it stopped being a regular file while it was written", "check what is at the path");
+        }
+        await rename(tempPath, target.path);
+      } catch (e) {
+        await unlink(tempPath).catch(() => {});
+        throw ioError("Writing", path, e);
+      } finally {
+        forget();
+      }
+    },
+    async abort() {
+      await close().catch(() => {});
+      await unlink(tempPath).catch(() => {});
+      forget();
+    },
+  };
+}
+
+/** Writes a device or FIFO directly (no temporary file, nothing to undo). */
+async function directOutput(path: string): Promise<AtomicOutput> {
+  let fh: FileHandle;
+  try {
+    // No O_CREAT, no O_TRUNC: a device or FIFO is written, never made or truncated.
+    fh = await open(path, constants.O_WRONLY | (constants.O_NOCTTY ?? 0));
+  } catch (e) {
+    if (errnoCode(e) === "ENXIO") throw unsafe(path, "nothing is listening on it", "choose a file with -o");
+    throw ioError("Writing", path, e);
+  }
+  const close = closer(fh);
+  try {
+    const st = await fh.stat();
+    if (st.isFile() || st.isDirectory()) {
+      throw unsafe(path, "it changed while it was opened", "check what is at the path and run again");
+    }
+    try {
+      const out = fstatSync(1);
+      if (out.dev === st.dev && out.ino === st.ino) claimStdout();
+    } catch { /* no stdout: nothing to share */ }
+  } catch (e) {
+    await close().catch(() => {});
+    throw ioError("Writing", path, e);
+  }
+  return {
+    path,
+    tempPath: "",
+    stream: handleWriter(fh, path, close, false),
+    async commit() {
+      try {
+        await close();
+      } catch (e) {
+        throw ioError("Writing", path, e);
+      }
+    },
+    abort: () => close().catch(() => {}),
+  };
+}
+
+/** Opens `path` for output: through a temporary file for a new or regular file, directly for a device or FIFO. */
+export async function openOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
+  const target = await resolveTarget(path, options.force);
+  return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options);
+}
+
+/** stdout as a web stream (its end does not close the process's stdout); a closed pipe ends the run with 141. */
+export function stdoutStream(): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      return new Promise<void>((resolve, reject) => {
+        process.stdout.write(chunk, (err) => {
+          if (err && errnoCode(err) === "EPIPE") exitOnClosedPipe();
+          if (err) reject(ioError("Writing", "stdout", err));
+          else resolve();
+        });
+      });
+    },
+  });
+}
+
+/**
+ * Pipes `source` into `path` (stdout for `-`): a regular file appears only
+ * complete; on any error the temporary file is removed and the error rethrown.
+ */
+export async function writeOutput(
+  source: ReadableStream<Uint8Array>,
+  path: string,
+  options: OutputOptions,
+): Promise<void> {
+  if (path === "-") {
+    await source.pipeTo(stdoutStream());
+    return;
+  }
+  let out: AtomicOutput;
+  try {
+    out = await openOutput(path, options);
+  } catch (e) {
+    await source.cancel().catch(() => {});
+    throw e;
+  }
+  try {
+    await source.pipeTo(out.stream);
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The CLI's temporary files: how they are named, removing them when a signal
+ * ends the run, and sweeping the ones a killed run left behind.
+ *
+ * A temporary file is `.NAME.envelope-<pid>-<12 hex>.part` beside its target
+ * (a temporary folder `.LABEL.envelope-<pid>-XXXXXX`), so it is recognisable
+ * and names the process that owns it. SIGKILL (or a power cut) gives that
+ * process no chance to clean up; the next envelope run that writes into the
+ * same folder removes the temporaries whose owner is gone
+ * (`process.kill(pid, 0)` fails with `ESRCH`) and says so with a `note:` line.
+ * Nothing that does not match these exact patterns is ever removed.
+ *
+ * @module
+ */
+import { rmSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
+import { basename, join } from "node:path";
+import process from "node:process";
+import { randomBytes } from "../crypto/random.ts";
+import { encodeHex } from "../encoding/base64.ts";
+
+/** A temporary file: `.NAME.envelope-<pid>-<12 hex>.part`. */
+const TEMP_FILE = /^\..+\.envelope-(\d{1,10})-[0-9a-f]{12}\.part$/;
+/** A temporary folder: `.LABEL.envelope-<pid>-XXXXXX` (mkdtemp's six characters). */
+const TEMP_DIR = /^\..+\.envelope-(\d{1,10})-[A-Za-z0-9]{6}$/;
+/** Longest part of the target's name kept in a temporary name (NAME_MAX is 255 bytes). */
+const MAX_NAME = 120;
+
+function shortName(name: string): string {
+  // Cut on code points, never inside a surrogate pair.
+  return name.length <= MAX_NAME ? name : Array.from(name).slice(0, MAX_NAME / 2).join("");
+}
+
+/** The temporary file name for writing `target`, in the same folder. */
+export function tempPathFor(target: string, folder: string): string {
+  return join(folder, `.${shortName(basename(target))}.envelope-${process.pid}-${encodeHex(randomBytes(6))}.part`);
+}
+
+/** The prefix to give `mkdtemp` for a temporary folder in `parent` (mkdtemp adds six characters). */
+export function tempDirPrefix(parent: string, label: string): string {
+  return join(parent, `.${shortName(label)}.envelope-${process.pid}-`);
+}
+
+/** The owner's process id when `name` is one of our temporary names, else undefined. */
+export function temporaryOwner(name: string, isDirectory: boolean): number | undefined {
+  const m = (isDirectory ? TEMP_DIR : TEMP_FILE).exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** True while process `pid` exists (it may belong to another user). */
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code !== "ESRCH";
+  }
+}
+
+/** Folders already swept by this process. */
+const swept = new Set<string>();
+
+/**
+ * Removes the temporaries in `folder` whose owning process is gone; returns
+ * their names. Best effort: a folder that cannot be listed is skipped. Each
+ * folder is swept once per process.
+ */
+export async function sweepStale(folder: string): Promise<string[]> {
+  if (swept.has(folder)) return [];
+  swept.add(folder);
+  let entries;
+  try {
+    entries = await readdir(folder, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    const dir = e.isDirectory();
+    if (!dir && !e.isFile()) continue;
+    const pid = temporaryOwner(e.name, dir);
+    if (pid === undefined || processAlive(pid)) continue;
+    try {
+      await rm(join(folder, e.name), { recursive: dir, force: true });
+      removed.push(e.name);
+    } catch { /* another run may be removing it too */ }
+  }
+  return removed;
+}
+
+/** Temporary files and folders to remove if a signal ends the process mid-write. */
+const live = new Set<string>();
+let trapped = false;
+
+/**
+ * Registers a temporary path for removal on SIGINT, SIGTERM or SIGHUP (a
+ * signal ends the process without running `abort`); returns the function
+ * that unregisters it.
+ */
+export function removeOnSignal(path: string): () => void {
+  if (!trapped) {
+    trapped = true;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      process.on(signal, () => {
+        for (const p of live) {
+          try {
+            rmSync(p, { recursive: true, force: true });
+          } catch { /* best effort on the way out */ }
+        }
+        process.exit(code);
+      });
+    }
+  }
+  live.add(path);
+  return () => void live.delete(path);
+}
