@@ -8,7 +8,7 @@
 import { AesGcm } from "../crypto/aes_gcm.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
-import { TAG_BYTES } from "../format/limits.ts";
+import { MAX_CHUNKS, TAG_BYTES } from "../format/limits.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -30,6 +30,7 @@ export class ChunkCipher {
     last: boolean,
     plaintext: Uint8Array,
   ): Promise<Uint8Array> {
+    checkIndex(index, "Encrypting");
     return this.#gcm.sealAsync(chunkNonce(index, last), plaintext, EMPTY);
   }
 
@@ -40,6 +41,7 @@ export class ChunkCipher {
     sealed: Uint8Array,
     chunkCount?: number,
   ): Promise<Uint8Array> {
+    checkIndex(index, "Decrypting");
     if (sealed.length < TAG_BYTES) {
       throw new EnvelopeError(
         "TRUNCATED",
@@ -92,6 +94,17 @@ export class ChunkCipher {
   /** Wipes the payload key from the core. */
   dispose(): void {
     this.#gcm.dispose();
+  }
+}
+
+/** Refuses chunk index 2^32 and above (docs/FORMAT.md §5). */
+function checkIndex(index: number, action: string): void {
+  if (index >= MAX_CHUNKS) {
+    throw new EnvelopeError(
+      "LIMIT_EXCEEDED",
+      `${action} failed: a message holds at most 2^32 chunks`,
+      { hint: "split the data into several messages, or use a larger chunk size" },
+    );
   }
 }
 

@@ -9,11 +9,17 @@ import { EnvelopeError } from "../errors.ts";
 import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
-import { MAX_HEADER_BYTES, TAG_BYTES } from "../format/limits.ts";
+import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
 import { diagnoseTail, handled, inOrder } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 
 export type { DecryptOptions } from "./message.ts";
+
+function truncated(): EnvelopeError {
+  return new EnvelopeError("TRUNCATED", "Decrypting failed: the input ends before the final chunk", {
+    hint: "the file is incomplete; copy it again from its source",
+  });
+}
 
 function emptyFinalChunk(index: number): EnvelopeError {
   return new EnvelopeError(
@@ -50,8 +56,14 @@ export async function decrypt(
     throw new TypeError("decrypt() takes the message as a Uint8Array");
   }
   const header = parseHeader(message);
-  const payload = message.subarray(header.length);
   const msg = await beginOpening(header, options);
+  const verifying = msg.verifying;
+  const end = verifying ? message.length - SIGNATURE_BYTES : message.length;
+  if (end < header.length) {
+    msg.cipher.dispose();
+    throw truncated();
+  }
+  const payload = message.subarray(header.length, end);
   try {
     const read = (o: number, n: number) => Promise.resolve(payload.subarray(o, o + n));
     await diagnoseTail(msg.cipher, payload.length, header.chunkSize, read);
@@ -70,6 +82,12 @@ export async function decrypt(
     }
     if (layout.chunks > 1 && layout.lastChunkPlaintext === 0) {
       throw emptyFinalChunk(layout.chunks - 1);
+    }
+    if (verifying) {
+      for (let i = 0; i < layout.chunks; i++) {
+        verifying.transcript.addChunk(payload.subarray(i * full, Math.min(payload.length, (i + 1) * full)));
+      }
+      await verifying.finish(message.subarray(end));
     }
     return concat(parts);
   } finally {
@@ -124,6 +142,25 @@ export function decryptStream(
   let index = 0;
   const width = Math.max(1, options.concurrency ?? 4);
   const inflight: Promise<Uint8Array>[] = [];
+  // A signed message ends with its signature: the last 64 bytes seen are held back from the chunks.
+  let sigTail = new Uint8Array(0);
+
+  async function take(
+    data: Uint8Array,
+    controller: TransformStreamDefaultController<Uint8Array>,
+  ) {
+    if (!msg!.verifying) return await feed(data, controller);
+    const release = sigTail.length + data.length - SIGNATURE_BYTES;
+    if (release <= 0) {
+      sigTail = concat([sigTail, data]);
+      return;
+    }
+    const fromTail = Math.min(release, sigTail.length);
+    if (fromTail > 0) await feed(sigTail.subarray(0, fromTail), controller);
+    const fromData = release - fromTail;
+    if (fromData > 0) await feed(data.subarray(0, fromData), controller);
+    sigTail = concat([sigTail.subarray(fromTail), data.subarray(fromData)]);
+  }
 
   async function feed(
     data: Uint8Array,
@@ -133,6 +170,7 @@ export function decryptStream(
     while (off < data.length) {
       if (fill === full) {
         // A full chunk with more input after it: not the final chunk.
+        msg!.verifying?.transcript.addChunk(buf);
         inflight.push(handled(msg!.cipher.open(index++, false, buf)));
         buf = new Uint8Array(full);
         fill = 0;
@@ -154,7 +192,7 @@ export function decryptStream(
     if (!(chunk instanceof Uint8Array)) {
       throw new TypeError("decryptStream() takes Uint8Array chunks");
     }
-    if (msg) return await feed(chunk, controller);
+    if (msg) return await take(chunk, controller);
     head!.push(chunk);
     if (head!.length < need) return;
     const parsed = tryParseHeader(head!.view());
@@ -173,7 +211,7 @@ export function decryptStream(
     buf = new Uint8Array(full);
     const rest = head!.view().subarray(parsed.length).slice();
     head = null;
-    await feed(rest, controller);
+    await take(rest, controller);
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({
@@ -222,10 +260,15 @@ export function decryptStream(
           await msg.cipher.open(index, true, buf.subarray(0, fill));
           throw emptyFinalChunk(index);
         }
+        msg.verifying?.transcript.addChunk(buf.subarray(0, fill));
         inflight.push(
           handled(msg.cipher.open(index++, true, buf.subarray(0, fill))),
         );
         while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
+        if (msg.verifying) {
+          if (sigTail.length < SIGNATURE_BYTES) throw truncated();
+          await msg.verifying.finish(sigTail);
+        }
       } finally {
         msg.cipher.dispose();
       }

@@ -34,6 +34,7 @@ export async function encrypt(
     const cs = msg.chunkSize;
     const n = Math.max(1, Math.ceil(plaintext.length / cs));
     const parts: Uint8Array[] = new Array(n + 1);
+    const signing = msg.signing;
     parts[0] = msg.header;
     const width = Math.max(1, options.concurrency ?? 4);
     for (let base = 0; base < n; base += width) {
@@ -51,8 +52,12 @@ export async function encrypt(
         );
       }
       const sealed = await Promise.all(batch);
-      for (let j = 0; j < sealed.length; j++) parts[base + 1 + j] = sealed[j];
+      for (let j = 0; j < sealed.length; j++) {
+        parts[base + 1 + j] = sealed[j];
+        signing?.transcript.addChunk(sealed[j]);
+      }
     }
+    if (signing) parts.push(await signing.finish());
     return concat(parts);
   } finally {
     msg.cipher.dispose();
@@ -101,8 +106,11 @@ export function encryptStream(
   ) {
     inflight.push(handled(msg.cipher.seal(index++, last, data)));
     while (inflight.length >= width || (last && inflight.length > 0)) {
-      controller.enqueue(await inflight.shift()!);
+      const sealed = await inflight.shift()!;
+      msg.signing?.transcript.addChunk(sealed);
+      controller.enqueue(sealed);
     }
+    if (last && msg.signing) controller.enqueue(await msg.signing.finish());
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({

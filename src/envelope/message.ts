@@ -10,11 +10,39 @@ import { randomBytes, type RandomSource } from "../crypto/random.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeContext, sameContext } from "../format/context.ts";
 import { checkChunkSize, encodeCore, encodeHeader, type Header } from "../format/header.ts";
-import { DEFAULT_CHUNK_SIZE, SALT_BYTES } from "../format/limits.ts";
+import { DEFAULT_CHUNK_SIZE, SALT_BYTES, SUITE, SUITE_SIGNED } from "../format/limits.ts";
 import type { EncryptionContext, KeyProvider } from "../keys/provider.ts";
 import { ChunkCipher } from "./chunks.ts";
 import type { DataKeyCache } from "./cache.ts";
-import { computeHeaderTag, deriveKeys, newDataKey, providerList, unwrapDataKey, wipe } from "./keys.ts";
+import {
+  computeHeaderTag,
+  deriveKeys,
+  newDataKey,
+  providerList,
+  unwrapDataKey,
+  type UnwrapLimits,
+  wipe,
+} from "./keys.ts";
+import {
+  beginSigning,
+  callerContext,
+  checkCallerContext,
+  checkSignature,
+  Transcript,
+  verificationKeyOf,
+} from "./signature.ts";
+
+/**
+ * The key under which tests pass a fixed salt source, for vectors. It is not
+ * exported from the package: no public call can choose a message's salt
+ * (docs/FORMAT.md §7 step 3).
+ */
+export const SALT_SOURCE: unique symbol = Symbol("envelope salt source (tests only)");
+
+/** Encrypt options with the test-only salt source. */
+export interface TestEncryptOptions extends EncryptOptions {
+  readonly [SALT_SOURCE]?: RandomSource;
+}
 
 /** Options for encrypting. */
 export interface EncryptOptions {
@@ -28,8 +56,12 @@ export interface EncryptOptions {
   readonly concurrency?: number;
   /** A data-key cache shared across messages (off by default). */
   readonly cache?: DataKeyCache;
-  /** Source of the salt; injectable for test vectors (default: the platform CSPRNG). */
-  readonly random?: RandomSource;
+  /**
+   * Sign the message (suite 2, docs/FORMAT.md §5.1) with a fresh per-message
+   * ECDSA P-256 key, so that readers who hold only the data key cannot forge
+   * messages that others accept (default false).
+   */
+  readonly sign?: boolean;
 }
 
 /** Options for decrypting. */
@@ -44,6 +76,14 @@ export interface DecryptOptions {
   readonly cache?: DataKeyCache;
   /** Called with the header once it has been authenticated, before any plaintext. */
   readonly onHeader?: (header: Header) => void;
+  /** Refuse a message that is not signed (suite 2) with SIGNATURE_REQUIRED, before any key provider is called. */
+  readonly requireSigned?: boolean;
+  /**
+   * How many wrapped keys may reach a provider before decryption gives up
+   * with KEY_LIMIT (default 8). The key list is attacker-controlled, so this
+   * bounds the KMS calls a crafted file can cause (docs/FORMAT.md §8 step 6).
+   */
+  readonly maxAttempts?: number;
 }
 
 /** A started message for writing. */
@@ -51,6 +91,8 @@ export interface SealingMessage {
   readonly header: Uint8Array;
   readonly chunkSize: number;
   readonly cipher: ChunkCipher;
+  /** For a signed message: the transcript to feed each sealed chunk, in order, and the signature to append. */
+  readonly signing?: { readonly transcript: Transcript; finish(): Promise<Uint8Array> };
 }
 
 /**
@@ -65,14 +107,17 @@ export async function beginSealing(
   plaintextLength?: number,
 ): Promise<SealingMessage> {
   const providers = providerList(options.keys, "Encrypting");
-  const context = options.context ?? {};
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   checkChunkSize(chunkSize);
+  checkCallerContext(options.context ?? {});
+  // A signed message's context carries its verification key, so every wrap binds it.
+  const signing = options.sign ? await beginSigning(options.context ?? {}) : undefined;
+  const context = signing?.context ?? options.context ?? {};
   encodeContext(context); // validate before any KMS call
   const fresh = options.cache && plaintextLength !== undefined
     ? await options.cache.encryptionKey(providers, context, plaintextLength)
     : await newDataKey(providers, context);
-  const salt = (options.random ?? randomBytes)(SALT_BYTES);
+  const salt = ((options as TestEncryptOptions)[SALT_SOURCE] ?? randomBytes)(SALT_BYTES);
   if (salt.length !== SALT_BYTES) {
     throw new RangeError("The random source must return the requested length");
   }
@@ -83,14 +128,14 @@ export async function beginSealing(
       salt,
       context,
       commitment: keys.commitment,
+      suite: signing ? SUITE_SIGNED : SUITE,
     });
-    const header = encodeHeader(
-      core,
-      computeHeaderTag(keys.headerKey, core),
-      fresh.wrapped,
-    );
+    const headerTag = computeHeaderTag(keys.headerKey, core);
+    const header = encodeHeader(core, headerTag, fresh.wrapped);
     const cipher = await ChunkCipher.create(keys.payloadKey);
-    return { header, chunkSize, cipher };
+    if (!signing) return { header, chunkSize, cipher };
+    const transcript = signing.start(core, headerTag);
+    return { header, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
   } finally {
     wipe(fresh.dataKey, keys);
   }
@@ -100,6 +145,8 @@ export async function beginSealing(
 export interface OpeningMessage {
   readonly header: Header;
   readonly cipher: ChunkCipher;
+  /** For a signed message: the transcript to feed each chunk, in order, and the check of the signature after it. */
+  readonly verifying?: { readonly transcript: Transcript; finish(signature: Uint8Array): Promise<void> };
 }
 
 /** Checks the context, unwraps the data key, verifies the commitment and the header tag. */
@@ -108,21 +155,26 @@ export async function beginOpening(
   options: DecryptOptions,
 ): Promise<OpeningMessage> {
   const providers = providerList(options.keys, "Decrypting");
-  if (
-    options.context !== undefined &&
-    !sameContext(options.context, header.context)
-  ) {
+  const publicKey = verificationKeyOf(header);
+  if (options.requireSigned && !publicKey) {
+    throw new EnvelopeError("SIGNATURE_REQUIRED", "Decrypting failed: the message is not signed", {
+      hint: "ask the sender to encrypt with signing on (--sign), or decrypt without requiring a signature",
+    });
+  }
+  const stored = callerContext(header.context);
+  if (options.context !== undefined && !sameContext(options.context, stored)) {
     throw new EnvelopeError(
       "CONTEXT_MISMATCH",
       "Decrypting failed: the file's encryption context differs from the one required",
       {
-        hint: `the file's context is ${JSON.stringify(header.context)}; pass exactly that context, or none`,
+        hint: `the file's context is ${JSON.stringify(stored)}; pass exactly that context, or none`,
       },
     );
   }
+  const limits: UnwrapLimits = { maxAttempts: options.maxAttempts };
   const { dataKey, keys } = options.cache
-    ? await options.cache.decryptionKey(header, providers)
-    : await unwrapDataKey(header, providers);
+    ? await options.cache.decryptionKey(header, providers, limits)
+    : await unwrapDataKey(header, providers, limits);
   try {
     if (
       !constantTimeEqual(
@@ -140,7 +192,13 @@ export async function beginOpening(
     }
     const cipher = await ChunkCipher.create(keys.payloadKey);
     options.onHeader?.(header);
-    return { header, cipher };
+    if (!publicKey) return { header, cipher };
+    const transcript = new Transcript(header.core, header.headerTag);
+    return {
+      header,
+      cipher,
+      verifying: { transcript, finish: (signature) => checkSignature(publicKey, transcript, signature) },
+    };
   } finally {
     wipe(dataKey, keys);
   }

@@ -10,7 +10,7 @@ import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import type { Header } from "../format/header.ts";
-import { MAX_HEADER_BYTES, TAG_BYTES } from "../format/limits.ts";
+import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
 import { diagnoseTail } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 
@@ -114,6 +114,32 @@ export async function httpRangeSource(
   };
 }
 
+/** Chunks read per request while collecting a signed message's tags. */
+const TAG_RUN = 64;
+
+/**
+ * Verifies a signed message's signature at open (docs/FORMAT.md §5.1): reads
+ * the payload in runs of chunks, feeds every chunk's tag to the transcript,
+ * then checks the signature, so no range is returned from a forged message.
+ */
+async function verifyAllTags(
+  source: RandomAccessSource,
+  start: number,
+  payloadLength: number,
+  full: number,
+  chunks: number,
+  verifying: NonNullable<OpeningMessage["verifying"]>,
+): Promise<void> {
+  for (let i = 0; i < chunks; i += TAG_RUN) {
+    const n = Math.min(TAG_RUN, chunks - i);
+    const run = await source.read(start + i * full, Math.min(n * full, payloadLength - i * full));
+    for (let j = 0; j < n; j++) {
+      verifying.transcript.addChunk(run.subarray(j * full, Math.min(run.length, (j + 1) * full)));
+    }
+  }
+  await verifying.finish(await source.read(start + payloadLength, SIGNATURE_BYTES));
+}
+
 /** Reads plaintext ranges of a message. */
 export interface RandomAccessReader {
   /** The authenticated header. */
@@ -161,9 +187,10 @@ export async function openRandomAccess(
   const msg: OpeningMessage = await beginOpening(header, options);
   const cs = header.chunkSize;
   const full = cs + TAG_BYTES;
-  const payloadLength = source.size - header.length;
+  const payloadLength = source.size - header.length - (msg.verifying ? SIGNATURE_BYTES : 0);
   let layout: ReturnType<typeof payloadLayout>;
   try {
+    if (payloadLength < 0) payloadLayout(0, cs); // throws TRUNCATED
     await diagnoseTail(msg.cipher, payloadLength, cs, (o, n) => source.read(header.length + o, n));
     layout = payloadLayout(payloadLength, cs);
     // Open the final chunk now, so `size` is authenticated: a message cut at a
@@ -191,6 +218,7 @@ export async function openRandomAccess(
         },
       );
     }
+    if (msg.verifying) await verifyAllTags(source, header.length, payloadLength, full, layout.chunks, msg.verifying);
   } catch (e) {
     msg.cipher.dispose();
     throw e;

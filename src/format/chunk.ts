@@ -4,7 +4,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { TAG_BYTES } from "./limits.ts";
+import { MAX_CHUNKS, TAG_BYTES } from "./limits.ts";
 
 /** `u88(index) || last-flag`: the 12-byte nonce of chunk `index`. */
 export function chunkNonce(index: number, last: boolean): Uint8Array {
@@ -44,6 +44,11 @@ export function payloadLayout(
     );
   }
   const chunks = Math.ceil(payloadLength / full);
+  if (chunks > MAX_CHUNKS) {
+    throw new EnvelopeError("LIMIT_EXCEEDED", "Reading the payload failed: it holds more than 2^32 chunks", {
+      hint: "the file is damaged or was not written by envelope",
+    });
+  }
   const last = payloadLength - (chunks - 1) * full;
   if (last < TAG_BYTES) {
     throw new EnvelopeError(

@@ -22,6 +22,7 @@ import {
   MIN_CHUNK_SIZE,
   SALT_BYTES,
   SUITE,
+  SUITE_SIGNED,
   VERSION,
 } from "./limits.ts";
 
@@ -35,13 +36,15 @@ export interface HeaderCore {
   readonly context: EncryptionContext;
   /** The key commitment derived from the data key and the salt. */
   readonly commitment: Uint8Array;
+  /** The algorithm suite: 1, or 2 for a signed message (default 1). */
+  readonly suite?: number;
 }
 
 /** A parsed header. */
 export interface Header extends HeaderCore {
   /** The format version. */
   readonly version: number;
-  /** The cipher suite id. */
+  /** The cipher suite id: 1, or 2 for a signed message. */
   readonly suite: number;
   /** The bytes from the magic through the commitment, as the header tag covers them. */
   readonly core: Uint8Array;
@@ -102,8 +105,10 @@ export function encodeCore(core: HeaderCore): Uint8Array {
   if (core.commitment.length !== COMMITMENT_BYTES) {
     throw new RangeError("The commitment must be 32 bytes");
   }
+  const suite = core.suite ?? SUITE;
+  if (suite !== SUITE && suite !== SUITE_SIGNED) throw new RangeError("The suite must be 1 or 2");
   return new ByteWriter()
-    .bytes(MAGIC).u8(VERSION).u8(SUITE).u32(core.chunkSize).bytes(core.salt)
+    .bytes(MAGIC).u8(VERSION).u8(suite).u32(core.chunkSize).bytes(core.salt)
     .bytes(encodeContext(core.context)).bytes(core.commitment)
     .finish();
 }
@@ -234,7 +239,7 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
         },
       );
     }
-    if (suite !== SUITE) {
+    if (suite !== SUITE && suite !== SUITE_SIGNED) {
       throw new EnvelopeError(
         "UNSUPPORTED_VERSION",
         `Reading the header failed: algorithm suite ${suite} is not supported`,

@@ -19,6 +19,14 @@ export const MAGIC: Uint8Array = new Uint8Array([
 export const VERSION = 1;
 /** Suite 1: AES-256-GCM chunks, HKDF-SHA256, HMAC-SHA256 header tag and commitment. */
 export const SUITE = 1;
+/** Suite 2: suite 1 plus an ECDSA P-256 signature after the final chunk (docs/FORMAT.md §5.1). */
+export const SUITE_SIGNED = 2;
+/** The signature's length in suite 2: P-256 r || s. */
+export const SIGNATURE_BYTES = 64;
+/** Context keys with this prefix are the format's own (docs/FORMAT.md §3.2). */
+export const RESERVED_CONTEXT_PREFIX = "envelope:";
+/** The context key that holds a suite-2 message's verification key. */
+export const VERIFICATION_KEY = "envelope:verification-key";
 
 export const SALT_BYTES = 32;
 export const COMMITMENT_BYTES = 32;
@@ -51,7 +59,8 @@ export const MAX_PROVIDER_BYTES = 64;
 export const MAX_KEY_ID_BYTES = 2048;
 export const MAX_WRAPPED_BYTES = 8192;
 
-export const MAX_CHUNKS = Number.MAX_SAFE_INTEGER;
+/** At most 2^32 chunks under one payload key: the AES bound, not the nonce space (docs/FORMAT.md §5). */
+export const MAX_CHUNKS = 2 ** 32;
 
 /** The largest header the limits allow. */
 export const MAX_HEADER_BYTES = 8 + 1 + 1 + 4 + SALT_BYTES + MAX_CONTEXT_BYTES +
@@ -67,5 +76,7 @@ export const LABEL = {
   payload: "envelope v1 payload",
   localKeyId: "envelope v1 local key id",
   localWrap: "envelope v1 local wrap",
+  localWrapV2: "envelope v1 local wrap v2",
+  signature: "envelope v1 signature",
   rawKeyId: "envelope v1 raw key id",
 } as const;
