@@ -13,7 +13,15 @@ import { constantTimeEqual } from "../crypto/hash.ts";
 import { encodeContext } from "../format/context.ts";
 import type { Header } from "../format/header.ts";
 import type { EncryptionContext, KeyProvider, WrappedKey } from "../keys/provider.ts";
-import { deriveKeys, type NewDataKey, newDataKey, unwrapDataKey, type UnwrappedKey, wipe } from "./keys.ts";
+import {
+  deriveKeys,
+  type NewDataKey,
+  newDataKey,
+  unwrapDataKey,
+  type UnwrapLimits,
+  type UnwrappedKey,
+  wipe,
+} from "./keys.ts";
 
 /** Bounds of a {@linkcode DataKeyCache}. */
 export interface DataKeyCacheOptions {
@@ -117,11 +125,28 @@ export class DataKeyCache {
     return this.#now() - created < this.#maxAge;
   }
 
-  #evict<T extends { created: number }>(map: Map<string, T>): void {
-    for (const [k, e] of map) if (!this.#fresh(e.created)) map.delete(k);
-    while (map.size >= this.#maxEntries) {
-      map.delete(map.keys().next().value as string);
+  /** Drops expired entries, then the oldest while full, wiping each dropped key. */
+  #evict<T extends EncryptEntry | DecryptEntry>(map: Map<string, T>): void {
+    for (const [k, e] of map) {
+      if (!this.#fresh(e.created)) this.#drop(map, k, e);
     }
+    while (map.size >= this.#maxEntries) {
+      const [k, e] = map.entries().next().value as [string, T];
+      this.#drop(map, k, e);
+    }
+  }
+
+  /**
+   * Removes an entry and zeroes its key once it settles. Callers copy the key
+   * in the same microtask as their `await` resumes, so they hold their own
+   * copy by the time this runs.
+   */
+  #drop<T extends EncryptEntry | DecryptEntry>(map: Map<string, T>, id: string, e: T): void {
+    if (map.get(id) === e) map.delete(id);
+    (e.key as Promise<NewDataKey | Uint8Array>).then(
+      (k) => (k instanceof Uint8Array ? k : k.dataKey).fill(0),
+      () => {},
+    );
   }
 
   /**
@@ -134,8 +159,9 @@ export class DataKeyCache {
     context: EncryptionContext,
     plaintextLength = 0,
   ): Promise<NewDataKey> {
-    const id = providers.map((p) => `${p.provider}\u0000${p.keyId}`).join("\u0001") +
-      "\u0002" + encodeHex(encodeContext(context));
+    // Partitioned by provider object, not by the key id string: two providers
+    // for "alias/backup" in different regions or accounts are different keys.
+    const id = providers.map((p) => this.#providerId(p)).join(",") + "\u0002" + encodeHex(encodeContext(context));
     const e = this.#enc.get(id);
     if (
       e && this.#fresh(e.created) && e.messages < this.#maxMessages &&
@@ -148,6 +174,7 @@ export class DataKeyCache {
       return { dataKey: k.dataKey.slice(), wrapped: k.wrapped };
     }
     this.stats.encryptMisses++;
+    if (e) this.#drop(this.#enc, id, e);
     this.#evict(this.#enc);
     const entry: EncryptEntry = {
       created: this.#now(),
@@ -173,14 +200,22 @@ export class DataKeyCache {
    * key for it. A hit skips the KMS call: KMS-side revocation and audit apply
    * on a miss only.
    */
-  async decryptionKey(header: Header, providers: readonly KeyProvider[]): Promise<UnwrappedKey> {
+  async decryptionKey(
+    header: Header,
+    providers: readonly KeyProvider[],
+    limits: UnwrapLimits = {},
+  ): Promise<UnwrappedKey> {
     const ctx = encodeHex(encodeContext(header.context));
     const idOf = (p: KeyProvider, w: WrappedKey) =>
       `${this.#providerId(p)}\u0003${w.provider}\u0000${w.keyId}\u0000${encodeHex(w.wrapped)}\u0002${ctx}`;
     for (const p of providers) {
       for (const w of header.keys) {
         const e = this.#dec.get(idOf(p, w));
-        if (!e || !this.#fresh(e.created)) continue;
+        if (!e) continue;
+        if (!this.#fresh(e.created)) {
+          this.#drop(this.#dec, idOf(p, w), e);
+          continue;
+        }
         let dataKey: Uint8Array;
         try {
           dataKey = (await e.key).slice();
@@ -208,11 +243,18 @@ export class DataKeyCache {
     }
     this.stats.decryptMisses++;
     this.#evict(this.#dec);
-    const pending = unwrapDataKey(header, providers).then((r) => ({ ...r, dataKey: r.dataKey.slice() }));
+    const pending = unwrapDataKey(header, providers, limits).then((r) => {
+      const copy = r.dataKey.slice();
+      r.dataKey.fill(0);
+      return { ...r, dataKey: copy };
+    });
     this.#pending.set(pendingId, pending);
     try {
       const r = await pending;
-      this.#dec.set(idOf(r.provider, r.used), { created: this.#now(), key: Promise.resolve(r.dataKey) });
+      const id = idOf(r.provider, r.used);
+      const old = this.#dec.get(id);
+      if (old) this.#drop(this.#dec, id, old);
+      this.#dec.set(id, { created: this.#now(), key: Promise.resolve(r.dataKey) });
       return { ...r, dataKey: r.dataKey.slice() };
     } finally {
       this.#pending.delete(pendingId);

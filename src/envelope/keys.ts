@@ -159,20 +159,66 @@ function describe(a: Attempt): string {
   return `${a.provider} key ${a.keyId || "(no id)"}: ${a.cause}`;
 }
 
+/** Bounds on unwrapping (docs/FORMAT.md §8 step 6). */
+export interface UnwrapLimits {
+  /** Wrapped keys that may reach a provider before giving up with KEY_LIMIT (default 8). */
+  readonly maxAttempts?: number;
+}
+
+/** The default cap on unwrap attempts. */
+export const DEFAULT_MAX_ATTEMPTS = 8;
+
+/**
+ * The (provider, wrapped key) pairs to try, in an order the file cannot
+ * steer: first the wrapped keys that name a key a provider was configured
+ * with, then the rest in provider order and file order. A raw data key fits
+ * any wrapped key or none, so it is offered once.
+ */
+export function unwrapOrder(
+  header: Header,
+  providers: readonly KeyProvider[],
+): { provider: KeyProvider; wrapped: WrappedKey }[] {
+  const named: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
+  const rest: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
+  for (const provider of providers) {
+    const candidates = provider.provider === "raw" ? header.keys.slice(0, 1) : header.keys;
+    for (const wrapped of candidates) {
+      const exact = wrapped.provider === provider.provider && wrapped.keyId === provider.keyId;
+      (exact ? named : rest).push({ provider, wrapped });
+    }
+  }
+  return [...named, ...rest];
+}
+
 /**
  * Unwraps the header's data key with the caller's providers and checks it
- * against the commitment. Returns the data key and the derived keys; throws
- * NO_KEY_MATCHED (with every attempt) or KEY_COMMITMENT_MISMATCH.
+ * against the commitment, trying pairs in {@linkcode unwrapOrder} and at most
+ * `limits.maxAttempts` of them that reach a provider. Returns the data key
+ * and the derived keys; throws NO_KEY_MATCHED (with every attempt),
+ * KEY_COMMITMENT_MISMATCH or KEY_LIMIT.
  */
 export async function unwrapDataKey(
   header: Header,
   providers: readonly KeyProvider[],
+  limits: UnwrapLimits = {},
 ): Promise<UnwrappedKey> {
   const attempts: Attempt[] = [];
-  for (const provider of providers) {
-    // A raw data key fits any wrapped key or none: offer it once.
-    const candidates = provider.provider === "raw" ? header.keys.slice(0, 1) : header.keys;
-    for (const w of candidates) {
+  const max = limits.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (!Number.isInteger(max) || max < 1) throw new RangeError("maxAttempts must be a positive integer");
+  for (const { provider, wrapped: w } of unwrapOrder(header, providers)) {
+    if (attempts.length >= max) {
+      throw new EnvelopeError(
+        "KEY_LIMIT",
+        `Unwrapping the data key failed: ${max} wrapped keys were tried without success and more remain; tried ${
+          attempts.map(describe).join("; ")
+        }`,
+        {
+          hint:
+            "the file may hold entries planted to steer your KMS calls; pass the key that wrapped it with -k, or raise the cap (--max-attempts) if you trust the file",
+        },
+      );
+    }
+    {
       let dataKey: Uint8Array | null;
       try {
         dataKey = await provider.unwrap(w, header.context);

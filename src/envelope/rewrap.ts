@@ -8,7 +8,7 @@ import { constantTimeEqual } from "../crypto/hash.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeHeader, type Header, parseHeader } from "../format/header.ts";
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
-import { computeHeaderTag, unwrapDataKey, wipe } from "./keys.ts";
+import { computeHeaderTag, type DerivedKeys, deriveKeys, unwrapDataKey, wipe } from "./keys.ts";
 
 /** What to change in the key list. */
 export interface RewrapOptions {
@@ -18,6 +18,8 @@ export interface RewrapOptions {
   readonly add?: readonly KeyProvider[];
   /** Existing entries to drop. */
   readonly remove?: (key: WrappedKey) => boolean;
+  /** Wrapped keys that may reach a provider while unwrapping (default 8; docs/FORMAT.md §8 step 6). */
+  readonly maxAttempts?: number;
 }
 
 /** The result of {@linkcode rewrapHeader}. */
@@ -40,7 +42,10 @@ const same = (a: { provider: string; keyId: string }, b: { provider: string; key
  * Added keys are wrapped by KMS re-encryption where the provider can do it
  * from an existing entry of the same KMS; otherwise the data key is unwrapped
  * with `keys`, checked against the commitment and the header tag, and
- * wrapped.
+ * wrapped. Either way, every new entry is unwrapped again with its own key
+ * and must open to the committed data key before this returns
+ * (docs/FORMAT.md §9): the key list is attacker-controlled, and a rewrap
+ * that trusted a planted entry would write a file no key opens.
  *
  * @example Adding a second local key to a message
  * ```ts
@@ -62,49 +67,60 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
   const added: { provider: string; keyId: string; via: "reencrypt" | "wrap" }[] = [];
   const fresh: WrappedKey[] = [];
   let dataKey: Uint8Array | null = null;
+  // The data key, unwrapped from an entry that verifies (commitment and header tag), once.
+  const unwrapped = async (p: KeyProvider): Promise<Uint8Array> => {
+    if (dataKey) return dataKey;
+    if (!options.keys || options.keys.length === 0) {
+      throw new EnvelopeError(
+        "NO_KEY_MATCHED",
+        `Rewrapping for ${p.provider} key ${p.keyId} failed: no key was given to unwrap the existing data key`,
+        { hint: `pass a key that can open one of: ${header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")}` },
+      );
+    }
+    const u = await unwrapDataKey(header, options.keys, { maxAttempts: options.maxAttempts });
+    try {
+      checkHeaderTag(u.keys, header);
+    } catch (e) {
+      u.dataKey.fill(0);
+      throw e;
+    } finally {
+      wipe(u.keys);
+    }
+    return dataKey = u.dataKey;
+  };
   try {
     for (const p of add) {
       let w: WrappedKey | null = null;
       if (p.rewrap) {
+        // A KMS re-encrypts an entry of its own; the result counts only once it opens to the committed key.
         for (const source of header.keys.filter((k) => k.provider === p.provider)) {
-          w = await p.rewrap(source, header.context);
-          if (w) break;
+          const candidate = await p.rewrap(source, header.context).catch(() => null);
+          if (candidate && await opensToCommitted(p, candidate, header)) {
+            w = candidate;
+            break;
+          }
         }
       }
       if (w) {
         added.push({ provider: w.provider, keyId: w.keyId, via: "reencrypt" });
       } else {
-        if (!dataKey) {
-          if (!options.keys || options.keys.length === 0) {
-            throw new EnvelopeError(
-              "NO_KEY_MATCHED",
-              `Rewrapping for ${p.provider} key ${p.keyId} failed: no key was given to unwrap the existing data key`,
-              {
-                hint: `pass a key that can open one of: ${
-                  header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")
-                }`,
-              },
-            );
-          }
-          const u = await unwrapDataKey(header, options.keys);
-          try {
-            if (!constantTimeEqual(computeHeaderTag(u.keys.headerKey, header.core), header.headerTag)) {
-              throw new EnvelopeError("HEADER_AUTH_FAILED", "Rewrapping failed: the header was modified", {
-                hint: "restore the file from a trusted copy",
-              });
-            }
-          } finally {
-            wipe(u.keys);
-          }
-          dataKey = u.dataKey;
+        w = await p.wrap(await unwrapped(p), header.context);
+        if (!await opensToCommitted(p, w, header)) {
+          throw new EnvelopeError(
+            "REWRAP_UNVERIFIED",
+            `Rewrapping for ${p.provider} key ${p.keyId} failed: the new wrapped key does not open to this message's data key`,
+            {
+              hint:
+                "check that the key can decrypt what it encrypts (kms:Decrypt on the new key); the file was not changed",
+            },
+          );
         }
-        w = await p.wrap(dataKey, header.context);
         added.push({ provider: w.provider, keyId: w.keyId, via: "wrap" });
       }
       fresh.push(w);
     }
   } finally {
-    dataKey?.fill(0);
+    (dataKey as Uint8Array | null)?.fill(0);
   }
   kept = kept.filter((k) => !fresh.some((f) => same(f, k)));
   const keys = [...kept, ...fresh];
@@ -114,4 +130,39 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
     });
   }
   return { header: encodeHeader(header.core, header.headerTag, keys), payloadOffset: header.length, added, removed };
+}
+
+function checkHeaderTag(keys: DerivedKeys, header: Header): void {
+  if (!constantTimeEqual(computeHeaderTag(keys.headerKey, header.core), header.headerTag)) {
+    throw new EnvelopeError("HEADER_AUTH_FAILED", "Rewrapping failed: the header was modified", {
+      hint: "restore the file from a trusted copy",
+    });
+  }
+}
+
+/**
+ * True when `provider` unwraps `w` (for a KMS: a Decrypt with the new key) to
+ * a data key with the header's commitment and header tag (docs/FORMAT.md §9
+ * step 2). Any failure to open counts as false.
+ */
+async function opensToCommitted(provider: KeyProvider, w: WrappedKey, header: Header): Promise<boolean> {
+  let dk: Uint8Array | null;
+  try {
+    dk = await provider.unwrap(w, header.context);
+  } catch {
+    return false;
+  }
+  if (!dk) return false;
+  try {
+    if (dk.length !== 32) return false;
+    const keys = await deriveKeys(dk, header.salt);
+    try {
+      return constantTimeEqual(keys.commitment, header.commitment) &&
+        constantTimeEqual(computeHeaderTag(keys.headerKey, header.core), header.headerTag);
+    } finally {
+      wipe(keys);
+    }
+  } finally {
+    dk.fill(0);
+  }
 }
