@@ -16,6 +16,12 @@ import type { EncryptionContext, KeyProvider, WrappedKey } from "./provider.ts";
 
 const enc = new TextEncoder();
 const PREFIX = "ENVELOPE-LOCAL-KEY-V1:";
+/** The first byte of a version-2 wrap, and the lengths of both versions (docs/FORMAT.md §6). */
+const WRAP_V2 = 0x02;
+const WRAPPED_V2_BYTES = 1 + 32 + 32 + 16;
+const WRAPPED_V1_BYTES = 12 + 32 + 16;
+/** Version 2 derives a key per wrap, so its nonce can be fixed. */
+const ZERO_NONCE = new Uint8Array(12);
 
 /**
  * A local key-encryption key.
@@ -37,13 +43,14 @@ export class LocalKey implements KeyProvider {
   readonly provider = "local";
   /** 16 hex digits derived from the key (not secret). */
   readonly keyId: string;
-  #wrapKey: Uint8Array;
+  /** The version-1 wrap key (docs/FORMAT.md §6), kept to read wraps made before 2026-12. */
+  #wrapKeyV1: Uint8Array;
   #kek: Uint8Array;
 
-  private constructor(kek: Uint8Array, keyId: string, wrapKey: Uint8Array) {
+  private constructor(kek: Uint8Array, keyId: string, wrapKeyV1: Uint8Array) {
     this.#kek = kek;
     this.keyId = keyId;
-    this.#wrapKey = wrapKey;
+    this.#wrapKeyV1 = wrapKeyV1;
   }
 
   /** Makes a provider from the 32-byte key-encryption key (copied). */
@@ -102,19 +109,21 @@ export class LocalKey implements KeyProvider {
     return `${PREFIX}${encodeBase64Url(this.#kek, false)}\n`;
   }
 
-  #aad(context: EncryptionContext): Uint8Array {
-    return concat([enc.encode(LABEL.localWrap), encodeContext(context)]);
-  }
-
-  /** Wraps `dataKey` with AES-256-GCM under the wrap key, bound to the context. */
+  /**
+   * Wraps `dataKey` (version 2): AES-256-GCM under a key derived for this wrap
+   * alone from a fresh 32-byte salt, bound to the context.
+   */
   async wrap(dataKey: Uint8Array, context: EncryptionContext): Promise<WrappedKey> {
-    const gcm = await AesGcm.create(this.#wrapKey);
+    const salt = randomBytes(32);
+    const key = hkdfSha256(this.#kek, salt, enc.encode(LABEL.localWrapV2), 32);
+    const gcm = await AesGcm.create(key);
+    key.fill(0);
     try {
-      const nonce = randomBytes(12);
+      const aad = concat([enc.encode(LABEL.localWrapV2), encodeContext(context)]);
       return {
         provider: this.provider,
         keyId: this.keyId,
-        wrapped: concat([nonce, gcm.seal(nonce, dataKey, this.#aad(context))]),
+        wrapped: concat([new Uint8Array([WRAP_V2]), salt, gcm.seal(ZERO_NONCE, dataKey, aad)]),
       };
     } finally {
       gcm.dispose();
@@ -124,15 +133,25 @@ export class LocalKey implements KeyProvider {
   /** Unwraps a `local` key with this key id; null for any other. */
   async unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Uint8Array | null> {
     if (wrapped.provider !== this.provider || wrapped.keyId !== this.keyId) return null;
-    if (wrapped.wrapped.length !== 12 + 32 + 16) {
+    const w = wrapped.wrapped;
+    let key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, label: string;
+    if (w.length === WRAPPED_V2_BYTES && w[0] === WRAP_V2) {
+      key = hkdfSha256(this.#kek, w.subarray(1, 33), enc.encode(LABEL.localWrapV2), 32);
+      [nonce, sealed, label] = [ZERO_NONCE, w.subarray(33), LABEL.localWrapV2];
+    } else if (w.length === WRAPPED_V1_BYTES) {
+      key = this.#wrapKeyV1.slice();
+      [nonce, sealed, label] = [w.subarray(0, 12), w.subarray(12), LABEL.localWrap];
+    } else {
       throw new EnvelopeError(
         "HEADER_INVALID",
-        `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${wrapped.wrapped.length} bytes, not 60`,
+        `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${w.length} bytes, not 81 (or 60)`,
+        { hint: "the file is damaged; restore it from a trusted copy" },
       );
     }
-    const gcm = await AesGcm.create(this.#wrapKey);
+    const gcm = await AesGcm.create(key);
+    key.fill(0);
     try {
-      return gcm.open(wrapped.wrapped.subarray(0, 12), wrapped.wrapped.subarray(12), this.#aad(context));
+      return gcm.open(nonce, sealed, concat([enc.encode(label), encodeContext(context)]));
     } catch {
       throw new EnvelopeError(
         "HEADER_AUTH_FAILED",
@@ -149,6 +168,6 @@ export class LocalKey implements KeyProvider {
   /** Zeroes the key material held by this object. */
   dispose(): void {
     this.#kek.fill(0);
-    this.#wrapKey.fill(0);
+    this.#wrapKeyV1.fill(0);
   }
 }
