@@ -54,10 +54,10 @@ Deno.test("two local keys wrap one data key; either alone decrypts, a third does
   const pt = te.encode("for both a and b");
   const sealed = await encrypt(pt, { keys: [a, b], context: { x: "1" } });
   const info = await inspect(sealed);
-  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["local", a.keyId, 60], [
+  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["local", a.keyId, 81], [
     "local",
     b.keyId,
-    60,
+    81,
   ]]);
   assert.equal(td.decode(await decrypt(sealed, { keys: a })), "for both a and b");
   assert.equal(td.decode(await decrypt(sealed, { keys: b })), "for both a and b");
@@ -149,7 +149,7 @@ Deno.test("RawDataKey: encrypts with the given key, decrypts what a local key wr
   assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId, k.wrappedBytes]), [["raw", raw.keyId, 0], [
     "local",
     local.keyId,
-    60,
+    81,
   ]]);
   const header = parseHeader(sealed);
   assert.equal(
@@ -591,7 +591,7 @@ function fakeKms(inner: LocalKey, name: string, calls: string[]): KeyProvider {
   };
 }
 
-Deno.test("rewrapHeader re-encrypts inside the KMS when the provider can, and needs no key to unwrap then", async () => {
+Deno.test("rewrapHeader re-encrypts inside the KMS when the provider can, needs no key to unwrap then, and proves the result", async () => {
   const shared = await LocalKey.generate(); // one "KMS" holding both key names
   const calls: string[] = [];
   const a = fakeKms(shared, "key-a", calls);
@@ -607,7 +607,8 @@ Deno.test("rewrapHeader re-encrypts inside the KMS when the provider can, and ne
   calls.length = 0;
   const r = await rewrapHeader(sealed, { add: [b] });
   assert.deepEqual(r.added, [{ provider: "fake-kms", keyId: "key-b", via: "reencrypt" }]);
-  assert.deepEqual(calls, ["reencrypt key-a -> key-b"], "no unwrap, no wrap");
+  // No unwrap of the old entry and no wrap; one unwrap with the new key proves the re-encrypted entry (FORMAT.md §9).
+  assert.deepEqual(calls, ["reencrypt key-a -> key-b", "unwrap key-b"]);
   const next = concatBytes([r.header, sealed.subarray(r.payloadOffset)]);
   assert.equal(td.decode(await decrypt(next, { keys: b })), "kms");
   // A provider that cannot re-encrypt this entry falls back to unwrap and wrap.
@@ -615,7 +616,7 @@ Deno.test("rewrapHeader re-encrypts inside the KMS when the provider can, and ne
   calls.length = 0;
   const r2 = await rewrapHeader(sealed, { keys: [a], add: [c] });
   assert.deepEqual(r2.added, [{ provider: "fake-kms", keyId: "key-c", via: "wrap" }]);
-  assert.deepEqual(calls, ["unwrap key-a", "wrap key-c"]);
+  assert.deepEqual(calls, ["unwrap key-a", "wrap key-c", "unwrap key-c"]);
 });
 
 Deno.test("DataKeyCache: at most maxEntries entries, the oldest evicted first", async () => {

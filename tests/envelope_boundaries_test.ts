@@ -17,10 +17,10 @@ import {
   decryptRandomAccess,
   decryptStreamed,
   drain,
-  fixedRandom,
   hex,
   prng,
   streamOf,
+  withSalt,
 } from "./support/envelope_harness.ts";
 
 const TAG = 16;
@@ -80,7 +80,7 @@ Deno.test("encrypt and encryptStream write identical bytes for one salt and data
   for (const cs of [64, 256, 4096]) {
     for (const len of [0, 1, cs - 1, cs, cs + 1, 2 * cs + 500, 9 * cs + 3]) {
       const pt = pattern(len, len);
-      const base = { keys, chunkSize: cs, context: { a: "1", b: "2" }, random: fixedRandom(salt) };
+      const base = { keys, chunkSize: cs, context: { a: "1", b: "2" }, ...withSalt(salt) };
       const reference = await encrypt(pt, { ...base, concurrency: 1 });
       const variants: [string, Promise<Uint8Array>][] = [
         ["encrypt concurrency 4", encrypt(pt, { ...base, concurrency: 4 })],
@@ -101,8 +101,8 @@ Deno.test("encrypt and encryptStream write identical bytes for one salt and data
 Deno.test("the same data key with two salts gives different payloads (a payload key per message)", async () => {
   const keys = await RawDataKey.create(pattern(32, 5));
   const pt = pattern(300, 6);
-  const a = await encrypt(pt, { keys, chunkSize: 64, random: fixedRandom(pattern(32, 7)) });
-  const b = await encrypt(pt, { keys, chunkSize: 64, random: fixedRandom(pattern(32, 8)) });
+  const a = await encrypt(pt, { keys, chunkSize: 64, ...withSalt(pattern(32, 7)) });
+  const b = await encrypt(pt, { keys, chunkSize: 64, ...withSalt(pattern(32, 8)) });
   const ha = parseHeader(a);
   const hb = parseHeader(b);
   assert.equal(ha.length, hb.length);
@@ -193,13 +193,13 @@ Deno.test("property: 200 seeded cases of random length, chunk size, context, pie
     const what = `case ${i}: cs ${cs}, length ${n}, pieces ${piece}, concurrency ${concurrency}, ${
       useRaw ? "raw" : "local"
     }`;
-    const opts: EncryptOptions = { keys, chunkSize: cs, context, concurrency, random: fixedRandom(salt) };
+    const opts: EncryptOptions = { keys, chunkSize: cs, context, concurrency, ...withSalt(salt) };
     const sealed = await encryptStreamed(pt, opts, piece);
     const h = parseHeader(sealed);
     assert.deepEqual({ ...h.context }, context, what);
     assert.equal(sealed.length, expectedLength(h.length, n, cs), `${what}: length`);
     if (useRaw) {
-      assert.equal(hex(await encrypt(pt, { ...opts, random: fixedRandom(salt) })), hex(sealed), `${what}: encrypt`);
+      assert.equal(hex(await encrypt(pt, { ...opts, ...withSalt(salt) })), hex(sealed), `${what}: encrypt`);
     }
     const dopts: DecryptOptions = { keys, context, concurrency: rnd.int(1, 5) };
     assert.equal(hex(await decrypt(sealed, dopts)), hex(pt), `${what}: decrypt`);

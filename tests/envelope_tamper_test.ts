@@ -16,11 +16,11 @@ import {
   concatBytes,
   decryptRandomAccess,
   drain,
-  fixedRandom,
   hex,
   outcome,
   prng,
   streamOf,
+  withSalt,
 } from "./support/envelope_harness.ts";
 
 const CS = 64;
@@ -32,7 +32,7 @@ const MESSAGE = await encrypt(PT, {
   keys: key,
   chunkSize: CS,
   context: CONTEXT,
-  random: fixedRandom(prng(9).bytes(32)),
+  ...withSalt(prng(9).bytes(32)),
 });
 const HEADER: Header = parseHeader(MESSAGE);
 const OPTS: DecryptOptions = { keys: key };

@@ -250,7 +250,8 @@ Deno.test("the header's chunk size, version and suite are checked as they are re
   };
   assert.equal(code(() => parseHeader(set(8, [2]))), "UNSUPPORTED_VERSION");
   assert.equal(code(() => parseHeader(set(8, [0]))), "UNSUPPORTED_VERSION");
-  assert.equal(code(() => parseHeader(set(9, [2]))), "UNSUPPORTED_VERSION");
+  assert.equal(code(() => parseHeader(set(9, [2]))), "no error", "suite 2 is the signed suite");
+  assert.equal(code(() => parseHeader(set(9, [3]))), "UNSUPPORTED_VERSION");
   assert.equal(
     code(() => tryParseHeader(set(8, [2]).subarray(0, 10))),
     "UNSUPPORTED_VERSION",

@@ -148,6 +148,16 @@ async function localEntry(kek: Uint8Array, dk: Uint8Array, ctx: Uint8Array, wrap
   const sealed = await gcmSeal(wrapKey, wrapNonce, dk, cat(te.encode("envelope v1 local wrap"), ctx));
   return { provider: te.encode("local"), keyId: te.encode(await localKeyId(kek)), wrapped: cat(wrapNonce, sealed) };
 }
+/** A version-2 local wrap (FORMAT.md §6): a key per wrap from a 32-byte salt, a zero nonce. */
+async function localEntryV2(kek: Uint8Array, dk: Uint8Array, ctx: Uint8Array, wrapSalt: Uint8Array): Promise<Entry> {
+  const wrapKey = await hkdf(kek, wrapSalt, "envelope v1 local wrap v2", 32);
+  const sealed = await gcmSeal(wrapKey, new Uint8Array(12), dk, cat(te.encode("envelope v1 local wrap v2"), ctx));
+  return {
+    provider: te.encode("local"),
+    keyId: te.encode(await localKeyId(kek)),
+    wrapped: cat(u8(2), wrapSalt, sealed),
+  };
+}
 function keyList(entries: Entry[], count = entries.length): Bytes {
   return cat(
     u8(count),
@@ -431,6 +441,22 @@ async function localMessage(
       context: CTX,
     },
   );
+}
+{
+  const name = "ok_local_wrap_v2";
+  const s = await salt(name);
+  const pt = await plaintext(name, 160);
+  const wrapSalt = await salt(`${name} wrap`);
+  const entry = await localEntryV2(KEK, DK, encodeContext(sortedPairs(CTX)), wrapSalt);
+  const parts = await build({ dk: DK, salt: s, chunkSize: 64, plaintext: pt, context: CTX, entries: [entry] });
+  await add(name, "Round trip under local key A with a version-2 wrap (81 bytes: 0x02, wrap salt, sealed key).", {
+    parts,
+    expect: "success",
+    chunkSize: 64,
+    plaintext: pt,
+    kek: KEK,
+    context: CTX,
+  });
 }
 {
   const name = "ok_local_second_entry";
@@ -857,7 +883,7 @@ await add("text_not_envelope", "Plain text, not an envelope message.", {
   expect: "FORMAT_UNKNOWN",
   chunkSize: 64,
 });
-for (const [name, version, suite] of [["version_2", 2, 1], ["suite_2", 1, 2]] as const) {
+for (const [name, version, suite] of [["version_2", 2, 1], ["suite_3", 1, 3]] as const) {
   const s = await salt(name);
   const pt = await plaintext(name, 10);
   await add(name, `A well-formed message (tag computed over it) with version ${version} and suite ${suite}.`, {
@@ -865,6 +891,31 @@ for (const [name, version, suite] of [["version_2", 2, 1], ["suite_2", 1, 2]] as
     expect: "UNSUPPORTED_VERSION",
     chunkSize: 64,
   });
+}
+
+// Suite 2 (signed, FORMAT.md §5.1) needs a well-formed verification key in its context, and a suite-1 message must
+// not carry one (its signature was stripped). Both are refused before any key provider is called.
+{
+  const vk = "BA" + "A".repeat(86); // 88 characters of base64: the key's form, not a point
+  for (
+    const [name, suite, context, how] of [
+      ["suite_2_without_verification_key", 2, { a: "1" }, "A suite-2 header whose context has no verification key."],
+      [
+        "suite_1_with_verification_key",
+        1,
+        { a: "1", "envelope:verification-key": vk },
+        "A suite-1 header whose context holds envelope:verification-key: a signed message with its signature stripped.",
+      ],
+    ] as const
+  ) {
+    const s = await salt(name);
+    const pt = await plaintext(name, 10);
+    await add(name, how, {
+      parts: await build({ dk: DK, salt: s, chunkSize: 64, plaintext: pt, suite, context }),
+      expect: "SIGNATURE_INVALID",
+      chunkSize: 64,
+    });
+  }
 }
 
 /** A message with the given context pairs written as they are; the header tag is computed over them. */
@@ -1144,7 +1195,9 @@ core. So the vectors are a second, independent reading of the spec. Nothing is r
 and local wrap nonces are SHA-256 of fixed labels (\`envelope vectors: data key A\`, \`... salt <case>\`,
 \`... wrap nonce <case>\`), plaintexts SHA-256 in counter mode over \`plaintext <case> \` and a 32-bit block number.
 The \`local\` wrapped key is \`nonce(12) || GCM-Seal(HKDF(KEK, "", "envelope v1 local wrap", 32), nonce, DK,
-"envelope v1 local wrap" || context-encoding)\` (§6).
+"envelope v1 local wrap" || context-encoding)\` (§6, version 1, which decoders must keep reading);
+\`ok_local_wrap_v2\` has the version-2 form, \`0x02 || wrap-salt || GCM-Seal(HKDF(KEK, wrap-salt, "envelope v1 local wrap
+v2", 32), 12 zero bytes, DK, "envelope v1 local wrap v2" || context-encoding)\`.
 
 Each \`expect\` is what the decoding rules (§8) require, in their order: magic, version and suite, lengths, context
 form, the caller's context, unwrapping with the commitment, the header tag, then the chunks. Where the spec leaves
