@@ -107,7 +107,12 @@ export function exitQuietlyOnClosedStdout(): void {
   });
 }
 
-/** A result (one or more lines) on stdout; on stderr when stdout carries the output file. */
+/**
+ * A result (one or more lines) on stdout; on stderr when stdout carries the
+ * output file. The line breaks `text` holds are kept (usage, JSON, inspect's
+ * layout) and every other control is escaped; a value from a file that
+ * could hold a newline must go through {@linkcode escapeControls} first.
+ */
 export function say(text: string): void {
   const line = escapeLines(text.endsWith("\n") ? text.slice(0, -1) : text) + "\n";
   if (stdoutTaken) term.err(line);

@@ -10,7 +10,7 @@ import { MAGIC, MAX_HEADER_BYTES } from "../../format/limits.ts";
 import { parseArgs } from "../args.ts";
 import { openInput } from "../files.ts";
 import { peek } from "../header_peek.ts";
-import { say } from "../output.ts";
+import { escapeControls as esc, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -53,7 +53,11 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** Renders inspect's result as aligned text. */
+/**
+ * Renders inspect's result as aligned text. Every value comes from the file,
+ * so each is escaped here: `say` keeps the line breaks of the layout, and a
+ * newline inside a key id must not start a line of its own.
+ */
 export function renderInfo(info: Record<string, unknown>): string {
   const lines: string[] = [];
   for (const [k, v] of Object.entries(info)) {
@@ -62,7 +66,7 @@ export function renderInfo(info: Record<string, unknown>): string {
       lines.push(`${label}${v.length}`);
       for (const key of v as { provider: string; keyId: string; wrappedBytes?: number }[]) {
         lines.push(
-          `  - ${key.provider}:${key.keyId}${
+          `  - ${esc(key.provider)}:${esc(key.keyId)}${
             key.wrappedBytes !== undefined ? ` (${key.wrappedBytes} bytes wrapped)` : ""
           }`,
         );
@@ -70,9 +74,9 @@ export function renderInfo(info: Record<string, unknown>): string {
     } else if (k === "context" && v && typeof v === "object") {
       const entries = Object.entries(v as Record<string, string>);
       lines.push(`${label}${entries.length === 0 ? "(none)" : ""}`);
-      for (const [name, value] of entries) lines.push(`  ${name}=${JSON.stringify(value)}`);
+      for (const [name, value] of entries) lines.push(`  ${esc(name)}=${esc(JSON.stringify(value))}`);
     } else {
-      lines.push(`${label}${typeof v === "string" ? v : JSON.stringify(v)}`);
+      lines.push(`${label}${esc(typeof v === "string" ? v : JSON.stringify(v) ?? String(v))}`);
     }
   }
   return lines.join("\n");

@@ -13,7 +13,7 @@ import { parseArgs } from "../args.ts";
 import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
-import { say } from "../output.ts";
+import { escapeControls as esc, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -123,10 +123,15 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   // target is rewritten, beside itself; the link stays a link).
   const exactMode = inPlace ? (await stat(inputPath)).mode & 0o777 : undefined;
   await writeOutput(combined, output, { force: inPlace || Boolean(flags.force), exactMode });
+  // Key ids come from the file: escaped whole, so a newline in one cannot start a line.
   for (const a of result.added) {
-    say(`added ${a.provider}:${a.keyId} (${a.via === "reencrypt" ? "re-encrypted inside the KMS" : "wrapped here"})`);
+    say(
+      `added ${esc(`${a.provider}:${a.keyId}`)} (${
+        a.via === "reencrypt" ? "re-encrypted inside the KMS" : "wrapped here"
+      })`,
+    );
   }
-  for (const r of result.removed) say(`removed ${r.provider}:${r.keyId}`);
-  say(`rewrapped ${output}`);
+  for (const r of result.removed) say(`removed ${esc(`${r.provider}:${r.keyId}`)}`);
+  say(`rewrapped ${esc(output)}`);
   return 0;
 }
