@@ -191,18 +191,20 @@ export async function openRandomAccess(
   let layout: ReturnType<typeof payloadLayout>;
   try {
     if (payloadLength < 0) payloadLayout(0, cs); // throws TRUNCATED
-    await diagnoseTail(msg.cipher, payloadLength, cs, (o, n) => source.read(header.length + o, n));
+    // Reads of the payload stop at its end: a signed message's signature follows it.
+    const readPayload = (o: number, n: number) => source.read(header.length + o, Math.min(n, payloadLength - o));
+    await diagnoseTail(msg.cipher, payloadLength, cs, readPayload);
     layout = payloadLayout(payloadLength, cs);
     // Open the final chunk now, so `size` is authenticated: a message cut at a
     // chunk boundary or extended by whole chunks fails here, not on some later read.
     const lastIndex = layout.chunks - 1;
     try {
-      (await msg.cipher.open(lastIndex, true, await source.read(header.length + lastIndex * full, full), layout.chunks))
+      (await msg.cipher.open(lastIndex, true, await readPayload(lastIndex * full, full), layout.chunks))
         .fill(0);
     } catch (e) {
       // Whole chunks appended after the real final chunk: say so, as the streaming decoder does.
       if (lastIndex > 0 && e instanceof EnvelopeError && e.code === "PAYLOAD_AUTH_FAILED") {
-        const prev = await source.read(header.length + (lastIndex - 1) * full, full);
+        const prev = await readPayload((lastIndex - 1) * full, full);
         await msg.cipher.open(lastIndex - 1, false, prev, layout.chunks).then((p) => p.fill(0), (e2) => {
           throw e2 instanceof EnvelopeError && e2.code === "TRAILING_DATA" ? e2 : e;
         });
@@ -236,7 +238,7 @@ export async function openRandomAccess(
       const lastIdx = Math.floor((end - 1) / cs);
       const parts: Uint8Array[] = [];
       for (let i = first; i <= lastIdx; i++) {
-        const sealed = await source.read(header.length + i * full, full);
+        const sealed = await source.read(header.length + i * full, Math.min(full, payloadLength - i * full));
         const pt = await msg.cipher.open(i, i === layout.chunks - 1, sealed, layout.chunks);
         const from = i === first ? offset - i * cs : 0;
         const to = i === lastIdx ? end - i * cs : pt.length;
