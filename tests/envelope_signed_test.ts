@@ -126,9 +126,11 @@ Deno.test("signed messages round-trip at chunk boundaries through every decoder,
     for (const [name, f] of decodersOf(sealed, key)) assert.deepEqual(await f(), pt, `${name} at ${len}`);
     assert.deepEqual(await decryptStreamed(sealed, { keys: key, concurrency: 1 }, 1), pt, `byte by byte at ${len}`);
     // The streaming encoder writes the same layout, and its output verifies.
-    const streamed = await new Response(streamOf(pt, 7).pipeThrough(
-      (await import("../mod.ts")).encryptStream({ keys: key, chunkSize: cs, sign: true }),
-    )).bytes();
+    const streamed = await new Response(
+      streamOf(pt, 7).pipeThrough(
+        (await import("../mod.ts")).encryptStream({ keys: key, chunkSize: cs, sign: true }),
+      ),
+    ).bytes();
     assert.deepEqual(await decrypt(streamed, { keys: key, requireSigned: true }), pt, `encryptStream at ${len}`);
   }
 });
@@ -177,7 +179,10 @@ Deno.test("the reserved context keys: refused from callers, left out of required
     await codeOf(encrypt(te.encode("x"), { keys: key, context: { "envelope:verification-key": "mine" } })),
     "INVALID_ARGUMENT",
   );
-  assert.equal(await codeOf(encrypt(te.encode("x"), { keys: key, context: { "envelope:other": "" } })), "INVALID_ARGUMENT");
+  assert.equal(
+    await codeOf(encrypt(te.encode("x"), { keys: key, context: { "envelope:other": "" } })),
+    "INVALID_ARGUMENT",
+  );
   const signed = await encrypt(te.encode("x"), { keys: key, context: { tenant: "a" }, sign: true });
   assert.equal(td.decode(await decrypt(signed, { keys: key, context: { tenant: "a" } })), "x");
   assert.equal(await codeOf(decrypt(signed, { keys: key, context: { tenant: "b" } })), "CONTEXT_MISMATCH");

@@ -25,7 +25,7 @@ import { contextJson } from "../format/context.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } from "../keys/provider.ts";
-import { type AliyunClientOptions, AliyunKmsClient } from "./aliyun_client.ts";
+import { type AliyunClientOptions, AliyunKmsClient, regionFromArn } from "./aliyun_client.ts";
 
 export { AliyunKmsClient, AliyunServiceError, getEnv, regionFromArn } from "./aliyun_client.ts";
 export type {
@@ -64,6 +64,12 @@ export interface AliyunKmsOptions extends AliyunClientOptions {
 export interface AliyunDiscoveryOptions extends AliyunClientOptions {
   /** A ready client; when given, the connection options above are ignored. */
   readonly client?: AliyunKmsClient;
+  /**
+   * Regions a wrapped key's ARN may name (docs/FORMAT.md §8 step 6): an entry
+   * naming another region is "not mine", with no call. A bare key id always
+   * goes to the client's own region. Empty or absent: any region.
+   */
+  readonly regions?: readonly string[];
 }
 
 /**
@@ -130,6 +136,8 @@ export class AliyunKms implements KeyProvider {
   readonly keyId: string;
   /** The raw client, for callers that need the API itself (the Alibaba sample format). */
   readonly client: AliyunKmsClient;
+  /** A discovery provider's allowed regions. */
+  #regions?: string[];
 
   /**
    * A provider for one key. Without `client`, a client is built from the
@@ -154,7 +162,9 @@ export class AliyunKms implements KeyProvider {
 
   /** A provider that decrypts any `aliyun-kms` wrapped key (Decrypt needs no key id) and cannot wrap. */
   static discovery(options: AliyunDiscoveryOptions = {}): AliyunKms {
-    return new AliyunKms({ ...options, keyId: DISCOVERY });
+    const kms = new AliyunKms({ ...options, keyId: DISCOVERY });
+    if (options.regions?.length) kms.#regions = [...options.regions];
+    return kms;
   }
 
   /** True for a provider made by {@linkcode AliyunKms.discovery}. */
@@ -263,7 +273,11 @@ export class AliyunKms implements KeyProvider {
 
   #mine(wrapped: WrappedKey): boolean {
     if (wrapped.provider !== ALIYUN_PROVIDER) return false;
-    if (this.isDiscovery || isAlias(this.keyId)) return true;
+    if (this.isDiscovery) {
+      const region = regionFromArn(wrapped.keyId);
+      return !this.#regions || region === undefined || this.#regions.includes(region);
+    }
+    if (isAlias(this.keyId)) return true;
     return bareKeyId(wrapped.keyId) === bareKeyId(this.keyId);
   }
 

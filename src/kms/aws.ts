@@ -40,12 +40,26 @@ import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } fro
 import { awsErrorName, type AwsKmsOperation, expectBytes, isRetryable, toEnvelopeError } from "./aws_errors.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 import { ARN, type KeyIdParts, parseKeyId, sameKey } from "./aws_key_ids.ts";
-import { AWS_KMS_ANY_KEY, AWS_KMS_PROVIDER, type AwsKmsConnection, type AwsKmsOptions } from "./aws_options.ts";
+import {
+  AWS_KMS_ANY_KEY,
+  AWS_KMS_PROVIDER,
+  type AwsDiscoveryFilter,
+  type AwsDiscoveryOptions,
+  type AwsKmsOptions,
+} from "./aws_options.ts";
 import type { RawDataKey, RawPlaintext } from "./aws_options.ts";
 
 export type { RetryOptions } from "./retry.ts";
 export { AWS_KMS_ANY_KEY, AWS_KMS_PROVIDER } from "./aws_options.ts";
-export type { AwsKmsClient, AwsKmsConnection, AwsKmsOptions, RawDataKey, RawPlaintext } from "./aws_options.ts";
+export type {
+  AwsDiscoveryFilter,
+  AwsDiscoveryOptions,
+  AwsKmsClient,
+  AwsKmsConnection,
+  AwsKmsOptions,
+  RawDataKey,
+  RawPlaintext,
+} from "./aws_options.ts";
 
 const DATA_KEY_BYTES = 32;
 
@@ -105,6 +119,8 @@ export class AwsKms implements KeyProvider {
   readonly #grantTokens?: string[];
   /** The key ARN an alias resolved to, once known. */
   #resolved?: string;
+  /** A discovery provider's filter. */
+  #filter?: AwsDiscoveryFilter;
   /** The alias lookup in flight or done: the ARN, or undefined when DescribeKey was refused. */
   #resolving?: Promise<string | undefined>;
 
@@ -138,8 +154,23 @@ export class AwsKms implements KeyProvider {
    * when the message header says which key. It cannot wrap or generate.
    * Without a `client`, each call goes to the region of the wrapped key's ARN.
    */
-  static discovery(options: AwsKmsConnection = {}): AwsKms {
-    return new AwsKms({ ...options, keyId: AWS_KMS_ANY_KEY }, DISCOVERY);
+  static discovery(options: AwsDiscoveryOptions = {}): AwsKms {
+    const kms = new AwsKms({ ...options, keyId: AWS_KMS_ANY_KEY }, DISCOVERY);
+    const f = options.filter;
+    if (f && (f.accounts?.length || f.partition || f.regions?.length)) kms.#filter = f;
+    return kms;
+  }
+
+  /** Whether a discovery provider may call the key `keyId` names (an ARN); true without a filter. */
+  #allowed(keyId: string): boolean {
+    const f = this.#filter;
+    if (!f) return true;
+    const m = /^arn:([^:]+):kms:([^:]*):(\d*):key\//.exec(keyId);
+    if (!m) return false;
+    if (f.partition && m[1] !== f.partition) return false;
+    if (f.accounts?.length && !f.accounts.includes(m[3])) return false;
+    if (f.regions?.length && !f.regions.includes(m[2])) return false;
+    return true;
   }
 
   /** GenerateDataKey (AES_256) bound to `context`; the wrapped key records the key ARN KMS used. */
@@ -205,6 +236,8 @@ export class AwsKms implements KeyProvider {
       const mine = await this.#owns(wrapped.keyId);
       if (mine === "no") return null;
       keyId = this.keyId;
+    } else if (!this.#allowed(wrapped.keyId)) {
+      return null;
     }
     const named = keyId ?? wrapped.keyId;
     let out;

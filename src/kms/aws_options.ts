@@ -62,6 +62,27 @@ export interface AwsKmsConnection {
 }
 
 /** Options of {@linkcode AwsKms}. */
+/**
+ * Which keys a discovery provider may call (docs/FORMAT.md §8 step 6): a
+ * file's key list is attacker-controlled, and each entry names the key, region
+ * and account a discovery Decrypt goes to. Entries outside the filter are
+ * "not mine", with no call. An empty filter allows any key.
+ */
+export interface AwsDiscoveryFilter {
+  /** AWS account ids whose keys may be called. */
+  readonly accounts?: readonly string[];
+  /** The partition (`aws`, `aws-cn`, `aws-us-gov`, ...); required with `accounts` in the SDK's discovery keyring. */
+  readonly partition?: string;
+  /** Regions whose keys may be called. */
+  readonly regions?: readonly string[];
+}
+
+/** Options of {@linkcode AwsKms.discovery}. */
+export interface AwsDiscoveryOptions extends AwsKmsConnection {
+  /** Limits the keys this provider calls. */
+  readonly filter?: AwsDiscoveryFilter;
+}
+
 export interface AwsKmsOptions extends AwsKmsConnection {
   /** The KMS key: key id, key ARN, `alias/NAME` or alias ARN. */
   readonly keyId: string;
