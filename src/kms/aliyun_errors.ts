@@ -3,12 +3,13 @@
  * ({@linkcode AliyunServiceError}), which answers are worth a retry, and the
  * mapping of every failure to an {@linkcode EnvelopeError} with a stable code
  * (`KMS_THROTTLED`, `KMS_KEY_NOT_FOUND`, `KMS_ACCESS_DENIED`,
- * `CONTEXT_MISMATCH`, `KMS_TIMEOUT`, `KMS_FAILED`) and a hint for what to do
- * next.
+ * `CONTEXT_MISMATCH`, `KMS_TIMEOUT`, `CONNECTION_RESET`, `KMS_FAILED`) and a
+ * hint for what to do next.
  *
  * @module
  */
 import { EnvelopeError, type ErrorCode } from "../errors.ts";
+import { isConnectionReset } from "./net_errors.ts";
 import { AttemptTimeout } from "./retry.ts";
 
 /**
@@ -138,6 +139,17 @@ export function mapError(err: unknown, what: string): EnvelopeError {
       },
     );
   }
+  if (err instanceof NetworkError && isConnectionReset(err.cause)) {
+    return new EnvelopeError(
+      "CONNECTION_RESET",
+      `${what} failed: the connection was reset before the service answered, after every retry`,
+      {
+        hint:
+          "retry; if it keeps happening, check proxies, firewalls and the endpoint (ALIBABA_CLOUD_KMS_ENDPOINT) between here and KMS",
+        cause: err,
+      },
+    );
+  }
   if (err instanceof NetworkError) {
     return new EnvelopeError("KMS_FAILED", `${what} failed: ${err.message}`, {
       hint: "check the endpoint, DNS and network access to Alibaba Cloud KMS",
@@ -168,10 +180,17 @@ export function mapError(err: unknown, what: string): EnvelopeError {
       hint = "decrypt with the same encryption context that was used to encrypt";
     } else if (isTransient(err)) {
       cause = `the service kept failing (HTTP ${err.httpStatus}) after every retry`;
+      hint ??= "retry later; the service or the network failed for now";
+    } else if (err.serviceCode === "MalformedResponse") {
+      cause = `the answer (HTTP ${err.httpStatus}) is not a KMS answer`;
+      hint =
+        "check that the endpoint is Alibaba Cloud KMS (ALIBABA_CLOUD_KMS_ENDPOINT) and that no proxy rewrites its answers";
     }
-    return new EnvelopeError(code, `${what} failed: ${cause} (${tail})`, hint ? { hint, cause: err } : { cause: err });
+    hint ??= "check the key id, the region and the endpoint; the service's code above says what it refused";
+    return new EnvelopeError(code, `${what} failed: ${cause} (${tail})`, { hint, cause: err });
   }
   return new EnvelopeError("KMS_FAILED", `${what} failed: ${err instanceof Error ? err.message : String(err)}`, {
+    hint: "check the endpoint and the Alibaba Cloud configuration",
     cause: err,
   });
 }

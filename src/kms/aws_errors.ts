@@ -5,7 +5,8 @@
  * The SDK's errors carry the KMS error type in `name` (for example
  * `AccessDeniedException`), the HTTP status in `$metadata.httpStatusCode` and
  * `$fault` (`client` or `server`); network errors carry a Node `code` such as
- * `ECONNRESET`. Messages built here name the provider, the key id and the
+ * `ECONNRESET` (a reset or dropped connection is reported as `CONNECTION_RESET`,
+ * and retried like other network failures). Messages built here name the provider, the key id and the
  * cause; the next step goes in `hint`. Neither ever contains key material or
  * a ciphertext blob: only KMS's own error text (cut short) is quoted, and KMS
  * does not echo request payloads.
@@ -14,6 +15,7 @@
  */
 import { EnvelopeError, type ErrorCode } from "../errors.ts";
 import type { EncryptionContext } from "../keys/provider.ts";
+import { isConnectionReset } from "./net_errors.ts";
 import { AttemptTimeout } from "./retry.ts";
 
 /** The KMS operations this provider calls. */
@@ -118,7 +120,9 @@ function cause(err: unknown): string {
   if (text === "UnknownError" || text === f.name) text = "";
   if (text.length > 240) text = text.slice(0, 237) + "...";
   text = text.replace(/\.+$/, "");
-  const name = f.name && f.name !== "Error" ? f.name : f.code;
+  // An error answer with no body: the SDK names it `Unknown`; the status says more.
+  const unknown = f.name === "Unknown" || f.name === "UnknownError";
+  const name = unknown ? (f.status ? `HTTP ${f.status}` : "") : f.name && f.name !== "Error" ? f.name : f.code;
   if (name && text) return `${name}: ${text}`;
   return name || text || "no detail given";
 }
@@ -169,7 +173,22 @@ export function toEnvelopeError(err: unknown, call: FailedCall): EnvelopeError {
       "check that the KMS endpoint is reachable (network, proxy, AWS_ENDPOINT_URL_KMS) or allow a longer timeout",
     );
   }
+  if (isConnectionReset(err)) {
+    return make(
+      "CONNECTION_RESET",
+      `the connection was reset before KMS answered${tries} (${cause(err)})`,
+      "retry; if it keeps happening, check proxies, firewalls and the endpoint (AWS_ENDPOINT_URL_KMS) between here and KMS",
+    );
+  }
   const f = fields(err);
+  if (f.name === "SyntaxError" || f.message.includes("Deserialization error")) {
+    // The SDK could not parse the answer: quote none of it (it is not KMS's words).
+    return make(
+      "KMS_FAILED",
+      `the answer${f.status ? ` (HTTP ${f.status})` : ""} is not a KMS answer: it is not valid JSON${tries}`,
+      "check that the endpoint is AWS KMS or a faithful emulator, and that no proxy rewrites its answers",
+    );
+  }
   if (f.message === "Region is missing") {
     return make(
       "KMS_FAILED",
