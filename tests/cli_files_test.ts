@@ -12,7 +12,7 @@ import { atomicOutput, ioError } from "../src/cli/files.ts";
 import { temporaryOwner } from "../src/cli/temp_files.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { LocalKey } from "../src/keys/local.ts";
-import { createLocalKeyFile, loadLocalKeyFile } from "../src/keys/local_file.ts";
+import { createLocalKeyFile, loadLocalKeyFile, loadOrCreateLocalKey } from "../src/keys/local_file.ts";
 import { cliArgv, cliEnv, type CliResult, leftovers, randomBytes, show, workspace } from "./support/cli.ts";
 import { kindOf, mkfifo, mknodChar, needRoot, readFifo, writeFifo } from "./support/system.ts";
 
@@ -204,13 +204,14 @@ Deno.test("inputs: a FIFO is read sequentially (encrypt and decrypt)", async () 
   const key = await writeKey(ws.path("k"));
   const data = randomBytes(700_000);
   await mkfifo(ws.path("in"));
-  let feeding = writeFifo(ws.path("in"), data);
+  // A failed run closes the FIFO early: the writer's error is the run's, not the test's.
+  let feeding = writeFifo(ws.path("in"), data).catch(() => {});
   let r = await ws.run(["encrypt", "in", "-k", "local:k", "-o", "sealed"]);
   await feeding;
   assert.equal(r.code, 0, show(r));
   const sealed = await Deno.readFile(ws.path("sealed"));
   assert.deepEqual(await decrypt(sealed, { keys: key }), data);
-  feeding = writeFifo(ws.path("in"), sealed);
+  feeding = writeFifo(ws.path("in"), sealed).catch(() => {});
   r = await ws.run(["decrypt", "in", "-k", "local:k", "-o", "plain"]);
   await feeding;
   assert.equal(r.code, 0, show(r));
@@ -277,4 +278,17 @@ Deno.test("key files: keygen writes whole keys through a temporary file and leav
   const loaded = await loadLocalKeyFile(ws.path("keys", "one.key"));
   assert.equal(loaded.keyId, (made[0] as PromiseFulfilledResult<LocalKey>).value.keyId);
   assert.deepEqual([...Deno.readDirSync(ws.path("keys"))].map((e) => e.name), ["one.key"]);
+});
+
+Deno.test("key files: concurrent first uses all get the one key, never a half-written file", async () => {
+  await using ws = await workspace();
+  for (let round = 0; round < 20; round++) {
+    const path = ws.path(`round-${round}`, "local.key");
+    let created = 0;
+    const keys = await Promise.all(
+      Array.from({ length: 10 }, () => loadOrCreateLocalKey(path, () => created++, { onInsecurePermissions: "throw" })),
+    );
+    assert.equal(created, 1, `round ${round}: one caller creates the key`);
+    assert.equal(new Set(keys.map((k) => k.keyId)).size, 1, `round ${round}: the callers got different keys`);
+  }
 });
