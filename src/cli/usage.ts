@@ -66,7 +66,7 @@ ${KEYS}
 ${EXIT}
 `,
   decrypt:
-    `Usage: envelope decrypt [INPUT|-] [-o OUTPUT|-] [-d OUTDIR] [-k KEY]... [-c NAME=VALUE]... [--data-key B64] [--force]
+    `Usage: envelope decrypt [INPUT|-] [-o OUTPUT|-] [-d OUTDIR] [-k KEY]... [-c NAME=VALUE]... [--data-key B64] [--format FORMAT] [--force]
 
 Decrypts INPUT (a file, or - for stdin). The output is written to a temporary
 file and renamed into place only after the whole message verified: a failed
@@ -81,7 +81,11 @@ Options:
   -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
   -c, --context N=V     require exactly this encryption context (repeatable)
   --data-key B64        the plaintext data key (base64), e.g. fetched from a backend
-  --max-size BYTES      bound on the extracted size with -d (default 4 GiB)
+  --max-size BYTES      bound on the extracted size with -d (default 4 GiB), and on
+                        a Nitro or Alibaba input and its stdin spool (INPUT_TOO_LARGE)
+  --format FORMAT       auto (default: any format, warning about Nitro and Alibaba
+                        files, which have no key commitment or authenticated
+                        context), envelope (refuse the others), nitro or aliyun
   --force               replace OUTPUT, or files in OUTDIR, if they exist
   -h, --help            this text
 

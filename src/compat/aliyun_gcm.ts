@@ -270,9 +270,15 @@ function decodeGroups(text: string): Uint8Array {
 /**
  * Pass two: a `TransformStream` from the file's bytes (from the start; it
  * reads the first `scan.ciphertextChars` and ignores the rest) to plaintext.
- * The plaintext is not authentic until the stream ends: on a tag mismatch the
- * stream errors with `PAYLOAD_AUTH_FAILED` at its end, so a consumer that
- * commits only on a clean end (the CLI's atomic output) releases nothing.
+ *
+ * **WARNING: this stream releases UNVERIFIED plaintext.** The format has a
+ * single GCM tag for the whole file, checked only at the stream's end, so
+ * every chunk this stream emits may be attacker-controlled until then. On a
+ * tag mismatch the stream errors with `PAYLOAD_AUTH_FAILED` at its end. Never
+ * pipe it to anything that acts on or releases the bytes (stdout, a socket,
+ * a parser); write it to a temporary file committed only on a clean end (as
+ * the CLI's atomic output does), or run a tag pass first and decrypt again
+ * (as `openAliyunInput(..., verifyFirst)` does for stdout).
  * `gcm` is disposed when the stream ends or fails.
  */
 export function openAliyunStream(gcm: AesGcm, scan: AliyunScan): TransformStream<Uint8Array, Uint8Array> {

@@ -12,19 +12,13 @@ import { EnvelopeError } from "../errors.ts";
 import { checkWritable, openInput, writeOutput } from "../cli/files.ts";
 import type { Peeked } from "../cli/header_peek.ts";
 import { classify } from "../cli/keyspec.ts";
-import { progress, say } from "../cli/output.ts";
+import { progress, say, warn } from "../cli/output.ts";
 import { type DecryptRequest, defaultOutputName, deliver } from "../cli/commands/decrypt.ts";
 import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "./aliyun_gcm.ts";
 import { type CompatFormat, detectFormat, formatUnknown, headForDetection } from "./detect.ts";
-import {
-  NITRO_DEFAULT_NAME,
-  NITRO_MAX_PLAINTEXT,
-  nitroBlobLength,
-  sealNitro,
-  tokenTimestamp,
-  tooLarge,
-} from "./nitro.ts";
-import { openAliyunInput, openNitroInput, readLimited, scanAliyunInput, streamOf } from "./open.ts";
+import { NITRO_DEFAULT_NAME, nitroBlobLength, tokenTimestamp } from "./nitro.ts";
+import { sealNitroStream } from "./nitro_stream.ts";
+import { openAliyunInput, openNitroInput, scanAliyunInput } from "./open.ts";
 
 /** Options of {@linkcode encryptCompatCommand}, as `encrypt` parsed them. */
 export interface CompatEncryptOptions {
@@ -96,11 +90,10 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
   } else {
     zipped = zipSingleFile(opts.input!, basename(opts.input!));
   }
-  // The plaintext zip stays in memory (Fernet tokens are whole); it never touches the disk.
-  const zip = await readLimited(zipped, NITRO_MAX_PLAINTEXT, tooLarge);
+  // The zip streams through Fernet into the output (HMAC last); it never touches the disk.
   const { AwsKms } = await import("../kms/aws.ts");
   const kms = new AwsKms({ keyId });
-  let file: Uint8Array;
+  let file: ReadableStream<Uint8Array>;
   let arn: string;
   try {
     const raw = await kms.generateDataKeyRaw();
@@ -112,15 +105,17 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
           `AWS KMS GenerateDataKey with key ${keyId} failed: it returned ${raw.plaintext.length} bytes, not 32`,
         );
       }
-      file = await sealNitro(zip, raw.plaintext, raw.ciphertextBlob);
+      file = await sealNitroStream(zipped, raw.plaintext, raw.ciphertextBlob);
     } finally {
       raw.plaintext.fill(0);
     }
+  } catch (err) {
+    await zipped.cancel().catch(() => {});
+    throw err;
   } finally {
-    zip.fill(0);
     kms.close();
   }
-  await writeOutput(streamOf(file), output, { force: opts.force });
+  await writeOutput(file, output, { force: opts.force });
   if (output !== "-") say(`encrypted to ${output} (Nitro-enclave format, key ${arn})`);
   return 0;
 }
@@ -208,34 +203,81 @@ function requireContext(
   }
 }
 
+const LABEL: Record<CompatFormat, string> = { nitro: "Nitro-enclave", aliyun: "Alibaba-sample" };
+
+/** True when the request's plaintext goes to stdout, which cannot be withdrawn once written. */
+function toStdout(req: DecryptRequest): boolean {
+  return req.dir === undefined && (req.output === "-" || (req.output === undefined && req.input === "-"));
+}
+
+/**
+ * Checks a recognised compatibility format against `--format`: `envelope`
+ * refuses it, `nitro`/`aliyun` must match, and `auto` (the default) warns
+ * unless a context was required with -c.
+ */
+function admitFormat(format: CompatFormat, req: DecryptRequest, name: string): void {
+  const wanted = req.format ?? "auto";
+  if (wanted === "auto") {
+    if (req.context === undefined) {
+      warn(
+        `${name} is a ${
+          LABEL[format]
+        } file: that format has no key commitment and no authenticated encryption context; pass --format ${format} if you expected it, or --format envelope to refuse other formats`,
+      );
+    }
+    return;
+  }
+  if (wanted === format) return;
+  throw new EnvelopeError(
+    "FORMAT_UNKNOWN",
+    `Decrypting ${name} failed: it is a ${LABEL[format]} file, not ${
+      wanted === "envelope" ? "an envelope" : `a ${LABEL[wanted]}`
+    } file as --format ${wanted} requires`,
+    {
+      hint: `pass --format ${format} (or auto) if you trust this file's source; the ${
+        LABEL[format]
+      } format has no key commitment and no authenticated context`,
+    },
+  );
+}
+
 /** Runs `decrypt` for a file that is not in the envelope format; returns the exit code. */
 export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest): Promise<number> {
   const p = await headForDetection(peeked);
   const format = detectFormat(p.head, p.ended);
-  if (format === undefined) {
+  const name = req.input === "-" ? "stdin" : req.input;
+  try {
+    if (format === undefined) throw formatUnknown(name);
+    admitFormat(format, req, name);
+  } catch (err) {
     await p.stream.cancel().catch(() => {});
-    throw formatUnknown(req.input === "-" ? "stdin" : req.input);
+    throw err;
   }
   const where = format === "nitro" ? await decryptNitro(p, req) : await decryptAliyun(p, req);
-  if (where !== "-") say(`decrypted to ${where} (${format === "nitro" ? "Nitro-enclave" : "Alibaba-sample"} format)`);
+  if (where !== "-") say(`decrypted to ${where} (${LABEL[format]} format)`);
   return 0;
 }
 
 async function decryptNitro(p: Peeked, req: DecryptRequest): Promise<string> {
   if (req.context !== undefined) requireContext({}, req.context, "Nitro-enclave");
-  const plaintext = await openNitroInput(p.stream, req);
+  // Verified (HMAC over the whole token) before the first plaintext byte, so stdout is safe too.
+  const opened = await openNitroInput(req.input, p.stream, req, req.maxSize);
   try {
-    return await deliver(streamOf(plaintext), req, () => defaultOutputName(req.input));
+    return await deliver(opened.plaintext, req, () => defaultOutputName(req.input));
+  } catch (err) {
+    await opened.plaintext.cancel().catch(() => {});
+    throw err;
   } finally {
-    plaintext.fill(0);
+    await opened.cleanup();
   }
 }
 
 async function decryptAliyun(p: Peeked, req: DecryptRequest): Promise<string> {
-  const src = await scanAliyunInput(req.input, p.stream);
+  const src = await scanAliyunInput(req.input, p.stream, req.maxSize);
   try {
     requireContext(contextMap(src.scan.context).map, req.context, "Alibaba-sample");
-    return await deliver(await openAliyunInput(src, req), req, () => defaultOutputName(req.input));
+    // A file output is renamed into place only after the tag verified; stdout gets a tag pass first.
+    return await deliver(await openAliyunInput(src, req, toStdout(req)), req, () => defaultOutputName(req.input));
   } finally {
     await src.cleanup();
   }

@@ -11,8 +11,10 @@
  *
  * The Fernet key is the standard base64 (`+/`, padded) of the 32 data-key
  * bytes: Fernet signs with bytes 0..15 and encrypts (AES-128-CBC) with bytes
- * 16..31. The token holds the whole plaintext (a zip), so both directions
- * work in memory; {@linkcode NITRO_MAX_PLAINTEXT} bounds it.
+ * 16..31. This module holds the layout and the whole-file helpers
+ * ({@linkcode sealNitro}, {@linkcode openNitro}, in memory); the CLI streams
+ * (`nitro_stream.ts`, `open.ts`) in flat memory. {@linkcode NITRO_MAX_PLAINTEXT}
+ * bounds the plaintext either way.
  *
  * @module
  */
@@ -194,7 +196,7 @@ export function tooLarge(bytes: number): EnvelopeError {
     `Handling the Nitro-enclave file failed: its plaintext (${bytes} bytes or more) is over the 1 GiB bound`,
     {
       hint:
-        "a Fernet token is processed whole in memory; split the application, or use the envelope format (no --format), which streams",
+        "the Nitro-enclave format is bounded at 1 GiB of plaintext; split the application, or use the envelope format (no --format), which has no such bound",
     },
   );
 }

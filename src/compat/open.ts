@@ -6,16 +6,15 @@
  * @module
  */
 import { concat } from "../format/bytes.ts";
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AesGcm } from "../crypto/mod.ts";
 import { decodeBase64, decodeBase64Url } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
-import { openInput } from "../cli/files.ts";
 import { classify, KEY_FORMS } from "../cli/keyspec.ts";
 import { type AliyunScan, openAliyunStream, scanAliyun } from "./aliyun_gcm.ts";
-import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, openNitro, splitNitro, tooLarge } from "./nitro.ts";
+import { decryptFernetStream, verifyFernetStream } from "../crypto/fernet_stream.ts";
+import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, tooLarge } from "./nitro.ts";
+import { readNitroPrefix, skipBytes } from "./nitro_stream.ts";
+import { readLimits, twoPassInput } from "./two_pass.ts";
 
 /** Reads a whole stream, refusing more than `limit` bytes with `onOver`. */
 export async function readLimited(
@@ -182,7 +181,7 @@ export async function aliyunDataKey(scan: AliyunScan, source: KeySource): Promis
 /** An Alibaba file scanned (pass one) and a way to read it again from the start (pass two). */
 export interface AliyunSource {
   readonly scan: AliyunScan;
-  /** The file's bytes from the start (for stdin, the spooled ciphertext). */
+  /** The file's bytes from the start (for stdin, the spool). */
   reopen(): Promise<ReadableStream<Uint8Array>>;
   /** Removes the spool, if any. */
   cleanup(): Promise<void>;
@@ -190,57 +189,96 @@ export interface AliyunSource {
 
 /**
  * Pass one over an Alibaba file. A named file is read again for pass two;
- * stdin's ciphertext (base64, not secret) is spooled to a private temporary
- * file, so memory stays bounded either way.
+ * stdin (base64 ciphertext, not secret) is spooled to a private temporary
+ * file that a signal removes too. `maxSize` (`--max-size`) bounds the bytes
+ * read, and so the spool, with `INPUT_TOO_LARGE`.
  */
-export async function scanAliyunInput(input: string, stream: ReadableStream<Uint8Array>): Promise<AliyunSource> {
-  if (input !== "-") {
-    const scan = await scanAliyun(stream);
-    return { scan, reopen: async () => (await openInput(input)).stream, cleanup: async () => {} };
-  }
-  const dir = await mkdtemp(join(tmpdir(), "envelope-aliyun-"));
-  const path = join(dir, "ciphertext.b64");
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+export async function scanAliyunInput(
+  input: string,
+  stream: ReadableStream<Uint8Array>,
+  maxSize?: number,
+): Promise<AliyunSource> {
+  const name = input === "-" ? "stdin" : input;
+  const tp = await twoPassInput(input, stream, readLimits(name, maxSize), "aliyun");
   try {
-    const fh = await open(path, "wx", 0o600);
-    let scan: AliyunScan;
-    try {
-      scan = await scanAliyun(stream, async (bytes) => {
-        let off = 0;
-        while (off < bytes.length) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
-      });
-    } finally {
-      await fh.close();
-    }
-    return { scan, reopen: async () => (await openInput(path)).stream, cleanup };
+    return { scan: await scanAliyun(tp.first), reopen: tp.reopen, cleanup: tp.cleanup };
   } catch (err) {
-    await cleanup();
+    await tp.cleanup();
     throw err;
   }
 }
 
-/** Reads a whole Nitro file from `stream`, opens its key from `source` and returns the verified plaintext (the zip). */
-export async function openNitroInput(stream: ReadableStream<Uint8Array>, source: KeySource): Promise<Uint8Array> {
-  const parts = splitNitro(await readLimited(stream, NITRO_MAX_FILE, () => tooLarge(NITRO_MAX_PLAINTEXT)));
-  const dataKey = await nitroDataKey(parts.blob, source);
+/** A compatibility file's verified plaintext as a stream, and what to remove when it has been read. */
+export interface OpenedInput {
+  readonly plaintext: ReadableStream<Uint8Array>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Opens a Nitro file in flat memory: reads the blob from its front, opens
+ * the data key from `source`, verifies the Fernet token's HMAC over the whole
+ * file (pass one; stdin is spooled), then returns the plaintext (the zip) of
+ * pass two. Nothing is decrypted before the HMAC verified. `maxSize` bounds
+ * the file with `INPUT_TOO_LARGE`; the format's own bound is 1 GiB of
+ * plaintext (`LIMIT_EXCEEDED`).
+ */
+export async function openNitroInput(
+  input: string,
+  stream: ReadableStream<Uint8Array>,
+  source: KeySource,
+  maxSize?: number,
+): Promise<OpenedInput> {
+  const name = input === "-" ? "stdin" : input;
+  const own = [{ bytes: NITRO_MAX_FILE, error: () => tooLarge(NITRO_MAX_PLAINTEXT) }];
+  const tp = await twoPassInput(input, stream, readLimits(name, maxSize, own), "nitro");
   try {
-    return await openNitro(parts, dataKey);
-  } finally {
-    dataKey.fill(0);
+    const { blob, token } = await readNitroPrefix(tp.first);
+    const dataKey = await nitroDataKey(blob, source);
+    let decrypt: TransformStream<Uint8Array, Uint8Array>;
+    try {
+      const verified = await verifyFernetStream(dataKey, token);
+      decrypt = await decryptFernetStream(dataKey, verified);
+    } finally {
+      dataKey.fill(0);
+    }
+    return { plaintext: skipBytes(await tp.reopen(), 4 + blob.length).pipeThrough(decrypt), cleanup: tp.cleanup };
+  } catch (err) {
+    await tp.cleanup();
+    throw err;
   }
 }
 
 /**
  * Opens a scanned Alibaba file's key from `source` and returns its plaintext
  * as a stream (pass two), which errors at its end unless the tag verifies.
+ *
+ * With `verifyFirst` (for stdout and any output that cannot be withdrawn),
+ * a tag pass reads the whole ciphertext and checks the tag, discarding what
+ * it decrypts, before the returned stream decrypts it again: no byte of
+ * plaintext is released before the tag verified.
  */
-export async function openAliyunInput(src: AliyunSource, source: KeySource): Promise<ReadableStream<Uint8Array>> {
+export async function openAliyunInput(
+  src: AliyunSource,
+  source: KeySource,
+  verifyFirst = false,
+): Promise<ReadableStream<Uint8Array>> {
   const dataKey = await aliyunDataKey(src.scan, source);
   let gcm: AesGcm;
+  let check: AesGcm | undefined;
   try {
     gcm = await AesGcm.create(dataKey);
+    if (verifyFirst) check = await AesGcm.create(dataKey);
   } finally {
     dataKey.fill(0);
+  }
+  if (check !== undefined) {
+    try {
+      const discard = new WritableStream<Uint8Array>({ write: (chunk) => void chunk.fill(0) });
+      await (await src.reopen()).pipeThrough(openAliyunStream(check, src.scan)).pipeTo(discard);
+    } catch (err) {
+      gcm.dispose();
+      throw err;
+    }
   }
   return (await src.reopen()).pipeThrough(openAliyunStream(gcm, src.scan));
 }

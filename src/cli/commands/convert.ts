@@ -2,16 +2,17 @@
  * `envelope convert`: turns a Nitro-enclave or Alibaba-sample file into the
  * envelope format. The source must fully decrypt and authenticate before
  * the output appears: the output is written to a temporary file and renamed
- * only when the whole source verified. An Alibaba file's context becomes the
+ * only when the whole source verified. A Nitro source's HMAC verifies before
+ * anything is decrypted; for stdout an Alibaba source gets a tag pass first. An Alibaba file's context becomes the
  * envelope context (kept whole under `aliyun-context` when it is not a flat
  * JSON object of strings); a Nitro file has none.
  *
  * @module
  */
 import { EnvelopeError } from "../../errors.ts";
-import { encrypt, encryptStream } from "../../envelope/encrypt.ts";
+import { encryptStream } from "../../envelope/encrypt.ts";
 import { contextMap } from "../../compat/aliyun_gcm.ts";
-import { openAliyunInput, openNitroInput, scanAliyunInput, streamOf } from "../../compat/open.ts";
+import { openAliyunInput, openNitroInput, scanAliyunInput } from "../../compat/open.ts";
 import { detectFormat, formatUnknown, headForDetection } from "../../compat/detect.ts";
 import { hasMagic } from "../../format/header.ts";
 import { parseArgs } from "../args.ts";
@@ -72,11 +73,15 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
   const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
 
   if (format === "nitro") {
-    const plaintext = await openNitroInput(peeked.stream, source);
+    // The token's HMAC verifies over the whole file before the first plaintext byte is encrypted again.
+    const opened = await openNitroInput(inputName, peeked.stream, source);
     try {
-      await writeOutput(streamOf(await encrypt(plaintext, { keys })), output, { force });
+      await writeOutput(opened.plaintext.pipeThrough(encryptStream({ keys })), output, { force });
+    } catch (err) {
+      await opened.plaintext.cancel().catch(() => {});
+      throw err;
     } finally {
-      plaintext.fill(0);
+      await opened.cleanup();
     }
   } else {
     const src = await scanAliyunInput(inputName, peeked.stream);
@@ -87,9 +92,10 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
           `the Alibaba context is not a flat JSON object of strings; it is kept whole as the envelope context "aliyun-context"`,
         );
       }
-      // The envelope output is committed only when the source's tag verified at the end of the stream.
-      const sealed = (await openAliyunInput(src, source)).pipeThrough(encryptStream({ keys, context: map }));
-      await writeOutput(sealed, output, { force });
+      // A file output is committed only when the source's tag verified at the end of the stream; stdout cannot be
+      // withdrawn, so it gets a tag pass first.
+      const plaintext = await openAliyunInput(src, source, output === "-");
+      await writeOutput(plaintext.pipeThrough(encryptStream({ keys, context: map })), output, { force });
     } finally {
       await src.cleanup();
     }

@@ -29,6 +29,7 @@ const FLAGS = [
   { name: "context", short: "c", kind: "list" },
   { name: "data-key", kind: "string" },
   { name: "max-size", kind: "string" },
+  { name: "format", kind: "string" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
@@ -55,8 +56,15 @@ export interface DecryptRequest {
   readonly dataKey?: string;
   readonly context?: Record<string, string>;
   readonly force: boolean;
+  /** `--max-size`: bounds the extracted size with -d, and what a Nitro or Alibaba input (and its spool) may hold. */
   readonly maxSize?: number;
+  /** `--format`: which formats to accept (default `auto`: any, warning about the weaker ones). */
+  readonly format?: DecryptFormat;
 }
+
+/** The values of `decrypt --format`. */
+export type DecryptFormat = "auto" | "envelope" | "nitro" | "aliyun";
+const FORMATS: readonly DecryptFormat[] = ["auto", "envelope", "nitro", "aliyun"];
 
 /**
  * Writes `plaintext` to the request's destination: a file or stdout, or
@@ -106,6 +114,14 @@ export async function decryptionKeys(
   return keys.length > 0 ? keys : await automaticKeys(headerKeys);
 }
 
+function parseFormat(text: string | undefined): DecryptFormat | undefined {
+  if (text === undefined) return undefined;
+  if (!(FORMATS as readonly string[]).includes(text)) {
+    throw usage(`Reading --format failed: "${text}" is not ${FORMATS.join(", ")}`);
+  }
+  return text as DecryptFormat;
+}
+
 /** Runs `envelope decrypt`; returns the exit code. */
 export async function decryptCommand(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseArgs(argv, FLAGS, "decrypt");
@@ -126,6 +142,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     context: parseContext(flags.context as string[] | undefined, "decrypt"),
     force: Boolean(flags.force),
     maxSize: parseSize(flags["max-size"] as string | undefined, "max-size", "decrypt"),
+    format: parseFormat(flags.format as string | undefined),
   };
   if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input);
 
@@ -137,6 +154,14 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
   if (!hasMagic(peeked.head)) {
     const { decryptCompatCommand } = await import("../../compat/cli.ts");
     return await decryptCompatCommand(peeked, req);
+  }
+  if (req.format === "nitro" || req.format === "aliyun") {
+    await peeked.stream.cancel().catch(() => {});
+    throw new EnvelopeError(
+      "FORMAT_UNKNOWN",
+      `Decrypting ${input.name} failed: it is an envelope file, not the ${req.format} format --format asks for`,
+      { hint: "pass --format envelope or auto" },
+    );
   }
   const parsed = tryParseHeader(peeked.head);
   const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
