@@ -24,18 +24,11 @@ function errno(e: unknown): string | undefined {
   return (e as { code?: string } | null)?.code;
 }
 
-/** Options for loading a key file. */
-export interface LoadLocalKeyOptions {
-  /**
-   * What to do when the key file's group or other users have any access
-   * (mode & 0o077; docs/FORMAT.md §6 says a key file MUST NOT be readable by
-   * others): `"warn"` (the default) prints a `console.warn`, `"throw"`
-   * refuses with `INVALID_KEY`, `"ignore"` says nothing, and a function is
-   * called with the path and the file's permission bits. Not checked on
-   * Windows, where the mode bits do not say who can read a file.
-   */
-  readonly onInsecurePermissions?: "warn" | "throw" | "ignore" | ((path: string, mode: number) => void);
-}
+/**
+ * Options for loading a key file. (Spelled out in each signature below, so
+ * the public API refers to no type `./fs` does not export.)
+ */
+export type LoadLocalKeyOptions = NonNullable<Parameters<typeof loadLocalKeyFile>[1]>;
 
 function keyFileError(path: string, why: string, hint: string): EnvelopeError {
   return new EnvelopeError("INVALID_KEY", `Loading the local key ${path} failed: ${why}`, { hint });
@@ -131,7 +124,20 @@ export function defaultLocalKeyPath(): string {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function loadLocalKeyFile(path: string, options: LoadLocalKeyOptions = {}): Promise<LocalKey> {
+export async function loadLocalKeyFile(
+  path: string,
+  options: {
+    /**
+     * What to do when the key file's group or other users have any access
+     * (mode & 0o077; docs/FORMAT.md §6 says a key file MUST NOT be readable by
+     * others): `"warn"` (the default) prints a `console.warn`, `"throw"`
+     * refuses with `INVALID_KEY`, `"ignore"` says nothing, and a function is
+     * called with the path and the file's permission bits. Not checked on
+     * Windows, where the mode bits do not say who can read a file.
+     */
+    readonly onInsecurePermissions?: "warn" | "throw" | "ignore" | ((path: string, mode: number) => void);
+  } = {},
+): Promise<LocalKey> {
   let fh: FileHandle | undefined;
   let bytes: Uint8Array;
   try {
@@ -289,7 +295,10 @@ async function placeNoReplace(temp: string, path: string, key: LocalKey): Promis
 export async function loadOrCreateLocalKey(
   path: string,
   onCreate: (path: string) => void,
-  options: LoadLocalKeyOptions = {},
+  options: {
+    /** As {@linkcode loadLocalKeyFile}'s: `"warn"` (default), `"throw"`, `"ignore"`, or a function of path and mode. */
+    readonly onInsecurePermissions?: "warn" | "throw" | "ignore" | ((path: string, mode: number) => void);
+  } = {},
 ): Promise<LocalKey> {
   try {
     await stat(path);
