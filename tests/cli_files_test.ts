@@ -292,3 +292,18 @@ Deno.test("key files: concurrent first uses all get the one key, never a half-wr
     assert.equal(new Set(keys.map((k) => k.keyId)).size, 1, `round ${round}: the callers got different keys`);
   }
 });
+
+Deno.test("key files: keygen --force replaces a key file through a link, never a device or FIFO", async () => {
+  await using ws = await workspace();
+  const first = await createLocalKeyFile(ws.path("real.key"));
+  await Deno.symlink("real.key", ws.path("link.key"));
+  const second = await createLocalKeyFile(ws.path("link.key"), { force: true });
+  assert.equal(kindOf(ws.path("link.key")), "symlink");
+  assert.notEqual(first.keyId, second.keyId);
+  assert.equal((await loadLocalKeyFile(ws.path("real.key"))).keyId, second.keyId);
+  await mkfifo(ws.path("fifo"));
+  const r = await ws.run(["keygen", "-o", "fifo", "--force"]);
+  assertFailed(r, "OUTPUT_UNSAFE");
+  assert.equal(kindOf(ws.path("fifo")), "fifo");
+  assert.deepEqual(await leftovers(ws.dir), []);
+});

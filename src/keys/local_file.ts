@@ -220,7 +220,15 @@ export async function createLocalKeyFile(path: string, options: { force?: boolea
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     if (options.force && (await lstat(path).catch(() => null))?.isSymbolicLink()) target = await realpath(path);
+    const there = options.force ? await stat(target).catch(() => null) : null;
+    if (there && !there.isFile()) {
+      // --force replaces a key file, never a device, FIFO or folder (as root, `-o /dev/null` would be renamed over).
+      throw new EnvelopeError("OUTPUT_UNSAFE", `Creating the key file ${path} failed: it is not a regular file`, {
+        hint: "choose a file path for the key",
+      });
+    }
   } catch (e) {
+    if (e instanceof EnvelopeError) throw e;
     throw createError(path, e);
   }
   const temp = join(dirname(target), `.${basename(target)}.envelope-${process.pid}-${encodeHex(randomBytes(6))}.part`);
