@@ -1,0 +1,65 @@
+/**
+ * Flat memory for the Nitro-enclave format: `decrypt` of a 96 MiB-plaintext
+ * file (a 128 MiB token) must not hold the token or the zip. The CLI runs
+ * as a subprocess whose peak resident size (VmHWM) is compared with that of
+ * a 1 KiB file; holding the data (as the old whole-token reader did, about
+ * 4.6x the input) would add hundreds of MiB. Bounded by size, not timed.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { randomBytes } from "../src/crypto/random.ts";
+import { encodeBase64 } from "../src/encoding/base64.ts";
+import { runMeasured } from "./support/peak_rss.ts";
+import { isPattern, writeNitroFile } from "./support/nitro_big.ts";
+
+const MiB = 1024 * 1024;
+const BIG = 96 * MiB;
+/** Growth of the peak over the small file's: a few runs in flight and the runtime's slack, far below the data. */
+const MAX_GROWTH = 64 * MiB;
+const ROOT = new URL("..", import.meta.url).pathname;
+
+Deno.test({
+  name: "nitro: decrypting a 96 MiB-plaintext file keeps the CLI's peak memory flat",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "envelope-nitro-mem-" });
+    try {
+      const key = randomBytes(32);
+      const denoDir = Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache", "deno");
+      const env = { HOME: dir, DENO_DIR: denoDir, NO_COLOR: "1", TMPDIR: dir };
+      const run = async (size: number, viaStdin: boolean) => {
+        const file = join(dir, `in-${size}`);
+        await writeNitroFile(file, size, key);
+        const out = join(dir, `out-${size}-${viaStdin}`);
+        const cli = [join(ROOT, "mod.ts"), "decrypt", "--data-key", encodeBase64(key), "-o", out];
+        const args = viaStdin
+          ? [
+            "-c",
+            `c="$1"; shift; exec "$0" run -A --config "$c" "$@" - < "$IN"`,
+            Deno.execPath(),
+            join(ROOT, "deno.json"),
+            ...cli,
+          ]
+          : ["run", "-A", "--config", join(ROOT, "deno.json"), ...cli, file];
+        const r = await runMeasured(viaStdin ? "sh" : Deno.execPath(), args, { env: { ...env, IN: file } });
+        assert.equal(r.code, 0, `${args.join(" ")}\n${r.stderr}`);
+        assert.ok(await isPattern(out, size), `the ${size}-byte plaintext came back whole`);
+        await Deno.remove(out);
+        return r.peakRss;
+      };
+      for (const viaStdin of [false, true]) {
+        const small = await run(1024, viaStdin);
+        const big = await run(BIG, viaStdin);
+        assert.ok(small > 0, "VmHWM was read");
+        assert.ok(
+          big - small < MAX_GROWTH,
+          `${viaStdin ? "stdin" : "file"}: peak RSS ${(big / MiB).toFixed(0)} MiB for ${BIG / MiB} MiB against ${
+            (small / MiB).toFixed(0)
+          } MiB for 1 KiB (bound: +${MAX_GROWTH / MiB} MiB)`,
+        );
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
