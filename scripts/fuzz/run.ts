@@ -20,7 +20,8 @@ import type { Target } from "./targets.ts";
 /** One finding, with what is needed to replay it. */
 export interface Finding {
   readonly target: string;
-  readonly mutation: Mutation | "seed";
+  /** The mutations applied, in order (`bit-flip+splice`), or `seed` for an unchanged seed. */
+  readonly mutation: string;
   readonly seedIndex: number;
   readonly why: string;
   /** The input, base64. */
@@ -151,12 +152,16 @@ export async function fuzz(targets: readonly Target[], options: FuzzOptions): Pr
         const si = rng.int(0, t.seeds.length - 1);
         const seed = t.seeds[si];
         const others = t.seeds.filter((_, j) => j !== si);
-        const mutation = rng.pick(MUTATIONS);
-        let input = mutate(rng, seed, others, t.fields(seed), mutation);
+        const kinds: Mutation[] = [rng.pick(MUTATIONS)];
         // Stacked mutations now and then.
-        if (rng.next() < 0.15) input = mutate(rng, input, others, t.fields(seed));
+        if (rng.next() < 0.15) kinds.push(rng.pick(MUTATIONS));
+        let input = seed;
+        for (const kind of kinds) input = mutate(rng, input, others, t.fields(seed), kind);
+        const mutation = kinds.join("+");
         s.inputs++;
         const unchanged = sameBytes(input, seed);
+        // A splice can give back another seed whole, or a result of the other input it took bytes from.
+        const spliced = kinds.includes("splice");
         if (unchanged) s.unchanged++;
         const r = await runOne(t, input, rng, timeoutMs);
         const finding = (why: string) =>
@@ -166,7 +171,7 @@ export async function fuzz(targets: readonly Target[], options: FuzzOptions): Pr
           if (unchanged) finding(`the unchanged seed was rejected with ${r.code}`);
           s.rejected++;
           s.codes.set(r.code, (s.codes.get(r.code) ?? 0) + 1);
-        } else if (r.digest === t.digests![si] || (mutation === "splice" && t.digests!.includes(r.digest))) {
+        } else if (r.digest === t.digests![si] || (spliced && t.digests!.includes(r.digest))) {
           s.acceptedSame++;
         } else if (unchanged) {
           finding("the unchanged seed gave a different result");
