@@ -136,7 +136,18 @@ if [ "$CHECK" = 1 ]; then
     echo "  file's header or the build is not reproducible: rebuild with that toolchain and compare" >&2
     exit 1
   fi
-  echo "build_wasm --check: core.generated.ts is up to date (wasm sha256 $got_wasm)"
+  # The portable (non-SIMD) lane code is not constant time; lib.rs refuses to build it for wasm32.
+  if (cd "$ROOT/wasm" && RUSTC="$RUSTC" RUSTFLAGS="" CARGO_TARGET_DIR="$TMP/nosimd" \
+    "$CARGO" build --release --offline --locked --target "$TARGET" --quiet > "$TMP/nosimd.log" 2>&1); then
+    echo "build_wasm --check: a wasm32 build without simd128 succeeded; it must be refused (see wasm/src/lib.rs)" >&2
+    exit 1
+  fi
+  if ! grep -q "must be built with -C target-feature=+simd128" "$TMP/nosimd.log"; then
+    echo "build_wasm --check: the build without simd128 failed for another reason:" >&2
+    cat "$TMP/nosimd.log" >&2
+    exit 1
+  fi
+  echo "build_wasm --check: core.generated.ts is up to date (wasm sha256 $got_wasm); a build without simd128 is refused"
   exit 0
 fi
 

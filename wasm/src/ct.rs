@@ -8,11 +8,13 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> u32 {
     let mut d: u32 = 0;
     for i in 0..a.len() {
         d |= (a[i] ^ b[i]) as u32;
+        // A volatile read of the accumulator in every iteration is an optimisation barrier: the
+        // compiler cannot know its value, so it cannot stop the loop early once d saturates (a
+        // single read after the loop, as before, constrained nothing inside it).
+        // SAFETY: reading a local.
+        d = unsafe { core::ptr::read_volatile(&d) };
     }
     // d in 0..=255: (d - 1) >> 31 is 1 only when d == 0.
-    // A volatile read keeps the compiler from turning the loop into an early exit.
-    // SAFETY: reading a local.
-    let d = unsafe { core::ptr::read_volatile(&d) };
     (d.wrapping_sub(1) >> 31) & 1
 }
 

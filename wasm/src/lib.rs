@@ -7,6 +7,11 @@
 
 #![cfg_attr(not(test), no_std)]
 
+// The portable fallback in v128.rs indexes arrays with secret values (the vector-permute S-box);
+// it serves the host tests only. A wasm32 build without SIMD128 would ship it, so refuse to build.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
+compile_error!("the core must be built with -C target-feature=+simd128: the portable fallback is not constant time");
+
 pub mod aes;
 pub mod cbc;
 pub mod ct;
