@@ -61,7 +61,6 @@ export interface AwsKmsConnection {
   readonly grantTokens?: readonly string[];
 }
 
-/** Options of {@linkcode AwsKms}. */
 /**
  * Which keys a discovery provider may call (docs/FORMAT.md §8 step 6): a
  * file's key list is attacker-controlled, and each entry names the key, region
@@ -83,6 +82,7 @@ export interface AwsDiscoveryOptions extends AwsKmsConnection {
   readonly filter?: AwsDiscoveryFilter;
 }
 
+/** Options of {@linkcode AwsKms}. */
 export interface AwsKmsOptions extends AwsKmsConnection {
   /** The KMS key: key id, key ARN, `alias/NAME` or alias ARN. */
   readonly keyId: string;
