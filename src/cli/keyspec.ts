@@ -22,6 +22,7 @@ import {
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
 import { exists } from "./files.ts";
 import { warn } from "./output.ts";
+import type { TrustOptions } from "./trust_flags.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -97,6 +98,7 @@ export async function defaultEncryptKey(): Promise<KeyProvider> {
  */
 export async function automaticKeys(
   keys: readonly Pick<WrappedKey, "provider">[] | Header["keys"],
+  trust: TrustOptions = {},
 ): Promise<KeyProvider[]> {
   const providers = new Set(keys.map((k) => k.provider));
   const out: KeyProvider[] = [];
@@ -106,11 +108,11 @@ export async function automaticKeys(
   }
   if (providers.has("aws-kms")) {
     const { AwsKms } = await import("../kms/aws.ts");
-    out.push(AwsKms.discovery());
+    out.push(AwsKms.discovery({ filter: trust.aws }));
   }
   if (providers.has("aliyun-kms")) {
     const { AliyunKms } = await import("../kms/aliyun.ts");
-    out.push(AliyunKms.discovery());
+    out.push(AliyunKms.discovery({ regions: trust.aliyunRegions }));
   }
   return out;
 }

@@ -44,7 +44,7 @@ The format is specified in docs/FORMAT.md.
 
 ${EXIT}
 `,
-  encrypt: `Usage: envelope encrypt [INPUT|-] [-o OUTPUT|-] [-d DIR] [-k KEY]... [-c NAME=VALUE]... [--force]
+  encrypt: `Usage: envelope encrypt [INPUT|-] [-o OUTPUT|-] [-d DIR] [-k KEY]... [-c NAME=VALUE]... [--sign] [--force]
 
 Encrypts INPUT (a file, or - for stdin) or the directory DIR (zipped as it is
 read) under a fresh data key, and writes the envelope message to OUTPUT.
@@ -58,6 +58,8 @@ Options:
   --chunk-size BYTES    plaintext bytes per chunk (default 65536)
   --format FORMAT       envelope (default), nitro (the Nitro-enclave application
                         format) or aliyun (the Alibaba Cloud sample's text format)
+  --sign                sign the message (a per-message ECDSA P-256 key), so
+                        that readers holding only a data key cannot forge it
   --force               replace OUTPUT if it exists
   -h, --help            this text
 
@@ -86,6 +88,17 @@ Options:
   --format FORMAT       auto (default: any format, warning about Nitro and Alibaba
                         files, which have no key commitment or authenticated
                         context), envelope (refuse the others), nitro or aliyun
+  --require-signed      refuse a message that is not signed (SIGNATURE_REQUIRED)
+  --max-attempts N      wrapped keys that may reach a KMS before giving up
+                        (KEY_LIMIT; default 8: a file's key list is not
+                        authenticated, so it must not steer your KMS calls)
+  --aws-account ID      without -k, call only this account's AWS keys (repeatable)
+  --aws-partition P     ... and only this partition's (aws, aws-cn, aws-us-gov)
+  --aws-region R        ... and only these regions' (repeatable)
+  --aliyun-region R     without -k, call only these Alibaba Cloud regions
+                        (each also from ENVELOPE_MAX_ATTEMPTS, ENVELOPE_AWS_ACCOUNTS,
+                        ENVELOPE_AWS_PARTITION, ENVELOPE_AWS_REGIONS,
+                        ENVELOPE_ALIYUN_REGIONS; lists comma-separated)
   --force               replace OUTPUT, or files in OUTDIR, if they exist
   -h, --help            this text
 
@@ -110,7 +123,9 @@ ${EXIT}
 Adds, replaces or removes wrapped keys in INPUT's header; the payload is copied
 byte for byte. Where a new key is in the same KMS as an existing one, the KMS
 re-encrypts it (the data key never leaves the KMS); otherwise the data key is
-unwrapped here, checked against the header, and wrapped again.
+unwrapped here, checked against the header, and wrapped again. Either way each
+new wrapped key is unwrapped once more with its own key and must open to the
+message's data key before anything is written (REWRAP_UNVERIFIED otherwise).
 
 Options:
   -k, --key NEWKEY      wrap the data key for this key too (repeatable)
@@ -119,6 +134,16 @@ Options:
   --replace             drop every existing wrapped key not given with -k
   -u, --unwrap KEY      a key to unwrap the existing data key with (default: what
                         the header names)
+  --max-attempts N      wrapped keys that may reach a KMS before giving up
+                        (KEY_LIMIT; default 8: a file's key list is not
+                        authenticated, so it must not steer your KMS calls)
+  --aws-account ID      without -k, call only this account's AWS keys (repeatable)
+  --aws-partition P     ... and only this partition's (aws, aws-cn, aws-us-gov)
+  --aws-region R        ... and only these regions' (repeatable)
+  --aliyun-region R     without -k, call only these Alibaba Cloud regions
+                        (each also from ENVELOPE_MAX_ATTEMPTS, ENVELOPE_AWS_ACCOUNTS,
+                        ENVELOPE_AWS_PARTITION, ENVELOPE_AWS_REGIONS,
+                        ENVELOPE_ALIYUN_REGIONS; lists comma-separated)
   -o, --output PATH     write here instead of replacing INPUT (atomically)
   --force               replace OUTPUT if it exists
   -h, --help            this text

@@ -5,7 +5,7 @@
  */
 import { EnvelopeError } from "../errors.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
-import { MAX_HEADER_BYTES } from "../format/limits.ts";
+import { MAX_HEADER_BYTES, SUITE_SIGNED } from "../format/limits.ts";
 import type { EncryptionContext } from "../keys/provider.ts";
 
 /** What a header says, readable without a key. */
@@ -18,6 +18,8 @@ export interface HeaderInfo {
   readonly suite: number;
   /** The cipher suite in words. */
   readonly suiteName: string;
+  /** True for a signed message (suite 2); the signature is checked on decryption, not here. */
+  readonly signed: boolean;
   /** Plaintext bytes per chunk. */
   readonly chunkSize: number;
   /** The stored encryption context (not authenticated until decryption). */
@@ -53,7 +55,10 @@ export async function inspect(source: HeaderSource): Promise<HeaderInfo> {
     format: "envelope",
     version: h.version,
     suite: h.suite,
-    suiteName: "AES-256-GCM chunks, HKDF-SHA256, HMAC-SHA256 commitment",
+    suiteName: h.suite === SUITE_SIGNED
+      ? "AES-256-GCM chunks, HKDF-SHA256, HMAC-SHA256 commitment, ECDSA P-256 signature"
+      : "AES-256-GCM chunks, HKDF-SHA256, HMAC-SHA256 commitment",
+    signed: h.suite === SUITE_SIGNED,
     chunkSize: h.chunkSize,
     context: h.context,
     keys: h.keys.map((k) => ({ provider: k.provider, keyId: k.keyId, wrappedBytes: k.wrapped.length })),

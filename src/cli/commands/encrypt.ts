@@ -23,6 +23,7 @@ const FLAGS = [
   { name: "context", short: "c", kind: "list" },
   { name: "chunk-size", kind: "string" },
   { name: "format", kind: "string" },
+  { name: "sign", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
@@ -61,6 +62,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
 
   if (format !== "envelope") {
+    if (flags.sign) throw usage(`Reading --sign failed: the ${format} format has no signatures`);
     if (format !== "nitro" && format !== "aliyun") {
       throw usage(`Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
     }
@@ -120,7 +122,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   }
   const sealed = source
     .pipeThrough(progress("encrypting", size))
-    .pipeThrough(encryptStream({ keys, context, chunkSize, plaintextLength: size }));
+    .pipeThrough(encryptStream({ keys, context, chunkSize, plaintextLength: size, sign: Boolean(flags.sign) }));
   await writeOutput(sealed, output, { force });
   if (output !== "-") say(`encrypted to ${output}`);
   return 0;

@@ -15,6 +15,7 @@ import { peek } from "../header_peek.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
 import { escapeControls as esc, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 
 const FLAGS = [
   { name: "key", short: "k", kind: "list" },
@@ -24,6 +25,7 @@ const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  ...TRUST_FLAGS,
 ] as const;
 
 function usage(message: string): EnvelopeError {
@@ -88,12 +90,14 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
     removeIds.add(`${match.provider}:${match.keyId}`);
   }
   const unwrapSpecs = (flags.unwrap as string[] | undefined) ?? [];
-  const unwrapKeys = unwrapSpecs.length > 0 ? await resolveKeys(unwrapSpecs) : await automaticKeys(headerKeys);
+  const trust = readTrustFlags(flags, "rewrap");
+  const unwrapKeys = unwrapSpecs.length > 0 ? await resolveKeys(unwrapSpecs) : await automaticKeys(headerKeys, trust);
   const replace = Boolean(flags.replace);
   const result = await rewrapHeader(peeked.head, {
     keys: unwrapKeys,
     add,
     remove: (k: WrappedKey) => removeIds.has(`${k.provider}:${k.keyId}`) || replace,
+    maxAttempts: trust.maxAttempts,
   });
 
   const output = (flags.output as string | undefined) ?? inputPath;
