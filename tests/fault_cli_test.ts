@@ -42,7 +42,7 @@ async function temporaries(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Other hidden leftovers (extraction folders), counted but not swept by this work. */
+/** Hidden folders (extraction folders a killed `decrypt -d` leaves; the next run sweeps them). */
 async function hiddenFolders(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) if (e.isDirectory && e.name.startsWith(".")) out.push(e.name);
@@ -201,13 +201,16 @@ Deno.test("fault: SIGKILL during decrypt -d leaves no folder or a complete one",
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
       assert.deepEqual(await temporaries(ws.dir), [], "a temporary file beside the output folder");
-      // The extraction folders are named by decrypt.ts and unzip.ts without an owner's pid, so
-      // nothing can tell a dead run's from a live one's: counted here, removed by hand.
-      for (const name of await hiddenFolders(ws.dir)) {
-        tally.staleFoldersLeft++;
-        await Deno.remove(ws.path(name), { recursive: true });
-      }
     }
+    // Extraction folders carry their owner's pid (`.NAME.envelope-<pid>-XXXXXX`): the next run sweeps a dead run's.
+    await Deno.remove(ws.path("restored"), { recursive: true }).catch(() => {});
+    const after = await ws.run(args);
+    assert.equal(after.code, 0, after.stderr);
+    for (const name of await hiddenFolders(ws.dir)) {
+      tally.staleFoldersLeft++;
+      await Deno.remove(ws.path(name), { recursive: true });
+    }
+    assert.equal(tally.staleFoldersLeft, 0, "a killed decrypt -d left an extraction folder the next run did not sweep");
   } finally {
     await ws.remove();
   }

@@ -45,6 +45,7 @@
  * @module
  */
 import { mkdir, mkdtemp, open, rename, rm, stat } from "node:fs/promises";
+import process from "node:process";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
@@ -197,7 +198,8 @@ async function extract(
     const parent = merge ? outAbs : dirname(outAbs);
     try {
       if (!merge) madeParent = await mkdir(parent, { recursive: true });
-      staging = await mkdtemp(join(parent, `.${basename(outAbs)}.extract-`));
+      // `.NAME.envelope-<pid>-XXXXXX`: the CLI's sweep (cli/temp_files.ts) removes it once its owner is gone.
+      staging = await mkdtemp(join(parent, `.${basename(outAbs).slice(0, 60)}.envelope-${process.pid}-`));
     } catch (err) {
       throw ioError(`Creating a staging folder beside ${outDir}`, err);
     }

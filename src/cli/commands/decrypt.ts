@@ -14,11 +14,12 @@ import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
 import { parseArgs, parseContext } from "../args.ts";
-import { openInput, removeOnSignal, writeOutput } from "../files.ts";
+import { openInput, removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "../files.ts";
+import { readTrustFlags, TRUST_FLAGS, type TrustOptions } from "../trust_flags.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { COLLECT_EVERY, collector } from "../gc.ts";
-import { progress, say } from "../output.ts";
+import { note, progress, say } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
 import { parseSize } from "./encrypt.ts";
 
@@ -30,8 +31,10 @@ const FLAGS = [
   { name: "data-key", kind: "string" },
   { name: "max-size", kind: "string" },
   { name: "format", kind: "string" },
+  { name: "require-signed", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  ...TRUST_FLAGS,
 ] as const;
 
 function usage(message: string): EnvelopeError {
@@ -60,6 +63,10 @@ export interface DecryptRequest {
   readonly maxSize?: number;
   /** `--format`: which formats to accept (default `auto`: any, warning about the weaker ones). */
   readonly format?: DecryptFormat;
+  /** `--require-signed`: refuse an unsigned envelope message (and every compat format, which has no signatures). */
+  readonly requireSigned?: boolean;
+  /** `--max-attempts` and the discovery filters. */
+  readonly trust?: TrustOptions;
 }
 
 /** The values of `decrypt --format`. */
@@ -77,7 +84,12 @@ export async function deliver(
 ): Promise<string> {
   if (req.dir !== undefined) {
     const outDir = resolve(req.dir);
-    const tmp = await mkdtemp(join(dirname(outDir), ".envelope-extract-"));
+    // Named with our pid, so a later run can tell a killed run's leftovers and sweep them.
+    const stale = await sweepStale(dirname(outDir));
+    if (stale.length > 0) {
+      note(`removed ${stale.length} temporary item(s) left in ${dirname(outDir)} by killed envelope runs`);
+    }
+    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract"));
     const forget = removeOnSignal(tmp);
     try {
       const zipPath = join(tmp, "archive.zip");
@@ -111,7 +123,7 @@ export async function decryptionKeys(
   const keys: KeyProvider[] = [];
   if (req.dataKey !== undefined) keys.push(await RawDataKey.create(req.dataKey));
   keys.push(...await resolveKeys(req.specs));
-  return keys.length > 0 ? keys : await automaticKeys(headerKeys);
+  return keys.length > 0 ? keys : await automaticKeys(headerKeys, req.trust);
 }
 
 function parseFormat(text: string | undefined): DecryptFormat | undefined {
@@ -143,6 +155,8 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     force: Boolean(flags.force),
     maxSize: parseSize(flags["max-size"] as string | undefined, "max-size", "decrypt"),
     format: parseFormat(flags.format as string | undefined),
+    requireSigned: Boolean(flags["require-signed"]),
+    trust: readTrustFlags(flags, "decrypt"),
   };
   if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input);
 
@@ -152,6 +166,14 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     (h) => h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number"),
   );
   if (!hasMagic(peeked.head)) {
+    if (req.requireSigned) {
+      await peeked.stream.cancel().catch(() => {});
+      throw new EnvelopeError(
+        "SIGNATURE_REQUIRED",
+        `Decrypting ${input.name} failed: it is not an envelope message, and only signed envelope messages are accepted`,
+        { hint: "the Nitro and Alibaba formats have no signatures; decrypt without --require-signed if you trust it" },
+      );
+    }
     const { decryptCompatCommand } = await import("../../compat/cli.ts");
     return await decryptCompatCommand(peeked, req);
   }
@@ -175,7 +197,12 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
   }
   const plaintext = peeked.stream
     .pipeThrough(progress("decrypting", input.size))
-    .pipeThrough(decryptStream({ keys, context: req.context }));
+    .pipeThrough(decryptStream({
+      keys,
+      context: req.context,
+      requireSigned: req.requireSigned,
+      maxAttempts: req.trust?.maxAttempts,
+    }));
   const where = await deliver(plaintext, req, () => defaultOutputName(req.input));
   if (where !== "-") say(`decrypted to ${where}`);
   return 0;
