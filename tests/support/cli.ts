@@ -173,11 +173,14 @@ export function show(r: CliResult): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout.slice(0, 2000)}\n--- stderr\n${r.stderr.slice(0, 2000)}`;
 }
 
-/** The names in `dir` that look like temporary outputs the CLI left (`.*.part`, `.envelope-extract-*`, `.NAME.extract-*`). */
+/**
+ * The names in `dir` that look like temporary outputs the CLI left: `.*.part` files and `.NAME.envelope-<pid>-XXXXXX`
+ * folders (and the older `.envelope-extract-*`, `.NAME.extract-*` forms).
+ */
 export async function leftovers(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (/^\..*(\.part$|extract-)/.test(e.name)) {
+    if (/^\..*(\.part$|extract-|\.envelope-\d+-[A-Za-z0-9]{6}$)/.test(e.name)) {
       out.push(e.name);
     }
   }
