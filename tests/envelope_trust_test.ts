@@ -216,3 +216,17 @@ Deno.test("local wraps, version 2: 81 bytes with a salt of their own; version 1 
   assert.equal(await codeOf(key.unwrap({ ...a, wrapped: notV2 }, { t: "1" })), "HEADER_INVALID");
   // Version 1 (60 bytes) is covered by every local-key vector in tests/vectors/envelope/ (ok_local, ...).
 });
+
+Deno.test("random access: a source that shrinks after open is TRUNCATED, not reported as tampering", async () => {
+  const key = await LocalKey.generate();
+  const sealed = await encrypt(prng(4).bytes(200), { keys: key, chunkSize: 64 });
+  let cut = false;
+  const { openRandomAccess } = await import("../mod.ts");
+  const reader = await openRandomAccess({
+    size: sealed.length,
+    read: (o, n) => Promise.resolve(sealed.subarray(o, Math.min(o + n, cut ? sealed.length - 100 : sealed.length))),
+  }, { keys: key });
+  cut = true;
+  assert.equal(await codeOf(reader.read(150, 50)), "TRUNCATED");
+  await reader.close();
+});

@@ -122,8 +122,8 @@ ${EXIT}
 
 Adds, replaces or removes wrapped keys in INPUT's header; the payload is copied
 byte for byte. Where a new key is in the same KMS as an existing one, the KMS
-re-encrypts it (the data key never leaves the KMS); otherwise the data key is
-unwrapped here, checked against the header, and wrapped again. Either way each
+re-encrypts it (no Decrypt of the old entry is needed); otherwise the data key
+is unwrapped here, checked against the header, and wrapped again. Either way each
 new wrapped key is unwrapped once more with its own key and must open to the
 message's data key before anything is written (REWRAP_UNVERIFIED otherwise).
 

@@ -152,6 +152,7 @@ const PASS_THROUGH = new Set<string>([
   "KMS_KEY_NOT_FOUND",
   "KMS_THROTTLED",
   "KMS_TIMEOUT",
+  "CONNECTION_RESET",
   "CONTEXT_MISMATCH",
 ]);
 

@@ -238,7 +238,14 @@ export async function openRandomAccess(
       const lastIdx = Math.floor((end - 1) / cs);
       const parts: Uint8Array[] = [];
       for (let i = first; i <= lastIdx; i++) {
-        const sealed = await source.read(header.length + i * full, Math.min(full, payloadLength - i * full));
+        const want = Math.min(full, payloadLength - i * full);
+        const sealed = await source.read(header.length + i * full, want);
+        if (sealed.length < want) {
+          // The source shrank after it was opened (a file cut while being read).
+          throw new EnvelopeError("TRUNCATED", `Reading chunk ${i} failed: the input ends inside it`, {
+            hint: "the file was cut short after it was opened; copy it again from its source",
+          });
+        }
         const pt = await msg.cipher.open(i, i === layout.chunks - 1, sealed, layout.chunks);
         const from = i === first ? offset - i * cs : 0;
         const to = i === lastIdx ? end - i * cs : pt.length;

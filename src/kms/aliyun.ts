@@ -2,8 +2,8 @@
  * The Alibaba Cloud KMS key provider (`aliyun-kms`).
  *
  * Data keys come from GenerateDataKey (AES_256) or are wrapped with Encrypt;
- * unwrapping is Decrypt, re-wrapping is ReEncrypt, so the plaintext data key
- * never leaves KMS on a rewrap. The envelope's encryption context (a string
+ * unwrapping is Decrypt, re-wrapping is ReEncrypt (the old entry is not
+ * decrypted here; the caller then proves the new entry with one Decrypt). The envelope's encryption context (a string
  * map) is sent to KMS as the JSON text of the map with its keys sorted, so
  * the same map always gives the same string; an empty map sends none.
  *

@@ -273,7 +273,8 @@ export class AwsKms implements KeyProvider {
 
   /**
    * ReEncrypt of `wrapped` to this provider's key, with the same context on
-   * both sides; the data key never leaves KMS. Returns `null` when `wrapped`
+   * both sides (the old entry is not decrypted here; `rewrapHeader` then
+   * proves the new entry with one Decrypt under this key). Returns `null` when `wrapped`
    * is not an `aws-kms` key, for a discovery provider, and when KMS refuses
    * ReEncrypt with AccessDeniedException (kms:ReEncryptFrom/To may be missing
    * where Decrypt and Encrypt are allowed), so the caller unwraps and wraps.
