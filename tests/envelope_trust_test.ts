@@ -178,15 +178,16 @@ Deno.test("M1: configured keys are tried first, attempts are capped at 8, and th
   assert.equal(await codeOf(decrypt(steered, { keys: discovery, maxAttempts: 0 })), "RangeError");
 });
 
-Deno.test("M2: no public option fixes the salt; two encryptions never share a payload key", async () => {
+Deno.test("M2: no public option fixes the salt; the old random option is refused, and salts are fresh", async () => {
   const key = await LocalKey.generate();
-  const fixed = () => new Uint8Array(32);
   // deno-lint-ignore no-explicit-any
-  const opts = { keys: key, random: fixed } as any;
-  const a = parseHeader(await encrypt(new Uint8Array(10), opts));
-  const b = parseHeader(await encrypt(new Uint8Array(10), opts));
+  const opts = { keys: key, random: () => new Uint8Array(32) } as any;
+  assert.equal(await codeOf(encrypt(new Uint8Array(10), opts)), "INVALID_ARGUMENT");
+  const a = parseHeader(await encrypt(new Uint8Array(10), { keys: key }));
+  const b = parseHeader(await encrypt(new Uint8Array(10), { keys: key }));
   assert.notDeepEqual(a.salt, b.salt);
-  assert.ok(a.salt.some((x) => x !== 0));
+  const mod = await import("../mod.ts");
+  assert.ok(!Object.values(mod).some((v) => typeof v === "symbol"), "no symbol is exported that could fix randomness");
 });
 
 Deno.test("limits: a chunk index of 2^32 is refused on both sides, and so is a payload of more chunks", async () => {

@@ -6,7 +6,8 @@
  * @module
  */
 import { constantTimeEqual } from "../crypto/hash.ts";
-import { randomBytes, type RandomSource } from "../crypto/random.ts";
+import { fixedRandom } from "../crypto/fixed_random_internal.ts";
+import { randomBytes } from "../crypto/random.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeContext, sameContext } from "../format/context.ts";
 import { checkChunkSize, encodeCore, encodeHeader, type Header } from "../format/header.ts";
@@ -31,18 +32,6 @@ import {
   Transcript,
   verificationKeyOf,
 } from "./signature.ts";
-
-/**
- * The key under which tests pass a fixed salt source, for vectors. It is not
- * exported from the package: no public call can choose a message's salt
- * (docs/FORMAT.md §7 step 3).
- */
-export const SALT_SOURCE: unique symbol = Symbol("envelope salt source (tests only)");
-
-/** Encrypt options with the test-only salt source. */
-export interface TestEncryptOptions extends EncryptOptions {
-  readonly [SALT_SOURCE]?: RandomSource;
-}
 
 /** Options for encrypting. */
 export interface EncryptOptions {
@@ -117,9 +106,11 @@ export async function beginSealing(
   const fresh = options.cache && plaintextLength !== undefined
     ? await options.cache.encryptionKey(providers, context, plaintextLength)
     : await newDataKey(providers, context);
-  const salt = ((options as TestEncryptOptions)[SALT_SOURCE] ?? randomBytes)(SALT_BYTES);
+  // No public option chooses the salt (docs/FORMAT.md §7 step 3): tests and vectors fix it through the
+  // unexported FIXED_RANDOM key, and a leftover `random` option is refused rather than ignored.
+  const salt = fixedRandom(options, "random")?.slice() ?? randomBytes(SALT_BYTES);
   if (salt.length !== SALT_BYTES) {
-    throw new RangeError("The random source must return the requested length");
+    throw new RangeError("A fixed salt must be 32 bytes");
   }
   const keys = await deriveKeys(fresh.dataKey, salt);
   try {

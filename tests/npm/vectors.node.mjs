@@ -17,13 +17,19 @@ import {
 } from "@envelope/envelope";
 import { b64, collect, hex, loadVectorDir, outcomeCode, streamOf, unhex, utf8 } from "./support/helpers.mjs";
 
+// No public option fixes an IV, a nonce or a salt (issue 15, M2); vectors fix them through the package's internal
+// module, reached by its path as only tests do (the package's exports do not name it).
+const { withFixedRandom } = await import(
+  new URL("src/crypto/fixed_random_internal.js", import.meta.resolve("@envelope/envelope/package.json")).href
+);
+
 const fernet = Object.fromEntries(loadVectorDir("fernet").map((v) => [v.name, v.data]));
 
 test("Fernet generate vectors: the same token from the spec's secret, time and IV", async () => {
   assert.ok(fernet.generate.length > 0);
   for (const v of fernet.generate) {
     const f = await Fernet.create(v.secret);
-    const opts = { now: new Date(v.now), iv: new Uint8Array(v.iv) };
+    const opts = withFixedRandom({ now: new Date(v.now) }, new Uint8Array(v.iv));
     assert.equal(f.encrypt(v.src, opts), v.token);
     assert.equal(await f.encryptAsync(v.src, opts), v.token);
   }
@@ -127,15 +133,11 @@ test("encrypt and encryptStream reproduce the raw-key round-trip vectors byte fo
     const message = b64(v.message);
     const plaintext = v.plaintext !== undefined ? b64(v.plaintext) : await decrypt(message, await optionsFor(v));
     const salt = b64(v.salt);
-    const opts = {
+    const opts = withFixedRandom({
       keys: await RawDataKey.create(b64(v.dataKey)),
       chunkSize: v.chunkSize,
       context: v.context,
-      random: (n) => {
-        assert.equal(n, salt.length);
-        return salt.slice();
-      },
-    };
+    }, salt);
     assert.equal(hex(await encrypt(plaintext, opts)), hex(message), `${name}: encrypt`);
     assert.equal(
       hex(await collect(streamOf(plaintext, 1000).pipeThrough(encryptStream(opts)))),

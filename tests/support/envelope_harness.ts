@@ -3,7 +3,7 @@
  * through each decoder (buffered, streamed in pieces, random access) with
  * the outcome as data, a seeded PRNG, and providers that count their calls.
  */
-import { SALT_SOURCE } from "../../src/envelope/message.ts";
+import { FIXED_RANDOM } from "../../src/crypto/fixed_random_internal.ts";
 import assert from "node:assert/strict";
 import { decrypt, type DecryptOptions, decryptStream } from "../../src/envelope/decrypt.ts";
 import { bytesSource, openRandomAccess } from "../../src/envelope/random_access.ts";
@@ -192,17 +192,9 @@ export function prng(
   };
 }
 
-/** A random source that returns `bytes` (truncated or checked to the requested length). */
 /** Encrypt options that fix the salt to `bytes`, through the test-only key (no public option can). */
-export function withSalt(bytes: Uint8Array): { [SALT_SOURCE]: (n: number) => Uint8Array } {
-  return { [SALT_SOURCE]: fixedRandom(bytes) };
-}
-
-export function fixedRandom(bytes: Uint8Array): (n: number) => Uint8Array {
-  return (n) => {
-    assert.equal(n, bytes.length, "the random source was asked for an unexpected length");
-    return bytes.slice();
-  };
+export function withSalt(bytes: Uint8Array): { [FIXED_RANDOM]: Uint8Array } {
+  return { [FIXED_RANDOM]: bytes };
 }
 
 /** A provider that forwards to `inner` and counts each call. */
