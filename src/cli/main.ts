@@ -1,5 +1,6 @@
 /**
- * The CLI's entry: picks the command, runs it, turns errors into `error:` /
+ * The CLI's entry: picks the command (`envelope` alone and `envelope help [CMD]`
+ * print help and exit 0, as age and git do), runs it, turns errors into `error:` /
  * `hint:` lines and an exit code (0 success, 1 failure, 2 usage, 141 when the
  * reader of stdout went away, as age and cat give).
  *
@@ -25,19 +26,24 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   policy: async () => (await import("./commands/policy.ts")).policyCommand,
 };
 
-/** Registers a command (the compatibility commands add themselves here). */
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = load;
-}
-
 /** Runs the CLI with `argv` (without the program name); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   exitQuietlyOnClosedStdout();
   try {
+    if (name === "help" && rest.length > 0) {
+      // `envelope help CMD`: that command's help, as `envelope CMD --help` prints it.
+      if (!Object.hasOwn(USAGE, rest[0]) || rest[0] === "") {
+        throw new EnvelopeError("USAGE", `Reading the command line failed: unknown command "${rest[0]}"`, {
+          hint: "run `envelope help` for the commands",
+        });
+      }
+      say(USAGE[rest[0]]);
+      return 0;
+    }
     if (name === undefined || name === "help" || name === "--help" || name === "-h") {
       say(USAGE[""]);
-      return name === undefined ? 2 : 0;
+      return 0;
     }
     if (name === "--version" || name === "-V") {
       say(`envelope ${VERSION}`);

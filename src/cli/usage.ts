@@ -39,7 +39,8 @@ Commands:
   extract-key  write the raw wrapped key of a Nitro-enclave file
   policy    print the KMS policies the Nitro and Alibaba setups need
 
-Run \`envelope <command> --help\` for a command's options.
+Run \`envelope help <command>\` (or \`envelope <command> --help\`) for a command's options,
+and \`envelope --version\` for the version.
 The format is specified in docs/FORMAT.md.
 
 ${EXIT}
