@@ -20,3 +20,22 @@ Deno.test("cli: envelope alone and envelope help print the overview and exit 0; 
   assert.equal(bad.code, 2, show(bad));
   assert.match(bad.stderr, /\[USAGE\]/);
 });
+
+Deno.test("cli: sizes take units (64KiB, 1MiB); a bad size or unit is a usage error, exit 2", async () => {
+  await using ws = await workspace();
+  await Deno.writeFile(ws.path("a"), new Uint8Array(200_000));
+  assert.equal((await ws.run(["keygen", "-o", "k"])).code, 0);
+  let r = await ws.run(["encrypt", "a", "-k", "local:k", "--chunk-size", "64KiB", "-o", "a1.envl"]);
+  assert.equal(r.code, 0, show(r));
+  r = await ws.run(["inspect", "a1.envl", "--json"]);
+  assert.equal(JSON.parse(r.stdout).chunkSize, 65536);
+  r = await ws.run(["encrypt", "a", "-k", "local:k", "--chunk-size", "1M", "-o", "a2.envl"]);
+  assert.equal(JSON.parse((await ws.run(["inspect", "a2.envl", "--json"])).stdout).chunkSize, 1048576, show(r));
+  for (const bad of ["64 furlongs", "1.5MiB", "-1", "KiB", "99999999999TiB"]) {
+    r = await ws.run(["encrypt", "a", "-k", "local:k", "--chunk-size", bad, "-o", "x.envl"]);
+    assert.equal(r.code, 2, `--chunk-size ${bad}: ${show(r)}`);
+    assert.match(r.stderr, /\[USAGE\]/);
+  }
+  r = await ws.run(["encrypt", "a", "-k", "local:k", "--chunk-size", "32", "-o", "x.envl"]);
+  assert.equal(r.code, 2, `a size outside the format's limits is a usage error too: ${show(r)}`);
+});

@@ -56,7 +56,7 @@ Options:
   -d, --dir DIR         encrypt a directory (a deterministic zip, streamed)
   -k, --key KEY         a key to wrap the data key for (repeatable; see below)
   -c, --context N=V     an encryption context pair (repeatable), authenticated
-  --chunk-size BYTES    plaintext bytes per chunk (default 65536)
+  --chunk-size SIZE     plaintext bytes per chunk (default 64KiB; units: KiB, MiB)
   --format FORMAT       envelope (default), nitro (the Nitro-enclave application
                         format) or aliyun (the Alibaba Cloud sample's text format)
   --sign                sign the message (a per-message ECDSA P-256 key), so
@@ -84,7 +84,7 @@ Options:
   -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
   -c, --context N=V     require exactly this encryption context (repeatable)
   --data-key B64        the plaintext data key (base64), e.g. fetched from a backend
-  --max-size BYTES      bound on the extracted size with -d (default 4 GiB), and on
+  --max-size SIZE       bound on the extracted size with -d (default 4 GiB), and on
                         a Nitro or Alibaba input and its stdin spool (INPUT_TOO_LARGE)
   --format FORMAT       auto (default: any format, warning about Nitro and Alibaba
                         files, which have no key commitment or authenticated

@@ -32,15 +32,41 @@ function usage(message: string, hint = "run `envelope encrypt --help` for the op
   return new EnvelopeError("USAGE", message, { hint });
 }
 
-/** Parses a positive integer option. */
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1000 ** 4,
+};
+
+/**
+ * Parses a size option: a whole number of bytes, optionally with a unit
+ * (`64KiB`, `1MiB`, `2G`; K/M/G/T and KiB.. are powers of 1024, KB.. of
+ * 1000). Anything else is a usage error (exit 2).
+ */
 export function parseSize(text: string | undefined, name: string, command: string): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) {
-    throw new EnvelopeError("USAGE", `Reading --${name} failed: "${text}" is not a whole number of bytes`, {
-      hint: `run \`envelope ${command} --help\``,
-    });
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  const value = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new EnvelopeError(
+      "USAGE",
+      `Reading --${name} failed: "${text}" is not a size (a whole number of bytes, or with a unit: 64KiB, 1MiB, 2GiB)`,
+      { hint: `run \`envelope ${command} --help\`` },
+    );
   }
-  return Number(text);
+  return value;
 }
 
 /** Runs `envelope encrypt`; returns the exit code. */
@@ -94,7 +120,14 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     }
   }
   // Everything that can be checked is checked before a key is loaded or created.
-  if (chunkSize !== undefined) checkChunkSize(chunkSize);
+  if (chunkSize !== undefined) {
+    try {
+      checkChunkSize(chunkSize);
+    } catch (e) {
+      // A chunk size outside the format's limits is a usage error (exit 2), as a malformed one is.
+      throw usage(`Reading --chunk-size failed: ${(e as Error).message}`, (e as EnvelopeError).hint);
+    }
+  }
   encodeContext(context);
   let source: ReadableStream<Uint8Array>;
   let size: number | undefined;
