@@ -30,6 +30,15 @@
 // file-system helpers (./fs) and cloud providers (./aws, ./aliyun) load only
 // when asked for.
 export * from "./src/browser.ts";
+// Key release, for backends (in mod.ts, not in the browser bundle: a page gets a key, it does not release one).
+export { type ReleasedDataKey, unwrapDataKey, type UnwrapDataKeyOptions } from "./src/envelope/release.ts";
+export {
+  type Authorization,
+  keyRelease,
+  type KeyReleaseAnswer,
+  type KeyReleaseEvent,
+  type KeyReleaseOptions,
+} from "./src/envelope/key_release.ts";
 
 if (import.meta.main) {
   const { main } = await import("./src/cli/main.ts");

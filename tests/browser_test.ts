@@ -17,9 +17,8 @@ import {
   streamedFile,
   type WebServer,
 } from "../scripts/serve.ts";
-import { decrypt, encrypt, encryptStream, LocalKey, RawDataKey } from "../mod.ts";
+import { decrypt, encrypt, encryptStream, LocalKey, RawDataKey, unwrapDataKey } from "../mod.ts";
 import { decodeBase64, encodeBase64 } from "../src/encoding/base64.ts";
-import { unwrapDataKey } from "../src/envelope/keys.ts";
 import { parseHeader } from "../src/format/header.ts";
 import { withBrowser, within } from "./support/browser.ts";
 
@@ -182,7 +181,7 @@ Deno.test("page: decrypts a file made by the Deno CLI, picked or dropped, and sa
 
     // What a backend does: unwrap the data key and hand it to the browser.
     const local = await LocalKey.fromText(await Deno.readTextFile(keyFile));
-    const { dataKey } = await unwrapDataKey(parseHeader(sealed), [local]);
+    const { dataKey } = await unwrapDataKey(sealed, { keys: local });
     const dataKeyB64 = encodeBase64(dataKey);
 
     await withBrowser(async ({ page, problems }) => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { decrypt, encrypt, inspect, LocalKey, RawDataKey } from "../mod.ts";
 import { decryptStream } from "../src/envelope/decrypt.ts";
 import { ChunkCipher } from "../src/envelope/chunks.ts";
-import { computeHeaderTag, deriveKeys, unwrapDataKey } from "../src/envelope/keys.ts";
+import { computeHeaderTag, deriveKeys, openDataKey } from "../src/envelope/keys.ts";
 import { beginSigning, Transcript } from "../src/envelope/signature.ts";
 import { encodeCore, encodeHeader, type Header, parseHeader } from "../src/format/header.ts";
 import { SIGNATURE_BYTES, VERIFICATION_KEY } from "../src/format/limits.ts";
@@ -69,7 +69,7 @@ async function forge(
 }
 
 async function stolenDataKey(sealed: Uint8Array, key: LocalKey): Promise<Uint8Array> {
-  return (await unwrapDataKey(parseHeader(sealed), [key])).dataKey;
+  return (await openDataKey(parseHeader(sealed), [key])).dataKey;
 }
 
 Deno.test("H3 proof of concept: a data-key holder forges a suite-1 message that the key's owner accepts", async () => {

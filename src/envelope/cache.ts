@@ -17,7 +17,7 @@ import {
   deriveKeys,
   type NewDataKey,
   newDataKey,
-  unwrapDataKey,
+  openDataKey,
   type UnwrapLimits,
   type UnwrappedKey,
   wipe,
@@ -243,7 +243,7 @@ export class DataKeyCache {
     }
     this.stats.decryptMisses++;
     this.#evict(this.#dec);
-    const pending = unwrapDataKey(header, providers, limits).then((r) => {
+    const pending = openDataKey(header, providers, limits).then((r) => {
       const copy = r.dataKey.slice();
       r.dataKey.fill(0);
       return { ...r, dataKey: copy };

@@ -4,7 +4,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { parseHeader, tryParseHeader } from "../format/header.ts";
+import { type Header, parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SUITE_SIGNED } from "../format/limits.ts";
 import type { EncryptionContext } from "../keys/provider.ts";
 
@@ -49,8 +49,11 @@ export type HeaderSource = Uint8Array | Blob | ReadableStream<Uint8Array>;
  * ```
  */
 export async function inspect(source: HeaderSource): Promise<HeaderInfo> {
-  const bytes = await readHeaderBytes(source);
-  const h = parseHeader(bytes);
+  return describeHeader(parseHeader(await readHeaderBytes(source)));
+}
+
+/** What a parsed header says, as {@linkcode inspect} reports it. */
+export function describeHeader(h: Header): HeaderInfo {
   return {
     format: "envelope",
     version: h.version,

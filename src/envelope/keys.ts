@@ -198,7 +198,7 @@ export function unwrapOrder(
  * and the derived keys; throws NO_KEY_MATCHED (with every attempt),
  * KEY_COMMITMENT_MISMATCH or KEY_LIMIT.
  */
-export async function unwrapDataKey(
+export async function openDataKey(
   header: Header,
   providers: readonly KeyProvider[],
   limits: UnwrapLimits = {},

@@ -8,6 +8,7 @@
 import { constantTimeEqual } from "../crypto/hash.ts";
 import { fixedRandom } from "../crypto/fixed_random_internal.ts";
 import { randomBytes } from "../crypto/random.ts";
+import { decodeBase64 } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeContext, sameContext } from "../format/context.ts";
 import { checkChunkSize, encodeCore, encodeHeader, type Header } from "../format/header.ts";
@@ -19,8 +20,8 @@ import {
   computeHeaderTag,
   deriveKeys,
   newDataKey,
+  openDataKey,
   providerList,
-  unwrapDataKey,
   type UnwrapLimits,
   wipe,
 } from "./keys.ts";
@@ -73,6 +74,15 @@ export interface DecryptOptions {
    * bounds the KMS calls a crafted file can cause (docs/FORMAT.md §8 step 6).
    */
   readonly maxAttempts?: number;
+  /**
+   * Require a signed message (suite 2) whose verification key is exactly this
+   * one: its 65 bytes, or their base64 as `unwrapDataKey` returns
+   * it. A reader that holds only the data key gets it from whoever unwrapped
+   * the key (docs/FORMAT.md §10). An unsigned message fails with
+   * SIGNATURE_REQUIRED and another key with SIGNATURE_INVALID, before any key
+   * provider is called.
+   */
+  readonly verificationKey?: Uint8Array | string;
 }
 
 /** A started message for writing. */
@@ -140,32 +150,78 @@ export interface OpeningMessage {
   readonly verifying?: { readonly transcript: Transcript; finish(signature: Uint8Array): Promise<void> };
 }
 
+/**
+ * What a decoder checks before any key provider is called (docs/FORMAT.md §8
+ * step 5): the verification key of a signed message (and that it is the one
+ * required), that the message is signed when that is required, and the
+ * required context. Returns the verification key, or null for suite 1.
+ */
+export function checkBeforeUnwrap(
+  header: Header,
+  options: Pick<DecryptOptions, "context" | "requireSigned" | "verificationKey">,
+  action: string,
+): Uint8Array | null {
+  const publicKey = verificationKeyOf(header);
+  const required = options.verificationKey === undefined ? undefined : verificationKeyBytes(options.verificationKey);
+  if ((options.requireSigned || required) && !publicKey) {
+    throw new EnvelopeError("SIGNATURE_REQUIRED", `${action} failed: the message is not signed`, {
+      hint: "ask the sender to encrypt with signing on (--sign), or decrypt without requiring a signature",
+    });
+  }
+  if (required && publicKey && !sameBytes(required, publicKey)) {
+    throw new EnvelopeError(
+      "SIGNATURE_INVALID",
+      `${action} failed: the message is signed by another key than the one required`,
+      { hint: "the file is not the one its data key was released for; get the file again from its sender" },
+    );
+  }
+  const stored = callerContext(header.context);
+  if (options.context !== undefined && !sameContext(options.context, stored)) {
+    throw new EnvelopeError(
+      "CONTEXT_MISMATCH",
+      `${action} failed: the file's encryption context differs from the one required`,
+      {
+        hint: `the file's context is ${JSON.stringify(stored)}; pass exactly that context, or none`,
+      },
+    );
+  }
+  return publicKey;
+}
+
+function verificationKeyBytes(key: Uint8Array | string): Uint8Array {
+  let bytes: Uint8Array | null = key instanceof Uint8Array ? key : null;
+  if (typeof key === "string") {
+    try {
+      bytes = decodeBase64(key.trim());
+    } catch { /* reported below */ }
+  }
+  if (!bytes || bytes.length !== 65 || bytes[0] !== 0x04) {
+    throw new EnvelopeError(
+      "INVALID_KEY",
+      "Reading the required verification key failed: it is not 65 bytes of P-256",
+      {
+        hint: "pass the verificationKey exactly as unwrapDataKey or the key server returned it (88 base64 characters)",
+      },
+    );
+  }
+  return bytes;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** Checks the context, unwraps the data key, verifies the commitment and the header tag. */
 export async function beginOpening(
   header: Header,
   options: DecryptOptions,
 ): Promise<OpeningMessage> {
   const providers = providerList(options.keys, "Decrypting");
-  const publicKey = verificationKeyOf(header);
-  if (options.requireSigned && !publicKey) {
-    throw new EnvelopeError("SIGNATURE_REQUIRED", "Decrypting failed: the message is not signed", {
-      hint: "ask the sender to encrypt with signing on (--sign), or decrypt without requiring a signature",
-    });
-  }
-  const stored = callerContext(header.context);
-  if (options.context !== undefined && !sameContext(options.context, stored)) {
-    throw new EnvelopeError(
-      "CONTEXT_MISMATCH",
-      "Decrypting failed: the file's encryption context differs from the one required",
-      {
-        hint: `the file's context is ${JSON.stringify(stored)}; pass exactly that context, or none`,
-      },
-    );
-  }
+  const publicKey = checkBeforeUnwrap(header, options, "Decrypting");
   const limits: UnwrapLimits = { maxAttempts: options.maxAttempts };
   const { dataKey, keys } = options.cache
     ? await options.cache.decryptionKey(header, providers, limits)
-    : await unwrapDataKey(header, providers, limits);
+    : await openDataKey(header, providers, limits);
   try {
     if (
       !constantTimeEqual(

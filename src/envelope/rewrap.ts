@@ -8,7 +8,7 @@ import { constantTimeEqual } from "../crypto/hash.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeHeader, type Header, parseHeader } from "../format/header.ts";
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
-import { computeHeaderTag, type DerivedKeys, deriveKeys, unwrapDataKey, wipe } from "./keys.ts";
+import { computeHeaderTag, type DerivedKeys, deriveKeys, openDataKey, wipe } from "./keys.ts";
 
 /** What to change in the key list. */
 export interface RewrapOptions {
@@ -28,8 +28,12 @@ export interface RewrapResult {
   readonly header: Uint8Array;
   /** Where the payload starts in the old message. */
   readonly payloadOffset: number;
-  /** Entries added, and how: `reencrypt` (inside the KMS) or `wrap` (data key unwrapped here). */
-  readonly added: readonly { provider: string; keyId: string; via: "reencrypt" | "wrap" }[];
+  /**
+   * Entries added, and how: `reencrypt` (inside the KMS), `wrap` (data key unwrapped here, the new entry opened
+   * again), or `recipient` (wrapped here for a public-key recipient with no identity at hand, so checked by the
+   * provider but not opened again).
+   */
+  readonly added: readonly { provider: string; keyId: string; via: "reencrypt" | "wrap" | "recipient" }[];
   /** Entries removed. */
   readonly removed: readonly WrappedKey[];
 }
@@ -64,7 +68,7 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
   const add = options.add ?? [];
   const removed = header.keys.filter((k) => options.remove?.(k) ?? false);
   let kept: WrappedKey[] = header.keys.filter((k) => !removed.includes(k));
-  const added: { provider: string; keyId: string; via: "reencrypt" | "wrap" }[] = [];
+  const added: RewrapResult["added"][number][] = [];
   const fresh: WrappedKey[] = [];
   let dataKey: Uint8Array | null = null;
   // The data key, unwrapped from an entry that verifies (commitment and header tag), once.
@@ -77,7 +81,7 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
         { hint: `pass a key that can open one of: ${header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")}` },
       );
     }
-    const u = await unwrapDataKey(header, options.keys, { maxAttempts: options.maxAttempts });
+    const u = await openDataKey(header, options.keys, { maxAttempts: options.maxAttempts });
     try {
       checkHeaderTag(u.keys, header);
     } catch (e) {
@@ -105,7 +109,10 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
         added.push({ provider: w.provider, keyId: w.keyId, via: "reencrypt" });
       } else {
         w = await p.wrap(await unwrapped(p), header.context);
-        if (!await opensToCommitted(p, w, header)) {
+        // A public-key recipient cannot open its wrap: an identity for it among `keys` does; without one, the
+        // provider's own check of its wrap of the data key verified above stands (docs/FORMAT.md §9 step 2).
+        const prover = p.wrapOnly ? options.keys?.find((k) => same(k, p) && !k.wrapOnly) : p;
+        if (prover && !await opensToCommitted(prover, w, header)) {
           throw new EnvelopeError(
             "REWRAP_UNVERIFIED",
             `Rewrapping for ${p.provider} key ${p.keyId} failed: the new wrapped key does not open to this message's data key`,
@@ -115,7 +122,7 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
             },
           );
         }
-        added.push({ provider: w.provider, keyId: w.keyId, via: "wrap" });
+        added.push({ provider: w.provider, keyId: w.keyId, via: prover ? "wrap" : "recipient" });
       }
       fresh.push(w);
     }
