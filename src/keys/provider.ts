@@ -1,10 +1,12 @@
 /**
  * The key-provider contract shared by every source of data keys: local key
- * files, caller-supplied data keys, AWS KMS and Alibaba Cloud KMS.
+ * files, caller-supplied data keys, age recipients and identities, AWS KMS and
+ * Alibaba Cloud KMS.
  *
  * A provider wraps a 32-byte data key for storage in a message header and
- * unwraps it again. `unwrap` returns `null` when a wrapped key is not the
- * provider's ("not mine": another provider or another key id), and throws an
+ * unwraps it again (an age recipient, a public key, only wraps). `unwrap`
+ * returns `null` when a wrapped key is not the provider's ("not mine":
+ * another provider or another key id), and throws an
  * {@linkcode EnvelopeError} only when it is the provider's and fails (access
  * denied, context mismatch, tampered blob). Decryption tries each wrapped key
  * with each provider in turn and reports every failure if none succeeds.
@@ -17,7 +19,7 @@ export type EncryptionContext = Readonly<Record<string, string>>;
 
 /** A data key wrapped by one provider, as stored in a message header. */
 export interface WrappedKey {
-  /** Provider name, e.g. `local`, `aws-kms`, `aliyun-kms`, `raw` (ASCII, at most 64 bytes). */
+  /** Provider name, e.g. `local`, `aws-kms`, `aliyun-kms`, `age`, `raw` (ASCII, at most 64 bytes). */
   readonly provider: string;
   /** The key id inside that provider (UTF-8, at most 2048 bytes). */
   readonly keyId: string;
@@ -58,4 +60,12 @@ export interface KeyProvider {
    * provider cannot do that for `wrapped`; the caller then unwraps and wraps.
    */
   rewrap?(wrapped: WrappedKey, context: EncryptionContext): Promise<WrappedKey | null>;
+  /**
+   * True for a provider that can wrap but never unwrap (a public-key
+   * recipient such as `AgeRecipient`). Its `wrap` MUST check its own output
+   * as far as that is possible without the private key, since nothing can
+   * open it here; a rewrap then accepts its wrap of a data key the rewrap
+   * verified (docs/FORMAT.md §9 step 2).
+   */
+  readonly wrapOnly?: boolean;
 }
