@@ -114,6 +114,9 @@ export async function httpRangeSource(
   };
 }
 
+/** Most bytes of chunks fetched by one source read in `read()`. */
+const READ_RUN_BYTES = 8 * 1024 * 1024;
+
 /** Chunks read per request while collecting a signed message's tags. */
 const TAG_RUN = 64;
 
@@ -237,9 +240,21 @@ export async function openRandomAccess(
       const first = Math.floor(offset / cs);
       const lastIdx = Math.floor((end - 1) / cs);
       const parts: Uint8Array[] = [];
+      // One source read per run of chunks (at most READ_RUN_BYTES), so a ranged
+      // source (HTTP, S3) makes one request per run, not one per chunk.
+      const perRun = Math.max(1, Math.floor(READ_RUN_BYTES / full));
+      let run: Uint8Array = new Uint8Array(0);
+      let runFirst = first;
       for (let i = first; i <= lastIdx; i++) {
+        if (i === first || i - runFirst >= perRun) {
+          runFirst = i;
+          const n = Math.min(perRun, lastIdx - i + 1);
+          const want = Math.min(n * full, payloadLength - i * full);
+          run = await source.read(header.length + i * full, want);
+        }
+        const at = (i - runFirst) * full;
         const want = Math.min(full, payloadLength - i * full);
-        const sealed = await source.read(header.length + i * full, want);
+        const sealed = run.subarray(at, at + want);
         if (sealed.length < want) {
           // The source shrank after it was opened (a file cut while being read).
           throw new EnvelopeError("TRUNCATED", `Reading chunk ${i} failed: the input ends inside it`, {
