@@ -1,0 +1,128 @@
+/**
+ * Object storage for envelope messages: `@envelope/envelope/s3`.
+ *
+ * - {@linkcode s3Source} / {@linkcode ossSource}: a `RandomAccessSource` over
+ *   an object, for `openRandomAccess` (ranged, authenticated reads) and
+ *   {@linkcode sourceStream} (streamed decryption with ranged GETs in flight).
+ * - {@linkcode s3Sink} / {@linkcode ossSink}: a `WritableStream` that writes
+ *   one object through a concurrent multipart upload, completed on close and
+ *   aborted on failure, so the object appears only whole.
+ * - {@linkcode rewrapS3Object}: a new key list for a stored message, the
+ *   payload copied inside the store.
+ * - {@linkcode listIncompleteUploads} / {@linkcode abortIncompleteUploads}:
+ *   what a killed upload left behind.
+ *
+ * This subpath imports `@aws-sdk/client-s3` statically; nothing else in the
+ * library imports it, so the SDK loads only for callers of `./s3`. Clients
+ * are injected (`client`), with a default built from the environment (see
+ * {@linkcode buildClient}): the AWS variables for `s3://`, the
+ * `ALIBABA_CLOUD_*` ones and OSS's S3-compatible endpoint for `oss://`.
+ *
+ * @example Encrypting into a bucket, then reading a range back
+ * ```ts ignore
+ * import { encryptStream, openRandomAccess } from "@envelope/envelope";
+ * import { s3Sink, s3Source } from "@envelope/envelope/s3";
+ * const sink = s3Sink("s3://media/video.envl");
+ * await (await Deno.open("video.mp4")).readable.pipeThrough(encryptStream({ keys })).pipeTo(sink.stream);
+ * await sink.done;
+ * const reader = await openRandomAccess(await s3Source("s3://media/video.envl"), { keys });
+ * const bytes = await reader.read(1_000_000, 1_000_000);
+ * await reader.close();
+ * ```
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import { type ObjectSink, objectSink, type ObjectWriteOptions } from "./sink.ts";
+import { type ObjectSource, objectSource, type ObjectSourceOptions } from "./source.ts";
+import { rewrapObject, type RewrapObjectOptions, type RewrapObjectResult } from "./rewrap.ts";
+import { type ObjectLocation, type ObjectScheme, parseObjectUrl } from "./url.ts";
+
+export { buildClient, type ObjectStoreConnection, ossEndpoint } from "./client.ts";
+export { type ObjectInfo, type ObjectSource, type ObjectSourceOptions, sourceStream } from "./source.ts";
+export type { SourceStreamOptions } from "./source.ts";
+export { choosePartSize, type ObjectSink, type ObjectWriteOptions, type ObjectWriteResult } from "./sink.ts";
+export { DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from "./sink.ts";
+export type { RewrapObjectOptions, RewrapObjectResult } from "./rewrap.ts";
+export { abortIncompleteUploads, type IncompleteUpload, listIncompleteUploads } from "./cleanup.ts";
+export { isObjectUrl, type ObjectLocation, type ObjectScheme, objectUrl, parseObjectUrl } from "./url.ts";
+
+/** `s3://BUCKET/KEY`, `oss://BUCKET/KEY` or a location; the scheme must be `scheme`. */
+export type ObjectRef = string | ObjectLocation;
+
+function locate(ref: ObjectRef, scheme: ObjectScheme): ObjectLocation {
+  const loc = typeof ref === "string" ? parseObjectUrl(ref) : ref;
+  if (loc.scheme !== scheme) {
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Opening ${loc.scheme}://${loc.bucket}/${loc.key} failed: it is not ${scheme}://`,
+      {
+        hint: `use the ${loc.scheme === "s3" ? "s3" : "oss"}* function for ${loc.scheme}:// URLs`,
+      },
+    );
+  }
+  return loc;
+}
+
+/**
+ * A random-access source over an S3 (or S3-compatible) object.
+ *
+ * @example
+ * ```ts ignore
+ * const reader = await openRandomAccess(await s3Source("s3://b/video.envl"), { keys });
+ * ```
+ */
+export function s3Source(ref: ObjectRef, options?: ObjectSourceOptions): Promise<ObjectSource> {
+  return objectSource(locate(ref, "s3"), options);
+}
+
+/**
+ * A random-access source over an Alibaba Cloud OSS object (S3-compatible API).
+ *
+ * @example
+ * ```ts ignore
+ * const reader = await openRandomAccess(await ossSource("oss://b/video.envl"), { keys });
+ * ```
+ */
+export function ossSource(ref: ObjectRef, options?: ObjectSourceOptions): Promise<ObjectSource> {
+  return objectSource(locate(ref, "oss"), options);
+}
+
+/**
+ * A sink writing one S3 object (see {@linkcode ObjectSink}).
+ *
+ * @example
+ * ```ts ignore
+ * const sink = s3Sink("s3://b/big.iso.envl", { queueSize: 8 });
+ * await plaintext.pipeThrough(encryptStream({ keys })).pipeTo(sink.stream);
+ * ```
+ */
+export function s3Sink(ref: ObjectRef, options?: ObjectWriteOptions): ObjectSink {
+  return objectSink(locate(ref, "s3"), options);
+}
+
+/**
+ * A sink writing one OSS object.
+ *
+ * @example
+ * ```ts ignore
+ * const sink = ossSink("oss://b/big.iso.envl");
+ * ```
+ */
+export function ossSink(ref: ObjectRef, options?: ObjectWriteOptions): ObjectSink {
+  return objectSink(locate(ref, "oss"), options);
+}
+
+/**
+ * Rewraps a stored message in place (S3 or OSS URL), the payload copied
+ * inside the store; see {@linkcode RewrapObjectOptions}.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await rewrapS3Object("s3://b/big.iso.envl", { keys: [oldKey], add: [newKey] });
+ * ```
+ */
+export function rewrapS3Object(ref: ObjectRef, options: RewrapObjectOptions): Promise<RewrapObjectResult> {
+  const loc = typeof ref === "string" ? parseObjectUrl(ref) : ref;
+  return rewrapObject(loc, options);
+}
