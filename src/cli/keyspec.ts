@@ -8,6 +8,7 @@
  * | `aws-kms:ID`, `alias/NAME`, `arn:aws:kms:...`, a key UUID | AWS KMS |
  * | `aliyun-kms:ID` (key id, `alias/NAME` or `acs:kms:...` ARN) | Alibaba Cloud KMS |
  * | `kmstool:PATH` | the Nitro enclave's `kmstool_enclave_cli` (decrypt only) |
+ * | `age1...`, `age1pq1...` | an age recipient, X25519 or mlkem768x25519 (encrypt and rewrap only) |
  *
  * @module
  */
@@ -27,11 +28,21 @@ import type { TrustOptions } from "./trust_flags.ts";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The forms `-k` accepts, for messages. */
-export const KEY_FORMS = "local:PATH, aws-kms:ID, alias/NAME, arn:aws:kms:..., a key UUID, aliyun-kms:ID, kmstool:PATH";
+export const KEY_FORMS =
+  "local:PATH, aws-kms:ID, alias/NAME, arn:aws:kms:..., a key UUID, aliyun-kms:ID, kmstool:PATH, age1... (a recipient)";
 
 /** Which provider a spec names, and the id or path after the prefix. */
-export function classify(spec: string): { kind: "local" | "aws-kms" | "aliyun-kms" | "kmstool"; value: string } {
+export function classify(
+  spec: string,
+): { kind: "local" | "aws-kms" | "aliyun-kms" | "kmstool" | "age"; value: string } {
   const after = (p: string) => spec.slice(p.length);
+  if (/^\s*AGE-SECRET-KEY-/i.test(spec)) {
+    // A secret on the command line: never echoed, and not used.
+    throw new EnvelopeError("USAGE", "Reading a -k key failed: it is an age identity (a secret key), not a recipient", {
+      hint: "pass the identity in a file with -i FILE, and its recipient (age1...) with -k",
+    });
+  }
+  if (spec.startsWith("age1")) return { kind: "age", value: spec };
   if (spec.startsWith("local:")) return { kind: "local", value: after("local:") };
   if (spec.startsWith("aws-kms:")) return { kind: "aws-kms", value: after("aws-kms:") };
   if (spec.startsWith("aliyun-kms:")) return { kind: "aliyun-kms", value: after("aliyun-kms:") };
@@ -66,6 +77,10 @@ export async function resolveKey(spec: string): Promise<KeyProvider> {
     case "kmstool": {
       const { KmstoolKey } = await import("../compat/kmstool.ts");
       return new KmstoolKey({ path: value });
+    }
+    case "age": {
+      const { AgeRecipient } = await import("../keys/age.ts");
+      return AgeRecipient.parse(value);
     }
   }
 }

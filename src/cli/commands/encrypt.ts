@@ -13,6 +13,7 @@ import { checkWritable, openInput, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
+import { loadRecipientFiles } from "../age_files.ts";
 import { progress, say, warn } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
 
@@ -20,6 +21,7 @@ const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "dir", short: "d", kind: "string" },
   { name: "key", short: "k", kind: "list" },
+  { name: "recipients-file", short: "R", kind: "list" },
   { name: "context", short: "c", kind: "list" },
   { name: "chunk-size", kind: "string" },
   { name: "format", kind: "string" },
@@ -148,7 +150,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   let keys;
   try {
     if (output !== "-") await checkWritable(output, force);
-    keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
+    const recipients = await loadRecipientFiles((flags["recipients-file"] as string[] | undefined) ?? []);
+    keys = specs.length + recipients.length > 0
+      ? [...await resolveKeys(specs), ...recipients]
+      : [await defaultEncryptKey()];
   } catch (e) {
     await source.cancel().catch(() => {});
     throw e;

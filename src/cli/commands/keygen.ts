@@ -1,17 +1,20 @@
 /**
- * `envelope keygen`: a new local key file, mode 0600.
+ * `envelope keygen`: a new local key file, mode 0600; with `--age [--pq]` a
+ * new age identity file (mode 0600), printing its recipient.
  *
  * @module
  */
 import { EnvelopeError } from "../../errors.ts";
 import { createLocalKeyFile, defaultLocalKeyPath } from "../../keys/local_file.ts";
 import { parseArgs } from "../args.ts";
-import { say, warn } from "../output.ts";
+import { note, say, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
 const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
+  { name: "age", kind: "boolean" },
+  { name: "pq", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 
@@ -26,6 +29,28 @@ export async function keygenCommand(argv: readonly string[]): Promise<number> {
     throw new EnvelopeError("USAGE", "Reading the command line failed: keygen takes no INPUT", {
       hint: "use -o PATH to choose where the key goes",
     });
+  }
+  if (flags.pq && !flags.age) {
+    throw new EnvelopeError("USAGE", "Reading the command line failed: --pq needs --age", {
+      hint: "run `envelope keygen --age --pq -o PATH` for a post-quantum age identity",
+    });
+  }
+  if (flags.age) {
+    const out = flags.output as string | undefined;
+    if (out === undefined) {
+      throw new EnvelopeError("USAGE", "Reading the command line failed: keygen --age needs -o PATH", {
+        hint: "give -o PATH for the identity file (mode 0600), or -o - to print it",
+      });
+    }
+    const { createIdentityFile } = await import("../age_files.ts");
+    const recipient = await createIdentityFile(out, { pq: Boolean(flags.pq), force: Boolean(flags.force) });
+    // The recipient is public: on stdout, unless the identity itself went there.
+    if (out === "-") note(`public key: ${recipient}`);
+    else {
+      say(recipient);
+      warn(`back up ${out}: files encrypted for ${recipient.slice(0, 16)}... cannot be decrypted without it`);
+    }
+    return 0;
   }
   const path = (flags.output as string | undefined) ?? defaultLocalKeyPath();
   const key = await createLocalKeyFile(path, { force: Boolean(flags.force) });
