@@ -1,0 +1,66 @@
+/**
+ * A loopback HTTP proxy in front of an S3 endpoint that records every
+ * request's method, path and `Range` (and `x-amz-copy-source-range`) and
+ * counts the body bytes that pass each way, so tests prove which byte ranges
+ * a reader fetched and how many bytes moved through the client.
+ *
+ * @module
+ */
+
+/** One request seen. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly range?: string;
+  readonly copyRange?: string;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+}
+
+/** A running proxy. */
+export interface RangeProxy {
+  readonly endpoint: string;
+  readonly seen: SeenRequest[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a recording proxy in front of `target` (`http://127.0.0.1:PORT`). */
+export function startRangeProxy(target: string): Promise<RangeProxy> {
+  const seen: SeenRequest[] = [];
+  return new Promise((resolve) => {
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: ({ port }) =>
+        resolve({
+          endpoint: `http://127.0.0.1:${port}`,
+          seen,
+          reset: () => void seen.splice(0),
+          close: () => server.shutdown(),
+        }),
+    }, async (req) => {
+      const url = new URL(req.url);
+      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : new Uint8Array(0);
+      const headers = new Headers(req.headers);
+      headers.delete("host");
+      const res = await fetch(target + url.pathname + url.search, {
+        method: req.method,
+        headers,
+        body: body.length ? body : undefined,
+      });
+      const out = new Uint8Array(await res.arrayBuffer());
+      seen.push({
+        method: req.method,
+        path: decodeURIComponent(url.pathname),
+        query: url.search,
+        range: req.headers.get("range") ?? undefined,
+        copyRange: req.headers.get("x-amz-copy-source-range") ?? undefined,
+        requestBytes: body.length,
+        responseBytes: out.length,
+      });
+      return new Response(req.method === "HEAD" ? null : out, { status: res.status, headers: res.headers });
+    });
+  });
+}
