@@ -13,6 +13,7 @@ import { parseArgs } from "../args.ts";
 import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
+import { loadIdentityFiles, loadRecipientFiles } from "../age_files.ts";
 import { escapeControls as esc, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
@@ -22,6 +23,8 @@ const FLAGS = [
   { name: "remove", kind: "list" },
   { name: "replace", kind: "boolean" },
   { name: "unwrap", short: "u", kind: "list" },
+  { name: "identity", short: "i", kind: "list" },
+  { name: "recipients-file", short: "R", kind: "list" },
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
@@ -45,10 +48,13 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   const inputPath = positionals[0];
   const addSpecs = (flags.key as string[] | undefined) ?? [];
   const removeSpecs = (flags.remove as string[] | undefined) ?? [];
-  if (addSpecs.length === 0 && removeSpecs.length === 0) {
+  const recipientFiles = (flags["recipients-file"] as string[] | undefined) ?? [];
+  if (addSpecs.length === 0 && removeSpecs.length === 0 && recipientFiles.length === 0) {
     throw usage("Rewrapping failed: nothing to do; give -k NEWKEY and/or --remove KEY");
   }
-  if (flags.replace && addSpecs.length === 0) throw usage("Rewrapping failed: --replace needs at least one -k NEWKEY");
+  if (flags.replace && addSpecs.length === 0 && recipientFiles.length === 0) {
+    throw usage("Rewrapping failed: --replace needs at least one -k NEWKEY");
+  }
 
   const input = await openInput(inputPath);
   if (input.size === undefined) {
@@ -70,7 +76,7 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   const parsed = tryParseHeader(peeked.head);
   const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
 
-  const add = await resolveKeys(addSpecs);
+  const add = [...await resolveKeys(addSpecs), ...await loadRecipientFiles(recipientFiles)];
   const removeIds = new Set<string>();
   for (const spec of removeSpecs) {
     const exact = headerKeys.find((k) => `${k.provider}:${k.keyId}` === spec);
@@ -91,7 +97,11 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   }
   const unwrapSpecs = (flags.unwrap as string[] | undefined) ?? [];
   const trust = readTrustFlags(flags, "rewrap");
-  const unwrapKeys = unwrapSpecs.length > 0 ? await resolveKeys(unwrapSpecs) : await automaticKeys(headerKeys, trust);
+  // -i identities unwrap, and prove a wrap for their own recipient (docs/FORMAT.md §9 step 2).
+  const identities = await loadIdentityFiles((flags.identity as string[] | undefined) ?? []);
+  const unwrapKeys = unwrapSpecs.length + identities.length > 0
+    ? [...await resolveKeys(unwrapSpecs), ...identities]
+    : await automaticKeys(headerKeys, trust);
   const replace = Boolean(flags.replace);
   const result = await rewrapHeader(peeked.head, {
     keys: unwrapKeys,
@@ -131,7 +141,11 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   for (const a of result.added) {
     say(
       `added ${esc(`${a.provider}:${a.keyId}`)} (${
-        a.via === "reencrypt" ? "re-encrypted inside the KMS" : "wrapped here"
+        a.via === "reencrypt"
+          ? "re-encrypted inside the KMS"
+          : a.via === "recipient"
+          ? "wrapped here for a public-key recipient; not opened again, as no identity for it was given with -i"
+          : "wrapped here"
       })`,
     );
   }
