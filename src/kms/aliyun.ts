@@ -28,6 +28,12 @@ import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } fro
 import { type AliyunClientOptions, AliyunKmsClient, regionFromArn } from "./aliyun_client.ts";
 
 export { AliyunKmsClient, AliyunServiceError, getEnv, regionFromArn } from "./aliyun_client.ts";
+export { AliyunCredentialChain } from "./aliyun_credentials.ts";
+export type {
+  AliyunCredentialChainOptions,
+  AliyunCredentials,
+  AliyunCredentialsProvider,
+} from "./aliyun_credentials.ts";
 export type {
   AliyunClientOptions,
   DecryptInput,

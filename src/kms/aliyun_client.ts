@@ -5,10 +5,12 @@
  * with jitter on throttling and server errors, and a timeout on every call.
  *
  * Configuration comes from the constructor or, for what is not given, from
- * the conventional environment variables `ALIBABA_CLOUD_ACCESS_KEY_ID`,
- * `ALIBABA_CLOUD_ACCESS_KEY_SECRET`, `ALIBABA_CLOUD_SECURITY_TOKEN`,
- * `ALIBABA_CLOUD_REGION_ID` and `ALIBABA_CLOUD_KMS_ENDPOINT`. Reading the
- * environment is guarded, so the module loads in a browser too.
+ * the conventional environment variables `ALIBABA_CLOUD_REGION_ID` and
+ * `ALIBABA_CLOUD_KMS_ENDPOINT`. Credentials come from `credentials`, else
+ * from an {@linkcode AliyunCredentialChain} (explicit options, the
+ * environment, OIDC, the profile files, a named ECS RAM role), asked before
+ * each call. Reading the environment is guarded, and files are read through
+ * a lazily imported `node:fs`, so the module loads in a browser too.
  *
  * Encryption contexts are passed as strings, byte for byte: the caller
  * decides the JSON text (the Alibaba sample format needs exactly that).
@@ -16,11 +18,14 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { AttemptTimeout, type RetryOptions, withRetry } from "./retry.ts";
-import { encodeForm, rpcTimestamp, signRpc } from "./aliyun_sign.ts";
+import { type RetryOptions, withRetry } from "./retry.ts";
 import { AliyunServiceError, isTransient, mapError, NetworkError } from "./aliyun_errors.ts";
+import { AliyunCredentialChain, type AliyunCredentialsProvider } from "./aliyun_credentials.ts";
+import { getEnv } from "./aliyun_env.ts";
+import { asString, sendRpc } from "./aliyun_rpc.ts";
 
 export { AliyunServiceError } from "./aliyun_errors.ts";
+export { getEnv } from "./aliyun_env.ts";
 
 /** The KMS API version this client speaks. */
 export const ALIYUN_KMS_API_VERSION = "2016-01-20";
@@ -30,12 +35,18 @@ const SERVICE = "Alibaba Cloud KMS";
 
 /** How to reach and authenticate to Alibaba Cloud KMS. */
 export interface AliyunClientOptions {
-  /** AccessKey ID (default `ALIBABA_CLOUD_ACCESS_KEY_ID`). */
+  /** AccessKey ID; with `accessKeySecret`, no other source is asked (default: the credential chain). */
   readonly accessKeyId?: string;
-  /** AccessKey secret (default `ALIBABA_CLOUD_ACCESS_KEY_SECRET`). */
+  /** AccessKey secret, with `accessKeyId`. */
   readonly accessKeySecret?: string;
-  /** STS security token (default `ALIBABA_CLOUD_SECURITY_TOKEN`). */
+  /** STS security token, with the two above. */
   readonly securityToken?: string;
+  /**
+   * Where credentials come from for each call (default: an
+   * {@linkcode AliyunCredentialChain} over the three options above, the
+   * environment, the profile files and a named ECS RAM role).
+   */
+  readonly credentials?: AliyunCredentialsProvider;
   /** Region, e.g. `cn-hangzhou` (default `ALIBABA_CLOUD_REGION_ID`, else taken from an `acs:kms:REGION:...` key ARN). */
   readonly regionId?: string;
   /** Full endpoint URL (default `ALIBABA_CLOUD_KMS_ENDPOINT`, else `https://kms.<RegionId>.aliyuncs.com/`). */
@@ -125,44 +136,6 @@ export interface ReEncryptInput {
 }
 
 /**
- * Reads an environment variable in Deno or Node; `undefined` in a browser or without permission.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { getEnv } from "./aliyun.ts";
- * Deno.env.set("ENVELOPE_DOC_EXAMPLE", "cn-shanghai");
- * assert.equal(getEnv("ENVELOPE_DOC_EXAMPLE"), "cn-shanghai");
- * Deno.env.delete("ENVELOPE_DOC_EXAMPLE");
- * assert.equal(getEnv("ENVELOPE_DOC_EXAMPLE"), undefined);
- * ```
- */
-export function getEnv(name: string): string | undefined {
-  const g = globalThis as {
-    Deno?: {
-      env?: { get(n: string): string | undefined };
-      permissions?: { querySync?(d: { name: "env"; variable: string }): { state: string } };
-    };
-    process?: { env?: Record<string, string | undefined> };
-  };
-  try {
-    // Ask first, so a Deno run without --allow-env never stops at a prompt.
-    const state = g.Deno?.permissions?.querySync?.({ name: "env", variable: name }).state ?? "granted";
-    const v = state === "granted" ? g.Deno?.env?.get(name) : undefined;
-    if (v !== undefined && v !== "") return v;
-  } catch {
-    // No Deno: fall through.
-  }
-  try {
-    const v = g.process?.env?.[name];
-    if (v !== undefined && v !== "") return v;
-  } catch {
-    // Not Node.
-  }
-  return undefined;
-}
-
-/**
  * The region in an `acs:kms:REGION:UID:key/ID` (or `:alias/NAME`) ARN, or `undefined`.
  *
  * @example
@@ -178,10 +151,6 @@ export function regionFromArn(keyId: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-function asString(v: unknown): string {
-  return typeof v === "string" ? v : "";
-}
-
 function decodeB64(text: string): Uint8Array | null {
   try {
     const bin = atob(text);
@@ -191,11 +160,6 @@ function decodeB64(text: string): Uint8Array | null {
   } catch {
     return null;
   }
-}
-
-function clip(text: string): string {
-  const t = text.replace(/\s+/g, " ").trim();
-  return t.length > 200 ? t.slice(0, 200) + "..." : t;
 }
 
 /**
@@ -224,19 +188,21 @@ function clip(text: string): string {
  * ```
  */
 export class AliyunKmsClient {
-  readonly #accessKeyId?: string;
-  readonly #accessKeySecret?: string;
-  readonly #securityToken?: string;
+  readonly #credentials: AliyunCredentialsProvider;
   readonly #regionId?: string;
   readonly #endpoint?: string;
   readonly #fetch?: typeof fetch;
   readonly #retry: RetryOptions;
 
-  /** Explicit options win; what is missing is read from the environment now. */
+  /** Explicit options win; the region and endpoint are read from the environment now, credentials at each call. */
   constructor(options: AliyunClientOptions = {}) {
-    this.#accessKeyId = options.accessKeyId ?? getEnv("ALIBABA_CLOUD_ACCESS_KEY_ID");
-    this.#accessKeySecret = options.accessKeySecret ?? getEnv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
-    this.#securityToken = options.securityToken ?? getEnv("ALIBABA_CLOUD_SECURITY_TOKEN");
+    this.#credentials = options.credentials ?? new AliyunCredentialChain({
+      accessKeyId: options.accessKeyId,
+      accessKeySecret: options.accessKeySecret,
+      securityToken: options.securityToken,
+      fetch: options.fetch,
+      retry: options.retry,
+    });
     this.#regionId = options.regionId ?? getEnv("ALIBABA_CLOUD_REGION_ID");
     this.#endpoint = options.endpoint ?? getEnv("ALIBABA_CLOUD_KMS_ENDPOINT");
     this.#fetch = options.fetch;
@@ -358,84 +324,18 @@ export class AliyunKmsClient {
     regionKeyId: string | undefined = keyId,
   ): Promise<Record<string, unknown>> {
     const what = `${SERVICE} ${action}${keyId ? ` with key ${keyId}` : ""}`;
-    if (!this.#accessKeyId || !this.#accessKeySecret) {
-      throw new EnvelopeError("KMS_ACCESS_DENIED", `${what} failed: no AccessKey is configured`, {
-        hint:
-          "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS), or pass them",
-      });
-    }
     const endpoint = this.endpointFor(regionKeyId);
     const doFetch = this.#fetch ?? globalThis.fetch;
     try {
+      const credentials = await this.#credentials.getCredentials();
       return await withRetry(
-        (signal) => this.#once(doFetch, endpoint, action, params, signal),
+        (signal) =>
+          sendRpc(doFetch, { endpoint, action, version: ALIYUN_KMS_API_VERSION, params, credentials }, signal),
         (err) => err instanceof NetworkError || (err instanceof AliyunServiceError && isTransient(err)),
         this.#retry,
       );
     } catch (err) {
       throw mapError(err, what);
     }
-  }
-
-  async #once(
-    doFetch: typeof fetch,
-    endpoint: string,
-    action: string,
-    params: Readonly<Record<string, string>>,
-    signal: AbortSignal,
-  ): Promise<Record<string, unknown>> {
-    // A fresh nonce and timestamp per attempt: a retried request is a new request.
-    const all: Record<string, string> = {
-      ...params,
-      Action: action,
-      Version: ALIYUN_KMS_API_VERSION,
-      Format: "JSON",
-      AccessKeyId: this.#accessKeyId!,
-      SignatureMethod: "HMAC-SHA1",
-      SignatureVersion: "1.0",
-      SignatureNonce: crypto.randomUUID(),
-      Timestamp: rpcTimestamp(new Date()),
-    };
-    if (this.#securityToken) all.SecurityToken = this.#securityToken;
-    all.Signature = await signRpc("POST", all, this.#accessKeySecret!);
-    let res: Response;
-    try {
-      res = await doFetch(endpoint, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-        body: encodeForm(all),
-        signal,
-      });
-    } catch (err) {
-      if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
-      throw new NetworkError(err);
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
-      throw new NetworkError(err);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    const obj = body !== null && typeof body === "object" && !Array.isArray(body)
-      ? body as Record<string, unknown>
-      : undefined;
-    if (res.ok && obj) return obj;
-    if (res.ok) {
-      throw new AliyunServiceError(action, res.status, "MalformedResponse", "the answer is not a JSON object", "");
-    }
-    throw new AliyunServiceError(
-      action,
-      res.status,
-      asString(obj?.Code) || `HTTP${res.status}`,
-      clip(asString(obj?.Message) || text || res.statusText),
-      asString(obj?.RequestId),
-    );
   }
 }
