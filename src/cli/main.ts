@@ -24,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   convert: async () => (await import("./commands/convert.ts")).convertCommand,
   "extract-key": async () => (await import("./commands/extract_key.ts")).extractKeyCommand,
   policy: async () => (await import("./commands/policy.ts")).policyCommand,
+  "data-key": async () => (await import("./commands/data_key.ts")).dataKeyCommand,
+  "serve-keys": async () => (await import("./commands/serve_keys.ts")).serveKeysCommand,
 };
 
 /** Runs the CLI with `argv` (without the program name); resolves to the exit code. */

@@ -38,6 +38,8 @@ Commands:
   convert   turn a Nitro-enclave or Alibaba-sample file into the envelope format
   extract-key  write the raw wrapped key of a Nitro-enclave file
   policy    print the KMS policies the Nitro and Alibaba setups need
+  data-key  print (or write, mode 0600) a file's plaintext data key, for a page
+  serve-keys  release data keys to pages over HTTP on 127.0.0.1 (bearer token)
 
 Run \`envelope help <command>\` (or \`envelope <command> --help\`) for a command's options,
 and \`envelope --version\` for the version.
@@ -84,6 +86,11 @@ Options:
   -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
   -c, --context N=V     require exactly this encryption context (repeatable)
   --data-key B64        the plaintext data key (base64), e.g. fetched from a backend
+                        (other users see it in \`ps\`: prefer the next two)
+  --data-key-file F     read the data key from F (as \`envelope data-key -o F\` writes it)
+                        (also: the ENVELOPE_DATA_KEY variable, when neither flag is given)
+  --verification-key B64  require a signed message with exactly this verification
+                        key (as \`data-key\` or the key server reports it)
   --max-size SIZE       bound on the extracted size with -d (default 4 GiB), and on
                         a Nitro or Alibaba input and its stdin spool (INPUT_TOO_LARGE)
   --format FORMAT       auto (default: any format, warning about Nitro and Alibaba
@@ -200,6 +207,54 @@ Options:
   -o, --output PATH     where to write (- for stdout); default: data_key.encrypted
   --force               replace PATH if it exists
   -h, --help            this text
+
+${EXIT}
+`,
+  "data-key": `Usage: envelope data-key INPUT [-k KEY]... [-c NAME=VALUE]... [-o FILE] [--require-signed] [--force]
+
+Unwraps the data key of INPUT (only its header is read), checks it against the
+header's key commitment and tag, and prints it as base64, or writes it to FILE
+with mode 0600. Whoever holds it can decrypt INPUT: hand it over an
+authenticated channel (or run \`envelope serve-keys\` for pages).
+
+Options:
+  -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
+  -c, --context N=V     require exactly this encryption context (repeatable)
+  -o, --output FILE     write the key to FILE (mode 0600) instead of stdout
+  --require-signed      refuse a message that is not signed
+  --max-attempts N, --aws-account ID, --aws-partition P, --aws-region R,
+  --aliyun-region R     bounds on the KMS calls, as for decrypt
+  --force               replace FILE if it exists
+  -h, --help            this text
+
+${KEYS}
+
+${EXIT}
+`,
+  "serve-keys":
+    `Usage: envelope serve-keys -k KEY... --token-file FILE [--port N] [--origin URL]... [-c NAME=VALUE]... [--rate N]
+
+Releases data keys to pages: listens on 127.0.0.1:N (default 8001) for POST
+requests whose body is a message's header, with "Authorization: Bearer TOKEN".
+The token is compared in constant time before anything else; then only the
+keys given with -k unwrap (no discovery), the key commitment and header tag
+are checked, and the answer is JSON { dataKey, provider, keyId,
+verificationKey? } with Cache-Control: no-store. Refusals are JSON
+{ error: { code, message, hint } }. One line per request goes to stderr,
+without key material. Put it behind a TLS proxy to serve other machines.
+
+Options:
+  -k, --key KEY         a key to unwrap with (repeatable, required)
+  --token-file FILE     the bearer token (one line, at least 16 characters)
+  --port N              the port on 127.0.0.1 (default 8001; 0 picks a free one)
+  --origin URL          a page origin allowed to ask, with CORS (repeatable)
+  -c, --context N=V     release only keys of messages with exactly this context
+  --require-signed      release only keys of signed messages
+  --rate N              at most N releases a minute (429 beyond)
+  --max-attempts N      wrapped keys tried per request (default 4)
+  -h, --help            this text
+
+${KEYS}
 
 ${EXIT}
 `,

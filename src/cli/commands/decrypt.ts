@@ -13,7 +13,9 @@ import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
+import process from "node:process";
 import { parseArgs, parseContext } from "../args.ts";
+import { readSecretFile } from "../secret_file.ts";
 import { openInput, removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS, type TrustOptions } from "../trust_flags.ts";
 import { peek } from "../header_peek.ts";
@@ -29,6 +31,8 @@ const FLAGS = [
   { name: "key", short: "k", kind: "list" },
   { name: "context", short: "c", kind: "list" },
   { name: "data-key", kind: "string" },
+  { name: "data-key-file", kind: "string" },
+  { name: "verification-key", kind: "string" },
   { name: "max-size", kind: "string" },
   { name: "format", kind: "string" },
   { name: "require-signed", kind: "boolean" },
@@ -57,6 +61,8 @@ export interface DecryptRequest {
   readonly dir?: string;
   readonly specs: readonly string[];
   readonly dataKey?: string;
+  /** `--verification-key`: require a signed message with exactly this verification key (base64). */
+  readonly verificationKey?: string;
   readonly context?: Record<string, string>;
   readonly force: boolean;
   /** `--max-size`: bounds the extracted size with -d, and what a Nitro or Alibaba input (and its spool) may hold. */
@@ -126,6 +132,23 @@ export async function decryptionKeys(
   return keys.length > 0 ? keys : await automaticKeys(headerKeys, req.trust);
 }
 
+/**
+ * The data key from `--data-key` (which `ps` shows), `--data-key-file F`, or
+ * the ENVELOPE_DATA_KEY variable, in that order; both flags at once is a
+ * usage error.
+ */
+async function dataKeyOption(flags: Record<string, unknown>): Promise<string | undefined> {
+  const inline = flags["data-key"] as string | undefined;
+  const file = flags["data-key-file"] as string | undefined;
+  if (inline !== undefined && file !== undefined) {
+    throw usage("Reading the command line failed: give either --data-key or --data-key-file, not both");
+  }
+  if (file !== undefined) return await readSecretFile(file, "the data key file");
+  if (inline !== undefined) return inline;
+  const fromEnv = process.env.ENVELOPE_DATA_KEY;
+  return fromEnv ? fromEnv : undefined;
+}
+
 function parseFormat(text: string | undefined): DecryptFormat | undefined {
   if (text === undefined) return undefined;
   if (!(FORMATS as readonly string[]).includes(text)) {
@@ -150,7 +173,8 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     output: flags.output as string | undefined,
     dir: flags.dir as string | undefined,
     specs: (flags.key as string[] | undefined) ?? [],
-    dataKey: flags["data-key"] as string | undefined,
+    dataKey: await dataKeyOption(flags),
+    verificationKey: flags["verification-key"] as string | undefined,
     context: parseContext(flags.context as string[] | undefined, "decrypt"),
     force: Boolean(flags.force),
     maxSize: parseSize(flags["max-size"] as string | undefined, "max-size", "decrypt"),
@@ -202,6 +226,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       context: req.context,
       requireSigned: req.requireSigned,
       maxAttempts: req.trust?.maxAttempts,
+      verificationKey: req.verificationKey,
     }));
   const where = await deliver(plaintext, req, () => defaultOutputName(req.input));
   if (where !== "-") say(`decrypted to ${where}`);
