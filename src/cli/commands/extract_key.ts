@@ -1,6 +1,9 @@
 /**
- * `envelope extract-key`: writes the raw wrapped data key (the KMS
- * CiphertextBlob) of a Nitro-enclave file, as the sample's
+ * `envelope extract-key`: writes one wrapped data key of a file as it is
+ * stored, so the key's own tool can open it without envelope. For an
+ * envelope file, the entry `--provider` and `--key-id` pick (an `age` entry is
+ * an age file: `age -d -i IDENTITY`; an `aws-kms` one a CiphertextBlob). For a
+ * Nitro-enclave file, its KMS CiphertextBlob, as the sample's
  * `extract_decryption_key.py` does, so `aws kms decrypt --ciphertext-blob
  * fileb://data_key.encrypted` can show that the parent instance is refused.
  *
@@ -12,12 +15,17 @@ import { streamOf } from "../../compat/open.ts";
 import { parseArgs } from "../args.ts";
 import { openInput, writeOutput } from "../files.ts";
 import { peek } from "../header_peek.ts";
-import { say } from "../output.ts";
+import { escapeControls as esc, say } from "../output.ts";
+import { hasMagic, tryParseHeader } from "../../format/header.ts";
+import { MAX_HEADER_BYTES } from "../../format/limits.ts";
+import type { WrappedKey } from "../../keys/provider.ts";
 import { USAGE } from "../usage.ts";
 
 const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
+  { name: "provider", kind: "string" },
+  { name: "key-id", kind: "string" },
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 
@@ -38,8 +46,50 @@ export async function extractKeyCommand(argv: readonly string[]): Promise<number
   }
   const output = (flags.output as string | undefined) ?? DEFAULT_KEY_FILE;
   const input = await openInput(positionals[0]);
-  const peeked = await peek(input.stream, (h) => h.length >= 4 && h.length >= nitroBytesToDecide(h));
+  const peeked = await peek(
+    input.stream,
+    (h) =>
+      h.length >= 8 && hasMagic(h)
+        ? h.length >= MAX_HEADER_BYTES || typeof tryParseHeader(h) !== "number"
+        : h.length >= 4 && h.length >= nitroBytesToDecide(h),
+  );
   await peeked.stream.cancel().catch(() => {});
+  const provider = flags.provider as string | undefined;
+  const keyId = flags["key-id"] as string | undefined;
+  if (hasMagic(peeked.head)) {
+    const header = tryParseHeader(peeked.head);
+    if (typeof header === "number") {
+      throw new EnvelopeError(
+        "TRUNCATED",
+        `Extracting a wrapped key from ${input.name} failed: the header is cut short`,
+        {
+          hint: "the file is damaged; restore it from a trusted copy",
+        },
+      );
+    }
+    const chosen = pickEntry(header.keys, provider, keyId, input.name);
+    await writeOutput(streamOf(chosen.wrapped.slice()), output, { force: Boolean(flags.force) });
+    if (output !== "-") {
+      say(
+        `wrote the ${chosen.wrapped.length}-byte wrapped key ${esc(`${chosen.provider}:${chosen.keyId}`)} to ${
+          esc(output)
+        }`,
+      );
+      if (chosen.provider === "age") {
+        say(`it is an age file of the 32-byte data key: age -d -i IDENTITY ${esc(output)}`);
+      }
+    }
+    return 0;
+  }
+  if (provider !== undefined || keyId !== undefined) {
+    throw new EnvelopeError(
+      "USAGE",
+      "Reading the command line failed: --provider and --key-id pick an envelope file's entry",
+      {
+        hint: "a Nitro-enclave file has one wrapped key; leave them out",
+      },
+    );
+  }
   const notNitro = () =>
     new EnvelopeError(
       "FORMAT_UNKNOWN",
@@ -56,4 +106,28 @@ export async function extractKeyCommand(argv: readonly string[]): Promise<number
   await writeOutput(streamOf(blob.slice()), output, { force: Boolean(flags.force) });
   if (output !== "-") say(`wrote the ${blob.length}-byte wrapped key to ${output}`);
   return 0;
+}
+
+/** The one entry `provider` and `keyId` (either may be absent) pick; USAGE or NO_KEY_MATCHED otherwise. */
+function pickEntry(
+  keys: readonly WrappedKey[],
+  provider: string | undefined,
+  keyId: string | undefined,
+  name: string,
+): WrappedKey {
+  const matches = keys.filter((k) =>
+    (provider === undefined || k.provider === provider) && (keyId === undefined || k.keyId === keyId)
+  );
+  const listed = keys.map((k) => esc(`${k.provider}:${k.keyId}`)).join(", ");
+  if (matches.length === 1) return matches[0];
+  if (matches.length === 0) {
+    throw new EnvelopeError("NO_KEY_MATCHED", `Extracting a wrapped key from ${name} failed: no entry matches`, {
+      hint: `its wrapped keys are ${listed}; pick one with --provider and --key-id`,
+    });
+  }
+  throw new EnvelopeError(
+    "USAGE",
+    `Extracting a wrapped key from ${name} failed: ${matches.length} entries match, and one is written`,
+    { hint: `its wrapped keys are ${listed}; pick one with --provider and --key-id` },
+  );
 }
