@@ -20,6 +20,7 @@ import { openInput, removeOnSignal, sweepStale, tempDirPrefix, writeOutput } fro
 import { readTrustFlags, TRUST_FLAGS, type TrustOptions } from "../trust_flags.ts";
 import { peek } from "../header_peek.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
+import { loadIdentityFiles } from "../age_files.ts";
 import { COLLECT_EVERY, collector } from "../gc.ts";
 import { note, progress, say } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
@@ -29,6 +30,7 @@ const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "dir", short: "d", kind: "string" },
   { name: "key", short: "k", kind: "list" },
+  { name: "identity", short: "i", kind: "list" },
   { name: "context", short: "c", kind: "list" },
   { name: "data-key", kind: "string" },
   { name: "data-key-file", kind: "string" },
@@ -60,6 +62,8 @@ export interface DecryptRequest {
   readonly output?: string;
   readonly dir?: string;
   readonly specs: readonly string[];
+  /** `-i FILE`: age identity files. */
+  readonly identities?: readonly string[];
   readonly dataKey?: string;
   /** `--verification-key`: require a signed message with exactly this verification key (base64). */
   readonly verificationKey?: string;
@@ -129,6 +133,7 @@ export async function decryptionKeys(
   const keys: KeyProvider[] = [];
   if (req.dataKey !== undefined) keys.push(await RawDataKey.create(req.dataKey));
   keys.push(...await resolveKeys(req.specs));
+  keys.push(...await loadIdentityFiles(req.identities ?? []));
   return keys.length > 0 ? keys : await automaticKeys(headerKeys, req.trust);
 }
 
@@ -173,6 +178,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     output: flags.output as string | undefined,
     dir: flags.dir as string | undefined,
     specs: (flags.key as string[] | undefined) ?? [],
+    identities: flags.identity as string[] | undefined,
     dataKey: await dataKeyOption(flags),
     verificationKey: flags["verification-key"] as string | undefined,
     context: parseContext(flags.context as string[] | undefined, "decrypt"),
@@ -216,7 +222,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     throw new EnvelopeError("NO_KEY_MATCHED", "Decrypting failed: no key is available for this file", {
       hint: `its wrapped keys are ${
         headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", ") || "unknown"
-      }; pass one with -k (${KEY_FORMS}) or --data-key`,
+      }; pass one with -k (${KEY_FORMS}), -i FILE (an age identity) or --data-key`,
     });
   }
   const plaintext = peeked.stream
