@@ -17,6 +17,9 @@ const KEYS = `Keys (-k, repeatable; the data key is wrapped for each):
                           ALIBABA_CLOUD_SECURITY_TOKEN, ALIBABA_CLOUD_REGION_ID,
                           ALIBABA_CLOUD_KMS_ENDPOINT)
   kmstool:PATH            decrypt through a Nitro enclave's kmstool_enclave_cli
+  age1..., age1pq1...     an age recipient (X25519, or the post-quantum
+                          mlkem768x25519 hybrid): encrypt and rewrap -k; decrypt
+                          with its identity file, -i FILE
 With no -k, encrypt uses the local default key at $ENVELOPE_LOCAL_KEY, else
 ~/.config/envelope/local.key (created on first use, mode 0600), and decrypt uses
 whatever the file's header names that is available.`;
@@ -36,7 +39,7 @@ Commands:
   rewrap    add, replace or remove wrapped keys without touching the payload
   keygen    create a local key file
   convert   turn a Nitro-enclave or Alibaba-sample file into the envelope format
-  extract-key  write the raw wrapped key of a Nitro-enclave file
+  extract-key  write one wrapped key of a file as stored (an age file, a KMS blob)
   policy    print the KMS policies the Nitro and Alibaba setups need
   data-key  print (or write, mode 0600) a file's plaintext data key, for a page
   serve-keys  release data keys to pages over HTTP on 127.0.0.1 (bearer token)
@@ -57,6 +60,7 @@ Options:
                         DIR.zip${SUFFIX} with -d; stdin goes to stdout
   -d, --dir DIR         encrypt a directory (a deterministic zip, streamed)
   -k, --key KEY         a key to wrap the data key for (repeatable; see below)
+  -R, --recipients-file FILE  age recipients, one a line (repeatable)
   -c, --context N=V     an encryption context pair (repeatable), authenticated
   --chunk-size SIZE     plaintext bytes per chunk (default 64KiB; units: KiB, MiB)
   --format FORMAT       envelope (default), nitro (the Nitro-enclave application
@@ -84,6 +88,7 @@ Options:
   -d, --dir OUTDIR      the message holds a directory: extract it into OUTDIR,
                         refusing absolute paths, .. and links out of OUTDIR
   -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
+  -i, --identity FILE   an age identity file (AGE-SECRET-KEY-1..., AGE-SECRET-KEY-PQ-1...)
   -c, --context N=V     require exactly this encryption context (repeatable)
   --data-key B64        the plaintext data key (base64), e.g. fetched from a backend
                         (other users see it in \`ps\`: prefer the next two)
@@ -142,6 +147,9 @@ Options:
   --replace             drop every existing wrapped key not given with -k
   -u, --unwrap KEY      a key to unwrap the existing data key with (default: what
                         the header names)
+  -i, --identity FILE   age identities to unwrap with; one for a recipient added
+                        with -k also opens the new entry again as a proof
+  -R, --recipients-file FILE  add the age recipients of FILE (repeatable)
   --max-attempts N      wrapped keys that may reach a KMS before giving up
                         (KEY_LIMIT; default 8: a file's key list is not
                         authenticated, so it must not steer your KMS calls)
@@ -161,13 +169,17 @@ ${KEYS}
 ${EXIT}
 `,
   keygen: `Usage: envelope keygen [-o PATH] [--force]
+       envelope keygen --age [--pq] -o PATH|- [--force]
 
 Creates a local key file (mode 0600). Default: $ENVELOPE_LOCAL_KEY, else
 ~/.config/envelope/local.key. Back it up: files encrypted with it cannot be
-decrypted without it.
+decrypted without it. With --age, writes an age identity file instead (as
+age-keygen does, mode 0600) and prints its recipient, for -k.
 
 Options:
   -o, --output PATH     where to write the key
+  --age                 an age X25519 identity (needs -o; - prints it)
+  --pq                  with --age: the post-quantum mlkem768x25519 hybrid
   --force               replace an existing key file (files encrypted with it become unreadable)
   -h, --help            this text
 
@@ -196,15 +208,21 @@ ${KEYS}
 
 ${EXIT}
 `,
-  "extract-key": `Usage: envelope extract-key INPUT [-o PATH] [--force]
+  "extract-key": `Usage: envelope extract-key INPUT [--provider NAME] [--key-id ID] [-o PATH] [--force]
 
-Writes the raw wrapped data key (the KMS CiphertextBlob) of a Nitro-enclave file,
-as the sample's extract_decryption_key.py does; try it with
+Writes one wrapped data key of INPUT exactly as stored, so the key's own tool
+opens it without envelope. In an envelope file, --provider and --key-id pick
+the entry (as \`inspect\` shows them; needed when there is more than one): an
+age entry is an age file of the 32-byte data key (\`age -d -i IDENTITY PATH\`),
+an aws-kms entry a CiphertextBlob. In a Nitro-enclave file, the KMS
+CiphertextBlob, as the sample's extract_decryption_key.py does; try it with
 \`aws kms decrypt --ciphertext-blob fileb://data_key.encrypted\` to check that
 the parent instance is refused.
 
 Options:
   -o, --output PATH     where to write (- for stdout); default: data_key.encrypted
+  --provider NAME       the entry's provider (age, aws-kms, aliyun-kms, local)
+  --key-id ID           the entry's key id
   --force               replace PATH if it exists
   -h, --help            this text
 
