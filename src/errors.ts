@@ -97,6 +97,8 @@ export const ErrorCode = {
   CONNECTION_RESET: "CONNECTION_RESET",
   /** An input is larger than the configured limit (`--max-size`). */
   INPUT_TOO_LARGE: "INPUT_TOO_LARGE",
+  /** A requested plaintext byte range starts at or past the end of the message (`cat --range`). */
+  RANGE_NOT_SATISFIABLE: "RANGE_NOT_SATISFIABLE",
   /** A key server refused to release a data key: the caller is not authorized for it. */
   RELEASE_REFUSED: "RELEASE_REFUSED",
   /** A key server refused a caller that asked for more data keys than its rate limit allows. */
