@@ -1,6 +1,6 @@
 /**
- * Files for the CLI: inputs as web streams (a file, a FIFO or device, or
- * stdin). Outputs live in output_file.ts (written through a temporary file
+ * Files for the CLI: inputs as web streams (a file, a FIFO or device,
+ * stdin, or an `s3://` / `oss://` object, see object_io.ts). Outputs live in output_file.ts (written through a temporary file
  * and put in place only after the whole job succeeded, devices and FIFOs
  * written directly) and temporaries in temp_files.ts; both are re-exported
  * here so commands import one module.
@@ -10,6 +10,7 @@
 import { type FileHandle, lstat, open } from "node:fs/promises";
 import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
+import { isObjectUrl } from "../s3/url.ts";
 import { ioError } from "./io_errors.ts";
 
 export { ioError } from "./io_errors.ts";
@@ -135,6 +136,8 @@ function stdinStream(): ReadableStream<Uint8Array> {
  */
 export async function openInput(path: string): Promise<Input> {
   if (path === "-") return { name: "stdin", stream: stdinStream() };
+  // s3:// and oss:// load the S3 SDK only here, when named.
+  if (isObjectUrl(path)) return await (await import("./object_io.ts")).openObjectInput(path);
   let fh: FileHandle;
   let size: number | undefined;
   try {

@@ -22,7 +22,9 @@ import { chmod, type FileHandle, link, lstat, open, realpath, rename, stat, unli
 import { dirname } from "node:path";
 import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
+import { isObjectUrl } from "../s3/url.ts";
 import { errnoCode, ioError } from "./io_errors.ts";
+import type { UploadFlags } from "./object_flags.ts";
 import { claimStdout, exitOnClosedPipe, note } from "./output.ts";
 import { removeOnSignal, sweepStale, tempPathFor } from "./temp_files.ts";
 
@@ -40,6 +42,10 @@ export interface OutputOptions {
   readonly mode?: number;
   /** The exact mode of the result, umask or not (rewrap in place keeps the file's mode). */
   readonly exactMode?: number;
+  /** For an `s3://` or `oss://` output: part size, parts in flight, content type, metadata, SSE. */
+  readonly upload?: UploadFlags;
+  /** For an object output: the expected size (an upper bound), to choose the part size. */
+  readonly expectedSize?: number;
 }
 
 function unsafe(path: string, why: string, hint: string): EnvelopeError {
@@ -100,6 +106,7 @@ export async function resolveTarget(path: string, force: boolean): Promise<Outpu
 
 /** Refuses an output that may not be written (see {@linkcode resolveTarget}). */
 export async function checkWritable(path: string, force: boolean): Promise<void> {
+  if (isObjectUrl(path)) return await (await import("./object_io.ts")).checkObjectWritable(path, force);
   await resolveTarget(path, force);
 }
 
@@ -322,6 +329,8 @@ export async function writeOutput(
     await source.pipeTo(stdoutStream());
     return;
   }
+  // s3:// and oss:// outputs are multipart uploads (object_io.ts), loaded only when named.
+  if (isObjectUrl(path)) return await (await import("./object_io.ts")).writeObjectOutput(source, path, options);
   let out: AtomicOutput;
   try {
     out = await openOutput(path, options);

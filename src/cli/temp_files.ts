@@ -91,7 +91,34 @@ export async function sweepStale(folder: string): Promise<string[]> {
 
 /** Temporary files and folders to remove if a signal ends the process mid-write. */
 const live = new Set<string>();
+/** Asynchronous undo steps (aborting a multipart upload) run before a signal ends the process. */
+const undo = new Set<() => Promise<void>>();
+/** How long a signal waits for the undo steps before the process exits anyway. */
+const UNDO_TIMEOUT_MS = 15_000;
 let trapped = false;
+let ending = false;
+
+/** Installs the signal handlers once. */
+function trap(): void {
+  if (!trapped) {
+    trapped = true;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+      process.on(signal, () => {
+        // A second signal while undoing ends the run at once.
+        if (ending) process.exit(code);
+        ending = true;
+        for (const p of live) {
+          try {
+            rmSync(p, { recursive: true, force: true });
+          } catch { /* best effort on the way out */ }
+        }
+        if (undo.size === 0) process.exit(code);
+        setTimeout(() => process.exit(code), UNDO_TIMEOUT_MS);
+        Promise.allSettled([...undo].map((f) => f())).then(() => process.exit(code));
+      });
+    }
+  }
+}
 
 /**
  * Registers a temporary path for removal on SIGINT, SIGTERM or SIGHUP (a
@@ -99,19 +126,18 @@ let trapped = false;
  * that unregisters it.
  */
 export function removeOnSignal(path: string): () => void {
-  if (!trapped) {
-    trapped = true;
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
-      process.on(signal, () => {
-        for (const p of live) {
-          try {
-            rmSync(p, { recursive: true, force: true });
-          } catch { /* best effort on the way out */ }
-        }
-        process.exit(code);
-      });
-    }
-  }
+  trap();
   live.add(path);
   return () => void live.delete(path);
+}
+
+/**
+ * Registers an asynchronous undo step (aborting a multipart upload) that a
+ * SIGINT, SIGTERM or SIGHUP runs, for at most 15 s, before the process ends;
+ * returns the function that unregisters it.
+ */
+export function abortOnSignal(step: () => Promise<void>): () => void {
+  trap();
+  undo.add(step);
+  return () => void undo.delete(step);
 }

@@ -35,7 +35,13 @@
 import { EnvelopeError } from "../errors.ts";
 import { type ObjectSink, objectSink, type ObjectWriteOptions } from "./sink.ts";
 import { type ObjectSource, objectSource, type ObjectSourceOptions } from "./source.ts";
-import { rewrapObject, type RewrapObjectOptions, type RewrapObjectResult } from "./rewrap.ts";
+import { rewrapHeader, type RewrapOptions, type RewrapResult } from "../envelope/rewrap.ts";
+import {
+  readHeaderBytes,
+  replaceHeader,
+  type ReplaceHeaderOptions,
+  type ReplaceHeaderResult,
+} from "./replace_header.ts";
 import { type ObjectLocation, type ObjectScheme, parseObjectUrl } from "./url.ts";
 
 export { buildClient, type ObjectStoreConnection, ossEndpoint } from "./client.ts";
@@ -43,7 +49,12 @@ export { type ObjectInfo, type ObjectSource, type ObjectSourceOptions, sourceStr
 export type { SourceStreamOptions } from "./source.ts";
 export { choosePartSize, type ObjectSink, type ObjectWriteOptions, type ObjectWriteResult } from "./sink.ts";
 export { DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from "./sink.ts";
-export type { RewrapObjectOptions, RewrapObjectResult } from "./rewrap.ts";
+export {
+  readHeaderBytes,
+  replaceHeader,
+  type ReplaceHeaderOptions,
+  type ReplaceHeaderResult,
+} from "./replace_header.ts";
 export { abortIncompleteUploads, type IncompleteUpload, listIncompleteUploads } from "./cleanup.ts";
 export { isObjectUrl, type ObjectLocation, type ObjectScheme, objectUrl, parseObjectUrl } from "./url.ts";
 
@@ -113,16 +124,35 @@ export function ossSink(ref: ObjectRef, options?: ObjectWriteOptions): ObjectSin
   return objectSink(locate(ref, "oss"), options);
 }
 
+/** Options of {@linkcode rewrapS3Object}: what to change in the key list, and how to copy. */
+export interface RewrapObjectOptions extends RewrapOptions, ReplaceHeaderOptions {}
+
+/** What {@linkcode rewrapS3Object} did: the rewrap, and the bytes moved. */
+export interface RewrapObjectResult extends RewrapResult, ReplaceHeaderResult {}
+
 /**
- * Rewraps a stored message in place (S3 or OSS URL), the payload copied
- * inside the store; see {@linkcode RewrapObjectOptions}.
+ * Rewraps a stored message in place (an `s3://` or `oss://` URL): the new
+ * key list is built and proved by `rewrapHeader` (every new wrapped key
+ * opens to the committed data key) before anything is written; then the
+ * header is replaced with {@linkcode replaceHeader}, the payload copied
+ * inside the store above 10 MiB. The payload bytes are unchanged.
  *
- * @example
+ * @example Adding a KMS key to a stored object
  * ```ts ignore
- * const r = await rewrapS3Object("s3://b/big.iso.envl", { keys: [oldKey], add: [newKey] });
+ * import { AwsKms } from "@envelope/envelope/aws";
+ * import { rewrapS3Object } from "@envelope/envelope/s3";
+ * const r = await rewrapS3Object("s3://b/big.iso.envl", { keys: [oldKey], add: [new AwsKms({ keyId: "alias/new" })] });
+ * console.log(r.method, r.bytesDownloaded, r.bytesUploaded, r.bytesCopied);
  * ```
  */
-export function rewrapS3Object(ref: ObjectRef, options: RewrapObjectOptions): Promise<RewrapObjectResult> {
+export async function rewrapS3Object(ref: ObjectRef, options: RewrapObjectOptions): Promise<RewrapObjectResult> {
   const loc = typeof ref === "string" ? parseObjectUrl(ref) : ref;
-  return rewrapObject(loc, options);
+  const source = await objectSource(loc, { client: options.client });
+  try {
+    const rewrapped = await rewrapHeader(await readHeaderBytes(source), options);
+    const moved = await replaceHeader(loc, source, rewrapped.header, rewrapped.payloadOffset, options);
+    return { ...rewrapped, ...moved };
+  } finally {
+    await source.close();
+  }
 }

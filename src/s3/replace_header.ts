@@ -1,6 +1,6 @@
 /**
- * Rewrapping a stored object in place without moving its payload through the
- * client: the new header plus the first 5 MiB of payload (read back and
+ * Replacing the header of a stored object in place (what rewrap needs)
+ * without moving its payload through the client: the new header plus the first 5 MiB of payload (read back and
  * written unchanged, because every part but the last must be at least 5 MiB)
  * form part 1 of a multipart upload, and the rest of the old object is
  * copied inside the store with `UploadPartCopy`, each copy pinned to the
@@ -21,29 +21,26 @@ import {
 } from "@aws-sdk/client-s3";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES } from "../format/limits.ts";
-import { rewrapHeader, type RewrapOptions, type RewrapResult } from "../envelope/rewrap.ts";
 import { clientFor, type ObjectStoreConnection, storeError } from "./client.ts";
-import { getRange, type ObjectSource, objectSource } from "./source.ts";
+import { getRange, type ObjectSource } from "./source.ts";
 import { abortUpload, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from "./sink.ts";
 import { type ObjectLocation, objectUrl } from "./url.ts";
 
-/** Options of {@linkcode rewrapObject}. */
-export interface RewrapObjectOptions extends RewrapOptions, ObjectStoreConnection {
+/** Options of {@linkcode replaceHeader}. */
+export interface ReplaceHeaderOptions extends ObjectStoreConnection {
   /** Payload bytes read back and written again in part 1 (default and minimum 5 MiB). */
   readonly firstPartPayload?: number;
   /** Bytes per server-side copy part (default: 1 GiB, larger when needed to stay under 10,000 parts). */
   readonly copyPartSize?: number;
   /** Copy parts in flight (default 4). */
   readonly queueSize?: number;
-  /** An already opened source for the object (its ETag pins every read and copy). */
-  readonly source?: ObjectSource;
 }
 
-/** What {@linkcode rewrapObject} did. */
-export interface RewrapObjectResult extends RewrapResult {
+/** What {@linkcode replaceHeader} did. */
+export interface ReplaceHeaderResult {
   /** `copy`: multipart with server-side copies; `rewrite`: downloaded and uploaded again. */
   readonly method: "copy" | "rewrite";
-  /** Bytes downloaded through the client. */
+  /** Bytes downloaded through the client (the source's GETs included). */
   readonly bytesDownloaded: number;
   /** Bytes uploaded through the client. */
   readonly bytesUploaded: number;
@@ -68,28 +65,21 @@ export async function readHeaderBytes(source: ObjectSource): Promise<Uint8Array>
 }
 
 /**
- * Replaces the key list of the envelope message stored at `location` (see
- * {@linkcode rewrapHeader}, which proves every new wrapped key before this
- * writes anything). The payload bytes are unchanged.
- *
- * @example Adding a KMS key to a stored object
- * ```ts ignore
- * import { AwsKms } from "@envelope/envelope/aws";
- * import { rewrapS3Object } from "@envelope/envelope/s3";
- * const r = await rewrapS3Object("s3://b/big.iso.envl", { keys: [oldKey], add: [new AwsKms({ keyId: "alias/new" })] });
- * console.log(r.method, r.bytesDownloaded, r.bytesUploaded, r.bytesCopied);
- * ```
+ * Writes `header` followed by the payload of the object `source` reads (from
+ * `payloadOffset` on) over that object. Every read and copy is pinned to the
+ * ETag the source saw; the object is replaced only when the upload completes.
  */
-export async function rewrapObject(
+export async function replaceHeader(
   location: ObjectLocation,
-  options: RewrapObjectOptions,
-): Promise<RewrapObjectResult> {
+  source: ObjectSource,
+  header: Uint8Array,
+  payloadOffset: number,
+  options: ReplaceHeaderOptions = {},
+): Promise<ReplaceHeaderResult> {
   const url = objectUrl(location);
   const { client, owned } = clientFor(location.scheme, options);
-  const source = options.source ?? await objectSource(location, { client });
+  const result = { header, payloadOffset };
   try {
-    const head = await readHeaderBytes(source);
-    const result = await rewrapHeader(head, options);
     const etag = source.info.etag;
     const payloadLength = source.size - result.payloadOffset;
     const size = result.header.length + payloadLength;
@@ -115,7 +105,6 @@ export async function rewrapObject(
         throw storeError("Writing", url, e);
       }
       return {
-        ...result,
         method: "rewrite",
         bytesDownloaded: source.stats.bytes,
         bytesUploaded: size,
@@ -186,7 +175,6 @@ export async function rewrapObject(
       );
       uploadId = undefined;
       return {
-        ...result,
         method: "copy",
         bytesDownloaded: source.stats.bytes,
         bytesUploaded: first.length,
@@ -198,7 +186,6 @@ export async function rewrapObject(
       throw storeError("Rewrapping", url, e);
     }
   } finally {
-    if (!options.source) await source.close();
     if (owned) client.destroy();
   }
 }

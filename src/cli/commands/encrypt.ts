@@ -14,6 +14,8 @@ import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
+import { OBJECT_FLAGS, readObjectFlags } from "../object_flags.ts";
+import { isObjectUrl } from "../../s3/url.ts";
 import { progress, say, warn } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
 
@@ -28,6 +30,7 @@ const FLAGS = [
   { name: "sign", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  ...OBJECT_FLAGS,
 ] as const;
 
 function usage(message: string, hint = "run `envelope encrypt --help` for the options"): EnvelopeError {
@@ -88,6 +91,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const specs = (flags.key as string[] | undefined) ?? [];
   const force = Boolean(flags.force);
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
+  const upload = readObjectFlags(flags, "encrypt");
 
   if (format !== "envelope") {
     if (flags.sign) throw usage(`Reading --sign failed: the ${format} format has no signatures`);
@@ -114,7 +118,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
 
   if (dir !== undefined) {
     const root = resolve(dir) + sep;
-    if (output !== "-" && resolve(output).startsWith(root)) {
+    if (output !== "-" && !isObjectUrl(output) && resolve(output).startsWith(root)) {
       throw usage(
         `Encrypting ${dir} failed: the output ${output} is inside the directory being encrypted`,
         "write the output outside the directory (the default is DIR.zip.envl beside it)",
@@ -161,7 +165,11 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const sealed = source
     .pipeThrough(progress("encrypting", size))
     .pipeThrough(encryptStream({ keys, context, chunkSize, plaintextLength: size, sign: Boolean(flags.sign) }));
-  await writeOutput(sealed, output, { force });
+  // For an s3:// or oss:// output: the upload flags, and a size bound (tags and header) to choose the part size.
+  const expectedSize = size === undefined
+    ? undefined
+    : size + Math.ceil(size / (chunkSize ?? 65536) + 1) * 16 + 400_000;
+  await writeOutput(sealed, output, { force, upload, expectedSize });
   if (output !== "-") say(`encrypted to ${output}`);
   return 0;
 }

@@ -7,6 +7,7 @@ import { inspect as inspectHeader } from "../../envelope/inspect.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAGIC, MAX_HEADER_BYTES } from "../../format/limits.ts";
+import { isObjectUrl } from "../../s3/url.ts";
 import { parseArgs } from "../args.ts";
 import { openInput } from "../files.ts";
 import { peek } from "../header_peek.ts";
@@ -30,20 +31,15 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
       hint: "run `envelope inspect --help`",
     });
   }
-  const input = await openInput(positionals[0]);
-  const peeked = await peek(
-    input.stream,
-    (h) =>
-      h.length >= MAX_HEADER_BYTES || (h.length >= MAGIC.length && !hasMagic(h) && h.length >= 65536) ||
-      (hasMagic(h) && typeof tryParseHeader(h) !== "number"),
-  );
-  await peeked.stream.cancel().catch(() => {});
+  const { head, size } = isObjectUrl(positionals[0])
+    ? await objectHead(positionals[0])
+    : await fileHead(positionals[0]);
   let info: Record<string, unknown>;
-  if (hasMagic(peeked.head)) {
-    info = { ...(await inspectHeader(peeked.head)) };
+  if (hasMagic(head)) {
+    info = { ...(await inspectHeader(head)) };
   } else {
     const { inspectCompat } = await import("../../compat/cli.ts");
-    info = await inspectCompat(peeked.head, input.size);
+    info = await inspectCompat(head, size);
   }
   if (flags.json) {
     say(JSON.stringify(info, null, 2));
@@ -51,6 +47,33 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
   }
   say(renderInfo(info));
   return 0;
+}
+
+/** The first bytes of a file or stdin: the whole header, or 64 KiB of a compat file. */
+async function fileHead(path: string): Promise<{ head: Uint8Array; size?: number }> {
+  const input = await openInput(path);
+  const peeked = await peek(
+    input.stream,
+    (h) =>
+      h.length >= MAX_HEADER_BYTES || (h.length >= MAGIC.length && !hasMagic(h) && h.length >= 65536) ||
+      (hasMagic(h) && typeof tryParseHeader(h) !== "number"),
+  );
+  await peeked.stream.cancel().catch(() => {});
+  return { head: peeked.head, size: input.size };
+}
+
+/** The same for an s3:// or oss:// object: one ranged GET for any usual header. */
+async function objectHead(url: string): Promise<{ head: Uint8Array; size?: number }> {
+  const { openObjectSource } = await import("../object_io.ts");
+  const { readHeaderBytes } = await import("../../s3/replace_header.ts");
+  const source = await openObjectSource(url);
+  try {
+    const first = await source.read(0, Math.min(source.size, 4096));
+    const head = hasMagic(first) ? await readHeaderBytes(source) : await source.read(0, 65536);
+    return { head, size: source.size };
+  } finally {
+    await source.close();
+  }
 }
 
 /**

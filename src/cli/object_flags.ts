@@ -1,0 +1,72 @@
+/**
+ * The flags of an upload to `s3://` or `oss://` (encrypt, rewrap and convert
+ * with such an `-o`): part size, parts in flight, content type, metadata and
+ * server-side encryption. Loads no SDK.
+ *
+ * @module
+ */
+import { EnvelopeError } from "../errors.ts";
+import type { FlagSpec } from "./args.ts";
+
+/** `--part-size`, `--parts-in-flight`, `--content-type`, `--metadata K=V`, `--sse`, `--sse-kms-key-id`. */
+export const OBJECT_FLAGS: readonly FlagSpec[] = [
+  { name: "part-size", kind: "string" },
+  { name: "parts-in-flight", kind: "string" },
+  { name: "content-type", kind: "string" },
+  { name: "metadata", kind: "list" },
+  { name: "sse", kind: "string" },
+  { name: "sse-kms-key-id", kind: "string" },
+];
+
+/** What the upload flags say. */
+export interface UploadFlags {
+  readonly partSize?: number;
+  readonly queueSize?: number;
+  readonly contentType?: string;
+  readonly metadata?: Record<string, string>;
+  readonly serverSideEncryption?: string;
+  readonly sseKmsKeyId?: string;
+}
+
+function usage(message: string, command: string): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint: `run \`envelope ${command} --help\` for the options` });
+}
+
+/** Reads the upload flags; a malformed value is a usage error. */
+export function readObjectFlags(flags: Record<string, unknown>, command: string): UploadFlags {
+  const num = (name: string, min: number, max: number): number | undefined => {
+    const text = flags[name] as string | undefined;
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+      throw usage(`Reading --${name} failed: "${text}" is not a whole number from ${min} to ${max}`, command);
+    }
+    return Number(text);
+  };
+  let metadata: Record<string, string> | undefined;
+  for (const pair of (flags.metadata as string[] | undefined) ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0 || !/^[A-Za-z0-9-_]+$/.test(pair.slice(0, eq))) {
+      throw usage(
+        `Reading --metadata failed: "${pair}" is not NAME=VALUE with a name of letters, digits, - and _`,
+        command,
+      );
+    }
+    (metadata ??= {})[pair.slice(0, eq).toLowerCase()] = pair.slice(eq + 1);
+  }
+  const sse = flags.sse as string | undefined;
+  if (sse !== undefined && !["AES256", "aws:kms", "aws:kms:dsse", "KMS", "SM4"].includes(sse)) {
+    throw usage(
+      `Reading --sse failed: "${sse}" is not AES256, aws:kms or aws:kms:dsse (OSS: AES256, KMS, SM4)`,
+      command,
+    );
+  }
+  const sseKmsKeyId = flags["sse-kms-key-id"] as string | undefined;
+  return {
+    partSize: num("part-size", 5 * 1024 * 1024, 5 * 1024 ** 3),
+    queueSize: num("parts-in-flight", 1, 64),
+    contentType: flags["content-type"] as string | undefined,
+    metadata,
+    serverSideEncryption: sse ?? (sseKmsKeyId ? "aws:kms" : undefined),
+    sseKmsKeyId,
+  };
+}
