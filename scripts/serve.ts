@@ -2,10 +2,12 @@
  * A small static server for the decryption page, on 127.0.0.1 only, with
  * HTTP `Range` support for the encrypted files (so `httpRangeSource` works).
  *
- * `deno task serve [--port N] [--files DIR] [--no-build]` builds the page
+ * `deno task serve [--port N] [--files DIR] [--key-server URL] [--no-build]` builds the page
  * (`scripts/build_web.ts`) and serves it at `http://127.0.0.1:N/` (default
  * 8000), with the files of DIR (default: the current folder) under
  * `/files/NAME`. Open `/?src=/files/NAME.envl` to decrypt a served file.
+ * `--key-server URL` lets the page's Content Security Policy reach a key
+ * server (`envelope serve-keys`) on another origin.
  *
  * Tests use {@linkcode startServer} with files held in memory or generated
  * on the fly, port 0, and the request log.
@@ -100,6 +102,8 @@ export interface ServerOptions {
   readonly filesDir?: string;
   /** Port on 127.0.0.1; 0 (the default) picks a free one. */
   readonly port?: number;
+  /** Origins the page may connect to besides its own (a key server), added to the CSP's `connect-src`. */
+  readonly connectSrc?: readonly string[];
 }
 
 /** A running server. */
@@ -124,17 +128,19 @@ const TYPES: Record<string, string> = {
  * The page needs nothing but its own origin, and WebAssembly compilation
  * ('wasm-unsafe-eval'); downloads are blob: links.
  */
-const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "connect-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
+function pageCsp(connectSrc: readonly string[] = []): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    ["connect-src 'self'", ...connectSrc.map((u) => new URL(u).origin)].join(" "),
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
 
 function contentType(path: string): string {
   const ext = path.slice(path.lastIndexOf(".") + 1).toLowerCase();
@@ -235,6 +241,8 @@ export function startServer(options: ServerOptions): Promise<WebServer> {
   const log: LogEntry[] = [];
   const files = options.files ?? {};
   const pageFiles = new Set(["index.html", "app.js", "envelope.js", "style.css"]);
+  // The bundle's lazily loaded parts (the age module, the chunk it shares with envelope.js), named by a hash.
+  const isChunk = (name: string) => /^[a-z]+-[A-Z0-9]{8}\.js$/.test(name);
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
@@ -271,9 +279,9 @@ export function startServer(options: ServerOptions): Promise<WebServer> {
       return reply(plain(404, `No file ${name} here`));
     }
     const name = path === "/" ? "index.html" : path.slice(1);
-    if (!pageFiles.has(name)) return reply(plain(404, `No page file ${name} here`));
+    if (!pageFiles.has(name) && !isChunk(name)) return reply(plain(404, `No page file ${name} here`));
     const res = sendFile(req, await diskFile(join(options.webDir, name)), contentType(name), record);
-    if (name === "index.html") res.headers.set("content-security-policy", PAGE_CSP);
+    if (name === "index.html") res.headers.set("content-security-policy", pageCsp(options.connectSrc));
     return res;
   }
 
@@ -305,7 +313,7 @@ export function startServer(options: ServerOptions): Promise<WebServer> {
 }
 
 function usage(): never {
-  console.error("Usage: deno task serve [--port N] [--files DIR] [--no-build]");
+  console.error("Usage: deno task serve [--port N] [--files DIR] [--key-server URL] [--no-build]");
   Deno.exit(2);
 }
 
@@ -313,17 +321,19 @@ if (import.meta.main) {
   let port = 8000;
   let filesDir = Deno.cwd();
   let build = true;
+  const connectSrc: string[] = [];
   const args = [...Deno.args];
   while (args.length > 0) {
     const a = args.shift()!;
     if (a === "--port") port = Number(args.shift() ?? usage());
     else if (a === "--files") filesDir = args.shift() ?? usage();
+    else if (a === "--key-server") connectSrc.push(args.shift() ?? usage());
     else if (a === "--no-build") build = false;
     else usage();
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) usage();
   if (build) await buildWeb(WEB_DIST);
-  const server = await startServer({ webDir: WEB_DIST, filesDir, port });
+  const server = await startServer({ webDir: WEB_DIST, filesDir, port, connectSrc });
   console.log(`serving the decryption page at ${server.origin}/`);
   console.log(`files of ${resolve(filesDir)} at ${server.origin}/files/NAME (open ${server.origin}/?src=/files/NAME)`);
   Deno.addSignalListener("SIGINT", () => {

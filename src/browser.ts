@@ -22,6 +22,7 @@ export { EnvelopeError, ErrorCode, isEnvelopeError } from "./errors.ts";
 export type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } from "./keys/provider.ts";
 export { LocalKey } from "./keys/local.ts";
 export { RawDataKey } from "./keys/raw.ts";
+export { loadAgeIdentities, loadAgeRecipients } from "./keys/age_lazy.ts";
 export { encrypt, type EncryptOptions, encryptStream, type EncryptStreamOptions } from "./envelope/encrypt.ts";
 export { decrypt, type DecryptOptions, decryptStream } from "./envelope/decrypt.ts";
 export { type HeaderInfo, type HeaderSource, inspect } from "./envelope/inspect.ts";
