@@ -16,6 +16,14 @@
  *   service treats equal string maps as the same context, so the AAD is the
  *   map re-serialised with sorted keys. A wrong context really fails.
  * - Errors are JSON `{ RequestId, HostId, Code, Message }`.
+ * - STS (API 2015-04-01) at `stsEndpoint`: `AssumeRole`, signed and checked
+ *   like the KMS actions, and the unsigned `AssumeRoleWithOIDC`, which checks
+ *   the OIDC provider and its token. Both issue `STS.` credentials that the
+ *   KMS actions then accept with their token.
+ * - The ECS instance metadata service at `metadataEndpoint` in hardened mode:
+ *   `PUT /latest/api/token` (with `X-aliyun-ecs-metadata-token-ttl-seconds`)
+ *   hands out a token, and the RAM role list and role credentials under
+ *   `/latest/meta-data/ram/security-credentials/` answer only with it.
  *
  * @module
  */
@@ -35,6 +43,24 @@ export interface AliyunServerOptions {
   readonly now?: () => number;
   /** Region id reported in key ARNs (default `cn-hangzhou`). */
   readonly regionId?: string;
+  /** Lifetime of the metadata service's role credentials (default 21600 s). */
+  readonly metadataCredentialSeconds?: number;
+}
+
+/** Temporary credentials the STS or metadata side issued. */
+export interface IssuedCredentials extends StsCredentials {
+  readonly via: "AssumeRole" | "AssumeRoleWithOIDC" | "Metadata";
+  readonly roleArn: string;
+  readonly sessionName?: string;
+  /** The caller of AssumeRole. */
+  readonly callerAccessKeyId?: string;
+  readonly expiration: string;
+}
+
+/** An OIDC provider and the one token it accepts. */
+export interface OidcProvider {
+  readonly arn: string;
+  readonly token: string;
 }
 
 export interface StsCredentials {
@@ -55,6 +81,18 @@ export interface AliyunServer {
   createAlias(alias: string, keyId: string): void;
   /** Issues STS credentials: an `STS.` AccessKey that needs its SecurityToken. */
   createStsCredentials(): StsCredentials;
+  /** STS endpoint: `http://127.0.0.1:PORT/sts/` */
+  readonly stsEndpoint: string;
+  /** Metadata service base: `http://127.0.0.1:PORT` */
+  readonly metadataEndpoint: string;
+  /** A RAM role that STS lets any known AccessKey assume; returns its ARN `acs:ram::UID:role/NAME`. */
+  createRole(name: string): string;
+  /** An OIDC provider (ARN `acs:ram::UID:oidc-provider/NAME`) and the token it accepts. */
+  createOidcProvider(name: string): OidcProvider;
+  /** Attaches a RAM role (made with createRole) to the "instance" the metadata service describes. */
+  attachInstanceRole(name: string): void;
+  /** Every set of temporary credentials STS or the metadata service issued, in order. */
+  readonly issued: IssuedCredentials[];
   /** The ARN of a key. */
   arn(keyId: string): string;
   /** Every request that reached the action dispatcher or failed authentication. */
@@ -69,6 +107,8 @@ export interface AliyunServer {
 }
 
 const VERSION = "2016-01-20";
+const STS_VERSION = "2015-04-01";
+const METADATA_CREDENTIALS = "/latest/meta-data/ram/security-credentials/";
 const MAX_SKEW_MS = 15 * 60 * 1000;
 const COMMON = [
   "Action",
@@ -152,6 +192,11 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
   const aliases = new Map<string, string>();
   const nonces = new Set<string>();
   const calls: AliyunCall[] = [];
+  const roles = new Set<string>();
+  const oidcProviders = new Map<string, string>();
+  const metadataTokens = new Map<string, number>();
+  const issued: IssuedCredentials[] = [];
+  let instanceRole: string | undefined;
   let throttle = 0;
   let hold = 0;
   const closing = new AbortController();
@@ -215,11 +260,11 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     }
   }
 
-  async function authenticate(method: string, p: Record<string, string>): Promise<void> {
+  async function authenticate(method: string, p: Record<string, string>, version = VERSION): Promise<void> {
     for (const name of COMMON) {
       if (!p[name]) throw new Fail(400, "MissingParameter", `The parameter "${name}" is needed but not provided.`);
     }
-    if (p.Version !== VERSION) throw new Fail(400, "InvalidVersion", "Specified parameter Version is not valid.");
+    if (p.Version !== version) throw new Fail(400, "InvalidVersion", "Specified parameter Version is not valid.");
     if (p.SignatureMethod !== "HMAC-SHA1" || p.SignatureVersion !== "1.0") {
       throw new Fail(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
     }
@@ -403,6 +448,126 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     }
   }
 
+  function rpcTime(ms: number): string {
+    return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  function issue(
+    via: IssuedCredentials["via"],
+    roleArn: string,
+    seconds: number,
+    extra: { sessionName?: string; callerAccessKeyId?: string } = {},
+  ): IssuedCredentials {
+    const c: IssuedCredentials = {
+      ...api.createStsCredentials(),
+      via,
+      roleArn,
+      expiration: rpcTime(now() + seconds * 1000),
+      ...extra,
+    };
+    issued.push(c);
+    return c;
+  }
+
+  /** The checks STS makes of the role, the session name and the duration. */
+  function sessionOf(p: Record<string, string>): { role: string; session: string; seconds: number } {
+    if (!p.RoleArn) throw new Fail(400, "MissingParameter", 'The parameter "RoleArn" is needed but not provided.');
+    const m = /^acs:ram::(\d+):role\/(.+)$/.exec(p.RoleArn);
+    if (!m || m[1] !== uid || !roles.has(m[2])) throw new Fail(404, "EntityNotExist.Role", "The role not exists.");
+    const session = p.RoleSessionName ?? "";
+    if (!/^[a-zA-Z0-9.@_-]{2,64}$/.test(session)) {
+      throw new Fail(400, "InvalidParameter.RoleSessionName", "The parameter RoleSessionName is wrongly formed.");
+    }
+    const seconds = p.DurationSeconds === undefined ? 3600 : Number(p.DurationSeconds);
+    if (!Number.isInteger(seconds) || seconds < 900 || seconds > 3600) {
+      throw new Fail(400, "InvalidParameter.DurationSeconds", "The Min/Max value of DurationSeconds is 15min/1hr.");
+    }
+    return { role: m[2], session, seconds };
+  }
+
+  function stsAnswer(c: IssuedCredentials, role: string, session: string): Record<string, unknown> {
+    return {
+      AssumedRoleUser: { Arn: `acs:ram::${uid}:role/${role}/${session}`, AssumedRoleId: `3${randomHex(8)}:${session}` },
+      Credentials: {
+        AccessKeyId: c.accessKeyId,
+        AccessKeySecret: c.accessKeySecret,
+        SecurityToken: c.securityToken,
+        Expiration: c.expiration,
+      },
+    };
+  }
+
+  /** STS: AssumeRole is signed (v1, checked like KMS); AssumeRoleWithOIDC is not, and carries the token. */
+  async function sts(req: Request, p: Record<string, string>): Promise<Record<string, unknown>> {
+    if (req.method !== "POST" && req.method !== "GET") {
+      throw new Fail(403, "UnsupportedHTTPMethod", "This http method is not supported.");
+    }
+    if (p.Action === "AssumeRoleWithOIDC") {
+      if (p.Version !== STS_VERSION) throw new Fail(400, "InvalidVersion", "Specified parameter Version is not valid.");
+      if (!p.Timestamp) {
+        throw new Fail(400, "MissingParameter", 'The parameter "Timestamp" is needed but not provided.');
+      }
+      const { role, session, seconds } = sessionOf(p);
+      const expected = oidcProviders.get(p.OIDCProviderArn ?? "");
+      if (expected === undefined) {
+        throw new Fail(404, "EntityNotExist.OIDCProvider", "The specified OIDC provider does not exist.");
+      }
+      if (!p.OIDCToken) {
+        throw new Fail(400, "MissingParameter", 'The parameter "OIDCToken" is needed but not provided.');
+      }
+      if (!timingSafeEqual(expected, p.OIDCToken)) {
+        throw new Fail(400, "AuthenticationFail.OIDCToken.Invalid", "The OIDC token is invalid.");
+      }
+      return stsAnswer(issue("AssumeRoleWithOIDC", p.RoleArn, seconds, { sessionName: session }), role, session);
+    }
+    await authenticate(req.method, p, STS_VERSION);
+    if (p.Action !== "AssumeRole") {
+      throw new Fail(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.");
+    }
+    const { role, session, seconds } = sessionOf(p);
+    const c = issue("AssumeRole", p.RoleArn, seconds, { sessionName: session, callerAccessKeyId: p.AccessKeyId });
+    return stsAnswer(c, role, session);
+  }
+
+  /** The metadata service in hardened mode: a token first, then only requests that carry it. */
+  function metadata(req: Request, url: URL): Response {
+    const text = (status: number, body: string, code?: string) => {
+      calls.push({ action: `Metadata ${req.method} ${url.pathname}`, accessKeyId: "", status, code, params: {} });
+      return new Response(body, { status, headers: { "content-type": "text/plain" } });
+    };
+    if (url.pathname === "/latest/api/token") {
+      if (req.method !== "PUT") return text(405, "Method Not Allowed", "MethodNotAllowed");
+      const ttl = Number(req.headers.get("x-aliyun-ecs-metadata-token-ttl-seconds"));
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return text(400, "Bad Request", "InvalidTtl");
+      const token = randomHex(24);
+      metadataTokens.set(token, now() + ttl * 1000);
+      return text(200, token);
+    }
+    if (req.method !== "GET") return text(405, "Method Not Allowed", "MethodNotAllowed");
+    const token = req.headers.get("x-aliyun-ecs-metadata-token");
+    const until = token ? metadataTokens.get(token) : undefined;
+    if (until === undefined || until < now()) return text(401, "Unauthorized", token ? "InvalidToken" : "MissingToken");
+    if (url.pathname === METADATA_CREDENTIALS) {
+      return instanceRole ? text(200, instanceRole) : text(404, "Not Found", "NoRole");
+    }
+    if (url.pathname.startsWith(METADATA_CREDENTIALS)) {
+      const role = url.pathname.slice(METADATA_CREDENTIALS.length);
+      if (!instanceRole || role !== instanceRole) return text(404, "Not Found", "NoSuchRole");
+      const c = issue("Metadata", `acs:ram::${uid}:role/${role}`, options.metadataCredentialSeconds ?? 21600);
+      const body = JSON.stringify({
+        AccessKeyId: c.accessKeyId,
+        AccessKeySecret: c.accessKeySecret,
+        Expiration: c.expiration,
+        SecurityToken: c.securityToken,
+        LastUpdated: rpcTime(now()),
+        Code: "Success",
+      });
+      calls.push({ action: "Metadata credentials", accessKeyId: c.accessKeyId, status: 200, params: {} });
+      return new Response(body, { status: 200, headers: { "content-type": "text/plain" } });
+    }
+    return text(404, "Not Found", "NotFound");
+  }
+
   function reply(status: number, body: Record<string, unknown>): Response {
     return new Response(JSON.stringify(body), {
       status,
@@ -413,6 +578,10 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
   async function handle(req: Request): Promise<Response> {
     const requestId = crypto.randomUUID().toUpperCase();
     const url = new URL(req.url);
+    if (url.pathname.startsWith("/latest/")) {
+      await req.body?.cancel();
+      return metadata(req, url);
+    }
     const p: Record<string, string> = {};
     for (const [k, v] of url.searchParams) p[k] = v;
     const bodyBytes = new Uint8Array(await req.arrayBuffer());
@@ -431,6 +600,11 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
     try {
       if (req.method !== "GET" && req.method !== "POST") {
         throw new Fail(403, "UnsupportedHTTPMethod", "This http method is not supported.");
+      }
+      if (url.pathname === "/sts/") {
+        const body = await sts(req, p);
+        record(200);
+        return reply(200, { ...body, RequestId: requestId });
       }
       if (v3) await authenticateV3(req, url, bodyBytes, p);
       else await authenticate(req.method, p);
@@ -508,6 +682,22 @@ export function startAliyunServer(options: AliyunServerOptions = {}): Promise<Al
       tokens.set(creds.accessKeyId, creds.securityToken);
       return creds;
     },
+    stsEndpoint: `http://127.0.0.1:${port}/sts/`,
+    metadataEndpoint: `http://127.0.0.1:${port}`,
+    createRole(name: string): string {
+      roles.add(name);
+      return `acs:ram::${uid}:role/${name}`;
+    },
+    createOidcProvider(name: string): OidcProvider {
+      const p = { arn: `acs:ram::${uid}:oidc-provider/${name}`, token: `eyJ${randomHex(60)}` };
+      oidcProviders.set(p.arn, p.token);
+      return p;
+    },
+    attachInstanceRole(name: string): void {
+      if (!roles.has(name)) throw new Error(`no role ${name}`);
+      instanceRole = name;
+    },
+    issued,
     arn(keyId: string): string {
       return `acs:kms:${regionId}:${uid}:key/${keyId}`;
     },
