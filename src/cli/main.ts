@@ -24,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   convert: async () => (await import("./commands/convert.ts")).convertCommand,
   "extract-key": async () => (await import("./commands/extract_key.ts")).extractKeyCommand,
   policy: async () => (await import("./commands/policy.ts")).policyCommand,
+  cat: async () => (await import("./commands/cat.ts")).catCommand,
+  "s3-cleanup": async () => (await import("./commands/s3_cleanup.ts")).s3CleanupCommand,
   "data-key": async () => (await import("./commands/data_key.ts")).dataKeyCommand,
   "serve-keys": async () => (await import("./commands/serve_keys.ts")).serveKeysCommand,
 };

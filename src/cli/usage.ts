@@ -41,8 +41,17 @@ Commands:
   convert   turn a Nitro-enclave or Alibaba-sample file into the envelope format
   extract-key  write one wrapped key of a file as stored (an age file, a KMS blob)
   policy    print the KMS policies the Nitro and Alibaba setups need
+  cat       write the plaintext, or one byte range of it (--range), to stdout
+  s3-cleanup  abort the incomplete uploads a killed run left under an s3:// prefix
   data-key  print (or write, mode 0600) a file's plaintext data key, for a page
   serve-keys  release data keys to pages over HTTP on 127.0.0.1 (bearer token)
+
+Files and objects: wherever a command reads or writes a file, s3://BUCKET/KEY
+(AWS S3 or any S3-compatible store, from the standard AWS environment, e.g.
+AWS_REGION, AWS_ENDPOINT_URL_S3) and oss://BUCKET/KEY (Alibaba Cloud OSS:
+ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+ALIBABA_CLOUD_OSS_REGION or ALIBABA_CLOUD_OSS_ENDPOINT) are accepted too.
+See docs/s3.md.
 
 Run \`envelope help <command>\` (or \`envelope <command> --help\`) for a command's options,
 and \`envelope --version\` for the version.
@@ -69,6 +78,15 @@ Options:
                         that readers holding only a data key cannot forge it
   --force               replace OUTPUT if it exists
   -h, --help            this text
+
+Object outputs (-o s3://BUCKET/KEY or oss://BUCKET/KEY; see docs/s3.md):
+  --part-size BYTES     multipart part size (5 MiB to 5 GiB; default: 8 MiB, or
+                        larger so the object fits in 10,000 parts)
+  --parts-in-flight N   parts uploaded at once (default 4; memory ~ size x N)
+  --content-type TYPE   the object's Content-Type
+  --metadata N=V        user metadata (x-amz-meta-N; repeatable)
+  --sse ALG             server-side encryption: AES256, aws:kms (OSS: KMS)
+  --sse-kms-key-id KEY  the KMS key for --sse aws:kms
 
 ${KEYS}
 
@@ -116,6 +134,45 @@ Options:
   -h, --help            this text
 
 ${KEYS}
+
+${EXIT}
+`,
+  cat: `Usage: envelope cat INPUT [--range START-END] [-k KEY]... [-c NAME=VALUE]... [--data-key B64] [--require-signed]
+
+Writes the plaintext of the envelope message INPUT (a file, s3://BUCKET/KEY or
+oss://BUCKET/KEY) to stdout. Without --range it streams the whole plaintext,
+each chunk once its tag verified (a failure ends the output early with exit
+code 1). With --range it reads only the header, the final chunk (which
+authenticates the size) and the chunks covering the range, each authenticated
+before any of its bytes are written.
+
+Options:
+  -r, --range A-B       plaintext bytes A to B inclusive (A- : from A to the end);
+                        a range reaching past the end: RANGE_NOT_SATISFIABLE
+  -k, --key KEY         a key to unwrap the data key with (repeatable)
+  -c, --context N=V     require this encryption context pair (repeatable)
+  --data-key B64        the data key itself
+  --require-signed      refuse an unsigned message
+  --max-attempts N, --aws-account ID, --aws-partition P, --aws-region R,
+  --aliyun-region R     as for decrypt
+  -h, --help            this text
+
+${EXIT}
+`,
+  "s3-cleanup": `Usage: envelope s3-cleanup s3://BUCKET/PREFIX [--older-than SECONDS] [--dry-run]
+
+Aborts the incomplete multipart uploads whose key starts with PREFIX (also
+oss://). A run that fails, or ends on SIGINT, SIGTERM or SIGHUP, aborts its
+own upload; one killed with SIGKILL cannot, and its parts stay (invisible,
+but stored and billed) until this command or a bucket lifecycle rule
+(AbortIncompleteMultipartUpload) removes them. An upload still in progress
+under PREFIX is aborted too (that run then fails, writing nothing): use
+--older-than to spare recent ones.
+
+Options:
+  --older-than SECONDS  only uploads started at least this long ago (default 0)
+  --dry-run             list, do not abort
+  -h, --help            this text
 
 ${EXIT}
 `,

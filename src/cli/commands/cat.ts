@@ -1,0 +1,155 @@
+/**
+ * `envelope cat`: plaintext to stdout, all of it (streamed, each chunk
+ * released once its tag verified) or one byte range (`--range`), read with
+ * random access from a local file or an `s3://` / `oss://` object: only the
+ * header, the final chunk (which authenticates the size) and the chunks that
+ * cover the range are fetched, one ranged read per run of chunks.
+ *
+ * @module
+ */
+import { decryptStream } from "../../envelope/decrypt.ts";
+import { openRandomAccess, type RandomAccessSource } from "../../envelope/random_access.ts";
+import { EnvelopeError } from "../../errors.ts";
+import { hasMagic, tryParseHeader } from "../../format/header.ts";
+import { MAGIC } from "../../format/limits.ts";
+import { isObjectUrl } from "../../s3/url.ts";
+import { parseArgs, parseContext } from "../args.ts";
+import { ioError, openInput, stdoutStream } from "../files.ts";
+import { peek } from "../header_peek.ts";
+import { KEY_FORMS } from "../keyspec.ts";
+import { say } from "../output.ts";
+import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
+import { USAGE } from "../usage.ts";
+import { decryptionKeys, type DecryptRequest } from "./decrypt.ts";
+
+const FLAGS = [
+  { name: "range", short: "r", kind: "string" },
+  { name: "key", short: "k", kind: "list" },
+  { name: "context", short: "c", kind: "list" },
+  { name: "data-key", kind: "string" },
+  { name: "require-signed", kind: "boolean" },
+  { name: "help", short: "h", kind: "boolean" },
+  ...TRUST_FLAGS,
+] as const;
+
+/** Plaintext bytes decrypted and written per step of a range. */
+const WINDOW = 8 * 1024 * 1024;
+
+function usage(message: string): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint: "run `envelope cat --help` for the options" });
+}
+
+/** Parses `START-END` (inclusive) or `START-`; END undefined means to the end. */
+export function parseRange(text: string): { start: number; end?: number } {
+  const m = /^(\d+)-(\d*)$/.exec(text);
+  const start = m ? Number(m[1]) : NaN;
+  const end = m && m[2] !== "" ? Number(m[2]) : undefined;
+  if (!m || !Number.isSafeInteger(start) || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
+    throw usage(`Reading --range failed: "${text}" is not START-END or START- (inclusive byte offsets, START <= END)`);
+  }
+  return { start, end };
+}
+
+async function openSource(path: string): Promise<RandomAccessSource> {
+  if (isObjectUrl(path)) return await (await import("../object_io.ts")).openObjectSource(path);
+  const { fileSource } = await import("../../io/file_source.ts");
+  try {
+    return await fileSource(path);
+  } catch (e) {
+    throw ioError("Reading", path, e);
+  }
+}
+
+/** Runs `envelope cat`; returns the exit code. */
+export async function catCommand(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS, "cat");
+  if (flags.help) {
+    say(USAGE.cat);
+    return 0;
+  }
+  if (positionals.length !== 1) throw usage("Reading the command line failed: give exactly one INPUT");
+  const range = flags.range === undefined ? undefined : parseRange(flags.range as string);
+  const req: DecryptRequest = {
+    input: positionals[0],
+    specs: (flags.key as string[] | undefined) ?? [],
+    dataKey: flags["data-key"] as string | undefined,
+    context: parseContext(flags.context as string[] | undefined, "cat"),
+    force: false,
+    requireSigned: Boolean(flags["require-signed"]),
+    trust: readTrustFlags(flags, "cat"),
+  };
+  const options = (keys: Awaited<ReturnType<typeof decryptionKeys>>) => ({
+    keys,
+    context: req.context,
+    requireSigned: req.requireSigned,
+    maxAttempts: req.trust?.maxAttempts,
+  });
+  const noKey = (names: string) =>
+    new EnvelopeError("NO_KEY_MATCHED", `Decrypting ${req.input} failed: no key is available for it`, {
+      hint: `its wrapped keys are ${names || "unknown"}; pass one with -k (${KEY_FORMS}) or --data-key`,
+    });
+  const notEnvelope = () =>
+    new EnvelopeError("FORMAT_UNKNOWN", `Reading ${req.input} failed: it is not an envelope message`, {
+      hint: "cat reads envelope messages; decrypt the Nitro and Alibaba formats with `envelope decrypt`",
+    });
+
+  if (range === undefined) {
+    if (req.input === "-") throw usage("Reading the command line failed: cat reads a file or an object URL, not stdin");
+    const input = await openInput(req.input);
+    const peeked = await peek(
+      input.stream,
+      (h) => h.length >= 4096 || (hasMagic(h) && typeof tryParseHeader(h) !== "number"),
+    );
+    const parsed = hasMagic(peeked.head) ? tryParseHeader(peeked.head) : null;
+    if (parsed === null) {
+      await peeked.stream.cancel().catch(() => {});
+      throw notEnvelope();
+    }
+    const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
+    const keys = await decryptionKeys(req, headerKeys);
+    if (keys.length === 0) {
+      await peeked.stream.cancel().catch(() => {});
+      throw noKey(headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", "));
+    }
+    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeTo(stdoutStream());
+    return 0;
+  }
+
+  const source = await openSource(req.input);
+  try {
+    const head = await source.read(0, Math.min(source.size, 4096));
+    if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope();
+    const parsed = tryParseHeader(head);
+    const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
+    const keys = await decryptionKeys(req, headerKeys);
+    if (keys.length === 0) throw noKey(headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", "));
+    const reader = await openRandomAccess(source, options(keys));
+    try {
+      const end = range.end ?? reader.size - 1;
+      if (range.start >= reader.size || end >= reader.size) {
+        throw new EnvelopeError(
+          "RANGE_NOT_SATISFIABLE",
+          `Reading bytes ${range.start}-${
+            range.end ?? ""
+          } of ${req.input} failed: the plaintext is ${reader.size} bytes`,
+          { hint: reader.size === 0 ? "the message is empty" : `give a range within 0-${reader.size - 1}` },
+        );
+      }
+      const writer = stdoutStream().getWriter();
+      try {
+        for (let o = range.start; o <= end; o += WINDOW) {
+          await writer.write(await reader.read(o, Math.min(WINDOW, end + 1 - o)));
+        }
+        await writer.close();
+      } catch (e) {
+        await writer.abort(e).catch(() => {});
+        throw e;
+      }
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    await source.close?.().catch(() => {});
+  }
+  return 0;
+}
