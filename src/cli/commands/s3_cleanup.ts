@@ -53,7 +53,7 @@ export async function s3CleanupCommand(argv: readonly string[]): Promise<number>
     say(
       `${flags["dry-run"] ? "incomplete" : "aborted"} ${esc(`${loc.scheme}://${loc.bucket}/${u.key}`)} (upload ${
         esc(u.uploadId.slice(0, 16))
-      }…)`,
+      }…${u.initiated === undefined ? "" : `, started ${new Date(u.initiated).toISOString()}`})`,
     );
   }
   say(`${found.length} incomplete upload(s) ${flags["dry-run"] ? "found" : "aborted"} under ${esc(positionals[0])}`);
