@@ -19,6 +19,7 @@ import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { EnvelopeError } from "../errors.ts";
 import { buildClient, errorName, errorStatus, storeError } from "../s3/client.ts";
 import { listIncompleteUploads } from "../s3/cleanup.ts";
+import { replaceHeader, type ReplaceHeaderResult } from "../s3/replace_header.ts";
 import { objectSink } from "../s3/sink.ts";
 import { type ObjectSource, objectSource, sourceStream } from "../s3/source.ts";
 import { isPrefix, type ObjectLocation, type ObjectScheme, objectUrl, parseObjectUrl } from "../s3/url.ts";
@@ -123,6 +124,20 @@ export async function writeObjectOutput(
   } finally {
     forget();
   }
+}
+
+/**
+ * Replaces the header of the object `source` reads, in place (the payload
+ * copied inside the store when it is over 10 MiB); returns the bytes moved.
+ */
+export async function rewriteObjectHeader(
+  source: ObjectSource,
+  header: Uint8Array,
+  payloadOffset: number,
+): Promise<ReplaceHeaderResult> {
+  return await replaceHeader(source.location, source, header, payloadOffset, {
+    client: cliClient(source.location.scheme),
+  });
 }
 
 /** The URL of `loc` (re-exported for the commands). */
