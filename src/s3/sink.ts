@@ -149,7 +149,13 @@ export function objectSink(location: ObjectLocation, options: ObjectWriteOptions
   let failure: unknown;
   let aborted: Promise<void> | undefined;
   let finished = false;
-  const { promise: done, resolve, reject } = Promise.withResolvers<ObjectWriteResult>();
+  // (Promise.withResolvers is not in Node 20, which the npm package supports.)
+  let resolve!: (r: ObjectWriteResult) => void;
+  let reject!: (e: unknown) => void;
+  const done = new Promise<ObjectWriteResult>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   done.catch(() => {});
 
   const start = () =>
