@@ -1,4 +1,4 @@
-// The cloud SDK loads only for callers of ./aws: importing the package and
+// The cloud SDKs load only for callers of ./aws (client-kms) and ./s3 (client-s3): importing the package and
 // using a LocalKey (library or CLI) never resolves @aws-sdk/client-kms; and
 // under the browser condition the package loads no node: builtin at all.
 // Proved in child processes with a resolve hook (support/sdk_hooks.mjs) that
@@ -53,6 +53,12 @@ test("with @aws-sdk refused at resolve time, the package, ./fs, ./browser and ./
     } catch (e) {
       console.log(e.code === "ERR_DENIED_BY_TEST_HOOK" ? "aws denied" : "aws failed otherwise: " + e.message);
     }
+    try {
+      await import("@envelope/envelope/s3");
+      console.log("s3 loaded");
+    } catch (e) {
+      console.log(e.code === "ERR_DENIED_BY_TEST_HOOK" ? "s3 denied" : "s3 failed otherwise: " + e.message);
+    }
     console.log("local ok");
   `,
     { ENVELOPE_DENY: "@aws-sdk/" },
@@ -60,9 +66,10 @@ test("with @aws-sdk refused at resolve time, the package, ./fs, ./browser and ./
   assert.match(out, /local ok/);
   // The hook really is in force: the ./aws subpath, which needs the SDK, is refused.
   assert.match(out, /aws denied/);
+  assert.match(out, /s3 denied/);
 });
 
-test("the resolve log: no @aws-sdk specifier until ./aws is imported, then @aws-sdk/client-kms", () => {
+test("the resolve log: no @aws-sdk specifier until ./aws is imported, then client-kms; client-s3 only for ./s3", () => {
   const log = join(work, "resolved.log");
   writeFileSync(log, "");
   runChild(
@@ -72,6 +79,9 @@ test("the resolve log: no @aws-sdk specifier until ./aws is imported, then @aws-
     const { AwsKms } = await import("@envelope/envelope/aws");
     if (typeof AwsKms !== "function") throw new Error("no AwsKms");
     appendFileSync(process.env.ENVELOPE_HOOK_LOG, "=== aws done\\n");
+    const { s3Source, s3Sink } = await import("@envelope/envelope/s3");
+    if (typeof s3Source !== "function" || typeof s3Sink !== "function") throw new Error("no s3Source/s3Sink");
+    appendFileSync(process.env.ENVELOPE_HOOK_LOG, "=== s3 done\\n");
   `,
     { ENVELOPE_HOOK_LOG: log },
   );
@@ -79,10 +89,14 @@ test("the resolve log: no @aws-sdk specifier until ./aws is imported, then @aws-
   const mark = lines.indexOf("=== local done");
   assert.ok(mark > 0 && lines.includes("=== aws done"), "the child wrote both marks");
   const before = lines.slice(0, mark);
-  const afterAws = lines.slice(mark + 1);
+  const awsMark = lines.indexOf("=== aws done");
+  const afterAws = lines.slice(mark + 1, awsMark);
+  const afterS3 = lines.slice(awsMark + 1);
   assert.ok(before.includes("@envelope/envelope"), "the hook saw the package being resolved");
   assert.deepEqual(before.filter((s) => s.startsWith("@aws-sdk")), []);
   assert.ok(afterAws.includes("@aws-sdk/client-kms"), "importing ./aws resolved @aws-sdk/client-kms");
+  assert.ok(!afterAws.includes("@aws-sdk/client-s3"), "importing ./aws did not resolve @aws-sdk/client-s3");
+  assert.ok(lines.includes("=== s3 done") && afterS3.includes("@aws-sdk/client-s3"), "importing ./s3 resolved it");
 });
 
 test("the CLI with a local key never loads @aws-sdk: keygen, encrypt, inspect, decrypt with the SDK refused", () => {
