@@ -44,8 +44,9 @@ export function isObjectUrl(text: string): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseObjectUrl } from "./url.ts";
- * assert.deepEqual(parseObjectUrl("s3://b/dir/file.envl"), { scheme: "s3", bucket: "b", key: "dir/file.envl" });
- * assert.equal(parseObjectUrl("oss://b/prefix/").key, "prefix/");
+ * assert.deepEqual(parseObjectUrl("s3://bkt/dir/file.envl"), { scheme: "s3", bucket: "bkt", key: "dir/file.envl" });
+ * assert.equal(parseObjectUrl("oss://bkt/prefix/").key, "prefix/");
+ * assert.throws(() => parseObjectUrl("s3://b/x")); // bucket names have 3 to 255 characters
  * ```
  */
 export function parseObjectUrl(text: string): ObjectLocation {
