@@ -56,6 +56,40 @@ export interface BrowserSession {
 export interface SessionOptions {
   /** A function run in the page before any of its scripts (e.g. to remove `crypto.subtle`). */
   readonly initScript?: () => void;
+  /**
+   * Where the page's "Save" goes. `memory` (the default) removes
+   * `showSaveFilePicker`, so the page takes the in-memory path of browsers
+   * without the File System Access API. `opfs` makes the picker return a
+   * handle in the origin private file system (`navigator.storage.getDirectory()`)
+   * named as suggested, created empty as the real picker does; its writable
+   * also commits only on `close()` (tests/support/web_fixtures.ts reads it back).
+   */
+  readonly saveTo?: "memory" | "opfs";
+}
+
+/** In the page: removes the save picker (the memory path). */
+function noSavePicker(): void {
+  delete (globalThis as { showSaveFilePicker?: unknown }).showSaveFilePicker;
+  Object.defineProperty(globalThis, "showSaveFilePicker", { value: undefined, configurable: true });
+}
+
+/** In the page: a save picker that answers with an OPFS file named as suggested, and records the names asked for. */
+function opfsSavePicker(): void {
+  const g = globalThis as unknown as { showSaveFilePicker: unknown; pickedNames: string[] };
+  g.pickedNames = [];
+  g.showSaveFilePicker = async (options: { suggestedName?: string }) => {
+    const name = options.suggestedName ?? "saved";
+    g.pickedNames.push(name);
+    const storage = (navigator as unknown as {
+      storage: {
+        getDirectory(): Promise<
+          { getFileHandle(n: string, o?: { create?: boolean }): Promise<{ getFile(): Promise<File> }> }
+        >;
+      };
+    })
+      .storage;
+    return await (await storage.getDirectory()).getFileHandle(name, { create: true });
+  };
 }
 
 /**
@@ -70,6 +104,7 @@ export async function withBrowser<T>(
   try {
     const context = await browser.newContext({ acceptDownloads: true });
     context.setDefaultTimeout(60_000);
+    await context.addInitScript(options.saveTo === "opfs" ? opfsSavePicker : noSavePicker);
     if (options.initScript !== undefined) await context.addInitScript(options.initScript);
     const page = await context.newPage();
     const problems: string[] = [];

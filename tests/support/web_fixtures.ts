@@ -1,0 +1,106 @@
+/**
+ * Fixtures shared by the page tests that save files (tests/browser_key_release_test.ts,
+ * tests/browser_save_test.ts): the page built once per run, deterministic plaintext made on
+ * both sides, and reading what the page saved into the origin private file system.
+ *
+ * @module
+ */
+import type { Page } from "playwright-core";
+import { buildWeb } from "../../scripts/build_web.ts";
+
+let webDir: Promise<string> | undefined;
+
+/** Builds the page and bundles once per test run (removed when the run ends). */
+export function builtWeb(): Promise<string> {
+  webDir ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "envelope-web-" });
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // already gone
+      }
+    });
+    await buildWeb(dir);
+    return dir;
+  })();
+  return webDir;
+}
+
+/** Deterministic bytes (xorshift32). */
+export function patternBytes(length: number, seed: number): Uint8Array {
+  const words = new Uint32Array(Math.ceil(length / 4));
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return new Uint8Array(words.buffer, 0, length);
+}
+
+/** `total` pattern bytes in 1 MiB pieces (piece n from seed + n), made as the reader pulls. */
+export function patternStream(total: number, seed: number): ReadableStream<Uint8Array> {
+  const piece = 1 << 20;
+  let sent = 0;
+  let n = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const len = Math.min(piece, total - sent);
+      controller.enqueue(patternBytes(len, seed + n++));
+      sent += len;
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** FNV-1a over bytes, continuing from `h`. */
+export function fnv1a(bytes: Uint8Array, h = 0x811c9dc5): number {
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
+}
+
+/** The FNV-1a hash of what {@linkcode patternStream} makes. */
+export function patternHash(total: number, seed: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0, n = 0; i < total; i += 1 << 20, n++) {
+    h = fnv1a(patternBytes(Math.min(1 << 20, total - i), seed + n), h);
+  }
+  return h;
+}
+
+/** The files in the page origin's private file system: name to size. */
+export async function savedFiles(page: Page): Promise<Record<string, number>> {
+  return await page.evaluate(async () => {
+    const nav = navigator as unknown as { storage: { getDirectory(): Promise<unknown> } };
+    const dir = await nav.storage.getDirectory() as {
+      entries(): AsyncIterable<[string, { kind: string; getFile(): Promise<File> }]>;
+    };
+    const out: Record<string, number> = {};
+    for await (const [name, h] of dir.entries()) if (h.kind === "file") out[name] = (await h.getFile()).size;
+    return out;
+  });
+}
+
+/** Size and FNV-1a hash of a saved file, read back in the page as a stream. */
+export async function savedHash(page: Page, name: string): Promise<{ size: number; hash: number }> {
+  return await page.evaluate(async (name) => {
+    const nav = navigator as unknown as {
+      storage: {
+        getDirectory(): Promise<
+          { getFileHandle(n: string, o?: { create?: boolean }): Promise<{ getFile(): Promise<File> }> }
+        >;
+      };
+    };
+    const file = await (await (await nav.storage.getDirectory()).getFileHandle(name)).getFile();
+    const reader = file.stream().getReader();
+    let h = 0x811c9dc5;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value[i], 0x01000193);
+    }
+    return { size: file.size, hash: h >>> 0 };
+  }, name);
+}
