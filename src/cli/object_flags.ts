@@ -18,6 +18,22 @@ export const OBJECT_FLAGS: readonly FlagSpec[] = [
   { name: "sse-kms-key-id", kind: "string" },
 ];
 
+/** `-r` / `--recursive` (many files to many objects, or back) and `--jobs N` (transfers at once). */
+export const BATCH_FLAGS: readonly FlagSpec[] = [
+  { name: "recursive", short: "r", kind: "boolean" },
+  { name: "jobs", kind: "string" },
+];
+
+/** Reads `--jobs` (1 to 64, default 4). */
+export function readJobs(flags: Record<string, unknown>, command: string): number {
+  const text = flags.jobs as string | undefined;
+  if (text === undefined) return 4;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) {
+    throw usage(`Reading --jobs failed: "${text}" is not a whole number from 1 to 64`, command);
+  }
+  return Number(text);
+}
+
 /** What the upload flags say. */
 export interface UploadFlags {
   readonly partSize?: number;

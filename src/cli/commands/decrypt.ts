@@ -19,6 +19,8 @@ import { readSecretFile } from "../secret_file.ts";
 import { openInput, removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS, type TrustOptions } from "../trust_flags.ts";
 import { peek } from "../header_peek.ts";
+import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
+import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles } from "../age_files.ts";
 import { COLLECT_EVERY, collector } from "../gc.ts";
@@ -40,6 +42,7 @@ const FLAGS = [
   { name: "require-signed", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  ...BATCH_FLAGS,
   ...TRUST_FLAGS,
 ] as const;
 
@@ -188,6 +191,23 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     requireSigned: Boolean(flags["require-signed"]),
     trust: readTrustFlags(flags, "decrypt"),
   };
+  if (flags.recursive) {
+    // -r s3://BUCKET/PREFIX/ -o DIR: one file per .envl object (object_batch.ts).
+    if (req.output === undefined || req.dir !== undefined || !isObjectUrl(req.input)) {
+      throw usage("Reading the command line failed: -r takes s3://BUCKET/PREFIX/ (or oss://) and -o DIR");
+    }
+    const { decryptMany } = await import("../object_batch.ts");
+    return await decryptMany({
+      input: req.input,
+      outDir: req.output,
+      force: req.force,
+      jobs: readJobs(flags, "decrypt"),
+      keysFor: (headerKeys) => decryptionKeys(req, headerKeys),
+      context: req.context,
+      requireSigned: req.requireSigned,
+      maxAttempts: req.trust?.maxAttempts,
+    });
+  }
   if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input);
 
   const input = await openInput(req.input);

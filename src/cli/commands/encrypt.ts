@@ -14,7 +14,7 @@ import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
-import { OBJECT_FLAGS, readObjectFlags } from "../object_flags.ts";
+import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { progress, say, warn } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
@@ -31,6 +31,7 @@ const FLAGS = [
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   ...OBJECT_FLAGS,
+  ...BATCH_FLAGS,
 ] as const;
 
 function usage(message: string, hint = "run `envelope encrypt --help` for the options"): EnvelopeError {
@@ -106,6 +107,33 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       specs,
       context,
       force,
+    });
+  }
+
+  if (flags.recursive) {
+    // -r DIR -o s3://BUCKET/PREFIX/: one object per file (object_batch.ts).
+    const from = dir ?? positionals[0];
+    const to = flags.output as string | undefined;
+    if (from === undefined || positionals.length + (dir === undefined ? 0 : 1) !== 1 || !to || !isObjectUrl(to)) {
+      throw usage("Reading the command line failed: -r takes one DIR and -o s3://BUCKET/PREFIX/ (or oss://)");
+    }
+    if (chunkSize !== undefined) checkChunkSize(chunkSize);
+    encodeContext(context);
+    const recipients = await loadRecipientFiles((flags["recipients-file"] as string[] | undefined) ?? []);
+    const keys = specs.length + recipients.length > 0
+      ? [...await resolveKeys(specs), ...recipients]
+      : [await defaultEncryptKey()];
+    const { encryptMany } = await import("../object_batch.ts");
+    return await encryptMany({
+      dir: from,
+      output: to,
+      keys,
+      context,
+      chunkSize,
+      sign: Boolean(flags.sign),
+      force,
+      jobs: readJobs(flags, "encrypt"),
+      upload,
     });
   }
 

@@ -1,0 +1,200 @@
+/**
+ * Many files to many objects and back: `encrypt -r DIR -o s3://b/prefix/`
+ * writes one object per regular file (`prefix/REL.envl`), and
+ * `decrypt -r s3://b/prefix/ -o DIR` writes one file per `.envl` object
+ * under the prefix. Transfers run concurrently (`--jobs`, default 4), data
+ * keys are shared through one {@linkcode DataKeyCache} (its default bounds:
+ * five minutes, 1,000 messages, 2^32 bytes per data key; each message still
+ * has its own salt and payload key), each file's outcome is printed as it
+ * ends with a count across the set, and one file's failure is reported
+ * without stopping the others; the exit status is 1 when any failed.
+ *
+ * @module
+ */
+
+import { mkdir, readdir } from "node:fs/promises";
+import { join, relative, resolve, sep } from "node:path";
+import process from "node:process";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { DataKeyCache } from "../envelope/cache.ts";
+import { decryptStream } from "../envelope/decrypt.ts";
+import { encryptStream } from "../envelope/encrypt.ts";
+import { EnvelopeError } from "../errors.ts";
+import { tryParseHeader } from "../format/header.ts";
+import type { KeyProvider } from "../keys/provider.ts";
+import { storeError } from "../s3/client.ts";
+import { isPrefix, objectUrl, parseObjectUrl } from "../s3/url.ts";
+import { openInput, writeOutput } from "./files.ts";
+import { peek } from "./header_peek.ts";
+import { cliClient } from "./object_io.ts";
+import type { UploadFlags } from "./object_flags.ts";
+import { escapeControls as esc, reportError, say } from "./output.ts";
+import { SUFFIX } from "./usage.ts";
+
+/** Runs `work` over `items`, `jobs` at a time; returns how many failed (each reported as it failed). */
+async function runAll<T>(
+  items: readonly T[],
+  jobs: number,
+  name: (t: T) => string,
+  work: (t: T) => Promise<string>,
+): Promise<number> {
+  let next = 0;
+  let done = 0;
+  let failed = 0;
+  const width = String(items.length).length;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        const what = await work(item);
+        done++;
+        say(`[${String(done + failed).padStart(width)}/${items.length}] ${what}`);
+      } catch (e) {
+        failed++;
+        say(`[${String(done + failed).padStart(width)}/${items.length}] FAILED ${esc(name(item))}`);
+        reportError(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  return failed;
+}
+
+/** Regular files under `dir`, relative, sorted; links and special files are skipped with a count. */
+async function filesUnder(dir: string): Promise<{ files: string[]; skipped: number }> {
+  const files: string[] = [];
+  let skipped = 0;
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) files.push(relative(dir, p).split(sep).join("/"));
+      else skipped++;
+    }
+  };
+  await walk(dir);
+  return { files: files.sort(), skipped };
+}
+
+function prefixOf(url: string, flag: string): ReturnType<typeof parseObjectUrl> {
+  const loc = parseObjectUrl(url);
+  if (!isPrefix(loc)) {
+    throw new EnvelopeError("USAGE", `Reading ${flag} failed: ${url} is not a prefix`, {
+      hint: "with -r, end the object URL with / (s3://bucket/prefix/)",
+    });
+  }
+  return loc;
+}
+
+/** Options of {@linkcode encryptMany}. */
+export interface EncryptManyOptions {
+  readonly dir: string;
+  readonly output: string;
+  readonly keys: readonly KeyProvider[];
+  readonly context: Record<string, string>;
+  readonly chunkSize?: number;
+  readonly sign: boolean;
+  readonly force: boolean;
+  readonly jobs: number;
+  readonly upload: UploadFlags;
+}
+
+/** `encrypt -r DIR -o s3://b/prefix/`; returns the exit code. */
+export async function encryptMany(o: EncryptManyOptions): Promise<number> {
+  const loc = prefixOf(o.output, "-o");
+  const { files, skipped } = await filesUnder(o.dir);
+  if (skipped > 0) say(`skipping ${skipped} link(s) or special file(s) under ${esc(o.dir)}`);
+  const cache = new DataKeyCache();
+  try {
+    const failed = await runAll(files, o.jobs, (f) => f, async (rel) => {
+      const input = await openInput(join(o.dir, rel));
+      const url = objectUrl({ ...loc, key: `${loc.key}${rel}${SUFFIX}` });
+      const sealed = input.stream.pipeThrough(
+        encryptStream({
+          keys: o.keys,
+          context: o.context,
+          chunkSize: o.chunkSize,
+          plaintextLength: input.size,
+          sign: o.sign,
+          cache,
+        }),
+      );
+      await writeOutput(sealed, url, { force: o.force, upload: o.upload, expectedSize: input.size });
+      return `encrypted ${esc(rel)} to ${esc(url)}`;
+    });
+    return summary("encrypted", files.length, failed);
+  } finally {
+    await cache.clear();
+  }
+}
+
+function summary(verb: string, total: number, failed: number): number {
+  say(`${verb} ${total - failed} of ${total} file(s)${failed ? `; ${failed} failed (see the error lines above)` : ""}`);
+  return failed > 0 ? 1 : 0;
+}
+
+/** Options of {@linkcode decryptMany}. */
+export interface DecryptManyOptions {
+  readonly input: string;
+  readonly outDir: string;
+  readonly force: boolean;
+  readonly jobs: number;
+  /** The keys for a message, given its header's wrapped keys. */
+  readonly keysFor: (headerKeys: readonly { provider: string; keyId: string }[]) => Promise<KeyProvider[]>;
+  readonly context?: Record<string, string>;
+  readonly requireSigned?: boolean;
+  readonly maxAttempts?: number;
+}
+
+/** `decrypt -r s3://b/prefix/ -o DIR`; returns the exit code. */
+export async function decryptMany(o: DecryptManyOptions): Promise<number> {
+  const loc = prefixOf(o.input, "INPUT");
+  const client = cliClient(loc.scheme);
+  const keys: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const out = await client.send(
+        new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: loc.key, ContinuationToken: token }),
+      );
+      for (const c of out.Contents ?? []) if (c.Key?.endsWith(SUFFIX)) keys.push(c.Key);
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  } catch (e) {
+    throw storeError("Listing", o.input, e);
+  }
+  const root = resolve(o.outDir);
+  const cache = new DataKeyCache();
+  try {
+    const failed = await runAll(keys, o.jobs, (k) => objectUrl({ ...loc, key: k }), async (key) => {
+      const url = objectUrl({ ...loc, key });
+      const rel = key.slice(loc.key.length, -SUFFIX.length);
+      const target = resolve(root, rel);
+      // A key names the output path: it must stay inside the folder.
+      if (rel === "" || rel.split("/").some((s) => s === ".." || s === "") || !target.startsWith(root + sep)) {
+        throw new EnvelopeError("UNSAFE_PATH", `Decrypting ${url} failed: its key would write outside ${o.outDir}`, {
+          hint: "rename the object, or decrypt it alone with -o",
+        });
+      }
+      const input = await openInput(url);
+      const peeked = await peek(input.stream, (h) => h.length >= 4096 || typeof tryParseHeader(h) !== "number");
+      const parsed = tryParseHeader(peeked.head);
+      const providers = await o.keysFor(typeof parsed === "number" ? [] : parsed.keys);
+      const plaintext = peeked.stream.pipeThrough(
+        decryptStream({
+          keys: providers,
+          context: o.context,
+          requireSigned: o.requireSigned,
+          maxAttempts: o.maxAttempts,
+          cache,
+        }),
+      );
+      await mkdir(resolve(target, ".."), { recursive: true });
+      await writeOutput(plaintext, target, { force: o.force });
+      return `decrypted ${esc(url)} to ${esc(relative(process.cwd(), target) || target)}`;
+    });
+    return summary("decrypted", keys.length, failed);
+  } finally {
+    await cache.clear();
+  }
+}
