@@ -80,6 +80,9 @@ Options:
   -h, --help            this text
 
 Object outputs (-o s3://BUCKET/KEY or oss://BUCKET/KEY; see docs/s3.md):
+  -r, --recursive       with DIR and -o s3://BUCKET/PREFIX/: one object per file
+                        (PREFIX/REL.envl), data keys shared through a cache
+  --jobs N              files transferred at once with -r (default 4)
   --part-size BYTES     multipart part size (5 MiB to 5 GiB; default: 8 MiB, or
                         larger so the object fits in 10,000 parts)
   --parts-in-flight N   parts uploaded at once (default 4; memory ~ size x N)
@@ -131,6 +134,10 @@ Options:
                         ENVELOPE_AWS_PARTITION, ENVELOPE_AWS_REGIONS,
                         ENVELOPE_ALIYUN_REGIONS; lists comma-separated)
   --force               replace OUTPUT, or files in OUTDIR, if they exist
+  -r, --recursive       with s3://BUCKET/PREFIX/ and -o DIR: one file per .envl
+                        object under the prefix (a failing one is reported, the
+                        others still written; exit 1 if any failed)
+  --jobs N              objects transferred at once with -r (default 4)
   -h, --help            this text
 
 ${KEYS}
