@@ -13,7 +13,9 @@ import { type ObjectLocation, objectUrl } from "./url.ts";
 
 /** One incomplete multipart upload. */
 export interface IncompleteUpload {
+  /** The object key the upload writes. */
   readonly key: string;
+  /** The store's upload id. */
   readonly uploadId: string;
   /** When it was started (epoch ms), if the store says. */
   readonly initiated?: number;

@@ -26,10 +26,25 @@ import { EnvelopeError } from "../errors.ts";
 import { isConnectionReset } from "../kms/net_errors.ts";
 import type { ObjectScheme } from "./url.ts";
 
+/**
+ * The AWS SDK's S3 client (`@aws-sdk/client-s3`), as {@linkcode ObjectStoreConnection.client} takes it.
+ *
+ * @example A client for a local S3-compatible endpoint
+ * ```ts ignore
+ * import { S3Client } from "@aws-sdk/client-s3";
+ * const client: ObjectStoreClient = new S3Client({ region: "us-east-1", endpoint: "http://127.0.0.1:9000", forcePathStyle: true });
+ * const source = await s3Source("s3://bucket/key.envl", { client });
+ * ```
+ */
+export type ObjectStoreClient = S3Client;
+
+/** The SDK's S3 client configuration, as {@linkcode buildClient} takes overrides of it. */
+export type ObjectStoreClientConfig = S3ClientConfig;
+
 /** How a source, sink or helper reaches the store. */
 export interface ObjectStoreConnection {
   /** A configured client; when given it is used as is and never destroyed here. */
-  readonly client?: S3Client;
+  readonly client?: ObjectStoreClient;
 }
 
 /** Reads an environment variable where there is a `process.env`; undefined elsewhere or without permission. */
@@ -63,7 +78,10 @@ export function ossEndpoint(): { endpoint: string; region: string } {
 }
 
 /** Builds a client for `scheme` from the environment (see the module documentation). */
-export function buildClient(scheme: ObjectScheme, config: Partial<S3ClientConfig> = {}): S3Client {
+export function buildClient(
+  scheme: ObjectScheme,
+  config: Partial<ObjectStoreClientConfig> = {},
+): ObjectStoreClient {
   const base: S3ClientConfig = {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",

@@ -44,7 +44,15 @@ import {
 } from "./replace_header.ts";
 import { type ObjectLocation, type ObjectScheme, parseObjectUrl } from "./url.ts";
 
-export { buildClient, type ObjectStoreConnection, ossEndpoint } from "./client.ts";
+export {
+  buildClient,
+  type ObjectStoreClient,
+  type ObjectStoreClientConfig,
+  type ObjectStoreConnection,
+  ossEndpoint,
+} from "./client.ts";
+export type { RandomAccessSource } from "../envelope/random_access.ts";
+export type { RewrapOptions, RewrapResult } from "../envelope/rewrap.ts";
 export { type ObjectInfo, type ObjectSource, type ObjectSourceOptions, sourceStream } from "./source.ts";
 export type { SourceStreamOptions } from "./source.ts";
 export { choosePartSize, type ObjectSink, type ObjectWriteOptions, type ObjectWriteResult } from "./sink.ts";

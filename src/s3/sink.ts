@@ -55,15 +55,19 @@ export interface ObjectWriteOptions extends ObjectStoreConnection {
 
 /** What a finished sink wrote. */
 export interface ObjectWriteResult {
+  /** Bytes written. */
   readonly bytes: number;
   /** 0 for a single PutObject. */
   readonly parts: number;
+  /** The part size used (the first part's, for a growing schedule). */
   readonly partSize: number;
+  /** The new object's ETag. */
   readonly etag?: string;
 }
 
 /** A sink: the stream to write, and the outcome once it closed. */
 export interface ObjectSink {
+  /** The stream to write the object's bytes to; close it to complete the object. */
   readonly stream: WritableStream<Uint8Array>;
   /** Resolves after close with what was written; rejects when the write failed or was aborted. */
   readonly done: Promise<ObjectWriteResult>;

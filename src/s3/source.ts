@@ -18,19 +18,27 @@ export const HEAD_PREFETCH = 16 * 1024;
 
 /** What a source knows about its object, from the first response. */
 export interface ObjectInfo {
+  /** The ETag every later read is pinned to. */
   readonly etag: string;
+  /** The object's Content-Type. */
   readonly contentType?: string;
+  /** The object's user metadata. */
   readonly metadata?: Record<string, string>;
+  /** Its server-side encryption (`AES256`, `aws:kms`...). */
   readonly serverSideEncryption?: string;
+  /** The KMS key of its server-side encryption. */
   readonly sseKmsKeyId?: string;
 }
 
 /** A random-access source over one object; counts what it fetched. */
 export interface ObjectSource extends RandomAccessSource {
+  /** Where the object is. */
   readonly location: ObjectLocation;
+  /** What the first response said about it. */
   readonly info: ObjectInfo;
   /** GET requests made and bytes received so far. */
   readonly stats: { requests: number; bytes: number };
+  /** Destroys the client if this source built it. */
   close(): Promise<void>;
 }
 
@@ -126,7 +134,7 @@ function describe(
   };
 }
 
-/** One ranged GET pinned to `etag`. */
+/** One ranged GET pinned to `etag` (internal to the S3 modules). */
 export async function getRange(
   client: S3Client,
   location: ObjectLocation,

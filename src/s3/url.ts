@@ -13,7 +13,9 @@ export type ObjectScheme = "s3" | "oss";
 
 /** An object (or, with a key ending in `/` or empty, a prefix) in a bucket. */
 export interface ObjectLocation {
+  /** `s3` or `oss`. */
   readonly scheme: ObjectScheme;
+  /** The bucket name. */
   readonly bucket: string;
   /** The object key; `""` or ending in `/` names a prefix. */
   readonly key: string;
