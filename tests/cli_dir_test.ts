@@ -153,7 +153,7 @@ Deno.test("cli: decrypt -d --max-size stops an archive over the bound with ARCHI
   r = await ws.run(["decrypt", "t.zip.envl", "-d", "ok", ...k, "--max-size", "1200000"]);
   assert.equal(r.code, 0, show(r));
   assert.deepEqual(await snapshot(ws.path("ok")), await snapshot(ws.path("t")));
-  r = await ws.run(["decrypt", "t.zip.envl", "-d", "x", ...k, "--max-size", "1MB"]);
+  r = await ws.run(["decrypt", "t.zip.envl", "-d", "x", ...k, "--max-size", "1 megabyte"]);
   assert.equal(r.code, 2, show(r));
 });
 
