@@ -19,7 +19,8 @@
  * @module
  */
 export { EnvelopeError, ErrorCode, isEnvelopeError } from "./errors.ts";
-export type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } from "./keys/provider.ts";
+export type { EncryptionContext, WrappedKey } from "./format/types.ts";
+export type { GeneratedDataKey, KeyProvider } from "./keys/provider.ts";
 export { LocalKey } from "./keys/local.ts";
 export { RawDataKey } from "./keys/raw.ts";
 export { loadAgeIdentities, loadAgeRecipients } from "./keys/age_lazy.ts";

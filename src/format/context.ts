@@ -4,7 +4,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import type { EncryptionContext } from "../keys/provider.ts";
+import type { EncryptionContext } from "./types.ts";
 import { type ByteReader, ByteWriter, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_PAIRS, MAX_CONTEXT_VALUE_BYTES } from "./limits.ts";
 

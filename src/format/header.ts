@@ -7,7 +7,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import type { EncryptionContext, WrappedKey } from "../keys/provider.ts";
+import type { EncryptionContext, WrappedKey } from "./types.ts";
 import { ByteReader, ByteWriter, NeedMore, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
 import { encodeContext, readContext } from "./context.ts";
 import {
