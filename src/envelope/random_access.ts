@@ -13,16 +13,9 @@ import type { Header } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
 import { diagnoseTail } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
+import type { RandomAccessSource } from "../io/random_access_source.ts";
 
-/** A source that can read any byte range: bytes, a Blob, a file, an HTTP resource. */
-export interface RandomAccessSource {
-  /** Total size in bytes. */
-  readonly size: number;
-  /** Reads `length` bytes at `offset` (fewer only at the end). */
-  read(offset: number, length: number): Promise<Uint8Array>;
-  /** Releases the source (a file handle); optional. */
-  close?(): Promise<void>;
-}
+export type { RandomAccessSource };
 
 /**
  * A source over bytes in memory.

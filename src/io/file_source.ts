@@ -5,7 +5,7 @@
  * @module
  */
 import { open } from "node:fs/promises";
-import type { RandomAccessSource } from "../envelope/random_access.ts";
+import type { RandomAccessSource } from "./random_access_source.ts";
 
 /**
  * Opens `path` for random access; close the returned source when done.

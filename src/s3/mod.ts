@@ -51,7 +51,7 @@ export {
   type ObjectStoreConnection,
   ossEndpoint,
 } from "./client.ts";
-export type { RandomAccessSource } from "../envelope/random_access.ts";
+export type { RandomAccessSource } from "../io/random_access_source.ts";
 export type { RewrapOptions, RewrapResult } from "../envelope/rewrap.ts";
 export { type ObjectInfo, type ObjectSource, type ObjectSourceOptions, sourceStream } from "./source.ts";
 export type { SourceStreamOptions } from "./source.ts";

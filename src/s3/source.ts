@@ -9,7 +9,7 @@
  */
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { EnvelopeError } from "../errors.ts";
-import type { RandomAccessSource } from "../envelope/random_access.ts";
+import type { RandomAccessSource } from "../io/random_access_source.ts";
 import { clientFor, errorName, errorStatus, type ObjectStoreConnection, storeError } from "./client.ts";
 import { type ObjectLocation, objectUrl } from "./url.ts";
 
