@@ -67,7 +67,9 @@ export interface KeyReleaseOptions {
 export interface KeyReleaseAnswer {
   /** The 32-byte data key as standard base64. */
   readonly dataKey: string;
+  /** The provider of the wrapped key that opened (as in the header). */
   readonly provider: string;
+  /** The key id of the wrapped key that opened (as in the header). */
   readonly keyId: string;
   /** For a signed message: its verification key (base64), to pass to `decrypt` as `verificationKey`. */
   readonly verificationKey?: string;
