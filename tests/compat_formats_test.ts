@@ -15,7 +15,7 @@ import {
   scanAliyun,
   sealAliyunStream,
 } from "../src/compat/aliyun_gcm.ts";
-import { readLimited } from "../src/compat/open.ts";
+import { readLimited } from "../src/io/byte_streams.ts";
 import { detectFormat } from "../src/compat/detect.ts";
 import { KmstoolKey, parsePlaintext } from "../src/compat/kmstool.ts";
 import {

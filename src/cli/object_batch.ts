@@ -25,7 +25,7 @@ import type { KeyProvider } from "../keys/provider.ts";
 import { storeError } from "../s3/client.ts";
 import { isPrefix, objectUrl, parseObjectUrl } from "../s3/url.ts";
 import { openInput, writeOutput } from "./files.ts";
-import { peek } from "./header_peek.ts";
+import { peek } from "../io/header_peek.ts";
 import { cliClient } from "./object_io.ts";
 import type { UploadFlags } from "./object_flags.ts";
 import { escapeControls as esc, reportError, say } from "./output.ts";

@@ -10,7 +10,7 @@ import { basename } from "node:path";
 import { zipDirectory, zipSingleFile } from "../archive/zip.ts";
 import { EnvelopeError } from "../errors.ts";
 import { checkWritable, openInput, writeOutput } from "../cli/files.ts";
-import type { Peeked } from "../cli/header_peek.ts";
+import type { Peeked } from "../io/header_peek.ts";
 import { classify } from "../cli/keyspec.ts";
 import { progress, say, warn } from "../cli/output.ts";
 import { type DecryptRequest, defaultOutputName, deliver } from "../cli/commands/decrypt.ts";

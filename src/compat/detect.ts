@@ -7,7 +7,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { peek, type Peeked } from "../cli/header_peek.ts";
+import { peek, type Peeked } from "../io/header_peek.ts";
 import { looksLikeNitro, NITRO_MAX_BLOB, nitroBlobLength, nitroBytesToDecide } from "./nitro.ts";
 import { looksLikeAliyun } from "./aliyun_gcm.ts";
 

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { concat } from "../format/bytes.ts";
 import { AesGcm } from "../crypto/mod.ts";
 import { decodeBase64, decodeBase64Url } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -15,43 +14,6 @@ import { decryptFernetStream, verifyFernetStream } from "../crypto/fernet_stream
 import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, tooLarge } from "./nitro.ts";
 import { readNitroPrefix, skipBytes } from "./nitro_stream.ts";
 import { readLimits, twoPassInput } from "./two_pass.ts";
-
-/** Reads a whole stream, refusing more than `limit` bytes with `onOver`. */
-export async function readLimited(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-  onOver: (n: number) => EnvelopeError,
-): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  const reader = stream.getReader();
-  try {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      n += value.length;
-      if (n > limit) {
-        await reader.cancel().catch(() => {});
-        for (const p of parts) p.fill(0);
-        throw onOver(n);
-      }
-      parts.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return concat(parts);
-}
-
-/** A stream of one chunk. */
-export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
-  });
-}
 
 /** Decodes `--data-key` (standard base64 or base64url, the Fernet key text too) to bytes of an allowed length. */
 export function dataKeyBytes(text: string, lengths: readonly number[]): Uint8Array {

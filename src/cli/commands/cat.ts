@@ -15,7 +15,7 @@ import { MAGIC } from "../../format/limits.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { parseArgs, parseContext } from "../args.ts";
 import { ioError, openInput, stdoutStream } from "../files.ts";
-import { peek } from "../header_peek.ts";
+import { peek } from "../../io/header_peek.ts";
 import { KEY_FORMS } from "../keyspec.ts";
 import { say } from "../output.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";

@@ -17,7 +17,7 @@ import { detectFormat, formatUnknown, headForDetection } from "../../compat/dete
 import { hasMagic } from "../../format/header.ts";
 import { parseArgs } from "../args.ts";
 import { checkWritable, openInput, writeOutput } from "../files.ts";
-import { peek } from "../header_peek.ts";
+import { peek } from "../../io/header_peek.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { note, say } from "../output.ts";
 import { USAGE } from "../usage.ts";

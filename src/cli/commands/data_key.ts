@@ -12,7 +12,7 @@ import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import { parseArgs, parseContext } from "../args.ts";
 import { openInput, writeOutput } from "../files.ts";
-import { peek } from "../header_peek.ts";
+import { peek } from "../../io/header_peek.ts";
 import { automaticKeys, resolveKeys } from "../keyspec.ts";
 import { note, say, warn } from "../output.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";

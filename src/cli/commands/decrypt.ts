@@ -18,7 +18,7 @@ import { parseArgs, parseContext } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
 import { openInput, removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS, type TrustOptions } from "../trust_flags.ts";
-import { peek } from "../header_peek.ts";
+import { peek } from "../../io/header_peek.ts";
 import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";

@@ -11,10 +11,10 @@
  */
 import { EnvelopeError } from "../../errors.ts";
 import { looksLikeNitro, NITRO_MAX_BLOB, nitroBlobLength, nitroBytesToDecide, splitNitro } from "../../compat/nitro.ts";
-import { streamOf } from "../../compat/open.ts";
+import { streamOf } from "../../io/byte_streams.ts";
 import { parseArgs } from "../args.ts";
 import { openInput, writeOutput } from "../files.ts";
-import { peek } from "../header_peek.ts";
+import { peek } from "../../io/header_peek.ts";
 import { escapeControls as esc, say } from "../output.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAX_HEADER_BYTES } from "../../format/limits.ts";

@@ -10,7 +10,7 @@ import { MAGIC, MAX_HEADER_BYTES } from "../../format/limits.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { parseArgs } from "../args.ts";
 import { openInput } from "../files.ts";
-import { peek } from "../header_peek.ts";
+import { peek } from "../../io/header_peek.ts";
 import { escapeControls as esc, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 

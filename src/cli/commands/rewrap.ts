@@ -11,7 +11,7 @@ import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { parseArgs } from "../args.ts";
 import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
-import { peek } from "../header_peek.ts";
+import { peek } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
