@@ -17,7 +17,7 @@ import {
 } from "../src/compat/aliyun_gcm.ts";
 import { readLimited } from "../src/io/byte_streams.ts";
 import { detectFormat } from "../src/compat/detect.ts";
-import { KmstoolKey, parsePlaintext } from "../src/compat/kmstool.ts";
+import { KmstoolKey, parsePlaintext } from "../src/kms/kmstool.ts";
 import {
   joinNitro,
   looksLikeNitro,

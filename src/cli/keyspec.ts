@@ -75,7 +75,7 @@ export async function resolveKey(spec: string): Promise<KeyProvider> {
       return new AliyunKms({ keyId: value });
     }
     case "kmstool": {
-      const { KmstoolKey } = await import("../compat/kmstool.ts");
+      const { KmstoolKey } = await import("../kms/kmstool.ts");
       return new KmstoolKey({ path: value });
     }
     case "age": {

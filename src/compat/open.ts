@@ -50,7 +50,7 @@ export async function nitroDataKey(blob: Uint8Array, source: KeySource): Promise
     const { kind, value } = classify(spec);
     if (kind === "kmstool") {
       attempts.push(async () => {
-        const { KmstoolKey } = await import("./kmstool.ts");
+        const { KmstoolKey } = await import("../kms/kmstool.ts");
         return await new KmstoolKey({ path: value }).decryptBlob(blob);
       });
     } else if (kind === "aws-kms") {
