@@ -21,8 +21,21 @@ export interface Parsed {
   readonly flags: Record<string, string | boolean | string[] | undefined>;
 }
 
+/**
+ * A usage error (exit 2) of `envelope COMMAND`, by default with the hint to
+ * read that command's help: the one helper every command throws its usage
+ * errors with.
+ */
+export function usageError(
+  command: string,
+  message: string,
+  hint = `run \`envelope ${command} --help\` for the options`,
+): EnvelopeError {
+  return new EnvelopeError("USAGE", message, { hint });
+}
+
 function usage(message: string, command: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: `run \`envelope ${command} --help\` for the options` });
+  return usageError(command, message);
 }
 
 /** Parses `args` against `specs`; throws USAGE for anything unknown or malformed. */
@@ -91,4 +104,41 @@ export function parseContext(
     out[k] = p.slice(eq + 1);
   }
   return out;
+}
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1000 ** 4,
+};
+
+/**
+ * Parses a size option: a whole number of bytes, optionally with a unit
+ * (`64KiB`, `1MiB`, `2G`; K/M/G/T and KiB.. are powers of 1024, KB.. of
+ * 1000). Anything else is a usage error (exit 2).
+ */
+export function parseSize(text: string | undefined, name: string, command: string): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  const value = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw new EnvelopeError(
+      "USAGE",
+      `Reading --${name} failed: "${text}" is not a size (a whole number of bytes, or with a unit: 64KiB, 1MiB, 2GiB)`,
+      { hint: `run \`envelope ${command} --help\`` },
+    );
+  }
+  return value;
 }

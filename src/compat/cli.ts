@@ -13,7 +13,7 @@ import { checkWritable, openInput, writeOutput } from "../cli/files.ts";
 import type { Peeked } from "../io/header_peek.ts";
 import { classify } from "../cli/keyspec.ts";
 import { progress, say, warn } from "../cli/output.ts";
-import { type DecryptRequest, defaultOutputName, deliver } from "../cli/commands/decrypt.ts";
+import { type DecryptRequest, defaultOutputName, deliver } from "../cli/deliver.ts";
 import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "./aliyun_gcm.ts";
 import { type CompatFormat, detectFormat, formatUnknown, headForDetection } from "./detect.ts";
 import { NITRO_DEFAULT_NAME, nitroBlobLength, tokenTimestamp } from "./nitro.ts";

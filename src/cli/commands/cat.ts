@@ -20,7 +20,8 @@ import { KEY_FORMS } from "../keyspec.ts";
 import { say } from "../output.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
-import { decryptionKeys, type DecryptRequest } from "./decrypt.ts";
+import { decryptionKeys } from "./decrypt.ts";
+import type { DecryptRequest } from "../deliver.ts";
 
 const FLAGS = [
   { name: "range", short: "r", kind: "string" },

@@ -4,9 +4,6 @@
  *
  * @module
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { extractZip } from "../../archive/unzip.ts";
 import { decryptStream } from "../../envelope/decrypt.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
@@ -14,19 +11,18 @@ import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
 import process from "node:process";
-import { parseArgs, parseContext } from "../args.ts";
+import { parseArgs, parseContext, parseSize } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
-import { openInput, removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "../files.ts";
-import { readTrustFlags, TRUST_FLAGS, type TrustOptions } from "../trust_flags.ts";
+import { openInput } from "../files.ts";
+import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { peek } from "../../io/header_peek.ts";
 import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles } from "../age_files.ts";
-import { COLLECT_EVERY, collector } from "../gc.ts";
-import { note, progress, say } from "../output.ts";
-import { SUFFIX, USAGE } from "../usage.ts";
-import { parseSize } from "./encrypt.ts";
+import { progress, say } from "../output.ts";
+import { USAGE } from "../usage.ts";
+import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 
 const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -50,83 +46,7 @@ function usage(message: string): EnvelopeError {
   return new EnvelopeError("USAGE", message, { hint: "run `envelope decrypt --help` for the options" });
 }
 
-/** The default output name for `input`: without its `.envl` (or Nitro `.encrypted`) suffix. */
-export function defaultOutputName(input: string): string {
-  // `.envl` is ours; `.encrypted` is the Nitro sample's (application_code.zip.encrypted).
-  for (const suffix of [SUFFIX, ".encrypted"]) {
-    if (input.endsWith(suffix) && basename(input).length > suffix.length) return input.slice(0, -suffix.length);
-  }
-  throw usage(`Choosing the output name failed: ${input} does not end in ${SUFFIX} or .encrypted; pass -o OUTPUT`);
-}
-
-/** Options shared by the decrypt paths of every format. */
-export interface DecryptRequest {
-  readonly input: string;
-  readonly output?: string;
-  readonly dir?: string;
-  readonly specs: readonly string[];
-  /** `-i FILE`: age identity files. */
-  readonly identities?: readonly string[];
-  readonly dataKey?: string;
-  /** `--verification-key`: require a signed message with exactly this verification key (base64). */
-  readonly verificationKey?: string;
-  readonly context?: Record<string, string>;
-  readonly force: boolean;
-  /** `--max-size`: bounds the extracted size with -d, and what a Nitro or Alibaba input (and its spool) may hold. */
-  readonly maxSize?: number;
-  /** `--format`: which formats to accept (default `auto`: any, warning about the weaker ones). */
-  readonly format?: DecryptFormat;
-  /** `--require-signed`: refuse an unsigned envelope message (and every compat format, which has no signatures). */
-  readonly requireSigned?: boolean;
-  /** `--max-attempts` and the discovery filters. */
-  readonly trust?: TrustOptions;
-}
-
-/** The values of `decrypt --format`. */
-export type DecryptFormat = "auto" | "envelope" | "nitro" | "aliyun";
 const FORMATS: readonly DecryptFormat[] = ["auto", "envelope", "nitro", "aliyun"];
-
-/**
- * Writes `plaintext` to the request's destination: a file or stdout, or
- * (with a directory) a temporary archive that is extracted after it verified.
- */
-export async function deliver(
-  plaintext: ReadableStream<Uint8Array>,
-  req: DecryptRequest,
-  defaultName: () => string,
-): Promise<string> {
-  if (req.dir !== undefined) {
-    const outDir = resolve(req.dir);
-    // Named with our pid, so a later run can tell a killed run's leftovers and sweep them.
-    const stale = await sweepStale(dirname(outDir));
-    if (stale.length > 0) {
-      note(`removed ${stale.length} temporary item(s) left in ${dirname(outDir)} by killed envelope runs`);
-    }
-    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract"));
-    const forget = removeOnSignal(tmp);
-    try {
-      const zipPath = join(tmp, "archive.zip");
-      await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
-      const gc = collector();
-      let since = 0;
-      const onBytes = (n: number) => {
-        since += n;
-        if (gc && since >= COLLECT_EVERY) {
-          since = 0;
-          gc();
-        }
-      };
-      await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-      forget();
-    }
-    return req.dir;
-  }
-  const output = req.output ?? (req.input === "-" ? "-" : defaultName());
-  await writeOutput(plaintext, output, { force: req.force });
-  return output;
-}
 
 /** The keys to decrypt with: `--data-key` and `-k` as given, else what the header names. */
 export async function decryptionKeys(

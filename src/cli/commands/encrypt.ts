@@ -8,7 +8,7 @@ import { resolve, sep } from "node:path";
 import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { EnvelopeError } from "../../errors.ts";
-import { parseArgs, parseContext } from "../args.ts";
+import { parseArgs, parseContext, parseSize } from "../args.ts";
 import { checkWritable, openInput, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
@@ -36,43 +36,6 @@ const FLAGS = [
 
 function usage(message: string, hint = "run `envelope encrypt --help` for the options"): EnvelopeError {
   return new EnvelopeError("USAGE", message, { hint });
-}
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  kb: 1000,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  mb: 1000 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  gb: 1000 ** 3,
-  t: 1024 ** 4,
-  tib: 1024 ** 4,
-  tb: 1000 ** 4,
-};
-
-/**
- * Parses a size option: a whole number of bytes, optionally with a unit
- * (`64KiB`, `1MiB`, `2G`; K/M/G/T and KiB.. are powers of 1024, KB.. of
- * 1000). Anything else is a usage error (exit 2).
- */
-export function parseSize(text: string | undefined, name: string, command: string): number | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
-  const value = m && unit !== undefined ? Number(m[1]) * unit : NaN;
-  if (!Number.isSafeInteger(value)) {
-    throw new EnvelopeError(
-      "USAGE",
-      `Reading --${name} failed: "${text}" is not a size (a whole number of bytes, or with a unit: 64KiB, 1MiB, 2GiB)`,
-      { hint: `run \`envelope ${command} --help\`` },
-    );
-  }
-  return value;
 }
 
 /** Runs `envelope encrypt`; returns the exit code. */

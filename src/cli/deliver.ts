@@ -1,0 +1,97 @@
+/**
+ * Where a decrypted message goes, for every format `decrypt` reads (envelope,
+ * Nitro, Alibaba): the request the command parsed, the default output name,
+ * and {@linkcode deliver}, which releases the plaintext to a file, stdout or
+ * an extracted directory only after it verified.
+ *
+ * @module
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { extractZip } from "../archive/unzip.ts";
+import { usageError } from "./args.ts";
+import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
+import type { TrustOptions } from "./trust_flags.ts";
+import { COLLECT_EVERY, collector } from "./gc.ts";
+import { note } from "./output.ts";
+import { SUFFIX } from "./usage.ts";
+
+/** The default output name for `input`: without its `.envl` (or Nitro `.encrypted`) suffix. */
+export function defaultOutputName(input: string): string {
+  // `.envl` is ours; `.encrypted` is the Nitro sample's (application_code.zip.encrypted).
+  for (const suffix of [SUFFIX, ".encrypted"]) {
+    if (input.endsWith(suffix) && basename(input).length > suffix.length) return input.slice(0, -suffix.length);
+  }
+  throw usageError(
+    "decrypt",
+    `Choosing the output name failed: ${input} does not end in ${SUFFIX} or .encrypted; pass -o OUTPUT`,
+  );
+}
+
+/** Options shared by the decrypt paths of every format. */
+export interface DecryptRequest {
+  readonly input: string;
+  readonly output?: string;
+  readonly dir?: string;
+  readonly specs: readonly string[];
+  /** `-i FILE`: age identity files. */
+  readonly identities?: readonly string[];
+  readonly dataKey?: string;
+  /** `--verification-key`: require a signed message with exactly this verification key (base64). */
+  readonly verificationKey?: string;
+  readonly context?: Record<string, string>;
+  readonly force: boolean;
+  /** `--max-size`: bounds the extracted size with -d, and what a Nitro or Alibaba input (and its spool) may hold. */
+  readonly maxSize?: number;
+  /** `--format`: which formats to accept (default `auto`: any, warning about the weaker ones). */
+  readonly format?: DecryptFormat;
+  /** `--require-signed`: refuse an unsigned envelope message (and every compat format, which has no signatures). */
+  readonly requireSigned?: boolean;
+  /** `--max-attempts` and the discovery filters. */
+  readonly trust?: TrustOptions;
+}
+
+/** The values of `decrypt --format`. */
+export type DecryptFormat = "auto" | "envelope" | "nitro" | "aliyun";
+
+/**
+ * Writes `plaintext` to the request's destination: a file or stdout, or
+ * (with a directory) a temporary archive that is extracted after it verified.
+ */
+export async function deliver(
+  plaintext: ReadableStream<Uint8Array>,
+  req: DecryptRequest,
+  defaultName: () => string,
+): Promise<string> {
+  if (req.dir !== undefined) {
+    const outDir = resolve(req.dir);
+    // Named with our pid, so a later run can tell a killed run's leftovers and sweep them.
+    const stale = await sweepStale(dirname(outDir));
+    if (stale.length > 0) {
+      note(`removed ${stale.length} temporary item(s) left in ${dirname(outDir)} by killed envelope runs`);
+    }
+    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract"));
+    const forget = removeOnSignal(tmp);
+    try {
+      const zipPath = join(tmp, "archive.zip");
+      await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
+      const gc = collector();
+      let since = 0;
+      const onBytes = (n: number) => {
+        since += n;
+        if (gc && since >= COLLECT_EVERY) {
+          since = 0;
+          gc();
+        }
+      };
+      await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+      forget();
+    }
+    return req.dir;
+  }
+  const output = req.output ?? (req.input === "-" ? "-" : defaultName());
+  await writeOutput(plaintext, output, { force: req.force });
+  return output;
+}
