@@ -13,8 +13,8 @@
  * bytes: Fernet signs with bytes 0..15 and encrypts (AES-128-CBC) with bytes
  * 16..31. This module holds the layout and the whole-file helpers
  * ({@linkcode sealNitro}, {@linkcode openNitro}, in memory); the CLI streams
- * (`nitro_stream.ts`, `open.ts`) in flat memory. {@linkcode NITRO_MAX_PLAINTEXT}
- * bounds the plaintext either way.
+ * (`nitro_stream.ts`, `src/cli/compat_inputs.ts`) in flat memory.
+ * {@linkcode NITRO_MAX_PLAINTEXT} bounds the plaintext either way.
  *
  * @module
  */

@@ -11,7 +11,7 @@ import { encryptFernetStream } from "../crypto/fernet_stream.ts";
 import type { FernetEncryptOptions } from "../crypto/fernet.ts";
 import { EnvelopeError } from "../errors.ts";
 import { NITRO_MAX_BLOB, NITRO_MAX_PLAINTEXT, tooLarge } from "./nitro.ts";
-import { limited } from "./two_pass.ts";
+import { limited } from "../io/byte_streams.ts";
 
 function invalid(why: string): EnvelopeError {
   return new EnvelopeError("COMPAT_INVALID", `Reading the Nitro-enclave file failed: ${why}`, {

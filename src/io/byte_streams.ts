@@ -1,6 +1,7 @@
 /**
  * Small helpers over byte streams, shared by the CLI commands and the tests:
- * reading a whole stream under a size limit, and a stream of one chunk.
+ * reading a whole stream under a size limit, a pass-through that fails past
+ * a limit, and a stream of one chunk.
  *
  * @module
  */
@@ -40,6 +41,26 @@ export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
     start(controller) {
       controller.enqueue(bytes);
       controller.close();
+    },
+  });
+}
+
+/** A bound on the bytes a stream may carry, and the error for going over it. */
+export interface ReadLimit {
+  readonly bytes: number;
+  readonly error: (bytesRead: number) => EnvelopeError;
+}
+
+/** A pass-through stream that fails with the first limit's error once more bytes than it allows went by. */
+export function limited(limits: readonly ReadLimit[]): TransformStream<Uint8Array, Uint8Array> {
+  const sorted = [...limits].sort((a, b) => a.bytes - b.bytes);
+  let n = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      n += chunk.length;
+      const over = sorted.find((l) => n > l.bytes);
+      if (over) throw over.error(n);
+      controller.enqueue(chunk);
     },
   });
 }

@@ -12,7 +12,7 @@
 import { EnvelopeError } from "../../errors.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { contextMap } from "../../compat/aliyun_gcm.ts";
-import { openAliyunInput, openNitroInput, scanAliyunInput } from "../../compat/open.ts";
+import { openAliyunInput, openNitroInput, scanAliyunInput } from "../compat_inputs.ts";
 import { detectFormat, formatUnknown, headForDetection } from "../../compat/detect.ts";
 import { hasMagic } from "../../format/header.ts";
 import { parseArgs } from "../args.ts";

@@ -144,7 +144,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         { hint: "the Nitro and Alibaba formats have no signatures; decrypt without --require-signed if you trust it" },
       );
     }
-    const { decryptCompatCommand } = await import("../../compat/cli.ts");
+    const { decryptCompatCommand } = await import("../compat_formats.ts");
     return await decryptCompatCommand(peeked, req);
   }
   if (req.format === "nitro" || req.format === "aliyun") {

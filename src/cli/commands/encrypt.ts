@@ -62,7 +62,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     if (format !== "nitro" && format !== "aliyun") {
       throw usage(`Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
     }
-    const { encryptCompatCommand } = await import("../../compat/cli.ts");
+    const { encryptCompatCommand } = await import("../compat_formats.ts");
     return await encryptCompatCommand(format, {
       input: positionals[0],
       dir,

@@ -38,7 +38,7 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
   if (hasMagic(head)) {
     info = { ...(await inspectHeader(head)) };
   } else {
-    const { inspectCompat } = await import("../../compat/cli.ts");
+    const { inspectCompat } = await import("../compat_formats.ts");
     info = await inspectCompat(head, size);
   }
   if (flags.json) {

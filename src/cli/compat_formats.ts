@@ -1,7 +1,8 @@
 /**
  * The CLI side of the compatibility formats: `encrypt --format nitro|aliyun`,
  * `decrypt` of either format (recognised from the first bytes) and
- * `inspect`. Opening the inputs is in `open.ts`, which `convert` shares.
+ * `inspect`. Opening the inputs is in `compat_inputs.ts`, which `convert` shares;
+ * the formats themselves (parsers, sealers) are library code in `src/compat/`.
  *
  * @module
  */
@@ -9,16 +10,16 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { zipDirectory, zipSingleFile } from "../archive/zip.ts";
 import { EnvelopeError } from "../errors.ts";
-import { checkWritable, openInput, writeOutput } from "../cli/files.ts";
+import { checkWritable, openInput, writeOutput } from "./files.ts";
 import type { Peeked } from "../io/header_peek.ts";
-import { classify } from "../cli/keyspec.ts";
-import { progress, say, warn } from "../cli/output.ts";
-import { type DecryptRequest, defaultOutputName, deliver } from "../cli/deliver.ts";
-import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "./aliyun_gcm.ts";
-import { type CompatFormat, detectFormat, formatUnknown, headForDetection } from "./detect.ts";
-import { NITRO_DEFAULT_NAME, nitroBlobLength, tokenTimestamp } from "./nitro.ts";
-import { sealNitroStream } from "./nitro_stream.ts";
-import { openAliyunInput, openNitroInput, scanAliyunInput } from "./open.ts";
+import { classify } from "./keyspec.ts";
+import { progress, say, warn } from "./output.ts";
+import { type DecryptRequest, defaultOutputName, deliver } from "./deliver.ts";
+import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "../compat/aliyun_gcm.ts";
+import { type CompatFormat, detectFormat, formatUnknown, headForDetection } from "../compat/detect.ts";
+import { NITRO_DEFAULT_NAME, nitroBlobLength, tokenTimestamp } from "../compat/nitro.ts";
+import { sealNitroStream } from "../compat/nitro_stream.ts";
+import { openAliyunInput, openNitroInput, scanAliyunInput } from "./compat_inputs.ts";
 
 /** Options of {@linkcode encryptCompatCommand}, as `encrypt` parsed them. */
 export interface CompatEncryptOptions {

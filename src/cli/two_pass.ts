@@ -18,13 +18,10 @@ import { type FileHandle, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EnvelopeError } from "../errors.ts";
-import { openInput, removeOnSignal } from "../cli/files.ts";
+import { openInput, removeOnSignal } from "./files.ts";
+import { limited, type ReadLimit } from "../io/byte_streams.ts";
 
-/** A bound on the bytes pass one may read, and the error for going over it. */
-export interface ReadLimit {
-  readonly bytes: number;
-  readonly error: (bytesRead: number) => EnvelopeError;
-}
+export type { ReadLimit };
 
 /** An input that can be read twice. */
 export interface TwoPassInput {
@@ -50,20 +47,6 @@ export function readLimits(name: string, maxSize: number | undefined, own: reado
   const limits = [...own];
   if (maxSize !== undefined) limits.push({ bytes: maxSize, error: () => inputTooLarge(name, maxSize) });
   return limits;
-}
-
-/** A pass-through stream that fails with the first limit's error once more bytes than it allows went by. */
-export function limited(limits: readonly ReadLimit[]): TransformStream<Uint8Array, Uint8Array> {
-  const sorted = [...limits].sort((a, b) => a.bytes - b.bytes);
-  let n = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      n += chunk.length;
-      const over = sorted.find((l) => n > l.bytes);
-      if (over) throw over.error(n);
-      controller.enqueue(chunk);
-    },
-  });
 }
 
 /**

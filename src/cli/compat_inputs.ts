@@ -8,11 +8,11 @@
 import { AesGcm } from "../crypto/mod.ts";
 import { decodeBase64, decodeBase64Url } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
-import { classify, KEY_FORMS } from "../cli/keyspec.ts";
-import { type AliyunScan, openAliyunStream, scanAliyun } from "./aliyun_gcm.ts";
+import { classify, KEY_FORMS } from "./keyspec.ts";
+import { type AliyunScan, openAliyunStream, scanAliyun } from "../compat/aliyun_gcm.ts";
 import { decryptFernetStream, verifyFernetStream } from "../crypto/fernet_stream.ts";
-import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, tooLarge } from "./nitro.ts";
-import { readNitroPrefix, skipBytes } from "./nitro_stream.ts";
+import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, tooLarge } from "../compat/nitro.ts";
+import { readNitroPrefix, skipBytes } from "../compat/nitro_stream.ts";
 import { readLimits, twoPassInput } from "./two_pass.ts";
 
 /** Decodes `--data-key` (standard base64 or base64url, the Fernet key text too) to bytes of an allowed length. */
