@@ -33,18 +33,9 @@ import { ecsRoleCredentials, metadataDisabled } from "./aliyun_metadata.ts";
 import { type CredentialSpec, fromCliConfig, fromCredentialsFile, type Lookup } from "./aliyun_profiles.ts";
 import { assumeRole, assumeRoleWithOidc, type SourceContext } from "./aliyun_sts.ts";
 import type { RetryOptions } from "./retry.ts";
+import type { AliyunCredentials } from "./aliyun_rpc.ts";
 
-/** An AccessKey pair, with a security token and an expiry for temporary (STS) credentials. */
-export interface AliyunCredentials {
-  /** AccessKey ID (`STS.` first for temporary credentials). */
-  readonly accessKeyId: string;
-  /** AccessKey secret. */
-  readonly accessKeySecret: string;
-  /** STS security token, for temporary credentials. */
-  readonly securityToken?: string;
-  /** When temporary credentials stop working. */
-  readonly expiration?: Date;
-}
+export type { AliyunCredentials };
 
 /**
  * Anything that hands out credentials for each call: an

@@ -14,7 +14,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import type { AliyunCredentials } from "./aliyun_credentials.ts";
+import type { AliyunCredentials } from "./aliyun_rpc.ts";
 import { NetworkError } from "./aliyun_errors.ts";
 import { isConnectionReset } from "./net_errors.ts";
 import { AttemptTimeout, withRetry } from "./retry.ts";

@@ -22,6 +22,18 @@ export interface RpcCredentials {
   readonly securityToken?: string;
 }
 
+/** An AccessKey pair, with a security token and an expiry for temporary (STS) credentials. */
+export interface AliyunCredentials {
+  /** AccessKey ID (`STS.` first for temporary credentials). */
+  readonly accessKeyId: string;
+  /** AccessKey secret. */
+  readonly accessKeySecret: string;
+  /** STS security token, for temporary credentials. */
+  readonly securityToken?: string;
+  /** When temporary credentials stop working. */
+  readonly expiration?: Date;
+}
+
 /** One RPC request. */
 export interface RpcRequest {
   /** Full endpoint URL. */

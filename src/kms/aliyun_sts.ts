@@ -11,9 +11,8 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import type { AliyunCredentials } from "./aliyun_credentials.ts";
 import { AliyunServiceError, isTransient, mapError, NetworkError } from "./aliyun_errors.ts";
-import { asString, type RpcCredentials, sendRpc } from "./aliyun_rpc.ts";
+import { type AliyunCredentials, asString, type RpcCredentials, sendRpc } from "./aliyun_rpc.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 
 /** The STS API version. */
