@@ -9,7 +9,6 @@
  */
 import { EnvelopeError } from "../errors.ts";
 import { decodeBase64, decodeBase64Url, encodeBase64Url } from "../encoding/base64.ts";
-import type { FernetDecryptOptions } from "./fernet.ts";
 
 /**
  * Python's `_MAX_CLOCK_SKEW`: how far in the future a token may be stamped, in seconds.
@@ -129,8 +128,16 @@ export function tokenText(token: string | Uint8Array): string {
   throw new TypeError("The Fernet token must be a string or a Uint8Array");
 }
 
+/** What {@linkcode checkTime} reads of `FernetDecryptOptions` (a structural type: no import of fernet.ts). */
+export interface TimeOptions {
+  /** Maximum age in seconds; without it the timestamp is not checked. */
+  readonly ttl?: number;
+  /** The current time: a `Date` or milliseconds since the epoch (default: now). */
+  readonly now?: Date | number;
+}
+
 /** The TTL and clock-skew checks, on a token whose HMAC already verified. */
-export function checkTime(raw: Uint8Array, options: FernetDecryptOptions): void {
+export function checkTime(raw: Uint8Array, options: TimeOptions): void {
   const ttl = options.ttl;
   if (ttl === undefined) return;
   if (typeof ttl !== "number" || Number.isNaN(ttl)) {
