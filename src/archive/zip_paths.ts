@@ -11,7 +11,12 @@ import { lstat, mkdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, unsafe } from "./unzip_errors.ts";
-import type { Entry } from "./zip_reader.ts";
+
+/** What a merge reads of a checked zip entry (a zip_reader.ts `Entry`): its name, and whether it is a folder. */
+export interface MergeEntry {
+  readonly name: string;
+  readonly dir: boolean;
+}
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -58,7 +63,7 @@ async function kindOf(path: string, cache: Map<string, Kind>): Promise<Kind> {
 }
 
 /** Checks, without changing anything, that every entry can be placed in `outDir`. */
-export async function planMerge(outDir: string, entries: Entry[], force: boolean): Promise<void> {
+export async function planMerge(outDir: string, entries: MergeEntry[], force: boolean): Promise<void> {
   const cache = new Map<string, Kind>();
   for (const e of entries) {
     const segments = safeSegments(e.name);
@@ -110,7 +115,7 @@ export async function planMerge(outDir: string, entries: Entry[], force: boolean
 }
 
 /** Moves the staged `tree` into `outDir`, entry by entry (after {@linkcode planMerge}). */
-export async function applyMerge(tree: string, outDir: string, entries: Entry[]): Promise<void> {
+export async function applyMerge(tree: string, outDir: string, entries: MergeEntry[]): Promise<void> {
   for (const e of entries) {
     const rel = safeSegments(e.name);
     const target = join(outDir, ...rel);
