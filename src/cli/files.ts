@@ -12,6 +12,7 @@ import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
 import { ioError } from "./io_errors.ts";
+import type { Input } from "../io/input.ts";
 
 export { ioError } from "./io_errors.ts";
 export {
@@ -26,13 +27,7 @@ export {
   writeOutput,
 } from "./output_file.ts";
 export { removeOnSignal, sweepStale, tempDirPrefix } from "./temp_files.ts";
-
-/** An input: its bytes as a stream, and its size when known. */
-export interface Input {
-  readonly name: string;
-  readonly stream: ReadableStream<Uint8Array>;
-  readonly size?: number;
-}
+export type { Input };
 
 /** Bytes per read from a file or stdin. */
 const READ_SIZE = 256 * 1024;

@@ -23,7 +23,7 @@ import { replaceHeader, type ReplaceHeaderResult } from "../s3/replace_header.ts
 import { objectSink } from "../s3/sink.ts";
 import { type ObjectSource, objectSource, sourceStream } from "../s3/source.ts";
 import { isPrefix, type ObjectLocation, type ObjectScheme, objectUrl, parseObjectUrl } from "../s3/url.ts";
-import type { Input } from "./files.ts";
+import type { Input } from "../io/input.ts";
 import type { UploadFlags } from "./object_flags.ts";
 import { note } from "./output.ts";
 import { abortOnSignal } from "./temp_files.ts";
