@@ -5,7 +5,8 @@
  * at and one past its edge, and the largest header the limits allow.
  */
 import assert from "node:assert/strict";
-import { canonicalPairs, contextJson, encodeContext, readContext, sameContext } from "../src/format/context.ts";
+import { canonicalPairs, encodeContext, readContext, sameContext } from "../src/format/context.ts";
+import { contextJson } from "../src/kms/aliyun_context.ts";
 import { chunkNonce, payloadLayout } from "../src/format/chunk.ts";
 import {
   encodeCore,

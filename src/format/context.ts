@@ -146,14 +146,3 @@ export function sameContext(
   if (ka.length !== Object.keys(b).length) return false;
   return ka.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
 }
-
-/** The context as the JSON text of the map with keys in canonical order (Alibaba Cloud KMS). */
-export function contextJson(context: EncryptionContext): string {
-  // Written by hand: JS objects enumerate integer-like keys first, whatever the insertion order.
-  const dec = new TextDecoder();
-  return "{" +
-    canonicalPairs(context).map(([k, v]) => JSON.stringify(dec.decode(k)) + ":" + JSON.stringify(dec.decode(v))).join(
-      ",",
-    ) +
-    "}";
-}

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { contextJson } from "../format/context.ts";
+import { contextJson } from "./aliyun_context.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } from "../keys/provider.ts";
