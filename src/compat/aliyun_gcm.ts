@@ -26,6 +26,7 @@ import { AesGcm } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
 import { fixedRandom } from "../crypto/fixed_random_internal.ts";
+import { randomBytes } from "../crypto/random.ts";
 
 /** The field separator. */
 export const ALIYUN_SEPARATOR = "*---*";
@@ -347,7 +348,7 @@ export async function sealAliyunStream(params: AliyunSealParams): Promise<Transf
     );
   }
   const nonce = fixedRandom(params, "nonce", "Writing the Alibaba-sample file") ??
-    crypto.getRandomValues(new Uint8Array(ALIYUN_NONCE_BYTES));
+    randomBytes(ALIYUN_NONCE_BYTES);
   const gcm = await AesGcm.create(params.dataKey);
   const sealer = gcm.beginSeal(nonce);
   let carry: Uint8Array = new Uint8Array(0);
