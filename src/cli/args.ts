@@ -34,10 +34,6 @@ export function usageError(
   return new EnvelopeError("USAGE", message, { hint });
 }
 
-function usage(message: string, command: string): EnvelopeError {
-  return usageError(command, message);
-}
-
 /** Parses `args` against `specs`; throws USAGE for anything unknown or malformed. */
 export function parseArgs(args: readonly string[], specs: readonly FlagSpec[], command: string): Parsed {
   const byLong = new Map(specs.map((s) => [s.name, s]));
@@ -67,19 +63,21 @@ export function parseArgs(args: readonly string[], specs: readonly FlagSpec[], c
       inline = a.length > 2 ? a.slice(2) : undefined;
       spec = byShort.get(name);
     }
-    if (!spec) throw usage(`Reading the command line failed: unknown option ${a}`, command);
+    if (!spec) throw usageError(command, `Reading the command line failed: unknown option ${a}`);
     if (spec.kind === "boolean") {
-      if (inline !== undefined) throw usage(`Reading the command line failed: --${spec.name} takes no value`, command);
+      if (inline !== undefined) {
+        throw usageError(command, `Reading the command line failed: --${spec.name} takes no value`);
+      }
       flags[spec.name] = true;
       continue;
     }
     const value = inline ?? args[++i];
-    if (value === undefined) throw usage(`Reading the command line failed: --${spec.name} needs a value`, command);
+    if (value === undefined) throw usageError(command, `Reading the command line failed: --${spec.name} needs a value`);
     if (spec.kind === "list") {
       ((flags[spec.name] ??= []) as string[]).push(value);
     } else {
       if (flags[spec.name] !== undefined) {
-        throw usage(`Reading the command line failed: --${spec.name} was given twice`, command);
+        throw usageError(command, `Reading the command line failed: --${spec.name} was given twice`);
       }
       flags[spec.name] = value;
     }
@@ -96,10 +94,10 @@ export function parseContext(
   const out: Record<string, string> = {};
   for (const p of pairs) {
     const eq = p.indexOf("=");
-    if (eq <= 0) throw usage(`Reading the command line failed: context "${p}" is not name=value`, command);
+    if (eq <= 0) throw usageError(command, `Reading the command line failed: context "${p}" is not name=value`);
     const k = p.slice(0, eq);
     if (Object.hasOwn(out, k)) {
-      throw usage(`Reading the command line failed: context name "${k}" was given twice`, command);
+      throw usageError(command, `Reading the command line failed: context name "${k}" was given twice`);
     }
     out[k] = p.slice(eq + 1);
   }

@@ -9,6 +9,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { zipDirectory, zipSingleFile } from "../archive/zip.ts";
+import { usageError } from "./args.ts";
 import { EnvelopeError } from "../errors.ts";
 import { checkWritable, openInput, writeOutput } from "./files.ts";
 import type { Peeked } from "../io/header_peek.ts";
@@ -31,10 +32,6 @@ export interface CompatEncryptOptions {
   force: boolean;
 }
 
-function usage(message: string, hint = "run `envelope encrypt --help` for the options"): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint });
-}
-
 async function checkDir(dir: string): Promise<void> {
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error("not a directory");
@@ -47,14 +44,16 @@ async function checkDir(dir: string): Promise<void> {
 
 function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", format: string, example: string): string {
   if (specs.length !== 1) {
-    throw usage(
+    throw usageError(
+      "encrypt",
       `Encrypting in the ${format} format failed: give exactly one -k key (${specs.length} given)`,
       `for example -k ${example}`,
     );
   }
   const c = classify(specs[0]);
   if (c.kind !== kind || c.value === "") {
-    throw usage(
+    throw usageError(
+      "encrypt",
       `Encrypting in the ${format} format failed: ${specs[0]} is not ${
         kind === "aws-kms" ? "an AWS" : "an Alibaba Cloud"
       } KMS key`,
@@ -71,14 +70,16 @@ export async function encryptCompatCommand(format: "nitro" | "aliyun", opts: Com
 
 async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
   if (Object.keys(opts.context).length > 0) {
-    throw usage(
+    throw usageError(
+      "encrypt",
       "Encrypting in the Nitro-enclave format failed: -c cannot be used, because kmstool_enclave_cli in the enclave cannot pass an encryption context",
       "drop -c; the key policy's attestation condition is what restricts decryption",
     );
   }
   const keyId = onlyKey(opts.specs, "aws-kms", "Nitro-enclave", "alias/enclavekey");
   if (opts.dir === undefined && (opts.input === undefined || opts.input === "-")) {
-    throw usage(
+    throw usageError(
+      "encrypt",
       "Encrypting in the Nitro-enclave format failed: give -d DIR (or one file); the enclave unzips what it gets, so stdin has no name to store",
     );
   }
@@ -148,7 +149,8 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
   const context = aliyunContextText(opts.context);
   if (context.includes(ALIYUN_SEPARATOR)) {
     // aliDecrypt.py splits on every separator and takes the fifth piece as the context.
-    throw usage(
+    throw usageError(
+      "encrypt",
       `Encrypting in the Alibaba-sample format failed: the context contains ${ALIYUN_SEPARATOR}, which the sample's aliDecrypt.py would cut off`,
       `remove ${ALIYUN_SEPARATOR} from the -c names and values (envelope itself reads such files, splitting on the first four separators only)`,
     );

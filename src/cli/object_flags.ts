@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { EnvelopeError } from "../errors.ts";
-import type { FlagSpec } from "./args.ts";
+import { type FlagSpec, usageError } from "./args.ts";
 
 /** `--part-size`, `--parts-in-flight`, `--content-type`, `--metadata K=V`, `--sse`, `--sse-kms-key-id`. */
 export const OBJECT_FLAGS: readonly FlagSpec[] = [
@@ -29,7 +28,7 @@ export function readJobs(flags: Record<string, unknown>, command: string): numbe
   const text = flags.jobs as string | undefined;
   if (text === undefined) return 4;
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) {
-    throw usage(`Reading --jobs failed: "${text}" is not a whole number from 1 to 64`, command);
+    throw usageError(command, `Reading --jobs failed: "${text}" is not a whole number from 1 to 64`);
   }
   return Number(text);
 }
@@ -44,17 +43,13 @@ export interface UploadFlags {
   readonly sseKmsKeyId?: string;
 }
 
-function usage(message: string, command: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: `run \`envelope ${command} --help\` for the options` });
-}
-
 /** Reads the upload flags; a malformed value is a usage error. */
 export function readObjectFlags(flags: Record<string, unknown>, command: string): UploadFlags {
   const num = (name: string, min: number, max: number): number | undefined => {
     const text = flags[name] as string | undefined;
     if (text === undefined) return undefined;
     if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-      throw usage(`Reading --${name} failed: "${text}" is not a whole number from ${min} to ${max}`, command);
+      throw usageError(command, `Reading --${name} failed: "${text}" is not a whole number from ${min} to ${max}`);
     }
     return Number(text);
   };
@@ -62,18 +57,18 @@ export function readObjectFlags(flags: Record<string, unknown>, command: string)
   for (const pair of (flags.metadata as string[] | undefined) ?? []) {
     const eq = pair.indexOf("=");
     if (eq <= 0 || !/^[A-Za-z0-9-_]+$/.test(pair.slice(0, eq))) {
-      throw usage(
-        `Reading --metadata failed: "${pair}" is not NAME=VALUE with a name of letters, digits, - and _`,
+      throw usageError(
         command,
+        `Reading --metadata failed: "${pair}" is not NAME=VALUE with a name of letters, digits, - and _`,
       );
     }
     (metadata ??= {})[pair.slice(0, eq).toLowerCase()] = pair.slice(eq + 1);
   }
   const sse = flags.sse as string | undefined;
   if (sse !== undefined && !["AES256", "aws:kms", "aws:kms:dsse", "KMS", "SM4"].includes(sse)) {
-    throw usage(
-      `Reading --sse failed: "${sse}" is not AES256, aws:kms or aws:kms:dsse (OSS: AES256, KMS, SM4)`,
+    throw usageError(
       command,
+      `Reading --sse failed: "${sse}" is not AES256, aws:kms or aws:kms:dsse (OSS: AES256, KMS, SM4)`,
     );
   }
   const sseKmsKeyId = flags["sse-kms-key-id"] as string | undefined;

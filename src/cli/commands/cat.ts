@@ -13,7 +13,7 @@ import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAGIC } from "../../format/limits.ts";
 import { isObjectUrl } from "../../s3/url.ts";
-import { parseArgs, parseContext } from "../args.ts";
+import { parseArgs, parseContext, usageError } from "../args.ts";
 import { ioError, openInput, stdoutStream } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { KEY_FORMS } from "../keyspec.ts";
@@ -36,17 +36,16 @@ const FLAGS = [
 /** Plaintext bytes decrypted and written per step of a range. */
 const WINDOW = 8 * 1024 * 1024;
 
-function usage(message: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: "run `envelope cat --help` for the options" });
-}
-
 /** Parses `START-END` (inclusive) or `START-`; END undefined means to the end. */
 export function parseRange(text: string): { start: number; end?: number } {
   const m = /^(\d+)-(\d*)$/.exec(text);
   const start = m ? Number(m[1]) : NaN;
   const end = m && m[2] !== "" ? Number(m[2]) : undefined;
   if (!m || !Number.isSafeInteger(start) || (end !== undefined && (!Number.isSafeInteger(end) || end < start))) {
-    throw usage(`Reading --range failed: "${text}" is not START-END or START- (inclusive byte offsets, START <= END)`);
+    throw usageError(
+      "cat",
+      `Reading --range failed: "${text}" is not START-END or START- (inclusive byte offsets, START <= END)`,
+    );
   }
   return { start, end };
 }
@@ -68,7 +67,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     say(USAGE.cat);
     return 0;
   }
-  if (positionals.length !== 1) throw usage("Reading the command line failed: give exactly one INPUT");
+  if (positionals.length !== 1) throw usageError("cat", "Reading the command line failed: give exactly one INPUT");
   const range = flags.range === undefined ? undefined : parseRange(flags.range as string);
   const req: DecryptRequest = {
     input: positionals[0],
@@ -95,7 +94,9 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     });
 
   if (range === undefined) {
-    if (req.input === "-") throw usage("Reading the command line failed: cat reads a file or an object URL, not stdin");
+    if (req.input === "-") {
+      throw usageError("cat", "Reading the command line failed: cat reads a file or an object URL, not stdin");
+    }
     const input = await openInput(req.input);
     const peeked = await peek(
       input.stream,

@@ -15,7 +15,7 @@ import { contextMap } from "../../compat/aliyun_gcm.ts";
 import { openAliyunInput, openNitroInput, scanAliyunInput } from "../compat_inputs.ts";
 import { detectFormat, formatUnknown, headForDetection } from "../../compat/detect.ts";
 import { hasMagic } from "../../format/header.ts";
-import { parseArgs } from "../args.ts";
+import { parseArgs, usageError } from "../args.ts";
 import { checkWritable, openInput, writeOutput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
@@ -31,10 +31,6 @@ const FLAGS = [
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 
-function usage(message: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: "run `envelope convert --help` for the options" });
-}
-
 /** Runs `envelope convert`; returns the exit code. */
 export async function convertCommand(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseArgs(argv, FLAGS, "convert");
@@ -42,9 +38,9 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
     say(USAGE.convert);
     return 0;
   }
-  if (positionals.length !== 1) throw usage("Reading the command line failed: give exactly one INPUT");
+  if (positionals.length !== 1) throw usageError("convert", "Reading the command line failed: give exactly one INPUT");
   const output = flags.output as string | undefined;
-  if (output === undefined) throw usage("Reading the command line failed: -o OUTPUT is required");
+  if (output === undefined) throw usageError("convert", "Reading the command line failed: -o OUTPUT is required");
   const force = Boolean(flags.force);
   const source = {
     dataKey: flags["data-key"] as string | undefined,

@@ -11,7 +11,7 @@ import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
 import process from "node:process";
-import { parseArgs, parseContext, parseSize } from "../args.ts";
+import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
 import { openInput } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
@@ -42,10 +42,6 @@ const FLAGS = [
   ...TRUST_FLAGS,
 ] as const;
 
-function usage(message: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: "run `envelope decrypt --help` for the options" });
-}
-
 const FORMATS: readonly DecryptFormat[] = ["auto", "envelope", "nitro", "aliyun"];
 
 /** The keys to decrypt with: `--data-key` and `-k` as given, else what the header names. */
@@ -69,7 +65,7 @@ async function dataKeyOption(flags: Record<string, unknown>): Promise<string | u
   const inline = flags["data-key"] as string | undefined;
   const file = flags["data-key-file"] as string | undefined;
   if (inline !== undefined && file !== undefined) {
-    throw usage("Reading the command line failed: give either --data-key or --data-key-file, not both");
+    throw usageError("decrypt", "Reading the command line failed: give either --data-key or --data-key-file, not both");
   }
   if (file !== undefined) return await readSecretFile(file, "the data key file");
   if (inline !== undefined) return inline;
@@ -80,7 +76,7 @@ async function dataKeyOption(flags: Record<string, unknown>): Promise<string | u
 function parseFormat(text: string | undefined): DecryptFormat | undefined {
   if (text === undefined) return undefined;
   if (!(FORMATS as readonly string[]).includes(text)) {
-    throw usage(`Reading --format failed: "${text}" is not ${FORMATS.join(", ")}`);
+    throw usageError("decrypt", `Reading --format failed: "${text}" is not ${FORMATS.join(", ")}`);
   }
   return text as DecryptFormat;
 }
@@ -92,9 +88,9 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     say(USAGE.decrypt);
     return 0;
   }
-  if (positionals.length > 1) throw usage("Reading the command line failed: give one INPUT at most");
+  if (positionals.length > 1) throw usageError("decrypt", "Reading the command line failed: give one INPUT at most");
   if (flags.dir !== undefined && flags.output !== undefined) {
-    throw usage("Reading the command line failed: give either -o or -d, not both");
+    throw usageError("decrypt", "Reading the command line failed: give either -o or -d, not both");
   }
   const req: DecryptRequest = {
     input: positionals[0] ?? "-",
@@ -114,7 +110,10 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
   if (flags.recursive) {
     // -r s3://BUCKET/PREFIX/ -o DIR: one file per .envl object (object_batch.ts).
     if (req.output === undefined || req.dir !== undefined || !isObjectUrl(req.input)) {
-      throw usage("Reading the command line failed: -r takes s3://BUCKET/PREFIX/ (or oss://) and -o DIR");
+      throw usageError(
+        "decrypt",
+        "Reading the command line failed: -r takes s3://BUCKET/PREFIX/ (or oss://) and -o DIR",
+      );
     }
     const { decryptMany } = await import("../object_batch.ts");
     return await decryptMany({

@@ -8,7 +8,7 @@ import { resolve, sep } from "node:path";
 import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { EnvelopeError } from "../../errors.ts";
-import { parseArgs, parseContext, parseSize } from "../args.ts";
+import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { checkWritable, openInput, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
@@ -34,10 +34,6 @@ const FLAGS = [
   ...BATCH_FLAGS,
 ] as const;
 
-function usage(message: string, hint = "run `envelope encrypt --help` for the options"): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint });
-}
-
 /** Runs `envelope encrypt`; returns the exit code. */
 export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseArgs(argv, FLAGS, "encrypt");
@@ -47,9 +43,9 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   }
   const format = (flags.format as string | undefined) ?? "envelope";
   const dir = flags.dir as string | undefined;
-  if (positionals.length > 1) throw usage("Reading the command line failed: give one INPUT at most");
+  if (positionals.length > 1) throw usageError("encrypt", "Reading the command line failed: give one INPUT at most");
   if (dir !== undefined && positionals.length > 0) {
-    throw usage("Reading the command line failed: give either INPUT or -d DIR, not both");
+    throw usageError("encrypt", "Reading the command line failed: give either INPUT or -d DIR, not both");
   }
   const context = parseContext(flags.context as string[] | undefined, "encrypt") ?? {};
   const specs = (flags.key as string[] | undefined) ?? [];
@@ -58,9 +54,9 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const upload = readObjectFlags(flags, "encrypt");
 
   if (format !== "envelope") {
-    if (flags.sign) throw usage(`Reading --sign failed: the ${format} format has no signatures`);
+    if (flags.sign) throw usageError("encrypt", `Reading --sign failed: the ${format} format has no signatures`);
     if (format !== "nitro" && format !== "aliyun") {
-      throw usage(`Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
+      throw usageError("encrypt", `Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
     }
     const { encryptCompatCommand } = await import("../compat_formats.ts");
     return await encryptCompatCommand(format, {
@@ -78,7 +74,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     const from = dir ?? positionals[0];
     const to = flags.output as string | undefined;
     if (from === undefined || positionals.length + (dir === undefined ? 0 : 1) !== 1 || !to || !isObjectUrl(to)) {
-      throw usage("Reading the command line failed: -r takes one DIR and -o s3://BUCKET/PREFIX/ (or oss://)");
+      throw usageError(
+        "encrypt",
+        "Reading the command line failed: -r takes one DIR and -o s3://BUCKET/PREFIX/ (or oss://)",
+      );
     }
     if (chunkSize !== undefined) checkChunkSize(chunkSize);
     encodeContext(context);
@@ -110,7 +109,8 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   if (dir !== undefined) {
     const root = resolve(dir) + sep;
     if (output !== "-" && !isObjectUrl(output) && resolve(output).startsWith(root)) {
-      throw usage(
+      throw usageError(
+        "encrypt",
         `Encrypting ${dir} failed: the output ${output} is inside the directory being encrypted`,
         "write the output outside the directory (the default is DIR.zip.envl beside it)",
       );
@@ -122,7 +122,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       checkChunkSize(chunkSize);
     } catch (e) {
       // A chunk size outside the format's limits is a usage error (exit 2), as a malformed one is.
-      throw usage(`Reading --chunk-size failed: ${(e as Error).message}`, (e as EnvelopeError).hint);
+      throw usageError("encrypt", `Reading --chunk-size failed: ${(e as Error).message}`, (e as EnvelopeError).hint);
     }
   }
   encodeContext(context);

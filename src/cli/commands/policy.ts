@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { EnvelopeError } from "../../errors.ts";
 import { aliyunPolicy, awsPolicies } from "../../compat/policy.ts";
-import { parseArgs } from "../args.ts";
+import { parseArgs, usageError } from "../args.ts";
 import { say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
@@ -27,13 +26,11 @@ const AWS_DOCS = {
   "encryptor-policy": "encryptorPolicy",
 } as const;
 
-function usage(message: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: "run `envelope policy --help` for the options" });
-}
-
 function need(flags: Record<string, unknown>, name: string): string {
   const v = flags[name];
-  if (typeof v !== "string" || v === "") throw usage(`Reading the command line failed: --${name} is required`);
+  if (typeof v !== "string" || v === "") {
+    throw usageError("policy", `Reading the command line failed: --${name} is required`);
+  }
   return v;
 }
 
@@ -50,12 +47,14 @@ function runPolicy(argv: readonly string[]): number {
   }
   const [kind, ...extra] = positionals;
   if (extra.length > 0 || (kind !== "aws" && kind !== "aliyun")) {
-    throw usage("Reading the command line failed: give aws or aliyun");
+    throw usageError("policy", "Reading the command line failed: give aws or aliyun");
   }
   const only = flags.only as string | undefined;
   if (kind === "aws") {
     for (const f of ["region", "key-id"]) {
-      if (flags[f] !== undefined) throw usage(`Reading the command line failed: --${f} is for policy aliyun`);
+      if (flags[f] !== undefined) {
+        throw usageError("policy", `Reading the command line failed: --${f} is for policy aliyun`);
+      }
     }
     const docs = awsPolicies({
       keyArn: need(flags, "key-arn"),
@@ -65,7 +64,7 @@ function runPolicy(argv: readonly string[]): number {
     });
     if (only !== undefined) {
       if (!(only in AWS_DOCS)) {
-        throw usage(`Reading --only failed: "${only}" is not ${Object.keys(AWS_DOCS).join(", ")}`);
+        throw usageError("policy", `Reading --only failed: "${only}" is not ${Object.keys(AWS_DOCS).join(", ")}`);
       }
       say(JSON.stringify(docs[AWS_DOCS[only as keyof typeof AWS_DOCS]], null, 2));
     } else {
@@ -74,7 +73,7 @@ function runPolicy(argv: readonly string[]): number {
     return 0;
   }
   for (const f of ["key-arn", "image-sha384", "role-arn", "only"]) {
-    if (flags[f] !== undefined) throw usage(`Reading the command line failed: --${f} is for policy aws`);
+    if (flags[f] !== undefined) throw usageError("policy", `Reading the command line failed: --${f} is for policy aws`);
   }
   say(
     JSON.stringify(

@@ -9,7 +9,7 @@ import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
-import { parseArgs } from "../args.ts";
+import { parseArgs, usageError } from "../args.ts";
 import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
@@ -33,10 +33,6 @@ const FLAGS = [
   ...TRUST_FLAGS,
 ] as const;
 
-function usage(message: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: "run `envelope rewrap --help` for the options" });
-}
-
 /** Runs `envelope rewrap`; returns the exit code. */
 export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   const { positionals, flags } = parseArgs(argv, FLAGS, "rewrap");
@@ -45,17 +41,17 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1 || positionals[0] === "-") {
-    throw usage("Reading the command line failed: give exactly one INPUT file");
+    throw usageError("rewrap", "Reading the command line failed: give exactly one INPUT file");
   }
   const inputPath = positionals[0];
   const addSpecs = (flags.key as string[] | undefined) ?? [];
   const removeSpecs = (flags.remove as string[] | undefined) ?? [];
   const recipientFiles = (flags["recipients-file"] as string[] | undefined) ?? [];
   if (addSpecs.length === 0 && removeSpecs.length === 0 && recipientFiles.length === 0) {
-    throw usage("Rewrapping failed: nothing to do; give -k NEWKEY and/or --remove KEY");
+    throw usageError("rewrap", "Rewrapping failed: nothing to do; give -k NEWKEY and/or --remove KEY");
   }
   if (flags.replace && addSpecs.length === 0 && recipientFiles.length === 0) {
-    throw usage("Rewrapping failed: --replace needs at least one -k NEWKEY");
+    throw usageError("rewrap", "Rewrapping failed: --replace needs at least one -k NEWKEY");
   }
 
   const peeked = await headOf(inputPath);

@@ -10,7 +10,7 @@ import process from "node:process";
 import { constantTimeEqual, ready, sha256 } from "../../crypto/hash.ts";
 import { errorResponse, keyRelease } from "../../envelope/key_release.ts";
 import { EnvelopeError } from "../../errors.ts";
-import { parseArgs, parseContext } from "../args.ts";
+import { parseArgs, parseContext, usageError } from "../args.ts";
 import { resolveKeys } from "../keyspec.ts";
 import { note, say } from "../output.ts";
 import { readSecretFile } from "../secret_file.ts";
@@ -30,10 +30,6 @@ const FLAGS = [
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 
-function usage(message: string): EnvelopeError {
-  return new EnvelopeError("USAGE", message, { hint: "run `envelope serve-keys --help` for the options" });
-}
-
 const enc = new TextEncoder();
 
 /** Runs `envelope serve-keys` until SIGINT or SIGTERM; returns the exit code. */
@@ -43,17 +39,25 @@ export async function serveKeysCommand(argv: readonly string[]): Promise<number>
     say(USAGE["serve-keys"]);
     return 0;
   }
-  if (positionals.length > 0) throw usage("Reading the command line failed: serve-keys takes no INPUT");
+  if (positionals.length > 0) {
+    throw usageError("serve-keys", "Reading the command line failed: serve-keys takes no INPUT");
+  }
   const specs = (flags.key as string[] | undefined) ?? [];
   if (specs.length === 0) {
-    throw usage("Reading the command line failed: give the keys to release with -k (discovery is not offered)");
+    throw usageError(
+      "serve-keys",
+      "Reading the command line failed: give the keys to release with -k (discovery is not offered)",
+    );
   }
   if (flags["token-file"] === undefined) {
-    throw usage("Reading the command line failed: give --token-file (a file holding the bearer token)");
+    throw usageError(
+      "serve-keys",
+      "Reading the command line failed: give --token-file (a file holding the bearer token)",
+    );
   }
   const port = Number(flags.port ?? "8001");
   if (!/^\d+$/.test(String(flags.port ?? "8001")) || port > 65535) {
-    throw usage(`Reading --port failed: "${flags.port}" is not a port number`);
+    throw usageError("serve-keys", `Reading --port failed: "${flags.port}" is not a port number`);
   }
   const origins = ((flags.origin as string[] | undefined) ?? []).map((o) => {
     try {
@@ -61,12 +65,12 @@ export async function serveKeysCommand(argv: readonly string[]): Promise<number>
       if (u.origin === "null" || o.replace(/\/$/, "") !== u.origin) throw new Error("not an origin");
       return u.origin;
     } catch {
-      throw usage(`Reading --origin failed: "${o}" is not an origin like https://files.example.com`);
+      throw usageError("serve-keys", `Reading --origin failed: "${o}" is not an origin like https://files.example.com`);
     }
   });
   const rateText = flags.rate as string | undefined;
   if (rateText !== undefined && (!/^\d+$/.test(rateText) || Number(rateText) < 1)) {
-    throw usage(`Reading --rate failed: "${rateText}" is not a whole number of requests per minute`);
+    throw usageError("serve-keys", `Reading --rate failed: "${rateText}" is not a whole number of requests per minute`);
   }
   const token = await readSecretFile(flags["token-file"] as string, "the token file");
   if (token.length < 16 || /\s/.test(token)) {
