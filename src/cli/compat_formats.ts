@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { zipDirectory, zipSingleFile } from "../archive/zip.ts";
 import { usageError } from "./args.ts";
 import { EnvelopeError } from "../errors.ts";
-import { checkWritable, openInput, writeOutput } from "./files.ts";
+import { sameContext } from "../format/context.ts";
+import { checkDir, checkWritable, openInput, writeOutput } from "./files.ts";
 import type { Peeked } from "../io/header_peek.ts";
 import { classify } from "./keyspec.ts";
 import { progress, say, warn } from "./output.ts";
@@ -30,16 +30,6 @@ export interface CompatEncryptOptions {
   specs: string[];
   context: Record<string, string>;
   force: boolean;
-}
-
-async function checkDir(dir: string): Promise<void> {
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new Error("not a directory");
-  } catch {
-    throw new EnvelopeError("IO_FAILED", `Reading the directory ${dir} failed: it is not a directory`, {
-      hint: "check the path given to -d",
-    });
-  }
 }
 
 function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", format: string, example: string): string {
@@ -61,6 +51,13 @@ function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", forma
     );
   }
   return c.value;
+}
+
+/** A KMS-generated data key must be 32 bytes (AES-256); `action` names the call in the error. */
+function require32(dataKey: Uint8Array, action: string): void {
+  if (dataKey.length !== 32) {
+    throw new EnvelopeError("KMS_FAILED", `${action} failed: it returned ${dataKey.length} bytes, not 32`);
+  }
 }
 
 /** Runs `encrypt --format nitro|aliyun`; returns the exit code. */
@@ -101,12 +98,7 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
     const raw = await kms.generateDataKeyRaw();
     arn = raw.keyId;
     try {
-      if (raw.plaintext.length !== 32) {
-        throw new EnvelopeError(
-          "KMS_FAILED",
-          `AWS KMS GenerateDataKey with key ${keyId} failed: it returned ${raw.plaintext.length} bytes, not 32`,
-        );
-      }
+      require32(raw.plaintext, `AWS KMS GenerateDataKey with key ${keyId}`);
       file = await sealNitroStream(zipped, raw.plaintext, raw.ciphertextBlob);
     } finally {
       raw.plaintext.fill(0);
@@ -166,12 +158,7 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
       encryptionContext: context,
     });
     try {
-      if (key.plaintext.length !== 32) {
-        throw new EnvelopeError(
-          "KMS_FAILED",
-          `Alibaba Cloud KMS GenerateDataKey with key ${keyId} failed: it returned ${key.plaintext.length} bytes, not 32`,
-        );
-      }
+      require32(key.plaintext, `Alibaba Cloud KMS GenerateDataKey with key ${keyId}`);
       transform = await sealAliyunStream({ dataKey: key.plaintext, blob: key.ciphertextBlob, context });
     } finally {
       key.plaintext.fill(0);
@@ -193,9 +180,7 @@ function requireContext(
   format: string,
 ): void {
   if (wanted === undefined) return;
-  const a = Object.keys(stored).sort();
-  const b = Object.keys(wanted).sort();
-  if (a.length !== b.length || a.some((k, i) => k !== b[i] || stored[k] !== wanted[k])) {
+  if (!sameContext(stored, wanted)) {
     throw new EnvelopeError(
       "CONTEXT_MISMATCH",
       `Decrypting the ${format} file failed: its encryption context differs from the one given with -c`,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type FileHandle, lstat, open } from "node:fs/promises";
+import { type FileHandle, lstat, open, stat } from "node:fs/promises";
 import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
@@ -178,5 +178,16 @@ export async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Checks that `dir` (given with `-d`) is a directory: IO_FAILED if it is missing or something else. */
+export async function checkDir(dir: string): Promise<void> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error("not a directory");
+  } catch {
+    throw new EnvelopeError("IO_FAILED", `Reading the directory ${dir} failed: it is not a directory`, {
+      hint: "check the path given to -d",
+    });
   }
 }

@@ -3,13 +3,12 @@
  *
  * @module
  */
-import { stat } from "node:fs/promises";
 import { resolve, sep } from "node:path";
 import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
-import { EnvelopeError } from "../../errors.ts";
+import type { EnvelopeError } from "../../errors.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
-import { checkWritable, openInput, writeOutput } from "../files.ts";
+import { checkDir, checkWritable, openInput, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
@@ -129,13 +128,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   let source: ReadableStream<Uint8Array>;
   let size: number | undefined;
   if (dir !== undefined) {
-    try {
-      if (!(await stat(dir)).isDirectory()) throw new Error("not a directory");
-    } catch {
-      throw new EnvelopeError("IO_FAILED", `Reading the directory ${dir} failed: it is not a directory`, {
-        hint: "check the path given to -d",
-      });
-    }
+    await checkDir(dir);
     source = zipDirectory(dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
   } else {
     const inp = await openInput(input!);
