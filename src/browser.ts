@@ -37,7 +37,7 @@ export {
 } from "./envelope/random_access.ts";
 export { type CacheStats, DataKeyCache, type DataKeyCacheOptions } from "./envelope/cache.ts";
 export { rewrapHeader, type RewrapOptions, type RewrapResult } from "./envelope/rewrap.ts";
-export type { DerivedKeys, NewDataKey, UnwrapLimits, UnwrappedKey } from "./envelope/keys.ts";
+export type { DerivedKeys, NewDataKey, UnwrapLimits, UnwrappedKey } from "./envelope/data_key.ts";
 export type { Header, HeaderCore } from "./format/header.ts";
 export {
   AesGcm,

@@ -18,7 +18,7 @@ import {
   rewrapHeader,
 } from "../mod.ts";
 import { DataKeyCache } from "../src/envelope/cache.ts";
-import { deriveKeys } from "../src/envelope/keys.ts";
+import { deriveKeys } from "../src/envelope/data_key.ts";
 import { parseHeader } from "../src/format/header.ts";
 import type { KeyProvider } from "../src/keys/provider.ts";
 import { encodeBase64, encodeBase64Url } from "../src/encoding/base64.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { decrypt, encrypt, inspect, LocalKey, RawDataKey } from "../mod.ts";
 import { decryptStream } from "../src/envelope/decrypt.ts";
 import { ChunkCipher } from "../src/envelope/chunks.ts";
-import { computeHeaderTag, deriveKeys, openDataKey } from "../src/envelope/keys.ts";
+import { computeHeaderTag, deriveKeys, openDataKey } from "../src/envelope/data_key.ts";
 import { beginSigning, Transcript } from "../src/envelope/signature.ts";
 import { encodeCore, encodeHeader, type Header, parseHeader } from "../src/format/header.ts";
 import { SIGNATURE_BYTES, VERIFICATION_KEY } from "../src/format/limits.ts";

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { encrypt, encryptStream } from "../src/envelope/encrypt.ts";
-import { deriveKeys } from "../src/envelope/keys.ts";
+import { deriveKeys } from "../src/envelope/data_key.ts";
 import { parseHeader } from "../src/format/header.ts";
 import { RawDataKey } from "../src/keys/raw.ts";
 import { LocalKey } from "../src/keys/local.ts";

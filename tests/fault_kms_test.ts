@@ -133,7 +133,7 @@ function tally(provider: string): Tally {
   return t;
 }
 
-/** Codes a single failed unwrap keeps in decrypt (src/envelope/keys.ts PASS_THROUGH, FORMAT.md §8 step 6). */
+/** Codes a single failed unwrap keeps in decrypt (src/envelope/data_key.ts PASS_THROUGH, FORMAT.md §8 step 6). */
 const DECRYPT_KEEPS = new Set([
   "CONNECTION_RESET",
   "KMS_FAILED",

@@ -21,7 +21,7 @@ import {
   type UnwrapLimits,
   type UnwrappedKey,
   wipe,
-} from "./keys.ts";
+} from "./data_key.ts";
 
 /** Bounds of a {@linkcode DataKeyCache}. */
 export interface DataKeyCacheOptions {

@@ -24,7 +24,7 @@ import {
   providerList,
   type UnwrapLimits,
   wipe,
-} from "./keys.ts";
+} from "./data_key.ts";
 import {
   beginSigning,
   callerContext,

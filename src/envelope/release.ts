@@ -12,7 +12,7 @@ import { EnvelopeError } from "../errors.ts";
 import { type Header, parseHeader } from "../format/header.ts";
 import type { EncryptionContext, KeyProvider } from "../keys/provider.ts";
 import { type HeaderSource, readHeaderBytes } from "./inspect.ts";
-import { computeHeaderTag, openDataKey, providerList, wipe } from "./keys.ts";
+import { computeHeaderTag, openDataKey, providerList, wipe } from "./data_key.ts";
 import { checkBeforeUnwrap } from "./message.ts";
 
 /** Options for {@linkcode unwrapDataKey}. */

@@ -8,7 +8,7 @@ import { constantTimeEqual } from "../crypto/hash.ts";
 import { EnvelopeError } from "../errors.ts";
 import { encodeHeader, type Header, parseHeader } from "../format/header.ts";
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
-import { computeHeaderTag, type DerivedKeys, deriveKeys, openDataKey, wipe } from "./keys.ts";
+import { computeHeaderTag, type DerivedKeys, deriveKeys, openDataKey, wipe } from "./data_key.ts";
 
 /** What to change in the key list. */
 export interface RewrapOptions {
