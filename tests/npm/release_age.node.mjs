@@ -64,7 +64,10 @@ test("keyRelease under node:http: the header in, the data key out; a refused cal
     const expected = await unwrapDataKey(sealed, { keys: key });
     assert.equal(answer.dataKey, Buffer.from(expected.dataKey).toString("base64"));
     const raw = await RawDataKey.create(answer.dataKey);
-    assert.equal(new TextDecoder().decode(await decrypt(sealed, { keys: raw, requireSigned: true })), "released on Node");
+    assert.equal(
+      new TextDecoder().decode(await decrypt(sealed, { keys: raw, requireSigned: true })),
+      "released on Node",
+    );
   } finally {
     server.close();
   }
