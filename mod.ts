@@ -29,7 +29,7 @@
 // The library is platform-neutral: the same API as the browser entry. The CLI,
 // file-system helpers (./fs) and cloud providers (./aws, ./aliyun) load only
 // when asked for.
-export * from "./src/browser.ts";
+export * from "./src/lib.ts";
 // Key release, for backends (in mod.ts, not in the browser bundle: a page gets a key, it does not release one).
 export { type ReleasedDataKey, unwrapDataKey, type UnwrapDataKeyOptions } from "./src/envelope/release.ts";
 export {

@@ -26,8 +26,10 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["mod.ts"],
   // the applications: the command line and the web page
   ["cli", "web"],
-  // the library's indexes: the platform-neutral one (`./browser`) and `./fs`
-  ["lib.ts", "browser.ts", "fs.ts"],
+  // the entries beside mod.ts: `./browser` (all of lib.ts) and `./fs`
+  ["browser.ts", "fs.ts"],
+  // the platform-neutral library index that mod.ts and browser.ts re-export
+  ["lib.ts"],
   // object storage: streams and sources over S3/OSS, and rewrapping a stored message (uses envelope's rewrap)
   ["s3"],
   // the message layer, and the foreign formats beside it (compat is formats only: never cli, never envelope)

@@ -18,35 +18,5 @@
  *
  * @module
  */
-export { EnvelopeError, ErrorCode, isEnvelopeError } from "./errors.ts";
-export type { EncryptionContext, WrappedKey } from "./format/types.ts";
-export type { GeneratedDataKey, KeyProvider } from "./keys/provider.ts";
-export { LocalKey } from "./keys/local.ts";
-export { RawDataKey } from "./keys/raw.ts";
-export { loadAgeIdentities, loadAgeRecipients } from "./keys/age_lazy.ts";
-export { encrypt, type EncryptOptions, encryptStream, type EncryptStreamOptions } from "./envelope/encrypt.ts";
-export { decrypt, type DecryptOptions, decryptStream } from "./envelope/decrypt.ts";
-export { type HeaderInfo, type HeaderSource, inspect } from "./envelope/inspect.ts";
-export {
-  blobSource,
-  bytesSource,
-  httpRangeSource,
-  openRandomAccess,
-  type RandomAccessReader,
-  type RandomAccessSource,
-} from "./envelope/random_access.ts";
-export { type CacheStats, DataKeyCache, type DataKeyCacheOptions } from "./envelope/cache.ts";
-export { rewrapHeader, type RewrapOptions, type RewrapResult } from "./envelope/rewrap.ts";
-export type { DerivedKeys, NewDataKey, UnwrapLimits, UnwrappedKey } from "./envelope/data_key.ts";
-export type { Header, HeaderCore } from "./format/header.ts";
-export {
-  AesGcm,
-  type Backend,
-  Fernet,
-  type FernetDecryptOptions,
-  type FernetEncryptOptions,
-  GcmOpener,
-  GcmSealer,
-  type RandomSource,
-} from "./crypto/mod.ts";
-export { DEFAULT_CHUNK_SIZE } from "./format/limits.ts";
+// The library index is platform-neutral: the browser entry is all of it.
+export * from "./lib.ts";

@@ -14,7 +14,7 @@ import type { KeyProvider } from "./provider.ts";
  * @example Decrypting with an identity file's text
  * ```ts
  * import assert from "node:assert/strict";
- * import { decrypt, encrypt, loadAgeIdentities, loadAgeRecipients } from "../browser.ts";
+ * import { decrypt, encrypt, loadAgeIdentities, loadAgeRecipients } from "../lib.ts";
  * import { AgeIdentity } from "./age.ts";
  * const made = await AgeIdentity.generate({ pq: true });
  * const sealed = await encrypt(new Uint8Array([4]), { keys: await loadAgeRecipients(made.keyId) });

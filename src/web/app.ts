@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { decryptStream, EnvelopeError, type HeaderInfo, inspect, isEnvelopeError } from "../browser.ts";
+import { decryptStream, EnvelopeError, type HeaderInfo, inspect, isEnvelopeError } from "../lib.ts";
 import { readHeaderBytes } from "../envelope/inspect.ts";
 import { keyFromFile, keyFromServer, type PageKey, pastedKey } from "./key_source.ts";
 import { canStreamToDisk, formatBytes, memorySink, pickFileSink, type Sink } from "./save.ts";

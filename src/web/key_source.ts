@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { EnvelopeError, type ErrorCode, type KeyProvider, LocalKey, RawDataKey } from "../browser.ts";
+import { EnvelopeError, type ErrorCode, type KeyProvider, LocalKey, RawDataKey } from "../lib.ts";
 
 /** A key to decrypt with, and for a signed message the verification key it must carry. */
 export interface PageKey {
