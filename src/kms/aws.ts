@@ -47,13 +47,14 @@ import {
   type AwsDiscoveryOptions,
   type AwsKmsOptions,
 } from "./aws_options.ts";
-import type { RawDataKey, RawPlaintext } from "./aws_options.ts";
+import type { AwsGeneratedDataKey, RawPlaintext } from "./aws_options.ts";
 
 export type { RetryOptions } from "./retry.ts";
 export { AWS_KMS_ANY_KEY, AWS_KMS_PROVIDER } from "./aws_options.ts";
 export type {
   AwsDiscoveryFilter,
   AwsDiscoveryOptions,
+  AwsGeneratedDataKey,
   AwsKmsClient,
   AwsKmsConnection,
   AwsKmsOptions,
@@ -313,7 +314,7 @@ export class AwsKms implements KeyProvider {
    */
   async generateDataKeyRaw(
     options: { context?: EncryptionContext; keySpec?: "AES_256" | "AES_128" } = {},
-  ): Promise<RawDataKey> {
+  ): Promise<AwsGeneratedDataKey> {
     this.#requireKey("generate a data key");
     const context = options.context ?? {};
     const out = await this.#call("GenerateDataKey", this.keyId, context, (c, signal) =>

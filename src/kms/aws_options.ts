@@ -88,8 +88,11 @@ export interface AwsKmsOptions extends AwsKmsConnection {
   readonly keyId: string;
 }
 
-/** A data key from {@linkcode AwsKms.generateDataKeyRaw}: KMS's answer as is. */
-export interface RawDataKey {
+/**
+ * A data key from {@linkcode AwsKms.generateDataKeyRaw}: KMS's answer as is.
+ * (Named apart from the main entry's `RawDataKey` class, a key provider.)
+ */
+export interface AwsGeneratedDataKey {
   /** The plaintext data key. The caller wipes it after use. */
   readonly plaintext: Uint8Array;
   /** KMS's CiphertextBlob for it. */
@@ -105,3 +108,11 @@ export interface RawPlaintext {
   /** The ARN of the key KMS used. */
   readonly keyId: string;
 }
+
+/**
+ * The former name of {@linkcode AwsGeneratedDataKey}, which clashed with the
+ * main entry's `RawDataKey` class.
+ *
+ * @deprecated Use {@linkcode AwsGeneratedDataKey}.
+ */
+export type RawDataKey = AwsGeneratedDataKey;
