@@ -10,7 +10,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { authFailed, check, checkIv, EMPTY, layout, placeParams, releaseParams, TAG } from "./aes_gcm_args.ts";
+import { authFailed, check, checkIv, EMPTY, layout, placeParams, releaseParams, TAG } from "./_aes_gcm_common.ts";
 import { GcmOpener, GcmSealer, type GcmStream } from "./aes_gcm_stream.ts";
 import { type Backend, chooseBackend, subtleOrUndefined } from "./backend.ts";
 import { type Core, loadCore, requireBytes, WINDOW } from "./wasm.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { authFailed, check, TAG } from "./aes_gcm_args.ts";
+import { authFailed, check, TAG } from "./_aes_gcm_common.ts";
 import { type Core, requireBytes, WINDOW } from "./wasm.ts";
 
 /**

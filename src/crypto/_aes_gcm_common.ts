@@ -1,7 +1,8 @@
 /**
  * What the one-shot and incremental AES-GCM APIs share: the errors, the IV
  * check, the mapping of the core's return codes, and where the IV, AAD, data
- * window and tag live in the core's scratch memory.
+ * window and tag live in the core's scratch memory. Private to aes_gcm.ts
+ * and aes_gcm_stream.ts (denoland/std's `_common.ts` convention).
  *
  * @module
  */
