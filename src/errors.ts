@@ -7,6 +7,24 @@
  * case, name the failed action, say what to do next, and never contain key
  * material.
  *
+ * The one rule for a bad argument (the rest of `src/` follows it):
+ *
+ * - `TypeError`: a value of the wrong JavaScript type reached a public
+ *   function (a string where bytes belong, a non-object context). The
+ *   caller's code is wrong; it is thrown before anything is read or written.
+ * - `RangeError`: a number or length out of its domain where the value can
+ *   only come from the caller's code or the library itself (an options field
+ *   such as `maxAttempts` or a cache bound, a test-only fixed salt, the
+ *   32-byte salt and commitment the header encoder is handed).
+ * - `EnvelopeError` with `INVALID_ARGUMENT`: the type is right but the value
+ *   can come from configuration, a file or the command line (an IV, a key
+ *   id, a region, a time), or the object is in the wrong state (a disposed
+ *   key). Callers branch on codes for these, as for any other failure.
+ *
+ * So a wrong IV length is `INVALID_ARGUMENT` (IVs are read from vector files
+ * and foreign formats), while a wrong salt length handed to the header
+ * encoder is a `RangeError` (the library makes salts itself).
+ *
  * @module
  */
 
