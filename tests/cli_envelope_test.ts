@@ -1,64 +1,20 @@
 /**
  * The CLI run as a user runs it (`deno run -A mod.ts ...` in a child process
  * with a temporary HOME): file and stdin/stdout round trips, the default
- * local key, keygen, several keys, atomic outputs after every kind of
- * failure, inspect, usage errors and help, and the progress bar only on a
- * terminal.
+ * local key, several keys, --data-key, usage errors and help, and the
+ * progress bar only on a terminal. keygen, inspect and the atomic outputs
+ * have their own files (cli_keygen_test.ts, cli_inspect_test.ts,
+ * cli_output_file_test.ts).
  */
 import assert from "node:assert/strict";
 import { encrypt } from "../src/envelope/encrypt.ts";
 import { encodeBase64 } from "../src/encoding/base64.ts";
 import { LocalKey } from "../src/keys/local.ts";
 import { RawDataKey } from "../src/keys/raw.ts";
-import {
-  cliArgv,
-  cliEnv,
-  type CliResult,
-  type InspectJson,
-  leftovers,
-  pathExists,
-  randomBytes,
-  REPO,
-  runCli,
-  show,
-  type Workspace,
-  workspace,
-} from "./support/cli.ts";
+import { cliArgv, cliEnv, leftovers, pathExists, randomBytes, REPO, show, workspace } from "./support/cli.ts";
+import { assertFailed, assertOk, fileMode, inspectJson, writeKey } from "./support/cli_asserts.ts";
 
 const MAGIC = [0x89, 0x45, 0x4e, 0x56, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/** Asserts a failed run: the exit code, an `error:` line ending in `[CODE]` with no trailing period, and a `hint:` line. */
-function assertFailed(r: CliResult, code: string | RegExp, exit = 1): void {
-  assert.equal(r.code, exit, show(r));
-  const codeText = typeof code === "string" ? code : code.source;
-  const line = r.stderr.split("\n").find((l) => l.startsWith("error: "));
-  assert.ok(line, `no error: line\n${show(r)}`);
-  assert.match(line, new RegExp(`\\[(${codeText})\\]$`), show(r));
-  assert.doesNotMatch(line, /\.\s\[[A-Z_]+\]$/, "error messages have no trailing period");
-  assert.match(r.stderr, /^hint: \S/m, `no hint: line\n${show(r)}`);
-  assert.equal(r.stdout, "", "a failed run prints no result");
-}
-
-function assertOk(r: CliResult): void {
-  assert.equal(r.code, 0, show(r));
-}
-
-async function fileMode(path: string): Promise<number> {
-  return (await Deno.stat(path)).mode! & 0o777;
-}
-
-/** Writes a local key file (mode 0600) made with the library; returns the key. */
-async function writeKey(path: string): Promise<LocalKey> {
-  const key = await LocalKey.generate();
-  await Deno.writeTextFile(path, key.toText(), { mode: 0o600 });
-  return key;
-}
-
-async function inspectJson(ws: Workspace, file: string): Promise<InspectJson> {
-  const r = await ws.run(["inspect", "--json", file]);
-  assertOk(r);
-  return JSON.parse(r.stdout);
-}
 
 Deno.test("cli: a file round trip with default names, the default local key and a required context", async () => {
   await using ws = await workspace();
@@ -173,45 +129,6 @@ Deno.test("cli: $ENVELOPE_LOCAL_KEY chooses the default key", async () => {
   assert.ok(r.stderr.includes(`local:${id}`), "the hint names the file's key");
   assert.equal(await pathExists(ws.path("a.out2")), false);
   assert.equal(await pathExists(`${ws.home}/.config`), false, "decrypt never creates a key");
-});
-
-Deno.test("cli: keygen writes mode 0600, refuses to overwrite without --force, and makes the default key", async () => {
-  await using ws = await workspace();
-  let r = await ws.run(["keygen", "-o", "k1"]);
-  assertOk(r);
-  assert.match(r.stdout, /^created local key [0-9a-f]{16} at k1\n$/);
-  assert.match(r.stderr, /^warning: back up k1/m);
-  assert.equal(await fileMode(ws.path("k1")), 0o600);
-  const first = await Deno.readTextFile(ws.path("k1"));
-  assert.match(first, /^ENVELOPE-LOCAL-KEY-V1:[A-Za-z0-9_-]{43}\n$/);
-  assert.ok(r.stdout.includes((await LocalKey.fromText(first)).keyId));
-
-  r = await ws.run(["keygen", "-o", "k1"]);
-  assertFailed(r, "OUTPUT_EXISTS");
-  assert.match(r.stderr, /--force/);
-  assert.equal(await Deno.readTextFile(ws.path("k1")), first, "the existing key is untouched");
-
-  await Deno.chmod(ws.path("k1"), 0o644);
-  r = await ws.run(["keygen", "--output", "k1", "--force"]);
-  assertOk(r);
-  const second = await Deno.readTextFile(ws.path("k1"));
-  assert.notEqual(second, first);
-  assert.equal(await fileMode(ws.path("k1")), 0o600);
-
-  // With no -o: the default path; encrypt then uses it without creating one.
-  r = await ws.run(["keygen"]);
-  assertOk(r);
-  const def = `${ws.home}/.config/envelope/local.key`;
-  assert.equal(await fileMode(def), 0o600);
-  const defKey = await LocalKey.fromText(await Deno.readTextFile(def));
-  await Deno.writeTextFile(ws.path("x"), "x");
-  r = await ws.run(["encrypt", "x"]);
-  assertOk(r);
-  assert.equal(r.stderr, "", "no new key is created when keygen made one");
-  assert.equal((await inspectJson(ws, "x.envl")).keys[0].keyId, defKey.keyId);
-
-  r = await ws.run(["keygen", "extra"]);
-  assertFailed(r, "USAGE", 2);
 });
 
 Deno.test("cli: two -k local keys each decrypt alone; a third key and a missing key file fail", async () => {
@@ -334,159 +251,6 @@ Deno.test("cli: decrypt --data-key opens a message with a data key fetched elsew
   assert.deepEqual(await leftovers(ws.dir), []);
 });
 
-/** Offsets in a header whose context is exactly `{ app: "x" }`. */
-const SALT_OFFSET = 14;
-const TAG_OFFSET = 8 + 1 + 1 + 4 + 32 + (2 + 2 + 3 + 2 + 1) + 32;
-
-Deno.test("cli: no output file and no temporary file remain after any failure", async () => {
-  await using ws = await workspace();
-  await writeKey(ws.path("A.key"));
-  await writeKey(ws.path("B.key"));
-  const secretsOf = async (name: string) => (await Deno.readTextFile(ws.path(name))).trim().split(":")[1];
-  const secrets = [await secretsOf("A.key"), await secretsOf("B.key")];
-  // 3 MiB and a bit: 49 chunks, so a tampered last chunk fails after 3 MiB were written to the temporary file.
-  const data = randomBytes(3 * 1024 * 1024 + 123);
-  await Deno.writeFile(ws.path("plain"), data);
-  let r = await ws.run(["encrypt", "plain", "-k", "local:A.key", "-c", "app=x", "-o", "good.envl"]);
-  assertOk(r);
-  const good = await Deno.readFile(ws.path("good.envl"));
-  const headerLength = (await inspectJson(ws, "good.envl")).headerLength as number;
-  const flip = (at: number) => {
-    const t = good.slice();
-    t[at] ^= 0x01;
-    return t;
-  };
-  const full = 65536 + 16;
-
-  const cases: { name: string; file: Uint8Array; args?: string[]; code: string }[] = [
-    { name: "a flipped byte in the last chunk", file: flip(good.length - 5), code: "PAYLOAD_AUTH_FAILED" },
-    { name: "a flipped byte in the first chunk", file: flip(headerLength + 10), code: "PAYLOAD_AUTH_FAILED" },
-    { name: "a flipped byte in the salt", file: flip(SALT_OFFSET + 3), code: "KEY_COMMITMENT_MISMATCH" },
-    { name: "a flipped byte in the header tag", file: flip(TAG_OFFSET + 7), code: "HEADER_AUTH_FAILED" },
-    { name: "truncated at a chunk boundary", file: good.slice(0, headerLength + 10 * full), code: "TRUNCATED" },
-    { name: "truncated inside a chunk", file: good.slice(0, good.length - 60), code: "PAYLOAD_AUTH_FAILED|TRUNCATED" },
-    { name: "truncated inside the header", file: good.slice(0, 60), code: "TRUNCATED|HEADER_INVALID" },
-    { name: "a wrong key", file: good, args: ["-k", "local:B.key"], code: "NO_KEY_MATCHED" },
-    { name: "a wrong context", file: good, args: ["-k", "local:A.key", "-c", "app=y"], code: "CONTEXT_MISMATCH" },
-    { name: "a missing key file", file: good, args: ["-k", "local:missing.key"], code: "INVALID_KEY" },
-  ];
-  for (const [i, c] of cases.entries()) {
-    const input = `case-${i}.envl`;
-    await Deno.writeFile(ws.path(input), c.file);
-    r = await ws.run(["decrypt", input, ...(c.args ?? ["-k", "local:A.key"])]);
-    assertFailed(r, c.code);
-    for (const secret of secrets) assert.ok(!r.stderr.includes(secret), `${c.name}: stderr quotes key material`);
-    assert.equal(await pathExists(ws.path(`case-${i}`)), false, `${c.name}: the output exists`);
-    assert.deepEqual(await leftovers(ws.dir), [], `${c.name}: temporary files remain`);
-  }
-
-  // An existing output: refused without --force and left as it was; with
-  // --force a failing decrypt still leaves it as it was; a good one replaces it.
-  await Deno.writeTextFile(ws.path("out"), "precious");
-  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "out"]);
-  assertFailed(r, "OUTPUT_EXISTS");
-  assert.equal(await Deno.readTextFile(ws.path("out")), "precious");
-  r = await ws.run(["decrypt", "case-0.envl", "-k", "local:A.key", "-o", "out", "--force"]);
-  assertFailed(r, "PAYLOAD_AUTH_FAILED");
-  assert.equal(await Deno.readTextFile(ws.path("out")), "precious", "a failed decrypt replaced the file");
-  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "out", "--force"]);
-  assertOk(r);
-  assert.deepEqual(await Deno.readFile(ws.path("out")), data);
-
-  // Encrypt refuses an existing output the same way.
-  r = await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]);
-  assertFailed(r, "OUTPUT_EXISTS");
-  assert.deepEqual(await Deno.readFile(ws.path("good.envl")), good);
-  // An output folder that does not exist.
-  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "no/such/dir/out"]);
-  assertFailed(r, "IO_FAILED");
-  assert.equal(await pathExists(ws.path("no")), false);
-  // To stdout, verified chunks stream out; a tampered last chunk still ends in exit 1 and an error.
-  r = await ws.run(["decrypt", "-", "-k", "local:A.key"], { stdin: flip(good.length - 5) });
-  assert.equal(r.code, 1, show({ ...r, stdout: "" }));
-  assert.match(r.stderr, /^error: .*\[PAYLOAD_AUTH_FAILED\]$/m);
-  assert.ok(r.stdoutBytes.length < data.length, "the output ends early");
-  assert.deepEqual(r.stdoutBytes, data.subarray(0, r.stdoutBytes.length), "what was released had verified");
-  // A folder without -d, and an output that is a folder.
-  await Deno.mkdir(ws.path("folder"));
-  r = await ws.run(["encrypt", "folder", "-k", "local:A.key"]);
-  assertFailed(r, "IO_FAILED");
-  assert.match(r.stderr, /-d/, "the hint suggests -d");
-  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "folder"]);
-  assertFailed(r, "OUTPUT_EXISTS|IO_FAILED");
-  assert.deepEqual([...Deno.readDirSync(ws.path("folder"))], []);
-  // An input that does not exist.
-  r = await ws.run(["encrypt", "absent", "-k", "local:A.key"]);
-  assertFailed(r, "IO_FAILED");
-  assert.equal(await pathExists(ws.path("absent.envl")), false);
-  assert.deepEqual(await leftovers(ws.dir), []);
-});
-
-Deno.test("cli: inspect shows format, context and keys as text and JSON, with no key at all", async () => {
-  await using ws = await workspace();
-  const a = await writeKey(ws.path("A.key"));
-  const b = await writeKey(ws.path("B.key"));
-  await Deno.writeTextFile(ws.path("f"), "inspect me");
-  assertOk(
-    await ws.run([
-      "encrypt",
-      "f",
-      "-k",
-      "local:A.key",
-      "-k",
-      "local:B.key",
-      "-c",
-      "app=x",
-      "-c",
-      'note=a b"c',
-      "-c",
-      "eq=a=b=",
-      "--chunk-size",
-      "1024",
-    ]),
-  );
-  await Deno.remove(ws.path("A.key"));
-  await Deno.remove(ws.path("B.key"));
-
-  // A fresh, empty HOME and no key files anywhere.
-  let r = await runCli(["inspect", "f.envl"], { cwd: ws.dir });
-  assertOk(r);
-  assert.equal(r.stderr, "");
-  assert.match(r.stdout, /^format: +envelope$/m);
-  assert.match(r.stdout, /^version: +1$/m);
-  assert.match(r.stdout, /^chunkSize: +1024$/m);
-  assert.match(r.stdout, /^ {2}app="x"$/m);
-  assert.match(r.stdout, /^ {2}note="a b\\"c"$/m);
-  assert.match(r.stdout, /^keys: +2$/m);
-  assert.match(r.stdout, new RegExp(`^  - local:${a.keyId} \\(\\d+ bytes wrapped\\)$`, "m"));
-  assert.match(r.stdout, new RegExp(`^  - local:${b.keyId} `, "m"));
-
-  r = await runCli(["inspect", "--json", "f.envl"], { cwd: ws.dir });
-  assertOk(r);
-  const info: InspectJson = JSON.parse(r.stdout);
-  assert.equal(info.format, "envelope");
-  assert.equal(info.version, 1);
-  assert.equal(info.chunkSize, 1024);
-  assert.deepEqual(info.context, { app: "x", eq: "a=b=", note: 'a b"c' }, "a value keeps every = after the first");
-  assert.deepEqual(info.keys.map((k) => ({ provider: k.provider, keyId: k.keyId })), [
-    { provider: "local", keyId: a.keyId },
-    { provider: "local", keyId: b.keyId },
-  ]);
-  assert.equal(typeof info.headerLength, "number");
-  const size = (await Deno.stat(ws.path("f.envl"))).size;
-  assert.equal(size, info.headerLength + 16 + "inspect me".length);
-
-  // A header cut short is reported, not guessed at.
-  await Deno.writeFile(ws.path("cut.envl"), (await Deno.readFile(ws.path("f.envl"))).subarray(0, 40));
-  r = await runCli(["inspect", "cut.envl"], { cwd: ws.dir });
-  assertFailed(r, "TRUNCATED|HEADER_INVALID");
-
-  r = await runCli(["inspect"], { cwd: ws.dir });
-  assertFailed(r, "USAGE", 2);
-  r = await runCli(["inspect", "absent.envl"], { cwd: ws.dir });
-  assertFailed(r, "IO_FAILED");
-});
-
 /** Runs `jobs` with at most `width` at a time. */
 async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
   const out: T[] = new Array(jobs.length);
@@ -605,46 +369,4 @@ Deno.test("cli: no progress bar when stderr is not a terminal; a bar on a termin
   r = await ws.run(["decrypt", "tty.envl", "-k", "local:A.key", "-o", "tty.out"]);
   assertOk(r);
   assert.deepEqual(await Deno.readFile(ws.path("tty.out")), data);
-});
-
-Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM, SIGHUP; file or -d) leaves no output and no temporary file", async () => {
-  await using ws = await workspace();
-  await writeKey(ws.path("A.key"));
-  const data = randomBytes(2 * 1024 * 1024);
-  await Deno.writeFile(ws.path("plain"), data);
-  // A zip is as good a plaintext as any: -d only looks at it after it verified.
-  assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]));
-  const good = await Deno.readFile(ws.path("good.envl"));
-  const runs = [["SIGINT", "-o"], ["SIGTERM", "-o"], ["SIGHUP", "-o"], ["SIGINT", "-d"]] as const;
-  for (const [signal, how] of runs) {
-    // Half the message on stdin, then the CLI waits for the rest with its
-    // temporary output (a file, or with -d the folder holding the archive) open.
-    const child = new Deno.Command(Deno.execPath(), {
-      args: cliArgv(["decrypt", "-", "-k", "local:A.key", how, `out-${signal}`]),
-      cwd: ws.dir,
-      clearEnv: true,
-      env: await cliEnv(ws.home),
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(good.subarray(0, good.length >> 1));
-    const deadline = Date.now() + 30_000;
-    while ((await leftovers(ws.dir)).length === 0) {
-      assert.ok(Date.now() < deadline, "the temporary output never appeared");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill(signal);
-    const out = await child.output();
-    await w.close().catch(() => {});
-    assert.notEqual(out.code, 0, `${signal} ${how}: the CLI reported success`);
-    assert.equal(await pathExists(ws.path(`out-${signal}`)), false);
-    assert.deepEqual(
-      await leftovers(ws.dir),
-      [],
-      `${signal} ${how}: a temporary file with part of the plaintext remains`,
-    );
-  }
 });

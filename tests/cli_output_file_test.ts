@@ -1,0 +1,137 @@
+/**
+ * Atomic outputs of the CLI run as a user runs it (src/cli/output_file.ts, src/cli/temp_files.ts):
+ * no output file and no temporary file remain after any failure, nor after SIGINT, SIGTERM or SIGHUP.
+ */
+import assert from "node:assert/strict";
+import { cliArgv, cliEnv, leftovers, pathExists, randomBytes, show, workspace } from "./support/cli.ts";
+import { assertFailed, assertOk, inspectJson, writeKey } from "./support/cli_asserts.ts";
+
+/** Offsets in a header whose context is exactly `{ app: "x" }`. */
+const SALT_OFFSET = 14;
+const TAG_OFFSET = 8 + 1 + 1 + 4 + 32 + (2 + 2 + 3 + 2 + 1) + 32;
+
+Deno.test("cli: no output file and no temporary file remain after any failure", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await writeKey(ws.path("B.key"));
+  const secretsOf = async (name: string) => (await Deno.readTextFile(ws.path(name))).trim().split(":")[1];
+  const secrets = [await secretsOf("A.key"), await secretsOf("B.key")];
+  // 3 MiB and a bit: 49 chunks, so a tampered last chunk fails after 3 MiB were written to the temporary file.
+  const data = randomBytes(3 * 1024 * 1024 + 123);
+  await Deno.writeFile(ws.path("plain"), data);
+  let r = await ws.run(["encrypt", "plain", "-k", "local:A.key", "-c", "app=x", "-o", "good.envl"]);
+  assertOk(r);
+  const good = await Deno.readFile(ws.path("good.envl"));
+  const headerLength = (await inspectJson(ws, "good.envl")).headerLength as number;
+  const flip = (at: number) => {
+    const t = good.slice();
+    t[at] ^= 0x01;
+    return t;
+  };
+  const full = 65536 + 16;
+
+  const cases: { name: string; file: Uint8Array; args?: string[]; code: string }[] = [
+    { name: "a flipped byte in the last chunk", file: flip(good.length - 5), code: "PAYLOAD_AUTH_FAILED" },
+    { name: "a flipped byte in the first chunk", file: flip(headerLength + 10), code: "PAYLOAD_AUTH_FAILED" },
+    { name: "a flipped byte in the salt", file: flip(SALT_OFFSET + 3), code: "KEY_COMMITMENT_MISMATCH" },
+    { name: "a flipped byte in the header tag", file: flip(TAG_OFFSET + 7), code: "HEADER_AUTH_FAILED" },
+    { name: "truncated at a chunk boundary", file: good.slice(0, headerLength + 10 * full), code: "TRUNCATED" },
+    { name: "truncated inside a chunk", file: good.slice(0, good.length - 60), code: "PAYLOAD_AUTH_FAILED|TRUNCATED" },
+    { name: "truncated inside the header", file: good.slice(0, 60), code: "TRUNCATED|HEADER_INVALID" },
+    { name: "a wrong key", file: good, args: ["-k", "local:B.key"], code: "NO_KEY_MATCHED" },
+    { name: "a wrong context", file: good, args: ["-k", "local:A.key", "-c", "app=y"], code: "CONTEXT_MISMATCH" },
+    { name: "a missing key file", file: good, args: ["-k", "local:missing.key"], code: "INVALID_KEY" },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const input = `case-${i}.envl`;
+    await Deno.writeFile(ws.path(input), c.file);
+    r = await ws.run(["decrypt", input, ...(c.args ?? ["-k", "local:A.key"])]);
+    assertFailed(r, c.code);
+    for (const secret of secrets) assert.ok(!r.stderr.includes(secret), `${c.name}: stderr quotes key material`);
+    assert.equal(await pathExists(ws.path(`case-${i}`)), false, `${c.name}: the output exists`);
+    assert.deepEqual(await leftovers(ws.dir), [], `${c.name}: temporary files remain`);
+  }
+
+  // An existing output: refused without --force and left as it was; with
+  // --force a failing decrypt still leaves it as it was; a good one replaces it.
+  await Deno.writeTextFile(ws.path("out"), "precious");
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "out"]);
+  assertFailed(r, "OUTPUT_EXISTS");
+  assert.equal(await Deno.readTextFile(ws.path("out")), "precious");
+  r = await ws.run(["decrypt", "case-0.envl", "-k", "local:A.key", "-o", "out", "--force"]);
+  assertFailed(r, "PAYLOAD_AUTH_FAILED");
+  assert.equal(await Deno.readTextFile(ws.path("out")), "precious", "a failed decrypt replaced the file");
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "out", "--force"]);
+  assertOk(r);
+  assert.deepEqual(await Deno.readFile(ws.path("out")), data);
+
+  // Encrypt refuses an existing output the same way.
+  r = await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]);
+  assertFailed(r, "OUTPUT_EXISTS");
+  assert.deepEqual(await Deno.readFile(ws.path("good.envl")), good);
+  // An output folder that does not exist.
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "no/such/dir/out"]);
+  assertFailed(r, "IO_FAILED");
+  assert.equal(await pathExists(ws.path("no")), false);
+  // To stdout, verified chunks stream out; a tampered last chunk still ends in exit 1 and an error.
+  r = await ws.run(["decrypt", "-", "-k", "local:A.key"], { stdin: flip(good.length - 5) });
+  assert.equal(r.code, 1, show({ ...r, stdout: "" }));
+  assert.match(r.stderr, /^error: .*\[PAYLOAD_AUTH_FAILED\]$/m);
+  assert.ok(r.stdoutBytes.length < data.length, "the output ends early");
+  assert.deepEqual(r.stdoutBytes, data.subarray(0, r.stdoutBytes.length), "what was released had verified");
+  // A folder without -d, and an output that is a folder.
+  await Deno.mkdir(ws.path("folder"));
+  r = await ws.run(["encrypt", "folder", "-k", "local:A.key"]);
+  assertFailed(r, "IO_FAILED");
+  assert.match(r.stderr, /-d/, "the hint suggests -d");
+  r = await ws.run(["decrypt", "good.envl", "-k", "local:A.key", "-o", "folder"]);
+  assertFailed(r, "OUTPUT_EXISTS|IO_FAILED");
+  assert.deepEqual([...Deno.readDirSync(ws.path("folder"))], []);
+  // An input that does not exist.
+  r = await ws.run(["encrypt", "absent", "-k", "local:A.key"]);
+  assertFailed(r, "IO_FAILED");
+  assert.equal(await pathExists(ws.path("absent.envl")), false);
+  assert.deepEqual(await leftovers(ws.dir), []);
+});
+
+Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM, SIGHUP; file or -d) leaves no output and no temporary file", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  const data = randomBytes(2 * 1024 * 1024);
+  await Deno.writeFile(ws.path("plain"), data);
+  // A zip is as good a plaintext as any: -d only looks at it after it verified.
+  assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "good.envl"]));
+  const good = await Deno.readFile(ws.path("good.envl"));
+  const runs = [["SIGINT", "-o"], ["SIGTERM", "-o"], ["SIGHUP", "-o"], ["SIGINT", "-d"]] as const;
+  for (const [signal, how] of runs) {
+    // Half the message on stdin, then the CLI waits for the rest with its
+    // temporary output (a file, or with -d the folder holding the archive) open.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: cliArgv(["decrypt", "-", "-k", "local:A.key", how, `out-${signal}`]),
+      cwd: ws.dir,
+      clearEnv: true,
+      env: await cliEnv(ws.home),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(good.subarray(0, good.length >> 1));
+    const deadline = Date.now() + 30_000;
+    while ((await leftovers(ws.dir)).length === 0) {
+      assert.ok(Date.now() < deadline, "the temporary output never appeared");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill(signal);
+    const out = await child.output();
+    await w.close().catch(() => {});
+    assert.notEqual(out.code, 0, `${signal} ${how}: the CLI reported success`);
+    assert.equal(await pathExists(ws.path(`out-${signal}`)), false);
+    assert.deepEqual(
+      await leftovers(ws.dir),
+      [],
+      `${signal} ${how}: a temporary file with part of the plaintext remains`,
+    );
+  }
+});
