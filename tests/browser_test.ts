@@ -1,65 +1,24 @@
 /**
- * The browser entry and the decryption page in Chromium (headless, driven by
+ * The decryption page (src/web/) in Chromium (headless, driven by
  * playwright-core from Deno), against pages served on 127.0.0.1 by
  * `scripts/serve.ts`. The bundles are built once per run into a temporary
- * folder with `scripts/build_web.ts`, so these tests check what ships.
+ * folder with `scripts/build_web.ts`, so these tests check what ships. The
+ * browser entry's own tests are browser_entry_test.ts; the server's,
+ * serve_test.ts.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildWeb } from "../scripts/build_web.ts";
-import {
-  bytesFile,
-  type LogEntry,
-  type ServedFile,
-  startServer,
-  streamedFile,
-  type WebServer,
-} from "../scripts/serve.ts";
-import { decrypt, encrypt, encryptStream, LocalKey, RawDataKey, unwrapDataKey } from "../mod.ts";
-import { decodeBase64, encodeBase64 } from "../src/encoding/base64.ts";
+import { bytesFile, streamedFile } from "../scripts/serve.ts";
+import { encrypt, encryptStream, LocalKey, RawDataKey, unwrapDataKey } from "../mod.ts";
+import { encodeBase64 } from "../src/encoding/base64.ts";
 import { parseHeader } from "../src/format/header.ts";
+import { patternBytes, serve } from "./support/web.ts";
 import { withBrowser, within } from "./support/browser.ts";
 
 // ---------------------------------------------------------------------------
 // Shared fixtures
-
-let webDir: Promise<string> | undefined;
-
-/** Builds the page and bundles once per test run (removed when the run ends). */
-function builtWeb(): Promise<string> {
-  webDir ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "envelope-web-" });
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch {
-        // already gone
-      }
-    });
-    await buildWeb(dir);
-    return dir;
-  })();
-  return webDir;
-}
-
-async function serve(files: Record<string, ServedFile> = {}): Promise<WebServer> {
-  return await startServer({ webDir: await builtWeb(), files });
-}
-
-/** Deterministic bytes (xorshift32), so both sides can make or check them. */
-function patternBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
 
 /**
  * A stream of `total` pattern bytes in 1 MiB pieces, generated as the reader
@@ -118,53 +77,6 @@ async function denoDir(): Promise<string> {
 }
 
 // ---------------------------------------------------------------------------
-
-Deno.test("serve: single byte ranges, 416 past the end, whole file otherwise, nothing outside the folder", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "envelope-serve-" });
-  const data = patternBytes(10_000, 3);
-  await Deno.writeFile(join(tmp, "on-disk.bin"), data);
-  await Deno.writeTextFile(join(tmp, ".hidden"), "no");
-  const server = await startServer({ webDir: await builtWeb(), files: { "mem.bin": bytesFile(data) }, filesDir: tmp });
-  try {
-    const get = async (path: string, range?: string, method = "GET") => {
-      const res = await fetch(`${server.origin}${path}`, { method, headers: range ? { range } : {} });
-      const body = new Uint8Array(await res.arrayBuffer());
-      return { status: res.status, body, headers: res.headers };
-    };
-    for (const name of ["mem.bin", "on-disk.bin"]) {
-      let r = await get(`/files/${name}`, "bytes=100-199");
-      assert.equal(r.status, 206);
-      assert.equal(r.headers.get("content-range"), "bytes 100-199/10000");
-      assert.deepEqual(r.body, data.subarray(100, 200));
-      r = await get(`/files/${name}`, "bytes=9990-");
-      assert.deepEqual([r.status, r.body.length], [206, 10]);
-      r = await get(`/files/${name}`, "bytes=-16");
-      assert.deepEqual(r.body, data.subarray(10_000 - 16));
-      r = await get(`/files/${name}`, "bytes=10000-");
-      assert.equal(r.status, 416);
-      assert.equal(r.headers.get("content-range"), "bytes */10000");
-      r = await get(`/files/${name}`, "bytes=0-1,5-6"); // several ranges: the whole file
-      assert.deepEqual([r.status, r.body.length], [200, 10_000]);
-      r = await get(`/files/${name}`);
-      assert.deepEqual(r.body, data);
-      assert.equal(r.headers.get("accept-ranges"), "bytes");
-      r = await get(`/files/${name}`, undefined, "HEAD");
-      assert.deepEqual([r.status, r.headers.get("content-length"), r.body.length], [200, "10000", 0]);
-    }
-    for (
-      const path of ["/files/../browser_test.ts", "/files/%2e%2e/etc/passwd", "/files/.hidden", "/files/", "/x.ts"]
-    ) {
-      assert.equal((await get(path)).status, 404, path);
-    }
-    assert.equal((await get("/files/mem.bin", undefined, "POST")).status, 405);
-    const page = await get("/");
-    assert.equal(page.status, 200);
-    assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self' 'wasm-unsafe-eval'/);
-  } finally {
-    await server.close();
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
 
 Deno.test("page: decrypts a file made by the Deno CLI, picked or dropped, and saves the exact plaintext", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "envelope-browser-" });
@@ -470,124 +382,5 @@ Deno.test("page: stream-decrypts 200 MiB from fetch() with the page's memory bou
   } finally {
     await server.close();
     key.dispose();
-  }
-});
-
-Deno.test("page: httpRangeSource + openRandomAccess fetch only the header and the chunks a range needs", async () => {
-  const CS = 4096;
-  const dataKey = patternBytes(32, 41);
-  const key = await RawDataKey.create(dataKey);
-  const plaintext = patternBytes(100_000, 42); // 25 chunks
-  const sealed = await encrypt(plaintext, { keys: key, chunkSize: CS, context: { part: "ranges" } });
-  key.dispose();
-  const headerLength = parseHeader(sealed).length;
-  const server = await serve({ "ranged.envl": bytesFile(sealed) });
-  try {
-    await withBrowser(async ({ page }) => {
-      await page.goto(`${server.origin}/`);
-      const start = server.log.length;
-      const got = await page.evaluate(async (b64) => {
-        const env = await import(/* the bundle */ "/envelope.js" as string) as Env;
-        const keys = await env.RawDataKey.create(b64);
-        const reader = await env.openRandomAccess(await env.httpRangeSource("/files/ranged.envl"), { keys });
-        const part = await reader.read(50_000, 10_000);
-        const size = reader.size;
-        await reader.close();
-        let s = "";
-        for (const b of part) s += String.fromCharCode(b);
-        return { part: btoa(s), size };
-      }, encodeBase64(dataKey));
-      assert.equal(got.size, plaintext.length);
-      assert.deepEqual(decodeBase64(got.part), plaintext.subarray(50_000, 60_000));
-
-      const requests: LogEntry[] = server.log.slice(start).filter((e) => e.path === "/files/ranged.envl");
-      assert.ok(requests.every((r) => r.range !== null && r.status === 206), JSON.stringify(requests));
-      const full = CS + 16;
-      // Opening authenticates the size by reading the final chunk (24, cut at the end of the file);
-      // plaintext 50,000..59,999 then lies in chunks 12 to 14, fetched as one run with one request.
-      const finalChunk = `bytes=${headerLength + 24 * full}-${sealed.length - 1}`;
-      const chunkReads = requests.filter((r) => !r.range!.startsWith("bytes=0-"));
-      const run = `bytes=${headerLength + 12 * full}-${headerLength + 15 * full - 1}`;
-      assert.deepEqual(chunkReads.map((r) => r.range), [finalChunk, run]);
-      // The rest are the header: the size probe and one read from 0 of at most 4 KiB.
-      const headReads = requests.filter((r) => r.range!.startsWith("bytes=0-"));
-      assert.deepEqual(headReads.map((r) => r.range), ["bytes=0-0", "bytes=0-4095"]);
-      const sent = requests.reduce((n, r) => n + r.bytes, 0);
-      assert.ok(sent < sealed.length / 4, `${sent} of ${sealed.length} bytes were sent`);
-    });
-  } finally {
-    await server.close();
-  }
-});
-
-Deno.test("page: the browser entry encrypts; bytes, streams and a local key round-trip, and Deno decrypts them", async () => {
-  const kek = patternBytes(32, 51);
-  const dataKey = patternBytes(32, 52);
-  const plaintext = patternBytes(150_000, 53);
-  const server = await serve();
-  try {
-    await withBrowser(async ({ page, problems }) => {
-      await page.goto(`${server.origin}/`);
-      const out = await page.evaluate(async ({ kekB64, dkB64, ptB64 }) => {
-        const env = await import(/* the bundle */ "/envelope.js" as string) as Env;
-        const fromB64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-        const toB64 = (b: Uint8Array) => {
-          let s = "";
-          for (const x of b) s += String.fromCharCode(x);
-          return btoa(s);
-        };
-        const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
-        const pt = fromB64(ptB64);
-        const local = await env.LocalKey.fromBytes(fromB64(kekB64));
-        const raw = await env.RawDataKey.create(dkB64);
-        const context = { made: "in-chromium" };
-
-        const bytesSealed = await env.encrypt(pt, { keys: [local], context, chunkSize: 65536 });
-        const bytesOk = same(await env.decrypt(bytesSealed, { keys: local, context }), pt);
-
-        const streamed = await new Response(
-          new Blob([pt]).stream().pipeThrough(env.encryptStream({ keys: raw, chunkSize: 4096 })),
-        ).arrayBuffer();
-        const back = await new Response(
-          new Blob([streamed]).stream().pipeThrough(env.decryptStream({ keys: raw })),
-        ).arrayBuffer();
-        const streamOk = same(new Uint8Array(back), pt);
-
-        let wrongContext = "";
-        try {
-          await env.decrypt(bytesSealed, { keys: local, context: { made: "elsewhere" } });
-        } catch (e) {
-          wrongContext = (e as { code: string }).code;
-        }
-        const info = await env.inspect(bytesSealed);
-        return {
-          bytesOk,
-          streamOk,
-          wrongContext,
-          keyId: local.keyId,
-          provider: info.keys[0].provider,
-          bytesSealed: toB64(bytesSealed),
-          streamed: toB64(new Uint8Array(streamed)),
-        };
-      }, { kekB64: encodeBase64(kek), dkB64: encodeBase64(dataKey), ptB64: encodeBase64(plaintext) });
-      assert.equal(out.bytesOk, true, "encrypt/decrypt in the page did not round-trip");
-      assert.equal(out.streamOk, true, "encryptStream/decryptStream in the page did not round-trip");
-      assert.equal(out.wrongContext, "CONTEXT_MISMATCH");
-      assert.equal(out.provider, "local");
-
-      // Messages sealed in Chromium open in Deno.
-      const local = await LocalKey.fromBytes(kek);
-      assert.equal(local.keyId, out.keyId);
-      assert.deepEqual(
-        await decrypt(decodeBase64(out.bytesSealed), { keys: local, context: { made: "in-chromium" } }),
-        plaintext,
-      );
-      const raw = await RawDataKey.create(dataKey);
-      assert.deepEqual(await decrypt(decodeBase64(out.streamed), { keys: raw }), plaintext);
-      raw.dispose();
-      assert.deepEqual(problems, []);
-    });
-  } finally {
-    await server.close();
   }
 });
