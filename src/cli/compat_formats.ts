@@ -13,7 +13,7 @@ import { EnvelopeError } from "../errors.ts";
 import { sameContext } from "../format/context.ts";
 import { checkDir, checkWritable, openInput, writeOutput } from "./files.ts";
 import type { Peeked } from "../io/header_peek.ts";
-import { classify } from "./keyspec.ts";
+import { classify, providerFor } from "./keyspec.ts";
 import { progress, say, warn } from "./output.ts";
 import { type DecryptRequest, defaultOutputName, deliver } from "./deliver.ts";
 import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "../compat/aliyun_gcm.ts";
@@ -90,8 +90,7 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
     zipped = zipSingleFile(opts.input!, basename(opts.input!));
   }
   // The zip streams through Fernet into the output (HMAC last); it never touches the disk.
-  const { AwsKms } = await import("../kms/aws.ts");
-  const kms = new AwsKms({ keyId });
+  const kms = await providerFor("aws-kms", keyId);
   let file: ReadableStream<Uint8Array>;
   let arn: string;
   try {
@@ -147,8 +146,7 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
       `remove ${ALIYUN_SEPARATOR} from the -c names and values (envelope itself reads such files, splitting on the first four separators only)`,
     );
   }
-  const { AliyunKms } = await import("../kms/aliyun.ts");
-  const kms = new AliyunKms({ keyId });
+  const kms = await providerFor("aliyun-kms", keyId);
   let transform: TransformStream<Uint8Array, Uint8Array>;
   try {
     const key = await kms.client.generateDataKey({

@@ -8,7 +8,7 @@
 import { AesGcm } from "../crypto/mod.ts";
 import { decodeBase64, decodeBase64Url } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
-import { classify, KEY_FORMS } from "./keyspec.ts";
+import { classify, KEY_FORMS, providerFor } from "./keyspec.ts";
 import { type AliyunScan, openAliyunStream, scanAliyun } from "../compat/aliyun_gcm.ts";
 import { decryptFernetStream, verifyFernetStream } from "../crypto/fernet_stream.ts";
 import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, tooLarge } from "../compat/nitro.ts";
@@ -50,8 +50,7 @@ export async function nitroDataKey(blob: Uint8Array, source: KeySource): Promise
     const { kind, value } = classify(spec);
     if (kind === "kmstool") {
       attempts.push(async () => {
-        const { KmstoolKey } = await import("../kms/kmstool.ts");
-        return await new KmstoolKey({ path: value }).decryptBlob(blob);
+        return await (await providerFor("kmstool", value)).decryptBlob(blob);
       });
     } else if (kind === "aws-kms") {
       attempts.push(() => awsDecrypt(blob, value));
@@ -96,8 +95,9 @@ export async function nitroDataKey(blob: Uint8Array, source: KeySource): Promise
 }
 
 async function awsDecrypt(blob: Uint8Array, keyId: string | undefined): Promise<Uint8Array> {
-  const { AwsKms } = await import("../kms/aws.ts");
-  const kms = keyId === undefined ? AwsKms.discovery() : new AwsKms({ keyId });
+  const kms = keyId === undefined
+    ? (await import("../kms/aws.ts")).AwsKms.discovery()
+    : await providerFor("aws-kms", keyId);
   try {
     return (await kms.decryptRaw(blob)).plaintext;
   } finally {
@@ -118,9 +118,10 @@ export async function aliyunDataKey(scan: AliyunScan, source: KeySource): Promis
     }
     ids.push(value);
   }
-  const { AliyunKms } = await import("../kms/aliyun.ts");
   // Decrypt needs no key id: the blob names the key. A -k only supplies the region of an ARN.
-  const kms = ids.length > 0 ? new AliyunKms({ keyId: ids[0] }) : AliyunKms.discovery();
+  const kms = ids.length > 0
+    ? await providerFor("aliyun-kms", ids[0])
+    : (await import("../kms/aliyun.ts")).AliyunKms.discovery();
   const out = await kms.client.decrypt({
     ciphertextBlob: scan.blob,
     encryptionContext: scan.context === "" ? undefined : scan.context,

@@ -21,6 +21,9 @@ import {
   loadOrCreateLocalKey,
 } from "../keys/local_file.ts";
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
+import type { AwsKms } from "../kms/aws.ts";
+import type { AliyunKms } from "../kms/aliyun.ts";
+import type { KmstoolKey } from "../kms/kmstool.ts";
 import { exists } from "./files.ts";
 import { warn } from "./output.ts";
 import type { TrustOptions } from "./trust_flags.ts";
@@ -63,6 +66,23 @@ export async function resolveKey(spec: string): Promise<KeyProvider> {
       hint: `use one of: ${KEY_FORMS}`,
     });
   }
+  return await providerFor(kind, value);
+}
+
+/** The kinds of key a `-k` spec names. */
+export type KeyKind = ReturnType<typeof classify>["kind"];
+
+/**
+ * The provider of `kind` for `value` (a key id, a path or a recipient), its
+ * module loaded on first use: the one place a classified `-k` spec becomes a
+ * provider, for {@linkcode resolveKey} and for the compatibility formats'
+ * commands (which call the KMS directly on a bare blob).
+ */
+export async function providerFor(kind: "aws-kms", value: string): Promise<AwsKms>;
+export async function providerFor(kind: "aliyun-kms", value: string): Promise<AliyunKms>;
+export async function providerFor(kind: "kmstool", value: string): Promise<KmstoolKey>;
+export async function providerFor(kind: KeyKind, value: string): Promise<KeyProvider>;
+export async function providerFor(kind: KeyKind, value: string): Promise<KeyProvider> {
   switch (kind) {
     case "local":
       return await loadLocalKeyFile(value, KEY_FILE_OPTIONS);
