@@ -27,6 +27,7 @@ import {
   CountingProvider,
   decryptStreamed,
   drain,
+  failureCode as codeOf,
   hex,
   outcome,
   prng,
@@ -35,16 +36,6 @@ import {
 
 const te = new TextEncoder();
 const td = new TextDecoder();
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof EnvelopeError, `expected an EnvelopeError, got ${String(e)}`);
-    return e.code;
-  }
-  assert.fail("expected a failure");
-}
 
 Deno.test("two local keys wrap one data key; either alone decrypts, a third does not", async () => {
   const a = await LocalKey.generate();

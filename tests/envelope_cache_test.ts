@@ -14,6 +14,7 @@ import {
   CountingProvider,
   decryptStreamed,
   drain,
+  failureCode as codeOf,
   hex,
   prng,
   streamOf,
@@ -21,16 +22,6 @@ import {
 
 const te = new TextEncoder();
 const td = new TextDecoder();
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof EnvelopeError, `expected an EnvelopeError, got ${String(e)}`);
-    return e.code;
-  }
-  assert.fail("expected a failure");
-}
 
 Deno.test("DataKeyCache: a data key is reused until its age bound, and every message still has its own salt", async () => {
   let now = 1_000_000;

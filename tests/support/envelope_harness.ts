@@ -224,3 +224,14 @@ export class CountingProvider implements KeyProvider {
     return this.inner.unwrap(wrapped, context);
   }
 }
+
+/** The code of the EnvelopeError `p` rejects with; fails the test if it resolves or throws anything else. */
+export async function failureCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof EnvelopeError, `expected an EnvelopeError, got ${String(e)}`);
+    return e.code;
+  }
+  assert.fail("expected a failure");
+}

@@ -6,39 +6,10 @@
  * @module
  */
 import type { Page } from "playwright-core";
-import { buildWeb } from "../../scripts/build_web.ts";
+import { patternBytes } from "./web.ts";
 
-let webDir: Promise<string> | undefined;
-
-/** Builds the page and bundles once per test run (removed when the run ends). */
-export function builtWeb(): Promise<string> {
-  webDir ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "envelope-web-" });
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch {
-        // already gone
-      }
-    });
-    await buildWeb(dir);
-    return dir;
-  })();
-  return webDir;
-}
-
-/** Deterministic bytes (xorshift32). */
-export function patternBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
+// The build and the pattern are the ones tests/support/web.ts has; the saving tests add streams, hashes and OPFS reads.
+export { builtWeb, patternBytes } from "./web.ts";
 
 /** `total` pattern bytes in 1 MiB pieces (piece n from seed + n), made as the reader pulls. */
 export function patternStream(total: number, seed: number): ReadableStream<Uint8Array> {
