@@ -24,6 +24,18 @@ With no -k, encrypt uses the local default key at $ENVELOPE_LOCAL_KEY, else
 ~/.config/envelope/local.key (created on first use, mode 0600), and decrypt uses
 whatever the file's header names that is available.`;
 
+/** The trust flags of decrypt and rewrap (src/cli/trust_flags.ts). */
+const TRUST = `  --max-attempts N      wrapped keys that may reach a KMS before giving up
+                        (KEY_LIMIT; default 8: a file's key list is not
+                        authenticated, so it must not steer your KMS calls)
+  --aws-account ID      without -k, call only this account's AWS keys (repeatable)
+  --aws-partition P     ... and only this partition's (aws, aws-cn, aws-us-gov)
+  --aws-region R        ... and only these regions' (repeatable)
+  --aliyun-region R     without -k, call only these Alibaba Cloud regions
+                        (each also from ENVELOPE_MAX_ATTEMPTS, ENVELOPE_AWS_ACCOUNTS,
+                        ENVELOPE_AWS_PARTITION, ENVELOPE_AWS_REGIONS,
+                        ENVELOPE_ALIYUN_REGIONS; lists comma-separated)`;
+
 const EXIT = `Exit codes: 0 success; 1 failure (authentication, key, KMS, I/O); 2 usage error.`;
 
 /** Help text per command; `""` is the overview. */
@@ -123,16 +135,7 @@ Options:
                         files, which have no key commitment or authenticated
                         context), envelope (refuse the others), nitro or aliyun
   --require-signed      refuse a message that is not signed (SIGNATURE_REQUIRED)
-  --max-attempts N      wrapped keys that may reach a KMS before giving up
-                        (KEY_LIMIT; default 8: a file's key list is not
-                        authenticated, so it must not steer your KMS calls)
-  --aws-account ID      without -k, call only this account's AWS keys (repeatable)
-  --aws-partition P     ... and only this partition's (aws, aws-cn, aws-us-gov)
-  --aws-region R        ... and only these regions' (repeatable)
-  --aliyun-region R     without -k, call only these Alibaba Cloud regions
-                        (each also from ENVELOPE_MAX_ATTEMPTS, ENVELOPE_AWS_ACCOUNTS,
-                        ENVELOPE_AWS_PARTITION, ENVELOPE_AWS_REGIONS,
-                        ENVELOPE_ALIYUN_REGIONS; lists comma-separated)
+${TRUST}
   --force               replace OUTPUT, or files in OUTDIR, if they exist
   -r, --recursive       with s3://BUCKET/PREFIX/ and -o DIR: one file per .envl
                         object under the prefix (a failing one is reported, the
@@ -214,16 +217,7 @@ Options:
   -i, --identity FILE   age identities to unwrap with; one for a recipient added
                         with -k also opens the new entry again as a proof
   -R, --recipients-file FILE  add the age recipients of FILE (repeatable)
-  --max-attempts N      wrapped keys that may reach a KMS before giving up
-                        (KEY_LIMIT; default 8: a file's key list is not
-                        authenticated, so it must not steer your KMS calls)
-  --aws-account ID      without -k, call only this account's AWS keys (repeatable)
-  --aws-partition P     ... and only this partition's (aws, aws-cn, aws-us-gov)
-  --aws-region R        ... and only these regions' (repeatable)
-  --aliyun-region R     without -k, call only these Alibaba Cloud regions
-                        (each also from ENVELOPE_MAX_ATTEMPTS, ENVELOPE_AWS_ACCOUNTS,
-                        ENVELOPE_AWS_PARTITION, ENVELOPE_AWS_REGIONS,
-                        ENVELOPE_ALIYUN_REGIONS; lists comma-separated)
+${TRUST}
   -o, --output PATH     write here instead of replacing INPUT (atomically)
   --force               replace OUTPUT if it exists
   -h, --help            this text
