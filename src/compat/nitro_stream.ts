@@ -12,31 +12,12 @@ import type { FernetEncryptOptions } from "../crypto/fernet.ts";
 import { EnvelopeError } from "../errors.ts";
 import { NITRO_MAX_BLOB, NITRO_MAX_PLAINTEXT, tooLarge } from "./nitro.ts";
 import { limited } from "../io/byte_streams.ts";
+import { rejoin } from "../io/header_peek.ts";
 
 function invalid(why: string): EnvelopeError {
   return new EnvelopeError("COMPAT_INVALID", `Reading the Nitro-enclave file failed: ${why}`, {
     hint: "check that the file is complete and is an application_code.zip.encrypted file",
   });
-}
-
-/** A stream of `first` followed by what `reader` still has. */
-function rejoin(first: Uint8Array, reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
-  let sent = first.length === 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!sent) {
-        sent = true;
-        controller.enqueue(first);
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
 }
 
 /**
@@ -127,20 +108,5 @@ export async function sealNitroStream(
   const token = plaintext
     .pipeThrough(limited([{ bytes: NITRO_MAX_PLAINTEXT, error: tooLarge }]))
     .pipeThrough(await encryptFernetStream(dataKey, options));
-  // The prefix, then the token: a pull stream (ReadableStream.from is missing from Node 20's and tsc's DOM types).
-  const reader = token.getReader();
-  let sentPrefix = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!sentPrefix) {
-        sentPrefix = true;
-        controller.enqueue(prefix);
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
+  return rejoin(prefix, token.getReader());
 }

@@ -31,18 +31,22 @@ export async function peek(source: ReadableStream<Uint8Array>, enough: (head: Ui
     next.set(value, head.length);
     head = next;
   }
-  let sentHead = false;
-  const stream = new ReadableStream<Uint8Array>({
+  const stream = rejoin(head, reader);
+  return { head, stream, ended };
+}
+
+/**
+ * A stream of `first` followed by whatever `reader` still yields, pulled one
+ * read at a time (so memory follows the consumer); cancelling it cancels the
+ * reader. An empty `first` is not enqueued.
+ */
+export function rejoin(first: Uint8Array, reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+  let sent = first.length === 0;
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (!sentHead) {
-        sentHead = true;
-        if (head.length > 0) {
-          controller.enqueue(head);
-          return;
-        }
-      }
-      if (ended) {
-        controller.close();
+      if (!sent) {
+        sent = true;
+        controller.enqueue(first);
         return;
       }
       const { value, done } = await reader.read();
@@ -52,6 +56,5 @@ export async function peek(source: ReadableStream<Uint8Array>, enough: (head: Ui
     cancel(reason) {
       return reader.cancel(reason);
     },
-  });
-  return { head, stream, ended };
+  }, { highWaterMark: 0 });
 }

@@ -11,7 +11,7 @@ import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { parseArgs, usageError } from "../args.ts";
 import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
-import { peek } from "../../io/header_peek.ts";
+import { peek, rejoin } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
@@ -119,21 +119,7 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
       throw ioError("Reading", inputPath, e);
     }
   }
-  let sentHeader = false;
-  const reader = rest.getReader();
-  const combined = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!sentHeader) {
-        sentHeader = true;
-        controller.enqueue(result.header);
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (r) => reader.cancel(r),
-  });
+  const combined = rejoin(result.header, rest.getReader());
   // In place, the rewritten file keeps the original's permissions (a link's
   // target is rewritten, beside itself; the link stays a link).
   if (!(object && inPlace)) {
