@@ -63,12 +63,17 @@ async function run(
   }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
   try {
-    if (opts.stdin) {
-      const w = child.stdin.getWriter();
-      await w.write(opts.stdin);
-      await w.close();
-    }
-    const out = await child.output();
+    // Feed stdin while stdout and stderr drain, so neither side blocks on a full pipe. A run that fails
+    // before reading all of its input (a malformed token is refused at the first bad character) closes
+    // the pipe: that broken pipe is the child's answer, not the test's failure.
+    const fed = opts.stdin
+      ? (async () => {
+        const w = child.stdin.getWriter();
+        await w.write(opts.stdin!).catch(() => {});
+        await w.close().catch(() => {});
+      })()
+      : Promise.resolve();
+    const [out] = await Promise.all([child.output(), fed]);
     return {
       code: out.code,
       stdout: out.stdout,
