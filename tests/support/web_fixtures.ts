@@ -41,8 +41,21 @@ export function patternHash(total: number, seed: number): number {
   return h;
 }
 
-/** The files in the page origin's private file system: name to size. */
+/**
+ * The files in the page origin's private file system: name to size, once the
+ * browser has settled. Chromium writes through a `NAME.crswap` swap file and
+ * removes it a moment after an aborted or closed writable resolves, so this
+ * waits (up to 5 s) until no swap file is left before it answers.
+ */
 export async function savedFiles(page: Page): Promise<Record<string, number>> {
+  for (let i = 0;; i++) {
+    const files = await listed(page);
+    if (!Object.keys(files).some((n) => n.endsWith(".crswap")) || i >= 50) return files;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function listed(page: Page): Promise<Record<string, number>> {
   return await page.evaluate(async () => {
     const nav = navigator as unknown as { storage: { getDirectory(): Promise<unknown> } };
     const dir = await nav.storage.getDirectory() as {
