@@ -72,6 +72,20 @@ function escapeLines(text: string): string {
   return text.split("\n").map(escapeControls).join("\n");
 }
 
+/**
+ * Terminal manners, as age has them: binary output is refused on a terminal
+ * unless `-o -` was given explicitly, and a command about to read stdin from a
+ * terminal says so instead of waiting in silence.
+ */
+export function guardTerminal(command: string, io: { input?: string; output?: string; explicitOutput: boolean }): void {
+  if (io.output === "-" && !io.explicitOutput && process.stdout.isTTY) {
+    throw new EnvelopeError("USAGE", "Refusing to write binary to the terminal", {
+      hint: `use -o FILE, or -o - if you mean it (run \`envelope ${command} --help\`)`,
+    });
+  }
+  if (io.input === "-" && process.stdin.isTTY) note("reading from stdin; ^D to end");
+}
+
 /** True once the output file turned out to be stdout itself (`-o /dev/stdout`). */
 let stdoutTaken = false;
 

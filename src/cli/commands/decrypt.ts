@@ -20,7 +20,7 @@ import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles } from "../age_files.ts";
-import { progress, say } from "../output.ts";
+import { guardTerminal, progress, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 
@@ -128,6 +128,11 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     });
   }
   if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input);
+  guardTerminal("decrypt", {
+    input: req.input,
+    output: req.dir === undefined ? (req.output ?? (req.input === "-" ? "-" : undefined)) : undefined,
+    explicitOutput: req.output !== undefined,
+  });
 
   const input = await openInput(req.input);
   const peeked = await peek(

@@ -15,7 +15,7 @@ import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
-import { progress, say, warn } from "../output.ts";
+import { guardTerminal, progress, say, warn } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -105,6 +105,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     else output = input === "-" ? "-" : input + SUFFIX;
   }
 
+  guardTerminal("encrypt", { input, output, explicitOutput: flags.output !== undefined });
   if (dir !== undefined) {
     const root = resolve(dir) + sep;
     if (output !== "-" && !isObjectUrl(output) && resolve(output).startsWith(root)) {
