@@ -39,3 +39,47 @@ Deno.test("cli: sizes take units (64KiB, 1MiB); a bad size or unit is a usage er
   r = await ws.run(["encrypt", "a", "-k", "local:k", "--chunk-size", "32", "-o", "x.envl"]);
   assert.equal(r.code, 2, `a size outside the format's limits is a usage error too: ${show(r)}`);
 });
+
+Deno.test("cli: the overview's command table is aligned and names every command envelope runs", async () => {
+  await using ws = await workspace();
+  const r = await ws.run([]);
+  const rows = r.stdout.split("\n").slice(r.stdout.split("\n").indexOf("Commands:") + 1).filter((l) =>
+    l.startsWith("  ")
+  )
+    .slice(0, 20);
+  const table = rows.slice(0, rows.findIndex((l) => !/^ {2}\S+ {2,}\S/.test(l)) >>> 0);
+  const starts = new Set(table.map((l) => l.search(/(?<=^ {2}\S+ +)\S/)));
+  assert.equal(starts.size, 1, `descriptions start in one column:\n${table.join("\n")}`);
+  for (const c of ["encrypt", "decrypt", "inspect", "rewrap", "cat", "keygen", "key-id", "data-key", "serve-keys"]) {
+    assert.ok(table.some((l) => l.startsWith(`  ${c} `)), `${c} is listed`);
+    const h = await ws.run(["help", c]);
+    assert.equal(h.code, 0, `help ${c}: ${show(h)}`);
+  }
+});
+
+Deno.test("cli: key-id prints the id a header names for a local key file and an age identity file, and no secret", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "k"])).code, 0);
+  const age = await ws.run(["keygen", "--age", "-o", "id.txt"]);
+  assert.equal(age.code, 0, show(age));
+  const recipient = age.stdout.trim();
+  await Deno.writeTextFile(ws.path("a"), "x");
+  assert.equal((await ws.run(["encrypt", "a", "-k", "local:k", "-k", recipient])).code, 0);
+  const inspect = JSON.parse((await ws.run(["inspect", "a.envl", "--json"])).stdout);
+  const r = await ws.run(["key-id", "k", "id.txt"]);
+  assert.equal(r.code, 0, show(r));
+  const local = inspect.keys.find((k: { provider: string }) => k.provider === "local").keyId;
+  assert.match(r.stdout, new RegExp(`^local:${local}  k$`, "m"));
+  assert.match(r.stdout, new RegExp(`^age:${recipient}  id\\.txt$`, "m"));
+  const secrets = [await Deno.readTextFile(ws.path("k")), await Deno.readTextFile(ws.path("id.txt"))];
+  for (const s of secrets) {
+    for (const line of s.split("\n").filter((l) => /KEY/.test(l) && !l.startsWith("#"))) {
+      assert.ok(!r.stdout.includes(line.trim()) && !r.stderr.includes(line.trim()), "a secret was printed");
+    }
+  }
+  await Deno.writeTextFile(ws.path("not-a-key"), "hello");
+  const bad = await ws.run(["key-id", "not-a-key"]);
+  assert.equal(bad.code, 1, show(bad));
+  assert.match(bad.stderr, /\[INVALID_KEY\]/);
+  assert.equal((await ws.run(["key-id"])).code, 2);
+});

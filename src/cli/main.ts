@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import("./commands/inspect.ts")).inspectCommand,
   rewrap: async () => (await import("./commands/rewrap.ts")).rewrapCommand,
   keygen: async () => (await import("./commands/keygen.ts")).keygenCommand,
+  "key-id": async () => (await import("./commands/key_id.ts")).keyIdCommand,
   convert: async () => (await import("./commands/convert.ts")).convertCommand,
   "extract-key": async () => (await import("./commands/extract_key.ts")).extractKeyCommand,
   policy: async () => (await import("./commands/policy.ts")).policyCommand,

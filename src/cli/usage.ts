@@ -45,18 +45,20 @@ export const USAGE: Record<string, string> = {
 Usage: envelope <command> [options]
 
 Commands:
-  encrypt   encrypt a file, stdin or a directory under a fresh data key
-  decrypt   decrypt (recognises envelope, Nitro-enclave and Alibaba-sample files)
-  inspect   show a file's format, context and wrapped keys, with no key
-  rewrap    add, replace or remove wrapped keys without touching the payload
-  keygen    create a local key file
-  convert   turn a Nitro-enclave or Alibaba-sample file into the envelope format
+  encrypt      encrypt a file, stdin or a directory under a fresh data key
+  decrypt      decrypt (recognises envelope, Nitro-enclave and Alibaba-sample files)
+  inspect      show a file's format, context and wrapped keys, with no key
+  rewrap       add, replace or remove wrapped keys without touching the payload
+  cat          write the plaintext, or one byte range of it (--range), to stdout
+  keygen       create a local key file (or an age identity with --age)
+  key-id       print the key id of key files, to match the keys a file names
+  convert      turn a Nitro-enclave or Alibaba-sample file into the envelope format
   extract-key  write one wrapped key of a file as stored (an age file, a KMS blob)
-  policy    print the KMS policies the Nitro and Alibaba setups need
-  cat       write the plaintext, or one byte range of it (--range), to stdout
-  s3-cleanup  abort the incomplete uploads a killed run left under an s3:// prefix
-  data-key  print (or write, mode 0600) a file's plaintext data key, for a page
-  serve-keys  release data keys to pages over HTTP on 127.0.0.1 (bearer token)
+  data-key     print (or write, mode 0600) a file's plaintext data key, for a page
+  serve-keys   release data keys to pages over HTTP on 127.0.0.1 (bearer token)
+  s3-cleanup   abort the incomplete uploads a killed run left under an s3:// prefix
+  policy       print the KMS policies the Nitro and Alibaba setups need
+  help         print this overview, or a command's help (help CMD)
 
 Files and objects: wherever a command reads or writes a file, s3://BUCKET/KEY
 (AWS S3 or any S3-compatible store, from the standard AWS environment, e.g.
@@ -223,6 +225,18 @@ ${TRUST}
   -h, --help            this text
 
 ${KEYS}
+
+${EXIT}
+`,
+  "key-id": `Usage: envelope key-id FILE...
+
+Prints the key id of each key file as wrapped keys name it: local:<16 hex> for a
+local key file, age:<recipient> for each identity of an age identity file. Use it
+to match the keys that \`inspect\` and NO_KEY_MATCHED list to the files you hold.
+Only public ids are printed.
+
+Options:
+  -h, --help            this text
 
 ${EXIT}
 `,

@@ -1,0 +1,54 @@
+/**
+ * `envelope key-id FILE...`: the key id of each key file, as headers, inspect
+ * and NO_KEY_MATCHED hints name it (`local:<16 hex>`, or `age:<recipient>` for
+ * each identity of an age identity file), so a user can tell which file opens
+ * which wrapped key. It prints only public ids, never key material.
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import { EnvelopeError } from "../../errors.ts";
+import { loadLocalKeyFile } from "../../keys/local_file.ts";
+import { parseArgs, usageError } from "../args.ts";
+import { loadIdentityFiles } from "../age_files.ts";
+import { escapeControls as esc, say, warn } from "../output.ts";
+import { USAGE } from "../usage.ts";
+
+const FLAGS = [
+  { name: "help", short: "h", kind: "boolean" },
+] as const;
+
+/** Runs `envelope key-id`; returns the exit code. */
+export async function keyIdCommand(argv: readonly string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(argv, FLAGS, "key-id");
+  if (flags.help) {
+    say(USAGE["key-id"]);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    throw usageError("key-id", "Reading the command line failed: give at least one key FILE");
+  }
+  for (const path of positionals) {
+    // The first bytes tell the kinds apart; the loaders bound and check the whole file themselves.
+    const start = new TextDecoder().decode((await readFile(path).catch(() => new Uint8Array(0))).subarray(0, 64));
+    if (start.startsWith("ENVELOPE-LOCAL-KEY-V1:")) {
+      const key = await loadLocalKeyFile(path, {
+        onInsecurePermissions: (p, mode) =>
+          warn(`the key file ${p} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${p}`),
+      });
+      say(`local:${key.keyId}  ${esc(path)}`);
+      key.dispose();
+    } else if (/^(#|AGE-SECRET-KEY-)/.test(start)) {
+      for (const id of await loadIdentityFiles([path])) say(`age:${id.keyId}  ${esc(path)}`);
+    } else {
+      throw new EnvelopeError(
+        "INVALID_KEY",
+        `Reading the key file ${esc(path)} failed: it is not a key file envelope knows`,
+        {
+          hint: "give a local key file (from `envelope keygen`) or an age identity file (AGE-SECRET-KEY-...)",
+        },
+      );
+    }
+  }
+  return 0;
+}
