@@ -40,6 +40,7 @@ import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } fro
 import { awsErrorName, type AwsKmsOperation, expectBytes, isRetryable, toEnvelopeError } from "./aws_errors.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 import { ARN, type KeyIdParts, parseKeyId, sameKey } from "./aws_key_ids.ts";
+import { getEnv } from "./env.ts";
 import {
   AWS_KMS_ANY_KEY,
   AWS_KMS_PROVIDER,
@@ -64,21 +65,10 @@ export type {
 
 const DATA_KEY_BYTES = 32;
 
-/** Reads an environment variable where there is a `process.env` (Node, Deno); undefined elsewhere or without permission. */
-function envVar(name: string): string | undefined {
-  try {
-    const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-    const value = proc?.env?.[name];
-    return typeof value === "string" && value !== "" ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The region to build a client with, or undefined to let the SDK resolve it (AWS_REGION, profile). */
 function defaultRegion(): string | undefined {
   // The JavaScript SDK reads AWS_REGION but not AWS_DEFAULT_REGION; the AWS CLI reads the latter.
-  return envVar("AWS_REGION") === undefined ? envVar("AWS_DEFAULT_REGION") : undefined;
+  return getEnv("AWS_REGION") === undefined ? getEnv("AWS_DEFAULT_REGION") : undefined;
 }
 
 const DISCOVERY: unique symbol = Symbol("aws-kms discovery");

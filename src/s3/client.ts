@@ -23,6 +23,7 @@
  */
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { EnvelopeError } from "../errors.ts";
+import { getEnv } from "../kms/env.ts";
 import { isConnectionReset } from "../kms/net_errors.ts";
 import type { ObjectScheme } from "./url.ts";
 
@@ -47,21 +48,10 @@ export interface ObjectStoreConnection {
   readonly client?: ObjectStoreClient;
 }
 
-/** Reads an environment variable where there is a `process.env`; undefined elsewhere or without permission. */
-export function envVar(name: string): string | undefined {
-  try {
-    const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
-    const value = proc?.env?.[name];
-    return typeof value === "string" && value !== "" ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The OSS S3-compatible endpoint and signing region from the environment. */
 export function ossEndpoint(): { endpoint: string; region: string } {
-  const region = envVar("ALIBABA_CLOUD_OSS_REGION") ?? envVar("ALIBABA_CLOUD_REGION_ID");
-  let endpoint = envVar("ALIBABA_CLOUD_OSS_ENDPOINT");
+  const region = getEnv("ALIBABA_CLOUD_OSS_REGION") ?? getEnv("ALIBABA_CLOUD_REGION_ID");
+  let endpoint = getEnv("ALIBABA_CLOUD_OSS_ENDPOINT");
   if (endpoint === undefined) {
     if (region === undefined) {
       throw new EnvelopeError("USAGE", "Reaching OSS failed: no OSS endpoint or region is configured", {
@@ -88,15 +78,15 @@ export function buildClient(
   };
   if (scheme === "oss") {
     const { endpoint, region } = ossEndpoint();
-    const accessKeyId = envVar("ALIBABA_CLOUD_ACCESS_KEY_ID");
-    const secretAccessKey = envVar("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+    const accessKeyId = getEnv("ALIBABA_CLOUD_ACCESS_KEY_ID");
+    const secretAccessKey = getEnv("ALIBABA_CLOUD_ACCESS_KEY_SECRET");
     if (accessKeyId === undefined || secretAccessKey === undefined) {
       throw new EnvelopeError("USAGE", "Reaching OSS failed: no Alibaba Cloud credentials are configured", {
         hint:
           "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS)",
       });
     }
-    const sessionToken = envVar("ALIBABA_CLOUD_SECURITY_TOKEN");
+    const sessionToken = getEnv("ALIBABA_CLOUD_SECURITY_TOKEN");
     return new S3Client({
       ...base,
       endpoint,
@@ -106,8 +96,8 @@ export function buildClient(
       ...config,
     });
   }
-  const region = envVar("AWS_REGION") ?? envVar("AWS_DEFAULT_REGION");
-  const pathStyle = envVar("AWS_S3_FORCE_PATH_STYLE") === "true";
+  const region = getEnv("AWS_REGION") ?? getEnv("AWS_DEFAULT_REGION");
+  const pathStyle = getEnv("AWS_S3_FORCE_PATH_STYLE") === "true";
   return new S3Client({
     ...base,
     ...(region ? { region } : {}),

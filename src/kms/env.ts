@@ -1,6 +1,7 @@
 /**
  * Reading a setting from the environment in Deno or Node without ever
- * stopping at a permission prompt; in a browser nothing is found.
+ * stopping at a permission prompt; in a browser nothing is found. Shared by
+ * the AWS and Alibaba Cloud providers and the object-store clients.
  *
  * @module
  */
