@@ -15,7 +15,7 @@ import { encrypt, encryptStream, LocalKey, RawDataKey, unwrapDataKey } from "../
 import { encodeBase64 } from "../src/encoding/base64.ts";
 import { parseHeader } from "../src/format/header.ts";
 import { patternBytes, serve } from "./support/web.ts";
-import { withBrowser, within } from "./support/browser.ts";
+import { memoryMeter, withBrowser, within } from "./support/browser.ts";
 
 // ---------------------------------------------------------------------------
 // Shared fixtures
@@ -310,22 +310,8 @@ Deno.test("page: stream-decrypts 200 MiB from fetch() with the page's memory bou
       const cdp = await context.newCDPSession(page);
       try {
         // Live memory: the JS heap plus ArrayBuffer backing stores (where plaintext
-        // would pile up), measured right after a full GC so garbage not yet
-        // collected does not count.
-        const usage = async () => {
-          const u = await cdp.send("Runtime.getHeapUsage") as { usedSize: number; backingStorageSize?: number };
-          return u.usedSize + (u.backingStorageSize ?? 0);
-        };
-        const live = async () => {
-          await cdp.send("HeapProfiler.collectGarbage");
-          return await usage();
-        };
-        // The meter sees live array buffers.
-        await page.evaluate(() => {
-          (globalThis as { held?: Uint8Array }).held = new Uint8Array(96 << 20).fill(1);
-        });
-        assert.ok((await live()) >= 96 * MiB, "the heap meter does not count ArrayBuffer memory");
-        await page.evaluate(() => delete (globalThis as { held?: Uint8Array }).held);
+        // would pile up), right after a full GC; the meter first checks that it sees live array buffers.
+        const { usage, live } = await memoryMeter(cdp, page);
         const atRest = await live();
 
         let livePeak = 0;

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import assert from "node:assert/strict";
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
 
 /** The browser binary: `$CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
 export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -135,4 +136,33 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A page's memory as the memory-bound tests read it over CDP. */
+export interface MemoryMeter {
+  /** The JS heap plus ArrayBuffer backing stores (where plaintext would pile up), garbage included. */
+  usage(): Promise<number>;
+  /** The same right after a full GC, so garbage not yet collected does not count. */
+  live(): Promise<number>;
+}
+
+/**
+ * A meter over `cdp`, first checked to see live array buffers: it holds 96
+ * MiB in the page and fails the test unless `live()` counts them.
+ */
+export async function memoryMeter(cdp: CDPSession, page: Page): Promise<MemoryMeter> {
+  const usage = async () => {
+    const u = await cdp.send("Runtime.getHeapUsage") as { usedSize: number; backingStorageSize?: number };
+    return u.usedSize + (u.backingStorageSize ?? 0);
+  };
+  const live = async () => {
+    await cdp.send("HeapProfiler.collectGarbage");
+    return await usage();
+  };
+  await page.evaluate(() => {
+    (globalThis as { held?: Uint8Array }).held = new Uint8Array(96 << 20).fill(1);
+  });
+  assert.ok((await live()) >= 96 * 1024 * 1024, "the heap meter does not count ArrayBuffer memory");
+  await page.evaluate(() => delete (globalThis as { held?: Uint8Array }).held);
+  return { usage, live };
 }
