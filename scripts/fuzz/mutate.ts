@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { concat } from "../../src/format/bytes.ts";
 
 /** A seeded PRNG (mulberry32): small, fast and the same on every runtime. */
 export class Prng {
@@ -62,15 +63,7 @@ export type Mutation = typeof MUTATIONS[number];
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x2a, 0x2f, 0x2e, 0x3d, 0x0a];
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const cat = (...parts: Uint8Array[]): Uint8Array => concat(parts);
 
 function writeUint(out: Uint8Array, f: LengthField, value: bigint): void {
   for (let i = 0; i < f.width && f.offset + i < out.length; i++) {

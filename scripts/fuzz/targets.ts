@@ -20,6 +20,7 @@ import { lstat, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises
 import { join, resolve } from "node:path";
 import { decrypt, decryptStream } from "../../src/envelope/decrypt.ts";
 import { bytesSource, openRandomAccess } from "../../src/envelope/random_access.ts";
+import { concat } from "../../src/format/bytes.ts";
 import { RawDataKey } from "../../src/keys/raw.ts";
 import { LocalKey } from "../../src/keys/local.ts";
 import { loadLocalKeyFile } from "../../src/keys/local_file.ts";
@@ -62,16 +63,6 @@ const digestOf = (b: Uint8Array) => `${b.length}:${crc32(0, b).toString(16)}:${h
 
 async function fixed(label: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", te.encode(`envelope fuzz: ${label}`)));
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** A stream of `bytes` in pieces of 1 to `max` bytes, sizes from the PRNG. */
