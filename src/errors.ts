@@ -121,6 +121,8 @@ export const ErrorCode = {
   RELEASE_REFUSED: "RELEASE_REFUSED",
   /** A key server refused a caller that asked for more data keys than its rate limit allows. */
   RATE_LIMITED: "RATE_LIMITED",
+  /** A worker thread sealing or opening chunks stopped before it answered. */
+  WORKER_FAILED: "WORKER_FAILED",
 } as const;
 
 /** One of the stable error codes. */

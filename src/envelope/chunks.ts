@@ -6,6 +6,7 @@
  * @module
  */
 import { AesGcm } from "../crypto/aes_gcm.ts";
+import { ChunkWorkerPool } from "../crypto/worker_pool.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
 import { MAX_CHUNKS, TAG_BYTES } from "../format/limits.ts";
@@ -15,13 +16,21 @@ const EMPTY = new Uint8Array(0);
 /** AES-256-GCM over chunks; each chunk is independent of the others. */
 export class ChunkCipher {
   #gcm: AesGcm;
-  private constructor(gcm: AesGcm) {
+  /** A copy of the payload key for workers (envelope/parallel.ts), wiped by dispose. */
+  #key: Uint8Array;
+  private constructor(gcm: AesGcm, key: Uint8Array) {
     this.#gcm = gcm;
+    this.#key = key;
   }
 
   /** Takes the 32-byte payload key (the caller keeps ownership and wipes it). */
   static async create(payloadKey: Uint8Array): Promise<ChunkCipher> {
-    return new ChunkCipher(await AesGcm.create(payloadKey));
+    return new ChunkCipher(await AesGcm.create(payloadKey), payloadKey.slice());
+  }
+
+  /** Starts `size` workers holding the payload key; null where workers cannot be made (see crypto/worker_pool.ts). */
+  startWorkers(size: number): Promise<ChunkWorkerPool | null> {
+    return ChunkWorkerPool.start(this.#key, size);
   }
 
   /** Seals chunk `index`; the result is ciphertext then tag. */
@@ -91,14 +100,15 @@ export class ChunkCipher {
     }
   }
 
-  /** Wipes the payload key from the core. */
+  /** Wipes the payload key from the core and from this object. */
   dispose(): void {
+    this.#key.fill(0);
     this.#gcm.dispose();
   }
 }
 
 /** Refuses chunk index 2^32 and above (docs/FORMAT.md §5). */
-function checkIndex(index: number, action: string): void {
+export function checkIndex(index: number, action: string): void {
   if (index >= MAX_CHUNKS) {
     throw new EnvelopeError(
       "LIMIT_EXCEEDED",

@@ -10,8 +10,9 @@ import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
-import { diagnoseTail, handled, inOrder } from "./chunks.ts";
+import { diagnoseTail, inOrder } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
+import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
 export type { DecryptOptions } from "./message.ts";
 
@@ -131,7 +132,7 @@ class Accumulator {
  * ```
  */
 export function decryptStream(
-  options: DecryptOptions,
+  options: DecryptOptions & ParallelOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
   let head: Accumulator | null = new Accumulator();
   let need = 0;
@@ -140,8 +141,7 @@ export function decryptStream(
   let buf = new Uint8Array(0);
   let fill = 0;
   let index = 0;
-  const width = Math.max(1, options.concurrency ?? 4);
-  const inflight: Promise<Uint8Array>[] = [];
+  let lane: ChunkLane | null = null;
   // A signed message ends with its signature: the last 64 bytes seen are held back from the chunks.
   let sigTail = new Uint8Array(0);
 
@@ -171,12 +171,9 @@ export function decryptStream(
       if (fill === full) {
         // A full chunk with more input after it: not the final chunk.
         msg!.verifying?.transcript.addChunk(buf);
-        inflight.push(handled(msg!.cipher.open(index++, false, buf)));
-        buf = new Uint8Array(full);
+        await lane!.put(index++, false, buf, controller);
+        buf = lane!.buffer();
         fill = 0;
-        while (inflight.length >= width) {
-          controller.enqueue(await inflight.shift()!);
-        }
       }
       const n = Math.min(full - fill, data.length - off);
       buf.set(data.subarray(off, off + n), fill);
@@ -208,7 +205,13 @@ export function decryptStream(
     }
     msg = await beginOpening(parsed, options);
     full = parsed.chunkSize + TAG_BYTES;
-    buf = new Uint8Array(full);
+    lane = chunkLane({
+      cipher: msg.cipher,
+      op: "open",
+      chunkBytes: full,
+      options,
+    });
+    buf = lane.buffer();
     const rest = head!.view().subarray(parsed.length).slice();
     head = null;
     await take(rest, controller);
@@ -219,6 +222,7 @@ export function decryptStream(
       try {
         await step(chunk, controller);
       } catch (e) {
+        await lane?.close();
         msg?.cipher.dispose();
         throw e;
       }
@@ -245,7 +249,7 @@ export function decryptStream(
       try {
         if (fill < TAG_BYTES) {
           // Earlier chunks first: a final chunk followed by stray bytes is TRAILING_DATA.
-          while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
+          await lane!.drain(controller);
           throw new EnvelopeError(
             "TRUNCATED",
             "Decrypting failed: the input ends before the final chunk",
@@ -255,25 +259,25 @@ export function decryptStream(
           );
         }
         if (index > 0 && fill === TAG_BYTES) {
-          while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
+          await lane!.drain(controller);
           // Diagnose: an authentic empty final chunk, or a cut/tampered one.
           await msg.cipher.open(index, true, buf.subarray(0, fill));
           throw emptyFinalChunk(index);
         }
         msg.verifying?.transcript.addChunk(buf.subarray(0, fill));
-        inflight.push(
-          handled(msg.cipher.open(index++, true, buf.subarray(0, fill))),
-        );
-        while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
+        await lane!.put(index++, true, buf.subarray(0, fill), controller);
+        await lane!.drain(controller);
         if (msg.verifying) {
           if (sigTail.length < SIGNATURE_BYTES) throw truncated();
           await msg.verifying.finish(sigTail);
         }
       } finally {
+        await lane?.close();
         msg.cipher.dispose();
       }
     },
-    cancel() {
+    async cancel() {
+      await lane?.close();
       msg?.cipher.dispose();
     },
   } as Transformer<Uint8Array, Uint8Array>);

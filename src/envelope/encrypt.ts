@@ -4,8 +4,8 @@
  * @module
  */
 import { concat } from "../format/bytes.ts";
-import { handled } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
+import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
 export type { EncryptOptions } from "./message.ts";
 
@@ -65,7 +65,7 @@ export async function encrypt(
 }
 
 /** Options for {@linkcode encryptStream}. */
-export interface EncryptStreamOptions extends EncryptOptions {
+export interface EncryptStreamOptions extends EncryptOptions, ParallelOptions {
   /**
    * The plaintext length when known in advance. With a `cache`, it counts
    * against the cache's byte bound; without it, the stream bypasses the
@@ -77,7 +77,9 @@ export interface EncryptStreamOptions extends EncryptOptions {
 /**
  * A `TransformStream` that encrypts plaintext bytes into an envelope message
  * in constant memory: at most one chunk being filled and `concurrency` chunks
- * being sealed. The header (and any KMS call) happens when the stream starts.
+ * being sealed, or with workers (`parallelism`, envelope/parallel.ts) two
+ * batches of about 1 MiB per worker. The header (and any KMS call) happens
+ * when the stream starts.
  *
  * @example Encrypting a stream
  * ```ts
@@ -94,29 +96,33 @@ export function encryptStream(
   options: EncryptStreamOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
   let msg: SealingMessage;
+  let lane: ChunkLane;
   let buf: Uint8Array;
   let fill = 0;
   let index = 0;
-  const width = Math.max(1, options.concurrency ?? 4);
-  const inflight: Promise<Uint8Array>[] = [];
   async function push(
     controller: TransformStreamDefaultController<Uint8Array>,
     data: Uint8Array,
     last: boolean,
   ) {
-    inflight.push(handled(msg.cipher.seal(index++, last, data)));
-    while (inflight.length >= width || (last && inflight.length > 0)) {
-      const sealed = await inflight.shift()!;
-      msg.signing?.transcript.addChunk(sealed);
-      controller.enqueue(sealed);
-    }
-    if (last && msg.signing) controller.enqueue(await msg.signing.finish());
+    await lane.put(index++, last, data, controller);
+    if (!last) return;
+    await lane.drain(controller);
+    if (msg.signing) controller.enqueue(await msg.signing.finish());
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
       msg = await beginSealing(options, options.plaintextLength);
-      buf = new Uint8Array(msg.chunkSize);
+      lane = chunkLane({
+        cipher: msg.cipher,
+        op: "seal",
+        chunkBytes: msg.chunkSize,
+        options,
+        knownLength: options.plaintextLength,
+        onOutput: msg.signing && ((sealed) => msg.signing!.transcript.addChunk(sealed)),
+      });
+      buf = lane.buffer();
       controller.enqueue(msg.header);
     },
     async transform(chunk, controller) {
@@ -126,6 +132,7 @@ export function encryptStream(
       try {
         await take(chunk, controller);
       } catch (e) {
+        await lane.close();
         msg.cipher.dispose();
         throw e;
       }
@@ -134,10 +141,12 @@ export function encryptStream(
       try {
         await push(controller, buf.subarray(0, fill), true);
       } finally {
+        await lane.close();
         msg.cipher.dispose();
       }
     },
-    cancel() {
+    async cancel() {
+      await lane?.close();
       msg?.cipher.dispose();
     },
   } as Transformer<Uint8Array, Uint8Array>);
@@ -150,7 +159,7 @@ export function encryptStream(
     while (off < chunk.length) {
       if (fill === buf.length) {
         await push(controller, buf, false);
-        buf = new Uint8Array(msg.chunkSize);
+        buf = lane.buffer();
         fill = 0;
       }
       const n = Math.min(buf.length - fill, chunk.length - off);

@@ -1,0 +1,137 @@
+/**
+ * The body of a chunk worker (see worker_pool.ts): a Web Worker in Deno and
+ * browsers, a `worker_threads` worker in Node. It receives the payload key
+ * once by `postMessage` (a structured clone, never a file), seals or opens
+ * batches of AES-GCM messages with {@linkcode AesGcm} (the backend the
+ * runtime measured faster at that size: WebCrypto for whole chunks), and
+ * wipes the key when told to end.
+ *
+ * Protocol (main to worker): `{ type: "key", key }`, then any number of
+ * `{ type: "job", id, op, nonces, sizes, data }` where `data` is a
+ * transferred ArrayBuffer holding the inputs back to back, `sizes` their
+ * lengths and `nonces` 12 bytes per input; then `{ type: "end" }`. Replies:
+ * `{ type: "ready" }`, `{ type: "done", id, out, data }` (the outputs back to
+ * back and the input buffer, both transferred), `{ type: "failed", id, item,
+ * out, data }` (an open whose input `item` did not verify: `out` holds only
+ * the inputs before it), `{ type: "error", message }`, and `{ type: "ended" }`.
+ *
+ * @module
+ */
+import { AesGcm } from "./aes_gcm.ts";
+
+const TAG = 16;
+
+interface Port {
+  post(message: unknown, transfer?: ArrayBuffer[]): void;
+  listen(handler: (message: Record<string, unknown>) => void): void;
+  close(): void;
+}
+
+interface NodeParentPort {
+  on(event: "message", handler: (m: Record<string, unknown>) => void): void;
+  postMessage(m: unknown, transfer?: ArrayBuffer[]): void;
+  close(): void;
+}
+
+/** The channel to the thread that started this worker: `self` in a Web Worker, `parentPort` in Node. */
+function parentChannel(): Port {
+  const g = globalThis as unknown as {
+    postMessage?: (m: unknown, transfer?: ArrayBuffer[]) => void;
+    addEventListener?: (t: "message", h: (e: MessageEvent) => void) => void;
+    close?: () => void;
+    process?: { getBuiltinModule?: (name: string) => { parentPort?: NodeParentPort | null } };
+  };
+  if (typeof g.postMessage === "function" && typeof g.addEventListener === "function") {
+    return {
+      post: (m, t) => g.postMessage!(m, t ?? []),
+      listen: (h) => g.addEventListener!("message", (e) => h(e.data)),
+      close: () => g.close?.(),
+    };
+  }
+  const parent = g.process?.getBuiltinModule?.("node:worker_threads")?.parentPort;
+  if (!parent) throw new Error("chunk_worker.ts runs only as a worker");
+  return {
+    post: (m, t) => parent.postMessage(m, t ?? []),
+    listen: (h) => parent.on("message", h),
+    close: () => parent.close(),
+  };
+}
+
+const port = parentChannel();
+let gcm: AesGcm | undefined;
+// Messages are handled one after another, so "end" waits for every job before it.
+let queue: Promise<void> = Promise.resolve();
+
+port.listen((m) => {
+  queue = queue.then(() => handle(m)).catch((e) => {
+    port.post({ type: "error", message: e instanceof Error ? e.message : String(e) });
+  });
+});
+
+async function handle(m: Record<string, unknown>): Promise<void> {
+  if (m.type === "key") {
+    const key = m.key as Uint8Array;
+    try {
+      gcm = await AesGcm.create(key);
+    } finally {
+      key.fill(0);
+    }
+    port.post({ type: "ready" });
+  } else if (m.type === "job") {
+    await job(
+      m.id as number,
+      m.op as "seal" | "open",
+      m.nonces as Uint8Array,
+      m.sizes as number[],
+      m.data as ArrayBuffer,
+    );
+  } else if (m.type === "end") {
+    gcm?.dispose();
+    gcm = undefined;
+    port.post({ type: "ended" });
+    port.close();
+  }
+}
+
+async function job(id: number, op: "seal" | "open", nonces: Uint8Array, sizes: number[], buffer: ArrayBuffer) {
+  if (!gcm) throw new Error("a job arrived before the key");
+  const data = new Uint8Array(buffer);
+  const g = gcm;
+  const work: Promise<Uint8Array | null>[] = [];
+  let off = 0;
+  let total = 0;
+  for (let i = 0; i < sizes.length; i++) {
+    const input = data.subarray(off, off + sizes[i]);
+    const nonce = nonces.subarray(i * 12, i * 12 + 12);
+    off += sizes[i];
+    if (op === "seal") {
+      total += sizes[i] + TAG;
+      work.push(g.sealAsync(nonce, input));
+    } else {
+      total += sizes[i] - TAG;
+      work.push(g.openAsync(nonce, input).catch(() => null));
+    }
+  }
+  const results = await Promise.all(work);
+  const out = new Uint8Array(total);
+  let at = 0;
+  let failed = -1;
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i];
+    if (r === null && failed < 0) failed = i;
+    if (failed < 0) {
+      out.set(r!, at);
+      at += r!.length;
+    }
+    r?.fill(0);
+  }
+  if (failed >= 0) {
+    // Plaintext of the inputs after the failed one is not sent: only what verified before it.
+    out.fill(0, at);
+    const verified = out.slice(0, at);
+    out.fill(0);
+    port.post({ type: "failed", id, item: failed, out: verified.buffer, data: buffer }, [verified.buffer, buffer]);
+    return;
+  }
+  port.post({ type: "done", id, out: out.buffer, data: buffer }, [out.buffer, buffer]);
+}
