@@ -10,16 +10,14 @@
  * `{ type: "job", id, op, nonces, sizes, data }` where `data` is a
  * transferred ArrayBuffer holding the inputs back to back, `sizes` their
  * lengths and `nonces` 12 bytes per input; then `{ type: "end" }`. Replies:
- * `{ type: "ready" }`, `{ type: "done", id, out, data }` (the outputs back to
- * back and the input buffer, both transferred), `{ type: "failed", id, item,
- * out, data }` (an open whose input `item` did not verify: `out` holds only
- * the inputs before it), `{ type: "error", message }`, and `{ type: "ended" }`.
+ * `{ type: "ready" }`, `{ type: "done", id, outs, data }` (one ArrayBuffer per
+ * output, and the input buffer, all transferred), `{ type: "failed", id, item,
+ * outs, data }` (an open whose input `item` did not verify: `outs` holds only
+ * the outputs before it), `{ type: "error", message }`, and `{ type: "ended" }`.
  *
  * @module
  */
 import { AesGcm } from "./aes_gcm.ts";
-
-const TAG = 16;
 
 interface Port {
   post(message: unknown, transfer?: ArrayBuffer[]): void;
@@ -99,39 +97,24 @@ async function job(id: number, op: "seal" | "open", nonces: Uint8Array, sizes: n
   const g = gcm;
   const work: Promise<Uint8Array | null>[] = [];
   let off = 0;
-  let total = 0;
   for (let i = 0; i < sizes.length; i++) {
     const input = data.subarray(off, off + sizes[i]);
     const nonce = nonces.subarray(i * 12, i * 12 + 12);
     off += sizes[i];
     if (op === "seal") {
-      total += sizes[i] + TAG;
       work.push(g.sealAsync(nonce, input));
     } else {
-      total += sizes[i] - TAG;
       work.push(g.openAsync(nonce, input).catch(() => null));
     }
   }
   const results = await Promise.all(work);
-  const out = new Uint8Array(total);
-  let at = 0;
-  let failed = -1;
-  for (let i = 0; i < results.length; i++) {
-    const r = results[i];
-    if (r === null && failed < 0) failed = i;
-    if (failed < 0) {
-      out.set(r!, at);
-      at += r!.length;
-    }
-    r?.fill(0);
-  }
-  if (failed >= 0) {
-    // Plaintext of the inputs after the failed one is not sent: only what verified before it.
-    out.fill(0, at);
-    const verified = out.slice(0, at);
-    out.fill(0);
-    port.post({ type: "failed", id, item: failed, out: verified.buffer, data: buffer }, [verified.buffer, buffer]);
-    return;
-  }
-  port.post({ type: "done", id, out: out.buffer, data: buffer }, [out.buffer, buffer]);
+  const failed = results.indexOf(null);
+  // Plaintext of the inputs after a failed one is not sent (only what verified before it), and is wiped here.
+  const outs = (failed < 0 ? results : results.slice(0, failed)) as Uint8Array<ArrayBuffer>[];
+  if (failed >= 0) for (const r of results.slice(failed)) r?.fill(0);
+  // Each output moves to the caller as it is (transferred, not copied): nothing is left here to collect.
+  const buffers = outs.map((o) => o.byteOffset === 0 && o.byteLength === o.buffer.byteLength ? o.buffer : o.slice().buffer);
+  const transfer = [...buffers, buffer];
+  if (failed >= 0) port.post({ type: "failed", id, item: failed, outs: buffers, data: buffer }, transfer);
+  else port.post({ type: "done", id, outs: buffers, data: buffer }, transfer);
 }

@@ -17,10 +17,10 @@ import { EnvelopeError } from "../errors.ts";
 
 /** What a batch job returns. */
 export type BatchResult =
-  /** Every input sealed or opened: the outputs back to back, and the input buffer for reuse. */
-  | { readonly ok: true; readonly out: Uint8Array; readonly data: ArrayBuffer }
-  /** An open whose input `item` did not verify; `out` holds the outputs of the inputs before it only. */
-  | { readonly ok: false; readonly item: number; readonly out: Uint8Array; readonly data: ArrayBuffer };
+  /** Every input sealed or opened: one output per input, and the input buffer for reuse. */
+  | { readonly ok: true; readonly outs: Uint8Array<ArrayBuffer>[]; readonly data: ArrayBuffer }
+  /** An open whose input `item` did not verify; `outs` holds the outputs of the inputs before it only. */
+  | { readonly ok: false; readonly item: number; readonly outs: Uint8Array<ArrayBuffer>[]; readonly data: ArrayBuffer };
 
 interface Channel {
   post(message: unknown, transfer?: ArrayBuffer[]): void;
@@ -108,9 +108,9 @@ class Lane {
       const p = this.#pending.get(m.id as number);
       this.#pending.delete(m.id as number);
       this.jobs--;
-      const out = new Uint8Array(m.out as ArrayBuffer);
+      const outs = (m.outs as ArrayBuffer[]).map((b) => new Uint8Array(b));
       const data = m.data as ArrayBuffer;
-      p?.resolve(m.type === "done" ? { ok: true, out, data } : { ok: false, item: m.item as number, out, data });
+      p?.resolve(m.type === "done" ? { ok: true, outs, data } : { ok: false, item: m.item as number, outs, data });
     } else if (m.type === "ended") {
       this.#ended?.();
     } else if (m.type === "error") {
@@ -165,7 +165,7 @@ class Lane {
  *   const nonces = new Uint8Array(24);
  *   nonces[23] = 1;
  *   const r = await pool.run("seal", nonces, [3, 5], new ArrayBuffer(8));
- *   assert.ok(r.ok && r.out.length === 3 + 16 + 5 + 16);
+ *   assert.ok(r.ok && r.outs[0].length === 3 + 16 && r.outs[1].length === 5 + 16);
  * } finally {
  *   await pool.close();
  * }

@@ -21,7 +21,6 @@
 import type { ChunkWorkerPool } from "../crypto/worker_pool.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
-import { TAG_BYTES } from "../format/limits.ts";
 import { checkIndex, type ChunkCipher, handled } from "./chunks.ts";
 
 /** Options of the streaming encoder and decoder that choose where chunks are processed. */
@@ -291,17 +290,11 @@ class WorkerLane implements ChunkLane {
     const nonces = new Uint8Array(12 * items.length);
     items.forEach((it, i) => nonces.set(chunkNonce(it.index, it.last), 12 * i));
     const r = await this.#pool!.run(this.#spec.op, nonces, items.map((it) => it.size), batch);
-    const delta = this.#spec.op === "seal" ? TAG_BYTES : -TAG_BYTES;
     return async (controller: Controller) => {
-      if (this.#spec.onOutput) {
-        let off = 0;
-        for (let i = 0; i < (r.ok ? items.length : r.item); i++) {
-          const n = items[i].size + delta;
-          this.#spec.onOutput(r.out.subarray(off, off + n));
-          off += n;
-        }
+      for (const out of r.outs) {
+        this.#spec.onOutput?.(out);
+        if (!this.#enqueue(controller, out)) return;
       }
-      if (r.out.length > 0 && !this.#enqueue(controller, r.out)) return;
       if (r.ok) {
         this.#recycle(r.data);
         return;
