@@ -9,7 +9,13 @@
  * streams; memory must not grow with the file). The script exits 1 when the
  * bar is missed or the decrypted file differs from the input.
  *
- *   deno run -A scripts/bench_cli.ts [--size-mib 1024] [--dir-mib 0] [--runs 1] [--tmp DIR]
+ *   deno run -A scripts/bench_cli.ts [--size-mib 1024] [--dir-mib 0] [--runs 1] [--tmp DIR] [--node NPMDIR]
+ *     [--parallelism N]
+ *
+ * --node NPMDIR also runs the npm build in NPMDIR (`deno run -A scripts/build_npm.ts --out NPMDIR`, then
+ * `npm install` there) under `node NPMDIR/bin/envelope.js`. --parallelism N passes `--parallelism N` to
+ * every encrypt and decrypt (1: the in-thread path; default: the CLI's own choice). CPU/wall is (user +
+ * system) / elapsed as /usr/bin/time reports them: 1.0 is one core busy.
  *
  * --dir-mib N also times `encrypt -d` / `decrypt -d` of a folder holding one
  * random N MiB file (zip and extraction on top of the envelope).
@@ -34,6 +40,9 @@ const sizeMiB = Number(flag("size-mib", "1024"));
 const dirMiB = Number(flag("dir-mib", "0"));
 const runs = Math.max(1, Number(flag("runs", "1")));
 const tmpRoot = flag("tmp", Deno.env.get("TMPDIR") ?? "/tmp");
+const nodePkg = flag("node", "");
+const parallelism = flag("parallelism", "");
+const pflag = parallelism === "" ? [] : ["--parallelism", parallelism];
 
 async function need(program: string, args: string[], install: string): Promise<void> {
   try {
@@ -75,6 +84,8 @@ async function randomFile(path: string, mib: number): Promise<void> {
 interface Timed {
   seconds: number;
   rssKiB: number;
+  /** User plus system CPU seconds. */
+  cpu: number;
 }
 
 /** Runs `argv` under `/usr/bin/time -v`; returns wall seconds (timed here, finer than time's 10 ms) and peak RSS. */
@@ -96,7 +107,9 @@ async function timed(argv: string[], env: Record<string, string>, cwd: string): 
   }
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
   if (!rss) throw new Error(`could not read /usr/bin/time's report:\n${err}`);
-  return { seconds, rssKiB: Number(rss[1]) };
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
+  const system = Number(/System time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
+  return { seconds, rssKiB: Number(rss[1]), cpu: user + system };
 }
 
 async function same(a: string, b: string): Promise<boolean> {
@@ -120,15 +133,15 @@ async function machine(): Promise<string> {
 
 /** Best (fastest) of `runs` runs of `job`, with the highest peak RSS seen across them. */
 async function best(job: () => Promise<Timed>, before?: () => Promise<void>): Promise<Timed> {
-  let fastest = Infinity;
+  let fastest: Timed | undefined;
   let rss = 0;
   for (let i = 0; i < runs; i++) {
     await before?.();
     const t = await job();
-    fastest = Math.min(fastest, t.seconds);
+    if (!fastest || t.seconds < fastest.seconds) fastest = t;
     rss = Math.max(rss, t.rssKiB);
   }
-  return { seconds: fastest, rssKiB: rss };
+  return { ...fastest!, rssKiB: rss };
 }
 
 const dir = await Deno.makeTempDir({ dir: tmpRoot, prefix: "envelope-bench-cli-" });
@@ -166,25 +179,29 @@ try {
   await rm("ctr.bin")();
   rows.push({ step: "openssl enc -aes-256-ctr (the limit)", bytes, t: ssl, bar: false });
 
-  console.error("envelope encrypt ...");
-  const enc = await best(
-    () => timed([deno, ...cliArgv(["encrypt", "input.bin", ...k, "-o", "input.bin.envl"])], env, dir),
-    rm("input.bin.envl"),
-  );
-  rows.push({ step: "envelope encrypt", bytes, t: enc, bar: true });
+  const clis: [string, (args: string[]) => string[]][] = [["deno", (args) => [deno, ...cliArgv(args)]]];
+  if (nodePkg !== "") clis.push(["node", (args) => ["node", join(nodePkg, "bin", "envelope.js"), ...args]]);
+  for (const [runtime, argv] of clis) {
+    console.error(`envelope encrypt (${runtime}) ...`);
+    const enc = await best(
+      () => timed(argv(["encrypt", "input.bin", ...k, ...pflag, "-o", "input.bin.envl"]), env, dir),
+      rm("input.bin.envl"),
+    );
+    rows.push({ step: `envelope encrypt (${runtime})`, bytes, t: enc, bar: true });
 
-  console.error("envelope decrypt ...");
-  const dec = await best(
-    () => timed([deno, ...cliArgv(["decrypt", "input.bin.envl", ...k, "-o", "output.bin"])], env, dir),
-    rm("output.bin"),
-  );
-  rows.push({ step: "envelope decrypt", bytes, t: dec, bar: true });
-  if (!(await same(input, join(dir, "output.bin")))) {
-    console.error("error: the decrypted file differs from the input");
-    ok = false;
+    console.error(`envelope decrypt (${runtime}) ...`);
+    const dec = await best(
+      () => timed(argv(["decrypt", "input.bin.envl", ...k, ...pflag, "-o", "output.bin"]), env, dir),
+      rm("output.bin"),
+    );
+    rows.push({ step: `envelope decrypt (${runtime})`, bytes, t: dec, bar: true });
+    if (!(await same(input, join(dir, "output.bin")))) {
+      console.error("error: the decrypted file differs from the input");
+      ok = false;
+    }
+    await rm("output.bin")();
+    await rm("input.bin.envl")();
   }
-  await rm("output.bin")();
-  await rm("input.bin.envl")();
 
   if (dirMiB > 0) {
     await Deno.mkdir(join(dir, "tree"));
@@ -213,8 +230,10 @@ try {
     `${runs === 1 ? "one run each" : `best of ${runs} runs, highest peak RSS`}; ` +
     `peak RSS from /usr/bin/time -v, wall time around it (the CLI's times include Deno's start).`,
     "",
-    "| step | size | wall s | MB/s | peak RSS MiB | under the 128 MiB bar |",
-    "| --- | ---: | ---: | ---: | ---: | --- |",
+    `Parallelism: ${parallelism === "" ? "the CLI's default" : `--parallelism ${parallelism}`}.`,
+    "",
+    "| step | size | wall s | MB/s | CPU/wall | peak RSS MiB | under the 128 MiB bar |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const r of rows) {
     const rssMiB = r.t.rssKiB / 1024;
@@ -223,7 +242,9 @@ try {
     lines.push(
       `| ${r.step} | ${(r.bytes / MiB).toFixed(0)} MiB | ${r.t.seconds.toFixed(2)} | ${
         (r.bytes / 1e6 / r.t.seconds).toFixed(0)
-      } | ${rssMiB.toFixed(1)} | ${r.bar ? (under ? "yes" : "**no**") : "(not held to it)"} |`,
+      } | ${(r.t.cpu / r.t.seconds).toFixed(2)} | ${rssMiB.toFixed(1)} | ${
+        r.bar ? (under ? "yes" : "**no**") : "(not held to it)"
+      } |`,
     );
   }
   lines.push("", "MB/s is 10^6 bytes of plaintext per second of wall time.");

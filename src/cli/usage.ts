@@ -90,6 +90,8 @@ Options:
                         format) or aliyun (the Alibaba Cloud sample's text format)
   --sign                sign the message (a per-message ECDSA P-256 key), so
                         that readers holding only a data key cannot forge it
+  --parallelism N       threads sealing chunks (default: the number of cores;
+                        1: all on the main thread; inputs up to 4 MiB use one)
   --force               replace OUTPUT if it exists
   -h, --help            this text
 
@@ -137,6 +139,8 @@ Options:
                         files, which have no key commitment or authenticated
                         context), envelope (refuse the others), nitro or aliyun
   --require-signed      refuse a message that is not signed (SIGNATURE_REQUIRED)
+  --parallelism N       threads opening chunks (default: the number of cores;
+                        1: all on the main thread)
 ${TRUST}
   --force               replace OUTPUT, or files in OUTDIR, if they exist
   -r, --recursive       with s3://BUCKET/PREFIX/ and -o DIR: one file per .envl

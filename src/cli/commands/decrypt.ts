@@ -21,6 +21,7 @@ import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles } from "../age_files.ts";
 import { guardTerminal, progress, say } from "../output.ts";
+import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 
@@ -36,6 +37,7 @@ const FLAGS = [
   { name: "max-size", kind: "string" },
   { name: "format", kind: "string" },
   { name: "require-signed", kind: "boolean" },
+  PARALLEL_FLAG,
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   ...BATCH_FLAGS,
@@ -107,6 +109,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     requireSigned: Boolean(flags["require-signed"]),
     trust: readTrustFlags(flags, "decrypt"),
   };
+  const parallelism = readParallelism(flags, "decrypt");
   if (flags.recursive) {
     // -r s3://BUCKET/PREFIX/ -o DIR: one file per .envl object (object_batch.ts).
     if (req.output === undefined || req.dir !== undefined || !isObjectUrl(req.input)) {
@@ -177,6 +180,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       requireSigned: req.requireSigned,
       maxAttempts: req.trust?.maxAttempts,
       verificationKey: req.verificationKey,
+      parallelism,
     }));
   const where = await deliver(plaintext, req, () => defaultOutputName(req.input));
   if (where !== "-") say(`decrypted to ${where}`);

@@ -16,6 +16,7 @@ import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { guardTerminal, progress, say, warn } from "../output.ts";
+import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -27,6 +28,7 @@ const FLAGS = [
   { name: "chunk-size", kind: "string" },
   { name: "format", kind: "string" },
   { name: "sign", kind: "boolean" },
+  PARALLEL_FLAG,
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   ...OBJECT_FLAGS,
@@ -51,6 +53,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const force = Boolean(flags.force);
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
   const upload = readObjectFlags(flags, "encrypt");
+  const parallelism = readParallelism(flags, "encrypt");
 
   if (format !== "envelope") {
     if (flags.sign) throw usageError("encrypt", `Reading --sign failed: the ${format} format has no signatures`);
@@ -149,7 +152,9 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   }
   const sealed = source
     .pipeThrough(progress("encrypting", size))
-    .pipeThrough(encryptStream({ keys, context, chunkSize, plaintextLength: size, sign: Boolean(flags.sign) }));
+    .pipeThrough(
+      encryptStream({ keys, context, chunkSize, plaintextLength: size, sign: Boolean(flags.sign), parallelism }),
+    );
   // For an s3:// or oss:// output: the upload flags, and a size bound (tags and header) to choose the part size.
   const expectedSize = size === undefined
     ? undefined
