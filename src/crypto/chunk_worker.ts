@@ -111,9 +111,11 @@ async function job(id: number, op: "seal" | "open", nonces: Uint8Array, sizes: n
   const failed = results.indexOf(null);
   // Plaintext of the inputs after a failed one is not sent (only what verified before it), and is wiped here.
   const outs = (failed < 0 ? results : results.slice(0, failed)) as Uint8Array<ArrayBuffer>[];
-  if (failed >= 0) for (const r of results.slice(failed)) r?.fill(0);
+  if (failed >= 0) { for (const r of results.slice(failed)) r?.fill(0); }
   // Each output moves to the caller as it is (transferred, not copied): nothing is left here to collect.
-  const buffers = outs.map((o) => o.byteOffset === 0 && o.byteLength === o.buffer.byteLength ? o.buffer : o.slice().buffer);
+  const buffers = outs.map((o) =>
+    o.byteOffset === 0 && o.byteLength === o.buffer.byteLength ? o.buffer : o.slice().buffer
+  );
   const transfer = [...buffers, buffer];
   if (failed >= 0) port.post({ type: "failed", id, item: failed, outs: buffers, data: buffer }, transfer);
   else port.post({ type: "done", id, outs: buffers, data: buffer }, transfer);
