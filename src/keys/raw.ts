@@ -53,7 +53,8 @@ export class RawDataKey implements KeyProvider {
         });
       }
     } else if (key instanceof Uint8Array) {
-      bytes = key.slice();
+      // A copy even of a Node Buffer, whose slice() is a view: the key is wiped after each message.
+      bytes = new Uint8Array(key);
     } else {
       throw new TypeError("RawDataKey.create() takes a Uint8Array or a base64 string");
     }
