@@ -1,7 +1,8 @@
 /**
- * `--parallelism N` of `encrypt` and `decrypt`: how many threads seal or open
- * chunks (envelope/parallel.ts). The default is the number of cores; 1 keeps
- * every chunk on the main thread.
+ * `--parallelism N` of `encrypt` and `decrypt`: how many threads work on the
+ * message, the main one included (N - 1 workers seal or open chunks;
+ * envelope/parallel.ts). The default is the number of cores; 1 keeps every
+ * chunk on the main thread.
  *
  * @module
  */

@@ -90,8 +90,9 @@ Options:
                         format) or aliyun (the Alibaba Cloud sample's text format)
   --sign                sign the message (a per-message ECDSA P-256 key), so
                         that readers holding only a data key cannot forge it
-  --parallelism N       threads sealing chunks (default: the number of cores;
-                        1: all on the main thread; inputs up to 4 MiB use one)
+  --parallelism N       threads at work, the main one included: N-1 workers
+                        seal chunks (default: the number of cores; 1: all on
+                        the main thread; inputs up to 4 MiB always use one)
   --force               replace OUTPUT if it exists
   -h, --help            this text
 
@@ -139,8 +140,9 @@ Options:
                         files, which have no key commitment or authenticated
                         context), envelope (refuse the others), nitro or aliyun
   --require-signed      refuse a message that is not signed (SIGNATURE_REQUIRED)
-  --parallelism N       threads opening chunks (default: the number of cores;
-                        1: all on the main thread)
+  --parallelism N       threads at work, the main one included: N-1 workers
+                        open chunks (default: the number of cores; 1: all on
+                        the main thread)
 ${TRUST}
   --force               replace OUTPUT, or files in OUTDIR, if they exist
   -r, --recursive       with s3://BUCKET/PREFIX/ and -o DIR: one file per .envl

@@ -26,11 +26,12 @@ import { checkIndex, type ChunkCipher, handled } from "./chunks.ts";
 /** Options of the streaming encoder and decoder that choose where chunks are processed. */
 export interface ParallelOptions {
   /**
-   * Threads that seal or open chunks: 1 keeps everything on the caller's
-   * thread (as `concurrency` chunks at a time); N above 1 starts N workers
-   * once a message passes {@linkcode MIN_PARALLEL_BYTES}. Default:
-   * `navigator.hardwareConcurrency`. Where workers cannot be made, the
-   * caller's thread does the work.
+   * Threads at work on a message, the caller's included: 1 keeps everything
+   * on the caller's thread (as `concurrency` chunks at a time); N above 1
+   * starts N - 1 workers for AES-GCM once a message passes
+   * {@linkcode MIN_PARALLEL_BYTES}, while the caller's thread reads, writes
+   * and keeps the order. Default: `navigator.hardwareConcurrency`. Where
+   * workers cannot be made, the caller's thread does the work.
    */
   readonly parallelism?: number;
 }
@@ -110,7 +111,8 @@ export function chunkLane(spec: LaneSpec): ChunkLane {
   const threads = resolveParallelism(spec.options.parallelism);
   const from = spec.options[LANE_TUNING]?.from ?? MIN_PARALLEL_BYTES;
   if (threads === 1 || (spec.knownLength !== undefined && spec.knownLength <= from)) return new InThreadLane(spec);
-  return new WorkerLane(spec, threads, from);
+  // The calling thread is one of the threads: it reads, writes and keeps order while the workers do AES-GCM.
+  return new WorkerLane(spec, threads - 1, from);
 }
 
 function processOne(spec: LaneSpec, index: number, last: boolean, bytes: Uint8Array): Promise<Uint8Array> {
@@ -157,7 +159,7 @@ type Outcome = (controller: Controller) => Promise<void>;
 /** Batches of chunks on workers; the caller's thread reads, writes and keeps order. */
 class WorkerLane implements ChunkLane {
   readonly #spec: LaneSpec;
-  readonly #threads: number;
+  readonly #workers: number;
   readonly #from: number;
   readonly #tuning: LaneTuning;
   readonly #perBatch: number;
@@ -172,9 +174,9 @@ class WorkerLane implements ChunkLane {
   #starting: Promise<void> | null = null;
   #closed = false;
 
-  constructor(spec: LaneSpec, threads: number, from: number) {
+  constructor(spec: LaneSpec, workers: number, from: number) {
     this.#spec = spec;
-    this.#threads = threads;
+    this.#workers = workers;
     this.#from = from;
     this.#tuning = spec.options[LANE_TUNING] ?? {};
     this.#perBatch = Math.max(1, Math.floor((this.#tuning.batchBytes ?? BATCH_BYTES) / spec.chunkBytes));
@@ -208,7 +210,7 @@ class WorkerLane implements ChunkLane {
     this.#items.push({ index, last, size: bytes.length });
     this.#taken += bytes.length;
     if (this.#items.length === this.#capacity || last) this.#dispatch(last);
-    const most = this.#pool ? 2 * this.#threads : Math.max(1, this.#spec.options.concurrency ?? 4);
+    const most = this.#pool ? 2 * this.#workers : Math.max(1, this.#spec.options.concurrency ?? 4);
     while (this.#queue.length >= most) await this.#emit(controller);
   }
 
@@ -264,7 +266,7 @@ class WorkerLane implements ChunkLane {
   }
 
   #start(): void {
-    this.#starting = this.#spec.cipher.startWorkers(this.#threads).then(async (pool) => {
+    this.#starting = this.#spec.cipher.startWorkers(this.#workers).then(async (pool) => {
       if (this.#closed) await pool?.close();
       else this.#pool = pool;
     });
