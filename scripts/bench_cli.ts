@@ -10,12 +10,17 @@
  * bar is missed or the decrypted file differs from the input.
  *
  *   deno run -A scripts/bench_cli.ts [--size-mib 1024] [--dir-mib 0] [--runs 1] [--tmp DIR] [--node NPMDIR]
- *     [--parallelism N]
+ *     [--parallelism N] [--profile]
  *
  * --node NPMDIR also runs the npm build in NPMDIR (`deno run -A scripts/build_npm.ts --out NPMDIR`, then
  * `npm install` there) under `node NPMDIR/bin/envelope.js`. --parallelism N passes `--parallelism N` to
  * every encrypt and decrypt (1: the in-thread path; default: the CLI's own choice). CPU/wall is (user +
  * system) / elapsed as /usr/bin/time reports them: 1.0 is one core busy.
+ *
+ * --profile runs encrypt and decrypt once more under `deno run --cpu-prof` and prints where the main
+ * thread's time goes, in microseconds per 64 KiB chunk: V8's self time per function (the ops' JS
+ * entry points, GC, idle) grouped into a few kinds, then the top functions. The profile sees the main
+ * thread only; workers' time shows in CPU/wall.
  *
  * --dir-mib N also times `encrypt -d` / `decrypt -d` of a folder holding one
  * random N MiB file (zip and extraction on top of the envelope).
@@ -43,6 +48,7 @@ const tmpRoot = flag("tmp", Deno.env.get("TMPDIR") ?? "/tmp");
 const nodePkg = flag("node", "");
 const parallelism = flag("parallelism", "");
 const pflag = parallelism === "" ? [] : ["--parallelism", parallelism];
+const profile = Deno.args.includes("--profile");
 
 async function need(program: string, args: string[], install: string): Promise<void> {
   try {
@@ -144,12 +150,104 @@ async function best(job: () => Promise<Timed>, before?: () => Promise<void>): Pr
   return { ...fastest!, rssKiB: rss };
 }
 
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/** The kind of a profile node's self time, for the summary. */
+function kindOf(n: ProfileNode): string {
+  const f = n.callFrame.functionName;
+  const url = n.callFrame.url;
+  if (f === "(garbage collector)") return "GC";
+  if (f === "(idle)") return "idle (waiting for ops, I/O or workers)";
+  if (f === "(program)") return "V8/runtime outside JS";
+  if (url === "" && /^(encrypt|decrypt)$/.test(f)) return "WebCrypto op (its synchronous entry)";
+  if (/^op_/.test(f) || url.startsWith("ext:core")) return "Deno ops (JS side)";
+  if (/crypto|subtle/i.test(url) || /encrypt|decrypt|importKey/.test(f) && url.startsWith("ext:")) {
+    return "WebCrypto (JS side)";
+  }
+  if (url.includes("node/") || url.startsWith("node:") || url.includes("ext:deno_node")) {
+    return "node:fs and node compat";
+  }
+  if (url.includes("06_streams") || url.includes("streams")) return "web streams";
+  if (url.startsWith("ext:")) return "other Deno built-ins";
+  if (url.includes("/src/")) return "envelope's own code";
+  return "other";
+}
+
+/** Self time per kind and per function, in µs per 64 KiB chunk of `bytes`. */
+function summarise(profilePath: string, bytes: number): string[] {
+  const p = JSON.parse(Deno.readTextFileSync(profilePath)) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+    startTime: number;
+    endTime: number;
+  };
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
+  }
+  const chunks = bytes / 65536;
+  const kinds = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of self) {
+    const n = byId.get(id)!;
+    total += us;
+    kinds.set(kindOf(n), (kinds.get(kindOf(n)) ?? 0) + us);
+    const where = n.callFrame.url.replace(/^.*\/(src|ext:)/, "$1").replace(/^file:\/\/.*\//, "");
+    const name = `${n.callFrame.functionName || "(anonymous)"} ${where}:${n.callFrame.lineNumber + 1}`;
+    fns.set(name, (fns.get(name) ?? 0) + us);
+  }
+  const row = (name: string, us: number) =>
+    `| ${name} | ${(us / chunks).toFixed(1)} | ${(100 * us / total).toFixed(1)}% |`;
+  const lines = ["| main thread, by kind | µs per 64 KiB chunk | share |", "| --- | ---: | ---: |"];
+  for (const [k, us] of [...kinds].sort((a, b) => b[1] - a[1])) lines.push(row(k, us));
+  lines.push(row("**total (wall time of the profile)**", total));
+  lines.push("", "| top functions (self time) | µs per 64 KiB chunk | share |", "| --- | ---: | ---: |");
+  for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+    lines.push(row(f.replaceAll("|", "\\|"), us));
+  }
+  return lines;
+}
+
+/** Runs the CLI once under --cpu-prof and summarises the profile. */
+async function profiled(args: string[], bytes: number, env: Record<string, string>, cwd: string): Promise<string[]> {
+  const profDir = await Deno.makeTempDir({ dir: cwd, prefix: "prof-" });
+  const argv = cliArgv(args);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [argv[0], "--cpu-prof", `--cpu-prof-dir=${profDir}`, ...argv.slice(1)],
+    cwd,
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`${args.join(" ")} failed under --cpu-prof: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  const files = [...Deno.readDirSync(profDir)].map((e) => join(profDir, e.name)).filter((f) =>
+    f.endsWith(".cpuprofile")
+  );
+  // The main thread's profile is the largest; workers (if any) write their own.
+  files.sort((a, b) => Deno.statSync(b).size - Deno.statSync(a).size);
+  const lines = summarise(files[0], bytes);
+  await Deno.remove(profDir, { recursive: true });
+  return [`(${files.length} profile file(s); the main thread's summarised)`, "", ...lines];
+}
+
 const dir = await Deno.makeTempDir({ dir: tmpRoot, prefix: "envelope-bench-cli-" });
 const home = join(dir, "home");
 await Deno.mkdir(home);
 const env = await cliEnv(home);
 const deno = Deno.execPath();
 const rows: { step: string; bytes: number; t: Timed; bar: boolean }[] = [];
+const profiles: string[] = [];
 let ok = true;
 try {
   const key = await LocalKey.generate();
@@ -199,6 +297,21 @@ try {
       console.error("error: the decrypted file differs from the input");
       ok = false;
     }
+    if (profile && runtime === "deno") {
+      console.error("profiling encrypt and decrypt (deno --cpu-prof) ...");
+      profiles.push(
+        "",
+        `#### Main thread of \`envelope encrypt\` (${pflag.join(" ") || "default parallelism"})`,
+        "",
+        ...await profiled(["encrypt", "input.bin", ...k, ...pflag, "-o", "prof.envl", "--force"], bytes, env, dir),
+        "",
+        `#### Main thread of \`envelope decrypt\` (${pflag.join(" ") || "default parallelism"})`,
+        "",
+        ...await profiled(["decrypt", "prof.envl", ...k, ...pflag, "-o", "prof.out", "--force"], bytes, env, dir),
+      );
+      await rm("prof.envl")();
+      await rm("prof.out")();
+    }
     await rm("output.bin")();
     await rm("input.bin.envl")();
   }
@@ -247,7 +360,7 @@ try {
       } |`,
     );
   }
-  lines.push("", "MB/s is 10^6 bytes of plaintext per second of wall time.");
+  lines.push("", "MB/s is 10^6 bytes of plaintext per second of wall time.", ...profiles);
   console.log(lines.join("\n"));
 } finally {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
