@@ -6,6 +6,9 @@
  * - `envelope.js`: `src/browser.ts` as one minified ES module with the WASM
  *   core embedded (what a web app imports);
  * - `app.js`: the page's script (`src/web/app.ts`) with the library inlined;
+ * - `chunk_worker.js`: the worker that seals and opens chunks on other cores
+ *   (`src/crypto/chunk_worker.ts`), which the library starts by its URL beside
+ *   the bundle that loaded it (without it, the library stays on one thread);
  * - `index.html` and `style.css`, copied from `src/web/`.
  *
  * Bundling is `deno bundle` (esbuild inside Deno; COMPAT.md §6), so no extra
@@ -77,12 +80,15 @@ export async function buildWeb(outDir: string = WEB_DIST): Promise<BuiltFile[]> 
   await Promise.all([
     bundle(join(ROOT, "src/browser.ts"), join(outDir, "envelope.js"), true),
     bundle(join(WEB_SRC, "app.ts"), join(outDir, "app.js")),
+    bundle(join(ROOT, "src/crypto/chunk_worker.ts"), join(outDir, "chunk_worker.js")),
     copyFile(join(WEB_SRC, "index.html"), join(outDir, "index.html")),
     copyFile(join(WEB_SRC, "style.css"), join(outDir, "style.css")),
   ]);
   const chunks = (await readdir(outDir)).filter((n) => /^[a-z]+-[A-Z0-9]{8}\.js$/.test(n)).sort();
   return await Promise.all(
-    ["envelope.js", ...chunks, "app.js", "index.html", "style.css"].map((n) => measure(n, join(outDir, n))),
+    ["envelope.js", ...chunks, "app.js", "chunk_worker.js", "index.html", "style.css"].map((n) =>
+      measure(n, join(outDir, n))
+    ),
   );
 }
 

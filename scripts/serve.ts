@@ -94,7 +94,7 @@ export interface LogEntry {
 
 /** Options for {@linkcode startServer}. */
 export interface ServerOptions {
-  /** The built page (index.html, app.js, envelope.js, style.css). */
+  /** The built page (index.html, app.js, envelope.js, chunk_worker.js, style.css). */
   readonly webDir: string;
   /** Files served under `/files/NAME`, by NAME. */
   readonly files?: Readonly<Record<string, ServedFile>>;
@@ -240,7 +240,7 @@ function sendFile(
 export function startServer(options: ServerOptions): Promise<WebServer> {
   const log: LogEntry[] = [];
   const files = options.files ?? {};
-  const pageFiles = new Set(["index.html", "app.js", "envelope.js", "style.css"]);
+  const pageFiles = new Set(["index.html", "app.js", "envelope.js", "chunk_worker.js", "style.css"]);
   // The bundle's lazily loaded parts (the age module, the chunk it shares with envelope.js), named by a hash.
   const isChunk = (name: string) => /^[a-z]+-[A-Z0-9]{8}\.js$/.test(name);
 
