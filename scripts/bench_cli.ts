@@ -10,11 +10,13 @@
  * bar is missed or the decrypted file differs from the input.
  *
  *   deno run -A scripts/bench_cli.ts [--size-mib 1024] [--dir-mib 0] [--runs 1] [--tmp DIR] [--node NPMDIR]
- *     [--parallelism N] [--profile]
+ *     [--parallelism N[,M...]] [--profile]
  *
  * --node NPMDIR also runs the npm build in NPMDIR (`deno run -A scripts/build_npm.ts --out NPMDIR`, then
  * `npm install` there) under `node NPMDIR/bin/envelope.js`. --parallelism N passes `--parallelism N` to
- * every encrypt and decrypt (1: the in-thread path; default: the CLI's own choice). CPU/wall is (user +
+ * every encrypt and decrypt (1: the in-thread path; default: the CLI's own choice); a list (1,2) runs
+ * each setting, interleaved run by run (encrypt at 1, encrypt at 2, ... then the next run), so that
+ * load from other work on the machine hits every setting alike. CPU/wall is (user +
  * system) / elapsed as /usr/bin/time reports them: 1.0 is one core busy.
  *
  * --profile runs encrypt and decrypt once more under `deno run --cpu-prof` and prints where the main
@@ -47,7 +49,8 @@ const runs = Math.max(1, Number(flag("runs", "1")));
 const tmpRoot = flag("tmp", Deno.env.get("TMPDIR") ?? "/tmp");
 const nodePkg = flag("node", "");
 const parallelism = flag("parallelism", "");
-const pflag = parallelism === "" ? [] : ["--parallelism", parallelism];
+const settings: string[][] = parallelism === "" ? [[]] : parallelism.split(",").map((p) => ["--parallelism", p]);
+const label = (pflag: string[]) => pflag.length === 0 ? "" : `, ${pflag.join(" ")}`;
 const profile = Deno.args.includes("--profile");
 
 async function need(program: string, args: string[], install: string): Promise<void> {
@@ -280,37 +283,54 @@ try {
   const clis: [string, (args: string[]) => string[]][] = [["deno", (args) => [deno, ...cliArgv(args)]]];
   if (nodePkg !== "") clis.push(["node", (args) => ["node", join(nodePkg, "bin", "envelope.js"), ...args]]);
   for (const [runtime, argv] of clis) {
-    console.error(`envelope encrypt (${runtime}) ...`);
-    const enc = await best(
-      () => timed(argv(["encrypt", "input.bin", ...k, ...pflag, "-o", "input.bin.envl"]), env, dir),
-      rm("input.bin.envl"),
-    );
-    rows.push({ step: `envelope encrypt (${runtime})`, bytes, t: enc, bar: true });
-
-    console.error(`envelope decrypt (${runtime}) ...`);
-    const dec = await best(
-      () => timed(argv(["decrypt", "input.bin.envl", ...k, ...pflag, "-o", "output.bin"]), env, dir),
-      rm("output.bin"),
-    );
-    rows.push({ step: `envelope decrypt (${runtime})`, bytes, t: dec, bar: true });
+    for (
+      const [step, args, out] of [
+        ["encrypt", ["input.bin"], "input.bin.envl"],
+        ["decrypt", ["input.bin.envl"], "output.bin"],
+      ] as const
+    ) {
+      console.error(`envelope ${step} (${runtime}) ...`);
+      // Interleaved: run r of every setting before run r + 1 of any.
+      const fastest = new Map<string[], Timed>();
+      const peak = new Map<string[], number>();
+      for (let r = 0; r < runs; r++) {
+        for (const pflag of settings) {
+          await rm(out)();
+          const t = await timed(argv([step, ...args, ...k, ...pflag, "-o", out]), env, dir);
+          if (!fastest.has(pflag) || t.seconds < fastest.get(pflag)!.seconds) fastest.set(pflag, t);
+          peak.set(pflag, Math.max(peak.get(pflag) ?? 0, t.rssKiB));
+        }
+      }
+      for (const pflag of settings) {
+        rows.push({
+          step: `envelope ${step} (${runtime}${label(pflag)})`,
+          bytes,
+          t: { ...fastest.get(pflag)!, rssKiB: peak.get(pflag)! },
+          bar: true,
+        });
+      }
+    }
     if (!(await same(input, join(dir, "output.bin")))) {
       console.error("error: the decrypted file differs from the input");
       ok = false;
     }
     if (profile && runtime === "deno") {
-      console.error("profiling encrypt and decrypt (deno --cpu-prof) ...");
-      profiles.push(
-        "",
-        `#### Main thread of \`envelope encrypt\` (${pflag.join(" ") || "default parallelism"})`,
-        "",
-        ...await profiled(["encrypt", "input.bin", ...k, ...pflag, "-o", "prof.envl", "--force"], bytes, env, dir),
-        "",
-        `#### Main thread of \`envelope decrypt\` (${pflag.join(" ") || "default parallelism"})`,
-        "",
-        ...await profiled(["decrypt", "prof.envl", ...k, ...pflag, "-o", "prof.out", "--force"], bytes, env, dir),
-      );
-      await rm("prof.envl")();
-      await rm("prof.out")();
+      for (const pflag of settings) {
+        console.error("profiling encrypt and decrypt (deno --cpu-prof) ...");
+        const how = pflag.join(" ") || "default parallelism";
+        profiles.push(
+          "",
+          `#### Main thread of \`envelope encrypt\` (${how})`,
+          "",
+          ...await profiled(["encrypt", "input.bin", ...k, ...pflag, "-o", "prof.envl", "--force"], bytes, env, dir),
+          "",
+          `#### Main thread of \`envelope decrypt\` (${how})`,
+          "",
+          ...await profiled(["decrypt", "prof.envl", ...k, ...pflag, "-o", "prof.out", "--force"], bytes, env, dir),
+        );
+        await rm("prof.envl")();
+        await rm("prof.out")();
+      }
     }
     await rm("output.bin")();
     await rm("input.bin.envl")();
@@ -343,7 +363,9 @@ try {
     `${runs === 1 ? "one run each" : `best of ${runs} runs, highest peak RSS`}; ` +
     `peak RSS from /usr/bin/time -v, wall time around it (the CLI's times include Deno's start).`,
     "",
-    `Parallelism: ${parallelism === "" ? "the CLI's default" : `--parallelism ${parallelism}`}.`,
+    `Parallelism: ${parallelism === "" ? "the CLI's default" : `--parallelism ${parallelism}`}${
+      settings.length > 1 ? ", settings interleaved run by run" : ""
+    }.`,
     "",
     "| step | size | wall s | MB/s | CPU/wall | peak RSS MiB | under the 128 MiB bar |",
     "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
