@@ -7,10 +7,13 @@
  * Chunks are independent (each nonce comes from its index, docs/FORMAT.md
  * §5), so a batch of consecutive chunks can go to any worker; outputs are
  * released in chunk order, so the bytes are the same whichever path ran. A
- * batch travels as one transferred buffer each way (no copy between threads)
- * and comes back as one large output, so the writer gets large writes. Input
- * buffers are reused once a worker hands them back, and at most two batches
- * per worker are in flight, so memory stays bounded.
+ * batch travels to a worker as one transferred buffer, and each chunk's
+ * output comes back as its own transferred buffer (no copy between threads,
+ * and nothing left in the worker to collect). Input buffers are reused once
+ * a worker hands them back, and at most two batches per worker are in
+ * flight, so memory stays bounded. A worker that stops fails the stream with
+ * WORKER_FAILED; a chunk that does not verify is reopened here, so its error
+ * is the in-thread path's.
  *
  * Small messages never start a worker: the first {@linkcode MIN_PARALLEL_BYTES}
  * are processed on the caller's thread, and workers start only when more
