@@ -54,7 +54,9 @@ function workerFailed(detail: string): EnvelopeError {
 function spawn(onMessage: (m: Record<string, unknown>) => void, onError: (detail: string) => void): Channel | null {
   const g = globalThis as unknown as {
     Worker?: new (url: URL, options: { type: "module"; name?: string }) => Worker;
-    process?: { getBuiltinModule?: (name: string) => { Worker?: new (url: URL) => NodeWorker } | undefined };
+    process?: {
+      getBuiltinModule?: (name: string) => { Worker?: new (url: URL, options?: object) => NodeWorker } | undefined;
+    };
   };
   try {
     if (typeof g.Worker === "function") {
@@ -69,7 +71,9 @@ function spawn(onMessage: (m: Record<string, unknown>) => void, onError: (detail
     }
     const NodeWorkerClass = g.process?.getBuiltinModule?.("node:worker_threads")?.Worker;
     if (NodeWorkerClass) {
-      const w = new NodeWorkerClass(workerUrl());
+      // A small young generation: the worker's own objects are few and small (its buffers are transferred), and
+      // Node's default let a 1 GiB decrypt peak at 153 MB RSS against 134 to 140 MB with this (load average 5-6).
+      const w = new NodeWorkerClass(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       w.on("message", (m) => onMessage(m as Record<string, unknown>));
       w.on("error", (e) => onError((e as Error)?.message ?? String(e)));
       w.on("exit", (code) => onError(`exited with code ${code}`));
