@@ -2,7 +2,8 @@
  * Memory and speed of the CLI on a large file: `envelope encrypt` and
  * `envelope decrypt` of a random file (1 GiB by default) run as a user runs
  * them, each under `/usr/bin/time -v`, beside `openssl enc -aes-256-ctr` on
- * the same file (the speed limit of one core doing AES). Prints a markdown
+ * the same file (the speed limit of one core doing AES) and a `dd conv=fsync`
+ * copy of it (the disk's limit: the CLI fsyncs its output before the rename). Prints a markdown
  * table with the machine and the date.
  *
  * The bar: peak RSS under 128 MiB for both encrypt and decrypt (the CLI
@@ -279,6 +280,15 @@ try {
   );
   await rm("ctr.bin")();
   rows.push({ step: "openssl enc -aes-256-ctr (the limit)", bytes, t: ssl, bar: false });
+
+  // The disk's limit: the CLI writes its output and fsyncs it before the rename, and no thread count beats this.
+  console.error("dd conv=fsync ...");
+  const disk = await best(
+    () => timed(["dd", "if=" + input, "of=" + join(dir, "dd.bin"), "bs=1M", "conv=fsync", "status=none"], env, dir),
+    rm("dd.bin"),
+  );
+  await rm("dd.bin")();
+  rows.push({ step: "dd bs=1M conv=fsync, a copy of the input (the disk's limit)", bytes, t: disk, bar: false });
 
   const clis: [string, (args: string[]) => string[]][] = [["deno", (args) => [deno, ...cliArgv(args)]]];
   if (nodePkg !== "") clis.push(["node", (args) => ["node", join(nodePkg, "bin", "envelope.js"), ...args]]);
