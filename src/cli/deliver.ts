@@ -16,15 +16,15 @@ import { COLLECT_EVERY, collector } from "./gc.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 
-/** The default output name for `input`: without its `.envl` (or Nitro `.encrypted`) suffix. */
-export function defaultOutputName(input: string): string {
+/** The default output name for `input`: without its `.envl` (or `--suffix`, or Nitro `.encrypted`) suffix. */
+export function defaultOutputName(input: string, ours = SUFFIX): string {
   // `.envl` is ours; `.encrypted` is the Nitro sample's (application_code.zip.encrypted).
-  for (const suffix of [SUFFIX, ".encrypted"]) {
+  for (const suffix of [ours, ".encrypted"]) {
     if (input.endsWith(suffix) && basename(input).length > suffix.length) return input.slice(0, -suffix.length);
   }
   throw usageError(
     "decrypt",
-    `Choosing the output name failed: ${input} does not end in ${SUFFIX} or .encrypted; pass -o OUTPUT`,
+    `Choosing the output name failed: ${input} does not end in ${ours} or .encrypted; pass -o OUTPUT`,
   );
 }
 
@@ -49,6 +49,8 @@ export interface DecryptRequest {
   readonly requireSigned?: boolean;
   /** `--max-attempts` and the discovery filters. */
   readonly trust?: TrustOptions;
+  /** `--suffix`: what the default output name drops (default `.envl`). */
+  readonly suffix?: string;
 }
 
 /** The values of `decrypt --format`. */

@@ -326,6 +326,8 @@ export async function writeOutput(
   options: OutputOptions,
 ): Promise<void> {
   if (path === "-") {
+    // Stdout carries the data now: result lines and --json go to stderr from here on.
+    claimStdout();
     await source.pipeTo(stdoutStream());
     return;
   }

@@ -66,6 +66,12 @@ export interface DecryptOptions {
   readonly cache?: DataKeyCache;
   /** Called with the header once it has been authenticated, before any plaintext. */
   readonly onHeader?: (header: Header) => void;
+  /**
+   * Called, with the header, with the wrapped key that opened the message (its
+   * provider and key id as the header names them), once the header has been
+   * authenticated: for reports such as the CLI's `-v` and `--json`.
+   */
+  readonly onKeyOpened?: (key: { readonly provider: string; readonly keyId: string }) => void;
   /** Refuse a message that is not signed (suite 2) with SIGNATURE_REQUIRED, before any key provider is called. */
   readonly requireSigned?: boolean;
   /**
@@ -219,7 +225,7 @@ export async function beginOpening(
   const providers = providerList(options.keys, "Decrypting");
   const publicKey = checkBeforeUnwrap(header, options, "Decrypting");
   const limits: UnwrapLimits = { maxAttempts: options.maxAttempts };
-  const { dataKey, keys } = options.cache
+  const { dataKey, keys, used } = options.cache
     ? await options.cache.decryptionKey(header, providers, limits)
     : await openDataKey(header, providers, limits);
   try {
@@ -239,6 +245,7 @@ export async function beginOpening(
     }
     const cipher = await ChunkCipher.create(keys.payloadKey);
     options.onHeader?.(header);
+    options.onKeyOpened?.({ provider: used.provider, keyId: used.keyId });
     if (!publicKey) return { header, cipher };
     const transcript = new Transcript(header.core, header.headerTag);
     return {
