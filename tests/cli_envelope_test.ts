@@ -369,7 +369,11 @@ Deno.test("cli: no progress bar when stderr is not a terminal; a bar on a termin
     /\rencrypting [\d.]+ [KM]iB \/ 5\.0 MiB \[[#-]{24}\] +\d+% [\d.]+ [KMG]?i?B\/s ETA \d+:\d\d/,
     "a bar with done/total, rate and ETA is drawn on a terminal",
   );
-  assert.match(text, /\rencrypting 5\.0 MiB \/ 5\.0 MiB \[#{24}\] 100% [^\r\n]*\r?\n/, "the bar ends at 100% with a newline");
+  assert.match(
+    text,
+    /\rencrypting 5\.0 MiB \/ 5\.0 MiB \[#{24}\] 100% [^\r\n]*\r?\n/,
+    "the bar ends at 100% with a newline",
+  );
   assert.match(text, /encrypted to tty\.envl/);
   r = await ws.run(["decrypt", "tty.envl", "-k", "local:A.key", "-o", "tty.out"]);
   assertOk(r);

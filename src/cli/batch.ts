@@ -143,7 +143,9 @@ export function finish(command: string, verb: string, result: RunResult, many: b
     );
   } else if (result.done.length === 1 && result.done[0].output !== "-") {
     const o = result.done[0];
-    status(`${verb} to ${esc(o.output)}${FORMAT_LABEL[o.format] ? ` (${FORMAT_LABEL[o.format]} format)` : ""}`);
+    // A compatibility format is named, with the KMS key its one blob was made under (the ARN a KMS returned).
+    const key = o.keys.length === 1 && o.keys[0].keyId ? `, key ${esc(o.keys[0].keyId)}` : "";
+    status(`${verb} to ${esc(o.output)}${FORMAT_LABEL[o.format] ? ` (${FORMAT_LABEL[o.format]} format${key})` : ""}`);
   }
   return result.failed.length > 0 ? 1 : 0;
 }

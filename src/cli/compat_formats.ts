@@ -334,6 +334,8 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
       new TextDecoder("latin1").decode(head.subarray(4, 4 + n)),
     );
     if (id) info.blobKeyId = id[0];
+    // The same keys[] as an envelope header has: the one KMS blob (its key is named inside it, in the clear).
+    info.keys = [{ provider: "aws-kms", keyId: id?.[0] ?? "", wrappedBytes: n }];
     if (size !== undefined) info.tokenBytes = size - 4 - n;
     const ts = tokenTimestamp(token);
     if (ts !== undefined) info.tokenTime = new Date(ts * 1000).toISOString();
@@ -342,7 +344,7 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
     return info;
   }
   const first = indexOfSep(head);
-  const info: Record<string, unknown> = { format: "aliyun-sample", cipher: "AES-GCM, no associated data" };
+  const info: Record<string, unknown> = { format: "aliyun-sample", cipher: "AES-GCM, no associated data", keys: [] };
   if (first < 0 || !whole) {
     info.note = `the fields after the ciphertext are beyond the first ${head.length} bytes read; decrypt reads them`;
     return info;
@@ -352,6 +354,7 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
     const ctChars = first;
     info.payloadBytes = ctChars / 4 * 3 - (head[ctChars - 1] === 0x3d ? (head[ctChars - 2] === 0x3d ? 2 : 1) : 0);
     info.wrappedChars = t.blob.length;
+    info.keys = [{ provider: "aliyun-kms", keyId: "", wrappedBytes: t.blob.length }];
     info.nonceBytes = t.nonce.length;
     const { map, flat } = contextMap(t.context);
     info.context = map;

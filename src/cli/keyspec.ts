@@ -108,7 +108,7 @@ export async function providerFor(kind: KeyKind, value: string): Promise<KeyProv
 /** Key files others can read still load, with a `warning:` line (docs/FORMAT.md §6 says they MUST NOT be). */
 const KEY_FILE_OPTIONS: LoadLocalKeyOptions = {
   onInsecurePermissions: (path, mode) =>
-    warn(`the key file ${path} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${path}`),
+    warn(`the key file ${path} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${path}`, true),
 };
 
 /** Loads every `-k` spec. */
@@ -122,7 +122,7 @@ export async function resolveKeys(specs: readonly string[]): Promise<KeyProvider
 export async function defaultEncryptKey(): Promise<KeyProvider> {
   const path = defaultLocalKeyPath();
   return await loadOrCreateLocalKey(path, (p) => {
-    warn(`created a new local key at ${p}; back it up: files encrypted with it cannot be decrypted without it`);
+    warn(`created a new local key at ${p}; back it up: files encrypted with it cannot be decrypted without it`, true);
   }, KEY_FILE_OPTIONS);
 }
 

@@ -17,7 +17,7 @@ import { parseArgs, parseContext, usageError } from "../args.ts";
 import { ioError, openInput, stdoutStream } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { KEY_FORMS } from "../keyspec.ts";
-import { say } from "../output.ts";
+import { claimStdout, report, say } from "../output.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
@@ -78,11 +78,25 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     requireSigned: Boolean(flags["require-signed"]),
     trust: readTrustFlags(flags, "cat"),
   };
+  // With --json, the report goes to stderr after the plaintext (stdout carries the data).
+  claimStdout();
+  let opened: { provider: string; keyId: string }[] = [];
+  let written = 0;
+  const done = () => {
+    report({
+      command: "cat",
+      ok: true,
+      files: [{ input: req.input, output: "-", format: "envelope", bytesIn: 0, bytesOut: written, keys: opened }],
+      failed: [],
+    });
+    return 0;
+  };
   const options = (keys: Awaited<ReturnType<typeof decryptionKeys>>) => ({
     keys,
     context: req.context,
     requireSigned: req.requireSigned,
     maxAttempts: req.trust?.maxAttempts,
+    onKeyOpened: (k: { provider: string; keyId: string }) => void (opened = [{ provider: k.provider, keyId: k.keyId }]),
   });
   const noKey = (names: string) =>
     new EnvelopeError("NO_KEY_MATCHED", `Decrypting ${req.input} failed: no key is available for it`, {
@@ -113,8 +127,14 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
       await peeked.stream.cancel().catch(() => {});
       throw noKey(headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", "));
     }
-    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeTo(stdoutStream());
-    return 0;
+    const counted = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        written += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeThrough(counted).pipeTo(stdoutStream());
+    return done();
   }
 
   const source = await openSource(req.input);
@@ -140,7 +160,9 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
       const writer = stdoutStream().getWriter();
       try {
         for (let o = range.start; o <= end; o += WINDOW) {
-          await writer.write(await reader.read(o, Math.min(WINDOW, end + 1 - o)));
+          const bytes = await reader.read(o, Math.min(WINDOW, end + 1 - o));
+          await writer.write(bytes);
+          written += bytes.length;
         }
         await writer.close();
       } catch (e) {
@@ -153,5 +175,5 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
   } finally {
     await source.close?.().catch(() => {});
   }
-  return 0;
+  return done();
 }

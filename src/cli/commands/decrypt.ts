@@ -189,7 +189,7 @@ function reusingKeys(req: DecryptRequest): (headerKeys: readonly { provider: str
     explicit ??= decryptionKeys(req, []).then((k) =>
       req.dataKey !== undefined || req.specs.length > 0 ||
         (req.identities?.length ?? 0) > 0
-        ? k
+        ? traced(k)
         : []
     );
     const given = await explicit;

@@ -11,7 +11,7 @@ import { isObjectUrl } from "../../s3/url.ts";
 import { parseArgs } from "../args.ts";
 import { openInput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
-import { escapeControls as esc, say } from "../output.ts";
+import { escapeControls as esc, report, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -42,7 +42,7 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
     info = await inspectCompat(head, size);
   }
   if (flags.json) {
-    say(JSON.stringify(info, null, 2));
+    report(info);
     return 0;
   }
   say(renderInfo(info));

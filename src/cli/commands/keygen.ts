@@ -7,7 +7,7 @@
 import { EnvelopeError } from "../../errors.ts";
 import { createLocalKeyFile, defaultLocalKeyPath } from "../../keys/local_file.ts";
 import { parseArgs } from "../args.ts";
-import { note, say, warn } from "../output.ts";
+import { currentVerbosity, note, report, say, status, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -45,17 +45,19 @@ export async function keygenCommand(argv: readonly string[]): Promise<number> {
     const { createIdentityFile } = await import("../age_files.ts");
     const recipient = await createIdentityFile(out, { pq: Boolean(flags.pq), force: Boolean(flags.force) });
     // The recipient is public: on stdout, unless the identity itself went there.
+    report({ command: "keygen", ok: true, file: out, keys: [{ provider: "age", keyId: recipient }] });
     if (out === "-") note(`public key: ${recipient}`);
     else {
-      say(recipient);
-      warn(`back up ${out}: files encrypted for ${recipient.slice(0, 16)}... cannot be decrypted without it`);
+      if (!currentVerbosity().json) say(recipient);
+      warn(`back up ${out}: files encrypted for ${recipient.slice(0, 16)}... cannot be decrypted without it`, true);
     }
     return 0;
   }
   const path = (flags.output as string | undefined) ?? defaultLocalKeyPath();
   const key = await createLocalKeyFile(path, { force: Boolean(flags.force) });
-  say(`created local key ${key.keyId} at ${path}`);
-  warn(`back up ${path}: files encrypted with it cannot be decrypted without it`);
+  report({ command: "keygen", ok: true, file: path, keys: [{ provider: "local", keyId: key.keyId }] });
+  status(`created local key ${key.keyId} at ${path}`);
+  warn(`back up ${path}: files encrypted with it cannot be decrypted without it`, true);
   key.dispose();
   return 0;
 }

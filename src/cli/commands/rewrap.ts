@@ -16,7 +16,7 @@ import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles, loadRecipientFiles } from "../age_files.ts";
-import { escapeControls as esc, say } from "../output.ts";
+import { escapeControls as esc, report, say, status } from "../output.ts";
 import { USAGE } from "../usage.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 
@@ -105,7 +105,7 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
     // An object rewrapped in place: the payload is copied inside the store (docs/s3.md).
     const { rewriteObjectHeader } = await import("../object_io.ts");
     const moved = await rewriteObjectHeader(object, result.header, result.payloadOffset);
-    say(
+    status(
       `payload ${moved.method === "copy" ? "copied inside the store" : "downloaded and uploaded again"}: ` +
         `${moved.bytesDownloaded} bytes downloaded, ${moved.bytesUploaded} uploaded, ${moved.bytesCopied} copied`,
     );
@@ -128,7 +128,7 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   }
   // Key ids come from the file: escaped whole, so a newline in one cannot start a line.
   for (const a of result.added) {
-    say(
+    status(
       `added ${esc(`${a.provider}:${a.keyId}`)} (${
         a.via === "reencrypt"
           ? "re-encrypted inside the KMS"
@@ -138,8 +138,26 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
       })`,
     );
   }
-  for (const r of result.removed) say(`removed ${esc(`${r.provider}:${r.keyId}`)}`);
-  say(`rewrapped ${esc(output)}`);
+  for (const r of result.removed) status(`removed ${esc(`${r.provider}:${r.keyId}`)}`);
+  status(`rewrapped ${esc(output)}`);
+  const after = tryParseHeader(result.header);
+  const inputSize = object ? object.size : (await stat(output)).size - result.header.length + result.payloadOffset;
+  const name = (k: { provider: string; keyId: string }) => ({ provider: k.provider, keyId: k.keyId });
+  report({
+    command: "rewrap",
+    ok: true,
+    files: [{
+      input: inputPath,
+      output,
+      format: "envelope",
+      bytesIn: inputSize,
+      bytesOut: inputSize - result.payloadOffset + result.header.length,
+      keys: typeof after === "number" ? [] : after.keys.map(name),
+    }],
+    failed: [],
+    added: result.added.map((a) => ({ ...name(a), via: a.via })),
+    removed: result.removed.map(name),
+  });
   return 0;
 }
 
