@@ -49,6 +49,8 @@ export interface DecryptRequest {
   readonly requireSigned?: boolean;
   /** `--max-attempts` and the discovery filters. */
   readonly trust?: TrustOptions;
+  /** `-a`: the input must be armored (armored input is read without it too). */
+  readonly armor?: boolean;
   /** `--suffix`: what the default output name drops (default `.envl`). */
   readonly suffix?: string;
 }

@@ -18,6 +18,8 @@ import { ioError, openInput, stdoutStream } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { KEY_FORMS } from "../keyspec.ts";
 import { claimStdout, report, say } from "../output.ts";
+import { dearmored } from "../armor_input.ts";
+import { looksArmored } from "../../encoding/armor.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
@@ -111,7 +113,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     if (req.input === "-") {
       throw usageError("cat", "Reading the command line failed: cat reads a file or an object URL, not stdin");
     }
-    const input = await openInput(req.input);
+    const input = await dearmored(await openInput(req.input));
     const peeked = await peek(
       input.stream,
       (h) => h.length >= 4096 || (hasMagic(h) && typeof tryParseHeader(h) !== "number"),
@@ -140,6 +142,11 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
   const source = await openSource(req.input);
   try {
     const head = await source.read(0, Math.min(source.size, 4096));
+    if (looksArmored(head)) {
+      throw new EnvelopeError("FORMAT_UNKNOWN", `Reading a range of ${req.input} failed: it is armored text`, {
+        hint: "--range reads a binary message at offsets; drop --range to read an armored one whole",
+      });
+    }
     if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope();
     const parsed = tryParseHeader(head);
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;

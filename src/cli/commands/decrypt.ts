@@ -21,6 +21,7 @@ import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles } from "../age_files.ts";
 import { detail, guardTerminal, note, progress, say } from "../output.ts";
+import { dearmored } from "../armor_input.ts";
 import { byteCounter, filesUnder, finish, type KeyName, type Outcome, readSuffix, runAll } from "../batch.ts";
 import { traced } from "../trace.ts";
 import { DataKeyCache } from "../../envelope/cache.ts";
@@ -44,6 +45,7 @@ const FLAGS = [
   { name: "require-signed", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "suffix", kind: "string" },
+  { name: "armor", short: "a", kind: "boolean" },
   { name: "no-key-cache", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   ...BATCH_FLAGS,
@@ -115,6 +117,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     requireSigned: Boolean(flags["require-signed"]),
     trust: readTrustFlags(flags, "decrypt"),
     suffix,
+    armor: Boolean(flags.armor),
   };
   if (flags.recursive && isObjectUrl(req.input)) {
     // -r s3://BUCKET/PREFIX/ -o DIR: one file per .envl object (object_batch.ts).
@@ -209,7 +212,7 @@ async function decryptOne(
   keysFor: (headerKeys: readonly { provider: string; keyId: string }[]) => Promise<KeyProvider[]>,
   cache?: DataKeyCache,
 ): Promise<Outcome> {
-  const input = await openInput(req.input);
+  const input = await dearmored(await openInput(req.input), req.armor);
   const peeked = await peek(
     input.stream,
     (h) => h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number"),

@@ -7,6 +7,7 @@ import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
+import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";
 import { DataKeyCache } from "../../envelope/cache.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
@@ -34,6 +35,7 @@ const FLAGS = [
   { name: "sign", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "suffix", kind: "string" },
+  { name: "armor", short: "a", kind: "boolean" },
   { name: "no-key-cache", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   ...OBJECT_FLAGS,
@@ -60,6 +62,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const suffix = readSuffix(flags.suffix as string | undefined, "encrypt");
 
   if (format !== "envelope") {
+    if (flags.armor) throw usageError("encrypt", `Reading --armor failed: the ${format} format has no text armor`);
     if (flags.sign) throw usageError("encrypt", `Reading --sign failed: the ${format} format has no signatures`);
     if (format !== "nitro" && format !== "aliyun") {
       throw usageError("encrypt", `Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
@@ -123,7 +126,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       : [await defaultEncryptKey()];
     return traced(keys);
   };
-  const common = { context, chunkSize, sign: Boolean(flags.sign), force, upload };
+  const common = { context, chunkSize, sign: Boolean(flags.sign), force, upload, armor: Boolean(flags.armor) };
 
   if (positionals.length > 1 || (flags.recursive && dir === undefined)) {
     // Several inputs, or -r DIR...: one output per file, beside it or under -o DIR.
@@ -158,7 +161,8 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     else output = input === "-" ? "-" : input + suffix;
   }
 
-  guardTerminal("encrypt", { input, output, explicitOutput: flags.output !== undefined });
+  // Armor is text: it may go to a terminal.
+  guardTerminal("encrypt", { input, output, explicitOutput: flags.output !== undefined || Boolean(flags.armor) });
   if (dir !== undefined) {
     const root = resolve(dir) + sep;
     if (output !== "-" && !isObjectUrl(output) && resolve(output).startsWith(root)) {
@@ -187,6 +191,8 @@ interface EncryptJob {
   readonly force: boolean;
   readonly upload: UploadFlags;
   readonly cache?: DataKeyCache;
+  /** `-a`: write the text armor (docs/FORMAT.md §11). */
+  readonly armor?: boolean;
   /** Create the output's folder (for -r DIR -o OUTDIR). */
   readonly makeParent?: boolean;
 }
@@ -227,13 +233,20 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
         sign: job.sign,
         cache: size === undefined ? undefined : job.cache,
       }),
-    )
-    .pipeThrough(written.stream);
+    );
+  const text = job.armor ? sealed.pipeThrough(armorStream()) : sealed;
+  const out = text.pipeThrough(written.stream);
   // For an s3:// or oss:// output: the upload flags, and a size bound (tags and header) to choose the part size.
   const expectedSize = size === undefined
     ? undefined
     : size + Math.ceil(size / (job.chunkSize ?? 65536) + 1) * 16 + 400_000;
-  await writeOutput(sealed, job.output, { force: job.force, upload: job.upload, expectedSize });
+  await writeOutput(out, job.output, {
+    force: job.force,
+    upload: job.upload,
+    expectedSize: expectedSize === undefined
+      ? undefined
+      : (job.armor ? Math.ceil(expectedSize * 65 / 48) + 100 : expectedSize),
+  });
   detail(`encrypted ${job.input}: ${read.bytes} bytes in ${Math.round(performance.now() - started)} ms`);
   return {
     input: job.input,

@@ -12,6 +12,7 @@ import { parseArgs } from "../args.ts";
 import { openInput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { escapeControls as esc, report, say } from "../output.ts";
+import { dearmored } from "../armor_input.ts";
 import { USAGE } from "../usage.ts";
 
 const FLAGS = [
@@ -51,7 +52,7 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
 
 /** The first bytes of a file or stdin: the whole header, or 64 KiB of a compat file. */
 async function fileHead(path: string): Promise<{ head: Uint8Array; size?: number }> {
-  const input = await openInput(path);
+  const input = await dearmored(await openInput(path));
   const peeked = await peek(
     input.stream,
     (h) =>

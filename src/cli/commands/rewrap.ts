@@ -18,6 +18,7 @@ import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles, loadRecipientFiles } from "../age_files.ts";
 import { escapeControls as esc, report, say, status } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { looksArmored } from "../../encoding/armor.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 
 const FLAGS = [
@@ -186,5 +187,10 @@ async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: O
     (h) => h.length >= MAX_HEADER_BYTES || (h.length >= 8 && (!hasMagic(h) || typeof tryParseHeader(h) !== "number")),
   );
   await peeked.stream.cancel().catch(() => {});
+  if (looksArmored(peeked.head)) {
+    throw new EnvelopeError("FORMAT_UNKNOWN", `Rewrapping ${inputPath} failed: it is armored text`, {
+      hint: "rewrap rewrites a binary header in place; decrypt it and encrypt again with the new keys (-a for armor)",
+    });
+  }
   return { head: peeked.head };
 }
