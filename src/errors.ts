@@ -49,6 +49,8 @@ export const ErrorCode = {
   FORMAT_UNKNOWN: "FORMAT_UNKNOWN",
   /** The envelope header is malformed. */
   HEADER_INVALID: "HEADER_INVALID",
+  /** A config file (`.envelope.json`, `~/.config/envelope/config.json`) is malformed. */
+  CONFIG_INVALID: "CONFIG_INVALID",
   /** A text-armored message breaks the armor's rules (docs/FORMAT.md §11). */
   ARMOR_INVALID: "ARMOR_INVALID",
   /** The envelope version or algorithm suite is not supported. */

@@ -20,6 +20,7 @@ import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags, type UploadFlags } from "../object_flags.ts";
 import { byteCounter, filesUnder, finish, type Outcome, readSuffix, runAll } from "../batch.ts";
 import { traced } from "../trace.ts";
+import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { detail, guardTerminal, note, progress, say, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
@@ -54,8 +55,14 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   if (dir !== undefined && positionals.length > 0) {
     throw usageError("encrypt", "Reading the command line failed: give either INPUT or -d DIR, not both");
   }
-  const context = parseContext(flags.context as string[] | undefined, "encrypt") ?? {};
-  const specs = (flags.key as string[] | undefined) ?? [];
+  // Flags first; else ENVELOPE_KEYS, .envelope.json found upward, ~/.config/envelope/config.json (config.ts).
+  const defaults = await loadDefaults();
+  const givenContext = parseContext(flags.context as string[] | undefined, "encrypt");
+  const context = givenContext ?? { ...defaults.context };
+  if (givenContext === undefined && defaults.contextFrom) note(`context from ${defaults.contextFrom}`);
+  const givenKeys = flags.key !== undefined || flags["recipients-file"] !== undefined;
+  const specs = givenKeys ? ((flags.key as string[] | undefined) ?? []) : [...(defaults.keys ?? [])];
+  if (!givenKeys && defaults.keysFrom) note(`keys from ${defaults.keysFrom}: ${specs.join(", ")}`);
   const force = Boolean(flags.force);
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
   const upload = readObjectFlags(flags, "encrypt");
