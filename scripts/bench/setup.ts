@@ -1,0 +1,166 @@
+/**
+ * The contenders of `scripts/bench_compare.ts` that need building or
+ * installing first: the EVP AES-256-GCM program (compiled with `cc -lcrypto`,
+ * installing Debian's libssl-dev when the headers are missing), the AWS
+ * Encryption SDK (`npm install` into a cache folder, never into deno.json),
+ * envelope's npm package (built by scripts/build_npm.ts, packed and installed
+ * from the tarball into the run's temporary folder, as a user installs it),
+ * and the probe of the CLI's several-files mode.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const ROOT = join(HERE, "..", "..");
+
+/** The pinned SDK release the table compares against. */
+export const SDK_PACKAGE = "@aws-crypto/client-node";
+export const SDK_VERSION = "5.0.2";
+
+/** A setup step that failed, with the step named and what to do. */
+export class SetupFailed extends Error {}
+
+async function run(cmd: string, args: string[], cwd: string, what: string, env?: Record<string, string>) {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(cmd, { args, cwd, env, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  } catch (e) {
+    throw new SetupFailed(`${what} failed: cannot run ${cmd} (${(e as Error).message})`);
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  return { code: out.code, stdout: text, stderr: err };
+}
+
+async function must(cmd: string, args: string[], cwd: string, what: string): Promise<string> {
+  const r = await run(cmd, args, cwd, what);
+  if (r.code !== 0) throw new SetupFailed(`${what} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}${r.stdout}`);
+  return r.stdout;
+}
+
+/**
+ * Compiles scripts/bench/evp_gcm.c into `dir`; returns the program's path.
+ * When OpenSSL's headers are missing it runs `apt-get install -y libssl-dev`
+ * unless `install` is false (the tests never install).
+ */
+export async function buildEvp(dir: string, install = true): Promise<string> {
+  const out = join(dir, "evp_gcm");
+  const args = ["-O2", "-o", out, join(HERE, "evp_gcm.c"), "-lcrypto"];
+  let r = await run("cc", args, dir, "Compiling evp_gcm.c");
+  if (install && r.code !== 0 && /openssl\/evp\.h|lcrypto/.test(r.stderr)) {
+    console.error("OpenSSL's headers are missing: apt-get install -y libssl-dev");
+    await run("apt-get", ["install", "-y", "libssl-dev"], dir, "Installing libssl-dev");
+    r = await run("cc", args, dir, "Compiling evp_gcm.c");
+  }
+  if (r.code !== 0) {
+    throw new SetupFailed(`Compiling evp_gcm.c failed; install a C compiler and libssl-dev:\n${r.stderr}`);
+  }
+  return out;
+}
+
+/** Installs the pinned SDK once into node_modules/.cache/ of the repository; returns the folder (its SDK_DIR). */
+export async function installSdk(): Promise<string> {
+  const dir = join(ROOT, "node_modules", ".cache", "envelope-bench-compare", `aws-crypto-client-node-${SDK_VERSION}`);
+  const marker = join(dir, "node_modules", "@aws-crypto", "client-node", "package.json");
+  try {
+    await Deno.stat(marker);
+    return dir;
+  } catch {
+    // not installed yet
+  }
+  console.error(`installing ${SDK_PACKAGE}@${SDK_VERSION} into ${dir}`);
+  await Deno.mkdir(dir, { recursive: true });
+  await must(
+    "npm",
+    ["install", "--prefix", dir, "--no-audit", "--no-fund", "--no-save", `${SDK_PACKAGE}@${SDK_VERSION}`],
+    dir,
+    `Installing ${SDK_PACKAGE}@${SDK_VERSION} (npm)`,
+  );
+  return dir;
+}
+
+/** The Node contender of the SDK: node, the script, with SDK_DIR in its environment. */
+export const SDK_SCRIPT: string = join(HERE, "sdk_contender.mjs");
+
+/** Builds envelope's npm package, packs it and installs the tarball under `dir`; returns the path of bin/envelope.js. */
+export async function installNodeCli(dir: string): Promise<string> {
+  const pkg = join(dir, "pkg");
+  console.error("building the npm package (scripts/build_npm.ts) ...");
+  await must(Deno.execPath(), ["run", "-A", join(ROOT, "scripts", "build_npm.ts"), "--out", pkg], ROOT, "Building");
+  const packed = JSON.parse(await must("npm", ["pack", "--json", "--pack-destination", dir], pkg, "npm pack"));
+  const app = join(dir, "node-app");
+  await Deno.mkdir(app);
+  await Deno.writeTextFile(join(app, "package.json"), JSON.stringify({ private: true, type: "module" }) + "\n");
+  await must(
+    "npm",
+    ["install", "--prefer-offline", "--no-audit", "--no-fund", join(dir, packed[0].filename)],
+    app,
+    "Installing the packed envelope package (npm)",
+  );
+  await Deno.remove(pkg, { recursive: true });
+  return join(app, "node_modules", "@envelope", "envelope", "bin", "envelope.js");
+}
+
+/** How the CLI takes many files: all in one run (`encrypt -k K a b c`), or one process per file. */
+export interface ManyFiles {
+  readonly several: boolean;
+  /** What `encrypt a` names its output: "a" + this (".envl", or ".envelope" ...). */
+  readonly suffix: string;
+  /** `decrypt a.envl b.envl` works too. */
+  readonly severalDecrypt: boolean;
+}
+
+/**
+ * Tries `argv... encrypt -k local:KEY a b` on two tiny files in a fresh
+ * folder under `dir`: several inputs are supported when both outputs appear.
+ * Then the same for decrypt (into a second folder, so nothing is replaced).
+ */
+export async function probeManyFiles(
+  argv: readonly string[],
+  env: Record<string, string>,
+  dir: string,
+  keyFile: string,
+): Promise<ManyFiles> {
+  const probe = join(dir, "probe");
+  await Deno.mkdir(probe);
+  try {
+    for (const n of ["a", "b"]) await Deno.writeTextFile(join(probe, n), `probe ${n}\n`);
+    const enc = await run(
+      argv[0],
+      [...argv.slice(1), "encrypt", "-k", `local:${keyFile}`, "a", "b"],
+      probe,
+      "probe",
+      env,
+    );
+    const names: string[] = [];
+    for await (const e of Deno.readDir(probe)) names.push(e.name);
+    const outA = names.find((n) => n.startsWith("a.") && n !== "a");
+    const outB = names.find((n) => n.startsWith("b.") && n !== "b");
+    if (enc.code === 0 && outA && outB) {
+      const suffix = outA.slice(1);
+      await Deno.remove(join(probe, "a"));
+      await Deno.remove(join(probe, "b"));
+      const dec = await run(
+        argv[0],
+        [...argv.slice(1), "decrypt", "-k", `local:${keyFile}`, `a${suffix}`, `b${suffix}`],
+        probe,
+        "probe",
+        env,
+      );
+      const back = await Deno.readTextFile(join(probe, "b")).catch(() => "");
+      return { several: true, suffix, severalDecrypt: dec.code === 0 && back === "probe b\n" };
+    }
+    // One input only: learn the output name from a single run.
+    const one = await run(argv[0], [...argv.slice(1), "encrypt", "-k", `local:${keyFile}`, "a"], probe, "probe", env);
+    if (one.code !== 0) throw new SetupFailed(`The CLI probe failed (exit ${one.code}):\n${one.stderr}`);
+    const after: string[] = [];
+    for await (const e of Deno.readDir(probe)) after.push(e.name);
+    const out = after.find((n) => n.startsWith("a.") && n !== "a");
+    if (!out) throw new SetupFailed(`The CLI probe failed: encrypt a wrote no a.* file (${after.join(", ")})`);
+    return { several: false, suffix: out.slice(1), severalDecrypt: false };
+  } finally {
+    await Deno.remove(probe, { recursive: true });
+  }
+}
