@@ -11,6 +11,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = join(HERE, "..", "..");
@@ -84,23 +85,65 @@ export async function installSdk(): Promise<string> {
 /** The Node contender of the SDK: node, the script, with SDK_DIR in its environment. */
 export const SDK_SCRIPT: string = join(HERE, "sdk_contender.mjs");
 
-/** Builds envelope's npm package, packs it and installs the tarball under `dir`; returns the path of bin/envelope.js. */
+/** SHA-256 (16 hex digits) of what the npm package is built from: mod.ts, src/, deno.json and the build script. */
+async function packageSourceHash(): Promise<string> {
+  const files = ["mod.ts", "deno.json", "scripts/build_npm.ts", "scripts/npm/envelope.js"];
+  const walk = async (rel: string) => {
+    for await (const e of Deno.readDir(join(ROOT, rel))) {
+      if (e.isDirectory) await walk(`${rel}/${e.name}`);
+      else if (e.isFile) files.push(`${rel}/${e.name}`);
+    }
+  };
+  await walk("src");
+  const hash = createHash("sha256");
+  for (const f of files.sort()) hash.update(f + "\0").update(await Deno.readFile(join(ROOT, f)));
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * envelope's npm package as a Node user gets it: built by scripts/build_npm.ts
+ * (into `dir`), packed, and the tarball installed into a fresh project. The
+ * installed project is kept in node_modules/.cache/ under the hash of the
+ * sources, so a second run on the same code skips the 30-second build (older
+ * ones are removed). Returns the path of bin/envelope.js.
+ */
 export async function installNodeCli(dir: string): Promise<string> {
+  const cache = join(ROOT, "node_modules", ".cache", "envelope-bench-compare");
+  const app = join(cache, `node-cli-${await packageSourceHash()}`);
+  const bin = join(app, "node_modules", "@envelope", "envelope", "bin", "envelope.js");
+  try {
+    await Deno.stat(join(app, "installed"));
+    return bin;
+  } catch {
+    // not built for these sources yet
+  }
   const pkg = join(dir, "pkg");
   console.error("building the npm package (scripts/build_npm.ts) ...");
   await must(Deno.execPath(), ["run", "-A", join(ROOT, "scripts", "build_npm.ts"), "--out", pkg], ROOT, "Building");
   const packed = JSON.parse(await must("npm", ["pack", "--json", "--pack-destination", dir], pkg, "npm pack"));
-  const app = join(dir, "node-app");
-  await Deno.mkdir(app);
-  await Deno.writeTextFile(join(app, "package.json"), JSON.stringify({ private: true, type: "module" }) + "\n");
+  const fresh = join(dir, "node-app");
+  await Deno.mkdir(fresh);
+  await Deno.writeTextFile(join(fresh, "package.json"), JSON.stringify({ private: true, type: "module" }) + "\n");
   await must(
     "npm",
     ["install", "--prefer-offline", "--no-audit", "--no-fund", join(dir, packed[0].filename)],
-    app,
+    fresh,
     "Installing the packed envelope package (npm)",
   );
+  await Deno.writeTextFile(join(fresh, "installed"), "");
   await Deno.remove(pkg, { recursive: true });
-  return join(app, "node_modules", "@envelope", "envelope", "bin", "envelope.js");
+  await Deno.mkdir(cache, { recursive: true });
+  for await (const e of Deno.readDir(cache)) {
+    if (e.name.startsWith("node-cli-")) await Deno.remove(join(cache, e.name), { recursive: true }).catch(() => {});
+  }
+  // A copy, not a rename: the temporary folder may be on another file system. Another run may have won meanwhile.
+  const part = `${app}.part-${Deno.pid}`;
+  const r = await run("cp", ["-r", fresh, part], dir, "Caching the npm package");
+  if (r.code === 0) await Deno.rename(part, app).catch(() => {});
+  await Deno.remove(part, { recursive: true }).catch(() => {});
+  return (await Deno.stat(join(app, "installed")).then(() => true, () => false))
+    ? bin
+    : join(fresh, "node_modules", "@envelope", "envelope", "bin", "envelope.js");
 }
 
 /** How the CLI takes many files: all in one run (`encrypt -k K a b c`), or one process per file. */
