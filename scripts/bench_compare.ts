@@ -411,7 +411,7 @@ try {
       samples: [],
     },
   ];
-  const allFiles = `one run for all ${n.toLocaleString("en-US")} files`;
+  const allFiles = `one run for all ${n.toLocaleString("en-US")} files, the CLI's default --jobs and key cache`;
   const oneEach = `one process per file; the first ${perProcess} files`;
   const cliEnc: Row = {
     contender: `envelope CLI, Deno (${many.several ? allFiles : oneEach})`,
@@ -513,9 +513,9 @@ try {
         many.several
           ? `the CLI took several inputs in one run (detected by trying \`encrypt -k KEY a b\`)`
           : `the CLI took one input per run (\`encrypt -k KEY a b\` failed), so each file is one process and only the first ${perProcess} files are run`
-      }; decrypt ${
-        many.severalDecrypt ? "likewise took all the files in one run" : "ran one process per file"
-      }; wall and CPU are summed over the processes. Load average before: ${loadSmall}.`,
+      }; decrypt ${many.severalDecrypt ? "likewise took all the files in one run" : "ran one process per file"}${
+        many.several && many.severalDecrypt ? "" : "; wall and CPU are summed over the processes"
+      }. Load average before: ${loadSmall}.`,
     "",
     table([...lib, cliEnc, cliDec, cpRow]),
     "",

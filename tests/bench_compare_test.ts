@@ -3,14 +3,16 @@
  * table rests on (no timing is asserted here): the application folder is the
  * same tree for the same seed and size, holds exactly the bytes asked for,
  * and changes with the seed; the EVP program round-trips and refuses a
- * flipped byte; GNU time's report is read; the medians are medians.
+ * flipped byte; GNU time's report is read; the probe of the CLI's
+ * several-files mode tells the two kinds of CLI apart (stand-ins written in
+ * sh, so the test holds whichever the real CLI is); the medians are medians.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { appFolder } from "../scripts/bench/inputs.ts";
 import { median, timed } from "../scripts/bench/measure.ts";
 import { fmt } from "../scripts/bench/report.ts";
-import { buildEvp } from "../scripts/bench/setup.ts";
+import { buildEvp, probeManyFiles } from "../scripts/bench/setup.ts";
 
 async function walk(dir: string, rel = ""): Promise<Map<string, number>> {
   const found = new Map<string, number>();
@@ -78,4 +80,34 @@ Deno.test("bench report: medians and number formatting", () => {
   assert.equal(fmt(1234.5), "1,235");
   assert.equal(fmt(12.34), "12.3");
   assert.equal(fmt(1.234), "1.23");
+});
+
+// Stand-ins for the CLI: `sh FAKE encrypt -k KEY FILE...` as the probe calls it.
+const SEVERAL = `cmd=$1; shift 3
+for f in "$@"; do if [ "$cmd" = encrypt ]; then cp "$f" "$f.sealed"; else cp "$f" "\${f%.sealed}"; fi; done`;
+const ONE = `cmd=$1; shift 3
+if [ $# -ne 1 ]; then echo "error: one input at a time" >&2; exit 2; fi
+cp "$1" "$1.envl"`;
+
+Deno.test("bench probe: finds whether the CLI takes several files per run, and its output suffix", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "envelope-bench-probe-" }));
+  try {
+    const env = { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" };
+    await Deno.writeTextFile(join(tmp, "several.sh"), SEVERAL);
+    await Deno.writeTextFile(join(tmp, "one.sh"), ONE);
+    const key = join(tmp, "k.key");
+    assert.deepEqual(await probeManyFiles(["sh", join(tmp, "several.sh")], env, tmp, key), {
+      several: true,
+      suffix: ".sealed",
+      severalDecrypt: true,
+    });
+    assert.deepEqual(await probeManyFiles(["sh", join(tmp, "one.sh")], env, tmp, key), {
+      several: false,
+      suffix: ".envl",
+      severalDecrypt: false,
+    });
+    assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name).sort(), ["one.sh", "several.sh"]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
