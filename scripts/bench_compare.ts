@@ -163,7 +163,10 @@ if (avail < needBytes * 1.1) {
 }
 const out: string[] = [];
 let failed = false;
-const moto = await startMoto();
+const moto = await startMoto().catch(async (e) => {
+  await Deno.remove(dir, { recursive: true });
+  throw e;
+});
 // Ctrl-C: the children get the signal too; stop moto and remove the temporary folder before leaving.
 const onInterrupt = async () => {
   console.error("interrupted: removing " + dir);
@@ -191,7 +194,7 @@ try {
   const nodeBin = await installNodeCli(dir);
   const deno = [Deno.execPath(), ...cliArgv([])];
   const node = ["node", nodeBin];
-  const run = (argv: string[], cwd = dir, stdinFile?: string) => timed(argv, { env, cwd, stdinFile });
+  const run = (argv: string[], cwd = dir) => timed(argv, { env, cwd });
   await run([...deno, "--version"]); // fills Deno's module cache, so no timed run compiles
   const many = await probeManyFiles(deno, env, dir, keyFile);
   log(`the CLI ${many.several ? "takes several files per run" : "takes one file per run"} (outputs *${many.suffix})`);

@@ -23,8 +23,6 @@ export interface Run {
 export interface RunOptions {
   readonly env: Record<string, string>;
   readonly cwd: string;
-  /** A file for the child's stdin (default: none). */
-  readonly stdinFile?: string;
   /** Kill the child after this long (default 30 minutes). */
   readonly timeoutMs?: number;
 }
@@ -37,13 +35,12 @@ let counter = 0;
 /** Runs `argv` under `/usr/bin/time`; throws {@linkcode RunFailed} on a non-zero exit. */
 export async function timed(argv: readonly string[], opts: RunOptions): Promise<Run> {
   const report = join(opts.cwd, `.time-${Deno.pid}-${counter++}`);
-  const inner = opts.stdinFile ? ["sh", "-c", 'exec "$@" < "$BENCH_STDIN"', "sh", ...argv] : [...argv];
   const t0 = performance.now();
   const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%M %U %S", "-o", report, ...inner],
+    args: ["-f", "%M %U %S", "-o", report, ...argv],
     cwd: opts.cwd,
     clearEnv: true,
-    env: opts.stdinFile ? { ...opts.env, BENCH_STDIN: opts.stdinFile } : opts.env,
+    env: opts.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
