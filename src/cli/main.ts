@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   "s3-cleanup": async () => (await import("./commands/s3_cleanup.ts")).s3CleanupCommand,
   "data-key": async () => (await import("./commands/data_key.ts")).dataKeyCommand,
   "serve-keys": async () => (await import("./commands/serve_keys.ts")).serveKeysCommand,
+  completions: async () => (await import("./commands/completions.ts")).completionsCommand,
 };
 
 /** Runs the CLI with `argv` (without the program name); resolves to the exit code. */
@@ -36,6 +37,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   exitQuietlyOnClosedStdout();
   try {
+    if (name === "help" && rest.length === 1 && rest[0] === "--all") {
+      // Every help text in one, as a manual: the overview, then each command's.
+      say(
+        [USAGE[""], ...Object.keys(USAGE).filter((k) => k !== "").map((k) => `${"=".repeat(78)}\n${USAGE[k]}`)]
+          .join("\n"),
+      );
+      return 0;
+    }
     if (name === "help" && rest.length > 0) {
       // `envelope help CMD`: that command's help, as `envelope CMD --help` prints it.
       if (!Object.hasOwn(USAGE, rest[0]) || rest[0] === "") {

@@ -25,7 +25,7 @@ import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
 import type { DecryptRequest } from "../deliver.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "range", short: "r", kind: "string" },
   { name: "key", short: "k", kind: "list" },
   { name: "context", short: "c", kind: "list" },

@@ -23,7 +23,7 @@ import { note, report, say, status } from "../output.ts";
 import { byteCounter } from "../batch.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "key", short: "k", kind: "list" },
   { name: "unwrap", short: "u", kind: "list" },

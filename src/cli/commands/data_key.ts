@@ -18,7 +18,7 @@ import { currentVerbosity, note, report, say, status, warn } from "../output.ts"
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "key", short: "k", kind: "list" },
   { name: "context", short: "c", kind: "list" },

@@ -31,7 +31,7 @@ import { dirname, join } from "node:path";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "dir", short: "d", kind: "string" },
   { name: "key", short: "k", kind: "list" },

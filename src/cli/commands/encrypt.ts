@@ -25,7 +25,7 @@ import { isObjectUrl } from "../../s3/url.ts";
 import { detail, guardTerminal, note, progress, say, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "dir", short: "d", kind: "string" },
   { name: "key", short: "k", kind: "list" },

@@ -21,7 +21,7 @@ import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
   { name: "provider", kind: "string" },

@@ -15,7 +15,7 @@ import { escapeControls as esc, report, say } from "../output.ts";
 import { dearmored } from "../armor_input.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "json", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
 ] as const;

@@ -14,7 +14,7 @@ import { loadIdentityFiles } from "../age_files.ts";
 import { currentVerbosity, escapeControls as esc, report, say, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 

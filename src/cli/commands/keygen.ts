@@ -10,7 +10,7 @@ import { parseArgs } from "../args.ts";
 import { currentVerbosity, note, report, say, status, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
   { name: "age", kind: "boolean" },

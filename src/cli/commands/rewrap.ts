@@ -21,7 +21,7 @@ import { USAGE } from "../usage.ts";
 import { looksArmored } from "../../encoding/armor.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "key", short: "k", kind: "list" },
   { name: "remove", kind: "list" },
   { name: "replace", kind: "boolean" },

@@ -12,7 +12,7 @@ import { parseArgs } from "../args.ts";
 import { escapeControls as esc, report, say, status } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "older-than", kind: "string" },
   { name: "dry-run", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },

@@ -18,7 +18,7 @@ import { readTrustFlags } from "../trust_flags.ts";
 import { serveLoopback } from "../http_serve.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "key", short: "k", kind: "list" },
   { name: "token-file", kind: "string" },
   { name: "port", kind: "string" },
