@@ -94,3 +94,25 @@ Deno.test("help --all: the overview and every command's help in one text", async
     assert.ok(r.stdout.includes(first), `help --all lacks ${name || "the overview"}`);
   }
 });
+
+Deno.test("help: each command lists only the key forms it accepts", async () => {
+  await using ws = await workspace();
+  const section = (text: string) => text.slice(text.indexOf("\nKeys"));
+  assert.doesNotMatch(section(USAGE.encrypt), /kmstool:PATH/, "encrypt cannot wrap through kmstool");
+  assert.match(section(USAGE.encrypt), /age1\.\.\./);
+  assert.doesNotMatch(section(USAGE.decrypt), /^ {2}age1/m, "decrypt -k takes no age recipient");
+  assert.match(section(USAGE.decrypt), /kmstool:PATH/);
+  assert.match(section(USAGE.rewrap), /Keys to add \(-k\)[\s\S]*age1[\s\S]*\(-u\)[\s\S]*kmstool/);
+  // And the commands behave as their help says.
+  await Deno.writeTextFile(ws.path("f"), "x");
+  let r = await ws.run(["encrypt", "f", "-k", "kmstool:/bin/false"]);
+  assert.equal(r.code === 0, false, show(r));
+  r = await ws.run(["keygen", "--age", "-o", "id.txt"]);
+  const recipient = r.stdout.trim();
+  r = await ws.run(["encrypt", "f", "-k", recipient]);
+  assert.equal(r.code, 0, show(r));
+  r = await ws.run(["decrypt", "f.envl", "-k", recipient, "-o", "g"]);
+  assert.notEqual(r.code, 0, show(r));
+  r = await ws.run(["decrypt", "f.envl", "-i", "id.txt", "-o", "g"]);
+  assert.equal(r.code, 0, show(r));
+});

@@ -7,22 +7,42 @@
 /** The suffix `encrypt` appends and `decrypt` strips. */
 export const SUFFIX = ".envl";
 
-const KEYS = `Keys (-k, repeatable; the data key is wrapped for each):
-  local:PATH              a local key file (made by \`envelope keygen\`)
-  aws-kms:ID, alias/NAME, arn:aws:kms:..., KEY-UUID
+const KEY_LOCAL = `  local:PATH              a local key file (made by \`envelope keygen\`)`;
+const KEY_CLOUD = `  aws-kms:ID, alias/NAME, arn:aws:kms:..., KEY-UUID
                           an AWS KMS key (region, credentials and endpoint from the
                           standard AWS environment, e.g. AWS_REGION, AWS_ENDPOINT_URL_KMS)
   aliyun-kms:ID           an Alibaba Cloud KMS key id, alias/NAME or acs:kms:... ARN
                           (ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
                           ALIBABA_CLOUD_SECURITY_TOKEN, ALIBABA_CLOUD_REGION_ID,
-                          ALIBABA_CLOUD_KMS_ENDPOINT)
-  kmstool:PATH            decrypt through a Nitro enclave's kmstool_enclave_cli
-  age1..., age1pq1...     an age recipient (X25519, or the post-quantum
-                          mlkem768x25519 hybrid): encrypt and rewrap -k; decrypt
-                          with its identity file, -i FILE
+                          ALIBABA_CLOUD_KMS_ENDPOINT)`;
+const KEY_AGE = `  age1..., age1pq1...     an age recipient (X25519, or the post-quantum
+                          mlkem768x25519 hybrid); its files open with -i IDENTITY-FILE`;
+const KEY_KMSTOOL = `  kmstool:PATH            decrypt through a Nitro enclave's kmstool_enclave_cli`;
+
+/** The key forms of commands that wrap a data key (encrypt): no kmstool, which only decrypts. */
+const KEYS = `Keys (-k, repeatable; the data key is wrapped for each):
+${KEY_LOCAL}
+${KEY_CLOUD}
+${KEY_AGE}
 With no -k, encrypt uses the local default key at $ENVELOPE_LOCAL_KEY, else
-~/.config/envelope/local.key (created on first use, mode 0600), and decrypt uses
-whatever the file's header names that is available.`;
+~/.config/envelope/local.key (created on first use, mode 0600).`;
+
+/** The key forms of commands that unwrap (decrypt, data-key, serve-keys): age identities come with -i. */
+const UNWRAP_KEYS = `Keys (-k, repeatable; each is tried against the file's wrapped keys):
+${KEY_LOCAL}
+${KEY_CLOUD}
+${KEY_KMSTOOL}
+An age recipient cannot unwrap: give its identity file with -i (decrypt). With no
+-k, the keys the file's header names that are available are used (the local
+default key, the AWS and Alibaba Cloud environment).`;
+
+/** The key forms of commands that do both (rewrap, convert): -k wraps, -u unwraps. */
+const BOTH_KEYS = `Keys to add (-k):
+${KEY_LOCAL}
+${KEY_CLOUD}
+${KEY_AGE}
+Keys to unwrap with (-u): the same but age recipients, plus
+${KEY_KMSTOOL}`;
 
 /** The trust flags of decrypt and rewrap (src/cli/trust_flags.ts). */
 const TRUST = `  --max-attempts N      wrapped keys that may reach a KMS before giving up
@@ -185,7 +205,7 @@ ${TRUST}
                         a data key it unwrapped, for files wrapped under it)
   -h, --help            this text
 
-${KEYS}
+${UNWRAP_KEYS}
 
 ${COMMON}
 
@@ -278,7 +298,7 @@ ${TRUST}
   --force               replace OUTPUT if it exists
   -h, --help            this text
 
-${KEYS}
+${BOTH_KEYS}
 
 ${EXIT}
 `,
@@ -330,7 +350,7 @@ Options:
   --force               replace OUTPUT if it exists
   -h, --help            this text
 
-${KEYS}
+${BOTH_KEYS}
 
 ${EXIT}
 `,
@@ -370,7 +390,7 @@ ${TRUST}
   --force               replace FILE if it exists
   -h, --help            this text
 
-${KEYS}
+${UNWRAP_KEYS}
 
 ${EXIT}
 `,
@@ -397,7 +417,7 @@ Options:
   --max-attempts N      wrapped keys tried per request (default 4)
   -h, --help            this text
 
-${KEYS}
+${UNWRAP_KEYS}
 
 ${EXIT}
 `,
