@@ -58,7 +58,7 @@ function regions(h: Header, total: number): Region[] {
   const wrappedAt = wrappedLenAt + 2;
   assert.equal(wrappedAt + entry.wrapped.length, h.length, "one local entry fills the key list");
   // A changed length inside the context or key list shifts everything read after it.
-  const shifted = ["HEADER_INVALID", "LIMIT_EXCEEDED", "TRUNCATED", "NO_KEY_MATCHED"];
+  const shifted = ["HEADER_INVALID", "LIMIT_EXCEEDED", "TRUNCATED", "NO_KEY_MATCHED", "HEADER_AUTH_FAILED"];
   return [
     { name: "magic", from: 0, to: 8, codes: ["FORMAT_UNKNOWN"] },
     { name: "version", from: 8, to: 9, codes: ["UNSUPPORTED_VERSION"] },
@@ -66,7 +66,8 @@ function regions(h: Header, total: number): Region[] {
     { name: "chunk size", from: 10, to: 14, codes: ["LIMIT_EXCEEDED", "HEADER_AUTH_FAILED"] },
     { name: "salt", from: 14, to: 46, codes: ["KEY_COMMITMENT_MISMATCH"] },
     { name: "context pair count", from: ctxStart, to: ctxStart + 2, codes: shifted },
-    // Keys and values: out of order or not UTF-8 (HEADER_INVALID), or a different context that the local wrap refuses.
+    // Keys and values: out of order or not UTF-8 (HEADER_INVALID), or a different context that the local wrap refuses
+    // (HEADER_AUTH_FAILED: the key the entry names did not open it).
     ...contextRegions(h, ctxStart + 2, ctxEnd, shifted),
     { name: "commitment", from: ctxEnd, to: coreEnd, codes: ["KEY_COMMITMENT_MISMATCH"] },
     { name: "header tag", from: coreEnd, to: k, codes: ["HEADER_AUTH_FAILED"] },
@@ -76,7 +77,8 @@ function regions(h: Header, total: number): Region[] {
     { name: "key id length", from: keyIdLenAt, to: keyIdAt, codes: shifted },
     { name: "key id", from: keyIdAt, to: wrappedLenAt, codes: ["HEADER_INVALID", "NO_KEY_MATCHED"] },
     { name: "wrapped length", from: wrappedLenAt, to: wrappedAt, codes: shifted },
-    { name: "wrapped key", from: wrappedAt, to: h.length, codes: ["NO_KEY_MATCHED"] },
+    // The key the entry names refuses it (its version byte: HEADER_INVALID): a tampered header, not a missing key.
+    { name: "wrapped key", from: wrappedAt, to: h.length, codes: ["HEADER_AUTH_FAILED", "HEADER_INVALID"] },
     { name: "payload", from: h.length, to: total, codes: ["PAYLOAD_AUTH_FAILED"] },
   ];
 }
@@ -95,7 +97,7 @@ function contextRegions(h: Header, from: number, to: number, shifted: string[]):
       name: `context key (${k})`,
       from: o + 2,
       to: o + 2 + kb.length,
-      codes: ["HEADER_INVALID", "NO_KEY_MATCHED"],
+      codes: ["HEADER_INVALID", "HEADER_AUTH_FAILED"],
     });
     o += 2 + kb.length;
     out.push({ name: `context value length (${k})`, from: o, to: o + 2, codes: shifted });
@@ -103,7 +105,7 @@ function contextRegions(h: Header, from: number, to: number, shifted: string[]):
       name: `context value (${k})`,
       from: o + 2,
       to: o + 2 + vb.length,
-      codes: ["HEADER_INVALID", "NO_KEY_MATCHED"],
+      codes: ["HEADER_INVALID", "HEADER_AUTH_FAILED"],
     });
     o += 2 + vb.length;
   }
@@ -245,5 +247,22 @@ Deno.test("a streaming consumer gets every chunk before the tampered one, and no
         `chunk ${c}, concurrency ${concurrency}: every chunk before the tampered one`,
       );
     }
+  }
+});
+
+Deno.test("a changed context or wrapped key says once that the header was modified, and to restore it, not to pass a key", async () => {
+  const entry = HEADER.keys[0];
+  const wrappedAt = HEADER.length - entry.wrapped.length;
+  const appAt = 46 + 2 + 2 + 3 + 2; // the value "tamper" of the context pair "app"
+  for (const [what, at] of [["context value", appAt], ["wrapped key", wrappedAt + 40]] as const) {
+    const m = MESSAGE.slice();
+    m[at] ^= 0x01; // "tamper" -> "uamper": still valid, sorted UTF-8
+    const err = await decrypt(m, OPTS).catch((e) => e);
+    assert.ok(err instanceof EnvelopeError, `${what}: ${err}`);
+    assert.equal(err.code, "HEADER_AUTH_FAILED", `${what}: ${err.message}`);
+    assert.equal(err.message.split(key.keyId).length - 1, 1, `${what}: the key is named once: ${err.message}`);
+    assert.match(err.message, /modified/);
+    assert.match(err.hint ?? "", /restore the file from a trusted copy/);
+    assert.doesNotMatch(err.hint ?? "", /pass /);
   }
 });

@@ -133,7 +133,7 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
   const keys = [...kept, ...fresh];
   if (keys.length === 0) {
     throw new EnvelopeError("INVALID_ARGUMENT", "Rewrapping failed: it would remove every wrapped key", {
-      hint: "add a key with -k, or remove fewer",
+      hint: "add a key, or remove fewer",
     });
   }
   return { header: encodeHeader(header.core, header.headerTag, keys), payloadOffset: header.length, added, removed };

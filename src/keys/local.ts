@@ -144,7 +144,11 @@ export class LocalKey implements KeyProvider {
     } else {
       throw new EnvelopeError(
         "HEADER_INVALID",
-        `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${w.length} bytes, not 81 (or 60)`,
+        w.length === WRAPPED_V2_BYTES
+          ? `Unwrapping with local key ${this.keyId} failed: the wrapped key starts with ${
+            w[0]
+          }, not the version byte ${WRAP_V2}`
+          : `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${w.length} bytes, not 81 (or 60)`,
         { hint: "the file is damaged; restore it from a trusted copy" },
       );
     }

@@ -1,0 +1,73 @@
+/**
+ * Messages that lead somewhere: what the CLI prints for a tampered header, a
+ * key that opens nothing, a truncated file, a file in no envelope format and
+ * an output folder that does not exist. Each failure says what happened once,
+ * with its own code, and a next step that fits the command that ran.
+ */
+import assert from "node:assert/strict";
+import { EnvelopeError } from "../src/errors.ts";
+import { parseHeader } from "../src/format/header.ts";
+import { withCommandFlags } from "../src/cli/key_hints.ts";
+import { type CliResult, show, workspace } from "./support/cli.ts";
+import { assertFailed, assertOk, writeKey } from "./support/cli_asserts.ts";
+
+const errorLine = (r: CliResult) => r.stderr.split("\n").find((l) => l.startsWith("error: ")) ?? "";
+const hintLine = (r: CliResult) => r.stderr.split("\n").find((l) => l.startsWith("hint: ")) ?? "";
+
+Deno.test("cli: a changed context or wrapped key is a modified header (HEADER_AUTH_FAILED), said once, with restore as the next step", async () => {
+  await using ws = await workspace();
+  const key = await writeKey(ws.path("A.key"));
+  await Deno.writeTextFile(ws.path("plain"), "hello");
+  assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-c", "app=x", "-o", "f.envl"]));
+  const sealed = await Deno.readFile(ws.path("f.envl"));
+  const h = parseHeader(sealed);
+  const contextValue = 46 + 2 + 2 + 3 + 2; // the "x" of app=x
+  for (
+    const [what, at] of [["context", contextValue], ["wrapped key", h.length - 20], [
+      "header tag",
+      h.core.length,
+    ]] as const
+  ) {
+    const m = sealed.slice();
+    m[at] ^= 0x01;
+    await Deno.writeFile(ws.path("t.envl"), m);
+    const r = await ws.run(["decrypt", "t.envl", "-k", "local:A.key", "-o", "out"]);
+    assertFailed(r, "HEADER_AUTH_FAILED");
+    assert.ok(errorLine(r).split(key.keyId).length <= 2, `${what}: the key is named at most once\n${show(r)}`);
+    assert.doesNotMatch(errorLine(r), /failed: .* failed: /, `${what}: one failure, said once\n${show(r)}`);
+    assert.match(hintLine(r), /restore the file from a trusted copy/, what);
+    assert.doesNotMatch(hintLine(r), /--data-key|pass /, what);
+  }
+});
+
+Deno.test("cli: a key that opens nothing gets a hint with the flags of the command that ran: -u for rewrap, -k/-i/--data-key for decrypt", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await writeKey(ws.path("B.key"));
+  await Deno.writeTextFile(ws.path("plain"), "hello");
+  assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "f.envl"]));
+  let r = await ws.run(["rewrap", "f.envl", "-u", "local:B.key", "-k", "local:B.key"]);
+  assertFailed(r, "NO_KEY_MATCHED");
+  assert.match(hintLine(r), /pass a key that opens one of them with -u KEY or -i IDENTITY-FILE$/, show(r));
+  assert.doesNotMatch(hintLine(r), /--data-key/);
+  r = await ws.run(["decrypt", "f.envl", "-k", "local:B.key", "-o", "out"]);
+  assertFailed(r, "NO_KEY_MATCHED");
+  assert.match(hintLine(r), /with -k KEY, -i IDENTITY-FILE or --data-key B64$/, show(r));
+});
+
+Deno.test("cli: the KEY_LIMIT hint names the command's key flag and --max-attempts; other errors pass unchanged", () => {
+  const limit = new EnvelopeError("KEY_LIMIT", "Unwrapping the data key failed: 8 wrapped keys were tried", {
+    hint:
+      "the file may hold entries planted to steer your KMS calls; pass the key that wrapped it, or raise the cap (maxAttempts) if you trust the file",
+  });
+  const out = withCommandFlags(limit, "rewrap") as EnvelopeError;
+  assert.equal(out.code, "KEY_LIMIT");
+  assert.equal(out.message, limit.message);
+  assert.match(
+    out.hint!,
+    /pass the key that wrapped it with -u KEY or -i IDENTITY-FILE, or raise the cap \(--max-attempts N\)/,
+  );
+  const other = new EnvelopeError("PAYLOAD_AUTH_FAILED", "Decrypting chunk 0 failed", { hint: "restore it" });
+  assert.equal(withCommandFlags(other, "decrypt"), other);
+  assert.equal(withCommandFlags(limit, "inspect"), limit);
+});
