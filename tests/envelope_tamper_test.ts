@@ -206,14 +206,20 @@ Deno.test("every truncation length fails with TRUNCATED, or PAYLOAD_AUTH_FAILED 
       ["decrypt", await outcome(() => decrypt(m, OPTS))],
       ["openRandomAccess", await outcome(() => decryptRandomAccess(m, OPTS))],
     ] as const;
+    // Every message says the input may be cut short, also where the code cannot be TRUNCATED.
+    const says = /truncated|cut short|ends|empty/i;
     for (const [label, o] of runs) {
       if (o.ok) problems.push(`length ${n}: ${label} returned plaintext`);
       else if (o.code !== want) problems.push(`length ${n}: ${label} gave ${o.code}, want ${want}`);
+      else if (!says.test((o.error as Error).message)) {
+        problems.push(`length ${n}: ${label}: ${(o.error as Error).message}`);
+      }
     }
     const s = await drain(streamOf(m, 7).pipeThrough(decryptStream(OPTS)));
     const released = concatBytes(s.parts);
     if (!(s.error instanceof EnvelopeError)) problems.push(`length ${n}: decryptStream ended with ${String(s.error)}`);
     else if (s.error.code !== want) problems.push(`length ${n}: decryptStream gave ${s.error.code}, want ${want}`);
+    else if (!says.test(s.error.message)) problems.push(`length ${n}: decryptStream: ${s.error.message}`);
     if (hex(released) !== hex(PT.subarray(0, released.length))) {
       problems.push(`length ${n}: released bytes that are not the plaintext`);
     }
@@ -265,4 +271,50 @@ Deno.test("a changed context or wrapped key says once that the header was modifi
     assert.match(err.hint ?? "", /restore the file from a trusted copy/);
     assert.doesNotMatch(err.hint ?? "", /pass /);
   }
+});
+
+/** Signed (suite 2): the message, and its payload's end without the 64-byte signature. */
+const SIGNED = await encrypt(PT, {
+  keys: key,
+  chunkSize: CS,
+  context: CONTEXT,
+  sign: true,
+  ...withSalt(prng(12).bytes(32)),
+});
+const SIGNED_HEADER = parseHeader(SIGNED);
+
+/**
+ * §5.1 and §8 for a signed message cut to `n` bytes: TRUNCATED inside the header, inside or before the signature, and
+ * at a chunk boundary; a chunk cut past its first 16 bytes cannot be told from a damaged one (PAYLOAD_AUTH_FAILED), but
+ * its message says the file may have been cut short.
+ */
+function signedTruncationCode(n: number): string {
+  const p = n - SIGNED_HEADER.length;
+  const payloadEnd = SIGNED.length - 64 - SIGNED_HEADER.length;
+  if (p < 0 || p >= payloadEnd) return "TRUNCATED"; // the header, or the signature (all of it or a part)
+  // The decoder reads the last 64 bytes as the signature, so what it takes for the final chunk is 64 bytes short of
+  // the cut: under 16 bytes of a chunk (TRUNCATED), or a whole chunk that opens as non-final when the 64 are put back.
+  // Only a cut 80 or more bytes into a chunk leaves nothing that opens (never at chunk size 64: a full chunk is 80).
+  return p % FULL >= 64 + 16 ? "PAYLOAD_AUTH_FAILED" : "TRUNCATED";
+}
+
+Deno.test("every truncation of a signed message says it was cut short: TRUNCATED wherever that can be proven", async () => {
+  const problems: string[] = [];
+  const says = /truncated|cut short|ends|empty/i;
+  for (let n = 0; n < SIGNED.length; n++) {
+    const m = SIGNED.slice(0, n);
+    const want = signedTruncationCode(n);
+    const s = await drain(streamOf(m, 7).pipeThrough(decryptStream(OPTS)));
+    const runs: [string, unknown][] = [
+      ["decrypt", await decrypt(m, OPTS).then(() => "plaintext", (e) => e)],
+      ["openRandomAccess", await decryptRandomAccess(m, OPTS).then(() => "plaintext", (e) => e)],
+      ["decryptStream", s.error ?? "the plaintext, with no error"],
+    ];
+    for (const [label, e] of runs) {
+      if (!(e instanceof EnvelopeError)) problems.push(`length ${n}: ${label} gave ${String(e)}`);
+      else if (e.code !== want) problems.push(`length ${n}: ${label} gave ${e.code}, want ${want} (${e.message})`);
+      else if (!says.test(e.message)) problems.push(`length ${n}: ${label} does not say it may be cut: ${e.message}`);
+    }
+  }
+  assertNone(problems, "signed truncations");
 });

@@ -197,7 +197,14 @@ export async function openRandomAccess(
     try {
       (await msg.cipher.open(lastIndex, true, await readPayload(lastIndex * full, full), layout.chunks))
         .fill(0);
-    } catch (e) {
+    } catch (failure) {
+      let e = failure;
+      if (msg.verifying) {
+        // Cut inside the signature or before the final chunk: say so, as the other decoders do.
+        const sealed = await readPayload(lastIndex * full, full);
+        const tail = await source.read(header.length + payloadLength, SIGNATURE_BYTES);
+        e = msg.cipher.explainSignedEnd(lastIndex, sealed, tail, cs, e);
+      }
       // Whole chunks appended after the real final chunk: say so, as the streaming decoder does.
       if (lastIndex > 0 && e instanceof EnvelopeError && e.code === "PAYLOAD_AUTH_FAILED") {
         const prev = await readPayload((lastIndex - 1) * full, full);
