@@ -71,3 +71,71 @@ Deno.test("cli: the KEY_LIMIT hint names the command's key flag and --max-attemp
   assert.equal(withCommandFlags(other, "decrypt"), other);
   assert.equal(withCommandFlags(limit, "inspect"), limit);
 });
+
+Deno.test("cli: a file cut anywhere says so: TRUNCATED in the header, at a chunk boundary, inside the signature; a cut final chunk may be cut short", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeFile(ws.path("plain"), new Uint8Array(300).fill(7));
+  const says = /truncated|cut short|ends|empty/i;
+  for (const sign of [false, true]) {
+    const args = ["encrypt", "plain", "-k", "local:A.key", "--chunk-size", "64", "-o", "f.envl", "--force"];
+    assertOk(await ws.run(sign ? [...args, "--sign"] : args));
+    const sealed = await Deno.readFile(ws.path("f.envl"));
+    const h = parseHeader(sealed).length;
+    const cuts: [string, number, string][] = [
+      ["empty", 0, "TRUNCATED"],
+      ["inside the magic", 5, "TRUNCATED"],
+      ["inside the header", h - 3, "TRUNCATED"],
+      ["after the header", h, "TRUNCATED"],
+      ["at a chunk boundary", h + 2 * 80, "TRUNCATED"],
+      ...(sign
+        ? [["without the signature", sealed.length - 64, "TRUNCATED"], [
+          "inside the signature",
+          sealed.length - 10,
+          "TRUNCATED",
+        ]] as [string, number, string][]
+        : [["inside the final chunk", sealed.length - 5, "PAYLOAD_AUTH_FAILED"]] as [string, number, string][]),
+    ];
+    for (const [where, n, code] of cuts) {
+      await Deno.writeFile(ws.path("cut.envl"), sealed.subarray(0, n));
+      const r = await ws.run(["decrypt", "cut.envl", "-k", "local:A.key", "-o", "out"]);
+      assertFailed(r, code);
+      assert.match(errorLine(r), says, `${sign ? "signed, " : ""}${where}\n${show(r)}`);
+      if (code === "PAYLOAD_AUTH_FAILED") assert.match(hintLine(r), /check that the file is complete/, show(r));
+    }
+  }
+});
+
+Deno.test("cli: inspect of a file in no envelope format says inspecting failed, and what the file seems to be", async () => {
+  await using ws = await workspace();
+  const te = new TextEncoder();
+  const files: [string, Uint8Array, string, RegExp][] = [
+    [
+      "x.age",
+      te.encode("age-encryption.org/v1\n-> X25519 c29tZQ\nAAAA\n--- AAAA\n"),
+      "FORMAT_UNKNOWN",
+      /it is an age file/,
+    ],
+    [
+      "x.zip",
+      new Uint8Array([0x50, 0x4b, 3, 4, 20, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6]),
+      "FORMAT_UNKNOWN",
+      /it is a zip archive/,
+    ],
+    ["notes.txt", te.encode("just some notes\n"), "FORMAT_UNKNOWN", /it is plain text/],
+    ["empty", new Uint8Array(0), "TRUNCATED", /it is empty/],
+    ["cut", new Uint8Array([0x89, 0x45, 0x4e, 0x56]), "TRUNCATED", /ends inside the envelope magic/],
+  ];
+  for (const [name, bytes, code, what] of files) {
+    await Deno.writeFile(ws.path(name), bytes);
+    const r = await ws.run(["inspect", name]);
+    assertFailed(r, code);
+    assert.match(errorLine(r), new RegExp(`^error: Inspecting ${name} failed: `), show(r));
+    assert.match(errorLine(r), what, show(r));
+    assert.doesNotMatch(r.stderr, /Decrypting/, show(r));
+    const d = await ws.run(["decrypt", name, "-o", "out"]);
+    assertFailed(d, code);
+    assert.match(errorLine(d), new RegExp(`^error: Decrypting ${name} failed: .*`), show(d));
+    assert.match(errorLine(d), what, show(d));
+  }
+});

@@ -7,6 +7,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
+import { MAGIC } from "../format/limits.ts";
 import { peek, type Peeked } from "../io/header_peek.ts";
 import { looksLikeNitro, NITRO_MAX_BLOB, nitroBlobLength, nitroBytesToDecide } from "./nitro.ts";
 import { looksLikeAliyun } from "./aliyun_gcm.ts";
@@ -36,13 +37,68 @@ export async function headForDetection(peeked: Peeked): Promise<Peeked> {
   return await peek(peeked.stream, (h) => h.length >= nitroBytesToDecide(h));
 }
 
-/** The error for input in no format envelope reads. */
-export function formatUnknown(name: string): EnvelopeError {
+/** What a file that is in no format envelope reads seems to be, from its first bytes, and what to do with it. */
+export function guessKind(head: Uint8Array): { what: string; hint: string } | undefined {
+  const text = new TextDecoder("latin1").decode(head.subarray(0, 64));
+  const key = "it is a key, not an encrypted file: give the file that was encrypted with it";
+  const plain = "it does not look encrypted; `envelope encrypt` encrypts it";
+  if (text.startsWith("age-encryption.org/")) {
+    return { what: "an age file", hint: "decrypt it with age: age -d -i IDENTITY-FILE" };
+  }
+  if (text.startsWith("-----BEGIN AGE ENCRYPTED FILE-----")) {
+    return { what: "an armored age file", hint: "decrypt it with age: age -d -i IDENTITY-FILE" };
+  }
+  if (text.startsWith("ENVELOPE-LOCAL-KEY-V1:")) return { what: "an envelope local key file", hint: key };
+  if (/^(AGE-SECRET-KEY-|# created: )/.test(text)) return { what: "an age identity file", hint: key };
+  if (text.startsWith("PK\x03\x04") || text.startsWith("PK\x05\x06")) return { what: "a zip archive", hint: plain };
+  if (text.startsWith("\x1f\x8b")) return { what: "a gzip file", hint: plain };
+  if (text.startsWith("%PDF-")) return { what: "a PDF document", hint: plain };
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  try {
+    // The first 4 KiB as text, allowing a character cut at the end.
+    const t = utf8.decode(head.subarray(0, 4096), { stream: true });
+    // Text: no control character but tab, line feed, vertical tab, form feed and carriage return.
+    const control = [...t].some((c) => (c < " " && (c < "\t" || c > "\r")) || c === "\x7f");
+    if (t.length > 0 && !control) {
+      return {
+        what: "plain text",
+        hint:
+          "an Alibaba-sample file is base64 text with *---* separators: if this should be one, check that it is complete; else it is not encrypted, and `envelope encrypt` encrypts it",
+      };
+    }
+  } catch { /* binary */ }
+  return undefined;
+}
+
+/**
+ * The error for input in no format envelope reads. With `head` and `whole`
+ * (the head is the entire input): an empty input or one that ends inside the
+ * envelope magic is TRUNCATED; otherwise FORMAT_UNKNOWN says what the input
+ * seems to be, when its first bytes tell. `action` names what failed
+ * ("Decrypting", "Inspecting", "Converting").
+ */
+export function formatUnknown(
+  name: string,
+  options: { action?: string; head?: Uint8Array; whole?: boolean } = {},
+): EnvelopeError {
+  const { action = "Decrypting", head, whole = false } = options;
+  if (head && whole && head.length < MAGIC.length && MAGIC.subarray(0, head.length).every((b, i) => b === head[i])) {
+    return new EnvelopeError(
+      "TRUNCATED",
+      head.length === 0
+        ? `${action} ${name} failed: it is empty`
+        : `${action} ${name} failed: it ends inside the envelope magic (${head.length} of its 8 bytes)`,
+      { hint: "the file is incomplete; copy it again from its source" },
+    );
+  }
+  const guess = head ? guessKind(head) : undefined;
   return new EnvelopeError(
     "FORMAT_UNKNOWN",
-    `Decrypting ${name} failed: it is not an envelope, Nitro-enclave or Alibaba-sample file`,
+    `${action} ${name} failed: it is ${
+      guess ? `${guess.what}, ` : ""
+    }not an envelope, Nitro-enclave or Alibaba-sample file`,
     {
-      hint:
+      hint: guess?.hint ??
         "envelope files start with the envelope magic; Nitro-enclave files with a 4-byte length, the wrapped key and a Fernet token (gAAAAA...); Alibaba-sample files are base64 text with *---* separators. Check that the file is complete",
     },
   );
