@@ -50,6 +50,10 @@ Deno.test("cli: a key that opens nothing gets a hint with the flags of the comma
   assertFailed(r, "NO_KEY_MATCHED");
   assert.match(hintLine(r), /pass a key that opens one of them with -u KEY or -i IDENTITY-FILE$/, show(r));
   assert.doesNotMatch(hintLine(r), /--data-key/);
+  // No -u and no default key: nothing to unwrap with at all.
+  r = await ws.run(["rewrap", "f.envl", "-k", "local:B.key"]);
+  assertFailed(r, "NO_KEY_MATCHED");
+  assert.match(hintLine(r), /pass a key that opens one of them with -u KEY or -i IDENTITY-FILE$/, show(r));
   r = await ws.run(["decrypt", "f.envl", "-k", "local:B.key", "-o", "out"]);
   assertFailed(r, "NO_KEY_MATCHED");
   assert.match(hintLine(r), /with -k KEY, -i IDENTITY-FILE or --data-key B64$/, show(r));
@@ -137,5 +141,36 @@ Deno.test("cli: inspect of a file in no envelope format says inspecting failed, 
     assertFailed(d, code);
     assert.match(errorLine(d), new RegExp(`^error: Decrypting ${name} failed: .*`), show(d));
     assert.match(errorLine(d), what, show(d));
+  }
+});
+
+Deno.test("cli: an output whose folder does not exist names that folder and the flag to change, for every command that writes", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeTextFile(ws.path("plain"), "hello");
+  await Deno.mkdir(ws.path("tree"));
+  await Deno.writeTextFile(ws.path("tree", "a.txt"), "a");
+  assertOk(await ws.run(["encrypt", "plain", "-k", "local:A.key", "-o", "f.envl"]));
+  assertOk(await ws.run(["encrypt", "-d", "tree", "-k", "local:A.key", "-o", "tree.zip.envl"]));
+  const runs: [string[], string, string][] = [
+    [["encrypt", "plain", "-k", "local:A.key", "-o", "no/such/f.envl"], "no/such", "-o"],
+    [["encrypt", "-d", "tree", "-k", "local:A.key", "-o", "no/t.envl"], "no", "-o"],
+    [["decrypt", "f.envl", "-k", "local:A.key", "-o", "no/plain"], "no", "-o"],
+    [["decrypt", "tree.zip.envl", "-k", "local:A.key", "-d", "no/tree"], "no", "-d"],
+    [["keygen", "-o", "no/k.key"], "no", "-o"],
+    [["keygen", "--age", "-o", "my keys/id.txt"], "my keys", "-o"],
+    [["rewrap", "f.envl", "-u", "local:A.key", "-k", "local:A.key", "-o", "no/r.envl"], "no", "-o"],
+    [["extract-key", "f.envl", "-o", "no/e"], "no", "-o"],
+    [["data-key", "f.envl", "-k", "local:A.key", "-o", "no/dk"], "no", "-o"],
+  ];
+  for (const [args, folder, flag] of runs) {
+    const r = await ws.run(args);
+    assertFailed(r, "IO_FAILED");
+    assert.match(errorLine(r), new RegExp(`failed: the folder ${folder} does not exist \\[IO_FAILED\\]$`), show(r));
+    const quoted = folder.includes(" ") ? `'${folder}'` : folder;
+    assert.equal(hintLine(r), `hint: create it (mkdir -p ${quoted}) or choose another ${flag}`, show(r));
+  }
+  for (const gone of ["no", "my keys"]) {
+    await assert.rejects(Deno.stat(ws.path(gone)), Deno.errors.NotFound, `${gone} was created`);
   }
 });

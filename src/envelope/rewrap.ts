@@ -78,7 +78,11 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
       throw new EnvelopeError(
         "NO_KEY_MATCHED",
         `Rewrapping for ${p.provider} key ${p.keyId} failed: no key was given to unwrap the existing data key`,
-        { hint: `pass a key that can open one of: ${header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")}` },
+        {
+          hint: `the file's wrapped keys are: ${
+            header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")
+          }; pass a key that opens one of them`,
+        },
       );
     }
     const u = await openDataKey(header, options.keys, { maxAttempts: options.maxAttempts });
