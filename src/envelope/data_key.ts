@@ -8,6 +8,7 @@
 import { constantTimeEqual, hkdfSha256, hmacSha256, ready } from "../crypto/hash.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { EnvelopeError, isEnvelopeError } from "../errors.ts";
+import { typeName } from "./_args.ts";
 import { DATA_KEY_BYTES, LABEL } from "../format/limits.ts";
 import type { Header } from "../format/header.ts";
 import type { EncryptionContext, KeyProvider, WrappedKey } from "../keys/provider.ts";
@@ -73,6 +74,19 @@ export function providerList(
   action: string,
 ): KeyProvider[] {
   const list = keys === undefined ? [] : Array.isArray(keys) ? [...keys] : [keys as KeyProvider];
+  for (const p of list as unknown[]) {
+    const provider = p as Partial<KeyProvider> | null;
+    if (
+      provider === null || typeof provider !== "object" || typeof provider.wrap !== "function" ||
+      typeof provider.unwrap !== "function"
+    ) {
+      throw new TypeError(
+        `${action} failed: \`keys\` takes key providers (LocalKey, RawDataKey, AwsKms, AliyunKms...), not ${
+          typeName(p)
+        }`,
+      );
+    }
+  }
   if (list.length === 0) {
     throw new EnvelopeError(
       "INVALID_ARGUMENT",

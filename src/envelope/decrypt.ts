@@ -10,6 +10,7 @@ import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
+import { requireBytes, requireOptions } from "./_args.ts";
 import { diagnoseTail, handled, inOrder } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 
@@ -52,9 +53,8 @@ export async function decrypt(
   message: Uint8Array,
   options: DecryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (!(message instanceof Uint8Array)) {
-    throw new TypeError("decrypt() takes the message as a Uint8Array");
-  }
+  requireBytes(message, "decrypt() takes the message");
+  requireOptions(options, "decrypt()");
   const header = parseHeader(message);
   const msg = await beginOpening(header, options);
   const verifying = msg.verifying;
@@ -141,6 +141,7 @@ class Accumulator {
 export function decryptStream(
   options: DecryptOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
+  requireOptions(options, "decryptStream()");
   let head: Accumulator | null = new Accumulator();
   let need = 0;
   let msg: OpeningMessage | null = null;

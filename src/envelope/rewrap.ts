@@ -9,6 +9,7 @@ import { EnvelopeError } from "../errors.ts";
 import { encodeHeader, type Header, parseHeader } from "../format/header.ts";
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
 import { computeHeaderTag, type DerivedKeys, deriveKeys, openDataKey, wipe } from "./data_key.ts";
+import { requireBytes, requireOptions } from "./_args.ts";
 
 /** What to change in the key list. */
 export interface RewrapOptions {
@@ -64,6 +65,8 @@ const same = (a: { provider: string; keyId: string }, b: { provider: string; key
  * ```
  */
 export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptions): Promise<RewrapResult> {
+  requireBytes(headerBytes, "rewrapHeader() takes the header");
+  requireOptions(options, "rewrapHeader()");
   const header: Header = parseHeader(headerBytes);
   const add = options.add ?? [];
   const removed = header.keys.filter((k) => options.remove?.(k) ?? false);

@@ -69,6 +69,7 @@ export class LocalKey implements KeyProvider {
 
   /** Parses the key file text `ENVELOPE-LOCAL-KEY-V1:<base64url>`. */
   static async fromText(text: string): Promise<LocalKey> {
+    if (typeof text !== "string") throw new TypeError("LocalKey.fromText() takes the key file's text as a string");
     const line = text.trim();
     if (!line.startsWith(PREFIX)) {
       throw new EnvelopeError(
