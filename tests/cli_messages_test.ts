@@ -129,6 +129,13 @@ Deno.test("cli: inspect of a file in no envelope format says inspecting failed, 
     ["notes.txt", te.encode("just some notes\n"), "FORMAT_UNKNOWN", /it is plain text/],
     ["empty", new Uint8Array(0), "TRUNCATED", /it is empty/],
     ["cut", new Uint8Array([0x89, 0x45, 0x4e, 0x56]), "TRUNCATED", /ends inside the envelope magic/],
+    // Copied in text mode: CR LF became LF inside the magic.
+    [
+      "crlf.envl",
+      new Uint8Array([0x89, 0x45, 0x4e, 0x56, 0x0a, 0x1a, 0x0a, 1, 1, 0, 0, 0, 64]),
+      "FORMAT_UNKNOWN",
+      /nearly the envelope magic: the file was changed/,
+    ],
   ];
   for (const [name, bytes, code, what] of files) {
     await Deno.writeFile(ws.path(name), bytes);

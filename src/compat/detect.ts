@@ -37,22 +37,41 @@ export async function headForDetection(peeked: Peeked): Promise<Peeked> {
   return await peek(peeked.stream, (h) => h.length >= nitroBytesToDecide(h));
 }
 
-/** What a file that is in no format envelope reads seems to be, from its first bytes, and what to do with it. */
-export function guessKind(head: Uint8Array): { what: string; hint: string } | undefined {
+const NONE = "not an envelope, Nitro-enclave or Alibaba-sample file";
+
+/**
+ * Why a file is in no format envelope reads, as its first bytes tell
+ * ("it is an age file, not an envelope file"), and what to do with it;
+ * `undefined` when they tell nothing.
+ */
+export function guessKind(head: Uint8Array): { why: string; hint: string } | undefined {
   const text = new TextDecoder("latin1").decode(head.subarray(0, 64));
-  const key = "it is a key, not an encrypted file: give the file that was encrypted with it";
-  const plain = "it does not look encrypted; `envelope encrypt` encrypts it";
-  if (text.startsWith("age-encryption.org/")) {
-    return { what: "an age file", hint: "decrypt it with age: age -d -i IDENTITY-FILE" };
+  // PNG's trick: the magic holds CR LF, SUB and a non-ASCII byte, so a text-mode copy changes a byte or two of it.
+  const same = MAGIC.filter((b, i) => head[i] === b).length;
+  if (head.length > MAGIC.length && (same >= MAGIC.length - 2 || text.slice(1, 4) === "ENV")) {
+    return {
+      why: "its first 8 bytes are nearly the envelope magic: the file was changed",
+      hint: "copy it again in binary mode (a text-mode transfer changes CR, LF and non-ASCII bytes), or restore it",
+    };
   }
+  const key = "give the file that was encrypted with this key";
+  const plain = "`envelope encrypt` encrypts it";
+  const age = "decrypt it with age: age -d -i IDENTITY-FILE";
+  if (text.startsWith("age-encryption.org/")) return { why: "it is an age file, not an envelope file", hint: age };
   if (text.startsWith("-----BEGIN AGE ENCRYPTED FILE-----")) {
-    return { what: "an armored age file", hint: "decrypt it with age: age -d -i IDENTITY-FILE" };
+    return { why: "it is an armored age file, not an envelope file", hint: age };
   }
-  if (text.startsWith("ENVELOPE-LOCAL-KEY-V1:")) return { what: "an envelope local key file", hint: key };
-  if (/^(AGE-SECRET-KEY-|# created: )/.test(text)) return { what: "an age identity file", hint: key };
-  if (text.startsWith("PK\x03\x04") || text.startsWith("PK\x05\x06")) return { what: "a zip archive", hint: plain };
-  if (text.startsWith("\x1f\x8b")) return { what: "a gzip file", hint: plain };
-  if (text.startsWith("%PDF-")) return { what: "a PDF document", hint: plain };
+  if (text.startsWith("ENVELOPE-LOCAL-KEY-V1:")) {
+    return { why: "it is an envelope local key file, not an encrypted file", hint: key };
+  }
+  if (/^(AGE-SECRET-KEY-|# created: )/.test(text)) {
+    return { why: "it is an age identity file, not an encrypted file", hint: key };
+  }
+  if (text.startsWith("PK\x03\x04") || text.startsWith("PK\x05\x06")) {
+    return { why: "it is a zip archive, not an encrypted file", hint: plain };
+  }
+  if (text.startsWith("\x1f\x8b")) return { why: "it is a gzip file, not an encrypted file", hint: plain };
+  if (text.startsWith("%PDF-")) return { why: "it is a PDF document, not an encrypted file", hint: plain };
   const utf8 = new TextDecoder("utf-8", { fatal: true });
   try {
     // The first 4 KiB as text, allowing a character cut at the end.
@@ -61,7 +80,7 @@ export function guessKind(head: Uint8Array): { what: string; hint: string } | un
     const control = [...t].some((c) => (c < " " && (c < "\t" || c > "\r")) || c === "\x7f");
     if (t.length > 0 && !control) {
       return {
-        what: "plain text",
+        why: `it is plain text, ${NONE}`,
         hint:
           "an Alibaba-sample file is base64 text with *---* separators: if this should be one, check that it is complete; else it is not encrypted, and `envelope encrypt` encrypts it",
       };
@@ -94,9 +113,7 @@ export function formatUnknown(
   const guess = head ? guessKind(head) : undefined;
   return new EnvelopeError(
     "FORMAT_UNKNOWN",
-    `${action} ${name} failed: it is ${
-      guess ? `${guess.what}, ` : ""
-    }not an envelope, Nitro-enclave or Alibaba-sample file`,
+    `${action} ${name} failed: ${guess?.why ?? `it is ${NONE}`}`,
     {
       hint: guess?.hint ??
         "envelope files start with the envelope magic; Nitro-enclave files with a 4-byte length, the wrapped key and a Fernet token (gAAAAA...); Alibaba-sample files are base64 text with *---* separators. Check that the file is complete",

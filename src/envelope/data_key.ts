@@ -317,7 +317,7 @@ export async function openDataKey(
         ? attempts[0].cause
         : `Unwrapping the data key failed: ${attempts.map(describe).join("; ")}`,
       {
-        hint: "the header (a wrapped key or the encryption context) was modified; restore the file from a trusted copy",
+        hint: "restore the file from a trusted copy; no other key would open it",
       },
     );
   }
