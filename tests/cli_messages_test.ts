@@ -108,6 +108,20 @@ Deno.test("cli: a file cut anywhere says so: TRUNCATED in the header, at a chunk
       if (code === "PAYLOAD_AUTH_FAILED") assert.match(hintLine(r), /check that the file is complete/, show(r));
     }
   }
+  // The commands that read only envelope files say the same of a file cut inside the magic.
+  await Deno.writeFile(ws.path("cut.envl"), new Uint8Array([0x89, 0x45, 0x4e]));
+  for (
+    const args of [["cat", "cut.envl"], ["cat", "cut.envl", "--range", "0-1"], [
+      "rewrap",
+      "cut.envl",
+      "-k",
+      "local:A.key",
+    ]]
+  ) {
+    const r = await ws.run(args);
+    assertFailed(r, "TRUNCATED");
+    assert.match(errorLine(r), /ends inside the envelope magic \(3 of its 8 bytes\)/, show(r));
+  }
 });
 
 Deno.test("cli: inspect of a file in no envelope format says inspecting failed, and what the file seems to be", async () => {

@@ -90,6 +90,21 @@ export function guessKind(head: Uint8Array): { why: string; hint: string } | und
 }
 
 /**
+ * TRUNCATED for a whole input that is empty or ends inside the envelope
+ * magic (a prefix of it); `undefined` for any other input.
+ */
+export function truncatedMagic(action: string, name: string, head: Uint8Array): EnvelopeError | undefined {
+  if (head.length >= MAGIC.length || !MAGIC.subarray(0, head.length).every((b, i) => b === head[i])) return undefined;
+  return new EnvelopeError(
+    "TRUNCATED",
+    head.length === 0
+      ? `${action} ${name} failed: it is empty`
+      : `${action} ${name} failed: it ends inside the envelope magic (${head.length} of its 8 bytes)`,
+    { hint: "the file is incomplete; copy it again from its source" },
+  );
+}
+
+/**
  * The error for input in no format envelope reads. With `head` and `whole`
  * (the head is the entire input): an empty input or one that ends inside the
  * envelope magic is TRUNCATED; otherwise FORMAT_UNKNOWN says what the input
@@ -101,15 +116,8 @@ export function formatUnknown(
   options: { action?: string; head?: Uint8Array; whole?: boolean } = {},
 ): EnvelopeError {
   const { action = "Decrypting", head, whole = false } = options;
-  if (head && whole && head.length < MAGIC.length && MAGIC.subarray(0, head.length).every((b, i) => b === head[i])) {
-    return new EnvelopeError(
-      "TRUNCATED",
-      head.length === 0
-        ? `${action} ${name} failed: it is empty`
-        : `${action} ${name} failed: it ends inside the envelope magic (${head.length} of its 8 bytes)`,
-      { hint: "the file is incomplete; copy it again from its source" },
-    );
-  }
+  const cut = head && whole ? truncatedMagic(action, name, head) : undefined;
+  if (cut) return cut;
   const guess = head ? guessKind(head) : undefined;
   return new EnvelopeError(
     "FORMAT_UNKNOWN",

@@ -22,6 +22,7 @@ import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
 import type { DecryptRequest } from "../deliver.ts";
+import { truncatedMagic } from "../../compat/detect.ts";
 
 const FLAGS = [
   { name: "range", short: "r", kind: "string" },
@@ -88,10 +89,12 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     new EnvelopeError("NO_KEY_MATCHED", `Decrypting ${req.input} failed: no key is available for it`, {
       hint: `its wrapped keys are ${names || "unknown"}; pass one with -k (${KEY_FORMS}) or --data-key`,
     });
-  const notEnvelope = () =>
-    new EnvelopeError("FORMAT_UNKNOWN", `Reading ${req.input} failed: it is not an envelope message`, {
-      hint: "cat reads envelope messages; decrypt the Nitro and Alibaba formats with `envelope decrypt`",
-    });
+  // Both reads below take at least 8 bytes unless the input ends first: a shorter head is the whole file.
+  const notEnvelope = (head: Uint8Array) =>
+    truncatedMagic("Reading", req.input, head) ??
+      new EnvelopeError("FORMAT_UNKNOWN", `Reading ${req.input} failed: it is not an envelope message`, {
+        hint: "cat reads envelope messages; decrypt the Nitro and Alibaba formats with `envelope decrypt`",
+      });
 
   if (range === undefined) {
     if (req.input === "-") {
@@ -105,7 +108,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     const parsed = hasMagic(peeked.head) ? tryParseHeader(peeked.head) : null;
     if (parsed === null) {
       await peeked.stream.cancel().catch(() => {});
-      throw notEnvelope();
+      throw notEnvelope(peeked.head);
     }
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
     const keys = await decryptionKeys(req, headerKeys);
@@ -120,7 +123,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
   const source = await openSource(req.input);
   try {
     const head = await source.read(0, Math.min(source.size, 4096));
-    if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope();
+    if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope(head);
     const parsed = tryParseHeader(head);
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
     const keys = await decryptionKeys(req, headerKeys);
