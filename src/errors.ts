@@ -57,7 +57,11 @@ export const ErrorCode = {
   UNSUPPORTED_VERSION: "UNSUPPORTED_VERSION",
   /** A length field is over its documented limit. */
   LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
-  /** The header's authentication tag did not verify under the data key. */
+  /**
+   * The header was modified: its authentication tag did not verify under the
+   * data key, or a key that a wrapped-key entry names refused that entry (the
+   * entry, or the context bound into it, changed).
+   */
   HEADER_AUTH_FAILED: "HEADER_AUTH_FAILED",
   /** A wrapped key opened to a data key that does not match the header's commitment. */
   KEY_COMMITMENT_MISMATCH: "KEY_COMMITMENT_MISMATCH",

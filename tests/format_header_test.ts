@@ -309,3 +309,36 @@ Deno.test("contextJson keeps the canonical byte order for integer-like keys too 
   assert.equal(text, '{"01":"z","10":"x","9":"y","b":"1"}');
   assert.deepEqual(JSON.parse(text), { b: "1", "10": "x", "9": "y", "01": "z" });
 });
+
+Deno.test("a header read from a file that breaks a limit or names an older version hints that the file is damaged", () => {
+  const core = encodeCore({
+    chunkSize: 64,
+    salt: new Uint8Array(32),
+    context: { app: "x" },
+    commitment: new Uint8Array(32),
+    suite: 1,
+  });
+  const header = encodeHeader(core, new Uint8Array(32), [{
+    provider: "local",
+    keyId: "k",
+    wrapped: new Uint8Array(4),
+  }]);
+  const hintOf = (mutate: (b: Uint8Array) => void) => {
+    const b = header.slice();
+    mutate(b);
+    try {
+      parseHeader(b);
+    } catch (e) {
+      assert.ok(e instanceof EnvelopeError);
+      return `${e.code}: ${e.hint}`;
+    }
+    assert.fail("parsed");
+  };
+  const damaged = /the file is damaged or was not written by envelope/;
+  assert.match(hintOf((b) => b[46] = 1), /^LIMIT_EXCEEDED: /); // 257 context pairs
+  assert.match(hintOf((b) => b[46] = 1), damaged);
+  assert.match(hintOf((b) => b[8] = 0), damaged); // version 0 never existed
+  assert.match(hintOf((b) => b[9] = 0), damaged); // nor suite 0
+  assert.match(hintOf((b) => b[8] = 2), /upgrade envelope/); // a later version may
+  assert.match(hintOf((b) => b[9] = 3), /upgrade envelope/);
+});

@@ -19,6 +19,7 @@ import { readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
+import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, report, reportError, status } from "./output.ts";
 
@@ -106,7 +107,8 @@ export async function runAll<T>(
         result.failed.push(f);
         at.set(f, order.get(item)!);
         status(`${count()} FAILED ${esc(name(item))}`);
-        reportError(e);
+        // Key hints name the flags of the command that ran, as main.ts does for a single file.
+        reportError(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"));
       }
     }
   };

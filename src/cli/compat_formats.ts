@@ -256,7 +256,7 @@ export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest, 
   const format = detectFormat(p.head, p.ended);
   const name = req.input === "-" ? "stdin" : req.input;
   try {
-    if (format === undefined) throw formatUnknown(name);
+    if (format === undefined) throw formatUnknown(name, { head: p.head, whole: p.ended });
     admitFormat(format, req, name);
   } catch (err) {
     await p.stream.cancel().catch(() => {});
@@ -314,14 +314,14 @@ async function decryptAliyun(
 }
 
 /** What `inspect` shows for a compatibility file, from its first bytes (and size, when known). */
-export function inspectCompat(head: Uint8Array, size?: number): Promise<Record<string, unknown>> {
-  return Promise.resolve(inspectHead(head, size));
+export function inspectCompat(head: Uint8Array, size?: number, name = "the file"): Promise<Record<string, unknown>> {
+  return Promise.resolve(inspectHead(head, size, name));
 }
 
-function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
+function inspectHead(head: Uint8Array, size: number | undefined, name: string): Record<string, unknown> {
   const whole = size !== undefined && head.length >= size;
   const format: CompatFormat | undefined = detectFormat(head, whole);
-  if (format === undefined) throw formatUnknown("the file");
+  if (format === undefined) throw formatUnknown(name, { action: "Inspecting", head, whole });
   if (format === "nitro") {
     const n = nitroBlobLength(head)!;
     const token = head.subarray(4 + n);

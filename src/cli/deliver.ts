@@ -13,6 +13,7 @@ import { usageError } from "./args.ts";
 import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
 import type { TrustOptions } from "./trust_flags.ts";
 import { COLLECT_EVERY, collector } from "./gc.ts";
+import { ioError } from "./io_errors.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 
@@ -74,7 +75,9 @@ export async function deliver(
     if (stale.length > 0) {
       note(`removed ${stale.length} temporary item(s) left in ${dirname(outDir)} by killed envelope runs`);
     }
-    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract"));
+    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract")).catch((e) => {
+      throw ioError("Writing", req.dir!, e, "-d");
+    });
     const forget = removeOnSignal(tmp);
     try {
       const zipPath = join(tmp, "archive.zip");

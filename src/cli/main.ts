@@ -7,6 +7,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
+import { withCommandFlags } from "./key_hints.ts";
 import { exitQuietlyOnClosedStdout, reportError, say } from "./output.ts";
 import { USAGE } from "./usage.ts";
 
@@ -71,6 +72,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return await (await load())(rest);
   } catch (e) {
-    return reportError(e);
+    return reportError(withCommandFlags(e, name));
   }
 }

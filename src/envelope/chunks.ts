@@ -81,14 +81,64 @@ export class ChunkCipher {
         );
       }
       const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
+      // The chunk the input ends with may be damaged or cut short: the bytes cannot tell which (docs/FORMAT.md §8).
       throw new EnvelopeError(
         "PAYLOAD_AUTH_FAILED",
-        `Decrypting ${where} failed: it was modified, reordered or damaged`,
+        last
+          ? `Decrypting ${where}, the last in the input, failed: it was modified or damaged, or the file was cut short inside it`
+          : `Decrypting ${where} failed: it was modified, reordered or damaged`,
         {
-          hint: "restore the file from a trusted copy; nothing of this chunk was released",
+          hint: last
+            ? "check that the file is complete (its size against the source's), else restore it from a trusted copy; nothing of this chunk was released"
+            : "restore the file from a trusted copy; nothing of this chunk was released",
         },
       );
     }
+  }
+
+  /**
+   * A signed message whose final chunk failed to open: was the input cut
+   * short? `sealed` is that chunk as read and `tail` the bytes read as the
+   * signature. If the chunk with some of those bytes opens, as a full
+   * non-final chunk or as the final chunk, the input ended before its final
+   * chunk or inside its signature: returns that TRUNCATED error. Returns
+   * `failure` when nothing opens (the chunk was damaged, or cut where no
+   * check can prove it). Runs only on the failure path: at most 65 opens.
+   */
+  explainSignedEnd(index: number, sealed: Uint8Array, tail: Uint8Array, chunkSize: number, failure: unknown): unknown {
+    if (!(failure instanceof EnvelopeError) || failure.code !== "PAYLOAD_AUTH_FAILED") return failure;
+    const full = chunkSize + TAG_BYTES;
+    const joined = new Uint8Array(sealed.length + tail.length);
+    joined.set(sealed);
+    joined.set(tail, sealed.length);
+    const opens = (n: number, last: boolean): boolean => {
+      try {
+        this.#gcm.open(chunkNonce(index, last), joined.subarray(0, n), EMPTY).fill(0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const hint = "the file is incomplete; copy it again from its source";
+    if (joined.length >= full && opens(full, false)) {
+      return new EnvelopeError(
+        "TRUNCATED",
+        `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk, and has no signature`,
+        { hint },
+      );
+    }
+    for (let n = Math.max(sealed.length + 1, TAG_BYTES); n <= Math.min(full, joined.length); n++) {
+      if (!opens(n, true)) continue;
+      const kept = joined.length - n;
+      return new EnvelopeError(
+        "TRUNCATED",
+        kept === 0
+          ? "Decrypting failed: the input ends after the final chunk, without the signature"
+          : `Decrypting failed: the input ends inside the signature (${kept} of its 64 bytes are there)`,
+        { hint },
+      );
+    }
+    return failure;
   }
 
   /** Wipes the payload key from the core. */

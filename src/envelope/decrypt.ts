@@ -10,6 +10,7 @@ import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
+import { requireBytes, requireOptions } from "./_args.ts";
 import { diagnoseTail, handled, inOrder } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 
@@ -52,9 +53,8 @@ export async function decrypt(
   message: Uint8Array,
   options: DecryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (!(message instanceof Uint8Array)) {
-    throw new TypeError("decrypt() takes the message as a Uint8Array");
-  }
+  requireBytes(message, "decrypt() takes the message");
+  requireOptions(options, "decrypt()");
   const header = parseHeader(message);
   const msg = await beginOpening(header, options);
   const verifying = msg.verifying;
@@ -75,7 +75,15 @@ export async function decrypt(
       const batch: Promise<Uint8Array>[] = [];
       for (let i = base; i < Math.min(layout.chunks, base + width); i++) {
         const sealed = payload.subarray(i * full, Math.min(payload.length, (i + 1) * full));
-        batch.push(msg.cipher.open(i, i === layout.chunks - 1, sealed, layout.chunks));
+        const last = i === layout.chunks - 1;
+        const opening = msg.cipher.open(i, last, sealed, layout.chunks);
+        batch.push(
+          last && verifying
+            ? opening.catch((e) => {
+              throw msg.cipher.explainSignedEnd(i, sealed, message.subarray(end), header.chunkSize, e);
+            })
+            : opening,
+        );
       }
       const opened = await inOrder(batch);
       for (let j = 0; j < opened.length; j++) parts[base + j] = opened[j];
@@ -133,6 +141,7 @@ class Accumulator {
 export function decryptStream(
   options: DecryptOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
+  requireOptions(options, "decryptStream()");
   let head: Accumulator | null = new Accumulator();
   let need = 0;
   let msg: OpeningMessage | null = null;
@@ -214,6 +223,12 @@ export function decryptStream(
     await take(rest, controller);
   }
 
+  // The final chunk; for a signed message, a failure is checked for a cut inside the signature or before the chunk.
+  const openFinal = (m: OpeningMessage, at: number, sealed: Uint8Array): Promise<Uint8Array> =>
+    m.cipher.open(at, true, sealed).catch((e) => {
+      throw m.verifying ? m.cipher.explainSignedEnd(at, sealed, sigTail, m.header.chunkSize, e) : e;
+    });
+
   return new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
       try {
@@ -257,13 +272,11 @@ export function decryptStream(
         if (index > 0 && fill === TAG_BYTES) {
           while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
           // Diagnose: an authentic empty final chunk, or a cut/tampered one.
-          await msg.cipher.open(index, true, buf.subarray(0, fill));
+          await openFinal(msg, index, buf.subarray(0, fill));
           throw emptyFinalChunk(index);
         }
         msg.verifying?.transcript.addChunk(buf.subarray(0, fill));
-        inflight.push(
-          handled(msg.cipher.open(index++, true, buf.subarray(0, fill))),
-        );
+        inflight.push(handled(openFinal(msg, index++, buf.subarray(0, fill))));
         while (inflight.length > 0) controller.enqueue(await inflight.shift()!);
         if (msg.verifying) {
           if (sigTail.length < SIGNATURE_BYTES) throw truncated();

@@ -6,6 +6,7 @@
 import { concat } from "../format/bytes.ts";
 import { handled } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
+import { requireBytes, requireOptions } from "./_args.ts";
 
 export type { EncryptOptions } from "./message.ts";
 
@@ -26,9 +27,8 @@ export async function encrypt(
   plaintext: Uint8Array,
   options: EncryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (!(plaintext instanceof Uint8Array)) {
-    throw new TypeError("encrypt() takes the plaintext as a Uint8Array");
-  }
+  requireBytes(plaintext, "encrypt() takes the plaintext");
+  requireOptions(options, "encrypt()");
   const msg = await beginSealing(options, plaintext.length);
   try {
     const cs = msg.chunkSize;
@@ -93,6 +93,7 @@ export interface EncryptStreamOptions extends EncryptOptions {
 export function encryptStream(
   options: EncryptStreamOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
+  requireOptions(options, "encryptStream()");
   let msg: SealingMessage;
   let buf: Uint8Array;
   let fill = 0;

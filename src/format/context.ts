@@ -20,6 +20,13 @@ function limit(message: string): EnvelopeError {
   });
 }
 
+/** A limit broken by a stored context: the file is damaged, the caller can change nothing. */
+function readLimit(message: string): EnvelopeError {
+  return new EnvelopeError("LIMIT_EXCEEDED", message, {
+    hint: "the file is damaged or was not written by envelope",
+  });
+}
+
 /** Validates `context` and returns its pairs as UTF-8, sorted by key bytes. */
 export function canonicalPairs(
   context: EncryptionContext,
@@ -98,7 +105,7 @@ export function readContext(r: ByteReader): Record<string, string> {
   const start = r.offset;
   const count = r.u16();
   if (count > MAX_CONTEXT_PAIRS) {
-    throw limit(
+    throw readLimit(
       `Reading the header failed: ${count} context pairs is over the limit of 64`,
     );
   }
@@ -108,20 +115,20 @@ export function readContext(r: ByteReader): Record<string, string> {
     const klen = r.u16();
     if (klen === 0) throw invalid("a context key is empty");
     if (klen > MAX_CONTEXT_KEY_BYTES) {
-      throw limit(
+      throw readLimit(
         `Reading the header failed: a context key of ${klen} bytes is over the limit of 256`,
       );
     }
     const kb = r.bytes(klen);
     const vlen = r.u16();
     if (vlen > MAX_CONTEXT_VALUE_BYTES) {
-      throw limit(
+      throw readLimit(
         `Reading the header failed: a context value of ${vlen} bytes is over the limit of 4096`,
       );
     }
     const vb = r.bytes(vlen);
     if (r.offset - start > MAX_CONTEXT_BYTES) {
-      throw limit("Reading the header failed: the context is over 16384 bytes");
+      throw readLimit("Reading the header failed: the context is over 16384 bytes");
     }
     if (prev !== null && compareBytes(prev, kb) >= 0) {
       throw invalid("the context keys are not in strictly ascending order");

@@ -235,7 +235,9 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
         "UNSUPPORTED_VERSION",
         `Reading the header failed: format version ${version} is not supported`,
         {
-          hint: "upgrade envelope to read this file",
+          hint: version > VERSION
+            ? "upgrade envelope to read this file"
+            : "the file is damaged or was not written by envelope",
         },
       );
     }
@@ -244,7 +246,9 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
         "UNSUPPORTED_VERSION",
         `Reading the header failed: algorithm suite ${suite} is not supported`,
         {
-          hint: "upgrade envelope to read this file",
+          hint: suite > SUITE_SIGNED
+            ? "upgrade envelope to read this file"
+            : "the file is damaged or was not written by envelope",
         },
       );
     }

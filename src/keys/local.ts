@@ -69,6 +69,7 @@ export class LocalKey implements KeyProvider {
 
   /** Parses the key file text `ENVELOPE-LOCAL-KEY-V1:<base64url>`. */
   static async fromText(text: string): Promise<LocalKey> {
+    if (typeof text !== "string") throw new TypeError("LocalKey.fromText() takes the key file's text as a string");
     const line = text.trim();
     if (!line.startsWith(PREFIX)) {
       throw new EnvelopeError(
@@ -144,7 +145,11 @@ export class LocalKey implements KeyProvider {
     } else {
       throw new EnvelopeError(
         "HEADER_INVALID",
-        `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${w.length} bytes, not 81 (or 60)`,
+        w.length === WRAPPED_V2_BYTES
+          ? `Unwrapping with local key ${this.keyId} failed: the wrapped key starts with ${
+            w[0]
+          }, not the version byte ${WRAP_V2}`
+          : `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${w.length} bytes, not 81 (or 60)`,
         { hint: "the file is damaged; restore it from a trusted copy" },
       );
     }

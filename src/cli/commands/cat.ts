@@ -24,6 +24,7 @@ import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
 import type { DecryptRequest } from "../deliver.ts";
+import { truncatedMagic } from "../../compat/detect.ts";
 
 export const FLAGS = [
   { name: "range", short: "r", kind: "string" },
@@ -104,10 +105,12 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     new EnvelopeError("NO_KEY_MATCHED", `Decrypting ${req.input} failed: no key is available for it`, {
       hint: `its wrapped keys are ${names || "unknown"}; pass one with -k (${KEY_FORMS}) or --data-key`,
     });
-  const notEnvelope = () =>
-    new EnvelopeError("FORMAT_UNKNOWN", `Reading ${req.input} failed: it is not an envelope message`, {
-      hint: "cat reads envelope messages; decrypt the Nitro and Alibaba formats with `envelope decrypt`",
-    });
+  // Both reads below take at least 8 bytes unless the input ends first: a shorter head is the whole file.
+  const notEnvelope = (head: Uint8Array) =>
+    truncatedMagic("Reading", req.input, head) ??
+      new EnvelopeError("FORMAT_UNKNOWN", `Reading ${req.input} failed: it is not an envelope message`, {
+        hint: "cat reads envelope messages; decrypt the Nitro and Alibaba formats with `envelope decrypt`",
+      });
 
   if (range === undefined) {
     if (req.input === "-") {
@@ -121,7 +124,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     const parsed = hasMagic(peeked.head) ? tryParseHeader(peeked.head) : null;
     if (parsed === null) {
       await peeked.stream.cancel().catch(() => {});
-      throw notEnvelope();
+      throw notEnvelope(peeked.head);
     }
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
     const keys = await decryptionKeys(req, headerKeys);
@@ -147,7 +150,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
         hint: "--range reads a binary message at offsets; drop --range to read an armored one whole",
       });
     }
-    if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope();
+    if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope(head);
     const parsed = tryParseHeader(head);
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
     const keys = await decryptionKeys(req, headerKeys);

@@ -65,7 +65,7 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
         },
       );
     }
-    throw formatUnknown(input.name);
+    throw formatUnknown(input.name, { action: "Converting", head: peeked.head, whole: peeked.ended });
   }
   const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
   const written = byteCounter();

@@ -40,7 +40,7 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
     info = { ...(await inspectHeader(head)) };
   } else {
     const { inspectCompat } = await import("../compat_formats.ts");
-    info = await inspectCompat(head, size);
+    info = await inspectCompat(head, size, positionals[0] === "-" ? "stdin" : positionals[0]);
   }
   if (flags.json) {
     report(info);

@@ -7,6 +7,7 @@
 import { EnvelopeError } from "../../errors.ts";
 import { createLocalKeyFile, defaultLocalKeyPath } from "../../keys/local_file.ts";
 import { parseArgs } from "../args.ts";
+import { missingFolder } from "../io_errors.ts";
 import { currentVerbosity, note, report, say, status, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
@@ -54,6 +55,9 @@ export async function keygenCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const path = (flags.output as string | undefined) ?? defaultLocalKeyPath();
+  // The default key's folder is made on first use; a folder named with -o must exist, as for every other output.
+  const missing = flags.output === undefined ? undefined : missingFolder("Writing", path);
+  if (missing) throw missing;
   const key = await createLocalKeyFile(path, { force: Boolean(flags.force) });
   report({ command: "keygen", ok: true, file: path, keys: [{ provider: "local", keyId: key.keyId }] });
   status(`created local key ${key.keyId} at ${path}`);

@@ -14,6 +14,7 @@ import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
 import { peek, rejoin } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
+import { truncatedMagic } from "../../compat/detect.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles, loadRecipientFiles } from "../age_files.ts";
 import { escapeControls as esc, report, say, status } from "../output.ts";
@@ -57,6 +58,9 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
 
   const peeked = await headOf(inputPath);
   if (!hasMagic(peeked.head)) {
+    // headOf reads at least 8 bytes unless the input ends first: a shorter head is the whole file.
+    const cut = truncatedMagic("Rewrapping", inputPath, peeked.head);
+    if (cut) throw cut;
     throw new EnvelopeError("FORMAT_UNKNOWN", `Rewrapping ${inputPath} failed: it is not an envelope message`, {
       hint: "rewrap works on envelope files; `envelope convert` turns Nitro or Alibaba sample files into one first",
     });
