@@ -103,10 +103,13 @@ export class ChunkCipher {
    * non-final chunk or as the final chunk, the input ended before its final
    * chunk or inside its signature: returns that TRUNCATED error. Returns
    * `failure` when nothing opens (the chunk was damaged, or cut where no
-   * check can prove it). Runs only on the failure path: at most 65 opens.
+   * check can prove it). Runs only on the failure path: at most 65 opens,
+   * and only for chunks up to {@linkcode EXPLAIN_MAX_CHUNK}, so a crafted
+   * file with 16 MiB chunks cannot make a failure cost a gigabyte of GCM.
    */
   explainSignedEnd(index: number, sealed: Uint8Array, tail: Uint8Array, chunkSize: number, failure: unknown): unknown {
     if (!(failure instanceof EnvelopeError) || failure.code !== "PAYLOAD_AUTH_FAILED") return failure;
+    if (chunkSize > EXPLAIN_MAX_CHUNK) return failure;
     const full = chunkSize + TAG_BYTES;
     const joined = new Uint8Array(sealed.length + tail.length);
     joined.set(sealed);
@@ -146,6 +149,9 @@ export class ChunkCipher {
     this.#gcm.dispose();
   }
 }
+
+/** The largest chunk size for which a failed final chunk of a signed message is checked for a cut (65 opens at most: 64 MiB of GCM). */
+export const EXPLAIN_MAX_CHUNK = 1024 * 1024;
 
 /** Refuses chunk index 2^32 and above (docs/FORMAT.md §5). */
 function checkIndex(index: number, action: string): void {
