@@ -198,8 +198,12 @@ async function placeNoReplace(temp: string, target: string, shown: string): Prom
  * that folder are removed first, with a `note:`. Refuses a device or FIFO:
  * {@linkcode openOutput} writes those.
  */
-export async function atomicOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
-  const target = await resolveTarget(path, options.force);
+export async function atomicOutput(
+  path: string,
+  options: OutputOptions,
+  resolved?: OutputTarget,
+): Promise<AtomicOutput> {
+  const target = resolved ?? await resolveTarget(path, options.force);
   if (target.kind === "special") {
     throw unsafe(path, "it is not a regular file", "write devices and FIFOs with writeOutput");
   }
@@ -298,7 +302,7 @@ async function directOutput(path: string): Promise<AtomicOutput> {
 /** Opens `path` for output: through a temporary file for a new or regular file, directly for a device or FIFO. */
 export async function openOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
   const target = await resolveTarget(path, options.force);
-  return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options);
+  return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options, target);
 }
 
 /** stdout as a web stream (its end does not close the process's stdout); a closed pipe ends the run with 141. */

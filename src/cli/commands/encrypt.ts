@@ -219,7 +219,9 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
   let keys: readonly KeyProvider[];
   try {
     if (job.makeParent) await mkdir(dirname(job.output), { recursive: true });
-    if (job.output !== "-") await checkWritable(job.output, job.force);
+    // Checked before the keys load (and a default key is made); in a batch the keys are loaded already and
+    // writeOutput checks the output as it opens it, so the early check would only stat it twice.
+    if (job.output !== "-" && typeof job.keys === "function") await checkWritable(job.output, job.force);
     keys = typeof job.keys === "function" ? await job.keys() : job.keys;
   } catch (e) {
     await source.cancel().catch(() => {});
