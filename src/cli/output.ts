@@ -12,7 +12,7 @@
  */
 import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
-import { COLLECT_EVERY, collector } from "./gc.ts";
+import { gcPacer } from "./gc.ts";
 
 /** Where the CLI writes; tests and embedders may capture it. */
 export interface Terminal {
@@ -163,8 +163,7 @@ export function reportError(err: unknown): number {
 export function progress(label: string, total: number | undefined): TransformStream<Uint8Array, Uint8Array> {
   let done = 0;
   let last = 0;
-  let sinceCollect = 0;
-  const gc = collector();
+  const pace = gcPacer(total);
   const tty = term.errIsTty;
   const draw = (final: boolean) => {
     const now = Date.now();
@@ -188,11 +187,7 @@ export function progress(label: string, total: number | undefined): TransformStr
   return new TransformStream({
     transform(chunk, controller) {
       done += chunk.length;
-      sinceCollect += chunk.length;
-      if (gc && sinceCollect >= COLLECT_EVERY) {
-        sinceCollect = 0;
-        gc();
-      }
+      pace(chunk.length);
       if (tty) draw(false);
       controller.enqueue(chunk);
     },

@@ -4,7 +4,6 @@
  * @module
  */
 import { resolve, sep } from "node:path";
-import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import type { EnvelopeError } from "../../errors.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
@@ -130,6 +129,8 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   let size: number | undefined;
   if (dir !== undefined) {
     await checkDir(dir);
+    // The zip writer (and fflate) load only for a folder: a file's encrypt does not pay for them.
+    const { zipDirectory } = await import("../../archive/zip.ts");
     source = zipDirectory(dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
   } else {
     const inp = await openInput(input!);
