@@ -14,6 +14,7 @@ import type { TrustOptions } from "./trust_flags.ts";
 import { gcPacer } from "./gc.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
+import { importLater } from "../import_later.ts";
 
 /** The default output name for `input`: without its `.envl` (or Nitro `.encrypted`) suffix. */
 export function defaultOutputName(input: string): string {
@@ -76,7 +77,10 @@ export async function deliver(
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
       const onBytes = gcPacer(undefined);
       // The zip reader (and node:zlib) load only for a folder: a file's decrypt does not pay for them.
-      const { extractZip } = await import("../archive/unzip.ts");
+      const { extractZip } = await importLater<typeof import("../archive/unzip.ts")>(
+        import.meta.url,
+        "../archive/unzip.ts",
+      );
       await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
     } finally {
       await rm(tmp, { recursive: true, force: true });

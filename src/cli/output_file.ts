@@ -27,6 +27,7 @@ import { errnoCode, ioError } from "./io_errors.ts";
 import type { UploadFlags } from "./object_flags.ts";
 import { claimStdout, exitOnClosedPipe, note } from "./output.ts";
 import { removeOnSignal, sweepStale, tempPathFor } from "./temp_files.ts";
+import { importLater } from "../import_later.ts";
 
 /** What is at an output path, after following a final link. */
 export type OutputTarget =
@@ -106,7 +107,10 @@ export async function resolveTarget(path: string, force: boolean): Promise<Outpu
 
 /** Refuses an output that may not be written (see {@linkcode resolveTarget}). */
 export async function checkWritable(path: string, force: boolean): Promise<void> {
-  if (isObjectUrl(path)) return await (await import("./object_io.ts")).checkObjectWritable(path, force);
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
+      .checkObjectWritable(path, force);
+  }
   await resolveTarget(path, force);
 }
 
@@ -330,7 +334,10 @@ export async function writeOutput(
     return;
   }
   // s3:// and oss:// outputs are multipart uploads (object_io.ts), loaded only when named.
-  if (isObjectUrl(path)) return await (await import("./object_io.ts")).writeObjectOutput(source, path, options);
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
+      .writeObjectOutput(source, path, options);
+  }
   let out: AtomicOutput;
   try {
     out = await openOutput(path, options);

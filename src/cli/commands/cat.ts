@@ -22,6 +22,7 @@ import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
 import type { DecryptRequest } from "../deliver.ts";
+import { importLater } from "../../import_later.ts";
 
 const FLAGS = [
   { name: "range", short: "r", kind: "string" },
@@ -51,8 +52,14 @@ export function parseRange(text: string): { start: number; end?: number } {
 }
 
 async function openSource(path: string): Promise<RandomAccessSource> {
-  if (isObjectUrl(path)) return await (await import("../object_io.ts")).openObjectSource(path);
-  const { fileSource } = await import("../../io/file_source.ts");
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("../object_io.ts")>(import.meta.url, "../object_io.ts"))
+      .openObjectSource(path);
+  }
+  const { fileSource } = await importLater<typeof import("../../io/file_source.ts")>(
+    import.meta.url,
+    "../../io/file_source.ts",
+  );
   try {
     return await fileSource(path);
   } catch (e) {

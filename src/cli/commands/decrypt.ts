@@ -23,6 +23,7 @@ import { loadIdentityFiles } from "../age_files.ts";
 import { guardTerminal, progress, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
+import { importLater } from "../../import_later.ts";
 
 const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -115,7 +116,10 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         "Reading the command line failed: -r takes s3://BUCKET/PREFIX/ (or oss://) and -o DIR",
       );
     }
-    const { decryptMany } = await import("../object_batch.ts");
+    const { decryptMany } = await importLater<typeof import("../object_batch.ts")>(
+      import.meta.url,
+      "../object_batch.ts",
+    );
     return await decryptMany({
       input: req.input,
       outDir: req.output,
@@ -148,7 +152,10 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         { hint: "the Nitro and Alibaba formats have no signatures; decrypt without --require-signed if you trust it" },
       );
     }
-    const { decryptCompatCommand } = await import("../compat_formats.ts");
+    const { decryptCompatCommand } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
     return await decryptCompatCommand(peeked, req);
   }
   if (req.format === "nitro" || req.format === "aliyun") {

@@ -16,6 +16,7 @@ import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags } from "../object_
 import { isObjectUrl } from "../../s3/url.ts";
 import { guardTerminal, progress, say, warn } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
 const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -56,7 +57,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     if (format !== "nitro" && format !== "aliyun") {
       throw usageError("encrypt", `Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
     }
-    const { encryptCompatCommand } = await import("../compat_formats.ts");
+    const { encryptCompatCommand } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
     return await encryptCompatCommand(format, {
       input: positionals[0],
       dir,
@@ -83,7 +87,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     const keys = specs.length + recipients.length > 0
       ? [...await resolveKeys(specs), ...recipients]
       : [await defaultEncryptKey()];
-    const { encryptMany } = await import("../object_batch.ts");
+    const { encryptMany } = await importLater<typeof import("../object_batch.ts")>(
+      import.meta.url,
+      "../object_batch.ts",
+    );
     return await encryptMany({
       dir: from,
       output: to,
@@ -130,7 +137,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   if (dir !== undefined) {
     await checkDir(dir);
     // The zip writer (and fflate) load only for a folder: a file's encrypt does not pay for them.
-    const { zipDirectory } = await import("../../archive/zip.ts");
+    const { zipDirectory } = await importLater<typeof import("../../archive/zip.ts")>(
+      import.meta.url,
+      "../../archive/zip.ts",
+    );
     source = zipDirectory(dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
   } else {
     const inp = await openInput(input!);
