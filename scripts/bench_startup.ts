@@ -70,6 +70,7 @@ for (
   const name of [
     "DENO_TLS_CA_STORE",
     "DENO_CERT",
+    "NODE_EXTRA_CA_CERTS",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
     "HTTPS_PROXY",
