@@ -6,13 +6,15 @@
  * the same jobs (the reference). Prints a markdown table of medians with the
  * machine, the run count and the load average before and after.
  *
- *   deno run -A scripts/bench_startup.ts [--runs 15] [--repo DIR] [--binary PATH]
+ *   deno run -A scripts/bench_startup.ts [--runs 15] [--repo DIR] [--compare DIR] [--binary PATH]
  *
  * Columns: `deno run -A mod.ts` (from --repo, default this checkout, with its
  * deno.json and the real Deno cache, warm), the compiled binary (--binary, else
- * `dist/envelope` when `deno task compile` built it), and `age`. Two unmeasured
- * runs of each command come first, so caches are warm. Each cell is the median
- * of --runs runs, with the ratio to the empty `deno run` in brackets.
+ * `dist/envelope` when `deno task compile` built it), and `age`; --compare adds
+ * a column for another checkout (say, an older commit from `git archive`). The
+ * commands run round-robin, so a change of load falls on all alike; two
+ * unmeasured rounds come first, so caches are warm. Each cell is the median of
+ * --runs runs, with the ratio to the empty `deno run` in brackets.
  *
  * The aim (issue 13): a small local-key encrypt within 1.5x of the empty start-up.
  * Nothing here is asserted: the numbers depend on the machine and its load.
@@ -33,6 +35,8 @@ const HERE = fileURLToPath(new URL("..", import.meta.url));
 const repo = resolve(flag("repo", HERE));
 const runs = Math.max(3, Number(flag("runs", "15")));
 const binaryFlag = flag("binary", "");
+const compareFlag = flag("compare", "");
+const compare = compareFlag ? resolve(compareFlag) : "";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -57,6 +61,18 @@ await Deno.mkdir(home);
 const plain = join(tmp, "small.txt");
 await Deno.writeFile(plain, new TextEncoder().encode("abc"));
 await Deno.writeTextFile(join(tmp, "empty.ts"), "");
+// The floor of any CLI built on Node's APIs in Deno: loading the first node: modules starts Deno's Node layer.
+await Deno.writeTextFile(join(tmp, "node_apis.ts"), 'import "node:process";\nimport "node:fs/promises";\n');
+// The WASM core in process: importing its module (the base64 source) and decoding, compiling, instantiating it.
+await Deno.writeTextFile(
+  join(tmp, "core.ts"),
+  `const t0 = performance.now();
+const { loadCore } = await import(${JSON.stringify(new URL("src/crypto/wasm.ts", `file://${repo}/`).href)});
+const t1 = performance.now();
+await loadCore();
+console.log(JSON.stringify([t1 - t0, performance.now() - t1]));
+`,
+);
 
 const env: Record<string, string> = {
   PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
@@ -109,14 +125,26 @@ async function runOnce(c: Cmd): Promise<number> {
   return ms;
 }
 
-async function median(c: Cmd): Promise<number> {
-  await runOnce(c);
-  await runOnce(c);
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) times.push(await runOnce(c));
-  times.sort((a, b) => a - b);
-  const m = times.length >> 1;
-  return times.length % 2 ? times[m] : (times[m - 1] + times[m]) / 2;
+function median(times: number[]): number {
+  const t = [...times].sort((a, b) => a - b);
+  const m = t.length >> 1;
+  return t.length % 2 ? t[m] : (t[m - 1] + t[m]) / 2;
+}
+
+/**
+ * Times every command `runs` times, round-robin (one run of each per round),
+ * so a change of the machine's load during the benchmark falls on all of
+ * them alike; two unmeasured rounds first. Resolves to each one's median.
+ */
+async function medians(cmds: Cmd[]): Promise<number[]> {
+  const times: number[][] = cmds.map(() => []);
+  for (let round = -2; round < runs; round++) {
+    for (const [i, c] of cmds.entries()) {
+      const ms = await runOnce(c);
+      if (round >= 0) times[i].push(ms);
+    }
+  }
+  return times.map(median);
 }
 
 /** Runs a setup step whose output is a file (not timed). */
@@ -139,38 +167,33 @@ async function setup(c: Cmd, stdoutTo?: string): Promise<void> {
 type Runner = (args: readonly string[]) => Cmd;
 
 const deno = Deno.execPath();
-const viaDeno: Runner = (args) => ({
+const viaDenoIn = (dir: string): Runner => (args) => ({
   program: deno,
-  args: ["run", "-A", "--quiet", join(repo, "mod.ts"), ...args],
-  cwd: repo,
+  args: ["run", "-A", "--quiet", join(dir, "mod.ts"), ...args],
+  cwd: dir,
 });
 const binary = binaryFlag ? resolve(binaryFlag) : join(repo, "dist", "envelope");
 const haveBinary = await exists(binary);
 const viaBinary: Runner = (args) => ({ program: binary, args, cwd: tmp });
 
-interface Row {
-  readonly label: string;
-  readonly cells: (number | string)[];
-}
-
-/** The envelope jobs for one way of running it: version, encrypt, decrypt, inspect. */
-async function envelopeColumn(run: Runner, tag: string): Promise<number[]> {
+/** The four jobs of one column (version, encrypt, decrypt, inspect), after the untimed encrypt they need. */
+async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
   const sealed = join(tmp, `small.${tag}.envl`);
   // The default local key is created by the first encrypt (not timed).
   await setup(run(["encrypt", "-o", sealed, plain]));
   return [
-    await median(run(["--version"])),
-    await median(run(["encrypt", "-o", "-", plain])),
-    await median(run(["decrypt", "-o", "-", sealed])),
-    await median(run(["inspect", sealed])),
+    run(["--version"]),
+    run(["encrypt", "-o", "-", plain]),
+    run(["decrypt", "-o", "-", sealed]),
+    run(["inspect", sealed]),
   ];
 }
 
-async function ageColumn(): Promise<(number | string)[]> {
+async function ageJobs(): Promise<Cmd[] | null> {
   try {
     await setup({ program: "age", args: ["--version"], cwd: tmp });
   } catch {
-    return ["n/a", "n/a", "n/a", "n/a"];
+    return null;
   }
   const identity = join(tmp, "age.key");
   await setup({ program: "age-keygen", args: ["-o", identity], cwd: tmp });
@@ -178,38 +201,92 @@ async function ageColumn(): Promise<(number | string)[]> {
   const sealed = join(tmp, "small.age");
   await setup({ program: "age", args: ["-r", recipient, "-o", sealed, plain], cwd: tmp });
   return [
-    await median({ program: "age", args: ["--version"], cwd: tmp }),
-    await median({ program: "age", args: ["-r", recipient, plain], cwd: tmp }),
-    await median({ program: "age", args: ["-d", "-i", identity, sealed], cwd: tmp }),
-    "n/a (no inspect in age 1.1)",
+    { program: "age", args: ["--version"], cwd: tmp },
+    { program: "age", args: ["-r", recipient, plain], cwd: tmp },
+    { program: "age", args: ["-d", "-i", identity, sealed], cwd: tmp },
   ];
 }
 
+const NA = ["n/a", "n/a", "n/a", "n/a"];
+
+/** Medians of the in-process times the core.ts script prints: [import of wasm.ts, loadCore()]. */
+async function coreTimes(): Promise<[number, number]> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const out = await new Deno.Command(deno, {
+      args: ["run", "-A", "--quiet", join(tmp, "core.ts")],
+      cwd: repo,
+      clearEnv: true,
+      env,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const [x, y] = JSON.parse(new TextDecoder().decode(out.stdout)) as [number, number];
+    a.push(x);
+    b.push(y);
+  }
+  return [median(a), median(b)];
+}
 const loadBefore = await loadAvg();
-let rows: Row[];
+const columns: { head: string; cells: (number | string)[] }[] = [];
 let empty: number;
+let nodeApis: number;
+let core: [number, number];
 try {
-  empty = await median({ program: deno, args: ["run", "--quiet", join(tmp, "empty.ts")], cwd: tmp });
-  const viaDenoCol = await envelopeColumn(viaDeno, "deno");
-  const binCol = haveBinary ? await envelopeColumn(viaBinary, "bin") : ["n/a", "n/a", "n/a", "n/a"];
-  const ageCol = await ageColumn();
-  const labels = ["`--version`", "encrypt 3 B, local key", "decrypt it", "`inspect` it"];
-  rows = [
-    { label: "`deno run` of an empty script", cells: [empty, "", ""] },
-    ...labels.map((label, i) => ({ label, cells: [viaDenoCol[i], binCol[i], ageCol[i]] })),
+  const emptyJob: Cmd = { program: deno, args: ["run", "--quiet", join(tmp, "empty.ts")], cwd: tmp };
+  const nodeApisJob: Cmd = { program: deno, args: ["run", "-A", "--quiet", join(tmp, "node_apis.ts")], cwd: tmp };
+  const groups: { head: string; jobs: Cmd[] | null }[] = [
+    { head: `deno run -A mod.ts${compare ? " (repo)" : ""}`, jobs: await envelopeJobs(viaDenoIn(repo), "deno") },
   ];
+  if (compare) {
+    groups.push({ head: "deno run -A mod.ts (compare)", jobs: await envelopeJobs(viaDenoIn(compare), "cmp") });
+  }
+  groups.push({ head: "compiled binary", jobs: haveBinary ? await envelopeJobs(viaBinary, "bin") : null });
+  groups.push({ head: "age", jobs: await ageJobs() });
+  const all = [emptyJob, nodeApisJob, ...groups.flatMap((g) => g.jobs ?? [])];
+  const got = await medians(all);
+  empty = got[0];
+  nodeApis = got[1];
+  let at = 2;
+  for (const g of groups) {
+    if (g.jobs === null) {
+      columns.push({ head: g.head, cells: NA });
+      continue;
+    }
+    const cells: (number | string)[] = got.slice(at, at + g.jobs.length);
+    at += g.jobs.length;
+    while (cells.length < 4) cells.push("n/a");
+    columns.push({ head: g.head, cells });
+  }
+  core = await coreTimes();
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }
 const loadAfter = await loadAvg();
 
+const labels = ["`--version`", "encrypt 3 B, local key", "decrypt it", "`inspect` it"];
 const cell = (v: number | string) => typeof v === "number" ? `${v.toFixed(0)} ms (${(v / empty).toFixed(2)}x)` : v;
 console.log(machineLine());
-console.log(`repo: ${repo}`);
-console.log(`median wall time of ${runs} runs (after 2 unmeasured), ratio to the empty deno run in brackets`);
+console.log(`repo: ${repo}${compare ? `; compare: ${compare}` : ""}`);
+console.log(
+  `median wall time of ${runs} runs (round-robin over all commands, after 2 unmeasured rounds), ratio to the empty deno run in brackets`,
+);
 console.log(`load average before: ${loadBefore}; after: ${loadAfter}`);
 console.log();
-console.log(`| job | deno run -A mod.ts | compiled binary | age |`);
-console.log(`| --- | ---: | ---: | ---: |`);
-for (const r of rows) console.log(`| ${r.label} | ${r.cells.map(cell).join(" | ")} |`);
+console.log(`| job | ${columns.map((c) => c.head).join(" | ")} |`);
+console.log(`| --- |${columns.map(() => " ---: |").join("")}`);
+console.log(`| \`deno run\` of an empty script | ${cell(empty)} |${columns.slice(1).map(() => " |").join("")}`);
+console.log(
+  `| \`deno run\` of \`import "node:process"; import "node:fs/promises"\` | ${cell(nodeApis)} |${
+    columns.slice(1).map(() => " |").join("")
+  }`,
+);
+for (const [i, label] of labels.entries()) {
+  console.log(`| ${label} | ${columns.map((c) => cell(c.cells[i])).join(" | ")} |`);
+}
+console.log(
+  `\nWASM core, in process (median of ${runs}): importing src/crypto/wasm.ts ${core[0].toFixed(1)} ms; ` +
+    `decoding, compiling and instantiating it (loadCore) ${core[1].toFixed(1)} ms`,
+);
 if (!haveBinary) console.log(`\ncompiled binary: ${binary} does not exist (build it with \`deno task compile\`)`);
