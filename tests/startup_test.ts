@@ -83,6 +83,61 @@ Deno.test("first run: naming an AWS key is what loads the SDK (with no registry,
   }
 });
 
+interface InfoModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string } }[];
+}
+
+/**
+ * What `deno run ENTRY` resolves before it runs: the modules reached by code imports, static and literal dynamic
+ * ones alike (Deno's graph follows both), from `deno info --json`; type-only references are left out.
+ */
+async function startupGraph(entry: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--config", join(REPO, "deno.json"), join(REPO, entry)],
+    cwd: REPO,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  const info = JSON.parse(dec.decode(out.stdout)) as {
+    roots: string[];
+    modules: InfoModule[];
+    redirects: Record<string, string>;
+  };
+  const byName = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const work = [...info.roots];
+  while (work.length > 0) {
+    const raw = work.pop()!;
+    const name = info.redirects[raw] ?? raw;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const d of byName.get(name)?.dependencies ?? []) if (d.code) work.push(d.code.specifier);
+  }
+  return [...seen].map((s) => s.replace(`file://${REPO}/`, "")).sort();
+}
+
+Deno.test("start-up graph: mod.ts and the encrypt, decrypt and inspect commands reach no SDK, zip, S3 or npm module", async () => {
+  for (
+    const entry of [
+      "mod.ts",
+      "src/cli/main.ts",
+      ...["encrypt", "decrypt", "inspect"].map((c) => `src/cli/commands/${c}.ts`),
+    ]
+  ) {
+    const graph = await startupGraph(entry);
+    assert.ok(graph.includes(entry), `${entry}: ${graph.slice(0, 5)}`);
+    const heavy = graph.filter((m) =>
+      m.startsWith("npm:") || m.startsWith("src/archive/") || m.startsWith("src/kms/") || m.startsWith("src/compat/") ||
+      (m.startsWith("src/s3/") && m !== "src/s3/url.ts") || m === "src/keys/age.ts" || m === "src/cli/object_io.ts"
+    );
+    assert.deepEqual(heavy, [], `${entry} reaches ${heavy.join(", ")} before it runs`);
+  }
+  // The check can fail: a command that needs a heavy module reaches it.
+  assert.ok((await startupGraph("src/kms/aws.ts")).some((m) => m.startsWith("npm:")));
+});
+
 interface Lock {
   specifiers: Record<string, string>;
   npm: Record<string, { integrity: string }>;
