@@ -29,13 +29,31 @@
  *
  * @module
  */
+import { EnvelopeError } from "./errors.ts";
+
+/** How Deno and Node say that a package could not be fetched or found. */
+const MISSING_PACKAGE = /Failed caching npm package|npm package|ERR_MODULE_NOT_FOUND|Cannot find (module|package)/;
 
 /**
  * Imports `specifier` relative to `base` (the caller's `import.meta.url`)
- * when called, out of sight of Deno's ahead-of-time module graph.
+ * when called, out of sight of Deno's ahead-of-time module graph. When what
+ * it needs cannot be fetched or found (the npm registry out of reach on the
+ * first use of the AWS SDK, say), it throws `IO_FAILED` naming the module and
+ * the way out; any other failure is thrown as it is.
  */
-export function importLater<T>(base: string, specifier: string): Promise<T> {
+export async function importLater<T>(base: string, specifier: string): Promise<T> {
   const own = new URL(base).pathname;
   const spec = own.endsWith(".js") && specifier.endsWith(".ts") ? `${specifier.slice(0, -3)}.js` : specifier;
-  return import(new URL(spec, base).href) as Promise<T>;
+  try {
+    return await import(new URL(spec, base).href) as T;
+  } catch (cause) {
+    const text = String((cause as Error)?.message ?? cause);
+    if (!MISSING_PACKAGE.test(text)) throw cause;
+    const name = spec.replace(/^(\.\.?\/)+/, "");
+    throw new EnvelopeError("IO_FAILED", `Loading ${name} failed: ${text.split(/\\n|\n/)[0]}`, {
+      hint: "the AWS SDK, fflate and age are downloaded on their first use: check access to the npm registry " +
+        "(or NPM_CONFIG_REGISTRY), or reinstall the package",
+      cause,
+    });
+  }
 }
