@@ -25,7 +25,7 @@ import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
 import { errnoCode, ioError } from "./io_errors.ts";
 import type { UploadFlags } from "./object_flags.ts";
-import { claimStdout, exitOnClosedPipe, note } from "./output.ts";
+import { claimStdout, exitOnClosedPipe, exitQuietlyOnClosedStdout, note } from "./output.ts";
 import { removeOnSignal, sweepStale, tempPathFor } from "./temp_files.ts";
 import { importLater } from "../import_later.ts";
 
@@ -307,6 +307,7 @@ export async function openOutput(path: string, options: OutputOptions): Promise<
 
 /** stdout as a web stream (its end does not close the process's stdout); a closed pipe ends the run with 141. */
 export function stdoutStream(): WritableStream<Uint8Array> {
+  exitQuietlyOnClosedStdout(true);
   return new WritableStream<Uint8Array>({
     write(chunk) {
       return new Promise<void>((resolve, reject) => {
