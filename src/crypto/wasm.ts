@@ -204,11 +204,11 @@ function wasmApi(): typeof WebAssembly {
 type FromBase64 = (text: string, options?: { lastChunkHandling?: "strict" }) => Uint8Array<ArrayBuffer>;
 
 /**
- * The core's bytes. The runtime's native base64 decoder when there is one: on
- * Deno it takes about 0.1 ms where the portable decoder takes 4-15 ms
- * (measured with scripts/bench_startup.ts's in-process line and by hand), a
- * visible part of a small file's encrypt. Node 20 and 22 have no native decoder
- * and use the portable one.
+ * The core's bytes. The runtime's native base64 decoder when there is one:
+ * the portable decoder was the larger part of loading the core in Deno (the
+ * in-process line of scripts/bench_startup.ts; docs/benchmarks.md), a visible
+ * part of a small file's encrypt. Node 20 and 22 have no native decoder and
+ * use the portable one.
  *
  * @example
  * ```ts
