@@ -171,7 +171,7 @@ Deno.test("cli --json: inspect has keys[] for every format; keygen and key-id re
 Deno.test("cli progress line: done/total, percent, rate and ETA; bytes and rate when the total is unknown", () => {
   const mib = 1024 * 1024;
   const line = progressLine("encrypting", 50 * mib, 200 * mib, 2);
-  assert.match(line, /^encrypting 50\.0 MiB \/ 200\.0 MiB \[#{6}-{18}\]  25% 25\.0 MiB\/s ETA 0:06$/);
+  assert.match(line, /^encrypting 50\.0 MiB \/ 200\.0 MiB \[#{6}-{18}\] {2}25% 25\.0 MiB\/s ETA 0:06$/);
   assert.equal(progressLine("decrypting", 3 * mib, undefined, 1), "decrypting 3.0 MiB 3.0 MiB/s");
   assert.match(progressLine("x", 10, 10, 0), /100% 0 B\/s$/, "no ETA before a rate is known");
 });

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { AesGcm } from "../src/crypto/aes_gcm.ts";
 import { Fernet } from "../src/crypto/fernet.ts";
 import { hmacSha256, sha256 } from "../src/crypto/hash.ts";
-import { loadCore } from "../src/crypto/wasm.ts";
+import { loadCore, moduleBytes } from "../src/crypto/wasm.ts";
+import { WASM_BASE64, WASM_SHA256 } from "../src/crypto/_wasm/core.generated.ts";
+import { decodeBase64, encodeHex } from "../src/encoding/base64.ts";
 import { randomBytes } from "../src/crypto/random.ts";
 
 /** Where `needle` occurs in the core's whole memory. */
@@ -124,4 +126,13 @@ Deno.test("without WebAssembly every entry point fails with WASM_UNAVAILABLE", a
   `);
   assert.ok(r.ok, r.out);
   assert.equal(r.out.trim(), "WASM_UNAVAILABLE,WASM_UNAVAILABLE,WASM_UNAVAILABLE,WASM_UNAVAILABLE");
+});
+
+Deno.test("the core's bytes: the native base64 decoder (where the runtime has one) and the portable one agree", async () => {
+  const portable = decodeBase64(WASM_BASE64);
+  const native = (Uint8Array as unknown as { fromBase64?: unknown }).fromBase64;
+  assert.equal(typeof native, "function", "Deno 2.9 has Uint8Array.fromBase64; this test checks it against ours");
+  assert.deepEqual(moduleBytes(), portable);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", moduleBytes()));
+  assert.equal(encodeHex(digest), WASM_SHA256);
 });

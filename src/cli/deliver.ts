@@ -8,14 +8,14 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { extractZip } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
 import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
 import type { TrustOptions } from "./trust_flags.ts";
-import { COLLECT_EVERY, collector } from "./gc.ts";
+import { gcPacer } from "./gc.ts";
 import { ioError } from "./io_errors.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
+import { importLater } from "../import_later.ts";
 
 /** The default output name for `input`: without its `.envl` (or `--suffix`, or Nitro `.encrypted`) suffix. */
 export function defaultOutputName(input: string, ours = SUFFIX): string {
@@ -82,15 +82,12 @@ export async function deliver(
     try {
       const zipPath = join(tmp, "archive.zip");
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
-      const gc = collector();
-      let since = 0;
-      const onBytes = (n: number) => {
-        since += n;
-        if (gc && since >= COLLECT_EVERY) {
-          since = 0;
-          gc();
-        }
-      };
+      const onBytes = gcPacer(undefined);
+      // The zip reader (and node:zlib) load only for a folder: a file's decrypt does not pay for them.
+      const { extractZip } = await importLater<typeof import("../archive/unzip.ts")>(
+        import.meta.url,
+        "../archive/unzip.ts",
+      );
       await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
     } finally {
       await rm(tmp, { recursive: true, force: true });

@@ -8,11 +8,16 @@
  * {@linkcode escapeControls}: a forged `ESC[2K\r` or newline shows as
  * `\x1b[2K\r\n` and cannot draw a fake `error:` or `hint:` line.
  *
+ * In Deno the lines go through `Deno.stdout`/`Deno.stderr`: importing
+ * `node:process` starts Deno's Node layer, which costs about as much as an
+ * empty `deno run` (`scripts/bench_startup.ts`), so `envelope --version` and
+ * `--help` would pay it for nothing. On Node, `process` (a global there).
+ *
  * @module
  */
-import process from "node:process";
+import type NodeProcess from "node:process";
 import { EnvelopeError } from "../errors.ts";
-import { COLLECT_EVERY, collector } from "./gc.ts";
+import { gcPacer } from "./gc.ts";
 
 /** Where the CLI writes; tests and embedders may capture it. */
 export interface Terminal {
@@ -21,14 +26,53 @@ export interface Terminal {
   readonly errIsTty: boolean;
 }
 
+/** The part of Deno's namespace the terminal needs. */
+interface DenoStdio {
+  readonly stdin: { isTerminal(): boolean };
+  readonly stdout: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
+  readonly stderr: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
+  readonly errors: { readonly BrokenPipe: new () => Error };
+  exit(code: number): never;
+}
+
+/** Deno's namespace when running in Deno (then Node's layer is left unloaded). */
+const deno = (globalThis as { Deno?: DenoStdio }).Deno;
+/** Node's `process`; in Deno, touching it starts the Node layer, so only the Node paths do. */
+const nodeProcess = () => (globalThis as unknown as { process: typeof NodeProcess }).process;
+const encoder = new TextEncoder();
+
+/** Writes all of `text` to a Deno stdio resource; a reader gone from stdout ends the run with 141. */
+function denoWrite(which: "stdout" | "stderr", text: string): void {
+  const w = deno![which];
+  const bytes = encoder.encode(text);
+  try {
+    for (let off = 0; off < bytes.length;) off += w.writeSync(bytes.subarray(off));
+  } catch (e) {
+    if (!(e instanceof deno!.errors.BrokenPipe)) throw e;
+    // Nobody reads stderr any more: nothing to tell. A closed stdout ends the run as age and cat end it.
+    if (which === "stdout") exitOnClosedPipe();
+  }
+}
+
 /** The process's stdout and stderr. */
-export const processTerminal: Terminal = {
-  out: (t) => void process.stdout.write(t),
-  err: (t) => void process.stderr.write(t),
-  get errIsTty() {
-    return Boolean(process.stderr.isTTY);
-  },
-};
+export const processTerminal: Terminal = deno
+  ? {
+    out: (t) => denoWrite("stdout", t),
+    err: (t) => denoWrite("stderr", t),
+    get errIsTty() {
+      return deno.stderr.isTerminal();
+    },
+  }
+  : {
+    out: (t) => void nodeProcess().stdout.write(t),
+    err: (t) => void nodeProcess().stderr.write(t),
+    get errIsTty() {
+      return Boolean(nodeProcess().stderr.isTTY);
+    },
+  };
+
+const stdoutIsTty = () => deno ? deno.stdout.isTerminal() : Boolean(nodeProcess().stdout.isTTY);
+const stdinIsTty = () => deno ? deno.stdin.isTerminal() : Boolean(nodeProcess().stdin.isTTY);
 
 let term: Terminal = processTerminal;
 
@@ -78,12 +122,12 @@ function escapeLines(text: string): string {
  * terminal says so instead of waiting in silence.
  */
 export function guardTerminal(command: string, io: { input?: string; output?: string; explicitOutput: boolean }): void {
-  if (io.output === "-" && !io.explicitOutput && process.stdout.isTTY) {
+  if (io.output === "-" && !io.explicitOutput && stdoutIsTty()) {
     throw new EnvelopeError("USAGE", "Refusing to write binary to the terminal", {
       hint: `use -o FILE, or -o - if you mean it (run \`envelope ${command} --help\`)`,
     });
   }
-  if (io.input === "-" && process.stdin.isTTY) note("reading from stdin; ^D to end");
+  if (io.input === "-" && stdinIsTty()) note("reading from stdin; ^D to end");
 }
 
 /** True once the output file turned out to be stdout itself (`-o /dev/stdout`). */
@@ -103,19 +147,22 @@ export const CLOSED_PIPE_STATUS = 141;
 
 /** Ends the run quietly with status 141: the reader of stdout (or of a FIFO output) is gone. */
 export function exitOnClosedPipe(): never {
-  process.exit(CLOSED_PIPE_STATUS);
+  return deno ? deno.exit(CLOSED_PIPE_STATUS) : nodeProcess().exit(CLOSED_PIPE_STATUS);
 }
 
 let pipeWatched = false;
 
 /**
- * Turns `EPIPE` on stdout (`envelope decrypt -o - f | head -c 10`) into a
- * quiet exit 141 instead of an uncaught stack trace.
+ * Turns `EPIPE` on Node's stdout (`envelope decrypt -o - f | head -c 10`)
+ * into a quiet exit 141 instead of an uncaught stack trace. In Deno the lines
+ * of this module handle a closed stdout as they write, so the watch is set
+ * only when `nodeStdout` says the caller writes through Node's stdout (the
+ * data of `-o -`, output_file.ts), which loads Node's layer anyway.
  */
-export function exitQuietlyOnClosedStdout(): void {
-  if (pipeWatched) return;
+export function exitQuietlyOnClosedStdout(nodeStdout = false): void {
+  if (pipeWatched || (deno && !nodeStdout)) return;
   pipeWatched = true;
-  process.stdout.on("error", (e: unknown) => {
+  nodeProcess().stdout.on("error", (e: unknown) => {
     if ((e as { code?: string }).code === "EPIPE") exitOnClosedPipe();
     throw e;
   });
@@ -264,8 +311,7 @@ export function progress(label: string, total: number | undefined): TransformStr
   let last = 0;
   let drawn = false;
   let width = 0;
-  let sinceCollect = 0;
-  const gc = collector();
+  const pace = gcPacer(total);
   const started = Date.now();
   const show = term.errIsTty && !verbosity.quiet && !verbosity.json &&
     (total === undefined || total >= BAR_THRESHOLD);
@@ -284,11 +330,7 @@ export function progress(label: string, total: number | undefined): TransformStr
   return new TransformStream({
     transform(chunk, controller) {
       done += chunk.length;
-      sinceCollect += chunk.length;
-      if (gc && sinceCollect >= COLLECT_EVERY) {
-        sinceCollect = 0;
-        gc();
-      }
+      pace(chunk.length);
       if (show) draw(false);
       controller.enqueue(chunk);
     },

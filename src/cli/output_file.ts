@@ -25,8 +25,9 @@ import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
 import { errnoCode, ioError } from "./io_errors.ts";
 import type { UploadFlags } from "./object_flags.ts";
-import { claimStdout, exitOnClosedPipe, note } from "./output.ts";
+import { claimStdout, exitOnClosedPipe, exitQuietlyOnClosedStdout, note } from "./output.ts";
 import { removeOnSignal, sweepStale, tempPathFor } from "./temp_files.ts";
+import { importLater } from "../import_later.ts";
 
 /** What is at an output path, after following a final link. */
 export type OutputTarget =
@@ -106,7 +107,10 @@ export async function resolveTarget(path: string, force: boolean): Promise<Outpu
 
 /** Refuses an output that may not be written (see {@linkcode resolveTarget}). */
 export async function checkWritable(path: string, force: boolean): Promise<void> {
-  if (isObjectUrl(path)) return await (await import("./object_io.ts")).checkObjectWritable(path, force);
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
+      .checkObjectWritable(path, force);
+  }
   await resolveTarget(path, force);
 }
 
@@ -307,6 +311,7 @@ export async function openOutput(path: string, options: OutputOptions): Promise<
 
 /** stdout as a web stream (its end does not close the process's stdout); a closed pipe ends the run with 141. */
 export function stdoutStream(): WritableStream<Uint8Array> {
+  exitQuietlyOnClosedStdout(true);
   return new WritableStream<Uint8Array>({
     write(chunk) {
       return new Promise<void>((resolve, reject) => {
@@ -336,7 +341,10 @@ export async function writeOutput(
     return;
   }
   // s3:// and oss:// outputs are multipart uploads (object_io.ts), loaded only when named.
-  if (isObjectUrl(path)) return await (await import("./object_io.ts")).writeObjectOutput(source, path, options);
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
+      .writeObjectOutput(source, path, options);
+  }
   let out: AtomicOutput;
   try {
     out = await openOutput(path, options);

@@ -25,6 +25,7 @@ import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
 import type { DecryptRequest } from "../deliver.ts";
 import { truncatedMagic } from "../../compat/detect.ts";
+import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
   { name: "range", short: "r", kind: "string" },
@@ -54,8 +55,14 @@ export function parseRange(text: string): { start: number; end?: number } {
 }
 
 async function openSource(path: string): Promise<RandomAccessSource> {
-  if (isObjectUrl(path)) return await (await import("../object_io.ts")).openObjectSource(path);
-  const { fileSource } = await import("../../io/file_source.ts");
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("../object_io.ts")>(import.meta.url, "../object_io.ts"))
+      .openObjectSource(path);
+  }
+  const { fileSource } = await importLater<typeof import("../../io/file_source.ts")>(
+    import.meta.url,
+    "../../io/file_source.ts",
+  );
   try {
     return await fileSource(path);
   } catch (e) {

@@ -30,6 +30,7 @@ import { mkdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
+import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -127,7 +128,10 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         "Reading the command line failed: -r takes s3://BUCKET/PREFIX/ (or oss://) and -o DIR",
       );
     }
-    const { decryptMany } = await import("../object_batch.ts");
+    const { decryptMany } = await importLater<typeof import("../object_batch.ts")>(
+      import.meta.url,
+      "../object_batch.ts",
+    );
     const keysFor = reusingKeys(req);
     return await decryptMany({
       input: req.input,
@@ -226,7 +230,10 @@ async function decryptOne(
         { hint: "the Nitro and Alibaba formats have no signatures; decrypt without --require-signed if you trust it" },
       );
     }
-    const { decryptCompatCommand } = await import("../compat_formats.ts");
+    const { decryptCompatCommand } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
     return await decryptCompatCommand(peeked, req, input.size);
   }
   if (req.format === "nitro" || req.format === "aliyun") {

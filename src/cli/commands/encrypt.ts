@@ -5,7 +5,6 @@
  */
 import { mkdir, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import { zipDirectory } from "../../archive/zip.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";
@@ -24,6 +23,7 @@ import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { detail, guardTerminal, note, progress, say, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -74,7 +74,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     if (format !== "nitro" && format !== "aliyun") {
       throw usageError("encrypt", `Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
     }
-    const { encryptCompatCommand } = await import("../compat_formats.ts");
+    const { encryptCompatCommand } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
     const outcome = await encryptCompatCommand(format, {
       input: positionals[0],
       dir,
@@ -102,7 +105,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     const keys = specs.length + recipients.length > 0
       ? [...await resolveKeys(specs), ...recipients]
       : [await defaultEncryptKey()];
-    const { encryptMany } = await import("../object_batch.ts");
+    const { encryptMany } = await importLater<typeof import("../object_batch.ts")>(
+      import.meta.url,
+      "../object_batch.ts",
+    );
     return await encryptMany({
       dir: from,
       output: to,
@@ -210,6 +216,11 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
   let size: number | undefined;
   if (job.dir !== undefined) {
     await checkDir(job.dir);
+    // The zip writer (and fflate) load only for a folder: a file's encrypt does not pay for them.
+    const { zipDirectory } = await importLater<typeof import("../../archive/zip.ts")>(
+      import.meta.url,
+      "../../archive/zip.ts",
+    );
     source = zipDirectory(job.dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
   } else {
     const inp = await openInput(job.input);

@@ -14,6 +14,7 @@ import { peek } from "../../io/header_peek.ts";
 import { escapeControls as esc, report, say } from "../output.ts";
 import { dearmored } from "../armor_input.ts";
 import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
   { name: "json", kind: "boolean" },
@@ -39,7 +40,10 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
   if (hasMagic(head)) {
     info = { ...(await inspectHeader(head)) };
   } else {
-    const { inspectCompat } = await import("../compat_formats.ts");
+    const { inspectCompat } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
     info = await inspectCompat(head, size, positionals[0] === "-" ? "stdin" : positionals[0]);
   }
   if (flags.json) {
@@ -65,8 +69,11 @@ async function fileHead(path: string): Promise<{ head: Uint8Array; size?: number
 
 /** The same for an s3:// or oss:// object: one ranged GET for any usual header. */
 async function objectHead(url: string): Promise<{ head: Uint8Array; size?: number }> {
-  const { openObjectSource } = await import("../object_io.ts");
-  const { readHeaderBytes } = await import("../../s3/replace_header.ts");
+  const { openObjectSource } = await importLater<typeof import("../object_io.ts")>(import.meta.url, "../object_io.ts");
+  const { readHeaderBytes } = await importLater<typeof import("../../s3/replace_header.ts")>(
+    import.meta.url,
+    "../../s3/replace_header.ts",
+  );
   const source = await openObjectSource(url);
   try {
     const first = await source.read(0, Math.min(source.size, 4096));

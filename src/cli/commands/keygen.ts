@@ -10,6 +10,7 @@ import { parseArgs } from "../args.ts";
 import { missingFolder } from "../io_errors.ts";
 import { currentVerbosity, note, report, say, status, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -43,7 +44,10 @@ export async function keygenCommand(argv: readonly string[]): Promise<number> {
         hint: "give -o PATH for the identity file (mode 0600), or -o - to print it",
       });
     }
-    const { createIdentityFile } = await import("../age_files.ts");
+    const { createIdentityFile } = await importLater<typeof import("../age_files.ts")>(
+      import.meta.url,
+      "../age_files.ts",
+    );
     const recipient = await createIdentityFile(out, { pq: Boolean(flags.pq), force: Boolean(flags.force) });
     // The recipient is public: on stdout, unless the identity itself went there.
     report({ command: "keygen", ok: true, file: out, keys: [{ provider: "age", keyId: recipient }] });

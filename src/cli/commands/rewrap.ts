@@ -21,6 +21,7 @@ import { escapeControls as esc, report, say, status } from "../output.ts";
 import { USAGE } from "../usage.ts";
 import { looksArmored } from "../../encoding/armor.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
+import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
   { name: "key", short: "k", kind: "list" },
@@ -108,7 +109,10 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   let rest: ReadableStream<Uint8Array>;
   if (object && inPlace) {
     // An object rewrapped in place: the payload is copied inside the store (docs/s3.md).
-    const { rewriteObjectHeader } = await import("../object_io.ts");
+    const { rewriteObjectHeader } = await importLater<typeof import("../object_io.ts")>(
+      import.meta.url,
+      "../object_io.ts",
+    );
     const moved = await rewriteObjectHeader(object, result.header, result.payloadOffset);
     status(
       `payload ${moved.method === "copy" ? "copied inside the store" : "downloaded and uploaded again"}: ` +
@@ -116,7 +120,10 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
     );
     rest = new ReadableStream({ start: (c) => c.close() });
   } else if (object) {
-    rest = (await import("../../s3/source.ts")).sourceStream(object, { start: result.payloadOffset });
+    rest = (await importLater<typeof import("../../s3/source.ts")>(import.meta.url, "../../s3/source.ts")).sourceStream(
+      object,
+      { start: result.payloadOffset },
+    );
   } else {
     try {
       rest = fileHandleStream(await open(inputPath, "r"), result.payloadOffset, inputPath);
@@ -173,8 +180,14 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
  */
 async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: ObjectSource }> {
   if (isObjectUrl(inputPath)) {
-    const { openObjectSource } = await import("../object_io.ts");
-    const { readHeaderBytes } = await import("../../s3/replace_header.ts");
+    const { openObjectSource } = await importLater<typeof import("../object_io.ts")>(
+      import.meta.url,
+      "../object_io.ts",
+    );
+    const { readHeaderBytes } = await importLater<typeof import("../../s3/replace_header.ts")>(
+      import.meta.url,
+      "../../s3/replace_header.ts",
+    );
     const object = await openObjectSource(inputPath);
     const first = await object.read(0, Math.min(object.size, 4096));
     return { head: hasMagic(first) ? await readHeaderBytes(object) : first, object };

@@ -11,6 +11,7 @@ import { isObjectUrl, parseObjectUrl } from "../../s3/url.ts";
 import { parseArgs } from "../args.ts";
 import { escapeControls as esc, report, say, status } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
   { name: "older-than", kind: "string" },
@@ -41,7 +42,7 @@ export async function s3CleanupCommand(argv: readonly string[]): Promise<number>
     });
   }
   const loc = parseObjectUrl(positionals[0]);
-  const { cliClient } = await import("../object_io.ts");
+  const { cliClient } = await importLater<typeof import("../object_io.ts")>(import.meta.url, "../object_io.ts");
   const client = cliClient(loc.scheme);
   const olderThanMs = Number(text ?? 0) * 1000;
   const found = flags["dry-run"]
