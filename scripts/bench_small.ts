@@ -5,20 +5,33 @@
  * message after another (each call awaited before the next starts).
  *
  * Decrypt cycles through a pool of distinct messages, each under its own
- * data key, so every call unwraps a different key. Each cell is the median
- * of several runs (default 9; `--runs N`, at least 3); runs interleave the
+ * data key, so every call unwraps another key. Each cell is the median of
+ * several runs (default 9; `--runs N`, at least 3); runs interleave the
  * sizes and directions so that load from other work on the machine falls
  * on all cells alike. The load average before and after and `deno --version`
- * are printed with the table. `--quick` is a smoke run of a few seconds.
+ * are printed with the table, and the rate per second of the process's CPU
+ * time (user + system, from `process.cpuUsage`), which other work on the
+ * machine disturbs less than the wall-clock rate. `--quick` is a smoke run
+ * of a few seconds.
+ *
+ * `--against REF` also loads the library as it is at git revision REF (from
+ * `git archive`, into a temporary directory) and measures both in the same
+ * process, run by run in turn, with a row of ratios: on a shared machine
+ * whose load moves during a run, that comparison is fairer than two tables
+ * taken minutes apart. Each copy decrypts the messages it encrypted itself.
  *
  * @module
  */
-import { decrypt, encrypt, LocalKey } from "../mod.ts";
+import { cpuUsage } from "node:process";
 
 const QUICK = Deno.args.includes("--quick");
-const runsArg = Deno.args.indexOf("--runs");
-const RUNS = Math.max(3, runsArg >= 0 ? Number(Deno.args[runsArg + 1]) || 9 : QUICK ? 3 : 9);
+const arg = (name: string) => {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+};
+const RUNS = Math.max(3, Number(arg("--runs")) || (QUICK ? 3 : 9));
 const SLICE_MS = QUICK ? 150 : 500;
+const AGAINST = arg("--against");
 const POOL = 256;
 const KIB = 1024;
 const SIZES = [64, 4 * KIB, 64 * KIB];
@@ -27,9 +40,33 @@ const sizeName = (n: number) => (n >= KIB ? `${n / KIB} KiB` : `${n} B`);
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const loadavg = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 
-/** Calls `fn` one call after another for `ms` milliseconds; returns calls per second. */
-async function rate(fn: (i: number) => Promise<unknown>, ms: number): Promise<number> {
+/** The part of the library the benchmark uses, so two copies of it can be loaded side by side. */
+interface Lib {
+  encrypt(pt: Uint8Array, o: { keys: unknown }): Promise<Uint8Array>;
+  decrypt(m: Uint8Array, o: { keys: unknown }): Promise<Uint8Array>;
+  LocalKey: { generate(): Promise<{ dispose(): void }> };
+}
+
+/** One copy of the library with its key, plaintexts and pools of sealed messages. */
+interface Subject {
+  name: string;
+  lib: Lib;
+  opts: { keys: { dispose(): void } };
+  pools: Uint8Array[][];
+  enc: Rate[][];
+  dec: Rate[][];
+}
+
+/** Calls per second of wall-clock time, and per second of this process's CPU time. */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+
+/** Calls `fn` one call after another for `ms` milliseconds. */
+async function rate(fn: (i: number) => Promise<unknown>, ms: number): Promise<Rate> {
   let n = 0;
+  const c0 = cpuUsage();
   const t0 = performance.now();
   let t = t0;
   while (t - t0 < ms) {
@@ -37,7 +74,8 @@ async function rate(fn: (i: number) => Promise<unknown>, ms: number): Promise<nu
     n++;
     t = performance.now();
   }
-  return n / ((t - t0) / 1000);
+  const c = cpuUsage(c0);
+  return { wall: n / ((t - t0) / 1000), cpu: n / ((c.user + c.system) / 1e6) };
 }
 
 function median(xs: number[]): number {
@@ -46,45 +84,108 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function denoVersion(): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), { args: ["--version"], stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout).trim().split("\n").join("; ");
+async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).trim();
 }
 
-const key = await LocalKey.generate();
-const opts = { keys: key };
-const plaintexts = SIZES.map((n) => crypto.getRandomValues(new Uint8Array(n)));
-const pools: Uint8Array[][] = [];
-for (const pt of plaintexts) {
-  const pool: Uint8Array[] = [];
-  for (let i = 0; i < POOL; i++) pool.push(await encrypt(pt, opts));
-  // A benchmark of a broken round trip measures nothing: check one message of each size.
-  const back = await decrypt(pool[0], opts);
-  if (back.length !== pt.length || !back.every((x, i) => x === pt[i])) {
-    throw new Error(`Round trip of ${sizeName(pt.length)} failed: the benchmark would be meaningless`);
-  }
-  pools.push(pool);
+/** The library at git revision `ref`, unpacked into a temporary directory. */
+async function libAt(ref: string): Promise<{ lib: Lib; label: string; dir: string }> {
+  const root = new URL("..", import.meta.url).pathname;
+  const commit = await run("git", ["rev-parse", "--short", ref], root);
+  const dir = await Deno.makeTempDir({ prefix: "bench_small_" });
+  const tar = `${dir}/src.tar`;
+  await run("git", ["archive", "-o", tar, commit, "mod.ts", "src"], root);
+  await run("tar", ["-xf", tar, "-C", dir]);
+  const lib = await import(`file://${dir}/mod.ts`) as Lib;
+  return { lib, label: commit.startsWith(ref) ? commit : `${ref} (${commit})`, dir };
 }
+
+async function subject(name: string, lib: Lib, plaintexts: Uint8Array[]): Promise<Subject> {
+  const opts = { keys: await lib.LocalKey.generate() };
+  const pools: Uint8Array[][] = [];
+  for (const pt of plaintexts) {
+    const pool: Uint8Array[] = [];
+    for (let i = 0; i < POOL; i++) pool.push(await lib.encrypt(pt, opts));
+    // A benchmark of a broken round trip measures nothing: check one message of each size.
+    const back = await lib.decrypt(pool[0], opts);
+    if (back.length !== pt.length || !back.every((x, i) => x === pt[i])) {
+      throw new Error(`Round trip of ${sizeName(pt.length)} failed in ${name}: the benchmark would be meaningless`);
+    }
+    pools.push(pool);
+  }
+  return { name, lib, opts, pools, enc: SIZES.map(() => []), dec: SIZES.map(() => []) };
+}
+
+async function denoVersion(): Promise<string> {
+  return (await run(Deno.execPath(), ["--version"])).split("\n").join("; ");
+}
+
+const plaintexts = SIZES.map((n) => crypto.getRandomValues(new Uint8Array(n)));
+const subjects: Subject[] = [];
+let tempDir: string | undefined;
+if (AGAINST) {
+  const base = await libAt(AGAINST);
+  tempDir = base.dir;
+  subjects.push(await subject(base.label, base.lib, plaintexts));
+}
+subjects.push(await subject("this tree", await import("../mod.ts") as unknown as Lib, plaintexts));
 
 const loadBefore = loadavg();
 const t0 = Date.now();
-const enc: number[][] = SIZES.map(() => []);
-const dec: number[][] = SIZES.map(() => []);
+const cellOf = (s: Subject, i: number, pt: Uint8Array) => ({
+  enc: () => rate(() => s.lib.encrypt(pt, s.opts), SLICE_MS),
+  dec: () => rate((k) => s.lib.decrypt(s.pools[i][k % POOL], s.opts), SLICE_MS),
+});
 // Warm-up, not counted.
-for (const [s, pt] of plaintexts.entries()) {
-  await rate(() => encrypt(pt, opts), SLICE_MS / 5);
-  await rate((i) => decrypt(pools[s][i % POOL], opts), SLICE_MS / 5);
+for (const s of subjects) {
+  for (const [i, pt] of plaintexts.entries()) {
+    await rate(() => s.lib.encrypt(pt, s.opts), SLICE_MS / 5);
+    await rate((k) => s.lib.decrypt(s.pools[i][k % POOL], s.opts), SLICE_MS / 5);
+  }
 }
 for (let r = 0; r < RUNS; r++) {
-  for (const [s, pt] of plaintexts.entries()) {
-    enc[s].push(await rate(() => encrypt(pt, opts), SLICE_MS));
-    dec[s].push(await rate((i) => decrypt(pools[s][i % POOL], opts), SLICE_MS));
+  for (const [i, pt] of plaintexts.entries()) {
+    // Alternate which copy goes first, so neither always follows the other's garbage.
+    for (const s of r % 2 ? [...subjects].reverse() : subjects) {
+      const c = cellOf(s, i, pt);
+      s.enc[i].push(await c.enc());
+      s.dec[i].push(await c.dec());
+    }
   }
 }
 const seconds = (Date.now() - t0) / 1000;
-key.dispose();
+for (const s of subjects) s.opts.keys.dispose();
+if (tempDir) await Deno.remove(tempDir, { recursive: true });
 
 const cols = SIZES.map(sizeName);
+const suffix = (s: Subject) => (subjects.length > 1 ? ` (${s.name})` : "");
+const med = (xs: Rate[], k: keyof Rate = "wall") => median(xs.map((x) => x[k]));
+const rows: string[] = [];
+for (const dir of ["enc", "dec"] as const) {
+  for (const s of subjects) rows.push(`| ${dir}rypt${suffix(s)} | ${s[dir].map((xs) => fmt(med(xs))).join(" | ")} |`);
+}
+if (subjects.length > 1) {
+  const [a, b] = subjects;
+  for (const dir of ["enc", "dec"] as const) {
+    const ratios = SIZES.map((_, i) => (med(b[dir][i]) / med(a[dir][i])).toFixed(2) + "x");
+    rows.push(`| ${dir}rypt: this tree / ${a.name} | ${ratios.join(" | ")} |`);
+  }
+}
+for (const dir of ["enc", "dec"] as const) {
+  for (const s of subjects) {
+    const spread = s[dir].map((xs) =>
+      `${fmt(Math.min(...xs.map((x) => x.wall)))}..${fmt(Math.max(...xs.map((x) => x.wall)))}`
+    );
+    rows.push(`| ${dir}rypt${suffix(s)} min..max | ${spread.join(" | ")} |`);
+  }
+}
+for (const dir of ["enc", "dec"] as const) {
+  for (const s of subjects) {
+    rows.push(`| ${dir}rypt${suffix(s)} per CPU-second | ${s[dir].map((xs) => fmt(med(xs, "cpu"))).join(" | ")} |`);
+  }
+}
 const lines = [
   `### Small messages: messages/s, median of ${RUNS} runs${QUICK ? " (--quick: rough)" : ""}`,
   "",
@@ -94,10 +195,7 @@ const lines = [
   "",
   `| | ${cols.join(" | ")} |`,
   `| --- | ${cols.map(() => "---:").join(" | ")} |`,
-  `| encrypt | ${enc.map((xs) => fmt(median(xs))).join(" | ")} |`,
-  `| decrypt | ${dec.map((xs) => fmt(median(xs))).join(" | ")} |`,
-  `| encrypt (min..max) | ${enc.map((xs) => `${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))}`).join(" | ")} |`,
-  `| decrypt (min..max) | ${dec.map((xs) => `${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))}`).join(" | ")} |`,
+  ...rows,
   "",
   `- date: ${new Date().toISOString()}, ${seconds.toFixed(0)} s measured`,
   `- load average (1, 5, 15 min): ${loadBefore} before, ${loadavg()} after; ${navigator.hardwareConcurrency} cores`,
