@@ -150,6 +150,67 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 }
 
 /**
+ * HKDF-SHA256 with one salt and input key but several `infos`: one
+ * HKDF-Extract, then one HKDF-Expand of `length` bytes per info. Each output
+ * equals `hkdfSha256(ikm, salt, info, length)` for its info; sharing the
+ * extract step saves an HMAC per extra output.
+ *
+ * @example The same bytes as separate calls
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hkdfSha256, hkdfSha256Each } from "./hash.ts";
+ * const te = new TextEncoder();
+ * const ikm = new Uint8Array(32).fill(7), salt = new Uint8Array(32).fill(9);
+ * const [a, b] = hkdfSha256Each(ikm, salt, [te.encode("a"), te.encode("b")], 32);
+ * assert.deepEqual(a, hkdfSha256(ikm, salt, te.encode("a"), 32));
+ * assert.deepEqual(b, hkdfSha256(ikm, salt, te.encode("b"), 32));
+ * ```
+ */
+export function hkdfSha256Each(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  infos: readonly Uint8Array[],
+  length: number,
+): Uint8Array[] {
+  requireBytes(ikm, "The HKDF input key material");
+  requireBytes(salt, "The HKDF salt");
+  for (const info of infos) requireBytes(info, "The HKDF info");
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`,
+    );
+  }
+  let maxInfo = 0;
+  for (const info of infos) maxInfo = Math.max(maxInfo, info.length);
+  // Room after the inputs: the PRK, T(n), and the next block's input T(n-1) || info || n.
+  const room = 32 + 32 + 32 + maxInfo + 1;
+  return withInputs([ikm, salt], room, (core, [i, s], prk) => {
+    const x = core.exports;
+    // HKDF-Extract: PRK = HMAC(salt, IKM); an empty salt is HashLen zeros, which HMAC pads to the same key.
+    x.hmac_sha256(s, salt.length, i, ikm.length, prk);
+    const t = prk + 32;
+    const block = t + 32;
+    const outs: Uint8Array[] = [];
+    for (const info of infos) {
+      const out = new Uint8Array(length);
+      // HKDF-Expand: T(n) = HMAC(PRK, T(n-1) || info || n), with T(0) empty.
+      for (let n = 1, off = 0; off < length; n++, off += 32) {
+        const m = core.mem();
+        if (n > 1) m.copyWithin(block, t, t + 32);
+        m.set(info, block + 32);
+        m[block + 32 + info.length] = n;
+        const start = n === 1 ? block + 32 : block;
+        x.hmac_sha256(prk, 32, start, block + 32 + info.length + 1 - start, t);
+        out.set(core.mem().subarray(t, t + Math.min(32, length - off)), off);
+      }
+      outs.push(out);
+    }
+    return outs;
+  });
+}
+
+/**
  * True when `a` and `b` hold the same bytes, compared in time that does not
  * depend on their contents (only on their lengths, which are not secret).
  *
