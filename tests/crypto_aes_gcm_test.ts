@@ -97,6 +97,14 @@ Deno.test("AesGcm refuses bad keys, IVs and argument types", async () => {
     );
   }
   await assert.rejects(() => AesGcm.create("0".repeat(32) as unknown as Uint8Array), TypeError);
+  for (const n of [0, 15, 33]) {
+    assert.throws(
+      () => AesGcm.createSync(new Uint8Array(n)),
+      (e: unknown) => isEnvelopeError(e, "INVALID_KEY"),
+      `createSync, key of ${n} bytes`,
+    );
+  }
+  assert.throws(() => AesGcm.createSync("0".repeat(32) as unknown as Uint8Array), TypeError);
   const g = await AesGcm.create(new Uint8Array(32));
   assert.throws(
     () => g.seal(new Uint8Array(0), new Uint8Array(1)),
@@ -125,6 +133,13 @@ Deno.test("AesGcm known answers: NIST GCM test cases 2, 4 (AAD) and 6 (60-byte I
     "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
   );
   g0.dispose();
+  const s0 = AesGcm.createSync(k0);
+  assert.equal(
+    encodeHex(s0.seal(new Uint8Array(12), new Uint8Array(16))),
+    "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
+    "createSync makes the same key",
+  );
+  s0.dispose();
   const key = decodeHex("feffe9928665731c6d6a8f9467308308");
   const pt = decodeHex(
     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",

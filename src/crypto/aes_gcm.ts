@@ -13,7 +13,7 @@ import { EnvelopeError } from "../errors.ts";
 import { authFailed, check, checkIv, EMPTY, layout, placeParams, releaseParams, TAG } from "./_aes_gcm_common.ts";
 import { GcmOpener, GcmSealer, type GcmStream } from "./aes_gcm_stream.ts";
 import { type Backend, chooseBackend, subtleOrUndefined } from "./backend.ts";
-import { type Core, loadCore, requireBytes, WINDOW } from "./wasm.ts";
+import { type Core, coreSync, loadCore, requireBytes, WINDOW } from "./wasm.ts";
 
 export { GcmOpener, GcmSealer } from "./aes_gcm_stream.ts";
 
@@ -62,17 +62,33 @@ export class AesGcm {
    * ```
    */
   static async create(key: Uint8Array): Promise<AesGcm> {
-    requireBytes(key, "The AES-GCM key");
-    if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
-      throw new EnvelopeError(
-        "INVALID_KEY",
-        `Loading the AES-GCM key failed: it is ${key.length} bytes, not 16, 24 or 32`,
-        {
-          hint: "pass a 128-, 192- or 256-bit key",
-        },
-      );
-    }
-    const core = await loadCore();
+    checkKey(key);
+    return AesGcm.#load(await loadCore(), key);
+  }
+
+  /**
+   * Like {@linkcode AesGcm.create}, without a promise: for callers that
+   * make a key per message, where the await costs more than the work. It
+   * needs the core loaded; in Deno, Node and workers it loads it
+   * synchronously, and where a runtime refuses that (a browser's main
+   * thread) it throws `WASM_UNAVAILABLE` until `ready()` or `loadCore()`
+   * has resolved once.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = AesGcm.createSync(new Uint8Array(32));
+   * assert.ok(gcm.seal(new Uint8Array(12), new Uint8Array(1)).length === 17);
+   * gcm.dispose();
+   * ```
+   */
+  static createSync(key: Uint8Array): AesGcm {
+    checkKey(key);
+    return AesGcm.#load(coreSync(), key);
+  }
+
+  static #load(core: Core, key: Uint8Array): AesGcm {
     const keyPtr = core.copyIn(key);
     const ctx = core.exports.gcm_new(keyPtr, key.length);
     if (ctx === 0) {
@@ -404,6 +420,20 @@ export class AesGcm {
     this.#keyPtr = 0;
     this.#webKey = undefined;
     this.#webKeyReady = undefined;
+  }
+}
+
+/** Throws unless `key` is 16, 24 or 32 bytes. */
+function checkKey(key: Uint8Array): void {
+  requireBytes(key, "The AES-GCM key");
+  if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
+    throw new EnvelopeError(
+      "INVALID_KEY",
+      `Loading the AES-GCM key failed: it is ${key.length} bytes, not 16, 24 or 32`,
+      {
+        hint: "pass a 128-, 192- or 256-bit key",
+      },
+    );
   }
 }
 

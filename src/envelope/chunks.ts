@@ -19,9 +19,12 @@ export class ChunkCipher {
     this.#gcm = gcm;
   }
 
-  /** Takes the 32-byte payload key (the caller keeps ownership and wipes it). */
-  static async create(payloadKey: Uint8Array): Promise<ChunkCipher> {
-    return new ChunkCipher(await AesGcm.create(payloadKey));
+  /**
+   * Takes the 32-byte payload key (the caller keeps ownership and wipes it).
+   * Synchronous, so it needs the core loaded: `deriveKeys` has loaded it.
+   */
+  static create(payloadKey: Uint8Array): ChunkCipher {
+    return new ChunkCipher(AesGcm.createSync(payloadKey));
   }
 
   /** Seals chunk `index`; the result is ciphertext then tag. */

@@ -133,7 +133,7 @@ export async function beginSealing(
     });
     const headerTag = computeHeaderTag(keys.headerKey, core);
     const header = encodeHeader(core, headerTag, fresh.wrapped);
-    const cipher = await ChunkCipher.create(keys.payloadKey);
+    const cipher = ChunkCipher.create(keys.payloadKey);
     if (!signing) return { header, chunkSize, cipher };
     const transcript = signing.start(core, headerTag);
     return { header, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
@@ -237,7 +237,7 @@ export async function beginOpening(
         },
       );
     }
-    const cipher = await ChunkCipher.create(keys.payloadKey);
+    const cipher = ChunkCipher.create(keys.payloadKey);
     options.onHeader?.(header);
     if (!publicKey) return { header, cipher };
     const transcript = new Transcript(header.core, header.headerTag);
