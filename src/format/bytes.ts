@@ -45,29 +45,59 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Appends big-endian integers and byte strings. */
+/**
+ * Appends big-endian integers and byte strings into one buffer that grows by
+ * doubling. Given the exact final size, it allocates once and `finish`
+ * returns that buffer without a copy.
+ */
 export class ByteWriter {
-  #parts: Uint8Array[] = [];
+  #buf: Uint8Array;
+  #len = 0;
+  /** `capacity`: the bytes to allocate at first (the expected final size, if known). */
+  constructor(capacity = 64) {
+    this.#buf = new Uint8Array(Math.max(1, capacity));
+  }
+  #room(n: number): number {
+    const at = this.#len;
+    if (at + n > this.#buf.length) {
+      let cap = this.#buf.length * 2;
+      while (cap < at + n) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.#buf.subarray(0, at));
+      this.#buf = next;
+    }
+    this.#len = at + n;
+    return at;
+  }
   u8(v: number): this {
-    this.#parts.push(new Uint8Array([v]));
+    const o = this.#room(1);
+    this.#buf[o] = v;
     return this;
   }
   u16(v: number): this {
-    this.#parts.push(new Uint8Array([v >>> 8, v & 0xff]));
+    const o = this.#room(2);
+    this.#buf[o] = v >>> 8;
+    this.#buf[o + 1] = v;
     return this;
   }
   u32(v: number): this {
-    this.#parts.push(
-      new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]),
-    );
+    const o = this.#room(4);
+    const b = this.#buf;
+    b[o] = v >>> 24;
+    b[o + 1] = v >>> 16;
+    b[o + 2] = v >>> 8;
+    b[o + 3] = v;
     return this;
   }
-  bytes(b: Uint8Array): this {
-    this.#parts.push(b);
+  bytes(x: Uint8Array): this {
+    const o = this.#room(x.length);
+    this.#buf.set(x, o);
     return this;
   }
+  /** The bytes written, as an array of exactly that length that later writes do not change. */
   finish(): Uint8Array {
-    return concat(this.#parts);
+    // A full buffer is handed out as is: any later write must grow, so it moves to a new one.
+    return this.#len === this.#buf.length ? this.#buf : this.#buf.slice(0, this.#len);
   }
 }
 

@@ -107,9 +107,10 @@ export function encodeCore(core: HeaderCore): Uint8Array {
   }
   const suite = core.suite ?? SUITE;
   if (suite !== SUITE && suite !== SUITE_SIGNED) throw new RangeError("The suite must be 1 or 2");
-  return new ByteWriter()
+  const context = encodeContext(core.context);
+  return new ByteWriter(MAGIC.length + 1 + 1 + 4 + SALT_BYTES + context.length + COMMITMENT_BYTES)
     .bytes(MAGIC).u8(VERSION).u8(suite).u32(core.chunkSize).bytes(core.salt)
-    .bytes(encodeContext(core.context)).bytes(core.commitment)
+    .bytes(context).bytes(core.commitment)
     .finish();
 }
 
@@ -133,7 +134,8 @@ export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
       },
     );
   }
-  const w = new ByteWriter().u8(keys.length);
+  const encoded: [Uint8Array, Uint8Array, Uint8Array][] = [];
+  let size = 1;
   for (const k of keys) {
     if (!PROVIDER_RE.test(k.provider)) {
       throw new RangeError(
@@ -153,8 +155,13 @@ export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
         "Writing the header failed: a wrapped key is over 8192 bytes",
       );
     }
-    w.u8(k.provider.length).bytes(utf8Encode(k.provider, "a provider name"))
-      .u16(id.length).bytes(id).u16(k.wrapped.length).bytes(k.wrapped);
+    const provider = utf8Encode(k.provider, "a provider name");
+    encoded.push([provider, id, k.wrapped]);
+    size += 1 + provider.length + 2 + id.length + 2 + k.wrapped.length;
+  }
+  const w = new ByteWriter(size).u8(keys.length);
+  for (const [provider, id, wrapped] of encoded) {
+    w.u8(provider.length).bytes(provider).u16(id.length).bytes(id).u16(wrapped.length).bytes(wrapped);
   }
   return w.finish();
 }
@@ -304,7 +311,7 @@ export function encodeHeader(
   if (headerTag.length !== HEADER_TAG_BYTES) {
     throw new RangeError("The header tag must be 32 bytes");
   }
-  return new ByteWriter().bytes(core).bytes(headerTag).bytes(
-    encodeKeyList(keys),
-  ).finish();
+  const keyList = encodeKeyList(keys);
+  return new ByteWriter(core.length + HEADER_TAG_BYTES + keyList.length).bytes(core).bytes(headerTag).bytes(keyList)
+    .finish();
 }

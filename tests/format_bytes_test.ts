@@ -1,0 +1,72 @@
+/**
+ * format/bytes.ts: the writer's big-endian integers and its growth past its
+ * first buffer, checked against a plain reference encoding and read back by
+ * the reader.
+ */
+import assert from "node:assert/strict";
+import { ByteReader, ByteWriter, concat } from "../src/format/bytes.ts";
+
+/** The same operations written the slow, obvious way. */
+function reference(ops: [string, number | Uint8Array][]): Uint8Array {
+  return concat(ops.map(([op, v]) => {
+    if (op === "bytes") return v as Uint8Array;
+    const n = v as number;
+    if (op === "u8") return new Uint8Array([n & 0xff]);
+    if (op === "u16") return new Uint8Array([(n >>> 8) & 0xff, n & 0xff]);
+    return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  }));
+}
+
+Deno.test("ByteWriter writes big-endian integers and bytes in order, across its buffer's growth", () => {
+  for (const total of [0, 1, 255, 256, 257, 1000, 70_000]) {
+    const ops: [string, number | Uint8Array][] = [];
+    const w = new ByteWriter(total % 3 ? undefined : 1);
+    let n = 0;
+    let i = 0;
+    while (n < total) {
+      const kind = i++ % 4;
+      if (kind === 0) {
+        const v = (i * 37) & 0xff;
+        ops.push(["u8", v]);
+        w.u8(v);
+        n += 1;
+      } else if (kind === 1) {
+        const v = (i * 4099) & 0xffff;
+        ops.push(["u16", v]);
+        w.u16(v);
+        n += 2;
+      } else if (kind === 2) {
+        const v = (i * 2654435761) >>> 0;
+        ops.push(["u32", v]);
+        w.u32(v);
+        n += 4;
+      } else {
+        const b = crypto.getRandomValues(new Uint8Array(i % 300));
+        ops.push(["bytes", b]);
+        w.bytes(b);
+        n += b.length;
+      }
+    }
+    const out = w.finish();
+    assert.deepEqual(out, reference(ops), `total ${total}`);
+    assert.equal(out.byteLength, out.buffer.byteLength, "finish returns an array of exactly the written length");
+    const r = new ByteReader(out);
+    for (const [op, v] of ops) {
+      if (op === "u8") assert.equal(r.u8(), v);
+      else if (op === "u16") assert.equal(r.u16(), v);
+      else if (op === "u32") assert.equal(r.u32(), v);
+      else assert.deepEqual(r.bytes((v as Uint8Array).length), v);
+    }
+    assert.equal(r.offset, out.length);
+  }
+});
+
+Deno.test("ByteWriter.finish: writing on does not change what it returned, with or without an exact size", () => {
+  for (const capacity of [undefined, 1, 2, 3, 1000]) {
+    const w = new ByteWriter(capacity).u16(0x0102);
+    const first = w.finish();
+    w.u8(3).bytes(new Uint8Array([4, 5]));
+    assert.deepEqual(first, new Uint8Array([1, 2]), `capacity ${capacity}`);
+    assert.deepEqual(w.finish(), new Uint8Array([1, 2, 3, 4, 5]), `capacity ${capacity}`);
+  }
+});
