@@ -181,6 +181,30 @@ Deno.test("AesGcm round trips across block and window boundaries, and large AAD"
   g.dispose();
 });
 
+Deno.test("AesGcm.sealInto writes seal's bytes at the offset, leaves the rest alone, and refuses a short output", async () => {
+  const g = await AesGcm.create(randomBytes(32));
+  for (const n of [0, 1, 4096, WINDOW, WINDOW + 1, 2 * WINDOW + 500]) {
+    const iv = randomBytes(12);
+    const pt = randomBytes(n);
+    const aad = randomBytes(n % 2 ? 70_000 : 5);
+    const out = new Uint8Array(7 + n + 16 + 3).fill(0xee);
+    g.sealInto(iv, pt, aad, out, 7);
+    assertSameBytes(out.subarray(7, 7 + n + 16), g.seal(iv, pt, aad), `length ${n}`);
+    assert.ok(out.subarray(0, 7).every((b) => b === 0xee), `bytes before, length ${n}`);
+    assert.ok(out.subarray(7 + n + 16).every((b) => b === 0xee), `bytes after, length ${n}`);
+  }
+  const out = new Uint8Array(40).fill(0xee);
+  for (const [n, offset] of [[25, 0], [10, 15], [0, -1], [0, 1.5], [0, 25]] as const) {
+    assert.throws(() => g.sealInto(new Uint8Array(12), new Uint8Array(n), new Uint8Array(0), out, offset), RangeError);
+  }
+  assert.ok(out.every((b) => b === 0xee), "a refused call writes nothing");
+  g.dispose();
+  assert.throws(
+    () => g.sealInto(new Uint8Array(12), new Uint8Array(1), new Uint8Array(0), new Uint8Array(17), 0),
+    (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+  );
+});
+
 Deno.test("AesGcm agrees with Python's cryptography both ways (IVs 8..64, all key sizes)", async () => {
   const ivLens = Array.from({ length: 57 }, (_, i) => i + 8);
   const cases = makeCases(0xc0ffee, ivLens, 57 * 3);

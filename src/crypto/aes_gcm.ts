@@ -121,10 +121,49 @@ export class AesGcm {
    * ```
    */
   seal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
-    const ctx = this.#live();
+    this.#live();
     checkIv(iv);
     requireBytes(plaintext, "The plaintext");
     requireBytes(aad, "The associated data");
+    const out = new Uint8Array(plaintext.length + TAG);
+    this.#sealTo(iv, plaintext, aad, out, 0);
+    return out;
+  }
+
+  /**
+   * Like {@linkcode AesGcm.seal}, but writes the ciphertext and tag into
+   * `out` from `offset` on (`plaintext.length + 16` bytes), so a caller that
+   * builds a larger message saves an array and a copy. Throws a `RangeError`
+   * when `out` has no room, before writing anything; `out` must not overlap
+   * `plaintext`, and after any other error it may hold part of the
+   * ciphertext (discard it).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const iv = new Uint8Array(12);
+   * const out = new Uint8Array(3 + 5 + 16);
+   * gcm.sealInto(iv, new Uint8Array(5), new Uint8Array(0), out, 3);
+   * assert.deepEqual(out.subarray(3), gcm.seal(iv, new Uint8Array(5)));
+   * gcm.dispose();
+   * ```
+   */
+  sealInto(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+    this.#live();
+    checkIv(iv);
+    requireBytes(plaintext, "The plaintext");
+    requireBytes(aad, "The associated data");
+    requireBytes(out, "The output");
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + plaintext.length + TAG > out.length) {
+      throw new RangeError(`The output has no room for ${plaintext.length + TAG} bytes at offset ${offset}`);
+    }
+    this.#sealTo(iv, plaintext, aad, out, offset);
+  }
+
+  #sealTo(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+    const ctx = this.#live();
     const core = this.#core;
     const n = plaintext.length;
     const l = layout(core);
@@ -138,9 +177,9 @@ export class AesGcm {
         core.wipeRange(l.data, n);
         check(r);
       }
-      return core.mem().slice(l.data, l.data + n + TAG);
+      out.set(core.mem().subarray(l.data, l.data + n + TAG), offset);
+      return;
     }
-    const out = new Uint8Array(n + TAG);
     const st = this.#streamNew(1, iv, aad);
     try {
       for (let off = 0; off < n; off += WINDOW) {
@@ -151,15 +190,14 @@ export class AesGcm {
           core.wipeRange(l.data, w);
           check(r);
         }
-        out.set(core.mem().subarray(l.data, l.data + w), off);
+        out.set(core.mem().subarray(l.data, l.data + w), offset + off);
       }
     } catch (err) {
       core.exports.gcm_stream_free(st);
       throw err;
     }
     core.exports.gcm_stream_finish(st, l.tag);
-    out.set(core.take(l.tag, TAG), n);
-    return out;
+    out.set(core.mem().subarray(l.tag, l.tag + TAG), offset + n);
   }
 
   /**

@@ -6,6 +6,7 @@
  * @module
  */
 import { AesGcm } from "../crypto/aes_gcm.ts";
+import { chooseBackend } from "../crypto/backend.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
 import { MAX_CHUNKS, TAG_BYTES } from "../format/limits.ts";
@@ -35,6 +36,22 @@ export class ChunkCipher {
   ): Promise<Uint8Array> {
     checkIndex(index, "Encrypting");
     return this.#gcm.sealAsync(chunkNonce(index, last), plaintext, EMPTY);
+  }
+
+  /** True when a chunk of `length` plaintext bytes is sealed by the core, which {@linkcode ChunkCipher.sealInto} needs. */
+  sealsInCore(length: number): boolean {
+    return chooseBackend("seal", 12, length) === "wasm";
+  }
+
+  /**
+   * Seals chunk `index` with the core straight into `out` at `offset`
+   * (ciphertext then tag): for a small message this saves a promise, an
+   * array and a copy. Use it where {@linkcode ChunkCipher.sealsInCore} holds
+   * (elsewhere WebCrypto is faster).
+   */
+  sealInto(index: number, last: boolean, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+    checkIndex(index, "Encrypting");
+    this.#gcm.sealInto(chunkNonce(index, last), plaintext, EMPTY, out, offset);
   }
 
   /** Opens chunk `index`, telling truncation and trailing data apart from tampering. */

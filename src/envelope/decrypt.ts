@@ -89,7 +89,8 @@ export async function decrypt(
       }
       await verifying.finish(message.subarray(end));
     }
-    return concat(parts);
+    // Each part is a fresh array of its own, so a single one is returned as it is.
+    return parts.length === 1 ? parts[0] as Uint8Array<ArrayBuffer> : concat(parts);
   } finally {
     msg.cipher.dispose();
   }

@@ -4,6 +4,7 @@
  * @module
  */
 import { concat } from "../format/bytes.ts";
+import { TAG_BYTES } from "../format/limits.ts";
 import { handled } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
 
@@ -33,6 +34,13 @@ export async function encrypt(
   try {
     const cs = msg.chunkSize;
     const n = Math.max(1, Math.ceil(plaintext.length / cs));
+    if (n === 1 && !msg.signing && msg.cipher.sealsInCore(plaintext.length)) {
+      // One chunk that the core seals: straight into the message, no promise and no second copy.
+      const out = new Uint8Array(msg.header.length + plaintext.length + TAG_BYTES);
+      out.set(msg.header);
+      msg.cipher.sealInto(0, true, plaintext, out, msg.header.length);
+      return out;
+    }
     const parts: Uint8Array[] = new Array(n + 1);
     const signing = msg.signing;
     parts[0] = msg.header;
