@@ -4,7 +4,7 @@
  * the reader.
  */
 import assert from "node:assert/strict";
-import { ByteReader, ByteWriter, concat } from "../src/format/bytes.ts";
+import { ByteReader, ByteWriter, concat, utf8DecodeStrict } from "../src/format/bytes.ts";
 
 /** The same operations written the slow, obvious way. */
 function reference(ops: [string, number | Uint8Array][]): Uint8Array {
@@ -68,5 +68,38 @@ Deno.test("ByteWriter.finish: writing on does not change what it returned, with 
     w.u8(3).bytes(new Uint8Array([4, 5]));
     assert.deepEqual(first, new Uint8Array([1, 2]), `capacity ${capacity}`);
     assert.deepEqual(w.finish(), new Uint8Array([1, 2, 3, 4, 5]), `capacity ${capacity}`);
+  }
+});
+
+Deno.test("utf8DecodeStrict gives what a fatal TextDecoder gives, and null where it throws", () => {
+  const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const te = new TextEncoder();
+  const cases: Uint8Array[] = [
+    new Uint8Array(0),
+    te.encode("local"),
+    te.encode("0123456789abcdef"),
+    new Uint8Array([0, 1, 0x7f]),
+    te.encode("a".repeat(63)),
+    te.encode("a".repeat(64)),
+    te.encode("a".repeat(65)),
+    te.encode("é"),
+    te.encode("a".repeat(63) + "é"),
+    te.encode("\ufeffbom"),
+    new Uint8Array([0x80]),
+    new Uint8Array([0x61, 0xc3]),
+    new Uint8Array([0xed, 0xa0, 0x80]),
+    new Uint8Array([0xff, 0x61]),
+  ];
+  for (let i = 0; i < 200; i++) {
+    cases.push(crypto.getRandomValues(new Uint8Array(i % 70)).map((b) => i % 2 ? b & 0x7f : b));
+  }
+  for (const b of cases) {
+    let want: string | null;
+    try {
+      want = fatal.decode(b);
+    } catch {
+      want = null;
+    }
+    assert.equal(utf8DecodeStrict(b), want, `bytes ${[...b].join(",")}`);
   }
 });

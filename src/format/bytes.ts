@@ -25,6 +25,12 @@ export function utf8Encode(s: string, what: string): Uint8Array {
 
 /** Strict UTF-8 decoding; `null` when the bytes are not valid UTF-8. */
 export function utf8DecodeStrict(b: Uint8Array): string | null {
+  // Short ASCII (provider names, key ids) is its own UTF-8: skip the decoder's round trip.
+  if (b.length <= 64) {
+    let ascii = true;
+    for (let i = 0; i < b.length && ascii; i++) ascii = b[i] < 0x80;
+    if (ascii) return String.fromCharCode(...b);
+  }
   try {
     return utf8Strict.decode(b);
   } catch {
