@@ -71,6 +71,17 @@ Deno.test("ByteWriter.finish: writing on does not change what it returned, with 
   }
 });
 
+Deno.test("ByteWriter.finish(room) appends that many zero bytes, in the buffer itself when it fits exactly", () => {
+  for (const capacity of [undefined, 2, 5, 6, 100]) {
+    const w = new ByteWriter(capacity).u16(0x0102);
+    const out = w.finish(3);
+    assert.deepEqual(out, new Uint8Array([1, 2, 0, 0, 0]), `capacity ${capacity}`);
+    out[2] = 7; // the caller fills its room
+    w.u8(9);
+    assert.deepEqual(out, new Uint8Array([1, 2, 7, 0, 0]), `later writes leave it alone, capacity ${capacity}`);
+  }
+});
+
 Deno.test("utf8DecodeStrict gives what a fatal TextDecoder gives, and null where it throws", () => {
   const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   const te = new TextEncoder();

@@ -41,7 +41,8 @@ export class AesGcm {
   #webKey: Promise<CryptoKey> | undefined;
   /** The imported key once the import resolved, so later calls skip a promise hop. */
   #webKeyReady: CryptoKey | undefined;
-  #streams = new Set<GcmStream>();
+  /** Unfinished incremental messages, made on first use (most keys never have one). */
+  #streams: Set<GcmStream> | undefined;
 
   private constructor(core: Core, ctx: number, keyPtr: number, keyLen: number) {
     this.#core = core;
@@ -396,8 +397,9 @@ export class AesGcm {
     this.#live();
     checkIv(iv);
     requireBytes(aad, "The associated data");
-    const s = new GcmSealer(this.#core, this.#streamNew(1, iv, aad), this.#streams);
-    this.#streams.add(s);
+    const streams = this.#streams ??= new Set();
+    const s = new GcmSealer(this.#core, this.#streamNew(1, iv, aad), streams);
+    streams.add(s);
     return s;
   }
 
@@ -426,8 +428,9 @@ export class AesGcm {
     this.#live();
     checkIv(iv);
     requireBytes(aad, "The associated data");
-    const s = new GcmOpener(this.#core, this.#streamNew(0, iv, aad), this.#streams);
-    this.#streams.add(s);
+    const streams = this.#streams ??= new Set();
+    const s = new GcmOpener(this.#core, this.#streamNew(0, iv, aad), streams);
+    streams.add(s);
     return s;
   }
 
@@ -451,7 +454,7 @@ export class AesGcm {
    */
   dispose(): void {
     if (this.#ctx === 0) return;
-    for (const s of [...this.#streams]) s.abort();
+    for (const s of [...this.#streams ?? []]) s.abort();
     this.#core.exports.gcm_free(this.#ctx);
     this.#core.free(this.#keyPtr, this.#keyLen);
     this.#ctx = 0;

@@ -38,16 +38,11 @@ export class ChunkCipher {
     return this.#gcm.sealAsync(chunkNonce(index, last), plaintext, EMPTY);
   }
 
-  /** True when a chunk of `length` plaintext bytes is sealed by the core, which {@linkcode ChunkCipher.sealInto} needs. */
-  sealsInCore(length: number): boolean {
-    return chooseBackend("seal", 12, length) === "wasm";
-  }
-
   /**
    * Seals chunk `index` with the core straight into `out` at `offset`
    * (ciphertext then tag): for a small message this saves a promise, an
-   * array and a copy. Use it where {@linkcode ChunkCipher.sealsInCore} holds
-   * (elsewhere WebCrypto is faster).
+   * array and a copy. Use it where {@linkcode sealsInCore} holds (elsewhere
+   * WebCrypto is faster).
    */
   sealInto(index: number, last: boolean, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
     checkIndex(index, "Encrypting");
@@ -115,6 +110,11 @@ export class ChunkCipher {
   dispose(): void {
     this.#gcm.dispose();
   }
+}
+
+/** True when a chunk of `length` plaintext bytes is sealed by the core, as {@linkcode ChunkCipher.sealInto} needs. */
+export function sealsInCore(length: number): boolean {
+  return chooseBackend("seal", 12, length) === "wasm";
 }
 
 /** Refuses chunk index 2^32 and above (docs/FORMAT.md §5). */

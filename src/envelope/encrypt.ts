@@ -4,8 +4,8 @@
  * @module
  */
 import { concat } from "../format/bytes.ts";
-import { TAG_BYTES } from "../format/limits.ts";
-import { handled } from "./chunks.ts";
+import { DEFAULT_CHUNK_SIZE, TAG_BYTES } from "../format/limits.ts";
+import { handled, sealsInCore } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
 
 export type { EncryptOptions } from "./message.ts";
@@ -30,17 +30,18 @@ export async function encrypt(
   if (!(plaintext instanceof Uint8Array)) {
     throw new TypeError("encrypt() takes the plaintext as a Uint8Array");
   }
-  const msg = await beginSealing(options, plaintext.length);
+  // One unsigned chunk that the core seals is written straight after the header, in the header's array:
+  // no promise, no second array, no copy.
+  const inPlace = plaintext.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE) && !options.sign &&
+    sealsInCore(plaintext.length);
+  const msg = await beginSealing(options, plaintext.length, inPlace ? plaintext.length + TAG_BYTES : 0);
   try {
+    if (inPlace) {
+      msg.cipher.sealInto(0, true, plaintext, msg.message, msg.header.length);
+      return msg.message as Uint8Array<ArrayBuffer>;
+    }
     const cs = msg.chunkSize;
     const n = Math.max(1, Math.ceil(plaintext.length / cs));
-    if (n === 1 && !msg.signing && msg.cipher.sealsInCore(plaintext.length)) {
-      // One chunk that the core seals: straight into the message, no promise and no second copy.
-      const out = new Uint8Array(msg.header.length + plaintext.length + TAG_BYTES);
-      out.set(msg.header);
-      msg.cipher.sealInto(0, true, plaintext, out, msg.header.length);
-      return out;
-    }
     const parts: Uint8Array[] = new Array(n + 1);
     const signing = msg.signing;
     parts[0] = msg.header;

@@ -100,10 +100,21 @@ export class ByteWriter {
     this.#buf.set(x, o);
     return this;
   }
-  /** The bytes written, as an array of exactly that length that later writes do not change. */
-  finish(): Uint8Array {
+  /**
+   * The bytes written followed by `room` zero bytes (default none), as an
+   * array that later writes do not change. When the capacity was exactly
+   * that, the buffer itself is returned without a copy.
+   */
+  finish(room = 0): Uint8Array {
+    const n = this.#len + room;
     // A full buffer is handed out as is: any later write must grow, so it moves to a new one.
-    return this.#len === this.#buf.length ? this.#buf : this.#buf.slice(0, this.#len);
+    if (n === this.#buf.length) {
+      this.#len = n;
+      return this.#buf;
+    }
+    const out = new Uint8Array(n);
+    out.set(this.#buf.subarray(0, this.#len));
+    return out;
   }
 }
 

@@ -114,8 +114,14 @@ export function encodeCore(core: HeaderCore): Uint8Array {
     .finish();
 }
 
-/** Encodes a key list; checks every limit. */
-export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
+/** A key list validated and encoded field by field, and its size in bytes. */
+interface KeyListPlan {
+  readonly entries: readonly [provider: Uint8Array, keyId: Uint8Array, wrapped: Uint8Array][];
+  readonly size: number;
+}
+
+/** Checks every limit of a key list and encodes its strings, before anything is written. */
+function planKeyList(keys: readonly WrappedKey[]): KeyListPlan {
   if (keys.length === 0) {
     throw new EnvelopeError(
       "INVALID_ARGUMENT",
@@ -134,7 +140,7 @@ export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
       },
     );
   }
-  const encoded: [Uint8Array, Uint8Array, Uint8Array][] = [];
+  const entries: [Uint8Array, Uint8Array, Uint8Array][] = [];
   let size = 1;
   for (const k of keys) {
     if (!PROVIDER_RE.test(k.provider)) {
@@ -156,14 +162,24 @@ export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
       );
     }
     const provider = utf8Encode(k.provider, "a provider name");
-    encoded.push([provider, id, k.wrapped]);
+    entries.push([provider, id, k.wrapped]);
     size += 1 + provider.length + 2 + id.length + 2 + k.wrapped.length;
   }
-  const w = new ByteWriter(size).u8(keys.length);
-  for (const [provider, id, wrapped] of encoded) {
+  return { entries, size };
+}
+
+function writeKeyList(w: ByteWriter, plan: KeyListPlan): ByteWriter {
+  w.u8(plan.entries.length);
+  for (const [provider, id, wrapped] of plan.entries) {
     w.u8(provider.length).bytes(provider).u16(id.length).bytes(id).u16(wrapped.length).bytes(wrapped);
   }
-  return w.finish();
+  return w;
+}
+
+/** Encodes a key list; checks every limit. */
+export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
+  const plan = planKeyList(keys);
+  return writeKeyList(new ByteWriter(plan.size), plan).finish();
 }
 
 function readKeyList(r: ByteReader): WrappedKey[] {
@@ -302,16 +318,21 @@ export function parseHeader(buf: Uint8Array): Header {
   return h;
 }
 
-/** Encodes a whole header from its core bytes, tag and key list. */
+/**
+ * Encodes a whole header from its core bytes, tag and key list. With `room`,
+ * the header is followed by that many zero bytes in the same array, for the
+ * payload of a message built in one buffer.
+ */
 export function encodeHeader(
   core: Uint8Array,
   headerTag: Uint8Array,
   keys: readonly WrappedKey[],
+  room = 0,
 ): Uint8Array {
   if (headerTag.length !== HEADER_TAG_BYTES) {
     throw new RangeError("The header tag must be 32 bytes");
   }
-  const keyList = encodeKeyList(keys);
-  return new ByteWriter(core.length + HEADER_TAG_BYTES + keyList.length).bytes(core).bytes(headerTag).bytes(keyList)
-    .finish();
+  const plan = planKeyList(keys);
+  const w = new ByteWriter(core.length + HEADER_TAG_BYTES + plan.size + room).bytes(core).bytes(headerTag);
+  return writeKeyList(w, plan).finish(room);
 }

@@ -121,7 +121,11 @@ export class LocalKey implements KeyProvider {
   }
 
   #wrapNow(dataKey: Uint8Array, context: EncryptionContext): WrappedKey {
-    const salt = randomBytes(32);
+    // version || salt || sealed data key (+ 16-byte tag), written in place: 81 bytes for a 32-byte data key.
+    const wrapped = new Uint8Array(1 + 32 + dataKey.length + 16);
+    wrapped[0] = WRAP_V2;
+    const salt = wrapped.subarray(1, 33);
+    salt.set(randomBytes(32));
     const key = hkdfSha256(this.#kek, salt, WRAP_V2_LABEL, 32);
     let gcm: AesGcm;
     try {
@@ -131,12 +135,8 @@ export class LocalKey implements KeyProvider {
       key.fill(0);
     }
     try {
-      const aad = concat([WRAP_V2_LABEL, encodeContext(context)]);
-      return {
-        provider: this.provider,
-        keyId: this.keyId,
-        wrapped: concat([new Uint8Array([WRAP_V2]), salt, gcm.seal(ZERO_NONCE, dataKey, aad)]),
-      };
+      gcm.sealInto(ZERO_NONCE, dataKey, concat([WRAP_V2_LABEL, encodeContext(context)]), wrapped, 33);
+      return { provider: this.provider, keyId: this.keyId, wrapped };
     } finally {
       gcm.dispose();
     }
