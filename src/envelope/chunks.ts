@@ -56,54 +56,62 @@ export class ChunkCipher {
     sealed: Uint8Array,
     chunkCount?: number,
   ): Promise<Uint8Array> {
-    checkIndex(index, "Decrypting");
-    if (sealed.length < TAG_BYTES) {
-      throw new EnvelopeError(
+    checkOpen(index, sealed);
+    try {
+      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
+    } catch (e) {
+      throw this.#diagnose(e, index, last, sealed, chunkCount);
+    }
+  }
+
+  /**
+   * {@linkcode ChunkCipher.open} with the core, without a promise: for a
+   * small message, where {@linkcode opensInCore} holds (elsewhere WebCrypto
+   * is faster). The same checks and errors.
+   */
+  openInCore(index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): Uint8Array {
+    checkOpen(index, sealed);
+    try {
+      return this.#gcm.open(chunkNonce(index, last), sealed, EMPTY);
+    } catch (e) {
+      throw this.#diagnose(e, index, last, sealed, chunkCount);
+    }
+  }
+
+  /** The error for a chunk that failed to open: a chunk that opens with the other last flag was moved. */
+  #diagnose(e: unknown, index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): unknown {
+    if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") return e;
+    let other = false;
+    try {
+      this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
+      other = true;
+    } catch { /* tampered, not reordered */ }
+    if (other && last) {
+      return new EnvelopeError(
         "TRUNCATED",
-        `Decrypting chunk ${index} failed: the input ends inside it`,
+        `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk`,
         {
           hint: "the file is incomplete; copy it again from its source",
         },
       );
     }
-    try {
-      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
-    } catch (e) {
-      if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") {
-        throw e;
-      }
-      let other = false;
-      try {
-        this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
-        other = true;
-      } catch { /* tampered, not reordered */ }
-      if (other && last) {
-        throw new EnvelopeError(
-          "TRUNCATED",
-          `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk`,
-          {
-            hint: "the file is incomplete; copy it again from its source",
-          },
-        );
-      }
-      if (other && !last) {
-        throw new EnvelopeError(
-          "TRAILING_DATA",
-          `Decrypting failed: chunk ${index} is the final chunk but more data follows it`,
-          {
-            hint: "the file has bytes appended; remove them or restore the file from a trusted copy",
-          },
-        );
-      }
-      const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
-      throw new EnvelopeError(
-        "PAYLOAD_AUTH_FAILED",
-        `Decrypting ${where} failed: it was modified, reordered or damaged`,
+    if (other && !last) {
+      return new EnvelopeError(
+        "TRAILING_DATA",
+        `Decrypting failed: chunk ${index} is the final chunk but more data follows it`,
         {
-          hint: "restore the file from a trusted copy; nothing of this chunk was released",
+          hint: "the file has bytes appended; remove them or restore the file from a trusted copy",
         },
       );
     }
+    const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
+    return new EnvelopeError(
+      "PAYLOAD_AUTH_FAILED",
+      `Decrypting ${where} failed: it was modified, reordered or damaged`,
+      {
+        hint: "restore the file from a trusted copy; nothing of this chunk was released",
+      },
+    );
   }
 
   /** Wipes the payload key from the core. */
@@ -115,6 +123,25 @@ export class ChunkCipher {
 /** True when a chunk of `length` plaintext bytes is sealed by the core, as {@linkcode ChunkCipher.sealInto} needs. */
 export function sealsInCore(length: number): boolean {
   return chooseBackend("seal", 12, length) === "wasm";
+}
+
+/** True when a sealed chunk of `length` bytes is opened by the core, as {@linkcode ChunkCipher.openInCore} needs. */
+export function opensInCore(length: number): boolean {
+  return chooseBackend("open", 12, length) === "wasm";
+}
+
+/** Checks a chunk's index and that it holds at least a tag. */
+function checkOpen(index: number, sealed: Uint8Array): void {
+  checkIndex(index, "Decrypting");
+  if (sealed.length < TAG_BYTES) {
+    throw new EnvelopeError(
+      "TRUNCATED",
+      `Decrypting chunk ${index} failed: the input ends inside it`,
+      {
+        hint: "the file is incomplete; copy it again from its source",
+      },
+    );
+  }
 }
 
 /** Refuses chunk index 2^32 and above (docs/FORMAT.md §5). */
