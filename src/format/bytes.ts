@@ -27,9 +27,10 @@ export function utf8Encode(s: string, what: string): Uint8Array {
 export function utf8DecodeStrict(b: Uint8Array): string | null {
   // Short ASCII (provider names, key ids) is its own UTF-8: skip the decoder's round trip.
   if (b.length <= 64) {
-    let ascii = true;
-    for (let i = 0; i < b.length && ascii; i++) ascii = b[i] < 0x80;
-    if (ascii) return String.fromCharCode(...b);
+    let s = "";
+    let i = 0;
+    for (; i < b.length && b[i] < 0x80; i++) s += String.fromCharCode(b[i]);
+    if (i === b.length) return s;
   }
   try {
     return utf8Strict.decode(b);
