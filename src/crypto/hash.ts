@@ -193,16 +193,25 @@ export function hkdfSha256Each(
     const block = t + 32;
     const outs: Uint8Array[] = [];
     for (const info of infos) {
+      // HKDF-Expand: T(n) = HMAC(PRK, T(n-1) || info || n), with T(0) empty. T(1) first:
+      const m = core.mem();
+      m.set(info, block + 32);
+      m[block + 32 + info.length] = 1;
+      x.hmac_sha256(prk, 32, block + 32, info.length + 1, t);
+      if (length <= 32) {
+        outs.push(core.mem().slice(t, t + length));
+        continue;
+      }
       const out = new Uint8Array(length);
-      // HKDF-Expand: T(n) = HMAC(PRK, T(n-1) || info || n), with T(0) empty.
-      for (let n = 1, off = 0; off < length; n++, off += 32) {
-        const m = core.mem();
-        if (n > 1) m.copyWithin(block, t, t + 32);
-        m.set(info, block + 32);
-        m[block + 32 + info.length] = n;
-        const start = n === 1 ? block + 32 : block;
-        x.hmac_sha256(prk, 32, start, block + 32 + info.length + 1 - start, t);
+      for (let n = 1, off = 0; off < length; off += 32) {
+        if (n > 1) {
+          const m = core.mem();
+          m.copyWithin(block, t, t + 32);
+          m[block + 32 + info.length] = n;
+          x.hmac_sha256(prk, 32, block, 32 + info.length + 1, t);
+        }
         out.set(core.mem().subarray(t, t + Math.min(32, length - off)), off);
+        n++;
       }
       outs.push(out);
     }
