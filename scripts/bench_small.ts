@@ -242,7 +242,9 @@ function breakdown(wholeEncrypt: number, wholeDecrypt: number): string[] {
     ),
     `| **the core's calls, summed** | | | ${f2(sum("perEncrypt", true))} | ${f2(sum("perDecrypt", true))} |`,
     `| **every step above, summed** | | | ${f2(sum("perEncrypt", false))} | ${f2(sum("perDecrypt", false))} |`,
-    `| **the whole message (median per CPU-second above)** | | | ${f2(wholeEncrypt)} | ${f2(wholeDecrypt)} |`,
+    `| **the whole message (best run per CPU-second above, as the steps are best of rounds)** | | | ${
+      f2(wholeEncrypt)
+    } | ${f2(wholeDecrypt)} |`,
     "",
     `With the core as it is, its calls alone allow at most ${fmt(1e6 / sum("perEncrypt", true))} encryptions and ${
       fmt(1e6 / sum("perDecrypt", true))
@@ -336,6 +338,7 @@ const lines = [
 ];
 const tree = subjects[subjects.length - 1];
 const at4k = SIZES.indexOf(4 * KIB);
-lines.push(...breakdown(1e6 / med(tree.enc[at4k], "cpu"), 1e6 / med(tree.dec[at4k], "cpu")));
+const best = (xs: Rate[]) => Math.max(...xs.map((x) => x.cpu));
+lines.push(...breakdown(1e6 / best(tree.enc[at4k]), 1e6 / best(tree.dec[at4k])));
 lines.push(`- load average after the breakdown: ${loadavg()}`);
 console.log(lines.join("\n"));
