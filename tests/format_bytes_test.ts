@@ -4,7 +4,7 @@
  * the reader.
  */
 import assert from "node:assert/strict";
-import { ByteReader, ByteWriter, concat, utf8DecodeStrict } from "../src/format/bytes.ts";
+import { ByteReader, ByteWriter, concat, utf8DecodeStrict, utf8Encode } from "../src/format/bytes.ts";
 
 /** The same operations written the slow, obvious way. */
 function reference(ops: [string, number | Uint8Array][]): Uint8Array {
@@ -112,5 +112,32 @@ Deno.test("utf8DecodeStrict gives what a fatal TextDecoder gives, and null where
       want = null;
     }
     assert.equal(utf8DecodeStrict(b), want, `bytes ${[...b].join(",")}`);
+  }
+});
+
+Deno.test("utf8Encode gives TextEncoder's bytes, and refuses a lone surrogate, on both sides of its ASCII shortcut", () => {
+  const te = new TextEncoder();
+  const texts = [
+    "",
+    "local",
+    "0123456789abcdef",
+    "a".repeat(64),
+    "a".repeat(65),
+    "\0\x7f",
+    "é",
+    "a".repeat(63) + "é",
+    "😀",
+  ];
+  for (let i = 0; i < 200; i++) {
+    texts.push(
+      String.fromCharCode(...crypto.getRandomValues(new Uint8Array(i % 70)).map((b) => (i % 3 ? b & 0x7f : b))),
+    );
+  }
+  for (const t of texts) assert.deepEqual(utf8Encode(t, "a test string"), te.encode(t), JSON.stringify(t));
+  for (const bad of ["\ud800", "a\udc00", "x".repeat(70) + "\ud800"]) {
+    assert.throws(
+      () => utf8Encode(bad, "a test string"),
+      (e: unknown) => (e as { code?: string }).code === "INVALID_ARGUMENT",
+    );
   }
 });

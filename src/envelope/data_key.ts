@@ -6,6 +6,7 @@
  * @module
  */
 import { constantTimeEqual, hkdfSha256Each, hmacSha256, ready } from "../crypto/hash.ts";
+import { coreLoaded } from "../crypto/wasm.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { EnvelopeError, isEnvelopeError } from "../errors.ts";
 import { DATA_KEY_BYTES, LABEL } from "../format/limits.ts";
@@ -35,7 +36,7 @@ export async function deriveKeys(
   dataKey: Uint8Array,
   salt: Uint8Array,
 ): Promise<DerivedKeys> {
-  await ready();
+  if (!coreLoaded()) await ready();
   const [commitment, headerKey, payloadKey] = hkdfSha256Each(dataKey, salt, DERIVE_INFOS, 32);
   return { commitment, headerKey, payloadKey };
 }

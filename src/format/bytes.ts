@@ -11,6 +11,13 @@ const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** UTF-8 bytes of `s`; refuses lone surrogates so every string has one encoding. */
 export function utf8Encode(s: string, what: string): Uint8Array {
+  // Short ASCII (provider names, key ids) is its own UTF-8, and well formed: skip the encoder's round trip.
+  if (s.length <= 64) {
+    const out = new Uint8Array(s.length);
+    let i = 0;
+    for (let c = 0; i < s.length && (c = s.charCodeAt(i)) < 0x80; i++) out[i] = c;
+    if (i === s.length) return out;
+  }
   if (!s.isWellFormed()) {
     throw new EnvelopeError(
       "INVALID_ARGUMENT",

@@ -71,6 +71,7 @@ export function canonicalPairs(
 /** The canonical encoding: `u16 count` then `u16 len key u16 len value` per pair, sorted. */
 export function encodeContext(context: EncryptionContext): Uint8Array {
   const pairs = canonicalPairs(context);
+  if (pairs.length === 0) return new Uint8Array(2); // u16 count 0: the default, empty context
   let size = 2;
   for (const [k, v] of pairs) size += 4 + k.length + v.length;
   const w = new ByteWriter(size);

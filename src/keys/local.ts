@@ -117,7 +117,12 @@ export class LocalKey implements KeyProvider {
    * alone from a fresh 32-byte salt, bound to the context.
    */
   wrap(dataKey: Uint8Array, context: EncryptionContext): Promise<WrappedKey> {
-    return settle(() => this.#wrapNow(dataKey, context));
+    // The work is synchronous; its value or exception comes back as a settled promise (never a synchronous throw).
+    try {
+      return Promise.resolve(this.#wrapNow(dataKey, context));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   #wrapNow(dataKey: Uint8Array, context: EncryptionContext): WrappedKey {
@@ -144,7 +149,11 @@ export class LocalKey implements KeyProvider {
 
   /** Unwraps a `local` key with this key id; null for any other. */
   unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Uint8Array | null> {
-    return settle(() => this.#unwrapNow(wrapped, context));
+    try {
+      return Promise.resolve(this.#unwrapNow(wrapped, context));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   #unwrapNow(wrapped: WrappedKey, context: EncryptionContext): Uint8Array | null {
@@ -189,14 +198,5 @@ export class LocalKey implements KeyProvider {
   dispose(): void {
     this.#kek.fill(0);
     this.#wrapKeyV1.fill(0);
-  }
-}
-
-/** `f()` as a promise: its value, or its exception as a rejection (never a synchronous throw). */
-function settle<T>(f: () => T): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (e) {
-    return Promise.reject(e);
   }
 }
