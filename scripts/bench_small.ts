@@ -321,6 +321,13 @@ for (const dir of ["enc", "dec"] as const) {
     rows.push(`| ${dir}rypt${suffix(s)} per CPU-second | ${s[dir].map((xs) => fmt(med(xs, "cpu"))).join(" | ")} |`);
   }
 }
+if (subjects.length > 1) {
+  const [a, b] = subjects;
+  for (const dir of ["enc", "dec"] as const) {
+    const ratios = SIZES.map((_, i) => (med(b[dir][i], "cpu") / med(a[dir][i], "cpu")).toFixed(2) + "x");
+    rows.push(`| ${dir}rypt per CPU-second: this tree / ${a.name} | ${ratios.join(" | ")} |`);
+  }
+}
 const lines = [
   `### Small messages: messages/s, median of ${RUNS} runs${QUICK ? " (--quick: rough)" : ""}`,
   "",
