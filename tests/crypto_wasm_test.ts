@@ -92,6 +92,27 @@ async function runDeno(code: string): Promise<{ ok: boolean; out: string }> {
   return { ok: out.success, out: td.decode(out.stdout) + td.decode(out.stderr) };
 }
 
+Deno.test("mem() follows the core's memory when it grows, and the core works on after growth", async () => {
+  const core = await loadCore();
+  const before = core.mem();
+  assert.equal(before.length, core.exports.memory.buffer.byteLength);
+  core.exports.memory.grow(1);
+  assert.equal(before.length, 0, "growing detaches the old view");
+  const after = core.mem();
+  assert.notEqual(after, before);
+  assert.equal(after.length, core.exports.memory.buffer.byteLength);
+  assert.equal(core.mem(), after, "the view is kept while the memory does not grow");
+  // Growth from inside the core (a large allocation) is seen as well.
+  const big = randomBytes(8 << 20);
+  const want = new Uint8Array(await crypto.subtle.digest("SHA-256", big as Uint8Array<ArrayBuffer>));
+  assert.deepEqual(sha256(big), want);
+  assert.equal(core.mem().length, core.exports.memory.buffer.byteLength);
+  const gcm = await AesGcm.create(randomBytes(32));
+  const iv = randomBytes(12);
+  assert.deepEqual(gcm.open(iv, gcm.seal(iv, big.subarray(0, 4096))), big.subarray(0, 4096));
+  gcm.dispose();
+});
+
 Deno.test("without crypto.subtle everything runs on the core and gives the same bytes", async () => {
   const r = await runDeno(`
     Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });

@@ -342,3 +342,24 @@ Deno.test("a header read from a file that breaks a limit or names an older versi
   assert.match(hintOf((b) => b[8] = 2), /upgrade envelope/); // a later version may
   assert.match(hintOf((b) => b[9] = 3), /upgrade envelope/);
 });
+
+Deno.test("encodeHeader with room: the same header followed by that many zero bytes, which parsing ignores", () => {
+  const core = encodeCore({
+    chunkSize: 64,
+    salt: new Uint8Array(32).fill(1),
+    context: { a: "b" },
+    commitment: new Uint8Array(32).fill(2),
+  });
+  const tag = new Uint8Array(32).fill(3);
+  const keys = [entry(), entry("aws-kms", "arn:aws:kms:eu-west-1:111122223333:key/x", new Uint8Array(200).fill(9))];
+  const plain = encodeHeader(core, tag, keys);
+  for (const room of [0, 1, 16, 4112]) {
+    const withRoom = encodeHeader(core, tag, keys, room);
+    assert.equal(withRoom.length, plain.length + room);
+    assert.deepEqual(withRoom.subarray(0, plain.length), plain, `room ${room}`);
+    assert.ok(withRoom.subarray(plain.length).every((b) => b === 0), `room ${room} is zero`);
+    const h = parseHeader(withRoom);
+    assert.equal(h.length, plain.length);
+    assert.deepEqual(h.keys, keys);
+  }
+});

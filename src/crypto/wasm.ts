@@ -127,10 +127,13 @@ export class Core {
     this.#u8 = new Uint8Array(this.exports.memory.buffer as ArrayBuffer);
   }
 
-  /** A current view of the whole linear memory (re-made after the memory grew). */
+  /**
+   * A current view of the whole linear memory (re-made after the memory
+   * grew). Growing detaches the old buffer, which leaves the old view with
+   * length 0, so that check replaces a read of `memory.buffer` on every call.
+   */
   mem(): Uint8Array<ArrayBuffer> {
-    const buf = this.exports.memory.buffer as ArrayBuffer;
-    if (this.#u8.buffer !== buf) this.#u8 = new Uint8Array(buf);
+    if (this.#u8.length === 0) this.#u8 = new Uint8Array(this.exports.memory.buffer as ArrayBuffer);
     return this.#u8;
   }
 

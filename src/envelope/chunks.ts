@@ -6,6 +6,7 @@
  * @module
  */
 import { AesGcm } from "../crypto/aes_gcm.ts";
+import { chooseBackend } from "../crypto/backend.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
 import { MAX_CHUNKS, TAG_BYTES } from "../format/limits.ts";
@@ -19,9 +20,12 @@ export class ChunkCipher {
     this.#gcm = gcm;
   }
 
-  /** Takes the 32-byte payload key (the caller keeps ownership and wipes it). */
-  static async create(payloadKey: Uint8Array): Promise<ChunkCipher> {
-    return new ChunkCipher(await AesGcm.create(payloadKey));
+  /**
+   * Takes the 32-byte payload key (the caller keeps ownership and wipes it).
+   * Synchronous, so it needs the core loaded: `deriveKeys` has loaded it.
+   */
+  static create(payloadKey: Uint8Array): ChunkCipher {
+    return new ChunkCipher(AesGcm.createSync(payloadKey));
   }
 
   /** Seals chunk `index`; the result is ciphertext then tag. */
@@ -34,6 +38,17 @@ export class ChunkCipher {
     return this.#gcm.sealAsync(chunkNonce(index, last), plaintext, EMPTY);
   }
 
+  /**
+   * Seals chunk `index` with the core straight into `out` at `offset`
+   * (ciphertext then tag): for a small message this saves a promise, an
+   * array and a copy. Use it where {@linkcode sealsInCore} holds (elsewhere
+   * WebCrypto is faster).
+   */
+  sealInto(index: number, last: boolean, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+    checkIndex(index, "Encrypting");
+    this.#gcm.sealInto(chunkNonce(index, last), plaintext, EMPTY, out, offset);
+  }
+
   /** Opens chunk `index`, telling truncation and trailing data apart from tampering. */
   async open(
     index: number,
@@ -41,59 +56,67 @@ export class ChunkCipher {
     sealed: Uint8Array,
     chunkCount?: number,
   ): Promise<Uint8Array> {
-    checkIndex(index, "Decrypting");
-    if (sealed.length < TAG_BYTES) {
-      throw new EnvelopeError(
+    checkOpen(index, sealed);
+    try {
+      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
+    } catch (e) {
+      throw this.#diagnose(e, index, last, sealed, chunkCount);
+    }
+  }
+
+  /**
+   * {@linkcode ChunkCipher.open} with the core, without a promise: for a
+   * small message, where {@linkcode opensInCore} holds (elsewhere WebCrypto
+   * is faster). The same checks and errors.
+   */
+  openInCore(index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): Uint8Array {
+    checkOpen(index, sealed);
+    try {
+      return this.#gcm.open(chunkNonce(index, last), sealed, EMPTY);
+    } catch (e) {
+      throw this.#diagnose(e, index, last, sealed, chunkCount);
+    }
+  }
+
+  /** The error for a chunk that failed to open: a chunk that opens with the other last flag was moved. */
+  #diagnose(e: unknown, index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): unknown {
+    if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") return e;
+    let other = false;
+    try {
+      this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
+      other = true;
+    } catch { /* tampered, not reordered */ }
+    if (other && last) {
+      return new EnvelopeError(
         "TRUNCATED",
-        `Decrypting chunk ${index} failed: the input ends inside it`,
+        `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk`,
         {
           hint: "the file is incomplete; copy it again from its source",
         },
       );
     }
-    try {
-      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
-    } catch (e) {
-      if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") {
-        throw e;
-      }
-      let other = false;
-      try {
-        this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
-        other = true;
-      } catch { /* tampered, not reordered */ }
-      if (other && last) {
-        throw new EnvelopeError(
-          "TRUNCATED",
-          `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk`,
-          {
-            hint: "the file is incomplete; copy it again from its source",
-          },
-        );
-      }
-      if (other && !last) {
-        throw new EnvelopeError(
-          "TRAILING_DATA",
-          `Decrypting failed: chunk ${index} is the final chunk but more data follows it`,
-          {
-            hint: "the file has bytes appended; remove them or restore the file from a trusted copy",
-          },
-        );
-      }
-      const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
-      // The chunk the input ends with may be damaged or cut short: the bytes cannot tell which (docs/FORMAT.md §8).
-      throw new EnvelopeError(
-        "PAYLOAD_AUTH_FAILED",
-        last
-          ? `Decrypting ${where}, the last in the input, failed: it was modified or damaged, or the file was cut short inside it`
-          : `Decrypting ${where} failed: it was modified, reordered or damaged`,
+    if (other && !last) {
+      return new EnvelopeError(
+        "TRAILING_DATA",
+        `Decrypting failed: chunk ${index} is the final chunk but more data follows it`,
         {
-          hint: last
-            ? "check that the file is complete (its size against the source's), else restore it from a trusted copy; nothing of this chunk was released"
-            : "restore the file from a trusted copy; nothing of this chunk was released",
+          hint: "the file has bytes appended; remove them or restore the file from a trusted copy",
         },
       );
     }
+    const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
+    // The chunk the input ends with may be damaged or cut short: the bytes cannot tell which (docs/FORMAT.md §8).
+    return new EnvelopeError(
+      "PAYLOAD_AUTH_FAILED",
+      last
+        ? `Decrypting ${where}, the last in the input, failed: it was modified or damaged, or the file was cut short inside it`
+        : `Decrypting ${where} failed: it was modified, reordered or damaged`,
+      {
+        hint: last
+          ? "check that the file is complete (its size against the source's), else restore it from a trusted copy; nothing of this chunk was released"
+          : "restore the file from a trusted copy; nothing of this chunk was released",
+      },
+    );
   }
 
   /**
@@ -152,6 +175,30 @@ export class ChunkCipher {
 
 /** The largest chunk size for which a failed final chunk of a signed message is checked for a cut (65 opens at most: 64 MiB of GCM). */
 export const EXPLAIN_MAX_CHUNK = 1024 * 1024;
+
+/** True when a chunk of `length` plaintext bytes is sealed by the core, as {@linkcode ChunkCipher.sealInto} needs. */
+export function sealsInCore(length: number): boolean {
+  return chooseBackend("seal", 12, length) === "wasm";
+}
+
+/** True when a sealed chunk of `length` bytes is opened by the core, as {@linkcode ChunkCipher.openInCore} needs. */
+export function opensInCore(length: number): boolean {
+  return chooseBackend("open", 12, length) === "wasm";
+}
+
+/** Checks a chunk's index and that it holds at least a tag. */
+function checkOpen(index: number, sealed: Uint8Array): void {
+  checkIndex(index, "Decrypting");
+  if (sealed.length < TAG_BYTES) {
+    throw new EnvelopeError(
+      "TRUNCATED",
+      `Decrypting chunk ${index} failed: the input ends inside it`,
+      {
+        hint: "the file is incomplete; copy it again from its source",
+      },
+    );
+  }
+}
 
 /** Refuses chunk index 2^32 and above (docs/FORMAT.md §5). */
 function checkIndex(index: number, action: string): void {

@@ -11,7 +11,7 @@ import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
-import { diagnoseTail, handled, inOrder } from "./chunks.ts";
+import { diagnoseTail, handled, inOrder, opensInCore } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 
 export type { DecryptOptions } from "./message.ts";
@@ -65,6 +65,11 @@ export async function decrypt(
   }
   const payload = message.subarray(header.length, end);
   try {
+    if (!verifying && payload.length <= header.chunkSize + TAG_BYTES && opensInCore(payload.length)) {
+      // One chunk that the core opens: no promise. (A tail check has nothing to find in one chunk.)
+      const layout = payloadLayout(payload.length, header.chunkSize);
+      return msg.cipher.openInCore(0, true, payload, layout.chunks) as Uint8Array<ArrayBuffer>;
+    }
     const read = (o: number, n: number) => Promise.resolve(payload.subarray(o, o + n));
     await diagnoseTail(msg.cipher, payload.length, header.chunkSize, read);
     const layout = payloadLayout(payload.length, header.chunkSize);
@@ -97,7 +102,8 @@ export async function decrypt(
       }
       await verifying.finish(message.subarray(end));
     }
-    return concat(parts);
+    // Each part is a fresh array of its own, so a single one is returned as it is.
+    return parts.length === 1 ? parts[0] as Uint8Array<ArrayBuffer> : concat(parts);
   } finally {
     msg.cipher.dispose();
   }

@@ -4,7 +4,8 @@
  * @module
  */
 import { concat } from "../format/bytes.ts";
-import { handled } from "./chunks.ts";
+import { DEFAULT_CHUNK_SIZE, TAG_BYTES } from "../format/limits.ts";
+import { handled, sealsInCore } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
 
@@ -29,8 +30,16 @@ export async function encrypt(
 ): Promise<Uint8Array<ArrayBuffer>> {
   requireBytes(plaintext, "encrypt() takes the plaintext");
   requireOptions(options, "encrypt()");
-  const msg = await beginSealing(options, plaintext.length);
+  // One unsigned chunk that the core seals is written straight after the header, in the header's array:
+  // no promise, no second array, no copy.
+  const inPlace = plaintext.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE) && !options.sign &&
+    sealsInCore(plaintext.length);
+  const msg = await beginSealing(options, plaintext.length, inPlace ? plaintext.length + TAG_BYTES : 0);
   try {
+    if (inPlace) {
+      msg.cipher.sealInto(0, true, plaintext, msg.message, msg.header.length);
+      return msg.message as Uint8Array<ArrayBuffer>;
+    }
     const cs = msg.chunkSize;
     const n = Math.max(1, Math.ceil(plaintext.length / cs));
     const parts: Uint8Array[] = new Array(n + 1);

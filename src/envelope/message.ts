@@ -94,6 +94,12 @@ export interface DecryptOptions {
 /** A started message for writing. */
 export interface SealingMessage {
   readonly header: Uint8Array;
+  /**
+   * The header followed by the `payloadRoom` zero bytes asked of
+   * {@linkcode beginSealing}, in one array (`header` is its start); without
+   * room, the same bytes as `header`.
+   */
+  readonly message: Uint8Array;
   readonly chunkSize: number;
   readonly cipher: ChunkCipher;
   /** For a signed message: the transcript to feed each sealed chunk, in order, and the signature to append. */
@@ -105,11 +111,13 @@ export interface SealingMessage {
  * `plaintextLength` counts against a cache's byte bound; when it is unknown
  * (a stream), the message bypasses the cache and gets a fresh data key, since
  * it could otherwise take a cached key past `maxBytes` unnoticed (the AWS
- * Encryption SDK does the same).
+ * Encryption SDK does the same). `payloadRoom` bytes after the header in
+ * `message` let a caller write the payload into the same array.
  */
 export async function beginSealing(
   options: EncryptOptions,
   plaintextLength?: number,
+  payloadRoom = 0,
 ): Promise<SealingMessage> {
   const providers = providerList(options.keys, "Encrypting");
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -138,11 +146,12 @@ export async function beginSealing(
       suite: signing ? SUITE_SIGNED : SUITE,
     });
     const headerTag = computeHeaderTag(keys.headerKey, core);
-    const header = encodeHeader(core, headerTag, fresh.wrapped);
-    const cipher = await ChunkCipher.create(keys.payloadKey);
-    if (!signing) return { header, chunkSize, cipher };
+    const message = encodeHeader(core, headerTag, fresh.wrapped, payloadRoom);
+    const header = payloadRoom === 0 ? message : message.subarray(0, message.length - payloadRoom);
+    const cipher = ChunkCipher.create(keys.payloadKey);
+    if (!signing) return { header, message, chunkSize, cipher };
     const transcript = signing.start(core, headerTag);
-    return { header, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
+    return { header, message, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
   } finally {
     wipe(fresh.dataKey, keys);
   }
@@ -243,7 +252,7 @@ export async function beginOpening(
         },
       );
     }
-    const cipher = await ChunkCipher.create(keys.payloadKey);
+    const cipher = ChunkCipher.create(keys.payloadKey);
     options.onHeader?.(header);
     options.onKeyOpened?.({ provider: used.provider, keyId: used.keyId });
     if (!publicKey) return { header, cipher };

@@ -77,8 +77,11 @@ export function canonicalPairs(
 
 /** The canonical encoding: `u16 count` then `u16 len key u16 len value` per pair, sorted. */
 export function encodeContext(context: EncryptionContext): Uint8Array {
-  const w = new ByteWriter();
   const pairs = canonicalPairs(context);
+  if (pairs.length === 0) return new Uint8Array(2); // u16 count 0: the default, empty context
+  let size = 2;
+  for (const [k, v] of pairs) size += 4 + k.length + v.length;
+  const w = new ByteWriter(size);
   w.u16(pairs.length);
   for (const [k, v] of pairs) w.u16(k.length).bytes(k).u16(v.length).bytes(v);
   const out = w.finish();
