@@ -39,9 +39,11 @@ export {
   type KeyReleaseEvent,
   type KeyReleaseOptions,
 } from "./src/envelope/key_release.ts";
+import { importLater } from "./src/import_later.ts";
 
+// The CLI loads only when run (importLater: out of the start-up graph, so `deno run` of the library fetches nothing).
 if (import.meta.main) {
-  const { main } = await import("./src/cli/main.ts");
+  const { main } = await importLater<typeof import("./src/cli/main.ts")>(import.meta.url, "./src/cli/main.ts");
   const code = await main((globalThis as unknown as { Deno: { args: string[] } }).Deno.args);
   (globalThis as unknown as { Deno: { exit(c: number): never } }).Deno.exit(code);
 }

@@ -13,13 +13,17 @@
  * which is how the library uses them. MB/s is 10^6 bytes per second of
  * plaintext. Pass `--quick` for a short smoke run.
  */
-import { gcm } from "@noble/ciphers/aes.js";
+// A test/bench-only package: inline, so it stays out of the runtime import map and deno.lock (deno.dev.lock has it).
+// deno-lint-ignore no-import-prefix
+import { gcm } from "npm:@noble/ciphers@2.4.0/aes.js";
 import { AesGcm } from "../src/crypto/aes_gcm.ts";
 import { Fernet, FERNET_WEBCRYPTO_THRESHOLDS } from "../src/crypto/fernet.ts";
 import { detectRuntime, WEBCRYPTO_THRESHOLDS } from "../src/crypto/backend.ts";
 import { randomBytes } from "../src/crypto/random.ts";
 import { hmacSha256, ready } from "../src/crypto/hash.ts";
-import { createHMAC, createSHA256 } from "hash-wasm";
+// A test/bench-only package: inline, so it stays out of the runtime import map and deno.lock (deno.dev.lock has it).
+// deno-lint-ignore no-import-prefix
+import { createHMAC, createSHA256 } from "npm:hash-wasm@4.13.0";
 import { benchPythonFernet } from "../tests/support/python.ts";
 
 const QUICK = Deno.args.includes("--quick");

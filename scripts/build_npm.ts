@@ -232,6 +232,18 @@ function exportsMap(deno: DenoJson): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Where the project lives, for npm's `repository`, `homepage` and `bugs` (deno.json has no such fields).
+ * The address the npm scope names; confirm it before the first publish.
+ */
+export const REPOSITORY = "https://github.com/envelope/envelope";
+
+/**
+ * The Node versions the package declares: 22 and later (Node 20 reached its end of life in April 2026). The tests
+ * run the installed package on the machine's Node, which may be older (Node 20 here): npm only warns about engines.
+ */
+export const NODE_ENGINES = ">=22";
+
 function packageJson(deno: DenoJson, deps: Map<string, string>): Record<string, unknown> {
   const main = deno.exports["."].replace(/^\.\//, "").replace(/\.ts$/, "");
   return {
@@ -240,8 +252,11 @@ function packageJson(deno: DenoJson, deps: Map<string, string>): Record<string, 
     description: "Envelope encryption for files, directories and streams: data keys from AWS KMS, Alibaba Cloud KMS " +
       "or a local key, AES-GCM/Fernet in WebAssembly. Library and CLI for Node, Deno and browsers.",
     license: deno.license ?? "MIT",
+    repository: { type: "git", url: `git+${REPOSITORY}.git` },
+    homepage: `${REPOSITORY}#readme`,
+    bugs: { url: `${REPOSITORY}/issues` },
     type: "module",
-    engines: { node: ">=20" },
+    engines: { node: NODE_ENGINES },
     sideEffects: false,
     main: `./${main}.js`,
     types: `./${main}.d.ts`,
@@ -447,10 +462,10 @@ async function build(out: string): Promise<void> {
   await Deno.copyFile(join(ROOT, "scripts", "npm", "envelope.js"), join(out, "bin", "envelope.js"));
   await Deno.chmod(join(out, "bin", "envelope.js"), 0o755);
   await writeCoreWasm(out);
-  for (const doc of ["README.md", "LICENSE"]) {
-    if (await exists(join(ROOT, doc))) await Deno.copyFile(join(ROOT, doc), join(out, doc));
-    else console.warn(`warning: ${doc} is missing at the repo root; the package ships without it`);
-  }
+  // The package's own README (npm and Node first: scripts/npm/README.md), and the license.
+  await Deno.copyFile(join(ROOT, "scripts", "npm", "README.md"), join(out, "README.md"));
+  if (await exists(join(ROOT, "LICENSE"))) await Deno.copyFile(join(ROOT, "LICENSE"), join(out, "LICENSE"));
+  else console.warn("warning: LICENSE is missing at the repo root; the package ships without it");
   // The docs the README and the CLI's usage point to (docs/FORMAT.md, ...), as the JSR publish includes them.
   await Deno.mkdir(join(out, "docs"), { recursive: true });
   const docs: string[] = [];

@@ -20,3 +20,6 @@
  */
 // The library index is platform-neutral: the browser entry is all of it.
 export * from "./lib.ts";
+// The age loaders with literal imports, which a bundler turns into a chunk of their own
+// (lib.ts's age_lazy.ts hides them from Deno's start-up graph, and so from bundlers too).
+export { loadAgeIdentities, loadAgeRecipients } from "./keys/age_bundled.ts";

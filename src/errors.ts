@@ -49,11 +49,19 @@ export const ErrorCode = {
   FORMAT_UNKNOWN: "FORMAT_UNKNOWN",
   /** The envelope header is malformed. */
   HEADER_INVALID: "HEADER_INVALID",
+  /** A config file (`.envelope.json`, `~/.config/envelope/config.json`) is malformed. */
+  CONFIG_INVALID: "CONFIG_INVALID",
+  /** A text-armored message breaks the armor's rules (docs/FORMAT.md §11). */
+  ARMOR_INVALID: "ARMOR_INVALID",
   /** The envelope version or algorithm suite is not supported. */
   UNSUPPORTED_VERSION: "UNSUPPORTED_VERSION",
   /** A length field is over its documented limit. */
   LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
-  /** The header's authentication tag did not verify under the data key. */
+  /**
+   * The header was modified: its authentication tag did not verify under the
+   * data key, or a key that a wrapped-key entry names refused that entry (the
+   * entry, or the context bound into it, changed).
+   */
   HEADER_AUTH_FAILED: "HEADER_AUTH_FAILED",
   /** A wrapped key opened to a data key that does not match the header's commitment. */
   KEY_COMMITMENT_MISMATCH: "KEY_COMMITMENT_MISMATCH",

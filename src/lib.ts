@@ -39,3 +39,4 @@ export {
   type RandomSource,
 } from "./crypto/mod.ts";
 export { DEFAULT_CHUNK_SIZE } from "./format/limits.ts";
+export { ARMOR_BEGIN, ARMOR_END, armorStream, dearmorStream } from "./encoding/armor.ts";

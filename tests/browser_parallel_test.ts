@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import type { Page } from "npm:playwright-core@1.65.1";
 import { serve } from "./support/web.ts";
 import { withBrowser, within } from "./support/browser.ts";
 

@@ -278,7 +278,7 @@ Deno.test("cli: usage errors exit 2, --help for every command exits 0 and names 
     ["encrypt", "f", "-c", "a=1", "-c", "a=2"],
     ["encrypt", "f", "--chunk-size", "big"],
     ["encrypt", "f", "-o"],
-    ["encrypt", "f", "g"],
+    ["encrypt", "f", "-"],
     ["decrypt", "f.envl", "-o", "a", "-d", "b"],
     ["decrypt", "f", "-c", "x"],
     ["decrypt", "f"],
@@ -327,7 +327,7 @@ Deno.test("cli: usage errors exit 2, --help for every command exits 0 and names 
 Deno.test("cli: no progress bar when stderr is not a terminal; a bar on a terminal (script)", async () => {
   await using ws = await workspace();
   await writeKey(ws.path("A.key"));
-  const data = randomBytes(3 * 1024 * 1024);
+  const data = randomBytes(5 * 1024 * 1024);
   await Deno.writeFile(ws.path("big"), data);
   let r = await ws.run(["encrypt", "big", "-k", "local:A.key"]);
   assertOk(r);
@@ -363,8 +363,17 @@ Deno.test("cli: no progress bar when stderr is not a terminal; a bar on a termin
   }
   const text = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
-  assert.match(text, /\rencrypting \[[#-]{30}\] +\d+% [\d.]+ MiB/, "a bar is drawn on a terminal");
-  assert.match(text, /\rencrypting \[#{30}\] 100% 3\.0 MiB\r?\n/, "the bar ends at 100% with a newline");
+  // done / total [bar] percent rate ETA
+  assert.match(
+    text,
+    /\rencrypting [\d.]+ [KM]iB \/ 5\.0 MiB \[[#-]{24}\] +\d+% [\d.]+ [KMG]?i?B\/s ETA \d+:\d\d/,
+    "a bar with done/total, rate and ETA is drawn on a terminal",
+  );
+  assert.match(
+    text,
+    /\rencrypting 5\.0 MiB \/ 5\.0 MiB \[#{24}\] 100% [^\r\n]*\r?\n/,
+    "the bar ends at 100% with a newline",
+  );
   assert.match(text, /encrypted to tty\.envl/);
   r = await ws.run(["decrypt", "tty.envl", "-k", "local:A.key", "-o", "tty.out"]);
   assertOk(r);

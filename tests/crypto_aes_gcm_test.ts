@@ -97,6 +97,14 @@ Deno.test("AesGcm refuses bad keys, IVs and argument types", async () => {
     );
   }
   await assert.rejects(() => AesGcm.create("0".repeat(32) as unknown as Uint8Array), TypeError);
+  for (const n of [0, 15, 33]) {
+    assert.throws(
+      () => AesGcm.createSync(new Uint8Array(n)),
+      (e: unknown) => isEnvelopeError(e, "INVALID_KEY"),
+      `createSync, key of ${n} bytes`,
+    );
+  }
+  assert.throws(() => AesGcm.createSync("0".repeat(32) as unknown as Uint8Array), TypeError);
   const g = await AesGcm.create(new Uint8Array(32));
   assert.throws(
     () => g.seal(new Uint8Array(0), new Uint8Array(1)),
@@ -125,6 +133,13 @@ Deno.test("AesGcm known answers: NIST GCM test cases 2, 4 (AAD) and 6 (60-byte I
     "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
   );
   g0.dispose();
+  const s0 = AesGcm.createSync(k0);
+  assert.equal(
+    encodeHex(s0.seal(new Uint8Array(12), new Uint8Array(16))),
+    "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf",
+    "createSync makes the same key",
+  );
+  s0.dispose();
   const key = decodeHex("feffe9928665731c6d6a8f9467308308");
   const pt = decodeHex(
     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
@@ -164,6 +179,30 @@ Deno.test("AesGcm round trips across block and window boundaries, and large AAD"
     }
   }
   g.dispose();
+});
+
+Deno.test("AesGcm.sealInto writes seal's bytes at the offset, leaves the rest alone, and refuses a short output", async () => {
+  const g = await AesGcm.create(randomBytes(32));
+  for (const n of [0, 1, 4096, WINDOW, WINDOW + 1, 2 * WINDOW + 500]) {
+    const iv = randomBytes(12);
+    const pt = randomBytes(n);
+    const aad = randomBytes(n % 2 ? 70_000 : 5);
+    const out = new Uint8Array(7 + n + 16 + 3).fill(0xee);
+    g.sealInto(iv, pt, aad, out, 7);
+    assertSameBytes(out.subarray(7, 7 + n + 16), g.seal(iv, pt, aad), `length ${n}`);
+    assert.ok(out.subarray(0, 7).every((b) => b === 0xee), `bytes before, length ${n}`);
+    assert.ok(out.subarray(7 + n + 16).every((b) => b === 0xee), `bytes after, length ${n}`);
+  }
+  const out = new Uint8Array(40).fill(0xee);
+  for (const [n, offset] of [[25, 0], [10, 15], [0, -1], [0, 1.5], [0, 25]] as const) {
+    assert.throws(() => g.sealInto(new Uint8Array(12), new Uint8Array(n), new Uint8Array(0), out, offset), RangeError);
+  }
+  assert.ok(out.every((b) => b === 0xee), "a refused call writes nothing");
+  g.dispose();
+  assert.throws(
+    () => g.sealInto(new Uint8Array(12), new Uint8Array(1), new Uint8Array(0), new Uint8Array(17), 0),
+    (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+  );
 });
 
 Deno.test("AesGcm agrees with Python's cryptography both ways (IVs 8..64, all key sizes)", async () => {

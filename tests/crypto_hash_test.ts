@@ -4,7 +4,15 @@
  * the core's scratch area); the embedded module's hash; and the loader.
  */
 import assert from "node:assert/strict";
-import { constantTimeEqual, HKDF_SHA256_MAX, hkdfSha256, hmacSha256, ready, sha256 } from "../src/crypto/hash.ts";
+import {
+  constantTimeEqual,
+  HKDF_SHA256_MAX,
+  hkdfSha256,
+  hkdfSha256Each,
+  hmacSha256,
+  ready,
+  sha256,
+} from "../src/crypto/hash.ts";
 import { coreLoaded, coreSync, loadCore, WINDOW } from "../src/crypto/wasm.ts";
 import { WASM_BASE64, WASM_SHA256 } from "../src/crypto/_wasm/core.generated.ts";
 import { randomBytes } from "../src/crypto/random.ts";
@@ -98,6 +106,38 @@ Deno.test("hkdfSha256 equals WebCrypto's HKDF, and its length limits hold", asyn
       (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
     );
   }
+});
+
+Deno.test("hkdfSha256Each gives for each info what hkdfSha256 gives, one extract shared", async () => {
+  await ready();
+  for (const len of [0, 1, 31, 32, 33, 64, 100, 1000, HKDF_SHA256_MAX]) {
+    for (const [il, sl] of [[32, 32], [1, 0], [80, 80], [WINDOW + 70_000, 16]]) {
+      if (il > WINDOW && len > 100) continue; // the large input is about the copy path, not the length
+      const ikm = randomBytes(il);
+      const salt = randomBytes(sl);
+      const infos = [randomBytes(22), randomBytes(0), randomBytes(300), randomBytes(18)];
+      const each = hkdfSha256Each(ikm, salt, infos, len);
+      assert.equal(each.length, infos.length);
+      for (const [j, info] of infos.entries()) {
+        assert.equal(
+          encodeHex(each[j]),
+          encodeHex(hkdfSha256(ikm, salt, info, len)),
+          `len ${len}, ikm ${il}, salt ${sl}, info ${j} of ${info.length} bytes`,
+        );
+      }
+    }
+  }
+  assert.deepEqual(hkdfSha256Each(new Uint8Array(32), new Uint8Array(32), [], 32), []);
+  for (const bad of [-1, HKDF_SHA256_MAX + 1, 1.5, NaN]) {
+    assert.throws(
+      () => hkdfSha256Each(new Uint8Array(1), new Uint8Array(0), [new Uint8Array(0)], bad),
+      (e: unknown) => isEnvelopeError(e, "INVALID_ARGUMENT"),
+    );
+  }
+  assert.throws(
+    () => hkdfSha256Each(new Uint8Array(1), new Uint8Array(0), ["x" as unknown as Uint8Array], 32),
+    TypeError,
+  );
 });
 
 Deno.test("constantTimeEqual compares bytes, lengths, and large inputs", async () => {

@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { AesGcm } from "../src/crypto/aes_gcm.ts";
 import { Fernet } from "../src/crypto/fernet.ts";
 import { hmacSha256, sha256 } from "../src/crypto/hash.ts";
-import { loadCore } from "../src/crypto/wasm.ts";
+import { loadCore, moduleBytes } from "../src/crypto/wasm.ts";
+import { WASM_BASE64, WASM_SHA256 } from "../src/crypto/_wasm/core.generated.ts";
+import { decodeBase64, encodeHex } from "../src/encoding/base64.ts";
 import { randomBytes } from "../src/crypto/random.ts";
 
 /** Where `needle` occurs in the core's whole memory. */
@@ -90,6 +92,27 @@ async function runDeno(code: string): Promise<{ ok: boolean; out: string }> {
   return { ok: out.success, out: td.decode(out.stdout) + td.decode(out.stderr) };
 }
 
+Deno.test("mem() follows the core's memory when it grows, and the core works on after growth", async () => {
+  const core = await loadCore();
+  const before = core.mem();
+  assert.equal(before.length, core.exports.memory.buffer.byteLength);
+  core.exports.memory.grow(1);
+  assert.equal(before.length, 0, "growing detaches the old view");
+  const after = core.mem();
+  assert.notEqual(after, before);
+  assert.equal(after.length, core.exports.memory.buffer.byteLength);
+  assert.equal(core.mem(), after, "the view is kept while the memory does not grow");
+  // Growth from inside the core (a large allocation) is seen as well.
+  const big = randomBytes(8 << 20);
+  const want = new Uint8Array(await crypto.subtle.digest("SHA-256", big as Uint8Array<ArrayBuffer>));
+  assert.deepEqual(sha256(big), want);
+  assert.equal(core.mem().length, core.exports.memory.buffer.byteLength);
+  const gcm = await AesGcm.create(randomBytes(32));
+  const iv = randomBytes(12);
+  assert.deepEqual(gcm.open(iv, gcm.seal(iv, big.subarray(0, 4096))), big.subarray(0, 4096));
+  gcm.dispose();
+});
+
 Deno.test("without crypto.subtle everything runs on the core and gives the same bytes", async () => {
   const r = await runDeno(`
     Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true });
@@ -124,4 +147,13 @@ Deno.test("without WebAssembly every entry point fails with WASM_UNAVAILABLE", a
   `);
   assert.ok(r.ok, r.out);
   assert.equal(r.out.trim(), "WASM_UNAVAILABLE,WASM_UNAVAILABLE,WASM_UNAVAILABLE,WASM_UNAVAILABLE");
+});
+
+Deno.test("the core's bytes: the native base64 decoder (where the runtime has one) and the portable one agree", async () => {
+  const portable = decodeBase64(WASM_BASE64);
+  const native = (Uint8Array as unknown as { fromBase64?: unknown }).fromBase64;
+  assert.equal(typeof native, "function", "Deno 2.9 has Uint8Array.fromBase64; this test checks it against ours");
+  assert.deepEqual(moduleBytes(), portable);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", moduleBytes()));
+  assert.equal(encodeHex(digest), WASM_SHA256);
 });

@@ -214,3 +214,18 @@ Deno.test("a process that streamed through workers exits by itself, after a fini
   assert.ok(r.workerBatches > 0, "no batch went to a worker");
   assert.ok(r.n > 100_000);
 });
+
+Deno.test("on workers, 16 stray bytes after the final chunk fail with the in-thread path's code, not a TypeError", async () => {
+  const cs = 512;
+  const full = cs + TAG;
+  const sealed = await encrypt(prng(14).bytes(20 * cs), { keys, chunkSize: cs });
+  const longer = concatBytes([sealed, new Uint8Array(16)]);
+  const one = await drain(streamOf(longer, 4096).pipeThrough(decryptStream({ keys, parallelism: 1 })));
+  assert.ok(one.error instanceof EnvelopeError, String(one.error));
+  const t = tuning(full, 3);
+  const two = await drain(streamOf(longer, 4096).pipeThrough(decryptStream({ keys, parallelism: 2, ...tune(t) })));
+  assert.ok(two.error instanceof EnvelopeError, String(two.error));
+  assert.equal(two.error.code, one.error.code);
+  assert.equal(concatBytes(two.parts).length, concatBytes(one.parts).length);
+  assert.ok(t.stats.workerBatches > 0);
+});

@@ -58,7 +58,7 @@ function regions(h: Header, total: number): Region[] {
   const wrappedAt = wrappedLenAt + 2;
   assert.equal(wrappedAt + entry.wrapped.length, h.length, "one local entry fills the key list");
   // A changed length inside the context or key list shifts everything read after it.
-  const shifted = ["HEADER_INVALID", "LIMIT_EXCEEDED", "TRUNCATED", "NO_KEY_MATCHED"];
+  const shifted = ["HEADER_INVALID", "LIMIT_EXCEEDED", "TRUNCATED", "NO_KEY_MATCHED", "HEADER_AUTH_FAILED"];
   return [
     { name: "magic", from: 0, to: 8, codes: ["FORMAT_UNKNOWN"] },
     { name: "version", from: 8, to: 9, codes: ["UNSUPPORTED_VERSION"] },
@@ -66,7 +66,8 @@ function regions(h: Header, total: number): Region[] {
     { name: "chunk size", from: 10, to: 14, codes: ["LIMIT_EXCEEDED", "HEADER_AUTH_FAILED"] },
     { name: "salt", from: 14, to: 46, codes: ["KEY_COMMITMENT_MISMATCH"] },
     { name: "context pair count", from: ctxStart, to: ctxStart + 2, codes: shifted },
-    // Keys and values: out of order or not UTF-8 (HEADER_INVALID), or a different context that the local wrap refuses.
+    // Keys and values: out of order or not UTF-8 (HEADER_INVALID), or a different context that the local wrap refuses
+    // (HEADER_AUTH_FAILED: the key the entry names did not open it).
     ...contextRegions(h, ctxStart + 2, ctxEnd, shifted),
     { name: "commitment", from: ctxEnd, to: coreEnd, codes: ["KEY_COMMITMENT_MISMATCH"] },
     { name: "header tag", from: coreEnd, to: k, codes: ["HEADER_AUTH_FAILED"] },
@@ -76,7 +77,8 @@ function regions(h: Header, total: number): Region[] {
     { name: "key id length", from: keyIdLenAt, to: keyIdAt, codes: shifted },
     { name: "key id", from: keyIdAt, to: wrappedLenAt, codes: ["HEADER_INVALID", "NO_KEY_MATCHED"] },
     { name: "wrapped length", from: wrappedLenAt, to: wrappedAt, codes: shifted },
-    { name: "wrapped key", from: wrappedAt, to: h.length, codes: ["NO_KEY_MATCHED"] },
+    // The key the entry names refuses it (its version byte: HEADER_INVALID): a tampered header, not a missing key.
+    { name: "wrapped key", from: wrappedAt, to: h.length, codes: ["HEADER_AUTH_FAILED", "HEADER_INVALID"] },
     { name: "payload", from: h.length, to: total, codes: ["PAYLOAD_AUTH_FAILED"] },
   ];
 }
@@ -95,7 +97,7 @@ function contextRegions(h: Header, from: number, to: number, shifted: string[]):
       name: `context key (${k})`,
       from: o + 2,
       to: o + 2 + kb.length,
-      codes: ["HEADER_INVALID", "NO_KEY_MATCHED"],
+      codes: ["HEADER_INVALID", "HEADER_AUTH_FAILED"],
     });
     o += 2 + kb.length;
     out.push({ name: `context value length (${k})`, from: o, to: o + 2, codes: shifted });
@@ -103,7 +105,7 @@ function contextRegions(h: Header, from: number, to: number, shifted: string[]):
       name: `context value (${k})`,
       from: o + 2,
       to: o + 2 + vb.length,
-      codes: ["HEADER_INVALID", "NO_KEY_MATCHED"],
+      codes: ["HEADER_INVALID", "HEADER_AUTH_FAILED"],
     });
     o += 2 + vb.length;
   }
@@ -204,14 +206,20 @@ Deno.test("every truncation length fails with TRUNCATED, or PAYLOAD_AUTH_FAILED 
       ["decrypt", await outcome(() => decrypt(m, OPTS))],
       ["openRandomAccess", await outcome(() => decryptRandomAccess(m, OPTS))],
     ] as const;
+    // Every message says the input may be cut short, also where the code cannot be TRUNCATED.
+    const says = /truncated|cut short|ends|empty/i;
     for (const [label, o] of runs) {
       if (o.ok) problems.push(`length ${n}: ${label} returned plaintext`);
       else if (o.code !== want) problems.push(`length ${n}: ${label} gave ${o.code}, want ${want}`);
+      else if (!says.test((o.error as Error).message)) {
+        problems.push(`length ${n}: ${label}: ${(o.error as Error).message}`);
+      }
     }
     const s = await drain(streamOf(m, 7).pipeThrough(decryptStream(OPTS)));
     const released = concatBytes(s.parts);
     if (!(s.error instanceof EnvelopeError)) problems.push(`length ${n}: decryptStream ended with ${String(s.error)}`);
     else if (s.error.code !== want) problems.push(`length ${n}: decryptStream gave ${s.error.code}, want ${want}`);
+    else if (!says.test(s.error.message)) problems.push(`length ${n}: decryptStream: ${s.error.message}`);
     if (hex(released) !== hex(PT.subarray(0, released.length))) {
       problems.push(`length ${n}: released bytes that are not the plaintext`);
     }
@@ -246,4 +254,67 @@ Deno.test("a streaming consumer gets every chunk before the tampered one, and no
       );
     }
   }
+});
+
+Deno.test("a changed context or wrapped key says once that the header was modified, and to restore it, not to pass a key", async () => {
+  const entry = HEADER.keys[0];
+  const wrappedAt = HEADER.length - entry.wrapped.length;
+  const appAt = 46 + 2 + 2 + 3 + 2; // the value "tamper" of the context pair "app"
+  for (const [what, at] of [["context value", appAt], ["wrapped key", wrappedAt + 40]] as const) {
+    const m = MESSAGE.slice();
+    m[at] ^= 0x01; // "tamper" -> "uamper": still valid, sorted UTF-8
+    const err = await decrypt(m, OPTS).catch((e) => e);
+    assert.ok(err instanceof EnvelopeError, `${what}: ${err}`);
+    assert.equal(err.code, "HEADER_AUTH_FAILED", `${what}: ${err.message}`);
+    assert.equal(err.message.split(key.keyId).length - 1, 1, `${what}: the key is named once: ${err.message}`);
+    assert.match(err.message, /modified/);
+    assert.match(err.hint ?? "", /restore the file from a trusted copy/);
+    assert.doesNotMatch(err.hint ?? "", /pass /);
+  }
+});
+
+/** Signed (suite 2): the message, and its payload's end without the 64-byte signature. */
+const SIGNED = await encrypt(PT, {
+  keys: key,
+  chunkSize: CS,
+  context: CONTEXT,
+  sign: true,
+  ...withSalt(prng(12).bytes(32)),
+});
+const SIGNED_HEADER = parseHeader(SIGNED);
+
+/**
+ * §5.1 and §8 for a signed message cut to `n` bytes: TRUNCATED inside the header, inside or before the signature, and
+ * at a chunk boundary; a chunk cut past its first 16 bytes cannot be told from a damaged one (PAYLOAD_AUTH_FAILED), but
+ * its message says the file may have been cut short.
+ */
+function signedTruncationCode(n: number): string {
+  const p = n - SIGNED_HEADER.length;
+  const payloadEnd = SIGNED.length - 64 - SIGNED_HEADER.length;
+  if (p < 0 || p >= payloadEnd) return "TRUNCATED"; // the header, or the signature (all of it or a part)
+  // The decoder reads the last 64 bytes as the signature, so what it takes for the final chunk is 64 bytes short of
+  // the cut: under 16 bytes of a chunk (TRUNCATED), or a whole chunk that opens as non-final when the 64 are put back.
+  // Only a cut 80 or more bytes into a chunk leaves nothing that opens (never at chunk size 64: a full chunk is 80).
+  return p % FULL >= 64 + 16 ? "PAYLOAD_AUTH_FAILED" : "TRUNCATED";
+}
+
+Deno.test("every truncation of a signed message says it was cut short: TRUNCATED wherever that can be proven", async () => {
+  const problems: string[] = [];
+  const says = /truncated|cut short|ends|empty/i;
+  for (let n = 0; n < SIGNED.length; n++) {
+    const m = SIGNED.slice(0, n);
+    const want = signedTruncationCode(n);
+    const s = await drain(streamOf(m, 7).pipeThrough(decryptStream(OPTS)));
+    const runs: [string, unknown][] = [
+      ["decrypt", await decrypt(m, OPTS).then(() => "plaintext", (e) => e)],
+      ["openRandomAccess", await decryptRandomAccess(m, OPTS).then(() => "plaintext", (e) => e)],
+      ["decryptStream", s.error ?? "the plaintext, with no error"],
+    ];
+    for (const [label, e] of runs) {
+      if (!(e instanceof EnvelopeError)) problems.push(`length ${n}: ${label} gave ${String(e)}`);
+      else if (e.code !== want) problems.push(`length ${n}: ${label} gave ${e.code}, want ${want} (${e.message})`);
+      else if (!says.test(e.message)) problems.push(`length ${n}: ${label} does not say it may be cut: ${e.message}`);
+    }
+  }
+  assertNone(problems, "signed truncations");
 });

@@ -309,3 +309,57 @@ Deno.test("contextJson keeps the canonical byte order for integer-like keys too 
   assert.equal(text, '{"01":"z","10":"x","9":"y","b":"1"}');
   assert.deepEqual(JSON.parse(text), { b: "1", "10": "x", "9": "y", "01": "z" });
 });
+
+Deno.test("a header read from a file that breaks a limit or names an older version hints that the file is damaged", () => {
+  const core = encodeCore({
+    chunkSize: 64,
+    salt: new Uint8Array(32),
+    context: { app: "x" },
+    commitment: new Uint8Array(32),
+    suite: 1,
+  });
+  const header = encodeHeader(core, new Uint8Array(32), [{
+    provider: "local",
+    keyId: "k",
+    wrapped: new Uint8Array(4),
+  }]);
+  const hintOf = (mutate: (b: Uint8Array) => void) => {
+    const b = header.slice();
+    mutate(b);
+    try {
+      parseHeader(b);
+    } catch (e) {
+      assert.ok(e instanceof EnvelopeError);
+      return `${e.code}: ${e.hint}`;
+    }
+    assert.fail("parsed");
+  };
+  const damaged = /the file is damaged or was not written by envelope/;
+  assert.match(hintOf((b) => b[46] = 1), /^LIMIT_EXCEEDED: /); // 257 context pairs
+  assert.match(hintOf((b) => b[46] = 1), damaged);
+  assert.match(hintOf((b) => b[8] = 0), damaged); // version 0 never existed
+  assert.match(hintOf((b) => b[9] = 0), damaged); // nor suite 0
+  assert.match(hintOf((b) => b[8] = 2), /upgrade envelope/); // a later version may
+  assert.match(hintOf((b) => b[9] = 3), /upgrade envelope/);
+});
+
+Deno.test("encodeHeader with room: the same header followed by that many zero bytes, which parsing ignores", () => {
+  const core = encodeCore({
+    chunkSize: 64,
+    salt: new Uint8Array(32).fill(1),
+    context: { a: "b" },
+    commitment: new Uint8Array(32).fill(2),
+  });
+  const tag = new Uint8Array(32).fill(3);
+  const keys = [entry(), entry("aws-kms", "arn:aws:kms:eu-west-1:111122223333:key/x", new Uint8Array(200).fill(9))];
+  const plain = encodeHeader(core, tag, keys);
+  for (const room of [0, 1, 16, 4112]) {
+    const withRoom = encodeHeader(core, tag, keys, room);
+    assert.equal(withRoom.length, plain.length + room);
+    assert.deepEqual(withRoom.subarray(0, plain.length), plain, `room ${room}`);
+    assert.ok(withRoom.subarray(plain.length).every((b) => b === 0), `room ${room} is zero`);
+    const h = parseHeader(withRoom);
+    assert.equal(h.length, plain.length);
+    assert.deepEqual(h.keys, keys);
+  }
+});

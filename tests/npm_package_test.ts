@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TOOLCHAIN_DIR } from "../scripts/build_npm.ts";
+import { NODE_ENGINES, REPOSITORY, TOOLCHAIN_DIR } from "../scripts/build_npm.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const NPM_TESTS = join(ROOT, "tests", "npm");
@@ -58,7 +58,8 @@ async function copyDir(from: string, to: string): Promise<void> {
 Deno.test("npm package: builds, packs, installs from the tarball and passes tests/npm on Node", async () => {
   const node = await ok("node", ["--version"], ROOT);
   const major = Number(node.stdout.trim().replace(/^v/, "").split(".")[0]);
-  assert.ok(major >= 20, `Node ${node.stdout.trim()} is older than the package's engines (>=20)`);
+  // The package declares Node 22+ (NODE_ENGINES); the tests run on the machine's Node, 20 or later (npm only warns).
+  assert.ok(major >= 20, `Node ${node.stdout.trim()} is older than 20, the oldest Node these tests run on`);
   await ok("npm", ["--version"], ROOT);
 
   const tmp = await Deno.makeTempDir({ prefix: "envelope-npm-test-" });
@@ -85,7 +86,20 @@ Deno.test("npm package: builds, packs, installs from the tarball and passes test
     assert.equal(pkg.type, "module");
     assert.equal(pkg.license, "MIT");
     assert.equal(pkg.sideEffects, false);
-    assert.deepEqual(pkg.engines, { node: ">=20" });
+    assert.deepEqual(pkg.engines, { node: ">=22" });
+    assert.equal(NODE_ENGINES, ">=22");
+    assert.match(REPOSITORY, /^https:\/\/[^\s]+[^/]$/);
+    assert.deepEqual(pkg.repository, { type: "git", url: `git+${REPOSITORY}.git` });
+    assert.equal(pkg.homepage, `${REPOSITORY}#readme`);
+    assert.deepEqual(pkg.bugs, { url: `${REPOSITORY}/issues` });
+    // The package's README is its own: the npm install line and Node examples come before anything Deno.
+    const readme = await Deno.readTextFile(join(pkgDir, "README.md"));
+    assert.equal(readme, await Deno.readTextFile(join(ROOT, "scripts", "npm", "README.md")));
+    const at = (s: string) => readme.indexOf(s);
+    assert.ok(at("npm i @envelope/envelope") >= 0 && at("npx envelope") >= 0, "install and npx lines");
+    assert.ok(at('from "@envelope/envelope"') >= 0, "a Node import example");
+    assert.ok(at("npm i @envelope/envelope") < at("deno"), "npm before Deno");
+    assert.ok(at('from "@envelope/envelope"') < at("deno"), "the Node example before Deno");
     assert.deepEqual(pkg.bin, { envelope: "bin/envelope.js" });
     assert.deepEqual(pkg.exports["."].browser, { types: "./src/browser.d.ts", default: "./src/browser.js" });
     assert.deepEqual(pkg.exports["."].node, { types: "./mod.d.ts", default: "./mod.js" });

@@ -10,7 +10,9 @@
  */
 import assert from "node:assert/strict";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+// A test/bench-only package: inline, so it stays out of the runtime import map and deno.lock (deno.dev.lock has it).
+// deno-lint-ignore no-import-prefix
+import { getSignedUrl } from "npm:@aws-sdk/s3-request-presigner@3.1164.0";
 import { buildWeb } from "../scripts/build_web.ts";
 import { encrypt, RawDataKey } from "../mod.ts";
 import { startMotoS3 } from "./support/moto_s3.ts";

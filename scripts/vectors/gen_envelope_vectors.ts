@@ -627,8 +627,8 @@ const CS_AT = 10, SALT_AT = 14;
   m.parts.core[m.parts.core.length - 33] += 1;
   await add(
     "tampered_context_value_local",
-    "Local key A, context {tenant: acme} changed in the header to {tenant: acmf}. The local wrap binds the context (its AAD), so the only wrapped key fails to open: no key matched (§8 step 6).",
-    { parts: m.parts, expect: "NO_KEY_MATCHED", chunkSize: 64, kek: KEK, context: { tenant: "acmf" } },
+    "Local key A, context {tenant: acme} changed in the header to {tenant: acmf}. The local wrap binds the context (its AAD), so the key the only entry names refuses it: the header was modified (§8 step 6), not a missing key.",
+    { parts: m.parts, expect: "HEADER_AUTH_FAILED", chunkSize: 64, kek: KEK, context: { tenant: "acmf" } },
   );
 }
 
@@ -677,8 +677,8 @@ const CS_AT = 10, SALT_AT = 14;
   m.parts.keys = keyList([{ ...m.entry, wrapped: w }]);
   await add(
     "wrapped_key_bit_flipped",
-    "Local key A with one bit of the wrapped data key flipped: the wrap fails to open, no key matched (§8 step 6).",
-    { parts: m.parts, expect: "NO_KEY_MATCHED", chunkSize: 64, kek: KEK, context: CTX },
+    "Local key A with one bit of the wrapped data key flipped: the key the entry names refuses it, so the header was modified (§8 step 6), not a missing key.",
+    { parts: m.parts, expect: "HEADER_AUTH_FAILED", chunkSize: 64, kek: KEK, context: CTX },
   );
 }
 {

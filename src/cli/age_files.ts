@@ -12,6 +12,7 @@ import { EnvelopeError } from "../errors.ts";
 import type { KeyProvider } from "../keys/provider.ts";
 import { ioError, writeOutput } from "./files.ts";
 import { warn } from "./output.ts";
+import { importLater } from "../import_later.ts";
 
 /** The largest age file read: the library's bound (256 KiB), checked before reading. */
 const MAX_BYTES = 256 * 1024;
@@ -63,7 +64,7 @@ async function readAgeFile(path: string, what: string, secret: boolean): Promise
 /** The identities of every `-i FILE`, in order. */
 export async function loadIdentityFiles(paths: readonly string[]): Promise<KeyProvider[]> {
   if (paths.length === 0) return [];
-  const { parseAgeIdentities } = await import("../keys/age.ts");
+  const { parseAgeIdentities } = await importLater<typeof import("../keys/age.ts")>(import.meta.url, "../keys/age.ts");
   const out: KeyProvider[] = [];
   for (const p of paths) out.push(...await parseAgeIdentities(await readAgeFile(p, "identity file", true), p));
   return out;
@@ -72,7 +73,7 @@ export async function loadIdentityFiles(paths: readonly string[]): Promise<KeyPr
 /** The recipients of every `-R FILE`, in order. */
 export async function loadRecipientFiles(paths: readonly string[]): Promise<KeyProvider[]> {
   if (paths.length === 0) return [];
-  const { parseAgeRecipients } = await import("../keys/age.ts");
+  const { parseAgeRecipients } = await importLater<typeof import("../keys/age.ts")>(import.meta.url, "../keys/age.ts");
   const out: KeyProvider[] = [];
   for (const p of paths) out.push(...parseAgeRecipients(await readAgeFile(p, "recipients file", false), p));
   return out;
@@ -83,7 +84,10 @@ export async function loadRecipientFiles(paths: readonly string[]): Promise<KeyP
  * to `path` with mode 0600, as age-keygen lays it out; returns its recipient.
  */
 export async function createIdentityFile(path: string, options: { pq: boolean; force: boolean }): Promise<string> {
-  const { AgeIdentity, ageIdentityFileText } = await import("../keys/age.ts");
+  const { AgeIdentity, ageIdentityFileText } = await importLater<typeof import("../keys/age.ts")>(
+    import.meta.url,
+    "../keys/age.ts",
+  );
   const identity = await AgeIdentity.generate({ pq: options.pq });
   const text = new TextEncoder().encode(ageIdentityFileText(identity));
   await writeOutput(

@@ -6,6 +6,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
+import { setVerbosity } from "./output.ts";
 
 /** One flag's definition. */
 export interface FlagSpec {
@@ -34,8 +35,19 @@ export function usageError(
   return new EnvelopeError("USAGE", message, { hint });
 }
 
-/** Parses `args` against `specs`; throws USAGE for anything unknown or malformed. */
-export function parseArgs(args: readonly string[], specs: readonly FlagSpec[], command: string): Parsed {
+/** The flags every command takes: `-q/--quiet`, `-v/--verbose` and `--json` (output.ts says what each does). */
+export const COMMON_FLAGS: readonly FlagSpec[] = [
+  { name: "quiet", short: "q", kind: "boolean" },
+  { name: "verbose", short: "v", kind: "boolean" },
+  { name: "json", kind: "boolean" },
+];
+
+/**
+ * Parses `args` against `specs` and the {@linkcode COMMON_FLAGS}; throws
+ * USAGE for anything unknown or malformed. Sets the run's verbosity.
+ */
+export function parseArgs(args: readonly string[], commandSpecs: readonly FlagSpec[], command: string): Parsed {
+  const specs = [...COMMON_FLAGS, ...commandSpecs];
   const byLong = new Map(specs.map((s) => [s.name, s]));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
   const flags: Parsed["flags"] = {};
@@ -82,6 +94,10 @@ export function parseArgs(args: readonly string[], specs: readonly FlagSpec[], c
       flags[spec.name] = value;
     }
   }
+  if (flags.quiet && flags.verbose) {
+    throw usageError(command, "Reading the command line failed: give either -q or -v, not both");
+  }
+  setVerbosity({ quiet: Boolean(flags.quiet), verbose: Boolean(flags.verbose), json: Boolean(flags.json) });
   return { positionals, flags };
 }
 

@@ -14,7 +14,8 @@ import { sameContext } from "../format/context.ts";
 import { checkDir, checkWritable, openInput, writeOutput } from "./files.ts";
 import type { Peeked } from "../io/header_peek.ts";
 import { classify, providerFor } from "./keyspec.ts";
-import { progress, say, warn } from "./output.ts";
+import { progress, warn } from "./output.ts";
+import { byteCounter, type Outcome } from "./batch.ts";
 import { type DecryptRequest, defaultOutputName, deliver } from "./deliver.ts";
 import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "../compat/aliyun_gcm.ts";
 import { type CompatFormat, detectFormat, formatUnknown, headForDetection } from "../compat/detect.ts";
@@ -60,12 +61,12 @@ function require32(dataKey: Uint8Array, action: string): void {
   }
 }
 
-/** Runs `encrypt --format nitro|aliyun`; returns the exit code. */
-export async function encryptCompatCommand(format: "nitro" | "aliyun", opts: CompatEncryptOptions): Promise<number> {
+/** Runs `encrypt --format nitro|aliyun`; returns what it did. */
+export async function encryptCompatCommand(format: "nitro" | "aliyun", opts: CompatEncryptOptions): Promise<Outcome> {
   return format === "nitro" ? await encryptNitro(opts) : await encryptAliyun(opts);
 }
 
-async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
+async function encryptNitro(opts: CompatEncryptOptions): Promise<Outcome> {
   if (Object.keys(opts.context).length > 0) {
     throw usageError(
       "encrypt",
@@ -89,6 +90,9 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
   } else {
     zipped = zipSingleFile(opts.input!, basename(opts.input!));
   }
+  // bytesIn counts the zip the Fernet token holds.
+  const read = byteCounter();
+  zipped = zipped.pipeThrough(read.stream);
   // The zip streams through Fernet into the output (HMAC last); it never touches the disk.
   const kms = await providerFor("aws-kms", keyId);
   let file: ReadableStream<Uint8Array>;
@@ -108,9 +112,16 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
   } finally {
     kms.close();
   }
-  await writeOutput(file, output, { force: opts.force });
-  if (output !== "-") say(`encrypted to ${output} (Nitro-enclave format, key ${arn})`);
-  return 0;
+  const written = byteCounter();
+  await writeOutput(file.pipeThrough(written.stream), output, { force: opts.force });
+  return {
+    input: opts.dir ?? opts.input!,
+    output,
+    format: "nitro-enclave",
+    bytesIn: read.bytes,
+    bytesOut: written.bytes,
+    keys: [{ provider: "aws-kms", keyId: arn }],
+  };
 }
 
 /** The context string the Alibaba format stores and sends: the JSON of the -c pairs in the order given. */
@@ -118,7 +129,7 @@ export function aliyunContextText(context: Record<string, string>): string {
   return JSON.stringify(context);
 }
 
-async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
+async function encryptAliyun(opts: CompatEncryptOptions): Promise<Outcome> {
   const keyId = onlyKey(opts.specs, "aliyun-kms", "Alibaba-sample", "aliyun-kms:KEY-ID");
   const input = opts.dir === undefined ? (opts.input ?? "-") : undefined;
   let output = opts.output;
@@ -165,11 +176,23 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
     await source.cancel().catch(() => {});
     throw err;
   }
-  await writeOutput(source.pipeThrough(progress("encrypting", size)).pipeThrough(transform), output, {
-    force: opts.force,
-  });
-  if (output !== "-") say(`encrypted to ${output} (Alibaba-sample format)`);
-  return 0;
+  const read = byteCounter();
+  const written = byteCounter();
+  await writeOutput(
+    source.pipeThrough(read.stream).pipeThrough(progress("encrypting", size)).pipeThrough(transform).pipeThrough(
+      written.stream,
+    ),
+    output,
+    { force: opts.force },
+  );
+  return {
+    input: opts.dir ?? input!,
+    output,
+    format: "aliyun-sample",
+    bytesIn: read.bytes,
+    bytesOut: written.bytes,
+    keys: [{ provider: "aliyun-kms", keyId }],
+  };
 }
 
 function requireContext(
@@ -227,29 +250,45 @@ function admitFormat(format: CompatFormat, req: DecryptRequest, name: string): v
   );
 }
 
-/** Runs `decrypt` for a file that is not in the envelope format; returns the exit code. */
-export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest): Promise<number> {
+/** Runs `decrypt` for a file that is not in the envelope format; returns what it did. */
+export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest, size?: number): Promise<Outcome> {
   const p = await headForDetection(peeked);
   const format = detectFormat(p.head, p.ended);
   const name = req.input === "-" ? "stdin" : req.input;
   try {
-    if (format === undefined) throw formatUnknown(name);
+    if (format === undefined) throw formatUnknown(name, { head: p.head, whole: p.ended });
     admitFormat(format, req, name);
   } catch (err) {
     await p.stream.cancel().catch(() => {});
     throw err;
   }
-  const where = format === "nitro" ? await decryptNitro(p, req) : await decryptAliyun(p, req);
-  if (where !== "-") say(`decrypted to ${where} (${LABEL[format]} format)`);
-  return 0;
+  const written = byteCounter();
+  const where = format === "nitro"
+    ? await decryptNitro(p, req, written.stream)
+    : await decryptAliyun(p, req, written.stream);
+  return {
+    input: name,
+    output: where,
+    format: FORMAT_NAME[format],
+    bytesIn: size ?? 0,
+    bytesOut: written.bytes,
+    keys: [],
+  };
 }
 
-async function decryptNitro(p: Peeked, req: DecryptRequest): Promise<string> {
+/** The names reports give the compatibility formats (inspect's `format`). */
+const FORMAT_NAME: Record<CompatFormat, string> = { nitro: "nitro-enclave", aliyun: "aliyun-sample" };
+
+async function decryptNitro(
+  p: Peeked,
+  req: DecryptRequest,
+  count: TransformStream<Uint8Array, Uint8Array>,
+): Promise<string> {
   if (req.context !== undefined) requireContext({}, req.context, "Nitro-enclave");
   // Verified (HMAC over the whole token) before the first plaintext byte, so stdout is safe too.
   const opened = await openNitroInput(req.input, p.stream, req, req.maxSize);
   try {
-    return await deliver(opened.plaintext, req, () => defaultOutputName(req.input));
+    return await deliver(opened.plaintext.pipeThrough(count), req, () => defaultOutputName(req.input, req.suffix));
   } catch (err) {
     await opened.plaintext.cancel().catch(() => {});
     throw err;
@@ -258,26 +297,31 @@ async function decryptNitro(p: Peeked, req: DecryptRequest): Promise<string> {
   }
 }
 
-async function decryptAliyun(p: Peeked, req: DecryptRequest): Promise<string> {
+async function decryptAliyun(
+  p: Peeked,
+  req: DecryptRequest,
+  count: TransformStream<Uint8Array, Uint8Array>,
+): Promise<string> {
   const src = await scanAliyunInput(req.input, p.stream, req.maxSize);
   try {
     requireContext(contextMap(src.scan.context).map, req.context, "Alibaba-sample");
     // A file output is renamed into place only after the tag verified; stdout gets a tag pass first.
-    return await deliver(await openAliyunInput(src, req, toStdout(req)), req, () => defaultOutputName(req.input));
+    const plaintext = (await openAliyunInput(src, req, toStdout(req))).pipeThrough(count);
+    return await deliver(plaintext, req, () => defaultOutputName(req.input, req.suffix));
   } finally {
     await src.cleanup();
   }
 }
 
 /** What `inspect` shows for a compatibility file, from its first bytes (and size, when known). */
-export function inspectCompat(head: Uint8Array, size?: number): Promise<Record<string, unknown>> {
-  return Promise.resolve(inspectHead(head, size));
+export function inspectCompat(head: Uint8Array, size?: number, name = "the file"): Promise<Record<string, unknown>> {
+  return Promise.resolve(inspectHead(head, size, name));
 }
 
-function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
+function inspectHead(head: Uint8Array, size: number | undefined, name: string): Record<string, unknown> {
   const whole = size !== undefined && head.length >= size;
   const format: CompatFormat | undefined = detectFormat(head, whole);
-  if (format === undefined) throw formatUnknown("the file");
+  if (format === undefined) throw formatUnknown(name, { action: "Inspecting", head, whole });
   if (format === "nitro") {
     const n = nitroBlobLength(head)!;
     const token = head.subarray(4 + n);
@@ -290,6 +334,8 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
       new TextDecoder("latin1").decode(head.subarray(4, 4 + n)),
     );
     if (id) info.blobKeyId = id[0];
+    // The same keys[] as an envelope header has: the one KMS blob (its key is named inside it, in the clear).
+    info.keys = [{ provider: "aws-kms", keyId: id?.[0] ?? "", wrappedBytes: n }];
     if (size !== undefined) info.tokenBytes = size - 4 - n;
     const ts = tokenTimestamp(token);
     if (ts !== undefined) info.tokenTime = new Date(ts * 1000).toISOString();
@@ -298,7 +344,7 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
     return info;
   }
   const first = indexOfSep(head);
-  const info: Record<string, unknown> = { format: "aliyun-sample", cipher: "AES-GCM, no associated data" };
+  const info: Record<string, unknown> = { format: "aliyun-sample", cipher: "AES-GCM, no associated data", keys: [] };
   if (first < 0 || !whole) {
     info.note = `the fields after the ciphertext are beyond the first ${head.length} bytes read; decrypt reads them`;
     return info;
@@ -308,6 +354,7 @@ function inspectHead(head: Uint8Array, size?: number): Record<string, unknown> {
     const ctChars = first;
     info.payloadBytes = ctChars / 4 * 3 - (head[ctChars - 1] === 0x3d ? (head[ctChars - 2] === 0x3d ? 2 : 1) : 0);
     info.wrappedChars = t.blob.length;
+    info.keys = [{ provider: "aliyun-kms", keyId: "", wrappedBytes: t.blob.length }];
     info.nonceBytes = t.nonce.length;
     const { map, flat } = contextMap(t.context);
     info.context = map;

@@ -14,6 +14,7 @@ import { decryptFernetStream, verifyFernetStream } from "../crypto/fernet_stream
 import { NITRO_MAX_FILE, NITRO_MAX_PLAINTEXT, tooLarge } from "../compat/nitro.ts";
 import { readNitroPrefix, skipBytes } from "../compat/nitro_stream.ts";
 import { readLimits, twoPassInput } from "./two_pass.ts";
+import { importLater } from "../import_later.ts";
 
 /** Decodes `--data-key` (standard base64 or base64url, the Fernet key text too) to bytes of an allowed length. */
 export function dataKeyBytes(text: string, lengths: readonly number[]): Uint8Array {
@@ -96,7 +97,7 @@ export async function nitroDataKey(blob: Uint8Array, source: KeySource): Promise
 
 async function awsDecrypt(blob: Uint8Array, keyId: string | undefined): Promise<Uint8Array> {
   const kms = keyId === undefined
-    ? (await import("../kms/aws.ts")).AwsKms.discovery()
+    ? (await importLater<typeof import("../kms/aws.ts")>(import.meta.url, "../kms/aws.ts")).AwsKms.discovery()
     : await providerFor("aws-kms", keyId);
   try {
     return (await kms.decryptRaw(blob)).plaintext;
@@ -121,7 +122,7 @@ export async function aliyunDataKey(scan: AliyunScan, source: KeySource): Promis
   // Decrypt needs no key id: the blob names the key. A -k only supplies the region of an ARN.
   const kms = ids.length > 0
     ? await providerFor("aliyun-kms", ids[0])
-    : (await import("../kms/aliyun.ts")).AliyunKms.discovery();
+    : (await importLater<typeof import("../kms/aliyun.ts")>(import.meta.url, "../kms/aliyun.ts")).AliyunKms.discovery();
   const out = await kms.client.decrypt({
     ciphertextBlob: scan.blob,
     encryptionContext: scan.context === "" ? undefined : scan.context,

@@ -8,23 +8,24 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { extractZip } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
 import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
 import type { TrustOptions } from "./trust_flags.ts";
-import { COLLECT_EVERY, collector } from "./gc.ts";
+import { gcPacer } from "./gc.ts";
+import { ioError } from "./io_errors.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
+import { importLater } from "../import_later.ts";
 
-/** The default output name for `input`: without its `.envl` (or Nitro `.encrypted`) suffix. */
-export function defaultOutputName(input: string): string {
+/** The default output name for `input`: without its `.envl` (or `--suffix`, or Nitro `.encrypted`) suffix. */
+export function defaultOutputName(input: string, ours = SUFFIX): string {
   // `.envl` is ours; `.encrypted` is the Nitro sample's (application_code.zip.encrypted).
-  for (const suffix of [SUFFIX, ".encrypted"]) {
+  for (const suffix of [ours, ".encrypted"]) {
     if (input.endsWith(suffix) && basename(input).length > suffix.length) return input.slice(0, -suffix.length);
   }
   throw usageError(
     "decrypt",
-    `Choosing the output name failed: ${input} does not end in ${SUFFIX} or .encrypted; pass -o OUTPUT`,
+    `Choosing the output name failed: ${input} does not end in ${ours} or .encrypted; pass -o OUTPUT`,
   );
 }
 
@@ -49,6 +50,12 @@ export interface DecryptRequest {
   readonly requireSigned?: boolean;
   /** `--max-attempts` and the discovery filters. */
   readonly trust?: TrustOptions;
+  /** `-a`: the input must be armored (armored input is read without it too). */
+  readonly armor?: boolean;
+  /** `--suffix`: what the default output name drops (default `.envl`). */
+  readonly suffix?: string;
+  /** `--parallelism`: threads at work on an envelope message (envelope/parallel.ts). */
+  readonly parallelism?: number;
 }
 
 /** The values of `decrypt --format`. */
@@ -70,20 +77,19 @@ export async function deliver(
     if (stale.length > 0) {
       note(`removed ${stale.length} temporary item(s) left in ${dirname(outDir)} by killed envelope runs`);
     }
-    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract"));
+    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract")).catch((e) => {
+      throw ioError("Writing", req.dir!, e, "-d");
+    });
     const forget = removeOnSignal(tmp);
     try {
       const zipPath = join(tmp, "archive.zip");
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
-      const gc = collector();
-      let since = 0;
-      const onBytes = (n: number) => {
-        since += n;
-        if (gc && since >= COLLECT_EVERY) {
-          since = 0;
-          gc();
-        }
-      };
+      const onBytes = gcPacer(undefined);
+      // The zip reader (and node:zlib) load only for a folder: a file's decrypt does not pay for them.
+      const { extractZip } = await importLater<typeof import("../archive/unzip.ts")>(
+        import.meta.url,
+        "../archive/unzip.ts",
+      );
       await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
     } finally {
       await rm(tmp, { recursive: true, force: true });

@@ -26,6 +26,7 @@ export {
   stdoutStream,
   writeOutput,
 } from "./output_file.ts";
+import { importLater } from "../import_later.ts";
 export { removeOnSignal, sweepStale, tempDirPrefix } from "./temp_files.ts";
 export type { Input };
 
@@ -132,7 +133,10 @@ function stdinStream(): ReadableStream<Uint8Array> {
 export async function openInput(path: string): Promise<Input> {
   if (path === "-") return { name: "stdin", stream: stdinStream() };
   // s3:// and oss:// load the S3 SDK only here, when named.
-  if (isObjectUrl(path)) return await (await import("./object_io.ts")).openObjectInput(path);
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
+      .openObjectInput(path);
+  }
   let fh: FileHandle;
   let size: number | undefined;
   try {

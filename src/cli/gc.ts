@@ -8,27 +8,51 @@
  * which measured about 109 MB. `node:v8`'s setFlagsFromString
  * works on Node and on Deno; where it does not, nothing changes but memory.
  *
+ * `node:v8` and `node:vm` are imported only when the data may reach
+ * {@linkcode COLLECT_EVERY} bytes: in Deno the first `node:` module costs
+ * start-up time (`scripts/bench_startup.ts`), which a small file should not pay.
+ *
  * @module
  */
-import v8 from "node:v8";
-import vm from "node:vm";
 
 type Gc = (options?: { type?: "minor" | "major" }) => void;
 
-let collect: Gc | null | undefined;
+let loading: Promise<Gc | null> | undefined;
 
-/** V8's `gc()`, or `null` where the runtime does not expose it. */
-export function collector(): Gc | null {
-  if (collect !== undefined) return collect;
-  try {
-    v8.setFlagsFromString("--expose-gc");
-    const gc = vm.runInNewContext("gc") as unknown;
-    collect = typeof gc === "function" ? (gc as Gc) : null;
-  } catch {
-    collect = null;
-  }
-  return collect;
+/** V8's `gc()`, or `null` where the runtime does not expose it; loaded once. */
+function loadCollector(): Promise<Gc | null> {
+  return loading ??= (async () => {
+    try {
+      const [{ default: v8 }, { default: vm }] = await Promise.all([import("node:v8"), import("node:vm")]);
+      v8.setFlagsFromString("--expose-gc");
+      const gc = vm.runInNewContext("gc") as unknown;
+      return typeof gc === "function" ? (gc as Gc) : null;
+    } catch {
+      return null;
+    }
+  })();
 }
 
 /** Bytes of data between collections. */
 export const COLLECT_EVERY = 32 * 1024 * 1024;
+
+/**
+ * A byte counter that asks V8 for a full collection every
+ * {@linkcode COLLECT_EVERY} bytes. `expected` is the size of the data when
+ * known: below {@linkcode COLLECT_EVERY} nothing is loaded and the counter
+ * does nothing; otherwise (or when unknown) the collector loads in the
+ * background, long before the first 32 MiB have passed.
+ */
+export function gcPacer(expected: number | undefined): (bytes: number) => void {
+  if (expected !== undefined && expected < COLLECT_EVERY) return () => {};
+  let gc: Gc | null = null;
+  loadCollector().then((found) => gc = found);
+  let since = 0;
+  return (bytes) => {
+    since += bytes;
+    if (since >= COLLECT_EVERY && gc) {
+      since = 0;
+      gc();
+    }
+  };
+}

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 
@@ -17,12 +18,32 @@ export function errnoCode(e: unknown): string | undefined {
 }
 
 /**
- * The typed error for `action` ("Reading", "Writing") on `path` failing with
- * the `node:fs` error `e`; an {@linkcode EnvelopeError} passes through.
+ * The error for an output `path` whose folder does not exist, naming that
+ * folder and the flag that chose the path (`-o`, `-d`); `undefined` when the
+ * folder is there.
  */
-export function ioError(action: string, path: string, e: unknown): EnvelopeError {
+export function missingFolder(action: string, path: string, flag = "-o"): EnvelopeError | undefined {
+  if (existsSync(dirname(resolve(path)))) return undefined;
+  const folder = dirname(path);
+  const quoted = /^[\w./@%+=:,-]+$/.test(folder) ? folder : `'${folder.replaceAll("'", "'\\''")}'`;
+  return new EnvelopeError("IO_FAILED", `${action} ${path} failed: the folder ${folder} does not exist`, {
+    hint: `create it (mkdir -p ${quoted}) or choose another ${flag}`,
+  });
+}
+
+/**
+ * The typed error for `action` ("Reading", "Writing") on `path` failing with
+ * the `node:fs` error `e`; an {@linkcode EnvelopeError} passes through. A
+ * write that fails because the output's folder does not exist says so, with
+ * `flag` (default `-o`) as the way out.
+ */
+export function ioError(action: string, path: string, e: unknown, flag = "-o"): EnvelopeError {
   if (e instanceof EnvelopeError) return e;
   const code = errnoCode(e);
+  if (code === "ENOENT" && action === "Writing") {
+    const missing = missingFolder(action, path, flag);
+    if (missing) return missing;
+  }
   const folder = dirname(resolve(path));
   switch (code) {
     case "ENOSPC":

@@ -27,6 +27,7 @@ import type { KmstoolKey } from "../kms/kmstool.ts";
 import { exists } from "./files.ts";
 import { warn } from "./output.ts";
 import type { TrustOptions } from "./trust_flags.ts";
+import { importLater } from "../import_later.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -87,19 +88,22 @@ export async function providerFor(kind: KeyKind, value: string): Promise<KeyProv
     case "local":
       return await loadLocalKeyFile(value, KEY_FILE_OPTIONS);
     case "aws-kms": {
-      const { AwsKms } = await import("../kms/aws.ts");
+      const { AwsKms } = await importLater<typeof import("../kms/aws.ts")>(import.meta.url, "../kms/aws.ts");
       return new AwsKms({ keyId: value });
     }
     case "aliyun-kms": {
-      const { AliyunKms } = await import("../kms/aliyun.ts");
+      const { AliyunKms } = await importLater<typeof import("../kms/aliyun.ts")>(import.meta.url, "../kms/aliyun.ts");
       return new AliyunKms({ keyId: value });
     }
     case "kmstool": {
-      const { KmstoolKey } = await import("../kms/kmstool.ts");
+      const { KmstoolKey } = await importLater<typeof import("../kms/kmstool.ts")>(
+        import.meta.url,
+        "../kms/kmstool.ts",
+      );
       return new KmstoolKey({ path: value });
     }
     case "age": {
-      const { AgeRecipient } = await import("../keys/age.ts");
+      const { AgeRecipient } = await importLater<typeof import("../keys/age.ts")>(import.meta.url, "../keys/age.ts");
       return AgeRecipient.parse(value);
     }
   }
@@ -108,7 +112,7 @@ export async function providerFor(kind: KeyKind, value: string): Promise<KeyProv
 /** Key files others can read still load, with a `warning:` line (docs/FORMAT.md §6 says they MUST NOT be). */
 const KEY_FILE_OPTIONS: LoadLocalKeyOptions = {
   onInsecurePermissions: (path, mode) =>
-    warn(`the key file ${path} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${path}`),
+    warn(`the key file ${path} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${path}`, true),
 };
 
 /** Loads every `-k` spec. */
@@ -122,7 +126,7 @@ export async function resolveKeys(specs: readonly string[]): Promise<KeyProvider
 export async function defaultEncryptKey(): Promise<KeyProvider> {
   const path = defaultLocalKeyPath();
   return await loadOrCreateLocalKey(path, (p) => {
-    warn(`created a new local key at ${p}; back it up: files encrypted with it cannot be decrypted without it`);
+    warn(`created a new local key at ${p}; back it up: files encrypted with it cannot be decrypted without it`, true);
   }, KEY_FILE_OPTIONS);
 }
 
@@ -142,11 +146,11 @@ export async function automaticKeys(
     if (await exists(path)) out.push(await loadLocalKeyFile(path, KEY_FILE_OPTIONS));
   }
   if (providers.has("aws-kms")) {
-    const { AwsKms } = await import("../kms/aws.ts");
+    const { AwsKms } = await importLater<typeof import("../kms/aws.ts")>(import.meta.url, "../kms/aws.ts");
     out.push(AwsKms.discovery({ filter: trust.aws }));
   }
   if (providers.has("aliyun-kms")) {
-    const { AliyunKms } = await import("../kms/aliyun.ts");
+    const { AliyunKms } = await importLater<typeof import("../kms/aliyun.ts")>(import.meta.url, "../kms/aliyun.ts");
     out.push(AliyunKms.discovery({ regions: trust.aliyunRegions }));
   }
   return out;

@@ -7,8 +7,10 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
+import { withCommandFlags } from "./key_hints.ts";
 import { exitQuietlyOnClosedStdout, reportError, say } from "./output.ts";
 import { USAGE } from "./usage.ts";
+import { importLater } from "../import_later.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
@@ -16,19 +18,43 @@ export const VERSION = "0.1.0";
 type Command = (argv: readonly string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  encrypt: async () => (await import("./commands/encrypt.ts")).encryptCommand,
-  decrypt: async () => (await import("./commands/decrypt.ts")).decryptCommand,
-  inspect: async () => (await import("./commands/inspect.ts")).inspectCommand,
-  rewrap: async () => (await import("./commands/rewrap.ts")).rewrapCommand,
-  keygen: async () => (await import("./commands/keygen.ts")).keygenCommand,
-  "key-id": async () => (await import("./commands/key_id.ts")).keyIdCommand,
-  convert: async () => (await import("./commands/convert.ts")).convertCommand,
-  "extract-key": async () => (await import("./commands/extract_key.ts")).extractKeyCommand,
-  policy: async () => (await import("./commands/policy.ts")).policyCommand,
-  cat: async () => (await import("./commands/cat.ts")).catCommand,
-  "s3-cleanup": async () => (await import("./commands/s3_cleanup.ts")).s3CleanupCommand,
-  "data-key": async () => (await import("./commands/data_key.ts")).dataKeyCommand,
-  "serve-keys": async () => (await import("./commands/serve_keys.ts")).serveKeysCommand,
+  encrypt: async () =>
+    (await importLater<typeof import("./commands/encrypt.ts")>(import.meta.url, "./commands/encrypt.ts"))
+      .encryptCommand,
+  decrypt: async () =>
+    (await importLater<typeof import("./commands/decrypt.ts")>(import.meta.url, "./commands/decrypt.ts"))
+      .decryptCommand,
+  inspect: async () =>
+    (await importLater<typeof import("./commands/inspect.ts")>(import.meta.url, "./commands/inspect.ts"))
+      .inspectCommand,
+  rewrap: async () =>
+    (await importLater<typeof import("./commands/rewrap.ts")>(import.meta.url, "./commands/rewrap.ts")).rewrapCommand,
+  keygen: async () =>
+    (await importLater<typeof import("./commands/keygen.ts")>(import.meta.url, "./commands/keygen.ts")).keygenCommand,
+  "key-id": async () =>
+    (await importLater<typeof import("./commands/key_id.ts")>(import.meta.url, "./commands/key_id.ts")).keyIdCommand,
+  convert: async () =>
+    (await importLater<typeof import("./commands/convert.ts")>(import.meta.url, "./commands/convert.ts"))
+      .convertCommand,
+  "extract-key": async () =>
+    (await importLater<typeof import("./commands/extract_key.ts")>(import.meta.url, "./commands/extract_key.ts"))
+      .extractKeyCommand,
+  policy: async () =>
+    (await importLater<typeof import("./commands/policy.ts")>(import.meta.url, "./commands/policy.ts")).policyCommand,
+  cat: async () =>
+    (await importLater<typeof import("./commands/cat.ts")>(import.meta.url, "./commands/cat.ts")).catCommand,
+  "s3-cleanup": async () =>
+    (await importLater<typeof import("./commands/s3_cleanup.ts")>(import.meta.url, "./commands/s3_cleanup.ts"))
+      .s3CleanupCommand,
+  "data-key": async () =>
+    (await importLater<typeof import("./commands/data_key.ts")>(import.meta.url, "./commands/data_key.ts"))
+      .dataKeyCommand,
+  "serve-keys": async () =>
+    (await importLater<typeof import("./commands/serve_keys.ts")>(import.meta.url, "./commands/serve_keys.ts"))
+      .serveKeysCommand,
+  completions: async () =>
+    (await importLater<typeof import("./commands/completions.ts")>(import.meta.url, "./commands/completions.ts"))
+      .completionsCommand,
 };
 
 /** Runs the CLI with `argv` (without the program name); resolves to the exit code. */
@@ -36,6 +62,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   exitQuietlyOnClosedStdout();
   try {
+    if (name === "help" && rest.length === 1 && rest[0] === "--all") {
+      // Every help text in one, as a manual: the overview, then each command's.
+      say(
+        [USAGE[""], ...Object.keys(USAGE).filter((k) => k !== "").map((k) => `${"=".repeat(78)}\n${USAGE[k]}`)]
+          .join("\n"),
+      );
+      return 0;
+    }
     if (name === "help" && rest.length > 0) {
       // `envelope help CMD`: that command's help, as `envelope CMD --help` prints it.
       if (!Object.hasOwn(USAGE, rest[0]) || rest[0] === "") {
@@ -62,6 +96,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return await (await load())(rest);
   } catch (e) {
-    return reportError(e);
+    return reportError(withCommandFlags(e, name));
   }
 }

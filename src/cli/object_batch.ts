@@ -12,7 +12,7 @@
  * @module
  */
 
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import process from "node:process";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
@@ -28,53 +28,9 @@ import { openInput, writeOutput } from "./files.ts";
 import { peek } from "../io/header_peek.ts";
 import { cliClient } from "./object_io.ts";
 import type { UploadFlags } from "./object_flags.ts";
-import { escapeControls as esc, reportError, say } from "./output.ts";
+import { byteCounter, filesUnder, finish, type KeyName, runAll } from "./batch.ts";
+import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
-
-/** Runs `work` over `items`, `jobs` at a time; returns how many failed (each reported as it failed). */
-async function runAll<T>(
-  items: readonly T[],
-  jobs: number,
-  name: (t: T) => string,
-  work: (t: T) => Promise<string>,
-): Promise<number> {
-  let next = 0;
-  let done = 0;
-  let failed = 0;
-  const width = String(items.length).length;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      try {
-        const what = await work(item);
-        done++;
-        say(`[${String(done + failed).padStart(width)}/${items.length}] ${what}`);
-      } catch (e) {
-        failed++;
-        say(`[${String(done + failed).padStart(width)}/${items.length}] FAILED ${esc(name(item))}`);
-        reportError(e);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
-  return failed;
-}
-
-/** Regular files under `dir`, relative, sorted; links and special files are skipped with a count. */
-async function filesUnder(dir: string): Promise<{ files: string[]; skipped: number }> {
-  const files: string[] = [];
-  let skipped = 0;
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) files.push(relative(dir, p).split(sep).join("/"));
-      else skipped++;
-    }
-  };
-  await walk(dir);
-  return { files: files.sort(), skipped };
-}
 
 function prefixOf(url: string, flag: string): ReturnType<typeof parseObjectUrl> {
   const loc = parseObjectUrl(url);
@@ -103,13 +59,15 @@ export interface EncryptManyOptions {
 export async function encryptMany(o: EncryptManyOptions): Promise<number> {
   const loc = prefixOf(o.output, "-o");
   const { files, skipped } = await filesUnder(o.dir);
-  if (skipped > 0) say(`skipping ${skipped} link(s) or special file(s) under ${esc(o.dir)}`);
+  if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${o.dir}`);
   const cache = new DataKeyCache();
   try {
-    const failed = await runAll(files, o.jobs, (f) => f, async (rel) => {
+    const result = await runAll(files, o.jobs, (f) => f, async (rel) => {
       const input = await openInput(join(o.dir, rel));
       const url = objectUrl({ ...loc, key: `${loc.key}${rel}${SUFFIX}` });
-      const sealed = input.stream.pipeThrough(
+      const read = byteCounter();
+      const written = byteCounter();
+      const sealed = input.stream.pipeThrough(read.stream).pipeThrough(
         encryptStream({
           keys: o.keys,
           context: o.context,
@@ -118,19 +76,21 @@ export async function encryptMany(o: EncryptManyOptions): Promise<number> {
           sign: o.sign,
           cache,
         }),
-      );
+      ).pipeThrough(written.stream);
       await writeOutput(sealed, url, { force: o.force, upload: o.upload, expectedSize: input.size });
-      return `encrypted ${esc(rel)} to ${esc(url)}`;
-    });
-    return summary("encrypted", files.length, failed);
+      return {
+        input: join(o.dir, rel),
+        output: url,
+        format: "envelope",
+        bytesIn: read.bytes,
+        bytesOut: written.bytes,
+        keys: o.keys.map((k) => ({ provider: k.provider, keyId: k.keyId })),
+      };
+    }, "encrypted");
+    return finish("encrypt", "encrypted", result, true);
   } finally {
     await cache.clear();
   }
-}
-
-function summary(verb: string, total: number, failed: number): number {
-  say(`${verb} ${total - failed} of ${total} file(s)${failed ? `; ${failed} failed (see the error lines above)` : ""}`);
-  return failed > 0 ? 1 : 0;
 }
 
 /** Options of {@linkcode decryptMany}. */
@@ -166,7 +126,7 @@ export async function decryptMany(o: DecryptManyOptions): Promise<number> {
   const root = resolve(o.outDir);
   const cache = new DataKeyCache();
   try {
-    const failed = await runAll(keys, o.jobs, (k) => objectUrl({ ...loc, key: k }), async (key) => {
+    const result = await runAll(keys, o.jobs, (k) => objectUrl({ ...loc, key: k }), async (key) => {
       const url = objectUrl({ ...loc, key });
       const rel = key.slice(loc.key.length, -SUFFIX.length);
       const target = resolve(root, rel);
@@ -180,20 +140,31 @@ export async function decryptMany(o: DecryptManyOptions): Promise<number> {
       const peeked = await peek(input.stream, (h) => h.length >= 4096 || typeof tryParseHeader(h) !== "number");
       const parsed = tryParseHeader(peeked.head);
       const providers = await o.keysFor(typeof parsed === "number" ? [] : parsed.keys);
-      const plaintext = peeked.stream.pipeThrough(
+      const read = byteCounter();
+      const written = byteCounter();
+      let opened: KeyName[] = [];
+      const plaintext = peeked.stream.pipeThrough(read.stream).pipeThrough(
         decryptStream({
           keys: providers,
           context: o.context,
           requireSigned: o.requireSigned,
           maxAttempts: o.maxAttempts,
           cache,
+          onKeyOpened: (k) => void (opened = [{ provider: k.provider, keyId: k.keyId }]),
         }),
-      );
+      ).pipeThrough(written.stream);
       await mkdir(resolve(target, ".."), { recursive: true });
       await writeOutput(plaintext, target, { force: o.force });
-      return `decrypted ${esc(url)} to ${esc(relative(process.cwd(), target) || target)}`;
-    });
-    return summary("decrypted", keys.length, failed);
+      return {
+        input: url,
+        output: relative(process.cwd(), target) || target,
+        format: "envelope",
+        bytesIn: read.bytes,
+        bytesOut: written.bytes,
+        keys: opened,
+      };
+    }, "decrypted");
+    return finish("decrypt", "decrypted", result, true);
   } finally {
     await cache.clear();
   }

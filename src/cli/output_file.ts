@@ -25,8 +25,9 @@ import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
 import { errnoCode, ioError } from "./io_errors.ts";
 import type { UploadFlags } from "./object_flags.ts";
-import { claimStdout, exitOnClosedPipe, note } from "./output.ts";
+import { claimStdout, exitOnClosedPipe, exitQuietlyOnClosedStdout, note } from "./output.ts";
 import { removeOnSignal, sweepStale, tempPathFor } from "./temp_files.ts";
+import { importLater } from "../import_later.ts";
 
 /** What is at an output path, after following a final link. */
 export type OutputTarget =
@@ -106,7 +107,10 @@ export async function resolveTarget(path: string, force: boolean): Promise<Outpu
 
 /** Refuses an output that may not be written (see {@linkcode resolveTarget}). */
 export async function checkWritable(path: string, force: boolean): Promise<void> {
-  if (isObjectUrl(path)) return await (await import("./object_io.ts")).checkObjectWritable(path, force);
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
+      .checkObjectWritable(path, force);
+  }
   await resolveTarget(path, force);
 }
 
@@ -198,8 +202,12 @@ async function placeNoReplace(temp: string, target: string, shown: string): Prom
  * that folder are removed first, with a `note:`. Refuses a device or FIFO:
  * {@linkcode openOutput} writes those.
  */
-export async function atomicOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
-  const target = await resolveTarget(path, options.force);
+export async function atomicOutput(
+  path: string,
+  options: OutputOptions,
+  resolved?: OutputTarget,
+): Promise<AtomicOutput> {
+  const target = resolved ?? await resolveTarget(path, options.force);
   if (target.kind === "special") {
     throw unsafe(path, "it is not a regular file", "write devices and FIFOs with writeOutput");
   }
@@ -298,11 +306,12 @@ async function directOutput(path: string): Promise<AtomicOutput> {
 /** Opens `path` for output: through a temporary file for a new or regular file, directly for a device or FIFO. */
 export async function openOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
   const target = await resolveTarget(path, options.force);
-  return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options);
+  return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options, target);
 }
 
 /** stdout as a web stream (its end does not close the process's stdout); a closed pipe ends the run with 141. */
 export function stdoutStream(): WritableStream<Uint8Array> {
+  exitQuietlyOnClosedStdout(true);
   return new WritableStream<Uint8Array>({
     write(chunk) {
       return new Promise<void>((resolve, reject) => {
@@ -326,11 +335,16 @@ export async function writeOutput(
   options: OutputOptions,
 ): Promise<void> {
   if (path === "-") {
+    // Stdout carries the data now: result lines and --json go to stderr from here on.
+    claimStdout();
     await source.pipeTo(stdoutStream());
     return;
   }
   // s3:// and oss:// outputs are multipart uploads (object_io.ts), loaded only when named.
-  if (isObjectUrl(path)) return await (await import("./object_io.ts")).writeObjectOutput(source, path, options);
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
+      .writeObjectOutput(source, path, options);
+  }
   let out: AtomicOutput;
   try {
     out = await openOutput(path, options);

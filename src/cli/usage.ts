@@ -7,22 +7,42 @@
 /** The suffix `encrypt` appends and `decrypt` strips. */
 export const SUFFIX = ".envl";
 
-const KEYS = `Keys (-k, repeatable; the data key is wrapped for each):
-  local:PATH              a local key file (made by \`envelope keygen\`)
-  aws-kms:ID, alias/NAME, arn:aws:kms:..., KEY-UUID
+const KEY_LOCAL = `  local:PATH              a local key file (made by \`envelope keygen\`)`;
+const KEY_CLOUD = `  aws-kms:ID, alias/NAME, arn:aws:kms:..., KEY-UUID
                           an AWS KMS key (region, credentials and endpoint from the
                           standard AWS environment, e.g. AWS_REGION, AWS_ENDPOINT_URL_KMS)
   aliyun-kms:ID           an Alibaba Cloud KMS key id, alias/NAME or acs:kms:... ARN
                           (ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
                           ALIBABA_CLOUD_SECURITY_TOKEN, ALIBABA_CLOUD_REGION_ID,
-                          ALIBABA_CLOUD_KMS_ENDPOINT)
-  kmstool:PATH            decrypt through a Nitro enclave's kmstool_enclave_cli
-  age1..., age1pq1...     an age recipient (X25519, or the post-quantum
-                          mlkem768x25519 hybrid): encrypt and rewrap -k; decrypt
-                          with its identity file, -i FILE
+                          ALIBABA_CLOUD_KMS_ENDPOINT)`;
+const KEY_AGE = `  age1..., age1pq1...     an age recipient (X25519, or the post-quantum
+                          mlkem768x25519 hybrid); its files open with -i IDENTITY-FILE`;
+const KEY_KMSTOOL = `  kmstool:PATH            decrypt through a Nitro enclave's kmstool_enclave_cli`;
+
+/** The key forms of commands that wrap a data key (encrypt): no kmstool, which only decrypts. */
+const KEYS = `Keys (-k, repeatable; the data key is wrapped for each):
+${KEY_LOCAL}
+${KEY_CLOUD}
+${KEY_AGE}
 With no -k, encrypt uses the local default key at $ENVELOPE_LOCAL_KEY, else
-~/.config/envelope/local.key (created on first use, mode 0600), and decrypt uses
-whatever the file's header names that is available.`;
+~/.config/envelope/local.key (created on first use, mode 0600).`;
+
+/** The key forms of commands that unwrap (decrypt, data-key, serve-keys): age identities come with -i. */
+const UNWRAP_KEYS = `Keys (-k, repeatable; each is tried against the file's wrapped keys):
+${KEY_LOCAL}
+${KEY_CLOUD}
+${KEY_KMSTOOL}
+An age recipient cannot unwrap: give its identity file with -i (decrypt). With no
+-k, the keys the file's header names that are available are used (the local
+default key, the AWS and Alibaba Cloud environment).`;
+
+/** The key forms of commands that do both (rewrap, convert): -k wraps, -u unwraps. */
+const BOTH_KEYS = `Keys to add (-k):
+${KEY_LOCAL}
+${KEY_CLOUD}
+${KEY_AGE}
+Keys to unwrap with (-u): the same but age recipients, plus
+${KEY_KMSTOOL}`;
 
 /** The trust flags of decrypt and rewrap (src/cli/trust_flags.ts). */
 const TRUST = `  --max-attempts N      wrapped keys that may reach a KMS before giving up
@@ -37,6 +57,20 @@ const TRUST = `  --max-attempts N      wrapped keys that may reach a KMS before 
                         ENVELOPE_ALIYUN_REGIONS; lists comma-separated)`;
 
 const EXIT = `Exit codes: 0 success; 1 failure (authentication, key, KMS, I/O); 2 usage error.`;
+
+/** The flags every command takes (args.ts COMMON_FLAGS). */
+const COMMON = `Every command also takes:
+  -q, --quiet           print nothing but errors (and warnings that ask for an action)
+  -v, --verbose         also say which key opened each file, what each KMS was
+                        asked, and how long it took
+  --json                print one JSON document of what was done (docs/cli.md)`;
+
+/** Where encrypt's keys and context come from when no -k, -R or -c is given. */
+const DEFAULTS = `Defaults: with no -k or -R, the keys come from ENVELOPE_KEYS (comma-separated),
+else the nearest .envelope.json up from the working folder, else
+~/.config/envelope/config.json ({"keys": [...], "context": {...}}), else the
+local default key; with no -c, the context comes from the nearest of those
+files that has one. The run says where its keys came from.`;
 
 /** Help text per command; `""` is the overview. */
 export const USAGE: Record<string, string> = {
@@ -58,7 +92,8 @@ Commands:
   serve-keys   release data keys to pages over HTTP on 127.0.0.1 (bearer token)
   s3-cleanup   abort the incomplete uploads a killed run left under an s3:// prefix
   policy       print the KMS policies the Nitro and Alibaba setups need
-  help         print this overview, or a command's help (help CMD)
+  completions  print a completion script for bash, zsh or fish
+  help         print this overview, a command's help (help CMD), or all of it (help --all)
 
 Files and objects: wherever a command reads or writes a file, s3://BUCKET/KEY
 (AWS S3 or any S3-compatible store, from the standard AWS environment, e.g.
@@ -67,21 +102,36 @@ ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET,
 ALIBABA_CLOUD_OSS_REGION or ALIBABA_CLOUD_OSS_ENDPOINT) are accepted too.
 See docs/s3.md.
 
+Every command takes -q (errors only), -v (keys, KMS calls, timings) and --json.
+Encrypt's keys and context can come from ENVELOPE_KEYS or a .envelope.json
+(\`envelope help encrypt\`). Shell completion: \`envelope completions bash|zsh|fish\`.
+
 Run \`envelope help <command>\` (or \`envelope <command> --help\`) for a command's options,
 and \`envelope --version\` for the version.
 The format is specified in docs/FORMAT.md.
 
 ${EXIT}
 `,
-  encrypt: `Usage: envelope encrypt [INPUT|-] [-o OUTPUT|-] [-d DIR] [-k KEY]... [-c NAME=VALUE]... [--sign] [--force]
+  encrypt:
+    `Usage: envelope encrypt [INPUT...|-] [-o OUTPUT|-] [-d DIR] [-r] [-k KEY]... [-c NAME=VALUE]... [-a] [--sign] [--force]
 
 Encrypts INPUT (a file, or - for stdin) or the directory DIR (zipped as it is
 read) under a fresh data key, and writes the envelope message to OUTPUT.
+Several INPUTs, or -r DIR, give one output per file (INPUT${SUFFIX} beside it).
 
 Options:
   -o, --output PATH     where to write (- for stdout); default: INPUT${SUFFIX}, or
-                        DIR.zip${SUFFIX} with -d; stdin goes to stdout
-  -d, --dir DIR         encrypt a directory (a deterministic zip, streamed)
+                        DIR.zip${SUFFIX} with -d; stdin goes to stdout; with -r DIR,
+                        a folder to rebuild the tree in
+  -d, --dir DIR         encrypt a directory as one message (a deterministic zip, streamed)
+  -r, --recursive       encrypt each file under the DIR INPUTs (links skipped, and
+                        files already ending in the suffix), beside it or under -o
+  -a, --armor           write text (base64 between BEGIN/END lines), not binary
+  --suffix S            the suffix of outputs (default ${SUFFIX})
+  --jobs N              files at once with several inputs or -r (default 4)
+  --no-key-cache        a fresh data key for every file (default: one data key
+                        serves a run's files for up to 5 minutes and 1,000 files;
+                        each file still has its own salt and payload key)
   -k, --key KEY         a key to wrap the data key for (repeatable; see below)
   -R, --recipients-file FILE  age recipients, one a line (repeatable)
   -c, --context N=V     an encryption context pair (repeatable), authenticated
@@ -99,7 +149,6 @@ Options:
 Object outputs (-o s3://BUCKET/KEY or oss://BUCKET/KEY; see docs/s3.md):
   -r, --recursive       with DIR and -o s3://BUCKET/PREFIX/: one object per file
                         (PREFIX/REL.envl), data keys shared through a cache
-  --jobs N              files transferred at once with -r (default 4)
   --part-size BYTES     multipart part size (5 MiB to 5 GiB; default: 8 MiB, or
                         larger so the object fits in 10,000 parts)
   --parts-in-flight N   parts uploaded at once (default 4; memory ~ size x N)
@@ -110,12 +159,18 @@ Object outputs (-o s3://BUCKET/KEY or oss://BUCKET/KEY; see docs/s3.md):
 
 ${KEYS}
 
+${DEFAULTS}
+
+${COMMON}
+
 ${EXIT}
 `,
   decrypt:
-    `Usage: envelope decrypt [INPUT|-] [-o OUTPUT|-] [-d OUTDIR] [-k KEY]... [-c NAME=VALUE]... [--data-key B64] [--format FORMAT] [--force]
+    `Usage: envelope decrypt [INPUT...|-] [-o OUTPUT|-] [-d OUTDIR] [-r] [-k KEY]... [-c NAME=VALUE]... [--data-key B64] [--format FORMAT] [--force]
 
-Decrypts INPUT (a file, or - for stdin). The output is written to a temporary
+Decrypts INPUT (a file, or - for stdin; binary or armored text, recognised
+from its first bytes). Several INPUTs, or -r DIR, give one output per file
+(INPUT without ${SUFFIX}, beside it or under -o DIR). The output is written to a temporary
 file and renamed into place only after the whole message verified: a failed
 decrypt leaves no output file. (With -o -, verified chunks stream to stdout as
 they verify; a failure then ends the output early with exit code 1.)
@@ -145,13 +200,20 @@ Options:
                         the main thread)
 ${TRUST}
   --force               replace OUTPUT, or files in OUTDIR, if they exist
-  -r, --recursive       with s3://BUCKET/PREFIX/ and -o DIR: one file per .envl
-                        object under the prefix (a failing one is reported, the
-                        others still written; exit 1 if any failed)
-  --jobs N              objects transferred at once with -r (default 4)
+  -r, --recursive       decrypt each file ending in the suffix under the DIR
+                        INPUTs (or the .envl objects under s3://BUCKET/PREFIX/
+                        with -o DIR); a failing one is reported, the others
+                        still written; exit 1 if any failed
+  -a, --armor           require armored input (it is recognised without -a)
+  --suffix S            the suffix outputs drop (default ${SUFFIX})
+  --jobs N              files at once with several inputs or -r (default 4)
+  --no-key-cache        unwrap every file's data key anew (default: a run reuses
+                        a data key it unwrapped, for files wrapped under it)
   -h, --help            this text
 
-${KEYS}
+${UNWRAP_KEYS}
+
+${COMMON}
 
 ${EXIT}
 `,
@@ -171,8 +233,7 @@ Options:
   -c, --context N=V     require this encryption context pair (repeatable)
   --data-key B64        the data key itself
   --require-signed      refuse an unsigned message
-  --max-attempts N, --aws-account ID, --aws-partition P, --aws-region R,
-  --aliyun-region R     as for decrypt
+${TRUST}
   -h, --help            this text
 
 ${EXIT}
@@ -191,6 +252,19 @@ Options:
   --older-than SECONDS  only uploads started at least this long ago (default 0)
   --dry-run             list, do not abort
   -h, --help            this text
+
+${EXIT}
+`,
+  completions: `Usage: envelope completions bash|zsh|fish
+
+Prints a completion script for the shell (commands, each command's flags,
+file names):
+  bash   eval "$(envelope completions bash)"            (e.g. in ~/.bashrc)
+  zsh    envelope completions zsh > "\${fpath[1]}/_envelope"   (then restart zsh)
+  fish   envelope completions fish > ~/.config/fish/completions/envelope.fish
+
+Options:
+  -h, --help    this text
 
 ${EXIT}
 `,
@@ -230,7 +304,7 @@ ${TRUST}
   --force               replace OUTPUT if it exists
   -h, --help            this text
 
-${KEYS}
+${BOTH_KEYS}
 
 ${EXIT}
 `,
@@ -282,7 +356,7 @@ Options:
   --force               replace OUTPUT if it exists
   -h, --help            this text
 
-${KEYS}
+${BOTH_KEYS}
 
 ${EXIT}
 `,
@@ -318,12 +392,11 @@ Options:
   -c, --context N=V     require exactly this encryption context (repeatable)
   -o, --output FILE     write the key to FILE (mode 0600) instead of stdout
   --require-signed      refuse a message that is not signed
-  --max-attempts N, --aws-account ID, --aws-partition P, --aws-region R,
-  --aliyun-region R     bounds on the KMS calls, as for decrypt
+${TRUST}
   --force               replace FILE if it exists
   -h, --help            this text
 
-${KEYS}
+${UNWRAP_KEYS}
 
 ${EXIT}
 `,
@@ -350,7 +423,7 @@ Options:
   --max-attempts N      wrapped keys tried per request (default 4)
   -h, --help            this text
 
-${KEYS}
+${UNWRAP_KEYS}
 
 ${EXIT}
 `,
@@ -377,6 +450,13 @@ kms:GenerateDataKey on acs:kms:REGION:ACCOUNT:key/KEY-ID.
   --account ID          the account id (UID)
   --key-id KEY-ID       the key's id
 
+  -h, --help            this text
+
 ${EXIT}
 `,
 };
+
+// Every command's help ends with the flags all commands take, then the exit codes.
+for (const [name, text] of Object.entries(USAGE)) {
+  if (name !== "" && !text.includes(COMMON)) USAGE[name] = text.replace(EXIT, `${COMMON}\n\n${EXIT}`);
+}

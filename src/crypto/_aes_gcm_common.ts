@@ -87,10 +87,27 @@ export function releaseParams(core: Core, p: Params, iv: Uint8Array, aad: Uint8A
   }
 }
 
-/** The scratch layout: data window (+ room for a tag) first, then small arguments. */
-export function layout(core: Core): { data: number; tag: number; head: number; headSize: number } {
+/** The scratch layout of a core. */
+export interface Layout {
+  readonly data: number;
+  readonly tag: number;
+  readonly head: number;
+  readonly headSize: number;
+}
+
+let layoutCache: { core: Core; layout: Layout } | undefined;
+
+/**
+ * The scratch layout: data window (+ room for a tag) first, then small
+ * arguments. The scratch area never moves once made, so the layout is
+ * computed once per core rather than per call.
+ */
+export function layout(core: Core): Layout {
+  if (layoutCache?.core === core) return layoutCache.layout;
   const s = core.scratch();
   const tag = s + WINDOW;
   const head = tag + TAG;
-  return { data: s, tag, head, headSize: core.scratchSize - WINDOW - TAG };
+  const l = { data: s, tag, head, headSize: core.scratchSize - WINDOW - TAG };
+  layoutCache = { core, layout: l };
+  return l;
 }

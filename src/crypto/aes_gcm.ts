@@ -13,7 +13,7 @@ import { EnvelopeError } from "../errors.ts";
 import { authFailed, check, checkIv, EMPTY, layout, placeParams, releaseParams, TAG } from "./_aes_gcm_common.ts";
 import { GcmOpener, GcmSealer, type GcmStream } from "./aes_gcm_stream.ts";
 import { type Backend, chooseBackend, subtleOrUndefined } from "./backend.ts";
-import { type Core, loadCore, requireBytes, WINDOW } from "./wasm.ts";
+import { type Core, coreSync, loadCore, requireBytes, WINDOW } from "./wasm.ts";
 
 export { GcmOpener, GcmSealer } from "./aes_gcm_stream.ts";
 
@@ -41,7 +41,8 @@ export class AesGcm {
   #webKey: Promise<CryptoKey> | undefined;
   /** The imported key once the import resolved, so later calls skip a promise hop. */
   #webKeyReady: CryptoKey | undefined;
-  #streams = new Set<GcmStream>();
+  /** Unfinished incremental messages, made on first use (most keys never have one). */
+  #streams: Set<GcmStream> | undefined;
 
   private constructor(core: Core, ctx: number, keyPtr: number, keyLen: number) {
     this.#core = core;
@@ -62,17 +63,33 @@ export class AesGcm {
    * ```
    */
   static async create(key: Uint8Array): Promise<AesGcm> {
-    requireBytes(key, "The AES-GCM key");
-    if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
-      throw new EnvelopeError(
-        "INVALID_KEY",
-        `Loading the AES-GCM key failed: it is ${key.length} bytes, not 16, 24 or 32`,
-        {
-          hint: "pass a 128-, 192- or 256-bit key",
-        },
-      );
-    }
-    const core = await loadCore();
+    checkKey(key);
+    return AesGcm.#load(await loadCore(), key);
+  }
+
+  /**
+   * Like {@linkcode AesGcm.create}, without a promise: for callers that
+   * make a key per message, where the await costs more than the work. It
+   * needs the core loaded; in Deno, Node and workers it loads it
+   * synchronously, and where a runtime refuses that (a browser's main
+   * thread) it throws `WASM_UNAVAILABLE` until `ready()` or `loadCore()`
+   * has resolved once.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = AesGcm.createSync(new Uint8Array(32));
+   * assert.ok(gcm.seal(new Uint8Array(12), new Uint8Array(1)).length === 17);
+   * gcm.dispose();
+   * ```
+   */
+  static createSync(key: Uint8Array): AesGcm {
+    checkKey(key);
+    return AesGcm.#load(coreSync(), key);
+  }
+
+  static #load(core: Core, key: Uint8Array): AesGcm {
     const keyPtr = core.copyIn(key);
     const ctx = core.exports.gcm_new(keyPtr, key.length);
     if (ctx === 0) {
@@ -105,10 +122,49 @@ export class AesGcm {
    * ```
    */
   seal(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
-    const ctx = this.#live();
+    this.#live();
     checkIv(iv);
     requireBytes(plaintext, "The plaintext");
     requireBytes(aad, "The associated data");
+    const out = new Uint8Array(plaintext.length + TAG);
+    this.#sealTo(iv, plaintext, aad, out, 0);
+    return out;
+  }
+
+  /**
+   * Like {@linkcode AesGcm.seal}, but writes the ciphertext and tag into
+   * `out` from `offset` on (`plaintext.length + 16` bytes), so a caller that
+   * builds a larger message saves an array and a copy. Throws a `RangeError`
+   * when `out` has no room, before writing anything; `out` must not overlap
+   * `plaintext`, and after any other error it may hold part of the
+   * ciphertext (discard it).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AesGcm } from "./aes_gcm.ts";
+   * const gcm = await AesGcm.create(new Uint8Array(32));
+   * const iv = new Uint8Array(12);
+   * const out = new Uint8Array(3 + 5 + 16);
+   * gcm.sealInto(iv, new Uint8Array(5), new Uint8Array(0), out, 3);
+   * assert.deepEqual(out.subarray(3), gcm.seal(iv, new Uint8Array(5)));
+   * gcm.dispose();
+   * ```
+   */
+  sealInto(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+    this.#live();
+    checkIv(iv);
+    requireBytes(plaintext, "The plaintext");
+    requireBytes(aad, "The associated data");
+    requireBytes(out, "The output");
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + plaintext.length + TAG > out.length) {
+      throw new RangeError(`The output has no room for ${plaintext.length + TAG} bytes at offset ${offset}`);
+    }
+    this.#sealTo(iv, plaintext, aad, out, offset);
+  }
+
+  #sealTo(iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+    const ctx = this.#live();
     const core = this.#core;
     const n = plaintext.length;
     const l = layout(core);
@@ -122,9 +178,9 @@ export class AesGcm {
         core.wipeRange(l.data, n);
         check(r);
       }
-      return core.mem().slice(l.data, l.data + n + TAG);
+      out.set(core.mem().subarray(l.data, l.data + n + TAG), offset);
+      return;
     }
-    const out = new Uint8Array(n + TAG);
     const st = this.#streamNew(1, iv, aad);
     try {
       for (let off = 0; off < n; off += WINDOW) {
@@ -135,15 +191,14 @@ export class AesGcm {
           core.wipeRange(l.data, w);
           check(r);
         }
-        out.set(core.mem().subarray(l.data, l.data + w), off);
+        out.set(core.mem().subarray(l.data, l.data + w), offset + off);
       }
     } catch (err) {
       core.exports.gcm_stream_free(st);
       throw err;
     }
     core.exports.gcm_stream_finish(st, l.tag);
-    out.set(core.take(l.tag, TAG), n);
-    return out;
+    out.set(core.mem().subarray(l.tag, l.tag + TAG), offset + n);
   }
 
   /**
@@ -342,8 +397,9 @@ export class AesGcm {
     this.#live();
     checkIv(iv);
     requireBytes(aad, "The associated data");
-    const s = new GcmSealer(this.#core, this.#streamNew(1, iv, aad), this.#streams);
-    this.#streams.add(s);
+    const streams = this.#streams ??= new Set();
+    const s = new GcmSealer(this.#core, this.#streamNew(1, iv, aad), streams);
+    streams.add(s);
     return s;
   }
 
@@ -372,8 +428,9 @@ export class AesGcm {
     this.#live();
     checkIv(iv);
     requireBytes(aad, "The associated data");
-    const s = new GcmOpener(this.#core, this.#streamNew(0, iv, aad), this.#streams);
-    this.#streams.add(s);
+    const streams = this.#streams ??= new Set();
+    const s = new GcmOpener(this.#core, this.#streamNew(0, iv, aad), streams);
+    streams.add(s);
     return s;
   }
 
@@ -397,13 +454,27 @@ export class AesGcm {
    */
   dispose(): void {
     if (this.#ctx === 0) return;
-    for (const s of [...this.#streams]) s.abort();
+    for (const s of [...this.#streams ?? []]) s.abort();
     this.#core.exports.gcm_free(this.#ctx);
     this.#core.free(this.#keyPtr, this.#keyLen);
     this.#ctx = 0;
     this.#keyPtr = 0;
     this.#webKey = undefined;
     this.#webKeyReady = undefined;
+  }
+}
+
+/** Throws unless `key` is 16, 24 or 32 bytes. */
+function checkKey(key: Uint8Array): void {
+  requireBytes(key, "The AES-GCM key");
+  if (key.length !== 16 && key.length !== 24 && key.length !== 32) {
+    throw new EnvelopeError(
+      "INVALID_KEY",
+      `Loading the AES-GCM key failed: it is ${key.length} bytes, not 16, 24 or 32`,
+      {
+        hint: "pass a 128-, 192- or 256-bit key",
+      },
+    );
   }
 }
 

@@ -44,27 +44,23 @@ export async function ready(): Promise<void> {
   await loadCore();
 }
 
-/** Copies each input into the core (scratch when they fit), runs `f`, wipes and frees. */
-function withInputs<T>(inputs: Uint8Array[], outLen: number, f: (core: Core, ptrs: number[], out: number) => T): T {
-  const core = coreSync();
-  let total = outLen;
-  for (const x of inputs) total += x.length + 16;
-  const fits = total <= core.scratchSize;
-  const base = fits ? core.scratch() : core.alloc(total);
-  const ptrs: number[] = [];
-  try {
-    const m = core.mem();
-    let p = base;
-    for (const x of inputs) {
-      m.set(x, p);
-      ptrs.push(p);
-      p += (x.length + 15) & ~15;
-    }
-    return f(core, ptrs, p);
-  } finally {
-    if (fits) core.wipeRange(base, total);
-    else core.free(base, total);
-  }
+/** `n` rounded up to a multiple of 16: inputs are placed 16-byte aligned. */
+const up = (n: number) => (n + 15) & ~15;
+
+/**
+ * The start of `total` bytes of the core for one call's inputs and output:
+ * the scratch area when they fit, else a fresh allocation. Each function
+ * below places its inputs itself (no arrays or closures per call, which
+ * showed in the profile of small messages) and ends with {@linkcode areaEnd}.
+ */
+function areaStart(core: Core, total: number): number {
+  return total <= core.scratchSize ? core.scratch() : core.alloc(total);
+}
+
+/** Wipes the scratch area's used part, or wipes and frees the allocation. */
+function areaEnd(core: Core, base: number, total: number): void {
+  if (total <= core.scratchSize) core.wipeRange(base, total);
+  else core.free(base, total);
 }
 
 /**
@@ -81,10 +77,17 @@ function withInputs<T>(inputs: Uint8Array[], outLen: number, f: (core: Core, ptr
  */
 export function sha256(data: Uint8Array): Uint8Array {
   requireBytes(data, "The data to hash");
-  return withInputs([data], 32, (core, [src], out) => {
-    core.exports.sha256(src, data.length, out);
+  const core = coreSync();
+  const total = data.length + 16 + 32;
+  const base = areaStart(core, total);
+  try {
+    core.mem().set(data, base);
+    const out = base + up(data.length);
+    core.exports.sha256(base, data.length, out);
     return core.take(out, 32);
-  });
+  } finally {
+    areaEnd(core, base, total);
+  }
 }
 
 /**
@@ -103,10 +106,20 @@ export function sha256(data: Uint8Array): Uint8Array {
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
   requireBytes(key, "The HMAC key");
   requireBytes(data, "The data to authenticate");
-  return withInputs([key, data], 32, (core, [k, src], out) => {
-    core.exports.hmac_sha256(k, key.length, src, data.length, out);
+  const core = coreSync();
+  const total = key.length + 16 + data.length + 16 + 32;
+  const base = areaStart(core, total);
+  try {
+    const m = core.mem();
+    const src = base + up(key.length);
+    const out = src + up(data.length);
+    m.set(key, base);
+    m.set(data, src);
+    core.exports.hmac_sha256(base, key.length, src, data.length, out);
     return core.take(out, 32);
-  });
+  } finally {
+    areaEnd(core, base, total);
+  }
 }
 
 /**
@@ -137,8 +150,18 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
       `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`,
     );
   }
-  return withInputs([ikm, salt, info], length, (core, [i, s, n], out) => {
-    const r = core.exports.hkdf_sha256(i, ikm.length, s, salt.length, n, info.length, out, length);
+  const core = coreSync();
+  const total = ikm.length + 16 + salt.length + 16 + info.length + 16 + length;
+  const base = areaStart(core, total);
+  try {
+    const m = core.mem();
+    const s = base + up(ikm.length);
+    const n = s + up(salt.length);
+    const out = n + up(info.length);
+    m.set(ikm, base);
+    m.set(salt, s);
+    m.set(info, n);
+    const r = core.exports.hkdf_sha256(base, ikm.length, s, salt.length, n, info.length, out, length);
     if (r !== 0) {
       throw new EnvelopeError(
         "INVALID_ARGUMENT",
@@ -146,7 +169,90 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
       );
     }
     return core.take(out, length);
-  });
+  } finally {
+    areaEnd(core, base, total);
+  }
+}
+
+/**
+ * HKDF-SHA256 with one salt and input key but several `infos`: one
+ * HKDF-Extract, then one HKDF-Expand of `length` bytes per info. Each output
+ * equals `hkdfSha256(ikm, salt, info, length)` for its info; sharing the
+ * extract step saves an HMAC per extra output.
+ *
+ * @example The same bytes as separate calls
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hkdfSha256, hkdfSha256Each } from "./hash.ts";
+ * const te = new TextEncoder();
+ * const ikm = new Uint8Array(32).fill(7), salt = new Uint8Array(32).fill(9);
+ * const [a, b] = hkdfSha256Each(ikm, salt, [te.encode("a"), te.encode("b")], 32);
+ * assert.deepEqual(a, hkdfSha256(ikm, salt, te.encode("a"), 32));
+ * assert.deepEqual(b, hkdfSha256(ikm, salt, te.encode("b"), 32));
+ * ```
+ */
+export function hkdfSha256Each(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  infos: readonly Uint8Array[],
+  length: number,
+): Uint8Array[] {
+  requireBytes(ikm, "The HKDF input key material");
+  requireBytes(salt, "The HKDF salt");
+  for (const info of infos) requireBytes(info, "The HKDF info");
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`,
+    );
+  }
+  let maxInfo = 0;
+  for (const info of infos) maxInfo = Math.max(maxInfo, info.length);
+  // Room after the inputs: the PRK, T(n), and the next block's input T(n-1) || info || n.
+  const room = 32 + 32 + 32 + maxInfo + 1;
+  const core = coreSync();
+  const total = ikm.length + 16 + salt.length + 16 + room;
+  const base = areaStart(core, total);
+  try {
+    const i = base;
+    const s = i + up(ikm.length);
+    const prk = s + up(salt.length);
+    const m0 = core.mem();
+    m0.set(ikm, i);
+    m0.set(salt, s);
+    const x = core.exports;
+    // HKDF-Extract: PRK = HMAC(salt, IKM); an empty salt is HashLen zeros, which HMAC pads to the same key.
+    x.hmac_sha256(s, salt.length, i, ikm.length, prk);
+    const t = prk + 32;
+    const block = t + 32;
+    const outs: Uint8Array[] = [];
+    for (const info of infos) {
+      // HKDF-Expand: T(n) = HMAC(PRK, T(n-1) || info || n), with T(0) empty. T(1) first:
+      const m = core.mem();
+      m.set(info, block + 32);
+      m[block + 32 + info.length] = 1;
+      x.hmac_sha256(prk, 32, block + 32, info.length + 1, t);
+      if (length <= 32) {
+        outs.push(core.mem().slice(t, t + length));
+        continue;
+      }
+      const out = new Uint8Array(length);
+      for (let n = 1, off = 0; off < length; off += 32) {
+        if (n > 1) {
+          const m = core.mem();
+          m.copyWithin(block, t, t + 32);
+          m[block + 32 + info.length] = n;
+          x.hmac_sha256(prk, 32, block, 32 + info.length + 1, t);
+        }
+        out.set(core.mem().subarray(t, t + Math.min(32, length - off)), off);
+        n++;
+      }
+      outs.push(out);
+    }
+    return outs;
+  } finally {
+    areaEnd(core, base, total);
+  }
 }
 
 /**
@@ -166,5 +272,16 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   requireBytes(a, "The first value to compare");
   requireBytes(b, "The second value to compare");
   if (a.length !== b.length) return false;
-  return withInputs([a, b], 0, (core, [pa, pb]) => core.exports.ct_eq(pa, pb, a.length) === 1);
+  const core = coreSync();
+  const total = a.length + 16 + b.length + 16;
+  const base = areaStart(core, total);
+  try {
+    const m = core.mem();
+    const pb = base + up(a.length);
+    m.set(a, base);
+    m.set(b, pb);
+    return core.exports.ct_eq(base, pb, a.length) === 1;
+  } finally {
+    areaEnd(core, base, total);
+  }
 }

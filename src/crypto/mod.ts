@@ -27,7 +27,7 @@ export {
   type FernetEncryptOptions,
   MAX_CLOCK_SKEW,
 } from "./fernet.ts";
-export { constantTimeEqual, HKDF_SHA256_MAX, hkdfSha256, hmacSha256, ready, sha256 } from "./hash.ts";
+export { constantTimeEqual, HKDF_SHA256_MAX, hkdfSha256, hkdfSha256Each, hmacSha256, ready, sha256 } from "./hash.ts";
 export {
   type Backend,
   chooseBackend,

@@ -127,10 +127,13 @@ export class Core {
     this.#u8 = new Uint8Array(this.exports.memory.buffer as ArrayBuffer);
   }
 
-  /** A current view of the whole linear memory (re-made after the memory grew). */
+  /**
+   * A current view of the whole linear memory (re-made after the memory
+   * grew). Growing detaches the old buffer, which leaves the old view with
+   * length 0, so that check replaces a read of `memory.buffer` on every call.
+   */
   mem(): Uint8Array<ArrayBuffer> {
-    const buf = this.exports.memory.buffer as ArrayBuffer;
-    if (this.#u8.buffer !== buf) this.#u8 = new Uint8Array(buf);
+    if (this.#u8.length === 0) this.#u8 = new Uint8Array(this.exports.memory.buffer as ArrayBuffer);
     return this.#u8;
   }
 
@@ -200,7 +203,26 @@ function wasmApi(): typeof WebAssembly {
   return wa;
 }
 
-function moduleBytes(): Uint8Array<ArrayBuffer> {
+/** `Uint8Array.fromBase64` (TC39 base64; Deno 2.9, current browsers), where the runtime has it. */
+type FromBase64 = (text: string, options?: { lastChunkHandling?: "strict" }) => Uint8Array<ArrayBuffer>;
+
+/**
+ * The core's bytes. The runtime's native base64 decoder when there is one:
+ * the portable decoder was the larger part of loading the core in Deno (the
+ * in-process line of scripts/bench_startup.ts; docs/benchmarks.md), a visible
+ * part of a small file's encrypt. Node 20 and 22 have no native decoder and
+ * use the portable one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { moduleBytes } from "./wasm.ts";
+ * assert.deepEqual([...moduleBytes().subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d]); // "\0asm"
+ * ```
+ */
+export function moduleBytes(): Uint8Array<ArrayBuffer> {
+  const native = (Uint8Array as unknown as { fromBase64?: FromBase64 }).fromBase64;
+  if (typeof native === "function") return native(WASM_BASE64, { lastChunkHandling: "strict" });
   return decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>;
 }
 

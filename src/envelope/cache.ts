@@ -102,6 +102,7 @@ export class DataKeyCache {
    * @param options the bounds; each must be positive (RangeError otherwise)
    */
   constructor(options: DataKeyCacheOptions = {}) {
+    if (options === null || typeof options !== "object") throw new TypeError("DataKeyCache takes an options object");
     this.#maxAge = options.maxAgeMs ?? 300_000;
     this.#maxMessages = options.maxMessages ?? 1000;
     this.#maxBytes = options.maxBytes ?? 2 ** 32;

@@ -6,6 +6,7 @@
  * @module
  */
 import { AesGcm } from "../crypto/aes_gcm.ts";
+import { chooseBackend } from "../crypto/backend.ts";
 import { ChunkWorkerPool } from "../crypto/worker_pool.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
@@ -23,9 +24,12 @@ export class ChunkCipher {
     this.#key = key;
   }
 
-  /** Takes the 32-byte payload key (the caller keeps ownership and wipes it). */
-  static async create(payloadKey: Uint8Array): Promise<ChunkCipher> {
-    return new ChunkCipher(await AesGcm.create(payloadKey), payloadKey.slice());
+  /**
+   * Takes the 32-byte payload key (the caller keeps ownership and wipes it).
+   * Synchronous, so it needs the core loaded: `deriveKeys` has loaded it.
+   */
+  static create(payloadKey: Uint8Array): ChunkCipher {
+    return new ChunkCipher(AesGcm.createSync(payloadKey), payloadKey.slice());
   }
 
   /** Starts `size` workers holding the payload key; null where workers cannot be made (see crypto/worker_pool.ts). */
@@ -43,6 +47,17 @@ export class ChunkCipher {
     return this.#gcm.sealAsync(chunkNonce(index, last), plaintext, EMPTY);
   }
 
+  /**
+   * Seals chunk `index` with the core straight into `out` at `offset`
+   * (ciphertext then tag): for a small message this saves a promise, an
+   * array and a copy. Use it where {@linkcode sealsInCore} holds (elsewhere
+   * WebCrypto is faster).
+   */
+  sealInto(index: number, last: boolean, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+    checkIndex(index, "Encrypting");
+    this.#gcm.sealInto(chunkNonce(index, last), plaintext, EMPTY, out, offset);
+  }
+
   /** Opens chunk `index`, telling truncation and trailing data apart from tampering. */
   async open(
     index: number,
@@ -50,60 +65,148 @@ export class ChunkCipher {
     sealed: Uint8Array,
     chunkCount?: number,
   ): Promise<Uint8Array> {
-    checkIndex(index, "Decrypting");
-    if (sealed.length < TAG_BYTES) {
-      throw new EnvelopeError(
+    checkOpen(index, sealed);
+    try {
+      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
+    } catch (e) {
+      throw this.#diagnose(e, index, last, sealed, chunkCount);
+    }
+  }
+
+  /**
+   * {@linkcode ChunkCipher.open} with the core, without a promise: for a
+   * small message, where {@linkcode opensInCore} holds (elsewhere WebCrypto
+   * is faster). The same checks and errors.
+   */
+  openInCore(index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): Uint8Array {
+    checkOpen(index, sealed);
+    try {
+      return this.#gcm.open(chunkNonce(index, last), sealed, EMPTY);
+    } catch (e) {
+      throw this.#diagnose(e, index, last, sealed, chunkCount);
+    }
+  }
+
+  /** The error for a chunk that failed to open: a chunk that opens with the other last flag was moved. */
+  #diagnose(e: unknown, index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): unknown {
+    if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") return e;
+    let other = false;
+    try {
+      this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
+      other = true;
+    } catch { /* tampered, not reordered */ }
+    if (other && last) {
+      return new EnvelopeError(
         "TRUNCATED",
-        `Decrypting chunk ${index} failed: the input ends inside it`,
+        `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk`,
         {
           hint: "the file is incomplete; copy it again from its source",
         },
       );
     }
-    try {
-      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
-    } catch (e) {
-      if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") {
-        throw e;
-      }
-      let other = false;
-      try {
-        this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
-        other = true;
-      } catch { /* tampered, not reordered */ }
-      if (other && last) {
-        throw new EnvelopeError(
-          "TRUNCATED",
-          `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk`,
-          {
-            hint: "the file is incomplete; copy it again from its source",
-          },
-        );
-      }
-      if (other && !last) {
-        throw new EnvelopeError(
-          "TRAILING_DATA",
-          `Decrypting failed: chunk ${index} is the final chunk but more data follows it`,
-          {
-            hint: "the file has bytes appended; remove them or restore the file from a trusted copy",
-          },
-        );
-      }
-      const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
-      throw new EnvelopeError(
-        "PAYLOAD_AUTH_FAILED",
-        `Decrypting ${where} failed: it was modified, reordered or damaged`,
+    if (other && !last) {
+      return new EnvelopeError(
+        "TRAILING_DATA",
+        `Decrypting failed: chunk ${index} is the final chunk but more data follows it`,
         {
-          hint: "restore the file from a trusted copy; nothing of this chunk was released",
+          hint: "the file has bytes appended; remove them or restore the file from a trusted copy",
         },
       );
     }
+    const where = chunkCount === undefined ? `chunk ${index}` : `chunk ${index} of ${chunkCount}`;
+    // The chunk the input ends with may be damaged or cut short: the bytes cannot tell which (docs/FORMAT.md §8).
+    return new EnvelopeError(
+      "PAYLOAD_AUTH_FAILED",
+      last
+        ? `Decrypting ${where}, the last in the input, failed: it was modified or damaged, or the file was cut short inside it`
+        : `Decrypting ${where} failed: it was modified, reordered or damaged`,
+      {
+        hint: last
+          ? "check that the file is complete (its size against the source's), else restore it from a trusted copy; nothing of this chunk was released"
+          : "restore the file from a trusted copy; nothing of this chunk was released",
+      },
+    );
+  }
+
+  /**
+   * A signed message whose final chunk failed to open: was the input cut
+   * short? `sealed` is that chunk as read and `tail` the bytes read as the
+   * signature. If the chunk with some of those bytes opens, as a full
+   * non-final chunk or as the final chunk, the input ended before its final
+   * chunk or inside its signature: returns that TRUNCATED error. Returns
+   * `failure` when nothing opens (the chunk was damaged, or cut where no
+   * check can prove it). Runs only on the failure path: at most 65 opens,
+   * and only for chunks up to {@linkcode EXPLAIN_MAX_CHUNK}, so a crafted
+   * file with 16 MiB chunks cannot make a failure cost a gigabyte of GCM.
+   */
+  explainSignedEnd(index: number, sealed: Uint8Array, tail: Uint8Array, chunkSize: number, failure: unknown): unknown {
+    if (!(failure instanceof EnvelopeError) || failure.code !== "PAYLOAD_AUTH_FAILED") return failure;
+    if (chunkSize > EXPLAIN_MAX_CHUNK) return failure;
+    const full = chunkSize + TAG_BYTES;
+    const joined = new Uint8Array(sealed.length + tail.length);
+    joined.set(sealed);
+    joined.set(tail, sealed.length);
+    const opens = (n: number, last: boolean): boolean => {
+      try {
+        this.#gcm.open(chunkNonce(index, last), joined.subarray(0, n), EMPTY).fill(0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const hint = "the file is incomplete; copy it again from its source";
+    if (joined.length >= full && opens(full, false)) {
+      return new EnvelopeError(
+        "TRUNCATED",
+        `Decrypting failed: the input ends after chunk ${index}, which is not the final chunk, and has no signature`,
+        { hint },
+      );
+    }
+    for (let n = Math.max(sealed.length + 1, TAG_BYTES); n <= Math.min(full, joined.length); n++) {
+      if (!opens(n, true)) continue;
+      const kept = joined.length - n;
+      return new EnvelopeError(
+        "TRUNCATED",
+        kept === 0
+          ? "Decrypting failed: the input ends after the final chunk, without the signature"
+          : `Decrypting failed: the input ends inside the signature (${kept} of its 64 bytes are there)`,
+        { hint },
+      );
+    }
+    return failure;
   }
 
   /** Wipes the payload key from the core and from this object. */
   dispose(): void {
     this.#key.fill(0);
     this.#gcm.dispose();
+  }
+}
+
+/** The largest chunk size for which a failed final chunk of a signed message is checked for a cut (65 opens at most: 64 MiB of GCM). */
+export const EXPLAIN_MAX_CHUNK = 1024 * 1024;
+
+/** True when a chunk of `length` plaintext bytes is sealed by the core, as {@linkcode ChunkCipher.sealInto} needs. */
+export function sealsInCore(length: number): boolean {
+  return chooseBackend("seal", 12, length) === "wasm";
+}
+
+/** True when a sealed chunk of `length` bytes is opened by the core, as {@linkcode ChunkCipher.openInCore} needs. */
+export function opensInCore(length: number): boolean {
+  return chooseBackend("open", 12, length) === "wasm";
+}
+
+/** Checks a chunk's index and that it holds at least a tag. */
+function checkOpen(index: number, sealed: Uint8Array): void {
+  checkIndex(index, "Decrypting");
+  if (sealed.length < TAG_BYTES) {
+    throw new EnvelopeError(
+      "TRUNCATED",
+      `Decrypting chunk ${index} failed: the input ends inside it`,
+      {
+        hint: "the file is incomplete; copy it again from its source",
+      },
+    );
   }
 }
 

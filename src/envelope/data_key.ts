@@ -5,14 +5,18 @@
  *
  * @module
  */
-import { constantTimeEqual, hkdfSha256, hmacSha256, ready } from "../crypto/hash.ts";
+import { constantTimeEqual, hkdfSha256Each, hmacSha256, ready } from "../crypto/hash.ts";
+import { coreLoaded } from "../crypto/wasm.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { EnvelopeError, isEnvelopeError } from "../errors.ts";
+import { typeName } from "./_args.ts";
 import { DATA_KEY_BYTES, LABEL } from "../format/limits.ts";
 import type { Header } from "../format/header.ts";
 import type { EncryptionContext, KeyProvider, WrappedKey } from "../keys/provider.ts";
 
 const enc = new TextEncoder();
+/** The HKDF infos of the three derived keys, in the order {@linkcode deriveKeys} returns them. */
+const DERIVE_INFOS = [LABEL.commitment, LABEL.header, LABEL.payload].map((l) => enc.encode(l));
 
 /** The keys derived from a data key and a message's salt. */
 export interface DerivedKeys {
@@ -24,17 +28,18 @@ export interface DerivedKeys {
   readonly payloadKey: Uint8Array;
 }
 
-/** Derives the commitment, header key and payload key (docs/FORMAT.md §4). */
+/**
+ * Derives the commitment, header key and payload key (docs/FORMAT.md §4).
+ * The three share one HKDF-Extract (same data key, same salt), so this is the
+ * same bytes as three separate HKDF calls for one HMAC less each.
+ */
 export async function deriveKeys(
   dataKey: Uint8Array,
   salt: Uint8Array,
 ): Promise<DerivedKeys> {
-  await ready();
-  return {
-    commitment: hkdfSha256(dataKey, salt, enc.encode(LABEL.commitment), 32),
-    headerKey: hkdfSha256(dataKey, salt, enc.encode(LABEL.header), 32),
-    payloadKey: hkdfSha256(dataKey, salt, enc.encode(LABEL.payload), 32),
-  };
+  if (!coreLoaded()) await ready();
+  const [commitment, headerKey, payloadKey] = hkdfSha256Each(dataKey, salt, DERIVE_INFOS, 32);
+  return { commitment, headerKey, payloadKey };
 }
 
 /** Zeroes derived keys and a data key. */
@@ -73,6 +78,19 @@ export function providerList(
   action: string,
 ): KeyProvider[] {
   const list = keys === undefined ? [] : Array.isArray(keys) ? [...keys] : [keys as KeyProvider];
+  for (const p of list as unknown[]) {
+    const provider = p as Partial<KeyProvider> | null;
+    if (
+      provider === null || typeof provider !== "object" || typeof provider.wrap !== "function" ||
+      typeof provider.unwrap !== "function"
+    ) {
+      throw new TypeError(
+        `${action} failed: \`keys\` takes key providers (LocalKey, RawDataKey, AwsKms, AliyunKms...), not ${
+          typeName(p)
+        }`,
+      );
+    }
+  }
   if (list.length === 0) {
     throw new EnvelopeError(
       "INVALID_ARGUMENT",
@@ -156,8 +174,14 @@ const PASS_THROUGH = new Set<string>([
   "CONTEXT_MISMATCH",
 ]);
 
+/**
+ * One attempt as `PROVIDER key ID: why`. A provider's own message already
+ * names the action and the key ("Unwrapping with local key K failed: why"),
+ * so only its reason is kept: the list says each thing once.
+ */
 function describe(a: Attempt): string {
-  return `${a.provider} key ${a.keyId || "(no id)"}: ${a.cause}`;
+  const why = a.code === undefined ? a.cause : a.cause.replace(/^[A-Z].*? failed: /, "");
+  return `${a.provider} key ${a.keyId || "(no id)"}: ${why}`;
 }
 
 /** Bounds on unwrapping (docs/FORMAT.md §8 step 6). */
@@ -196,6 +220,8 @@ export function unwrapOrder(
  * against the commitment, trying pairs in {@linkcode unwrapOrder} and at most
  * `limits.maxAttempts` of them that reach a provider. Returns the data key
  * and the derived keys; throws NO_KEY_MATCHED (with every attempt),
+ * HEADER_AUTH_FAILED or HEADER_INVALID (every key that an entry names refused
+ * it: the entry or the context bound into it was modified),
  * KEY_COMMITMENT_MISMATCH or KEY_LIMIT.
  */
 export async function openDataKey(
@@ -215,7 +241,7 @@ export async function openDataKey(
         }`,
         {
           hint:
-            "the file may hold entries planted to steer your KMS calls; pass the key that wrapped it with -k, or raise the cap (--max-attempts) if you trust the file",
+            "the file may hold entries planted to steer your KMS calls; pass the key that wrapped it, or raise the cap (maxAttempts) if you trust the file",
         },
       );
     }
@@ -280,7 +306,22 @@ export async function openDataKey(
       "KEY_COMMITMENT_MISMATCH",
       `Unwrapping the data key failed: ${attempts.map(describe).join("; ")}`,
       {
-        hint: "a wrapped key in this file was replaced or damaged; restore the file from a trusted copy",
+        hint:
+          "a wrapped key, or the header's salt or commitment, was replaced or damaged; restore the file from a trusted copy",
+      },
+    );
+  }
+  // The key an entry names refused it (its authentication failed): that entry, or the context bound into it, was
+  // modified. Another key would not help, so this is a tampered header, not a missing key (docs/FORMAT.md §8 step 6).
+  // A malformed entry for the key (HEADER_INVALID) is the same story told by its length or version byte.
+  if (attempts.length > 0 && attempts.every((a) => a.code === "HEADER_AUTH_FAILED" || a.code === "HEADER_INVALID")) {
+    throw new EnvelopeError(
+      attempts.every((a) => a.code === "HEADER_INVALID") ? "HEADER_INVALID" : "HEADER_AUTH_FAILED",
+      attempts.length === 1
+        ? attempts[0].cause
+        : `Unwrapping the data key failed: ${attempts.map(describe).join("; ")}`,
+      {
+        hint: "restore the file from a trusted copy; no other key would open it",
       },
     );
   }
@@ -298,6 +339,6 @@ export async function openDataKey(
     ...unmatched.map((p) => `${p.provider} key ${p.keyId}: matches no wrapped key of this file`),
   ];
   throw new EnvelopeError("NO_KEY_MATCHED", `Unwrapping the data key failed: tried ${parts.join("; ")}`, {
-    hint: `the file's wrapped keys are: ${stored}; pass one of those keys (or --data-key)`,
+    hint: `the file's wrapped keys are: ${stored}; pass a key that opens one of them`,
   });
 }

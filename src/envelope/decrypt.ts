@@ -10,7 +10,8 @@ import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
-import { diagnoseTail, inOrder } from "./chunks.ts";
+import { requireBytes, requireOptions } from "./_args.ts";
+import { diagnoseTail, inOrder, opensInCore } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
@@ -53,9 +54,8 @@ export async function decrypt(
   message: Uint8Array,
   options: DecryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (!(message instanceof Uint8Array)) {
-    throw new TypeError("decrypt() takes the message as a Uint8Array");
-  }
+  requireBytes(message, "decrypt() takes the message");
+  requireOptions(options, "decrypt()");
   const header = parseHeader(message);
   const msg = await beginOpening(header, options);
   const verifying = msg.verifying;
@@ -66,6 +66,11 @@ export async function decrypt(
   }
   const payload = message.subarray(header.length, end);
   try {
+    if (!verifying && payload.length <= header.chunkSize + TAG_BYTES && opensInCore(payload.length)) {
+      // One chunk that the core opens: no promise. (A tail check has nothing to find in one chunk.)
+      const layout = payloadLayout(payload.length, header.chunkSize);
+      return msg.cipher.openInCore(0, true, payload, layout.chunks) as Uint8Array<ArrayBuffer>;
+    }
     const read = (o: number, n: number) => Promise.resolve(payload.subarray(o, o + n));
     await diagnoseTail(msg.cipher, payload.length, header.chunkSize, read);
     const layout = payloadLayout(payload.length, header.chunkSize);
@@ -76,7 +81,15 @@ export async function decrypt(
       const batch: Promise<Uint8Array>[] = [];
       for (let i = base; i < Math.min(layout.chunks, base + width); i++) {
         const sealed = payload.subarray(i * full, Math.min(payload.length, (i + 1) * full));
-        batch.push(msg.cipher.open(i, i === layout.chunks - 1, sealed, layout.chunks));
+        const last = i === layout.chunks - 1;
+        const opening = msg.cipher.open(i, last, sealed, layout.chunks);
+        batch.push(
+          last && verifying
+            ? opening.catch((e) => {
+              throw msg.cipher.explainSignedEnd(i, sealed, message.subarray(end), header.chunkSize, e);
+            })
+            : opening,
+        );
       }
       const opened = await inOrder(batch);
       for (let j = 0; j < opened.length; j++) parts[base + j] = opened[j];
@@ -90,7 +103,8 @@ export async function decrypt(
       }
       await verifying.finish(message.subarray(end));
     }
-    return concat(parts);
+    // Each part is a fresh array of its own, so a single one is returned as it is.
+    return parts.length === 1 ? parts[0] as Uint8Array<ArrayBuffer> : concat(parts);
   } finally {
     msg.cipher.dispose();
   }
@@ -134,6 +148,7 @@ class Accumulator {
 export function decryptStream(
   options: DecryptOptions & ParallelOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
+  requireOptions(options, "decryptStream()");
   let head: Accumulator | null = new Accumulator();
   let need = 0;
   let msg: OpeningMessage | null = null;
@@ -217,6 +232,12 @@ export function decryptStream(
     await take(rest, controller);
   }
 
+  // The final chunk; for a signed message, a failure is checked for a cut inside the signature or before the chunk.
+  const openFinal = (m: OpeningMessage, at: number, sealed: Uint8Array): Promise<Uint8Array> =>
+    m.cipher.open(at, true, sealed).catch((e) => {
+      throw m.verifying ? m.cipher.explainSignedEnd(at, sealed, sigTail, m.header.chunkSize, e) : e;
+    });
+
   return new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
       try {
@@ -258,15 +279,18 @@ export function decryptStream(
             },
           );
         }
+        // A copy: draining hands the lane's current batch buffer, which `buf` views, to a worker.
+        const final = buf.slice(0, fill);
         if (index > 0 && fill === TAG_BYTES) {
           await lane!.drain(controller);
           // Diagnose: an authentic empty final chunk, or a cut/tampered one.
-          await msg.cipher.open(index, true, buf.subarray(0, fill));
+          await openFinal(msg, index, final);
           throw emptyFinalChunk(index);
         }
-        msg.verifying?.transcript.addChunk(buf.subarray(0, fill));
-        await lane!.put(index++, true, buf.subarray(0, fill), controller);
+        msg.verifying?.transcript.addChunk(final);
+        // The final chunk is opened here, after every chunk before it, so a signed message's cut end is explained.
         await lane!.drain(controller);
+        controller.enqueue(await openFinal(msg, index++, final));
         if (msg.verifying) {
           if (sigTail.length < SIGNATURE_BYTES) throw truncated();
           await msg.verifying.finish(sigTail);

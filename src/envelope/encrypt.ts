@@ -4,7 +4,10 @@
  * @module
  */
 import { concat } from "../format/bytes.ts";
+import { DEFAULT_CHUNK_SIZE, TAG_BYTES } from "../format/limits.ts";
+import { sealsInCore } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
+import { requireBytes, requireOptions } from "./_args.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
 export type { EncryptOptions } from "./message.ts";
@@ -26,11 +29,18 @@ export async function encrypt(
   plaintext: Uint8Array,
   options: EncryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (!(plaintext instanceof Uint8Array)) {
-    throw new TypeError("encrypt() takes the plaintext as a Uint8Array");
-  }
-  const msg = await beginSealing(options, plaintext.length);
+  requireBytes(plaintext, "encrypt() takes the plaintext");
+  requireOptions(options, "encrypt()");
+  // One unsigned chunk that the core seals is written straight after the header, in the header's array:
+  // no promise, no second array, no copy.
+  const inPlace = plaintext.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE) && !options.sign &&
+    sealsInCore(plaintext.length);
+  const msg = await beginSealing(options, plaintext.length, inPlace ? plaintext.length + TAG_BYTES : 0);
   try {
+    if (inPlace) {
+      msg.cipher.sealInto(0, true, plaintext, msg.message, msg.header.length);
+      return msg.message as Uint8Array<ArrayBuffer>;
+    }
     const cs = msg.chunkSize;
     const n = Math.max(1, Math.ceil(plaintext.length / cs));
     const parts: Uint8Array[] = new Array(n + 1);
@@ -95,6 +105,7 @@ export interface EncryptStreamOptions extends EncryptOptions, ParallelOptions {
 export function encryptStream(
   options: EncryptStreamOptions,
 ): TransformStream<Uint8Array, Uint8Array> {
+  requireOptions(options, "encryptStream()");
   let msg: SealingMessage;
   let lane: ChunkLane;
   let buf: Uint8Array;

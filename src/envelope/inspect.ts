@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { EnvelopeError } from "../errors.ts";
 import { type Header, parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SUITE_SIGNED } from "../format/limits.ts";
 import type { EncryptionContext } from "../keys/provider.ts";
+import { typeName } from "./_args.ts";
 
 /** What a header says, readable without a key. */
 export interface HeaderInfo {
@@ -69,8 +69,12 @@ export function describeHeader(h: Header): HeaderInfo {
   };
 }
 
-/** Reads just enough of `source` to hold the whole header (at most MAX_HEADER_BYTES). */
-export async function readHeaderBytes(source: HeaderSource): Promise<Uint8Array> {
+/**
+ * Reads just enough of `source` to hold the whole header (at most
+ * MAX_HEADER_BYTES). `fn` names the public function in the TypeError for a
+ * source of another type.
+ */
+export async function readHeaderBytes(source: HeaderSource, fn = "inspect()"): Promise<Uint8Array> {
   if (source instanceof Uint8Array) return source;
   if (typeof Blob !== "undefined" && source instanceof Blob) {
     let n = 4096;
@@ -108,8 +112,5 @@ export async function readHeaderBytes(source: HeaderSource): Promise<Uint8Array>
       await reader.cancel().catch(() => {});
     }
   }
-  throw new EnvelopeError(
-    "INVALID_ARGUMENT",
-    "Inspecting failed: the source must be a Uint8Array, a Blob or a ReadableStream",
-  );
+  throw new TypeError(`${fn} takes a Uint8Array, a Blob or a ReadableStream, not ${typeName(source)}`);
 }

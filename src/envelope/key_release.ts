@@ -15,6 +15,7 @@ import { MAX_HEADER_BYTES } from "../format/limits.ts";
 import type { EncryptionContext, KeyProvider } from "../keys/provider.ts";
 import { describeHeader, type HeaderInfo } from "./inspect.ts";
 import { releaseFromHeader } from "./release.ts";
+import { requireOptions } from "./_args.ts";
 
 /**
  * The application's decision: `false` refuses (RELEASE_REFUSED, 403); a
@@ -179,6 +180,7 @@ async function readHeader(request: Request): Promise<Header> {
  * ```
  */
 export function keyRelease(options: KeyReleaseOptions): (request: Request) => Promise<Response> {
+  requireOptions(options, "keyRelease()");
   const now = options.now ?? Date.now;
   const windows = new Map<string, { start: number; count: number }>();
   const limit = options.rateLimit;

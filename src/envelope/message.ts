@@ -66,6 +66,12 @@ export interface DecryptOptions {
   readonly cache?: DataKeyCache;
   /** Called with the header once it has been authenticated, before any plaintext. */
   readonly onHeader?: (header: Header) => void;
+  /**
+   * Called, with the header, with the wrapped key that opened the message (its
+   * provider and key id as the header names them), once the header has been
+   * authenticated: for reports such as the CLI's `-v` and `--json`.
+   */
+  readonly onKeyOpened?: (key: { readonly provider: string; readonly keyId: string }) => void;
   /** Refuse a message that is not signed (suite 2) with SIGNATURE_REQUIRED, before any key provider is called. */
   readonly requireSigned?: boolean;
   /**
@@ -88,6 +94,12 @@ export interface DecryptOptions {
 /** A started message for writing. */
 export interface SealingMessage {
   readonly header: Uint8Array;
+  /**
+   * The header followed by the `payloadRoom` zero bytes asked of
+   * {@linkcode beginSealing}, in one array (`header` is its start); without
+   * room, the same bytes as `header`.
+   */
+  readonly message: Uint8Array;
   readonly chunkSize: number;
   readonly cipher: ChunkCipher;
   /** For a signed message: the transcript to feed each sealed chunk, in order, and the signature to append. */
@@ -99,11 +111,13 @@ export interface SealingMessage {
  * `plaintextLength` counts against a cache's byte bound; when it is unknown
  * (a stream), the message bypasses the cache and gets a fresh data key, since
  * it could otherwise take a cached key past `maxBytes` unnoticed (the AWS
- * Encryption SDK does the same).
+ * Encryption SDK does the same). `payloadRoom` bytes after the header in
+ * `message` let a caller write the payload into the same array.
  */
 export async function beginSealing(
   options: EncryptOptions,
   plaintextLength?: number,
+  payloadRoom = 0,
 ): Promise<SealingMessage> {
   const providers = providerList(options.keys, "Encrypting");
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -132,11 +146,12 @@ export async function beginSealing(
       suite: signing ? SUITE_SIGNED : SUITE,
     });
     const headerTag = computeHeaderTag(keys.headerKey, core);
-    const header = encodeHeader(core, headerTag, fresh.wrapped);
-    const cipher = await ChunkCipher.create(keys.payloadKey);
-    if (!signing) return { header, chunkSize, cipher };
+    const message = encodeHeader(core, headerTag, fresh.wrapped, payloadRoom);
+    const header = payloadRoom === 0 ? message : message.subarray(0, message.length - payloadRoom);
+    const cipher = ChunkCipher.create(keys.payloadKey);
+    if (!signing) return { header, message, chunkSize, cipher };
     const transcript = signing.start(core, headerTag);
-    return { header, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
+    return { header, message, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
   } finally {
     wipe(fresh.dataKey, keys);
   }
@@ -219,7 +234,7 @@ export async function beginOpening(
   const providers = providerList(options.keys, "Decrypting");
   const publicKey = checkBeforeUnwrap(header, options, "Decrypting");
   const limits: UnwrapLimits = { maxAttempts: options.maxAttempts };
-  const { dataKey, keys } = options.cache
+  const { dataKey, keys, used } = options.cache
     ? await options.cache.decryptionKey(header, providers, limits)
     : await openDataKey(header, providers, limits);
   try {
@@ -237,8 +252,9 @@ export async function beginOpening(
         },
       );
     }
-    const cipher = await ChunkCipher.create(keys.payloadKey);
+    const cipher = ChunkCipher.create(keys.payloadKey);
     options.onHeader?.(header);
+    options.onKeyOpened?.({ provider: used.provider, keyId: used.keyId });
     if (!publicKey) return { header, cipher };
     const transcript = new Transcript(header.core, header.headerTag);
     return {

@@ -14,6 +14,7 @@ import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.t
 import { diagnoseTail } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 import type { RandomAccessSource } from "../io/random_access_source.ts";
+import { requireBytes, requireOptions, typeName } from "./_args.ts";
 
 export type { RandomAccessSource };
 
@@ -32,6 +33,7 @@ export type { RandomAccessSource };
  * ```
  */
 export function bytesSource(bytes: Uint8Array): RandomAccessSource {
+  requireBytes(bytes, "bytesSource() takes the message");
   return { size: bytes.length, read: (o, n) => Promise.resolve(bytes.subarray(o, o + n)) };
 }
 
@@ -51,6 +53,7 @@ export function bytesSource(bytes: Uint8Array): RandomAccessSource {
  * ```
  */
 export function blobSource(blob: Blob): RandomAccessSource {
+  if (!(blob instanceof Blob)) throw new TypeError(`blobSource() takes a Blob, not ${typeName(blob)}`);
   return { size: blob.size, read: async (o, n) => new Uint8Array(await blob.slice(o, o + n).arrayBuffer()) };
 }
 
@@ -136,6 +139,19 @@ async function verifyAllTags(
   await verifying.finish(await source.read(start + payloadLength, SIGNATURE_BYTES));
 }
 
+/** Bytes and Blobs as sources; anything without `size` and `read` is the caller's bug. */
+function asSource(message: unknown): RandomAccessSource {
+  if (message instanceof Uint8Array) return bytesSource(message);
+  if (message instanceof Blob) return blobSource(message);
+  const s = message as Partial<RandomAccessSource> | null;
+  if (s !== null && typeof s === "object" && typeof s.read === "function" && Number.isSafeInteger(s.size)) {
+    return s as RandomAccessSource;
+  }
+  throw new TypeError(
+    `openRandomAccess() takes a Uint8Array, a Blob or a RandomAccessSource ({ size, read }), not ${typeName(message)}`,
+  );
+}
+
 /** Reads plaintext ranges of a message. */
 export interface RandomAccessReader {
   /** The authenticated header. */
@@ -155,20 +171,23 @@ export interface RandomAccessReader {
  * @example Reading the middle of a message
  * ```ts
  * import assert from "node:assert/strict";
- * import { bytesSource, encrypt, LocalKey, openRandomAccess } from "../../mod.ts";
+ * import { encrypt, LocalKey, openRandomAccess } from "../../mod.ts";
  * const key = await LocalKey.generate();
  * const data = new Uint8Array(300_000).map((_, i) => i % 251);
  * const sealed = await encrypt(data, { keys: key, chunkSize: 65536 });
- * const reader = await openRandomAccess(bytesSource(sealed), { keys: key });
+ * // The message as bytes (or a Blob, or any RandomAccessSource: a file, HTTP range requests)
+ * const reader = await openRandomAccess(sealed, { keys: key });
  * const part = await reader.read(100_000, 10);
  * assert.ok(part[0] === data[100_000] && part.length === 10);
  * await reader.close();
  * ```
  */
 export async function openRandomAccess(
-  source: RandomAccessSource,
+  message: RandomAccessSource | Uint8Array | Blob,
   options: DecryptOptions,
 ): Promise<RandomAccessReader> {
+  requireOptions(options, "openRandomAccess()");
+  const source = asSource(message);
   let headBytes = await source.read(0, Math.min(source.size, 4096));
   for (;;) {
     const r = tryParseHeader(headBytes);
@@ -197,7 +216,14 @@ export async function openRandomAccess(
     try {
       (await msg.cipher.open(lastIndex, true, await readPayload(lastIndex * full, full), layout.chunks))
         .fill(0);
-    } catch (e) {
+    } catch (failure) {
+      let e = failure;
+      if (msg.verifying) {
+        // Cut inside the signature or before the final chunk: say so, as the other decoders do.
+        const sealed = await readPayload(lastIndex * full, full);
+        const tail = await source.read(header.length + payloadLength, SIGNATURE_BYTES);
+        e = msg.cipher.explainSignedEnd(lastIndex, sealed, tail, cs, e);
+      }
       // Whole chunks appended after the real final chunk: say so, as the streaming decoder does.
       if (lastIndex > 0 && e instanceof EnvelopeError && e.code === "PAYLOAD_AUTH_FAILED") {
         const prev = await readPayload((lastIndex - 1) * full, full);

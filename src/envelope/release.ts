@@ -14,6 +14,7 @@ import type { EncryptionContext, KeyProvider } from "../keys/provider.ts";
 import { type HeaderSource, readHeaderBytes } from "./inspect.ts";
 import { computeHeaderTag, openDataKey, providerList, wipe } from "./data_key.ts";
 import { checkBeforeUnwrap } from "./message.ts";
+import { requireOptions } from "./_args.ts";
 
 /** Options for {@linkcode unwrapDataKey}. */
 export interface UnwrapDataKeyOptions {
@@ -78,7 +79,8 @@ export async function unwrapDataKey(
   header: Uint8Array | HeaderSource,
   options: UnwrapDataKeyOptions,
 ): Promise<ReleasedDataKey> {
-  const parsed = parseHeader(await readHeaderBytes(header));
+  requireOptions(options, "unwrapDataKey()");
+  const parsed = parseHeader(await readHeaderBytes(header, "unwrapDataKey()"));
   return await releaseFromHeader(parsed, options);
 }
 

@@ -9,6 +9,7 @@ import { EnvelopeError } from "../errors.ts";
 import { encodeHeader, type Header, parseHeader } from "../format/header.ts";
 import type { KeyProvider, WrappedKey } from "../keys/provider.ts";
 import { computeHeaderTag, type DerivedKeys, deriveKeys, openDataKey, wipe } from "./data_key.ts";
+import { requireBytes, requireOptions } from "./_args.ts";
 
 /** What to change in the key list. */
 export interface RewrapOptions {
@@ -64,6 +65,8 @@ const same = (a: { provider: string; keyId: string }, b: { provider: string; key
  * ```
  */
 export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptions): Promise<RewrapResult> {
+  requireBytes(headerBytes, "rewrapHeader() takes the header");
+  requireOptions(options, "rewrapHeader()");
   const header: Header = parseHeader(headerBytes);
   const add = options.add ?? [];
   const removed = header.keys.filter((k) => options.remove?.(k) ?? false);
@@ -78,7 +81,11 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
       throw new EnvelopeError(
         "NO_KEY_MATCHED",
         `Rewrapping for ${p.provider} key ${p.keyId} failed: no key was given to unwrap the existing data key`,
-        { hint: `pass a key that can open one of: ${header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")}` },
+        {
+          hint: `the file's wrapped keys are: ${
+            header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ")
+          }; pass a key that opens one of them`,
+        },
       );
     }
     const u = await openDataKey(header, options.keys, { maxAttempts: options.maxAttempts });
@@ -133,7 +140,7 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
   const keys = [...kept, ...fresh];
   if (keys.length === 0) {
     throw new EnvelopeError("INVALID_ARGUMENT", "Rewrapping failed: it would remove every wrapped key", {
-      hint: "add a key with -k, or remove fewer",
+      hint: "add a key, or remove fewer",
     });
   }
   return { header: encodeHeader(header.core, header.headerTag, keys), payloadOffset: header.length, added, removed };

@@ -11,6 +11,13 @@ const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** UTF-8 bytes of `s`; refuses lone surrogates so every string has one encoding. */
 export function utf8Encode(s: string, what: string): Uint8Array {
+  // Short ASCII (provider names, key ids) is its own UTF-8, and well formed: skip the encoder's round trip.
+  if (s.length <= 64) {
+    const out = new Uint8Array(s.length);
+    let i = 0;
+    for (let c = 0; i < s.length && (c = s.charCodeAt(i)) < 0x80; i++) out[i] = c;
+    if (i === s.length) return out;
+  }
   if (!s.isWellFormed()) {
     throw new EnvelopeError(
       "INVALID_ARGUMENT",
@@ -25,6 +32,13 @@ export function utf8Encode(s: string, what: string): Uint8Array {
 
 /** Strict UTF-8 decoding; `null` when the bytes are not valid UTF-8. */
 export function utf8DecodeStrict(b: Uint8Array): string | null {
+  // Short ASCII (provider names, key ids) is its own UTF-8: skip the decoder's round trip.
+  if (b.length <= 64) {
+    let s = "";
+    let i = 0;
+    for (; i < b.length && b[i] < 0x80; i++) s += String.fromCharCode(b[i]);
+    if (i === b.length) return s;
+  }
   try {
     return utf8Strict.decode(b);
   } catch {
@@ -45,29 +59,70 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Appends big-endian integers and byte strings. */
+/**
+ * Appends big-endian integers and byte strings into one buffer that grows by
+ * doubling. Given the exact final size, it allocates once and `finish`
+ * returns that buffer without a copy.
+ */
 export class ByteWriter {
-  #parts: Uint8Array[] = [];
+  #buf: Uint8Array;
+  #len = 0;
+  /** `capacity`: the bytes to allocate at first (the expected final size, if known). */
+  constructor(capacity = 64) {
+    this.#buf = new Uint8Array(Math.max(1, capacity));
+  }
+  #room(n: number): number {
+    const at = this.#len;
+    if (at + n > this.#buf.length) {
+      let cap = this.#buf.length * 2;
+      while (cap < at + n) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.#buf.subarray(0, at));
+      this.#buf = next;
+    }
+    this.#len = at + n;
+    return at;
+  }
   u8(v: number): this {
-    this.#parts.push(new Uint8Array([v]));
+    const o = this.#room(1);
+    this.#buf[o] = v;
     return this;
   }
   u16(v: number): this {
-    this.#parts.push(new Uint8Array([v >>> 8, v & 0xff]));
+    const o = this.#room(2);
+    this.#buf[o] = v >>> 8;
+    this.#buf[o + 1] = v;
     return this;
   }
   u32(v: number): this {
-    this.#parts.push(
-      new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]),
-    );
+    const o = this.#room(4);
+    const b = this.#buf;
+    b[o] = v >>> 24;
+    b[o + 1] = v >>> 16;
+    b[o + 2] = v >>> 8;
+    b[o + 3] = v;
     return this;
   }
-  bytes(b: Uint8Array): this {
-    this.#parts.push(b);
+  bytes(x: Uint8Array): this {
+    const o = this.#room(x.length);
+    this.#buf.set(x, o);
     return this;
   }
-  finish(): Uint8Array {
-    return concat(this.#parts);
+  /**
+   * The bytes written followed by `room` zero bytes (default none), as an
+   * array that later writes do not change. When the capacity was exactly
+   * that, the buffer itself is returned without a copy.
+   */
+  finish(room = 0): Uint8Array {
+    const n = this.#len + room;
+    // A full buffer is handed out as is: any later write must grow, so it moves to a new one.
+    if (n === this.#buf.length) {
+      this.#len = n;
+      return this.#buf;
+    }
+    const out = new Uint8Array(n);
+    out.set(this.#buf.subarray(0, this.#len));
+    return out;
   }
 }
 

@@ -20,6 +20,13 @@ function limit(message: string): EnvelopeError {
   });
 }
 
+/** A limit broken by a stored context: the file is damaged, the caller can change nothing. */
+function readLimit(message: string): EnvelopeError {
+  return new EnvelopeError("LIMIT_EXCEEDED", message, {
+    hint: "the file is damaged or was not written by envelope",
+  });
+}
+
 /** Validates `context` and returns its pairs as UTF-8, sorted by key bytes. */
 export function canonicalPairs(
   context: EncryptionContext,
@@ -70,8 +77,11 @@ export function canonicalPairs(
 
 /** The canonical encoding: `u16 count` then `u16 len key u16 len value` per pair, sorted. */
 export function encodeContext(context: EncryptionContext): Uint8Array {
-  const w = new ByteWriter();
   const pairs = canonicalPairs(context);
+  if (pairs.length === 0) return new Uint8Array(2); // u16 count 0: the default, empty context
+  let size = 2;
+  for (const [k, v] of pairs) size += 4 + k.length + v.length;
+  const w = new ByteWriter(size);
   w.u16(pairs.length);
   for (const [k, v] of pairs) w.u16(k.length).bytes(k).u16(v.length).bytes(v);
   const out = w.finish();
@@ -98,7 +108,7 @@ export function readContext(r: ByteReader): Record<string, string> {
   const start = r.offset;
   const count = r.u16();
   if (count > MAX_CONTEXT_PAIRS) {
-    throw limit(
+    throw readLimit(
       `Reading the header failed: ${count} context pairs is over the limit of 64`,
     );
   }
@@ -108,20 +118,20 @@ export function readContext(r: ByteReader): Record<string, string> {
     const klen = r.u16();
     if (klen === 0) throw invalid("a context key is empty");
     if (klen > MAX_CONTEXT_KEY_BYTES) {
-      throw limit(
+      throw readLimit(
         `Reading the header failed: a context key of ${klen} bytes is over the limit of 256`,
       );
     }
     const kb = r.bytes(klen);
     const vlen = r.u16();
     if (vlen > MAX_CONTEXT_VALUE_BYTES) {
-      throw limit(
+      throw readLimit(
         `Reading the header failed: a context value of ${vlen} bytes is over the limit of 4096`,
       );
     }
     const vb = r.bytes(vlen);
     if (r.offset - start > MAX_CONTEXT_BYTES) {
-      throw limit("Reading the header failed: the context is over 16384 bytes");
+      throw readLimit("Reading the header failed: the context is over 16384 bytes");
     }
     if (prev !== null && compareBytes(prev, kb) >= 0) {
       throw invalid("the context keys are not in strictly ascending order");

@@ -107,14 +107,21 @@ export function encodeCore(core: HeaderCore): Uint8Array {
   }
   const suite = core.suite ?? SUITE;
   if (suite !== SUITE && suite !== SUITE_SIGNED) throw new RangeError("The suite must be 1 or 2");
-  return new ByteWriter()
+  const context = encodeContext(core.context);
+  return new ByteWriter(MAGIC.length + 1 + 1 + 4 + SALT_BYTES + context.length + COMMITMENT_BYTES)
     .bytes(MAGIC).u8(VERSION).u8(suite).u32(core.chunkSize).bytes(core.salt)
-    .bytes(encodeContext(core.context)).bytes(core.commitment)
+    .bytes(context).bytes(core.commitment)
     .finish();
 }
 
-/** Encodes a key list; checks every limit. */
-export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
+/** A key list validated and encoded field by field, and its size in bytes. */
+interface KeyListPlan {
+  readonly entries: readonly [provider: Uint8Array, keyId: Uint8Array, wrapped: Uint8Array][];
+  readonly size: number;
+}
+
+/** Checks every limit of a key list and encodes its strings, before anything is written. */
+function planKeyList(keys: readonly WrappedKey[]): KeyListPlan {
   if (keys.length === 0) {
     throw new EnvelopeError(
       "INVALID_ARGUMENT",
@@ -133,7 +140,8 @@ export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
       },
     );
   }
-  const w = new ByteWriter().u8(keys.length);
+  const entries: [Uint8Array, Uint8Array, Uint8Array][] = [];
+  let size = 1;
   for (const k of keys) {
     if (!PROVIDER_RE.test(k.provider)) {
       throw new RangeError(
@@ -153,10 +161,25 @@ export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
         "Writing the header failed: a wrapped key is over 8192 bytes",
       );
     }
-    w.u8(k.provider.length).bytes(utf8Encode(k.provider, "a provider name"))
-      .u16(id.length).bytes(id).u16(k.wrapped.length).bytes(k.wrapped);
+    const provider = utf8Encode(k.provider, "a provider name");
+    entries.push([provider, id, k.wrapped]);
+    size += 1 + provider.length + 2 + id.length + 2 + k.wrapped.length;
   }
-  return w.finish();
+  return { entries, size };
+}
+
+function writeKeyList(w: ByteWriter, plan: KeyListPlan): ByteWriter {
+  w.u8(plan.entries.length);
+  for (const [provider, id, wrapped] of plan.entries) {
+    w.u8(provider.length).bytes(provider).u16(id.length).bytes(id).u16(wrapped.length).bytes(wrapped);
+  }
+  return w;
+}
+
+/** Encodes a key list; checks every limit. */
+export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
+  const plan = planKeyList(keys);
+  return writeKeyList(new ByteWriter(plan.size), plan).finish();
 }
 
 function readKeyList(r: ByteReader): WrappedKey[] {
@@ -235,7 +258,9 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
         "UNSUPPORTED_VERSION",
         `Reading the header failed: format version ${version} is not supported`,
         {
-          hint: "upgrade envelope to read this file",
+          hint: version > VERSION
+            ? "upgrade envelope to read this file"
+            : "the file is damaged or was not written by envelope",
         },
       );
     }
@@ -244,7 +269,9 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
         "UNSUPPORTED_VERSION",
         `Reading the header failed: algorithm suite ${suite} is not supported`,
         {
-          hint: "upgrade envelope to read this file",
+          hint: suite > SUITE_SIGNED
+            ? "upgrade envelope to read this file"
+            : "the file is damaged or was not written by envelope",
         },
       );
     }
@@ -295,16 +322,21 @@ export function parseHeader(buf: Uint8Array): Header {
   return h;
 }
 
-/** Encodes a whole header from its core bytes, tag and key list. */
+/**
+ * Encodes a whole header from its core bytes, tag and key list. With `room`,
+ * the header is followed by that many zero bytes in the same array, for the
+ * payload of a message built in one buffer.
+ */
 export function encodeHeader(
   core: Uint8Array,
   headerTag: Uint8Array,
   keys: readonly WrappedKey[],
+  room = 0,
 ): Uint8Array {
   if (headerTag.length !== HEADER_TAG_BYTES) {
     throw new RangeError("The header tag must be 32 bytes");
   }
-  return new ByteWriter().bytes(core).bytes(headerTag).bytes(
-    encodeKeyList(keys),
-  ).finish();
+  const plan = planKeyList(keys);
+  const w = new ByteWriter(core.length + HEADER_TAG_BYTES + plan.size + room).bytes(core).bytes(headerTag);
+  return writeKeyList(w, plan).finish(room);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { KeyProvider } from "./provider.ts";
+import { importLater } from "../import_later.ts";
 
 /**
  * The identities of an age identity file's text (`AGE-SECRET-KEY-1...`,
@@ -23,12 +24,12 @@ import type { KeyProvider } from "./provider.ts";
  * ```
  */
 export async function loadAgeIdentities(text: string): Promise<KeyProvider[]> {
-  const { parseAgeIdentities } = await import("./age.ts");
+  const { parseAgeIdentities } = await importLater<typeof import("./age.ts")>(import.meta.url, "./age.ts");
   return await parseAgeIdentities(text);
 }
 
 /** The recipients of an age recipients file's text (`age1...`, `age1pq1...`, `#` comments), for `encrypt`. */
 export async function loadAgeRecipients(text: string): Promise<KeyProvider[]> {
-  const { parseAgeRecipients } = await import("./age.ts");
+  const { parseAgeRecipients } = await importLater<typeof import("./age.ts")>(import.meta.url, "./age.ts");
   return parseAgeRecipients(text);
 }

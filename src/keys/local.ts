@@ -22,6 +22,9 @@ const WRAPPED_V2_BYTES = 1 + 32 + 32 + 16;
 const WRAPPED_V1_BYTES = 12 + 32 + 16;
 /** Version 2 derives a key per wrap, so its nonce can be fixed. */
 const ZERO_NONCE = new Uint8Array(12);
+/** The labels as bytes, encoded once (each is both an HKDF info and the start of a wrap's AAD). */
+const WRAP_V1_LABEL = enc.encode(LABEL.localWrap);
+const WRAP_V2_LABEL = enc.encode(LABEL.localWrapV2);
 
 /**
  * A local key-encryption key.
@@ -64,11 +67,12 @@ export class LocalKey implements KeyProvider {
     await ready();
     const copy = kek.slice();
     const id = encodeHex(hkdfSha256(copy, new Uint8Array(0), enc.encode(LABEL.localKeyId), 8));
-    return new LocalKey(copy, id, hkdfSha256(copy, new Uint8Array(0), enc.encode(LABEL.localWrap), 32));
+    return new LocalKey(copy, id, hkdfSha256(copy, new Uint8Array(0), WRAP_V1_LABEL, 32));
   }
 
   /** Parses the key file text `ENVELOPE-LOCAL-KEY-V1:<base64url>`. */
   static async fromText(text: string): Promise<LocalKey> {
+    if (typeof text !== "string") throw new TypeError("LocalKey.fromText() takes the key file's text as a string");
     const line = text.trim();
     if (!line.startsWith(PREFIX)) {
       throw new EnvelopeError(
@@ -113,45 +117,75 @@ export class LocalKey implements KeyProvider {
    * Wraps `dataKey` (version 2): AES-256-GCM under a key derived for this wrap
    * alone from a fresh 32-byte salt, bound to the context.
    */
-  async wrap(dataKey: Uint8Array, context: EncryptionContext): Promise<WrappedKey> {
-    const salt = randomBytes(32);
-    const key = hkdfSha256(this.#kek, salt, enc.encode(LABEL.localWrapV2), 32);
-    const gcm = await AesGcm.create(key);
-    key.fill(0);
+  wrap(dataKey: Uint8Array, context: EncryptionContext): Promise<WrappedKey> {
+    // The work is synchronous; its value or exception comes back as a settled promise (never a synchronous throw).
     try {
-      const aad = concat([enc.encode(LABEL.localWrapV2), encodeContext(context)]);
-      return {
-        provider: this.provider,
-        keyId: this.keyId,
-        wrapped: concat([new Uint8Array([WRAP_V2]), salt, gcm.seal(ZERO_NONCE, dataKey, aad)]),
-      };
+      return Promise.resolve(this.#wrapNow(dataKey, context));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #wrapNow(dataKey: Uint8Array, context: EncryptionContext): WrappedKey {
+    // version || salt || sealed data key (+ 16-byte tag), written in place: 81 bytes for a 32-byte data key.
+    const wrapped = new Uint8Array(1 + 32 + dataKey.length + 16);
+    wrapped[0] = WRAP_V2;
+    const salt = wrapped.subarray(1, 33);
+    salt.set(randomBytes(32));
+    const key = hkdfSha256(this.#kek, salt, WRAP_V2_LABEL, 32);
+    let gcm: AesGcm;
+    try {
+      // fromBytes awaited the core, so the key schedule can be made without a promise.
+      gcm = AesGcm.createSync(key);
+    } finally {
+      key.fill(0);
+    }
+    try {
+      gcm.sealInto(ZERO_NONCE, dataKey, concat([WRAP_V2_LABEL, encodeContext(context)]), wrapped, 33);
+      return { provider: this.provider, keyId: this.keyId, wrapped };
     } finally {
       gcm.dispose();
     }
   }
 
   /** Unwraps a `local` key with this key id; null for any other. */
-  async unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Uint8Array | null> {
+  unwrap(wrapped: WrappedKey, context: EncryptionContext): Promise<Uint8Array | null> {
+    try {
+      return Promise.resolve(this.#unwrapNow(wrapped, context));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #unwrapNow(wrapped: WrappedKey, context: EncryptionContext): Uint8Array | null {
     if (wrapped.provider !== this.provider || wrapped.keyId !== this.keyId) return null;
     const w = wrapped.wrapped;
-    let key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, label: string;
+    let key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, label: Uint8Array;
     if (w.length === WRAPPED_V2_BYTES && w[0] === WRAP_V2) {
-      key = hkdfSha256(this.#kek, w.subarray(1, 33), enc.encode(LABEL.localWrapV2), 32);
-      [nonce, sealed, label] = [ZERO_NONCE, w.subarray(33), LABEL.localWrapV2];
+      key = hkdfSha256(this.#kek, w.subarray(1, 33), WRAP_V2_LABEL, 32);
+      [nonce, sealed, label] = [ZERO_NONCE, w.subarray(33), WRAP_V2_LABEL];
     } else if (w.length === WRAPPED_V1_BYTES) {
       key = this.#wrapKeyV1.slice();
-      [nonce, sealed, label] = [w.subarray(0, 12), w.subarray(12), LABEL.localWrap];
+      [nonce, sealed, label] = [w.subarray(0, 12), w.subarray(12), WRAP_V1_LABEL];
     } else {
       throw new EnvelopeError(
         "HEADER_INVALID",
-        `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${w.length} bytes, not 81 (or 60)`,
+        w.length === WRAPPED_V2_BYTES
+          ? `Unwrapping with local key ${this.keyId} failed: the wrapped key starts with ${
+            w[0]
+          }, not the version byte ${WRAP_V2}`
+          : `Unwrapping with local key ${this.keyId} failed: the wrapped key is ${w.length} bytes, not 81 (or 60)`,
         { hint: "the file is damaged; restore it from a trusted copy" },
       );
     }
-    const gcm = await AesGcm.create(key);
-    key.fill(0);
+    let gcm: AesGcm;
     try {
-      return gcm.open(nonce, sealed, concat([enc.encode(label), encodeContext(context)]));
+      gcm = AesGcm.createSync(key);
+    } finally {
+      key.fill(0);
+    }
+    try {
+      return gcm.open(nonce, sealed, concat([label, encodeContext(context)]));
     } catch {
       throw new EnvelopeError(
         "HEADER_AUTH_FAILED",

@@ -10,7 +10,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from "playwright-core";
+// A test/bench-only package: inline, so it stays out of the runtime import map and deno.lock (deno.dev.lock has it).
+// deno-lint-ignore no-import-prefix
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from "npm:playwright-core@1.65.1";
 
 /** The browser binary: `$CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
 export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";

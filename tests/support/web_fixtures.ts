@@ -5,7 +5,9 @@
  *
  * @module
  */
-import type { Page } from "playwright-core";
+// A test/bench-only package: inline, so it stays out of the runtime import map and deno.lock (deno.dev.lock has it).
+// deno-lint-ignore no-import-prefix
+import type { Page } from "npm:playwright-core@1.65.1";
 import { patternBytes } from "./web.ts";
 
 // The build and the pattern are the ones tests/support/web.ts has; the saving tests add streams, hashes and OPFS reads.

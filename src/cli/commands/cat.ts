@@ -17,13 +17,17 @@ import { parseArgs, parseContext, usageError } from "../args.ts";
 import { ioError, openInput, stdoutStream } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { KEY_FORMS } from "../keyspec.ts";
-import { say } from "../output.ts";
+import { claimStdout, report, say } from "../output.ts";
+import { dearmored } from "../armor_input.ts";
+import { looksArmored } from "../../encoding/armor.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 import { decryptionKeys } from "./decrypt.ts";
 import type { DecryptRequest } from "../deliver.ts";
+import { truncatedMagic } from "../../compat/detect.ts";
+import { importLater } from "../../import_later.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "range", short: "r", kind: "string" },
   { name: "key", short: "k", kind: "list" },
   { name: "context", short: "c", kind: "list" },
@@ -51,8 +55,14 @@ export function parseRange(text: string): { start: number; end?: number } {
 }
 
 async function openSource(path: string): Promise<RandomAccessSource> {
-  if (isObjectUrl(path)) return await (await import("../object_io.ts")).openObjectSource(path);
-  const { fileSource } = await import("../../io/file_source.ts");
+  if (isObjectUrl(path)) {
+    return await (await importLater<typeof import("../object_io.ts")>(import.meta.url, "../object_io.ts"))
+      .openObjectSource(path);
+  }
+  const { fileSource } = await importLater<typeof import("../../io/file_source.ts")>(
+    import.meta.url,
+    "../../io/file_source.ts",
+  );
   try {
     return await fileSource(path);
   } catch (e) {
@@ -78,26 +88,42 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     requireSigned: Boolean(flags["require-signed"]),
     trust: readTrustFlags(flags, "cat"),
   };
+  // With --json, the report goes to stderr after the plaintext (stdout carries the data).
+  claimStdout();
+  let opened: { provider: string; keyId: string }[] = [];
+  let written = 0;
+  const done = () => {
+    report({
+      command: "cat",
+      ok: true,
+      files: [{ input: req.input, output: "-", format: "envelope", bytesIn: 0, bytesOut: written, keys: opened }],
+      failed: [],
+    });
+    return 0;
+  };
   const options = (keys: Awaited<ReturnType<typeof decryptionKeys>>) => ({
     keys,
     context: req.context,
     requireSigned: req.requireSigned,
     maxAttempts: req.trust?.maxAttempts,
+    onKeyOpened: (k: { provider: string; keyId: string }) => void (opened = [{ provider: k.provider, keyId: k.keyId }]),
   });
   const noKey = (names: string) =>
     new EnvelopeError("NO_KEY_MATCHED", `Decrypting ${req.input} failed: no key is available for it`, {
       hint: `its wrapped keys are ${names || "unknown"}; pass one with -k (${KEY_FORMS}) or --data-key`,
     });
-  const notEnvelope = () =>
-    new EnvelopeError("FORMAT_UNKNOWN", `Reading ${req.input} failed: it is not an envelope message`, {
-      hint: "cat reads envelope messages; decrypt the Nitro and Alibaba formats with `envelope decrypt`",
-    });
+  // Both reads below take at least 8 bytes unless the input ends first: a shorter head is the whole file.
+  const notEnvelope = (head: Uint8Array) =>
+    truncatedMagic("Reading", req.input, head) ??
+      new EnvelopeError("FORMAT_UNKNOWN", `Reading ${req.input} failed: it is not an envelope message`, {
+        hint: "cat reads envelope messages; decrypt the Nitro and Alibaba formats with `envelope decrypt`",
+      });
 
   if (range === undefined) {
     if (req.input === "-") {
       throw usageError("cat", "Reading the command line failed: cat reads a file or an object URL, not stdin");
     }
-    const input = await openInput(req.input);
+    const input = await dearmored(await openInput(req.input));
     const peeked = await peek(
       input.stream,
       (h) => h.length >= 4096 || (hasMagic(h) && typeof tryParseHeader(h) !== "number"),
@@ -105,7 +131,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     const parsed = hasMagic(peeked.head) ? tryParseHeader(peeked.head) : null;
     if (parsed === null) {
       await peeked.stream.cancel().catch(() => {});
-      throw notEnvelope();
+      throw notEnvelope(peeked.head);
     }
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
     const keys = await decryptionKeys(req, headerKeys);
@@ -113,14 +139,25 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
       await peeked.stream.cancel().catch(() => {});
       throw noKey(headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", "));
     }
-    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeTo(stdoutStream());
-    return 0;
+    const counted = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        written += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeThrough(counted).pipeTo(stdoutStream());
+    return done();
   }
 
   const source = await openSource(req.input);
   try {
     const head = await source.read(0, Math.min(source.size, 4096));
-    if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope();
+    if (looksArmored(head)) {
+      throw new EnvelopeError("FORMAT_UNKNOWN", `Reading a range of ${req.input} failed: it is armored text`, {
+        hint: "--range reads a binary message at offsets; drop --range to read an armored one whole",
+      });
+    }
+    if (head.length < MAGIC.length || !hasMagic(head)) throw notEnvelope(head);
     const parsed = tryParseHeader(head);
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
     const keys = await decryptionKeys(req, headerKeys);
@@ -140,7 +177,9 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
       const writer = stdoutStream().getWriter();
       try {
         for (let o = range.start; o <= end; o += WINDOW) {
-          await writer.write(await reader.read(o, Math.min(WINDOW, end + 1 - o)));
+          const bytes = await reader.read(o, Math.min(WINDOW, end + 1 - o));
+          await writer.write(bytes);
+          written += bytes.length;
         }
         await writer.close();
       } catch (e) {
@@ -153,5 +192,5 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
   } finally {
     await source.close?.().catch(() => {});
   }
-  return 0;
+  return done();
 }

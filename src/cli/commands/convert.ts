@@ -19,10 +19,11 @@ import { parseArgs, usageError } from "../args.ts";
 import { checkWritable, openInput, writeOutput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
-import { note, say } from "../output.ts";
+import { note, report, say, status } from "../output.ts";
+import { byteCounter } from "../batch.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "key", short: "k", kind: "list" },
   { name: "unwrap", short: "u", kind: "list" },
@@ -64,15 +65,18 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
         },
       );
     }
-    throw formatUnknown(input.name);
+    throw formatUnknown(input.name, { action: "Converting", head: peeked.head, whole: peeked.ended });
   }
   const keys = specs.length > 0 ? await resolveKeys(specs) : [await defaultEncryptKey()];
+  const written = byteCounter();
 
   if (format === "nitro") {
     // The token's HMAC verifies over the whole file before the first plaintext byte is encrypted again.
     const opened = await openNitroInput(inputName, peeked.stream, source);
     try {
-      await writeOutput(opened.plaintext.pipeThrough(encryptStream({ keys })), output, { force });
+      await writeOutput(opened.plaintext.pipeThrough(encryptStream({ keys })).pipeThrough(written.stream), output, {
+        force,
+      });
     } catch (err) {
       await opened.plaintext.cancel().catch(() => {});
       throw err;
@@ -91,13 +95,31 @@ export async function convertCommand(argv: readonly string[]): Promise<number> {
       // A file output is committed only when the source's tag verified at the end of the stream; stdout cannot be
       // withdrawn, so it gets a tag pass first.
       const plaintext = await openAliyunInput(src, source, output === "-");
-      await writeOutput(plaintext.pipeThrough(encryptStream({ keys, context: map })), output, { force });
+      await writeOutput(
+        plaintext.pipeThrough(encryptStream({ keys, context: map })).pipeThrough(written.stream),
+        output,
+        { force },
+      );
     } finally {
       await src.cleanup();
     }
   }
   if (output !== "-") {
-    say(`converted ${input.name} (${format === "nitro" ? "Nitro-enclave" : "Alibaba-sample"} format) to ${output}`);
+    status(`converted ${input.name} (${format === "nitro" ? "Nitro-enclave" : "Alibaba-sample"} format) to ${output}`);
   }
+  report({
+    command: "convert",
+    ok: true,
+    files: [{
+      input: input.name,
+      output,
+      format: "envelope",
+      from: format === "nitro" ? "nitro-enclave" : "aliyun-sample",
+      bytesIn: input.size ?? 0,
+      bytesOut: written.bytes,
+      keys: keys.map((k) => ({ provider: k.provider, keyId: k.keyId })),
+    }],
+    failed: [],
+  });
   return 0;
 }

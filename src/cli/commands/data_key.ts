@@ -14,11 +14,11 @@ import { parseArgs, parseContext } from "../args.ts";
 import { openInput, writeOutput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { automaticKeys, resolveKeys } from "../keyspec.ts";
-import { note, say, warn } from "../output.ts";
+import { currentVerbosity, note, report, say, status, warn } from "../output.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "key", short: "k", kind: "list" },
   { name: "context", short: "c", kind: "list" },
@@ -66,6 +66,22 @@ export async function dataKeyCommand(argv: readonly string[]): Promise<number> {
   const text = encodeBase64(released.dataKey) + "\n";
   released.dataKey.fill(0);
   const output = flags.output as string | undefined;
+  const opened = { provider: released.provider, keyId: released.keyId };
+  if (currentVerbosity().json) {
+    // One document: the key is in it only when it goes to stdout, as without --json.
+    const toStdout = output === undefined || output === "-";
+    if (!toStdout) await writeOutput(new Blob([text]).stream(), output, { force: Boolean(flags.force), mode: 0o600 });
+    report({
+      command: "data-key",
+      ok: true,
+      input: input.name,
+      output: toStdout ? "-" : output,
+      dataKey: toStdout ? text.trim() : undefined,
+      keys: [opened],
+      verificationKey: released.verificationKey,
+    });
+    return 0;
+  }
   if (output === undefined || output === "-") {
     warn(
       `this is the plaintext data key of ${input.name}: whoever has it can decrypt the file; prefer -o FILE (mode 0600) over the terminal`,
@@ -73,7 +89,7 @@ export async function dataKeyCommand(argv: readonly string[]): Promise<number> {
     say(text);
   } else {
     await writeOutput(new Blob([text]).stream(), output, { force: Boolean(flags.force), mode: 0o600 });
-    say(`wrote the data key of ${input.name} to ${output} (mode 0600); whoever has it can decrypt the file`);
+    status(`wrote the data key of ${input.name} to ${output} (mode 0600); whoever has it can decrypt the file`);
   }
   note(`opened by ${released.provider} key ${released.keyId}`);
   if (released.verificationKey) {

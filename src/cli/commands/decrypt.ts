@@ -20,12 +20,20 @@ import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles } from "../age_files.ts";
-import { guardTerminal, progress, say } from "../output.ts";
+import { detail, guardTerminal, note, progress, say } from "../output.ts";
 import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
+import { dearmored } from "../armor_input.ts";
+import { byteCounter, filesUnder, finish, type KeyName, type Outcome, readSuffix, runAll } from "../batch.ts";
+import { traced } from "../trace.ts";
+import { DataKeyCache } from "../../envelope/cache.ts";
+import type { Header } from "../../format/header.ts";
+import { mkdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
+import { importLater } from "../../import_later.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "dir", short: "d", kind: "string" },
   { name: "key", short: "k", kind: "list" },
@@ -39,6 +47,9 @@ const FLAGS = [
   { name: "require-signed", kind: "boolean" },
   PARALLEL_FLAG,
   { name: "force", kind: "boolean" },
+  { name: "suffix", kind: "string" },
+  { name: "armor", short: "a", kind: "boolean" },
+  { name: "no-key-cache", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   ...BATCH_FLAGS,
   ...TRUST_FLAGS,
@@ -90,10 +101,10 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     say(USAGE.decrypt);
     return 0;
   }
-  if (positionals.length > 1) throw usageError("decrypt", "Reading the command line failed: give one INPUT at most");
   if (flags.dir !== undefined && flags.output !== undefined) {
     throw usageError("decrypt", "Reading the command line failed: give either -o or -d, not both");
   }
+  const suffix = readSuffix(flags.suffix as string | undefined, "decrypt");
   const req: DecryptRequest = {
     input: positionals[0] ?? "-",
     output: flags.output as string | undefined,
@@ -108,36 +119,107 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     format: parseFormat(flags.format as string | undefined),
     requireSigned: Boolean(flags["require-signed"]),
     trust: readTrustFlags(flags, "decrypt"),
+    suffix,
+    armor: Boolean(flags.armor),
+    parallelism: readParallelism(flags, "decrypt"),
   };
-  const parallelism = readParallelism(flags, "decrypt");
-  if (flags.recursive) {
+  if (flags.recursive && isObjectUrl(req.input)) {
     // -r s3://BUCKET/PREFIX/ -o DIR: one file per .envl object (object_batch.ts).
-    if (req.output === undefined || req.dir !== undefined || !isObjectUrl(req.input)) {
+    if (req.output === undefined || req.dir !== undefined) {
       throw usageError(
         "decrypt",
         "Reading the command line failed: -r takes s3://BUCKET/PREFIX/ (or oss://) and -o DIR",
       );
     }
-    const { decryptMany } = await import("../object_batch.ts");
+    const { decryptMany } = await importLater<typeof import("../object_batch.ts")>(
+      import.meta.url,
+      "../object_batch.ts",
+    );
+    const keysFor = reusingKeys(req);
     return await decryptMany({
       input: req.input,
       outDir: req.output,
       force: req.force,
       jobs: readJobs(flags, "decrypt"),
-      keysFor: (headerKeys) => decryptionKeys(req, headerKeys),
+      keysFor,
       context: req.context,
       requireSigned: req.requireSigned,
       maxAttempts: req.trust?.maxAttempts,
     });
   }
-  if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input);
+  if (positionals.length > 1 || flags.recursive) {
+    // Several inputs, or -r DIR...: one output per file, beside it (the suffix stripped) or under -o DIR.
+    if (req.dir !== undefined) {
+      throw usageError("decrypt", "Reading the command line failed: -d extracts one archive; give one INPUT with it");
+    }
+    if (req.output !== undefined && !(flags.recursive && positionals.length === 1)) {
+      throw usageError(
+        "decrypt",
+        "Reading the command line failed: with several inputs each output goes beside its input; -o DIR needs -r and one DIR",
+      );
+    }
+    const jobs = await listJobs(positionals, Boolean(flags.recursive), suffix, req.output);
+    const keysFor = reusingKeys(req);
+    const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
+    try {
+      const result = await runAll(
+        jobs,
+        readJobs(flags, "decrypt"),
+        (j) => j.input,
+        async (j) => {
+          if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
+          return await decryptOne({ ...req, input: j.input, output: j.output }, keysFor, cache);
+        },
+        "decrypted",
+      );
+      return finish("decrypt", "decrypted", result, true);
+    } finally {
+      await cache?.clear();
+    }
+  }
+  if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input, suffix);
   guardTerminal("decrypt", {
     input: req.input,
     output: req.dir === undefined ? (req.output ?? (req.input === "-" ? "-" : undefined)) : undefined,
     explicitOutput: req.output !== undefined,
   });
+  const outcome = await decryptOne(req, async (headerKeys) => traced(await decryptionKeys(req, headerKeys)));
+  return finish("decrypt", "decrypted", { done: [outcome], failed: [] }, false);
+}
 
-  const input = await openInput(req.input);
+/**
+ * The keys for a batch: the explicit ones loaded once, and the automatic
+ * ones once per provider name, so every file offers the same provider
+ * objects (the data-key cache is partitioned by provider object).
+ */
+function reusingKeys(req: DecryptRequest): (headerKeys: readonly { provider: string }[]) => Promise<KeyProvider[]> {
+  let explicit: Promise<KeyProvider[]> | undefined;
+  const automatic = new Map<string, Promise<KeyProvider[]>>();
+  return async (headerKeys) => {
+    explicit ??= decryptionKeys(req, []).then((k) =>
+      req.dataKey !== undefined || req.specs.length > 0 ||
+        (req.identities?.length ?? 0) > 0
+        ? traced(k)
+        : []
+    );
+    const given = await explicit;
+    if (given.length > 0) return given;
+    const out: KeyProvider[] = [];
+    for (const name of new Set(headerKeys.map((k) => k.provider))) {
+      if (!automatic.has(name)) automatic.set(name, automaticKeys([{ provider: name }], req.trust).then(traced));
+      out.push(...await automatic.get(name)!);
+    }
+    return out;
+  };
+}
+
+/** Decrypts one input as the request says; what it did, for the report. */
+async function decryptOne(
+  req: DecryptRequest,
+  keysFor: (headerKeys: readonly { provider: string; keyId: string }[]) => Promise<KeyProvider[]>,
+  cache?: DataKeyCache,
+): Promise<Outcome> {
+  const input = await dearmored(await openInput(req.input), req.armor);
   const peeked = await peek(
     input.stream,
     (h) => h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number"),
@@ -151,8 +233,11 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         { hint: "the Nitro and Alibaba formats have no signatures; decrypt without --require-signed if you trust it" },
       );
     }
-    const { decryptCompatCommand } = await import("../compat_formats.ts");
-    return await decryptCompatCommand(peeked, req);
+    const { decryptCompatCommand } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
+    return await decryptCompatCommand(peeked, req, input.size);
   }
   if (req.format === "nitro" || req.format === "aliyun") {
     await peeked.stream.cancel().catch(() => {});
@@ -164,25 +249,90 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
   }
   const parsed = tryParseHeader(peeked.head);
   const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
-  const keys = await decryptionKeys(req, headerKeys);
+  const keys = await keysFor(headerKeys);
   if (keys.length === 0) {
-    throw new EnvelopeError("NO_KEY_MATCHED", "Decrypting failed: no key is available for this file", {
+    await peeked.stream.cancel().catch(() => {});
+    throw new EnvelopeError("NO_KEY_MATCHED", `Decrypting ${input.name} failed: no key is available for this file`, {
       hint: `its wrapped keys are ${
         headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", ") || "unknown"
       }; pass one with -k (${KEY_FORMS}), -i FILE (an age identity) or --data-key`,
     });
   }
+  const read = byteCounter();
+  const written = byteCounter();
+  let opened: KeyName[] = [];
+  const started = performance.now();
   const plaintext = peeked.stream
-    .pipeThrough(progress("decrypting", input.size))
+    .pipeThrough(read.stream)
     .pipeThrough(decryptStream({
       keys,
       context: req.context,
       requireSigned: req.requireSigned,
       maxAttempts: req.trust?.maxAttempts,
       verificationKey: req.verificationKey,
-      parallelism,
-    }));
-  const where = await deliver(plaintext, req, () => defaultOutputName(req.input));
-  if (where !== "-") say(`decrypted to ${where}`);
-  return 0;
+      cache,
+      parallelism: req.parallelism,
+      onKeyOpened: (k) => {
+        opened = [{ provider: k.provider, keyId: k.keyId }];
+        detail(`${input.name} opened with ${k.provider}:${k.keyId}`);
+      },
+    }))
+    .pipeThrough(progress("decrypting", typeof parsed === "number" ? undefined : plaintextSize(parsed, input.size)))
+    .pipeThrough(written.stream);
+  const where = await deliver(plaintext, req, () => defaultOutputName(req.input, req.suffix));
+  detail(`decrypted ${input.name}: ${written.bytes} bytes in ${Math.round(performance.now() - started)} ms`);
+  return {
+    input: input.name,
+    output: where,
+    format: "envelope",
+    bytesIn: read.bytes,
+    bytesOut: written.bytes,
+    keys: opened,
+  };
+}
+
+/** About how many plaintext bytes a message of `size` bytes holds (for the progress bar). */
+function plaintextSize(header: Header, size: number | undefined): number | undefined {
+  if (size === undefined) return undefined;
+  const body = Math.max(0, size - header.length);
+  const chunks = Math.max(1, Math.ceil(body / (header.chunkSize + 16)));
+  return Math.max(0, body - chunks * 16);
+}
+
+/**
+ * The files of `decrypt a.envl b.envl` (each beside its input, the suffix
+ * stripped) and of `decrypt -r DIR...` (every regular file under each DIR
+ * that ends in the suffix; with `-o OUTDIR` the tree is rebuilt there).
+ */
+async function listJobs(
+  inputs: readonly string[],
+  recursive: boolean,
+  suffix: string,
+  outDir: string | undefined,
+): Promise<{ input: string; output: string; makeParent?: boolean }[]> {
+  const jobs: { input: string; output: string; makeParent?: boolean }[] = [];
+  for (const input of inputs) {
+    if (input === "-") {
+      throw usageError("decrypt", "Reading the command line failed: stdin (-) cannot be one of several inputs");
+    }
+    const info = await stat(input).catch(() => undefined);
+    if (info?.isDirectory()) {
+      if (!recursive) {
+        throw usageError("decrypt", `Decrypting ${input} failed: it is a folder`, "use -r to decrypt each file in it");
+      }
+      const { files, skipped } = await filesUnder(input, (rel) => rel.endsWith(suffix) && rel.length > suffix.length);
+      if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${input}`);
+      for (const rel of files) {
+        const plain = rel.slice(0, -suffix.length);
+        jobs.push(
+          outDir === undefined
+            ? { input: join(input, rel), output: join(input, plain) }
+            : { input: join(input, rel), output: join(outDir, plain), makeParent: true },
+        );
+      }
+    } else {
+      jobs.push({ input, output: defaultOutputName(input, suffix) });
+    }
+  }
+  return jobs;
 }

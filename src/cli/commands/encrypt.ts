@@ -3,23 +3,30 @@
  *
  * @module
  */
-import { resolve, sep } from "node:path";
-import { zipDirectory } from "../../archive/zip.ts";
+import { mkdir, stat } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
 import { encryptStream } from "../../envelope/encrypt.ts";
+import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";
+import { DataKeyCache } from "../../envelope/cache.ts";
+import type { KeyProvider } from "../../keys/provider.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { checkDir, checkWritable, openInput, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
-import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags } from "../object_flags.ts";
+import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags, type UploadFlags } from "../object_flags.ts";
+import { byteCounter, filesUnder, finish, type Outcome, readSuffix, runAll } from "../batch.ts";
+import { traced } from "../trace.ts";
+import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
-import { guardTerminal, progress, say, warn } from "../output.ts";
+import { detail, guardTerminal, note, progress, say, warn } from "../output.ts";
 import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
-import { SUFFIX, USAGE } from "../usage.ts";
+import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "dir", short: "d", kind: "string" },
   { name: "key", short: "k", kind: "list" },
@@ -30,6 +37,9 @@ const FLAGS = [
   { name: "sign", kind: "boolean" },
   PARALLEL_FLAG,
   { name: "force", kind: "boolean" },
+  { name: "suffix", kind: "string" },
+  { name: "armor", short: "a", kind: "boolean" },
+  { name: "no-key-cache", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   ...OBJECT_FLAGS,
   ...BATCH_FLAGS,
@@ -44,24 +54,34 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   }
   const format = (flags.format as string | undefined) ?? "envelope";
   const dir = flags.dir as string | undefined;
-  if (positionals.length > 1) throw usageError("encrypt", "Reading the command line failed: give one INPUT at most");
   if (dir !== undefined && positionals.length > 0) {
     throw usageError("encrypt", "Reading the command line failed: give either INPUT or -d DIR, not both");
   }
-  const context = parseContext(flags.context as string[] | undefined, "encrypt") ?? {};
-  const specs = (flags.key as string[] | undefined) ?? [];
+  // Flags first; else ENVELOPE_KEYS, .envelope.json found upward, ~/.config/envelope/config.json (config.ts).
+  const defaults = await loadDefaults();
+  const givenContext = parseContext(flags.context as string[] | undefined, "encrypt");
+  const context = givenContext ?? { ...defaults.context };
+  if (givenContext === undefined && defaults.contextFrom) note(`context from ${defaults.contextFrom}`);
+  const givenKeys = flags.key !== undefined || flags["recipients-file"] !== undefined;
+  const specs = givenKeys ? ((flags.key as string[] | undefined) ?? []) : [...(defaults.keys ?? [])];
+  if (!givenKeys && defaults.keysFrom) note(`keys from ${defaults.keysFrom}: ${specs.join(", ")}`);
   const force = Boolean(flags.force);
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
   const upload = readObjectFlags(flags, "encrypt");
+  const suffix = readSuffix(flags.suffix as string | undefined, "encrypt");
   const parallelism = readParallelism(flags, "encrypt");
 
   if (format !== "envelope") {
+    if (flags.armor) throw usageError("encrypt", `Reading --armor failed: the ${format} format has no text armor`);
     if (flags.sign) throw usageError("encrypt", `Reading --sign failed: the ${format} format has no signatures`);
     if (format !== "nitro" && format !== "aliyun") {
       throw usageError("encrypt", `Reading --format failed: "${format}" is not envelope, nitro or aliyun`);
     }
-    const { encryptCompatCommand } = await import("../compat_formats.ts");
-    return await encryptCompatCommand(format, {
+    const { encryptCompatCommand } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
+    const outcome = await encryptCompatCommand(format, {
       input: positionals[0],
       dir,
       output: flags.output as string | undefined,
@@ -69,9 +89,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       context,
       force,
     });
+    return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
   }
 
-  if (flags.recursive) {
+  if (flags.recursive && isObjectUrl((flags.output as string | undefined) ?? "")) {
     // -r DIR -o s3://BUCKET/PREFIX/: one object per file (object_batch.ts).
     const from = dir ?? positionals[0];
     const to = flags.output as string | undefined;
@@ -87,7 +108,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     const keys = specs.length + recipients.length > 0
       ? [...await resolveKeys(specs), ...recipients]
       : [await defaultEncryptKey()];
-    const { encryptMany } = await import("../object_batch.ts");
+    const { encryptMany } = await importLater<typeof import("../object_batch.ts")>(
+      import.meta.url,
+      "../object_batch.ts",
+    );
     return await encryptMany({
       dir: from,
       output: to,
@@ -101,24 +125,6 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     });
   }
 
-  const input = dir === undefined ? (positionals[0] ?? "-") : undefined;
-  let output = flags.output as string | undefined;
-  if (output === undefined) {
-    if (dir !== undefined) output = dir.replace(/[/\\]+$/, "") + ".zip" + SUFFIX;
-    else output = input === "-" ? "-" : input + SUFFIX;
-  }
-
-  guardTerminal("encrypt", { input, output, explicitOutput: flags.output !== undefined });
-  if (dir !== undefined) {
-    const root = resolve(dir) + sep;
-    if (output !== "-" && !isObjectUrl(output) && resolve(output).startsWith(root)) {
-      throw usageError(
-        "encrypt",
-        `Encrypting ${dir} failed: the output ${output} is inside the directory being encrypted`,
-        "write the output outside the directory (the default is DIR.zip.envl beside it)",
-      );
-    }
-  }
   // Everything that can be checked is checked before a key is loaded or created.
   if (chunkSize !== undefined) {
     try {
@@ -129,37 +135,201 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     }
   }
   encodeContext(context);
+  const loadKeys = async (): Promise<KeyProvider[]> => {
+    const recipients = await loadRecipientFiles((flags["recipients-file"] as string[] | undefined) ?? []);
+    const keys = specs.length + recipients.length > 0
+      ? [...await resolveKeys(specs), ...recipients]
+      : [await defaultEncryptKey()];
+    return traced(keys);
+  };
+  const common = {
+    context,
+    chunkSize,
+    sign: Boolean(flags.sign),
+    force,
+    upload,
+    armor: Boolean(flags.armor),
+    parallelism,
+  };
+
+  if (positionals.length > 1 || (flags.recursive && dir === undefined)) {
+    // Several inputs, or -r DIR...: one output per file, beside it or under -o DIR.
+    const outDir = flags.output as string | undefined;
+    if (outDir !== undefined && !(flags.recursive && positionals.length === 1)) {
+      throw usageError(
+        "encrypt",
+        "Reading the command line failed: with several inputs each output goes beside its input; -o DIR needs -r and one DIR",
+      );
+    }
+    const jobs = await listJobs(positionals, Boolean(flags.recursive), suffix, outDir);
+    const keys = await loadKeys();
+    const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
+    try {
+      const result = await runAll(
+        jobs,
+        readJobs(flags, "encrypt"),
+        (j) => j.input,
+        (j) => encryptOne({ ...common, ...j, keys, cache }),
+        "encrypted",
+      );
+      return finish("encrypt", "encrypted", result, true);
+    } finally {
+      await cache?.clear();
+    }
+  }
+
+  const input = dir === undefined ? (positionals[0] ?? "-") : undefined;
+  let output = flags.output as string | undefined;
+  if (output === undefined) {
+    if (dir !== undefined) output = dir.replace(/[/\\]+$/, "") + ".zip" + suffix;
+    else output = input === "-" ? "-" : input + suffix;
+  }
+
+  // Armor is text: it may go to a terminal.
+  guardTerminal("encrypt", { input, output, explicitOutput: flags.output !== undefined || Boolean(flags.armor) });
+  if (dir !== undefined) {
+    const root = resolve(dir) + sep;
+    if (output !== "-" && !isObjectUrl(output) && resolve(output).startsWith(root)) {
+      throw usageError(
+        "encrypt",
+        `Encrypting ${dir} failed: the output ${output} is inside the directory being encrypted`,
+        "write the output outside the directory (the default is DIR.zip.envl beside it)",
+      );
+    }
+  }
+  const outcome = await encryptOne({ ...common, input: input ?? dir!, dir, output, keys: loadKeys });
+  return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
+}
+
+/** One file (or stdin, or a -d folder) to encrypt. */
+interface EncryptJob {
+  readonly input: string;
+  /** Set for -d: the folder, zipped on the fly. */
+  readonly dir?: string;
+  readonly output: string;
+  /** The keys, or how to load them once the input and output checked out. */
+  readonly keys: readonly KeyProvider[] | (() => Promise<KeyProvider[]>);
+  readonly context: Record<string, string>;
+  readonly chunkSize?: number;
+  readonly sign: boolean;
+  /** `--parallelism`: threads at work on the message (envelope/parallel.ts). */
+  readonly parallelism?: number;
+  readonly force: boolean;
+  readonly upload: UploadFlags;
+  readonly cache?: DataKeyCache;
+  /** `-a`: write the text armor (docs/FORMAT.md §11). */
+  readonly armor?: boolean;
+  /** Create the output's folder (for -r DIR -o OUTDIR). */
+  readonly makeParent?: boolean;
+}
+
+/** Encrypts one input to one output; what it did, for the report. */
+async function encryptOne(job: EncryptJob): Promise<Outcome> {
   let source: ReadableStream<Uint8Array>;
   let size: number | undefined;
-  if (dir !== undefined) {
-    await checkDir(dir);
-    source = zipDirectory(dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
+  if (job.dir !== undefined) {
+    await checkDir(job.dir);
+    // The zip writer (and fflate) load only for a folder: a file's encrypt does not pay for them.
+    const { zipDirectory } = await importLater<typeof import("../../archive/zip.ts")>(
+      import.meta.url,
+      "../../archive/zip.ts",
+    );
+    source = zipDirectory(job.dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
   } else {
-    const inp = await openInput(input!);
+    const inp = await openInput(job.input);
     source = inp.stream;
     size = inp.size;
   }
-  let keys;
+  let keys: readonly KeyProvider[];
   try {
-    if (output !== "-") await checkWritable(output, force);
-    const recipients = await loadRecipientFiles((flags["recipients-file"] as string[] | undefined) ?? []);
-    keys = specs.length + recipients.length > 0
-      ? [...await resolveKeys(specs), ...recipients]
-      : [await defaultEncryptKey()];
+    if (job.makeParent) await mkdir(dirname(job.output), { recursive: true });
+    // Checked before the keys load (and a default key is made); in a batch the keys are loaded already and
+    // writeOutput checks the output as it opens it, so the early check would only stat it twice.
+    if (job.output !== "-" && typeof job.keys === "function") await checkWritable(job.output, job.force);
+    keys = typeof job.keys === "function" ? await job.keys() : job.keys;
   } catch (e) {
     await source.cancel().catch(() => {});
     throw e;
   }
+  const read = byteCounter();
+  const written = byteCounter();
+  const started = performance.now();
   const sealed = source
+    .pipeThrough(read.stream)
     .pipeThrough(progress("encrypting", size))
     .pipeThrough(
-      encryptStream({ keys, context, chunkSize, plaintextLength: size, sign: Boolean(flags.sign), parallelism }),
+      encryptStream({
+        keys,
+        context: job.context,
+        chunkSize: job.chunkSize,
+        plaintextLength: size,
+        sign: job.sign,
+        cache: size === undefined ? undefined : job.cache,
+        parallelism: job.parallelism,
+      }),
     );
+  const text = job.armor ? sealed.pipeThrough(armorStream()) : sealed;
+  const out = text.pipeThrough(written.stream);
   // For an s3:// or oss:// output: the upload flags, and a size bound (tags and header) to choose the part size.
   const expectedSize = size === undefined
     ? undefined
-    : size + Math.ceil(size / (chunkSize ?? 65536) + 1) * 16 + 400_000;
-  await writeOutput(sealed, output, { force, upload, expectedSize });
-  if (output !== "-") say(`encrypted to ${output}`);
-  return 0;
+    : size + Math.ceil(size / (job.chunkSize ?? 65536) + 1) * 16 + 400_000;
+  await writeOutput(out, job.output, {
+    force: job.force,
+    upload: job.upload,
+    expectedSize: expectedSize === undefined
+      ? undefined
+      : (job.armor ? Math.ceil(expectedSize * 65 / 48) + 100 : expectedSize),
+  });
+  detail(`encrypted ${job.input}: ${read.bytes} bytes in ${Math.round(performance.now() - started)} ms`);
+  return {
+    input: job.input,
+    output: job.output,
+    format: "envelope",
+    bytesIn: read.bytes,
+    bytesOut: written.bytes,
+    keys: keys.map((k) => ({ provider: k.provider, keyId: k.keyId })),
+  };
+}
+
+/**
+ * The files of `encrypt a b c` (each beside its input) and of `encrypt -r
+ * DIR...` (every regular file under each DIR, not already ending in the
+ * suffix; links and special files are skipped with a note; with `-o OUTDIR`
+ * the tree is rebuilt there).
+ */
+async function listJobs(
+  inputs: readonly string[],
+  recursive: boolean,
+  suffix: string,
+  outDir: string | undefined,
+): Promise<{ input: string; output: string; makeParent?: boolean }[]> {
+  const jobs: { input: string; output: string; makeParent?: boolean }[] = [];
+  for (const input of inputs) {
+    if (input === "-") {
+      throw usageError("encrypt", "Reading the command line failed: stdin (-) cannot be one of several inputs");
+    }
+    const info = await stat(input).catch(() => undefined);
+    if (info?.isDirectory()) {
+      if (!recursive) {
+        throw usageError(
+          "encrypt",
+          `Encrypting ${input} failed: it is a folder`,
+          "use -r to encrypt each file in it, or -d to encrypt it as one archive",
+        );
+      }
+      const { files, skipped } = await filesUnder(input, (rel) => !rel.endsWith(suffix));
+      if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${input}`);
+      for (const rel of files) {
+        jobs.push(
+          outDir === undefined
+            ? { input: join(input, rel), output: join(input, rel) + suffix }
+            : { input: join(input, rel), output: join(outDir, rel) + suffix, makeParent: true },
+        );
+      }
+    } else {
+      jobs.push({ input, output: input + suffix });
+    }
+  }
+  return jobs;
 }

@@ -15,13 +15,13 @@ import { streamOf } from "../../io/byte_streams.ts";
 import { parseArgs } from "../args.ts";
 import { openInput, writeOutput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
-import { escapeControls as esc, say } from "../output.ts";
+import { escapeControls as esc, report, say, status } from "../output.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
   { name: "provider", kind: "string" },
@@ -69,14 +69,15 @@ export async function extractKeyCommand(argv: readonly string[]): Promise<number
     }
     const chosen = pickEntry(header.keys, provider, keyId, input.name);
     await writeOutput(streamOf(chosen.wrapped.slice()), output, { force: Boolean(flags.force) });
+    reportKey(input.name, output, "envelope", chosen.wrapped.length, chosen);
     if (output !== "-") {
-      say(
+      status(
         `wrote the ${chosen.wrapped.length}-byte wrapped key ${esc(`${chosen.provider}:${chosen.keyId}`)} to ${
           esc(output)
         }`,
       );
       if (chosen.provider === "age") {
-        say(`it is an age file of the 32-byte data key: age -d -i IDENTITY ${esc(output)}`);
+        status(`it is an age file of the 32-byte data key: age -d -i IDENTITY ${esc(output)}`);
       }
     }
     return 0;
@@ -104,8 +105,35 @@ export async function extractKeyCommand(argv: readonly string[]): Promise<number
   const { blob } = splitNitro(peeked.head);
   if (!looksLikeNitro(peeked.head)) throw notNitro();
   await writeOutput(streamOf(blob.slice()), output, { force: Boolean(flags.force) });
-  if (output !== "-") say(`wrote the ${blob.length}-byte wrapped key to ${output}`);
+  const id = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(
+    new TextDecoder("latin1").decode(blob),
+  );
+  reportKey(input.name, output, "nitro-enclave", blob.length, { provider: "aws-kms", keyId: id?.[0] ?? "" });
+  if (output !== "-") status(`wrote the ${blob.length}-byte wrapped key to ${output}`);
   return 0;
+}
+
+/** The --json document of extract-key: the shape every command that writes a file reports. */
+function reportKey(
+  input: string,
+  output: string,
+  format: string,
+  bytes: number,
+  key: { provider: string; keyId: string },
+): void {
+  report({
+    command: "extract-key",
+    ok: true,
+    files: [{
+      input,
+      output,
+      format,
+      bytesIn: bytes,
+      bytesOut: bytes,
+      keys: [{ provider: key.provider, keyId: key.keyId }],
+    }],
+    failed: [],
+  });
 }
 
 /** The one entry `provider` and `keyId` (either may be absent) pick; USAGE or NO_KEY_MATCHED otherwise. */

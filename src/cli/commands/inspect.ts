@@ -11,10 +11,12 @@ import { isObjectUrl } from "../../s3/url.ts";
 import { parseArgs } from "../args.ts";
 import { openInput } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
-import { escapeControls as esc, say } from "../output.ts";
+import { escapeControls as esc, report, say } from "../output.ts";
+import { dearmored } from "../armor_input.ts";
 import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "json", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
@@ -38,11 +40,14 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
   if (hasMagic(head)) {
     info = { ...(await inspectHeader(head)) };
   } else {
-    const { inspectCompat } = await import("../compat_formats.ts");
-    info = await inspectCompat(head, size);
+    const { inspectCompat } = await importLater<typeof import("../compat_formats.ts")>(
+      import.meta.url,
+      "../compat_formats.ts",
+    );
+    info = await inspectCompat(head, size, positionals[0] === "-" ? "stdin" : positionals[0]);
   }
   if (flags.json) {
-    say(JSON.stringify(info, null, 2));
+    report(info);
     return 0;
   }
   say(renderInfo(info));
@@ -51,7 +56,7 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
 
 /** The first bytes of a file or stdin: the whole header, or 64 KiB of a compat file. */
 async function fileHead(path: string): Promise<{ head: Uint8Array; size?: number }> {
-  const input = await openInput(path);
+  const input = await dearmored(await openInput(path));
   const peeked = await peek(
     input.stream,
     (h) =>
@@ -64,8 +69,11 @@ async function fileHead(path: string): Promise<{ head: Uint8Array; size?: number
 
 /** The same for an s3:// or oss:// object: one ranged GET for any usual header. */
 async function objectHead(url: string): Promise<{ head: Uint8Array; size?: number }> {
-  const { openObjectSource } = await import("../object_io.ts");
-  const { readHeaderBytes } = await import("../../s3/replace_header.ts");
+  const { openObjectSource } = await importLater<typeof import("../object_io.ts")>(import.meta.url, "../object_io.ts");
+  const { readHeaderBytes } = await importLater<typeof import("../../s3/replace_header.ts")>(
+    import.meta.url,
+    "../../s3/replace_header.ts",
+  );
   const source = await openObjectSource(url);
   try {
     const first = await source.read(0, Math.min(source.size, 4096));

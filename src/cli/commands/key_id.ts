@@ -11,10 +11,10 @@ import { EnvelopeError } from "../../errors.ts";
 import { loadLocalKeyFile } from "../../keys/local_file.ts";
 import { parseArgs, usageError } from "../args.ts";
 import { loadIdentityFiles } from "../age_files.ts";
-import { escapeControls as esc, say, warn } from "../output.ts";
+import { currentVerbosity, escapeControls as esc, report, say, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "help", short: "h", kind: "boolean" },
 ] as const;
 
@@ -28,6 +28,11 @@ export async function keyIdCommand(argv: readonly string[]): Promise<number> {
   if (positionals.length === 0) {
     throw usageError("key-id", "Reading the command line failed: give at least one key FILE");
   }
+  const found: { provider: string; keyId: string; file: string }[] = [];
+  const show = (provider: string, keyId: string, file: string) => {
+    found.push({ provider, keyId, file });
+    if (!currentVerbosity().json) say(`${provider}:${keyId}  ${esc(file)}`);
+  };
   for (const path of positionals) {
     // The first bytes tell the kinds apart; the loaders bound and check the whole file themselves.
     const start = new TextDecoder().decode((await readFile(path).catch(() => new Uint8Array(0))).subarray(0, 64));
@@ -36,10 +41,10 @@ export async function keyIdCommand(argv: readonly string[]): Promise<number> {
         onInsecurePermissions: (p, mode) =>
           warn(`the key file ${p} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${p}`),
       });
-      say(`local:${key.keyId}  ${esc(path)}`);
+      show("local", key.keyId, path);
       key.dispose();
     } else if (/^(#|AGE-SECRET-KEY-)/.test(start)) {
-      for (const id of await loadIdentityFiles([path])) say(`age:${id.keyId}  ${esc(path)}`);
+      for (const id of await loadIdentityFiles([path])) show("age", id.keyId, path);
     } else {
       throw new EnvelopeError(
         "INVALID_KEY",
@@ -50,5 +55,6 @@ export async function keyIdCommand(argv: readonly string[]): Promise<number> {
       );
     }
   }
+  report({ command: "key-id", ok: true, keys: found });
   return 0;
 }

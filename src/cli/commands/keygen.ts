@@ -7,10 +7,12 @@
 import { EnvelopeError } from "../../errors.ts";
 import { createLocalKeyFile, defaultLocalKeyPath } from "../../keys/local_file.ts";
 import { parseArgs } from "../args.ts";
-import { note, say, warn } from "../output.ts";
+import { missingFolder } from "../io_errors.ts";
+import { currentVerbosity, note, report, say, status, warn } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
   { name: "force", kind: "boolean" },
   { name: "age", kind: "boolean" },
@@ -42,20 +44,28 @@ export async function keygenCommand(argv: readonly string[]): Promise<number> {
         hint: "give -o PATH for the identity file (mode 0600), or -o - to print it",
       });
     }
-    const { createIdentityFile } = await import("../age_files.ts");
+    const { createIdentityFile } = await importLater<typeof import("../age_files.ts")>(
+      import.meta.url,
+      "../age_files.ts",
+    );
     const recipient = await createIdentityFile(out, { pq: Boolean(flags.pq), force: Boolean(flags.force) });
     // The recipient is public: on stdout, unless the identity itself went there.
+    report({ command: "keygen", ok: true, file: out, keys: [{ provider: "age", keyId: recipient }] });
     if (out === "-") note(`public key: ${recipient}`);
     else {
-      say(recipient);
-      warn(`back up ${out}: files encrypted for ${recipient.slice(0, 16)}... cannot be decrypted without it`);
+      if (!currentVerbosity().json) say(recipient);
+      warn(`back up ${out}: files encrypted for ${recipient.slice(0, 16)}... cannot be decrypted without it`, true);
     }
     return 0;
   }
   const path = (flags.output as string | undefined) ?? defaultLocalKeyPath();
+  // The default key's folder is made on first use; a folder named with -o must exist, as for every other output.
+  const missing = flags.output === undefined ? undefined : missingFolder("Writing", path);
+  if (missing) throw missing;
   const key = await createLocalKeyFile(path, { force: Boolean(flags.force) });
-  say(`created local key ${key.keyId} at ${path}`);
-  warn(`back up ${path}: files encrypted with it cannot be decrypted without it`);
+  report({ command: "keygen", ok: true, file: path, keys: [{ provider: "local", keyId: key.keyId }] });
+  status(`created local key ${key.keyId} at ${path}`);
+  warn(`back up ${path}: files encrypted with it cannot be decrypted without it`, true);
   key.dispose();
   return 0;
 }

@@ -9,7 +9,7 @@ import { parseArgs, usageError } from "../args.ts";
 import { say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "key-arn", kind: "string" },
   { name: "account", kind: "string" },
   { name: "image-sha384", kind: "string" },

@@ -14,13 +14,16 @@ import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
 import { peek, rejoin } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
+import { truncatedMagic } from "../../compat/detect.ts";
 import { automaticKeys, resolveKey, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles, loadRecipientFiles } from "../age_files.ts";
-import { escapeControls as esc, say } from "../output.ts";
+import { escapeControls as esc, report, say, status } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { looksArmored } from "../../encoding/armor.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
+import { importLater } from "../../import_later.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "key", short: "k", kind: "list" },
   { name: "remove", kind: "list" },
   { name: "replace", kind: "boolean" },
@@ -56,6 +59,9 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
 
   const peeked = await headOf(inputPath);
   if (!hasMagic(peeked.head)) {
+    // headOf reads at least 8 bytes unless the input ends first: a shorter head is the whole file.
+    const cut = truncatedMagic("Rewrapping", inputPath, peeked.head);
+    if (cut) throw cut;
     throw new EnvelopeError("FORMAT_UNKNOWN", `Rewrapping ${inputPath} failed: it is not an envelope message`, {
       hint: "rewrap works on envelope files; `envelope convert` turns Nitro or Alibaba sample files into one first",
     });
@@ -103,15 +109,21 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   let rest: ReadableStream<Uint8Array>;
   if (object && inPlace) {
     // An object rewrapped in place: the payload is copied inside the store (docs/s3.md).
-    const { rewriteObjectHeader } = await import("../object_io.ts");
+    const { rewriteObjectHeader } = await importLater<typeof import("../object_io.ts")>(
+      import.meta.url,
+      "../object_io.ts",
+    );
     const moved = await rewriteObjectHeader(object, result.header, result.payloadOffset);
-    say(
+    status(
       `payload ${moved.method === "copy" ? "copied inside the store" : "downloaded and uploaded again"}: ` +
         `${moved.bytesDownloaded} bytes downloaded, ${moved.bytesUploaded} uploaded, ${moved.bytesCopied} copied`,
     );
     rest = new ReadableStream({ start: (c) => c.close() });
   } else if (object) {
-    rest = (await import("../../s3/source.ts")).sourceStream(object, { start: result.payloadOffset });
+    rest = (await importLater<typeof import("../../s3/source.ts")>(import.meta.url, "../../s3/source.ts")).sourceStream(
+      object,
+      { start: result.payloadOffset },
+    );
   } else {
     try {
       rest = fileHandleStream(await open(inputPath, "r"), result.payloadOffset, inputPath);
@@ -128,7 +140,7 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   }
   // Key ids come from the file: escaped whole, so a newline in one cannot start a line.
   for (const a of result.added) {
-    say(
+    status(
       `added ${esc(`${a.provider}:${a.keyId}`)} (${
         a.via === "reencrypt"
           ? "re-encrypted inside the KMS"
@@ -138,8 +150,26 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
       })`,
     );
   }
-  for (const r of result.removed) say(`removed ${esc(`${r.provider}:${r.keyId}`)}`);
-  say(`rewrapped ${esc(output)}`);
+  for (const r of result.removed) status(`removed ${esc(`${r.provider}:${r.keyId}`)}`);
+  status(`rewrapped ${esc(output)}`);
+  const after = tryParseHeader(result.header);
+  const inputSize = object ? object.size : (await stat(output)).size - result.header.length + result.payloadOffset;
+  const name = (k: { provider: string; keyId: string }) => ({ provider: k.provider, keyId: k.keyId });
+  report({
+    command: "rewrap",
+    ok: true,
+    files: [{
+      input: inputPath,
+      output,
+      format: "envelope",
+      bytesIn: inputSize,
+      bytesOut: inputSize - result.payloadOffset + result.header.length,
+      keys: typeof after === "number" ? [] : after.keys.map(name),
+    }],
+    failed: [],
+    added: result.added.map((a) => ({ ...name(a), via: a.via })),
+    removed: result.removed.map(name),
+  });
   return 0;
 }
 
@@ -150,8 +180,14 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
  */
 async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: ObjectSource }> {
   if (isObjectUrl(inputPath)) {
-    const { openObjectSource } = await import("../object_io.ts");
-    const { readHeaderBytes } = await import("../../s3/replace_header.ts");
+    const { openObjectSource } = await importLater<typeof import("../object_io.ts")>(
+      import.meta.url,
+      "../object_io.ts",
+    );
+    const { readHeaderBytes } = await importLater<typeof import("../../s3/replace_header.ts")>(
+      import.meta.url,
+      "../../s3/replace_header.ts",
+    );
     const object = await openObjectSource(inputPath);
     const first = await object.read(0, Math.min(object.size, 4096));
     return { head: hasMagic(first) ? await readHeaderBytes(object) : first, object };
@@ -168,5 +204,10 @@ async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: O
     (h) => h.length >= MAX_HEADER_BYTES || (h.length >= 8 && (!hasMagic(h) || typeof tryParseHeader(h) !== "number")),
   );
   await peeked.stream.cancel().catch(() => {});
+  if (looksArmored(peeked.head)) {
+    throw new EnvelopeError("FORMAT_UNKNOWN", `Rewrapping ${inputPath} failed: it is armored text`, {
+      hint: "rewrap rewrites a binary header in place; decrypt it and encrypt again with the new keys (-a for armor)",
+    });
+  }
   return { head: peeked.head };
 }

@@ -9,10 +9,11 @@ import { EnvelopeError } from "../../errors.ts";
 import { abortIncompleteUploads, listIncompleteUploads } from "../../s3/cleanup.ts";
 import { isObjectUrl, parseObjectUrl } from "../../s3/url.ts";
 import { parseArgs } from "../args.ts";
-import { escapeControls as esc, say } from "../output.ts";
+import { escapeControls as esc, report, say, status } from "../output.ts";
 import { USAGE } from "../usage.ts";
+import { importLater } from "../../import_later.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "older-than", kind: "string" },
   { name: "dry-run", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
@@ -41,7 +42,7 @@ export async function s3CleanupCommand(argv: readonly string[]): Promise<number>
     });
   }
   const loc = parseObjectUrl(positionals[0]);
-  const { cliClient } = await import("../object_io.ts");
+  const { cliClient } = await importLater<typeof import("../object_io.ts")>(import.meta.url, "../object_io.ts");
   const client = cliClient(loc.scheme);
   const olderThanMs = Number(text ?? 0) * 1000;
   const found = flags["dry-run"]
@@ -49,13 +50,23 @@ export async function s3CleanupCommand(argv: readonly string[]): Promise<number>
       u.initiated === undefined || u.initiated <= Date.now() - olderThanMs
     )
     : await abortIncompleteUploads(loc, { client, olderThanMs });
+  report({
+    command: "s3-cleanup",
+    ok: true,
+    dryRun: Boolean(flags["dry-run"]),
+    uploads: found.map((u) => ({
+      url: `${loc.scheme}://${loc.bucket}/${u.key}`,
+      uploadId: u.uploadId,
+      initiated: u.initiated === undefined ? undefined : new Date(u.initiated).toISOString(),
+    })),
+  });
   for (const u of found) {
-    say(
+    status(
       `${flags["dry-run"] ? "incomplete" : "aborted"} ${esc(`${loc.scheme}://${loc.bucket}/${u.key}`)} (upload ${
         esc(u.uploadId.slice(0, 16))
       }…${u.initiated === undefined ? "" : `, started ${new Date(u.initiated).toISOString()}`})`,
     );
   }
-  say(`${found.length} incomplete upload(s) ${flags["dry-run"] ? "found" : "aborted"} under ${esc(positionals[0])}`);
+  status(`${found.length} incomplete upload(s) ${flags["dry-run"] ? "found" : "aborted"} under ${esc(positionals[0])}`);
   return 0;
 }

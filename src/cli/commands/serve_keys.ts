@@ -12,13 +12,13 @@ import { errorResponse, keyRelease } from "../../envelope/key_release.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { parseArgs, parseContext, usageError } from "../args.ts";
 import { resolveKeys } from "../keyspec.ts";
-import { note, say } from "../output.ts";
+import { currentVerbosity, note, report, say } from "../output.ts";
 import { readSecretFile } from "../secret_file.ts";
 import { readTrustFlags } from "../trust_flags.ts";
 import { serveLoopback } from "../http_serve.ts";
 import { USAGE } from "../usage.ts";
 
-const FLAGS = [
+export const FLAGS = [
   { name: "key", short: "k", kind: "list" },
   { name: "token-file", kind: "string" },
   { name: "port", kind: "string" },
@@ -150,8 +150,12 @@ export async function serveKeysCommand(argv: readonly string[]): Promise<number>
   };
 
   const server = await serveLoopback(serve, port);
-  say(`serving data keys at http://127.0.0.1:${server.port}/ (POST a message's header with the bearer token)`);
-  if (origins.length > 0) say(`pages from ${origins.join(", ")} may ask`);
+  if (currentVerbosity().json) {
+    report({ command: "serve-keys", ok: true, url: `http://127.0.0.1:${server.port}/`, origins });
+  } else {
+    say(`serving data keys at http://127.0.0.1:${server.port}/ (POST a message's header with the bearer token)`);
+    if (origins.length > 0) say(`pages from ${origins.join(", ")} may ask`);
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

@@ -1,0 +1,292 @@
+/**
+ * Start-up time of the CLI, as a script that calls it once per file sees it:
+ * the wall time of whole runs (spawn to exit) of `envelope --version`, a
+ * local-key encrypt of a 3-byte file, its decrypt and `inspect`, next to Deno
+ * running an empty script (the floor for `deno run`) and Debian's `age` doing
+ * the same jobs (the reference). Prints a markdown table of medians with the
+ * machine, the run count and the load average before and after.
+ *
+ *   deno run -A scripts/bench_startup.ts [--runs 15] [--repo DIR] [--compare DIR] [--binary PATH]
+ *
+ * Columns: `deno run -A mod.ts` (from --repo, default this checkout, with its
+ * deno.json and the real Deno cache, warm), the compiled binary (--binary, else
+ * `dist/envelope` when `deno task compile` built it), and `age`; --compare adds
+ * a column for another checkout (say, an older commit from `git archive`). The
+ * commands run round-robin, so a change of load falls on all alike; two
+ * unmeasured rounds come first, so caches are warm. Each cell is the median of
+ * --runs runs, with the ratio to the empty `deno run` in brackets.
+ *
+ * The aim (issue 13): a small local-key encrypt within 1.5x of the empty start-up.
+ * Nothing here is asserted: the numbers depend on the machine and its load.
+ *
+ * @module
+ */
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { machineLine } from "./machine.ts";
+import { realDenoDir } from "../tests/support/cli.ts";
+
+function flag(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1] : fallback;
+}
+
+const HERE = fileURLToPath(new URL("..", import.meta.url));
+const repo = resolve(flag("repo", HERE));
+const runs = Math.max(3, Number(flag("runs", "15")));
+const binaryFlag = flag("binary", "");
+const compareFlag = flag("compare", "");
+const compare = compareFlag ? resolve(compareFlag) : "";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function loadAvg(): Promise<string> {
+  try {
+    return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
+const tmp = await Deno.makeTempDir({ prefix: "envelope-bench-startup-" });
+const home = join(tmp, "home");
+await Deno.mkdir(home);
+const plain = join(tmp, "small.txt");
+await Deno.writeFile(plain, new TextEncoder().encode("abc"));
+await Deno.writeTextFile(join(tmp, "empty.ts"), "");
+// The floor of any CLI built on Node's APIs in Deno: loading the first node: modules starts Deno's Node layer.
+await Deno.writeTextFile(join(tmp, "node_apis.ts"), 'import "node:process";\nimport "node:fs/promises";\n');
+// The WASM core in process: importing its module (the base64 source) and decoding, compiling, instantiating it.
+await Deno.writeTextFile(
+  join(tmp, "core.ts"),
+  `const t0 = performance.now();
+const { loadCore } = await import(${JSON.stringify(new URL("src/crypto/wasm.ts", `file://${repo}/`).href)});
+const t1 = performance.now();
+await loadCore();
+console.log(JSON.stringify([t1 - t0, performance.now() - t1]));
+`,
+);
+
+const env: Record<string, string> = {
+  PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+  HOME: home,
+  DENO_NO_UPDATE_CHECK: "1",
+  NO_COLOR: "1",
+};
+// The real Deno cache (HOME is a temporary folder): the runs measure a warm start, not a download.
+env.DENO_DIR = await realDenoDir();
+for (
+  const name of [
+    "DENO_TLS_CA_STORE",
+    "DENO_CERT",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+  ]
+) {
+  const value = Deno.env.get(name);
+  if (value !== undefined) env[name] = value;
+}
+
+interface Cmd {
+  readonly program: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+}
+
+/** Runs once; throws with stderr when it fails (a broken benchmark must not print numbers). */
+async function runOnce(c: Cmd): Promise<number> {
+  const t0 = performance.now();
+  const out = await new Deno.Command(c.program, {
+    args: [...c.args],
+    cwd: c.cwd,
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const ms = performance.now() - t0;
+  if (out.code !== 0) {
+    throw new Error(
+      `${c.program} ${c.args.join(" ")} exited ${out.code}: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return ms;
+}
+
+function median(times: number[]): number {
+  const t = [...times].sort((a, b) => a - b);
+  const m = t.length >> 1;
+  return t.length % 2 ? t[m] : (t[m - 1] + t[m]) / 2;
+}
+
+/**
+ * Times every command `runs` times, round-robin (one run of each per round),
+ * so a change of the machine's load during the benchmark falls on all of
+ * them alike; two unmeasured rounds first. Resolves to each one's median.
+ */
+async function medians(cmds: Cmd[]): Promise<number[]> {
+  const times: number[][] = cmds.map(() => []);
+  for (let round = -2; round < runs; round++) {
+    for (const [i, c] of cmds.entries()) {
+      const ms = await runOnce(c);
+      if (round >= 0) times[i].push(ms);
+    }
+  }
+  return times.map(median);
+}
+
+/** Runs a setup step whose output is a file (not timed). */
+async function setup(c: Cmd, stdoutTo?: string): Promise<void> {
+  const out = await new Deno.Command(c.program, {
+    args: [...c.args],
+    cwd: c.cwd,
+    clearEnv: true,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`setup ${c.program} ${c.args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  if (stdoutTo) await Deno.writeFile(stdoutTo, out.stdout);
+}
+
+type Runner = (args: readonly string[]) => Cmd;
+
+const deno = Deno.execPath();
+const viaDenoIn = (dir: string): Runner => (args) => ({
+  program: deno,
+  args: ["run", "-A", "--quiet", join(dir, "mod.ts"), ...args],
+  cwd: dir,
+});
+const binary = binaryFlag ? resolve(binaryFlag) : join(repo, "dist", "envelope");
+const haveBinary = await exists(binary);
+const viaBinary: Runner = (args) => ({ program: binary, args, cwd: tmp });
+
+/** The four jobs of one column (version, encrypt, decrypt, inspect), after the untimed encrypt they need. */
+async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
+  const sealed = join(tmp, `small.${tag}.envl`);
+  // The default local key is created by the first encrypt (not timed).
+  await setup(run(["encrypt", "-o", sealed, plain]));
+  return [
+    run(["--version"]),
+    run(["encrypt", "-o", "-", plain]),
+    run(["decrypt", "-o", "-", sealed]),
+    run(["inspect", sealed]),
+  ];
+}
+
+async function ageJobs(): Promise<Cmd[] | null> {
+  try {
+    await setup({ program: "age", args: ["--version"], cwd: tmp });
+  } catch {
+    return null;
+  }
+  const identity = join(tmp, "age.key");
+  await setup({ program: "age-keygen", args: ["-o", identity], cwd: tmp });
+  const recipient = (await Deno.readTextFile(identity)).match(/public key: (age1\S+)/)![1];
+  const sealed = join(tmp, "small.age");
+  await setup({ program: "age", args: ["-r", recipient, "-o", sealed, plain], cwd: tmp });
+  return [
+    { program: "age", args: ["--version"], cwd: tmp },
+    { program: "age", args: ["-r", recipient, plain], cwd: tmp },
+    { program: "age", args: ["-d", "-i", identity, sealed], cwd: tmp },
+  ];
+}
+
+const NA = ["n/a", "n/a", "n/a", "n/a"];
+
+/** Medians of the in-process times the core.ts script prints: [import of wasm.ts, loadCore()]. */
+async function coreTimes(): Promise<[number, number]> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const out = await new Deno.Command(deno, {
+      args: ["run", "-A", "--quiet", join(tmp, "core.ts")],
+      cwd: repo,
+      clearEnv: true,
+      env,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const [x, y] = JSON.parse(new TextDecoder().decode(out.stdout)) as [number, number];
+    a.push(x);
+    b.push(y);
+  }
+  return [median(a), median(b)];
+}
+const loadBefore = await loadAvg();
+const columns: { head: string; cells: (number | string)[] }[] = [];
+let empty: number;
+let nodeApis: number;
+let core: [number, number];
+try {
+  const emptyJob: Cmd = { program: deno, args: ["run", "--quiet", join(tmp, "empty.ts")], cwd: tmp };
+  const nodeApisJob: Cmd = { program: deno, args: ["run", "-A", "--quiet", join(tmp, "node_apis.ts")], cwd: tmp };
+  const groups: { head: string; jobs: Cmd[] | null }[] = [
+    { head: `deno run -A mod.ts${compare ? " (repo)" : ""}`, jobs: await envelopeJobs(viaDenoIn(repo), "deno") },
+  ];
+  if (compare) {
+    groups.push({ head: "deno run -A mod.ts (compare)", jobs: await envelopeJobs(viaDenoIn(compare), "cmp") });
+  }
+  groups.push({ head: "compiled binary", jobs: haveBinary ? await envelopeJobs(viaBinary, "bin") : null });
+  groups.push({ head: "age", jobs: await ageJobs() });
+  const all = [emptyJob, nodeApisJob, ...groups.flatMap((g) => g.jobs ?? [])];
+  const got = await medians(all);
+  empty = got[0];
+  nodeApis = got[1];
+  let at = 2;
+  for (const g of groups) {
+    if (g.jobs === null) {
+      columns.push({ head: g.head, cells: NA });
+      continue;
+    }
+    const cells: (number | string)[] = got.slice(at, at + g.jobs.length);
+    at += g.jobs.length;
+    while (cells.length < 4) cells.push("n/a");
+    columns.push({ head: g.head, cells });
+  }
+  core = await coreTimes();
+} finally {
+  await Deno.remove(tmp, { recursive: true });
+}
+const loadAfter = await loadAvg();
+
+const labels = ["`--version`", "encrypt 3 B, local key", "decrypt it", "`inspect` it"];
+const cell = (v: number | string) => typeof v === "number" ? `${v.toFixed(0)} ms (${(v / empty).toFixed(2)}x)` : v;
+console.log(machineLine());
+console.log(`repo: ${repo}${compare ? `; compare: ${compare}` : ""}`);
+console.log(
+  `median wall time of ${runs} runs (round-robin over all commands, after 2 unmeasured rounds), ratio to the empty deno run in brackets`,
+);
+console.log(`load average before: ${loadBefore}; after: ${loadAfter}`);
+console.log();
+console.log(`| job | ${columns.map((c) => c.head).join(" | ")} |`);
+console.log(`| --- |${columns.map(() => " ---: |").join("")}`);
+console.log(`| \`deno run\` of an empty script | ${cell(empty)} |${columns.slice(1).map(() => " |").join("")}`);
+console.log(
+  `| \`deno run\` of \`import "node:process"; import "node:fs/promises"\` | ${cell(nodeApis)} |${
+    columns.slice(1).map(() => " |").join("")
+  }`,
+);
+for (const [i, label] of labels.entries()) {
+  console.log(`| ${label} | ${columns.map((c) => cell(c.cells[i])).join(" | ")} |`);
+}
+console.log(
+  `\nWASM core, in process (median of ${runs}): importing src/crypto/wasm.ts ${core[0].toFixed(1)} ms; ` +
+    `decoding, compiling and instantiating it (loadCore) ${core[1].toFixed(1)} ms`,
+);
+if (!haveBinary) console.log(`\ncompiled binary: ${binary} does not exist (build it with \`deno task compile\`)`);

@@ -1,0 +1,191 @@
+/**
+ * Many inputs in one run, and what every run reports. `encrypt a b c`,
+ * `encrypt -r DIR`, `decrypt -r DIR` and their object-store twins
+ * (object_batch.ts) run their files through {@linkcode runAll}: `--jobs` at
+ * once, one file's failure reported without stopping the others, a line per
+ * file as it ends, and a summary. Single-file runs report through the same
+ * {@linkcode finish}, so `--json` has one shape for every command that
+ * writes files:
+ *
+ * ```json
+ * { "command": "encrypt", "ok": true, "files": [ { "input": "a", "output": "a.envl",
+ *   "format": "envelope", "bytesIn": 3, "bytesOut": 240, "keys": [ { "provider": "local", "keyId": "…" } ] } ],
+ *   "failed": [], "bytesIn": 3, "bytesOut": 240 }
+ * ```
+ *
+ * @module
+ */
+import { readdir } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { EnvelopeError } from "../errors.ts";
+import { usageError } from "./args.ts";
+import { withCommandFlags } from "./key_hints.ts";
+import { SUFFIX } from "./usage.ts";
+import { escapeControls as esc, formatBytes, report, reportError, status } from "./output.ts";
+
+/** A key as reports name it. */
+export interface KeyName {
+  readonly provider: string;
+  readonly keyId: string;
+}
+
+/** What one file's run did. */
+export interface Outcome {
+  readonly input: string;
+  readonly output: string;
+  readonly format: string;
+  /** Bytes read (plaintext for encrypt, the message for decrypt and rewrap). */
+  readonly bytesIn: number;
+  /** Bytes written. */
+  readonly bytesOut: number;
+  /** The wrapped keys the output holds (encrypt, rewrap) or the key that opened it (decrypt). */
+  readonly keys: readonly KeyName[];
+}
+
+/** One file that failed. */
+export interface Failure {
+  readonly input: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A run's outcomes and failures. */
+export interface RunResult {
+  readonly done: Outcome[];
+  readonly failed: Failure[];
+}
+
+/** A TransformStream that counts the bytes through it. */
+export function byteCounter(): { stream: TransformStream<Uint8Array, Uint8Array>; readonly bytes: number } {
+  let bytes = 0;
+  return {
+    stream: new TransformStream({
+      transform(chunk, controller) {
+        bytes += chunk.length;
+        controller.enqueue(chunk);
+      },
+    }),
+    get bytes() {
+      return bytes;
+    },
+  };
+}
+
+/**
+ * Runs `work` over `items`, `jobs` at a time. Each outcome is printed as it
+ * ends (`[2/9] encrypted a to a.envl`); each failure is printed with its
+ * error and hint and does not stop the rest.
+ */
+export async function runAll<T>(
+  items: readonly T[],
+  jobs: number,
+  name: (t: T) => string,
+  work: (t: T) => Promise<Outcome>,
+  verb: string,
+): Promise<RunResult> {
+  let next = 0;
+  const result: RunResult = { done: [], failed: [] };
+  // Outcomes and failures are reported as they end, and listed in the JSON in input order.
+  const order = new Map<unknown, number>(items.map((t, i) => [t, i]));
+  const at = new Map<Outcome | Failure, number>();
+  const width = String(items.length).length;
+  const count = () => `[${String(result.done.length + result.failed.length).padStart(width)}/${items.length}]`;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        const o = await work(item);
+        result.done.push(o);
+        at.set(o, order.get(item)!);
+        status(`${count()} ${verb} ${esc(o.input)} to ${esc(o.output)}`);
+      } catch (e) {
+        const f: Failure = {
+          input: name(item),
+          code: e instanceof EnvelopeError ? e.code : "UNEXPECTED",
+          message: e instanceof Error ? e.message : String(e),
+        };
+        result.failed.push(f);
+        at.set(f, order.get(item)!);
+        status(`${count()} FAILED ${esc(name(item))}`);
+        // Key hints name the flags of the command that ran, as main.ts does for a single file.
+        reportError(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  result.done.sort((a, b) => at.get(a)! - at.get(b)!);
+  result.failed.sort((a, b) => at.get(a)! - at.get(b)!);
+  return result;
+}
+
+/**
+ * Ends a run that wrote files: the JSON document with `--json`, else (for
+ * several files) the summary line; returns the exit status (1 when any
+ * file failed).
+ */
+export function finish(command: string, verb: string, result: RunResult, many: boolean): number {
+  const bytesIn = result.done.reduce((n, o) => n + o.bytesIn, 0);
+  const bytesOut = result.done.reduce((n, o) => n + o.bytesOut, 0);
+  report(
+    {
+      command,
+      ok: result.failed.length === 0,
+      files: result.done,
+      failed: result.failed,
+      bytesIn,
+      bytesOut,
+    },
+  );
+  const total = result.done.length + result.failed.length;
+  if (many) {
+    status(
+      `${verb} ${result.done.length} of ${total} file(s), ${formatBytes(bytesIn)} read, ${
+        formatBytes(bytesOut)
+      } written${result.failed.length ? `; ${result.failed.length} failed (see the error lines above)` : ""}`,
+    );
+  } else if (result.done.length === 1 && result.done[0].output !== "-") {
+    const o = result.done[0];
+    // A compatibility format is named, with the KMS key its one blob was made under (the ARN a KMS returned).
+    const key = o.keys.length === 1 && o.keys[0].keyId ? `, key ${esc(o.keys[0].keyId)}` : "";
+    status(`${verb} to ${esc(o.output)}${FORMAT_LABEL[o.format] ? ` (${FORMAT_LABEL[o.format]} format${key})` : ""}`);
+  }
+  return result.failed.length > 0 ? 1 : 0;
+}
+
+/** How the status line names the compatibility formats. */
+const FORMAT_LABEL: Record<string, string> = { "nitro-enclave": "Nitro-enclave", "aliyun-sample": "Alibaba-sample" };
+
+/** What {@linkcode filesUnder} found. */
+export interface Walk {
+  /** Regular files, relative to the folder with `/` separators, sorted. */
+  readonly files: string[];
+  /** Symbolic links and special files, which are not followed or read. */
+  readonly skipped: number;
+}
+
+/** Regular files under `dir` (recursively) that `keep` accepts; links and special files are counted, not followed. */
+export async function filesUnder(dir: string, keep: (rel: string) => boolean = () => true): Promise<Walk> {
+  const files: string[] = [];
+  let skipped = 0;
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const rel = relative(dir, p).split(sep).join("/");
+        if (keep(rel)) files.push(rel);
+      } else skipped++;
+    }
+  };
+  await walk(dir);
+  return { files: files.sort(), skipped };
+}
+
+/** Reads `--suffix` (default `.envl`): a dot and a name, no folder separators. */
+export function readSuffix(text: string | undefined, command: string): string {
+  if (text === undefined) return SUFFIX;
+  if (!/^\.[^/\\]+$/.test(text) || text === "." || text === "..") {
+    throw usageError(command, `Reading --suffix failed: "${text}" is not a dot and a name, such as .envl`);
+  }
+  return text;
+}

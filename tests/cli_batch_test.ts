@@ -1,0 +1,177 @@
+/**
+ * Everyday CLI work: several inputs and -r DIR (one output per file, a
+ * summary, one file's failure not stopping the rest, one data-key cache per
+ * run), `--json` with one shape, `-q` and `-v`, and the progress line.
+ */
+import assert from "node:assert/strict";
+import { progressLine } from "../src/cli/output.ts";
+import { pathExists, randomBytes, show, workspace } from "./support/cli.ts";
+import { writeKey } from "./support/cli_asserts.ts";
+
+interface Report {
+  command: string;
+  ok: boolean;
+  files: { input: string; output: string; format: string; bytesIn: number; bytesOut: number; keys: unknown[] }[];
+  failed: { input: string; code: string; message: string }[];
+  bytesIn: number;
+  bytesOut: number;
+}
+
+Deno.test("cli batch: encrypt a b c writes one output each; a missing input fails alone with exit 1", async () => {
+  await using ws = await workspace();
+  const key = await writeKey(ws.path("A.key"));
+  const a = randomBytes(1000);
+  const b = randomBytes(70_000);
+  await Deno.writeFile(ws.path("a.bin"), a);
+  await Deno.writeFile(ws.path("b.bin"), b);
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "a.bin", "missing.bin", "b.bin"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stdout, /\[\d\/3\] encrypted a\.bin to a\.bin\.envl/);
+  assert.match(r.stdout, /\[\d\/3\] FAILED missing\.bin/);
+  assert.match(r.stdout, /^encrypted 2 of 3 file\(s\), .* read, .* written; 1 failed/m);
+  assert.match(r.stderr, /^error: .*missing\.bin.*\[IO_FAILED\]$/m);
+  assert.ok(await pathExists(ws.path("a.bin.envl")) && await pathExists(ws.path("b.bin.envl")));
+  assert.ok(!(await pathExists(ws.path("missing.bin.envl"))));
+
+  await Deno.remove(ws.path("a.bin"));
+  await Deno.remove(ws.path("b.bin"));
+  r = await ws.run(["decrypt", "-k", "local:A.key", "a.bin.envl", "b.bin.envl", "--json"]);
+  assert.equal(r.code, 0, show(r));
+  const doc = JSON.parse(r.stdout) as Report;
+  assert.equal(doc.command, "decrypt");
+  assert.equal(doc.ok, true);
+  assert.deepEqual(doc.files.map((f) => [f.input, f.output, f.bytesOut]), [
+    ["a.bin.envl", "a.bin", 1000],
+    ["b.bin.envl", "b.bin", 70_000],
+  ]);
+  assert.deepEqual(doc.files[0].keys, [{ provider: "local", keyId: key.keyId }], "the key that opened it");
+  assert.equal(doc.bytesOut, 71_000);
+  assert.deepEqual(await Deno.readFile(ws.path("a.bin")), a);
+  assert.deepEqual(await Deno.readFile(ws.path("b.bin")), b);
+});
+
+Deno.test("cli batch: encrypt -r DIR keeps the tree (in place or under -o), skips links and its own outputs; decrypt -r restores it", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.mkdir(ws.path("tree/sub/deep"), { recursive: true });
+  const files: Record<string, Uint8Array> = {
+    "top.txt": new TextEncoder().encode("top"),
+    "sub/x.bin": randomBytes(5000),
+    "sub/deep/y": randomBytes(0),
+  };
+  for (const [p, data] of Object.entries(files)) await Deno.writeFile(ws.path(`tree/${p}`), data);
+  await Deno.symlink("top.txt", ws.path("tree/link"));
+
+  // Under -o OUTDIR, with another suffix.
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree", "-o", "sealed", "--suffix", ".enc"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /note: skipping 1 link/);
+  for (const p of Object.keys(files)) assert.ok(await pathExists(ws.path(`sealed/${p}.enc`)), p);
+  r = await ws.run(["decrypt", "-k", "local:A.key", "-r", "sealed", "-o", "opened", "--suffix", ".enc"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^decrypted 3 of 3 file\(s\)/m);
+  for (const [p, data] of Object.entries(files)) assert.deepEqual(await Deno.readFile(ws.path(`opened/${p}`)), data);
+
+  // In place: beside each file; a second run does not encrypt the outputs of the first.
+  r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree"]);
+  assert.equal(r.code, 0, show(r));
+  r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree", "--force", "--json"]);
+  assert.equal(r.code, 0, show(r));
+  const doc = JSON.parse(r.stdout) as Report;
+  assert.deepEqual(doc.files.map((f) => f.input).sort(), ["tree/sub/deep/y", "tree/sub/x.bin", "tree/top.txt"]);
+
+  // A folder without -r is refused with the way out.
+  r = await ws.run(["encrypt", "-k", "local:A.key", "tree", "top"]);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /hint: use -r/);
+});
+
+Deno.test("cli batch: one data-key cache per run (one unwrap for many files under -v), and --no-key-cache turns it off", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  const names = ["1", "2", "3", "4"];
+  for (const n of names) await Deno.writeFile(ws.path(n), randomBytes(100));
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "-v", "--jobs", "1", ...names]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stderr.match(/^detail: local \S+ wrap: wrapped/gm)?.length, 1, show(r));
+  r = await ws.run(["decrypt", "-k", "local:A.key", "-v", "--jobs", "1", "--force", ...names.map((n) => n + ".envl")]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stderr.match(/^detail: local \S+ unwrap .*: opened/gm)?.length, 1, show(r));
+  assert.equal(r.stderr.match(/^detail: \S+ opened with local:/gm)?.length, 4, show(r));
+  r = await ws.run([
+    "decrypt",
+    "-k",
+    "local:A.key",
+    "-v",
+    "--force",
+    "--no-key-cache",
+    ...names.map((n) => n + ".envl"),
+  ]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stderr.match(/^detail: local \S+ unwrap .*: opened/gm)?.length, 4, show(r));
+});
+
+Deno.test("cli: -q prints nothing but errors; -q with -v is a usage error; --json with -o - goes to stderr", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeTextFile(ws.path("f"), "hello");
+  let r = await ws.run(["encrypt", "-q", "-k", "local:A.key", "f"]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout + r.stderr, "");
+  r = await ws.run(["decrypt", "-q", "-k", "local:A.key", "f.envl"]);
+  assert.equal(r.code, 1, show(r));
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /^error: .*\[OUTPUT_EXISTS\]$/m);
+  r = await ws.run(["decrypt", "-q", "-v", "f.envl"]);
+  assert.equal(r.code, 2, show(r));
+  r = await ws.run(["decrypt", "--json", "-k", "local:A.key", "f.envl", "-o", "-"]);
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout, "hello", "stdout holds the data alone");
+  const doc = JSON.parse(r.stderr) as Report;
+  assert.equal(doc.files[0].output, "-");
+  assert.equal(doc.files[0].bytesOut, 5);
+});
+
+Deno.test("cli --json: inspect has keys[] for every format; keygen and key-id report ids; rewrap reports the keys after", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  let r = await ws.run(["keygen", "-o", "B.key", "--json"]);
+  assert.equal(r.code, 0, show(r));
+  const made = JSON.parse(r.stdout) as { keys: { provider: string; keyId: string }[] };
+  assert.equal(made.keys[0].provider, "local");
+  r = await ws.run(["key-id", "B.key", "--json"]);
+  assert.deepEqual((JSON.parse(r.stdout) as { keys: unknown[] }).keys, [
+    { provider: "local", keyId: made.keys[0].keyId, file: "B.key" },
+  ]);
+  await Deno.writeTextFile(ws.path("f"), "x");
+  r = await ws.run(["encrypt", "-k", "local:A.key", "f", "--json"]);
+  const enc = JSON.parse(r.stdout) as Report;
+  assert.equal(enc.files[0].format, "envelope");
+  r = await ws.run(["rewrap", "f.envl", "-k", "local:B.key", "-u", "local:A.key", "--json"]);
+  assert.equal(r.code, 0, show(r));
+  const rw = JSON.parse(r.stdout) as Report & { added: unknown[] };
+  assert.equal(rw.files[0].keys.length, 2);
+  assert.equal(rw.added.length, 1);
+  assert.equal(rw.files[0].bytesOut - rw.files[0].bytesIn > 0, true, "the header grew by the new entry");
+  assert.equal(rw.files[0].bytesOut, (await Deno.stat(ws.path("f.envl"))).size);
+  r = await ws.run(["inspect", "f.envl", "--json"]);
+  assert.equal((JSON.parse(r.stdout) as { keys: unknown[] }).keys.length, 2);
+  // A Nitro-format file: the same keys[] (its one KMS blob).
+  const blob = new TextEncoder().encode("arn:aws:kms:us-east-1:111122223333:key/12345678-1234-1234-1234-123456789012");
+  const token = "gAAAAA" + "A".repeat(94);
+  const nitro = new Uint8Array([0, 0, 0, blob.length, ...blob, ...new TextEncoder().encode(token)]);
+  await Deno.writeFile(ws.path("app.zip.encrypted"), nitro);
+  r = await ws.run(["inspect", "app.zip.encrypted", "--json"]);
+  assert.equal(r.code, 0, show(r));
+  const info = JSON.parse(r.stdout) as { format: string; keys: { provider: string; keyId: string }[] };
+  assert.equal(info.format, "nitro-enclave");
+  assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId]), [["aws-kms", "12345678-1234-1234-1234-123456789012"]]);
+});
+
+Deno.test("cli progress line: done/total, percent, rate and ETA; bytes and rate when the total is unknown", () => {
+  const mib = 1024 * 1024;
+  const line = progressLine("encrypting", 50 * mib, 200 * mib, 2);
+  assert.match(line, /^encrypting 50\.0 MiB \/ 200\.0 MiB \[#{6}-{18}\] {2}25% 25\.0 MiB\/s ETA 0:06$/);
+  assert.equal(progressLine("decrypting", 3 * mib, undefined, 1), "decrypting 3.0 MiB 3.0 MiB/s");
+  assert.match(progressLine("x", 10, 10, 0), /100% 0 B\/s$/, "no ETA before a rate is known");
+});

@@ -1,0 +1,82 @@
+/**
+ * Defaults without flags (src/cli/config.ts): ENVELOPE_KEYS, a project's
+ * `.envelope.json` found upward from the working folder, and the user's
+ * `~/.config/envelope/config.json`, in that order; flags replace them; a
+ * malformed file is refused, never half-read.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type InspectJson, runCli, show, workspace } from "./support/cli.ts";
+import { writeKey } from "./support/cli_asserts.ts";
+
+async function keysOf(dir: string, home: string, file: string): Promise<string[]> {
+  const r = await runCli(["inspect", file, "--json"], { cwd: dir, home });
+  assert.equal(r.code, 0, show(r));
+  return (JSON.parse(r.stdout) as InspectJson).keys.map((k) => k.keyId).sort();
+}
+
+Deno.test("config: a project's .envelope.json (found upward) sets keys and context; -k and -c replace them", async () => {
+  await using ws = await workspace();
+  const a = await writeKey(ws.path("A.key"));
+  const b = await writeKey(ws.path("B.key"));
+  const c = await writeKey(ws.path("C.key"));
+  await Deno.writeTextFile(
+    ws.path(".envelope.json"),
+    JSON.stringify({ keys: [`local:${ws.path("A.key")}`, `local:${ws.path("B.key")}`], context: { team: "infra" } }),
+  );
+  const deep = ws.path("repo", "src", "deep");
+  await Deno.mkdir(deep, { recursive: true });
+  await Deno.writeTextFile(join(deep, "f"), "x");
+  let r = await runCli(["encrypt", "f"], { cwd: deep, home: ws.home });
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, new RegExp(`note: keys from ${ws.path(".envelope.json").replaceAll("/", "\\/")}`));
+  assert.deepEqual(await keysOf(deep, ws.home, "f.envl"), [a.keyId, b.keyId].sort());
+  r = await runCli(["inspect", "f.envl", "--json"], { cwd: deep, home: ws.home });
+  assert.deepEqual((JSON.parse(r.stdout) as InspectJson).context, { team: "infra" });
+  assert.ok(!(await Deno.stat(join(ws.home, ".config/envelope/local.key")).catch(() => null)), "no default key made");
+
+  r = await runCli(["encrypt", "f", "-o", "g.envl", "-k", `local:${ws.path("C.key")}`, "-c", "a=1"], {
+    cwd: deep,
+    home: ws.home,
+  });
+  assert.equal(r.code, 0, show(r));
+  assert.doesNotMatch(r.stderr, /keys from/);
+  assert.deepEqual(await keysOf(deep, ws.home, "g.envl"), [c.keyId]);
+  r = await runCli(["inspect", "g.envl", "--json"], { cwd: deep, home: ws.home });
+  assert.deepEqual((JSON.parse(r.stdout) as InspectJson).context, { a: "1" });
+});
+
+Deno.test("config: ENVELOPE_KEYS wins over the files; the user's config.json is the last default; a bad file is CONFIG_INVALID", async () => {
+  await using ws = await workspace();
+  const a = await writeKey(ws.path("A.key"));
+  const b = await writeKey(ws.path("B.key"));
+  const u = await writeKey(ws.path("U.key"));
+  await Deno.mkdir(join(ws.home, ".config/envelope"), { recursive: true });
+  await Deno.writeTextFile(
+    join(ws.home, ".config/envelope/config.json"),
+    JSON.stringify({ keys: [`local:${ws.path("U.key")}`] }),
+  );
+  await Deno.writeTextFile(ws.path("f"), "x");
+  let r = await ws.run(["encrypt", "f"]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(await keysOf(ws.dir, ws.home, "f.envl"), [u.keyId]);
+
+  r = await ws.run(["encrypt", "f", "-o", "e.envl"], {
+    env: { ENVELOPE_KEYS: `local:${ws.path("A.key")}, local:${ws.path("B.key")}` },
+  });
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /note: keys from ENVELOPE_KEYS/);
+  assert.deepEqual(await keysOf(ws.dir, ws.home, "e.envl"), [a.keyId, b.keyId].sort());
+
+  await Deno.writeTextFile(ws.path(".envelope.json"), JSON.stringify({ key: ["local:A.key"] }));
+  r = await ws.run(["encrypt", "f", "-o", "bad.envl"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /"key" is not a field .*\[CONFIG_INVALID\]/);
+  await Deno.writeTextFile(ws.path(".envelope.json"), "{ keys: [");
+  r = await ws.run(["encrypt", "f", "-o", "bad.envl"]);
+  assert.match(r.stderr, /not JSON.*\[CONFIG_INVALID\]/);
+  await Deno.writeTextFile(ws.path(".envelope.json"), JSON.stringify({ context: { n: 1 } }));
+  r = await ws.run(["encrypt", "f", "-o", "bad.envl"]);
+  assert.match(r.stderr, /"context" is not an object of string values.*\[CONFIG_INVALID\]/);
+  assert.ok(!(await Deno.stat(ws.path("bad.envl")).catch(() => null)));
+});
