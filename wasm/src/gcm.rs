@@ -167,7 +167,8 @@ impl Gcm {
     /// `open` with room for the keystream of the whole 128-byte chunks of `buf`
     /// (`ks.len() >= buf.len() & !127`), so the first pass can compute it alongside GHASH.
     /// The tag is compared in constant time before any plaintext byte is formed; on a
-    /// mismatch `buf` is untouched. `ks` is wiped before return either way.
+    /// mismatch `buf` is untouched. On return `ks` still holds keystream (never plaintext):
+    /// the caller wipes it (`gcm_open` frees it, and `free` wipes), so it is wiped once.
     pub fn open_with(
         &self,
         iv: &[u8],
@@ -194,11 +195,9 @@ impl Gcm {
         g.lengths(&self.h, aad.len() as u64, buf.len() as u64);
         let expect = self.tag(&j0, &g);
         if ct::ct_eq(&expect, &tag[..16]) != 1 {
-            ct::wipe_bytes(ks);
             return 1;
         }
         xor_into(&mut buf[..full], ks);
-        ct::wipe_bytes(ks);
         self.ctr_xor(&mut ctr, &mut buf[full..]);
         0
     }

