@@ -36,8 +36,14 @@ interface Rate {
   seconds: number;
 }
 
-/** Rounds per cell: the best round is reported, so a busy machine (other jobs on the cores) skews less. */
-const ROUNDS = 10;
+/**
+ * Rounds per cell: the best round is reported, so a busy machine (other jobs
+ * on the cores) skews less. Forty short rounds (12.5 ms at the full cell)
+ * rather than ten long ones: with the two cores shared at load averages of
+ * 8-12, a 50 ms round was rarely left alone, and the core-versus-noble ratio
+ * at 64 KiB swung between 3.5x and 5.6x from one run to the next.
+ */
+const ROUNDS = 40;
 
 /** One thing to time: a synchronous or an asynchronous call, done one after another. */
 type Job = () => unknown;

@@ -94,7 +94,17 @@ pub unsafe extern "C" fn gcm_open(
     tag: u32,
 ) -> i32 {
     let g = &*(ctx as usize as *const Gcm);
-    g.open(sl(iv, iv_len), sl(aad, aad_len), slm(buf, len), sl(tag, 16))
+    // With a keystream buffer the first pass computes AES and GHASH side by side (see
+    // Gcm::open_with); without one (a single partial chunk, or no memory) it is two passes.
+    let full = (len & !127) as usize;
+    let ks = if full > 0 { crate::alloc::alloc(full) } else { 0 };
+    if ks == 0 {
+        return g.open(sl(iv, iv_len), sl(aad, aad_len), slm(buf, len), sl(tag, 16));
+    }
+    let ks_buf = slm(ks as u32, full as u32);
+    let r = g.open_with(sl(iv, iv_len), sl(aad, aad_len), slm(buf, len), sl(tag, 16), ks_buf);
+    crate::alloc::free(ks, full);
+    r
 }
 
 #[repr(C, align(16))]

@@ -2,7 +2,7 @@
 
 use crate::aes::{self, RoundKeys};
 use crate::ct;
-use crate::ghash::{Ghash, GhashStream, HKey};
+use crate::ghash::{Ghash, GhashStream, HKey, Step8};
 use crate::v128::V;
 use crate::vperm::VpKeys;
 
@@ -55,14 +55,7 @@ impl Gcm {
     /// last four bytes) into `out`, and advances `ctr` by 8.
     #[inline(always)]
     fn keystream8(&self, ctr: &mut [u8; 16], out: &mut [u8; 128]) {
-        let c = u32::from_be_bytes([ctr[12], ctr[13], ctr[14], ctr[15]]);
-        let mut s = [V::zero(); 8];
-        let mut b = *ctr;
-        for (i, v) in s.iter_mut().enumerate() {
-            b[12..].copy_from_slice(&c.wrapping_add(i as u32).to_be_bytes());
-            *v = V::from_bytes(b);
-        }
-        ctr[12..].copy_from_slice(&c.wrapping_add(8).to_be_bytes());
+        let mut s = counters8(ctr);
         aes::encrypt8(&self.rk, &mut s);
         for (i, v) in s.iter().enumerate() {
             v.store(&mut out[16 * i..16 * i + 16]);
@@ -87,6 +80,63 @@ impl Gcm {
         ct::wipe_bytes(&mut ks);
     }
 
+    /// CTR-encrypts `buf` (whole 128-byte chunks) in place and absorbs the ciphertext into
+    /// `g`. The GHASH of chunk i-1 is spread over the AES rounds of chunk i, one block per
+    /// round, so the scalar multiplies and the SIMD rounds run side by side. Same operations as
+    /// `ctr_xor` then `Ghash::blocks`, only interleaved: no branch or index depends on data.
+    #[inline(never)]
+    fn seal_chunks(&self, ctr: &mut [u8; 16], g: &mut Ghash, buf: &mut [u8]) {
+        debug_assert!(buf.len() % 128 == 0);
+        if buf.is_empty() {
+            return;
+        }
+        let mut s = counters8(ctr);
+        aes::encrypt8(&self.rk, &mut s);
+        xor_planes(&mut buf[..128], &s);
+        let mut off = 128;
+        while off + 128 <= buf.len() {
+            let (done, rest) = buf.split_at_mut(off);
+            let prev: &[u8; 128] = done[off - 128..].try_into().unwrap();
+            let mut st = Step8::new(*g, &self.h, prev);
+            s = counters8(ctr);
+            aes::encrypt8_with(&self.rk, &mut s, |r| {
+                if r <= 8 {
+                    st.block(r - 1);
+                }
+            });
+            *g = st.finish();
+            xor_planes(&mut rest[..128], &s);
+            off += 128;
+        }
+        g.blocks(&self.h, &buf[off - 128..off]);
+        ct::wipe_planes(&mut s);
+    }
+
+    /// Open's first pass over whole 128-byte chunks: absorbs each ciphertext chunk into `g`
+    /// and writes the keystream for it into `ks`, the GHASH of chunk i spread over the AES
+    /// rounds of chunk i (they are independent here). No plaintext is formed: `buf` is only
+    /// read, and the keystream waits in `ks` until the tag has been checked.
+    #[inline(never)]
+    fn open_chunks(&self, ctr: &mut [u8; 16], g: &mut Ghash, buf: &[u8], ks: &mut [u8]) {
+        debug_assert!(buf.len() % 128 == 0 && ks.len() >= buf.len());
+        let mut s = [V::zero(); 8];
+        for (c, k) in buf.chunks_exact(128).zip(ks.chunks_exact_mut(128)) {
+            let c: &[u8; 128] = c.try_into().unwrap();
+            let mut st = Step8::new(*g, &self.h, c);
+            s = counters8(ctr);
+            aes::encrypt8_with(&self.rk, &mut s, |r| {
+                if r <= 8 {
+                    st.block(r - 1);
+                }
+            });
+            *g = st.finish();
+            for (i, v) in s.iter().enumerate() {
+                v.store(&mut k[16 * i..]);
+            }
+        }
+        ct::wipe_planes(&mut s);
+    }
+
     /// E(K, J0) ^ S.
     fn tag(&self, j0: &[u8; 16], g: &Ghash) -> [u8; 16] {
         self.vk.encrypt(V::from_bytes(*j0)).xor(V::from_bytes(g.bytes())).to_bytes()
@@ -102,12 +152,53 @@ impl Gcm {
         let j0 = self.j0(iv);
         let mut ctr = j0;
         inc32(&mut ctr);
-        self.ctr_xor(&mut ctr, buf);
         let mut g = Ghash::default();
         g.padded(&self.h, aad);
-        g.padded(&self.h, buf);
+        let full = buf.len() & !127;
+        let (chunks, tail) = buf.split_at_mut(full);
+        self.seal_chunks(&mut ctr, &mut g, chunks);
+        self.ctr_xor(&mut ctr, tail);
+        g.padded(&self.h, tail);
         g.lengths(&self.h, aad.len() as u64, buf.len() as u64);
         tag[..16].copy_from_slice(&self.tag(&j0, &g));
+        0
+    }
+
+    /// `open` with room for the keystream of the whole 128-byte chunks of `buf`
+    /// (`ks.len() >= buf.len() & !127`), so the first pass can compute it alongside GHASH.
+    /// The tag is compared in constant time before any plaintext byte is formed; on a
+    /// mismatch `buf` is untouched. On return `ks` still holds keystream (never plaintext):
+    /// the caller wipes it (`gcm_open` frees it, and `free` wipes), so it is wiped once.
+    pub fn open_with(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8],
+        ks: &mut [u8],
+    ) -> i32 {
+        if iv.is_empty() {
+            return ERR_IV;
+        }
+        if buf.len() as u64 > MAX_LEN {
+            return ERR_LEN;
+        }
+        let full = buf.len() & !127;
+        let ks = &mut ks[..full];
+        let j0 = self.j0(iv);
+        let mut ctr = j0;
+        inc32(&mut ctr);
+        let mut g = Ghash::default();
+        g.padded(&self.h, aad);
+        self.open_chunks(&mut ctr, &mut g, &buf[..full], ks);
+        g.padded(&self.h, &buf[full..]);
+        g.lengths(&self.h, aad.len() as u64, buf.len() as u64);
+        let expect = self.tag(&j0, &g);
+        if ct::ct_eq(&expect, &tag[..16]) != 1 {
+            return 1;
+        }
+        xor_into(&mut buf[..full], ks);
+        self.ctr_xor(&mut ctr, &mut buf[full..]);
         0
     }
 
@@ -131,6 +222,29 @@ impl Gcm {
         inc32(&mut ctr);
         self.ctr_xor(&mut ctr, buf);
         0
+    }
+}
+
+/// Eight counter blocks from `ctr` (32-bit big-endian increment of the last four bytes, a
+/// public value); advances `ctr` by 8.
+#[inline(always)]
+fn counters8(ctr: &mut [u8; 16]) -> [V; 8] {
+    let c = u32::from_be_bytes([ctr[12], ctr[13], ctr[14], ctr[15]]);
+    let mut s = [V::zero(); 8];
+    let mut b = *ctr;
+    for (i, v) in s.iter_mut().enumerate() {
+        b[12..].copy_from_slice(&c.wrapping_add(i as u32).to_be_bytes());
+        *v = V::from_bytes(b);
+    }
+    ctr[12..].copy_from_slice(&c.wrapping_add(8).to_be_bytes());
+    s
+}
+
+/// `dst[..128] ^= keystream planes` (block form).
+#[inline(always)]
+fn xor_planes(dst: &mut [u8], s: &[V; 8]) {
+    for (i, v) in s.iter().enumerate() {
+        V::load(&dst[16 * i..]).xor(*v).store(&mut dst[16 * i..]);
     }
 }
 

@@ -260,6 +260,46 @@ impl Ghash {
     }
 }
 
+/// One eight-block aggregation (the same arithmetic as `Ghash::blocks` on 128 bytes), done a
+/// block at a time so the caller can spread it over the AES rounds of another chunk
+/// (`aes::encrypt8_with`): `block(0)` .. `block(7)` in any order, then `finish`.
+/// Block indices are public loop counters; nothing is indexed or branched on by data.
+pub struct Step8<'a> {
+    acc: Acc,
+    y: Ghash,
+    k: &'a HKey,
+    c: &'a [u8; 128],
+}
+
+impl<'a> Step8<'a> {
+    /// Starts `Y' = (Y + C0) H^8 + C1 H^7 + ... + C7 H` for the chunk `c`.
+    #[inline(always)]
+    pub fn new(y: Ghash, k: &'a HKey, c: &'a [u8; 128]) -> Step8<'a> {
+        Step8 { acc: Acc::default(), y, k, c }
+    }
+
+    /// Adds block `i` (0..8) times H^(8-i); block 0 also carries the running value Y.
+    #[inline(always)]
+    pub fn block(&mut self, i: usize) {
+        let i = i & 7;
+        let (mut y1, mut y0, mut y1r, mut y0r) = load_block(&self.c[16 * i..]);
+        if i == 0 {
+            y1 ^= self.y.hi;
+            y0 ^= self.y.lo;
+            y1r ^= rev64(self.y.hi);
+            y0r ^= rev64(self.y.lo);
+        }
+        self.acc.mul_add_r(y1, y0, y1r, y0r, &self.k.p[7 - i]);
+    }
+
+    /// Reduces once for the eight blocks and returns Y'.
+    #[inline(always)]
+    pub fn finish(self) -> Ghash {
+        let (hi, lo) = self.acc.reduce();
+        Ghash { hi, lo }
+    }
+}
+
 /// Buffers arbitrary splits into whole blocks for streaming.
 #[derive(Clone, Copy)]
 pub struct GhashStream {

@@ -370,16 +370,25 @@ fn check_gcm(v: &J) {
     assert_eq!(t.to_vec(), tag);
     assert_eq!(g.open(&iv, &aad, &mut buf, &tag), 0);
     assert_eq!(buf, pt);
+    // The same through open_with (keystream computed alongside GHASH).
+    let mut ks = vec![0xa5u8; ct.len() & !127];
+    let mut buf = ct.clone();
+    assert_eq!(g.open_with(&iv, &aad, &mut buf, &tag, &mut ks), 0);
+    assert_eq!(buf, pt);
     // A flipped tag bit, ciphertext bit or AAD bit is refused and the buffer left alone.
     let mut bad = tag.clone();
     bad[15] ^= 1;
     let mut b2 = ct.clone();
     assert_eq!(g.open(&iv, &aad, &mut b2, &bad), 1);
     assert_eq!(b2, ct);
+    assert_eq!(g.open_with(&iv, &aad, &mut b2, &bad, &mut ks), 1);
+    assert_eq!(b2, ct);
     if !ct.is_empty() {
         b2[ct.len() / 2] ^= 0x80;
         let snapshot = b2.clone();
         assert_eq!(g.open(&iv, &aad, &mut b2, &tag), 1);
+        assert_eq!(b2, snapshot);
+        assert_eq!(g.open_with(&iv, &aad, &mut b2, &tag, &mut ks), 1);
         assert_eq!(b2, snapshot);
     }
     if !aad.is_empty() {
@@ -387,6 +396,8 @@ fn check_gcm(v: &J) {
         a2[0] ^= 1;
         let mut b3 = ct.clone();
         assert_eq!(g.open(&iv, &a2, &mut b3, &tag), 1);
+        assert_eq!(g.open_with(&iv, &a2, &mut b3, &tag, &mut ks), 1);
+        assert_eq!(b3, ct);
     }
     // Streams, split at awkward points, both directions.
     for split in [1usize, 7, 16, 17, 64, 100, 129, 1000] {
@@ -466,6 +477,42 @@ fn gcm_stream_matches_one_shot_over_many_blocks() {
     s.finish(&g, &mut tb);
     assert_eq!(a, b);
     assert_eq!(ta, tb);
+}
+
+/// The one-shot seal and open interleave AES and GHASH over 128-byte chunks; the stream does
+/// them one after the other. They must agree at every length around the chunk boundaries,
+/// for every key size and for AAD that leaves GHASH mid-aggregation.
+#[test]
+fn gcm_interleaved_paths_match_the_stream_at_every_length() {
+    for key in [&[1u8; 16][..], &[2u8; 24][..], &[3u8; 32][..]] {
+        let g = gcm_for(key);
+        for aad_len in [0usize, 5, 16, 48] {
+            let aad: Vec<u8> = (0..aad_len).map(|i| (i * 13 + 1) as u8).collect();
+            let lens = (0..=300).chain([383, 384, 385, 1023, 1024, 1025, 2047, 2048, 4000]);
+            for n in lens {
+                let iv = [n as u8; 12];
+                let pt: Vec<u8> = (0..n).map(|i| (i * 31 + n) as u8).collect();
+                let mut a = pt.clone();
+                let mut ta = [0u8; 16];
+                assert_eq!(g.seal(&iv, &aad, &mut a, &mut ta), 0);
+                let mut s = Stream::new(&g, true, &iv, &aad).unwrap();
+                let mut b = pt.clone();
+                for c in b.chunks_mut(100) {
+                    assert_eq!(s.update(&g, c), 0);
+                }
+                let mut tb = [0u8; 16];
+                assert_eq!(s.finish(&g, &mut tb), 0);
+                assert_eq!(a, b, "ct key={} aad={aad_len} n={n}", key.len());
+                assert_eq!(ta, tb, "tag key={} aad={aad_len} n={n}", key.len());
+                let mut ks = vec![0u8; n & !127];
+                let mut c = a.clone();
+                assert_eq!(g.open_with(&iv, &aad, &mut c, &ta, &mut ks), 0);
+                assert_eq!(c, pt);
+                assert_eq!(g.open(&iv, &aad, &mut a, &ta), 0);
+                assert_eq!(a, pt);
+            }
+        }
+    }
 }
 
 #[test]
