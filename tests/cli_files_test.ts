@@ -307,3 +307,22 @@ Deno.test("key files: keygen --force replaces a key file through a link, never a
   assert.equal(kindOf(ws.path("fifo")), "fifo");
   assert.deepEqual(await leftovers(ws.dir), []);
 });
+
+Deno.test("inputs: a file read with its size known gives every byte, also when it grew after the size was taken", async () => {
+  const { fileHandleStream } = await import("../src/cli/files.ts");
+  const { open } = await import("node:fs/promises");
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = crypto.getRandomValues(new Uint8Array(60_000));
+    const path = `${dir}/f`;
+    await Deno.writeFile(path, data);
+    for (const size of [0, 1, 4096, 59_999, 60_000]) {
+      const got = new Uint8Array(
+        await new Response(fileHandleStream(await open(path, "r"), 0, "f", size)).arrayBuffer(),
+      );
+      assert.deepEqual(got, data, `size ${size}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -32,6 +32,8 @@ export type { Input };
 
 /** Bytes per read from a file or stdin. */
 const READ_SIZE = 256 * 1024;
+/** Bytes asked for by the read that expects the end of a file of known size. */
+const END_PROBE = 4096;
 
 /**
  * A pull-based stream over an open file (or any `node:fs` FileHandle): one
@@ -39,14 +41,19 @@ const READ_SIZE = 256 * 1024;
  * handle. (Readable.toWeb could enqueue into a cancelled stream from an event
  * handler, an uncaught error.) `start` is the offset for positioned reads;
  * `null` reads sequentially, as a FIFO, a pipe or a device needs (positioned
- * reads fail there with `ESPIPE`).
+ * reads fail there with `ESPIPE`). With the file's `size` known, each read
+ * asks for no more than remains (a 4 KiB file costs a 4 KiB array, not a
+ * 256 KiB one), and the read that finds the end asks for a little; a file
+ * that grows meanwhile is still read to its end.
  */
 export function fileHandleStream(
   fh: FileHandle,
   start: number | null = 0,
   name = "the input",
+  size?: number,
 ): ReadableStream<Uint8Array> {
   let position = start;
+  let grew = false;
   let closed = false;
   const close = async () => {
     if (!closed) {
@@ -56,7 +63,8 @@ export function fileHandleStream(
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const buf = new Uint8Array(READ_SIZE);
+      const left = size === undefined || position === null || grew ? READ_SIZE : size - position;
+      const buf = new Uint8Array(left > 0 ? Math.min(READ_SIZE, left) : END_PROBE);
       let bytesRead: number;
       try {
         ({ bytesRead } = await fh.read(buf, 0, buf.length, position));
@@ -70,6 +78,7 @@ export function fileHandleStream(
         return;
       }
       if (position !== null) position += bytesRead;
+      if (left <= 0) grew = true;
       controller.enqueue(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
     },
     async cancel() {
@@ -152,7 +161,7 @@ export async function openInput(path: string): Promise<Input> {
     await fh.close();
     throw ioError("Reading", path, e);
   }
-  return { name: path, size, stream: fileHandleStream(fh, size === undefined ? null : 0, path) };
+  return { name: path, size, stream: fileHandleStream(fh, size === undefined ? null : 0, path, size) };
 }
 
 /** Reads a whole (small) file, or stdin. */
