@@ -7,7 +7,8 @@
  * @module
  */
 import { basename } from "node:path";
-import { zipDirectory, zipSingleFile } from "../archive/zip.ts";
+import { type LinkPolicy, zipDirectory, zipSingleFile } from "../archive/zip.ts";
+import { DIR_LEVEL, dirZipOptions } from "./dir_options.ts";
 import { usageError } from "./args.ts";
 import { EnvelopeError } from "../errors.ts";
 import { sameContext } from "../format/context.ts";
@@ -30,6 +31,8 @@ export interface CompatEncryptOptions {
   specs: string[];
   context: Record<string, string>;
   force: boolean;
+  /** `--symlinks` for -d. */
+  links?: LinkPolicy;
 }
 
 function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", format: string, example: string): string {
@@ -85,9 +88,9 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
   let zipped: ReadableStream<Uint8Array>;
   if (opts.dir !== undefined) {
     await checkDir(opts.dir);
-    zipped = zipDirectory(opts.dir, { layout: "make_archive" });
+    zipped = zipDirectory(opts.dir, { ...dirZipOptions(opts.links ?? "follow"), layout: "make_archive" });
   } else {
-    zipped = zipSingleFile(opts.input!, basename(opts.input!));
+    zipped = zipSingleFile(opts.input!, basename(opts.input!), { level: DIR_LEVEL, times: true });
   }
   // The zip streams through Fernet into the output (HMAC last); it never touches the disk.
   const kms = await providerFor("aws-kms", keyId);
@@ -131,7 +134,7 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<number> {
   let size: number | undefined;
   if (opts.dir !== undefined) {
     await checkDir(opts.dir);
-    source = zipDirectory(opts.dir);
+    source = zipDirectory(opts.dir, dirZipOptions(opts.links ?? "follow"));
   } else {
     const inp = await openInput(input!);
     source = inp.stream;

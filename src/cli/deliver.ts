@@ -8,12 +8,12 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { extractZip } from "../archive/unzip.ts";
+import { type ExtractLinkPolicy, extractZip } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
 import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
 import type { TrustOptions } from "./trust_flags.ts";
 import { COLLECT_EVERY, collector } from "./gc.ts";
-import { note } from "./output.ts";
+import { note, warn } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 
 /** The default output name for `input`: without its `.envl` (or Nitro `.encrypted`) suffix. */
@@ -49,6 +49,8 @@ export interface DecryptRequest {
   readonly requireSigned?: boolean;
   /** `--max-attempts` and the discovery filters. */
   readonly trust?: TrustOptions;
+  /** `--symlinks` with -d: what becomes of link entries (default refuse). */
+  readonly links?: ExtractLinkPolicy;
 }
 
 /** The values of `decrypt --format`. */
@@ -84,7 +86,13 @@ export async function deliver(
           gc();
         }
       };
-      await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
+      await extractZip(zipPath, outDir, {
+        force: req.force,
+        maxTotalBytes: req.maxSize,
+        onBytes,
+        links: req.links,
+        onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)),
+      });
     } finally {
       await rm(tmp, { recursive: true, force: true });
       forget();

@@ -81,7 +81,12 @@ read) under a fresh data key, and writes the envelope message to OUTPUT.
 Options:
   -o, --output PATH     where to write (- for stdout); default: INPUT${SUFFIX}, or
                         DIR.zip${SUFFIX} with -d; stdin goes to stdout
-  -d, --dir DIR         encrypt a directory (a deterministic zip, streamed)
+  -d, --dir DIR         encrypt a directory (a zip made as it is read, keeping
+                        modification times; see docs/cli.md)
+  --symlinks HOW        links in DIR: follow (default: a link to a file inside
+                        DIR is stored as that file), skip, or store (links whose
+                        target is relative and inside DIR, as links); every
+                        other link is skipped with a warning
   -k, --key KEY         a key to wrap the data key for (repeatable; see below)
   -R, --recipients-file FILE  age recipients, one a line (repeatable)
   -c, --context N=V     an encryption context pair (repeatable), authenticated
@@ -121,7 +126,10 @@ Options:
   -o, --output PATH     where to write (- for stdout); default: INPUT without
                         ${SUFFIX} (or a Nitro file's .encrypted); stdin goes to stdout
   -d, --dir OUTDIR      the message holds a directory: extract it into OUTDIR,
-                        refusing absolute paths, .. and links out of OUTDIR
+                        refusing absolute paths, .. and links out of OUTDIR;
+                        modification times are restored
+  --symlinks HOW        link entries with -d: refuse (default, UNSAFE_PATH),
+                        skip, or create (relative targets inside OUTDIR only)
   -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
   -i, --identity FILE   an age identity file (AGE-SECRET-KEY-1..., AGE-SECRET-KEY-PQ-1...)
   -c, --context N=V     require exactly this encryption context (repeatable)

@@ -23,6 +23,7 @@ import { loadIdentityFiles } from "../age_files.ts";
 import { guardTerminal, progress, say } from "../output.ts";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
+import { extractLinks, SYMLINK_FLAG } from "../dir_options.ts";
 
 const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -38,6 +39,7 @@ const FLAGS = [
   { name: "require-signed", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  SYMLINK_FLAG,
   ...BATCH_FLAGS,
   ...TRUST_FLAGS,
 ] as const;
@@ -106,7 +108,11 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     format: parseFormat(flags.format as string | undefined),
     requireSigned: Boolean(flags["require-signed"]),
     trust: readTrustFlags(flags, "decrypt"),
+    links: extractLinks(flags.symlinks as string | undefined),
   };
+  if (flags.symlinks !== undefined && req.dir === undefined) {
+    throw usageError("decrypt", "Reading --symlinks failed: it applies to -d OUTDIR only");
+  }
   if (flags.recursive) {
     // -r s3://BUCKET/PREFIX/ -o DIR: one file per .envl object (object_batch.ts).
     if (req.output === undefined || req.dir !== undefined || !isObjectUrl(req.input)) {

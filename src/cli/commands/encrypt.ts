@@ -15,8 +15,9 @@ import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
-import { guardTerminal, progress, say, warn } from "../output.ts";
+import { guardTerminal, progress, say } from "../output.ts";
 import { SUFFIX, USAGE } from "../usage.ts";
+import { dirZipOptions, SYMLINK_FLAG, zipLinks } from "../dir_options.ts";
 
 const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -29,6 +30,7 @@ const FLAGS = [
   { name: "sign", kind: "boolean" },
   { name: "force", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  SYMLINK_FLAG,
   ...OBJECT_FLAGS,
   ...BATCH_FLAGS,
 ] as const;
@@ -51,6 +53,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const force = Boolean(flags.force);
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
   const upload = readObjectFlags(flags, "encrypt");
+  const links = zipLinks(flags.symlinks as string | undefined);
+  if (flags.symlinks !== undefined && dir === undefined) {
+    throw usageError("encrypt", "Reading --symlinks failed: it applies to -d DIR only");
+  }
 
   if (format !== "envelope") {
     if (flags.sign) throw usageError("encrypt", `Reading --sign failed: the ${format} format has no signatures`);
@@ -65,6 +71,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       specs,
       context,
       force,
+      links,
     });
   }
 
@@ -130,7 +137,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   let size: number | undefined;
   if (dir !== undefined) {
     await checkDir(dir);
-    source = zipDirectory(dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
+    source = zipDirectory(dir, dirZipOptions(links));
   } else {
     const inp = await openInput(input!);
     source = inp.stream;
