@@ -101,7 +101,12 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<number> {
     arn = raw.keyId;
     try {
       require32(raw.plaintext, `AWS KMS GenerateDataKey with key ${keyId}`);
-      file = await sealNitroStream(zipped, raw.plaintext, raw.ciphertextBlob);
+      // progress() also paces garbage collection, which keeps a long stream's dead buffers from piling up.
+      file = await sealNitroStream(
+        zipped.pipeThrough(progress("encrypting", undefined)),
+        raw.plaintext,
+        raw.ciphertextBlob,
+      );
     } finally {
       raw.plaintext.fill(0);
     }
@@ -250,9 +255,19 @@ export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest):
 async function decryptNitro(p: Peeked, req: DecryptRequest): Promise<string> {
   if (req.context !== undefined) requireContext({}, req.context, "Nitro-enclave");
   // Verified (HMAC over the whole token) before the first plaintext byte, so stdout is safe too.
-  const opened = await openNitroInput(req.input, p.stream, req, req.maxSize);
+  // Through progress() both ways, which paces garbage collection on the verifying pass and the decrypting one.
+  const opened = await openNitroInput(
+    req.input,
+    p.stream.pipeThrough(progress("verifying", undefined)),
+    req,
+    req.maxSize,
+  );
   try {
-    return await deliver(opened.plaintext, req, () => defaultOutputName(req.input));
+    return await deliver(
+      opened.plaintext.pipeThrough(progress("decrypting", undefined)),
+      req,
+      () => defaultOutputName(req.input),
+    );
   } catch (err) {
     await opened.plaintext.cancel().catch(() => {});
     throw err;
