@@ -203,7 +203,9 @@ async function extractWhole(
  */
 export async function readWhole(r: Reader, e: Entry, dataStart: number, budget: Budget): Promise<Uint8Array> {
   if (e.usize > WHOLE || e.csize > WHOLE) throw invalid(`entry ${JSON.stringify(e.name)} is too large to read whole`);
-  const packed = await r.raw(dataStart, e.csize);
+  // Through the reader's 1 MiB window: neighbouring small entries (most of a many-file archive) share one read.
+  // The window is replaced, never overwritten, so this view stays valid while other entries load theirs.
+  const packed = await r.at(dataStart, e.csize);
   let data = packed;
   if (e.method === 8) {
     if (e.csize === 0) throw invalid(`entry ${JSON.stringify(e.name)} has no deflate data`);
