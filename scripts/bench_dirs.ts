@@ -16,7 +16,11 @@
  * including the runtime's start), CPU seconds over wall seconds, peak RSS.
  * Every extracted tree is compared with the source.
  *
- *   deno run -A scripts/bench_dirs.ts [--quick] [--files N] [--mib N] [--seed N] [--tmp DIR]
+ *   deno run -A scripts/bench_dirs.ts [--quick] [--files N] [--mib N] [--seed N] [--tmp DIR] [--baseline DIR]
+ *
+ * `--baseline DIR` also runs each envelope step with the CLI of another
+ * checkout (say `git archive main | tar -x -C DIR`), right before this
+ * one's, so a before/after comparison shares the machine's load.
  *
  * Needs GNU time, python3 with `cryptography`, `boto3` and `moto`.
  *
@@ -40,6 +44,7 @@ const files = Number(flag("files", quick ? "1000" : "10000"));
 const mib = Number(flag("mib", quick ? "20" : "200"));
 const seed = Number(flag("seed", "1"));
 const tmpRoot = flag("tmp", Deno.env.get("TMPDIR") ?? "/tmp");
+const baseline = flag("baseline", "");
 const SUPPORT = new URL("../tests/support/", import.meta.url).pathname;
 
 interface Timed {
@@ -118,7 +123,19 @@ try {
   await Deno.writeTextFile(join(dir, "bench.key"), key.toText(), { mode: 0o600 });
   const deno = Deno.execPath();
   const cli = (args: string[]) => [deno, ...cliArgv(args)];
+  const baseCli = (args: string[]) => [
+    deno,
+    "run",
+    "-A",
+    "--quiet",
+    "--config",
+    join(baseline, "deno.json"),
+    join(baseline, "mod.ts"),
+    ...args,
+  ];
   await timed(cli(["--version"]), env, dir);
+  if (baseline) await timed(baseCli(["--version"]), env, dir);
+  const loadBefore = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3).join(" ");
 
   const rows: { step: string; t: Timed }[] = [];
   const step = async (name: string, argv: string[], out?: string, modes = true) => {
@@ -153,15 +170,19 @@ try {
     false,
   );
   await Deno.remove(join(dir, "application_code.zip")).catch(() => {});
-  await step("envelope encrypt -d", cli(["encrypt", "-d", "tree", "-k", "local:bench.key", "-o", "t.envl"]));
-  await step("envelope decrypt -d", cli(["decrypt", "t.envl", "-k", "local:bench.key", "-d", "out-env"]), "out-env");
-  await step(
+  const ours = async (name: string, args: string[], out?: string) => {
+    if (baseline) await step(`${name} (baseline)`, baseCli(args), out);
+    await step(name, cli(args), out);
+  };
+  await ours("envelope encrypt -d", ["encrypt", "-d", "tree", "-k", "local:bench.key", "-o", "t.envl", "--force"]);
+  await ours("envelope decrypt -d", ["decrypt", "t.envl", "-k", "local:bench.key", "-d", "out-env"], "out-env");
+  await ours(
     "envelope encrypt -d --format nitro",
-    cli(["encrypt", "-d", "tree", "--format", "nitro", "-k", "alias/enclavekey", "-o", "t.nitro"]),
+    ["encrypt", "-d", "tree", "--format", "nitro", "-k", "alias/enclavekey", "-o", "t.nitro", "--force"],
   );
-  await step(
+  await ours(
     "envelope decrypt -d (nitro file)",
-    cli(["decrypt", "t.nitro", "--format", "nitro", "-k", "alias/enclavekey", "-d", "out-nitro"]),
+    ["decrypt", "t.nitro", "--format", "nitro", "-k", "alias/enclavekey", "-d", "out-nitro"],
     "out-nitro",
   );
 
@@ -171,7 +192,7 @@ try {
   const lines = [
     `Tree: ${stats.files} files in ${stats.folders} folders, ${(stats.bytes / MiB).toFixed(0)} MiB (${
       (100 * stats.textBytes / stats.bytes).toFixed(0)
-    }% text), seed ${seed}; ${navigator.hardwareConcurrency} cores, load average ${load} (after the runs); Deno ${Deno.version.deno}; ${
+    }% text), seed ${seed}; ${navigator.hardwareConcurrency} cores, load average ${loadBefore} before the runs, ${load} after; Deno ${Deno.version.deno}; ${
       new Date().toISOString()
     }`,
     "",
