@@ -250,12 +250,13 @@ Deno.test("cli: --symlinks chooses what becomes of links: follow, skip or store 
   ]);
   assert.equal(await Deno.readLink(ws.path("z", "to-dir")), "d");
   assert.equal(await Deno.readTextFile(ws.path("z", "to-file")), "target");
-  // Bad values and --symlinks without -d are usage errors.
+  // Bad values, and --symlinks without -d or with -r (one object per file), are usage errors.
   for (
     const argv of [
       ["encrypt", "-d", "t", ...k, "--symlinks", "create"],
       ["decrypt", "store.envl", "-d", "w", ...k, "--symlinks", "store"],
       ["encrypt", "t/d/f.txt", ...k, "--symlinks", "skip"],
+      ["encrypt", "-r", "-d", "t", "-o", "s3://bucket/prefix/", ...k, "--symlinks", "skip"],
     ]
   ) {
     r = await ws.run(argv);

@@ -54,8 +54,8 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
   const upload = readObjectFlags(flags, "encrypt");
   const links = zipLinks(flags.symlinks as string | undefined);
-  if (flags.symlinks !== undefined && dir === undefined) {
-    throw usageError("encrypt", "Reading --symlinks failed: it applies to -d DIR only");
+  if (flags.symlinks !== undefined && (dir === undefined || flags.recursive)) {
+    throw usageError("encrypt", "Reading --symlinks failed: it applies to -d DIR (one archive) only");
   }
 
   if (format !== "envelope") {
