@@ -50,8 +50,11 @@
  * Python's, leave the time of extraction), for files and for the folders the
  * archive lists (a merge keeps the existing folders' times).
  *
- * Files are written several at a time ({@linkcode EXTRACT_CONCURRENCY});
- * an entry of up to 1 MiB is read, inflated and checked in one piece.
+ * Entries are extracted by {@linkcode EXTRACT_CONCURRENCY} lanes. An entry
+ * of up to 1 MiB is read, inflated and checked (size, CRC-32) in memory
+ * before its file is created, then written with blocking calls (as promises,
+ * the open, write, time and close each hand off to a thread pool, which
+ * costs more CPU than the calls themselves); a larger one streams.
  *
  * @module
  */

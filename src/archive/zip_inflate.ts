@@ -9,6 +9,7 @@
 import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { createInflateRaw, inflateRawSync } from "node:zlib";
+import { closeSync, constants as fsConstants, futimesSync, openSync, writeSync } from "node:fs";
 import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, tooLarge } from "./unzip_errors.ts";
 import type { Entry, Reader } from "./zip_reader.ts";
@@ -34,6 +35,8 @@ const WRITE_BATCH = 256 * 1024;
  * size, and written in one write.
  */
 const WHOLE = 1024 * 1024;
+/** A new file, never an existing one, never through a link. */
+const CREATE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
 
 // ---- raw deflate ----
 
@@ -151,19 +154,23 @@ export async function extractFile(
   target: string,
   budget: Budget,
 ): Promise<void> {
+  if (e.usize <= WHOLE && e.csize <= WHOLE) {
+    // Checked whole in memory before the file is made, then written with blocking calls: the four (open, write,
+    // time, close) cost far less CPU than the same as promises, each of which is a hand-off to a thread pool
+    // (measured on 8,000 20 KB files: 0.5-1.8 s of CPU against 3.8-3.9 s).
+    const data = await readWhole(r, e, dataStart, budget);
+    writeSmall(e, target, data);
+    budget.onBytes?.(data.length);
+    return;
+  }
   let out: FileHandle;
   try {
     out = await open(target, "wx", e.exec ? 0o755 : 0o644);
   } catch (err) {
-    const code = errCode(err);
-    if (code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR") {
-      throw invalid(`entry ${JSON.stringify(e.name)} appears twice or clashes with a folder`);
-    }
-    throw ioError(`Creating ${target}`, err);
+    throw createError(e, target, err);
   }
   try {
-    if (e.usize <= WHOLE && e.csize <= WHOLE) await extractWhole(r, e, dataStart, out, target, budget);
-    else await extractPieces(r, e, dataStart, out, target, budget);
+    await extractPieces(r, e, dataStart, out, target, budget);
     if (e.mtime !== undefined) {
       try {
         await out.utimes(e.mtime, e.mtime);
@@ -176,25 +183,37 @@ export async function extractFile(
   }
 }
 
+function createError(e: Entry, target: string, err: unknown): EnvelopeError {
+  const code = errCode(err);
+  if (code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP") {
+    return invalid(`entry ${JSON.stringify(e.name)} appears twice or clashes with a folder`);
+  }
+  return ioError(`Creating ${target}`, err);
+}
+
+/** Creates `target` holding `data`, with the entry's mode and time. */
+function writeSmall(e: Entry, target: string, data: Uint8Array): void {
+  let fd: number;
+  try {
+    fd = openSync(target, CREATE_NEW, e.exec ? 0o755 : 0o644);
+  } catch (err) {
+    throw createError(e, target, err);
+  }
+  try {
+    for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
+    if (e.mtime !== undefined) futimesSync(fd, e.mtime, e.mtime);
+  } catch (err) {
+    throw ioError(`Writing ${target}`, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function expandsPast(e: Entry): EnvelopeError {
   return tooLarge(
     `entry ${JSON.stringify(e.name)} expands past its declared size of ${e.usize} bytes`,
     "the archive is damaged or built to fill the disk; do not trust it",
   );
-}
-
-/** A small entry: read, inflated (at most its declared size) and checked in one piece, then written. */
-async function extractWhole(
-  r: Reader,
-  e: Entry,
-  dataStart: number,
-  out: FileHandle,
-  target: string,
-  budget: Budget,
-): Promise<void> {
-  const data = await readWhole(r, e, dataStart, budget);
-  await writeAll(out, data, target);
-  budget.onBytes?.(data.length);
 }
 
 /**
