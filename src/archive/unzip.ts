@@ -157,6 +157,10 @@ async function inParallel<T>(items: T[], limit: number, job: (item: T) => Promis
       } catch (err) {
         failure ??= { err };
       }
+      // Small entries complete without a turn of the event loop (blocking writes, reads from the window), which
+      // would starve the runtime's clean-up tasks: each inflate's native zlib state is freed by one, and 6,000
+      // files without a turn held ~40 MiB more at the peak. A turn every 64 entries keeps them running.
+      if (next % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));

@@ -79,9 +79,11 @@ export async function deliver(
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
       const gc = collector();
       let since = 0;
+      let writes = 0;
+      // Every 32 MiB, and every 1,024 writes: each small file's inflate holds native zlib state until collected.
       const onBytes = (n: number) => {
         since += n;
-        if (gc && since >= COLLECT_EVERY) {
+        if (gc && (since >= COLLECT_EVERY || ++writes % 1024 === 0)) {
           since = 0;
           gc();
         }
