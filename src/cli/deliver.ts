@@ -80,10 +80,10 @@ export async function deliver(
       const gc = collector();
       let since = 0;
       let writes = 0;
-      // Every 32 MiB, and every 1,024 writes: each small file's inflate holds native zlib state until collected.
+      // Every 32 MiB, and every 512 writes: each small file's inflate holds native zlib state until collected.
       const onBytes = (n: number) => {
         since += n;
-        if (gc && (since >= COLLECT_EVERY || ++writes % 1024 === 0)) {
+        if (gc && (since >= COLLECT_EVERY || ++writes % 512 === 0)) {
           since = 0;
           gc();
         }
