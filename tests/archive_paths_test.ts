@@ -15,7 +15,7 @@ const S_IFLNK = 0o120000 * 0x10000;
 const x = utf8.encode("x");
 const DOTDOT = "the path contains a .. segment";
 const DOT = "the path has an empty or . segment";
-const LINK = "it is a symbolic link, and links are never extracted";
+const LINK = "it is a symbolic link, and links are not extracted unless asked for";
 
 /** [label, entries, the entry that is refused, the reason the message must give]. */
 const UNSAFE: [string, Parameters<typeof craftZip>[0], string, string][] = [

@@ -19,6 +19,7 @@ import {
   makeTree,
   noise,
   openFiles,
+  type PyEntry,
   pyInfo,
   pyMakeArchive,
   python,
@@ -69,7 +70,7 @@ Deno.test("envelope layout: sorted by UTF-8 bytes, folder entries only for empty
       assert.deepEqual(e.time, [1980, 1, 1, 0, 0, 0]);
       if (e.name.endsWith("/")) assert.equal(e.mode, 0o40755);
       else {
-        assert.equal(e.method, 8);
+        assertDeflatedOnlyWhenSmaller(e);
         assert.equal(e.mode, e.name === "run.sh" ? 0o100755 : 0o100644);
       }
     }
@@ -105,19 +106,32 @@ function randomBytes(size: number): Uint8Array {
   return out;
 }
 
-Deno.test("files of 64 KiB or more whose first 64 KiB do not deflate smaller are stored; the rest are deflated", async () => {
+/** A file entry is deflated only when that made it smaller, else stored as is. */
+function assertDeflatedOnlyWhenSmaller(e: PyEntry): void {
+  if (e.method === 8) assert.ok(e.csize < e.size, `${e.name}: deflated to ${e.csize} from ${e.size}`);
+  else assert.deepEqual([e.method, e.csize], [0, e.size], `${e.name} is stored`);
+}
+
+Deno.test("files that deflate does not shrink are stored, whole (up to 1 MiB) or in pieces; the rest are deflated", async () => {
   await withTemp(async (t) => {
     const src = join(t, "src");
     await mkdir(src);
     const KiB = 1024;
+    const text = (n: number) => new TextEncoder().encode("a line of text that repeats\n".repeat(n));
     await writeFile(join(src, "random.bin"), randomBytes(200 * KiB + 17));
-    await writeFile(join(src, "random-exact.bin"), randomBytes(128 * KiB)); // ends on a piece boundary
-    await writeFile(join(src, "small-random.bin"), randomBytes(1000)); // under one piece: deflated, as Python does
-    await writeFile(join(src, "text.txt"), "a line of text that repeats\n".repeat(10_000));
-    // Only the first piece is looked at: random then zeros is stored whole.
-    const mixed = new Uint8Array(1024 * KiB);
-    mixed.set(randomBytes(64 * KiB));
+    await writeFile(join(src, "random-exact.bin"), randomBytes(128 * KiB));
+    await writeFile(join(src, "small-random.bin"), randomBytes(1000)); // under 1 KiB: deflate is tried, and loses
+    await writeFile(join(src, "tiny.txt"), "hi"); // deflate adds bytes
+    await writeFile(join(src, "text.txt"), text(10_000));
+    // Read in 1 MiB pieces: the first piece decides.
+    await writeFile(join(src, "big-text.txt"), text(120_000));
+    await writeFile(join(src, "big-random.bin"), randomBytes(3 * 1024 * KiB + 5));
+    const mixed = new Uint8Array(3 * 1024 * KiB);
+    mixed.set(randomBytes(1024 * KiB));
     await writeFile(join(src, "random-then-zeros.bin"), mixed);
+    const zerosThenRandom = new Uint8Array(3 * 1024 * KiB);
+    zerosThenRandom.set(randomBytes(1024 * KiB), 2 * 1024 * KiB);
+    await writeFile(join(src, "zeros-then-random.bin"), zerosThenRandom);
     await writeFile(join(src, "empty.bin"), new Uint8Array(0));
     const methods = async (level?: number) => {
       const bytes = await collect(zipDirectory(src, { level }));
@@ -129,15 +143,20 @@ Deno.test("files of 64 KiB or more whose first 64 KiB do not deflate smaller are
       const out = join(t, `out-${level}`);
       await extractZip(bytesStream(bytes, 100_000), out);
       await assertSameTree(src, out);
+      if (level !== 0) { for (const e of entries) assertDeflatedOnlyWhenSmaller(e); }
       return Object.fromEntries(entries.map((e) => [e.name, e.method]));
     };
     const expected = {
-      "empty.bin": 8,
+      "big-random.bin": 0,
+      "big-text.txt": 8,
+      "empty.bin": 0,
       "random-exact.bin": 0,
       "random-then-zeros.bin": 0,
       "random.bin": 0,
-      "small-random.bin": 8,
+      "small-random.bin": 0,
       "text.txt": 8,
+      "tiny.txt": 0,
+      "zeros-then-random.bin": 8,
     };
     assert.deepEqual(await methods(), expected);
     assert.deepEqual(await methods(1), expected);
@@ -170,10 +189,10 @@ Deno.test("make_archive layout lists the same names in the same order as Python'
       }
     }
 
-    // Every folder has a stored, empty entry; files are deflated.
+    // Every folder has a stored, empty entry; files are deflated when that makes them smaller.
     for (const e of ourEntries) {
       if (e.name.endsWith("/")) assert.deepEqual([e.method, e.size], [0, 0]);
-      else assert.equal(e.method, 8);
+      else assertDeflatedOnlyWhenSmaller(e);
     }
     assert.ok(ourNames.includes("empty/") && ourNames.includes("a/empty-inner/") && ourNames.includes("a/b/c/"));
     assert.equal(ourNames.slice(0, 3).join(" "), `a/ ${UNICODE_DIR}/ empty/`);
@@ -290,7 +309,8 @@ Deno.test("zipSingleFile makes a one-entry archive", async () => {
 Deno.test("cancelling a zip stream closes its file; an early failure cancels the source stream", async () => {
   await withTemp(async (t) => {
     await mkdir(join(t, "src"));
-    await writeFile(join(t, "src", "big.bin"), noise(1024 * 1024, 1));
+    // Over 1 MiB, so it is read in pieces and stays open while the stream is read.
+    await writeFile(join(t, "src", "big.bin"), noise(3 * 1024 * 1024, 1));
     const reader = zipDirectory(join(t, "src"), { level: 0 }).getReader();
     const first = await reader.read();
     assert.ok(!first.done && first.value.length > 0);

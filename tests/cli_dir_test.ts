@@ -187,3 +187,79 @@ Deno.test("cli: encrypt -d skips links out of the folder and says so; an output 
   assert.deepEqual(await leftovers(ws.path("t")), []);
   assert.equal(await pathExists(ws.path("t", "self.envl")), false);
 });
+
+Deno.test("cli: -d keeps modification times both ways (files and the empty folders the archive lists)", async () => {
+  await using ws = await workspace();
+  const k = await keyed(ws);
+  await Deno.mkdir(ws.path("t", "sub", "empty"), { recursive: true });
+  await Deno.writeTextFile(ws.path("t", "sub", "a.txt"), "a");
+  await Deno.writeFile(ws.path("t", "big.bin"), randomBytes(3 * 1024 * 1024));
+  const times: [string, number][] = [
+    ["sub/a.txt", Date.UTC(2003, 4, 5, 6, 7, 9) / 1000],
+    ["big.bin", Date.UTC(2015, 0, 2, 3, 4, 5) / 1000],
+    ["sub/empty", Date.UTC(2010, 10, 10, 10, 10, 11) / 1000],
+  ];
+  for (const [p, s] of times) await Deno.utime(ws.path("t", p), s, s);
+  let r = await ws.run(["encrypt", "-d", "t", ...k]);
+  assert.equal(r.code, 0, show(r));
+  r = await ws.run(["decrypt", "t.zip.envl", "-d", "r", ...k]);
+  assert.equal(r.code, 0, show(r));
+  for (const [p, s] of times) {
+    assert.equal(Math.round((await Deno.stat(ws.path("r", p))).mtime!.getTime() / 1000), s, p);
+  }
+});
+
+Deno.test("cli: --symlinks chooses what becomes of links: follow, skip or store on encrypt; refuse, skip or create on decrypt", async () => {
+  await using ws = await workspace();
+  const k = await keyed(ws);
+  await Deno.mkdir(ws.path("t", "d"), { recursive: true });
+  await Deno.writeTextFile(ws.path("t", "d", "f.txt"), "target");
+  await Deno.symlink("d/f.txt", ws.path("t", "to-file"));
+  await Deno.symlink("d", ws.path("t", "to-dir"));
+  const encrypt = async (how: string | undefined, out: string) => {
+    const r = await ws.run(["encrypt", "-d", "t", ...k, "-o", out, ...(how ? ["--symlinks", how] : [])]);
+    assert.equal(r.code, 0, show(r));
+    return r;
+  };
+  const restored = async (file: string, dir: string, how?: string) => {
+    const r = await ws.run(["decrypt", file, "-d", dir, ...k, ...(how ? ["--symlinks", how] : [])]);
+    return { r, tree: r.code === 0 ? [...(await snapshot(ws.path(dir))).keys()] : [] };
+  };
+  // follow (the default): the link to a file becomes a file; the link to a folder is skipped, with a warning.
+  let r = await encrypt(undefined, "follow.envl");
+  assert.match(r.stderr, /^warning: .*to-dir/m, show(r));
+  assert.deepEqual((await restored("follow.envl", "f")).tree, ["d/", "d/f.txt", "to-file"]);
+  assert.equal(await Deno.readTextFile(ws.path("f", "to-file")), "target");
+  // skip: every link is left out, each with a warning.
+  r = await encrypt("skip", "skip.envl");
+  assert.match(r.stderr, /^warning: .*to-file/m, show(r));
+  assert.deepEqual((await restored("skip.envl", "s")).tree, ["d/", "d/f.txt"]);
+  // store: links are stored as links; decrypt refuses them unless asked, then skips or creates them.
+  await encrypt("store", "store.envl");
+  const refused = await restored("store.envl", "x");
+  assertFailed(refused.r, "UNSAFE_PATH");
+  assert.equal(await pathExists(ws.path("x")), false);
+  const skipped = await restored("store.envl", "y", "skip");
+  assert.deepEqual(skipped.tree, ["d/", "d/f.txt"]);
+  assert.match(skipped.r.stderr, /^warning: .*to-dir/m, show(skipped.r));
+  assert.deepEqual((await restored("store.envl", "z", "create")).tree, [
+    "d/",
+    "d/f.txt",
+    "to-dir@link",
+    "to-file@link",
+  ]);
+  assert.equal(await Deno.readLink(ws.path("z", "to-dir")), "d");
+  assert.equal(await Deno.readTextFile(ws.path("z", "to-file")), "target");
+  // Bad values, and --symlinks without -d or with -r (one object per file), are usage errors.
+  for (
+    const argv of [
+      ["encrypt", "-d", "t", ...k, "--symlinks", "create"],
+      ["decrypt", "store.envl", "-d", "w", ...k, "--symlinks", "store"],
+      ["encrypt", "t/d/f.txt", ...k, "--symlinks", "skip"],
+      ["encrypt", "-r", "-d", "t", "-o", "s3://bucket/prefix/", ...k, "--symlinks", "skip"],
+    ]
+  ) {
+    r = await ws.run(argv);
+    assert.equal(r.code, 2, show(r));
+  }
+});

@@ -6,7 +6,7 @@
  *
  * @module
  */
-export { zipDirectory, zipSingleFile } from "./zip.ts";
-export type { ZipDirectoryOptions, ZipLayout, ZipSingleFileOptions } from "./zip.ts";
-export { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_BYTES, extractZip } from "./unzip.ts";
-export type { ExtractSummary, ExtractZipOptions } from "./unzip.ts";
+export { AHEAD, zipDirectory, zipSingleFile } from "./zip.ts";
+export type { Deflate, LinkPolicy, ZipDirectoryOptions, ZipLayout, ZipSingleFileOptions } from "./zip.ts";
+export { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_BYTES, EXTRACT_CONCURRENCY, extractZip } from "./unzip.ts";
+export type { ExtractLinkPolicy, ExtractSummary, ExtractZipOptions } from "./unzip.ts";

@@ -2,46 +2,69 @@
  * Deterministic, streaming zip archives of a directory tree.
  *
  * {@linkcode zipDirectory} returns a web `ReadableStream` of the archive
- * bytes. The tree is walked and files are read in 64 KiB pieces only when the
- * consumer pulls, so neither the archive nor any whole file is held in memory.
+ * bytes. Walking, reading and deflating run as one pipeline, driven by the
+ * consumer's reads: up to {@linkcode AHEAD} entries are read and deflated
+ * ahead of the one being written, so file reads (off the main thread) overlap
+ * with compression. Memory is bounded by that window, whatever the number of
+ * files: a file of up to 1 MiB is read and deflated whole, a larger one in
+ * 1 MiB pieces as they are written (zip_entry_data.ts).
  *
- * fflate's `Zip` writes the container (headers, data descriptors, central
- * directory); file data is deflated by `node:zlib` (native zlib on Deno and
- * Node), several times faster than fflate's JavaScript deflate. A file of
- * 64 KiB or more whose first 64 KiB do not shrink under deflate (random,
- * encrypted or already compressed data) is stored instead (method 0), since
- * deflating it is the slowest step and gains nothing; see `shouldStore`.
- * Smaller files, and every file at level 0, are deflated, as Python's
- * `make_archive` does.
+ * Deflate is native zlib (`node:zlib`). A file that deflate does not make
+ * smaller is stored (method 0) instead: for a file up to 1 MiB the two
+ * sizes are compared; for a larger file, its first 1 MiB decides (random,
+ * encrypted and already compressed data never shrink).
  *
- * Determinism: the same tree (names, contents, executable bits) always gives
- * the same bytes with the same zlib (pieces are always 64 KiB but the last,
- * so zlib sees the same input split the same way). Every entry carries the DOS epoch, 1980-01-01 00:00:00, as
- * its time; Unix mode `0644` for files, `0755` for files with any execute
- * bit, `0755` for directories; made-by "Unix"; a data descriptor (fflate
- * streams every entry). Entry names are UTF-8 paths relative to the
- * directory, `/`-separated, with no `./` and no top folder.
+ * Determinism: the same tree (names, contents, executable bits, and times
+ * when `times` is set) always gives the same bytes with the same zlib. The
+ * container is written here (zip_records.ts): a local header with the CRC
+ * and sizes for a file read whole, a data descriptor after a file read in
+ * pieces, then the central directory. Without `times`, every entry carries
+ * the DOS epoch, 1980-01-01 00:00:00; with `times`, each entry carries its
+ * modification time as a DOS time (local time, at 2-second resolution) and
+ * in an extended-timestamp extra field (0x5455, Unix seconds, which
+ * extractors such as Info-ZIP's and ours restore). Unix mode `0644` for
+ * files, `0755` for files with any execute bit, `0755` for directories;
+ * made-by "Unix". Entry names are UTF-8 paths relative to the directory,
+ * `/`-separated, with no `./` and no top folder.
  *
- * What is stored: regular files and directories. A symbolic link to a
- * regular file inside the tree is stored as a regular file with the target's
- * contents (as Python's `shutil.make_archive` does); any other link (to a
- * directory, out of the tree, or dangling), and special files (FIFOs,
- * sockets, devices), are skipped and reported through `onWarning`. Names
+ * What is stored: regular files and directories, and symbolic links as the
+ * `links` option says ({@linkcode LinkPolicy}): by default a link to a
+ * regular file inside the tree is stored as a regular file with the
+ * target's contents (as Python's `shutil.make_archive` does) and any other
+ * link is skipped. Special files (FIFOs, sockets, devices) are skipped. Names
  * that contain a backslash are skipped too, since no safe extractor,
  * including ours, would accept them, and so are names that are not valid
- * UTF-8 (the file system's listing cannot be read back under them).
+ * UTF-8 (the file system's listing cannot be read back under them). Every
+ * skip is reported through `onWarning`.
  *
- * Limits: fflate writes no ZIP64 records, so a file or an archive of 4 GiB or
+ * Limits: no ZIP64 records are written, so a file or an archive of 4 GiB or
  * more, or more than 65,535 entries, fails with `LIMIT_EXCEEDED` instead of
  * producing a corrupt archive.
  *
  * @module
  */
-import { type FileHandle, open, realpath, stat } from "node:fs/promises";
-import { constants as fsConstants } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { Zip, ZipPassThrough } from "fflate";
 import { EnvelopeError } from "../errors.ts";
+import { type Entry, ioError, type LinkPolicy, walkEnvelope, walkMakeArchive } from "./zip_walk.ts";
+import {
+  ATTR_DIR,
+  ATTR_EXEC,
+  ATTR_FILE,
+  ATTR_LINK,
+  checkLevel,
+  type Deflate,
+  deflateHere,
+  type Level,
+  type Prepared,
+  preparedBytes,
+  prepareFile,
+  ZIP32_LIMIT,
+} from "./zip_entry_data.ts";
+import { centralHeader, dataDescriptor, endRecord, type EntryRecord, localHeader } from "./zip_records.ts";
+
+export type { LinkPolicy } from "./zip_walk.ts";
+export type { Deflate } from "./zip_entry_data.ts";
 
 /** How the entries of a directory archive are laid out. */
 export type ZipLayout = "envelope" | "make_archive";
@@ -59,6 +82,10 @@ export interface ZipDirectoryOptions {
   layout?: ZipLayout;
   /** Deflate level 0-9 (default 6). */
   level?: number;
+  /** Keep each entry's modification time (default false: every entry is dated 1980-01-01). */
+  times?: boolean;
+  /** What to do with symbolic links (default `"follow"`). */
+  links?: LinkPolicy;
   /** Called with a message for each link or special file that is skipped. */
   onWarning?: (message: string) => void;
   /**
@@ -67,183 +94,135 @@ export interface ZipDirectoryOptions {
    * the folder being zipped must be excluded here or it would be archived.
    */
   exclude?: string[];
+  /** Deflate to use instead of zlib on this thread (a pool of workers, say); same output bytes. */
+  deflate?: Deflate;
 }
 
 /** Options for {@linkcode zipSingleFile}. */
 export interface ZipSingleFileOptions {
   /** Deflate level 0-9 (default 6). */
   level?: number;
+  /** Keep the file's modification time (default false). */
+  times?: boolean;
 }
 
-/** The size of each read from a file. */
-import { type Entry, ioError, walkEnvelope, walkMakeArchive } from "./zip_walk.ts";
-import {
-  checkLevel,
-  DOS_EPOCH,
-  type Level,
-  OS_UNIX,
-  PIECE,
-  readFull,
-  shouldStore,
-  ZipFileData,
-} from "./zip_entry_data.ts";
-
-const ATTR_FILE = 0o100644 * 0x10000;
-const ATTR_EXEC = 0o100755 * 0x10000;
-/** Unix directory mode plus the MS-DOS directory bit, as Python's zipfile writes. */
-const ATTR_DIR = 0o040755 * 0x10000 + 0x10;
-/** Offsets and sizes must stay below this without ZIP64. */
-const ZIP32_LIMIT = 0xffffffff;
+/** Entries read and deflated ahead of the one being written. */
+export const AHEAD = 8;
 const MAX_ENTRIES = 0xffff;
+
+function zip64Error(what: string): EnvelopeError {
+  return new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: ${what}, which needs ZIP64`, {
+    hint: "archive large files separately or encrypt them as single files",
+  });
+}
 
 /** Turns a lazy sequence of entries into a pull-driven stream of zip bytes. */
 function zipEntries(
   entries: () => AsyncIterator<Entry>,
   level: Level,
+  times: boolean,
+  deflate: Deflate,
 ): ReadableStream<Uint8Array> {
-  const queue: Uint8Array[] = [];
-  let failure: unknown = undefined;
-  let finished = false;
-  let emitted = 0;
-  let count = 0;
-  const zip = new Zip((err, chunk, final) => {
-    if (err) {
-      failure ??= err;
-      return;
-    }
-    emitted += chunk.length;
-    queue.push(chunk);
-    if (final) finished = true;
-  });
   let iterator: AsyncIterator<Entry> | undefined;
-  /** The file being added; `pending` is the length of a first piece already in the read buffer. */
-  let current: { fh: FileHandle; file: ZipFileData; name: string; size: number; pending?: number } | undefined;
-  let ended = false;
-  const readBuf = new Uint8Array(PIECE);
+  let walked = false;
+  let count = 0;
+  let offset = 0;
+  const ahead: Promise<Prepared>[] = [];
+  const central: EntryRecord[] = [];
+  /** The entry whose pieces are being written. */
+  let current: Prepared | undefined;
+  let done = false;
 
-  const closeCurrent = async () => {
+  const prepare = (e: Entry): Promise<Prepared> => {
+    if (++count > MAX_ENTRIES) {
+      return Promise.reject(
+        new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: more than ${MAX_ENTRIES} entries`, {
+          hint: "split the folder into several archives",
+        }),
+      );
+    }
+    const mtime = times ? e.mtime : undefined;
+    if (e.kind === "dir") return Promise.resolve(preparedBytes(e.name, new Uint8Array(0), ATTR_DIR, mtime));
+    if (e.kind === "link") {
+      return Promise.resolve(preparedBytes(e.name, new TextEncoder().encode(e.target), ATTR_LINK, mtime));
+    }
+    return prepareFile(e.name, e.path, e.exec ? ATTR_EXEC : ATTR_FILE, mtime, level, deflate);
+  };
+
+  /** Starts preparing entries until the window is full or the walk ended. */
+  const fill = async () => {
+    iterator ??= entries();
+    while (!walked && ahead.length < AHEAD) {
+      const next = await iterator.next();
+      if (next.done) {
+        walked = true;
+        break;
+      }
+      const p = prepare(next.value);
+      // Awaited in order later; this keeps an early failure from being reported as unhandled meanwhile.
+      p.catch(() => {});
+      ahead.push(p);
+    }
+  };
+
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+    offset += bytes.length;
+    if (offset >= ZIP32_LIMIT) throw zip64Error("it reached 4 GiB");
+    if (bytes.length > 0) controller.enqueue(bytes);
+  };
+
+  const abandon = async () => {
     const c = current;
     current = undefined;
-    if (c) {
-      c.file.terminate();
-      await c.fh.close().catch(() => {});
-    }
-  };
-
-  const addEntry = async (entry: Entry) => {
-    if (++count > MAX_ENTRIES) {
-      throw new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: more than ${MAX_ENTRIES} entries`, {
-        hint: "split the folder into several archives",
-      });
-    }
-    if (entry.kind === "dir") {
-      const d = new ZipPassThrough(entry.name);
-      d.mtime = DOS_EPOCH;
-      d.os = OS_UNIX;
-      d.attrs = ATTR_DIR;
-      zip.add(d);
-      d.push(new Uint8Array(0), true);
-      return;
-    }
-    let fh: FileHandle;
-    try {
-      // No following: a file swapped for a link after the listing is not read through it.
-      fh = await open(entry.path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
-    } catch (err) {
-      throw ioError(`Reading ${entry.path}`, err);
-    }
-    // The first piece is read before the entry is added: its local header names the method.
-    let first: number;
-    try {
-      first = await readFull(fh, readBuf);
-    } catch (err) {
-      await fh.close().catch(() => {});
-      throw ioError(`Reading ${entry.name}`, err);
-    }
-    const store = shouldStore(readBuf.subarray(0, first), level);
-    const file = new ZipFileData(entry.name, entry.exec ? ATTR_EXEC : ATTR_FILE, level, store);
-    zip.add(file);
-    current = { fh, file, name: entry.name, size: 0, pending: first };
-  };
-
-  /** Does one unit of work: one file piece, one new entry, or the end. */
-  const step = async () => {
-    if (current) {
-      const c = current;
-      // push resolves once zlib has consumed the piece, so one read buffer serves every piece.
-      const buf = readBuf;
-      let n = c.pending;
-      c.pending = undefined;
-      try {
-        n ??= await readFull(c.fh, buf);
-      } catch (err) {
-        throw ioError(`Reading ${c.name}`, err);
-      }
-      c.size += n;
-      if (c.size >= ZIP32_LIMIT || emitted + n >= ZIP32_LIMIT) {
-        throw new EnvelopeError(
-          "LIMIT_EXCEEDED",
-          `Creating the zip archive failed: ${c.name} makes it 4 GiB or more, which needs ZIP64`,
-          {
-            hint: "archive large files separately or encrypt them as single files",
-          },
-        );
-      }
-      const last = n < PIECE;
-      if (last) {
-        current = undefined;
-        await c.fh.close().catch(() => {});
-      }
-      try {
-        await c.file.push(buf.subarray(0, n), last);
-      } catch (err) {
-        c.file.terminate();
-        throw new EnvelopeError("IO_FAILED", `Creating the zip archive failed: compressing ${c.name} failed`, {
-          hint: "try again; if it persists, report it with the file",
-          cause: err,
-        });
-      }
-      return;
-    }
-    iterator ??= entries();
-    const next = await iterator.next();
-    if (next.done) {
-      ended = true;
-      zip.end();
-    } else {
-      await addEntry(next.value);
-    }
+    await c?.close();
+    await c?.pieces?.return(undefined).catch(() => {});
+    for (const p of ahead.splice(0)) await (await p.catch(() => undefined))?.close();
+    await iterator?.return?.(undefined);
   };
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        while (queue.length === 0 && !finished && !ended && failure === undefined) await step();
-        if (failure !== undefined) {
-          throw new EnvelopeError("IO_FAILED", "Creating the zip archive failed: the compressor reported an error", {
-            cause: failure,
-          });
+        if (current) {
+          const c = current;
+          const next = await c.pieces!.next();
+          if (!next.done) return emit(controller, next.value);
+          current = undefined;
+          return emit(controller, dataDescriptor(c.record));
         }
-        if (emitted >= ZIP32_LIMIT) {
-          throw new EnvelopeError(
-            "LIMIT_EXCEEDED",
-            "Creating the zip archive failed: it reached 4 GiB, which needs ZIP64",
-            {
-              hint: "archive large files separately or encrypt them as single files",
-            },
-          );
+        await fill();
+        const p = ahead.shift();
+        if (p === undefined) {
+          if (done) return;
+          done = true;
+          const start = offset;
+          const parts = central.map(centralHeader);
+          const size = parts.reduce((n, b) => n + b.length, 0);
+          const all = new Uint8Array(size + 22);
+          let o = 0;
+          for (const b of parts) all.set(b, o), o += b.length;
+          all.set(endRecord(central.length, size, start), size);
+          emit(controller, all);
+          controller.close();
+          return;
         }
-        while (queue.length > 0) controller.enqueue(queue.shift()!);
-        if (finished) controller.close();
+        const e = await p;
+        e.record.offset = offset;
+        central.push(e.record);
+        if (e.pieces) current = e;
+        const head = localHeader(e.record);
+        if (e.data === undefined) return emit(controller, head);
+        const both = new Uint8Array(head.length + e.data.length);
+        both.set(head);
+        both.set(e.data, head.length);
+        emit(controller, both);
       } catch (err) {
-        await closeCurrent();
-        await iterator?.return?.(undefined);
+        await abandon();
         throw err;
       }
     },
     async cancel() {
-      await closeCurrent();
-      await iterator?.return?.(undefined);
+      await abandon();
     },
   }, { highWaterMark: 0 });
 }
@@ -280,27 +259,42 @@ export function zipDirectory(dir: string, options: ZipDirectoryOptions = {}): Re
     });
   }
   const warn = options.onWarning ?? (() => {});
-  return zipEntries(async function* () {
-    let root: string;
-    try {
-      root = await realpath(dir);
-      if (!(await stat(root)).isDirectory()) {
-        throw new EnvelopeError("IO_FAILED", `Zipping ${dir} failed: it is not a folder`, {
-          hint: "pass a folder, or encrypt a single file directly",
-        });
+  const links = options.links ?? "follow";
+  if (links !== "follow" && links !== "skip" && links !== "store") {
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Creating the zip archive failed: unknown link policy ${String(links)}`,
+      {
+        hint: 'use "follow", "skip" or "store"',
+      },
+    );
+  }
+  return zipEntries(
+    async function* () {
+      let root: string;
+      try {
+        root = await realpath(dir);
+        if (!(await stat(root)).isDirectory()) {
+          throw new EnvelopeError("IO_FAILED", `Zipping ${dir} failed: it is not a folder`, {
+            hint: "pass a folder, or encrypt a single file directly",
+          });
+        }
+      } catch (err) {
+        throw ioError(`Zipping ${dir}`, err);
       }
-    } catch (err) {
-      throw ioError(`Zipping ${dir}`, err);
-    }
-    const walk = layout === "envelope" ? walkEnvelope : walkMakeArchive;
-    const exclude = new Set<string>();
-    for (const p of options.exclude ?? []) {
-      // The parent's real path, so links in the given path do not hide a match; the file need not exist yet.
-      const parent = await realpath(dirname(resolve(p))).catch(() => dirname(resolve(p)));
-      exclude.add(join(parent, basename(resolve(p))));
-    }
-    yield* walk({ root, warn, exclude }, root, "");
-  }, level);
+      const walk = layout === "envelope" ? walkEnvelope : walkMakeArchive;
+      const exclude = new Set<string>();
+      for (const p of options.exclude ?? []) {
+        // The parent's real path, so links in the given path do not hide a match; the file need not exist yet.
+        const parent = await realpath(dirname(resolve(p))).catch(() => dirname(resolve(p)));
+        exclude.add(join(parent, basename(resolve(p))));
+      }
+      yield* walk({ root, warn, exclude, links }, root, "");
+    },
+    level,
+    options.times === true,
+    options.deflate ?? deflateHere,
+  );
 }
 
 /**
@@ -327,22 +321,33 @@ export function zipSingleFile(
       },
     );
   }
-  return zipEntries(async function* () {
-    let st;
-    try {
-      st = await stat(path);
-    } catch (err) {
-      throw ioError(`Reading ${path}`, err);
-    }
-    if (!st.isFile()) {
-      throw new EnvelopeError("IO_FAILED", `Reading ${path} failed: it is not a regular file`, {
-        hint: "pass a regular file",
+  return zipEntries(
+    async function* () {
+      let st;
+      try {
+        st = await stat(path);
+      } catch (err) {
+        throw ioError(`Reading ${path}`, err);
+      }
+      if (!st.isFile()) {
+        throw new EnvelopeError("IO_FAILED", `Reading ${path} failed: it is not a regular file`, {
+          hint: "pass a regular file",
+        });
+      }
+      // The caller named this file, so a link given here is followed.
+      const real = await realpath(path).catch((err) => {
+        throw ioError(`Reading ${path}`, err);
       });
-    }
-    // The caller named this file, so a link given here is followed.
-    const real = await realpath(path).catch((err) => {
-      throw ioError(`Reading ${path}`, err);
-    });
-    yield { kind: "file", name, path: real, exec: (Number(st.mode) & 0o111) !== 0 };
-  }, level);
+      yield {
+        kind: "file",
+        name,
+        path: real,
+        exec: (Number(st.mode) & 0o111) !== 0,
+        mtime: Math.floor(Number(st.mtimeMs) / 1000),
+      };
+    },
+    level,
+    options.times === true,
+    deflateHere,
+  );
 }

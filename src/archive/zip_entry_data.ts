@@ -1,125 +1,113 @@
 /**
- * The data of one zip entry: read in 64 KiB pieces and deflated natively by
- * `node:zlib`, or stored when its first piece does not compress; fed to
- * fflate's `Zip` container writer as a `ZipInputFile`.
+ * Preparing one zip entry's data: a file of up to {@linkcode WHOLE} bytes
+ * is read and deflated in one call, and stored instead when deflate does not
+ * make it smaller; a larger file is read and deflated in pieces of
+ * {@linkcode PIECE} bytes, each deflated on its own and ended with a sync
+ * flush (so the pieces join into one deflate stream, as pigz's do), and
+ * stored instead when its first piece does not shrink. Deflate is native
+ * zlib (`node:zlib`), called through a {@linkcode Deflate} so that it can
+ * run off the main thread.
  *
  * @module
  */
-import type { FileHandle } from "node:fs/promises";
-import { createDeflateRaw, type DeflateRaw, deflateRawSync } from "node:zlib";
-import type { FlateError, ZipInputFile } from "fflate";
+import { type FileHandle, open } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { constants as zlibConstants, deflateRawSync } from "node:zlib";
 import { EnvelopeError } from "../errors.ts";
-import { crc32 } from "./unzip.ts";
+import { crc32, type EntryRecord, FLAG_DESCRIPTOR } from "./zip_records.ts";
+import { ioError } from "./zip_walk.ts";
 
-export const PIECE = 64 * 1024;
-/** The DOS epoch; fflate reads its local-time fields, so every time zone writes 0x0021/0x0000. */
-export const DOS_EPOCH = new Date(1980, 0, 1, 0, 0, 0);
-/** Made-by "Unix", so readers honour the mode in the high 16 bits of the attributes. */
-export const OS_UNIX = 3;
+/** Files up to this size are read, checked and deflated whole. */
+export const WHOLE = 1024 * 1024;
+/** Larger files are read and deflated in pieces of this size. */
+export const PIECE = 1024 * 1024;
+/** Sizes and offsets must stay below this without ZIP64. */
+export const ZIP32_LIMIT = 0xffffffff;
 
 export type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
-/** Bits 1-2 of the general-purpose flag for a deflate level (APPNOTE 4.4.4), as fflate's `ZipDeflate` sets them. */
+/**
+ * Raw deflate of `data` at `level`: with `final`, the stream's last block;
+ * without, blocks ended by a sync flush, so that the next piece's output
+ * can follow them.
+ */
+export type Deflate = (data: Uint8Array, level: Level, final: boolean) => Promise<Uint8Array>;
+
+/** {@linkcode Deflate} on this thread, with native zlib. */
+export const deflateHere: Deflate = (data, level, final) =>
+  Promise.resolve(
+    deflateRawSync(data, { level, finishFlush: final ? zlibConstants.Z_FINISH : zlibConstants.Z_SYNC_FLUSH }),
+  );
+
+/** Bits 1-2 of the general-purpose flag for a deflate level (APPNOTE 4.4.4). */
 export function levelFlag(level: Level): number {
-  return level === 1 ? 3 : level < 6 ? 2 : level === 9 ? 1 : 0;
+  return (level === 1 ? 3 : level < 6 ? 2 : level === 9 ? 1 : 0) << 1;
 }
+
+export const ATTR_FILE = 0o100644 * 0x10000;
+export const ATTR_EXEC = 0o100755 * 0x10000;
+/** Unix directory mode plus the MS-DOS directory bit, as Python's zipfile writes. */
+export const ATTR_DIR = 0o040755 * 0x10000 + 0x10;
+export const ATTR_LINK = 0o120777 * 0x10000;
+
+/** Bytes looked at to tell data that cannot compress. */
+const SAMPLE = 64 * 1024;
+/** Below this many bytes, deflate is simply tried. */
+const MIN_SAMPLE = 1024;
 
 /**
- * Whether to store a file rather than deflate it: only from level 1 (level 0
- * asks for deflate's stored blocks and gets them, as Python's zipfile does),
- * only for files of at least one full piece (smaller files are deflated like
- * Python's), and only when deflating that first piece does not shrink it.
- * The check costs one extra deflate of 64 KiB per such file; for random or
- * already compressed data it saves deflate's whole pass, the slowest step of
- * zipping. zlib gives the same bytes for the same piece and level, so the
- * choice is as deterministic as the deflated data.
+ * Whether `data` looks like it cannot compress: the order-0 entropy of its
+ * first 64 KiB is within the small-sample bias (about 184/n bits for n bytes
+ * of random data) of 8 bits a byte, as random, encrypted and already
+ * compressed data are; text and most binaries are far below. Deflate is then
+ * not even tried, which saves its slowest case (zlib runs about 5x slower on
+ * random bytes than on text). Data that is random byte by byte but repeats
+ * (the same block twice) is stored though deflate could shrink it: larger,
+ * never wrong.
  */
-export function shouldStore(first: Uint8Array, level: Level): boolean {
-  return level > 0 && first.length === PIECE && deflateRawSync(first, { level }).length >= first.length;
+export function looksIncompressible(data: Uint8Array): boolean {
+  const n = Math.min(data.length, SAMPLE);
+  if (n < MIN_SAMPLE) return false;
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < n; i++) counts[data[i]]++;
+  let h = 0;
+  for (let b = 0; b < 256; b++) {
+    const c = counts[b];
+    if (c > 0) h -= c * Math.log2(c / n);
+  }
+  return h / n > 7.9 - 184 / n;
 }
 
-/**
- * The data of one file entry for fflate's `Zip`: deflated by native zlib
- * (method 8) or stored as is (method 0). `Zip` sets `ondata` when the entry
- * is added and counts the compressed size itself; this keeps the CRC-32 and
- * size that it writes in the data descriptor and central directory.
- * {@linkcode push} resolves only once the piece has been taken (by zlib, or
- * copied), so the caller may reuse its buffer and reads no further ahead than
- * the consumer pulls.
- */
-export class ZipFileData implements ZipInputFile {
-  readonly filename: string;
-  size = 0;
-  crc = 0;
-  readonly compression: 0 | 8;
-  readonly flag: number;
-  readonly mtime = DOS_EPOCH;
-  readonly os = OS_UNIX;
-  readonly attrs: number;
-  ondata: (err: FlateError | null, data: Uint8Array, final: boolean) => void = () => {};
-  #zlib: DeflateRaw | undefined;
-  #failure: Error | undefined;
-  #onFailure: ((err: Error) => void) | undefined;
-
-  constructor(filename: string, attrs: number, level: Level, store: boolean) {
-    this.filename = filename;
-    this.attrs = attrs;
-    this.compression = store ? 0 : 8;
-    this.flag = store ? 0 : levelFlag(level);
-    if (store) return;
-    // A fixed output size keeps the chunks the same run to run (the deflate stream does not depend on it).
-    const zlib = createDeflateRaw({ level, chunkSize: PIECE });
-    zlib.on("data", (chunk: Uint8Array) => {
-      this.ondata(null, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), false);
-    });
-    zlib.on("error", (err: Error) => {
-      this.#failure ??= err;
-      this.#onFailure?.(err);
-    });
-    this.#zlib = zlib;
-  }
-
-  /** Adds one piece; with `last`, also flushes zlib and ends the entry. */
-  push(piece: Uint8Array, last: boolean): Promise<void> {
-    this.crc = crc32(this.crc, piece);
-    this.size += piece.length;
-    const zlib = this.#zlib;
-    if (!zlib) {
-      // Zip queues what it is given until it is read, and the caller reuses its buffer: copy.
-      this.ondata(null, piece.slice(), last);
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      if (this.#failure) return reject(this.#failure);
-      this.#onFailure = reject;
-      if (last) {
-        // "end" comes after the last "data", so the entry is complete when it resolves.
-        zlib.once("end", () => {
-          this.ondata(null, new Uint8Array(0), true);
-          resolve();
-        });
-        zlib.end(piece);
-      } else {
-        zlib.write(piece, (err) => (err ? reject(err) : resolve()));
-      }
-    });
-  }
-
-  /** Stops zlib; called by `Zip.terminate` and when the stream fails or is cancelled. */
-  terminate(): void {
-    this.#zlib?.destroy();
-  }
+/** An entry ready to write: its record, and its data whole or as pieces still to make. */
+export interface Prepared {
+  readonly record: EntryRecord;
+  /** The whole data after the local header (the record is complete). */
+  readonly data?: Uint8Array;
+  /**
+   * The data in pieces, made as they are asked for; the record's CRC and
+   * sizes are complete once it ends, and a data descriptor follows.
+   */
+  readonly pieces?: AsyncGenerator<Uint8Array>;
+  /** Closes the file (a no-op once the pieces ended). */
+  close(): Promise<void>;
 }
 
-export function checkLevel(level: number | undefined): Level {
-  if (level === undefined) return 6;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new EnvelopeError(
-      "INVALID_ARGUMENT",
-      `Creating the zip archive failed: level ${level} is not an integer from 0 to 9`,
-    );
-  }
-  return level as Level;
+const utf8 = new TextEncoder();
+
+/** A stored entry whose data is known: a folder, a link's target, an empty file. */
+export function preparedBytes(name: string, data: Uint8Array, attrs: number, mtime: number | undefined): Prepared {
+  const record: EntryRecord = {
+    nameBytes: utf8.encode(name),
+    method: 0,
+    flag: 0,
+    crc: crc32(0, data),
+    csize: data.length,
+    usize: data.length,
+    attrs,
+    mtime,
+    offset: 0,
+  };
+  return { record, data, close: () => Promise.resolve() };
 }
 
 /** Reads until `buf` is full or the file ends. */
@@ -131,4 +119,182 @@ export async function readFull(fh: FileHandle, buf: Uint8Array): Promise<number>
     got += bytesRead;
   }
   return got;
+}
+
+function tooBig(name: string): EnvelopeError {
+  return new EnvelopeError(
+    "LIMIT_EXCEEDED",
+    `Creating the zip archive failed: ${name} is 4 GiB or more, which needs ZIP64`,
+    { hint: "archive large files separately or encrypt them as single files" },
+  );
+}
+
+/**
+ * Opens and starts a file entry: a small file is read and deflated (or
+ * stored) whole; a large one gets its first piece read and the choice made,
+ * and the rest is read as the pieces are asked for.
+ *
+ * At level 0 every file is deflated with stored blocks (method 8), as
+ * Python's zipfile does at that level.
+ */
+export async function prepareFile(
+  name: string,
+  path: string,
+  attrs: number,
+  mtime: number | undefined,
+  level: Level,
+  deflate: Deflate,
+): Promise<Prepared> {
+  let fh: FileHandle;
+  try {
+    // No following: a file swapped for a link after the listing is not read through it.
+    fh = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    throw ioError(`Reading ${path}`, err);
+  }
+  let first: Uint8Array;
+  let n: number;
+  try {
+    const size = (await fh.stat()).size;
+    // One byte more than expected tells a file that grew since it was listed.
+    first = new Uint8Array(size <= WHOLE ? size + 1 : PIECE);
+    n = await readFull(fh, first);
+    if (size <= WHOLE && n <= size) {
+      await fh.close();
+      return await whole(name, first.subarray(0, n), attrs, mtime, level, deflate);
+    }
+  } catch (err) {
+    await fh.close().catch(() => {});
+    throw ioError(`Reading ${name}`, err);
+  }
+  // A grown file filled its buffer too, so only a short read ends the file.
+  return await streamed(name, fh, first.subarray(0, n), n < first.length, attrs, mtime, level, deflate);
+}
+
+async function whole(
+  name: string,
+  data: Uint8Array,
+  attrs: number,
+  mtime: number | undefined,
+  level: Level,
+  deflate: Deflate,
+): Promise<Prepared> {
+  const crc = crc32(0, data);
+  let out = data;
+  let method: 0 | 8 = 0;
+  if ((data.length > 0 && !looksIncompressible(data)) || level === 0) {
+    const z = await deflate(data, level, true);
+    if (z.length < data.length || level === 0) {
+      out = z;
+      method = 8;
+    }
+  }
+  const record: EntryRecord = {
+    nameBytes: utf8.encode(name),
+    method,
+    flag: method === 8 ? levelFlag(level) : 0,
+    crc,
+    csize: out.length,
+    usize: data.length,
+    attrs,
+    mtime,
+    offset: 0,
+  };
+  return { record, data: out, close: () => Promise.resolve() };
+}
+
+async function streamed(
+  name: string,
+  fh: FileHandle,
+  first: Uint8Array,
+  firstLast: boolean,
+  attrs: number,
+  mtime: number | undefined,
+  level: Level,
+  deflate: Deflate,
+): Promise<Prepared> {
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await fh.close().catch(() => {});
+  };
+  let firstOut: Uint8Array;
+  let store: boolean;
+  try {
+    store = level > 0 && looksIncompressible(first);
+    firstOut = store ? first : await deflate(first, level, firstLast);
+    store ||= level > 0 && firstOut.length >= first.length;
+  } catch (err) {
+    await close();
+    throw compressError(name, err);
+  }
+  const record: EntryRecord = {
+    nameBytes: utf8.encode(name),
+    method: store ? 0 : 8,
+    flag: FLAG_DESCRIPTOR | (store ? 0 : levelFlag(level)),
+    crc: 0,
+    csize: 0,
+    usize: 0,
+    attrs,
+    mtime,
+    offset: 0,
+  };
+  const take = (raw: Uint8Array, out: Uint8Array) => {
+    record.crc = crc32(record.crc, raw);
+    record.usize += raw.length;
+    record.csize += out.length;
+    if (record.usize >= ZIP32_LIMIT || record.csize >= ZIP32_LIMIT) throw tooBig(name);
+    return out;
+  };
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    try {
+      yield take(first, store ? first : firstOut);
+      let last = firstLast;
+      while (!last) {
+        const buf = new Uint8Array(PIECE);
+        let n: number;
+        try {
+          n = await readFull(fh, buf);
+        } catch (err) {
+          throw ioError(`Reading ${name}`, err);
+        }
+        last = n < PIECE;
+        const raw = buf.subarray(0, n);
+        if (store) {
+          if (n > 0) yield take(raw, raw);
+          continue;
+        }
+        let out: Uint8Array;
+        try {
+          out = await deflate(raw, level, last);
+        } catch (err) {
+          throw compressError(name, err);
+        }
+        yield take(raw, out);
+      }
+    } finally {
+      await close();
+    }
+  }
+  return { record, pieces: pieces(), close };
+}
+
+function compressError(name: string, err: unknown): EnvelopeError {
+  if (err instanceof EnvelopeError) return err;
+  return new EnvelopeError("IO_FAILED", `Creating the zip archive failed: compressing ${name} failed`, {
+    hint: "try again; if it persists, report it with the file",
+    cause: err,
+  });
+}
+
+export function checkLevel(level: number | undefined): Level {
+  if (level === undefined) return 6;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Creating the zip archive failed: level ${level} is not an integer from 0 to 9`,
+    );
+  }
+  return level as Level;
 }

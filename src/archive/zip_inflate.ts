@@ -8,10 +8,14 @@
  */
 import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { createInflateRaw } from "node:zlib";
+import { createInflateRaw, inflateRawSync } from "node:zlib";
+import { closeSync, constants as fsConstants, futimesSync, openSync, writeSync } from "node:fs";
 import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, tooLarge } from "./unzip_errors.ts";
 import type { Entry, Reader } from "./zip_reader.ts";
+import { crc32 } from "./zip_records.ts";
+
+export { crc32 };
 
 /** Compressed bytes read per file read. */
 const READ_PIECE = 64 * 1024;
@@ -25,25 +29,14 @@ const INFLATE_PIECE = 4096;
 const INFLATE_CHUNK = 64 * 1024;
 /** Inflated bytes gathered before a write. */
 const WRITE_BATCH = 256 * 1024;
-
-// ---- CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) ----
-
-const CRC_TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-/** Continues a CRC-32: start with `crc32(0, data)`. */
-export function crc32(crc: number, data: Uint8Array): number {
-  let c = ~crc;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
+/**
+ * Entries of up to this many bytes (declared, both packed and unpacked) are
+ * read and inflated in one call, with zlib's output capped at the declared
+ * size, and written in one write.
+ */
+const WHOLE = 1024 * 1024;
+/** A new file, never an existing one, never through a link. */
+const CREATE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
 
 // ---- raw deflate ----
 
@@ -161,29 +154,113 @@ export async function extractFile(
   target: string,
   budget: Budget,
 ): Promise<void> {
+  if (e.usize <= WHOLE && e.csize <= WHOLE) {
+    // Checked whole in memory before the file is made, then written with blocking calls: the four (open, write,
+    // time, close) cost far less CPU than the same as promises, each of which is a hand-off to a thread pool
+    // (measured on 8,000 20 KB files: 0.5-1.8 s of CPU against 3.8-3.9 s).
+    const data = await readWhole(r, e, dataStart, budget);
+    writeSmall(e, target, data);
+    budget.onBytes?.(data.length);
+    return;
+  }
   let out: FileHandle;
   try {
     out = await open(target, "wx", e.exec ? 0o755 : 0o644);
   } catch (err) {
-    const code = errCode(err);
-    if (code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR") {
-      throw invalid(`entry ${JSON.stringify(e.name)} appears twice or clashes with a folder`);
-    }
-    throw ioError(`Creating ${target}`, err);
+    throw createError(e, target, err);
   }
   try {
+    await extractPieces(r, e, dataStart, out, target, budget);
+    if (e.mtime !== undefined) {
+      try {
+        await out.utimes(e.mtime, e.mtime);
+      } catch (err) {
+        throw ioError(`Setting the time of ${target}`, err);
+      }
+    }
+  } finally {
+    await out.close().catch(() => {});
+  }
+}
+
+function createError(e: Entry, target: string, err: unknown): EnvelopeError {
+  const code = errCode(err);
+  if (code === "EEXIST" || code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP") {
+    return invalid(`entry ${JSON.stringify(e.name)} appears twice or clashes with a folder`);
+  }
+  return ioError(`Creating ${target}`, err);
+}
+
+/** Creates `target` holding `data`, with the entry's mode and time. */
+function writeSmall(e: Entry, target: string, data: Uint8Array): void {
+  let fd: number;
+  try {
+    fd = openSync(target, CREATE_NEW, e.exec ? 0o755 : 0o644);
+  } catch (err) {
+    throw createError(e, target, err);
+  }
+  try {
+    for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
+    if (e.mtime !== undefined) futimesSync(fd, e.mtime, e.mtime);
+  } catch (err) {
+    throw ioError(`Writing ${target}`, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function expandsPast(e: Entry): EnvelopeError {
+  return tooLarge(
+    `entry ${JSON.stringify(e.name)} expands past its declared size of ${e.usize} bytes`,
+    "the archive is damaged or built to fill the disk; do not trust it",
+  );
+}
+
+/**
+ * The data of an entry of up to 1 MiB, inflated and checked (size, CRC-32,
+ * bounds) in memory; for link targets and small files.
+ */
+export async function readWhole(r: Reader, e: Entry, dataStart: number, budget: Budget): Promise<Uint8Array> {
+  if (e.usize > WHOLE || e.csize > WHOLE) throw invalid(`entry ${JSON.stringify(e.name)} is too large to read whole`);
+  // Through the reader's 1 MiB window: neighbouring small entries (most of a many-file archive) share one read.
+  // The window is replaced, never overwritten, so this view stays valid while other entries load theirs.
+  const packed = await r.at(dataStart, e.csize);
+  let data = packed;
+  if (e.method === 8) {
+    if (e.csize === 0) throw invalid(`entry ${JSON.stringify(e.name)} has no deflate data`);
+    try {
+      // One byte over the declared size tells an entry that expands past it, without inflating more.
+      data = inflateRawSync(packed, { maxOutputLength: e.usize + 1 });
+    } catch (err) {
+      if ((err as { code?: string })?.code === "ERR_BUFFER_TOO_LARGE") throw expandsPast(e);
+      throw invalid(`entry ${JSON.stringify(e.name)} has broken deflate data (${(err as Error)?.message ?? err})`);
+    }
+  }
+  if (data.length > e.usize) throw expandsPast(e);
+  if (budget.total + data.length > budget.max) throw tooLarge(`it expands past the limit of ${budget.max} bytes`);
+  budget.total += data.length;
+  if (data.length !== e.usize) throw invalid(`entry ${JSON.stringify(e.name)} is shorter than its declared size`);
+  if (crc32(0, data) !== e.crc) throw invalid(`entry ${JSON.stringify(e.name)} fails its CRC-32 check`);
+  return data;
+}
+
+/** A large entry: read and inflated in pieces, each checked against the bounds before it is written. */
+async function extractPieces(
+  r: Reader,
+  e: Entry,
+  dataStart: number,
+  out: FileHandle,
+  target: string,
+  budget: Budget,
+): Promise<void> {
+  {
     let written = 0;
     let crc = 0;
     let batch: Uint8Array[] = [];
     let batchLen = 0;
     // Bounds are checked as bytes come out of the inflater, before they are queued for writing.
     const accept = (chunk: Uint8Array) => {
-      if (written + chunk.length > e.usize) {
-        throw tooLarge(
-          `entry ${JSON.stringify(e.name)} expands past its declared size of ${e.usize} bytes`,
-          "the archive is damaged or built to fill the disk; do not trust it",
-        );
-      }
+      if (written + chunk.length > e.usize) throw expandsPast(e);
       if (budget.total + chunk.length > budget.max) {
         throw tooLarge(`it expands past the limit of ${budget.max} bytes`);
       }
@@ -247,7 +324,5 @@ export async function extractFile(
     }
     if (written !== e.usize) throw invalid(`entry ${JSON.stringify(e.name)} is shorter than its declared size`);
     if (crc !== e.crc) throw invalid(`entry ${JSON.stringify(e.name)} fails its CRC-32 check`);
-  } finally {
-    await out.close().catch(() => {});
   }
 }

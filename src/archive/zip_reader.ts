@@ -10,6 +10,15 @@
 import type { FileHandle } from "node:fs/promises";
 import { invalid, ioError, tooLarge, unsafe } from "./unzip_errors.ts";
 import { decodeName, safeSegments } from "./zip_paths.ts";
+import { extraMtime } from "./zip_records.ts";
+
+/**
+ * What extraction does with a symbolic-link entry: `"refuse"` fails with
+ * `UNSAFE_PATH` before anything is written; `"skip"` leaves it out;
+ * `"create"` makes the link, when its target is relative and stays inside
+ * the output folder (others fail with `UNSAFE_PATH`).
+ */
+export type ExtractLinkPolicy = "refuse" | "skip" | "create";
 
 /** The signature of a local file header. */
 export const SIG_LOCAL = 0x04034b50;
@@ -22,13 +31,19 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
+/** The longest link target accepted (Linux's PATH_MAX). */
+const LINK_MAX = 4096;
 
 /** One entry of the central directory, checked. */
 export interface Entry {
   name: string;
   nameBytes: Uint8Array;
   dir: boolean;
+  /** A symbolic link: its data is the target. */
+  link: boolean;
   exec: boolean;
+  /** Modification time (Unix seconds) from an extended-timestamp field, if any. */
+  mtime?: number;
   method: number;
   crc: number;
   csize: number;
@@ -92,7 +107,11 @@ export interface Directory {
 }
 
 /** Reads and checks the central directory (at most `maxEntries` entries). */
-export async function readDirectory(r: Reader, maxEntries: number): Promise<Directory> {
+export async function readDirectory(
+  r: Reader,
+  maxEntries: number,
+  links: ExtractLinkPolicy = "refuse",
+): Promise<Directory> {
   if (r.size < 22) throw invalid("it is too short to be a zip archive");
   const tailLen = Math.min(r.size, 22 + 0xffff);
   const tailPos = r.size - tailLen;
@@ -190,12 +209,16 @@ export async function readDirectory(r: Reader, maxEntries: number): Promise<Dire
     if (flags & 1) throw invalid(`entry ${JSON.stringify(name)} is encrypted, which is not supported`);
     safeSegments(name);
     const type = (attrs >>> 16) & S_IFMT;
-    if (type === S_IFLNK) throw unsafe(name, "it is a symbolic link, and links are never extracted");
-    if (type !== 0 && type !== S_IFREG && type !== S_IFDIR) {
+    if (type === S_IFLNK && (links === "refuse" || name.endsWith("/"))) {
+      throw unsafe(name, "it is a symbolic link, and links are not extracted unless asked for");
+    }
+    if (type === S_IFLNK && usize > LINK_MAX) throw unsafe(name, `it is a link with a target over ${LINK_MAX} bytes`);
+    if (type !== 0 && type !== S_IFREG && type !== S_IFDIR && type !== S_IFLNK) {
       throw unsafe(name, "it is a special file, not a file or folder");
     }
     const host = madeBy >> 8;
-    const dir = name.endsWith("/") || type === S_IFDIR;
+    const link = type === S_IFLNK;
+    const dir = !link && (name.endsWith("/") || type === S_IFDIR);
     if (!dir && method !== 0 && method !== 8) {
       throw invalid(
         `entry ${JSON.stringify(name)} uses compression method ${method}; only stored and deflate are supported`,
@@ -208,6 +231,8 @@ export async function readDirectory(r: Reader, maxEntries: number): Promise<Dire
       name,
       nameBytes,
       dir,
+      link,
+      mtime: extraMtime(extra),
       exec: host === 3 && ((attrs >>> 16) & 0o100) !== 0,
       method,
       crc,

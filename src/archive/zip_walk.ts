@@ -1,25 +1,46 @@
 /**
- * Walking a directory for `zipDirectory`: sorted children, links kept inside
- * the tree, and the two entry orders (envelope, and Python `make_archive`).
+ * Walking a directory for `zipDirectory`: sorted children, what to do with
+ * symbolic links (follow those to files inside the tree, skip them all, or
+ * store those that stay inside the tree as links), and the two entry orders
+ * (envelope, and Python `make_archive`).
  *
  * @module
  */
-import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { lstat, readdir, readlink, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
+
+/**
+ * What zipping does with a symbolic link in the tree: `"follow"` stores a
+ * link to a regular file inside the tree as that file (other links are
+ * skipped); `"skip"` skips every link; `"store"` stores a link whose target
+ * is relative and stays inside the tree as a link entry (others are
+ * skipped). Every skipped link is reported through `onWarning`.
+ */
+export type LinkPolicy = "follow" | "skip" | "store";
 
 export interface DirEntry {
   kind: "dir";
   /** Relative name with the trailing `/`. */
   name: string;
+  /** Modification time, Unix seconds. */
+  mtime: number;
 }
 export interface FileEntry {
   kind: "file";
   name: string;
   path: string;
   exec: boolean;
+  mtime: number;
 }
-export type Entry = DirEntry | FileEntry;
+export interface LinkEntry {
+  kind: "link";
+  name: string;
+  /** The link's target text, relative and inside the tree. */
+  target: string;
+  mtime: number;
+}
+export type Entry = DirEntry | FileEntry | LinkEntry;
 
 export interface Child {
   name: string;
@@ -28,6 +49,31 @@ export interface Child {
   path: string;
   dir: boolean;
   exec: boolean;
+  mtime: number;
+  /** For a stored link: its target text. */
+  link?: string;
+}
+
+/**
+ * Whether a link at `name` (relative, `/`-separated) to the relative
+ * `target` stays inside the tree: `..` only at the start of the target, and
+ * never above the top. Checked the same way when zipping and extracting.
+ */
+export function linkStaysInside(name: string, target: string): boolean {
+  if (target === "" || target.startsWith("/") || target.includes("\\") || target.includes("\0")) return false;
+  if (/^[A-Za-z]:/.test(target)) return false;
+  let depth = name.split("/").length - 1;
+  let down = false;
+  for (const s of target.split("/")) {
+    if (s === "" || s === ".") continue;
+    if (s === "..") {
+      // After a downward step, the folder stepped into may itself be a link: ".." there is not lexical.
+      if (down || --depth < 0) return false;
+    } else {
+      down = true;
+    }
+  }
+  return true;
 }
 
 const utf8 = new TextEncoder();
@@ -61,6 +107,7 @@ export interface WalkContext {
   warn: (message: string) => void;
   /** Real paths to leave out silently. */
   exclude: Set<string>;
+  links: LinkPolicy;
 }
 
 /** Lists the storable children of a folder, warning about and dropping the rest. */
@@ -91,7 +138,22 @@ export async function readChildren(ctx: WalkContext, dir: string, rel: string): 
       warn(`Skipped ${relName}: it vanished while zipping or its name is not valid UTF-8`);
       continue;
     }
-    if (st.isSymbolicLink()) {
+    let link: string | undefined;
+    if (st.isSymbolicLink() && ctx.links === "skip") {
+      warn(`Skipped link ${relName}: links are skipped`);
+      continue;
+    }
+    if (st.isSymbolicLink() && ctx.links === "store") {
+      try {
+        link = await readlink(path);
+      } catch (err) {
+        throw ioError(`Reading link ${path}`, err);
+      }
+      if (!linkStaysInside(relName, link)) {
+        warn(`Skipped link ${relName}: its target ${JSON.stringify(link)} is not a relative path inside the folder`);
+        continue;
+      }
+    } else if (st.isSymbolicLink()) {
       let target: string;
       let tst;
       try {
@@ -115,13 +177,15 @@ export async function readChildren(ctx: WalkContext, dir: string, rel: string): 
       warn(`Skipped ${relName}: not a regular file or folder`);
       continue;
     }
-    const isDir = st.isDirectory();
+    const isDir = link === undefined && st.isDirectory();
     out.push({
       name,
       key: utf8.encode(isDir ? name + "/" : name),
       path: readPath,
       dir: isDir,
       exec: !isDir && (Number(st.mode) & 0o111) !== 0,
+      mtime: Math.floor(Number(st.mtimeMs) / 1000),
+      link,
     });
   }
   return out.sort((a, b) => compareBytes(a.key, b.key));
@@ -132,13 +196,24 @@ export async function readChildren(ctx: WalkContext, dir: string, rel: string): 
  * files and `name/` for folders makes a depth-first walk produce exactly the
  * global byte order.
  */
-export async function* walkEnvelope(ctx: WalkContext, dir: string, rel: string): AsyncGenerator<Entry> {
+export async function* walkEnvelope(
+  ctx: WalkContext,
+  dir: string,
+  rel: string,
+  mtime = 0,
+): AsyncGenerator<Entry> {
   const children = await readChildren(ctx, dir, rel);
-  if (rel !== "" && children.length === 0) yield { kind: "dir", name: rel };
+  if (rel !== "" && children.length === 0) yield { kind: "dir", name: rel, mtime };
   for (const c of children) {
-    if (c.dir) yield* walkEnvelope(ctx, c.path, rel + c.name + "/");
-    else yield { kind: "file", name: rel + c.name, path: c.path, exec: c.exec };
+    if (c.dir) yield* walkEnvelope(ctx, c.path, rel + c.name + "/", c.mtime);
+    else yield leaf(rel, c);
   }
+}
+
+function leaf(rel: string, c: Child): FileEntry | LinkEntry {
+  return c.link !== undefined
+    ? { kind: "link", name: rel + c.name, target: c.link, mtime: c.mtime }
+    : { kind: "file", name: rel + c.name, path: c.path, exec: c.exec, mtime: c.mtime };
 }
 
 /** Entries in the order of Python's `_make_zipfile` over an `os.walk` whose listings are sorted. */
@@ -146,7 +221,7 @@ export async function* walkMakeArchive(ctx: WalkContext, dir: string, rel: strin
   const children = await readChildren(ctx, dir, rel);
   const dirs = children.filter((c) => c.dir);
   const files = children.filter((c) => !c.dir);
-  for (const d of dirs) yield { kind: "dir", name: rel + d.name + "/" };
-  for (const f of files) yield { kind: "file", name: rel + f.name, path: f.path, exec: f.exec };
+  for (const d of dirs) yield { kind: "dir", name: rel + d.name + "/", mtime: d.mtime };
+  for (const f of files) yield leaf(rel, f);
   for (const d of dirs) yield* walkMakeArchive(ctx, d.path, rel + d.name + "/");
 }

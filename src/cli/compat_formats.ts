@@ -7,7 +7,8 @@
  * @module
  */
 import { basename } from "node:path";
-import { zipDirectory, zipSingleFile } from "../archive/zip.ts";
+import { type LinkPolicy, zipDirectory, zipSingleFile } from "../archive/zip.ts";
+import { DIR_LEVEL, dirZipOptions } from "./dir_options.ts";
 import { usageError } from "./args.ts";
 import { EnvelopeError } from "../errors.ts";
 import { sameContext } from "../format/context.ts";
@@ -31,6 +32,8 @@ export interface CompatEncryptOptions {
   specs: string[];
   context: Record<string, string>;
   force: boolean;
+  /** `--symlinks` for -d. */
+  links?: LinkPolicy;
 }
 
 function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", format: string, example: string): string {
@@ -86,9 +89,9 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<Outcome> {
   let zipped: ReadableStream<Uint8Array>;
   if (opts.dir !== undefined) {
     await checkDir(opts.dir);
-    zipped = zipDirectory(opts.dir, { layout: "make_archive" });
+    zipped = zipDirectory(opts.dir, { ...dirZipOptions(opts.links ?? "follow"), layout: "make_archive" });
   } else {
-    zipped = zipSingleFile(opts.input!, basename(opts.input!));
+    zipped = zipSingleFile(opts.input!, basename(opts.input!), { level: DIR_LEVEL, times: true });
   }
   // bytesIn counts the zip the Fernet token holds.
   const read = byteCounter();
@@ -102,7 +105,12 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<Outcome> {
     arn = raw.keyId;
     try {
       require32(raw.plaintext, `AWS KMS GenerateDataKey with key ${keyId}`);
-      file = await sealNitroStream(zipped, raw.plaintext, raw.ciphertextBlob);
+      // progress() also paces garbage collection, which keeps a long stream's dead buffers from piling up.
+      file = await sealNitroStream(
+        zipped.pipeThrough(progress("encrypting", undefined)),
+        raw.plaintext,
+        raw.ciphertextBlob,
+      );
     } finally {
       raw.plaintext.fill(0);
     }
@@ -142,7 +150,7 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<Outcome> {
   let size: number | undefined;
   if (opts.dir !== undefined) {
     await checkDir(opts.dir);
-    source = zipDirectory(opts.dir);
+    source = zipDirectory(opts.dir, dirZipOptions(opts.links ?? "follow"));
   } else {
     const inp = await openInput(input!);
     source = inp.stream;
@@ -286,9 +294,19 @@ async function decryptNitro(
 ): Promise<string> {
   if (req.context !== undefined) requireContext({}, req.context, "Nitro-enclave");
   // Verified (HMAC over the whole token) before the first plaintext byte, so stdout is safe too.
-  const opened = await openNitroInput(req.input, p.stream, req, req.maxSize);
+  // Through progress() both ways, which paces garbage collection on the verifying pass and the decrypting one.
+  const opened = await openNitroInput(
+    req.input,
+    p.stream.pipeThrough(progress("verifying", undefined)),
+    req,
+    req.maxSize,
+  );
   try {
-    return await deliver(opened.plaintext.pipeThrough(count), req, () => defaultOutputName(req.input, req.suffix));
+    return await deliver(
+      opened.plaintext.pipeThrough(progress("decrypting", undefined)).pipeThrough(count),
+      req,
+      () => defaultOutputName(req.input, req.suffix),
+    );
   } catch (err) {
     await opened.plaintext.cancel().catch(() => {});
     throw err;

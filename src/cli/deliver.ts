@@ -8,12 +8,13 @@
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
 import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
 import type { TrustOptions } from "./trust_flags.ts";
 import { gcPacer } from "./gc.ts";
 import { ioError } from "./io_errors.ts";
-import { note } from "./output.ts";
+import { note, warn } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 import { importLater } from "../import_later.ts";
 
@@ -56,6 +57,8 @@ export interface DecryptRequest {
   readonly suffix?: string;
   /** `--parallelism`: threads at work on an envelope message (envelope/parallel.ts). */
   readonly parallelism?: number;
+  /** `--symlinks` with -d: what becomes of link entries (default refuse). */
+  readonly links?: ExtractLinkPolicy;
 }
 
 /** The values of `decrypt --format`. */
@@ -84,13 +87,20 @@ export async function deliver(
     try {
       const zipPath = join(tmp, "archive.zip");
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
-      const onBytes = gcPacer(undefined);
+      // Every 32 MiB, and every 512 writes: each small file's inflate holds native zlib state until collected.
+      const onBytes = gcPacer(undefined, 512);
       // The zip reader (and node:zlib) load only for a folder: a file's decrypt does not pay for them.
       const { extractZip } = await importLater<typeof import("../archive/unzip.ts")>(
         import.meta.url,
         "../archive/unzip.ts",
       );
-      await extractZip(zipPath, outDir, { force: req.force, maxTotalBytes: req.maxSize, onBytes });
+      await extractZip(zipPath, outDir, {
+        force: req.force,
+        maxTotalBytes: req.maxSize,
+        onBytes,
+        links: req.links,
+        onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)),
+      });
     } finally {
       await rm(tmp, { recursive: true, force: true });
       forget();

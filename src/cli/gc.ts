@@ -41,16 +41,20 @@ export const COLLECT_EVERY = 32 * 1024 * 1024;
  * {@linkcode COLLECT_EVERY} bytes. `expected` is the size of the data when
  * known: below {@linkcode COLLECT_EVERY} nothing is loaded and the counter
  * does nothing; otherwise (or when unknown) the collector loads in the
- * background, long before the first 32 MiB have passed.
+ * background, long before the first 32 MiB have passed. With `everyCalls`,
+ * it also collects every that many calls (extraction: each small file's
+ * inflate holds native zlib state until collected).
  */
-export function gcPacer(expected: number | undefined): (bytes: number) => void {
-  if (expected !== undefined && expected < COLLECT_EVERY) return () => {};
+export function gcPacer(expected: number | undefined, everyCalls = 0): (bytes: number) => void {
+  if (expected !== undefined && expected < COLLECT_EVERY && everyCalls === 0) return () => {};
   let gc: Gc | null = null;
   loadCollector().then((found) => gc = found);
   let since = 0;
+  let calls = 0;
   return (bytes) => {
     since += bytes;
-    if (since >= COLLECT_EVERY && gc) {
+    calls++;
+    if (gc && (since >= COLLECT_EVERY || (everyCalls > 0 && calls % everyCalls === 0))) {
       since = 0;
       gc();
     }

@@ -123,7 +123,12 @@ Options:
   -o, --output PATH     where to write (- for stdout); default: INPUT${SUFFIX}, or
                         DIR.zip${SUFFIX} with -d; stdin goes to stdout; with -r DIR,
                         a folder to rebuild the tree in
-  -d, --dir DIR         encrypt a directory as one message (a deterministic zip, streamed)
+  -d, --dir DIR         encrypt a directory as one message (a zip made as it is
+                        read, keeping modification times; see docs/cli.md)
+  --symlinks HOW        links in DIR with -d: follow (default: a link to a file
+                        inside DIR is stored as that file), skip, or store (links
+                        whose target is relative and inside DIR, as links); every
+                        other link is skipped with a warning
   -r, --recursive       encrypt each file under the DIR INPUTs (links skipped, and
                         files already ending in the suffix), beside it or under -o
   -a, --armor           write text (base64 between BEGIN/END lines), not binary
@@ -179,7 +184,10 @@ Options:
   -o, --output PATH     where to write (- for stdout); default: INPUT without
                         ${SUFFIX} (or a Nitro file's .encrypted); stdin goes to stdout
   -d, --dir OUTDIR      the message holds a directory: extract it into OUTDIR,
-                        refusing absolute paths, .. and links out of OUTDIR
+                        refusing absolute paths, .. and links out of OUTDIR;
+                        modification times are restored
+  --symlinks HOW        link entries with -d: refuse (default, UNSAFE_PATH),
+                        skip, or create (relative targets inside OUTDIR only)
   -k, --key KEY         a key to unwrap with (repeatable; default: what the header names)
   -i, --identity FILE   an age identity file (AGE-SECRET-KEY-1..., AGE-SECRET-KEY-PQ-1...)
   -c, --context N=V     require exactly this encryption context (repeatable)

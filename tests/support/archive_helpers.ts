@@ -119,7 +119,7 @@ import json, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
     bad = z.testzip()
     print(json.dumps({"bad": bad, "entries": [
-        {"name": i.filename, "method": i.compress_type, "size": i.file_size,
+        {"name": i.filename, "method": i.compress_type, "size": i.file_size, "csize": i.compress_size,
          "mode": i.external_attr >> 16, "time": list(i.date_time)} for i in z.infolist()]}))
 `;
 
@@ -127,6 +127,7 @@ export interface PyEntry {
   name: string;
   method: number;
   size: number;
+  csize: number;
   mode: number;
   time: number[];
 }

@@ -32,6 +32,7 @@ import { dirname, join } from "node:path";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 import { importLater } from "../../import_later.ts";
+import { extractLinks, SYMLINK_FLAG } from "../dir_options.ts";
 
 export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -51,6 +52,7 @@ export const FLAGS = [
   { name: "armor", short: "a", kind: "boolean" },
   { name: "no-key-cache", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  SYMLINK_FLAG,
   ...BATCH_FLAGS,
   ...TRUST_FLAGS,
 ] as const;
@@ -122,7 +124,11 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     suffix,
     armor: Boolean(flags.armor),
     parallelism: readParallelism(flags, "decrypt"),
+    links: extractLinks(flags.symlinks as string | undefined),
   };
+  if (flags.symlinks !== undefined && req.dir === undefined) {
+    throw usageError("decrypt", "Reading --symlinks failed: it applies to -d OUTDIR only");
+  }
   if (flags.recursive && isObjectUrl(req.input)) {
     // -r s3://BUCKET/PREFIX/ -o DIR: one file per .envl object (object_batch.ts).
     if (req.output === undefined || req.dir !== undefined) {

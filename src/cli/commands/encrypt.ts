@@ -21,10 +21,11 @@ import { byteCounter, filesUnder, finish, type Outcome, readSuffix, runAll } fro
 import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
-import { detail, guardTerminal, note, progress, say, warn } from "../output.ts";
+import { detail, guardTerminal, note, progress, say } from "../output.ts";
 import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { USAGE } from "../usage.ts";
 import { importLater } from "../../import_later.ts";
+import { dirZipOptions, SYMLINK_FLAG, zipLinks } from "../dir_options.ts";
 
 export const FLAGS = [
   { name: "output", short: "o", kind: "string" },
@@ -41,6 +42,7 @@ export const FLAGS = [
   { name: "armor", short: "a", kind: "boolean" },
   { name: "no-key-cache", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
+  SYMLINK_FLAG,
   ...OBJECT_FLAGS,
   ...BATCH_FLAGS,
 ] as const;
@@ -70,6 +72,10 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const upload = readObjectFlags(flags, "encrypt");
   const suffix = readSuffix(flags.suffix as string | undefined, "encrypt");
   const parallelism = readParallelism(flags, "encrypt");
+  const links = zipLinks(flags.symlinks as string | undefined);
+  if (flags.symlinks !== undefined && (dir === undefined || flags.recursive)) {
+    throw usageError("encrypt", "Reading --symlinks failed: it applies to -d DIR (one archive) only");
+  }
 
   if (format !== "envelope") {
     if (flags.armor) throw usageError("encrypt", `Reading --armor failed: the ${format} format has no text armor`);
@@ -88,6 +94,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       specs,
       context,
       force,
+      links,
     });
     return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
   }
@@ -150,6 +157,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     upload,
     armor: Boolean(flags.armor),
     parallelism,
+    links,
   };
 
   if (positionals.length > 1 || (flags.recursive && dir === undefined)) {
@@ -217,6 +225,8 @@ interface EncryptJob {
   readonly force: boolean;
   readonly upload: UploadFlags;
   readonly cache?: DataKeyCache;
+  /** `--symlinks` with -d: what becomes of links in the folder. */
+  readonly links?: ReturnType<typeof zipLinks>;
   /** `-a`: write the text armor (docs/FORMAT.md §11). */
   readonly armor?: boolean;
   /** Create the output's folder (for -r DIR -o OUTDIR). */
@@ -234,7 +244,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
       import.meta.url,
       "../../archive/zip.ts",
     );
-    source = zipDirectory(job.dir, { onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) });
+    source = zipDirectory(job.dir, dirZipOptions(job.links ?? zipLinks(undefined)));
   } else {
     const inp = await openInput(job.input);
     source = inp.stream;

@@ -1,0 +1,205 @@
+/**
+ * The records a zip writer emits (APPNOTE 6.3.10): local file header, data
+ * descriptor, central directory header, end of central directory; the
+ * MS-DOS date and time; the extended-timestamp extra field (0x5455, "UT",
+ * Info-ZIP), which carries the modification time in Unix seconds; and
+ * CRC-32, native where the runtime has `zlib.crc32`.
+ *
+ * @module
+ */
+import * as zlib from "node:zlib";
+
+const SIG_LOCAL = 0x04034b50;
+const SIG_DESCRIPTOR = 0x08074b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_END = 0x06054b50;
+/** Version 2.0: deflate, folders, data descriptors. */
+const VERSION = 20;
+/** Made-by "Unix", so readers honour the mode in the high 16 bits of the attributes. */
+const MADE_BY = (3 << 8) | VERSION;
+/** Bit 3: sizes and CRC follow the data in a descriptor. */
+export const FLAG_DESCRIPTOR = 0x0008;
+/** Bit 11: the name is UTF-8 (set, as Python's zipfile does, when it is not ASCII). */
+const FLAG_UTF8 = 0x0800;
+/** The extended-timestamp extra field's id. */
+export const EXTRA_TIME = 0x5455;
+/** 1980-01-01 00:00:00 as MS-DOS date (high 16 bits) and time (low 16 bits). */
+const DOS_EPOCH = (((1980 - 1980) << 9 | 1 << 5 | 1) << 16) >>> 0;
+
+// ---- CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) ----
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/** The table-driven CRC-32, for runtimes without `zlib.crc32` (Node before 20.15). */
+export function crc32Js(crc: number, data: Uint8Array): number {
+  let c = ~crc;
+  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+/** Continues a CRC-32 (start with `crc32(0, data)`); `node:zlib`'s native one where there is one. */
+export function crc32(crc: number, data: Uint8Array): number {
+  return native !== undefined ? native(data, crc) : crc32Js(crc, data);
+}
+
+/** What the records of one entry say. */
+export interface EntryRecord {
+  readonly nameBytes: Uint8Array;
+  /** 0 stored, 8 deflate. */
+  readonly method: 0 | 8;
+  /** General-purpose flag bits besides UTF-8 (the deflate level bits, {@linkcode FLAG_DESCRIPTOR}). */
+  readonly flag: number;
+  crc: number;
+  csize: number;
+  usize: number;
+  /** External attributes (Unix mode in the high 16 bits). */
+  readonly attrs: number;
+  /** Modification time in Unix seconds, or `undefined` for the fixed 1980-01-01 and no extra field. */
+  readonly mtime?: number;
+  /** Where the local header starts. */
+  offset: number;
+}
+
+/** MS-DOS date (high 16 bits) and time (low 16 bits) of `seconds` in local time, clamped to 1980-2107. */
+export function dosDateTime(seconds: number | undefined): number {
+  if (seconds === undefined) return DOS_EPOCH;
+  const d = new Date(seconds * 1000);
+  const year = d.getFullYear();
+  if (!(year >= 1980)) return DOS_EPOCH;
+  if (year > 2107) return ((127 << 9 | 12 << 5 | 31) << 16 | 23 << 11 | 59 << 5 | 29) >>> 0;
+  const date = (year - 1980) << 9 | (d.getMonth() + 1) << 5 | d.getDate();
+  const time = d.getHours() << 11 | d.getMinutes() << 5 | d.getSeconds() >> 1;
+  return ((date << 16) | time) >>> 0;
+}
+
+/** Whether `seconds` fits the extended timestamp's unsigned 32-bit field. */
+function timeFits(seconds: number | undefined): seconds is number {
+  return seconds !== undefined && Number.isInteger(seconds) && seconds >= 0 && seconds <= 0xffffffff;
+}
+
+function put16(b: DataView, o: number, v: number): void {
+  b.setUint16(o, v, true);
+}
+function put32(b: DataView, o: number, v: number): void {
+  b.setUint32(o, v >>> 0, true);
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 0x7f) return false;
+  return true;
+}
+
+/** The extended-timestamp field: flags bit 0 (modification time), then the time; the same in both headers. */
+function timeExtra(e: EntryRecord): Uint8Array {
+  if (!timeFits(e.mtime)) return new Uint8Array(0);
+  const out = new Uint8Array(9);
+  const v = new DataView(out.buffer);
+  put16(v, 0, EXTRA_TIME);
+  put16(v, 2, 5);
+  out[4] = 1;
+  put32(v, 5, e.mtime);
+  return out;
+}
+
+function flagOf(e: EntryRecord): number {
+  return e.flag | (isAscii(e.nameBytes) ? 0 : FLAG_UTF8);
+}
+
+/** The local file header; with {@linkcode FLAG_DESCRIPTOR} its CRC and sizes are zero (the descriptor has them). */
+export function localHeader(e: EntryRecord): Uint8Array {
+  const extra = timeExtra(e);
+  const out = new Uint8Array(30 + e.nameBytes.length + extra.length);
+  const v = new DataView(out.buffer);
+  const later = (e.flag & FLAG_DESCRIPTOR) !== 0;
+  const dos = dosDateTime(e.mtime);
+  put32(v, 0, SIG_LOCAL);
+  put16(v, 4, VERSION);
+  put16(v, 6, flagOf(e));
+  put16(v, 8, e.method);
+  put16(v, 10, dos & 0xffff);
+  put16(v, 12, dos >>> 16);
+  put32(v, 14, later ? 0 : e.crc);
+  put32(v, 18, later ? 0 : e.csize);
+  put32(v, 22, later ? 0 : e.usize);
+  put16(v, 26, e.nameBytes.length);
+  put16(v, 28, extra.length);
+  out.set(e.nameBytes, 30);
+  out.set(extra, 30 + e.nameBytes.length);
+  return out;
+}
+
+/** The data descriptor (with its optional signature, as every mainstream writer puts it). */
+export function dataDescriptor(e: EntryRecord): Uint8Array {
+  const out = new Uint8Array(16);
+  const v = new DataView(out.buffer);
+  put32(v, 0, SIG_DESCRIPTOR);
+  put32(v, 4, e.crc);
+  put32(v, 8, e.csize);
+  put32(v, 12, e.usize);
+  return out;
+}
+
+/** The central directory header of an entry. */
+export function centralHeader(e: EntryRecord): Uint8Array {
+  const extra = timeExtra(e);
+  const out = new Uint8Array(46 + e.nameBytes.length + extra.length);
+  const v = new DataView(out.buffer);
+  const dos = dosDateTime(e.mtime);
+  put32(v, 0, SIG_CENTRAL);
+  put16(v, 4, MADE_BY);
+  put16(v, 6, VERSION);
+  put16(v, 8, flagOf(e));
+  put16(v, 10, e.method);
+  put16(v, 12, dos & 0xffff);
+  put16(v, 14, dos >>> 16);
+  put32(v, 16, e.crc);
+  put32(v, 20, e.csize);
+  put32(v, 24, e.usize);
+  put16(v, 28, e.nameBytes.length);
+  put16(v, 30, extra.length);
+  // comment length, disk number start, internal attributes: zero
+  put32(v, 38, e.attrs);
+  put32(v, 42, e.offset);
+  out.set(e.nameBytes, 46);
+  out.set(extra, 46 + e.nameBytes.length);
+  return out;
+}
+
+/** The end of central directory record. */
+export function endRecord(count: number, cdSize: number, cdOffset: number): Uint8Array {
+  const out = new Uint8Array(22);
+  const v = new DataView(out.buffer);
+  put32(v, 0, SIG_END);
+  put16(v, 8, count);
+  put16(v, 10, count);
+  put32(v, 12, cdSize);
+  put32(v, 16, cdOffset);
+  return out;
+}
+
+/**
+ * The modification time an extended-timestamp field in `extra` (a central
+ * or local extra block) carries, or `undefined` when there is none.
+ */
+export function extraMtime(extra: Uint8Array): number | undefined {
+  for (let x = 0; x + 4 <= extra.length;) {
+    const id = extra[x] | (extra[x + 1] << 8);
+    const len = extra[x + 2] | (extra[x + 3] << 8);
+    if (x + 4 + len > extra.length) return undefined;
+    if (id === EXTRA_TIME && len >= 5 && (extra[x + 4] & 1) !== 0) {
+      return new DataView(extra.buffer, extra.byteOffset + x + 5, 4).getUint32(0, true);
+    }
+    x += 4 + len;
+  }
+  return undefined;
+}
