@@ -51,7 +51,7 @@ export async function importLater<T>(base: string, specifier: string): Promise<T
     if (!MISSING_PACKAGE.test(text)) throw cause;
     const name = spec.replace(/^(\.\.?\/)+/, "");
     throw new EnvelopeError("IO_FAILED", `Loading ${name} failed: ${text.split(/\\n|\n/)[0]}`, {
-      hint: "the AWS SDK, fflate and age are downloaded on their first use: check access to the npm registry " +
+      hint: "the AWS SDK and age are downloaded on their first use: check access to the npm registry " +
         "(or NPM_CONFIG_REGISTRY), or reinstall the package",
       cause,
     });
