@@ -15,13 +15,13 @@
  *
  * @module
  */
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
-import { escapeControls as esc, formatBytes, report, reportError, status } from "./output.ts";
+import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
 
 /** A key as reports name it. */
 export interface KeyName {
@@ -188,4 +188,69 @@ export function readSuffix(text: string | undefined, command: string): string {
     throw usageError(command, `Reading --suffix failed: "${text}" is not a dot and a name, such as .envl`);
   }
   return text;
+}
+
+/** One file of a batch: where it is read and where its result goes. */
+export interface FileJob {
+  readonly input: string;
+  readonly output: string;
+  /** The output's folder may not exist yet (a tree rebuilt under -o DIR). */
+  readonly makeParent?: boolean;
+}
+
+/** How a command names its outputs in a batch. */
+export interface BatchNaming {
+  readonly command: "encrypt" | "decrypt";
+  /** Which files under a folder the batch takes (by their path relative to it). */
+  readonly keep: (rel: string) => boolean;
+  /** A kept file's output path relative to its tree's root. */
+  readonly outputRel: (rel: string) => string;
+  /** The output of a file named on the command line. */
+  readonly outputOf: (input: string) => string;
+  /** The hint for a folder given without -r. */
+  readonly folderHint: string;
+}
+
+/**
+ * The files of `COMMAND a b c` (each output beside its input) and of
+ * `COMMAND -r DIR...` (every regular file under each DIR that `keep`
+ * accepts; links and special files skipped with a note; with `outDir`, the
+ * tree rebuilt there).
+ */
+export async function planFiles(
+  inputs: readonly string[],
+  recursive: boolean,
+  outDir: string | undefined,
+  naming: BatchNaming,
+): Promise<FileJob[]> {
+  const { command } = naming;
+  const jobs: FileJob[] = [];
+  for (const input of inputs) {
+    if (input === "-") {
+      throw usageError(command, "Reading the command line failed: stdin (-) cannot be one of several inputs");
+    }
+    const info = await stat(input).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      jobs.push({ input, output: naming.outputOf(input) });
+      continue;
+    }
+    if (!recursive) {
+      throw usageError(
+        command,
+        `${command === "encrypt" ? "Encrypting" : "Decrypting"} ${input} failed: it is a folder`,
+        naming.folderHint,
+      );
+    }
+    const { files, skipped } = await filesUnder(input, naming.keep);
+    if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${input}`);
+    for (const rel of files) {
+      const out = naming.outputRel(rel);
+      jobs.push(
+        outDir === undefined
+          ? { input: join(input, rel), output: join(input, out) }
+          : { input: join(input, rel), output: join(outDir, out), makeParent: true },
+      );
+    }
+  }
+  return jobs;
 }

@@ -20,15 +20,15 @@ import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
 import { loadIdentityFiles } from "../age_files.ts";
-import { detail, guardTerminal, note, progress, say } from "../output.ts";
+import { detail, guardTerminal, progress, say } from "../output.ts";
 import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { dearmored } from "../armor_input.ts";
-import { byteCounter, filesUnder, finish, type KeyName, type Outcome, readSuffix, runAll } from "../batch.ts";
+import { byteCounter, finish, type KeyName, type Outcome, planFiles, readSuffix, runAll } from "../batch.ts";
 import { traced } from "../trace.ts";
 import { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
-import { mkdir, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 import { importLater } from "../../import_later.ts";
@@ -164,7 +164,13 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         "Reading the command line failed: with several inputs each output goes beside its input; -o DIR needs -r and one DIR",
       );
     }
-    const jobs = await listJobs(positionals, Boolean(flags.recursive), suffix, req.output);
+    const jobs = await planFiles(positionals, Boolean(flags.recursive), req.output, {
+      command: "decrypt",
+      keep: (rel) => rel.endsWith(suffix) && rel.length > suffix.length,
+      outputRel: (rel) => rel.slice(0, -suffix.length),
+      outputOf: (input) => defaultOutputName(input, suffix),
+      folderHint: "use -r to decrypt each file in it",
+    });
     const keysFor = reusingKeys(req);
     const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
     try {
@@ -303,42 +309,4 @@ function plaintextSize(header: Header, size: number | undefined): number | undef
   const body = Math.max(0, size - header.length);
   const chunks = Math.max(1, Math.ceil(body / (header.chunkSize + 16)));
   return Math.max(0, body - chunks * 16);
-}
-
-/**
- * The files of `decrypt a.envl b.envl` (each beside its input, the suffix
- * stripped) and of `decrypt -r DIR...` (every regular file under each DIR
- * that ends in the suffix; with `-o OUTDIR` the tree is rebuilt there).
- */
-async function listJobs(
-  inputs: readonly string[],
-  recursive: boolean,
-  suffix: string,
-  outDir: string | undefined,
-): Promise<{ input: string; output: string; makeParent?: boolean }[]> {
-  const jobs: { input: string; output: string; makeParent?: boolean }[] = [];
-  for (const input of inputs) {
-    if (input === "-") {
-      throw usageError("decrypt", "Reading the command line failed: stdin (-) cannot be one of several inputs");
-    }
-    const info = await stat(input).catch(() => undefined);
-    if (info?.isDirectory()) {
-      if (!recursive) {
-        throw usageError("decrypt", `Decrypting ${input} failed: it is a folder`, "use -r to decrypt each file in it");
-      }
-      const { files, skipped } = await filesUnder(input, (rel) => rel.endsWith(suffix) && rel.length > suffix.length);
-      if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${input}`);
-      for (const rel of files) {
-        const plain = rel.slice(0, -suffix.length);
-        jobs.push(
-          outDir === undefined
-            ? { input: join(input, rel), output: join(input, plain) }
-            : { input: join(input, rel), output: join(outDir, plain), makeParent: true },
-        );
-      }
-    } else {
-      jobs.push({ input, output: defaultOutputName(input, suffix) });
-    }
-  }
-  return jobs;
 }

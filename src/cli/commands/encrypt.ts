@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { mkdir, stat } from "node:fs/promises";
-import { dirname, join, resolve, sep } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { dirname, resolve, sep } from "node:path";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";
@@ -17,7 +17,7 @@ import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags, type UploadFlags } from "../object_flags.ts";
-import { byteCounter, filesUnder, finish, type Outcome, readSuffix, runAll } from "../batch.ts";
+import { byteCounter, finish, type Outcome, planFiles, readSuffix, runAll } from "../batch.ts";
 import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
@@ -169,7 +169,13 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
         "Reading the command line failed: with several inputs each output goes beside its input; -o DIR needs -r and one DIR",
       );
     }
-    const jobs = await listJobs(positionals, Boolean(flags.recursive), suffix, outDir);
+    const jobs = await planFiles(positionals, Boolean(flags.recursive), outDir, {
+      command: "encrypt",
+      keep: (rel) => !rel.endsWith(suffix),
+      outputRel: (rel) => rel + suffix,
+      outputOf: (input) => input + suffix,
+      folderHint: "use -r to encrypt each file in it, or -d to encrypt it as one archive",
+    });
     const keys = await loadKeys();
     const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
     try {
@@ -300,46 +306,4 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
     bytesOut: written.bytes,
     keys: keys.map((k) => ({ provider: k.provider, keyId: k.keyId })),
   };
-}
-
-/**
- * The files of `encrypt a b c` (each beside its input) and of `encrypt -r
- * DIR...` (every regular file under each DIR, not already ending in the
- * suffix; links and special files are skipped with a note; with `-o OUTDIR`
- * the tree is rebuilt there).
- */
-async function listJobs(
-  inputs: readonly string[],
-  recursive: boolean,
-  suffix: string,
-  outDir: string | undefined,
-): Promise<{ input: string; output: string; makeParent?: boolean }[]> {
-  const jobs: { input: string; output: string; makeParent?: boolean }[] = [];
-  for (const input of inputs) {
-    if (input === "-") {
-      throw usageError("encrypt", "Reading the command line failed: stdin (-) cannot be one of several inputs");
-    }
-    const info = await stat(input).catch(() => undefined);
-    if (info?.isDirectory()) {
-      if (!recursive) {
-        throw usageError(
-          "encrypt",
-          `Encrypting ${input} failed: it is a folder`,
-          "use -r to encrypt each file in it, or -d to encrypt it as one archive",
-        );
-      }
-      const { files, skipped } = await filesUnder(input, (rel) => !rel.endsWith(suffix));
-      if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${input}`);
-      for (const rel of files) {
-        jobs.push(
-          outDir === undefined
-            ? { input: join(input, rel), output: join(input, rel) + suffix }
-            : { input: join(input, rel), output: join(outDir, rel) + suffix, makeParent: true },
-        );
-      }
-    } else {
-      jobs.push({ input, output: input + suffix });
-    }
-  }
-  return jobs;
 }
