@@ -8,9 +8,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Page } from "npm:playwright-core@1.65.1";
 import { serve } from "./support/web.ts";
-import { withBrowser, within } from "./support/browser.ts";
+import { type Page, withBrowser, within } from "./support/browser.ts";
 
 /** Runs the round trip in the page; returns whether the bytes came back and how many Workers were made. */
 function roundTrip(page: Page) {

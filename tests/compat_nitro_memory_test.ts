@@ -54,7 +54,11 @@ Deno.test({
       };
       for (const viaStdin of [false, true]) {
         const mid = await run(MID, viaStdin);
-        const big = await run(BIG, viaStdin);
+        // A busy machine starves the threads that free array buffers, which can lift one run's peak by tens of MiB
+        // (seen in a CI run under the parallel suite); a second run of the big file settles whether it was that.
+        // Holding the data would add about 300 MiB to both runs, so the bound still catches it.
+        let big = await run(BIG, viaStdin);
+        if (big - mid >= MAX_GROWTH) big = Math.min(big, await run(BIG, viaStdin));
         assert.ok(mid > 0, "VmHWM was read");
         assert.ok(
           big - mid < MAX_GROWTH,

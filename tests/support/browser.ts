@@ -15,6 +15,9 @@ import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from "npm:playwright-core@1.65.1";
 
 /** The browser binary: `$CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
+/** Playwright's page type, for tests that hold pages, so the package is named in one place. */
+export type { Page };
+
 export const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
 /** Flags for a quiet, headless, offline-friendly Chromium in a container. */
