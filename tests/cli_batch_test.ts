@@ -175,3 +175,30 @@ Deno.test("cli progress line: done/total, percent, rate and ETA; bytes and rate 
   assert.equal(progressLine("decrypting", 3 * mib, undefined, 1), "decrypting 3.0 MiB 3.0 MiB/s");
   assert.match(progressLine("x", 10, 10, 0), /100% 0 B\/s$/, "no ETA before a rate is known");
 });
+
+Deno.test("cli batch: -r never writes through a link planted in the tree, even with --force", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.mkdir(ws.path("tree/sub"), { recursive: true });
+  await Deno.writeTextFile(ws.path("victim"), "keep me");
+  await Deno.writeTextFile(ws.path("tree/notes"), "hello");
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree"]);
+  assert.equal(r.code, 0, show(r));
+  // A link where the decrypted output goes: refused, the victim untouched, with or without --force.
+  await Deno.remove(ws.path("tree/notes"));
+  await Deno.symlink(ws.path("victim"), ws.path("tree/notes"));
+  r = await ws.run(["decrypt", "-k", "local:A.key", "-r", "tree", "--force"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /symbolic link.*\[OUTPUT_UNSAFE\]/);
+  assert.equal(await Deno.readTextFile(ws.path("victim")), "keep me");
+  // A linked folder on the way to an output under -o DIR: refused too.
+  await Deno.mkdir(ws.path("out"));
+  await Deno.mkdir(ws.path("elsewhere"));
+  await Deno.writeTextFile(ws.path("tree/sub/x"), "x");
+  r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree", "-o", "sealed"]);
+  await Deno.symlink(ws.path("elsewhere"), ws.path("out/sub"));
+  r = await ws.run(["decrypt", "-k", "local:A.key", "-r", "sealed", "-o", "out"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /reached through a symbolic link \[OUTPUT_UNSAFE\]/);
+  assert.deepEqual([...Deno.readDirSync(ws.path("elsewhere"))], []);
+});

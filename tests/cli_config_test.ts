@@ -80,3 +80,23 @@ Deno.test("config: ENVELOPE_KEYS wins over the files; the user's config.json is 
   assert.match(r.stderr, /"context" is not an object of string values.*\[CONFIG_INVALID\]/);
   assert.ok(!(await Deno.stat(ws.path("bad.envl")).catch(() => null)));
 });
+
+Deno.test("config: a .envelope.json others can write, or that another user owns, is ignored with a warning", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeTextFile(ws.path("f"), "x");
+  await Deno.writeTextFile(ws.path(".envelope.json"), JSON.stringify({ keys: [`local:${ws.path("A.key")}`] }));
+  await Deno.chmod(ws.path(".envelope.json"), 0o666);
+  let r = await ws.run(["encrypt", "f"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /warning: ignoring .*\.envelope\.json: others can write to it/);
+  assert.doesNotMatch(r.stderr, /keys from/);
+  if (Deno.uid() === 0) {
+    // Root can give the file away: owned by another user, it is ignored too, even when it is not writable by others.
+    await Deno.chmod(ws.path(".envelope.json"), 0o644);
+    await Deno.chown(ws.path(".envelope.json"), 4242, 4242);
+    r = await ws.run(["encrypt", "f", "-o", "g.envl"]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stderr, /warning: ignoring .*\.envelope\.json: it belongs to another user \(uid 4242\)/);
+  }
+});

@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { readdir, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { readdir, realpath, stat } from "node:fs/promises";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
@@ -107,8 +107,9 @@ export async function runAll<T>(
         result.failed.push(f);
         at.set(f, order.get(item)!);
         status(`${count()} FAILED ${esc(name(item))}`);
-        // Key hints name the flags of the command that ran, as main.ts does for a single file.
-        reportError(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"));
+        // Key hints name the flags of the command that ran, as main.ts does for a single file; the error line names
+        // its file, so a log of errors alone says which files failed.
+        reportError(naming(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"), name(item)));
       }
     }
   };
@@ -150,6 +151,12 @@ export function finish(command: string, verb: string, result: RunResult, many: b
     status(`${verb} to ${esc(o.output)}${FORMAT_LABEL[o.format] ? ` (${FORMAT_LABEL[o.format]} format${key})` : ""}`);
   }
   return result.failed.length > 0 ? 1 : 0;
+}
+
+/** `err` with `input` named at the start of its message, unless the message names it already. */
+function naming(err: unknown, input: string): unknown {
+  if (!(err instanceof EnvelopeError) || err.message.includes(input)) return err;
+  return new EnvelopeError(err.code, `${input}: ${err.message}`, { hint: err.hint, cause: err });
 }
 
 /** How the status line names the compatibility formats. */
@@ -196,6 +203,39 @@ export interface FileJob {
   readonly output: string;
   /** The output's folder may not exist yet (a tree rebuilt under -o DIR). */
   readonly makeParent?: boolean;
+  /**
+   * For an output named after a walked tree: the tree's root. Its folders
+   * must be real folders under the root, and the output itself no link or
+   * special file ({@linkcode checkTreeOutput}).
+   */
+  readonly root?: string;
+}
+
+/**
+ * Refuses to write `output` (named after a walked tree under `root`) when
+ * its folder is reached through a symbolic link: a link planted in a shared
+ * tree must not steer a batch's outputs elsewhere. (The output path itself
+ * is checked as it is opened: `noFollow`.)
+ */
+export async function checkTreeOutput(output: string, root: string): Promise<void> {
+  const parent = dirname(output);
+  let got: string;
+  let want: string;
+  try {
+    got = await realpath(parent);
+    want = join(await realpath(root), relative(root, parent));
+  } catch {
+    return; // a folder that does not exist fails as the output is opened, with the usual message
+  }
+  if (got !== want) {
+    throw new EnvelopeError(
+      "OUTPUT_UNSAFE",
+      `Writing ${output} failed: its folder is reached through a symbolic link`,
+      {
+        hint: "remove the link from the folder tree, or write the outputs elsewhere with -o DIR",
+      },
+    );
+  }
 }
 
 /** How a command names its outputs in a batch. */
@@ -247,8 +287,8 @@ export async function planFiles(
       const out = naming.outputRel(rel);
       jobs.push(
         outDir === undefined
-          ? { input: join(input, rel), output: join(input, out) }
-          : { input: join(input, rel), output: join(outDir, out), makeParent: true },
+          ? { input: join(input, rel), output: join(input, out), root: input }
+          : { input: join(input, rel), output: join(outDir, out), makeParent: true, root: outDir },
       );
     }
   }

@@ -8,6 +8,8 @@
  * 2. `.envelope.json` in the current folder or the nearest folder above it;
  * 3. `$XDG_CONFIG_HOME/envelope/config.json` (else `~/.config/envelope/config.json`).
  *
+ * A project file is used only when the user running envelope owns it and no
+ * one else can write to it, and the search stops at the home folder.
  * The context comes from the nearest file that has one (`-c` replaces it
  * whole). A file is JSON: `{ "keys": ["aws-kms:alias/team", "age1..."],
  * "context": { "project": "x" } }`; any other field, or a value of the
@@ -17,11 +19,12 @@
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { EnvelopeError } from "../errors.ts";
 import { getEnv } from "../kms/env.ts";
+import { warn } from "./output.ts";
 
 /** What a config file holds. */
 export interface EnvelopeConfig {
@@ -99,15 +102,50 @@ async function readConfig(path: string): Promise<EnvelopeConfig | undefined> {
   return parseConfig(new TextDecoder().decode(bytes), path);
 }
 
-/** The nearest `.envelope.json` from `cwd` upward, if any. */
+/**
+ * Whether a project file found upward may speak for the user: it must be
+ * owned by the user running envelope and writable by nobody else, as git
+ * treats a repository another user owns (`safe.directory`). Otherwise it is
+ * ignored, with a warning: another user could plant one in a shared folder
+ * (`/tmp`, a shared project root) and steer what `encrypt` wraps for.
+ */
+async function trusted(path: string): Promise<boolean> {
+  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+  if (uid === undefined) return true; // no owners to compare (Windows)
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    return true; // gone meanwhile: readConfig reports it
+  }
+  if (st.uid !== uid || (st.mode & 0o022) !== 0) {
+    warn(
+      `ignoring ${path}: ${
+        st.uid !== uid ? `it belongs to another user (uid ${st.uid})` : "others can write to it"
+      }; its keys are not used (chown or chmod go-w it if it is yours)`,
+      true,
+    );
+    return false;
+  }
+  return true;
+}
+
+/**
+ * The nearest trusted `.envelope.json` from `cwd` upward, if any. The search
+ * stops at the home folder (checked last), or at the root when `cwd` is not
+ * under it.
+ */
 async function projectConfig(cwd: string): Promise<{ path: string; config: EnvelopeConfig } | undefined> {
   let dir = resolve(cwd);
+  const home = getEnv("HOME") ?? getEnv("USERPROFILE");
+  const stop = home === undefined ? undefined : resolve(home);
   for (;;) {
     const path = join(dir, PROJECT_FILE);
-    const config = await readConfig(path);
+    // Trusted first: a file planted by someone else is not even parsed (a broken one must not stop encrypt).
+    const config = await trusted(path) ? await readConfig(path) : undefined;
     if (config) return { path, config };
     const up = dirname(dir);
-    if (up === dir) return undefined;
+    if (up === dir || dir === stop) return undefined;
     dir = up;
   }
 }

@@ -57,6 +57,8 @@ export interface DecryptRequest {
   readonly suffix?: string;
   /** `--parallelism`: threads at work on an envelope message (envelope/parallel.ts). */
   readonly parallelism?: number;
+  /** Refuse a link or special file at the output (a batch's outputs named after a walked tree). */
+  readonly noFollow?: boolean;
   /** `--symlinks` with -d: what becomes of link entries (default refuse). */
   readonly links?: ExtractLinkPolicy;
 }
@@ -108,6 +110,6 @@ export async function deliver(
     return req.dir;
   }
   const output = req.output ?? (req.input === "-" ? "-" : defaultName());
-  await writeOutput(plaintext, output, { force: req.force });
+  await writeOutput(plaintext, output, { force: req.force, noFollow: req.noFollow });
   return output;
 }

@@ -28,7 +28,7 @@ import { openInput, writeOutput } from "./files.ts";
 import { peek } from "../io/header_peek.ts";
 import { cliClient } from "./object_io.ts";
 import type { UploadFlags } from "./object_flags.ts";
-import { byteCounter, filesUnder, finish, type KeyName, runAll } from "./batch.ts";
+import { byteCounter, checkTreeOutput, filesUnder, finish, type KeyName, runAll } from "./batch.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 
@@ -136,6 +136,9 @@ export async function decryptMany(o: DecryptManyOptions): Promise<number> {
           hint: "rename the object, or decrypt it alone with -o",
         });
       }
+      await mkdir(resolve(target, ".."), { recursive: true });
+      // Names come from the store's listing: no link in the tree may steer them, and none at the name is followed.
+      await checkTreeOutput(target, root);
       const input = await openInput(url);
       const peeked = await peek(input.stream, (h) => h.length >= 4096 || typeof tryParseHeader(h) !== "number");
       const parsed = tryParseHeader(peeked.head);
@@ -153,8 +156,7 @@ export async function decryptMany(o: DecryptManyOptions): Promise<number> {
           onKeyOpened: (k) => void (opened = [{ provider: k.provider, keyId: k.keyId }]),
         }),
       ).pipeThrough(written.stream);
-      await mkdir(resolve(target, ".."), { recursive: true });
-      await writeOutput(plaintext, target, { force: o.force });
+      await writeOutput(plaintext, target, { force: o.force, noFollow: true });
       return {
         input: url,
         output: relative(process.cwd(), target) || target,

@@ -39,6 +39,12 @@ export type OutputTarget =
 export interface OutputOptions {
   /** Replace an existing regular file (or write a block device). */
   readonly force: boolean;
+  /**
+   * Refuse a symbolic link at the path instead of writing through it, even
+   * with `force`: for outputs whose names come from a walked tree (`-r`),
+   * where a link planted among them could point anywhere.
+   */
+  readonly noFollow?: boolean;
   /** The mode asked for a new file (default 0644); the umask is taken off it. */
   readonly mode?: number;
   /** The exact mode of the result, umask or not (rewrap in place keeps the file's mode). */
@@ -64,7 +70,7 @@ function existsError(path: string): EnvelopeError {
  * regular file without `force` (`OUTPUT_EXISTS`), a dangling link, a socket,
  * a block device without `force` (`OUTPUT_UNSAFE`), a folder (`IO_FAILED`).
  */
-export async function resolveTarget(path: string, force: boolean): Promise<OutputTarget> {
+export async function resolveTarget(path: string, force: boolean, noFollow = false): Promise<OutputTarget> {
   let st: Stats;
   try {
     st = await lstat(path);
@@ -73,6 +79,13 @@ export async function resolveTarget(path: string, force: boolean): Promise<Outpu
     throw ioError("Writing", path, e);
   }
   let real = path;
+  if (st.isSymbolicLink() && noFollow) {
+    throw unsafe(
+      path,
+      "it is a symbolic link, and outputs named after a walked folder are never written through links",
+      "remove the link, or write the outputs elsewhere with -o DIR",
+    );
+  }
   if (st.isSymbolicLink()) {
     try {
       st = await stat(path);
@@ -88,6 +101,9 @@ export async function resolveTarget(path: string, force: boolean): Promise<Outpu
       }
       throw ioError("Writing", path, e);
     }
+  }
+  if (noFollow && !st.isFile() && !st.isDirectory()) {
+    throw unsafe(path, "it is not a regular file", "remove what is there, or write the outputs elsewhere with -o DIR");
   }
   if (st.isFile()) {
     if (!force) throw existsError(path);
@@ -207,7 +223,7 @@ export async function atomicOutput(
   options: OutputOptions,
   resolved?: OutputTarget,
 ): Promise<AtomicOutput> {
-  const target = resolved ?? await resolveTarget(path, options.force);
+  const target = resolved ?? await resolveTarget(path, options.force, options.noFollow);
   if (target.kind === "special") {
     throw unsafe(path, "it is not a regular file", "write devices and FIFOs with writeOutput");
   }
@@ -305,7 +321,7 @@ async function directOutput(path: string): Promise<AtomicOutput> {
 
 /** Opens `path` for output: through a temporary file for a new or regular file, directly for a device or FIFO. */
 export async function openOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
-  const target = await resolveTarget(path, options.force);
+  const target = await resolveTarget(path, options.force, options.noFollow);
   return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options, target);
 }
 

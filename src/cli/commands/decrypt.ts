@@ -6,7 +6,7 @@
  */
 import { decryptStream } from "../../envelope/decrypt.ts";
 import { EnvelopeError } from "../../errors.ts";
-import { hasMagic, tryParseHeader } from "../../format/header.ts";
+import { hasMagic, parseHeader, tryParseHeader } from "../../format/header.ts";
 import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
@@ -23,12 +23,21 @@ import { loadIdentityFiles } from "../age_files.ts";
 import { detail, guardTerminal, progress, say } from "../output.ts";
 import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { dearmored } from "../armor_input.ts";
-import { byteCounter, finish, type KeyName, type Outcome, planFiles, readSuffix, runAll } from "../batch.ts";
+import {
+  byteCounter,
+  checkTreeOutput,
+  finish,
+  type KeyName,
+  type Outcome,
+  planFiles,
+  readSuffix,
+  runAll,
+} from "../batch.ts";
 import { traced } from "../trace.ts";
 import { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
 import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 import { importLater } from "../../import_later.ts";
@@ -166,7 +175,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     }
     const jobs = await planFiles(positionals, Boolean(flags.recursive), req.output, {
       command: "decrypt",
-      keep: (rel) => rel.endsWith(suffix) && rel.length > suffix.length,
+      keep: (rel) => rel.endsWith(suffix) && basename(rel).length > suffix.length,
       outputRel: (rel) => rel.slice(0, -suffix.length),
       outputOf: (input) => defaultOutputName(input, suffix),
       folderHint: "use -r to decrypt each file in it",
@@ -180,7 +189,12 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         (j) => j.input,
         async (j) => {
           if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
-          return await decryptOne({ ...req, input: j.input, output: j.output }, keysFor, cache);
+          if (j.root !== undefined) await checkTreeOutput(j.output, j.root);
+          return await decryptOne(
+            { ...req, input: j.input, output: j.output, noFollow: j.root !== undefined },
+            keysFor,
+            cache,
+          );
         },
         "decrypted",
       );
@@ -260,6 +274,11 @@ async function decryptOne(
     );
   }
   const parsed = tryParseHeader(peeked.head);
+  if (typeof parsed === "number" && peeked.ended) {
+    // The whole input is shorter than its header: cut, whatever keys there are (parseHeader says so, typed).
+    await peeked.stream.cancel().catch(() => {});
+    parseHeader(peeked.head);
+  }
   const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
   const keys = await keysFor(headerKeys);
   if (keys.length === 0) {

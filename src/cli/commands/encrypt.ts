@@ -17,7 +17,7 @@ import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags, type UploadFlags } from "../object_flags.ts";
-import { byteCounter, finish, type Outcome, planFiles, readSuffix, runAll } from "../batch.ts";
+import { byteCounter, checkTreeOutput, finish, type Outcome, planFiles, readSuffix, runAll } from "../batch.ts";
 import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
@@ -237,6 +237,8 @@ interface EncryptJob {
   readonly armor?: boolean;
   /** Create the output's folder (for -r DIR -o OUTDIR). */
   readonly makeParent?: boolean;
+  /** Set when the output is named after a walked tree (`-r`): see batch.ts checkTreeOutput. */
+  readonly root?: string;
 }
 
 /** Encrypts one input to one output; what it did, for the report. */
@@ -259,6 +261,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
   let keys: readonly KeyProvider[];
   try {
     if (job.makeParent) await mkdir(dirname(job.output), { recursive: true });
+    if (job.root !== undefined) await checkTreeOutput(job.output, job.root);
     // Checked before the keys load (and a default key is made); in a batch the keys are loaded already and
     // writeOutput checks the output as it opens it, so the early check would only stat it twice.
     if (job.output !== "-" && typeof job.keys === "function") await checkWritable(job.output, job.force);
@@ -292,6 +295,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
     : size + Math.ceil(size / (job.chunkSize ?? 65536) + 1) * 16 + 400_000;
   await writeOutput(out, job.output, {
     force: job.force,
+    noFollow: job.root !== undefined,
     upload: job.upload,
     expectedSize: expectedSize === undefined
       ? undefined
