@@ -14,10 +14,12 @@ export function invalid(detail: string): EnvelopeError {
 }
 
 /** `UNSAFE_PATH`: entry `name` must not be extracted (`why` says why). */
-export function unsafe(name: string, why: string): EnvelopeError {
-  return new EnvelopeError("UNSAFE_PATH", `Extracting entry ${JSON.stringify(name)} failed: ${why}`, {
-    hint: "the archive may be malicious; nothing was extracted",
-  });
+export function unsafe(
+  name: string,
+  why: string,
+  hint = "the archive may be malicious; nothing was extracted",
+): EnvelopeError {
+  return new EnvelopeError("UNSAFE_PATH", `Extracting entry ${JSON.stringify(name)} failed: ${why}`, { hint });
 }
 
 /** `ARCHIVE_TOO_LARGE`: a bound on entries or bytes was crossed. */

@@ -210,7 +210,11 @@ export async function readDirectory(
     safeSegments(name);
     const type = (attrs >>> 16) & S_IFMT;
     if (type === S_IFLNK && (links === "refuse" || name.endsWith("/"))) {
-      throw unsafe(name, "it is a symbolic link, and links are not extracted unless asked for");
+      throw unsafe(
+        name,
+        "it is a symbolic link, and links are not extracted unless asked for",
+        "if you trust the archive, ask for its links to be created (inside the folder only) or skipped (the CLI: --symlinks create or skip); nothing was extracted",
+      );
     }
     if (type === S_IFLNK && usize > LINK_MAX) throw unsafe(name, `it is a link with a target over ${LINK_MAX} bytes`);
     if (type !== 0 && type !== S_IFREG && type !== S_IFDIR && type !== S_IFLNK) {

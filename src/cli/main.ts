@@ -8,7 +8,7 @@
  */
 import { EnvelopeError } from "../errors.ts";
 import { withCommandFlags } from "./key_hints.ts";
-import { exitQuietlyOnClosedStdout, reportError, say } from "./output.ts";
+import { currentVerbosity, exitQuietlyOnClosedStdout, report, reportError, say } from "./output.ts";
 import { USAGE } from "./usage.ts";
 import { importLater } from "../import_later.ts";
 
@@ -96,6 +96,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return await (await load())(rest);
   } catch (e) {
-    return reportError(withCommandFlags(e, name));
+    const err = withCommandFlags(e, name);
+    if (currentVerbosity().json) {
+      // One document even when the run failed: scripts read ok:false and the error's code.
+      report({
+        command: name,
+        ok: false,
+        error: err instanceof EnvelopeError
+          ? { code: err.code, message: err.message, hint: err.hint }
+          : { code: "UNEXPECTED", message: err instanceof Error ? err.message : String(err) },
+      });
+    }
+    return reportError(err);
   }
 }

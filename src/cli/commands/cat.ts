@@ -10,7 +10,7 @@
 import { decryptStream } from "../../envelope/decrypt.ts";
 import { openRandomAccess, type RandomAccessSource } from "../../envelope/random_access.ts";
 import { EnvelopeError } from "../../errors.ts";
-import { hasMagic, tryParseHeader } from "../../format/header.ts";
+import { hasMagic, parseHeader, tryParseHeader } from "../../format/header.ts";
 import { MAGIC } from "../../format/limits.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { parseArgs, parseContext, usageError } from "../args.ts";
@@ -132,6 +132,10 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     if (parsed === null) {
       await peeked.stream.cancel().catch(() => {});
       throw notEnvelope(peeked.head);
+    }
+    if (typeof parsed === "number" && peeked.ended) {
+      await peeked.stream.cancel().catch(() => {});
+      parseHeader(peeked.head); // the input ends inside its header: TRUNCATED
     }
     const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
     const keys = await decryptionKeys(req, headerKeys);

@@ -33,7 +33,7 @@ export function commandTable(): { name: string; help: string }[] {
 export function flagsOf(command: string): FlagInfo[] {
   const seen = new Map<string, FlagInfo>();
   for (const line of (USAGE[command] ?? "").split("\n")) {
-    const m = /^ {2}(?:-([A-Za-z]), )?--([a-z][a-z0-9-]*)((?: [A-Z][A-Za-z0-9=.]*)?)\s*(.*)$/.exec(line);
+    const m = /^ {2}(?:-([A-Za-z]), )?--([a-z][a-z0-9-]*)((?: [A-Z][A-Za-z0-9=._-]*)?)\s*(.*)$/.exec(line);
     if (!m || seen.has(m[2])) continue;
     seen.set(m[2], { long: m[2], short: m[1], takesValue: m[3].trim() !== "", help: m[4].trim() });
   }
@@ -51,7 +51,7 @@ function bash(): string {
 _envelope() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" opts=""
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${cmds.join(" ")} --help --version" -- "$cur") )
+    COMPREPLY=( $(compgen -W "${cmds.join(" ")} help --help --version" -- "$cur") )
     return
   fi
   case "\${COMP_WORDS[1]}" in
@@ -70,14 +70,21 @@ complete -o filenames -o bashdefault -F _envelope envelope
 }
 
 function zshQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`).replaceAll(":", "\\:")}'`;
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A description for zsh: its first clause, without the characters `_arguments` and `_describe` treat specially. */
+function zshHelp(text: string): string {
+  return text.split(/;|\(/)[0].trim().replaceAll("[", "").replaceAll("]", "").replaceAll(":", "\\:");
 }
 
 function zsh(): string {
   const table = commandTable();
   const cases = table.map((c) => {
-    const specs = flagsOf(c.name).map((f) =>
-      zshQuote(`--${f.long}[${f.help.replaceAll("[", "(").replaceAll("]", ")")}]${f.takesValue ? ":value:_files" : ""}`)
+    const specs = flagsOf(c.name).flatMap((f) =>
+      [`--${f.long}`, ...(f.short ? [`-${f.short}`] : [])].map((name) =>
+        zshQuote(`${name}[${zshHelp(f.help)}]${f.takesValue ? ":value:_files" : ""}`)
+      )
     );
     return `    ${c.name}) _arguments -s ${specs.join(" ")} '*:file:_files' ;;`;
   }).join("\n");
@@ -86,7 +93,7 @@ function zsh(): string {
 # or source <(envelope completions zsh) after compinit
 _envelope() {
   local -a commands
-  commands=(${table.map((c) => zshQuote(`${c.name}:${c.help}`)).join(" ")})
+  commands=(${table.map((c) => zshQuote(`${c.name}:${zshHelp(c.help)}`)).join(" ")})
   if (( CURRENT == 2 )); then
     _describe 'command' commands
     return

@@ -58,6 +58,11 @@ export async function keygenCommand(argv: readonly string[]): Promise<number> {
     }
     return 0;
   }
+  if (flags.output === "-") {
+    throw new EnvelopeError("USAGE", "Reading the command line failed: a local key is written to a file, not stdout", {
+      hint: "give -o PATH (the file is made with mode 0600); keygen --age -o - prints an age identity",
+    });
+  }
   const path = (flags.output as string | undefined) ?? defaultLocalKeyPath();
   // The default key's folder is made on first use; a folder named with -o must exist, as for every other output.
   const missing = flags.output === undefined ? undefined : missingFolder("Writing", path);
