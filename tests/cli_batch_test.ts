@@ -202,3 +202,27 @@ Deno.test("cli batch: -r never writes through a link planted in the tree, even w
   assert.match(r.stderr, /reached through a symbolic link \[OUTPUT_UNSAFE\]/);
   assert.deepEqual([...Deno.readDirSync(ws.path("elsewhere"))], []);
 });
+
+Deno.test("cli: a failing --json run prints one document with ok false; batch errors name their file; keygen -o - is refused; a cut header is TRUNCATED", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  let r = await ws.run(["decrypt", "missing.envl", "--json"]);
+  assert.equal(r.code, 1, show(r));
+  const doc = JSON.parse(r.stdout) as { command: string; ok: boolean; error: { code: string } };
+  assert.deepEqual([doc.command, doc.ok, doc.error.code], ["decrypt", false, "IO_FAILED"]);
+  await Deno.writeTextFile(ws.path("a"), "a");
+  await Deno.writeTextFile(ws.path("b"), "b");
+  r = await ws.run(["encrypt", "-k", "local:A.key", "a", "b"]);
+  assert.equal(r.code, 0, show(r));
+  await Deno.writeFile(ws.path("b.envl"), (await Deno.readFile(ws.path("b.envl"))).slice(0, 100));
+  r = await ws.run(["decrypt", "a.envl", "b.envl", "--force"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(
+    r.stderr,
+    /^error: b\.envl: .*\[TRUNCATED\]$/m,
+    "the cut header is TRUNCATED, and the line names the file",
+  );
+  r = await ws.run(["keygen", "-o", "-"]);
+  assert.equal(r.code, 2, show(r));
+  assert.ok(!(await pathExists(ws.path("-"))));
+});
