@@ -226,3 +226,24 @@ Deno.test("cli: a failing --json run prints one document with ok false; batch er
   assert.equal(r.code, 2, show(r));
   assert.ok(!(await pathExists(ws.path("-"))));
 });
+
+Deno.test("cli: decrypt -d of a message that holds a file says so; a folder without -r is a usage error; --jobs is checked on every run", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeTextFile(ws.path("f"), "just a file");
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "f"]);
+  assert.equal(r.code, 0, show(r));
+  r = await ws.run(["decrypt", "-k", "local:A.key", "-d", "out", "f.envl"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /holds a file, not a folder \[FORMAT_UNKNOWN\]/);
+  assert.match(r.stderr, /hint: drop -d/);
+  await Deno.mkdir(ws.path("tree"));
+  r = await ws.run(["decrypt", "tree"]);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /it is a folder/);
+  r = await ws.run(["encrypt", "-k", "local:A.key", "f", "-o", "g.envl", "--jobs", "abc"]);
+  assert.equal(r.code, 2, show(r));
+  r = await ws.run(["inspect", "f.envl", "--json"]);
+  const info = JSON.parse(r.stdout) as { command: string; ok: boolean; format: string };
+  assert.deepEqual([info.command, info.ok, info.format], ["inspect", true, "envelope"]);
+});

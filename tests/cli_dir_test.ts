@@ -82,11 +82,12 @@ Deno.test("cli: encrypt -d and decrypt -d restore a tree exactly (nested, empty 
   const zip = await Deno.readFile(ws.path("tree.zip"));
   assert.deepEqual([...zip.subarray(0, 4)], [0x50, 0x4b, 0x03, 0x04]);
 
-  // -d with a message that is not a zip fails cleanly.
+  // -d with a message that is not a zip fails cleanly, saying it holds a file.
   await Deno.writeTextFile(ws.path("note.txt"), "not a zip");
   assert.equal((await ws.run(["encrypt", "note.txt", ...k])).code, 0);
   r = await ws.run(["decrypt", "note.txt.envl", "-d", "notzip", ...k]);
-  assertFailed(r, "ARCHIVE_INVALID");
+  assertFailed(r, "FORMAT_UNKNOWN");
+  assert.match(r.stderr, /holds a file, not a folder/);
   assert.equal(await pathExists(ws.path("notzip")), false);
   // -d with something that is not a folder.
   r = await ws.run(["encrypt", "-d", "note.txt", ...k]);

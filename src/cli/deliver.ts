@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
+import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
 import type { TrustOptions } from "./trust_flags.ts";
@@ -89,6 +90,7 @@ export async function deliver(
     try {
       const zipPath = join(tmp, "archive.zip");
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
+      await requireZip(zipPath, req.input);
       // Every 32 MiB, and every 512 writes: each small file's inflate holds native zlib state until collected.
       const onBytes = gcPacer(undefined, 512);
       // The zip reader (and node:zlib) load only for a folder: a file's decrypt does not pay for them.
@@ -112,4 +114,27 @@ export async function deliver(
   const output = req.output ?? (req.input === "-" ? "-" : defaultName());
   await writeOutput(plaintext, output, { force: req.force, noFollow: req.noFollow });
   return output;
+}
+
+/**
+ * Refuses `-d` for a message that holds a file, not a folder: a zip starts
+ * with a local file header (PK 03 04) or, when empty, the end record
+ * (PK 05 06). Said plainly, instead of a damaged-archive error.
+ */
+async function requireZip(zipPath: string, input: string): Promise<void> {
+  const head = new Uint8Array(4);
+  const fh = await open(zipPath, "r");
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  const zip = head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5) && head[3] === head[2] + 1;
+  if (!zip) {
+    throw new EnvelopeError(
+      "FORMAT_UNKNOWN",
+      `Decrypting ${input === "-" ? "stdin" : input} with -d failed: the message holds a file, not a folder`,
+      { hint: "drop -d to write the file (-o FILE chooses where); nothing was written" },
+    );
+  }
 }

@@ -56,7 +56,8 @@ const TRUST = `  --max-attempts N      wrapped keys that may reach a KMS before 
                         ENVELOPE_AWS_PARTITION, ENVELOPE_AWS_REGIONS,
                         ENVELOPE_ALIYUN_REGIONS; lists comma-separated)`;
 
-const EXIT = `Exit codes: 0 success; 1 failure (authentication, key, KMS, I/O); 2 usage error.`;
+const EXIT =
+  `Exit codes: 0 success; 1 failure (authentication, key, KMS, I/O); 2 usage error; 141 the reader of stdout went away.`;
 
 /** The flags every command takes (args.ts COMMON_FLAGS). */
 const COMMON = `Every command also takes:

@@ -36,7 +36,7 @@ import {
 import { traced } from "../trace.ts";
 import { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
@@ -116,6 +116,8 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     throw usageError("decrypt", "Reading the command line failed: give either -o or -d, not both");
   }
   const suffix = readSuffix(flags.suffix as string | undefined, "decrypt");
+  // Read (and so checked) on every run, not only when several files make it matter.
+  const jobCount = readJobs(flags, "decrypt");
   const req: DecryptRequest = {
     input: positionals[0] ?? "-",
     output: flags.output as string | undefined,
@@ -155,7 +157,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       input: req.input,
       outDir: req.output,
       force: req.force,
-      jobs: readJobs(flags, "decrypt"),
+      jobs: jobCount,
       keysFor,
       context: req.context,
       requireSigned: req.requireSigned,
@@ -185,7 +187,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     try {
       const result = await runAll(
         jobs,
-        readJobs(flags, "decrypt"),
+        jobCount,
         (j) => j.input,
         async (j) => {
           if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
@@ -202,6 +204,9 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     } finally {
       await cache?.clear();
     }
+  }
+  if (req.input !== "-" && !isObjectUrl(req.input) && (await stat(req.input).catch(() => undefined))?.isDirectory()) {
+    throw usageError("decrypt", `Decrypting ${req.input} failed: it is a folder`, "use -r to decrypt each file in it");
   }
   if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input, suffix);
   guardTerminal("decrypt", {

@@ -71,6 +71,8 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
   const upload = readObjectFlags(flags, "encrypt");
   const suffix = readSuffix(flags.suffix as string | undefined, "encrypt");
+  // Read (and so checked) on every run, not only when several files make it matter.
+  const jobCount = readJobs(flags, "encrypt");
   const parallelism = readParallelism(flags, "encrypt");
   const links = zipLinks(flags.symlinks as string | undefined);
   if (flags.symlinks !== undefined && (dir === undefined || flags.recursive)) {
@@ -127,7 +129,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       chunkSize,
       sign: Boolean(flags.sign),
       force,
-      jobs: readJobs(flags, "encrypt"),
+      jobs: jobCount,
       upload,
     });
   }
@@ -181,7 +183,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     try {
       const result = await runAll(
         jobs,
-        readJobs(flags, "encrypt"),
+        jobCount,
         (j) => j.input,
         (j) => encryptOne({ ...common, ...j, keys, cache }),
         "encrypted",

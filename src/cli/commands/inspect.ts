@@ -47,7 +47,8 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
     info = await inspectCompat(head, size, positionals[0] === "-" ? "stdin" : positionals[0]);
   }
   if (flags.json) {
-    report(info);
+    // The same leading fields as every command's --json (command, ok), then the header as `inspect` shows it.
+    report({ command: "inspect", ok: true, input: positionals[0], ...info });
     return 0;
   }
   say(renderInfo(info));
