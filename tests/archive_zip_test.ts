@@ -383,3 +383,31 @@ Deno.test("zipping a 300 MiB file and extracting it keep memory bounded", async 
     assert.equal((await lstat(join(t, "out", "zeros.bin"))).size, 300 * 1024 * 1024);
   });
 });
+
+Deno.test("zip: a listed file swapped for a FIFO before it is read is refused at once, never waited on", async () => {
+  const { prepareFile } = await import("../src/archive/zip_entry_data.ts");
+  const { mkfifo } = await import("./support/system.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const fifo = join(dir, "was-a-file");
+    await mkfifo(fifo);
+    const deflate = () => Promise.resolve(new Uint8Array(0));
+    // The open must not wait for a writer: a 10 s bound turns a hang into a failure (the FIFO is then opened for
+    // writing once, so the blocked open returns and the test ends).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<string>((resolve) => timer = setTimeout(() => resolve("hung"), 10_000));
+    const err = await Promise.race([
+      prepareFile("was-a-file", fifo, 0o100644 << 16, undefined, 6, deflate).then(() => null, (e) => e),
+      hung,
+    ]);
+    clearTimeout(timer);
+    if (err === "hung") {
+      await (await Deno.open(fifo, { write: true })).close();
+      assert.fail("prepareFile waited on a FIFO");
+    }
+    assert.ok(isEnvelopeError(err) && err.code === "IO_FAILED", String(err));
+    assert.match(err.message, /stopped being a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

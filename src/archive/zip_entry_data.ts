@@ -147,15 +147,27 @@ export async function prepareFile(
 ): Promise<Prepared> {
   let fh: FileHandle;
   try {
-    // No following: a file swapped for a link after the listing is not read through it.
-    fh = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    // No following: a file swapped for a link after the listing is not read through it. Non-blocking: one swapped
+    // for a FIFO does not hang the open waiting for a writer (it is refused just below); reads of a regular file
+    // are not affected by the flag.
+    fh = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0));
   } catch (err) {
     throw ioError(`Reading ${path}`, err);
   }
   let first: Uint8Array;
   let n: number;
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      throw new EnvelopeError(
+        "IO_FAILED",
+        `Reading ${path} failed: it stopped being a regular file after the folder was listed`,
+        {
+          hint: "the folder changed while it was encrypted; run again when nothing else is writing to it",
+        },
+      );
+    }
+    const size = st.size;
     // One byte more than expected tells a file that grew since it was listed.
     first = new Uint8Array(size <= WHOLE ? size + 1 : PIECE);
     n = await readFull(fh, first);
