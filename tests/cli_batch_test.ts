@@ -247,3 +247,24 @@ Deno.test("cli: decrypt -d of a message that holds a file says so; a folder with
   const info = JSON.parse(r.stdout) as { command: string; ok: boolean; format: string };
   assert.deepEqual([info.command, info.ok, info.format], ["inspect", true, "envelope"]);
 });
+
+Deno.test("cli batch: --skip-existing leaves files whose output exists and encrypts what is new; it needs several inputs or -r", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.mkdir(ws.path("tree"));
+  await Deno.writeTextFile(ws.path("tree/old"), "old");
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree"]);
+  assert.equal(r.code, 0, show(r));
+  const before = await Deno.readFile(ws.path("tree/old.envl"));
+  r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree"]);
+  assert.equal(r.code, 1, "without the flag the existing output is a failure");
+  await Deno.writeTextFile(ws.path("tree/new"), "new");
+  r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree", "--skip-existing", "--json"]);
+  assert.equal(r.code, 0, show(r));
+  const doc = JSON.parse(r.stdout) as Report & { skipped: { input: string }[] };
+  assert.deepEqual(doc.files.map((f) => f.input), ["tree/new"]);
+  assert.deepEqual(doc.skipped.map((s) => s.input), ["tree/old"]);
+  assert.deepEqual(await Deno.readFile(ws.path("tree/old.envl")), before, "the existing output is untouched");
+  r = await ws.run(["encrypt", "-k", "local:A.key", "tree/new", "--skip-existing"]);
+  assert.equal(r.code, 2, show(r));
+});

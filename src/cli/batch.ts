@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { readdir, realpath, stat } from "node:fs/promises";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
@@ -53,6 +53,24 @@ export interface Failure {
 export interface RunResult {
   readonly done: Outcome[];
   readonly failed: Failure[];
+  /** Files left alone because their output was there already (`--skip-existing`). */
+  readonly skipped?: readonly FileJob[];
+}
+
+/**
+ * `--skip-existing`: the jobs whose output does not exist yet, and the rest,
+ * left alone (so `encrypt -r DIR` can be run again for what is new). Checked
+ * once, before the run: an output that appears meanwhile still fails with
+ * OUTPUT_EXISTS, as without the flag.
+ */
+export async function withoutExisting(jobs: readonly FileJob[]): Promise<{ todo: FileJob[]; skipped: FileJob[] }> {
+  const todo: FileJob[] = [];
+  const skipped: FileJob[] = [];
+  for (const j of jobs) {
+    const there = await lstat(j.output).then(() => true, () => false);
+    (there ? skipped : todo).push(j);
+  }
+  return { todo, skipped };
 }
 
 /** A TransformStream that counts the bytes through it. */
@@ -133,16 +151,20 @@ export function finish(command: string, verb: string, result: RunResult, many: b
       ok: result.failed.length === 0,
       files: result.done,
       failed: result.failed,
+      skipped: (result.skipped ?? []).map((j) => ({ input: j.input, output: j.output })),
       bytesIn,
       bytesOut,
     },
   );
   const total = result.done.length + result.failed.length;
+  const skipped = result.skipped?.length ?? 0;
   if (many) {
     status(
       `${verb} ${result.done.length} of ${total} file(s), ${formatBytes(bytesIn)} read, ${
         formatBytes(bytesOut)
-      } written${result.failed.length ? `; ${result.failed.length} failed (see the error lines above)` : ""}`,
+      } written${skipped ? `; ${skipped} skipped, their outputs exist` : ""}${
+        result.failed.length ? `; ${result.failed.length} failed (see the error lines above)` : ""
+      }`,
     );
   } else if (result.done.length === 1 && result.done[0].output !== "-") {
     const o = result.done[0];

@@ -138,6 +138,8 @@ Options:
   --no-key-cache        a fresh data key for every file (default: one data key
                         serves a run's files for up to 5 minutes and 1,000 files;
                         each file still has its own salt and payload key)
+  --skip-existing       with several inputs or -r: leave a file alone when its
+                        output exists (run again for what is new)
   -k, --key KEY         a key to wrap the data key for (repeatable; see below)
   -R, --recipients-file FILE  age recipients, one a line (repeatable)
   -c, --context N=V     an encryption context pair (repeatable), authenticated
@@ -218,6 +220,8 @@ ${TRUST}
   --jobs N              files at once with several inputs or -r (default 4)
   --no-key-cache        unwrap every file's data key anew (default: a run reuses
                         a data key it unwrapped, for files wrapped under it)
+  --skip-existing       with several inputs or -r: leave a file alone when its
+                        output exists
   -h, --help            this text
 
 ${UNWRAP_KEYS}

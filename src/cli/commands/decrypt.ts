@@ -32,6 +32,7 @@ import {
   planFiles,
   readSuffix,
   runAll,
+  withoutExisting,
 } from "../batch.ts";
 import { traced } from "../trace.ts";
 import { DataKeyCache } from "../../envelope/cache.ts";
@@ -60,6 +61,7 @@ export const FLAGS = [
   { name: "suffix", kind: "string" },
   { name: "armor", short: "a", kind: "boolean" },
   { name: "no-key-cache", kind: "boolean" },
+  { name: "skip-existing", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   SYMLINK_FLAG,
   ...BATCH_FLAGS,
@@ -182,11 +184,12 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       outputOf: (input) => defaultOutputName(input, suffix),
       folderHint: "use -r to decrypt each file in it",
     });
+    const { todo, skipped } = flags["skip-existing"] ? await withoutExisting(jobs) : { todo: jobs, skipped: [] };
     const keysFor = reusingKeys(req);
     const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
     try {
       const result = await runAll(
-        jobs,
+        todo,
         jobCount,
         (j) => j.input,
         async (j) => {
@@ -200,10 +203,13 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
         },
         "decrypted",
       );
-      return finish("decrypt", "decrypted", result, true);
+      return finish("decrypt", "decrypted", { ...result, skipped }, true);
     } finally {
       await cache?.clear();
     }
+  }
+  if (flags["skip-existing"]) {
+    throw usageError("decrypt", "Reading --skip-existing failed: it applies to several inputs or -r DIR");
   }
   if (req.input !== "-" && !isObjectUrl(req.input) && (await stat(req.input).catch(() => undefined))?.isDirectory()) {
     throw usageError("decrypt", `Decrypting ${req.input} failed: it is a folder`, "use -r to decrypt each file in it");

@@ -17,7 +17,16 @@ import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags, type UploadFlags } from "../object_flags.ts";
-import { byteCounter, checkTreeOutput, finish, type Outcome, planFiles, readSuffix, runAll } from "../batch.ts";
+import {
+  byteCounter,
+  checkTreeOutput,
+  finish,
+  type Outcome,
+  planFiles,
+  readSuffix,
+  runAll,
+  withoutExisting,
+} from "../batch.ts";
 import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
@@ -41,6 +50,7 @@ export const FLAGS = [
   { name: "suffix", kind: "string" },
   { name: "armor", short: "a", kind: "boolean" },
   { name: "no-key-cache", kind: "boolean" },
+  { name: "skip-existing", kind: "boolean" },
   { name: "help", short: "h", kind: "boolean" },
   SYMLINK_FLAG,
   ...OBJECT_FLAGS,
@@ -178,22 +188,26 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       outputOf: (input) => input + suffix,
       folderHint: "use -r to encrypt each file in it, or -d to encrypt it as one archive",
     });
+    const { todo, skipped } = flags["skip-existing"] ? await withoutExisting(jobs) : { todo: jobs, skipped: [] };
     const keys = await loadKeys();
     const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
     try {
       const result = await runAll(
-        jobs,
+        todo,
         jobCount,
         (j) => j.input,
         (j) => encryptOne({ ...common, ...j, keys, cache }),
         "encrypted",
       );
-      return finish("encrypt", "encrypted", result, true);
+      return finish("encrypt", "encrypted", { ...result, skipped }, true);
     } finally {
       await cache?.clear();
     }
   }
 
+  if (flags["skip-existing"]) {
+    throw usageError("encrypt", "Reading --skip-existing failed: it applies to several inputs or -r DIR");
+  }
   const input = dir === undefined ? (positionals[0] ?? "-") : undefined;
   let output = flags.output as string | undefined;
   if (output === undefined) {
