@@ -23,7 +23,7 @@
  */
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { machineLine } from "./machine.ts";
+import { machineLine, networkEnv } from "./machine.ts";
 import { realDenoDir } from "../tests/support/cli.ts";
 
 function flag(name: string, fallback: string): string {
@@ -82,21 +82,7 @@ const env: Record<string, string> = {
 };
 // The real Deno cache (HOME is a temporary folder): the runs measure a warm start, not a download.
 env.DENO_DIR = await realDenoDir();
-for (
-  const name of [
-    "DENO_TLS_CA_STORE",
-    "DENO_CERT",
-    "NODE_EXTRA_CA_CERTS",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "NO_PROXY",
-  ]
-) {
-  const value = Deno.env.get(name);
-  if (value !== undefined) env[name] = value;
-}
+Object.assign(env, networkEnv());
 
 interface Cmd {
   readonly program: string;

@@ -15,7 +15,7 @@
  */
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { machineLine } from "./machine.ts";
+import { machineLine, networkEnv } from "./machine.ts";
 
 function flag(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -96,20 +96,7 @@ async function firstRun(label: string, extraArgs: string[], extraEnv: Record<str
       NO_COLOR: "1",
       ...extraEnv,
     };
-    for (
-      const name of [
-        "DENO_TLS_CA_STORE",
-        "DENO_CERT",
-        "NODE_EXTRA_CA_CERTS",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-      ]
-    ) {
-      const value = Deno.env.get(name);
-      if (value !== undefined) env[name] = value;
-    }
+    Object.assign(env, networkEnv());
     const t0 = performance.now();
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", join(repo, "mod.ts"), "encrypt", ...extraArgs, "-o", join(tmp, "out.envl"), plain],

@@ -3,7 +3,7 @@
  * halves timed alone (the bitsliced AES as CTR uses it, and GHASH), with
  * `@noble/ciphers` in the same run for scale.
  *
- *   deno run -A wasm/tools/profile_gcm.ts [sizes in KiB, default 1 64 1024]
+ *   deno run -A --lock=deno.dev.lock wasm/tools/profile_gcm.ts [sizes in KiB, default 1 64 1024]
  *
  * Builds `wasm/tools/profile/` (the core's sources plus two timing-only
  * exports) with Debian's cargo into a temporary directory; the shipped module
@@ -12,36 +12,17 @@
  * jobs on a shared machine is not counted (`scripts/bench.ts` measures wall
  * time and is the reference for the project's bars; this is for profiling).
  */
-import { gcm } from "@noble/ciphers/aes.js";
+// A bench-only package: inline, as scripts/bench.ts has it (it left the runtime import map; deno.dev.lock has it).
+// deno-lint-ignore no-import-prefix
+import { gcm } from "npm:@noble/ciphers@2.4.0/aes.js";
 import process from "node:process";
+import type { CoreExports } from "../../src/crypto/wasm.ts";
 
-interface ProfileExports {
-  memory: WebAssembly.Memory;
-  alloc(len: number): number;
-  gcm_new(key: number, keyLen: number): number;
-  gcm_seal(
-    ctx: number,
-    iv: number,
-    ivLen: number,
-    aad: number,
-    aadLen: number,
-    buf: number,
-    len: number,
-    tag: number,
-  ): number;
-  gcm_open(
-    ctx: number,
-    iv: number,
-    ivLen: number,
-    aad: number,
-    aadLen: number,
-    buf: number,
-    len: number,
-    tag: number,
-  ): number;
+/** The shipped core's exports this tool uses (src/crypto/wasm.ts), and the two timing-only ones. */
+type ProfileExports = Pick<CoreExports, "memory" | "alloc" | "gcm_new" | "gcm_seal" | "gcm_open"> & {
   profile_ctr(ctx: number, buf: number, len: number): void;
   profile_ghash(ctx: number, buf: number, len: number): number;
-}
+};
 
 const ROUNDS = 12;
 const SLICE_MS = 100;

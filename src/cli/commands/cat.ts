@@ -19,6 +19,7 @@ import { peek } from "../../io/header_peek.ts";
 import { KEY_FORMS } from "../keyspec.ts";
 import { claimStdout, report, say } from "../output.ts";
 import { dearmored } from "../armor_input.ts";
+import { byteCounter } from "../batch.ts";
 import { looksArmored } from "../../encoding/armor.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { USAGE } from "../usage.ts";
@@ -143,13 +144,9 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
       await peeked.stream.cancel().catch(() => {});
       throw noKey(headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", "));
     }
-    const counted = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        written += chunk.length;
-        controller.enqueue(chunk);
-      },
-    });
-    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeThrough(counted).pipeTo(stdoutStream());
+    const counted = byteCounter();
+    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeThrough(counted.stream).pipeTo(stdoutStream());
+    written = counted.bytes;
     return done();
   }
 
