@@ -42,6 +42,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["io"],
   // the format (bytes on the wire and the shared vocabulary), the primitives, zip
   ["format", "crypto", "archive"],
+  // the host: files, paths and the process, through Deno's own calls under Deno (no Node layer), Node's on Node
+  ["host"],
   // encodings
   ["encoding"],
   // the import that Deno's start-up graph does not follow (src/import_later.ts)

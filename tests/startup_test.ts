@@ -87,14 +87,15 @@ Deno.test("first run: naming an AWS key is what loads the SDK (with no registry,
 
 interface InfoModule {
   specifier: string;
-  dependencies?: { code?: { specifier: string } }[];
+  dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
 }
 
 /**
  * What `deno run ENTRY` resolves before it runs: the modules reached by code imports, static and literal dynamic
- * ones alike (Deno's graph follows both), from `deno info --json`; type-only references are left out.
+ * ones alike (Deno's graph follows both), from `deno info --json`; type-only references are left out. With
+ * `staticOnly`, what is loaded before the first line runs (a dynamic import waits until its line does).
  */
-async function startupGraph(entry: string): Promise<string[]> {
+async function startupGraph(entry: string, staticOnly = false): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--config", join(REPO, "deno.json"), join(REPO, entry)],
     cwd: REPO,
@@ -115,7 +116,9 @@ async function startupGraph(entry: string): Promise<string[]> {
     const name = info.redirects[raw] ?? raw;
     if (seen.has(name)) continue;
     seen.add(name);
-    for (const d of byName.get(name)?.dependencies ?? []) if (d.code) work.push(d.code.specifier);
+    for (const d of byName.get(name)?.dependencies ?? []) {
+      if (d.code && !(staticOnly && d.isDynamic)) work.push(d.code.specifier);
+    }
   }
   return [...seen].map((s) => s.replace(`file://${REPO}/`, "")).sort();
 }
@@ -139,6 +142,25 @@ Deno.test("start-up graph: mod.ts and the encrypt, decrypt and inspect commands 
   }
   // The check can fail: a command that needs a heavy module reaches it.
   assert.ok((await startupGraph("src/kms/aws.ts")).some((m) => m.startsWith("npm:")));
+});
+
+Deno.test("start-up graph: the local-key commands reach no node: module, so a run in Deno never starts its Node layer", async () => {
+  // Importing any node: module in Deno starts the Node compatibility layer, about an empty run's start-up again
+  // (scripts/bench_startup.ts): the file, path and process calls of these commands go through src/host/.
+  for (
+    const entry of [
+      "mod.ts",
+      "src/cli/main.ts",
+      ...["encrypt", "decrypt", "inspect", "keygen", "key_id"].map((c) => `src/cli/commands/${c}.ts`),
+    ]
+  ) {
+    // Static imports only: a dynamic import("node:...") in a rare path (a device as output, gigabytes to collect
+    // garbage for) loads only when that path runs.
+    const node = (await startupGraph(entry, true)).filter((m) => m.startsWith("node:"));
+    assert.deepEqual(node, [], `${entry} reaches ${node.join(", ")} before it runs`);
+  }
+  // The check can fail: the zip writer still reaches node:zlib.
+  assert.ok((await startupGraph("src/archive/zip.ts")).includes("node:zlib"));
 });
 
 interface Lock {

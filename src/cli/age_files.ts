@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { open, stat } from "node:fs/promises";
-import process from "node:process";
+import { open, stat } from "../host/fs.ts";
+import { isWindows } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import type { KeyProvider } from "../keys/provider.ts";
 import { ioError, writeOutput } from "./files.ts";
@@ -37,7 +37,7 @@ async function readAgeFile(path: string, what: string, secret: boolean): Promise
       },
     );
   }
-  if (secret && info.isFile() && process.platform !== "win32" && (info.mode & 0o077) !== 0) {
+  if (secret && info.isFile() && !isWindows && (info.mode & 0o077) !== 0) {
     warn(
       `the ${what} ${path} is readable by other users (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 ${path}`,
     );

@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { lstat, readdir, realpath, stat } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { lstat, readdir, realpath, stat } from "../host/fs.ts";
+import { dirname, join, relative, sep } from "../host/path.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
@@ -197,7 +197,7 @@ export async function filesUnder(dir: string, keep: (rel: string) => boolean = (
   const files: string[] = [];
   let skipped = 0;
   const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
+    for (const e of await readdir(d)) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
       else if (e.isFile()) {

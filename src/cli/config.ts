@@ -19,9 +19,9 @@
  *
  * @module
  */
-import { readFile, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import process from "node:process";
+import { readFile, stat } from "../host/fs.ts";
+import { dirname, join, resolve } from "../host/path.ts";
+import { cwd as workingFolder, uid as userId } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { getEnv } from "../kms/env.ts";
 import { warn } from "./output.ts";
@@ -110,7 +110,7 @@ async function readConfig(path: string): Promise<EnvelopeConfig | undefined> {
  * (`/tmp`, a shared project root) and steer what `encrypt` wraps for.
  */
 async function trusted(path: string): Promise<boolean> {
-  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+  const uid = userId();
   if (uid === undefined) return true; // no owners to compare (Windows)
   let st;
   try {
@@ -158,7 +158,7 @@ export function userConfigPath(): string {
 }
 
 /** The defaults for this run (see the module's notes for the order). */
-export async function loadDefaults(cwd: string = process.cwd()): Promise<Defaults> {
+export async function loadDefaults(cwd: string = workingFolder()): Promise<Defaults> {
   const project = await projectConfig(cwd);
   const userPath = userConfigPath();
   const user = await readConfig(userPath);

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { mkdtemp, open, rm } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdtemp, open, rm } from "../host/fs.ts";
+import { basename, dirname, join, resolve } from "../host/path.ts";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";

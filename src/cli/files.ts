@@ -7,8 +7,9 @@
  *
  * @module
  */
-import { type FileHandle, lstat, open, stat } from "node:fs/promises";
-import process from "node:process";
+import type NodeProcess from "node:process";
+import { type FileHandle, lstat, open, stat } from "../host/fs.ts";
+import { denoStdin } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
 import { ioError } from "./io_errors.ts";
@@ -36,7 +37,7 @@ const READ_SIZE = 256 * 1024;
 const END_PROBE = 4096;
 
 /**
- * A pull-based stream over an open file (or any `node:fs` FileHandle): one
+ * A pull-based stream over an open file (host/fs.ts, or a `node:fs` FileHandle): one
  * read per pull, so memory follows the consumer, and cancelling closes the
  * handle. (Readable.toWeb could enqueue into a cancelled stream from an event
  * handler, an uncaught error.) `start` is the offset for positioned reads;
@@ -89,9 +90,9 @@ export function fileHandleStream(
 
 /** stdin as a pull-based stream: Deno's own where present, else Node's via `read()`. */
 function stdinStream(): ReadableStream<Uint8Array> {
-  const deno = (globalThis as { Deno?: { stdin: { readable: ReadableStream<Uint8Array> } } }).Deno;
-  if (deno) return deno.stdin.readable;
-  const stdin = process.stdin;
+  const fromDeno = denoStdin();
+  if (fromDeno) return fromDeno;
+  const stdin = (globalThis as unknown as { process: typeof NodeProcess }).process.stdin;
   let ended = false;
   stdin.once("end", () => (ended = true));
   return new ReadableStream<Uint8Array>({

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync } from "../host/fs.ts";
+import { dirname, resolve } from "../host/path.ts";
 import { EnvelopeError } from "../errors.ts";
 
 /** The `code` of a `node:fs` error (`ENOENT`, `ENOSPC`...), if it has one. */

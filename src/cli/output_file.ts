@@ -17,10 +17,23 @@
  *
  * @module
  */
-import { constants, fstatSync, type Stats } from "node:fs";
-import { chmod, type FileHandle, link, lstat, open, realpath, rename, stat, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
-import process from "node:process";
+import type * as NodeFs from "node:fs";
+import type * as NodeFsPromises from "node:fs/promises";
+import type NodeProcess from "node:process";
+import {
+  chmod,
+  type FileHandle,
+  type FileStats,
+  link,
+  lstat,
+  open,
+  realpath,
+  rename,
+  stat,
+  unlink,
+} from "../host/fs.ts";
+import { dirname } from "../host/path.ts";
+import { umask } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
 import { errnoCode, ioError } from "./io_errors.ts";
@@ -71,7 +84,7 @@ function existsError(path: string): EnvelopeError {
  * a block device without `force` (`OUTPUT_UNSAFE`), a folder (`IO_FAILED`).
  */
 export async function resolveTarget(path: string, force: boolean, noFollow = false): Promise<OutputTarget> {
-  let st: Stats;
+  let st: FileStats;
   try {
     st = await lstat(path);
   } catch (e) {
@@ -138,15 +151,6 @@ export interface AtomicOutput {
   readonly stream: WritableStream<Uint8Array>;
   commit(): Promise<void>;
   abort(): Promise<void>;
-}
-
-/** The process's umask (0o022 where it cannot be read). */
-function currentUmask(): number {
-  try {
-    return process.umask();
-  } catch {
-    return 0o022;
-  }
 }
 
 /** A web stream writing to `fh`, every error mapped to a typed one naming `path`. */
@@ -250,7 +254,7 @@ export async function atomicOutput(
     async commit() {
       try {
         await close();
-        await chmod(tempPath, options.exactMode ?? ((options.mode ?? 0o644) & ~currentUmask() & 0o7777));
+        await chmod(tempPath, options.exactMode ?? ((options.mode ?? 0o644) & ~umask() & 0o7777));
         if (target.kind === "new") {
           try {
             await placeNoReplace(tempPath, target.path, path);
@@ -280,12 +284,21 @@ export async function atomicOutput(
   };
 }
 
-/** Writes a device or FIFO directly (no temporary file, nothing to undo). */
+/**
+ * Writes a device or FIFO directly (no temporary file, nothing to undo).
+ * Through `node:fs` on every runtime: only it opens with `O_NOCTTY` (a
+ * terminal named with -o never becomes the controlling one) and gives the
+ * `fstat` of stdout that tells whether the output is stdout after all.
+ */
 async function directOutput(path: string): Promise<AtomicOutput> {
+  const [{ constants, fstatSync }, { open: openNode }] = await Promise.all([
+    import("node:fs") as Promise<typeof NodeFs>,
+    import("node:fs/promises") as Promise<typeof NodeFsPromises>,
+  ]);
   let fh: FileHandle;
   try {
     // No O_CREAT, no O_TRUNC: a device or FIFO is written, never made or truncated.
-    fh = await open(path, constants.O_WRONLY | (constants.O_NOCTTY ?? 0));
+    fh = await openNode(path, constants.O_WRONLY | (constants.O_NOCTTY ?? 0)) as unknown as FileHandle;
   } catch (e) {
     if (errnoCode(e) === "ENXIO") throw unsafe(path, "nothing is listening on it", "choose a file with -o");
     throw ioError("Writing", path, e);
@@ -325,9 +338,25 @@ export async function openOutput(path: string, options: OutputOptions): Promise<
   return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options, target);
 }
 
+/** Deno's stdout, where the CLI runs in Deno. */
+const denoStdout = (globalThis as { Deno?: { stdout: { write(p: Uint8Array): Promise<number> } } }).Deno?.stdout;
+
 /** stdout as a web stream (its end does not close the process's stdout); a closed pipe ends the run with 141. */
 export function stdoutStream(): WritableStream<Uint8Array> {
+  if (denoStdout) {
+    return new WritableStream<Uint8Array>({
+      async write(chunk) {
+        try {
+          for (let off = 0; off < chunk.length;) off += await denoStdout.write(chunk.subarray(off));
+        } catch (e) {
+          if (errnoCode(e) === "EPIPE") exitOnClosedPipe();
+          throw ioError("Writing", "stdout", e);
+        }
+      },
+    });
+  }
   exitQuietlyOnClosedStdout(true);
+  const process = (globalThis as unknown as { process: typeof NodeProcess }).process;
   return new WritableStream<Uint8Array>({
     write(chunk) {
       return new Promise<void>((resolve, reject) => {

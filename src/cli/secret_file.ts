@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { open, stat } from "node:fs/promises";
-import process from "node:process";
+import { open, stat } from "../host/fs.ts";
+import { isWindows } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { ioError } from "./files.ts";
 import { warn } from "./output.ts";
@@ -25,7 +25,7 @@ export async function readSecretFile(path: string, what: string): Promise<string
       hint: `${what} holds one line of text; pass the file itself`,
     });
   }
-  if (process.platform !== "win32" && (info.mode & 0o077) !== 0) {
+  if (!isWindows && (info.mode & 0o077) !== 0) {
     warn(`${what} ${path} is readable by other users (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 ${path}`);
   }
   const fh = await open(path, "r").catch((e) => {

@@ -12,10 +12,9 @@
  *
  * @module
  */
-import { rmSync } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
-import { basename, join } from "node:path";
-import process from "node:process";
+import { readdir, rm, rmSync } from "../host/fs.ts";
+import { basename, join } from "../host/path.ts";
+import { exit, onSignal, pid, processAlive } from "../host/process.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { encodeHex } from "../encoding/base64.ts";
 
@@ -33,12 +32,12 @@ function shortName(name: string): string {
 
 /** The temporary file name for writing `target`, in the same folder. */
 export function tempPathFor(target: string, folder: string): string {
-  return join(folder, `.${shortName(basename(target))}.envelope-${process.pid}-${encodeHex(randomBytes(6))}.part`);
+  return join(folder, `.${shortName(basename(target))}.envelope-${pid}-${encodeHex(randomBytes(6))}.part`);
 }
 
 /** The prefix to give `mkdtemp` for a temporary folder in `parent` (mkdtemp adds six characters). */
 export function tempDirPrefix(parent: string, label: string): string {
-  return join(parent, `.${shortName(label)}.envelope-${process.pid}-`);
+  return join(parent, `.${shortName(label)}.envelope-${pid}-`);
 }
 
 /** The owner's process id when `name` is one of our temporary names, else undefined. */
@@ -47,16 +46,7 @@ export function temporaryOwner(name: string, isDirectory: boolean): number | und
   return m ? Number(m[1]) : undefined;
 }
 
-/** True while process `pid` exists (it may belong to another user). */
-export function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code !== "ESRCH";
-  }
-}
+export { processAlive };
 
 /** Folders already swept by this process. */
 const swept = new Set<string>();
@@ -71,7 +61,7 @@ export async function sweepStale(folder: string): Promise<string[]> {
   swept.add(folder);
   let entries;
   try {
-    entries = await readdir(folder, { withFileTypes: true });
+    entries = await readdir(folder);
   } catch {
     return [];
   }
@@ -103,18 +93,18 @@ function trap(): void {
   if (!trapped) {
     trapped = true;
     for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
-      process.on(signal, () => {
+      onSignal(signal, () => {
         // A second signal while undoing ends the run at once.
-        if (ending) process.exit(code);
+        if (ending) exit(code);
         ending = true;
         for (const p of live) {
           try {
             rmSync(p, { recursive: true, force: true });
           } catch { /* best effort on the way out */ }
         }
-        if (undo.size === 0) process.exit(code);
-        setTimeout(() => process.exit(code), UNDO_TIMEOUT_MS);
-        Promise.allSettled([...undo].map((f) => f())).then(() => process.exit(code));
+        if (undo.size === 0) exit(code);
+        setTimeout(() => exit(code), UNDO_TIMEOUT_MS);
+        Promise.allSettled([...undo].map((f) => f())).then(() => exit(code));
       });
     }
   }

@@ -2,16 +2,27 @@
  * Local key files on disk: where the default key lives, loading it (bounded,
  * with a check of its permissions), and creating it on first use with mode
  * 0600, atomically, so concurrent first runs all end up with one key. Uses
- * `node:` modules so it runs on Deno and Node alike; the browser entry never
- * imports it.
+ * the host's file calls (../host/fs.ts: Deno's own under Deno, Node's on
+ * Node); the browser entry never imports it.
  *
  * @module
  */
-import { constants, type Stats } from "node:fs";
-import { type FileHandle, link, lstat, mkdir, open, realpath, rename, stat, unlink } from "node:fs/promises";
-import { homedir } from "node:os";
-import { basename, dirname, join } from "node:path";
-import process from "node:process";
+import {
+  chmod,
+  type FileHandle,
+  type FileStats,
+  link,
+  lstat,
+  mkdir,
+  open,
+  openFileNoWait,
+  realpath,
+  rename,
+  stat,
+  unlink,
+} from "../host/fs.ts";
+import { basename, dirname, join } from "../host/path.ts";
+import { env, homeDir, isWindows, pid } from "../host/process.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { encodeHex } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -34,9 +45,9 @@ function keyFileError(path: string, why: string, hint: string): EnvelopeError {
   return new EnvelopeError("INVALID_KEY", `Loading the local key ${path} failed: ${why}`, { hint });
 }
 
-function checkPermissions(path: string, st: Stats, options: LoadLocalKeyOptions): void {
+function checkPermissions(path: string, st: FileStats, options: LoadLocalKeyOptions): void {
   const mode = st.mode & 0o777;
-  if (process.platform === "win32" || (mode & 0o077) === 0) return;
+  if (isWindows || (mode & 0o077) === 0) return;
   const how = options.onInsecurePermissions ?? "warn";
   if (typeof how === "function") return how(path, mode);
   const what = `the key file ${path} is accessible to other users (mode ${mode.toString(8).padStart(4, "0")})`;
@@ -45,7 +56,7 @@ function checkPermissions(path: string, st: Stats, options: LoadLocalKeyOptions)
 }
 
 /** Refuses what is not a regular file of key-file size. */
-function checkShape(path: string, st: Stats): void {
+function checkShape(path: string, st: FileStats): void {
   if (!st.isFile()) {
     throw keyFileError(
       path,
@@ -82,10 +93,9 @@ async function readUpTo(fh: FileHandle, limit: number): Promise<Uint8Array> {
  * ```
  */
 export function defaultLocalKeyPath(): string {
-  const fromEnv = process.env.ENVELOPE_LOCAL_KEY;
+  const fromEnv = env("ENVELOPE_LOCAL_KEY");
   if (fromEnv) return fromEnv;
-  const home = process.env.HOME || homedir();
-  return join(home, ".config", "envelope", "local.key");
+  return join(homeDir(), ".config", "envelope", "local.key");
 }
 
 /**
@@ -142,8 +152,8 @@ export async function loadLocalKeyFile(
   let bytes: Uint8Array;
   try {
     checkShape(path, await stat(path));
-    // O_NONBLOCK: should the path become a FIFO after the stat, opening it does not wait for a writer.
-    fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    // Should the path become a FIFO after the stat, opening it does not wait for a writer (the stat below refuses it).
+    fh = await openFileNoWait(path);
     const st = await fh.stat();
     checkShape(path, st);
     checkPermissions(path, st, options);
@@ -231,12 +241,13 @@ export async function createLocalKeyFile(path: string, options: { force?: boolea
     if (e instanceof EnvelopeError) throw e;
     throw createError(path, e);
   }
-  const temp = join(dirname(target), `.${basename(target)}.envelope-${process.pid}-${encodeHex(randomBytes(6))}.part`);
+  const temp = join(dirname(target), `.${basename(target)}.envelope-${pid}-${encodeHex(randomBytes(6))}.part`);
   try {
     const fh = await open(temp, "wx", 0o600);
     try {
-      await fh.chmod(0o600);
-      await fh.writeFile(key.toText(), "utf8");
+      // Exactly 0600, whatever the umask took off at the create.
+      await chmod(temp, 0o600);
+      await writeWhole(fh, new TextEncoder().encode(key.toText()));
       await fh.sync();
     } finally {
       await fh.close();
@@ -274,11 +285,15 @@ async function placeNoReplace(temp: string, path: string, key: LocalKey): Promis
     throw e;
   }
   try {
-    await fh.writeFile(key.toText(), "utf8");
+    await writeWhole(fh, new TextEncoder().encode(key.toText()));
     await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+async function writeWhole(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += (await fh.write(bytes, off, bytes.length - off)).bytesWritten;
 }
 
 /**

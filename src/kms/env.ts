@@ -27,13 +27,17 @@ export function getEnv(name: string): string | undefined {
     };
     process?: { env?: Record<string, string | undefined> };
   };
-  try {
-    // Ask first, so a Deno run without --allow-env never stops at a prompt.
-    const state = g.Deno?.permissions?.querySync?.({ name: "env", variable: name }).state ?? "granted";
-    const v = state === "granted" ? g.Deno?.env?.get(name) : undefined;
-    if (v !== undefined && v !== "") return v;
-  } catch {
-    // No Deno: fall through.
+  if (g.Deno) {
+    try {
+      // Ask first, so a Deno run without --allow-env never stops at a prompt.
+      const state = g.Deno.permissions?.querySync?.({ name: "env", variable: name }).state ?? "granted";
+      const v = state === "granted" ? g.Deno.env?.get(name) : undefined;
+      if (v !== undefined && v !== "") return v;
+    } catch {
+      // Not allowed to ask: nothing found.
+    }
+    // Not Node's `process` in Deno: touching it there starts the Node layer (src/host/process.ts).
+    return undefined;
   }
   try {
     const v = g.process?.env?.[name];

@@ -10,7 +10,7 @@ import { hasMagic, parseHeader, tryParseHeader } from "../../format/header.ts";
 import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
-import process from "node:process";
+import { env } from "../../host/process.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
 import { openInput } from "../files.ts";
@@ -37,8 +37,8 @@ import {
 import { traced } from "../trace.ts";
 import { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
-import { mkdir, stat } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { mkdir, stat } from "../../host/fs.ts";
+import { basename, dirname } from "../../host/path.ts";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 import { importLater } from "../../import_later.ts";
@@ -95,7 +95,7 @@ async function dataKeyOption(flags: Record<string, unknown>): Promise<string | u
   }
   if (file !== undefined) return await readSecretFile(file, "the data key file");
   if (inline !== undefined) return inline;
-  const fromEnv = process.env.ENVELOPE_DATA_KEY;
+  const fromEnv = env("ENVELOPE_DATA_KEY");
   return fromEnv ? fromEnv : undefined;
 }
 

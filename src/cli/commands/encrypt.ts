@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { mkdir } from "node:fs/promises";
-import { dirname, resolve, sep } from "node:path";
+import { mkdir } from "../../host/fs.ts";
+import { dirname, resolve, sep } from "../../host/path.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";

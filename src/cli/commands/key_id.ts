@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { readFile } from "../../host/fs.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { loadLocalKeyFile } from "../../keys/local_file.ts";
 import { parseArgs, usageError } from "../args.ts";

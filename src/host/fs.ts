@@ -1,0 +1,312 @@
+/**
+ * The file calls the CLI and the key files make, without Deno's Node layer.
+ *
+ * Under Deno these are `Deno.*` calls: importing `node:fs` would start the
+ * Node compatibility layer, about 15 ms of every run of a CLI that scripts
+ * call once per file (`scripts/bench_startup.ts`), and `node:fs` writes run on
+ * the JavaScript thread, where `Deno.FsFile` writes run beside it. On Node
+ * they are `node:fs/promises`, taken from the runtime. Either way the shapes
+ * are Node's (`Stats`-like methods, `{ bytesRead }`), and errors keep their
+ * `code` (`ENOENT`, `EEXIST`...), which `cli/io_errors.ts` maps to typed
+ * errors.
+ *
+ * What only Node offers (a non-blocking open, `O_NOCTTY` for devices, `fstat`
+ * of a descriptor) stays with `node:fs` in the rare paths that need it.
+ *
+ * @module
+ */
+import type * as NodeFsPromises from "node:fs/promises";
+import type * as NodeFs from "node:fs";
+
+/** What is known of a file (the subset of Node's `Stats` the CLI reads). */
+export interface FileStats {
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isBlockDevice(): boolean;
+  isCharacterDevice(): boolean;
+  readonly size: number;
+  readonly mode: number;
+  readonly dev: number;
+  readonly ino: number;
+  readonly uid: number;
+  readonly mtimeMs: number;
+}
+
+/** An open file (the subset of Node's `FileHandle` the CLI uses). */
+export interface FileHandle {
+  /** Reads into `buffer[offset, offset + length)` at `position`, or at the current offset for `null`. */
+  read(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }>;
+  /** Writes `buffer[offset, offset + length)` at the current offset. */
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  stat(): Promise<FileStats>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How a file is opened: to read; to write a new file (fails if anything is there); to write, creating or truncating. */
+export type OpenMode = "r" | "wx" | "w";
+
+/** A folder entry (the subset of Node's `Dirent` the CLI reads). */
+export interface DirEntry {
+  readonly name: string;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+interface DenoFileInfo {
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  isFifo: boolean | null;
+  isSocket: boolean | null;
+  isBlockDevice: boolean | null;
+  isCharDevice: boolean | null;
+  size: number;
+  mode: number | null;
+  dev: number;
+  ino: number | null;
+  uid: number | null;
+  mtime: Date | null;
+}
+
+interface DenoFsFile {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  seek(offset: number, whence: number): Promise<number>;
+  stat(): Promise<DenoFileInfo>;
+  sync(): Promise<void>;
+  close(): void;
+}
+
+/** The part of Deno's namespace used here. */
+interface DenoFs {
+  open(
+    path: string,
+    options: {
+      read?: boolean;
+      write?: boolean;
+      create?: boolean;
+      createNew?: boolean;
+      truncate?: boolean;
+      mode?: number;
+    },
+  ): Promise<DenoFsFile>;
+  lstat(path: string): Promise<DenoFileInfo>;
+  stat(path: string): Promise<DenoFileInfo>;
+  statSync(path: string): DenoFileInfo;
+  realPath(path: string): Promise<string>;
+  link(from: string, to: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string, options?: { recursive?: boolean }): Promise<void>;
+  removeSync(path: string, options?: { recursive?: boolean }): void;
+  chmod(path: string, mode: number): Promise<void>;
+  mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;
+  readDir(path: string): AsyncIterable<{ name: string; isFile: boolean; isDirectory: boolean; isSymlink: boolean }>;
+  readFile(path: string): Promise<Uint8Array>;
+}
+
+const deno = (globalThis as { Deno?: DenoFs }).Deno;
+
+/** Node's modules, from the runtime (only ever called on Node, where `process` is a global). */
+function nodeModule<T>(id: string): T {
+  return (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process
+    .getBuiltinModule(id) as T;
+}
+const nodeFs = () => nodeModule<typeof NodeFsPromises>("node:fs/promises");
+const nodeFsSync = () => nodeModule<typeof NodeFs>("node:fs");
+
+function denoStats(i: DenoFileInfo): FileStats {
+  return {
+    isFile: () => i.isFile,
+    isDirectory: () => i.isDirectory,
+    isSymbolicLink: () => i.isSymlink,
+    isFIFO: () => i.isFifo === true,
+    isSocket: () => i.isSocket === true,
+    isBlockDevice: () => i.isBlockDevice === true,
+    isCharacterDevice: () => i.isCharDevice === true,
+    size: i.size,
+    mode: i.mode ?? 0,
+    dev: i.dev,
+    ino: i.ino ?? 0,
+    uid: i.uid ?? 0,
+    mtimeMs: i.mtime?.getTime() ?? 0,
+  };
+}
+
+/** A Deno file with Node's handle shape; positioned reads seek only when the position is not where the file is. */
+function denoHandle(file: DenoFsFile): FileHandle {
+  let at = 0;
+  return {
+    async read(buffer, offset, length, position) {
+      if (position !== null && position !== at) at = await file.seek(position, 0);
+      const n = (await file.read(buffer.subarray(offset, offset + length))) ?? 0;
+      at += n;
+      return { bytesRead: n };
+    },
+    async write(buffer, offset, length) {
+      const n = await file.write(buffer.subarray(offset, offset + length));
+      at += n;
+      return { bytesWritten: n };
+    },
+    async stat() {
+      return denoStats(await file.stat());
+    },
+    sync: () => file.sync(),
+    close: () => Promise.resolve(file.close()),
+  };
+}
+
+const DENO_OPEN = {
+  r: { read: true },
+  wx: { write: true, createNew: true },
+  w: { write: true, create: true, truncate: true },
+} as const;
+
+/** Opens `path` (`mode` is the permission bits of a file it creates, before the umask). */
+export async function open(path: string, how: OpenMode, mode = 0o666): Promise<FileHandle> {
+  if (deno) return denoHandle(await deno.open(path, how === "r" ? DENO_OPEN.r : { ...DENO_OPEN[how], mode }));
+  return await nodeFs().open(path, how, mode) as unknown as FileHandle;
+}
+
+/** What is at `path`, not following a final link. */
+export async function lstat(path: string): Promise<FileStats> {
+  return deno ? denoStats(await deno.lstat(path)) : await nodeFs().lstat(path);
+}
+
+/** What is at `path`, following links. */
+export async function stat(path: string): Promise<FileStats> {
+  return deno ? denoStats(await deno.stat(path)) : await nodeFs().stat(path);
+}
+
+/** True when `path` names something (following links), without waiting. */
+export function existsSync(path: string): boolean {
+  if (!deno) return nodeFsSync().existsSync(path);
+  try {
+    deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The path with every link and `.`/`..` resolved. */
+export async function realpath(path: string): Promise<string> {
+  return deno ? await deno.realPath(path) : await nodeFs().realpath(path);
+}
+
+/** Makes the hard link `to` of `from`; fails with `EEXIST` if anything is at `to`. */
+export async function link(from: string, to: string): Promise<void> {
+  return deno ? await deno.link(from, to) : await nodeFs().link(from, to);
+}
+
+export async function rename(from: string, to: string): Promise<void> {
+  return deno ? await deno.rename(from, to) : await nodeFs().rename(from, to);
+}
+
+/** Removes a file (not a folder). */
+export async function unlink(path: string): Promise<void> {
+  return deno ? await deno.remove(path) : await nodeFs().unlink(path);
+}
+
+/** Removes `path`, a whole folder with `recursive`; with `force`, nothing there is no error. */
+export async function rm(path: string, options: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
+  if (!deno) return await nodeFs().rm(path, options);
+  try {
+    await deno.remove(path, { recursive: options.recursive });
+  } catch (e) {
+    if (!(options.force && (e as { code?: string }).code === "ENOENT")) throw e;
+  }
+}
+
+/** {@linkcode rm} without waiting (for the way out of a signal). */
+export function rmSync(path: string, options: { recursive?: boolean; force?: boolean } = {}): void {
+  if (!deno) return nodeFsSync().rmSync(path, options);
+  try {
+    deno.removeSync(path, { recursive: options.recursive });
+  } catch (e) {
+    if (!(options.force && (e as { code?: string }).code === "ENOENT")) throw e;
+  }
+}
+
+export async function chmod(path: string, mode: number): Promise<void> {
+  return deno ? await deno.chmod(path, mode) : await nodeFs().chmod(path, mode);
+}
+
+/** Makes a folder (and its parents with `recursive`, where one already there is no error). */
+export async function mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): Promise<void> {
+  if (deno) return await deno.mkdir(path, options);
+  await nodeFs().mkdir(path, options);
+}
+
+/** The entries of a folder, with their types (not following links). */
+export async function readdir(path: string): Promise<DirEntry[]> {
+  if (!deno) return await nodeFs().readdir(path, { withFileTypes: true });
+  const out: DirEntry[] = [];
+  for await (const e of deno.readDir(path)) {
+    out.push({
+      name: e.name,
+      isFile: () => e.isFile,
+      isDirectory: () => e.isDirectory,
+      isSymbolicLink: () => e.isSymlink,
+    });
+  }
+  return out;
+}
+
+/** The whole of a (small) file. */
+export async function readFile(path: string): Promise<Uint8Array> {
+  return deno ? await deno.readFile(path) : new Uint8Array(await nodeFs().readFile(path));
+}
+
+const NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * Makes a new folder, mode 0700, named `prefix` plus six random letters and
+ * digits, as `mkdtemp(3)` does; returns its path.
+ */
+export async function mkdtemp(prefix: string): Promise<string> {
+  if (!deno) return await nodeFs().mkdtemp(prefix);
+  for (let attempt = 0;; attempt++) {
+    const random = crypto.getRandomValues(new Uint8Array(6));
+    const path = prefix + Array.from(random, (b) => NAME_CHARS[b % NAME_CHARS.length]).join("");
+    try {
+      await deno.mkdir(path, { mode: 0o700 });
+      return path;
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EEXIST" || attempt >= 100) throw e;
+    }
+  }
+}
+
+/**
+ * Opens `path` for reading without ever waiting for a FIFO's writer, for a
+ * path that was a regular file when last looked at but may have been swapped
+ * since: the caller checks `stat()` of the handle, which says FIFO. On Node
+ * that is `O_NONBLOCK`. Deno has no such flag, so while the open has not
+ * finished the path is looked at again (`lstat`, an operation of its own, so
+ * no timer is needed: Deno's first timer costs more than the whole open); if
+ * a FIFO is there now, its other end is opened (without creating or
+ * truncating anything) and closed, which lets the open finish, and the handle
+ * is returned for the caller to refuse.
+ */
+export async function openFileNoWait(path: string): Promise<FileHandle> {
+  if (!deno) {
+    const { constants } = nodeFsSync();
+    return await nodeFs().open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)) as unknown as FileHandle;
+  }
+  let settled = false;
+  const opening = deno.open(path, DENO_OPEN.r).finally(() => (settled = true));
+  opening.catch(() => {}); // awaited below; this only keeps an early failure from being reported as unhandled
+  while (!settled) {
+    const now = await deno.lstat(path).catch(() => null);
+    if (!settled && now?.isFifo) {
+      // write: true alone is O_WRONLY: no O_CREAT, no O_TRUNC. Our waiting reader makes this open succeed at once.
+      (await deno.open(path, { write: true }).catch(() => null))?.close();
+    }
+  }
+  return denoHandle(await opening);
+}

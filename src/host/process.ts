@@ -1,0 +1,110 @@
+/**
+ * The process as the CLI sees it (its id, umask, environment, user, home
+ * folder, signals and exit), without Deno's Node layer: under Deno these are
+ * `Deno.*` (touching `process` there starts the Node compatibility layer, see
+ * `./fs.ts`), on Node they are `process` and `node:os`.
+ *
+ * @module
+ */
+import type NodeProcess from "node:process";
+import type * as NodeOs from "node:os";
+
+/** The part of Deno's namespace used here. */
+interface DenoProcess {
+  readonly pid: number;
+  readonly build: { readonly os: string };
+  readonly env: { get(name: string): string | undefined };
+  readonly stdin: { readonly readable: ReadableStream<Uint8Array> };
+  umask(mask?: number): number;
+  uid(): number | null;
+  cwd(): string;
+  exit(code: number): never;
+  addSignalListener(signal: string, handler: () => void): void;
+  kill(pid: number, signal: string): void;
+}
+
+const deno = (globalThis as { Deno?: DenoProcess }).Deno;
+const node = () => (globalThis as unknown as { process: typeof NodeProcess }).process;
+
+/** This process's id. */
+export const pid: number = deno ? deno.pid : node().pid;
+
+/** True on Windows, where file modes mean little. */
+export const isWindows: boolean = deno ? deno.build.os === "windows" : node().platform === "win32";
+
+/** An environment variable (undefined when unset or not allowed to be read). */
+export function env(name: string): string | undefined {
+  if (!deno) return node().env[name];
+  try {
+    return deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The working folder. */
+export function cwd(): string {
+  return deno ? deno.cwd() : node().cwd();
+}
+
+/** The process's umask (0o022 where it cannot be read). */
+export function umask(): number {
+  try {
+    return deno ? deno.umask() : node().umask();
+  } catch {
+    return 0o022;
+  }
+}
+
+/** The user id, where the system has one. */
+export function uid(): number | undefined {
+  if (deno) return deno.uid() ?? undefined;
+  const p = node();
+  return typeof p.getuid === "function" ? p.getuid() : undefined;
+}
+
+/** `$HOME`, else the system's idea of the user's home folder. */
+export function homeDir(): string {
+  const home = env("HOME");
+  if (home) return home;
+  if (deno) {
+    const profile = env("USERPROFILE");
+    if (profile) return profile;
+  }
+  const os = (node() as unknown as { getBuiltinModule(id: string): unknown }).getBuiltinModule("node:os");
+  return (os as typeof NodeOs).homedir();
+}
+
+/** Ends the process with `code` now. */
+export function exit(code: number): never {
+  return deno ? deno.exit(code) : node().exit(code);
+}
+
+/** Calls `handler` when the process receives `signal` (SIGINT, SIGTERM, SIGHUP). */
+export function onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", handler: () => void): void {
+  if (deno) {
+    // Windows has only SIGINT and SIGBREAK; the others are never delivered there.
+    if (deno.build.os === "windows" && signal !== "SIGINT") return;
+    deno.addSignalListener(signal, handler);
+  } else {
+    node().on(signal, handler);
+  }
+}
+
+/** True while process `id` exists (it may belong to another user). */
+export function processAlive(id: number): boolean {
+  if (id === pid) return true;
+  try {
+    // Signal 0 checks that the process exists without signalling it. Only Node's kill takes it, so under Deno
+    // this starts the Node layer; it runs only when a temporary file of another run is found.
+    node().kill(id, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code !== "ESRCH";
+  }
+}
+
+/** Standard input as a web stream under Deno; `undefined` on Node (see cli/files.ts). */
+export function denoStdin(): ReadableStream<Uint8Array> | undefined {
+  return deno?.stdin.readable;
+}
