@@ -77,7 +77,7 @@ interface DenoFsFile {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   seek(offset: number, whence: number): Promise<number>;
-  stat(): Promise<DenoFileInfo>;
+  statSync(): DenoFileInfo;
   sync(): Promise<void>;
   close(): void;
 }
@@ -96,15 +96,15 @@ interface DenoFs {
     },
   ): Promise<DenoFsFile>;
   lstat(path: string): Promise<DenoFileInfo>;
-  stat(path: string): Promise<DenoFileInfo>;
+  lstatSync(path: string): DenoFileInfo;
   statSync(path: string): DenoFileInfo;
-  realPath(path: string): Promise<string>;
-  link(from: string, to: string): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
+  realPathSync(path: string): string;
+  linkSync(from: string, to: string): void;
+  renameSync(from: string, to: string): void;
   remove(path: string, options?: { recursive?: boolean }): Promise<void>;
   removeSync(path: string, options?: { recursive?: boolean }): void;
-  chmod(path: string, mode: number): Promise<void>;
-  mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<void>;
+  chmodSync(path: string, mode: number): void;
+  mkdirSync(path: string, options?: { recursive?: boolean; mode?: number }): void;
   readDir(path: string): AsyncIterable<{ name: string; isFile: boolean; isDirectory: boolean; isSymlink: boolean }>;
   readFile(path: string): Promise<Uint8Array>;
 }
@@ -152,8 +152,9 @@ function denoHandle(file: DenoFsFile): FileHandle {
       at += n;
       return { bytesWritten: n };
     },
-    async stat() {
-      return denoStats(await file.stat());
+    stat() {
+      // fstat of an open file never waits: synchronous, as the metadata calls below.
+      return Promise.resolve(denoStats(file.statSync()));
     },
     sync: () => file.sync(),
     close: () => Promise.resolve(file.close()),
@@ -166,20 +167,37 @@ const DENO_OPEN = {
   w: { write: true, create: true, truncate: true },
 } as const;
 
-/** Opens `path` (`mode` is the permission bits of a file it creates, before the umask). */
+/**
+ * Opens `path` (`mode` is the permission bits of a file it creates, before
+ * the umask). Asynchronous under Deno, unlike the metadata calls below: an
+ * open for reading may wait for a FIFO's writer (and the process must still
+ * answer Ctrl-C meanwhile), and creating a file in a large folder took about
+ * 0.5 ms on the machine of docs/benchmarks.md, time better spent beside the
+ * JavaScript thread than on it.
+ */
 export async function open(path: string, how: OpenMode, mode = 0o666): Promise<FileHandle> {
   if (deno) return denoHandle(await deno.open(path, how === "r" ? DENO_OPEN.r : { ...DENO_OPEN[how], mode }));
   return await nodeFs().open(path, how, mode) as unknown as FileHandle;
 }
 
-/** What is at `path`, not following a final link. */
+/**
+ * What is at `path`, not following a final link.
+ *
+ * Under Deno this and the other metadata calls here (stat, realpath, link,
+ * rename, unlink, chmod, mkdir) are synchronous: each costs 3 to 4 µs of the
+ * JavaScript thread, where an asynchronous one hands off to a thread and back
+ * for 15 to 20 (measured on the 2-core machine of docs/benchmarks.md), and
+ * the CLI makes about ten of them per file. None of them waits on anything
+ * but the file system; the calls that move data, and the opens for reading,
+ * stay asynchronous.
+ */
 export async function lstat(path: string): Promise<FileStats> {
-  return deno ? denoStats(await deno.lstat(path)) : await nodeFs().lstat(path);
+  return deno ? denoStats(deno.lstatSync(path)) : await nodeFs().lstat(path);
 }
 
 /** What is at `path`, following links. */
 export async function stat(path: string): Promise<FileStats> {
-  return deno ? denoStats(await deno.stat(path)) : await nodeFs().stat(path);
+  return deno ? denoStats(deno.statSync(path)) : await nodeFs().stat(path);
 }
 
 /** True when `path` names something (following links), without waiting. */
@@ -195,21 +213,21 @@ export function existsSync(path: string): boolean {
 
 /** The path with every link and `.`/`..` resolved. */
 export async function realpath(path: string): Promise<string> {
-  return deno ? await deno.realPath(path) : await nodeFs().realpath(path);
+  return deno ? deno.realPathSync(path) : await nodeFs().realpath(path);
 }
 
 /** Makes the hard link `to` of `from`; fails with `EEXIST` if anything is at `to`. */
 export async function link(from: string, to: string): Promise<void> {
-  return deno ? await deno.link(from, to) : await nodeFs().link(from, to);
+  return deno ? deno.linkSync(from, to) : await nodeFs().link(from, to);
 }
 
 export async function rename(from: string, to: string): Promise<void> {
-  return deno ? await deno.rename(from, to) : await nodeFs().rename(from, to);
+  return deno ? deno.renameSync(from, to) : await nodeFs().rename(from, to);
 }
 
 /** Removes a file (not a folder). */
 export async function unlink(path: string): Promise<void> {
-  return deno ? await deno.remove(path) : await nodeFs().unlink(path);
+  return deno ? deno.removeSync(path) : await nodeFs().unlink(path);
 }
 
 /** Removes `path`, a whole folder with `recursive`; with `force`, nothing there is no error. */
@@ -233,12 +251,12 @@ export function rmSync(path: string, options: { recursive?: boolean; force?: boo
 }
 
 export async function chmod(path: string, mode: number): Promise<void> {
-  return deno ? await deno.chmod(path, mode) : await nodeFs().chmod(path, mode);
+  return deno ? deno.chmodSync(path, mode) : await nodeFs().chmod(path, mode);
 }
 
 /** Makes a folder (and its parents with `recursive`, where one already there is no error). */
 export async function mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): Promise<void> {
-  if (deno) return await deno.mkdir(path, options);
+  if (deno) return deno.mkdirSync(path, options);
   await nodeFs().mkdir(path, options);
 }
 
@@ -274,7 +292,7 @@ export async function mkdtemp(prefix: string): Promise<string> {
     const random = crypto.getRandomValues(new Uint8Array(6));
     const path = prefix + Array.from(random, (b) => NAME_CHARS[b % NAME_CHARS.length]).join("");
     try {
-      await deno.mkdir(path, { mode: 0o700 });
+      deno.mkdirSync(path, { mode: 0o700 });
       return path;
     } catch (e) {
       if ((e as { code?: string }).code !== "EEXIST" || attempt >= 100) throw e;
