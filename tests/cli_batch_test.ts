@@ -168,6 +168,46 @@ Deno.test("cli --json: inspect has keys[] for every format; keygen and key-id re
   assert.deepEqual(info.keys.map((k) => [k.provider, k.keyId]), [["aws-kms", "12345678-1234-1234-1234-123456789012"]]);
 });
 
+Deno.test("cli --json: encrypt, decrypt, rewrap and cat share one shape: files, failed, skipped and the byte totals", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await writeKey(ws.path("B.key"));
+  await Deno.writeTextFile(ws.path("f"), "x".repeat(300_000));
+  const runs = [
+    ["encrypt", "-k", "local:A.key", "f", "--json"],
+    ["decrypt", "-k", "local:A.key", "f.envl", "-o", "g", "--json"],
+    ["rewrap", "f.envl", "-k", "local:B.key", "-u", "local:A.key", "--json"],
+    ["cat", "-k", "local:B.key", "f.envl", "--json"],
+    ["cat", "-k", "local:B.key", "f.envl", "--range", "0-9", "--json"],
+  ];
+  const size = async () => (await Deno.stat(ws.path("f.envl"))).size;
+  for (const args of runs) {
+    const before = await size().catch(() => 0);
+    const r = await ws.run(args);
+    assert.equal(r.code, 0, show(r));
+    // cat writes the plaintext on stdout, so its report goes to stderr.
+    const doc = JSON.parse(args[0] === "cat" ? r.stderr.slice(r.stderr.indexOf("{")) : r.stdout) as Report & {
+      skipped: unknown[];
+      bytesIn: number;
+      bytesOut: number;
+    };
+    assert.deepEqual(
+      [doc.command, doc.ok, doc.files.length, doc.failed, doc.skipped],
+      [args[0], true, 1, [], []],
+      args.join(" "),
+    );
+    const f = doc.files[0];
+    assert.deepEqual([doc.bytesIn, doc.bytesOut], [f.bytesIn, f.bytesOut], `${args.join(" ")}: totals are the sum`);
+    assert.ok(f.keys.length >= 1, `${args.join(" ")} names its keys`);
+    if (args[0] === "cat" && args.includes("--range")) {
+      assert.equal(f.bytesOut, 10);
+      assert.ok(f.bytesIn > 0 && f.bytesIn < before, `a range reads part of the message: ${f.bytesIn} of ${before}`);
+    } else if (args[0] === "cat") {
+      assert.deepEqual([f.bytesIn, f.bytesOut], [before, 300_000], "cat without --range reads the whole message");
+    }
+  }
+});
+
 Deno.test("cli progress line: done/total, percent, rate and ETA; bytes and rate when the total is unknown", () => {
   const mib = 1024 * 1024;
   const line = progressLine("encrypting", 50 * mib, 200 * mib, 2);

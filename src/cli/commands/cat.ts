@@ -93,12 +93,17 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
   claimStdout();
   let opened: { provider: string; keyId: string }[] = [];
   let written = 0;
+  // The bytes of the message read: all of it without --range, the header and the chunks of the range with it.
+  let read = 0;
   const done = () => {
     report({
       command: "cat",
       ok: true,
-      files: [{ input: req.input, output: "-", format: "envelope", bytesIn: 0, bytesOut: written, keys: opened }],
+      files: [{ input: req.input, output: "-", format: "envelope", bytesIn: read, bytesOut: written, keys: opened }],
       failed: [],
+      skipped: [],
+      bytesIn: read,
+      bytesOut: written,
     });
     return 0;
   };
@@ -145,12 +150,25 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
       throw noKey(headerKeys.map((k) => `${k.provider}:${k.keyId}`).join(", "));
     }
     const counted = byteCounter();
-    await peeked.stream.pipeThrough(decryptStream(options(keys))).pipeThrough(counted.stream).pipeTo(stdoutStream());
+    const consumed = byteCounter();
+    await peeked.stream.pipeThrough(consumed.stream).pipeThrough(decryptStream(options(keys))).pipeThrough(
+      counted.stream,
+    ).pipeTo(stdoutStream());
     written = counted.bytes;
+    read = consumed.bytes;
     return done();
   }
 
-  const source = await openSource(req.input);
+  const raw = await openSource(req.input);
+  const source: typeof raw = {
+    size: raw.size,
+    read: async (offset, length) => {
+      const bytes = await raw.read(offset, length);
+      read += bytes.length;
+      return bytes;
+    },
+    close: raw.close && (() => raw.close!()),
+  };
   try {
     const head = await source.read(0, Math.min(source.size, 4096));
     if (looksArmored(head)) {

@@ -155,6 +155,7 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   const after = tryParseHeader(result.header);
   const inputSize = object ? object.size : (await stat(output)).size - result.header.length + result.payloadOffset;
   const name = (k: { provider: string; keyId: string }) => ({ provider: k.provider, keyId: k.keyId });
+  const bytesOut = inputSize - result.payloadOffset + result.header.length;
   report({
     command: "rewrap",
     ok: true,
@@ -163,10 +164,13 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
       output,
       format: "envelope",
       bytesIn: inputSize,
-      bytesOut: inputSize - result.payloadOffset + result.header.length,
+      bytesOut,
       keys: typeof after === "number" ? [] : after.keys.map(name),
     }],
     failed: [],
+    skipped: [],
+    bytesIn: inputSize,
+    bytesOut,
     added: result.added.map((a) => ({ ...name(a), via: a.via })),
     removed: result.removed.map(name),
   });
