@@ -82,7 +82,7 @@ export function guessKind(head: Uint8Array): { why: string; hint: string } | und
       return {
         why: `it is plain text, ${NONE}`,
         hint:
-          "an Alibaba-sample file is base64 text with *---* separators: if this should be one, check that it is complete; else it is not encrypted, and `envelope encrypt` encrypts it",
+          "it is not encrypted: `envelope encrypt` encrypts it (if it should be an Alibaba-sample file, base64 text with *---* separators, check that it is complete)",
       };
     }
   } catch { /* binary */ }
