@@ -231,9 +231,14 @@ Deno.test("cli: --symlinks chooses what becomes of links: follow, skip or store 
   assert.match(r.stderr, /^warning: .*to-dir/m, show(r));
   assert.deepEqual((await restored("follow.envl", "f")).tree, ["d/", "d/f.txt", "to-file"]);
   assert.equal(await Deno.readTextFile(ws.path("f", "to-file")), "target");
-  // skip: every link is left out, each with a warning.
+  // skip: every link is left out, as asked: one note says so, and -v lists each link (no warning per link).
   r = await encrypt("skip", "skip.envl");
-  assert.match(r.stderr, /^warning: .*to-file/m, show(r));
+  assert.equal(r.stderr.match(/^note: symbolic links are left out \(--symlinks skip\)/gm)?.length, 1, show(r));
+  assert.doesNotMatch(r.stderr, /^warning:/m, show(r));
+  assert.doesNotMatch(r.stderr, /to-file/, show(r));
+  r = await ws.run(["encrypt", "-d", "t", ...k, "-o", "skip-v.envl", "--symlinks", "skip", "-v"]);
+  assert.match(r.stderr, /^detail: .*to-file/m, show(r));
+  assert.match(r.stderr, /^detail: .*to-dir/m, show(r));
   assert.deepEqual((await restored("skip.envl", "s")).tree, ["d/", "d/f.txt"]);
   // store: links are stored as links; decrypt refuses them unless asked, then skips or creates them.
   await encrypt("store", "store.envl");
@@ -242,7 +247,8 @@ Deno.test("cli: --symlinks chooses what becomes of links: follow, skip or store 
   assert.equal(await pathExists(ws.path("x")), false);
   const skipped = await restored("store.envl", "y", "skip");
   assert.deepEqual(skipped.tree, ["d/", "d/f.txt"]);
-  assert.match(skipped.r.stderr, /^warning: .*to-dir/m, show(skipped.r));
+  assert.match(skipped.r.stderr, /^note: symbolic links are left out/m, show(skipped.r));
+  assert.doesNotMatch(skipped.r.stderr, /^warning:/m, show(skipped.r));
   assert.deepEqual((await restored("store.envl", "z", "create")).tree, [
     "d/",
     "d/f.txt",

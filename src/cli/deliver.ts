@@ -15,7 +15,8 @@ import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.
 import type { TrustOptions } from "./trust_flags.ts";
 import { gcPacer } from "./gc.ts";
 import { ioError } from "./io_errors.ts";
-import { note, warn } from "./output.ts";
+import { note } from "./output.ts";
+import { skipReporter } from "./dir_options.ts";
 import { SUFFIX } from "./usage.ts";
 import { importLater } from "../import_later.ts";
 
@@ -103,7 +104,7 @@ export async function deliver(
         maxTotalBytes: req.maxSize,
         onBytes,
         links: req.links,
-        onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)),
+        onWarning: skipReporter(),
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });

@@ -8,7 +8,7 @@
 import type { LinkPolicy, ZipDirectoryOptions } from "../archive/zip.ts";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
-import { warn } from "./output.ts";
+import { detail, note, warn } from "./output.ts";
 
 /**
  * The level `-d` deflates with. zlib's level 3 runs about 5x faster than its
@@ -41,7 +41,27 @@ export function extractLinks(text: string | undefined): ExtractLinkPolicy {
   return text as ExtractLinkPolicy;
 }
 
-/** How `-d` zips a folder: level {@linkcode DIR_LEVEL}, times kept, links as asked, skips as warnings. */
+/**
+ * What to print for an entry left out of a folder. A link the user asked to
+ * skip (`--symlinks skip`, the zip's or the extraction's "links are
+ * skipped") is what they asked for: one `note:` line says so the first time,
+ * and each link is a `detail:` line (`-v`). Anything else left out (a link
+ * that leads outside the folder, under `follow`) is a warning each time.
+ */
+export function skipReporter(): (message: string) => void {
+  let told = false;
+  return (message) => {
+    const line = message.charAt(0).toLowerCase() + message.slice(1);
+    if (!/: links are skipped$/.test(message)) return warn(line);
+    if (!told) {
+      told = true;
+      note("symbolic links are left out (--symlinks skip); -v lists each");
+    }
+    detail(line);
+  };
+}
+
+/** How `-d` zips a folder: level {@linkcode DIR_LEVEL}, times kept, links as asked, skips reported. */
 export function dirZipOptions(links: LinkPolicy): ZipDirectoryOptions {
-  return { level: DIR_LEVEL, times: true, links, onWarning: (m) => warn(m.charAt(0).toLowerCase() + m.slice(1)) };
+  return { level: DIR_LEVEL, times: true, links, onWarning: skipReporter() };
 }
