@@ -293,6 +293,27 @@ fn sbox_all_256_inputs_in_every_lane() {
     }
 }
 
+/// The single-block and all-blocks shortcuts of the key schedule equal the full transpose.
+#[test]
+fn key_schedule_plane_shortcuts_equal_transpose() {
+    for seed in 0..64u8 {
+        let b: [u8; 16] = core::array::from_fn(|i| seed.wrapping_mul(37).wrapping_add((i * 73) as u8) ^ (i as u8).rotate_left(seed as u32 % 8));
+        let v = V::from_bytes(b);
+        let mut one = [V::zero(); 8];
+        one[0] = v;
+        aes::transpose(&mut one);
+        let p = aes::planes_of_one(v);
+        let mut all = [v; 8];
+        aes::transpose(&mut all);
+        let q = aes::planes_of_all(v);
+        for i in 0..8 {
+            assert_eq!(p[i].to_bytes(), one[i].to_bytes(), "one, plane {i}");
+            assert_eq!(q[i].to_bytes(), all[i].to_bytes(), "all, plane {i}");
+        }
+        assert_eq!(aes::block0_of(&one).to_bytes(), b);
+    }
+}
+
 #[test]
 fn transpose_is_an_involution() {
     let mut s = [V::zero(); 8];
