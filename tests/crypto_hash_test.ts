@@ -140,6 +140,38 @@ Deno.test("hkdfSha256Each gives for each info what hkdfSha256 gives, one extract
   );
 });
 
+Deno.test("hkdfSha256Each equals WebCrypto's HKDF for each info (the core's hkdf_sha256_each), also past 255 infos", async () => {
+  await ready();
+  const deriveBits = async (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, len: number) => {
+    const k = await crypto.subtle.importKey("raw", buf(ikm), "HKDF", false, ["deriveBits"]);
+    return new Uint8Array(
+      await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: buf(salt), info: buf(info) }, k, len * 8),
+    );
+  };
+  for (const len of [1, 15, 16, 17, 31, 32, 33, 64, 65, HKDF_SHA256_MAX]) {
+    for (const [il, sl] of [[32, 32], [1, 0], [16, 64], [80, 80]]) {
+      const ikm = randomBytes(il), salt = randomBytes(sl);
+      const infos = [0, 1, 15, 16, 17, 22, 54, 55, 56, 64, 200].map((n) => randomBytes(n));
+      const each = hkdfSha256Each(ikm, salt, infos, len);
+      for (const [j, info] of infos.entries()) {
+        assert.equal(
+          encodeHex(each[j]),
+          encodeHex(await deriveBits(ikm, salt, info, len)),
+          `len ${len}, ikm ${il}, salt ${sl}, info of ${info.length} bytes`,
+        );
+      }
+    }
+  }
+  // The core takes 255 infos per call; more are split over calls with the same result.
+  const ikm = randomBytes(32), salt = randomBytes(32);
+  const many = Array.from({ length: 300 }, (_, i) => new Uint8Array([i & 0xff, i >> 8]));
+  const each = hkdfSha256Each(ikm, salt, many, 32);
+  assert.equal(each.length, 300);
+  for (const j of [0, 254, 255, 256, 299]) {
+    assert.equal(encodeHex(each[j]), encodeHex(await deriveBits(ikm, salt, many[j], 32)), `info ${j} of 300`);
+  }
+});
+
 Deno.test("constantTimeEqual compares bytes, lengths, and large inputs", async () => {
   await ready();
   for (const n of [0, 1, 16, 33, 1000, WINDOW + 1]) {

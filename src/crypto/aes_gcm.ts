@@ -464,6 +464,151 @@ export class AesGcm {
   }
 }
 
+/** Bytes of the scratch head a one-shot call reserves for the key, ahead of the IV and AAD. */
+const KEY_ROOM = 32;
+
+/**
+ * Seals `plaintext` under a raw `key` in one call to the core, writing the
+ * ciphertext and the 16-byte tag into `out` from `offset` on: the same bytes
+ * as `AesGcm.createSync(key)` then {@linkcode AesGcm.sealInto}, for a key
+ * used once (a per-wrap or per-message key). No key object is made: the core
+ * expands the key on its stack, builds no vector-permute key and, for inputs
+ * of up to 96 bytes, no table of GHASH key powers, and wipes it all before
+ * returning. Synchronous, so it needs the core loaded (as
+ * {@linkcode AesGcm.createSync} does). `out` must not overlap `plaintext`.
+ *
+ * @example The same bytes as a key object
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AesGcm, gcmSealOnce } from "./aes_gcm.ts";
+ * const key = new Uint8Array(32).fill(1), iv = new Uint8Array(12), pt = new Uint8Array(40).fill(2);
+ * const out = new Uint8Array(40 + 16);
+ * gcmSealOnce(key, iv, pt, new Uint8Array(0), out, 0);
+ * const gcm = AesGcm.createSync(key);
+ * assert.deepEqual(out, gcm.seal(iv, pt));
+ * gcm.dispose();
+ * ```
+ */
+export function gcmSealOnce(
+  key: Uint8Array,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
+  checkKey(key);
+  checkIv(iv);
+  requireBytes(plaintext, "The plaintext");
+  requireBytes(aad, "The associated data");
+  requireBytes(out, "The output");
+  const n = plaintext.length;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + n + TAG > out.length) {
+    throw new RangeError(`The output has no room for ${n + TAG} bytes at offset ${offset}`);
+  }
+  const core = coreSync();
+  const l = layout(core);
+  if (n > WINDOW || KEY_ROOM + iv.length + aad.length > l.headSize) {
+    const gcm = AesGcm.createSync(key);
+    try {
+      gcm.sealInto(iv, plaintext, aad, out, offset);
+    } finally {
+      gcm.dispose();
+    }
+    return;
+  }
+  const m = core.mem();
+  const ivp = l.head + KEY_ROOM;
+  m.set(key, l.head);
+  m.set(plaintext, l.data);
+  m.set(iv, ivp);
+  m.set(aad, ivp + iv.length);
+  const r = core.exports.gcm_seal_once(
+    l.head,
+    key.length,
+    ivp,
+    iv.length,
+    ivp + iv.length,
+    aad.length,
+    l.data,
+    n,
+    l.data + n,
+  );
+  const after = core.mem();
+  after.fill(0, l.head, l.head + key.length);
+  if (r !== 0) {
+    after.fill(0, l.data, l.data + n);
+    check(r);
+  }
+  out.set(after.subarray(l.data, l.data + n + TAG), offset);
+}
+
+/**
+ * Authenticates and decrypts `sealed` (ciphertext then tag) under a raw
+ * `key` in one call to the core: {@linkcode gcmSealOnce}'s counterpart, the
+ * same result as `AesGcm.createSync(key)` then {@linkcode AesGcm.open}. The
+ * tag is checked in constant time before any plaintext is formed; on a
+ * mismatch it throws `PAYLOAD_AUTH_FAILED` and returns nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gcmOpenOnce, gcmSealOnce } from "./aes_gcm.ts";
+ * import { isEnvelopeError } from "../errors.ts";
+ * const key = new Uint8Array(16).fill(3), iv = new Uint8Array(12), aad = new Uint8Array([1]);
+ * const sealed = new Uint8Array(5 + 16);
+ * gcmSealOnce(key, iv, new Uint8Array([1, 2, 3, 4, 5]), aad, sealed, 0);
+ * assert.deepEqual(gcmOpenOnce(key, iv, sealed, aad), new Uint8Array([1, 2, 3, 4, 5]));
+ * sealed[0] ^= 1;
+ * assert.throws(() => gcmOpenOnce(key, iv, sealed, aad), (e: unknown) => isEnvelopeError(e, "PAYLOAD_AUTH_FAILED"));
+ * ```
+ */
+export function gcmOpenOnce(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
+  checkKey(key);
+  checkIv(iv);
+  requireBytes(sealed, "The sealed message");
+  requireBytes(aad, "The associated data");
+  if (sealed.length < TAG) throw authFailed();
+  const core = coreSync();
+  const l = layout(core);
+  const n = sealed.length - TAG;
+  if (n > WINDOW || KEY_ROOM + iv.length + aad.length > l.headSize) {
+    const gcm = AesGcm.createSync(key);
+    try {
+      return gcm.open(iv, sealed, aad);
+    } finally {
+      gcm.dispose();
+    }
+  }
+  const m = core.mem();
+  const ivp = l.head + KEY_ROOM;
+  m.set(key, l.head);
+  m.set(sealed, l.data);
+  m.set(iv, ivp);
+  m.set(aad, ivp + iv.length);
+  const r = core.exports.gcm_open_once(
+    l.head,
+    key.length,
+    ivp,
+    iv.length,
+    ivp + iv.length,
+    aad.length,
+    l.data,
+    n,
+    l.data + n,
+  );
+  // The core may have grown its memory (the keystream buffer): read the view afresh.
+  const after = core.mem();
+  after.fill(0, l.head, l.head + key.length);
+  if (r !== 0) {
+    if (r === 1) throw authFailed();
+    check(r);
+  }
+  const out = after.slice(l.data, l.data + n);
+  after.fill(0, l.data, l.data + n);
+  return out;
+}
+
 /** Throws unless `key` is 16, 24 or 32 bytes. */
 function checkKey(key: Uint8Array): void {
   requireBytes(key, "The AES-GCM key");

@@ -56,6 +56,28 @@ export interface CoreExports {
     len: number,
     tag: number,
   ): number;
+  gcm_seal_once(
+    key: number,
+    keyLen: number,
+    iv: number,
+    ivLen: number,
+    aad: number,
+    aadLen: number,
+    buf: number,
+    len: number,
+    tag: number,
+  ): number;
+  gcm_open_once(
+    key: number,
+    keyLen: number,
+    iv: number,
+    ivLen: number,
+    aad: number,
+    aadLen: number,
+    buf: number,
+    len: number,
+    tag: number,
+  ): number;
   gcm_stream_new(ctx: number, encrypt: number, iv: number, ivLen: number, aad: number, aadLen: number): number;
   gcm_stream_update(st: number, buf: number, len: number): number;
   gcm_stream_finish(st: number, tag: number): number;
@@ -71,6 +93,18 @@ export interface CoreExports {
     saltLen: number,
     info: number,
     infoLen: number,
+    out: number,
+    outLen: number,
+  ): number;
+  hkdf_sha256_each(
+    ikm: number,
+    ikmLen: number,
+    salt: number,
+    saltLen: number,
+    infos: number,
+    infosLen: number,
+    lens: number,
+    count: number,
     out: number,
     outLen: number,
   ): number;

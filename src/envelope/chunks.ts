@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { AesGcm } from "../crypto/aes_gcm.ts";
+import { AesGcm, gcmOpenOnce, gcmSealOnce } from "../crypto/aes_gcm.ts";
 import { chooseBackend } from "../crypto/backend.ts";
 import { ChunkWorkerPool } from "../crypto/worker_pool.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -16,20 +16,44 @@ const EMPTY = new Uint8Array(0);
 
 /** AES-256-GCM over chunks; each chunk is independent of the others. */
 export class ChunkCipher {
-  #gcm: AesGcm;
-  /** A copy of the payload key for workers (envelope/parallel.ts), wiped by dispose. */
+  /** The key loaded into the core, made on first need: a one-chunk message never needs it. */
+  #gcm: AesGcm | undefined;
+  /** The payload key (a copy, wiped by dispose): for the one-shot first call, the key object and workers. */
   #key: Uint8Array;
-  private constructor(gcm: AesGcm, key: Uint8Array) {
-    this.#gcm = gcm;
+  /** True once a chunk went through the core without the key object: the next one makes it. */
+  #onceUsed = false;
+  #disposed = false;
+  private constructor(key: Uint8Array) {
     this.#key = key;
   }
 
   /**
    * Takes the 32-byte payload key (the caller keeps ownership and wipes it).
    * Synchronous, so it needs the core loaded: `deriveKeys` has loaded it.
+   * The key schedule is made when a second chunk needs it: a message of one
+   * chunk is sealed or opened by a one-shot call that expands the key on the
+   * core's stack ({@linkcode gcmSealOnce}), which costs less.
    */
   static create(payloadKey: Uint8Array): ChunkCipher {
-    return new ChunkCipher(AesGcm.createSync(payloadKey), payloadKey.slice());
+    if (payloadKey.length !== 32) throw new RangeError("The payload key must be 32 bytes");
+    return new ChunkCipher(payloadKey.slice());
+  }
+
+  /** The key object, made on first use; throws once disposed. */
+  #aes(): AesGcm {
+    if (this.#disposed) {
+      throw new EnvelopeError("INVALID_ARGUMENT", "Using the payload key failed: it was disposed", {
+        hint: "start a new message",
+      });
+    }
+    return this.#gcm ??= AesGcm.createSync(this.#key);
+  }
+
+  /** True (once) when a core call may go through the one-shot path instead of the key object. */
+  #once(): boolean {
+    if (this.#gcm !== undefined || this.#onceUsed || this.#disposed) return false;
+    this.#onceUsed = true;
+    return true;
   }
 
   /** Starts `size` workers holding the payload key; null where workers cannot be made (see crypto/worker_pool.ts). */
@@ -44,7 +68,7 @@ export class ChunkCipher {
     plaintext: Uint8Array,
   ): Promise<Uint8Array> {
     checkIndex(index, "Encrypting");
-    return this.#gcm.sealAsync(chunkNonce(index, last), plaintext, EMPTY);
+    return this.#aes().sealAsync(chunkNonce(index, last), plaintext, EMPTY);
   }
 
   /**
@@ -55,7 +79,8 @@ export class ChunkCipher {
    */
   sealInto(index: number, last: boolean, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
     checkIndex(index, "Encrypting");
-    this.#gcm.sealInto(chunkNonce(index, last), plaintext, EMPTY, out, offset);
+    if (this.#once()) gcmSealOnce(this.#key, chunkNonce(index, last), plaintext, EMPTY, out, offset);
+    else this.#aes().sealInto(chunkNonce(index, last), plaintext, EMPTY, out, offset);
   }
 
   /** Opens chunk `index`, telling truncation and trailing data apart from tampering. */
@@ -67,7 +92,7 @@ export class ChunkCipher {
   ): Promise<Uint8Array> {
     checkOpen(index, sealed);
     try {
-      return await this.#gcm.openAsync(chunkNonce(index, last), sealed, EMPTY);
+      return await this.#aes().openAsync(chunkNonce(index, last), sealed, EMPTY);
     } catch (e) {
       throw this.#diagnose(e, index, last, sealed, chunkCount);
     }
@@ -81,7 +106,8 @@ export class ChunkCipher {
   openInCore(index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): Uint8Array {
     checkOpen(index, sealed);
     try {
-      return this.#gcm.open(chunkNonce(index, last), sealed, EMPTY);
+      const nonce = chunkNonce(index, last);
+      return this.#once() ? gcmOpenOnce(this.#key, nonce, sealed, EMPTY) : this.#aes().open(nonce, sealed, EMPTY);
     } catch (e) {
       throw this.#diagnose(e, index, last, sealed, chunkCount);
     }
@@ -92,7 +118,7 @@ export class ChunkCipher {
     if (!(e instanceof EnvelopeError) || e.code !== "PAYLOAD_AUTH_FAILED") return e;
     let other = false;
     try {
-      this.#gcm.open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
+      this.#aes().open(chunkNonce(index, !last), sealed, EMPTY).fill(0);
       other = true;
     } catch { /* tampered, not reordered */ }
     if (other && last) {
@@ -148,7 +174,7 @@ export class ChunkCipher {
     joined.set(tail, sealed.length);
     const opens = (n: number, last: boolean): boolean => {
       try {
-        this.#gcm.open(chunkNonce(index, last), joined.subarray(0, n), EMPTY).fill(0);
+        this.#aes().open(chunkNonce(index, last), joined.subarray(0, n), EMPTY).fill(0);
         return true;
       } catch {
         return false;
@@ -178,8 +204,9 @@ export class ChunkCipher {
 
   /** Wipes the payload key from the core and from this object. */
   dispose(): void {
+    this.#disposed = true;
     this.#key.fill(0);
-    this.#gcm.dispose();
+    this.#gcm?.dispose();
   }
 }
 

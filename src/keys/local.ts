@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { AesGcm } from "../crypto/aes_gcm.ts";
+import { gcmOpenOnce, gcmSealOnce } from "../crypto/aes_gcm.ts";
 import { hkdfSha256, ready } from "../crypto/hash.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { decodeBase64Url, encodeBase64Url, encodeHex } from "../encoding/base64.ts";
@@ -133,18 +133,12 @@ export class LocalKey implements KeyProvider {
     const salt = wrapped.subarray(1, 33);
     salt.set(randomBytes(32));
     const key = hkdfSha256(this.#kek, salt, WRAP_V2_LABEL, 32);
-    let gcm: AesGcm;
     try {
-      // fromBytes awaited the core, so the key schedule can be made without a promise.
-      gcm = AesGcm.createSync(key);
-    } finally {
-      key.fill(0);
-    }
-    try {
-      gcm.sealInto(ZERO_NONCE, dataKey, concat([WRAP_V2_LABEL, encodeContext(context)]), wrapped, 33);
+      // fromBytes awaited the core, so this runs without a promise; the key is used once, so no key object is made.
+      gcmSealOnce(key, ZERO_NONCE, dataKey, concat([WRAP_V2_LABEL, encodeContext(context)]), wrapped, 33);
       return { provider: this.provider, keyId: this.keyId, wrapped };
     } finally {
-      gcm.dispose();
+      key.fill(0);
     }
   }
 
@@ -178,14 +172,8 @@ export class LocalKey implements KeyProvider {
         { hint: "the file is damaged; restore it from a trusted copy" },
       );
     }
-    let gcm: AesGcm;
     try {
-      gcm = AesGcm.createSync(key);
-    } finally {
-      key.fill(0);
-    }
-    try {
-      return gcm.open(nonce, sealed, concat([label, encodeContext(context)]));
+      return gcmOpenOnce(key, nonce, sealed, concat([label, encodeContext(context)]));
     } catch {
       throw new EnvelopeError(
         "HEADER_AUTH_FAILED",
@@ -195,7 +183,7 @@ export class LocalKey implements KeyProvider {
         },
       );
     } finally {
-      gcm.dispose();
+      key.fill(0);
     }
   }
 

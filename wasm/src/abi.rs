@@ -4,7 +4,7 @@
 use crate::cbc;
 use crate::ct;
 use crate::fernet;
-use crate::gcm::{Gcm, Stream, ERR_LEN};
+use crate::gcm::{Gcm, Once, Stream, ERR_LEN};
 use crate::sha256;
 use core::mem::size_of;
 use core::slice;
@@ -103,6 +103,55 @@ pub unsafe extern "C" fn gcm_open(
     }
     let ks_buf = slm(ks as u32, full as u32);
     let r = g.open_with(sl(iv, iv_len), sl(aad, aad_len), slm(buf, len), sl(tag, 16), ks_buf);
+    crate::alloc::free(ks, full);
+    r
+}
+
+/// One-shot seal with a raw key: no context is allocated, no vector-permute key is built,
+/// and inputs of up to `gcm::SHORT` bytes skip the eight-power GHASH table.
+#[no_mangle]
+pub unsafe extern "C" fn gcm_seal_once(
+    key: u32,
+    key_len: u32,
+    iv: u32,
+    iv_len: u32,
+    aad: u32,
+    aad_len: u32,
+    buf: u32,
+    len: u32,
+    tag: u32,
+) -> i32 {
+    if !key_ok(key_len) {
+        return crate::gcm::ERR_KEY;
+    }
+    let mut o = Once::empty();
+    let r = o.seal(sl(key, key_len), sl(iv, iv_len), sl(aad, aad_len), slm(buf, len), slm(tag, 16));
+    o.wipe();
+    r
+}
+
+/// One-shot open with a raw key (see `gcm_seal_once`); the keystream buffer as in `gcm_open`.
+#[no_mangle]
+pub unsafe extern "C" fn gcm_open_once(
+    key: u32,
+    key_len: u32,
+    iv: u32,
+    iv_len: u32,
+    aad: u32,
+    aad_len: u32,
+    buf: u32,
+    len: u32,
+    tag: u32,
+) -> i32 {
+    if !key_ok(key_len) {
+        return crate::gcm::ERR_KEY;
+    }
+    let full = if (len as usize) > crate::gcm::SHORT { (len & !127) as usize } else { 0 };
+    let ks = if full > 0 { crate::alloc::alloc(full) } else { 0 };
+    let ks_buf: &mut [u8] = if ks == 0 { &mut [] } else { slm(ks as u32, full as u32) };
+    let mut o = Once::empty();
+    let r = o.open(sl(key, key_len), sl(iv, iv_len), sl(aad, aad_len), slm(buf, len), sl(tag, 16), ks_buf);
+    o.wipe();
     crate::alloc::free(ks, full);
     r
 }
@@ -218,6 +267,39 @@ pub unsafe extern "C" fn hkdf_sha256(
         return -1;
     }
     sha256::hkdf_sha256(sl(ikm, ikm_len), sl(salt, salt_len), sl(info, info_len), slm(out, out_len))
+}
+
+/// `count` HKDF outputs of `out_len` bytes each from one extract: info `i` is the next
+/// `lens[i]` bytes of `infos` (`lens`: `count` little-endian u32s, 4-byte aligned).
+#[no_mangle]
+pub unsafe extern "C" fn hkdf_sha256_each(
+    ikm: u32,
+    ikm_len: u32,
+    salt: u32,
+    salt_len: u32,
+    infos: u32,
+    infos_len: u32,
+    lens: u32,
+    count: u32,
+    out: u32,
+    out_len: u32,
+) -> i32 {
+    if lens % 4 != 0 || count > 255 || out_len > 255 * 32 {
+        return -1;
+    }
+    let lens: &[u32] = if count == 0 {
+        &[]
+    } else {
+        slice::from_raw_parts(lens as usize as *const u32, count as usize)
+    };
+    sha256::hkdf_sha256_each(
+        sl(ikm, ikm_len),
+        sl(salt, salt_len),
+        sl(infos, infos_len),
+        lens,
+        slm(out, count * out_len),
+        out_len as usize,
+    )
 }
 
 #[no_mangle]

@@ -62,6 +62,11 @@ pub struct HPow {
 }
 
 impl HPow {
+    /// H from its 16 bytes (big-endian halves).
+    pub fn from_bytes(h: &[u8; 16]) -> HPow {
+        HPow::new(be64(&h[..8]), be64(&h[8..]))
+    }
+
     pub fn new(hi: u64, lo: u64) -> HPow {
         let h0 = lo;
         let h1 = hi;
@@ -171,7 +176,7 @@ pub struct HKey {
 
 impl HKey {
     pub fn new(h: &[u8; 16]) -> HKey {
-        let h1 = HPow::new(be64(&h[..8]), be64(&h[8..]));
+        let h1 = HPow::from_bytes(h);
         let mut p = [h1; 8];
         for i in 1..8 {
             let mut a = Acc::default();
@@ -224,13 +229,38 @@ impl Ghash {
             self.aggregate::<4>(k, c);
         }
         for c in chunks.remainder().chunks_exact(16) {
-            let mut a = Acc::default();
-            let (y1, y0, y1r, y0r) = load_block(c);
-            a.mul_add_r(self.hi ^ y1, self.lo ^ y0, rev64(self.hi) ^ y1r, rev64(self.lo) ^ y0r, &k.p[0]);
-            let (hi, lo) = a.reduce();
-            self.hi = hi;
-            self.lo = lo;
+            self.block1(&k.p[0], c);
         }
+    }
+
+    /// Y = (Y + X) H for one 16-byte block.
+    #[inline(always)]
+    fn block1(&mut self, h: &HPow, c: &[u8]) {
+        let mut a = Acc::default();
+        let (y1, y0, y1r, y0r) = load_block(c);
+        a.mul_add_r(self.hi ^ y1, self.lo ^ y0, rev64(self.hi) ^ y1r, rev64(self.lo) ^ y0r, h);
+        let (hi, lo) = a.reduce();
+        self.hi = hi;
+        self.lo = lo;
+    }
+
+    /// `padded` with H alone, one reduction per block: for short inputs, where computing
+    /// H^2..H^8 first would cost more multiplies than aggregation saves. Same value.
+    pub fn padded1(&mut self, h: &HPow, data: &[u8]) {
+        let mut b = [0u8; 16];
+        for c in data.chunks(16) {
+            b[..c.len()].copy_from_slice(c);
+            for x in b[c.len()..].iter_mut() {
+                *x = 0;
+            }
+            self.block1(h, &b);
+        }
+        crate::ct::wipe_bytes(&mut b);
+    }
+
+    /// `lengths` with H alone.
+    pub fn lengths1(&mut self, h: &HPow, aad_len: u64, ct_len: u64) {
+        self.block1(h, &lengths_block(aad_len, ct_len));
     }
 
     /// Absorbs `data`, zero-padding a final partial block.
@@ -246,10 +276,7 @@ impl Ghash {
 
     /// Absorbs the lengths block (bit lengths of AAD and ciphertext).
     pub fn lengths(&mut self, k: &HKey, aad_len: u64, ct_len: u64) {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&(aad_len.wrapping_mul(8)).to_be_bytes());
-        b[8..].copy_from_slice(&(ct_len.wrapping_mul(8)).to_be_bytes());
-        self.blocks(k, &b);
+        self.blocks(k, &lengths_block(aad_len, ct_len));
     }
 
     pub fn bytes(&self) -> [u8; 16] {
@@ -258,6 +285,14 @@ impl Ghash {
         o[8..].copy_from_slice(&self.lo.to_be_bytes());
         o
     }
+}
+
+/// The lengths block: bit lengths of AAD and ciphertext, big-endian.
+fn lengths_block(aad_len: u64, ct_len: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(aad_len.wrapping_mul(8)).to_be_bytes());
+    b[8..].copy_from_slice(&(ct_len.wrapping_mul(8)).to_be_bytes());
+    b
 }
 
 /// One eight-block aggregation (the same arithmetic as `Ghash::blocks` on 128 bytes), done a

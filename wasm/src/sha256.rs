@@ -203,6 +203,12 @@ impl Hmac {
         self.inner.update(data);
     }
 
+    /// Wipes both keyed states (for a keyed HMAC that is dropped unused).
+    pub fn wipe(&mut self) {
+        self.inner.wipe();
+        self.outer.wipe();
+    }
+
     pub fn finish(mut self) -> [u8; 32] {
         let mut d = self.inner.finish();
         self.outer.update(&d);
@@ -225,16 +231,65 @@ pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], out: &mut [u8]) -> i32 
     if out.len() > 255 * 32 {
         return -1;
     }
+    let mut base = extract(ikm, salt);
+    expand(&base, info, out);
+    base.wipe();
+    0
+}
+
+/// HKDF with one extract and several expands: `out` is `lens.len()` outputs of `out_len`
+/// bytes, output `i` from the info that is the next `lens[i]` bytes of `infos`. Each output
+/// equals `hkdf_sha256(ikm, salt, info_i)`; the PRK's padded inner and outer states are
+/// computed once, so each further 32-byte output costs two SHA-256 compressions, not four.
+/// Returns -1 if `out_len` is over 255 * 32 bytes or the lengths do not add up.
+pub fn hkdf_sha256_each(
+    ikm: &[u8],
+    salt: &[u8],
+    infos: &[u8],
+    lens: &[u32],
+    out: &mut [u8],
+    out_len: usize,
+) -> i32 {
+    if out_len > 255 * 32 || out.len() != lens.len() * out_len {
+        return -1;
+    }
+    let mut total = 0usize;
+    for &n in lens {
+        total += n as usize;
+    }
+    if total != infos.len() {
+        return -1;
+    }
+    let mut base = extract(ikm, salt);
+    let mut off = 0;
+    for (&n, o) in lens.iter().zip(out.chunks_exact_mut(out_len.max(1))) {
+        let n = n as usize;
+        expand(&base, &infos[off..off + n], &mut o[..out_len]);
+        off += n;
+    }
+    base.wipe();
+    0
+}
+
+/// HKDF-Extract, returned as the HMAC keyed with the PRK (the PRK itself is wiped).
+fn extract(ikm: &[u8], salt: &[u8]) -> Hmac {
     let zero = [0u8; 32];
     let salt = if salt.is_empty() { &zero[..] } else { salt };
     let mut prk = hmac_sha256(salt, ikm);
     let base = Hmac::new(&prk);
+    ct::wipe_bytes(&mut prk);
+    base
+}
+
+/// HKDF-Expand from the HMAC keyed with the PRK; `out` at most 255 * 32 bytes (checked by
+/// the callers).
+fn expand(base: &Hmac, info: &[u8], out: &mut [u8]) {
     let mut t = [0u8; 32];
     let mut tlen = 0;
     let mut i: u8 = 1;
     let mut off = 0;
     while off < out.len() {
-        let mut h = base;
+        let mut h = *base;
         h.update(&t[..tlen]);
         h.update(info);
         h.update(&[i]);
@@ -245,10 +300,5 @@ pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], out: &mut [u8]) -> i32 
         off += n;
         i = i.wrapping_add(1);
     }
-    let mut b = base;
-    b.inner.wipe();
-    b.outer.wipe();
-    ct::wipe_bytes(&mut prk);
     ct::wipe_bytes(&mut t);
-    0
 }

@@ -4,7 +4,7 @@
 use crate::aes::{self, RoundKeys};
 use crate::cbc;
 use crate::fernet;
-use crate::gcm::{Gcm, Stream};
+use crate::gcm::{Gcm, Once, Stream, ERR_KEY, SHORT};
 use crate::sha256;
 use crate::v128::V;
 
@@ -293,6 +293,27 @@ fn sbox_all_256_inputs_in_every_lane() {
     }
 }
 
+/// The single-block and all-blocks shortcuts of the key schedule equal the full transpose.
+#[test]
+fn key_schedule_plane_shortcuts_equal_transpose() {
+    for seed in 0..64u8 {
+        let b: [u8; 16] = core::array::from_fn(|i| seed.wrapping_mul(37).wrapping_add((i * 73) as u8) ^ (i as u8).rotate_left(seed as u32 % 8));
+        let v = V::from_bytes(b);
+        let mut one = [V::zero(); 8];
+        one[0] = v;
+        aes::transpose(&mut one);
+        let p = aes::planes_of_one(v);
+        let mut all = [v; 8];
+        aes::transpose(&mut all);
+        let q = aes::planes_of_all(v);
+        for i in 0..8 {
+            assert_eq!(p[i].to_bytes(), one[i].to_bytes(), "one, plane {i}");
+            assert_eq!(q[i].to_bytes(), all[i].to_bytes(), "all, plane {i}");
+        }
+        assert_eq!(aes::block0_of(&one).to_bytes(), b);
+    }
+}
+
 #[test]
 fn transpose_is_an_involution() {
     let mut s = [V::zero(); 8];
@@ -399,6 +420,7 @@ fn check_gcm(v: &J) {
         assert_eq!(g.open_with(&iv, &a2, &mut b3, &tag, &mut ks), 1);
         assert_eq!(b3, ct);
     }
+    check_once(&key, &iv, &aad, &pt, &ct, &tag);
     // Streams, split at awkward points, both directions.
     for split in [1usize, 7, 16, 17, 64, 100, 129, 1000] {
         for enc in [true, false] {
@@ -428,6 +450,81 @@ fn check_gcm(v: &J) {
             }
         }
     }
+}
+
+/// The one-shot calls (`Once`) against known-good output: the same ciphertext and tag; open
+/// with and without a keystream buffer; any flipped bit of tag, ciphertext or AAD refused
+/// with the buffer untouched.
+fn check_once(key: &[u8], iv: &[u8], aad: &[u8], pt: &[u8], ct: &[u8], tag: &[u8]) {
+    let what = format!("once key={} iv={} aad={} n={}", key.len(), iv.len(), aad.len(), pt.len());
+    let mut o = Once::empty();
+    let mut buf = pt.to_vec();
+    let mut t = [0u8; 16];
+    assert_eq!(o.seal(key, iv, aad, &mut buf, &mut t), 0, "{what}");
+    o.wipe();
+    assert_eq!(buf, ct, "{what}");
+    assert_eq!(t.to_vec(), tag, "{what}");
+    for ks_len in [ct.len() & !127, 0] {
+        let mut ks = vec![0x5au8; ks_len];
+        let mut b = ct.to_vec();
+        assert_eq!(o.open(key, iv, aad, &mut b, tag, &mut ks), 0, "{what} ks={ks_len}");
+        assert_eq!(b, pt, "{what} ks={ks_len}");
+        let mut bad = tag.to_vec();
+        bad[15] ^= 1;
+        let mut b = ct.to_vec();
+        assert_eq!(o.open(key, iv, aad, &mut b, &bad, &mut ks), 1, "{what}");
+        assert_eq!(b, ct, "{what}");
+        for i in [0, ct.len() / 2, ct.len().wrapping_sub(1)] {
+            if i < ct.len() {
+                let mut b = ct.to_vec();
+                b[i] ^= 0x01;
+                let snap = b.clone();
+                assert_eq!(o.open(key, iv, aad, &mut b, tag, &mut ks), 1, "{what} ct[{i}]");
+                assert_eq!(b, snap, "{what}");
+            }
+        }
+        if !aad.is_empty() {
+            let mut a2 = aad.to_vec();
+            a2[aad.len() - 1] ^= 0x80;
+            let mut b = ct.to_vec();
+            assert_eq!(o.open(key, iv, &a2, &mut b, tag, &mut ks), 1, "{what} aad");
+            assert_eq!(b, ct, "{what}");
+        }
+        let mut iv2 = iv.to_vec();
+        iv2[0] ^= 1;
+        let mut b = ct.to_vec();
+        assert_eq!(o.open(key, &iv2, aad, &mut b, tag, &mut ks), 1, "{what} iv");
+        o.wipe();
+    }
+}
+
+/// The one-shot calls agree with `Gcm` at every length around the short path's limit and
+/// the 128-byte chunks, for every key size, with 12-byte and other IVs and several AADs.
+#[test]
+fn gcm_once_matches_gcm_at_every_length() {
+    for key in [&[1u8; 16][..], &[2u8; 24][..], &[3u8; 32][..]] {
+        let g = gcm_for(key);
+        for iv_len in [12usize, 1, 16, 60] {
+            for aad_len in [0usize, 1, 15, 16, 17, 27, 64] {
+                let aad: Vec<u8> = (0..aad_len).map(|i| (i * 7 + 3) as u8).collect();
+                let lens = (0..=SHORT + 40).chain([255, 256, 257, 1000, 4096, 4097, 8192, 8193]);
+                for n in lens {
+                    let iv: Vec<u8> = (0..iv_len).map(|i| (i + n) as u8).collect();
+                    let pt: Vec<u8> = (0..n).map(|i| (i * 29 + n) as u8).collect();
+                    let mut ct = pt.clone();
+                    let mut tag = [0u8; 16];
+                    assert_eq!(g.seal(&iv, &aad, &mut ct, &mut tag), 0);
+                    check_once(key, &iv, &aad, &pt, &ct, &tag);
+                }
+            }
+        }
+    }
+    let mut o = Once::empty();
+    let mut buf = [0u8; 5];
+    let mut tag = [0u8; 16];
+    assert_eq!(o.seal(&[0u8; 17], &[0u8; 12], &[], &mut buf, &mut tag), ERR_KEY);
+    assert_eq!(o.seal(&[0u8; 16], &[], &[], &mut buf, &mut tag), -1);
+    assert_eq!(o.open(&[0u8; 16], &[], &[], &mut buf, &tag, &mut []), -1);
 }
 
 #[test]
@@ -582,6 +679,51 @@ fn hkdf_vectors_including_rfc5869() {
     }
     let mut too_long = vec![0u8; 8161];
     assert_eq!(sha256::hkdf_sha256(b"k", b"", b"", &mut too_long), -1);
+    // Every vector again through hkdf_sha256_each, alone and beside another info.
+    for v in &vs {
+        let okm = v.hex("okm");
+        let info = v.hex("info");
+        let mut infos = info.clone();
+        infos.extend_from_slice(b"other");
+        let mut out = vec![0u8; 2 * okm.len()];
+        let r = sha256::hkdf_sha256_each(
+            &v.hex("ikm"),
+            &v.hex("salt"),
+            &infos,
+            &[info.len() as u32, 5],
+            &mut out,
+            okm.len(),
+        );
+        assert_eq!(r, 0);
+        assert_eq!(out[..okm.len()], okm[..]);
+        let mut other = vec![0u8; okm.len()];
+        sha256::hkdf_sha256(&v.hex("ikm"), &v.hex("salt"), b"other", &mut other);
+        assert_eq!(out[okm.len()..], other[..]);
+    }
+}
+
+#[test]
+fn hkdf_each_matches_separate_calls_and_checks_lengths() {
+    let infos = b"abcdefghij";
+    let lens = [0u32, 1, 2, 3, 4];
+    for out_len in [0usize, 1, 31, 32, 33, 64, 65, 8160] {
+        for salt in [&b""[..], &[9u8; 32][..], &[8u8; 80][..]] {
+            let mut out = vec![0u8; lens.len() * out_len];
+            assert_eq!(sha256::hkdf_sha256_each(b"ikm", salt, infos, &lens, &mut out, out_len), 0);
+            let mut off = 0;
+            for (i, &n) in lens.iter().enumerate() {
+                let mut one = vec![0u8; out_len];
+                sha256::hkdf_sha256(b"ikm", salt, &infos[off..off + n as usize], &mut one);
+                assert_eq!(out[i * out_len..(i + 1) * out_len], one[..], "out_len={out_len} i={i}");
+                off += n as usize;
+            }
+        }
+    }
+    let mut out = vec![0u8; 64];
+    assert_eq!(sha256::hkdf_sha256_each(b"k", b"", b"abc", &[1, 1], &mut out, 32), -1);
+    assert_eq!(sha256::hkdf_sha256_each(b"k", b"", b"ab", &[1, 1], &mut out[..63], 32), -1);
+    let mut big = vec![0u8; 8161];
+    assert_eq!(sha256::hkdf_sha256_each(b"k", b"", b"a", &[1], &mut big, 8161), -1);
 }
 
 #[test]
