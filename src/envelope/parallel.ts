@@ -19,6 +19,13 @@
  * are processed on the caller's thread, and workers start only when more
  * follows (their start-up overlaps those first chunks).
  *
+ * A stream that is read to the end, cancelled or aborted closes its workers.
+ * One dropped half read is never told, so the pool itself ends workers that
+ * have had no batch for a while, and starts them again for a stream that
+ * resumes (crypto/worker_pool.ts `IDLE_TIMEOUT_MS`): no worker keeps a
+ * process alive, and a batch in flight when the stream was dropped still
+ * completes, its output left to be collected with the stream.
+ *
  * @module
  */
 import type { ChunkWorkerPool } from "../crypto/worker_pool.ts";
