@@ -87,14 +87,15 @@ const dk = prng(24).bytes(32);
 const salt = prng(25).bytes(32);
 const keys = await RawDataKey.create(dk);
 
-/** Two parts with a pause longer than the idle timeout between them. */
-function pausedSource(first: Uint8Array, second: Uint8Array): ReadableStream<Uint8Array> {
+/** Two parts with a pause longer than the idle timeout between them; `paused` runs at its end. */
+function pausedSource(first: Uint8Array, second: Uint8Array, paused?: () => void): ReadableStream<Uint8Array> {
   let step = 0;
   return new ReadableStream({
     async pull(c) {
       if (step === 0) c.enqueue(first);
       else if (step === 1) {
         await sleep(IDLE_TIMEOUT_MS + 700);
+        paused?.();
         c.enqueue(second);
       } else c.close();
       step++;
@@ -141,6 +142,36 @@ Deno.test("a stream paused past the idle timeout restarts its workers and writes
   assert.equal(hex(concatBytes(opened.result.parts)), hex(pt));
   assert.equal(opened.made, 2, "one worker, started, ended when idle, and started again");
   assert.equal(o.stats.inThreadBatches, 0);
+});
+
+Deno.test("a stream whose workers cannot start again after a pause finishes on its own thread, with the same bytes", async () => {
+  const cs = 1024;
+  const pt = prng(27).bytes(120 * cs + 9);
+  const cut = 50 * cs;
+  const base = { keys, chunkSize: cs, ...withSalt(salt) };
+  const sequential = await encrypt(pt, base);
+  const t = { from: 0, batchBytes: 4 * cs, waitForWorkers: true, stats: { workerBatches: 0, inThreadBatches: 0 } };
+  const Real = globalThis.Worker;
+  try {
+    const r = await drain(
+      pausedSource(pt.subarray(0, cut), pt.subarray(cut), () => {
+        // As a page whose policy forbids workers (tests/browser_parallel_test.ts): the restart fails.
+        globalThis.Worker = class {
+          constructor() {
+            throw new DOMException("workers are not allowed here", "SecurityError");
+          }
+        } as unknown as typeof Worker;
+      }).pipeThrough(
+        encryptStream({ ...base, parallelism: 2, [LANE_TUNING]: t } as Parameters<typeof encryptStream>[0]),
+      ),
+    );
+    assert.equal(r.error, undefined, String(r.error));
+    assert.equal(hex(concatBytes(r.parts)), hex(sequential));
+  } finally {
+    globalThis.Worker = Real;
+  }
+  assert.ok(t.stats.workerBatches > 0, "no batch went to a worker before the pause");
+  assert.ok(t.stats.inThreadBatches > 0, "no batch was sealed here after the pause");
 });
 
 /**

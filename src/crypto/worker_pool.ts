@@ -15,7 +15,9 @@
  * not hang a Deno or Node process. With no job in flight for
  * {@linkcode IDLE_TIMEOUT_MS}, the pool ends its workers as `close` does
  * (each wipes its copy of the key); the next job starts them again, from the
- * pool's own copy of the key, and its bytes are the same. The idle timer is
+ * pool's own copy of the key, and its bytes are the same (if they cannot
+ * start, {@linkcode ChunkWorkerPool.lost} tells the caller to do the work
+ * itself, as where workers cannot be made at all). The idle timer is
  * unreferenced (`Deno.unrefTimer` in Deno, `.unref()` in Node), and in Node
  * each `worker_threads` worker is unreferenced too while it has no job, so
  * there the process exits at once; a Deno Web Worker cannot be unreferenced,
@@ -242,6 +244,7 @@ export class ChunkWorkerPool {
   #inflight = 0;
   #idle: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #lost = false;
   #next = 0;
   private constructor(lanes: Lane[], key: Uint8Array) {
     this.#lanes = lanes;
@@ -273,14 +276,26 @@ export class ChunkWorkerPool {
   }
 
   /**
+   * Whether the workers ended while idle and could not be started again:
+   * every job since was rejected before its `data` was sent (the caller
+   * still holds it, and should do the work on its own thread).
+   */
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  /**
    * Seals or opens the inputs held back to back in `data` (transferred: the
    * caller must not touch it until it comes back in the result), input `i`
    * being `sizes[i]` bytes under the 12-byte nonce at `nonces[12 i]`. Jobs go
    * to the least busy worker, started again first if the pool idled. Rejects
-   * with WORKER_FAILED if that worker stops or cannot start again.
+   * with WORKER_FAILED if that worker stops, or if the workers cannot start
+   * again (then {@linkcode ChunkWorkerPool.lost} is set and `data` was not
+   * sent).
    */
   run(op: "seal" | "open", nonces: Uint8Array, sizes: number[], data: ArrayBuffer): Promise<BatchResult> {
     if (this.#closed) return Promise.reject(workerFailed("closed"));
+    if (this.#lost) return Promise.reject(workerFailed("a worker could not be started again"));
     clearTimeout(this.#idle);
     this.#idle = undefined;
     this.#inflight++;
@@ -304,7 +319,10 @@ export class ChunkWorkerPool {
   #restart(): Promise<void> {
     this.#restarting ??= startLanes(this.#key, this.#size).then(async (lanes) => {
       this.#restarting = null;
-      if (lanes === null) throw workerFailed("a worker could not be started again");
+      if (lanes === null) {
+        this.#lost = true;
+        throw workerFailed("a worker could not be started again");
+      }
       if (this.#closed) {
         await Promise.all(lanes.map((l) => l.end()));
         throw workerFailed("closed");
