@@ -19,9 +19,17 @@
  * are processed on the caller's thread, and workers start only when more
  * follows (their start-up overlaps those first chunks).
  *
+ * A stream that is read to the end, cancelled or aborted closes its workers.
+ * One dropped half read is never told, so the pool itself ends workers that
+ * have had no batch for a while, and starts them again for a stream that
+ * resumes (or, if they cannot start again, the stream finishes on the
+ * caller's thread; crypto/worker_pool.ts `IDLE_TIMEOUT_MS`): no worker keeps a
+ * process alive, and a batch in flight when the stream was dropped still
+ * completes, its output left to be collected with the stream.
+ *
  * @module
  */
-import type { ChunkWorkerPool } from "../crypto/worker_pool.ts";
+import type { BatchResult, ChunkWorkerPool } from "../crypto/worker_pool.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
 import { checkIndex, type ChunkCipher, handled } from "./chunks.ts";
@@ -294,7 +302,25 @@ class WorkerLane implements ChunkLane {
   async #onWorker(batch: ArrayBuffer, items: Item[]): Promise<Outcome> {
     const nonces = new Uint8Array(12 * items.length);
     items.forEach((it, i) => nonces.set(chunkNonce(it.index, it.last), 12 * i));
-    const r = await this.#pool!.run(this.#spec.op, nonces, items.map((it) => it.size), batch);
+    const pool = this.#pool!;
+    let r: BatchResult;
+    try {
+      r = await pool.run(this.#spec.op, nonces, items.map((it) => it.size), batch);
+    } catch (e) {
+      if (!pool.lost) throw e;
+      // The workers ended while idle and cannot start again here; the batch never left, so this thread takes
+      // over, as it does where workers cannot be made at all.
+      if (this.#pool === pool) {
+        this.#pool = null;
+        pool.close().catch(() => {}); // wipes the pool's copy of the key; no worker is left to end
+      }
+      const stats = this.#tuning.stats;
+      if (stats) {
+        stats.workerBatches--;
+        stats.inThreadBatches++;
+      }
+      return this.#inThread(batch, items);
+    }
     return async (controller: Controller) => {
       for (const out of r.outs) {
         this.#spec.onOutput?.(out);

@@ -1,15 +1,18 @@
 // Chunks on worker_threads in the installed package: a stream past the 4 MiB
 // threshold round-trips at parallelism 2 (the worker module must load from
-// the package's .js files), and the CLI's encrypt and decrypt of such a file
+// the package's .js files), the CLI's encrypt and decrypt of such a file
 // exit by themselves (a live worker would keep node running until the
-// 60-second timeout of support/cli.mjs kills it).
+// 60-second timeout of support/cli.mjs kills it), and so does a program that
+// drops a stream on workers half read (support/drop_stream.mjs).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { test } from "node:test";
 import { decryptStream, encryptStream, LocalKey, RawDataKey } from "@envelope/envelope";
-import { cliSandbox } from "./support/cli.mjs";
+import { cliSandbox, INSTALL_DIR } from "./support/cli.mjs";
 
 const MiB = 1024 * 1024;
 
@@ -41,3 +44,22 @@ test("envelope encrypt and decrypt of a 6 MiB file with --parallelism 2 exit 0 a
   assert.equal(dec.status, 0, dec.stderr);
   assert.ok(readFileSync(join(work, "out")).equals(data));
 });
+
+for (const op of ["encrypt", "decrypt"]) {
+  test(`a program that drops a ${op} stream on workers half read, without cancelling it, exits at once`, () => {
+    const r = spawnSync(process.execPath, [join(INSTALL_DIR, "support", "drop_stream.mjs"), op], {
+      cwd: INSTALL_DIR,
+      encoding: "utf8",
+      timeout: 10_000, // a hung child is killed, and fails below
+    });
+    assert.equal(r.error, undefined, String(r.error));
+    assert.equal(r.signal, null, `killed by ${r.signal} after 10 s: it did not exit by itself`);
+    assert.equal(r.status, 0, r.stderr);
+    const [seen, exit] = r.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.ok(seen.read >= 6 * MiB, `read only ${seen.read} bytes`);
+    assert.ok(seen.workers >= 1, "no worker_threads worker was started: the test did not reach the pool");
+    // Unreferenced workers and timer: the process ends with the script, not after the pool's 1.5 s idle timeout
+    // (src/crypto/worker_pool.ts IDLE_TIMEOUT_MS), which is what a referenced worker or timer would cost.
+    assert.ok(exit.exitAfterDropMs < 1000, `exited ${exit.exitAfterDropMs} ms after the drop`);
+  });
+}
