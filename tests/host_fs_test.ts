@@ -80,3 +80,22 @@ Deno.test("host fs: Node's shapes over Deno's calls (exclusive create, positione
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("host fs: positioned reads in flight together each get their own bytes (Deno seeks, one call at a time)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "envelope-host-fs-" });
+  try {
+    const bytes = new Uint8Array(64 * 1024).map((_, i) => (i * 7) & 0xff);
+    await Deno.writeFile(join(dir, "f"), bytes);
+    const fh = await host.open(join(dir, "f"), "r");
+    const offsets = [40_000, 0, 12_345, 65_000, 7, 30_000];
+    const got = await Promise.all(offsets.map(async (o) => {
+      const buf = new Uint8Array(500);
+      const { bytesRead } = await fh.read(buf, 0, 500, o);
+      return buf.subarray(0, bytesRead);
+    }));
+    offsets.forEach((o, i) => assert.deepEqual(got[i], bytes.subarray(o, o + 500), `read at ${o}`));
+    await fh.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -137,27 +137,41 @@ function denoStats(i: DenoFileInfo): FileStats {
   };
 }
 
-/** A Deno file with Node's handle shape; positioned reads seek only when the position is not where the file is. */
+/**
+ * A Deno file with Node's handle shape. Deno has no positioned read, so a
+ * read at a position seeks first (only when the file is not already there);
+ * reads and writes run one at a time, in call order, so that two calls in
+ * flight together cannot move each other's position, as `pread` would
+ * promise.
+ */
 function denoHandle(file: DenoFsFile): FileHandle {
   let at = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(op: () => Promise<T>): Promise<T> => {
+    const run = queue.then(op, op);
+    queue = run.catch(() => {});
+    return run;
+  };
   return {
-    async read(buffer, offset, length, position) {
-      if (position !== null && position !== at) at = await file.seek(position, 0);
-      const n = (await file.read(buffer.subarray(offset, offset + length))) ?? 0;
-      at += n;
-      return { bytesRead: n };
-    },
-    async write(buffer, offset, length) {
-      const n = await file.write(buffer.subarray(offset, offset + length));
-      at += n;
-      return { bytesWritten: n };
-    },
+    read: (buffer, offset, length, position) =>
+      serial(async () => {
+        if (position !== null && position !== at) at = await file.seek(position, 0);
+        const n = (await file.read(buffer.subarray(offset, offset + length))) ?? 0;
+        at += n;
+        return { bytesRead: n };
+      }),
+    write: (buffer, offset, length) =>
+      serial(async () => {
+        const n = await file.write(buffer.subarray(offset, offset + length));
+        at += n;
+        return { bytesWritten: n };
+      }),
     stat() {
       // fstat of an open file never waits: synchronous, as the metadata calls below.
       return Promise.resolve(denoStats(file.statSync()));
     },
-    sync: () => file.sync(),
-    close: () => Promise.resolve(file.close()),
+    sync: () => serial(() => file.sync()),
+    close: () => serial(() => Promise.resolve(file.close())),
   };
 }
 
