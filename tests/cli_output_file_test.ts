@@ -135,3 +135,52 @@ Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM, SIGHUP; file or -d) lea
     );
   }
 });
+
+Deno.test("output file: chunks of any size, gathered into 1 MiB writes, land in order, even when the writer reuses its buffer", async () => {
+  const { writeOutput } = await import("../src/cli/output_file.ts");
+  const dir = await Deno.makeTempDir({ prefix: "envelope-gather-" });
+  try {
+    const sizes = [1, 65_552, 1 << 20, 3, (2 << 20) + 5, 70_000, 1_048_575, 2, 4096];
+    const expected = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    crypto.getRandomValues(expected.subarray(0, 65_536));
+    for (let i = 65_536; i < expected.length; i++) expected[i] = (i * 31) & 0xff;
+    // One buffer, refilled for every chunk once the previous write resolved, as a recycling producer does.
+    const scratch = new Uint8Array(Math.max(...sizes));
+    let at = 0;
+    let k = 0;
+    const source = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (k === sizes.length) return controller.close();
+        const n = sizes[k++];
+        scratch.set(expected.subarray(at, at + n));
+        at += n;
+        controller.enqueue(scratch.subarray(0, n));
+      },
+    }, { highWaterMark: 0 });
+    await writeOutput(source, `${dir}/out`, { force: false });
+    const got = await Deno.readFile(`${dir}/out`);
+    assert.equal(got.length, expected.length);
+    assert.ok(got.every((b, i) => b === expected[i]), "the bytes differ");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("input file: a regular file that grows while it is read is read to its end", async () => {
+  const { fileHandleStream } = await import("../src/cli/files.ts");
+  const { open } = await import("../src/host/fs.ts");
+  const dir = await Deno.makeTempDir({ prefix: "envelope-grow-" });
+  try {
+    const path = `${dir}/log`;
+    await Deno.writeTextFile(path, "0123456789");
+    const reader = fileHandleStream(await open(path, "r"), 0, path, 10).getReader();
+    const first = await reader.read();
+    assert.equal(new TextDecoder().decode(first.value), "0123456789");
+    await Deno.writeTextFile(path, "abcde", { append: true });
+    let rest = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    assert.equal(rest, "abcde");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

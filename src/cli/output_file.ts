@@ -178,6 +178,9 @@ function handleWriter(fh: FileHandle, path: string, onClose: () => Promise<void>
       throw ioError("Writing", path, e);
     }
   };
+  // The gathering buffer grows with what it holds (64 KiB, then doubling up to 1 MiB), so a small file costs a
+  // small buffer: a zeroed 1 MiB one is about 0.1 ms, as much as the rest of a 4 KiB file's encryption. Chunks are
+  // copied in at once, since a writer may reuse its buffer as soon as a write resolved.
   let gathered: Uint8Array | undefined;
   let fill = 0;
   const flush = async () => {
@@ -194,7 +197,13 @@ function handleWriter(fh: FileHandle, path: string, onClose: () => Promise<void>
         return await writeAll(chunk);
       }
       if (fill + chunk.length > GATHER_BYTES) await flush();
-      gathered ??= new Uint8Array(GATHER_BYTES);
+      if (!gathered || fill + chunk.length > gathered.length) {
+        let size = Math.max(64 * 1024, gathered?.length ?? 0);
+        while (size < fill + chunk.length) size *= 2;
+        const grown = new Uint8Array(Math.min(size, GATHER_BYTES));
+        if (fill > 0) grown.set(gathered!.subarray(0, fill));
+        gathered = grown;
+      }
       gathered.set(chunk, fill);
       fill += chunk.length;
     },
