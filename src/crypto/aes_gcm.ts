@@ -10,10 +10,20 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { authFailed, check, checkIv, EMPTY, layout, placeParams, releaseParams, TAG } from "./_aes_gcm_common.ts";
+import {
+  authFailed,
+  check,
+  checkIv,
+  EMPTY,
+  type Layout,
+  layout,
+  placeParams,
+  releaseParams,
+  TAG,
+} from "./_aes_gcm_common.ts";
 import { GcmOpener, GcmSealer, type GcmStream } from "./aes_gcm_stream.ts";
 import { type Backend, chooseBackend, subtleOrUndefined } from "./backend.ts";
-import { type Core, coreSync, loadCore, requireBytes, WINDOW } from "./wasm.ts";
+import { type Core, coreSync, type GcmOnce, loadCore, requireBytes, WINDOW } from "./wasm.ts";
 
 export { GcmOpener, GcmSealer } from "./aes_gcm_stream.ts";
 
@@ -468,6 +478,34 @@ export class AesGcm {
 const KEY_ROOM = 32;
 
 /**
+ * Stages a one-shot call in the core's window (the key and then the IV and
+ * AAD in the head, `data` in the data area, the tag right after its `n`
+ * bytes), makes it, and wipes the key from the core's memory; returns the
+ * result code and the memory view read afresh (the call may have grown it).
+ */
+function callOnce(
+  fn: GcmOnce,
+  core: Core,
+  l: Layout,
+  key: Uint8Array,
+  iv: Uint8Array,
+  aad: Uint8Array,
+  data: Uint8Array,
+  n: number,
+): { r: number; after: Uint8Array } {
+  const m = core.mem();
+  const ivp = l.head + KEY_ROOM;
+  m.set(key, l.head);
+  m.set(data, l.data);
+  m.set(iv, ivp);
+  m.set(aad, ivp + iv.length);
+  const r = fn(l.head, key.length, ivp, iv.length, ivp + iv.length, aad.length, l.data, n, l.data + n);
+  const after = core.mem();
+  after.fill(0, l.head, l.head + key.length);
+  return { r, after };
+}
+
+/**
  * Seals `plaintext` under a raw `key` in one call to the core, writing the
  * ciphertext and the 16-byte tag into `out` from `offset` on: the same bytes
  * as `AesGcm.createSync(key)` then {@linkcode AesGcm.sealInto}, for a key
@@ -517,25 +555,7 @@ export function gcmSealOnce(
     }
     return;
   }
-  const m = core.mem();
-  const ivp = l.head + KEY_ROOM;
-  m.set(key, l.head);
-  m.set(plaintext, l.data);
-  m.set(iv, ivp);
-  m.set(aad, ivp + iv.length);
-  const r = core.exports.gcm_seal_once(
-    l.head,
-    key.length,
-    ivp,
-    iv.length,
-    ivp + iv.length,
-    aad.length,
-    l.data,
-    n,
-    l.data + n,
-  );
-  const after = core.mem();
-  after.fill(0, l.head, l.head + key.length);
+  const { r, after } = callOnce(core.exports.gcm_seal_once, core, l, key, iv, aad, plaintext, n);
   if (r !== 0) {
     after.fill(0, l.data, l.data + n);
     check(r);
@@ -580,26 +600,7 @@ export function gcmOpenOnce(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array,
       gcm.dispose();
     }
   }
-  const m = core.mem();
-  const ivp = l.head + KEY_ROOM;
-  m.set(key, l.head);
-  m.set(sealed, l.data);
-  m.set(iv, ivp);
-  m.set(aad, ivp + iv.length);
-  const r = core.exports.gcm_open_once(
-    l.head,
-    key.length,
-    ivp,
-    iv.length,
-    ivp + iv.length,
-    aad.length,
-    l.data,
-    n,
-    l.data + n,
-  );
-  // The core may have grown its memory (the keystream buffer): read the view afresh.
-  const after = core.mem();
-  after.fill(0, l.head, l.head + key.length);
+  const { r, after } = callOnce(core.exports.gcm_open_once, core, l, key, iv, aad, sealed, n);
   if (r !== 0) {
     if (r === 1) throw authFailed();
     check(r);

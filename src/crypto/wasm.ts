@@ -19,6 +19,23 @@ import { decodeBase64 } from "../encoding/base64.ts";
 import { WASM_BASE64 } from "./_wasm/core.generated.ts";
 
 /**
+ * The core's one-shot AES-GCM calls (`gcm_seal_once`, `gcm_open_once`): a raw
+ * key, the IV and AAD, the buffer sealed or opened in place and the tag, all
+ * as offsets into the core's memory; 0 on success.
+ */
+export type GcmOnce = (
+  key: number,
+  keyLen: number,
+  iv: number,
+  ivLen: number,
+  aad: number,
+  aadLen: number,
+  buf: number,
+  len: number,
+  tag: number,
+) => number;
+
+/**
  * The raw exports of the core, as `docs/wasm-abi.md` lists them.
  *
  * @example
@@ -56,28 +73,8 @@ export interface CoreExports {
     len: number,
     tag: number,
   ): number;
-  gcm_seal_once(
-    key: number,
-    keyLen: number,
-    iv: number,
-    ivLen: number,
-    aad: number,
-    aadLen: number,
-    buf: number,
-    len: number,
-    tag: number,
-  ): number;
-  gcm_open_once(
-    key: number,
-    keyLen: number,
-    iv: number,
-    ivLen: number,
-    aad: number,
-    aadLen: number,
-    buf: number,
-    len: number,
-    tag: number,
-  ): number;
+  gcm_seal_once: GcmOnce;
+  gcm_open_once: GcmOnce;
   gcm_stream_new(ctx: number, encrypt: number, iv: number, ivLen: number, aad: number, aadLen: number): number;
   gcm_stream_update(st: number, buf: number, len: number): number;
   gcm_stream_finish(st: number, tag: number): number;
