@@ -10,6 +10,7 @@ import { AesGcm, gcmOpenOnce, gcmSealOnce } from "../src/crypto/aes_gcm.ts";
 import { randomBytes } from "../src/crypto/random.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { decodeHex, encodeHex } from "../src/encoding/base64.ts";
+import { type GcmVector, loadCoreVectors } from "./support/core_vectors.ts";
 
 /** The core's short-path limit (wasm/src/gcm.rs `SHORT`) and the sizes around it and the chunks. */
 const SHORT = 96;
@@ -83,19 +84,9 @@ Deno.test("gcmSealOnce writes at the offset and leaves the rest alone; gcmOpenOn
   assert.deepEqual(b, pt);
 });
 
-interface GcmVector {
-  key: string;
-  iv: string;
-  aad: string;
-  pt: string;
-  ct: string;
-  tag: string;
-}
-
 Deno.test("gcmSealOnce and gcmOpenOnce pass the shared core vectors (gcm.json, gcm_spec.json: IVs of 1 to 64 bytes)", async () => {
   for (const file of ["gcm.json", "gcm_spec.json"]) {
-    const vs = JSON.parse(await Deno.readTextFile(new URL(`./vectors/core/${file}`, import.meta.url))) as GcmVector[];
-    assert.ok(vs.length > 0);
+    const vs = await loadCoreVectors<GcmVector>(file);
     for (const [i, v] of vs.entries()) {
       const what = `${file} #${i}`;
       const [key, iv, aad, pt] = [v.key, v.iv, v.aad, v.pt].map(decodeHex);

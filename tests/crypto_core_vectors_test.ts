@@ -11,23 +11,7 @@ import { hkdfSha256, hmacSha256, ready, sha256 } from "../src/crypto/hash.ts";
 import { loadCore } from "../src/crypto/wasm.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { decodeHex, encodeHex } from "../src/encoding/base64.ts";
-
-const dir = new URL("./vectors/core/", import.meta.url);
-async function load<T>(name: string): Promise<T[]> {
-  const v = JSON.parse(await Deno.readTextFile(new URL(name, dir))) as T[];
-  assert.ok(v.length > 0, `${name} is empty`);
-  return v;
-}
-
-interface GcmVector {
-  key: string;
-  iv: string;
-  aad: string;
-  pt: string;
-  ct: string;
-  tag: string;
-  case?: number;
-}
+import { type GcmVector, loadCoreVectors as load } from "./support/core_vectors.ts";
 
 for (const file of ["gcm.json", "gcm_spec.json"]) {
   Deno.test(`core vectors: ${file} seal, open, incremental, and a flipped tag fails`, async () => {
