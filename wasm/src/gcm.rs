@@ -365,6 +365,18 @@ impl Once {
         ct::wipe_bytes(&mut self.ks);
     }
 
+    /// The tag of a short input (up to `SHORT` bytes of `ciphertext`), hashed with H
+    /// alone: no table of H powers is built. H's expansion is wiped before returning.
+    fn short_tag(&self, aad: &[u8], ciphertext: &[u8]) -> [u8; 16] {
+        let mut h1 = HPow::from_bytes(&self.h);
+        let mut g = Ghash::default();
+        g.padded1(&h1, aad);
+        g.padded1(&h1, ciphertext);
+        g.lengths1(&h1, aad.len() as u64, ciphertext.len() as u64);
+        ct::wipe_val(&mut h1);
+        tag_of(&self.ej0, &g)
+    }
+
     /// One-shot seal with a raw key (16, 24 or 32 bytes), without building a `Gcm`: the
     /// same bytes as `Gcm::seal`. Inputs of up to `SHORT` bytes take the short path; longer
     /// ones compute H^2..H^8 and run `Gcm::seal`'s interleaved path.
@@ -374,15 +386,9 @@ impl Once {
             return r;
         }
         if buf.len() <= SHORT {
-            let mut h1 = HPow::from_bytes(&self.h);
             let n = buf.len();
             xor_into(buf, &self.ks[..n]);
-            let mut g = Ghash::default();
-            g.padded1(&h1, aad);
-            g.padded1(&h1, buf);
-            g.lengths1(&h1, aad.len() as u64, n as u64);
-            tag[..16].copy_from_slice(&tag_of(&self.ej0, &g));
-            ct::wipe_val(&mut h1);
+            tag[..16].copy_from_slice(&self.short_tag(aad, buf));
         } else {
             let mut h = HKey::new(&self.h);
             Keys { rk: &self.rk, h: &h }.seal(&self.j0, &self.ej0, aad, buf, tag);
@@ -400,16 +406,10 @@ impl Once {
             return r;
         }
         if buf.len() <= SHORT {
-            let mut h1 = HPow::from_bytes(&self.h);
-            let n = buf.len();
-            let mut g = Ghash::default();
-            g.padded1(&h1, aad);
-            g.padded1(&h1, buf);
-            g.lengths1(&h1, aad.len() as u64, n as u64);
-            ct::wipe_val(&mut h1);
-            if ct::ct_eq(&tag_of(&self.ej0, &g), &tag[..16]) != 1 {
+            if ct::ct_eq(&self.short_tag(aad, buf), &tag[..16]) != 1 {
                 return 1;
             }
+            let n = buf.len();
             xor_into(buf, &self.ks[..n]);
             return 0;
         }
