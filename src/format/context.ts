@@ -75,22 +75,27 @@ export function canonicalPairs(
   return pairs;
 }
 
-/** The canonical encoding: `u16 count` then `u16 len key u16 len value` per pair, sorted. */
-export function encodeContext(context: EncryptionContext): Uint8Array {
+/**
+ * The canonical encoding: `u16 count` then `u16 len key u16 len value` per
+ * pair, sorted. With `prefix`, the array starts with those bytes and the
+ * encoding follows them (a label and the context as one AAD, in one array);
+ * the size limit counts the encoding alone.
+ */
+export function encodeContext(context: EncryptionContext, prefix?: Uint8Array): Uint8Array {
   const pairs = canonicalPairs(context);
-  if (pairs.length === 0) return new Uint8Array(2); // u16 count 0: the default, empty context
+  const before = prefix === undefined ? 0 : prefix.length;
   let size = 2;
   for (const [k, v] of pairs) size += 4 + k.length + v.length;
-  const w = new ByteWriter(size);
-  w.u16(pairs.length);
-  for (const [k, v] of pairs) w.u16(k.length).bytes(k).u16(v.length).bytes(v);
-  const out = w.finish();
-  if (out.length > MAX_CONTEXT_BYTES) {
+  if (size > MAX_CONTEXT_BYTES) {
     throw limit(
-      `Encoding the encryption context failed: ${out.length} bytes is over the limit of 16384`,
+      `Encoding the encryption context failed: ${size} bytes is over the limit of 16384`,
     );
   }
-  return out;
+  const w = new ByteWriter(before + size);
+  if (prefix !== undefined) w.bytes(prefix);
+  w.u16(pairs.length); // 0 for the default, empty context
+  for (const [k, v] of pairs) w.u16(k.length).bytes(k).u16(v.length).bytes(v);
+  return w.finish();
 }
 
 function invalid(why: string): EnvelopeError {
