@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { constantTimeEqual, hkdfSha256Each, hmacSha256, ready } from "../crypto/hash.ts";
+import {
+  constantTimeEqual,
+  hkdfSha256EachInto,
+  hmacSha256,
+  hmacSha256Into,
+  hmacSha256Verify,
+  ready,
+} from "../crypto/hash.ts";
 import { coreLoaded } from "../crypto/wasm.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { EnvelopeError, isEnvelopeError } from "../errors.ts";
@@ -31,15 +38,18 @@ export interface DerivedKeys {
 /**
  * Derives the commitment, header key and payload key (docs/FORMAT.md §4).
  * The three share one HKDF-Extract (same data key, same salt), so this is the
- * same bytes as three separate HKDF calls for one HMAC less each.
+ * same bytes as three separate HKDF calls for one HMAC less each. They are
+ * views of one 96-byte array (one allocation, not three); {@linkcode wipe}
+ * zeroes the two keys.
  */
 export async function deriveKeys(
   dataKey: Uint8Array,
   salt: Uint8Array,
 ): Promise<DerivedKeys> {
   if (!coreLoaded()) await ready();
-  const [commitment, headerKey, payloadKey] = hkdfSha256Each(dataKey, salt, DERIVE_INFOS, 32);
-  return { commitment, headerKey, payloadKey };
+  const out = new Uint8Array(96);
+  hkdfSha256EachInto(dataKey, salt, DERIVE_INFOS, 32, out);
+  return { commitment: out.subarray(0, 32), headerKey: out.subarray(32, 64), payloadKey: out.subarray(64) };
 }
 
 /** Zeroes derived keys and a data key. */
@@ -56,12 +66,25 @@ export function wipe(
   }
 }
 
+/**
+ * True when `header`'s tag is the HMAC-SHA256 of its core under the header
+ * key: made and compared in constant time inside the core.
+ */
+export function headerTagMatches(headerKey: Uint8Array, header: Pick<Header, "core" | "headerTag">): boolean {
+  return hmacSha256Verify(headerKey, header.core, header.headerTag);
+}
+
 /** HMAC-SHA256 of the header core under the header key. */
 export function computeHeaderTag(
   headerKey: Uint8Array,
   core: Uint8Array,
 ): Uint8Array {
   return hmacSha256(headerKey, core);
+}
+
+/** {@linkcode computeHeaderTag} written into `out` at `offset`: straight into a header being encoded. */
+export function computeHeaderTagInto(headerKey: Uint8Array, core: Uint8Array, out: Uint8Array, offset: number): void {
+  hmacSha256Into(headerKey, core, out, offset);
 }
 
 /** A fresh data key with its wrapped forms. */

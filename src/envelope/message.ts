@@ -5,20 +5,22 @@
  *
  * @module
  */
-import { constantTimeEqual } from "../crypto/hash.ts";
 import { fixedRandom } from "../crypto/fixed_random_internal.ts";
-import { randomBytes } from "../crypto/random.ts";
+import { fillRandom } from "../crypto/random.ts";
 import { decodeBase64 } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
+import { payloadLayout } from "../format/chunk.ts";
 import { encodeContext, sameContext } from "../format/context.ts";
-import { checkChunkSize, encodeCore, encodeHeader, type Header } from "../format/header.ts";
-import { DEFAULT_CHUNK_SIZE, SALT_BYTES, SUITE, SUITE_SIGNED } from "../format/limits.ts";
+import { checkChunkSize, type Header, type HeaderLayout, layoutHeader } from "../format/header.ts";
+import { DEFAULT_CHUNK_SIZE, HEADER_TAG_BYTES, SALT_BYTES, SUITE, SUITE_SIGNED, TAG_BYTES } from "../format/limits.ts";
 import type { EncryptionContext, KeyProvider } from "../keys/provider.ts";
 import { ChunkCipher } from "./chunks.ts";
 import type { DataKeyCache } from "./cache.ts";
 import {
-  computeHeaderTag,
+  computeHeaderTagInto,
+  type DerivedKeys,
   deriveKeys,
+  headerTagMatches,
   newDataKey,
   openDataKey,
   providerList,
@@ -30,6 +32,7 @@ import {
   callerContext,
   checkCallerContext,
   checkSignature,
+  type MessageSigning,
   Transcript,
   verificationKeyOf,
 } from "./signature.ts";
@@ -94,31 +97,31 @@ export interface DecryptOptions {
 /** A started message for writing. */
 export interface SealingMessage {
   readonly header: Uint8Array;
-  /**
-   * The header followed by the `payloadRoom` zero bytes asked of
-   * {@linkcode beginSealing}, in one array (`header` is its start); without
-   * room, the same bytes as `header`.
-   */
-  readonly message: Uint8Array;
   readonly chunkSize: number;
   readonly cipher: ChunkCipher;
   /** For a signed message: the transcript to feed each sealed chunk, in order, and the signature to append. */
   readonly signing?: { readonly transcript: Transcript; finish(): Promise<Uint8Array> };
 }
 
+/** A new message's header, written and tagged, and its keys; the caller wipes `dataKey` and `keys`. */
+interface Started {
+  readonly layout: HeaderLayout;
+  readonly chunkSize: number;
+  readonly dataKey: Uint8Array;
+  readonly keys: DerivedKeys;
+  readonly signing?: MessageSigning;
+}
+
 /**
- * Creates the header for a new message and the cipher for its chunks.
- * `plaintextLength` counts against a cache's byte bound; when it is unknown
- * (a stream), the message bypasses the cache and gets a fresh data key, since
- * it could otherwise take a cached key past `maxBytes` unnoticed (the AWS
- * Encryption SDK does the same). `payloadRoom` bytes after the header in
- * `message` let a caller write the payload into the same array.
+ * Gets the data key of a new message, derives its keys and writes its whole
+ * header into one array with `payloadRoom` zero bytes after it: the salt
+ * drawn in place, the commitment and the header tag written where they go.
  */
-export async function beginSealing(
+async function startSealing(
   options: EncryptOptions,
-  plaintextLength?: number,
-  payloadRoom = 0,
-): Promise<SealingMessage> {
+  plaintextLength: number | undefined,
+  payloadRoom: number,
+): Promise<Started> {
   const providers = providerList(options.keys, "Encrypting");
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   checkChunkSize(chunkSize);
@@ -126,34 +129,74 @@ export async function beginSealing(
   // A signed message's context carries its verification key, so every wrap binds it.
   const signing = options.sign ? await beginSigning(options.context ?? {}) : undefined;
   const context = signing?.context ?? options.context ?? {};
-  encodeContext(context); // validate before any KMS call
+  const encodedContext = encodeContext(context); // validates it before any KMS call
+  // No public option chooses the salt (docs/FORMAT.md §7 step 3): tests and vectors fix it through the
+  // unexported FIXED_RANDOM key, and a leftover `random` option is refused rather than ignored.
+  const fixedSalt = fixedRandom(options, "random");
+  if (fixedSalt !== undefined && fixedSalt.length !== SALT_BYTES) {
+    throw new RangeError("A fixed salt must be 32 bytes");
+  }
   const fresh = options.cache && plaintextLength !== undefined
     ? await options.cache.encryptionKey(providers, context, plaintextLength)
     : await newDataKey(providers, context);
-  // No public option chooses the salt (docs/FORMAT.md §7 step 3): tests and vectors fix it through the
-  // unexported FIXED_RANDOM key, and a leftover `random` option is refused rather than ignored.
-  const salt = fixedRandom(options, "random")?.slice() ?? randomBytes(SALT_BYTES);
-  if (salt.length !== SALT_BYTES) {
-    throw new RangeError("A fixed salt must be 32 bytes");
-  }
-  const keys = await deriveKeys(fresh.dataKey, salt);
+  let keys: DerivedKeys | undefined;
   try {
-    const core = encodeCore({
-      chunkSize,
-      salt,
-      context,
-      commitment: keys.commitment,
-      suite: signing ? SUITE_SIGNED : SUITE,
-    });
-    const headerTag = computeHeaderTag(keys.headerKey, core);
-    const message = encodeHeader(core, headerTag, fresh.wrapped, payloadRoom);
-    const header = payloadRoom === 0 ? message : message.subarray(0, message.length - payloadRoom);
-    const cipher = ChunkCipher.create(keys.payloadKey);
-    if (!signing) return { header, message, chunkSize, cipher };
-    const transcript = signing.start(core, headerTag);
-    return { header, message, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
-  } finally {
+    const layout = layoutHeader(
+      { chunkSize, suite: signing ? SUITE_SIGNED : SUITE, context: encodedContext },
+      fresh.wrapped,
+      payloadRoom,
+    );
+    if (fixedSalt !== undefined) layout.salt.set(fixedSalt);
+    else fillRandom(layout.salt);
+    keys = await deriveKeys(fresh.dataKey, layout.salt);
+    layout.commitment.set(keys.commitment);
+    computeHeaderTagInto(keys.headerKey, layout.core, layout.message, layout.core.length);
+    return { layout, chunkSize, dataKey: fresh.dataKey, keys, signing };
+  } catch (e) {
     wipe(fresh.dataKey, keys);
+    throw e;
+  }
+}
+
+/**
+ * Creates the header for a new message and the cipher for its chunks.
+ * `plaintextLength` counts against a cache's byte bound; when it is unknown
+ * (a stream), the message bypasses the cache and gets a fresh data key, since
+ * it could otherwise take a cached key past `maxBytes` unnoticed (the AWS
+ * Encryption SDK does the same).
+ */
+export async function beginSealing(
+  options: EncryptOptions,
+  plaintextLength?: number,
+): Promise<SealingMessage> {
+  const { layout, chunkSize, dataKey, keys, signing } = await startSealing(options, plaintextLength, 0);
+  try {
+    const header = layout.message;
+    const cipher = ChunkCipher.create(keys.payloadKey);
+    if (!signing) return { header, chunkSize, cipher };
+    const core = layout.core.slice();
+    const headerTag = header.slice(core.length, core.length + HEADER_TAG_BYTES);
+    const transcript = signing.start(core, headerTag);
+    return { header, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
+  } finally {
+    wipe(dataKey, keys);
+  }
+}
+
+/**
+ * Encrypts a whole unsigned message whose plaintext is one chunk that the
+ * core seals (`sealsInCore`, envelope/chunks.ts): the header and the sealed chunk in
+ * one array, the chunk sealed straight after the header with the payload
+ * key, without a chunk cipher, a promise or a copy.
+ */
+export async function sealWhole(options: EncryptOptions, plaintext: Uint8Array): Promise<Uint8Array> {
+  if (options.sign) throw new RangeError("sealWhole() seals unsigned messages only");
+  const { layout, dataKey, keys } = await startSealing(options, plaintext.length, plaintext.length + TAG_BYTES);
+  try {
+    ChunkCipher.sealOnly(keys.payloadKey, plaintext, layout.message, layout.length);
+    return layout.message;
+  } finally {
+    wipe(dataKey, keys);
   }
 }
 
@@ -190,8 +233,8 @@ export function checkBeforeUnwrap(
       { hint: "the file is not the one its data key was released for; get the file again from its sender" },
     );
   }
-  const stored = callerContext(header.context);
-  if (options.context !== undefined && !sameContext(options.context, stored)) {
+  const stored = options.context === undefined ? undefined : callerContext(header.context);
+  if (options.context !== undefined && !sameContext(options.context, stored!)) {
     throw new EnvelopeError(
       "CONTEXT_MISMATCH",
       `${action} failed: the file's encryption context differs from the one required`,
@@ -226,11 +269,15 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Checks the context, unwraps the data key, verifies the commitment and the header tag. */
-export async function beginOpening(
+/**
+ * Checks the context, unwraps the data key, verifies the commitment and the
+ * header tag, and tells the caller's callbacks. The caller wipes `dataKey`
+ * and `keys`.
+ */
+async function unlock(
   header: Header,
   options: DecryptOptions,
-): Promise<OpeningMessage> {
+): Promise<{ dataKey: Uint8Array; keys: DerivedKeys; publicKey: Uint8Array | null }> {
   const providers = providerList(options.keys, "Decrypting");
   const publicKey = checkBeforeUnwrap(header, options, "Decrypting");
   const limits: UnwrapLimits = { maxAttempts: options.maxAttempts };
@@ -238,12 +285,7 @@ export async function beginOpening(
     ? await options.cache.decryptionKey(header, providers, limits)
     : await openDataKey(header, providers, limits);
   try {
-    if (
-      !constantTimeEqual(
-        computeHeaderTag(keys.headerKey, header.core),
-        header.headerTag,
-      )
-    ) {
+    if (!headerTagMatches(keys.headerKey, header)) {
       throw new EnvelopeError(
         "HEADER_AUTH_FAILED",
         "Decrypting failed: the header was modified",
@@ -252,9 +294,23 @@ export async function beginOpening(
         },
       );
     }
-    const cipher = ChunkCipher.create(keys.payloadKey);
     options.onHeader?.(header);
     options.onKeyOpened?.({ provider: used.provider, keyId: used.keyId });
+  } catch (e) {
+    wipe(dataKey, keys);
+    throw e;
+  }
+  return { dataKey, keys, publicKey };
+}
+
+/** Checks the context, unwraps the data key, verifies the commitment and the header tag. */
+export async function beginOpening(
+  header: Header,
+  options: DecryptOptions,
+): Promise<OpeningMessage> {
+  const { dataKey, keys, publicKey } = await unlock(header, options);
+  try {
+    const cipher = ChunkCipher.create(keys.payloadKey);
     if (!publicKey) return { header, cipher };
     const transcript = new Transcript(header.core, header.headerTag);
     return {
@@ -262,6 +318,23 @@ export async function beginOpening(
       cipher,
       verifying: { transcript, finish: (signature) => checkSignature(publicKey, transcript, signature) },
     };
+  } finally {
+    wipe(dataKey, keys);
+  }
+}
+
+/**
+ * Decrypts the payload of an unsigned message that is one chunk the core
+ * opens (`opensInCore`, envelope/chunks.ts): {@linkcode beginOpening}'s checks, then
+ * the chunk opened with the payload key, without a chunk cipher or a
+ * promise. The same errors as the chunk cipher's.
+ */
+export async function openWhole(header: Header, options: DecryptOptions, payload: Uint8Array): Promise<Uint8Array> {
+  if (header.suite !== SUITE) throw new RangeError("openWhole() opens unsigned messages only");
+  const { dataKey, keys } = await unlock(header, options);
+  try {
+    payloadLayout(payload.length, header.chunkSize); // TRUNCATED when not even a tag is there
+    return ChunkCipher.openOnly(keys.payloadKey, payload);
   } finally {
     wipe(dataKey, keys);
   }
