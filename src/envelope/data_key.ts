@@ -47,9 +47,23 @@ export async function deriveKeys(
   salt: Uint8Array,
 ): Promise<DerivedKeys> {
   if (!coreLoaded()) await ready();
-  const out = new Uint8Array(96);
-  hkdfSha256EachInto(dataKey, salt, DERIVE_INFOS, 32, out);
-  return { commitment: out.subarray(0, 32), headerKey: out.subarray(32, 64), payloadKey: out.subarray(64) };
+  const all = new Uint8Array(96);
+  deriveKeysInto(dataKey, salt, all);
+  return derivedKeyViews(all);
+}
+
+/**
+ * {@linkcode deriveKeys} written into `all` (96 bytes: the commitment, the
+ * header key, the payload key), synchronously: the core must be loaded
+ * (`ready()`, or an earlier {@linkcode deriveKeys}).
+ */
+export function deriveKeysInto(dataKey: Uint8Array, salt: Uint8Array, all: Uint8Array): void {
+  hkdfSha256EachInto(dataKey, salt, DERIVE_INFOS, 32, all);
+}
+
+/** The three keys of a 96-byte array that {@linkcode deriveKeysInto} fills, as views of it. */
+export function derivedKeyViews(all: Uint8Array): DerivedKeys {
+  return { commitment: all.subarray(0, 32), headerKey: all.subarray(32, 64), payloadKey: all.subarray(64, 96) };
 }
 
 /** Zeroes derived keys and a data key. */

@@ -6,20 +6,23 @@
  * @module
  */
 import { fixedRandom } from "../crypto/fixed_random_internal.ts";
+import { ready } from "../crypto/hash.ts";
+import { coreLoaded } from "../crypto/wasm.ts";
 import { fillRandom } from "../crypto/random.ts";
 import { decodeBase64 } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
 import { payloadLayout } from "../format/chunk.ts";
-import { encodeContext, sameContext } from "../format/context.ts";
+import { type ContextPlan, planContext, sameContext } from "../format/context.ts";
 import { checkChunkSize, type Header, type HeaderLayout, layoutHeader } from "../format/header.ts";
 import { DEFAULT_CHUNK_SIZE, HEADER_TAG_BYTES, SALT_BYTES, SUITE, SUITE_SIGNED, TAG_BYTES } from "../format/limits.ts";
-import type { EncryptionContext, KeyProvider } from "../keys/provider.ts";
+import type { EncryptionContext, KeyProvider, WrappedKey } from "../keys/provider.ts";
 import { ChunkCipher } from "./chunks.ts";
 import type { DataKeyCache } from "./cache.ts";
 import {
   computeHeaderTagInto,
   type DerivedKeys,
-  deriveKeys,
+  derivedKeyViews,
+  deriveKeysInto,
   headerTagMatches,
   newDataKey,
   openDataKey,
@@ -103,33 +106,32 @@ export interface SealingMessage {
   readonly signing?: { readonly transcript: Transcript; finish(): Promise<Uint8Array> };
 }
 
-/** A new message's header, written and tagged, and its keys; the caller wipes `dataKey` and `keys`. */
+/** A new message's data key, wrapped, and what its header takes; the caller wipes `dataKey`. */
 interface Started {
-  readonly layout: HeaderLayout;
   readonly chunkSize: number;
+  readonly suite: number;
+  readonly context: ContextPlan;
+  readonly fixedSalt: Uint8Array | undefined;
   readonly dataKey: Uint8Array;
-  readonly keys: DerivedKeys;
+  readonly wrapped: readonly WrappedKey[];
   readonly signing?: MessageSigning;
 }
 
 /**
- * Gets the data key of a new message, derives its keys and writes its whole
- * header into one array with `payloadRoom` zero bytes after it: the salt
- * drawn in place, the commitment and the header tag written where they go.
+ * Checks the options and gets the data key of a new message, wrapped for
+ * every provider: the asynchronous part of starting one. The core is loaded
+ * when it returns, so {@linkcode writeHeader} can run without a promise.
  */
-async function startSealing(
-  options: EncryptOptions,
-  plaintextLength: number | undefined,
-  payloadRoom: number,
-): Promise<Started> {
+async function startSealing(options: EncryptOptions, plaintextLength: number | undefined): Promise<Started> {
   const providers = providerList(options.keys, "Encrypting");
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   checkChunkSize(chunkSize);
-  checkCallerContext(options.context ?? {});
+  const callerContext = options.context ?? {};
+  checkCallerContext(callerContext);
   // A signed message's context carries its verification key, so every wrap binds it.
-  const signing = options.sign ? await beginSigning(options.context ?? {}) : undefined;
-  const context = signing?.context ?? options.context ?? {};
-  const encodedContext = encodeContext(context); // validates it before any KMS call
+  const signing = options.sign ? await beginSigning(callerContext) : undefined;
+  const context = signing?.context ?? callerContext;
+  const plan = planContext(context); // validates it before any KMS call
   // No public option chooses the salt (docs/FORMAT.md §7 step 3): tests and vectors fix it through the
   // unexported FIXED_RANDOM key, and a leftover `random` option is refused rather than ignored.
   const fixedSalt = fixedRandom(options, "random");
@@ -139,23 +141,49 @@ async function startSealing(
   const fresh = options.cache && plaintextLength !== undefined
     ? await options.cache.encryptionKey(providers, context, plaintextLength)
     : await newDataKey(providers, context);
-  let keys: DerivedKeys | undefined;
-  try {
-    const layout = layoutHeader(
-      { chunkSize, suite: signing ? SUITE_SIGNED : SUITE, context: encodedContext },
-      fresh.wrapped,
-      payloadRoom,
-    );
-    if (fixedSalt !== undefined) layout.salt.set(fixedSalt);
-    else fillRandom(layout.salt);
-    keys = await deriveKeys(fresh.dataKey, layout.salt);
-    layout.commitment.set(keys.commitment);
-    computeHeaderTagInto(keys.headerKey, layout.core, layout.message, layout.core.length);
-    return { layout, chunkSize, dataKey: fresh.dataKey, keys, signing };
-  } catch (e) {
-    wipe(fresh.dataKey, keys);
-    throw e;
+  if (!coreLoaded()) {
+    try {
+      await ready();
+    } catch (e) {
+      fresh.dataKey.fill(0);
+      throw e;
+    }
   }
+  return {
+    chunkSize,
+    suite: signing ? SUITE_SIGNED : SUITE,
+    context: plan,
+    fixedSalt,
+    dataKey: fresh.dataKey,
+    wrapped: fresh.wrapped,
+    signing,
+  };
+}
+
+/**
+ * The keys of the message being sealed: derived by {@linkcode writeHeader}
+ * and used and wiped by its caller within the same synchronous call, so one
+ * array serves every message (no allocation per message). Between messages
+ * both keys are zero; the commitment left there is public (it is in the header).
+ */
+const SEALING_KEY_BYTES = new Uint8Array(96);
+const SEALING_KEYS = derivedKeyViews(SEALING_KEY_BYTES);
+
+/**
+ * Writes the whole header of a started message into one array with
+ * `payloadRoom` zero bytes after it: the salt drawn in place, the keys
+ * derived into {@linkcode SEALING_KEYS}, the commitment and the header tag
+ * written where they go. The caller uses the keys before it returns or
+ * awaits anything, and wipes them.
+ */
+function writeHeader(s: Started, payloadRoom: number): HeaderLayout {
+  const layout = layoutHeader({ chunkSize: s.chunkSize, suite: s.suite, context: s.context }, s.wrapped, payloadRoom);
+  if (s.fixedSalt !== undefined) layout.salt.set(s.fixedSalt);
+  else fillRandom(layout.salt);
+  deriveKeysInto(s.dataKey, layout.salt, SEALING_KEY_BYTES);
+  layout.commitment.set(SEALING_KEYS.commitment);
+  computeHeaderTagInto(SEALING_KEYS.headerKey, layout.core, layout.message, layout.core.length);
+  return layout;
 }
 
 /**
@@ -169,34 +197,37 @@ export async function beginSealing(
   options: EncryptOptions,
   plaintextLength?: number,
 ): Promise<SealingMessage> {
-  const { layout, chunkSize, dataKey, keys, signing } = await startSealing(options, plaintextLength, 0);
+  const started = await startSealing(options, plaintextLength);
   try {
+    const layout = writeHeader(started, 0);
     const header = layout.message;
-    const cipher = ChunkCipher.create(keys.payloadKey);
+    const cipher = ChunkCipher.create(SEALING_KEYS.payloadKey);
+    const { chunkSize, signing } = started;
     if (!signing) return { header, chunkSize, cipher };
     const core = layout.core.slice();
     const headerTag = header.slice(core.length, core.length + HEADER_TAG_BYTES);
     const transcript = signing.start(core, headerTag);
     return { header, chunkSize, cipher, signing: { transcript, finish: () => signing.finish(transcript) } };
   } finally {
-    wipe(dataKey, keys);
+    wipe(started.dataKey, SEALING_KEYS);
   }
 }
 
 /**
  * Encrypts a whole unsigned message whose plaintext is one chunk that the
- * core seals (`sealsInCore`, envelope/chunks.ts): the header and the sealed chunk in
- * one array, the chunk sealed straight after the header with the payload
- * key, without a chunk cipher, a promise or a copy.
+ * core seals (`sealsInCore`, envelope/chunks.ts): the header and the sealed
+ * chunk in one array, the chunk sealed straight after the header with the
+ * payload key, without a chunk cipher, a promise or a copy.
  */
 export async function sealWhole(options: EncryptOptions, plaintext: Uint8Array): Promise<Uint8Array> {
   if (options.sign) throw new RangeError("sealWhole() seals unsigned messages only");
-  const { layout, dataKey, keys } = await startSealing(options, plaintext.length, plaintext.length + TAG_BYTES);
+  const started = await startSealing(options, plaintext.length);
   try {
-    ChunkCipher.sealOnly(keys.payloadKey, plaintext, layout.message, layout.length);
+    const layout = writeHeader(started, plaintext.length + TAG_BYTES);
+    ChunkCipher.sealOnly(SEALING_KEYS.payloadKey, plaintext, layout.message, layout.length);
     return layout.message;
   } finally {
-    wipe(dataKey, keys);
+    wipe(started.dataKey, SEALING_KEYS);
   }
 }
 

@@ -170,6 +170,13 @@ export class ByteReader {
     this.offset += 4;
     return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
   }
+  /** Steps over the next `n` bytes; returns their offset. */
+  skip(n: number): number {
+    this.#need(n);
+    const at = this.offset;
+    this.offset += n;
+    return at;
+  }
   /** A view of the next `n` bytes (copy it if it must outlive the buffer). */
   bytes(n: number): Uint8Array {
     this.#need(n);

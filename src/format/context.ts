@@ -5,7 +5,7 @@
  */
 import { EnvelopeError } from "../errors.ts";
 import type { EncryptionContext } from "./types.ts";
-import { type ByteReader, ByteWriter, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
+import { type ByteReader, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_PAIRS, MAX_CONTEXT_VALUE_BYTES } from "./limits.ts";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -75,15 +75,25 @@ export function canonicalPairs(
   return pairs;
 }
 
+/** A context validated and sorted for its canonical encoding ({@linkcode planContext}), not yet written. */
+export interface ContextPlan {
+  /** The pairs as UTF-8, sorted by key bytes. */
+  readonly pairs: readonly (readonly [Uint8Array, Uint8Array])[];
+  /** The encoding's size in bytes. */
+  readonly size: number;
+}
+
+/** The plan of the empty context (the default): nothing to sort, two bytes. */
+const EMPTY_PLAN: ContextPlan = Object.freeze({ pairs: Object.freeze([]), size: 2 });
+
 /**
- * The canonical encoding: `u16 count` then `u16 len key u16 len value` per
- * pair, sorted. With `prefix`, the array starts with those bytes and the
- * encoding follows them (a label and the context as one AAD, in one array);
- * the size limit counts the encoding alone.
+ * Validates `context` and measures its canonical encoding without writing
+ * it: an encoder checks the context before any KMS call, then writes it
+ * straight where it goes with {@linkcode writeContext}.
  */
-export function encodeContext(context: EncryptionContext, prefix?: Uint8Array): Uint8Array {
+export function planContext(context: EncryptionContext): ContextPlan {
   const pairs = canonicalPairs(context);
-  const before = prefix === undefined ? 0 : prefix.length;
+  if (pairs.length === 0) return EMPTY_PLAN;
   let size = 2;
   for (const [k, v] of pairs) size += 4 + k.length + v.length;
   if (size > MAX_CONTEXT_BYTES) {
@@ -91,11 +101,38 @@ export function encodeContext(context: EncryptionContext, prefix?: Uint8Array): 
       `Encoding the encryption context failed: ${size} bytes is over the limit of 16384`,
     );
   }
-  const w = new ByteWriter(before + size);
-  if (prefix !== undefined) w.bytes(prefix);
-  w.u16(pairs.length); // 0 for the default, empty context
-  for (const [k, v] of pairs) w.u16(k.length).bytes(k).u16(v.length).bytes(v);
-  return w.finish();
+  return { pairs, size };
+}
+
+/**
+ * Writes a planned context into `out` at `offset` (`plan.size` bytes, which
+ * `out` must have room for); returns the offset just after it.
+ */
+export function writeContext(plan: ContextPlan, out: Uint8Array, offset: number): number {
+  if (offset + plan.size > out.length) throw new RangeError(`The output has no room for ${plan.size} bytes`);
+  let o = offset;
+  const n = plan.pairs.length;
+  out[o++] = n >>> 8;
+  out[o++] = n & 0xff;
+  for (const [k, v] of plan.pairs) {
+    out[o++] = k.length >>> 8;
+    out[o++] = k.length & 0xff;
+    out.set(k, o);
+    o += k.length;
+    out[o++] = v.length >>> 8;
+    out[o++] = v.length & 0xff;
+    out.set(v, o);
+    o += v.length;
+  }
+  return o;
+}
+
+/** The canonical encoding: `u16 count` then `u16 len key u16 len value` per pair, sorted. */
+export function encodeContext(context: EncryptionContext): Uint8Array {
+  const plan = planContext(context);
+  const out = new Uint8Array(plan.size);
+  writeContext(plan, out, 0);
+  return out;
 }
 
 function invalid(why: string): EnvelopeError {

@@ -9,7 +9,7 @@
 import { EnvelopeError } from "../errors.ts";
 import type { EncryptionContext, WrappedKey } from "./types.ts";
 import { ByteReader, ByteWriter, NeedMore, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
-import { encodeContext, readContext } from "./context.ts";
+import { type ContextPlan, encodeContext, readContext, writeContext } from "./context.ts";
 import {
   COMMITMENT_BYTES,
   HEADER_TAG_BYTES,
@@ -107,7 +107,7 @@ export function encodeCore(core: HeaderCore): Uint8Array {
   }
   const suite = checkSuite(core.suite ?? SUITE);
   const context = encodeContext(core.context);
-  return new ByteWriter(coreLength(context))
+  return new ByteWriter(coreLength(context.length))
     .bytes(MAGIC).u8(VERSION).u8(suite).u32(core.chunkSize).bytes(core.salt)
     .bytes(context).bytes(core.commitment)
     .finish();
@@ -118,9 +118,9 @@ function checkSuite(suite: number): number {
   return suite;
 }
 
-/** The length of a core with this encoded context. */
-function coreLength(context: Uint8Array): number {
-  return MAGIC.length + 1 + 1 + 4 + SALT_BYTES + context.length + COMMITMENT_BYTES;
+/** The length of a core whose encoded context is `contextBytes` long. */
+function coreLength(contextBytes: number): number {
+  return MAGIC.length + 1 + 1 + 4 + SALT_BYTES + contextBytes + COMMITMENT_BYTES;
 }
 
 /** A header laid out by {@linkcode layoutHeader}: views of `message` for the bytes that need the keys. */
@@ -143,25 +143,26 @@ export interface HeaderLayout {
  * the salt, then the commitment, then the header tag (32 bytes at
  * `core.length`, over `core`). The same bytes as
  * {@linkcode encodeCore} then {@linkcode encodeHeader}, without their
- * intermediate arrays. `context` is the encoded context
- * (`encodeContext`, format/context.ts), which the caller has anyway.
+ * intermediate arrays. `context` is the context as `planContext`
+ * (format/context.ts) validated it, which the caller did before any KMS call.
  */
 export function layoutHeader(
-  fields: { readonly chunkSize: number; readonly suite: number; readonly context: Uint8Array },
+  fields: { readonly chunkSize: number; readonly suite: number; readonly context: ContextPlan },
   keys: readonly WrappedKey[],
   room = 0,
 ): HeaderLayout {
   checkChunkSize(fields.chunkSize);
   const suite = checkSuite(fields.suite);
   const plan = planKeyList(keys);
-  const coreBytes = coreLength(fields.context);
+  const coreBytes = coreLength(fields.context.size);
   const length = coreBytes + HEADER_TAG_BYTES + plan.size;
   const w = new ByteWriter(length + room).bytes(MAGIC).u8(VERSION).u8(suite).u32(fields.chunkSize);
   const salt = w.skip(SALT_BYTES);
-  w.bytes(fields.context);
+  const context = w.skip(fields.context.size);
   const commitment = w.skip(COMMITMENT_BYTES);
   w.skip(HEADER_TAG_BYTES);
   const message = writeKeyList(w, plan).finish(room);
+  writeContext(fields.context, message, context);
   return {
     message,
     length,
@@ -327,7 +328,7 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
     }
   }
   try {
-    r.bytes(MAGIC.length);
+    r.skip(MAGIC.length);
     const version = r.u8();
     const suite = r.u8();
     if (version !== VERSION) {
@@ -358,12 +359,11 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
         `the chunk size ${chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`,
       );
     }
-    const saltAt = r.offset;
-    r.bytes(SALT_BYTES);
+    const saltAt = r.skip(SALT_BYTES);
     const context = readContext(r);
-    r.bytes(COMMITMENT_BYTES);
+    r.skip(COMMITMENT_BYTES);
     const coreEnd = r.offset;
-    r.bytes(HEADER_TAG_BYTES);
+    r.skip(HEADER_TAG_BYTES);
     const keyListOffset = r.offset;
     const keys = readKeyList(r);
     // One copy of the whole header, which the byte fields view: the header outlives `buf`, which the caller may reuse.

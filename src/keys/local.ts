@@ -9,7 +9,7 @@ import { hkdfSha256, hkdfSha256Into, ready } from "../crypto/hash.ts";
 import { fillRandom, randomBytes } from "../crypto/random.ts";
 import { decodeBase64Url, encodeBase64Url, encodeHex } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
-import { encodeContext } from "../format/context.ts";
+import { planContext, writeContext } from "../format/context.ts";
 import { LABEL } from "../format/limits.ts";
 import type { EncryptionContext, KeyProvider, WrappedKey } from "./provider.ts";
 
@@ -50,6 +50,8 @@ export class LocalKey implements KeyProvider {
   #kek: Uint8Array;
   /** The version-2 key of one wrap or unwrap: derived, used and wiped within one synchronous call. */
   #wrapKey = new Uint8Array(32);
+  /** Room for the AAD of one wrap or unwrap (a label and the encoded context; not secret), grown when needed. */
+  #aadRoom = new Uint8Array(128);
 
   private constructor(kek: Uint8Array, keyId: string, wrapKeyV1: Uint8Array) {
     this.#kek = kek;
@@ -132,7 +134,7 @@ export class LocalKey implements KeyProvider {
     const wrapped = new Uint8Array(1 + 32 + dataKey.length + 16);
     wrapped[0] = WRAP_V2;
     const salt = fillRandom(wrapped.subarray(1, 33));
-    const aad = encodeContext(context, WRAP_V2_LABEL);
+    const aad = this.#aad(WRAP_V2_LABEL, context);
     const key = this.#wrapKey;
     try {
       hkdfSha256Into(this.#kek, salt, WRAP_V2_LABEL, key);
@@ -142,6 +144,21 @@ export class LocalKey implements KeyProvider {
     } finally {
       key.fill(0);
     }
+  }
+
+  /**
+   * The AAD of a wrap, `label || encoded context`, written into the room this
+   * key keeps for it: a view valid until the next call, which every caller
+   * uses within the same synchronous call.
+   */
+  #aad(label: Uint8Array, context: EncryptionContext): Uint8Array {
+    const plan = planContext(context);
+    const n = label.length + plan.size;
+    if (this.#aadRoom.length < n) this.#aadRoom = new Uint8Array(n);
+    const room = this.#aadRoom;
+    room.set(label);
+    writeContext(plan, room, label.length);
+    return room.subarray(0, n);
   }
 
   /** Unwraps a `local` key with this key id; null for any other. */
@@ -180,7 +197,7 @@ export class LocalKey implements KeyProvider {
       );
     }
     try {
-      return gcmOpenOnce(key, nonce, sealed, encodeContext(context, label));
+      return gcmOpenOnce(key, nonce, sealed, this.#aad(label, context));
     } catch {
       throw new EnvelopeError(
         "HEADER_AUTH_FAILED",
