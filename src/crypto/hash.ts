@@ -57,6 +57,19 @@ function areaStart(core: Core, total: number): number {
   return total <= core.scratchSize ? core.scratch() : core.alloc(total);
 }
 
+/**
+ * Copies `n` bytes of the core's memory at `from` into `out` at `offset`:
+ * byte by byte up to 128 bytes (keys and tags), where a view for `set` cost
+ * more than the copy; with `set` beyond.
+ */
+function copyOut(mem: Uint8Array, from: number, out: Uint8Array, offset: number, n: number): void {
+  if (n > 128) {
+    out.set(mem.subarray(from, from + n), offset);
+    return;
+  }
+  for (let i = 0; i < n; i++) out[offset + i] = mem[from + i];
+}
+
 /** Wipes the scratch area's used part, or wipes and frees the allocation. */
 function areaEnd(core: Core, base: number, total: number): void {
   if (total <= core.scratchSize) core.wipeRange(base, total);
@@ -134,7 +147,7 @@ export function hmacSha256Into(key: Uint8Array, data: Uint8Array, out: Uint8Arra
   try {
     const src = base + up(key.length), at = src + up(data.length);
     core.exports.hmac_sha256(base, key.length, src, data.length, at);
-    out.set(core.mem().subarray(at, at + 32), offset);
+    copyOut(core.mem(), at, out, offset, 32);
   } finally {
     areaEnd(core, base, total);
   }
@@ -252,7 +265,7 @@ export function hkdfSha256Into(ikm: Uint8Array, salt: Uint8Array, info: Uint8Arr
         `Deriving a key with HKDF-SHA256 failed: the crypto core refused it (code ${r})`,
       );
     }
-    out.set(core.mem().subarray(at, at + length));
+    copyOut(core.mem(), at, out, 0, length);
   } finally {
     areaEnd(core, base, total);
   }
@@ -384,7 +397,7 @@ function expandEach(
     }
     const after = core.mem();
     if (into !== null) {
-      into.set(after.subarray(out, out + count * length));
+      copyOut(after, out, into, 0, count * length);
       return null;
     }
     const outs: Uint8Array[] = new Array(count);

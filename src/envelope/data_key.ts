@@ -148,7 +148,7 @@ export async function newDataKey(
   providers: readonly KeyProvider[],
   context: EncryptionContext,
 ): Promise<NewDataKey> {
-  const [first, ...rest] = providers;
+  const first = providers[0];
   let dataKey: Uint8Array;
   const wrapped: WrappedKey[] = [];
   if (first.generateDataKey) {
@@ -166,7 +166,8 @@ export async function newDataKey(
     );
   }
   try {
-    for (const p of rest) {
+    for (let i = 1; i < providers.length; i++) {
+      const p = providers[i];
       // The same key given twice wraps once.
       if (wrapped.some((w) => w.provider === p.provider && w.keyId === p.keyId)) continue;
       wrapped.push(await p.wrap(dataKey, context));
@@ -240,16 +241,20 @@ export function unwrapOrder(
   header: Header,
   providers: readonly KeyProvider[],
 ): { provider: KeyProvider; wrapped: WrappedKey }[] {
-  const named: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
-  const rest: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
-  for (const provider of providers) {
-    const candidates = provider.provider === "raw" ? header.keys.slice(0, 1) : header.keys;
-    for (const wrapped of candidates) {
-      const exact = wrapped.provider === provider.provider && wrapped.keyId === provider.keyId;
-      (exact ? named : rest).push({ provider, wrapped });
+  // Two passes over the (short) lists, the exact matches first, into one array.
+  const order: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
+  for (let pass = 0; pass < 2; pass++) {
+    const wantExact = pass === 0;
+    for (const provider of providers) {
+      const count = provider.provider === "raw" ? Math.min(1, header.keys.length) : header.keys.length;
+      for (let i = 0; i < count; i++) {
+        const wrapped = header.keys[i];
+        const exact = wrapped.provider === provider.provider && wrapped.keyId === provider.keyId;
+        if (exact === wantExact) order.push({ provider, wrapped });
+      }
     }
   }
-  return [...named, ...rest];
+  return order;
 }
 
 /**

@@ -149,6 +149,7 @@ function invalid(why: string): EnvelopeError {
 export function readContext(r: ByteReader): Record<string, string> {
   const start = r.offset;
   const count = r.u16();
+  if (count === 0) return {}; // the default, empty context
   if (count > MAX_CONTEXT_PAIRS) {
     throw readLimit(
       `Reading the header failed: ${count} context pairs is over the limit of 64`,
