@@ -266,11 +266,41 @@ export function unwrapOrder(
  * it: the entry or the context bound into it was modified),
  * KEY_COMMITMENT_MISMATCH or KEY_LIMIT.
  */
-export async function openDataKey(
+export function openDataKey(
   header: Header,
   providers: readonly KeyProvider[],
   limits: UnwrapLimits = {},
 ): Promise<UnwrappedKey> {
+  return openWith(header, providers, limits, undefined) as Promise<UnwrappedKey>;
+}
+
+/**
+ * {@linkcode openDataKey} for a caller that uses the key at once: `use`
+ * gets the unwrapped, checked key in the same synchronous call in which
+ * its keys are derived, and both are wiped when it returns or throws. The
+ * derived keys are views of one array kept for this (no allocation per
+ * message), valid only during `use`, which therefore must not await. What
+ * `use` throws is the caller's error, not a failed unwrap attempt.
+ */
+export function openDataKeyThen<T>(
+  header: Header,
+  providers: readonly KeyProvider[],
+  limits: UnwrapLimits,
+  use: (opened: UnwrappedKey) => T,
+): Promise<T> {
+  return openWith(header, providers, limits, use) as Promise<T>;
+}
+
+/** The keys derived by {@linkcode openDataKeyThen}: zero except during a `use` (the commitment is public). */
+const OPENING_KEY_BYTES = new Uint8Array(96);
+const OPENING_KEYS = derivedKeyViews(OPENING_KEY_BYTES);
+
+async function openWith<T>(
+  header: Header,
+  providers: readonly KeyProvider[],
+  limits: UnwrapLimits,
+  use: ((opened: UnwrappedKey) => T) | undefined,
+): Promise<T | UnwrappedKey> {
   const attempts: Attempt[] = [];
   const max = limits.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!Number.isInteger(max) || max < 1) throw new RangeError("maxAttempts must be a positive integer");
@@ -315,7 +345,11 @@ export async function openDataKey(
         });
         continue;
       }
-      const keys = await deriveKeys(dataKey, header.salt);
+      if (!coreLoaded()) await ready();
+      // From here to the return, no await: OPENING_KEYS cannot be taken by another message meanwhile.
+      const all = use ? OPENING_KEY_BYTES : new Uint8Array(96);
+      deriveKeysInto(dataKey, header.salt, all);
+      const keys = use ? OPENING_KEYS : derivedKeyViews(all);
       if (!constantTimeEqual(keys.commitment, header.commitment)) {
         wipe(dataKey, keys);
         if (provider.provider === "raw") {
@@ -336,7 +370,12 @@ export async function openDataKey(
         }
         continue;
       }
-      return { dataKey, keys, used: w, provider };
+      if (!use) return { dataKey, keys, used: w, provider };
+      try {
+        return use({ dataKey, keys, used: w, provider });
+      } finally {
+        wipe(dataKey, keys);
+      }
     }
   }
   const stored = header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ");

@@ -26,6 +26,7 @@ import {
   headerTagMatches,
   newDataKey,
   openDataKey,
+  openDataKeyThen,
   providerList,
   type UnwrapLimits,
   wipe,
@@ -316,22 +317,27 @@ async function unlock(
     ? await options.cache.decryptionKey(header, providers, limits)
     : await openDataKey(header, providers, limits);
   try {
-    if (!headerTagMatches(keys.headerKey, header)) {
-      throw new EnvelopeError(
-        "HEADER_AUTH_FAILED",
-        "Decrypting failed: the header was modified",
-        {
-          hint: "restore the file from a trusted copy",
-        },
-      );
-    }
-    options.onHeader?.(header);
-    options.onKeyOpened?.({ provider: used.provider, keyId: used.keyId });
+    accept(header, options, keys, used);
   } catch (e) {
     wipe(dataKey, keys);
     throw e;
   }
   return { dataKey, keys, publicKey };
+}
+
+/** Checks the header tag under the header key, then tells the caller's callbacks which key opened the message. */
+function accept(header: Header, options: DecryptOptions, keys: DerivedKeys, used: WrappedKey): void {
+  if (!headerTagMatches(keys.headerKey, header)) {
+    throw new EnvelopeError(
+      "HEADER_AUTH_FAILED",
+      "Decrypting failed: the header was modified",
+      {
+        hint: "restore the file from a trusted copy",
+      },
+    );
+  }
+  options.onHeader?.(header);
+  options.onKeyOpened?.({ provider: used.provider, keyId: used.keyId });
 }
 
 /** Checks the context, unwraps the data key, verifies the commitment and the header tag. */
@@ -356,17 +362,30 @@ export async function beginOpening(
 
 /**
  * Decrypts the payload of an unsigned message that is one chunk the core
- * opens (`opensInCore`, envelope/chunks.ts): {@linkcode beginOpening}'s checks, then
- * the chunk opened with the payload key, without a chunk cipher or a
- * promise. The same errors as the chunk cipher's.
+ * opens (`opensInCore`, envelope/chunks.ts): {@linkcode beginOpening}'s
+ * checks, then the chunk opened with the payload key, without a chunk
+ * cipher or a promise. The same errors as the chunk cipher's. Without a
+ * cache, the keys are derived, used and wiped in one synchronous call
+ * (`openDataKeyThen`), so they need no array of their own.
  */
 export async function openWhole(header: Header, options: DecryptOptions, payload: Uint8Array): Promise<Uint8Array> {
   if (header.suite !== SUITE) throw new RangeError("openWhole() opens unsigned messages only");
-  const { dataKey, keys } = await unlock(header, options);
-  try {
+  const open = (keys: DerivedKeys): Uint8Array => {
     payloadLayout(payload.length, header.chunkSize); // TRUNCATED when not even a tag is there
     return ChunkCipher.openOnly(keys.payloadKey, payload);
-  } finally {
-    wipe(dataKey, keys);
+  };
+  if (options.cache) {
+    const { dataKey, keys } = await unlock(header, options);
+    try {
+      return open(keys);
+    } finally {
+      wipe(dataKey, keys);
+    }
   }
+  const providers = providerList(options.keys, "Decrypting");
+  checkBeforeUnwrap(header, options, "Decrypting");
+  return await openDataKeyThen(header, providers, { maxAttempts: options.maxAttempts }, ({ keys, used }) => {
+    accept(header, options, keys, used);
+    return open(keys);
+  });
 }
