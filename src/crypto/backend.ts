@@ -130,7 +130,10 @@ export function setBackendOverride(backend: Backend | "auto"): void {
  * ```
  */
 export function chooseBackend(op: "seal" | "open", ivLength: number, size: number): Backend {
-  if (ivLength !== 12 || subtleOrUndefined() === undefined) return "wasm";
-  if (forced !== undefined) return forced;
-  return size >= WEBCRYPTO_THRESHOLDS[detectRuntime()][op] ? "webcrypto" : "wasm";
+  if (ivLength !== 12) return "wasm";
+  // Below the threshold the answer is the core whether or not WebCrypto exists: no look at
+  // `crypto.subtle`, whose getter was a visible part of a small message's cost (issue 16).
+  if (forced === undefined && size < WEBCRYPTO_THRESHOLDS[detectRuntime()][op]) return "wasm";
+  if (subtleOrUndefined() === undefined) return "wasm";
+  return forced ?? "webcrypto";
 }

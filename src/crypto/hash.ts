@@ -57,6 +57,19 @@ function areaStart(core: Core, total: number): number {
   return total <= core.scratchSize ? core.scratch() : core.alloc(total);
 }
 
+/**
+ * Copies `n` bytes of the core's memory at `from` into `out` at `offset`:
+ * byte by byte up to 128 bytes (keys and tags), where a view for `set` cost
+ * more than the copy; with `set` beyond.
+ */
+function copyOut(mem: Uint8Array, from: number, out: Uint8Array, offset: number, n: number): void {
+  if (n > 128) {
+    out.set(mem.subarray(from, from + n), offset);
+    return;
+  }
+  for (let i = 0; i < n; i++) out[offset + i] = mem[from + i];
+}
+
 /** Wipes the scratch area's used part, or wipes and frees the allocation. */
 function areaEnd(core: Core, base: number, total: number): void {
   if (total <= core.scratchSize) core.wipeRange(base, total);
@@ -104,22 +117,88 @@ export function sha256(data: Uint8Array): Uint8Array {
  * ```
  */
 export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  requireBytes(key, "The HMAC key");
-  requireBytes(data, "The data to authenticate");
+  const out = new Uint8Array(32);
+  hmacSha256Into(key, data, out, 0);
+  return out;
+}
+
+/**
+ * {@linkcode hmacSha256} written into `out` at `offset` instead of a new
+ * array: an encoder puts a header's tag straight into the header.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hmacSha256, hmacSha256Into } from "./hash.ts";
+ * const key = new Uint8Array(32).fill(1), data = new Uint8Array([1, 2, 3]);
+ * const out = new Uint8Array(40);
+ * hmacSha256Into(key, data, out, 8);
+ * assert.deepEqual(out.subarray(8), hmacSha256(key, data));
+ * ```
+ */
+export function hmacSha256Into(key: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): void {
+  requireBytes(out, "The output");
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + 32 > out.length) {
+    throw new RangeError(`The output has no room for 32 bytes at offset ${offset}`);
+  }
   const core = coreSync();
-  const total = key.length + 16 + data.length + 16 + 32;
-  const base = areaStart(core, total);
+  const base = macIn(core, key, data);
+  const total = macTotal(key, data);
   try {
-    const m = core.mem();
-    const src = base + up(key.length);
-    const out = src + up(data.length);
-    m.set(key, base);
-    m.set(data, src);
-    core.exports.hmac_sha256(base, key.length, src, data.length, out);
-    return core.take(out, 32);
+    const src = base + up(key.length), at = src + up(data.length);
+    core.exports.hmac_sha256(base, key.length, src, data.length, at);
+    copyOut(core.mem(), at, out, offset, 32);
   } finally {
     areaEnd(core, base, total);
   }
+}
+
+/**
+ * True when `tag` is HMAC-SHA256 of `data` under `key`. The MAC is made and
+ * compared in the core, in time that does not depend on the bytes (only on
+ * the lengths, which are not secret), and never leaves it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hmacSha256, hmacSha256Verify } from "./hash.ts";
+ * const key = new Uint8Array(32).fill(1), data = new Uint8Array([1, 2, 3]);
+ * const tag = hmacSha256(key, data);
+ * assert.ok(hmacSha256Verify(key, data, tag));
+ * tag[0] ^= 1;
+ * assert.ok(!hmacSha256Verify(key, data, tag));
+ * ```
+ */
+export function hmacSha256Verify(key: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean {
+  requireBytes(tag, "The tag to check");
+  if (tag.length !== 32) return false;
+  const core = coreSync();
+  const base = macIn(core, key, data);
+  const total = macTotal(key, data);
+  try {
+    const src = base + up(key.length), at = src + up(data.length);
+    core.exports.hmac_sha256(base, key.length, src, data.length, at);
+    core.mem().set(tag, at + 32);
+    return core.exports.ct_eq(at, at + 32, 32) === 1;
+  } finally {
+    areaEnd(core, base, total);
+  }
+}
+
+/** The core bytes an HMAC call uses: the key, then the data, then the MAC and a tag to compare it with (each 16-byte aligned). */
+function macTotal(key: Uint8Array, data: Uint8Array): number {
+  return up(key.length) + up(data.length) + 64;
+}
+
+/** Checks the arguments of an HMAC and copies the key and the data into the core; returns where they start. */
+function macIn(core: Core, key: Uint8Array, data: Uint8Array): number {
+  requireBytes(key, "The HMAC key");
+  requireBytes(data, "The data to authenticate");
+  const base = areaStart(core, macTotal(key, data));
+  const m = core.mem();
+  m.set(key, base);
+  m.set(data, base + up(key.length));
+  return base;
 }
 
 /**
@@ -141,15 +220,33 @@ export function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
  * ```
  */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  checkLength(length);
+  const out = new Uint8Array(length);
+  hkdfSha256Into(ikm, salt, info, out);
+  return out;
+}
+
+/**
+ * {@linkcode hkdfSha256} of `out.length` bytes written into `out`: a caller
+ * that uses a key once and wipes it can keep one array for it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hkdfSha256, hkdfSha256Into } from "./hash.ts";
+ * const ikm = new Uint8Array(32).fill(7), salt = new Uint8Array(32), info = new Uint8Array([1]);
+ * const out = new Uint8Array(32);
+ * hkdfSha256Into(ikm, salt, info, out);
+ * assert.deepEqual(out, hkdfSha256(ikm, salt, info, 32));
+ * ```
+ */
+export function hkdfSha256Into(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, out: Uint8Array): void {
   requireBytes(ikm, "The HKDF input key material");
   requireBytes(salt, "The HKDF salt");
   requireBytes(info, "The HKDF info");
-  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
-    throw new EnvelopeError(
-      "INVALID_ARGUMENT",
-      `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`,
-    );
-  }
+  requireBytes(out, "The output");
+  const length = out.length;
+  checkLength(length);
   const core = coreSync();
   const total = ikm.length + 16 + salt.length + 16 + info.length + 16 + length;
   const base = areaStart(core, total);
@@ -157,20 +254,30 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
     const m = core.mem();
     const s = base + up(ikm.length);
     const n = s + up(salt.length);
-    const out = n + up(info.length);
+    const at = n + up(info.length);
     m.set(ikm, base);
     m.set(salt, s);
     m.set(info, n);
-    const r = core.exports.hkdf_sha256(base, ikm.length, s, salt.length, n, info.length, out, length);
+    const r = core.exports.hkdf_sha256(base, ikm.length, s, salt.length, n, info.length, at, length);
     if (r !== 0) {
       throw new EnvelopeError(
         "INVALID_ARGUMENT",
         `Deriving a key with HKDF-SHA256 failed: the crypto core refused it (code ${r})`,
       );
     }
-    return core.take(out, length);
+    copyOut(core.mem(), at, out, 0, length);
   } finally {
     areaEnd(core, base, total);
+  }
+}
+
+/** Throws unless `length` is an HKDF-SHA256 output length (0 to 8160). */
+function checkLength(length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
+    throw new EnvelopeError(
+      "INVALID_ARGUMENT",
+      `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`,
+    );
   }
 }
 
@@ -198,15 +305,7 @@ export function hkdfSha256Each(
   infos: readonly Uint8Array[],
   length: number,
 ): Uint8Array[] {
-  requireBytes(ikm, "The HKDF input key material");
-  requireBytes(salt, "The HKDF salt");
-  for (const info of infos) requireBytes(info, "The HKDF info");
-  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
-    throw new EnvelopeError(
-      "INVALID_ARGUMENT",
-      `Deriving a key with HKDF-SHA256 failed: the length ${length} is not an integer from 0 to 8160`,
-    );
-  }
+  checkLength(length);
   // The core takes at most 255 infos per call.
   if (infos.length > 255) {
     return [
@@ -214,6 +313,55 @@ export function hkdfSha256Each(
       ...hkdfSha256Each(ikm, salt, infos.slice(255), length),
     ];
   }
+  return expandEach(ikm, salt, infos, length, null)!;
+}
+
+/**
+ * {@linkcode hkdfSha256Each} written into `out`, one output after another
+ * (`infos.length * length` bytes from its start): the keys of a message in
+ * one array instead of one array each. At most 255 infos.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hkdfSha256Each, hkdfSha256EachInto } from "./hash.ts";
+ * const te = new TextEncoder();
+ * const ikm = new Uint8Array(32).fill(7), salt = new Uint8Array(32).fill(9);
+ * const infos = [te.encode("a"), te.encode("b")];
+ * const out = new Uint8Array(64);
+ * hkdfSha256EachInto(ikm, salt, infos, 32, out);
+ * const [a, b] = hkdfSha256Each(ikm, salt, infos, 32);
+ * assert.deepEqual(out.subarray(0, 32), a);
+ * assert.deepEqual(out.subarray(32), b);
+ * ```
+ */
+export function hkdfSha256EachInto(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  infos: readonly Uint8Array[],
+  length: number,
+  out: Uint8Array,
+): void {
+  checkLength(length);
+  requireBytes(out, "The output");
+  if (infos.length > 255) throw new RangeError("hkdfSha256EachInto takes at most 255 infos");
+  if (out.length < infos.length * length) {
+    throw new RangeError(`The output has no room for ${infos.length * length} bytes`);
+  }
+  expandEach(ikm, salt, infos, length, out);
+}
+
+/** One core call for up to 255 infos: the outputs as arrays of their own, or written into `into` (then null). */
+function expandEach(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  infos: readonly Uint8Array[],
+  length: number,
+  into: Uint8Array | null,
+): Uint8Array[] | null {
+  requireBytes(ikm, "The HKDF input key material");
+  requireBytes(salt, "The HKDF salt");
+  for (const info of infos) requireBytes(info, "The HKDF info");
   const count = infos.length;
   let infoBytes = 0;
   for (const info of infos) infoBytes += info.length;
@@ -248,6 +396,10 @@ export function hkdfSha256Each(
       );
     }
     const after = core.mem();
+    if (into !== null) {
+      copyOut(after, out, into, 0, count * length);
+      return null;
+    }
     const outs: Uint8Array[] = new Array(count);
     for (let i = 0; i < count; i++) outs[i] = after.slice(out + i * length, out + (i + 1) * length);
     return outs;

@@ -15,6 +15,15 @@ const MAX_PER_CALL = 65536;
 
 /** Returns `length` bytes from the platform CSPRNG. */
 export function randomBytes(length: number): Uint8Array {
+  return fillRandom(new Uint8Array(length));
+}
+
+/**
+ * Fills `out` from the platform CSPRNG and returns it: random bytes written
+ * where they are needed (a salt inside a header) instead of into an array of
+ * their own and copied.
+ */
+export function fillRandom<T extends Uint8Array>(out: T): T {
   const c = (globalThis as { crypto?: Crypto }).crypto;
   if (!c || typeof c.getRandomValues !== "function") {
     throw new EnvelopeError(
@@ -25,7 +34,11 @@ export function randomBytes(length: number): Uint8Array {
       },
     );
   }
-  const out = new Uint8Array(length);
+  const length = out.length;
+  if (length <= MAX_PER_CALL) {
+    c.getRandomValues(out);
+    return out;
+  }
   for (let off = 0; off < length; off += MAX_PER_CALL) {
     c.getRandomValues(out.subarray(off, Math.min(length, off + MAX_PER_CALL)));
   }

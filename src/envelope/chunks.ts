@@ -13,6 +13,8 @@ import { chunkNonce } from "../format/chunk.ts";
 import { MAX_CHUNKS, TAG_BYTES } from "../format/limits.ts";
 
 const EMPTY = new Uint8Array(0);
+/** The nonce of a message's only chunk (index 0, final): read only, never handed out. */
+const ONLY_CHUNK_NONCE = chunkNonce(0, true);
 
 /** AES-256-GCM over chunks; each chunk is independent of the others. */
 export class ChunkCipher {
@@ -37,6 +39,37 @@ export class ChunkCipher {
   static create(payloadKey: Uint8Array): ChunkCipher {
     if (payloadKey.length !== 32) throw new RangeError("The payload key must be 32 bytes");
     return new ChunkCipher(payloadKey.slice());
+  }
+
+  /**
+   * Seals a message's only chunk (index 0, final) with the core under
+   * `payloadKey`, straight into `out` at `offset`: for a whole small
+   * message, without a cipher object or a copy of the key. The core must
+   * seal `plaintext` ({@linkcode sealsInCore}); the caller wipes the key.
+   */
+  static sealOnly(payloadKey: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+    gcmSealOnce(payloadKey, ONLY_CHUNK_NONCE, plaintext, EMPTY, out, offset);
+  }
+
+  /**
+   * Opens a message's only chunk (index 0, final) with the core under
+   * `payloadKey`, with the checks and errors of {@linkcode ChunkCipher.openInCore}
+   * (a chunk that opens as a non-final one means the message was cut short).
+   * The core must open `sealed` ({@linkcode opensInCore}); the caller wipes the key.
+   */
+  static openOnly(payloadKey: Uint8Array, sealed: Uint8Array): Uint8Array {
+    checkOpen(0, sealed);
+    try {
+      return gcmOpenOnce(payloadKey, ONLY_CHUNK_NONCE, sealed, EMPTY);
+    } catch (e) {
+      // The failure path only: a cipher object to tell a cut message from a damaged one.
+      const cipher = ChunkCipher.create(payloadKey);
+      try {
+        throw cipher.#diagnose(e, 0, true, sealed, 1);
+      } finally {
+        cipher.dispose();
+      }
+    }
   }
 
   /** The key object, made on first use; throws once disposed. */

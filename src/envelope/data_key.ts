@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { constantTimeEqual, hkdfSha256Each, hmacSha256, ready } from "../crypto/hash.ts";
+import {
+  constantTimeEqual,
+  hkdfSha256EachInto,
+  hmacSha256,
+  hmacSha256Into,
+  hmacSha256Verify,
+  ready,
+} from "../crypto/hash.ts";
 import { coreLoaded } from "../crypto/wasm.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { EnvelopeError, isEnvelopeError } from "../errors.ts";
@@ -31,15 +38,32 @@ export interface DerivedKeys {
 /**
  * Derives the commitment, header key and payload key (docs/FORMAT.md §4).
  * The three share one HKDF-Extract (same data key, same salt), so this is the
- * same bytes as three separate HKDF calls for one HMAC less each.
+ * same bytes as three separate HKDF calls for one HMAC less each. They are
+ * views of one 96-byte array (one allocation, not three); {@linkcode wipe}
+ * zeroes the two keys.
  */
 export async function deriveKeys(
   dataKey: Uint8Array,
   salt: Uint8Array,
 ): Promise<DerivedKeys> {
   if (!coreLoaded()) await ready();
-  const [commitment, headerKey, payloadKey] = hkdfSha256Each(dataKey, salt, DERIVE_INFOS, 32);
-  return { commitment, headerKey, payloadKey };
+  const all = new Uint8Array(96);
+  deriveKeysInto(dataKey, salt, all);
+  return derivedKeyViews(all);
+}
+
+/**
+ * {@linkcode deriveKeys} written into `all` (96 bytes: the commitment, the
+ * header key, the payload key), synchronously: the core must be loaded
+ * (`ready()`, or an earlier {@linkcode deriveKeys}).
+ */
+export function deriveKeysInto(dataKey: Uint8Array, salt: Uint8Array, all: Uint8Array): void {
+  hkdfSha256EachInto(dataKey, salt, DERIVE_INFOS, 32, all);
+}
+
+/** The three keys of a 96-byte array that {@linkcode deriveKeysInto} fills, as views of it. */
+export function derivedKeyViews(all: Uint8Array): DerivedKeys {
+  return { commitment: all.subarray(0, 32), headerKey: all.subarray(32, 64), payloadKey: all.subarray(64, 96) };
 }
 
 /** Zeroes derived keys and a data key. */
@@ -56,12 +80,25 @@ export function wipe(
   }
 }
 
+/**
+ * True when `header`'s tag is the HMAC-SHA256 of its core under the header
+ * key: made and compared in constant time inside the core.
+ */
+export function headerTagMatches(headerKey: Uint8Array, header: Pick<Header, "core" | "headerTag">): boolean {
+  return hmacSha256Verify(headerKey, header.core, header.headerTag);
+}
+
 /** HMAC-SHA256 of the header core under the header key. */
 export function computeHeaderTag(
   headerKey: Uint8Array,
   core: Uint8Array,
 ): Uint8Array {
   return hmacSha256(headerKey, core);
+}
+
+/** {@linkcode computeHeaderTag} written into `out` at `offset`: straight into a header being encoded. */
+export function computeHeaderTagInto(headerKey: Uint8Array, core: Uint8Array, out: Uint8Array, offset: number): void {
+  hmacSha256Into(headerKey, core, out, offset);
 }
 
 /** A fresh data key with its wrapped forms. */
@@ -111,7 +148,7 @@ export async function newDataKey(
   providers: readonly KeyProvider[],
   context: EncryptionContext,
 ): Promise<NewDataKey> {
-  const [first, ...rest] = providers;
+  const first = providers[0];
   let dataKey: Uint8Array;
   const wrapped: WrappedKey[] = [];
   if (first.generateDataKey) {
@@ -129,7 +166,8 @@ export async function newDataKey(
     );
   }
   try {
-    for (const p of rest) {
+    for (let i = 1; i < providers.length; i++) {
+      const p = providers[i];
       // The same key given twice wraps once.
       if (wrapped.some((w) => w.provider === p.provider && w.keyId === p.keyId)) continue;
       wrapped.push(await p.wrap(dataKey, context));
@@ -203,16 +241,20 @@ export function unwrapOrder(
   header: Header,
   providers: readonly KeyProvider[],
 ): { provider: KeyProvider; wrapped: WrappedKey }[] {
-  const named: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
-  const rest: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
-  for (const provider of providers) {
-    const candidates = provider.provider === "raw" ? header.keys.slice(0, 1) : header.keys;
-    for (const wrapped of candidates) {
-      const exact = wrapped.provider === provider.provider && wrapped.keyId === provider.keyId;
-      (exact ? named : rest).push({ provider, wrapped });
+  // Two passes over the (short) lists, the exact matches first, into one array.
+  const order: { provider: KeyProvider; wrapped: WrappedKey }[] = [];
+  for (let pass = 0; pass < 2; pass++) {
+    const wantExact = pass === 0;
+    for (const provider of providers) {
+      const count = provider.provider === "raw" ? Math.min(1, header.keys.length) : header.keys.length;
+      for (let i = 0; i < count; i++) {
+        const wrapped = header.keys[i];
+        const exact = wrapped.provider === provider.provider && wrapped.keyId === provider.keyId;
+        if (exact === wantExact) order.push({ provider, wrapped });
+      }
     }
   }
-  return [...named, ...rest];
+  return order;
 }
 
 /**
@@ -224,11 +266,41 @@ export function unwrapOrder(
  * it: the entry or the context bound into it was modified),
  * KEY_COMMITMENT_MISMATCH or KEY_LIMIT.
  */
-export async function openDataKey(
+export function openDataKey(
   header: Header,
   providers: readonly KeyProvider[],
   limits: UnwrapLimits = {},
 ): Promise<UnwrappedKey> {
+  return openWith(header, providers, limits, undefined) as Promise<UnwrappedKey>;
+}
+
+/**
+ * {@linkcode openDataKey} for a caller that uses the key at once: `use`
+ * gets the unwrapped, checked key in the same synchronous call in which
+ * its keys are derived, and both are wiped when it returns or throws. The
+ * derived keys are views of one array kept for this (no allocation per
+ * message), valid only during `use`, which therefore must not await. What
+ * `use` throws is the caller's error, not a failed unwrap attempt.
+ */
+export function openDataKeyThen<T>(
+  header: Header,
+  providers: readonly KeyProvider[],
+  limits: UnwrapLimits,
+  use: (opened: UnwrappedKey) => T,
+): Promise<T> {
+  return openWith(header, providers, limits, use) as Promise<T>;
+}
+
+/** The keys derived by {@linkcode openDataKeyThen}: zero except during a `use` (the commitment is public). */
+const OPENING_KEY_BYTES = new Uint8Array(96);
+const OPENING_KEYS = derivedKeyViews(OPENING_KEY_BYTES);
+
+async function openWith<T>(
+  header: Header,
+  providers: readonly KeyProvider[],
+  limits: UnwrapLimits,
+  use: ((opened: UnwrappedKey) => T) | undefined,
+): Promise<T | UnwrappedKey> {
   const attempts: Attempt[] = [];
   const max = limits.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   if (!Number.isInteger(max) || max < 1) throw new RangeError("maxAttempts must be a positive integer");
@@ -273,7 +345,11 @@ export async function openDataKey(
         });
         continue;
       }
-      const keys = await deriveKeys(dataKey, header.salt);
+      if (!coreLoaded()) await ready();
+      // From here to the return, no await: OPENING_KEYS cannot be taken by another message meanwhile.
+      const all = use ? OPENING_KEY_BYTES : new Uint8Array(96);
+      deriveKeysInto(dataKey, header.salt, all);
+      const keys = use ? OPENING_KEYS : derivedKeyViews(all);
       if (!constantTimeEqual(keys.commitment, header.commitment)) {
         wipe(dataKey, keys);
         if (provider.provider === "raw") {
@@ -294,7 +370,12 @@ export async function openDataKey(
         }
         continue;
       }
-      return { dataKey, keys, used: w, provider };
+      if (!use) return { dataKey, keys, used: w, provider };
+      try {
+        return use({ dataKey, keys, used: w, provider });
+      } finally {
+        wipe(dataKey, keys);
+      }
     }
   }
   const stored = header.keys.map((k) => `${k.provider}:${k.keyId}`).join(", ");

@@ -9,10 +9,10 @@ import { EnvelopeError } from "../errors.ts";
 import { payloadLayout } from "../format/chunk.ts";
 import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
-import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
+import { MAX_HEADER_BYTES, SIGNATURE_BYTES, SUITE, TAG_BYTES } from "../format/limits.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
 import { diagnoseTail, inOrder, opensInCore } from "./chunks.ts";
-import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
+import { beginOpening, type DecryptOptions, type OpeningMessage, openWhole } from "./message.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
 export type { DecryptOptions } from "./message.ts";
@@ -57,6 +57,13 @@ export async function decrypt(
   requireBytes(message, "decrypt() takes the message");
   requireOptions(options, "decrypt()");
   const header = parseHeader(message);
+  if (header.suite === SUITE) {
+    const payload = message.subarray(header.length);
+    // One unsigned chunk that the core opens: no chunk cipher, no promise. (A tail check has nothing to find in one chunk.)
+    if (payload.length <= header.chunkSize + TAG_BYTES && opensInCore(payload.length)) {
+      return await openWhole(header, options, payload) as Uint8Array<ArrayBuffer>;
+    }
+  }
   const msg = await beginOpening(header, options);
   const verifying = msg.verifying;
   const end = verifying ? message.length - SIGNATURE_BYTES : message.length;
@@ -66,11 +73,6 @@ export async function decrypt(
   }
   const payload = message.subarray(header.length, end);
   try {
-    if (!verifying && payload.length <= header.chunkSize + TAG_BYTES && opensInCore(payload.length)) {
-      // One chunk that the core opens: no promise. (A tail check has nothing to find in one chunk.)
-      const layout = payloadLayout(payload.length, header.chunkSize);
-      return msg.cipher.openInCore(0, true, payload, layout.chunks) as Uint8Array<ArrayBuffer>;
-    }
     const read = (o: number, n: number) => Promise.resolve(payload.subarray(o, o + n));
     await diagnoseTail(msg.cipher, payload.length, header.chunkSize, read);
     const layout = payloadLayout(payload.length, header.chunkSize);

@@ -4,9 +4,9 @@
  * @module
  */
 import { concat } from "../format/bytes.ts";
-import { DEFAULT_CHUNK_SIZE, TAG_BYTES } from "../format/limits.ts";
+import { DEFAULT_CHUNK_SIZE } from "../format/limits.ts";
 import { sealsInCore } from "./chunks.ts";
-import { beginSealing, type EncryptOptions, type SealingMessage } from "./message.ts";
+import { beginSealing, type EncryptOptions, type SealingMessage, sealWhole } from "./message.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
@@ -32,15 +32,12 @@ export async function encrypt(
   requireBytes(plaintext, "encrypt() takes the plaintext");
   requireOptions(options, "encrypt()");
   // One unsigned chunk that the core seals is written straight after the header, in the header's array:
-  // no promise, no second array, no copy.
-  const inPlace = plaintext.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE) && !options.sign &&
-    sealsInCore(plaintext.length);
-  const msg = await beginSealing(options, plaintext.length, inPlace ? plaintext.length + TAG_BYTES : 0);
+  // no promise, no second array, no copy, no chunk cipher.
+  if (plaintext.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE) && !options.sign && sealsInCore(plaintext.length)) {
+    return await sealWhole(options, plaintext) as Uint8Array<ArrayBuffer>;
+  }
+  const msg = await beginSealing(options, plaintext.length);
   try {
-    if (inPlace) {
-      msg.cipher.sealInto(0, true, plaintext, msg.message, msg.header.length);
-      return msg.message as Uint8Array<ArrayBuffer>;
-    }
     const cs = msg.chunkSize;
     const n = Math.max(1, Math.ceil(plaintext.length / cs));
     const parts: Uint8Array[] = new Array(n + 1);

@@ -108,6 +108,17 @@ export class ByteWriter {
     this.#buf.set(x, o);
     return this;
   }
+  /** Appends `s`, which the caller checked is ASCII (so its UTF-8 is one byte per character). */
+  ascii(s: string): this {
+    const o = this.#room(s.length);
+    const b = this.#buf;
+    for (let i = 0; i < s.length; i++) b[o + i] = s.charCodeAt(i);
+    return this;
+  }
+  /** Leaves `n` zero bytes for the caller to fill in later; returns their offset. */
+  skip(n: number): number {
+    return this.#room(n);
+  }
   /**
    * The bytes written followed by `room` zero bytes (default none), as an
    * array that later writes do not change. When the capacity was exactly
@@ -158,6 +169,13 @@ export class ByteReader {
     const o = this.offset;
     this.offset += 4;
     return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
+  }
+  /** Steps over the next `n` bytes; returns their offset. */
+  skip(n: number): number {
+    this.#need(n);
+    const at = this.offset;
+    this.offset += n;
+    return at;
   }
   /** A view of the next `n` bytes (copy it if it must outlive the buffer). */
   bytes(n: number): Uint8Array {

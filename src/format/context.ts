@@ -5,7 +5,7 @@
  */
 import { EnvelopeError } from "../errors.ts";
 import type { EncryptionContext } from "./types.ts";
-import { type ByteReader, ByteWriter, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
+import { type ByteReader, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
 import { MAX_CONTEXT_BYTES, MAX_CONTEXT_KEY_BYTES, MAX_CONTEXT_PAIRS, MAX_CONTEXT_VALUE_BYTES } from "./limits.ts";
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -75,21 +75,63 @@ export function canonicalPairs(
   return pairs;
 }
 
-/** The canonical encoding: `u16 count` then `u16 len key u16 len value` per pair, sorted. */
-export function encodeContext(context: EncryptionContext): Uint8Array {
+/** A context validated and sorted for its canonical encoding ({@linkcode planContext}), not yet written. */
+export interface ContextPlan {
+  /** The pairs as UTF-8, sorted by key bytes. */
+  readonly pairs: readonly (readonly [Uint8Array, Uint8Array])[];
+  /** The encoding's size in bytes. */
+  readonly size: number;
+}
+
+/** The plan of the empty context (the default): nothing to sort, two bytes. */
+const EMPTY_PLAN: ContextPlan = Object.freeze({ pairs: Object.freeze([]), size: 2 });
+
+/**
+ * Validates `context` and measures its canonical encoding without writing
+ * it: an encoder checks the context before any KMS call, then writes it
+ * straight where it goes with {@linkcode writeContext}.
+ */
+export function planContext(context: EncryptionContext): ContextPlan {
   const pairs = canonicalPairs(context);
-  if (pairs.length === 0) return new Uint8Array(2); // u16 count 0: the default, empty context
+  if (pairs.length === 0) return EMPTY_PLAN;
   let size = 2;
   for (const [k, v] of pairs) size += 4 + k.length + v.length;
-  const w = new ByteWriter(size);
-  w.u16(pairs.length);
-  for (const [k, v] of pairs) w.u16(k.length).bytes(k).u16(v.length).bytes(v);
-  const out = w.finish();
-  if (out.length > MAX_CONTEXT_BYTES) {
+  if (size > MAX_CONTEXT_BYTES) {
     throw limit(
-      `Encoding the encryption context failed: ${out.length} bytes is over the limit of 16384`,
+      `Encoding the encryption context failed: ${size} bytes is over the limit of 16384`,
     );
   }
+  return { pairs, size };
+}
+
+/**
+ * Writes a planned context into `out` at `offset` (`plan.size` bytes, which
+ * `out` must have room for); returns the offset just after it.
+ */
+export function writeContext(plan: ContextPlan, out: Uint8Array, offset: number): number {
+  if (offset + plan.size > out.length) throw new RangeError(`The output has no room for ${plan.size} bytes`);
+  let o = offset;
+  const n = plan.pairs.length;
+  out[o++] = n >>> 8;
+  out[o++] = n & 0xff;
+  for (const [k, v] of plan.pairs) {
+    out[o++] = k.length >>> 8;
+    out[o++] = k.length & 0xff;
+    out.set(k, o);
+    o += k.length;
+    out[o++] = v.length >>> 8;
+    out[o++] = v.length & 0xff;
+    out.set(v, o);
+    o += v.length;
+  }
+  return o;
+}
+
+/** The canonical encoding: `u16 count` then `u16 len key u16 len value` per pair, sorted. */
+export function encodeContext(context: EncryptionContext): Uint8Array {
+  const plan = planContext(context);
+  const out = new Uint8Array(plan.size);
+  writeContext(plan, out, 0);
   return out;
 }
 
@@ -107,6 +149,7 @@ function invalid(why: string): EnvelopeError {
 export function readContext(r: ByteReader): Record<string, string> {
   const start = r.offset;
   const count = r.u16();
+  if (count === 0) return {}; // the default, empty context
   if (count > MAX_CONTEXT_PAIRS) {
     throw readLimit(
       `Reading the header failed: ${count} context pairs is over the limit of 64`,

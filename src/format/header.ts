@@ -9,7 +9,7 @@
 import { EnvelopeError } from "../errors.ts";
 import type { EncryptionContext, WrappedKey } from "./types.ts";
 import { ByteReader, ByteWriter, NeedMore, utf8DecodeStrict, utf8Encode } from "./bytes.ts";
-import { encodeContext, readContext } from "./context.ts";
+import { type ContextPlan, encodeContext, readContext, writeContext } from "./context.ts";
 import {
   COMMITMENT_BYTES,
   HEADER_TAG_BYTES,
@@ -105,18 +105,80 @@ export function encodeCore(core: HeaderCore): Uint8Array {
   if (core.commitment.length !== COMMITMENT_BYTES) {
     throw new RangeError("The commitment must be 32 bytes");
   }
-  const suite = core.suite ?? SUITE;
-  if (suite !== SUITE && suite !== SUITE_SIGNED) throw new RangeError("The suite must be 1 or 2");
+  const suite = checkSuite(core.suite ?? SUITE);
   const context = encodeContext(core.context);
-  return new ByteWriter(MAGIC.length + 1 + 1 + 4 + SALT_BYTES + context.length + COMMITMENT_BYTES)
+  return new ByteWriter(coreLength(context.length))
     .bytes(MAGIC).u8(VERSION).u8(suite).u32(core.chunkSize).bytes(core.salt)
     .bytes(context).bytes(core.commitment)
     .finish();
 }
 
-/** A key list validated and encoded field by field, and its size in bytes. */
+function checkSuite(suite: number): number {
+  if (suite !== SUITE && suite !== SUITE_SIGNED) throw new RangeError("The suite must be 1 or 2");
+  return suite;
+}
+
+/** The length of a core whose encoded context is `contextBytes` long. */
+function coreLength(contextBytes: number): number {
+  return MAGIC.length + 1 + 1 + 4 + SALT_BYTES + contextBytes + COMMITMENT_BYTES;
+}
+
+/** A header laid out by {@linkcode layoutHeader}: views of `message` for the bytes that need the keys. */
+export interface HeaderLayout {
+  /** The header followed by the `room` zero bytes asked for, in one array. */
+  readonly message: Uint8Array;
+  /** The header's length: the payload starts here. */
+  readonly length: number;
+  /** The core (magic .. commitment), the header tag's input; the tag follows it. */
+  readonly core: Uint8Array;
+  /** The salt, zero bytes for the caller to fill (with random bytes) first. */
+  readonly salt: Uint8Array;
+  /** The key commitment, zero bytes for the caller to fill once the keys are derived from the salt. */
+  readonly commitment: Uint8Array;
+}
+
+/**
+ * Lays out a whole header in one array, with `room` zero bytes after it for
+ * the payload, and writes every field that needs no key: the caller fills
+ * the salt, then the commitment, then the header tag (32 bytes at
+ * `core.length`, over `core`). The same bytes as
+ * {@linkcode encodeCore} then {@linkcode encodeHeader}, without their
+ * intermediate arrays. `context` is the context as `planContext`
+ * (format/context.ts) validated it, which the caller did before any KMS call.
+ */
+export function layoutHeader(
+  fields: { readonly chunkSize: number; readonly suite: number; readonly context: ContextPlan },
+  keys: readonly WrappedKey[],
+  room = 0,
+): HeaderLayout {
+  checkChunkSize(fields.chunkSize);
+  const suite = checkSuite(fields.suite);
+  const plan = planKeyList(keys);
+  const coreBytes = coreLength(fields.context.size);
+  const length = coreBytes + HEADER_TAG_BYTES + plan.size;
+  const w = new ByteWriter(length + room).bytes(MAGIC).u8(VERSION).u8(suite).u32(fields.chunkSize);
+  const salt = w.skip(SALT_BYTES);
+  const context = w.skip(fields.context.size);
+  const commitment = w.skip(COMMITMENT_BYTES);
+  w.skip(HEADER_TAG_BYTES);
+  const message = writeKeyList(w, plan).finish(room);
+  writeContext(fields.context, message, context);
+  return {
+    message,
+    length,
+    core: message.subarray(0, coreBytes),
+    salt: message.subarray(salt, salt + SALT_BYTES),
+    commitment: message.subarray(commitment, commitment + COMMITMENT_BYTES),
+  };
+}
+
+/**
+ * A key list validated field by field, and its size in bytes. Provider
+ * names are ASCII by their pattern, and key ids mostly are: those stay
+ * strings and are written byte by byte, the others are encoded here.
+ */
 interface KeyListPlan {
-  readonly entries: readonly [provider: Uint8Array, keyId: Uint8Array, wrapped: Uint8Array][];
+  readonly entries: readonly [provider: string, keyId: string | Uint8Array, wrapped: Uint8Array][];
   readonly size: number;
 }
 
@@ -140,15 +202,15 @@ function planKeyList(keys: readonly WrappedKey[]): KeyListPlan {
       },
     );
   }
-  const entries: [Uint8Array, Uint8Array, Uint8Array][] = [];
+  const entries: [string, string | Uint8Array, Uint8Array][] = [];
   let size = 1;
   for (const k of keys) {
-    if (!PROVIDER_RE.test(k.provider)) {
+    if (typeof k.provider !== "string" || !PROVIDER_RE.test(k.provider)) {
       throw new RangeError(
         `Provider name "${k.provider}" must be 1-64 characters of [a-z0-9-]`,
       );
     }
-    const id = utf8Encode(k.keyId, "a key id");
+    const id = isAscii(k.keyId) ? k.keyId : utf8Encode(k.keyId, "a key id");
     if (id.length > MAX_KEY_ID_BYTES) {
       throw new EnvelopeError(
         "LIMIT_EXCEEDED",
@@ -161,17 +223,26 @@ function planKeyList(keys: readonly WrappedKey[]): KeyListPlan {
         "Writing the header failed: a wrapped key is over 8192 bytes",
       );
     }
-    const provider = utf8Encode(k.provider, "a provider name");
-    entries.push([provider, id, k.wrapped]);
-    size += 1 + provider.length + 2 + id.length + 2 + k.wrapped.length;
+    entries.push([k.provider, id, k.wrapped]);
+    size += 1 + k.provider.length + 2 + id.length + 2 + k.wrapped.length;
   }
   return { entries, size };
+}
+
+/** True when `s` is a string of ASCII characters only: its UTF-8 is its char codes. */
+function isAscii(s: unknown): s is string {
+  if (typeof s !== "string") return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 function writeKeyList(w: ByteWriter, plan: KeyListPlan): ByteWriter {
   w.u8(plan.entries.length);
   for (const [provider, id, wrapped] of plan.entries) {
-    w.u8(provider.length).bytes(provider).u16(id.length).bytes(id).u16(wrapped.length).bytes(wrapped);
+    w.u8(provider.length).ascii(provider).u16(id.length);
+    if (typeof id === "string") w.ascii(id);
+    else w.bytes(id);
+    w.u16(wrapped.length).bytes(wrapped);
   }
   return w;
 }
@@ -182,13 +253,20 @@ export function encodeKeyList(keys: readonly WrappedKey[]): Uint8Array {
   return writeKeyList(new ByteWriter(plan.size), plan).finish();
 }
 
-function readKeyList(r: ByteReader): WrappedKey[] {
+/** A wrapped key as read: `wrapped` views the input until the header is copied, then the copy. */
+interface ReadKey {
+  provider: string;
+  keyId: string;
+  wrapped: Uint8Array;
+}
+
+function readKeyList(r: ByteReader): ReadKey[] {
   const count = r.u8();
   if (count === 0) throw invalid("the header holds no wrapped key");
   if (count > MAX_WRAPPED_KEYS) {
     throw limit(`${count} wrapped keys is over the limit of 32`);
   }
-  const keys: WrappedKey[] = [];
+  const keys: ReadKey[] = [];
   for (let i = 0; i < count; i++) {
     const plen = r.u8();
     if (plen === 0 || plen > MAX_PROVIDER_BYTES) {
@@ -218,7 +296,7 @@ function readKeyList(r: ByteReader): WrappedKey[] {
         `wrapped key ${i + 1} is ${wlen} bytes, over the limit of 8192`,
       );
     }
-    keys.push({ provider, keyId, wrapped: r.bytes(wlen).slice() });
+    keys.push({ provider, keyId, wrapped: r.bytes(wlen) });
   }
   return keys;
 }
@@ -250,7 +328,7 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
     }
   }
   try {
-    r.bytes(MAGIC.length);
+    r.skip(MAGIC.length);
     const version = r.u8();
     const suite = r.u8();
     if (version !== VERSION) {
@@ -281,25 +359,32 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
         `the chunk size ${chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`,
       );
     }
-    const salt = r.bytes(SALT_BYTES).slice();
+    const saltAt = r.skip(SALT_BYTES);
     const context = readContext(r);
-    const commitment = r.bytes(COMMITMENT_BYTES).slice();
-    const core = buf.slice(0, r.offset);
-    const headerTag = r.bytes(HEADER_TAG_BYTES).slice();
+    r.skip(COMMITMENT_BYTES);
+    const coreEnd = r.offset;
+    r.skip(HEADER_TAG_BYTES);
     const keyListOffset = r.offset;
     const keys = readKeyList(r);
+    // One copy of the whole header, which the byte fields view: the header outlives `buf`, which the caller may reuse.
+    const length = r.offset;
+    const copy = buf.slice(0, length);
+    for (const k of keys) {
+      const at = k.wrapped.byteOffset - buf.byteOffset;
+      k.wrapped = copy.subarray(at, at + k.wrapped.length);
+    }
     return {
       version,
       suite,
       chunkSize,
-      salt,
+      salt: copy.subarray(saltAt, saltAt + SALT_BYTES),
       context,
-      commitment,
-      core,
-      headerTag,
+      commitment: copy.subarray(coreEnd - COMMITMENT_BYTES, coreEnd),
+      core: copy.subarray(0, coreEnd),
+      headerTag: copy.subarray(coreEnd, keyListOffset),
       keys,
       keyListOffset,
-      length: r.offset,
+      length,
     };
   } catch (e) {
     if (e instanceof NeedMore) return e.need;

@@ -5,12 +5,11 @@
  * @module
  */
 import { gcmOpenOnce, gcmSealOnce } from "../crypto/aes_gcm.ts";
-import { hkdfSha256, ready } from "../crypto/hash.ts";
-import { randomBytes } from "../crypto/random.ts";
+import { hkdfSha256, hkdfSha256Into, ready } from "../crypto/hash.ts";
+import { fillRandom, randomBytes } from "../crypto/random.ts";
 import { decodeBase64Url, encodeBase64Url, encodeHex } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
-import { concat } from "../format/bytes.ts";
-import { encodeContext } from "../format/context.ts";
+import { planContext, writeContext } from "../format/context.ts";
 import { LABEL } from "../format/limits.ts";
 import type { EncryptionContext, KeyProvider, WrappedKey } from "./provider.ts";
 
@@ -49,6 +48,10 @@ export class LocalKey implements KeyProvider {
   /** The version-1 wrap key (docs/FORMAT.md §6), kept to read wraps made before 2026-12. */
   #wrapKeyV1: Uint8Array;
   #kek: Uint8Array;
+  /** The version-2 key of one wrap or unwrap: derived, used and wiped within one synchronous call. */
+  #wrapKey = new Uint8Array(32);
+  /** Room for the AAD of one wrap or unwrap (a label and the encoded context; not secret), grown when needed. */
+  #aadRoom = new Uint8Array(128);
 
   private constructor(kek: Uint8Array, keyId: string, wrapKeyV1: Uint8Array) {
     this.#kek = kek;
@@ -130,16 +133,32 @@ export class LocalKey implements KeyProvider {
     // version || salt || sealed data key (+ 16-byte tag), written in place: 81 bytes for a 32-byte data key.
     const wrapped = new Uint8Array(1 + 32 + dataKey.length + 16);
     wrapped[0] = WRAP_V2;
-    const salt = wrapped.subarray(1, 33);
-    salt.set(randomBytes(32));
-    const key = hkdfSha256(this.#kek, salt, WRAP_V2_LABEL, 32);
+    const salt = fillRandom(wrapped.subarray(1, 33));
+    const aad = this.#aad(WRAP_V2_LABEL, context);
+    const key = this.#wrapKey;
     try {
+      hkdfSha256Into(this.#kek, salt, WRAP_V2_LABEL, key);
       // fromBytes awaited the core, so this runs without a promise; the key is used once, so no key object is made.
-      gcmSealOnce(key, ZERO_NONCE, dataKey, concat([WRAP_V2_LABEL, encodeContext(context)]), wrapped, 33);
+      gcmSealOnce(key, ZERO_NONCE, dataKey, aad, wrapped, 33);
       return { provider: this.provider, keyId: this.keyId, wrapped };
     } finally {
       key.fill(0);
     }
+  }
+
+  /**
+   * The AAD of a wrap, `label || encoded context`, written into the room this
+   * key keeps for it: a view valid until the next call, which every caller
+   * uses within the same synchronous call.
+   */
+  #aad(label: Uint8Array, context: EncryptionContext): Uint8Array {
+    const plan = planContext(context);
+    const n = label.length + plan.size;
+    if (this.#aadRoom.length < n) this.#aadRoom = new Uint8Array(n);
+    const room = this.#aadRoom;
+    room.set(label);
+    writeContext(plan, room, label.length);
+    return room.subarray(0, n);
   }
 
   /** Unwraps a `local` key with this key id; null for any other. */
@@ -156,11 +175,16 @@ export class LocalKey implements KeyProvider {
     const w = wrapped.wrapped;
     let key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, label: Uint8Array;
     if (w.length === WRAPPED_V2_BYTES && w[0] === WRAP_V2) {
-      key = hkdfSha256(this.#kek, w.subarray(1, 33), WRAP_V2_LABEL, 32);
-      [nonce, sealed, label] = [ZERO_NONCE, w.subarray(33), WRAP_V2_LABEL];
+      key = this.#wrapKey;
+      hkdfSha256Into(this.#kek, w.subarray(1, 33), WRAP_V2_LABEL, key);
+      nonce = ZERO_NONCE;
+      sealed = w.subarray(33);
+      label = WRAP_V2_LABEL;
     } else if (w.length === WRAPPED_V1_BYTES) {
       key = this.#wrapKeyV1.slice();
-      [nonce, sealed, label] = [w.subarray(0, 12), w.subarray(12), WRAP_V1_LABEL];
+      nonce = w.subarray(0, 12);
+      sealed = w.subarray(12);
+      label = WRAP_V1_LABEL;
     } else {
       throw new EnvelopeError(
         "HEADER_INVALID",
@@ -173,7 +197,7 @@ export class LocalKey implements KeyProvider {
       );
     }
     try {
-      return gcmOpenOnce(key, nonce, sealed, concat([label, encodeContext(context)]));
+      return gcmOpenOnce(key, nonce, sealed, this.#aad(label, context));
     } catch {
       throw new EnvelopeError(
         "HEADER_AUTH_FAILED",
@@ -191,5 +215,6 @@ export class LocalKey implements KeyProvider {
   dispose(): void {
     this.#kek.fill(0);
     this.#wrapKeyV1.fill(0);
+    this.#wrapKey.fill(0);
   }
 }
