@@ -18,12 +18,10 @@ const ONLY_CHUNK_NONCE = chunkNonce(0, true);
 
 /** AES-256-GCM over chunks; each chunk is independent of the others. */
 export class ChunkCipher {
-  /** The key loaded into the core, made on first need: a one-chunk message never needs it. */
+  /** The key loaded into the core, made on first need. */
   #gcm: AesGcm | undefined;
-  /** The payload key (a copy, wiped by dispose): for the one-shot first call, the key object and workers. */
+  /** The payload key (a copy, wiped by dispose): for the key object and the workers. */
   #key: Uint8Array;
-  /** True once a chunk went through the core without the key object: the next one makes it. */
-  #onceUsed = false;
   #disposed = false;
   private constructor(key: Uint8Array) {
     this.#key = key;
@@ -32,9 +30,9 @@ export class ChunkCipher {
   /**
    * Takes the 32-byte payload key (the caller keeps ownership and wipes it).
    * Synchronous, so it needs the core loaded: `deriveKeys` has loaded it.
-   * The key schedule is made when a second chunk needs it: a message of one
-   * chunk is sealed or opened by a one-shot call that expands the key on the
-   * core's stack ({@linkcode gcmSealOnce}), which costs less.
+   * The key schedule is made when the first chunk needs it. A whole message
+   * of one chunk goes through {@linkcode ChunkCipher.sealOnly} and
+   * {@linkcode ChunkCipher.openOnly} instead, without a cipher object.
    */
   static create(payloadKey: Uint8Array): ChunkCipher {
     if (payloadKey.length !== 32) throw new RangeError("The payload key must be 32 bytes");
@@ -53,7 +51,7 @@ export class ChunkCipher {
 
   /**
    * Opens a message's only chunk (index 0, final) with the core under
-   * `payloadKey`, with the checks and errors of {@linkcode ChunkCipher.openInCore}
+   * `payloadKey`, with the checks and errors of {@linkcode ChunkCipher.open}
    * (a chunk that opens as a non-final one means the message was cut short).
    * The core must open `sealed` ({@linkcode opensInCore}); the caller wipes the key.
    */
@@ -82,13 +80,6 @@ export class ChunkCipher {
     return this.#gcm ??= AesGcm.createSync(this.#key);
   }
 
-  /** True (once) when a core call may go through the one-shot path instead of the key object. */
-  #once(): boolean {
-    if (this.#gcm !== undefined || this.#onceUsed || this.#disposed) return false;
-    this.#onceUsed = true;
-    return true;
-  }
-
   /** Starts `size` workers holding the payload key; null where workers cannot be made (see crypto/worker_pool.ts). */
   startWorkers(size: number): Promise<ChunkWorkerPool | null> {
     return ChunkWorkerPool.start(this.#key, size);
@@ -104,18 +95,6 @@ export class ChunkCipher {
     return this.#aes().sealAsync(chunkNonce(index, last), plaintext, EMPTY);
   }
 
-  /**
-   * Seals chunk `index` with the core straight into `out` at `offset`
-   * (ciphertext then tag): for a small message this saves a promise, an
-   * array and a copy. Use it where {@linkcode sealsInCore} holds (elsewhere
-   * WebCrypto is faster).
-   */
-  sealInto(index: number, last: boolean, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
-    checkIndex(index, "Encrypting");
-    if (this.#once()) gcmSealOnce(this.#key, chunkNonce(index, last), plaintext, EMPTY, out, offset);
-    else this.#aes().sealInto(chunkNonce(index, last), plaintext, EMPTY, out, offset);
-  }
-
   /** Opens chunk `index`, telling truncation and trailing data apart from tampering. */
   async open(
     index: number,
@@ -126,21 +105,6 @@ export class ChunkCipher {
     checkOpen(index, sealed);
     try {
       return await this.#aes().openAsync(chunkNonce(index, last), sealed, EMPTY);
-    } catch (e) {
-      throw this.#diagnose(e, index, last, sealed, chunkCount);
-    }
-  }
-
-  /**
-   * {@linkcode ChunkCipher.open} with the core, without a promise: for a
-   * small message, where {@linkcode opensInCore} holds (elsewhere WebCrypto
-   * is faster). The same checks and errors.
-   */
-  openInCore(index: number, last: boolean, sealed: Uint8Array, chunkCount?: number): Uint8Array {
-    checkOpen(index, sealed);
-    try {
-      const nonce = chunkNonce(index, last);
-      return this.#once() ? gcmOpenOnce(this.#key, nonce, sealed, EMPTY) : this.#aes().open(nonce, sealed, EMPTY);
     } catch (e) {
       throw this.#diagnose(e, index, last, sealed, chunkCount);
     }
@@ -246,12 +210,12 @@ export class ChunkCipher {
 /** The largest chunk size for which a failed final chunk of a signed message is checked for a cut (65 opens at most: 64 MiB of GCM). */
 export const EXPLAIN_MAX_CHUNK = 1024 * 1024;
 
-/** True when a chunk of `length` plaintext bytes is sealed by the core, as {@linkcode ChunkCipher.sealInto} needs. */
+/** True when a chunk of `length` plaintext bytes is sealed by the core, as {@linkcode ChunkCipher.sealOnly} needs. */
 export function sealsInCore(length: number): boolean {
   return chooseBackend("seal", 12, length) === "wasm";
 }
 
-/** True when a sealed chunk of `length` bytes is opened by the core, as {@linkcode ChunkCipher.openInCore} needs. */
+/** True when a sealed chunk of `length` bytes is opened by the core, as {@linkcode ChunkCipher.openOnly} needs. */
 export function opensInCore(length: number): boolean {
   return chooseBackend("open", 12, length) === "wasm";
 }
