@@ -136,11 +136,11 @@ Deno.test("cli: an interrupted decrypt (SIGINT, SIGTERM, SIGHUP; file or -d) lea
   }
 });
 
-Deno.test("output file: chunks of any size, gathered into 1 MiB writes, land in order, even when the writer reuses its buffer", async () => {
+Deno.test("output file: chunks of any size, gathered into larger writes, land in order, even when the writer reuses its buffer", async () => {
   const { writeOutput } = await import("../src/cli/output_file.ts");
   const dir = await Deno.makeTempDir({ prefix: "envelope-gather-" });
   try {
-    const sizes = [1, 65_552, 1 << 20, 3, (2 << 20) + 5, 70_000, 1_048_575, 2, 4096];
+    const sizes = [1, 65_552, 1 << 20, 3, (2 << 20) + 5, 70_000, 262_143, 196_600, 65_536, 1_048_575, 2, 4096];
     const expected = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
     crypto.getRandomValues(expected.subarray(0, 65_536));
     for (let i = 65_536; i < expected.length; i++) expected[i] = (i * 31) & 0xff;

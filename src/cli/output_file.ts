@@ -157,12 +157,15 @@ export interface AtomicOutput {
  * Bytes gathered before one write to a regular file. A message arrives in
  * chunks of 64 KiB and a little: one write each was about an eighth of the
  * JavaScript thread's time on a 1 GiB encrypt (`bench_cli --profile`: the
- * synchronous entry of each write op). Gathered into 1 MiB, the writes cost a
- * copy instead. Only regular files are written this way: a FIFO, a device or
- * stdout gets each chunk as it is made, so a reader downstream sees the
- * plaintext as soon as it is verified.
+ * synchronous entry of each write op). 256 KiB: 1 MiB writes cut the ops
+ * further but made 1 GiB decrypts slower in the kernel (strace: 393 us per
+ * write; 1 GiB decrypt 3.39-3.45 s against 2.90-3.10 s at 256 KiB and
+ * 3.31-4.15 s with no gathering, three runs each, 2026-12-07). Only regular
+ * files are written this way: a FIFO, a device or stdout gets each chunk as
+ * it is made, so a reader downstream sees the plaintext as soon as it is
+ * verified.
  */
-export const GATHER_BYTES = 1024 * 1024;
+export const GATHER_BYTES = 256 * 1024;
 
 /** A web stream writing to `fh`, every error mapped to a typed one naming `path`; `gather` for regular files. */
 function handleWriter(fh: FileHandle, path: string, onClose: () => Promise<void>, sync: boolean, gather = false) {
@@ -178,8 +181,8 @@ function handleWriter(fh: FileHandle, path: string, onClose: () => Promise<void>
       throw ioError("Writing", path, e);
     }
   };
-  // The gathering buffer grows with what it holds (64 KiB, then doubling up to 1 MiB), so a small file costs a
-  // small buffer: a zeroed 1 MiB one is about 0.1 ms, as much as the rest of a 4 KiB file's encryption. Chunks are
+  // The gathering buffer grows with what it holds (64 KiB, then doubling up to GATHER_BYTES), so a small file costs
+  // a small buffer: a zeroed 1 MiB one was about 0.1 ms, as much as the rest of a 4 KiB file's encryption. Chunks are
   // copied in at once, since a writer may reuse its buffer as soon as a write resolved.
   let gathered: Uint8Array | undefined;
   let fill = 0;
