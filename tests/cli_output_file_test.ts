@@ -184,3 +184,14 @@ Deno.test("input file: a regular file that grows while it is read is read to its
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("input file: a file whose size says less than it holds (/proc says 0) is read whole", async () => {
+  if (Deno.build.os !== "linux") return;
+  const { openInput } = await import("../src/cli/files.ts");
+  const st = await Deno.stat("/proc/self/status");
+  assert.equal(st.size, 0, "procfs reports size 0");
+  const input = await openInput("/proc/self/status");
+  const text = new TextDecoder().decode(await new Response(input.stream).arrayBuffer());
+  assert.match(text, /^Name:/m);
+  assert.ok(text.length > 100, `read ${text.length} bytes`);
+});

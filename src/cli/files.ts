@@ -44,9 +44,10 @@ const END_PROBE = 4096;
  * `null` reads sequentially, as a FIFO, a pipe or a device needs (positioned
  * reads fail there with `ESPIPE`). With the file's `size` known, each read
  * asks for no more than remains (a 4 KiB file costs a 4 KiB array, not a
- * 256 KiB one); once that many bytes are read, the file's size is asked
- * again (fstat) instead of reading past the end, so a small file costs one
- * read; a file that grows meanwhile is still read to its end.
+ * 256 KiB one), and the read that finds the end asks for a little; a file
+ * that grows meanwhile is still read to its end, and so is a file whose size
+ * says less than it holds (`/proc` and `/sys` files say 0): only a read that
+ * returns nothing ends the input, never the size alone.
  */
 export function fileHandleStream(
   fh: FileHandle,
@@ -66,22 +67,6 @@ export function fileHandleStream(
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const left = size === undefined || position === null || grew ? READ_SIZE : size - position;
-      if (left <= 0 && position !== null) {
-        // All `size` bytes are read: ask the file's size again (an fstat, no read) rather than read past the end.
-        let now: number;
-        try {
-          now = (await fh.stat()).size;
-        } catch (e) {
-          await close().catch(() => {});
-          throw ioError("Reading", name, e);
-        }
-        if (now <= position) {
-          await close();
-          controller.close();
-          return;
-        }
-        grew = true;
-      }
       const buf = new Uint8Array(left > 0 ? Math.min(READ_SIZE, left) : END_PROBE);
       let bytesRead: number;
       try {
