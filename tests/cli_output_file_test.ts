@@ -195,3 +195,19 @@ Deno.test("input file: a file whose size says less than it holds (/proc says 0) 
   assert.match(text, /^Name:/m);
   assert.ok(text.length > 100, `read ${text.length} bytes`);
 });
+
+Deno.test("output file: committing before the stream closed is refused and leaves nothing (the gathered bytes would be lost)", async () => {
+  const { atomicOutput } = await import("../src/cli/output_file.ts");
+  const dir = await Deno.makeTempDir({ prefix: "envelope-commit-" });
+  try {
+    const out = await atomicOutput(`${dir}/out`, { force: false });
+    const writer = out.stream.getWriter();
+    await writer.write(new TextEncoder().encode("all of the plaintext"));
+    const err = await out.commit().then(() => undefined, (e) => e);
+    assert.equal(err?.code, "IO_FAILED", String(err));
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), [], "no output and no temporary file");
+    await writer.abort().catch(() => {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

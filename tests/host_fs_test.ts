@@ -10,16 +10,22 @@ import { mkfifo } from "./support/system.ts";
 
 const HOST_FS = new URL("../src/host/fs.ts", import.meta.url).href;
 
-Deno.test("host fs: a FIFO opened for reading with no writer is returned at once, and its stat says FIFO", async () => {
+Deno.test("host fs: a FIFO opened for reading with no writer, directly or through a link, is returned at once, and its stat says FIFO", async () => {
   const dir = await Deno.makeTempDir({ prefix: "envelope-host-fs-" });
   try {
     const fifo = join(dir, "swapped.key");
     await mkfifo(fifo);
+    // Through a link too (a key path kept in dotfiles): the open follows it, and so must the look at the path.
+    await Deno.symlink(fifo, join(dir, "linked.key"));
     // In a child, killed after 10 s: a plain open would wait for a writer forever.
     const script = `const h = await import(${JSON.stringify(HOST_FS)});
-const fh = await h.openFileNoWait(${JSON.stringify(fifo)});
-console.log(JSON.stringify({ fifo: (await fh.stat()).isFIFO(), file: (await fh.stat()).isFile() }));
-await fh.close();`;
+const out = [];
+for (const p of ${JSON.stringify([fifo, join(dir, "linked.key")])}) {
+  const fh = await h.openFileNoWait(p);
+  out.push({ fifo: (await fh.stat()).isFIFO(), file: (await fh.stat()).isFile() });
+  await fh.close();
+}
+console.log(JSON.stringify(out));`;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["eval", script],
       stdout: "piped",
@@ -29,7 +35,10 @@ await fh.close();`;
     const out = await child.output();
     clearTimeout(timer);
     assert.equal(out.code, 0, `the open waited or failed: ${new TextDecoder().decode(out.stderr)}`);
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), { fifo: true, file: false });
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [{ fifo: true, file: false }, {
+      fifo: true,
+      file: false,
+    }]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

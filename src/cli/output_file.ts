@@ -168,7 +168,14 @@ export interface AtomicOutput {
 export const GATHER_BYTES = 256 * 1024;
 
 /** A web stream writing to `fh`, every error mapped to a typed one naming `path`; `gather` for regular files. */
-function handleWriter(fh: FileHandle, path: string, onClose: () => Promise<void>, sync: boolean, gather = false) {
+function handleWriter(
+  fh: FileHandle,
+  path: string,
+  onClose: () => Promise<void>,
+  sync: boolean,
+  gather = false,
+  onWritten?: () => void,
+) {
   const writeAll = async (bytes: Uint8Array) => {
     try {
       let off = 0;
@@ -218,6 +225,7 @@ function handleWriter(fh: FileHandle, path: string, onClose: () => Promise<void>
       } catch (e) {
         throw ioError("Writing", path, e);
       }
+      onWritten?.();
     },
     async abort() {
       await onClose().catch(() => {});
@@ -289,13 +297,24 @@ export async function atomicOutput(
   }
   const forget = removeOnSignal(tempPath);
   const close = closer(fh);
-  const stream = handleWriter(fh, path, close, true, true);
+  // Set once the stream's close has written out what it gathered and synced: only then may the file be committed.
+  let written = false;
+  const stream = handleWriter(fh, path, close, true, true, () => (written = true));
   return {
     path,
     tempPath,
     stream,
     async commit() {
       try {
+        if (!written) {
+          throw new EnvelopeError(
+            "IO_FAILED",
+            `Writing ${path} failed: it was committed before its stream was closed`,
+            {
+              hint: "close the output's stream (or pipe into it) before committing; nothing was written",
+            },
+          );
+        }
         await close();
         await chmod(tempPath, options.exactMode ?? ((options.mode ?? 0o644) & ~umask() & 0o7777));
         if (target.kind === "new") {

@@ -96,6 +96,7 @@ interface DenoFs {
     },
   ): Promise<DenoFsFile>;
   lstat(path: string): Promise<DenoFileInfo>;
+  stat(path: string): Promise<DenoFileInfo>;
   lstatSync(path: string): DenoFileInfo;
   statSync(path: string): DenoFileInfo;
   realPathSync(path: string): string;
@@ -111,13 +112,19 @@ interface DenoFs {
 
 const deno = (globalThis as { Deno?: DenoFs }).Deno;
 
-/** Node's modules, from the runtime (only ever called on Node, where `process` is a global). */
-function nodeModule<T>(id: string): T {
-  return (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process
-    .getBuiltinModule(id) as T;
-}
-const nodeFs = () => nodeModule<typeof NodeFsPromises>("node:fs/promises");
-const nodeFsSync = () => nodeModule<typeof NodeFs>("node:fs");
+/**
+ * Node's modules, imported only on Node (in Deno the branch never runs, so
+ * the Node layer stays unloaded). An import rather than
+ * `process.getBuiltinModule`, which Node has only from 20.16 and 22.3.
+ */
+const nodeModules = deno
+  ? undefined
+  : { promises: await import("node:fs/promises"), sync: await import("node:fs") } as {
+    promises: typeof NodeFsPromises;
+    sync: typeof NodeFs;
+  };
+const nodeFs = () => nodeModules!.promises;
+const nodeFsSync = () => nodeModules!.sync;
 
 function denoStats(i: DenoFileInfo): FileStats {
   return {
@@ -239,7 +246,10 @@ export async function rename(from: string, to: string): Promise<void> {
   return deno ? deno.renameSync(from, to) : await nodeFs().rename(from, to);
 }
 
-/** Removes a file (not a folder). */
+/**
+ * Removes a file. (Under Deno an empty folder would go too, where Node
+ * refuses; the CLI passes only the names of its own temporary files.)
+ */
 export async function unlink(path: string): Promise<void> {
   return deno ? deno.removeSync(path) : await nodeFs().unlink(path);
 }
@@ -314,16 +324,24 @@ export async function mkdtemp(prefix: string): Promise<string> {
   }
 }
 
+/** How long {@linkcode openFileNoWait} lets an open wait before it refuses the path. */
+const OPEN_WAIT_LIMIT_MS = 2000;
+
 /**
  * Opens `path` for reading without ever waiting for a FIFO's writer, for a
  * path that was a regular file when last looked at but may have been swapped
  * since: the caller checks `stat()` of the handle, which says FIFO. On Node
  * that is `O_NONBLOCK`. Deno has no such flag, so while the open has not
- * finished the path is looked at again (`lstat`, an operation of its own, so
- * no timer is needed: Deno's first timer costs more than the whole open); if
- * a FIFO is there now, its other end is opened (without creating or
- * truncating anything) and closed, which lets the open finish, and the handle
- * is returned for the caller to refuse.
+ * finished the path is looked at again (`stat`, following links as the open
+ * does; an operation of its own, so the first rounds need no timer, whose
+ * first use costs Deno about 6 ms); if a FIFO is there now, its other end is
+ * opened (write only: no create, no truncate; never awaited, so a FIFO
+ * swapped again cannot make this wait) and closed, which lets the open
+ * finish, and the handle is returned for the caller to refuse. An open still
+ * waiting after {@linkcode OPEN_WAIT_LIMIT_MS} (a FIFO whose other end may
+ * not be opened, one replaced again) is refused with an error saying it is
+ * not a regular file; that open stays pending in Deno's thread pool until a
+ * writer comes, which the CLI's exit ends.
  */
 export async function openFileNoWait(path: string): Promise<FileHandle> {
   if (!deno) {
@@ -333,12 +351,20 @@ export async function openFileNoWait(path: string): Promise<FileHandle> {
   let settled = false;
   const opening = deno.open(path, DENO_OPEN.r).finally(() => (settled = true));
   opening.catch(() => {}); // awaited below; this only keeps an early failure from being reported as unhandled
-  while (!settled) {
-    const now = await deno.lstat(path).catch(() => null);
-    if (!settled && now?.isFifo) {
-      // write: true alone is O_WRONLY: no O_CREAT, no O_TRUNC. Our waiting reader makes this open succeed at once.
-      (await deno.open(path, { write: true }).catch(() => null))?.close();
+  const started = performance.now();
+  let releases = 0;
+  for (let round = 0; !settled; round++) {
+    const now = await deno.stat(path).catch(() => null);
+    if (settled) break;
+    if (now?.isFifo && releases < 3) {
+      releases++;
+      deno.open(path, { write: true }).then((f) => f.close(), () => {});
     }
+    if (performance.now() - started > OPEN_WAIT_LIMIT_MS) {
+      throw Object.assign(new Error("it is not a regular file (opening it waited for a writer)"), { code: "EWAITED" });
+    }
+    // A regular file opens within a round or two; past those, wait a little between looks instead of spinning.
+    if (round >= 16) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return denoHandle(await opening);
 }

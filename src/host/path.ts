@@ -7,8 +7,7 @@
  * every call. So on POSIX systems under Deno these functions are our own,
  * with the results of Node's `path.posix` (tests/host_path_test.ts compares
  * them on thousands of paths). On Node, and on Windows, they are Node's own
- * `node:path`, taken from the runtime (`process.getBuiltinModule`, or an
- * import on Windows under Deno).
+ * `node:path`, imported only then.
  *
  * @module
  */
@@ -22,10 +21,7 @@ interface DenoLike {
 const deno = (globalThis as { Deno?: DenoLike }).Deno;
 
 /** Node's `path` where it is the right one: always on Node, on Windows under Deno. */
-const nodePath: typeof NodePath | undefined = !deno
-  ? (globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } }).process
-    .getBuiltinModule("node:path") as typeof NodePath
-  : deno.build.os === "windows"
+const nodePath: typeof NodePath | undefined = !deno || deno.build.os === "windows"
   ? (await import("node:path")).default
   : undefined;
 

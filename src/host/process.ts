@@ -25,6 +25,8 @@ interface DenoProcess {
 
 const deno = (globalThis as { Deno?: DenoProcess }).Deno;
 const node = () => (globalThis as unknown as { process: typeof NodeProcess }).process;
+/** `node:os`, imported only on Node. */
+const nodeOs: typeof NodeOs | undefined = deno ? undefined : await import("node:os");
 
 /** This process's id. */
 export const pid: number = deno ? deno.pid : node().pid;
@@ -47,12 +49,16 @@ export function cwd(): string {
   return deno ? deno.cwd() : node().cwd();
 }
 
-/** The process's umask (0o022 where it cannot be read). */
+/**
+ * The process's umask; 0o077 where it cannot be read (Deno without
+ * `--allow-sys`), so an output is then made readable by its owner only,
+ * never more than the user's own umask would allow.
+ */
 export function umask(): number {
   try {
     return deno ? deno.umask() : node().umask();
   } catch {
-    return 0o022;
+    return 0o077;
   }
 }
 
@@ -67,12 +73,12 @@ export function uid(): number | undefined {
 export function homeDir(): string {
   const home = env("HOME");
   if (home) return home;
-  if (deno) {
-    const profile = env("USERPROFILE");
-    if (profile) return profile;
-  }
-  const os = (node() as unknown as { getBuiltinModule(id: string): unknown }).getBuiltinModule("node:os");
-  return (os as typeof NodeOs).homedir();
+  if (nodeOs) return nodeOs.homedir();
+  const profile = env("USERPROFILE");
+  if (profile) return profile;
+  // Deno has no call for the home folder but node:os, and loading it starts the Node layer: only when HOME is unset.
+  const os = (node() as unknown as { getBuiltinModule(id: string): typeof NodeOs }).getBuiltinModule("node:os");
+  return os.homedir();
 }
 
 /** Ends the process with `code` now. */

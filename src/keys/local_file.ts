@@ -245,8 +245,9 @@ export async function createLocalKeyFile(path: string, options: { force?: boolea
   try {
     const fh = await open(temp, "wx", 0o600);
     try {
-      // Exactly 0600, whatever the umask took off at the create.
-      await chmod(temp, 0o600);
+      // Exactly 0600, whatever the umask took off at the create: by path only when the open file says otherwise
+      // (Deno's files have no fchmod), so a link swapped in for the temporary name is not followed in the usual case.
+      if (((await fh.stat()).mode & 0o777) !== 0o600) await chmod(temp, 0o600);
       await writeWhole(fh, new TextEncoder().encode(key.toText()));
       await fh.sync();
     } finally {
