@@ -141,13 +141,22 @@ export function hmacSha256Into(key: Uint8Array, data: Uint8Array, out: Uint8Arra
   if (!Number.isSafeInteger(offset) || offset < 0 || offset + 32 > out.length) {
     throw new RangeError(`The output has no room for 32 bytes at offset ${offset}`);
   }
+  macInCore(key, data, (core, at) => copyOut(core.mem(), at, out, offset, 32));
+}
+
+/**
+ * Computes HMAC-SHA256 of `data` under `key` inside the core and hands `use`
+ * the core and the MAC's offset there (with 32 free bytes after it); the
+ * core's work area, key included, is released and wiped after `use`.
+ */
+function macInCore<T>(key: Uint8Array, data: Uint8Array, use: (core: Core, at: number) => T): T {
   const core = coreSync();
   const base = macIn(core, key, data);
   const total = macTotal(key, data);
   try {
     const src = base + up(key.length), at = src + up(data.length);
     core.exports.hmac_sha256(base, key.length, src, data.length, at);
-    copyOut(core.mem(), at, out, offset, 32);
+    return use(core, at);
   } finally {
     areaEnd(core, base, total);
   }
@@ -172,17 +181,10 @@ export function hmacSha256Into(key: Uint8Array, data: Uint8Array, out: Uint8Arra
 export function hmacSha256Verify(key: Uint8Array, data: Uint8Array, tag: Uint8Array): boolean {
   requireBytes(tag, "The tag to check");
   if (tag.length !== 32) return false;
-  const core = coreSync();
-  const base = macIn(core, key, data);
-  const total = macTotal(key, data);
-  try {
-    const src = base + up(key.length), at = src + up(data.length);
-    core.exports.hmac_sha256(base, key.length, src, data.length, at);
+  return macInCore(key, data, (core, at) => {
     core.mem().set(tag, at + 32);
     return core.exports.ct_eq(at, at + 32, 32) === 1;
-  } finally {
-    areaEnd(core, base, total);
-  }
+  });
 }
 
 /** The core bytes an HMAC call uses: the key, then the data, then the MAC and a tag to compare it with (each 16-byte aligned). */
