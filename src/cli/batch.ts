@@ -17,6 +17,7 @@
  */
 import { lstat, readdir, realpath, stat } from "../host/fs.ts";
 import { dirname, join, relative, sep } from "../host/path.ts";
+import { DataKeyCache } from "../envelope/cache.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
@@ -135,6 +136,53 @@ export async function runAll<T>(
   result.done.sort((a, b) => at.get(a)! - at.get(b)!);
   result.failed.sort((a, b) => at.get(a)! - at.get(b)!);
   return result;
+}
+
+/**
+ * Refuses `-o` with several inputs unless it is `-r` with one folder: each
+ * output goes beside its input, or under `-o DIR` for one walked tree.
+ */
+export function checkBatchOutput(
+  command: string,
+  output: string | undefined,
+  recursive: boolean,
+  inputs: number,
+): void {
+  if (output !== undefined && !(recursive && inputs === 1)) {
+    throw usageError(
+      command,
+      "Reading the command line failed: with several inputs each output goes beside its input; -o DIR needs -r and one DIR",
+    );
+  }
+}
+
+/** Refuses `--skip-existing` for a run of one input. */
+export function refuseSkipExisting(command: string, given: boolean): void {
+  if (given) throw usageError(command, "Reading --skip-existing failed: it applies to several inputs or -r DIR");
+}
+
+/**
+ * Runs planned file jobs as `encrypt` and `decrypt` with several inputs
+ * do: `--skip-existing` leaves out the jobs whose output is there, one
+ * data-key cache window serves every file (none with `--no-key-cache`, and
+ * it is cleared at the end), `runAll` does the work `jobs` at a time, and
+ * {@linkcode finish} ends the run; returns the exit status.
+ */
+export async function runBatch(
+  command: string,
+  verb: string,
+  planned: FileJob[],
+  options: { readonly skipExisting: boolean; readonly keyCache: boolean; readonly jobs: number },
+  work: (job: FileJob, cache: DataKeyCache | undefined) => Promise<Outcome>,
+): Promise<number> {
+  const { todo, skipped } = options.skipExisting ? await withoutExisting(planned) : { todo: planned, skipped: [] };
+  const cache = options.keyCache ? new DataKeyCache() : undefined;
+  try {
+    const result = await runAll(todo, options.jobs, (j) => j.input, (j) => work(j, cache), verb);
+    return finish(command, verb, { ...result, skipped }, true);
+  } finally {
+    await cache?.clear();
+  }
 }
 
 /**

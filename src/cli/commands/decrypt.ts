@@ -25,17 +25,18 @@ import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { dearmored } from "../armor_input.ts";
 import {
   byteCounter,
+  checkBatchOutput,
   checkTreeOutput,
   finish,
   type KeyName,
   type Outcome,
   planFiles,
   readSuffix,
-  runAll,
-  withoutExisting,
+  refuseSkipExisting,
+  runBatch,
 } from "../batch.ts";
 import { traced } from "../trace.ts";
-import { DataKeyCache } from "../../envelope/cache.ts";
+import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
 import { mkdir, stat } from "../../host/fs.ts";
 import { basename, dirname } from "../../host/path.ts";
@@ -171,12 +172,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     if (req.dir !== undefined) {
       throw usageError("decrypt", "Reading the command line failed: -d extracts one archive; give one INPUT with it");
     }
-    if (req.output !== undefined && !(flags.recursive && positionals.length === 1)) {
-      throw usageError(
-        "decrypt",
-        "Reading the command line failed: with several inputs each output goes beside its input; -o DIR needs -r and one DIR",
-      );
-    }
+    checkBatchOutput("decrypt", req.output, Boolean(flags.recursive), positionals.length);
     const jobs = await planFiles(positionals, Boolean(flags.recursive), req.output, {
       command: "decrypt",
       keep: (rel) => rel.endsWith(suffix) && basename(rel).length > suffix.length,
@@ -184,33 +180,24 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       outputOf: (input) => defaultOutputName(input, suffix),
       folderHint: "use -r to decrypt each file in it",
     });
-    const { todo, skipped } = flags["skip-existing"] ? await withoutExisting(jobs) : { todo: jobs, skipped: [] };
     const keysFor = reusingKeys(req);
-    const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
-    try {
-      const result = await runAll(
-        todo,
-        jobCount,
-        (j) => j.input,
-        async (j) => {
-          if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
-          if (j.root !== undefined) await checkTreeOutput(j.output, j.root);
-          return await decryptOne(
-            { ...req, input: j.input, output: j.output, noFollow: j.root !== undefined },
-            keysFor,
-            cache,
-          );
-        },
-        "decrypted",
-      );
-      return finish("decrypt", "decrypted", { ...result, skipped }, true);
-    } finally {
-      await cache?.clear();
-    }
+    return await runBatch(
+      "decrypt",
+      "decrypted",
+      jobs,
+      { skipExisting: Boolean(flags["skip-existing"]), keyCache: !flags["no-key-cache"], jobs: jobCount },
+      async (j, cache) => {
+        if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
+        if (j.root !== undefined) await checkTreeOutput(j.output, j.root);
+        return await decryptOne(
+          { ...req, input: j.input, output: j.output, noFollow: j.root !== undefined },
+          keysFor,
+          cache,
+        );
+      },
+    );
   }
-  if (flags["skip-existing"]) {
-    throw usageError("decrypt", "Reading --skip-existing failed: it applies to several inputs or -r DIR");
-  }
+  refuseSkipExisting("decrypt", Boolean(flags["skip-existing"]));
   if (req.input !== "-" && !isObjectUrl(req.input) && (await stat(req.input).catch(() => undefined))?.isDirectory()) {
     throw usageError("decrypt", `Decrypting ${req.input} failed: it is a folder`, "use -r to decrypt each file in it");
   }

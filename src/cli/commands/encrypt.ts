@@ -8,7 +8,7 @@ import { dirname, resolve, sep } from "../../host/path.ts";
 import { encryptStream } from "../../envelope/encrypt.ts";
 import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";
-import { DataKeyCache } from "../../envelope/cache.ts";
+import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { checkDir, checkWritable, openInput, writeOutput } from "../files.ts";
@@ -19,13 +19,14 @@ import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags, type UploadFlags } from "../object_flags.ts";
 import {
   byteCounter,
+  checkBatchOutput,
   checkTreeOutput,
   finish,
   type Outcome,
   planFiles,
   readSuffix,
-  runAll,
-  withoutExisting,
+  refuseSkipExisting,
+  runBatch,
 } from "../batch.ts";
 import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
@@ -175,12 +176,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   if (positionals.length > 1 || (flags.recursive && dir === undefined)) {
     // Several inputs, or -r DIR...: one output per file, beside it or under -o DIR.
     const outDir = flags.output as string | undefined;
-    if (outDir !== undefined && !(flags.recursive && positionals.length === 1)) {
-      throw usageError(
-        "encrypt",
-        "Reading the command line failed: with several inputs each output goes beside its input; -o DIR needs -r and one DIR",
-      );
-    }
+    checkBatchOutput("encrypt", outDir, Boolean(flags.recursive), positionals.length);
     const jobs = await planFiles(positionals, Boolean(flags.recursive), outDir, {
       command: "encrypt",
       keep: (rel) => !rel.endsWith(suffix),
@@ -188,26 +184,17 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       outputOf: (input) => input + suffix,
       folderHint: "use -r to encrypt each file in it, or -d to encrypt it as one archive",
     });
-    const { todo, skipped } = flags["skip-existing"] ? await withoutExisting(jobs) : { todo: jobs, skipped: [] };
     const keys = await loadKeys();
-    const cache = flags["no-key-cache"] ? undefined : new DataKeyCache();
-    try {
-      const result = await runAll(
-        todo,
-        jobCount,
-        (j) => j.input,
-        (j) => encryptOne({ ...common, ...j, keys, cache }),
-        "encrypted",
-      );
-      return finish("encrypt", "encrypted", { ...result, skipped }, true);
-    } finally {
-      await cache?.clear();
-    }
+    return await runBatch(
+      "encrypt",
+      "encrypted",
+      jobs,
+      { skipExisting: Boolean(flags["skip-existing"]), keyCache: !flags["no-key-cache"], jobs: jobCount },
+      (j, cache) => encryptOne({ ...common, ...j, keys, cache }),
+    );
   }
 
-  if (flags["skip-existing"]) {
-    throw usageError("encrypt", "Reading --skip-existing failed: it applies to several inputs or -r DIR");
-  }
+  refuseSkipExisting("encrypt", Boolean(flags["skip-existing"]));
   const input = dir === undefined ? (positionals[0] ?? "-") : undefined;
   let output = flags.output as string | undefined;
   if (output === undefined) {
