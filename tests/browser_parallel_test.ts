@@ -34,53 +34,49 @@ function roundTrip(page: Page) {
   });
 }
 
-Deno.test("page: an 8 MiB stream sealed and opened at parallelism 2 runs on a Web Worker and round-trips", async () => {
+/** Serves the page, runs the round trip in it with `initScript` run first, and gives the result and the page's problems. */
+async function roundTripOnPage(initScript: () => void) {
   const server = await serve();
   try {
+    let result: { same: boolean; workers: number; problems: string[] } | undefined;
     await withBrowser(async ({ page, problems }) => {
       await page.goto(`${server.origin}/`);
       const r = await within(120_000, "the round trip", roundTrip(page));
-      assert.equal(r.same, true);
-      assert.ok(r.workers >= 2, `${r.workers} Workers were made (one to seal, one to open)`);
-      assert.deepEqual(problems, []);
-    }, {
-      initScript: () => {
-        const Real = globalThis.Worker;
-        const g = globalThis as { __workers?: number };
-        globalThis.Worker = class extends Real {
-          constructor(url: string | URL, options?: WorkerOptions) {
-            super(url, options);
-            this.addEventListener("message", (e) => {
-              if ((e as MessageEvent).data?.type === "ready") g.__workers = (g.__workers ?? 0) + 1;
-            });
-          }
-        };
-      },
-    });
+      result = { ...r, problems: [...problems] };
+    }, { initScript });
+    return result!;
   } finally {
     await server.close();
   }
+}
+
+Deno.test("page: an 8 MiB stream sealed and opened at parallelism 2 runs on a Web Worker and round-trips", async () => {
+  const r = await roundTripOnPage(() => {
+    const Real = globalThis.Worker;
+    const g = globalThis as { __workers?: number };
+    globalThis.Worker = class extends Real {
+      constructor(url: string | URL, options?: WorkerOptions) {
+        super(url, options);
+        this.addEventListener("message", (e) => {
+          if ((e as MessageEvent).data?.type === "ready") g.__workers = (g.__workers ?? 0) + 1;
+        });
+      }
+    };
+  });
+  assert.equal(r.same, true);
+  assert.ok(r.workers >= 2, `${r.workers} Workers were made (one to seal, one to open)`);
+  assert.deepEqual(r.problems, []);
 });
 
 Deno.test("page: where Workers cannot be made, the same stream stays on the page's thread and round-trips", async () => {
-  const server = await serve();
-  try {
-    await withBrowser(async ({ page, problems }) => {
-      await page.goto(`${server.origin}/`);
-      const r = await within(120_000, "the round trip", roundTrip(page));
-      assert.equal(r.same, true);
-      assert.equal(r.workers, 0);
-      assert.deepEqual(problems, []);
-    }, {
-      initScript: () => {
-        globalThis.Worker = class {
-          constructor() {
-            throw new DOMException("workers are not allowed here", "SecurityError");
-          }
-        } as unknown as typeof Worker;
-      },
-    });
-  } finally {
-    await server.close();
-  }
+  const r = await roundTripOnPage(() => {
+    globalThis.Worker = class {
+      constructor() {
+        throw new DOMException("workers are not allowed here", "SecurityError");
+      }
+    } as unknown as typeof Worker;
+  });
+  assert.equal(r.same, true);
+  assert.equal(r.workers, 0);
+  assert.deepEqual(r.problems, []);
 });
