@@ -1,7 +1,7 @@
 /**
  * Memory and speed of the CLI on a large file: `envelope encrypt` and
  * `envelope decrypt` of a random file (1 GiB by default) run as a user runs
- * them, each under `/usr/bin/time -v`, beside `openssl enc -aes-256-ctr` on
+ * them, each under GNU time (scripts/bench/measure.ts), beside `openssl enc -aes-256-ctr` on
  * the same file (the speed limit of one core doing AES) and a `dd conv=fsync`
  * copy of it (the disk's limit: the CLI fsyncs its output before the rename). Prints a markdown
  * table with the machine and the date.
@@ -35,6 +35,8 @@
 import { join } from "node:path";
 import { LocalKey } from "../src/keys/local.ts";
 import { cliArgv, cliEnv } from "../tests/support/cli.ts";
+import { randomFile } from "./bench/inputs.ts";
+import { type Run, timed as measured } from "./bench/measure.ts";
 
 const MiB = 1024 * 1024;
 const RSS_BAR_MIB = 128;
@@ -67,59 +69,12 @@ async function need(program: string, args: string[], install: string): Promise<v
 await need("/usr/bin/time", ["-v", "true"], "apt-get install time");
 await need("openssl", ["version"], "apt-get install openssl");
 
-/** Writes `mib` MiB from /dev/urandom in 64 MiB pieces. */
-async function randomFile(path: string, mib: number): Promise<void> {
-  const piece = new Uint8Array(64 * MiB);
-  const src = await Deno.open("/dev/urandom", { read: true });
-  const dst = await Deno.open(path, { write: true, create: true, truncate: true });
-  try {
-    for (let left = mib * MiB; left > 0;) {
-      const want = Math.min(left, piece.length);
-      let got = 0;
-      while (got < want) {
-        const n = await src.read(piece.subarray(got, want));
-        if (n === null) throw new Error("/dev/urandom ended");
-        got += n;
-      }
-      let put = 0;
-      while (put < want) put += await dst.write(piece.subarray(put, want));
-      left -= want;
-    }
-  } finally {
-    src.close();
-    dst.close();
-  }
-}
+/** One timed run (scripts/bench/measure.ts: wall time around the process, CPU and peak RSS from GNU time). */
+type Timed = Run;
 
-interface Timed {
-  seconds: number;
-  rssKiB: number;
-  /** User plus system CPU seconds. */
-  cpu: number;
-}
-
-/** Runs `argv` under `/usr/bin/time -v`; returns wall seconds (timed here, finer than time's 10 ms) and peak RSS. */
-async function timed(argv: string[], env: Record<string, string>, cwd: string): Promise<Timed> {
-  const t0 = performance.now();
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-v", ...argv],
-    cwd,
-    clearEnv: true,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const seconds = (performance.now() - t0) / 1000;
-  const err = new TextDecoder().decode(out.stderr);
-  if (out.code !== 0) {
-    throw new Error(`${argv.join(" ")} failed (exit ${out.code}):\n${err}\n${new TextDecoder().decode(out.stdout)}`);
-  }
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
-  if (!rss) throw new Error(`could not read /usr/bin/time's report:\n${err}`);
-  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
-  const system = Number(/System time \(seconds\): ([\d.]+)/.exec(err)?.[1] ?? NaN);
-  return { seconds, rssKiB: Number(rss[1]), cpu: user + system };
+/** Runs `argv` under `/usr/bin/time`; wall seconds are timed here, finer than time's 10 ms. */
+function timed(argv: string[], env: Record<string, string>, cwd: string): Promise<Timed> {
+  return measured(argv, { env, cwd });
 }
 
 async function same(a: string, b: string): Promise<boolean> {
@@ -259,7 +214,7 @@ try {
   const k = ["-k", "local:bench.key"];
   const input = join(dir, "input.bin");
   console.error(`writing ${sizeMiB} MiB of random bytes (from /dev/urandom, 64 MiB writes) to ${input}`);
-  await randomFile(input, sizeMiB);
+  await randomFile(input, sizeMiB * MiB);
   const bytes = sizeMiB * MiB;
   const rm = (name: string) => () => Deno.remove(join(dir, name)).catch(() => {});
 
@@ -348,7 +303,7 @@ try {
 
   if (dirMiB > 0) {
     await Deno.mkdir(join(dir, "tree"));
-    await randomFile(join(dir, "tree", "one.bin"), dirMiB);
+    await randomFile(join(dir, "tree", "one.bin"), dirMiB * MiB);
     console.error(`envelope encrypt -d / decrypt -d (one ${dirMiB} MiB file) ...`);
     const encDir = await best(
       () => timed([deno, ...cliArgv(["encrypt", "-d", "tree", ...k, "-o", "tree.zip.envl"])], env, dir),
@@ -371,7 +326,7 @@ try {
     `Date: ${new Date().toISOString()}`,
     `Input: ${sizeMiB} MiB of random bytes (not sparse), page cache warm; ` +
     `${runs === 1 ? "one run each" : `best of ${runs} runs, highest peak RSS`}; ` +
-    `peak RSS from /usr/bin/time -v, wall time around it (the CLI's times include Deno's start).`,
+    `peak RSS and CPU from GNU time, wall time around it (the CLI's times include Deno's start).`,
     "",
     `Parallelism: ${parallelism === "" ? "the CLI's default" : `--parallelism ${parallelism}`}${
       settings.length > 1 ? ", settings interleaved run by run" : ""
@@ -387,7 +342,7 @@ try {
     lines.push(
       `| ${r.step} | ${(r.bytes / MiB).toFixed(0)} MiB | ${r.t.seconds.toFixed(2)} | ${
         (r.bytes / 1e6 / r.t.seconds).toFixed(0)
-      } | ${(r.t.cpu / r.t.seconds).toFixed(2)} | ${rssMiB.toFixed(1)} | ${
+      } | ${(r.t.cpuSeconds / r.t.seconds).toFixed(2)} | ${rssMiB.toFixed(1)} | ${
         r.bar ? (under ? "yes" : "**no**") : "(not held to it)"
       } |`,
     );

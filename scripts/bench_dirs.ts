@@ -11,7 +11,7 @@
  *   (`shutil.make_archive`, then one whole-file Fernet token), and the
  *   Python decrypt of its output (KMS Decrypt, Fernet, `unpack_archive`),
  *
- * each under `/usr/bin/time -f` (wall, user and system CPU, peak RSS), and
+ * each under GNU time (scripts/bench/measure.ts: wall time around the process, user and system CPU, peak RSS), and
  * prints a table: MB/s (10^6 bytes of the tree's files per wall second,
  * including the runtime's start), CPU seconds over wall seconds, peak RSS.
  * Every extracted tree is compared with the source.
@@ -36,6 +36,7 @@ import { LocalKey } from "../src/keys/local.ts";
 import { cliArgv, cliEnv } from "../tests/support/cli.ts";
 import { startMoto } from "../tests/support/moto.ts";
 import { makeTree } from "../tests/support/tree_gen.ts";
+import { loadAverage, type Run, timed as measured } from "./bench/measure.ts";
 
 const MiB = 1024 * 1024;
 const quick = Deno.args.includes("--quick");
@@ -51,27 +52,11 @@ const baseline = flag("baseline", "");
 const runs = Math.max(1, Number(flag("runs", "1")));
 const SUPPORT = new URL("../tests/support/", import.meta.url).pathname;
 
-interface Timed {
-  wall: number;
-  cpu: number;
-  rssKiB: number;
-}
+/** One timed run (scripts/bench/measure.ts: wall time around the process, CPU and peak RSS from GNU time). */
+type Timed = Run;
 
-async function timed(argv: string[], env: Record<string, string>, cwd: string): Promise<Timed> {
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "@@ %e %U %S %M", ...argv],
-    cwd,
-    clearEnv: true,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr);
-  if (out.code !== 0) throw new Error(`${argv.join(" ")} failed (exit ${out.code}):\n${err}`);
-  const m = /^@@ ([\d.]+) ([\d.]+) ([\d.]+) (\d+)$/m.exec(err);
-  if (!m) throw new Error(`could not read /usr/bin/time's report:\n${err}`);
-  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssKiB: Number(m[4]) };
+function timed(argv: string[], env: Record<string, string>, cwd: string): Promise<Timed> {
+  return measured(argv, { env, cwd });
 }
 
 /** A digest of every path (folders too) and file's bytes and mode under `root`. */
@@ -139,7 +124,7 @@ try {
   ];
   await timed(cli(["--version"]), env, dir);
   if (baseline) await timed(baseCli(["--version"]), env, dir);
-  const loadBefore = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3).join(" ");
+  const loadBefore = await loadAverage();
 
   const rows: { step: string; t: Timed }[] = [];
   const step = async (name: string, argv: string[], out?: string, modes = true, after?: () => Promise<void>) => {
@@ -154,7 +139,9 @@ try {
         await Deno.remove(join(dir, out), { recursive: true });
       }
       if (i < runs - 1) await after?.();
-      best = best === undefined ? t : { ...(t.wall < best.wall ? t : best), rssKiB: Math.max(t.rssKiB, best.rssKiB) };
+      best = best === undefined
+        ? t
+        : { ...(t.seconds < best.seconds ? t : best), rssKiB: Math.max(t.rssKiB, best.rssKiB) };
     }
     rows.push({ step: name, t: best! });
   };
@@ -193,9 +180,9 @@ try {
     "out-nitro",
   );
 
-  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3).join(" ");
-  const pyEnc = rows[0].t.wall;
-  const pyDec = rows[1].t.wall;
+  const load = await loadAverage();
+  const pyEnc = rows[0].t.seconds;
+  const pyDec = rows[1].t.seconds;
   const lines = [
     `Tree: ${stats.files} files in ${stats.folders} folders, ${(stats.bytes / MiB).toFixed(0)} MiB (${
       (100 * stats.textBytes / stats.bytes).toFixed(0)
@@ -211,9 +198,9 @@ try {
   for (const { step, t } of rows) {
     const base = step.includes("decrypt") ? pyDec : pyEnc;
     lines.push(
-      `| ${step} | ${t.wall.toFixed(2)} | ${(stats.bytes / 1e6 / t.wall).toFixed(1)} | ${
-        (t.cpu / t.wall).toFixed(2)
-      } | ${(t.rssKiB / 1024).toFixed(0)} | ${(base / t.wall).toFixed(2)}x |`,
+      `| ${step} | ${t.seconds.toFixed(2)} | ${(stats.bytes / 1e6 / t.seconds).toFixed(1)} | ${
+        (t.cpuSeconds / t.seconds).toFixed(2)
+      } | ${(t.rssKiB / 1024).toFixed(0)} | ${(base / t.seconds).toFixed(2)}x |`,
     );
   }
   lines.push("", "MB/s: 10^6 bytes of file contents per wall second, runtime start included.");

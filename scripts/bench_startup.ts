@@ -24,6 +24,7 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { machineLine, networkEnv } from "./machine.ts";
+import { loadAverage, median } from "./bench/measure.ts";
 import { realDenoDir } from "../tests/support/cli.ts";
 
 function flag(name: string, fallback: string): string {
@@ -44,14 +45,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function loadAvg(): Promise<string> {
-  try {
-    return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "unknown";
   }
 }
 
@@ -109,12 +102,6 @@ async function runOnce(c: Cmd): Promise<number> {
     );
   }
   return ms;
-}
-
-function median(times: number[]): number {
-  const t = [...times].sort((a, b) => a - b);
-  const m = t.length >> 1;
-  return t.length % 2 ? t[m] : (t[m - 1] + t[m]) / 2;
 }
 
 /**
@@ -214,7 +201,7 @@ async function coreTimes(): Promise<[number, number]> {
   }
   return [median(a), median(b)];
 }
-const loadBefore = await loadAvg();
+const loadBefore = await loadAverage();
 const columns: { head: string; cells: (number | string)[] }[] = [];
 let empty: number;
 let nodeApis: number;
@@ -249,7 +236,7 @@ try {
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }
-const loadAfter = await loadAvg();
+const loadAfter = await loadAverage();
 
 const labels = ["`--version`", "encrypt 3 B, local key", "decrypt it", "`inspect` it"];
 const cell = (v: number | string) => typeof v === "number" ? `${v.toFixed(0)} ms (${(v / empty).toFixed(2)}x)` : v;
