@@ -37,6 +37,7 @@ import { isEnvelopeError } from "../src/errors.ts";
 import { main } from "../src/cli/main.ts";
 import { processTerminal, setTerminal } from "../src/cli/output.ts";
 import { pythonFernet, pythonGcm } from "./support/python.ts";
+import { streamOf } from "./support/envelope_harness.ts";
 
 async function rejects(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
   try {
@@ -46,17 +47,6 @@ async function rejects(p: Promise<unknown> | (() => unknown), code: string): Pro
     return;
   }
   assert.fail(`expected ${code}, but it succeeded`);
-}
-
-function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let off = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (off >= bytes.length) return c.close();
-      c.enqueue(bytes.slice(off, off + size));
-      off += size;
-    },
-  });
 }
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
@@ -113,7 +103,7 @@ async function aliyunFile(
   context: string,
 ): Promise<Uint8Array> {
   const seal = await sealAliyunStream(withFixedRandom({ dataKey: key, blob: "QkxPQg==", context }, nonce));
-  return await collect(chunked(plaintext, 1000).pipeThrough(seal));
+  return await collect(streamOf(plaintext, 1000).pipeThrough(seal));
 }
 
 Deno.test("aliyun: our text matches Python's AESGCM with a 16-byte nonce, field by field", async () => {
@@ -142,22 +132,22 @@ Deno.test("aliyun: the two-pass reader gives the plaintext for every way of spli
   const context = '{"x": "y*---*z", "n": "ünï"}';
   const file = await aliyunFile(pt, key, nonce, context);
   for (const size of [1, 2, 3, 4, 5, 6, 7, 13, 64, 4096, file.length]) {
-    const scan = await scanAliyun(chunked(file, size));
+    const scan = await scanAliyun(streamOf(file, size));
     assert.equal(scan.context, context);
     assert.equal(scan.blob, "QkxPQg==");
     assert.equal(scan.ciphertextChars, Math.ceil(5000 / 3) * 4);
     const gcm = await AesGcm.create(key);
-    assert.deepEqual(await collect(chunked(file, size).pipeThrough(openAliyunStream(gcm, scan))), pt);
+    assert.deepEqual(await collect(streamOf(file, size).pipeThrough(openAliyunStream(gcm, scan))), pt);
   }
   // A wrong key: the stream errors at its end, after all ciphertext went through.
-  const scan = await scanAliyun(chunked(file, 100));
+  const scan = await scanAliyun(streamOf(file, 100));
   await rejects(
-    collect(chunked(file, 100).pipeThrough(openAliyunStream(await AesGcm.create(randomBytes(32)), scan))),
+    collect(streamOf(file, 100).pipeThrough(openAliyunStream(await AesGcm.create(randomBytes(32)), scan))),
     "PAYLOAD_AUTH_FAILED",
   );
   // A file that changed between the passes (shorter ciphertext).
   await rejects(
-    collect(chunked(file.subarray(0, 100), 7).pipeThrough(openAliyunStream(await AesGcm.create(key), scan))),
+    collect(streamOf(file.subarray(0, 100), 7).pipeThrough(openAliyunStream(await AesGcm.create(key), scan))),
     "COMPAT_INVALID",
   );
 });
@@ -165,7 +155,7 @@ Deno.test("aliyun: the two-pass reader gives the plaintext for every way of spli
 Deno.test("aliyun: the scanner refuses malformed text and bounds what it holds", async () => {
   const enc = (s: string) => new TextEncoder().encode(s);
   const good = "AAAA*---*QkxPQg==*---*" + btoa("n".repeat(16)) + "*---*" + btoa("t".repeat(16)) + "*---*{}";
-  assert.equal((await scanAliyun(chunked(enc(good), 3))).ciphertextChars, 4);
+  assert.equal((await scanAliyun(streamOf(enc(good), 3))).ciphertextChars, 4);
   for (
     const bad of [
       "AAAA",
@@ -178,10 +168,10 @@ Deno.test("aliyun: the scanner refuses malformed text and bounds what it holds",
       "AAAA*---*QkxPQg==*---**---*" + btoa("t".repeat(16)) + "*---*{}",
     ]
   ) {
-    await rejects(scanAliyun(chunked(enc(bad), 2)), "COMPAT_INVALID");
+    await rejects(scanAliyun(streamOf(enc(bad), 2)), "COMPAT_INVALID");
   }
   const long = "AAAA*---*" + "Q".repeat(ALIYUN_MAX_TRAILER + 10);
-  await rejects(scanAliyun(chunked(enc(long), 4096)), "COMPAT_INVALID");
+  await rejects(scanAliyun(streamOf(enc(long), 4096)), "COMPAT_INVALID");
 });
 
 Deno.test("aliyun: the context becomes an envelope context only when it is a flat map of strings", () => {
@@ -388,8 +378,8 @@ Deno.test("policy: the AWS and Alibaba documents are valid JSON with the seed's 
 
 Deno.test("nitro: whole-input reads stop at their bound with LIMIT_EXCEEDED", async () => {
   const data = randomBytes(10_000);
-  assert.deepEqual(await readLimited(chunked(data, 777), 10_000, tooLarge), data);
-  await rejects(readLimited(chunked(data, 777), 9_999, tooLarge), "LIMIT_EXCEEDED");
+  assert.deepEqual(await readLimited(streamOf(data, 777), 10_000, tooLarge), data);
+  await rejects(readLimited(streamOf(data, 777), 9_999, tooLarge), "LIMIT_EXCEEDED");
   const err = tooLarge(2 ** 31);
   assert.match(err.hint ?? "", /envelope format/);
 });

@@ -13,35 +13,24 @@ import { randomBytes } from "../src/crypto/random.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { decodeBase64Url, encodeBase64Url } from "../src/encoding/base64.ts";
 import { pythonFernet } from "./support/python.ts";
+import { streamOf } from "./support/envelope_harness.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 const RUN = 256 * 1024;
-
-/** `bytes` as a stream of pieces of `size` bytes. */
-function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (at >= bytes.length) return c.close();
-      c.enqueue(bytes.slice(at, at + size));
-      at += size;
-    },
-  });
-}
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 async function streamEncrypt(key: Uint8Array, data: Uint8Array, size: number, opts = {}): Promise<string> {
-  return td.decode(await collect(pieces(data, size).pipeThrough(await encryptFernetStream(key, opts))));
+  return td.decode(await collect(streamOf(data, size).pipeThrough(await encryptFernetStream(key, opts))));
 }
 
 async function streamDecrypt(key: Uint8Array, token: string, size: number): Promise<Uint8Array> {
   const text = te.encode(token);
-  const verified = await verifyFernetStream(key, pieces(text, size));
-  return await collect(pieces(text, size).pipeThrough(await decryptFernetStream(key, verified)));
+  const verified = await verifyFernetStream(key, streamOf(text, size));
+  return await collect(streamOf(text, size).pipeThrough(await decryptFernetStream(key, verified)));
 }
 
 const isInvalid = (e: unknown) => isEnvelopeError(e, "TOKEN_INVALID");
@@ -103,22 +92,30 @@ Deno.test("fernet stream: the spec's invalid vectors and every flipped byte fail
   for (let i = 0; i < raw.length; i++) {
     const bad = raw.slice();
     bad[i] ^= 1;
-    await assert.rejects(() => verifyFernetStream(key, pieces(te.encode(encodeBase64Url(bad)), 6)), isInvalid, `${i}`);
+    await assert.rejects(
+      () => verifyFernetStream(key, streamOf(te.encode(encodeBase64Url(bad)), 6)),
+      isInvalid,
+      `${i}`,
+    );
   }
   const token = encodeBase64Url(raw);
   for (const text of [token.slice(0, 20) + "%" + token.slice(21), token + "\n", token.slice(0, -4), " " + token]) {
-    await assert.rejects(() => verifyFernetStream(key, pieces(te.encode(text), 4)), isInvalid, JSON.stringify(text));
+    await assert.rejects(() => verifyFernetStream(key, streamOf(te.encode(text), 4)), isInvalid, JSON.stringify(text));
   }
-  await assert.rejects(() => verifyFernetStream(randomBytes(32), pieces(te.encode(token), 9)), isInvalid, "wrong key");
+  await assert.rejects(
+    () => verifyFernetStream(randomBytes(32), streamOf(te.encode(token), 9)),
+    isInvalid,
+    "wrong key",
+  );
 });
 
 Deno.test("fernet stream: a text that changed after it verified fails at the end of pass two", async () => {
   const key = randomBytes(32);
   const data = randomBytes(3 * RUN);
   const a = te.encode(await streamEncrypt(key, data, RUN));
-  const verified = await verifyFernetStream(key, pieces(a, RUN));
+  const verified = await verifyFernetStream(key, streamOf(a, RUN));
   const pass2 = async (text: Uint8Array) =>
-    await collect(pieces(text, RUN).pipeThrough(await decryptFernetStream(key, verified)));
+    await collect(streamOf(text, RUN).pipeThrough(await decryptFernetStream(key, verified)));
   const b = a.slice();
   b[RUN] = b[RUN] === 0x41 ? 0x42 : 0x41;
   await assert.rejects(() => pass2(b), isInvalid, "a changed byte");

@@ -9,20 +9,10 @@ import { Buffer } from "node:buffer";
 import { ARMOR_BEGIN, ARMOR_END, armorStream, dearmorStream, looksArmored } from "../src/encoding/armor.ts";
 import { isEnvelopeError } from "../src/errors.ts";
 import { randomBytes } from "./support/cli.ts";
-
-function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (at >= bytes.length) return c.close();
-      c.enqueue(bytes.slice(at, at + size));
-      at += size;
-    },
-  });
-}
+import { streamOf } from "./support/envelope_harness.ts";
 
 async function through(bytes: Uint8Array, t: TransformStream<Uint8Array, Uint8Array>, size = 1 << 16) {
-  return new Uint8Array(await new Response(pieces(bytes, size).pipeThrough(t)).arrayBuffer());
+  return new Uint8Array(await new Response(streamOf(bytes, size).pipeThrough(t)).arrayBuffer());
 }
 
 /** The armor as the spec writes it, built independently with node:buffer's base64. */
