@@ -134,7 +134,7 @@ Deno.test("start-up graph: mod.ts and the encrypt, decrypt and inspect commands 
     const graph = await startupGraph(entry);
     assert.ok(graph.includes(entry), `${entry}: ${graph.slice(0, 5)}`);
     const heavy = graph.filter((m) =>
-      m.startsWith("npm:") || m.startsWith("src/archive/") || (m.startsWith("src/kms/") && m !== "src/kms/env.ts") ||
+      m.startsWith("npm:") || m.startsWith("src/archive/") || m.startsWith("src/kms/") ||
       m.startsWith("src/compat/") ||
       (m.startsWith("src/s3/") && m !== "src/s3/url.ts") || m === "src/keys/age.ts" || m === "src/cli/object_io.ts"
     );

@@ -23,7 +23,7 @@ import { readFile, stat } from "../host/fs.ts";
 import { dirname, join, resolve } from "../host/path.ts";
 import { cwd as workingFolder, uid as userId } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
-import { getEnv } from "../kms/env.ts";
+import { getEnv } from "../host/env.ts";
 import { warn } from "./output.ts";
 
 /** What a config file holds. */

@@ -8,12 +8,12 @@
  */
 import type NodeProcess from "node:process";
 import type * as NodeOs from "node:os";
+import { getEnv as env } from "./env.ts";
 
 /** The part of Deno's namespace used here. */
 interface DenoProcess {
   readonly pid: number;
   readonly build: { readonly os: string };
-  readonly env: { get(name: string): string | undefined };
   readonly stdin: { readonly readable: ReadableStream<Uint8Array> };
   umask(mask?: number): number;
   uid(): number | null;
@@ -33,16 +33,6 @@ export const pid: number = deno ? deno.pid : node().pid;
 
 /** True on Windows, where file modes mean little. */
 export const isWindows: boolean = deno ? deno.build.os === "windows" : node().platform === "win32";
-
-/** An environment variable (undefined when unset or not allowed to be read). */
-export function env(name: string): string | undefined {
-  if (!deno) return node().env[name];
-  try {
-    return deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
 
 /** The working folder. */
 export function cwd(): string {

@@ -22,7 +22,8 @@ import {
   unlink,
 } from "../host/fs.ts";
 import { basename, dirname, join } from "../host/path.ts";
-import { env, homeDir, isWindows, pid } from "../host/process.ts";
+import { getEnv } from "../host/env.ts";
+import { homeDir, isWindows, pid } from "../host/process.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { encodeHex } from "../encoding/base64.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -93,7 +94,7 @@ async function readUpTo(fh: FileHandle, limit: number): Promise<Uint8Array> {
  * ```
  */
 export function defaultLocalKeyPath(): string {
-  const fromEnv = env("ENVELOPE_LOCAL_KEY");
+  const fromEnv = getEnv("ENVELOPE_LOCAL_KEY");
   if (fromEnv) return fromEnv;
   return join(homeDir(), ".config", "envelope", "local.key");
 }

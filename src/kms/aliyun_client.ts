@@ -21,11 +21,11 @@ import { EnvelopeError } from "../errors.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 import { AliyunServiceError, isTransient, mapError, NetworkError } from "./aliyun_errors.ts";
 import { AliyunCredentialChain, type AliyunCredentialsProvider } from "./aliyun_credentials.ts";
-import { getEnv } from "./env.ts";
+import { getEnv } from "../host/env.ts";
 import { asString, sendRpc } from "./aliyun_rpc.ts";
 
 export { AliyunServiceError } from "./aliyun_errors.ts";
-export { getEnv } from "./env.ts";
+export { getEnv } from "../host/env.ts";
 
 /** The KMS API version this client speaks. */
 export const ALIYUN_KMS_API_VERSION = "2016-01-20";

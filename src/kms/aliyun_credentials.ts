@@ -28,7 +28,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
-import { getEnv } from "./env.ts";
+import { getEnv } from "../host/env.ts";
 import { ecsRoleCredentials, metadataDisabled } from "./aliyun_metadata.ts";
 import { type CredentialSpec, fromCliConfig, fromCredentialsFile, type Lookup } from "./aliyun_profiles.ts";
 import { assumeRole, assumeRoleWithOidc, type SourceContext } from "./aliyun_sts.ts";

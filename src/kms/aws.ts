@@ -40,7 +40,7 @@ import type { EncryptionContext, GeneratedDataKey, KeyProvider, WrappedKey } fro
 import { awsErrorName, type AwsKmsOperation, expectBytes, isRetryable, toEnvelopeError } from "./aws_errors.ts";
 import { type RetryOptions, withRetry } from "./retry.ts";
 import { ARN, type KeyIdParts, parseKeyId, sameKey } from "./aws_key_ids.ts";
-import { getEnv } from "./env.ts";
+import { getEnv } from "../host/env.ts";
 import {
   AWS_KMS_ANY_KEY,
   AWS_KMS_PROVIDER,

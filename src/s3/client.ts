@@ -23,7 +23,7 @@
  */
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { EnvelopeError } from "../errors.ts";
-import { getEnv } from "../kms/env.ts";
+import { getEnv } from "../host/env.ts";
 import { isConnectionReset } from "../kms/net_errors.ts";
 import type { ObjectScheme } from "./url.ts";
 

@@ -10,7 +10,7 @@ import { hasMagic, parseHeader, tryParseHeader } from "../../format/header.ts";
 import { MAGIC } from "../../format/limits.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { RawDataKey } from "../../keys/raw.ts";
-import { env } from "../../host/process.ts";
+import { getEnv } from "../../host/env.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
 import { openInput } from "../files.ts";
@@ -96,7 +96,7 @@ async function dataKeyOption(flags: Record<string, unknown>): Promise<string | u
   }
   if (file !== undefined) return await readSecretFile(file, "the data key file");
   if (inline !== undefined) return inline;
-  const fromEnv = env("ENVELOPE_DATA_KEY");
+  const fromEnv = getEnv("ENVELOPE_DATA_KEY");
   return fromEnv ? fromEnv : undefined;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Reading a setting from the environment in Deno or Node without ever
  * stopping at a permission prompt; in a browser nothing is found. Shared by
- * the AWS and Alibaba Cloud providers and the object-store clients.
+ * the CLI, the key files, the AWS and Alibaba Cloud providers and the
+ * object-store clients. Loads nothing: safe in
+ * the browser, and in Deno it never touches Node's `process`.
  *
  * @module
  */
@@ -12,7 +14,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { getEnv } from "./aliyun.ts";
+ * import { getEnv } from "./env.ts";
  * Deno.env.set("ENVELOPE_DOC_EXAMPLE", "cn-shanghai");
  * assert.equal(getEnv("ENVELOPE_DOC_EXAMPLE"), "cn-shanghai");
  * Deno.env.delete("ENVELOPE_DOC_EXAMPLE");
