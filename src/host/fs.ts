@@ -46,8 +46,8 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
-/** How a file is opened: to read; to write a new file (fails if anything is there); to write, creating or truncating. */
-export type OpenMode = "r" | "wx" | "w";
+/** How a file is opened: to read, or to write a new file (fails if anything is there). */
+export type OpenMode = "r" | "wx";
 
 /** A folder entry (the subset of Node's `Dirent` the CLI reads). */
 export interface DirEntry {
@@ -89,13 +89,10 @@ interface DenoFs {
     options: {
       read?: boolean;
       write?: boolean;
-      create?: boolean;
       createNew?: boolean;
-      truncate?: boolean;
       mode?: number;
     },
   ): Promise<DenoFsFile>;
-  lstat(path: string): Promise<DenoFileInfo>;
   stat(path: string): Promise<DenoFileInfo>;
   lstatSync(path: string): DenoFileInfo;
   statSync(path: string): DenoFileInfo;
@@ -185,7 +182,6 @@ function denoHandle(file: DenoFsFile): FileHandle {
 const DENO_OPEN = {
   r: { read: true },
   wx: { write: true, createNew: true },
-  w: { write: true, create: true, truncate: true },
 } as const;
 
 /**
