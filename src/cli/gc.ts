@@ -8,7 +8,8 @@
  * every 32 MiB of data. A full collection held memory as well (about 109 MB)
  * but cost about 20 ms each, some 0.6 s of the JavaScript thread per GiB;
  * the minor one held 1 GiB encrypt and decrypt at 107 to 125 MiB with about
- * 10% less CPU (measured with /usr/bin/time on this machine, 2026-12-07). `node:v8`'s setFlagsFromString
+ * 10% less CPU (measured by hand with /usr/bin/time on this machine,
+ * 2026-12-07, not by a repository script). `node:v8`'s setFlagsFromString
  * works on Node and on Deno; where it does not, nothing changes but memory.
  *
  * `node:v8` and `node:vm` are imported only when the data may reach

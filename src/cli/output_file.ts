@@ -158,8 +158,9 @@ export interface AtomicOutput {
  * chunks of 64 KiB and a little: one write each was about an eighth of the
  * JavaScript thread's time on a 1 GiB encrypt (`bench_cli --profile`: the
  * synchronous entry of each write op). 256 KiB: 1 MiB writes cut the ops
- * further but made 1 GiB decrypts slower in the kernel (strace: 393 us per
- * write; 1 GiB decrypt 3.39-3.45 s against 2.90-3.10 s at 256 KiB and
+ * further but made 1 GiB decrypts slower in the kernel (by hand, 2026-12-07,
+ * not a repository script: strace gave 393 us per write; 1 GiB decrypt under
+ * /usr/bin/time 3.39-3.45 s against 2.90-3.10 s at 256 KiB and
  * 3.31-4.15 s with no gathering, three runs each, 2026-12-07). Only regular
  * files are written this way: a FIFO, a device or stdout gets each chunk as
  * it is made, so a reader downstream sees the plaintext as soon as it is

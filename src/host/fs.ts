@@ -203,7 +203,7 @@ export async function open(path: string, how: OpenMode, mode = 0o666): Promise<F
  * Under Deno this and the other metadata calls here (stat, realpath, link,
  * rename, unlink, chmod, mkdir) are synchronous: each costs 3 to 4 µs of the
  * JavaScript thread, where an asynchronous one hands off to a thread and back
- * for 15 to 20 (measured on the 2-core machine of docs/benchmarks.md), and
+ * for 15 to 20 (a throwaway loop on the 2-core machine of docs/benchmarks.md), and
  * the CLI makes about ten of them per file. None of them waits on anything
  * but the file system; the calls that move data, and the opens for reading,
  * stay asynchronous.
