@@ -1,7 +1,8 @@
 /**
  * Start-up time of the CLI, as a script that calls it once per file sees it:
  * the wall time of whole runs (spawn to exit) of `envelope --version`, a
- * local-key encrypt of a 3-byte file, its decrypt and `inspect`, next to Deno
+ * local-key encrypt of a 3-byte file (to stdout, and to a file it replaces:
+ * temporary file, `fsync`, `rename`), its decrypt and `inspect`, next to Deno
  * running an empty script (the floor for `deno run`) and Debian's `age` doing
  * the same jobs (the reference). Prints a markdown table of medians with the
  * machine, the run count and the load average before and after.
@@ -9,7 +10,9 @@
  *   deno run -A scripts/bench_startup.ts [--runs 15] [--repo DIR] [--compare DIR] [--binary PATH]
  *
  * Columns: `deno run -A mod.ts` (from --repo, default this checkout, with its
- * deno.json and the real Deno cache, warm), the compiled binary (--binary, else
+ * deno.json and the real Deno cache, warm), `src/cli/bin.ts` (what `deno
+ * install` and `deno task envelope` run: the CLI without the library that
+ * mod.ts exports), the compiled binary (--binary, else
  * `dist/envelope` when `deno task compile` built it), and `age`; --compare adds
  * a column for another checkout (say, an older commit from `git archive`). The
  * commands run round-robin, so a change of load falls on all alike; two
@@ -145,11 +148,20 @@ const viaDenoIn = (dir: string): Runner => (args) => ({
   args: ["run", "-A", "--quiet", join(dir, "mod.ts"), ...args],
   cwd: dir,
 });
+// The installed command's entry (`deno install ... src/cli/bin.ts`, `deno task envelope`): the CLI without the library.
+const viaBinEntryIn = (dir: string): Runner => (args) => ({
+  program: deno,
+  args: ["run", "-A", "--quiet", join(dir, "src", "cli", "bin.ts"), ...args],
+  cwd: dir,
+});
 const binary = binaryFlag ? resolve(binaryFlag) : join(repo, "dist", "envelope");
 const haveBinary = await exists(binary);
 const viaBinary: Runner = (args) => ({ program: binary, args, cwd: tmp });
 
-/** The four jobs of one column (version, encrypt, decrypt, inspect), after the untimed encrypt they need. */
+/**
+ * The five jobs of one column (version, encrypt to stdout, encrypt to a file, decrypt, inspect), after the untimed
+ * encrypt they need. The file is replaced at each run (`--force`): a temporary file beside it, `fsync`, `rename`.
+ */
 async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
   const sealed = join(tmp, `small.${tag}.envl`);
   // The default local key is created by the first encrypt (not timed).
@@ -157,6 +169,7 @@ async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
   return [
     run(["--version"]),
     run(["encrypt", "-o", "-", plain]),
+    run(["encrypt", "--force", "-o", join(tmp, `again.${tag}.envl`), plain]),
     run(["decrypt", "-o", "-", sealed]),
     run(["inspect", sealed]),
   ];
@@ -176,11 +189,12 @@ async function ageJobs(): Promise<Cmd[] | null> {
   return [
     { program: "age", args: ["--version"], cwd: tmp },
     { program: "age", args: ["-r", recipient, plain], cwd: tmp },
+    { program: "age", args: ["-r", recipient, "-o", join(tmp, "again.age"), plain], cwd: tmp },
     { program: "age", args: ["-d", "-i", identity, sealed], cwd: tmp },
   ];
 }
 
-const NA = ["n/a", "n/a", "n/a", "n/a"];
+const NA = ["n/a", "n/a", "n/a", "n/a", "n/a"];
 
 /** Medians of the in-process times the core.ts script prints: [import of wasm.ts, loadCore()]. */
 async function coreTimes(): Promise<[number, number]> {
@@ -212,6 +226,12 @@ try {
   const groups: { head: string; jobs: Cmd[] | null }[] = [
     { head: `deno run -A mod.ts${compare ? " (repo)" : ""}`, jobs: await envelopeJobs(viaDenoIn(repo), "deno") },
   ];
+  if (await exists(join(repo, "src", "cli", "bin.ts"))) {
+    groups.push({
+      head: "src/cli/bin.ts (installed command)",
+      jobs: await envelopeJobs(viaBinEntryIn(repo), "entry"),
+    });
+  }
   if (compare) {
     groups.push({ head: "deno run -A mod.ts (compare)", jobs: await envelopeJobs(viaDenoIn(compare), "cmp") });
   }
@@ -229,7 +249,7 @@ try {
     }
     const cells: (number | string)[] = got.slice(at, at + g.jobs.length);
     at += g.jobs.length;
-    while (cells.length < 4) cells.push("n/a");
+    while (cells.length < 5) cells.push("n/a");
     columns.push({ head: g.head, cells });
   }
   core = await coreTimes();
@@ -238,7 +258,7 @@ try {
 }
 const loadAfter = await loadAverage();
 
-const labels = ["`--version`", "encrypt 3 B, local key", "decrypt it", "`inspect` it"];
+const labels = ["`--version`", "encrypt 3 B, local key", "encrypt 3 B to a file", "decrypt it", "`inspect` it"];
 const cell = (v: number | string) => typeof v === "number" ? `${v.toFixed(0)} ms (${(v / empty).toFixed(2)}x)` : v;
 console.log(machineLine());
 console.log(`repo: ${repo}${compare ? `; compare: ${compare}` : ""}`);

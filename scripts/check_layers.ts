@@ -55,7 +55,7 @@ export const LAYERS: readonly (readonly string[])[] = [
 /** The entry points whose graphs together reach every module of `src/`. */
 export const ENTRIES = [
   "mod.ts",
-  "src/cli/main.ts",
+  "src/cli/bin.ts",
   "src/browser.ts",
   "src/fs.ts",
   "src/kms/aws.ts",

@@ -60,7 +60,7 @@ const built = await run(Deno.execPath(), [
   ...INCLUDE.flatMap((d) => ["--include", join(ROOT, d)]),
   "--output",
   out,
-  join(ROOT, "mod.ts"),
+  join(ROOT, "src", "cli", "bin.ts"), // the CLI without the library mod.ts exports
 ], { cwd: ROOT });
 if (built.code !== 0) {
   const text = built.stderr + built.stdout;

@@ -1,6 +1,6 @@
 /**
  * The install route from a checkout, as the README gives it:
- * `deno install -g -A -n envelope --config deno.json --frozen=false mod.ts`,
+ * `deno install -g -A -n envelope --config deno.json --frozen=false src/cli/bin.ts`,
  * into a temporary DENO_INSTALL_ROOT; the installed `envelope` then runs from
  * another folder: --version, a local-key round trip, and a folder (which
  * needs the import map: the zip code imports fflate by its bare name).
@@ -41,7 +41,7 @@ Deno.test("install: deno install -g from a checkout gives an envelope command th
     }
     const inst = await run(
       Deno.execPath(),
-      ["install", "-g", "-A", "-n", "envelope", "--config", "deno.json", "--frozen=false", "mod.ts"],
+      ["install", "-g", "-A", "-n", "envelope", "--config", "deno.json", "--frozen=false", "src/cli/bin.ts"],
       REPO,
       env,
     );

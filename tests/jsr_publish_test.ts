@@ -1,5 +1,5 @@
 /**
- * The JSR route (`deno install -g -A -n envelope jsr:@envelope/envelope`, `deno add jsr:@envelope/envelope`): JSR
+ * The JSR route (`deno install -g -A -n envelope jsr:@envelope/envelope/cli`, `deno add jsr:@envelope/envelope`): JSR
  * cannot be reached from the development machine, so this checks what can be checked here, `deno publish --dry-run`:
  * the package passes JSR's checks (slow types, imports), ships the library, the CLI, the docs and the license, and
  * leaves out the tests, the web page and the lockfiles.
@@ -21,7 +21,15 @@ Deno.test("jsr: deno publish --dry-run passes and lists the library, the CLI and
   const files = text.split("\n").filter((line) => line.trim().startsWith(`file://${REPO}/`));
   const listed = (path: string) => text.includes(`${REPO}/${path} `);
   for (
-    const f of ["mod.ts", "src/cli/main.ts", "src/import_later.ts", "src/kms/aws.ts", "docs/FORMAT.md", "README.md"]
+    const f of [
+      "mod.ts",
+      "src/cli/bin.ts",
+      "src/cli/main.ts",
+      "src/import_later.ts",
+      "src/kms/aws.ts",
+      "docs/FORMAT.md",
+      "README.md",
+    ]
   ) {
     assert.ok(listed(f), `${f} is published`);
   }

@@ -127,6 +127,7 @@ Deno.test("start-up graph: mod.ts and the encrypt, decrypt and inspect commands 
   for (
     const entry of [
       "mod.ts",
+      "src/cli/bin.ts",
       "src/cli/main.ts",
       ...["encrypt", "decrypt", "inspect"].map((c) => `src/cli/commands/${c}.ts`),
     ]
@@ -150,6 +151,7 @@ Deno.test("start-up graph: the local-key commands reach no node: module, so a ru
   for (
     const entry of [
       "mod.ts",
+      "src/cli/bin.ts",
       "src/cli/main.ts",
       ...["encrypt", "decrypt", "inspect", "keygen", "key_id"].map((c) => `src/cli/commands/${c}.ts`),
     ]

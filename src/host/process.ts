@@ -13,6 +13,7 @@ import { getEnv as env } from "./env.ts";
 /** The part of Deno's namespace used here. */
 interface DenoProcess {
   readonly pid: number;
+  readonly args: readonly string[];
   readonly build: { readonly os: string };
   readonly stdin: { readonly readable: ReadableStream<Uint8Array> };
   umask(mask?: number): number;
@@ -69,6 +70,11 @@ export function homeDir(): string {
   // Deno has no call for the home folder but node:os, and loading it starts the Node layer: only when HOME is unset.
   const os = (node() as unknown as { getBuiltinModule(id: string): typeof NodeOs }).getBuiltinModule("node:os");
   return os.homedir();
+}
+
+/** The command line's arguments after the program (and, under Deno, the script). */
+export function args(): string[] {
+  return deno ? [...deno.args] : node().argv.slice(2);
 }
 
 /** Ends the process with `code` now. */
