@@ -496,13 +496,16 @@ function callOnce(
   const m = core.mem();
   const ivp = l.head + KEY_ROOM;
   m.set(key, l.head);
-  m.set(data, l.data);
-  m.set(iv, ivp);
-  m.set(aad, ivp + iv.length);
-  const r = fn(l.head, key.length, ivp, iv.length, ivp + iv.length, aad.length, l.data, n, l.data + n);
-  const after = core.mem();
-  after.fill(0, l.head, l.head + key.length);
-  return { r, after };
+  try {
+    m.set(data, l.data);
+    m.set(iv, ivp);
+    m.set(aad, ivp + iv.length);
+    const r = fn(l.head, key.length, ivp, iv.length, ivp + iv.length, aad.length, l.data, n, l.data + n);
+    return { r, after: core.mem() };
+  } finally {
+    // Even when the call traps: the raw key does not stay in the core's memory (mem() again: it may have grown).
+    core.mem().fill(0, l.head, l.head + key.length);
+  }
 }
 
 /**

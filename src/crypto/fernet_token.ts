@@ -155,7 +155,7 @@ export function checkTime(raw: Uint8Array, options: TimeOptions): void {
 
 /** A Fernet key as bytes (a copy), from bytes or base64url/base64 text; `INVALID_KEY` otherwise. */
 export function parseKey(key: Uint8Array | string): Uint8Array {
-  if (key instanceof Uint8Array) return key.slice();
+  if (key instanceof Uint8Array) return new Uint8Array(key); // a copy even of a Node Buffer (its slice() is a view)
   if (typeof key !== "string") throw new TypeError("The Fernet key must be a Uint8Array or a string");
   let raw: Uint8Array | undefined;
   for (const decode of [() => decodeBase64Url(key, "optional"), () => decodeBase64(key, "optional")]) {

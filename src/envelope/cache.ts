@@ -172,7 +172,7 @@ export class DataKeyCache {
       e.bytes += plaintextLength;
       this.stats.encryptHits++;
       const k = await e.key;
-      return { dataKey: k.dataKey.slice(), wrapped: k.wrapped };
+      return { dataKey: new Uint8Array(k.dataKey), wrapped: k.wrapped };
     }
     this.stats.encryptMisses++;
     if (e) this.#drop(this.#enc, id, e);
@@ -186,7 +186,7 @@ export class DataKeyCache {
     this.#enc.set(id, entry);
     try {
       const k = await entry.key;
-      return { dataKey: k.dataKey.slice(), wrapped: k.wrapped };
+      return { dataKey: new Uint8Array(k.dataKey), wrapped: k.wrapped };
     } catch (err) {
       if (this.#enc.get(id) === entry) this.#enc.delete(id);
       throw err;
@@ -219,7 +219,7 @@ export class DataKeyCache {
         }
         let dataKey: Uint8Array;
         try {
-          dataKey = (await e.key).slice();
+          dataKey = new Uint8Array(await e.key);
         } catch {
           continue;
         }
@@ -239,13 +239,13 @@ export class DataKeyCache {
     if (shared) {
       this.stats.decryptHits++;
       const r = await shared;
-      const dataKey = r.dataKey.slice();
+      const dataKey = new Uint8Array(r.dataKey);
       return { dataKey, keys: await deriveKeys(dataKey, header.salt), used: r.used, provider: r.provider };
     }
     this.stats.decryptMisses++;
     this.#evict(this.#dec);
     const pending = openDataKey(header, providers, limits).then((r) => {
-      const copy = r.dataKey.slice();
+      const copy = new Uint8Array(r.dataKey);
       r.dataKey.fill(0);
       return { ...r, dataKey: copy };
     });
@@ -256,7 +256,7 @@ export class DataKeyCache {
       const old = this.#dec.get(id);
       if (old) this.#drop(this.#dec, id, old);
       this.#dec.set(id, { created: this.#now(), key: Promise.resolve(r.dataKey) });
-      return { ...r, dataKey: r.dataKey.slice() };
+      return { ...r, dataKey: new Uint8Array(r.dataKey) };
     } finally {
       this.#pending.delete(pendingId);
     }

@@ -149,23 +149,24 @@ export async function newDataKey(
   context: EncryptionContext,
 ): Promise<NewDataKey> {
   const first = providers[0];
-  let dataKey: Uint8Array;
+  let dataKey: Uint8Array | undefined;
   const wrapped: WrappedKey[] = [];
-  if (first.generateDataKey) {
-    const g = await first.generateDataKey(context);
-    dataKey = g.dataKey;
-    wrapped.push(g.wrapped);
-  } else {
-    dataKey = randomBytes(DATA_KEY_BYTES);
-    wrapped.push(await first.wrap(dataKey, context));
-  }
-  if (dataKey.length !== DATA_KEY_BYTES) {
-    throw new EnvelopeError(
-      "KMS_FAILED",
-      `Generating a data key with ${first.provider} key ${first.keyId} failed: it returned ${dataKey.length} bytes, not 32`,
-    );
-  }
+  // Every way out but the return wipes the data key: a failed first wrap, a key of the wrong length, a failed wrap.
   try {
+    if (first.generateDataKey) {
+      const g = await first.generateDataKey(context);
+      dataKey = g.dataKey;
+      wrapped.push(g.wrapped);
+    } else {
+      dataKey = randomBytes(DATA_KEY_BYTES);
+      wrapped.push(await first.wrap(dataKey, context));
+    }
+    if (dataKey.length !== DATA_KEY_BYTES) {
+      throw new EnvelopeError(
+        "KMS_FAILED",
+        `Generating a data key with ${first.provider} key ${first.keyId} failed: it returned ${dataKey.length} bytes, not 32`,
+      );
+    }
     for (let i = 1; i < providers.length; i++) {
       const p = providers[i];
       // The same key given twice wraps once.
@@ -173,7 +174,7 @@ export async function newDataKey(
       wrapped.push(await p.wrap(dataKey, context));
     }
   } catch (e) {
-    dataKey.fill(0);
+    dataKey?.fill(0);
     throw e;
   }
   return { dataKey, wrapped };

@@ -368,7 +368,8 @@ export function tryParseHeader(buf: Uint8Array): Header | number {
     const keys = readKeyList(r);
     // One copy of the whole header, which the byte fields view: the header outlives `buf`, which the caller may reuse.
     const length = r.offset;
-    const copy = buf.slice(0, length);
+    // new Uint8Array(view) copies; buf.slice() would not for a Node Buffer, whose slice() is a view.
+    const copy = new Uint8Array(buf.subarray(0, length));
     for (const k of keys) {
       const at = k.wrapped.byteOffset - buf.byteOffset;
       k.wrapped = copy.subarray(at, at + k.wrapped.length);

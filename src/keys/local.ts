@@ -52,6 +52,8 @@ export class LocalKey implements KeyProvider {
   #wrapKey = new Uint8Array(32);
   /** Room for the AAD of one wrap or unwrap (a label and the encoded context; not secret), grown when needed. */
   #aadRoom = new Uint8Array(128);
+  /** Set by dispose(): the key material is zeros, so wrapping or unwrapping with it is refused. */
+  #disposed = false;
 
   private constructor(kek: Uint8Array, keyId: string, wrapKeyV1: Uint8Array) {
     this.#kek = kek;
@@ -68,7 +70,8 @@ export class LocalKey implements KeyProvider {
       });
     }
     await ready();
-    const copy = kek.slice();
+    // A copy even of a Node Buffer, whose slice() is a view: a caller wiping its buffer must not change this key.
+    const copy = new Uint8Array(kek);
     const id = encodeHex(hkdfSha256(copy, new Uint8Array(0), enc.encode(LABEL.localKeyId), 8));
     return new LocalKey(copy, id, hkdfSha256(copy, new Uint8Array(0), WRAP_V1_LABEL, 32));
   }
@@ -130,6 +133,7 @@ export class LocalKey implements KeyProvider {
   }
 
   #wrapNow(dataKey: Uint8Array, context: EncryptionContext): WrappedKey {
+    this.#checkNotDisposed("Wrapping");
     // version || salt || sealed data key (+ 16-byte tag), written in place: 81 bytes for a 32-byte data key.
     const wrapped = new Uint8Array(1 + 32 + dataKey.length + 16);
     wrapped[0] = WRAP_V2;
@@ -172,20 +176,10 @@ export class LocalKey implements KeyProvider {
 
   #unwrapNow(wrapped: WrappedKey, context: EncryptionContext): Uint8Array | null {
     if (wrapped.provider !== this.provider || wrapped.keyId !== this.keyId) return null;
+    this.#checkNotDisposed("Unwrapping");
     const w = wrapped.wrapped;
-    let key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, label: Uint8Array;
-    if (w.length === WRAPPED_V2_BYTES && w[0] === WRAP_V2) {
-      key = this.#wrapKey;
-      hkdfSha256Into(this.#kek, w.subarray(1, 33), WRAP_V2_LABEL, key);
-      nonce = ZERO_NONCE;
-      sealed = w.subarray(33);
-      label = WRAP_V2_LABEL;
-    } else if (w.length === WRAPPED_V1_BYTES) {
-      key = this.#wrapKeyV1.slice();
-      nonce = w.subarray(0, 12);
-      sealed = w.subarray(12);
-      label = WRAP_V1_LABEL;
-    } else {
+    const v2 = w.length === WRAPPED_V2_BYTES && w[0] === WRAP_V2;
+    if (!v2 && w.length !== WRAPPED_V1_BYTES) {
       throw new EnvelopeError(
         "HEADER_INVALID",
         w.length === WRAPPED_V2_BYTES
@@ -196,9 +190,21 @@ export class LocalKey implements KeyProvider {
         { hint: "the file is damaged; restore it from a trusted copy" },
       );
     }
+    // The AAD first (it reads the caller's context), then the key: nothing outside this key runs between the
+    // derivation and the wipe.
+    const aad = this.#aad(v2 ? WRAP_V2_LABEL : WRAP_V1_LABEL, context);
+    let key: Uint8Array;
+    if (v2) {
+      key = this.#wrapKey;
+      hkdfSha256Into(this.#kek, w.subarray(1, 33), WRAP_V2_LABEL, key);
+    } else {
+      key = this.#wrapKeyV1.slice();
+    }
     try {
-      return gcmOpenOnce(key, nonce, sealed, this.#aad(label, context));
-    } catch {
+      return gcmOpenOnce(key, v2 ? ZERO_NONCE : w.subarray(0, 12), w.subarray(v2 ? 33 : 12), aad);
+    } catch (e) {
+      // Only a tag that does not verify means a modified header; anything else (the core unavailable) is itself.
+      if (!(e instanceof EnvelopeError && e.code === "PAYLOAD_AUTH_FAILED")) throw e;
       throw new EnvelopeError(
         "HEADER_AUTH_FAILED",
         `Unwrapping with local key ${this.keyId} failed: the wrapped key or the encryption context in the header was modified`,
@@ -211,8 +217,16 @@ export class LocalKey implements KeyProvider {
     }
   }
 
-  /** Zeroes the key material held by this object. */
+  #checkNotDisposed(doing: string): void {
+    if (!this.#disposed) return;
+    throw new EnvelopeError("INVALID_KEY", `${doing} with local key ${this.keyId} failed: the key was disposed`, {
+      hint: "load the key again (LocalKey.fromText or fromBytes) instead of using it after dispose()",
+    });
+  }
+
+  /** Zeroes the key material held by this object; wrapping or unwrapping with it afterwards is refused. */
   dispose(): void {
+    this.#disposed = true;
     this.#kek.fill(0);
     this.#wrapKeyV1.fill(0);
     this.#wrapKey.fill(0);

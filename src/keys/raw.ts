@@ -34,6 +34,8 @@ export class RawDataKey implements KeyProvider {
   /** 16 hex digits derived from the data key (not secret). */
   readonly keyId: string;
   #key: Uint8Array;
+  /** Set by dispose(): the key is zeros, so handing it out is refused. */
+  #disposed = false;
 
   private constructor(key: Uint8Array, keyId: string) {
     this.#key = key;
@@ -70,6 +72,7 @@ export class RawDataKey implements KeyProvider {
 
   /** The data key becomes the message's key: no KMS call. */
   generateDataKey(): Promise<{ dataKey: Uint8Array; wrapped: WrappedKey }> {
+    if (this.#disposed) return Promise.reject(this.#disposedError());
     return Promise.resolve({
       dataKey: this.#key.slice(),
       wrapped: { provider: this.provider, keyId: this.keyId, wrapped: new Uint8Array(0) },
@@ -91,11 +94,19 @@ export class RawDataKey implements KeyProvider {
 
   /** Offers the key for any wrapped key; the commitment check decides. */
   unwrap(): Promise<Uint8Array | null> {
+    if (this.#disposed) return Promise.reject(this.#disposedError());
     return Promise.resolve(this.#key.slice());
   }
 
-  /** Zeroes the key. */
+  #disposedError(): EnvelopeError {
+    return new EnvelopeError("INVALID_KEY", `Using the raw data key ${this.keyId} failed: the key was disposed`, {
+      hint: "create it again (RawDataKey.create) instead of using it after dispose()",
+    });
+  }
+
+  /** Zeroes the key; using it afterwards is refused. */
   dispose(): void {
+    this.#disposed = true;
     this.#key.fill(0);
   }
 }
