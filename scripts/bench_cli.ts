@@ -13,7 +13,7 @@
  *   deno run -A scripts/bench_cli.ts [--size-mib 1024] [--dir-mib 0] [--runs 1] [--tmp DIR] [--node NPMDIR]
  *     [--parallelism N[,M...]] [--profile] [--baseline CHECKOUT] [--files N] [--jobs N]
  *
- * --baseline CHECKOUT also runs the CLI of another checkout of the repository (its deno.json and
+ * --baseline CHECKOUT[,CHECKOUT...] also runs the CLI of other checkouts of the repository (their deno.json and
  * mod.ts; e.g. `git archive main | tar -x -C /tmp/base`) on the same inputs, interleaved run by run with
  * this one and starting with a different one each run, for before/after comparisons. With --runs N the
  * CLI rows give the median wall and CPU time of the N runs and the highest peak RSS.
@@ -264,19 +264,19 @@ try {
   }
 
   const clis: [string, (args: string[]) => string[]][] = [["deno", (args) => [deno, ...cliArgv(args)]]];
-  if (baseline !== "") {
+  for (const checkout of baseline === "" ? [] : baseline.split(",")) {
     const base = (args: string[]) => [
       deno,
       "run",
       "-A",
       "--quiet",
       "--config",
-      join(baseline, "deno.json"),
-      join(baseline, "mod.ts"),
+      join(checkout, "deno.json"),
+      join(checkout, "mod.ts"),
       ...args,
     ];
     await timed(base(["--version"]), env, dir);
-    clis.push(["deno, baseline", base]);
+    clis.push([baseline.includes(",") ? `deno, ${checkout}` : "deno, baseline", base]);
   }
   if (nodePkg !== "") clis.push(["node", (args) => ["node", join(nodePkg, "bin", "envelope.js"), ...args]]);
   /** Median wall and CPU of `ts`, highest peak RSS. */

@@ -43,6 +43,8 @@ export interface FileHandle {
   write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   stat(): Promise<FileStats>;
   sync(): Promise<void>;
+  /** `fdatasync(2)`: the data and the size, not the other metadata. */
+  datasync(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ interface DenoFsFile {
   seek(offset: number, whence: number): Promise<number>;
   statSync(): DenoFileInfo;
   sync(): Promise<void>;
+  syncData(): Promise<void>;
   close(): void;
 }
 
@@ -175,6 +178,7 @@ function denoHandle(file: DenoFsFile): FileHandle {
       return Promise.resolve(denoStats(file.statSync()));
     },
     sync: () => serial(() => file.sync()),
+    datasync: () => serial(() => file.syncData()),
     close: () => serial(() => Promise.resolve(file.close())),
   };
 }
@@ -363,4 +367,41 @@ export async function openFileNoWait(path: string): Promise<FileHandle> {
     if (round >= 16) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return denoHandle(await opening);
+}
+
+/** Flushes a file that is being written, beside its writes (see {@linkcode dataSyncer}). */
+export interface DataSyncer {
+  /** `fdatasync(2)` of the file, without waiting for the writes in flight or queued. */
+  datasync(): Promise<void>;
+  /** Lets go of what the syncer opened (never the writer's handle). */
+  close(): Promise<void>;
+}
+
+/**
+ * Something that flushes the file `fh` (open for writing at `path`, a regular
+ * file this process created) while writes to `fh` go on, so that a large
+ * output reaches the disk as it is made rather than all at the final fsync.
+ *
+ * On Node that is `fh` itself: its `datasync()` runs on libuv's pool beside
+ * the writes. Deno runs one operation at a time per open file (and so does
+ * {@linkcode denoHandle}), so a sync on `fh` would hold up the writes queued
+ * behind it; here the syncer is a second descriptor of the same file, opened
+ * read only (Linux syncs through any descriptor of the inode), with
+ * {@linkcode openFileNoWait} so that a FIFO swapped in at the path cannot
+ * make it wait, and refused (`ESTALE`) unless `fstat` shows the very file
+ * `fh` writes.
+ */
+export async function dataSyncer(fh: FileHandle, path: string): Promise<DataSyncer> {
+  if (!deno) return { datasync: () => fh.datasync(), close: () => Promise.resolve() };
+  const other = await openFileNoWait(path);
+  try {
+    const [a, b] = [await fh.stat(), await other.stat()];
+    if (!b.isFile() || a.dev !== b.dev || a.ino !== b.ino) {
+      throw Object.assign(new Error("the file at the path is not the one being written"), { code: "ESTALE" });
+    }
+  } catch (e) {
+    await other.close().catch(() => {});
+    throw e;
+  }
+  return { datasync: () => other.datasync(), close: () => other.close() };
 }
