@@ -46,6 +46,20 @@ export interface FileHandle {
   /** `fdatasync(2)`: the data and the size, not the other metadata. */
   datasync(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Deno only: {@linkcode FileHandle.write} on the JavaScript thread, for the
+   * few calls on a regular file that cannot wait on anything but the page
+   * cache (the one write of a small file). Undefined while another call on the
+   * handle is in flight: then the caller uses `write`.
+   */
+  readonly writeSync?: (buffer: Uint8Array, offset: number, length: number) => number | undefined;
+  /** Deno only: {@linkcode FileHandle.read} on the JavaScript thread, likewise (a small regular file, or its end). */
+  readonly readSync?: (
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number | null,
+  ) => number | undefined;
 }
 
 /** How a file is opened: to read, or to write a new file (fails if anything is there). */
@@ -77,8 +91,11 @@ interface DenoFileInfo {
 
 interface DenoFsFile {
   read(p: Uint8Array): Promise<number | null>;
+  readSync(p: Uint8Array): number | null;
   write(p: Uint8Array): Promise<number>;
+  writeSync(p: Uint8Array): number;
   seek(offset: number, whence: number): Promise<number>;
+  seekSync(offset: number, whence: number): number;
   statSync(): DenoFileInfo;
   sync(): Promise<void>;
   syncData(): Promise<void>;
@@ -154,12 +171,29 @@ function denoStats(i: DenoFileInfo): FileStats {
 function denoHandle(file: DenoFsFile): FileHandle {
   let at = 0;
   let queue: Promise<unknown> = Promise.resolve();
+  // Calls queued or running: the synchronous calls run only when there are none, so they never move the
+  // position under one of them.
+  let busy = 0;
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
-    const run = queue.then(op, op);
+    busy++;
+    const run = queue.then(op, op).finally(() => busy--);
     queue = run.catch(() => {});
     return run;
   };
   return {
+    writeSync(buffer, offset, length) {
+      if (busy > 0) return undefined;
+      const n = file.writeSync(buffer.subarray(offset, offset + length));
+      at += n;
+      return n;
+    },
+    readSync(buffer, offset, length, position) {
+      if (busy > 0) return undefined;
+      if (position !== null && position !== at) at = file.seekSync(position, 0);
+      const n = file.readSync(buffer.subarray(offset, offset + length)) ?? 0;
+      at += n;
+      return n;
+    },
     read: (buffer, offset, length, position) =>
       serial(async () => {
         if (position !== null && position !== at) at = await file.seek(position, 0);
@@ -213,7 +247,16 @@ export async function open(path: string, how: OpenMode, mode = 0o666): Promise<F
  * stay asynchronous.
  */
 export async function lstat(path: string): Promise<FileStats> {
-  return deno ? denoStats(deno.lstatSync(path)) : await nodeFs().lstat(path);
+  if (!deno) return await nodeFs().lstat(path);
+  // Nothing there (ENOENT) is the usual answer for a new output, once per file of a batch; its error is only ever
+  // read for its code, so it is made without capturing a stack trace.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return denoStats(deno.lstatSync(path));
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** What is at `path`, following links. */
