@@ -264,6 +264,11 @@ export async function stat(path: string): Promise<FileStats> {
   return deno ? denoStats(deno.statSync(path)) : await nodeFs().stat(path);
 }
 
+/** {@linkcode stat} without waiting (a file's size, to weigh a batch job). */
+export function statSync(path: string): FileStats {
+  return deno ? denoStats(deno.statSync(path)) : nodeFsSync().statSync(path);
+}
+
 /** True when `path` names something (following links), without waiting. */
 export function existsSync(path: string): boolean {
   if (!deno) return nodeFsSync().existsSync(path);
