@@ -11,7 +11,16 @@
  * bar is missed or the decrypted file differs from the input.
  *
  *   deno run -A scripts/bench_cli.ts [--size-mib 1024] [--dir-mib 0] [--runs 1] [--tmp DIR] [--node NPMDIR]
- *     [--parallelism N[,M...]] [--profile]
+ *     [--parallelism N[,M...]] [--profile] [--baseline CHECKOUT] [--files N] [--jobs N]
+ *
+ * --baseline CHECKOUT[,CHECKOUT...] also runs the CLI of other checkouts of the repository (their deno.json and
+ * mod.ts; e.g. `git archive main | tar -x -C /tmp/base`) on the same inputs, interleaved run by run with
+ * this one and starting with a different one each run, for before/after comparisons. With --runs N the
+ * CLI rows give the median wall and CPU time of the N runs and the highest peak RSS.
+ *
+ * --files N also times one `envelope encrypt f1 ... fN` of N files of 4 KiB (then `decrypt` of the N
+ * outputs), as scripts/bench_compare.ts's "CLI, one run for all files" row does, and prints files/s;
+ * --jobs N passes `--jobs N` to those runs. --size-mib 0 leaves out the large file.
  *
  * --node NPMDIR also runs the npm build in NPMDIR (`deno run -A scripts/build_npm.ts --out NPMDIR`, then
  * `npm install` there) under `node NPMDIR/bin/envelope.js`. --parallelism N passes `--parallelism N` to
@@ -35,8 +44,8 @@
 import { join } from "node:path";
 import { LocalKey } from "../src/keys/local.ts";
 import { cliArgv, cliEnv } from "../tests/support/cli.ts";
-import { randomFile } from "./bench/inputs.ts";
-import { type Run, timed as measured } from "./bench/measure.ts";
+import { randomFile, smallFiles } from "./bench/inputs.ts";
+import { median, type Run, timed as measured } from "./bench/measure.ts";
 
 const MiB = 1024 * 1024;
 const RSS_BAR_MIB = 128;
@@ -55,6 +64,9 @@ const parallelism = flag("parallelism", "");
 const settings: string[][] = parallelism === "" ? [[]] : parallelism.split(",").map((p) => ["--parallelism", p]);
 const label = (pflag: string[]) => pflag.length === 0 ? "" : `, ${pflag.join(" ")}`;
 const profile = Deno.args.includes("--profile");
+const baseline = flag("baseline", "");
+const fileCount = Number(flag("files", "0"));
+const jobsFlag = flag("jobs", "");
 
 async function need(program: string, args: string[], install: string): Promise<void> {
   try {
@@ -207,79 +219,109 @@ const env = await cliEnv(home);
 const deno = Deno.execPath();
 const rows: { step: string; bytes: number; t: Timed; bar: boolean }[] = [];
 const profiles: string[] = [];
+const fileRows: string[] = [];
 let ok = true;
 try {
   const key = await LocalKey.generate();
   await Deno.writeTextFile(join(dir, "bench.key"), key.toText(), { mode: 0o600 });
   const k = ["-k", "local:bench.key"];
   const input = join(dir, "input.bin");
-  console.error(`writing ${sizeMiB} MiB of random bytes (from /dev/urandom, 64 MiB writes) to ${input}`);
-  await randomFile(input, sizeMiB * MiB);
+  if (sizeMiB > 0) {
+    console.error(`writing ${sizeMiB} MiB of random bytes (from /dev/urandom, 64 MiB writes) to ${input}`);
+    await randomFile(input, sizeMiB * MiB);
+  }
   const bytes = sizeMiB * MiB;
   const rm = (name: string) => () => Deno.remove(join(dir, name)).catch(() => {});
 
   // Warm-up: load the CLI's modules into the Deno cache so the first timed run is not a compile.
   await timed([deno, ...cliArgv(["--version"])], env, dir);
 
-  console.error("openssl enc -aes-256-ctr ...");
-  const hex = (n: number) =>
-    Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
-  const ssl = await best(
-    () =>
-      timed(
-        ["openssl", "enc", "-aes-256-ctr", "-K", hex(32), "-iv", hex(16), "-in", input, "-out", join(dir, "ctr.bin")],
-        env,
-        dir,
-      ),
-    rm("ctr.bin"),
-  );
-  await rm("ctr.bin")();
-  rows.push({ step: "openssl enc -aes-256-ctr (the limit)", bytes, t: ssl, bar: false });
+  // The limits: one core's AES and the disk (only for a large file).
+  if (sizeMiB > 0) {
+    console.error("openssl enc -aes-256-ctr ...");
+    const hex = (n: number) =>
+      Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const ssl = await best(
+      () =>
+        timed(
+          ["openssl", "enc", "-aes-256-ctr", "-K", hex(32), "-iv", hex(16), "-in", input, "-out", join(dir, "ctr.bin")],
+          env,
+          dir,
+        ),
+      rm("ctr.bin"),
+    );
+    await rm("ctr.bin")();
+    rows.push({ step: "openssl enc -aes-256-ctr (the limit)", bytes, t: ssl, bar: false });
 
-  // The disk's limit: the CLI writes its output and fsyncs it before the rename, and no thread count beats this.
-  console.error("dd conv=fsync ...");
-  const disk = await best(
-    () => timed(["dd", "if=" + input, "of=" + join(dir, "dd.bin"), "bs=1M", "conv=fsync", "status=none"], env, dir),
-    rm("dd.bin"),
-  );
-  await rm("dd.bin")();
-  rows.push({ step: "dd bs=1M conv=fsync, a copy of the input (the disk's limit)", bytes, t: disk, bar: false });
+    // The disk's limit: the CLI writes its output and fsyncs it before the rename, and no thread count beats this.
+    console.error("dd conv=fsync ...");
+    const disk = await best(
+      () => timed(["dd", "if=" + input, "of=" + join(dir, "dd.bin"), "bs=1M", "conv=fsync", "status=none"], env, dir),
+      rm("dd.bin"),
+    );
+    await rm("dd.bin")();
+    rows.push({ step: "dd bs=1M conv=fsync, a copy of the input (the disk's limit)", bytes, t: disk, bar: false });
+  }
 
   const clis: [string, (args: string[]) => string[]][] = [["deno", (args) => [deno, ...cliArgv(args)]]];
+  for (const checkout of baseline === "" ? [] : baseline.split(",")) {
+    const base = (args: string[]) => [
+      deno,
+      "run",
+      "-A",
+      "--quiet",
+      "--config",
+      join(checkout, "deno.json"),
+      join(checkout, "mod.ts"),
+      ...args,
+    ];
+    await timed(base(["--version"]), env, dir);
+    clis.push([baseline.includes(",") ? `deno, ${checkout}` : "deno, baseline", base]);
+  }
   if (nodePkg !== "") clis.push(["node", (args) => ["node", join(nodePkg, "bin", "envelope.js"), ...args]]);
-  for (const [runtime, argv] of clis) {
+  /** Median wall and CPU of `ts`, highest peak RSS. */
+  const summary = (ts: Timed[]): Timed => ({
+    ...ts[0],
+    seconds: median(ts.map((t) => t.seconds)),
+    cpuSeconds: median(ts.map((t) => t.cpuSeconds)),
+    rssKiB: Math.max(...ts.map((t) => t.rssKiB)),
+  });
+  /** Contender and setting pairs, in the order of run `r` (each run starts one further along). */
+  const order = (r: number) => {
+    const all = clis.flatMap((c) => settings.map((p) => [c, p] as const));
+    return [...all.slice(r % all.length), ...all.slice(0, r % all.length)];
+  };
+  if (sizeMiB > 0) {
     for (
       const [step, args, out] of [
         ["encrypt", ["input.bin"], "input.bin.envl"],
         ["decrypt", ["input.bin.envl"], "output.bin"],
       ] as const
     ) {
-      console.error(`envelope ${step} (${runtime}) ...`);
-      // Interleaved: run r of every setting before run r + 1 of any.
-      const fastest = new Map<string[], Timed>();
-      const peak = new Map<string[], number>();
+      console.error(`envelope ${step} (${clis.map((c) => c[0]).join(", ")}) ...`);
+      // Interleaved: run r of every contender and setting before run r + 1 of any.
+      const times = new Map<string, Timed[]>();
       for (let r = 0; r < runs; r++) {
-        for (const pflag of settings) {
+        for (const [[runtime, argv], pflag] of order(r)) {
           await rm(out)();
           const t = await timed(argv([step, ...args, ...k, ...pflag, "-o", out]), env, dir);
-          if (!fastest.has(pflag) || t.seconds < fastest.get(pflag)!.seconds) fastest.set(pflag, t);
-          peak.set(pflag, Math.max(peak.get(pflag) ?? 0, t.rssKiB));
+          const key = `${runtime}${label(pflag)}`;
+          times.set(key, [...times.get(key) ?? [], t]);
+          if (step === "decrypt" && r === 0 && !(await same(input, join(dir, "output.bin")))) {
+            console.error(`error: the file decrypted by ${runtime} differs from the input`);
+            ok = false;
+          }
+          // Every contender decrypts the same message: the last encrypt's is kept for the decrypt step.
         }
       }
-      for (const pflag of settings) {
-        rows.push({
-          step: `envelope ${step} (${runtime}${label(pflag)})`,
-          bytes,
-          t: { ...fastest.get(pflag)!, rssKiB: peak.get(pflag)! },
-          bar: true,
-        });
+      for (const [runtime] of clis) {
+        for (const pflag of settings) {
+          const key = `${runtime}${label(pflag)}`;
+          rows.push({ step: `envelope ${step} (${key})`, bytes, t: summary(times.get(key)!), bar: true });
+        }
       }
     }
-    if (!(await same(input, join(dir, "output.bin")))) {
-      console.error("error: the decrypted file differs from the input");
-      ok = false;
-    }
-    if (profile && runtime === "deno") {
+    if (profile) {
       for (const pflag of settings) {
         console.error("profiling encrypt and decrypt (deno --cpu-prof) ...");
         const how = pflag.join(" ") || "default parallelism";
@@ -299,6 +341,55 @@ try {
     }
     await rm("output.bin")();
     await rm("input.bin.envl")();
+  }
+
+  if (fileCount > 0) {
+    const small = join(dir, "small");
+    const sealed = join(dir, "small-sealed");
+    console.error(`writing ${fileCount} files of 4 KiB ...`);
+    const names = await smallFiles(small, fileCount, 4096);
+    const inputs = new Map(names.map((n) => [n, Deno.readFileSync(join(small, n))]));
+    const jobs = jobsFlag === "" ? [] : ["--jobs", jobsFlag];
+    const key = ["-k", "local:../bench.key"];
+    const times = new Map<string, Timed[]>();
+    const push = (name: string, t: Timed) => times.set(name, [...times.get(name) ?? [], t]);
+    for (let r = 0; r < runs; r++) {
+      for (const [[runtime, argv], pflag] of order(r)) {
+        console.error(`envelope encrypt and decrypt of ${fileCount} files (${runtime}${label(pflag)}) ...`);
+        push(`encrypt|${runtime}`, await timed(argv(["encrypt", ...key, ...jobs, ...pflag, ...names]), env, small));
+        await Deno.mkdir(sealed);
+        for (const n of names) await Deno.rename(join(small, n + ".envl"), join(sealed, n + ".envl"));
+        const sealedNames = names.map((n) => n + ".envl");
+        push(
+          `decrypt|${runtime}`,
+          await timed(argv(["decrypt", ...key, ...jobs, ...pflag, ...sealedNames]), env, sealed),
+        );
+        if (r === 0) {
+          for (const n of names) {
+            const got = Deno.readFileSync(join(sealed, n));
+            const want = inputs.get(n)!;
+            if (got.length !== want.length || got.some((b, i) => b !== want[i])) {
+              console.error(`error: ${n} decrypted by ${runtime} differs from its input`);
+              ok = false;
+              break;
+            }
+          }
+        }
+        await Deno.remove(sealed, { recursive: true });
+      }
+    }
+    for (const step of ["encrypt", "decrypt"]) {
+      for (const [runtime] of clis) {
+        const t = summary(times.get(`${step}|${runtime}`)!);
+        fileRows.push(
+          `| envelope ${step} (${runtime}${jobs.length ? `, ${jobs.join(" ")}` : ""}) | ${fileCount} | ${
+            t.seconds.toFixed(2)
+          } | ${(fileCount / t.seconds).toFixed(0)} | ${t.cpuSeconds.toFixed(2)} | ${
+            (1e6 * t.cpuSeconds / fileCount).toFixed(0)
+          } | ${(t.rssKiB / 1024).toFixed(1)} |`,
+        );
+      }
+    }
   }
 
   if (dirMiB > 0) {
@@ -325,7 +416,11 @@ try {
     `Machine: ${await machine()}`,
     `Date: ${new Date().toISOString()}`,
     `Input: ${sizeMiB} MiB of random bytes (not sparse), page cache warm; ` +
-    `${runs === 1 ? "one run each" : `best of ${runs} runs, highest peak RSS`}; ` +
+    `${
+      runs === 1
+        ? "one run each"
+        : `${runs} runs: the CLI's median wall time and CPU/wall of the median, openssl's and dd's best; the highest peak RSS`
+    }; ` +
     `peak RSS and CPU from GNU time, wall time around it (the CLI's times include Deno's start).`,
     "",
     `Parallelism: ${parallelism === "" ? "the CLI's default" : `--parallelism ${parallelism}`}${
@@ -348,6 +443,18 @@ try {
     );
   }
   lines.push("", "MB/s is 10^6 bytes of plaintext per second of wall time.", ...profiles);
+  if (fileRows.length > 0) {
+    lines.push(
+      "",
+      `${fileCount} files of 4 KiB, one run for all of them${
+        runs > 1 ? `; median of ${runs} runs, highest peak RSS` : ""
+      }:`,
+      "",
+      "| step | files | wall s | files/s | CPU s (user + sys) | CPU µs per file | peak RSS MiB |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...fileRows,
+    );
+  }
   console.log(lines.join("\n"));
 } finally {
   await Deno.remove(dir, { recursive: true }).catch(() => {});

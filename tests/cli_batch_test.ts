@@ -308,3 +308,44 @@ Deno.test("cli batch: --skip-existing leaves files whose output exists and encry
   r = await ws.run(["encrypt", "-k", "local:A.key", "tree/new", "--skip-existing"]);
   assert.equal(r.code, 2, show(r));
 });
+
+Deno.test("runAll: weighted jobs start in order and never take more than their slots (16 small at once, a large one 4)", async () => {
+  const { runAll } = await import("../src/cli/batch.ts");
+  // Sizes: small (1 slot) and large (4 slots) mixed; each job waits a moment so that several overlap.
+  const items = Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, large: i % 7 === 3 }));
+  let used = 0;
+  let most = 0;
+  let largeAtOnce = 0;
+  let mostLarge = 0;
+  const started: string[] = [];
+  const result = await runAll(
+    items,
+    16,
+    (t) => t.name,
+    async (t) => {
+      started.push(t.name);
+      used += t.large ? 4 : 1;
+      largeAtOnce += t.large ? 1 : 0;
+      most = Math.max(most, used);
+      mostLarge = Math.max(mostLarge, largeAtOnce);
+      await new Promise((resolve) => setTimeout(resolve, t.large ? 8 : 2));
+      used -= t.large ? 4 : 1;
+      largeAtOnce -= t.large ? 1 : 0;
+      if (t.name === "f10") throw new Error("one failure does not stop the rest");
+      return { input: t.name, output: t.name, format: "envelope", bytesIn: 0, bytesOut: 0, keys: [] };
+    },
+    "encrypted",
+    (t) => (t.large ? 4 : 1),
+  );
+  assert.deepEqual(started, items.map((t) => t.name), "started in input order");
+  assert.ok(most <= 16, `${most} slots in use at once`);
+  assert.ok(most > 4, `${most} slots in use at once: small files ran more than four at a time`);
+  assert.ok(mostLarge <= 4, `${mostLarge} large files at once`);
+  assert.equal(result.done.length, 59);
+  assert.deepEqual(result.failed.map((f) => f.input), ["f10"]);
+  assert.deepEqual(
+    result.done.map((o) => o.input),
+    items.map((t) => t.name).filter((n) => n !== "f10"),
+    "in input order",
+  );
+});

@@ -211,3 +211,67 @@ Deno.test("output file: committing before the stream closed is refused and leave
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("output file: a large output is data-synced as it grows (several syncs at a small interval), and lands whole and identical", async () => {
+  const { atomicOutput } = await import("../src/cli/output_file.ts");
+  const dir = await Deno.makeTempDir({ prefix: "envelope-syncs-" });
+  try {
+    const data = randomBytes(3 * 1024 * 1024 + 4321);
+    const out = await atomicOutput(`${dir}/out`, { force: false, syncEvery: 128 * 1024 });
+    const writer = out.stream.getWriter();
+    // Chunks of every kind: smaller than the gathering buffer (gathered) and larger (written directly).
+    const sizes = [1, 65_552, 300_000, 7, 1_048_576, 65_552];
+    for (let at = 0, i = 0; at < data.length; i++) {
+      const n = Math.min(sizes[i % sizes.length], data.length - at);
+      // A copy, reused afterwards: the writer may not keep the caller's buffer.
+      const chunk = data.slice(at, at + n);
+      await writer.write(chunk);
+      chunk.fill(0);
+      at += n;
+      // A moment for the sync in flight (at most one at a time; one due meanwhile waits for the next write).
+      if (n >= 65_552) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await writer.close();
+    await out.commit();
+    assert.ok(out.syncs >= 2, `${out.syncs} data syncs while 3 MiB were written 128 KiB apart`);
+    assert.deepEqual(await Deno.readFile(`${dir}/out`), data);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["out"], "no temporary file left");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("output file: a failure while data syncs are under way leaves no output and no temporary file", async () => {
+  const { atomicOutput } = await import("../src/cli/output_file.ts");
+  const dir = await Deno.makeTempDir({ prefix: "envelope-syncs-abort-" });
+  try {
+    const out = await atomicOutput(`${dir}/out`, { force: false, syncEvery: 64 * 1024 });
+    const writer = out.stream.getWriter();
+    for (let i = 0; i < 16; i++) await writer.write(randomBytes(300_000));
+    await writer.abort(new Error("the message failed to verify"));
+    await out.abort();
+    assert.ok(out.syncs >= 1, `${out.syncs} data syncs before the failure`);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("output file: when the temporary path no longer names the file being written, no data sync runs elsewhere and the write still ends with its fsync", async () => {
+  const { atomicOutput } = await import("../src/cli/output_file.ts");
+  const dir = await Deno.makeTempDir({ prefix: "envelope-syncs-swapped-" });
+  try {
+    const out = await atomicOutput(`${dir}/out`, { force: false, syncEvery: 64 * 1024 });
+    // Something else at the temporary path (a folder writer swapped it): the syncer must refuse it.
+    await Deno.rename(out.tempPath, `${dir}/moved`);
+    await Deno.writeFile(out.tempPath, new Uint8Array(3));
+    const writer = out.stream.getWriter();
+    for (let i = 0; i < 4; i++) await writer.write(randomBytes(300_000));
+    await writer.close();
+    assert.equal(out.syncs, 0, "no sync through a descriptor of another file");
+    assert.equal((await Deno.stat(`${dir}/moved`)).size, 1_200_000, "every byte went to the file being written");
+    await out.abort();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

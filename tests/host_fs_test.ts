@@ -108,3 +108,28 @@ Deno.test("host fs: positioned reads in flight together each get their own bytes
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("host fs: the synchronous read and write of a Deno handle keep its position, and stand aside while a call is in flight", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "envelope-host-fs-sync-" });
+  try {
+    const path = join(dir, "f");
+    const w = await host.open(path, "wx", 0o600);
+    assert.equal(w.writeSync?.(new TextEncoder().encode("abcdef"), 1, 3), 3, "bcd");
+    const pending = w.write(new TextEncoder().encode("XY"), 0, 2);
+    assert.equal(w.writeSync?.(new Uint8Array(1), 0, 1), undefined, "busy: the caller writes asynchronously");
+    await pending;
+    assert.equal(w.writeSync?.(new TextEncoder().encode("z"), 0, 1), 1);
+    await w.close();
+    assert.equal(await Deno.readTextFile(path), "bcdXYz");
+    const r = await host.open(path, "r");
+    const buf = new Uint8Array(3);
+    assert.equal(r.readSync?.(buf, 0, 3, 2), 3);
+    assert.equal(new TextDecoder().decode(buf), "dXY");
+    const { bytesRead } = await r.read(buf, 0, 3, null);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, bytesRead)), "z", "the next read goes on from there");
+    assert.equal(r.readSync?.(buf, 0, 3, 6), 0, "the end of the file");
+    await r.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

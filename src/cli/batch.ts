@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { lstat, readdir, realpath, stat } from "../host/fs.ts";
+import { lstat, readdir, realpath, stat, statSync } from "../host/fs.ts";
 import { dirname, join, relative, sep } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -91,9 +91,11 @@ export function byteCounter(): { stream: TransformStream<Uint8Array, Uint8Array>
 }
 
 /**
- * Runs `work` over `items`, `jobs` at a time. Each outcome is printed as it
- * ends (`[2/9] encrypted a to a.envl`); each failure is printed with its
- * error and hint and does not stop the rest.
+ * Runs `work` over `items`, in order, `jobs` at a time; with `cost`, items
+ * weigh `cost(item)` of the `jobs` slots each (at most all of them), and one
+ * starts once enough slots are free. Each outcome is printed as it ends
+ * (`[2/9] encrypted a to a.envl`); each failure is printed with its error
+ * and hint and does not stop the rest.
  */
 export async function runAll<T>(
   items: readonly T[],
@@ -101,38 +103,52 @@ export async function runAll<T>(
   name: (t: T) => string,
   work: (t: T) => Promise<Outcome>,
   verb: string,
+  cost?: (t: T) => number,
 ): Promise<RunResult> {
-  let next = 0;
   const result: RunResult = { done: [], failed: [] };
   // Outcomes and failures are reported as they end, and listed in the JSON in input order.
   const order = new Map<unknown, number>(items.map((t, i) => [t, i]));
   const at = new Map<Outcome | Failure, number>();
   const width = String(items.length).length;
   const count = () => `[${String(result.done.length + result.failed.length).padStart(width)}/${items.length}]`;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      try {
-        const o = await work(item);
-        result.done.push(o);
-        at.set(o, order.get(item)!);
-        status(`${count()} ${verb} ${esc(o.input)} to ${esc(o.output)}`);
-      } catch (e) {
-        const f: Failure = {
-          input: name(item),
-          code: e instanceof EnvelopeError ? e.code : "UNEXPECTED",
-          message: e instanceof Error ? e.message : String(e),
-        };
-        result.failed.push(f);
-        at.set(f, order.get(item)!);
-        status(`${count()} FAILED ${esc(name(item))}`);
-        // Key hints name the flags of the command that ran, as main.ts does for a single file; the error line names
-        // its file, so a log of errors alone says which files failed.
-        reportError(naming(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"), name(item)));
-      }
+  const one = async (item: T) => {
+    try {
+      const o = await work(item);
+      result.done.push(o);
+      at.set(o, order.get(item)!);
+      status(`${count()} ${verb} ${esc(o.input)} to ${esc(o.output)}`);
+    } catch (e) {
+      const f: Failure = {
+        input: name(item),
+        code: e instanceof EnvelopeError ? e.code : "UNEXPECTED",
+        message: e instanceof Error ? e.message : String(e),
+      };
+      result.failed.push(f);
+      at.set(f, order.get(item)!);
+      status(`${count()} FAILED ${esc(name(item))}`);
+      // Key hints name the flags of the command that ran, as main.ts does for a single file; the error line names
+      // its file, so a log of errors alone says which files failed.
+      reportError(naming(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"), name(item)));
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  const slots = Math.max(1, jobs);
+  let used = 0;
+  let freed: (() => void) | undefined;
+  const running = new Set<Promise<void>>();
+  for (const item of items) {
+    const c = Math.max(1, Math.min(slots, cost ? cost(item) : 1));
+    while (used + c > slots) await new Promise<void>((resolve) => (freed = resolve));
+    used += c;
+    const run: Promise<void> = one(item).finally(() => {
+      used -= c;
+      running.delete(run);
+      const wake = freed;
+      freed = undefined;
+      wake?.();
+    });
+    running.add(run);
+  }
+  await Promise.all(running);
   result.done.sort((a, b) => at.get(a)! - at.get(b)!);
   result.failed.sort((a, b) => at.get(a)! - at.get(b)!);
   return result;
@@ -172,16 +188,47 @@ export async function runBatch(
   command: string,
   verb: string,
   planned: FileJob[],
-  options: { readonly skipExisting: boolean; readonly keyCache: boolean; readonly jobs: number },
+  options: { readonly skipExisting: boolean; readonly keyCache: boolean; readonly jobs: number | undefined },
   work: (job: FileJob, cache: DataKeyCache | undefined) => Promise<Outcome>,
 ): Promise<number> {
   const { todo, skipped } = options.skipExisting ? await withoutExisting(planned) : { todo: planned, skipped: [] };
   const cache = options.keyCache ? new DataKeyCache() : undefined;
   try {
-    const result = await runAll(todo, options.jobs, (j) => j.input, (j) => work(j, cache), verb);
+    // --jobs N: N files at once. Without it, small files share DEFAULT_SLOTS slots and a large one takes LARGE_COST.
+    const result = options.jobs !== undefined
+      ? await runAll(todo, options.jobs, (j) => j.input, (j) => work(j, cache), verb)
+      : await runAll(todo, DEFAULT_SLOTS, (j) => j.input, (j) => work(j, cache), verb, jobCost);
     return finish(command, verb, { ...result, skipped }, true);
   } finally {
     await cache?.clear();
+  }
+}
+
+/**
+ * Files at once without `--jobs`: up to this many small ones. A small file's
+ * run is mostly waiting (its open, its fsync, the folder's journal), so more
+ * of them at once keep the JavaScript thread busy and let the file system
+ * commit several fsyncs together; a large file streams through a pipeline of
+ * its own (buffers, threads), so at most four of those run at once, as with
+ * the old default of `--jobs 4`.
+ */
+export const DEFAULT_SLOTS = 16;
+/** Slots a large file takes ({@linkcode DEFAULT_SLOTS} / 4: four at once). */
+const LARGE_COST = 4;
+/** A file over this many bytes is a large one. */
+const LARGE_FILE = 1024 * 1024;
+
+/** The slots `job` takes without `--jobs`: by its input's size (what cannot be looked at counts as large). */
+function jobCost(job: FileJob): number {
+  if (job.size !== undefined) return job.size > LARGE_FILE ? LARGE_COST : 1;
+  return statSize(job.input) > LARGE_FILE ? LARGE_COST : 1;
+}
+
+function statSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return Infinity;
   }
 }
 
@@ -273,6 +320,8 @@ export interface FileJob {
   readonly output: string;
   /** The output's folder may not exist yet (a tree rebuilt under -o DIR). */
   readonly makeParent?: boolean;
+  /** The input's size when planned, if it was looked at (it weighs the job: see runBatch). */
+  readonly size?: number;
   /**
    * For an output named after a walked tree: the tree's root. Its folders
    * must be real folders under the root, and the output itself no link or
@@ -341,7 +390,7 @@ export async function planFiles(
     }
     const info = await stat(input).catch(() => undefined);
     if (!info?.isDirectory()) {
-      jobs.push({ input, output: naming.outputOf(input) });
+      jobs.push({ input, output: naming.outputOf(input), size: info?.isFile() ? info.size : undefined });
       continue;
     }
     if (!recursive) {

@@ -134,7 +134,9 @@ Options:
                         files already ending in the suffix), beside it or under -o
   -a, --armor           write text (base64 between BEGIN/END lines), not binary
   --suffix S            the suffix of outputs (default ${SUFFIX})
-  --jobs N              files at once with several inputs or -r (default 4)
+  --jobs N              files at once with several inputs or -r (default: up to
+                        16 files of at most 1 MiB, 4 larger ones; 4 transfers
+                        with s3:// or oss://)
   --no-key-cache        a fresh data key for every file (default: one data key
                         serves a run's files for up to 5 minutes and 1,000 files;
                         each file still has its own salt and payload key)
@@ -217,7 +219,9 @@ ${TRUST}
                         still written; exit 1 if any failed
   -a, --armor           require armored input (it is recognised without -a)
   --suffix S            the suffix outputs drop (default ${SUFFIX})
-  --jobs N              files at once with several inputs or -r (default 4)
+  --jobs N              files at once with several inputs or -r (default: up to
+                        16 files of at most 1 MiB, 4 larger ones; 4 transfers
+                        with s3:// or oss://)
   --no-key-cache        unwrap every file's data key anew (default: a run reuses
                         a data key it unwrapped, for files wrapped under it)
   --skip-existing       with several inputs or -r: leave a file alone when its

@@ -43,7 +43,23 @@ export interface FileHandle {
   write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   stat(): Promise<FileStats>;
   sync(): Promise<void>;
+  /** `fdatasync(2)`: the data and the size, not the other metadata. */
+  datasync(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Deno only: {@linkcode FileHandle.write} on the JavaScript thread, for the
+   * few calls on a regular file that cannot wait on anything but the page
+   * cache (the one write of a small file). Undefined while another call on the
+   * handle is in flight: then the caller uses `write`.
+   */
+  readonly writeSync?: (buffer: Uint8Array, offset: number, length: number) => number | undefined;
+  /** Deno only: {@linkcode FileHandle.read} on the JavaScript thread, likewise (a small regular file, or its end). */
+  readonly readSync?: (
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number | null,
+  ) => number | undefined;
 }
 
 /** How a file is opened: to read, or to write a new file (fails if anything is there). */
@@ -75,10 +91,14 @@ interface DenoFileInfo {
 
 interface DenoFsFile {
   read(p: Uint8Array): Promise<number | null>;
+  readSync(p: Uint8Array): number | null;
   write(p: Uint8Array): Promise<number>;
+  writeSync(p: Uint8Array): number;
   seek(offset: number, whence: number): Promise<number>;
+  seekSync(offset: number, whence: number): number;
   statSync(): DenoFileInfo;
   sync(): Promise<void>;
+  syncData(): Promise<void>;
   close(): void;
 }
 
@@ -151,12 +171,29 @@ function denoStats(i: DenoFileInfo): FileStats {
 function denoHandle(file: DenoFsFile): FileHandle {
   let at = 0;
   let queue: Promise<unknown> = Promise.resolve();
+  // Calls queued or running: the synchronous calls run only when there are none, so they never move the
+  // position under one of them.
+  let busy = 0;
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
-    const run = queue.then(op, op);
+    busy++;
+    const run = queue.then(op, op).finally(() => busy--);
     queue = run.catch(() => {});
     return run;
   };
   return {
+    writeSync(buffer, offset, length) {
+      if (busy > 0) return undefined;
+      const n = file.writeSync(buffer.subarray(offset, offset + length));
+      at += n;
+      return n;
+    },
+    readSync(buffer, offset, length, position) {
+      if (busy > 0) return undefined;
+      if (position !== null && position !== at) at = file.seekSync(position, 0);
+      const n = file.readSync(buffer.subarray(offset, offset + length)) ?? 0;
+      at += n;
+      return n;
+    },
     read: (buffer, offset, length, position) =>
       serial(async () => {
         if (position !== null && position !== at) at = await file.seek(position, 0);
@@ -175,6 +212,7 @@ function denoHandle(file: DenoFsFile): FileHandle {
       return Promise.resolve(denoStats(file.statSync()));
     },
     sync: () => serial(() => file.sync()),
+    datasync: () => serial(() => file.syncData()),
     close: () => serial(() => Promise.resolve(file.close())),
   };
 }
@@ -209,12 +247,26 @@ export async function open(path: string, how: OpenMode, mode = 0o666): Promise<F
  * stay asynchronous.
  */
 export async function lstat(path: string): Promise<FileStats> {
-  return deno ? denoStats(deno.lstatSync(path)) : await nodeFs().lstat(path);
+  if (!deno) return await nodeFs().lstat(path);
+  // Nothing there (ENOENT) is the usual answer for a new output, once per file of a batch; its error is only ever
+  // read for its code, so it is made without capturing a stack trace.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return denoStats(deno.lstatSync(path));
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** What is at `path`, following links. */
 export async function stat(path: string): Promise<FileStats> {
   return deno ? denoStats(deno.statSync(path)) : await nodeFs().stat(path);
+}
+
+/** {@linkcode stat} without waiting (a file's size, to weigh a batch job). */
+export function statSync(path: string): FileStats {
+  return deno ? denoStats(deno.statSync(path)) : nodeFsSync().statSync(path);
 }
 
 /** True when `path` names something (following links), without waiting. */
@@ -363,4 +415,41 @@ export async function openFileNoWait(path: string): Promise<FileHandle> {
     if (round >= 16) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return denoHandle(await opening);
+}
+
+/** Flushes a file that is being written, beside its writes (see {@linkcode dataSyncer}). */
+export interface DataSyncer {
+  /** `fdatasync(2)` of the file, without waiting for the writes in flight or queued. */
+  datasync(): Promise<void>;
+  /** Lets go of what the syncer opened (never the writer's handle). */
+  close(): Promise<void>;
+}
+
+/**
+ * Something that flushes the file `fh` (open for writing at `path`, a regular
+ * file this process created) while writes to `fh` go on, so that a large
+ * output reaches the disk as it is made rather than all at the final fsync.
+ *
+ * On Node that is `fh` itself: its `datasync()` runs on libuv's pool beside
+ * the writes. Deno runs one operation at a time per open file (and so does
+ * {@linkcode denoHandle}), so a sync on `fh` would hold up the writes queued
+ * behind it; here the syncer is a second descriptor of the same file, opened
+ * read only (Linux syncs through any descriptor of the inode), with
+ * {@linkcode openFileNoWait} so that a FIFO swapped in at the path cannot
+ * make it wait, and refused (`ESTALE`) unless `fstat` shows the very file
+ * `fh` writes.
+ */
+export async function dataSyncer(fh: FileHandle, path: string): Promise<DataSyncer> {
+  if (!deno) return { datasync: () => fh.datasync(), close: () => Promise.resolve() };
+  const other = await openFileNoWait(path);
+  try {
+    const [a, b] = [await fh.stat(), await other.stat()];
+    if (!b.isFile() || a.dev !== b.dev || a.ino !== b.ino) {
+      throw Object.assign(new Error("the file at the path is not the one being written"), { code: "ESTALE" });
+    }
+  } catch (e) {
+    await other.close().catch(() => {});
+    throw e;
+  }
+  return { datasync: () => other.datasync(), close: () => other.close() };
 }

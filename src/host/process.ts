@@ -40,17 +40,25 @@ export function cwd(): string {
   return deno ? deno.cwd() : node().cwd();
 }
 
+/** The umask, once read (nothing in the process sets it). */
+let mask: number | undefined;
+
 /**
  * The process's umask; 0o077 where it cannot be read (Deno without
  * `--allow-sys`), so an output is then made readable by its owner only,
- * never more than the user's own umask would allow.
+ * never more than the user's own umask would allow. Read once per process:
+ * reading it is two `umask(2)` calls (set and set back), which a batch of
+ * small files made for every file.
  */
 export function umask(): number {
-  try {
-    return deno ? deno.umask() : node().umask();
-  } catch {
-    return 0o077;
+  if (mask === undefined) {
+    try {
+      mask = deno ? deno.umask() : node().umask();
+    } catch {
+      mask = 0o077;
+    }
   }
+  return mask;
 }
 
 /** The user id, where the system has one. */

@@ -185,7 +185,12 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       "decrypt",
       "decrypted",
       jobs,
-      { skipExisting: Boolean(flags["skip-existing"]), keyCache: !flags["no-key-cache"], jobs: jobCount },
+      {
+        skipExisting: Boolean(flags["skip-existing"]),
+        keyCache: !flags["no-key-cache"],
+        // Without --jobs the batch weighs files by size (batch.ts DEFAULT_SLOTS).
+        jobs: flags.jobs === undefined ? undefined : jobCount,
+      },
       async (j, cache) => {
         if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
         if (j.root !== undefined) await checkTreeOutput(j.output, j.root);

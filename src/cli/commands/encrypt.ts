@@ -189,7 +189,12 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       "encrypt",
       "encrypted",
       jobs,
-      { skipExisting: Boolean(flags["skip-existing"]), keyCache: !flags["no-key-cache"], jobs: jobCount },
+      {
+        skipExisting: Boolean(flags["skip-existing"]),
+        keyCache: !flags["no-key-cache"],
+        // Without --jobs the batch weighs files by size (batch.ts DEFAULT_SLOTS).
+        jobs: flags.jobs === undefined ? undefined : jobCount,
+      },
       (j, cache) => encryptOne({ ...common, ...j, keys, cache }),
     );
   }
