@@ -8,6 +8,7 @@
 import type { LinkPolicy, ZipDirectoryOptions } from "../archive/zip.ts";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
+import { cores } from "../host/process.ts";
 import { detail, note, warn } from "./output.ts";
 
 /**
@@ -68,8 +69,7 @@ export function skipReporter(): (message: string) => void {
  * {@linkcode MAX_ZIP_WORKERS}; 1: all on the main thread.
  */
 export function zipWorkers(parallelism: number | undefined): number {
-  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  const threads = parallelism ?? Math.max(1, Math.floor(cores ?? 1));
+  const threads = parallelism ?? cores();
   return Math.min(MAX_ZIP_WORKERS, threads - 1);
 }
 
