@@ -64,8 +64,9 @@ export const ENTRIES = [
   "src/web/app.ts",
   "src/archive/mod.ts",
   "src/crypto/mod.ts",
-  // a worker's module, loaded by URL (crypto/worker_pool.ts), not imported
+  // workers' modules, loaded by URL (crypto/worker_pool.ts, archive/zip_workers.ts), not imported
   "src/crypto/chunk_worker.ts",
+  "src/archive/zip_worker.ts",
 ];
 
 /** One import between two files of the repository. */

@@ -9,6 +9,11 @@
  * files: a file of up to 1 MiB is read and deflated whole, a larger one in
  * 1 MiB pieces as they are written (zip_entry_data.ts).
  *
+ * With the `workers` option, small files are read and deflated, and large
+ * files' pieces deflated, on worker threads (zip_workers.ts): this thread
+ * then only walks the tree and writes the records, and the bytes are the
+ * same (tests/archive_zip_workers_test.ts).
+ *
  * Deflate is native zlib (`node:zlib`). A file that deflate does not make
  * smaller is stored (method 0) instead: for a file up to 1 MiB the two
  * sizes are compared; for a larger file, its first 1 MiB decides (random,
@@ -61,6 +66,7 @@ import {
   prepareFile,
   ZIP32_LIMIT,
 } from "./zip_entry_data.ts";
+import { ZipWorkers } from "./zip_workers.ts";
 import { centralHeader, dataDescriptor, endRecord, type EntryRecord, localHeader } from "./zip_records.ts";
 
 export type { LinkPolicy } from "./zip_walk.ts";
@@ -96,6 +102,13 @@ export interface ZipDirectoryOptions {
   exclude?: string[];
   /** Deflate to use instead of zlib on this thread (a pool of workers, say); same output bytes. */
   deflate?: Deflate;
+  /**
+   * Deflate on this many worker threads (zip_workers.ts) instead of this
+   * one: the same bytes, several files compressed at once. Default 0: on
+   * this thread. Where workers cannot start, on this thread. Ignored when
+   * `deflate` is given.
+   */
+  workers?: number;
 }
 
 /** Options for {@linkcode zipSingleFile}. */
@@ -121,8 +134,13 @@ function zipEntries(
   entries: () => AsyncIterator<Entry>,
   level: Level,
   times: boolean,
-  deflate: Deflate,
+  deflateGiven: Deflate | undefined,
+  workers = 0,
 ): ReadableStream<Uint8Array> {
+  // Started with the stream, so that they load while the caller sets up; they end when idle if it is never read.
+  const starting = deflateGiven === undefined && workers > 0 ? ZipWorkers.start(workers) : undefined;
+  let pool: ZipWorkers | null = null;
+  let deflate: Deflate = deflateGiven ?? deflateHere;
   let iterator: AsyncIterator<Entry> | undefined;
   let walked = false;
   let count = 0;
@@ -146,11 +164,15 @@ function zipEntries(
     if (e.kind === "link") {
       return Promise.resolve(preparedBytes(e.name, new TextEncoder().encode(e.target), ATTR_LINK, mtime));
     }
-    return prepareFile(e.name, e.path, e.exec ? ATTR_EXEC : ATTR_FILE, mtime, level, deflate);
+    return prepareFile(e.name, e.path, e.exec ? ATTR_EXEC : ATTR_FILE, mtime, level, deflate, pool?.readWhole);
   };
 
   /** Starts preparing entries until the window is full or the walk ended. */
   const fill = async () => {
+    if (iterator === undefined && starting !== undefined) {
+      pool = await starting;
+      if (pool) deflate = pool.deflate;
+    }
     iterator ??= entries();
     while (!walked && ahead.length < AHEAD) {
       const next = await iterator.next();
@@ -178,6 +200,7 @@ function zipEntries(
     await c?.pieces?.return(undefined).catch(() => {});
     for (const p of ahead.splice(0)) await (await p.catch(() => undefined))?.close();
     await iterator?.return?.(undefined);
+    (pool ?? await starting)?.close();
   };
 
   return new ReadableStream<Uint8Array>({
@@ -204,6 +227,7 @@ function zipEntries(
           all.set(endRecord(central.length, size, start), size);
           emit(controller, all);
           controller.close();
+          pool?.close();
           return;
         }
         const e = await p;
@@ -293,7 +317,8 @@ export function zipDirectory(dir: string, options: ZipDirectoryOptions = {}): Re
     },
     level,
     options.times === true,
-    options.deflate ?? deflateHere,
+    options.deflate,
+    options.workers,
   );
 }
 

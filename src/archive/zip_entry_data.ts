@@ -11,7 +11,7 @@
  * @module
  */
 import { type FileHandle, open } from "node:fs/promises";
-import { constants as fsConstants } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
 import { constants as zlibConstants, deflateRawSync } from "node:zlib";
 import { EnvelopeError } from "../errors.ts";
 import { crc32, type EntryRecord, FLAG_DESCRIPTOR } from "./zip_records.ts";
@@ -33,11 +33,121 @@ export type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
  */
 export type Deflate = (data: Uint8Array, level: Level, final: boolean) => Promise<Uint8Array>;
 
+/**
+ * Reads a file of up to {@linkcode WHOLE} bytes and deflates it, off the
+ * main thread (a zip worker calls it; zip_workers.ts): the same choices, and
+ * so the same bytes, as {@linkcode prepareFile} on a small file. A larger
+ * file, or one that grew while it was read, is left for `prepareFile` to
+ * read in pieces.
+ */
+export type ReadWhole = (path: string, level: Level) => Promise<WholeRead>;
+
+/** What {@linkcode readWholeSync} found. */
+export type WholeRead =
+  /** The entry's data (`out`: deflated when `method` is 8, else the file), its CRC and size. */
+  | {
+    readonly kind: "whole";
+    readonly crc: number;
+    readonly method: 0 | 8;
+    readonly out: Uint8Array;
+    readonly usize: number;
+  }
+  /** More than WHOLE bytes, or grown while read: to be read in pieces. */
+  | { readonly kind: "large" }
+  /** Not a regular file when opened (swapped since the listing). */
+  | { readonly kind: "not-file" }
+  /** The open (`stage` "open") or a stat or read failed, with the error's code and message. */
+  | { readonly kind: "failed"; readonly stage: "open" | "read"; readonly code?: string; readonly message: string };
+
+/**
+ * No following: a file swapped for a link after the listing is not read through it. Non-blocking: one swapped for
+ * a FIFO does not hang the open waiting for a writer (it is refused after the open's stat); reads of a regular file
+ * are not affected by the flag.
+ */
+const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+
+function readFailed(stage: "open" | "read", err: unknown): WholeRead {
+  const e = err as { code?: unknown; message?: unknown };
+  return {
+    kind: "failed",
+    stage,
+    code: typeof e?.code === "string" ? e.code : undefined,
+    message: typeof e?.message === "string" ? e.message : String(err),
+  };
+}
+
+/**
+ * The blocking body of a {@linkcode ReadWhole}, for a worker thread: one
+ * open (same flags as {@linkcode prepareFile}), one fstat, reads into a
+ * buffer of the file's size plus one byte (`scratch` when it is large
+ * enough: a worker reuses one for every file, so its reads leave no garbage),
+ * the CRC, then deflate or store.
+ */
+export function readWholeSync(path: string, level: Level, scratch?: Uint8Array): WholeRead {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (err) {
+    return readFailed("open", err);
+  }
+  let data: Uint8Array;
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { kind: "not-file" };
+    if (st.size > WHOLE) return { kind: "large" };
+    // One byte more than expected tells a file that grew since it was listed.
+    const buf = scratch !== undefined && scratch.length > st.size
+      ? scratch.subarray(0, st.size + 1)
+      : new Uint8Array(st.size + 1);
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got > st.size) return { kind: "large" };
+    data = buf.subarray(0, got);
+  } catch (err) {
+    return readFailed("read", err);
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // a close of a file only read cannot lose data
+    }
+  }
+  const crc = crc32(0, data);
+  if (tryDeflate(data, level)) {
+    const z = deflateSync(data, level, true);
+    if (keepDeflated(z, data, level)) return { kind: "whole", crc, method: 8, out: z, usize: data.length };
+  }
+  // Stored: the bytes leave the scratch buffer, which the next file reuses.
+  return {
+    kind: "whole",
+    crc,
+    method: 0,
+    out: data.buffer === scratch?.buffer ? data.slice() : data,
+    usize: data.length,
+  };
+}
+
+/** Whether a file read whole is worth deflating: not when it looks incompressible; always at level 0. */
+function tryDeflate(data: Uint8Array, level: Level): boolean {
+  return (data.length > 0 && !looksIncompressible(data)) || level === 0;
+}
+
+/** Whether a file read whole keeps its deflated bytes: when smaller; always at level 0 (stored blocks). */
+function keepDeflated(z: Uint8Array, data: Uint8Array, level: Level): boolean {
+  return z.length < data.length || level === 0;
+}
+
+/** Native zlib's raw deflate of `data` on this thread, as {@linkcode Deflate} describes it. */
+export function deflateSync(data: Uint8Array, level: Level, final: boolean): Uint8Array {
+  return deflateRawSync(data, { level, finishFlush: final ? zlibConstants.Z_FINISH : zlibConstants.Z_SYNC_FLUSH });
+}
+
 /** {@linkcode Deflate} on this thread, with native zlib. */
-export const deflateHere: Deflate = (data, level, final) =>
-  Promise.resolve(
-    deflateRawSync(data, { level, finishFlush: final ? zlibConstants.Z_FINISH : zlibConstants.Z_SYNC_FLUSH }),
-  );
+export const deflateHere: Deflate = (data, level, final) => Promise.resolve(deflateSync(data, level, final));
 
 /** Bits 1-2 of the general-purpose flag for a deflate level (APPNOTE 4.4.4). */
 export function levelFlag(level: Level): number {
@@ -121,6 +231,14 @@ export async function readFull(fh: FileHandle, buf: Uint8Array): Promise<number>
   return got;
 }
 
+function notRegular(path: string): EnvelopeError {
+  return new EnvelopeError(
+    "IO_FAILED",
+    `Reading ${path} failed: it stopped being a regular file after the folder was listed`,
+    { hint: "the folder changed while it was encrypted; run again when nothing else is writing to it" },
+  );
+}
+
 function tooBig(name: string): EnvelopeError {
   return new EnvelopeError(
     "LIMIT_EXCEEDED",
@@ -144,13 +262,21 @@ export async function prepareFile(
   mtime: number | undefined,
   level: Level,
   deflate: Deflate,
+  readWhole?: ReadWhole,
 ): Promise<Prepared> {
+  if (readWhole !== undefined) {
+    const r = await readWhole(path, level);
+    if (r.kind === "whole") return wholeEntry(name, r.crc, r.method, r.out, r.usize, attrs, mtime, level);
+    if (r.kind === "not-file") throw notRegular(path);
+    if (r.kind === "failed") {
+      const cause = Object.assign(new Error(r.message), r.code === undefined ? {} : { code: r.code });
+      throw ioError(r.stage === "open" ? `Reading ${path}` : `Reading ${name}`, cause);
+    }
+    // "large": read here, in pieces
+  }
   let fh: FileHandle;
   try {
-    // No following: a file swapped for a link after the listing is not read through it. Non-blocking: one swapped
-    // for a FIFO does not hang the open waiting for a writer (it is refused just below); reads of a regular file
-    // are not affected by the flag.
-    fh = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0));
+    fh = await open(path, OPEN_FLAGS);
   } catch (err) {
     throw ioError(`Reading ${path}`, err);
   }
@@ -158,15 +284,7 @@ export async function prepareFile(
   let n: number;
   try {
     const st = await fh.stat();
-    if (!st.isFile()) {
-      throw new EnvelopeError(
-        "IO_FAILED",
-        `Reading ${path} failed: it stopped being a regular file after the folder was listed`,
-        {
-          hint: "the folder changed while it was encrypted; run again when nothing else is writing to it",
-        },
-      );
-    }
+    if (!st.isFile()) throw notRegular(path);
     const size = st.size;
     // One byte more than expected tells a file that grew since it was listed.
     first = new Uint8Array(size <= WHOLE ? size + 1 : PIECE);
@@ -192,22 +310,31 @@ async function whole(
   deflate: Deflate,
 ): Promise<Prepared> {
   const crc = crc32(0, data);
-  let out = data;
-  let method: 0 | 8 = 0;
-  if ((data.length > 0 && !looksIncompressible(data)) || level === 0) {
+  if (tryDeflate(data, level)) {
     const z = await deflate(data, level, true);
-    if (z.length < data.length || level === 0) {
-      out = z;
-      method = 8;
-    }
+    if (keepDeflated(z, data, level)) return wholeEntry(name, crc, 8, z, data.length, attrs, mtime, level);
   }
+  return wholeEntry(name, crc, 0, data, data.length, attrs, mtime, level);
+}
+
+/** An entry whose data is complete: a local header with the CRC and sizes, then `out`. */
+function wholeEntry(
+  name: string,
+  crc: number,
+  method: 0 | 8,
+  out: Uint8Array,
+  usize: number,
+  attrs: number,
+  mtime: number | undefined,
+  level: Level,
+): Prepared {
   const record: EntryRecord = {
     nameBytes: utf8.encode(name),
     method,
     flag: method === 8 ? levelFlag(level) : 0,
     crc,
     csize: out.length,
-    usize: data.length,
+    usize,
     attrs,
     mtime,
     offset: 0,

@@ -6,7 +6,10 @@
  *
  * @module
  */
-import { lstat, readdir, readlink, realpath, stat } from "node:fs/promises";
+import { readdir, readlink, realpath } from "node:fs/promises";
+// The metadata calls of every entry: host/fs.ts makes them Deno's own synchronous calls under Deno (no Node Stats
+// object to build, no hand-off to a thread and back), node:fs/promises on Node.
+import { lstat, stat } from "../host/fs.ts";
 import { join, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 

@@ -16,6 +16,7 @@ import { checkDir, checkWritable, openInput, writeOutput } from "./files.ts";
 import type { Peeked } from "../io/header_peek.ts";
 import { classify, providerFor } from "./keyspec.ts";
 import { progress, warn } from "./output.ts";
+import { DIR_COLLECT_CALLS } from "./gc.ts";
 import { byteCounter, type Outcome } from "./batch.ts";
 import { type DecryptRequest, defaultOutputName, deliver } from "./deliver.ts";
 import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "../compat/aliyun_gcm.ts";
@@ -34,6 +35,8 @@ export interface CompatEncryptOptions {
   force: boolean;
   /** `--symlinks` for -d. */
   links?: LinkPolicy;
+  /** `--parallelism`: with -d, the zip's threads (dir_options.ts zipWorkers). */
+  parallelism?: number;
 }
 
 function onlyKey(specs: readonly string[], kind: "aws-kms" | "aliyun-kms", format: string, example: string): string {
@@ -89,7 +92,10 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<Outcome> {
   let zipped: ReadableStream<Uint8Array>;
   if (opts.dir !== undefined) {
     await checkDir(opts.dir);
-    zipped = zipDirectory(opts.dir, { ...dirZipOptions(opts.links ?? "follow"), layout: "make_archive" });
+    zipped = zipDirectory(opts.dir, {
+      ...dirZipOptions(opts.links ?? "follow", opts.parallelism),
+      layout: "make_archive",
+    });
   } else {
     zipped = zipSingleFile(opts.input!, basename(opts.input!), { level: DIR_LEVEL, times: true });
   }
@@ -107,7 +113,7 @@ async function encryptNitro(opts: CompatEncryptOptions): Promise<Outcome> {
       require32(raw.plaintext, `AWS KMS GenerateDataKey with key ${keyId}`);
       // progress() also paces garbage collection, which keeps a long stream's dead buffers from piling up.
       file = await sealNitroStream(
-        zipped.pipeThrough(progress("encrypting", undefined)),
+        zipped.pipeThrough(progress("encrypting", undefined, opts.dir !== undefined ? DIR_COLLECT_CALLS : 0)),
         raw.plaintext,
         raw.ciphertextBlob,
       );
@@ -150,7 +156,7 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<Outcome> {
   let size: number | undefined;
   if (opts.dir !== undefined) {
     await checkDir(opts.dir);
-    source = zipDirectory(opts.dir, dirZipOptions(opts.links ?? "follow"));
+    source = zipDirectory(opts.dir, dirZipOptions(opts.links ?? "follow", opts.parallelism));
   } else {
     const inp = await openInput(input!);
     source = inp.stream;
@@ -187,7 +193,9 @@ async function encryptAliyun(opts: CompatEncryptOptions): Promise<Outcome> {
   const read = byteCounter();
   const written = byteCounter();
   await writeOutput(
-    source.pipeThrough(read.stream).pipeThrough(progress("encrypting", size)).pipeThrough(transform).pipeThrough(
+    source.pipeThrough(read.stream).pipeThrough(
+      progress("encrypting", size, opts.dir !== undefined ? DIR_COLLECT_CALLS : 0),
+    ).pipeThrough(transform).pipeThrough(
       written.stream,
     ),
     output,

@@ -8,6 +8,7 @@
 import type { LinkPolicy, ZipDirectoryOptions } from "../archive/zip.ts";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
+import { cores } from "../host/process.ts";
 import { detail, note, warn } from "./output.ts";
 
 /**
@@ -61,7 +62,28 @@ export function skipReporter(): (message: string) => void {
   };
 }
 
-/** How `-d` zips a folder: level {@linkcode DIR_LEVEL}, times kept, links as asked, skips reported. */
-export function dirZipOptions(links: LinkPolicy): ZipDirectoryOptions {
-  return { level: DIR_LEVEL, times: true, links, onWarning: skipReporter() };
+/**
+ * Zip workers for `--parallelism` (undefined: the number of cores), which
+ * counts the main thread: N-1 workers read and deflate small files and
+ * deflate large ones in pieces (archive/zip_workers.ts), at most
+ * {@linkcode MAX_ZIP_WORKERS}; 1: all on the main thread.
+ */
+export function zipWorkers(parallelism: number | undefined): number {
+  const threads = parallelism ?? cores();
+  return Math.min(MAX_ZIP_WORKERS, threads - 1);
+}
+
+/**
+ * Zip workers at most: the zip writer has `AHEAD` (8) entries in
+ * flight, so more than 4 workers would each have fewer than 2 files queued,
+ * and each costs its own heap.
+ */
+export const MAX_ZIP_WORKERS = 4;
+
+/**
+ * How `-d` zips a folder: level {@linkcode DIR_LEVEL}, times kept, links as asked, skips reported, on
+ * {@linkcode zipWorkers} workers.
+ */
+export function dirZipOptions(links: LinkPolicy, parallelism?: number): ZipDirectoryOptions {
+  return { level: DIR_LEVEL, times: true, links, onWarning: skipReporter(), workers: zipWorkers(parallelism) };
 }

@@ -41,6 +41,19 @@ function loadCollector(): Promise<Gc | null> {
 export const COLLECT_EVERY = 32 * 1024 * 1024;
 
 /**
+ * Chunks between full collections for a folder's zip (`encrypt -d`, one
+ * chunk or more per file). Its zip workers (archive/zip_workers.ts) leave
+ * this thread few objects of its own per file, so V8 collects here rarely and
+ * the dead buffers and Fernet's strings pile up: peak RSS grew with the
+ * number of files (6,000 files of 8 KiB: 132 MiB for `encrypt -d`, 169 MiB
+ * with `--format nitro`; 103 and 118 MiB with a collection every 1,000
+ * chunks, whose cost was within the noise of a 10,000-file run; measured by
+ * hand with tests/support/peak_rss.ts, 2026-12-07). tests/cli_dir_memory_test.ts
+ * bounds it.
+ */
+export const DIR_COLLECT_CALLS = 1000;
+
+/**
  * A byte counter that asks V8 for a full collection every
  * {@linkcode COLLECT_EVERY} bytes. `expected` is the size of the data when
  * known: below {@linkcode COLLECT_EVERY} nothing is loaded and the counter

@@ -304,14 +304,19 @@ export function progressLine(label: string, done: number, total: number | undefi
  * at least {@linkcode BAR_THRESHOLD} (an input of unknown size shows once
  * that much has passed). `total` is what the bar counts to: plaintext
  * bytes for both encrypt and decrypt. It also paces garbage collection on
- * long files (gc.ts).
+ * long files (gc.ts), and every `collectEveryCalls` chunks if given (a
+ * folder's zip, gc.ts DIR_COLLECT_CALLS).
  */
-export function progress(label: string, total: number | undefined): TransformStream<Uint8Array, Uint8Array> {
+export function progress(
+  label: string,
+  total: number | undefined,
+  collectEveryCalls = 0,
+): TransformStream<Uint8Array, Uint8Array> {
   let done = 0;
   let last = 0;
   let drawn = false;
   let width = 0;
-  const pace = gcPacer(total);
+  const pace = gcPacer(total, collectEveryCalls);
   const started = Date.now();
   const show = term.errIsTty && !verbosity.quiet && !verbosity.json &&
     (total === undefined || total >= BAR_THRESHOLD);

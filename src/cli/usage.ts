@@ -152,7 +152,9 @@ Options:
                         that readers holding only a data key cannot forge it
   --parallelism N       threads at work, the main one included: N-1 workers
                         seal chunks (default: the number of cores; 1: all on
-                        the main thread; inputs up to 4 MiB always use one)
+                        the main thread; inputs up to 4 MiB always use one);
+                        with -d, N-1 workers (at most 4) read and deflate the
+                        files instead, and chunks are sealed on the main thread
   --force               replace OUTPUT if it exists
   -h, --help            this text
 

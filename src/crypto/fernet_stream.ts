@@ -89,6 +89,17 @@ function hmacOf(key: Uint8Array): Hmac {
   }
 }
 
+/** `first` then each of `rest` (`restBytes` in all), in one new array (or `first` itself when `rest` is empty). */
+function joinAll(first: Uint8Array, rest: readonly Uint8Array[], restBytes: number): Uint8Array {
+  if (restBytes === 0) return first;
+  if (first.length === 0 && rest.length === 1) return rest[0];
+  const out = new Uint8Array(first.length + restBytes);
+  out.set(first);
+  let o = first.length;
+  for (const r of rest) out.set(r, o), o += r.length;
+  return out;
+}
+
 function join(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length === 0) return b;
   if (b.length === 0) return a;
@@ -267,6 +278,10 @@ export async function encryptFernetStream(
   hmac.update(header);
   const ascii = new TextEncoder();
   let pending: Uint8Array = new Uint8Array(0);
+  // Chunks held until RUN bytes are in, then joined once: joining each small chunk onto the pending bytes copied
+  // them again every time (a folder's zip arrives as one chunk per file: at 8 KiB files, 16 times the data).
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
   // Raw token bytes not yet base64-encoded (fewer than 3 after each emit).
   let raw: Uint8Array = header;
   const emit = (bytes: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>, final: boolean) => {
@@ -277,8 +292,12 @@ export async function encryptFernetStream(
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
-      pending = join(pending, chunk);
-      if (pending.length < RUN) return;
+      held.push(chunk);
+      heldBytes += chunk.length;
+      if (pending.length + heldBytes < RUN) return;
+      pending = joinAll(pending, held, heldBytes);
+      held = [];
+      heldBytes = 0;
       const whole = pending.length - (pending.length % BLOCK);
       const run = pending.subarray(0, whole);
       const padded = new Uint8Array(await s.encrypt({ name: "AES-CBC", iv: iv as Bytes }, enc, run as Bytes));
@@ -289,6 +308,7 @@ export async function encryptFernetStream(
       emit(ct, controller, false);
     },
     async flush(controller) {
+      pending = joinAll(pending, held, heldBytes);
       const ct = new Uint8Array(await s.encrypt({ name: "AES-CBC", iv: iv as Bytes }, enc, pending as Bytes));
       hmac.update(ct);
       emit(join(ct, new Uint8Array(hmac.digest())), controller, true);

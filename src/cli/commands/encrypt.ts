@@ -32,6 +32,7 @@ import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { detail, guardTerminal, note, progress, say } from "../output.ts";
+import { DIR_COLLECT_CALLS } from "../gc.ts";
 import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { USAGE } from "../usage.ts";
 import { importLater } from "../../import_later.ts";
@@ -108,6 +109,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       context,
       force,
       links,
+      parallelism,
     });
     return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
   }
@@ -260,7 +262,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
       import.meta.url,
       "../../archive/zip.ts",
     );
-    source = zipDirectory(job.dir, dirZipOptions(job.links ?? zipLinks(undefined)));
+    source = zipDirectory(job.dir, dirZipOptions(job.links ?? zipLinks(undefined), job.parallelism));
   } else {
     const inp = await openInput(job.input);
     source = inp.stream;
@@ -283,7 +285,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
   const started = performance.now();
   const sealed = source
     .pipeThrough(read.stream)
-    .pipeThrough(progress("encrypting", size))
+    .pipeThrough(progress("encrypting", size, job.dir !== undefined ? DIR_COLLECT_CALLS : 0))
     .pipeThrough(
       encryptStream({
         keys,
@@ -292,7 +294,9 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
         plaintextLength: size,
         sign: job.sign,
         cache: size === undefined ? undefined : job.cache,
-        parallelism: job.parallelism,
+        // With -d, the threads go to the zip (dir_options.ts zipWorkers), which leaves this one mostly idle: the
+        // chunks are sealed here, and a chunk worker's heap and messages are saved.
+        parallelism: job.dir !== undefined ? 1 : job.parallelism,
       }),
     );
   const text = job.armor ? sealed.pipeThrough(armorStream()) : sealed;
