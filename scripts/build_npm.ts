@@ -4,8 +4,9 @@
  * `deno task build:npm`).
  *
  * 1. Reads `deno.json` (name, version, license, the npm versions in "imports").
- * 2. Stages `mod.ts` and `src/**\/*.ts` (no tests, no `src/web/`), dropping
- *    `mod.ts`'s `import.meta.main` block (Deno's CLI entry); Node gets
+ * 2. Stages `mod.ts` and `src/**\/*.ts` (no tests, no `src/web/`, not
+ *    `src/cli/bin.ts`), dropping `mod.ts`'s `import.meta.main` block (Deno's
+ *    CLI entries); Node gets
  *    `bin/envelope.js` instead (from `scripts/npm/envelope.js`). Every import
  *    specifier is checked: relative `.ts` paths, `node:` builtins, and bare
  *    names that deno.json maps to `npm:` (these become dependencies, pinned
@@ -77,6 +78,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The command's entry under Deno (`if (import.meta.main)`), which the package leaves out. */
+const DENO_ONLY_ENTRY = "src/cli/bin.ts";
+
 /** Source files to compile, relative to ROOT with "/" separators, sorted. */
 async function sourceFiles(): Promise<string[]> {
   const files = ["mod.ts"];
@@ -88,6 +92,8 @@ async function sourceFiles(): Promise<string[]> {
         await walk(rel);
       } else if (e.isFile && e.name.endsWith(".ts") && !e.name.endsWith(".d.ts")) {
         if (/(_test|\.test)\.ts$/.test(e.name)) continue;
+        // Deno's command entry (the ./cli export); Node's is bin/envelope.js, from scripts/npm/envelope.js.
+        if (rel === DENO_ONLY_ENTRY) continue;
         files.push(rel);
       }
     }
