@@ -1,16 +1,27 @@
 /**
  * Keeping the CLI's memory flat on long files. Every chunk allocates fresh
- * buffers (read, chunk, sealed), and V8 lets tens of MiB of dead
- * ArrayBuffers pile up before it collects them; on a 1 GiB file that alone
- * puts peak RSS over the 128 MiB we promise (measured: about 140 MB for a
- * 1 GiB file). The CLI (never the library) asks V8 for a minor collection
- * (a scavenge of the young generation, where the dead buffers' wrappers are)
- * every 32 MiB of data. A full collection held memory as well (about 109 MB)
- * but cost about 20 ms each, some 0.6 s of the JavaScript thread per GiB;
- * the minor one held 1 GiB encrypt and decrypt at 107 to 125 MiB with about
- * 10% less CPU (measured by hand with /usr/bin/time on this machine,
- * 2026-12-07, not by a repository script). `node:v8`'s setFlagsFromString
- * works on Node and on Deno; where it does not, nothing changes but memory.
+ * buffers (read, chunk, sealed: WebCrypto returns a new ArrayBuffer for each
+ * call), and V8 lets tens of MiB of dead ArrayBuffers pile up before it
+ * collects them; on a 1 GiB file that alone puts peak RSS over the 128 MiB we
+ * promise (about 150 MB for an encrypt, 130 for a decrypt). The CLI (never
+ * the library) asks V8 for a collection every 32 MiB of data, which held
+ * 1 GiB encrypt and decrypt at 107 to 125 MiB.
+ *
+ * What that costs, as measured on 2026-12-07 [by hand: --trace-gc and
+ * /usr/bin/time, 1 GiB, interleaved runs]:
+ * - In Deno 2.9 the `gc` that `node:vm` hands out ignores its options: each
+ *   call, "minor" included, runs two full mark-compacts ("reduce"), 10 to 30
+ *   ms, so about 0.5 to 1 s of the JavaScript thread per GiB (a 1 GiB decrypt
+ *   took 2.8-3.9 s without the calls, 3.7-5.5 s with them).
+ * - A real scavenge (`deno run --v8-flags=--expose-gc`, `gc({type: "minor"})`)
+ *   does not hold memory (peak 140-153 MB): the buffers' wrappers are old by
+ *   the time they die.
+ * - Collecting only when the resident size is over a target does not work
+ *   either: a collection barely lowers RSS (the freed memory stays with the
+ *   allocator and is reused), so the target has nothing to go by; and every
+ *   64 MiB instead of 32 let peaks reach 120-129 MiB.
+ * Fewer buffers per chunk (reads into reused buffers, sealing in place) is
+ * what would make these calls unnecessary.
  *
  * `node:v8` and `node:vm` are imported only when the data may reach
  * {@linkcode COLLECT_EVERY} bytes: in Deno the first `node:` module costs
