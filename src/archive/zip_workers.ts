@@ -19,26 +19,12 @@
  *
  * @module
  */
+import { siblingModule, spawnWorker, type WorkerChannel } from "../host/worker.ts";
 import { EnvelopeError } from "../errors.ts";
 import type { Level, WholeRead } from "./zip_entry_data.ts";
 
 /** How long, in milliseconds, the workers may sit with no job before the pool ends them. */
 export const ZIP_IDLE_TIMEOUT_MS = 1500;
-
-interface Channel {
-  post(message: unknown, transfer?: ArrayBuffer[]): void;
-  terminate(): void;
-  ref(): void;
-  unref(): void;
-}
-
-interface NodeWorker {
-  on(event: string, handler: (x: unknown) => void): void;
-  postMessage(m: unknown, transfer?: ArrayBuffer[]): void;
-  terminate(): unknown;
-  ref(): void;
-  unref(): void;
-}
 
 interface Pending {
   resolve(m: Record<string, unknown>): void;
@@ -53,60 +39,16 @@ function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   }
 }
 
-/** The URL of the worker module beside this one: `.ts` in a checkout, `.js` in the npm build. */
-function workerUrl(): URL {
-  const ext = new URL(import.meta.url).pathname.endsWith(".ts") ? ".ts" : ".js";
-  return new URL(`./zip_worker${ext}`, import.meta.url);
-}
-
 function workerFailed(detail: string): EnvelopeError {
   return new EnvelopeError("WORKER_FAILED", `Creating the zip archive failed: a deflate worker stopped (${detail})`, {
     hint: "run again; if it persists, report it",
   });
 }
 
-function spawn(onMessage: (m: Record<string, unknown>) => void, onError: (detail: string) => void): Channel | null {
-  const g = globalThis as unknown as {
-    Worker?: new (url: URL, options: { type: "module"; name?: string }) => Worker;
-    process?: {
-      getBuiltinModule?: (name: string) => { Worker?: new (url: URL, options?: object) => NodeWorker } | undefined;
-    };
-  };
-  try {
-    if (typeof g.Worker === "function") {
-      const w = new g.Worker(workerUrl(), { type: "module", name: "envelope-zip" });
-      w.onmessage = (e) => onMessage(e.data);
-      w.onerror = (e) => {
-        e.preventDefault(); // handled here: without this, Deno ends the whole process
-        onError(e.message || "error");
-      };
-      w.onmessageerror = () => onError("a message could not be read");
-      const none = () => {};
-      return { post: (m, t) => w.postMessage(m, t ?? []), terminate: () => w.terminate(), ref: none, unref: none };
-    }
-    const NodeWorkerClass = g.process?.getBuiltinModule?.("node:worker_threads")?.Worker;
-    if (NodeWorkerClass) {
-      const w = new NodeWorkerClass(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-      w.on("message", (m) => onMessage(m as Record<string, unknown>));
-      w.on("error", (e) => onError((e as Error)?.message ?? String(e)));
-      w.on("exit", (code) => onError(`exited with code ${code}`));
-      return {
-        post: (m, t) => w.postMessage(m, t ?? []),
-        terminate: () => void w.terminate(),
-        ref: () => w.ref(),
-        unref: () => w.unref(),
-      };
-    }
-  } catch {
-    // no workers here: the caller stays on its own thread
-  }
-  return null;
-}
-
 /** One worker and its jobs in flight. */
 class Lane {
   readonly #pending = new Map<number, Pending>();
-  #channel: Channel | null = null;
+  #channel: WorkerChannel | null = null;
   #ready: ((ok: boolean) => void) | null = null;
   #dead: string | null = null;
   jobs = 0;
@@ -114,7 +56,12 @@ class Lane {
   start(): Promise<boolean> {
     return new Promise((resolve) => {
       this.#ready = resolve;
-      this.#channel = spawn((m) => this.#message(m), (d) => this.#fail(d));
+      this.#channel = spawnWorker(
+        siblingModule(import.meta.url, "zip_worker"),
+        "envelope-zip",
+        (m) => this.#message(m),
+        (d) => this.#fail(d),
+      );
       if (!this.#channel) resolve(false);
     });
   }

@@ -17,45 +17,10 @@
  *
  * @module
  */
+import { parentPort } from "../host/worker.ts";
 import { AesGcm } from "./aes_gcm.ts";
 
-interface Port {
-  post(message: unknown, transfer?: ArrayBuffer[]): void;
-  listen(handler: (message: Record<string, unknown>) => void): void;
-  close(): void;
-}
-
-interface NodeParentPort {
-  on(event: "message", handler: (m: Record<string, unknown>) => void): void;
-  postMessage(m: unknown, transfer?: ArrayBuffer[]): void;
-  close(): void;
-}
-
-/** The channel to the thread that started this worker: `self` in a Web Worker, `parentPort` in Node. */
-function parentChannel(): Port {
-  const g = globalThis as unknown as {
-    postMessage?: (m: unknown, transfer?: ArrayBuffer[]) => void;
-    addEventListener?: (t: "message", h: (e: MessageEvent) => void) => void;
-    close?: () => void;
-    process?: { getBuiltinModule?: (name: string) => { parentPort?: NodeParentPort | null } };
-  };
-  if (typeof g.postMessage === "function" && typeof g.addEventListener === "function") {
-    return {
-      post: (m, t) => g.postMessage!(m, t ?? []),
-      listen: (h) => g.addEventListener!("message", (e) => h(e.data)),
-      close: () => g.close?.(),
-    };
-  }
-  const parent = g.process?.getBuiltinModule?.("node:worker_threads")?.parentPort;
-  if (!parent) throw new Error("chunk_worker.ts runs only as a worker");
-  return {
-    post: (m, t) => parent.postMessage(m, t ?? []),
-    listen: (h) => parent.on("message", h),
-    close: () => parent.close(),
-  };
-}
-
-const port = parentChannel();
+const port = parentPort("chunk_worker.ts");
 let gcm: AesGcm | undefined;
 // Messages are handled one after another, so "end" waits for every job before it.
 let queue: Promise<void> = Promise.resolve();

@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { siblingModule, spawnWorker, type WorkerChannel } from "../host/worker.ts";
 import { EnvelopeError } from "../errors.ts";
 
 /** What a batch job returns. */
@@ -44,26 +45,9 @@ export type BatchResult =
  */
 export const IDLE_TIMEOUT_MS = 1500;
 
-interface Channel {
-  post(message: unknown, transfer?: ArrayBuffer[]): void;
-  terminate(): void;
-  /** Lets the worker keep the process alive (Node; a Web Worker always does). */
-  ref(): void;
-  /** Lets the process exit while the worker lives (Node; nothing elsewhere). */
-  unref(): void;
-}
-
 interface Pending {
   resolve(r: BatchResult): void;
   reject(e: unknown): void;
-}
-
-interface NodeWorker {
-  on(event: string, handler: (x: unknown) => void): void;
-  postMessage(m: unknown, transfer?: ArrayBuffer[]): void;
-  terminate(): unknown;
-  ref(): void;
-  unref(): void;
 }
 
 /** Keeps a timer from holding the process open: `Deno.unrefTimer` in Deno, `.unref()` in Node, nothing in a browser. */
@@ -75,63 +59,16 @@ function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   }
 }
 
-/** The URL of the worker module beside this one: `.ts` in a checkout, `.js` in the npm build. */
-function workerUrl(): URL {
-  const ext = new URL(import.meta.url).pathname.endsWith(".ts") ? ".ts" : ".js";
-  return new URL(`./chunk_worker${ext}`, import.meta.url);
-}
-
 function workerFailed(detail: string): EnvelopeError {
   return new EnvelopeError("WORKER_FAILED", `Sealing or opening chunks failed: a worker stopped (${detail})`, {
     hint: "run again with --parallelism 1 to stay on one thread, and report this",
   });
 }
 
-/** Starts one worker; `onMessage` and `onError` get its replies and its failure. */
-function spawn(onMessage: (m: Record<string, unknown>) => void, onError: (detail: string) => void): Channel | null {
-  const g = globalThis as unknown as {
-    Worker?: new (url: URL, options: { type: "module"; name?: string }) => Worker;
-    process?: {
-      getBuiltinModule?: (name: string) => { Worker?: new (url: URL, options?: object) => NodeWorker } | undefined;
-    };
-  };
-  try {
-    if (typeof g.Worker === "function") {
-      const w = new g.Worker(workerUrl(), { type: "module", name: "envelope-chunks" });
-      w.onmessage = (e) => onMessage(e.data);
-      w.onerror = (e) => {
-        e.preventDefault(); // handled here: without this, Deno ends the whole process
-        onError(e.message || "error");
-      };
-      w.onmessageerror = () => onError("a message could not be read");
-      const none = () => {};
-      return { post: (m, t) => w.postMessage(m, t ?? []), terminate: () => w.terminate(), ref: none, unref: none };
-    }
-    const NodeWorkerClass = g.process?.getBuiltinModule?.("node:worker_threads")?.Worker;
-    if (NodeWorkerClass) {
-      // A small young generation: the worker's own objects are few and small (its buffers are transferred), and
-      // Node's default let a 1 GiB decrypt peak at 153 MB RSS against 134 to 140 MB with this (load average 5-6).
-      const w = new NodeWorkerClass(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-      w.on("message", (m) => onMessage(m as Record<string, unknown>));
-      w.on("error", (e) => onError((e as Error)?.message ?? String(e)));
-      w.on("exit", (code) => onError(`exited with code ${code}`));
-      return {
-        post: (m, t) => w.postMessage(m, t ?? []),
-        terminate: () => void w.terminate(),
-        ref: () => w.ref(),
-        unref: () => w.unref(),
-      };
-    }
-  } catch {
-    // e.g. a browser page whose policy forbids workers: stay on the caller's thread
-  }
-  return null;
-}
-
 /** One worker: its channel, its jobs in flight, and whether it has ended. */
 class Lane {
   readonly #pending = new Map<number, Pending>();
-  #channel: Channel | null = null;
+  #channel: WorkerChannel | null = null;
   #ready: { resolve(ok: boolean): void } | null = null;
   #ended: (() => void) | null = null;
   #dead: string | null = null;
@@ -141,7 +78,12 @@ class Lane {
   start(key: Uint8Array): Promise<boolean> {
     return new Promise((resolve) => {
       this.#ready = { resolve };
-      this.#channel = spawn((m) => this.#message(m), (d) => this.#fail(d));
+      this.#channel = spawnWorker(
+        siblingModule(import.meta.url, "chunk_worker"),
+        "envelope-chunks",
+        (m) => this.#message(m),
+        (d) => this.#fail(d),
+      );
       if (!this.#channel) return resolve(false);
       // A structured clone: the worker gets its own copy, which it wipes after loading.
       this.#channel.post({ type: "key", key });
