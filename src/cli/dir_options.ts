@@ -8,7 +8,7 @@
 import type { LinkPolicy, ZipDirectoryOptions } from "../archive/zip.ts";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { usageError } from "./args.ts";
-import { cores } from "../host/process.ts";
+import { hardwareThreads } from "../host/worker.ts";
 import { detail, note, warn } from "./output.ts";
 
 /**
@@ -69,7 +69,7 @@ export function skipReporter(): (message: string) => void {
  * {@linkcode MAX_ZIP_WORKERS}; 1: all on the main thread.
  */
 export function zipWorkers(parallelism: number | undefined): number {
-  const threads = parallelism ?? cores();
+  const threads = parallelism ?? hardwareThreads();
   return Math.min(MAX_ZIP_WORKERS, threads - 1);
 }
 

@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { hardwareThreads } from "../host/worker.ts";
 import type { BatchResult, ChunkWorkerPool } from "../crypto/worker_pool.ts";
 import { EnvelopeError } from "../errors.ts";
 import { chunkNonce } from "../format/chunk.ts";
@@ -41,7 +42,8 @@ export interface ParallelOptions {
    * on the caller's thread (as `concurrency` chunks at a time); N above 1
    * starts N - 1 workers for AES-GCM once a message passes
    * {@linkcode MIN_PARALLEL_BYTES}, while the caller's thread reads, writes
-   * and keeps the order. Default: `navigator.hardwareConcurrency`. Where
+   * and keeps the order. Default: the number of cores (`navigator.hardwareConcurrency`, or on Node 20
+   * `os.availableParallelism()`). Where
    * workers cannot be made, the caller's thread does the work.
    */
   readonly parallelism?: number;
@@ -79,10 +81,7 @@ const BATCH_BYTES = 1024 * 1024;
 
 /** The number of threads for `parallelism` (undefined: the number of cores). */
 export function resolveParallelism(parallelism: number | undefined): number {
-  if (parallelism === undefined) {
-    const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-    return Math.max(1, Math.floor(cores ?? 1));
-  }
+  if (parallelism === undefined) return hardwareThreads();
   if (!Number.isSafeInteger(parallelism) || parallelism < 1) {
     throw new RangeError("parallelism must be a whole number of at least 1");
   }

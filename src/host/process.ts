@@ -35,17 +35,6 @@ export const pid: number = deno ? deno.pid : node().pid;
 /** True on Windows, where file modes mean little. */
 export const isWindows: boolean = deno ? deno.build.os === "windows" : node().platform === "win32";
 
-/**
- * The number of cores the process may use: `navigator.hardwareConcurrency`
- * (Deno, Node 21 and later), else `os.availableParallelism()` (Node 20, which
- * has no `navigator`), else 1.
- */
-export function cores(): number {
-  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ??
-    nodeOs?.availableParallelism?.();
-  return Math.max(1, Math.floor(n ?? 1));
-}
-
 /** The working folder. */
 export function cwd(): string {
   return deno ? deno.cwd() : node().cwd();

@@ -48,6 +48,20 @@ function nodeWorkerThreads():
 }
 
 /**
+ * How many threads can run at once here, the default number of workers:
+ * `navigator.hardwareConcurrency` (Deno, browsers, Node 21 on), else Node's
+ * `os.availableParallelism()` (Node 20 has no `navigator`), else 1.
+ */
+export function hardwareThreads(): number {
+  const g = globalThis as unknown as {
+    navigator?: { hardwareConcurrency?: number };
+    process?: { getBuiltinModule?: (name: string) => { availableParallelism?: () => number } | undefined };
+  };
+  const n = g.navigator?.hardwareConcurrency ?? g.process?.getBuiltinModule?.("node:os")?.availableParallelism?.();
+  return Math.max(1, Math.floor(n ?? 1));
+}
+
+/**
  * The URL of the worker module `name` (without extension) beside the module
  * at `base` (its `import.meta.url`): `.ts` in a checkout, `.js` in the npm
  * build.
