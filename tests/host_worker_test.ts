@@ -1,9 +1,8 @@
 /**
- * host/worker.ts's count of threads, the default number of workers of both
- * pools: Node 20 has no `navigator`, and before this count looked at nothing
- * else, so there the chunk workers defaulted to one thread (found by the zip
- * worker work, 2026-12-07). The runtime's globals are replaced for the test
- * and put back.
+ * host/worker.ts's count of threads (Node 20 has no `navigator`: the zip
+ * workers count through `os.availableParallelism()` there), and the chunk
+ * pool's default, which stays 1 on Node by measurement. The runtime's
+ * globals are replaced for the test and put back.
  */
 import assert from "node:assert/strict";
 import { hardwareThreads } from "../src/host/worker.ts";
@@ -31,10 +30,19 @@ Deno.test("hardwareThreads: navigator's count, else Node's os.availableParalleli
   };
   withGlobals({ navigator: undefined, process: node20 }, () => {
     assert.equal(hardwareThreads(), 7);
-    assert.equal(resolveParallelism(undefined), 7);
     assert.equal(resolveParallelism(3), 3);
   });
   withGlobals({ navigator: { hardwareConcurrency: 5 }, process: node20 }, () => assert.equal(hardwareThreads(), 5));
   withGlobals({ navigator: undefined, process: undefined }, () => assert.equal(hardwareThreads(), 1));
   assert.equal(hardwareThreads(), Math.max(1, real), "the globals are back");
+});
+
+Deno.test("resolveParallelism: the cores by default in Deno, 1 on Node (its WebCrypto already uses libuv's threads)", () => {
+  assert.equal(resolveParallelism(undefined), hardwareThreads());
+  const node = { versions: { node: "20.20.2" }, getBuiltinModule: () => undefined };
+  withGlobals({ Deno: undefined, process: node }, () => {
+    assert.equal(resolveParallelism(undefined), 1);
+    assert.equal(resolveParallelism(2), 2, "an explicit count is kept");
+  });
+  assert.equal(resolveParallelism(undefined), hardwareThreads(), "the globals are back");
 });

@@ -151,8 +151,9 @@ Options:
   --sign                sign the message (a per-message ECDSA P-256 key), so
                         that readers holding only a data key cannot forge it
   --parallelism N       threads at work, the main one included: N-1 workers
-                        seal chunks (default: the number of cores; 1: all on
-                        the main thread; inputs up to 4 MiB always use one);
+                        seal chunks (default: the number of cores, 1 on Node;
+                        1: all on the main thread; inputs up to 4 MiB always
+                        use one);
                         with -d, N-1 workers (at most 4) read and deflate the
                         files instead, and chunks are sealed on the main thread
   --force               replace OUTPUT if it exists
@@ -211,8 +212,8 @@ Options:
                         context), envelope (refuse the others), nitro or aliyun
   --require-signed      refuse a message that is not signed (SIGNATURE_REQUIRED)
   --parallelism N       threads at work, the main one included: N-1 workers
-                        open chunks (default: the number of cores; 1: all on
-                        the main thread)
+                        open chunks (default: the number of cores, 1 on Node;
+                        1: all on the main thread)
 ${TRUST}
   --force               replace OUTPUT, or files in OUTDIR, if they exist
   -r, --recursive       decrypt each file ending in the suffix under the DIR
