@@ -326,3 +326,45 @@ Deno.test("inputs: a file read with its size known gives every byte, also when i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("inputs: a file that says it is empty is never read on the JavaScript thread (/proc/kmsg waits in read)", async () => {
+  const { fileHandleStream } = await import("../src/cli/files.ts");
+  const { open } = await import("../src/host/fs.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/f`;
+    await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
+    const real = await open(path, "r");
+    let syncReads = 0;
+    // The host's handle, with its synchronous read counted: a kmsg-like file reports size 0 yet has (or waits for)
+    // bytes; such a read must go to the thread pool, where a wait stops nothing else.
+    const counted = Object.assign(Object.create(null), real, {
+      read: real.read.bind(real),
+      stat: real.stat.bind(real),
+      close: real.close.bind(real),
+      readSync: real.readSync && ((...a: Parameters<NonNullable<typeof real.readSync>>) => {
+        syncReads++;
+        return real.readSync!(...a);
+      }),
+    });
+    const got = new Uint8Array(await new Response(fileHandleStream(counted, 0, "f", 0)).arrayBuffer());
+    assert.deepEqual(got, new Uint8Array([1, 2, 3]));
+    assert.equal(syncReads, 0, "a size-0 file was read synchronously");
+    // The control: a small file that says its size is read on the JavaScript thread under Deno.
+    const again = await open(path, "r");
+    let controlSync = 0;
+    const control = Object.assign(Object.create(null), again, {
+      read: again.read.bind(again),
+      stat: again.stat.bind(again),
+      close: again.close.bind(again),
+      readSync: again.readSync && ((...a: Parameters<NonNullable<typeof again.readSync>>) => {
+        controlSync++;
+        return again.readSync!(...a);
+      }),
+    });
+    assert.deepEqual(new Uint8Array(await new Response(fileHandleStream(control, 0, "f", 3)).arrayBuffer()), got);
+    assert.ok(controlSync > 0, "the small-file path did not read synchronously at all");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -135,11 +135,13 @@ export async function runAll<T>(
   let used = 0;
   let freed: (() => void) | undefined;
   const running = new Set<Promise<void>>();
+  let unexpected: { error: unknown } | undefined;
   for (const item of items) {
     const c = Math.max(1, Math.min(slots, cost ? cost(item) : 1));
     while (used + c > slots) await new Promise<void>((resolve) => (freed = resolve));
     used += c;
-    const run: Promise<void> = one(item).finally(() => {
+    // A job's own failures are reported by one(); should one() itself throw, it is kept for the end, not lost.
+    const run: Promise<void> = one(item).catch((e) => void (unexpected ??= { error: e })).finally(() => {
       used -= c;
       running.delete(run);
       const wake = freed;
@@ -149,6 +151,7 @@ export async function runAll<T>(
     running.add(run);
   }
   await Promise.all(running);
+  if (unexpected) throw unexpected.error;
   result.done.sort((a, b) => at.get(a)! - at.get(b)!);
   result.failed.sort((a, b) => at.get(a)! - at.get(b)!);
   return result;

@@ -79,8 +79,11 @@ export function fileHandleStream(
       let bytesRead: number;
       try {
         // A small regular file (size known, read at known positions), and the look past the end of any (which
-        // finds the end in the page cache), are read on the JavaScript thread where the host can.
-        const here = position !== null && size !== undefined && (left <= 0 || size <= SMALL_FILE) && fh.readSync
+        // finds the end in the page cache), are read on the JavaScript thread where the host can. Not a file that
+        // says it is empty: /proc/kmsg and tracefs pipes are "regular", size 0, and a read of them waits, which on
+        // this thread would stop every other file and Ctrl-C with them (a review found it).
+        const here = position !== null && size !== undefined && size > 0 && (left <= 0 || size <= SMALL_FILE) &&
+            fh.readSync
           ? fh.readSync(buf, 0, buf.length, position)
           : undefined;
         ({ bytesRead } = here !== undefined ? { bytesRead: here } : await fh.read(buf, 0, buf.length, position));

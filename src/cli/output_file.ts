@@ -286,7 +286,8 @@ function handleWriter(
         // a thread and back.
         let off = 0;
         try {
-          for (let n; off < fill && (n = fh.writeSync(gathered!, off, fill - off)) !== undefined;) off += n;
+          // undefined: the handle is busy; 0: nothing taken (never for a regular file, but never a loop either).
+          for (let n; off < fill && (n = fh.writeSync(gathered!, off, fill - off)) !== undefined && n > 0;) off += n;
         } catch (e) {
           throw ioError("Writing", path, e);
         }

@@ -441,12 +441,16 @@ export interface DataSyncer {
  */
 export async function dataSyncer(fh: FileHandle, path: string): Promise<DataSyncer> {
   if (!deno) return { datasync: () => fh.datasync(), close: () => Promise.resolve() };
+  const stale = () => Object.assign(new Error("the file at the path is not the one being written"), { code: "ESTALE" });
+  // Deno's open cannot refuse a link (no O_NOFOLLOW): look first, so that a link or anything else put in the
+  // temporary file's place is not even opened (a device, a FIFO's write end); the fstat below closes the race.
+  const a = await fh.stat();
+  const there = deno.lstatSync(path);
+  if (!there.isFile || there.dev !== a.dev || there.ino !== a.ino) throw stale();
   const other = await openFileNoWait(path);
   try {
-    const [a, b] = [await fh.stat(), await other.stat()];
-    if (!b.isFile() || a.dev !== b.dev || a.ino !== b.ino) {
-      throw Object.assign(new Error("the file at the path is not the one being written"), { code: "ESTALE" });
-    }
+    const b = await other.stat();
+    if (!b.isFile() || a.dev !== b.dev || a.ino !== b.ino) throw stale();
   } catch (e) {
     await other.close().catch(() => {});
     throw e;
