@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { siblingModule, spawnWorker, type WorkerChannel } from "../host/worker.ts";
+import { siblingModule, spawnWorker, unrefTimer, type WorkerChannel } from "../host/worker.ts";
 import { EnvelopeError } from "../errors.ts";
 import type { Level, WholeRead } from "./zip_entry_data.ts";
 
@@ -29,14 +29,6 @@ export const ZIP_IDLE_TIMEOUT_MS = 1500;
 interface Pending {
   resolve(m: Record<string, unknown>): void;
   reject(e: unknown): void;
-}
-
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
-  if (typeof timer === "number") {
-    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer);
-  } else {
-    (timer as { unref?(): void }).unref?.();
-  }
 }
 
 function workerFailed(detail: string): EnvelopeError {

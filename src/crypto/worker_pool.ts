@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { siblingModule, spawnWorker, type WorkerChannel } from "../host/worker.ts";
+import { siblingModule, spawnWorker, unrefTimer, type WorkerChannel } from "../host/worker.ts";
 import { EnvelopeError } from "../errors.ts";
 
 /** What a batch job returns. */
@@ -48,15 +48,6 @@ export const IDLE_TIMEOUT_MS = 1500;
 interface Pending {
   resolve(r: BatchResult): void;
   reject(e: unknown): void;
-}
-
-/** Keeps a timer from holding the process open: `Deno.unrefTimer` in Deno, `.unref()` in Node, nothing in a browser. */
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
-  if (typeof timer === "number") {
-    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer);
-  } else {
-    (timer as { unref?(): void }).unref?.();
-  }
 }
 
 function workerFailed(detail: string): EnvelopeError {

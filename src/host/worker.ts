@@ -119,6 +119,15 @@ export function spawnWorker(
   return null;
 }
 
+/** Keeps a timer (a pool's idle timer) from holding the process open: `Deno.unrefTimer` in Deno, `.unref()` on Node. */
+export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer);
+  } else {
+    (timer as { unref?(): void }).unref?.();
+  }
+}
+
 /** A worker's channel to the thread that started it. */
 export interface ParentPort {
   post(message: unknown, transfer?: ArrayBuffer[]): void;
