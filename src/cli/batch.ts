@@ -180,6 +180,24 @@ export function refuseSkipExisting(command: string, given: boolean): void {
   if (given) throw usageError(command, "Reading --skip-existing failed: it applies to several inputs or -r DIR");
 }
 
+/** How {@linkcode runBatch} runs a command's files. */
+export interface BatchOptions {
+  readonly skipExisting: boolean;
+  readonly keyCache: boolean;
+  /** `--jobs N`: N files at once; undefined: files weighed by size. */
+  readonly jobs: number | undefined;
+}
+
+/** {@linkcode runBatch}'s options from a command's batch flags (object_flags.ts BATCH_FLAGS) and its checked `--jobs`. */
+export function batchOptions(flags: Record<string, unknown>, jobCount: number): BatchOptions {
+  return {
+    skipExisting: Boolean(flags["skip-existing"]),
+    keyCache: !flags["no-key-cache"],
+    // Without --jobs the batch weighs files by size (DEFAULT_SLOTS).
+    jobs: flags.jobs === undefined ? undefined : jobCount,
+  };
+}
+
 /**
  * Runs planned file jobs as `encrypt` and `decrypt` with several inputs
  * do: `--skip-existing` leaves out the jobs whose output is there, one
@@ -191,16 +209,23 @@ export async function runBatch(
   command: string,
   verb: string,
   planned: FileJob[],
-  options: { readonly skipExisting: boolean; readonly keyCache: boolean; readonly jobs: number | undefined },
+  options: BatchOptions,
   work: (job: FileJob, cache: DataKeyCache | undefined) => Promise<Outcome>,
 ): Promise<number> {
   const { todo, skipped } = options.skipExisting ? await withoutExisting(planned) : { todo: planned, skipped: [] };
   const cache = options.keyCache ? new DataKeyCache() : undefined;
   try {
     // --jobs N: N files at once. Without it, small files share DEFAULT_SLOTS slots and a large one takes LARGE_COST.
-    const result = options.jobs !== undefined
-      ? await runAll(todo, options.jobs, (j) => j.input, (j) => work(j, cache), verb)
-      : await runAll(todo, DEFAULT_SLOTS, (j) => j.input, (j) => work(j, cache), verb, jobCost);
+    const weighed = options.jobs === undefined;
+    const slots = options.jobs ?? DEFAULT_SLOTS;
+    const result = await runAll(
+      todo,
+      slots,
+      (j) => j.input,
+      (j) => work(j, cache),
+      verb,
+      weighed ? jobCost : undefined,
+    );
     return finish(command, verb, { ...result, skipped }, true);
   } finally {
     await cache?.clear();

@@ -24,6 +24,7 @@ import { detail, guardTerminal, progress, say } from "../output.ts";
 import { PARALLEL_FLAG, readParallelism } from "../parallel_flag.ts";
 import { dearmored } from "../armor_input.ts";
 import {
+  batchOptions,
   byteCounter,
   checkBatchOutput,
   checkTreeOutput,
@@ -185,12 +186,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       "decrypt",
       "decrypted",
       jobs,
-      {
-        skipExisting: Boolean(flags["skip-existing"]),
-        keyCache: !flags["no-key-cache"],
-        // Without --jobs the batch weighs files by size (batch.ts DEFAULT_SLOTS).
-        jobs: flags.jobs === undefined ? undefined : jobCount,
-      },
+      batchOptions(flags, jobCount),
       async (j, cache) => {
         if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
         if (j.root !== undefined) await checkTreeOutput(j.output, j.root);

@@ -18,6 +18,7 @@ import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
 import { loadRecipientFiles } from "../age_files.ts";
 import { BATCH_FLAGS, OBJECT_FLAGS, readJobs, readObjectFlags, type UploadFlags } from "../object_flags.ts";
 import {
+  batchOptions,
   byteCounter,
   checkBatchOutput,
   checkTreeOutput,
@@ -191,12 +192,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       "encrypt",
       "encrypted",
       jobs,
-      {
-        skipExisting: Boolean(flags["skip-existing"]),
-        keyCache: !flags["no-key-cache"],
-        // Without --jobs the batch weighs files by size (batch.ts DEFAULT_SLOTS).
-        jobs: flags.jobs === undefined ? undefined : jobCount,
-      },
+      batchOptions(flags, jobCount),
       (j, cache) => encryptOne({ ...common, ...j, keys, cache }),
     );
   }
