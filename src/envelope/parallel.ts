@@ -29,6 +29,7 @@
  *
  * @module
  */
+import { detectRuntime } from "../crypto/backend.ts";
 import { hardwareThreads } from "../host/worker.ts";
 import type { BatchResult, ChunkWorkerPool } from "../crypto/worker_pool.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -80,12 +81,6 @@ export interface LaneOptions extends ParallelOptions {
 /** About this many bytes of chunks travel to a worker as one batch. */
 const BATCH_BYTES = 1024 * 1024;
 
-/** True on Node (which Deno 2 imitates with a `process` global, so Deno is ruled out first). */
-function onNode(): boolean {
-  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: unknown } } };
-  return g.Deno === undefined && typeof g.process?.versions?.node === "string";
-}
-
 /**
  * The number of threads for `parallelism`. Undefined: the number of cores,
  * except on Node, where it is 1: Node's WebCrypto runs each seal and open on
@@ -96,7 +91,7 @@ function onNode(): boolean {
  * /usr/bin/time, three interleaved runs each, 2 cores, 2026-12-07].
  */
 export function resolveParallelism(parallelism: number | undefined): number {
-  if (parallelism === undefined) return onNode() ? 1 : hardwareThreads();
+  if (parallelism === undefined) return detectRuntime() === "node" ? 1 : hardwareThreads();
   if (!Number.isSafeInteger(parallelism) || parallelism < 1) {
     throw new RangeError("parallelism must be a whole number of at least 1");
   }
