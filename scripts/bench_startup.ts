@@ -143,15 +143,13 @@ async function setup(c: Cmd, stdoutTo?: string): Promise<void> {
 type Runner = (args: readonly string[]) => Cmd;
 
 const deno = Deno.execPath();
-const viaDenoIn = (dir: string): Runner => (args) => ({
+/**
+ * `deno run -A ENTRY` in `dir`: `mod.ts` (the library and the CLI), or `src/cli/bin.ts` (the installed command's
+ * entry, `deno install` and `deno task envelope`: the CLI without the library).
+ */
+const viaDenoIn = (dir: string, entry = "mod.ts"): Runner => (args) => ({
   program: deno,
-  args: ["run", "-A", "--quiet", join(dir, "mod.ts"), ...args],
-  cwd: dir,
-});
-// The installed command's entry (`deno install ... src/cli/bin.ts`, `deno task envelope`): the CLI without the library.
-const viaBinEntryIn = (dir: string): Runner => (args) => ({
-  program: deno,
-  args: ["run", "-A", "--quiet", join(dir, "src", "cli", "bin.ts"), ...args],
+  args: ["run", "-A", "--quiet", join(dir, entry), ...args],
   cwd: dir,
 });
 const binary = binaryFlag ? resolve(binaryFlag) : join(repo, "dist", "envelope");
@@ -229,7 +227,7 @@ try {
   if (await exists(join(repo, "src", "cli", "bin.ts"))) {
     groups.push({
       head: "src/cli/bin.ts (installed command)",
-      jobs: await envelopeJobs(viaBinEntryIn(repo), "entry"),
+      jobs: await envelopeJobs(viaDenoIn(repo, join("src", "cli", "bin.ts")), "entry"),
     });
   }
   if (compare) {
