@@ -199,3 +199,22 @@ Deno.test("cli: an output whose folder does not exist names that folder and the 
     await assert.rejects(Deno.stat(ws.path(gone)), Deno.errors.NotFound, `${gone} was created`);
   }
 });
+
+Deno.test("cli: cat takes no -r (recursive elsewhere) and says --range is how to read bytes; -- keeps a file named -r", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeFile(ws.path("f"), new TextEncoder().encode("0123456789"));
+  assertOk(await ws.run(["encrypt", "f", "-k", "local:A.key"]));
+  const r = await ws.run(["cat", "-r", "0-3", "f.envl", "-k", "local:A.key"]);
+  assertFailed(r, "USAGE", 2);
+  assert.match(errorLine(r), /cat takes no -r/, show(r));
+  assert.match(hintLine(r), /--range START-END/, show(r));
+  const ranged = await ws.run(["cat", "--range", "2-4", "f.envl", "-k", "local:A.key"]);
+  assertOk(ranged);
+  assert.equal(ranged.stdout, "234");
+  // After --, "-r" is a file name, not the refused flag: cat looks for that file.
+  await Deno.copyFile(ws.path("f.envl"), ws.path("-r"));
+  const named = await ws.run(["cat", "-k", "local:A.key", "--", "-r"]);
+  assertOk(named);
+  assert.equal(named.stdout, "0123456789");
+});

@@ -247,7 +247,7 @@ authenticates the size) and the chunks covering the range, each authenticated
 before any of its bytes are written.
 
 Options:
-  -r, --range A-B       plaintext bytes A to B inclusive (A- : from A to the end);
+  --range A-B           plaintext bytes A to B inclusive (A- : from A to the end);
                         a range reaching past the end: RANGE_NOT_SATISFIABLE
   -k, --key KEY         a key to unwrap the data key with (repeatable)
   -c, --context N=V     require this encryption context pair (repeatable)

@@ -29,7 +29,8 @@ import { truncatedMagic } from "../../compat/detect.ts";
 import { importLater } from "../../import_later.ts";
 
 export const FLAGS = [
-  { name: "range", short: "r", kind: "string" },
+  // No -r: elsewhere -r is recursive (encrypt, decrypt), and cat reads one file.
+  { name: "range", kind: "string" },
   { name: "key", short: "k", kind: "list" },
   { name: "context", short: "c", kind: "list" },
   { name: "data-key", kind: "string" },
@@ -73,6 +74,14 @@ async function openSource(path: string): Promise<RandomAccessSource> {
 
 /** Runs `envelope cat`; returns the exit code. */
 export async function catCommand(argv: readonly string[]): Promise<number> {
+  const dashes = argv.indexOf("--");
+  if ((dashes < 0 ? argv : argv.slice(0, dashes)).includes("-r")) {
+    throw usageError(
+      "cat",
+      "Reading the command line failed: cat takes no -r; it writes one file's plaintext",
+      "use --range START-END for bytes of it, or decrypt -r DIR for each file of a folder",
+    );
+  }
   const { positionals, flags } = parseArgs(argv, FLAGS, "cat");
   if (flags.help) {
     say(USAGE.cat);
