@@ -3,10 +3,12 @@
  *
  * The archive is read through its central directory (the listing every
  * mainstream reader trusts), so a stream is first spooled to a temporary
- * file on disk beside the output; nothing holds the archive or an entry in
- * memory. Every entry is inflated in small pieces with `node:zlib`'s raw
- * inflate stream (native, with a fixed 32 KiB window), and its CRC-32 and
- * length are checked by the extractor (a raw deflate stream carries neither).
+ * file on disk beside the output; nothing holds the archive, or an entry
+ * over 1 MiB, in memory. Entries are inflated by `node:zlib` (native, with a
+ * fixed 32 KiB window): one over 1 MiB in small pieces through a raw inflate
+ * stream, a smaller one whole through one zlib handle reused from entry to
+ * entry (zip_inflate_whole.ts). The extractor checks each one's CRC-32 and
+ * length (a raw deflate stream carries neither).
  *
  * Safety rules, all enforced before or while writing:
  * - Entry names must be relative UTF-8 paths with `/` separators: absolute
@@ -54,9 +56,9 @@
  * memory before its file is created, then written with blocking calls (as
  * promises, the open, write, time and close each hand off to a thread pool,
  * which costs more CPU than the calls themselves); these entries go one at a
- * time, in archive order, through the reader's reused window. A larger one
- * streams; {@linkcode EXTRACT_CONCURRENCY} of them at once, beside the small
- * ones.
+ * time, in archive order, through the reader's reused window and the reused
+ * inflater. A larger one streams; {@linkcode EXTRACT_CONCURRENCY} of them at
+ * once, beside the small ones.
  *
  * @module
  */
@@ -67,6 +69,7 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, tooLarge, unsafe } from "./unzip_errors.ts";
 import { type Budget, extractFile, readsWhole, readWhole, writeAll } from "./zip_inflate.ts";
+import { WholeInflater } from "./zip_inflate_whole.ts";
 import { applyMerge, decodeName, planMerge, safeSegments } from "./zip_paths.ts";
 import { type Entry, type ExtractLinkPolicy, readDirectory, Reader, SIG_LOCAL, u16, u32 } from "./zip_reader.ts";
 import { linkStaysInside } from "./zip_walk.ts";
@@ -165,8 +168,7 @@ async function inLanes<T>(queues: Queue<T>[], job: (item: T) => Promise<void>): 
         failure ??= { err };
       }
       // Small entries complete without a turn of the event loop (blocking writes, reads from the window), which
-      // would starve the runtime's clean-up tasks: each inflate's native zlib state is freed by one, and 6,000
-      // files without a turn held ~40 MiB more at the peak. A turn every 64 entries keeps them running.
+      // would hold up the large entries' lanes and the runtime's own tasks. A turn every 64 entries keeps them going.
       if (taken.next % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
     }
   };
@@ -265,6 +267,7 @@ async function extract(
   let madeParent: string | undefined;
   let staging: string | undefined;
   let fh: FileHandle | undefined;
+  const inflater = new WholeInflater();
   let committed = false;
   try {
     const parent = merge ? outAbs : dirname(outAbs);
@@ -372,18 +375,19 @@ async function extract(
       }
       (e.link ? linkJobs : files).push({ e, dataStart, target });
     }
-    // Small entries take one lane, in archive order: each is read through the reader's window, whose views hold
-    // only until its next read, and is written with blocking calls, so more lanes would only take turns. Large
-    // entries stream through buffers of their own, on lanes beside it.
+    // Small entries take one lane, in archive order: each is read through the reader's window and inflated into
+    // the inflater's buffer, whose views hold only until the next read or inflate, and is written with blocking
+    // calls, so more lanes would only take turns. Large entries stream through buffers of their own, on lanes
+    // beside it.
     const small = files.filter((j) => readsWhole(j.e));
     const large = files.filter((j) => !readsWhole(j.e));
     await inLanes(
       [{ items: small, lanes: 1 }, { items: large, lanes: EXTRACT_CONCURRENCY }],
-      (j) => extractFile(r, j.e, j.dataStart, j.target, budget),
+      (j) => extractFile(r, j.e, j.dataStart, j.target, budget, inflater),
     );
     // Links last: no file is written after them, so none is written through one.
     for (const { e, dataStart, target } of linkJobs) {
-      const text = decodeName(await readWhole(r, e, dataStart, budget));
+      const text = decodeName(await readWhole(r, e, dataStart, budget, inflater));
       if (!linkStaysInside(e.name, text)) {
         throw unsafe(e.name, `it is a link to ${JSON.stringify(text)}, which is not a relative path inside the folder`);
       }
@@ -432,6 +436,7 @@ async function extract(
     committed = true;
     return { entries: entries.length, bytes: budget.total };
   } finally {
+    inflater.close();
     await fh?.close().catch(() => {});
     if (staging) await rm(staging, { recursive: true, force: true }).catch(() => {});
     if (!committed && madeParent) await rm(madeParent, { recursive: true, force: true }).catch(() => {});
