@@ -3,10 +3,12 @@
  *
  * The archive is read through its central directory (the listing every
  * mainstream reader trusts), so a stream is first spooled to a temporary
- * file on disk beside the output; nothing holds the archive or an entry in
- * memory. Every entry is inflated in small pieces with `node:zlib`'s raw
- * inflate stream (native, with a fixed 32 KiB window), and its CRC-32 and
- * length are checked by the extractor (a raw deflate stream carries neither).
+ * file on disk beside the output; nothing holds the archive, or an entry
+ * over 1 MiB, in memory. Entries are inflated by `node:zlib` (native, with a
+ * fixed 32 KiB window): one over 1 MiB in small pieces through a raw inflate
+ * stream, a smaller one whole through one zlib handle reused from entry to
+ * entry (zip_inflate_whole.ts). The extractor checks each one's CRC-32 and
+ * length (a raw deflate stream carries neither).
  *
  * Safety rules, all enforced before or while writing:
  * - Entry names must be relative UTF-8 paths with `/` separators: absolute
@@ -50,11 +52,13 @@
  * Python's, leave the time of extraction), for files and for the folders the
  * archive lists (a merge keeps the existing folders' times).
  *
- * Entries are extracted by {@linkcode EXTRACT_CONCURRENCY} lanes. An entry
- * of up to 1 MiB is read, inflated and checked (size, CRC-32) in memory
- * before its file is created, then written with blocking calls (as promises,
- * the open, write, time and close each hand off to a thread pool, which
- * costs more CPU than the calls themselves); a larger one streams.
+ * An entry of up to 1 MiB is read, inflated and checked (size, CRC-32) in
+ * memory before its file is created, then written with blocking calls (as
+ * promises, the open, write, time and close each hand off to a thread pool,
+ * which costs more CPU than the calls themselves); these entries go one at a
+ * time, in archive order, through the reader's reused window and the reused
+ * inflater. A larger one streams; {@linkcode EXTRACT_CONCURRENCY} of them at
+ * once, beside the small ones.
  *
  * @module
  */
@@ -64,14 +68,15 @@ import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, tooLarge, unsafe } from "./unzip_errors.ts";
-import { type Budget, extractFile, readWhole, writeAll } from "./zip_inflate.ts";
+import { type Budget, extractFile, readsWhole, readWhole, writeAll } from "./zip_inflate.ts";
+import { WholeInflater } from "./zip_inflate_whole.ts";
 import { applyMerge, decodeName, planMerge, safeSegments } from "./zip_paths.ts";
 import { type Entry, type ExtractLinkPolicy, readDirectory, Reader, SIG_LOCAL, u16, u32 } from "./zip_reader.ts";
 import { linkStaysInside } from "./zip_walk.ts";
 
 export type { ExtractLinkPolicy } from "./zip_reader.ts";
 
-/** Files written at once. */
+/** Entries over 1 MiB extracted at once (beside the one lane of the smaller ones). */
 export const EXTRACT_CONCURRENCY = 4;
 
 export { crc32 } from "./zip_inflate.ts";
@@ -142,28 +147,35 @@ async function spool(source: ReadableStream<Uint8Array>, path: string, max: numb
   }
 }
 
+/** Items for {@linkcode inLanes}, and how many of them may be in progress at once. */
+interface Queue<T> {
+  items: T[];
+  lanes: number;
+}
+
 /**
- * Runs `job` over `items`, at most `limit` at a time; after a failure no
- * new job starts, every running one is awaited, and the first error is thrown.
+ * Runs `job` over the items of every queue, at most `lanes` of each queue's at a time, the queues side by side;
+ * after a failure no new job starts, every running one is awaited, and the first error is thrown.
  */
-async function inParallel<T>(items: T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
+async function inLanes<T>(queues: Queue<T>[], job: (item: T) => Promise<void>): Promise<void> {
   let failure: { err: unknown } | undefined;
-  const lane = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++];
+  const lane = async (q: Queue<T>, taken: { next: number }) => {
+    while (failure === undefined && taken.next < q.items.length) {
+      const item = q.items[taken.next++];
       try {
         await job(item);
       } catch (err) {
         failure ??= { err };
       }
       // Small entries complete without a turn of the event loop (blocking writes, reads from the window), which
-      // would starve the runtime's clean-up tasks: each inflate's native zlib state is freed by one, and 6,000
-      // files without a turn held ~40 MiB more at the peak. A turn every 64 entries keeps them running.
-      if (next % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      // would hold up the large entries' lanes and the runtime's own tasks. A turn every 64 entries keeps them going.
+      if (taken.next % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  await Promise.all(queues.flatMap((q) => {
+    const taken = { next: 0 };
+    return Array.from({ length: Math.min(q.lanes, q.items.length) }, () => lane(q, taken));
+  }));
   if (failure !== undefined) throw failure.err;
 }
 
@@ -255,6 +267,7 @@ async function extract(
   let madeParent: string | undefined;
   let staging: string | undefined;
   let fh: FileHandle | undefined;
+  const inflater = new WholeInflater();
   let committed = false;
   try {
     const parent = merge ? outAbs : dirname(outAbs);
@@ -318,9 +331,11 @@ async function extract(
       options.onEntry?.(e.name);
       const target = join(tree, ...safeSegments(e.name));
       if (!(target + sep).startsWith(tree + sep)) throw unsafe(e.name, "it resolves outside the output folder");
+      // The header's fields are taken before the name is read: that read may replace the window (zip_reader.ts).
       const h = await r.at(e.offset, 30);
       if (u32(h, 0) !== SIG_LOCAL) throw invalid(`the local header of ${JSON.stringify(e.name)} is missing`);
       if (u16(h, 6) & 1) throw invalid(`entry ${JSON.stringify(e.name)} is encrypted, which is not supported`);
+      const localMethod = u16(h, 8);
       const nameLen = u16(h, 26);
       const extraLen = u16(h, 28);
       const localName = await r.at(e.offset + 30, nameLen);
@@ -344,7 +359,9 @@ async function extract(
         }
         continue;
       }
-      if (u16(h, 8) !== e.method) throw invalid(`the local and central headers of ${JSON.stringify(e.name)} disagree`);
+      if (localMethod !== e.method) {
+        throw invalid(`the local and central headers of ${JSON.stringify(e.name)} disagree`);
+      }
       if (!madeDirs.has(dirname(target))) {
         try {
           await mkdir(dirname(target), { recursive: true });
@@ -358,10 +375,19 @@ async function extract(
       }
       (e.link ? linkJobs : files).push({ e, dataStart, target });
     }
-    await inParallel(files, EXTRACT_CONCURRENCY, (j) => extractFile(r, j.e, j.dataStart, j.target, budget));
+    // Small entries take one lane, in archive order: each is read through the reader's window and inflated into
+    // the inflater's buffer, whose views hold only until the next read or inflate, and is written with blocking
+    // calls, so more lanes would only take turns. Large entries stream through buffers of their own, on lanes
+    // beside it.
+    const small = files.filter((j) => readsWhole(j.e));
+    const large = files.filter((j) => !readsWhole(j.e));
+    await inLanes(
+      [{ items: small, lanes: 1 }, { items: large, lanes: EXTRACT_CONCURRENCY }],
+      (j) => extractFile(r, j.e, j.dataStart, j.target, budget, inflater),
+    );
     // Links last: no file is written after them, so none is written through one.
     for (const { e, dataStart, target } of linkJobs) {
-      const text = decodeName(await readWhole(r, e, dataStart, budget));
+      const text = decodeName(await readWhole(r, e, dataStart, budget, inflater));
       if (!linkStaysInside(e.name, text)) {
         throw unsafe(e.name, `it is a link to ${JSON.stringify(text)}, which is not a relative path inside the folder`);
       }
@@ -410,6 +436,7 @@ async function extract(
     committed = true;
     return { entries: entries.length, bytes: budget.total };
   } finally {
+    inflater.close();
     await fh?.close().catch(() => {});
     if (staging) await rm(staging, { recursive: true, force: true }).catch(() => {});
     if (!committed && madeParent) await rm(madeParent, { recursive: true, force: true }).catch(() => {});
