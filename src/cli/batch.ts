@@ -15,14 +15,15 @@
  *
  * @module
  */
-import { lstat, readdir, realpath, stat, statSync } from "../host/fs.ts";
-import { dirname, join, relative, sep } from "../host/path.ts";
+import { lstat, realpath, stat, statSync } from "../host/fs.ts";
+import { dirname, join, relative } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
+import { walkFiles } from "./walk_files.ts";
 
 /** A key as reports name it. */
 export interface KeyName {
@@ -315,22 +316,16 @@ export interface Walk {
   readonly skipped: number;
 }
 
-/** Regular files under `dir` (recursively) that `keep` accepts; links and special files are counted, not followed. */
+/**
+ * Regular files under `dir` (recursively) that `keep` accepts, in the order
+ * walk_files.ts walks them (the sorted order of their paths); links and
+ * special files are counted, not followed.
+ */
 export async function filesUnder(dir: string, keep: (rel: string) => boolean = () => true): Promise<Walk> {
   const files: string[] = [];
   let skipped = 0;
-  const walk = async (d: string) => {
-    for (const e of await readdir(d)) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        const rel = relative(dir, p).split(sep).join("/");
-        if (keep(rel)) files.push(rel);
-      } else skipped++;
-    }
-  };
-  await walk(dir);
-  return { files: files.sort(), skipped };
+  for await (const rel of walkFiles(dir, keep, () => skipped++)) files.push(rel);
+  return { files, skipped };
 }
 
 /** Reads `--suffix` (default `.envl`): a dot and a name, no folder separators. */
