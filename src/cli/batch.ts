@@ -3,8 +3,8 @@
  * `encrypt -r DIR`, `decrypt -r DIR` and their object-store twins
  * (object_batch.ts) run their files through {@linkcode runAll}: `--jobs` at
  * once, one file's failure reported without stopping the others, a line per
- * file as it ends, and a summary. Single-file runs report through the same
- * {@linkcode finish}, so `--json` has one shape for every command that
+ * file as it ends, and a summary. Single-file runs report through
+ * {@linkcode finishOne}, so `--json` has one shape for every command that
  * writes files:
  *
  * ```json
@@ -12,6 +12,9 @@
  *   "format": "envelope", "bytesIn": 3, "bytesOut": 240, "keys": [ { "provider": "local", "keyId": "…" } ] } ],
  *   "failed": [], "bytesIn": 3, "bytesOut": 240 }
  * ```
+ *
+ * Without `--json` a run keeps counters, not a record per file
+ * (batch_tally.ts says why `--json` keeps its entries).
  *
  * @module
  */
@@ -23,56 +26,22 @@ import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
+import { type Outcome, Tally } from "./batch_tally.ts";
 import { walkFiles } from "./walk_files.ts";
 
-/** A key as reports name it. */
-export interface KeyName {
-  readonly provider: string;
-  readonly keyId: string;
-}
-
-/** What one file's run did. */
-export interface Outcome {
-  readonly input: string;
-  readonly output: string;
-  readonly format: string;
-  /** Bytes read (plaintext for encrypt, the message for decrypt and rewrap). */
-  readonly bytesIn: number;
-  /** Bytes written. */
-  readonly bytesOut: number;
-  /** The wrapped keys the output holds (encrypt, rewrap) or the key that opened it (decrypt). */
-  readonly keys: readonly KeyName[];
-}
-
-/** One file that failed. */
-export interface Failure {
-  readonly input: string;
-  readonly code: string;
-  readonly message: string;
-}
-
-/** A run's outcomes and failures. */
-export interface RunResult {
-  readonly done: Outcome[];
-  readonly failed: Failure[];
-  /** Files left alone because their output was there already (`--skip-existing`). */
-  readonly skipped?: readonly FileJob[];
-}
-
 /**
- * `--skip-existing`: the jobs whose output does not exist yet, and the rest,
- * left alone (so `encrypt -r DIR` can be run again for what is new). Checked
- * once, before the run: an output that appears meanwhile still fails with
- * OUTPUT_EXISTS, as without the flag.
+ * `--skip-existing`: the jobs whose output does not exist yet; the rest are
+ * left alone and counted in `tally` as skipped (so `encrypt -r DIR` can be
+ * run again for what is new). Checked once, before the run: an output that
+ * appears meanwhile still fails with OUTPUT_EXISTS, as without the flag.
  */
-export async function withoutExisting(jobs: readonly FileJob[]): Promise<{ todo: FileJob[]; skipped: FileJob[] }> {
+export async function withoutExisting(jobs: readonly FileJob[], tally: Tally): Promise<FileJob[]> {
   const todo: FileJob[] = [];
-  const skipped: FileJob[] = [];
   for (const j of jobs) {
-    const there = await lstat(j.output).then(() => true, () => false);
-    (there ? skipped : todo).push(j);
+    if (await lstat(j.output).then(() => true, () => false)) tally.addSkipped(j);
+    else todo.push(j);
   }
-  return { todo, skipped };
+  return todo;
 }
 
 /** A TransformStream that counts the bytes through it. */
@@ -91,71 +60,82 @@ export function byteCounter(): { stream: TransformStream<Uint8Array, Uint8Array>
   };
 }
 
+/** How {@linkcode runAll} runs its items. */
+export interface RunAllOptions<T> {
+  /** How many items there are, for each line's `[i/N]` (counted before the run). */
+  readonly total: number;
+  /** Slots: items at once, or with `cost`, the weight that may run at once. */
+  readonly jobs: number;
+  /** How an item is named when it failed. */
+  readonly name: (t: T) => string;
+  readonly work: (t: T) => Promise<Outcome>;
+  /** `encrypted` or `decrypted`, for each line. */
+  readonly verb: string;
+  /** The slots an item takes (at most all of them); each takes one without it. */
+  readonly cost?: (t: T) => number;
+  /** Where the counts go (and with `--json` the entries); a new one by default. */
+  readonly tally?: Tally;
+}
+
 /**
- * Runs `work` over `items`, in order, `jobs` at a time; with `cost`, items
- * weigh `cost(item)` of the `jobs` slots each (at most all of them), and one
- * starts once enough slots are free. Each outcome is printed as it ends
- * (`[2/9] encrypted a to a.envl`); each failure is printed with its error
- * and hint and does not stop the rest.
+ * Runs `work` over `items`, in order, taking them one at a time as slots
+ * free up, `jobs` at a time; with `cost`, items weigh `cost(item)` of the
+ * `jobs` slots each (at most all of them), and one starts once enough slots
+ * are free. Each outcome is printed as it ends (`[2/9] encrypted a to
+ * a.envl`); each failure is printed with its error and hint and does not
+ * stop the rest. Only the counts are kept, unless the tally lists (for
+ * `--json`): no item and no outcome outlives its turn.
  */
-export async function runAll<T>(
-  items: readonly T[],
-  jobs: number,
-  name: (t: T) => string,
-  work: (t: T) => Promise<Outcome>,
-  verb: string,
-  cost?: (t: T) => number,
-): Promise<RunResult> {
-  const result: RunResult = { done: [], failed: [] };
-  // Outcomes and failures are reported as they end, and listed in the JSON in input order.
-  const order = new Map<unknown, number>(items.map((t, i) => [t, i]));
-  const at = new Map<Outcome | Failure, number>();
-  const width = String(items.length).length;
-  const count = () => `[${String(result.done.length + result.failed.length).padStart(width)}/${items.length}]`;
-  const one = async (item: T) => {
+export async function runAll<T>(items: AsyncIterable<T> | Iterable<T>, options: RunAllOptions<T>): Promise<Tally> {
+  const { total, name, work, verb, cost } = options;
+  const tally = options.tally ?? new Tally();
+  const width = String(total).length;
+  const count = () => `[${String(tally.done + tally.failed).padStart(width)}/${total}]`;
+  const one = async (item: T, at: number) => {
     try {
       const o = await work(item);
-      result.done.push(o);
-      at.set(o, order.get(item)!);
+      tally.addDone(o, at);
       status(`${count()} ${verb} ${esc(o.input)} to ${esc(o.output)}`);
     } catch (e) {
-      const f: Failure = {
-        input: name(item),
+      const input = name(item);
+      tally.addFailed({
+        input,
         code: e instanceof EnvelopeError ? e.code : "UNEXPECTED",
         message: e instanceof Error ? e.message : String(e),
-      };
-      result.failed.push(f);
-      at.set(f, order.get(item)!);
-      status(`${count()} FAILED ${esc(name(item))}`);
+      }, at);
+      status(`${count()} FAILED ${esc(input)}`);
       // Key hints name the flags of the command that ran, as main.ts does for a single file; the error line names
       // its file, so a log of errors alone says which files failed.
-      reportError(naming(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"), name(item)));
+      reportError(naming(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"), input));
     }
   };
-  const slots = Math.max(1, jobs);
+  const slots = Math.max(1, options.jobs);
   let used = 0;
   let freed: (() => void) | undefined;
   const running = new Set<Promise<void>>();
   let unexpected: { error: unknown } | undefined;
-  for (const item of items) {
-    const c = Math.max(1, Math.min(slots, cost ? cost(item) : 1));
-    while (used + c > slots) await new Promise<void>((resolve) => (freed = resolve));
-    used += c;
-    // A job's own failures are reported by one(); should one() itself throw, it is kept for the end, not lost.
-    const run: Promise<void> = one(item).catch((e) => void (unexpected ??= { error: e })).finally(() => {
-      used -= c;
-      running.delete(run);
-      const wake = freed;
-      freed = undefined;
-      wake?.();
-    });
-    running.add(run);
+  let at = 0;
+  try {
+    for await (const item of items) {
+      const c = Math.max(1, Math.min(slots, cost ? cost(item) : 1));
+      while (used + c > slots) await new Promise<void>((resolve) => (freed = resolve));
+      used += c;
+      // A job's own failures are reported by one(); should one() itself throw, it is kept for the end, not lost.
+      const run: Promise<void> = one(item, at++).catch((e) => void (unexpected ??= { error: e })).finally(() => {
+        used -= c;
+        running.delete(run);
+        const wake = freed;
+        freed = undefined;
+        wake?.();
+      });
+      running.add(run);
+    }
+  } finally {
+    // Items that fail to come (a folder gone since it was counted) end the run once the files started have ended.
+    await Promise.all(running);
   }
-  await Promise.all(running);
   if (unexpected) throw unexpected.error;
-  result.done.sort((a, b) => at.get(a)! - at.get(b)!);
-  result.failed.sort((a, b) => at.get(a)! - at.get(b)!);
-  return result;
+  return tally;
 }
 
 /**
@@ -213,21 +193,22 @@ export async function runBatch(
   options: BatchOptions,
   work: (job: FileJob, cache: DataKeyCache | undefined) => Promise<Outcome>,
 ): Promise<number> {
-  const { todo, skipped } = options.skipExisting ? await withoutExisting(planned) : { todo: planned, skipped: [] };
+  const tally = new Tally();
+  const todo = options.skipExisting ? await withoutExisting(planned, tally) : planned;
   const cache = options.keyCache ? new DataKeyCache() : undefined;
   try {
     // --jobs N: N files at once. Without it, small files share DEFAULT_SLOTS slots and a large one takes LARGE_COST.
     const weighed = options.jobs === undefined;
-    const slots = options.jobs ?? DEFAULT_SLOTS;
-    const result = await runAll(
-      todo,
-      slots,
-      (j) => j.input,
-      (j) => work(j, cache),
+    await runAll(todo, {
+      total: todo.length,
+      jobs: options.jobs ?? DEFAULT_SLOTS,
+      name: (j) => j.input,
+      work: (j) => work(j, cache),
       verb,
-      weighed ? jobCost : undefined,
-    );
-    return finish(command, verb, { ...result, skipped }, true);
+      cost: weighed ? jobCost : undefined,
+      tally,
+    });
+    return finish(command, verb, tally);
   } finally {
     await cache?.clear();
   }
@@ -262,41 +243,36 @@ function statSize(path: string): number {
 }
 
 /**
- * Ends a run that wrote files: the JSON document with `--json`, else (for
- * several files) the summary line; returns the exit status (1 when any
- * file failed).
+ * Ends a batch: the JSON document with `--json`, else the summary line;
+ * returns the exit status (1 when any file failed).
  */
-export function finish(command: string, verb: string, result: RunResult, many: boolean): number {
-  const bytesIn = result.done.reduce((n, o) => n + o.bytesIn, 0);
-  const bytesOut = result.done.reduce((n, o) => n + o.bytesOut, 0);
-  report(
-    {
-      command,
-      ok: result.failed.length === 0,
-      files: result.done,
-      failed: result.failed,
-      skipped: (result.skipped ?? []).map((j) => ({ input: j.input, output: j.output })),
-      bytesIn,
-      bytesOut,
-    },
+export function finish(command: string, verb: string, tally: Tally): number {
+  report(tally.document(command));
+  status(
+    `${verb} ${tally.done} of ${tally.done + tally.failed} file(s), ${formatBytes(tally.bytesIn)} read, ${
+      formatBytes(tally.bytesOut)
+    } written${tally.skipped ? `; ${tally.skipped} skipped, their outputs exist` : ""}${
+      tally.failed ? `; ${tally.failed} failed (see the error lines above)` : ""
+    }`,
   );
-  const total = result.done.length + result.failed.length;
-  const skipped = result.skipped?.length ?? 0;
-  if (many) {
-    status(
-      `${verb} ${result.done.length} of ${total} file(s), ${formatBytes(bytesIn)} read, ${
-        formatBytes(bytesOut)
-      } written${skipped ? `; ${skipped} skipped, their outputs exist` : ""}${
-        result.failed.length ? `; ${result.failed.length} failed (see the error lines above)` : ""
-      }`,
-    );
-  } else if (result.done.length === 1 && result.done[0].output !== "-") {
-    const o = result.done[0];
+  return tally.failed > 0 ? 1 : 0;
+}
+
+/**
+ * Ends a run of one input: the JSON document with `--json` (the batch's
+ * shape, one file), else the line that says where it went (none for
+ * stdout); returns the exit status, 0.
+ */
+export function finishOne(command: string, verb: string, o: Outcome): number {
+  const one = new Tally(true);
+  one.addDone(o, 0);
+  report(one.document(command));
+  if (o.output !== "-") {
     // A compatibility format is named, with the KMS key its one blob was made under (the ARN a KMS returned).
     const key = o.keys.length === 1 && o.keys[0].keyId ? `, key ${esc(o.keys[0].keyId)}` : "";
     status(`${verb} to ${esc(o.output)}${FORMAT_LABEL[o.format] ? ` (${FORMAT_LABEL[o.format]} format${key})` : ""}`);
   }
-  return result.failed.length > 0 ? 1 : 0;
+  return 0;
 }
 
 /** `err` with `input` named at the start of its message, unless the message names it already. */

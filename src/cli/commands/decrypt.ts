@@ -28,14 +28,13 @@ import {
   byteCounter,
   checkBatchOutput,
   checkTreeOutput,
-  finish,
-  type KeyName,
-  type Outcome,
+  finishOne,
   planFiles,
   readSuffix,
   refuseSkipExisting,
   runBatch,
 } from "../batch.ts";
+import type { KeyName, Outcome } from "../batch_tally.ts";
 import { traced } from "../trace.ts";
 import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
@@ -209,7 +208,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     explicitOutput: req.output !== undefined,
   });
   const outcome = await decryptOne(req, async (headerKeys) => traced(await decryptionKeys(req, headerKeys)));
-  return finish("decrypt", "decrypted", { done: [outcome], failed: [] }, false);
+  return finishOne("decrypt", "decrypted", outcome);
 }
 
 /**

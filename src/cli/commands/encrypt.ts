@@ -22,13 +22,13 @@ import {
   byteCounter,
   checkBatchOutput,
   checkTreeOutput,
-  finish,
-  type Outcome,
+  finishOne,
   planFiles,
   readSuffix,
   refuseSkipExisting,
   runBatch,
 } from "../batch.ts";
+import type { Outcome } from "../batch_tally.ts";
 import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
@@ -112,7 +112,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       links,
       parallelism,
     });
-    return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
+    return finishOne("encrypt", "encrypted", outcome);
   }
 
   if (flags.recursive && isObjectUrl((flags.output as string | undefined) ?? "")) {
@@ -218,7 +218,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     }
   }
   const outcome = await encryptOne({ ...common, input: input ?? dir!, dir, output, keys: loadKeys });
-  return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
+  return finishOne("encrypt", "encrypted", outcome);
 }
 
 /** One file (or stdin, or a -d folder) to encrypt. */
