@@ -2,11 +2,12 @@
  * cli/walk_files.ts: the lazy walk of a batch's tree yields exactly what the
  * global sort of every relative path gave (JavaScript's string order, `/`
  * separators), on hand-picked names and on generated trees whose names sit
- * on both sides of `/` (0x2F); links are counted, not yielded.
+ * on both sides of `/` (0x2F); links are counted, not yielded; this run's
+ * own temporary files are left out.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { walkFiles } from "../src/cli/walk_files.ts";
+import { countFiles, walkFiles } from "../src/cli/walk_files.ts";
 
 /** Names around `/` in code-unit order: below it (space ! # - . and more), above it (digits, letters, `~`, non-ASCII). */
 const NAMES = [
@@ -101,21 +102,35 @@ Deno.test("walkFiles: generated trees with names on both sides of '/' come out a
     try {
       const want = await makeFiles(root, randomTree(next));
       assert.deepEqual(await collect(walkFiles(root)), want, `tree ${n}`);
+      assert.deepEqual(await countFiles(root), { files: want.length, skipped: 0 }, `tree ${n}`);
     } finally {
       await Deno.remove(root, { recursive: true });
     }
   }
 });
 
-Deno.test("walkFiles: links and special files are counted, not followed or yielded", async () => {
+Deno.test("walkFiles: links are counted and not followed; this run's temporary files are left out, another run's are not", async () => {
   const root = await Deno.makeTempDir({ prefix: "envelope-walk-" });
   try {
     await makeFiles(root, ["d/x", "y"]);
     await Deno.symlink("y", join(root, "link"));
     await Deno.symlink("d", join(root, "dlink"));
+    // Named as temp_files.ts names them: ours (this process) and a dead one's.
+    await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid}-0123456789ab.part`), "");
+    await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`), "");
     let skipped = 0;
-    assert.deepEqual(await collect(walkFiles(root, undefined, () => skipped++)), ["d/x", "y"]);
+    assert.deepEqual(await collect(walkFiles(root, undefined, () => skipped++)), [
+      `d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`,
+      "d/x",
+      "y",
+    ]);
     assert.equal(skipped, 2);
+    const seen: string[] = [];
+    assert.deepEqual(await countFiles(root, (rel) => rel !== "y", (rel) => void seen.push(rel)), {
+      files: 2,
+      skipped: 2,
+    });
+    assert.deepEqual(seen, [`d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`, "d/x"]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -13,8 +13,10 @@
  *   "failed": [], "bytesIn": 3, "bytesOut": 240 }
  * ```
  *
- * Without `--json` a run keeps counters, not a record per file
- * (batch_tally.ts says why `--json` keeps its entries).
+ * A batch's memory does not grow with its number of files: a folder is
+ * counted first (for `[i/N]`, keeping no path) and walked again as the run
+ * takes its files (walk_files.ts), and without `--json` the run keeps
+ * counters only (batch_tally.ts says why `--json` keeps its entries).
  *
  * @module
  */
@@ -27,21 +29,25 @@ import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
 import { type Outcome, Tally } from "./batch_tally.ts";
-import { walkFiles } from "./walk_files.ts";
+import { countFiles, walkFiles } from "./walk_files.ts";
 
 /**
- * `--skip-existing`: the jobs whose output does not exist yet; the rest are
- * left alone and counted in `tally` as skipped (so `encrypt -r DIR` can be
- * run again for what is new). Checked once, before the run: an output that
- * appears meanwhile still fails with OUTPUT_EXISTS, as without the flag.
+ * `--skip-existing`: `jobs` less those whose output exists, each checked
+ * when its turn comes (just before it would start) and counted in `tally`
+ * as skipped, so `encrypt -r DIR` can be run again for what is new. An
+ * output that appears between that check and its write still fails with
+ * OUTPUT_EXISTS, as without the flag.
  */
-export async function withoutExisting(jobs: readonly FileJob[], tally: Tally): Promise<FileJob[]> {
-  const todo: FileJob[] = [];
-  for (const j of jobs) {
-    if (await lstat(j.output).then(() => true, () => false)) tally.addSkipped(j);
-    else todo.push(j);
+export async function* withoutExisting(jobs: AsyncIterable<FileJob>, tally: Tally): AsyncGenerator<FileJob> {
+  for await (const j of jobs) {
+    if (await exists(j.output)) tally.addSkipped(j);
+    else yield j;
   }
-  return todo;
+}
+
+/** Whether anything (a link included) is at `path`; what cannot be looked at counts as absent. */
+function exists(path: string): Promise<boolean> {
+  return lstat(path).then(() => true, () => false);
 }
 
 /** A TransformStream that counts the bytes through it. */
@@ -183,24 +189,25 @@ export function batchOptions(flags: Record<string, unknown>, jobCount: number): 
  * Runs planned file jobs as `encrypt` and `decrypt` with several inputs
  * do: `--skip-existing` leaves out the jobs whose output is there, one
  * data-key cache window serves every file (none with `--no-key-cache`, and
- * it is cleared at the end), `runAll` does the work `jobs` at a time, and
- * {@linkcode finish} ends the run; returns the exit status.
+ * it is cleared at the end), `runAll` does the work `jobs` at a time as the
+ * plan yields them, and {@linkcode finish} ends the run; returns the exit
+ * status.
  */
 export async function runBatch(
   command: string,
   verb: string,
-  planned: FileJob[],
+  plan: FilePlan,
   options: BatchOptions,
   work: (job: FileJob, cache: DataKeyCache | undefined) => Promise<Outcome>,
 ): Promise<number> {
   const tally = new Tally();
-  const todo = options.skipExisting ? await withoutExisting(planned, tally) : planned;
+  const todo = options.skipExisting ? withoutExisting(plan.jobs(), tally) : plan.jobs();
   const cache = options.keyCache ? new DataKeyCache() : undefined;
   try {
     // --jobs N: N files at once. Without it, small files share DEFAULT_SLOTS slots and a large one takes LARGE_COST.
     const weighed = options.jobs === undefined;
     await runAll(todo, {
-      total: todo.length,
+      total: plan.total,
       jobs: options.jobs ?? DEFAULT_SLOTS,
       name: (j) => j.input,
       work: (j) => work(j, cache),
@@ -284,26 +291,6 @@ function naming(err: unknown, input: string): unknown {
 /** How the status line names the compatibility formats. */
 const FORMAT_LABEL: Record<string, string> = { "nitro-enclave": "Nitro-enclave", "aliyun-sample": "Alibaba-sample" };
 
-/** What {@linkcode filesUnder} found. */
-export interface Walk {
-  /** Regular files, relative to the folder with `/` separators, sorted. */
-  readonly files: string[];
-  /** Symbolic links and special files, which are not followed or read. */
-  readonly skipped: number;
-}
-
-/**
- * Regular files under `dir` (recursively) that `keep` accepts, in the order
- * walk_files.ts walks them (the sorted order of their paths); links and
- * special files are counted, not followed.
- */
-export async function filesUnder(dir: string, keep: (rel: string) => boolean = () => true): Promise<Walk> {
-  const files: string[] = [];
-  let skipped = 0;
-  for await (const rel of walkFiles(dir, keep, () => skipped++)) files.push(rel);
-  return { files, skipped };
-}
-
 /** Reads `--suffix` (default `.envl`): a dot and a name, no folder separators. */
 export function readSuffix(text: string | undefined, command: string): string {
   if (text === undefined) return SUFFIX;
@@ -370,26 +357,58 @@ export interface BatchNaming {
 }
 
 /**
+ * A batch's files: counted before the run, and yielded one at a time as it
+ * runs, each folder walked again (walk_files.ts), so no list of them is
+ * ever built.
+ */
+export interface FilePlan {
+  /**
+   * The files the run will take, for `[i/N]`: every file planned, less,
+   * with `--skip-existing`, those whose output was there when counted.
+   */
+  readonly total: number;
+  /** The jobs in order, each made when the run reaches it. */
+  jobs(): AsyncGenerator<FileJob>;
+}
+
+/**
  * The files of `COMMAND a b c` (each output beside its input) and of
  * `COMMAND -r DIR...` (every regular file under each DIR that `keep`
- * accepts; links and special files skipped with a note; with `outDir`, the
- * tree rebuilt there).
+ * accepts; links and special files skipped with a note, one per folder,
+ * before the run; with `outDir`, the tree rebuilt there). Usage errors are
+ * thrown here, before anything runs.
  */
 export async function planFiles(
   inputs: readonly string[],
   recursive: boolean,
   outDir: string | undefined,
   naming: BatchNaming,
-): Promise<FileJob[]> {
+  skipExisting = false,
+): Promise<FilePlan> {
   const { command } = naming;
-  const jobs: FileJob[] = [];
+  const inTree = (dir: string, rel: string): FileJob => {
+    const out = naming.outputRel(rel);
+    return outDir === undefined
+      ? { input: join(dir, rel), output: join(dir, out), root: dir }
+      : { input: join(dir, rel), output: join(outDir, out), makeParent: true, root: outDir };
+  };
+  // One entry per input on the command line (which is in memory anyway), none per file under a folder.
+  const given: { readonly input: string; readonly folder: boolean; readonly size?: number }[] = [];
+  let total = 0;
+  // With --skip-existing, [i/N] counts the files whose output is not there yet (runBatch checks each again).
+  let existing = 0;
+  const count = async (output: string) => {
+    if (await exists(output)) existing++;
+  };
   for (const input of inputs) {
     if (input === "-") {
       throw usageError(command, "Reading the command line failed: stdin (-) cannot be one of several inputs");
     }
     const info = await stat(input).catch(() => undefined);
     if (!info?.isDirectory()) {
-      jobs.push({ input, output: naming.outputOf(input), size: info?.isFile() ? info.size : undefined });
+      given.push({ input, folder: false, size: info?.isFile() ? info.size : undefined });
+      total++;
+      if (skipExisting) await count(naming.outputOf(input));
       continue;
     }
     if (!recursive) {
@@ -399,16 +418,19 @@ export async function planFiles(
         naming.folderHint,
       );
     }
-    const { files, skipped } = await filesUnder(input, naming.keep);
-    if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${input}`);
-    for (const rel of files) {
-      const out = naming.outputRel(rel);
-      jobs.push(
-        outDir === undefined
-          ? { input: join(input, rel), output: join(input, out), root: input }
-          : { input: join(input, rel), output: join(outDir, out), makeParent: true, root: outDir },
-      );
-    }
+    given.push({ input, folder: true });
+    const each = skipExisting ? (rel: string) => count(inTree(input, rel).output) : undefined;
+    const counted = await countFiles(input, naming.keep, each);
+    total += counted.files;
+    if (counted.skipped > 0) note(`skipping ${counted.skipped} link(s) or special file(s) under ${input}`);
   }
-  return jobs;
+  return {
+    total: total - existing,
+    async *jobs() {
+      for (const g of given) {
+        if (!g.folder) yield { input: g.input, output: naming.outputOf(g.input), size: g.size };
+        else for await (const rel of walkFiles(g.input, naming.keep)) yield inTree(g.input, rel);
+      }
+    },
+  };
 }

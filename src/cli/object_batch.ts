@@ -28,8 +28,9 @@ import { openInput, writeOutput } from "./files.ts";
 import { peek } from "../io/header_peek.ts";
 import { cliClient } from "./object_io.ts";
 import type { UploadFlags } from "./object_flags.ts";
-import { byteCounter, checkTreeOutput, filesUnder, finish, runAll } from "./batch.ts";
+import { byteCounter, checkTreeOutput, finish, runAll } from "./batch.ts";
 import type { KeyName } from "./batch_tally.ts";
+import { countFiles, walkFiles } from "./walk_files.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 
@@ -59,7 +60,8 @@ export interface EncryptManyOptions {
 /** `encrypt -r DIR -o s3://b/prefix/`; returns the exit code. */
 export async function encryptMany(o: EncryptManyOptions): Promise<number> {
   const loc = prefixOf(o.output, "-o");
-  const { files, skipped } = await filesUnder(o.dir);
+  // Counted first for [i/N], then walked again as the run takes the files: no list of them is built.
+  const { files, skipped } = await countFiles(o.dir);
   if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${o.dir}`);
   const cache = new DataKeyCache();
   try {
@@ -88,8 +90,8 @@ export async function encryptMany(o: EncryptManyOptions): Promise<number> {
         keys: o.keys.map((k) => ({ provider: k.provider, keyId: k.keyId })),
       };
     };
-    const tally = await runAll(files, {
-      total: files.length,
+    const tally = await runAll(walkFiles(o.dir), {
+      total: files,
       jobs: o.jobs,
       name: (f) => f,
       work,

@@ -1,9 +1,9 @@
 /**
  * The regular files under a folder, one at a time, for `-r DIR` batches
- * (batch.ts, object_batch.ts). The walk is lazy: it holds the listings of
- * the folders on the way down to the current one, never the list of every
- * file, so a caller that takes the files as they come spends on a tree of a
- * million files what its largest folder costs.
+ * (batch.ts, object_batch.ts). A batch of any size walks its tree lazily:
+ * it holds the listings of the folders on the way down to the current one,
+ * never the list of every file, so a tree of a million files costs what its
+ * largest folder costs.
  *
  * The order is the one a batch has always had: every relative path (with `/`
  * separators) sorted as JavaScript sorts strings, by UTF-16 code units. One
@@ -23,6 +23,8 @@
  */
 import { readdir } from "../host/fs.ts";
 import { join } from "../host/path.ts";
+import { pid } from "../host/process.ts";
+import { temporaryOwner } from "./temp_files.ts";
 
 /** Takes every file. */
 const everyFile = (): boolean => true;
@@ -31,7 +33,10 @@ const everyFile = (): boolean => true;
  * The regular files under `dir` that `keep` accepts, as paths relative to it
  * with `/` separators, in the sorted order described above. Symbolic links
  * and special files are neither followed nor yielded: each one found calls
- * `onSkipped`. A folder is read when the walk reaches it.
+ * `onSkipped`. A folder is read when the walk reaches it, so a run that
+ * writes into the tree sees its own outputs there; this run's temporary
+ * files (temp_files.ts, named with its process id) are never yielded, as
+ * they were not there when the tree was counted.
  */
 export async function* walkFiles(
   dir: string,
@@ -46,8 +51,8 @@ export async function* walkFiles(
     const names: string[] = [];
     for (const e of await readdir(prefix === "" ? dir : join(dir, prefix))) {
       if (e.isDirectory()) names.push(e.name + "/");
-      else if (e.isFile()) names.push(e.name);
-      else onSkipped?.();
+      else if (!e.isFile()) onSkipped?.();
+      else if (temporaryOwner(e.name, false) !== pid) names.push(e.name);
     }
     stack.push({ prefix, names: names.sort().reverse() });
   };
@@ -59,4 +64,29 @@ export async function* walkFiles(
     else if (name.endsWith("/")) await enter(top.prefix + name);
     else if (keep(top.prefix + name)) yield top.prefix + name;
   }
+}
+
+/** How many files {@linkcode walkFiles} would yield, and how many links and special files it would pass over. */
+export interface TreeCount {
+  readonly files: number;
+  readonly skipped: number;
+}
+
+/**
+ * Counts the files under `dir` that `keep` accepts (for a batch's `[i/N]`)
+ * and the links and special files left out, keeping no path; `each`, if
+ * given, sees every file counted.
+ */
+export async function countFiles(
+  dir: string,
+  keep: (rel: string) => boolean = everyFile,
+  each?: (rel: string) => Promise<void> | void,
+): Promise<TreeCount> {
+  let files = 0;
+  let skipped = 0;
+  for await (const rel of walkFiles(dir, keep, () => skipped++)) {
+    files++;
+    await each?.(rel);
+  }
+  return { files, skipped };
 }

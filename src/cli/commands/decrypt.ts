@@ -173,19 +173,20 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       throw usageError("decrypt", "Reading the command line failed: -d extracts one archive; give one INPUT with it");
     }
     checkBatchOutput("decrypt", req.output, Boolean(flags.recursive), positionals.length);
-    const jobs = await planFiles(positionals, Boolean(flags.recursive), req.output, {
+    const options = batchOptions(flags, jobCount);
+    const plan = await planFiles(positionals, Boolean(flags.recursive), req.output, {
       command: "decrypt",
       keep: (rel) => rel.endsWith(suffix) && basename(rel).length > suffix.length,
       outputRel: (rel) => rel.slice(0, -suffix.length),
       outputOf: (input) => defaultOutputName(input, suffix),
       folderHint: "use -r to decrypt each file in it",
-    });
+    }, options.skipExisting);
     const keysFor = reusingKeys(req);
     return await runBatch(
       "decrypt",
       "decrypted",
-      jobs,
-      batchOptions(flags, jobCount),
+      plan,
+      options,
       async (j, cache) => {
         if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
         if (j.root !== undefined) await checkTreeOutput(j.output, j.root);

@@ -180,19 +180,20 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     // Several inputs, or -r DIR...: one output per file, beside it or under -o DIR.
     const outDir = flags.output as string | undefined;
     checkBatchOutput("encrypt", outDir, Boolean(flags.recursive), positionals.length);
-    const jobs = await planFiles(positionals, Boolean(flags.recursive), outDir, {
+    const options = batchOptions(flags, jobCount);
+    const plan = await planFiles(positionals, Boolean(flags.recursive), outDir, {
       command: "encrypt",
       keep: (rel) => !rel.endsWith(suffix),
       outputRel: (rel) => rel + suffix,
       outputOf: (input) => input + suffix,
       folderHint: "use -r to encrypt each file in it, or -d to encrypt it as one archive",
-    });
+    }, options.skipExisting);
     const keys = await loadKeys();
     return await runBatch(
       "encrypt",
       "encrypted",
-      jobs,
-      batchOptions(flags, jobCount),
+      plan,
+      options,
       (j, cache) => encryptOne({ ...common, ...j, keys, cache }),
     );
   }
