@@ -397,7 +397,7 @@ export async function planFiles(
   let total = 0;
   // With --skip-existing, [i/N] counts the files whose output is not there yet (runBatch checks each again).
   let existing = 0;
-  const count = async (output: string) => {
+  const countExisting = async (output: string) => {
     if (await exists(output)) existing++;
   };
   for (const input of inputs) {
@@ -408,7 +408,7 @@ export async function planFiles(
     if (!info?.isDirectory()) {
       given.push({ input, folder: false, size: info?.isFile() ? info.size : undefined });
       total++;
-      if (skipExisting) await count(naming.outputOf(input));
+      if (skipExisting) await countExisting(naming.outputOf(input));
       continue;
     }
     if (!recursive) {
@@ -419,7 +419,7 @@ export async function planFiles(
       );
     }
     given.push({ input, folder: true });
-    const each = skipExisting ? (rel: string) => count(inTree(input, rel).output) : undefined;
+    const each = skipExisting ? (rel: string) => countExisting(inTree(input, rel).output) : undefined;
     const counted = await countFiles(input, naming.keep, each);
     total += counted.files;
     if (counted.skipped > 0) note(`skipping ${counted.skipped} link(s) or special file(s) under ${input}`);
