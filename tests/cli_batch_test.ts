@@ -4,7 +4,7 @@
  * run), `--json` with one shape, `-q` and `-v`, and the progress line.
  */
 import assert from "node:assert/strict";
-import { progressLine } from "../src/cli/output.ts";
+import { formatBytes, progressLine } from "../src/cli/output.ts";
 import { pathExists, randomBytes, show, workspace } from "./support/cli.ts";
 import { writeKey } from "./support/cli_asserts.ts";
 
@@ -311,6 +311,7 @@ Deno.test("cli batch: --skip-existing leaves files whose output exists and encry
 
 Deno.test("runAll: weighted jobs start in order and never take more than their slots (16 small at once, a large one 4)", async () => {
   const { runAll } = await import("../src/cli/batch.ts");
+  const { Tally } = await import("../src/cli/batch_tally.ts");
   // Sizes: small (1 slot) and large (4 slots) mixed; each job waits a moment so that several overlap.
   const items = Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, large: i % 7 === 3 }));
   let used = 0;
@@ -318,11 +319,11 @@ Deno.test("runAll: weighted jobs start in order and never take more than their s
   let largeAtOnce = 0;
   let mostLarge = 0;
   const started: string[] = [];
-  const result = await runAll(
-    items,
-    16,
-    (t) => t.name,
-    async (t) => {
+  const tally = await runAll(items, {
+    total: items.length,
+    jobs: 16,
+    name: (t) => t.name,
+    work: async (t) => {
       started.push(t.name);
       used += t.large ? 4 : 1;
       largeAtOnce += t.large ? 1 : 0;
@@ -334,18 +335,110 @@ Deno.test("runAll: weighted jobs start in order and never take more than their s
       if (t.name === "f10") throw new Error("one failure does not stop the rest");
       return { input: t.name, output: t.name, format: "envelope", bytesIn: 0, bytesOut: 0, keys: [] };
     },
-    "encrypted",
-    (t) => (t.large ? 4 : 1),
-  );
+    verb: "encrypted",
+    cost: (t) => (t.large ? 4 : 1),
+    // Listing, as with --json: the entries come back in input order.
+    tally: new Tally(true),
+  });
+  const result = tally.document("encrypt");
   assert.deepEqual(started, items.map((t) => t.name), "started in input order");
   assert.ok(most <= 16, `${most} slots in use at once`);
   assert.ok(most > 4, `${most} slots in use at once: small files ran more than four at a time`);
   assert.ok(mostLarge <= 4, `${mostLarge} large files at once`);
-  assert.equal(result.done.length, 59);
+  assert.equal(result.files.length, 59);
+  assert.deepEqual([tally.done, tally.failed], [59, 1]);
   assert.deepEqual(result.failed.map((f) => f.input), ["f10"]);
   assert.deepEqual(
-    result.done.map((o) => o.input),
+    result.files.map((o) => o.input),
     items.map((t) => t.name).filter((n) => n !== "f10"),
     "in input order",
   );
+});
+
+Deno.test("cli batch --json: files, failed and skipped listed in input order, the document's keys as before", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  // Sizes from a few bytes to 2 MiB, so files run at once and end out of order.
+  const names = Array.from({ length: 24 }, (_, i) => `f${String(i).padStart(2, "0")}`).concat(["sub/x", "sub.y"]);
+  await Deno.mkdir(ws.path("tree/sub"), { recursive: true });
+  for (const [i, n] of names.entries()) {
+    await Deno.writeFile(ws.path(`tree/${n}`), randomBytes(i % 5 === 0 ? 2 * 1024 * 1024 - i : 100 * i + 1));
+  }
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree", "-o", "sealed"]);
+  assert.equal(r.code, 0, show(r));
+  // One input cut short (fails), one output there already (skipped).
+  await Deno.writeFile(ws.path("sealed/f05.envl"), (await Deno.readFile(ws.path("sealed/f05.envl"))).slice(0, 60));
+  await Deno.mkdir(ws.path("back"));
+  await Deno.writeTextFile(ws.path("back/f10"), "there already");
+  r = await ws.run(["decrypt", "-k", "local:A.key", "-r", "sealed", "-o", "back", "--skip-existing", "--json"]);
+  assert.equal(r.code, 1, show(r));
+  const doc = JSON.parse(r.stdout) as Report & { skipped: { input: string; output: string }[] };
+  assert.deepEqual(Object.keys(doc), ["command", "ok", "files", "failed", "skipped", "bytesIn", "bytesOut"]);
+  assert.deepEqual([doc.command, doc.ok], ["decrypt", false]);
+  const sorted = [...names].sort();
+  assert.deepEqual(
+    doc.files.map((f) => [f.input, f.output]),
+    sorted.filter((n) => n !== "f05" && n !== "f10").map((n) => [`sealed/${n}.envl`, `back/${n}`]),
+    "in input order, whatever order they ended in",
+  );
+  for (const f of doc.files) {
+    assert.deepEqual(Object.keys(f), ["input", "output", "format", "bytesIn", "bytesOut", "keys"]);
+    assert.equal(f.bytesOut, (await Deno.stat(ws.path(`tree/${f.output.slice("back/".length)}`))).size);
+  }
+  assert.deepEqual(doc.failed.map((f) => [Object.keys(f), f.input, f.code]), [
+    [["input", "code", "message"], "sealed/f05.envl", "TRUNCATED"],
+  ]);
+  assert.deepEqual(doc.skipped, [{ input: "sealed/f10.envl", output: "back/f10" }]);
+  assert.equal(doc.bytesIn, doc.files.reduce((n, f) => n + f.bytesIn, 0));
+  assert.equal(doc.bytesOut, doc.files.reduce((n, f) => n + f.bytesOut, 0));
+  assert.equal(await Deno.readTextFile(ws.path("back/f10")), "there already");
+});
+
+Deno.test("cli batch: the summary line and [i/N] as before: done of total, bytes, skipped and failed", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeFile(ws.path("a"), randomBytes(1000));
+  await Deno.writeFile(ws.path("b"), randomBytes(3000));
+  await Deno.writeTextFile(ws.path("b.envl"), "there already");
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "a", "missing", "b", "--skip-existing"]);
+  assert.equal(r.code, 1, show(r));
+  const a = (await Deno.stat(ws.path("a.envl"))).size;
+  const lines = r.stdout.trimEnd().split("\n");
+  // The counter counts the files that run (a skipped one is not among them), in the order they end.
+  assert.deepEqual(lines.slice(0, 2).map((l) => l.slice(0, 6)), ["[1/2] ", "[2/2] "], show(r));
+  assert.deepEqual(lines.slice(0, 2).map((l) => l.slice(6)).sort(), ["FAILED missing", "encrypted a to a.envl"]);
+  assert.equal(
+    lines[2],
+    `encrypted 1 of 2 file(s), 1000 B read, ${formatBytes(a)} written; 1 skipped, their outputs exist; ` +
+      "1 failed (see the error lines above)",
+  );
+  assert.equal(lines.length, 3, show(r));
+
+  await Deno.mkdir(ws.path("tree/d"), { recursive: true });
+  await Deno.writeFile(ws.path("tree/d/x"), randomBytes(2 * 1024 * 1024));
+  await Deno.writeFile(ws.path("tree/y"), randomBytes(10));
+  r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree"]);
+  assert.equal(r.code, 0, show(r));
+  const out = (await Deno.stat(ws.path("tree/d/x.envl"))).size + (await Deno.stat(ws.path("tree/y.envl"))).size;
+  assert.equal(
+    r.stdout.trimEnd().split("\n").at(-1),
+    `encrypted 2 of 2 file(s), ${formatBytes(2 * 1024 * 1024 + 10)} read, ${formatBytes(out)} written`,
+  );
+});
+
+Deno.test("cli batch: -o DIR inside the walked tree: what the run writes there is never taken as an input", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.mkdir(ws.path("tree/a"), { recursive: true });
+  for (let i = 0; i < 200; i++) await Deno.writeFile(ws.path(`tree/a/${i}`), randomBytes(3000));
+  // tree/sealed is there before the run (a run before this one made it), so the walk enters it after tree/a: by then
+  // it holds outputs and the temporary files of the writes in flight.
+  await Deno.mkdir(ws.path("tree/sealed"));
+  let r = await ws.run(["encrypt", "-k", "local:A.key", "-r", "tree", "-o", "tree/sealed"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^encrypted 200 of 200 file\(s\)/m, show(r));
+  assert.doesNotMatch(r.stdout, /\[\d+\/200\] \S+ tree\/sealed/, show(r));
+  r = await ws.run(["decrypt", "-k", "local:A.key", "-r", "tree/sealed", "-o", "tree/sealed/back"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^decrypted 200 of 200 file\(s\)/m, show(r));
 });

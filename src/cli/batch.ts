@@ -3,8 +3,8 @@
  * `encrypt -r DIR`, `decrypt -r DIR` and their object-store twins
  * (object_batch.ts) run their files through {@linkcode runAll}: `--jobs` at
  * once, one file's failure reported without stopping the others, a line per
- * file as it ends, and a summary. Single-file runs report through the same
- * {@linkcode finish}, so `--json` has one shape for every command that
+ * file as it ends, and a summary. Single-file runs report through
+ * {@linkcode finishOne}, so `--json` has one shape for every command that
  * writes files:
  *
  * ```json
@@ -13,65 +13,41 @@
  *   "failed": [], "bytesIn": 3, "bytesOut": 240 }
  * ```
  *
+ * A batch's memory does not grow with its number of files: a folder is
+ * counted first (for `[i/N]`, keeping no path) and walked again as the run
+ * takes its files (walk_files.ts), and without `--json` the run keeps
+ * counters only (batch_tally.ts says why `--json` keeps its entries).
+ *
  * @module
  */
-import { lstat, readdir, realpath, stat, statSync } from "../host/fs.ts";
-import { dirname, join, relative, sep } from "../host/path.ts";
+import { lstat, realpath, stat, statSync } from "../host/fs.ts";
+import { dirname, join, relative } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
-
-/** A key as reports name it. */
-export interface KeyName {
-  readonly provider: string;
-  readonly keyId: string;
-}
-
-/** What one file's run did. */
-export interface Outcome {
-  readonly input: string;
-  readonly output: string;
-  readonly format: string;
-  /** Bytes read (plaintext for encrypt, the message for decrypt and rewrap). */
-  readonly bytesIn: number;
-  /** Bytes written. */
-  readonly bytesOut: number;
-  /** The wrapped keys the output holds (encrypt, rewrap) or the key that opened it (decrypt). */
-  readonly keys: readonly KeyName[];
-}
-
-/** One file that failed. */
-export interface Failure {
-  readonly input: string;
-  readonly code: string;
-  readonly message: string;
-}
-
-/** A run's outcomes and failures. */
-export interface RunResult {
-  readonly done: Outcome[];
-  readonly failed: Failure[];
-  /** Files left alone because their output was there already (`--skip-existing`). */
-  readonly skipped?: readonly FileJob[];
-}
+import { type Outcome, Tally } from "./batch_tally.ts";
+import { countFiles, walkFiles } from "./walk_files.ts";
 
 /**
- * `--skip-existing`: the jobs whose output does not exist yet, and the rest,
- * left alone (so `encrypt -r DIR` can be run again for what is new). Checked
- * once, before the run: an output that appears meanwhile still fails with
+ * `--skip-existing`: `jobs` less those whose output exists, each checked
+ * when its turn comes (just before it would start) and counted in `tally`
+ * as skipped, so `encrypt -r DIR` can be run again for what is new. An
+ * output that appears between that check and its write still fails with
  * OUTPUT_EXISTS, as without the flag.
  */
-export async function withoutExisting(jobs: readonly FileJob[]): Promise<{ todo: FileJob[]; skipped: FileJob[] }> {
-  const todo: FileJob[] = [];
-  const skipped: FileJob[] = [];
-  for (const j of jobs) {
-    const there = await lstat(j.output).then(() => true, () => false);
-    (there ? skipped : todo).push(j);
+export async function* withoutExisting(jobs: AsyncIterable<FileJob>, tally: Tally): AsyncGenerator<FileJob> {
+  for await (const j of jobs) {
+    if (await exists(j.output)) tally.addSkipped(j);
+    else yield j;
   }
-  return { todo, skipped };
+}
+
+/** Whether anything (a link included) is at `path`; what cannot be looked at counts as absent. */
+function exists(path: string): Promise<boolean> {
+  return lstat(path).then(() => true, () => false);
 }
 
 /** A TransformStream that counts the bytes through it. */
@@ -90,71 +66,82 @@ export function byteCounter(): { stream: TransformStream<Uint8Array, Uint8Array>
   };
 }
 
+/** How {@linkcode runAll} runs its items. */
+export interface RunAllOptions<T> {
+  /** How many items there are, for each line's `[i/N]` (counted before the run). */
+  readonly total: number;
+  /** Slots: items at once, or with `cost`, the weight that may run at once. */
+  readonly jobs: number;
+  /** How an item is named when it failed. */
+  readonly name: (t: T) => string;
+  readonly work: (t: T) => Promise<Outcome>;
+  /** `encrypted` or `decrypted`, for each line. */
+  readonly verb: string;
+  /** The slots an item takes (at most all of them); each takes one without it. */
+  readonly cost?: (t: T) => number;
+  /** Where the counts go (and with `--json` the entries); a new one by default. */
+  readonly tally?: Tally;
+}
+
 /**
- * Runs `work` over `items`, in order, `jobs` at a time; with `cost`, items
- * weigh `cost(item)` of the `jobs` slots each (at most all of them), and one
- * starts once enough slots are free. Each outcome is printed as it ends
- * (`[2/9] encrypted a to a.envl`); each failure is printed with its error
- * and hint and does not stop the rest.
+ * Runs `work` over `items`, in order, taking them one at a time as slots
+ * free up, `jobs` at a time; with `cost`, items weigh `cost(item)` of the
+ * `jobs` slots each (at most all of them), and one starts once enough slots
+ * are free. Each outcome is printed as it ends (`[2/9] encrypted a to
+ * a.envl`); each failure is printed with its error and hint and does not
+ * stop the rest. Only the counts are kept, unless the tally lists (for
+ * `--json`): no item and no outcome outlives its turn.
  */
-export async function runAll<T>(
-  items: readonly T[],
-  jobs: number,
-  name: (t: T) => string,
-  work: (t: T) => Promise<Outcome>,
-  verb: string,
-  cost?: (t: T) => number,
-): Promise<RunResult> {
-  const result: RunResult = { done: [], failed: [] };
-  // Outcomes and failures are reported as they end, and listed in the JSON in input order.
-  const order = new Map<unknown, number>(items.map((t, i) => [t, i]));
-  const at = new Map<Outcome | Failure, number>();
-  const width = String(items.length).length;
-  const count = () => `[${String(result.done.length + result.failed.length).padStart(width)}/${items.length}]`;
-  const one = async (item: T) => {
+export async function runAll<T>(items: AsyncIterable<T> | Iterable<T>, options: RunAllOptions<T>): Promise<Tally> {
+  const { total, name, work, verb, cost } = options;
+  const tally = options.tally ?? new Tally();
+  const width = String(total).length;
+  const count = () => `[${String(tally.done + tally.failed).padStart(width)}/${total}]`;
+  const one = async (item: T, at: number) => {
     try {
       const o = await work(item);
-      result.done.push(o);
-      at.set(o, order.get(item)!);
+      tally.addDone(o, at);
       status(`${count()} ${verb} ${esc(o.input)} to ${esc(o.output)}`);
     } catch (e) {
-      const f: Failure = {
-        input: name(item),
+      const input = name(item);
+      tally.addFailed({
+        input,
         code: e instanceof EnvelopeError ? e.code : "UNEXPECTED",
         message: e instanceof Error ? e.message : String(e),
-      };
-      result.failed.push(f);
-      at.set(f, order.get(item)!);
-      status(`${count()} FAILED ${esc(name(item))}`);
+      }, at);
+      status(`${count()} FAILED ${esc(input)}`);
       // Key hints name the flags of the command that ran, as main.ts does for a single file; the error line names
       // its file, so a log of errors alone says which files failed.
-      reportError(naming(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"), name(item)));
+      reportError(naming(withCommandFlags(e, verb === "decrypted" ? "decrypt" : "encrypt"), input));
     }
   };
-  const slots = Math.max(1, jobs);
+  const slots = Math.max(1, options.jobs);
   let used = 0;
   let freed: (() => void) | undefined;
   const running = new Set<Promise<void>>();
   let unexpected: { error: unknown } | undefined;
-  for (const item of items) {
-    const c = Math.max(1, Math.min(slots, cost ? cost(item) : 1));
-    while (used + c > slots) await new Promise<void>((resolve) => (freed = resolve));
-    used += c;
-    // A job's own failures are reported by one(); should one() itself throw, it is kept for the end, not lost.
-    const run: Promise<void> = one(item).catch((e) => void (unexpected ??= { error: e })).finally(() => {
-      used -= c;
-      running.delete(run);
-      const wake = freed;
-      freed = undefined;
-      wake?.();
-    });
-    running.add(run);
+  let at = 0;
+  try {
+    for await (const item of items) {
+      const c = Math.max(1, Math.min(slots, cost ? cost(item) : 1));
+      while (used + c > slots) await new Promise<void>((resolve) => (freed = resolve));
+      used += c;
+      // A job's own failures are reported by one(); should one() itself throw, it is kept for the end, not lost.
+      const run: Promise<void> = one(item, at++).catch((e) => void (unexpected ??= { error: e })).finally(() => {
+        used -= c;
+        running.delete(run);
+        const wake = freed;
+        freed = undefined;
+        wake?.();
+      });
+      running.add(run);
+    }
+  } finally {
+    // Items that fail to come (a folder gone since it was counted) end the run once the files started have ended.
+    await Promise.all(running);
   }
-  await Promise.all(running);
   if (unexpected) throw unexpected.error;
-  result.done.sort((a, b) => at.get(a)! - at.get(b)!);
-  result.failed.sort((a, b) => at.get(a)! - at.get(b)!);
-  return result;
+  return tally;
 }
 
 /**
@@ -202,31 +189,33 @@ export function batchOptions(flags: Record<string, unknown>, jobCount: number): 
  * Runs planned file jobs as `encrypt` and `decrypt` with several inputs
  * do: `--skip-existing` leaves out the jobs whose output is there, one
  * data-key cache window serves every file (none with `--no-key-cache`, and
- * it is cleared at the end), `runAll` does the work `jobs` at a time, and
- * {@linkcode finish} ends the run; returns the exit status.
+ * it is cleared at the end), `runAll` does the work `jobs` at a time as the
+ * plan yields them, and {@linkcode finish} ends the run; returns the exit
+ * status.
  */
 export async function runBatch(
   command: string,
   verb: string,
-  planned: FileJob[],
+  plan: FilePlan,
   options: BatchOptions,
   work: (job: FileJob, cache: DataKeyCache | undefined) => Promise<Outcome>,
 ): Promise<number> {
-  const { todo, skipped } = options.skipExisting ? await withoutExisting(planned) : { todo: planned, skipped: [] };
+  const tally = new Tally();
+  const todo = options.skipExisting ? withoutExisting(plan.jobs(), tally) : plan.jobs();
   const cache = options.keyCache ? new DataKeyCache() : undefined;
   try {
     // --jobs N: N files at once. Without it, small files share DEFAULT_SLOTS slots and a large one takes LARGE_COST.
     const weighed = options.jobs === undefined;
-    const slots = options.jobs ?? DEFAULT_SLOTS;
-    const result = await runAll(
-      todo,
-      slots,
-      (j) => j.input,
-      (j) => work(j, cache),
+    await runAll(todo, {
+      total: plan.total,
+      jobs: options.jobs ?? DEFAULT_SLOTS,
+      name: (j) => j.input,
+      work: (j) => work(j, cache),
       verb,
-      weighed ? jobCost : undefined,
-    );
-    return finish(command, verb, { ...result, skipped }, true);
+      cost: weighed ? jobCost : undefined,
+      tally,
+    });
+    return finish(command, verb, tally);
   } finally {
     await cache?.clear();
   }
@@ -261,41 +250,36 @@ function statSize(path: string): number {
 }
 
 /**
- * Ends a run that wrote files: the JSON document with `--json`, else (for
- * several files) the summary line; returns the exit status (1 when any
- * file failed).
+ * Ends a batch: the JSON document with `--json`, else the summary line;
+ * returns the exit status (1 when any file failed).
  */
-export function finish(command: string, verb: string, result: RunResult, many: boolean): number {
-  const bytesIn = result.done.reduce((n, o) => n + o.bytesIn, 0);
-  const bytesOut = result.done.reduce((n, o) => n + o.bytesOut, 0);
-  report(
-    {
-      command,
-      ok: result.failed.length === 0,
-      files: result.done,
-      failed: result.failed,
-      skipped: (result.skipped ?? []).map((j) => ({ input: j.input, output: j.output })),
-      bytesIn,
-      bytesOut,
-    },
+export function finish(command: string, verb: string, tally: Tally): number {
+  report(tally.document(command));
+  status(
+    `${verb} ${tally.done} of ${tally.done + tally.failed} file(s), ${formatBytes(tally.bytesIn)} read, ${
+      formatBytes(tally.bytesOut)
+    } written${tally.skipped ? `; ${tally.skipped} skipped, their outputs exist` : ""}${
+      tally.failed ? `; ${tally.failed} failed (see the error lines above)` : ""
+    }`,
   );
-  const total = result.done.length + result.failed.length;
-  const skipped = result.skipped?.length ?? 0;
-  if (many) {
-    status(
-      `${verb} ${result.done.length} of ${total} file(s), ${formatBytes(bytesIn)} read, ${
-        formatBytes(bytesOut)
-      } written${skipped ? `; ${skipped} skipped, their outputs exist` : ""}${
-        result.failed.length ? `; ${result.failed.length} failed (see the error lines above)` : ""
-      }`,
-    );
-  } else if (result.done.length === 1 && result.done[0].output !== "-") {
-    const o = result.done[0];
+  return tally.failed > 0 ? 1 : 0;
+}
+
+/**
+ * Ends a run of one input: the JSON document with `--json` (the batch's
+ * shape, one file), else the line that says where it went (none for
+ * stdout); returns the exit status, 0.
+ */
+export function finishOne(command: string, verb: string, o: Outcome): number {
+  const one = new Tally(true);
+  one.addDone(o, 0);
+  report(one.document(command));
+  if (o.output !== "-") {
     // A compatibility format is named, with the KMS key its one blob was made under (the ARN a KMS returned).
     const key = o.keys.length === 1 && o.keys[0].keyId ? `, key ${esc(o.keys[0].keyId)}` : "";
     status(`${verb} to ${esc(o.output)}${FORMAT_LABEL[o.format] ? ` (${FORMAT_LABEL[o.format]} format${key})` : ""}`);
   }
-  return result.failed.length > 0 ? 1 : 0;
+  return 0;
 }
 
 /** `err` with `input` named at the start of its message, unless the message names it already. */
@@ -306,32 +290,6 @@ function naming(err: unknown, input: string): unknown {
 
 /** How the status line names the compatibility formats. */
 const FORMAT_LABEL: Record<string, string> = { "nitro-enclave": "Nitro-enclave", "aliyun-sample": "Alibaba-sample" };
-
-/** What {@linkcode filesUnder} found. */
-export interface Walk {
-  /** Regular files, relative to the folder with `/` separators, sorted. */
-  readonly files: string[];
-  /** Symbolic links and special files, which are not followed or read. */
-  readonly skipped: number;
-}
-
-/** Regular files under `dir` (recursively) that `keep` accepts; links and special files are counted, not followed. */
-export async function filesUnder(dir: string, keep: (rel: string) => boolean = () => true): Promise<Walk> {
-  const files: string[] = [];
-  let skipped = 0;
-  const walk = async (d: string) => {
-    for (const e of await readdir(d)) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        const rel = relative(dir, p).split(sep).join("/");
-        if (keep(rel)) files.push(rel);
-      } else skipped++;
-    }
-  };
-  await walk(dir);
-  return { files: files.sort(), skipped };
-}
 
 /** Reads `--suffix` (default `.envl`): a dot and a name, no folder separators. */
 export function readSuffix(text: string | undefined, command: string): string {
@@ -399,26 +357,58 @@ export interface BatchNaming {
 }
 
 /**
+ * A batch's files: counted before the run, and yielded one at a time as it
+ * runs, each folder walked again (walk_files.ts), so no list of them is
+ * ever built.
+ */
+export interface FilePlan {
+  /**
+   * The files the run will take, for `[i/N]`: every file planned, less,
+   * with `--skip-existing`, those whose output was there when counted.
+   */
+  readonly total: number;
+  /** The jobs in order, each made when the run reaches it. */
+  jobs(): AsyncGenerator<FileJob>;
+}
+
+/**
  * The files of `COMMAND a b c` (each output beside its input) and of
  * `COMMAND -r DIR...` (every regular file under each DIR that `keep`
- * accepts; links and special files skipped with a note; with `outDir`, the
- * tree rebuilt there).
+ * accepts; links and special files skipped with a note, one per folder,
+ * before the run; with `outDir`, the tree rebuilt there). Usage errors are
+ * thrown here, before anything runs.
  */
 export async function planFiles(
   inputs: readonly string[],
   recursive: boolean,
   outDir: string | undefined,
   naming: BatchNaming,
-): Promise<FileJob[]> {
+  skipExisting = false,
+): Promise<FilePlan> {
   const { command } = naming;
-  const jobs: FileJob[] = [];
+  const inTree = (dir: string, rel: string): FileJob => {
+    const out = naming.outputRel(rel);
+    return outDir === undefined
+      ? { input: join(dir, rel), output: join(dir, out), root: dir }
+      : { input: join(dir, rel), output: join(outDir, out), makeParent: true, root: outDir };
+  };
+  // One entry per input on the command line (which is in memory anyway), none per file under a folder.
+  const given: { readonly input: string; readonly folder: boolean; readonly size?: number }[] = [];
+  let total = 0;
+  // With --skip-existing, [i/N] counts the files whose output is not there yet (runBatch checks each again).
+  let existing = 0;
+  const countExisting = async (output: string) => {
+    if (await exists(output)) existing++;
+  };
   for (const input of inputs) {
     if (input === "-") {
       throw usageError(command, "Reading the command line failed: stdin (-) cannot be one of several inputs");
     }
     const info = await stat(input).catch(() => undefined);
     if (!info?.isDirectory()) {
-      jobs.push({ input, output: naming.outputOf(input), size: info?.isFile() ? info.size : undefined });
+      given.push({ input, folder: false, size: info?.isFile() ? info.size : undefined });
+      total++;
+      if (skipExisting) await countExisting(naming.outputOf(input));
       continue;
     }
     if (!recursive) {
@@ -428,16 +418,19 @@ export async function planFiles(
         naming.folderHint,
       );
     }
-    const { files, skipped } = await filesUnder(input, naming.keep);
-    if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${input}`);
-    for (const rel of files) {
-      const out = naming.outputRel(rel);
-      jobs.push(
-        outDir === undefined
-          ? { input: join(input, rel), output: join(input, out), root: input }
-          : { input: join(input, rel), output: join(outDir, out), makeParent: true, root: outDir },
-      );
-    }
+    given.push({ input, folder: true });
+    const each = skipExisting ? (rel: string) => countExisting(inTree(input, rel).output) : undefined;
+    const counted = await countFiles(input, naming.keep, each);
+    total += counted.files;
+    if (counted.skipped > 0) note(`skipping ${counted.skipped} link(s) or special file(s) under ${input}`);
   }
-  return jobs;
+  return {
+    total: total - existing,
+    async *jobs() {
+      for (const g of given) {
+        if (!g.folder) yield { input: g.input, output: naming.outputOf(g.input), size: g.size };
+        else for await (const rel of walkFiles(g.input, naming.keep)) yield inTree(g.input, rel);
+      }
+    },
+  };
 }

@@ -28,7 +28,9 @@ import { openInput, writeOutput } from "./files.ts";
 import { peek } from "../io/header_peek.ts";
 import { cliClient } from "./object_io.ts";
 import type { UploadFlags } from "./object_flags.ts";
-import { byteCounter, checkTreeOutput, filesUnder, finish, type KeyName, runAll } from "./batch.ts";
+import { byteCounter, checkTreeOutput, finish, runAll } from "./batch.ts";
+import type { KeyName } from "./batch_tally.ts";
+import { countFiles, walkFiles } from "./walk_files.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 
@@ -58,11 +60,12 @@ export interface EncryptManyOptions {
 /** `encrypt -r DIR -o s3://b/prefix/`; returns the exit code. */
 export async function encryptMany(o: EncryptManyOptions): Promise<number> {
   const loc = prefixOf(o.output, "-o");
-  const { files, skipped } = await filesUnder(o.dir);
+  // Counted first for [i/N], then walked again as the run takes the files: no list of them is built.
+  const { files, skipped } = await countFiles(o.dir);
   if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${o.dir}`);
   const cache = new DataKeyCache();
   try {
-    const result = await runAll(files, o.jobs, (f) => f, async (rel) => {
+    const work = async (rel: string) => {
       const input = await openInput(join(o.dir, rel));
       const url = objectUrl({ ...loc, key: `${loc.key}${rel}${SUFFIX}` });
       const read = byteCounter();
@@ -86,8 +89,15 @@ export async function encryptMany(o: EncryptManyOptions): Promise<number> {
         bytesOut: written.bytes,
         keys: o.keys.map((k) => ({ provider: k.provider, keyId: k.keyId })),
       };
-    }, "encrypted");
-    return finish("encrypt", "encrypted", result, true);
+    };
+    const tally = await runAll(walkFiles(o.dir), {
+      total: files,
+      jobs: o.jobs,
+      name: (f) => f,
+      work,
+      verb: "encrypted",
+    });
+    return finish("encrypt", "encrypted", tally);
   } finally {
     await cache.clear();
   }
@@ -126,7 +136,7 @@ export async function decryptMany(o: DecryptManyOptions): Promise<number> {
   const root = resolve(o.outDir);
   const cache = new DataKeyCache();
   try {
-    const result = await runAll(keys, o.jobs, (k) => objectUrl({ ...loc, key: k }), async (key) => {
+    const work = async (key: string) => {
       const url = objectUrl({ ...loc, key });
       const rel = key.slice(loc.key.length, -SUFFIX.length);
       const target = resolve(root, rel);
@@ -165,8 +175,16 @@ export async function decryptMany(o: DecryptManyOptions): Promise<number> {
         bytesOut: written.bytes,
         keys: opened,
       };
-    }, "decrypted");
-    return finish("decrypt", "decrypted", result, true);
+    };
+    // The listing is a list already (the store's pages of keys), so [i/N] is its length.
+    const tally = await runAll(keys, {
+      total: keys.length,
+      jobs: o.jobs,
+      name: (k) => objectUrl({ ...loc, key: k }),
+      work,
+      verb: "decrypted",
+    });
+    return finish("decrypt", "decrypted", tally);
   } finally {
     await cache.clear();
   }

@@ -28,14 +28,13 @@ import {
   byteCounter,
   checkBatchOutput,
   checkTreeOutput,
-  finish,
-  type KeyName,
-  type Outcome,
+  finishOne,
   planFiles,
   readSuffix,
   refuseSkipExisting,
   runBatch,
 } from "../batch.ts";
+import type { KeyName, Outcome } from "../batch_tally.ts";
 import { traced } from "../trace.ts";
 import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
@@ -174,19 +173,20 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       throw usageError("decrypt", "Reading the command line failed: -d extracts one archive; give one INPUT with it");
     }
     checkBatchOutput("decrypt", req.output, Boolean(flags.recursive), positionals.length);
-    const jobs = await planFiles(positionals, Boolean(flags.recursive), req.output, {
+    const options = batchOptions(flags, jobCount);
+    const plan = await planFiles(positionals, Boolean(flags.recursive), req.output, {
       command: "decrypt",
       keep: (rel) => rel.endsWith(suffix) && basename(rel).length > suffix.length,
       outputRel: (rel) => rel.slice(0, -suffix.length),
       outputOf: (input) => defaultOutputName(input, suffix),
       folderHint: "use -r to decrypt each file in it",
-    });
+    }, options.skipExisting);
     const keysFor = reusingKeys(req);
     return await runBatch(
       "decrypt",
       "decrypted",
-      jobs,
-      batchOptions(flags, jobCount),
+      plan,
+      options,
       async (j, cache) => {
         if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
         if (j.root !== undefined) await checkTreeOutput(j.output, j.root);
@@ -209,7 +209,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     explicitOutput: req.output !== undefined,
   });
   const outcome = await decryptOne(req, async (headerKeys) => traced(await decryptionKeys(req, headerKeys)));
-  return finish("decrypt", "decrypted", { done: [outcome], failed: [] }, false);
+  return finishOne("decrypt", "decrypted", outcome);
 }
 
 /**

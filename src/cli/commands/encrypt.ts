@@ -22,13 +22,13 @@ import {
   byteCounter,
   checkBatchOutput,
   checkTreeOutput,
-  finish,
-  type Outcome,
+  finishOne,
   planFiles,
   readSuffix,
   refuseSkipExisting,
   runBatch,
 } from "../batch.ts";
+import type { Outcome } from "../batch_tally.ts";
 import { traced } from "../trace.ts";
 import { loadDefaults } from "../config.ts";
 import { isObjectUrl } from "../../s3/url.ts";
@@ -112,7 +112,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       links,
       parallelism,
     });
-    return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
+    return finishOne("encrypt", "encrypted", outcome);
   }
 
   if (flags.recursive && isObjectUrl((flags.output as string | undefined) ?? "")) {
@@ -180,19 +180,20 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     // Several inputs, or -r DIR...: one output per file, beside it or under -o DIR.
     const outDir = flags.output as string | undefined;
     checkBatchOutput("encrypt", outDir, Boolean(flags.recursive), positionals.length);
-    const jobs = await planFiles(positionals, Boolean(flags.recursive), outDir, {
+    const options = batchOptions(flags, jobCount);
+    const plan = await planFiles(positionals, Boolean(flags.recursive), outDir, {
       command: "encrypt",
       keep: (rel) => !rel.endsWith(suffix),
       outputRel: (rel) => rel + suffix,
       outputOf: (input) => input + suffix,
       folderHint: "use -r to encrypt each file in it, or -d to encrypt it as one archive",
-    });
+    }, options.skipExisting);
     const keys = await loadKeys();
     return await runBatch(
       "encrypt",
       "encrypted",
-      jobs,
-      batchOptions(flags, jobCount),
+      plan,
+      options,
       (j, cache) => encryptOne({ ...common, ...j, keys, cache }),
     );
   }
@@ -218,7 +219,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     }
   }
   const outcome = await encryptOne({ ...common, input: input ?? dir!, dir, output, keys: loadKeys });
-  return finish("encrypt", "encrypted", { done: [outcome], failed: [] }, false);
+  return finishOne("encrypt", "encrypted", outcome);
 }
 
 /** One file (or stdin, or a -d folder) to encrypt. */

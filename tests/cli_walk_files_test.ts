@@ -1,0 +1,137 @@
+/**
+ * cli/walk_files.ts: the lazy walk of a batch's tree yields exactly what the
+ * global sort of every relative path gave (JavaScript's string order, `/`
+ * separators), on hand-picked names and on generated trees whose names sit
+ * on both sides of `/` (0x2F); links are counted, not yielded; this run's
+ * own temporary files are left out.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { countFiles, walkFiles } from "../src/cli/walk_files.ts";
+
+/** Names around `/` in code-unit order: below it (space ! # - . and more), above it (digits, letters, `~`, non-ASCII). */
+const NAMES = [
+  "a",
+  "b",
+  "A",
+  "a.txt",
+  "a-b",
+  "a0",
+  "a b",
+  "a!",
+  "a#",
+  "a+b",
+  "a,b",
+  "a.",
+  ".a",
+  "a:b",
+  "a=b",
+  "a_",
+  "a~",
+  "ab",
+  "0",
+  "é",
+  "a\u00e9",
+  "a\u{1F600}",
+  "a\uff0f",
+  "a\u0001",
+];
+
+async function collect(gen: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const x of gen) out.push(x);
+  return out;
+}
+
+/** Makes `files` (relative paths) under `root`, with their folders; returns them sorted the old way. */
+async function makeFiles(root: string, files: readonly string[]): Promise<string[]> {
+  for (const f of files) {
+    const parts = f.split("/");
+    if (parts.length > 1) await Deno.mkdir(join(root, ...parts.slice(0, -1)), { recursive: true });
+    await Deno.writeTextFile(join(root, ...parts), f);
+  }
+  return [...files].sort();
+}
+
+/** A small seeded generator (mulberry32), so a failing tree can be made again. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The files of a random tree: up to 7 entries a folder, folders 4 deep at most, names drawn from NAMES. */
+function randomTree(next: () => number): string[] {
+  const files: string[] = [];
+  const fill = (prefix: string, depth: number) => {
+    const names = [...NAMES].sort(() => next() - 0.5).slice(0, Math.floor(next() * 8));
+    for (const name of names) {
+      if (depth < 4 && next() < 0.4) fill(`${prefix}${name}/`, depth + 1);
+      else files.push(prefix + name);
+    }
+  };
+  fill("", 0);
+  return files;
+}
+
+Deno.test("walkFiles: a folder's name sorts as name + '/', which is the global order of the paths (a-b, a.txt, a/b, a0)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "envelope-walk-" });
+  try {
+    const want = await makeFiles(root, ["a/b", "a.txt", "a-b", "a0", "a/c/d", "a/c.e", "ab", "b/a", "b/a0", "b/a.x/y"]);
+    assert.deepEqual(want, ["a-b", "a.txt", "a/b", "a/c.e", "a/c/d", "a0", "ab", "b/a", "b/a.x/y", "b/a0"]);
+    // Sorting each folder by its plain names would put a/ before a-b and a.txt: the walk does not.
+    assert.deepEqual(await collect(walkFiles(root)), want);
+    assert.deepEqual(
+      await collect(walkFiles(root, (rel) => !rel.startsWith("b/"))),
+      ["a-b", "a.txt", "a/b", "a/c.e", "a/c/d", "a0", "ab"],
+      "keep sees the relative path",
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("walkFiles: generated trees with names on both sides of '/' come out as the sorted list of their paths", async () => {
+  const next = random(20261);
+  for (let n = 0; n < 40; n++) {
+    const root = await Deno.makeTempDir({ prefix: "envelope-walk-" });
+    try {
+      const want = await makeFiles(root, randomTree(next));
+      assert.deepEqual(await collect(walkFiles(root)), want, `tree ${n}`);
+      assert.deepEqual(await countFiles(root), { files: want.length, skipped: 0 }, `tree ${n}`);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  }
+});
+
+Deno.test("walkFiles: links are counted and not followed; this run's temporary files are left out, another run's are not", async () => {
+  const root = await Deno.makeTempDir({ prefix: "envelope-walk-" });
+  try {
+    await makeFiles(root, ["d/x", "y"]);
+    await Deno.symlink("y", join(root, "link"));
+    await Deno.symlink("d", join(root, "dlink"));
+    // Named as temp_files.ts names them: ours (this process) and a dead one's.
+    await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid}-0123456789ab.part`), "");
+    await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`), "");
+    let skipped = 0;
+    assert.deepEqual(await collect(walkFiles(root, undefined, () => skipped++)), [
+      `d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`,
+      "d/x",
+      "y",
+    ]);
+    assert.equal(skipped, 2);
+    const seen: string[] = [];
+    assert.deepEqual(await countFiles(root, (rel) => rel !== "y", (rel) => void seen.push(rel)), {
+      files: 2,
+      skipped: 2,
+    });
+    assert.deepEqual(seen, [`d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`, "d/x"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
