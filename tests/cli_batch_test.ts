@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { formatBytes, progressLine } from "../src/cli/output.ts";
-import { pathExists, randomBytes, show, workspace } from "./support/cli.ts";
+import { cliArgv, cliEnv, pathExists, randomBytes, show, workspace } from "./support/cli.ts";
 import { writeKey } from "./support/cli_asserts.ts";
 
 interface Report {
@@ -441,4 +441,35 @@ Deno.test("cli batch: -o DIR inside the walked tree: what the run writes there i
   r = await ws.run(["decrypt", "-k", "local:A.key", "-r", "tree/sealed", "-o", "tree/sealed/back"]);
   assert.equal(r.code, 0, show(r));
   assert.match(r.stdout, /^decrypted 200 of 200 file\(s\)/m, show(r));
+});
+
+Deno.test("cli batch: decrypt -r whose key fails to load closes each input (no 'Too many open files' under ulimit -n 96)", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.mkdir(ws.path("d"));
+  const files = 200;
+  for (let i = 0; i < files; i++) await Deno.writeTextFile(ws.path("d", `f${i}`), `file ${i}\n`);
+  const sealed = await ws.run(["encrypt", "-q", "-r", "-k", "local:A.key", "d"]);
+  assert.equal(sealed.code, 0, show(sealed));
+  // Every file fails at its keys, after its input was opened: 200 inputs left open would pass the limit of 96.
+  const out = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      'ulimit -n 96 && exec "$0" "$@"',
+      Deno.execPath(),
+      ...cliArgv(["decrypt", "-r", "-k", "local:missing.key", "d"]),
+    ],
+    cwd: ws.dir,
+    clearEnv: true,
+    env: await cliEnv(ws.home),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
+  assert.equal(out.code, 1, stderr.slice(0, 2000));
+  assert.equal(errors.length, files, stderr.slice(0, 2000));
+  assert.deepEqual(errors.filter((l) => /Too many open files/.test(l)), [], "no input is left open");
+  assert.ok(errors.every((l) => l.includes("missing.key")), stderr.slice(0, 2000));
 });

@@ -84,7 +84,8 @@ export async function deliver(
     if (stale.length > 0) {
       note(`removed ${stale.length} temporary item(s) left in ${dirname(outDir)} by killed envelope runs`);
     }
-    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract")).catch((e) => {
+    const tmp = await mkdtemp(tempDirPrefix(dirname(outDir), "extract")).catch(async (e) => {
+      await plaintext.cancel().catch(() => {}); // closes the input
       throw ioError("Writing", req.dir!, e, "-d");
     });
     const forget = removeOnSignal(tmp);

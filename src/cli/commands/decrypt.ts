@@ -279,7 +279,15 @@ async function decryptOne(
     parseHeader(peeked.head);
   }
   const headerKeys = typeof parsed === "number" ? [] : parsed.keys;
-  const keys = await keysFor(headerKeys);
+  let keys: KeyProvider[];
+  try {
+    keys = await keysFor(headerKeys);
+  } catch (e) {
+    // The input is open: a batch whose keys fail to load must not keep one descriptor per file (a review found
+    // "Too many open files" after a few hundred files with a missing key file).
+    await peeked.stream.cancel().catch(() => {});
+    throw e;
+  }
   if (keys.length === 0) {
     await peeked.stream.cancel().catch(() => {});
     throw new EnvelopeError("NO_KEY_MATCHED", `Decrypting ${input.name} failed: no key is available for this file`, {
