@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { countFiles, walkFiles } from "../src/cli/walk_files.ts";
+import { planFiles, runBatch } from "../src/cli/batch.ts";
 
 /** Names around `/` in code-unit order: below it (space ! # - . and more), above it (digits, letters, `~`, non-ASCII). */
 const NAMES = [
@@ -133,5 +134,61 @@ Deno.test("walkFiles: links are counted and not followed; this run's temporary f
     assert.deepEqual(seen, [`d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`, "d/x"]);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("batch: a folder removed while the run walks the tree fails as one item, and the run goes on with the rest", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "envelope-walk-gone-" });
+  const make = async () => {
+    for (const f of ["a", "b", "c"]) {
+      await Deno.mkdir(join(dir, f), { recursive: true });
+      for (const n of ["1", "2", "3"]) await Deno.writeTextFile(join(dir, f, n), n);
+    }
+  };
+  try {
+    // The walk lists the top folder, enters a/; b/ is removed before the walk reaches it.
+    await make();
+    const gone: string[] = [];
+    const walked: string[] = [];
+    for await (const rel of walkFiles(dir, undefined, undefined, (rel) => gone.push(rel))) {
+      walked.push(rel);
+      if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
+    }
+    assert.deepEqual(gone, ["b"]);
+    assert.deepEqual(walked, ["a/1", "a/2", "a/3", "c/1", "c/2", "c/3"]);
+    // Without the callback the walk throws, as a walk always did.
+    await make();
+    await assert.rejects(async () => {
+      for await (const rel of walkFiles(dir)) {
+        if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
+      }
+    });
+    // A batch: counted with b/, which goes while a/1 is worked on; the run ends every other file and exits 1.
+    await make();
+    const plan = await planFiles([dir], true, undefined, {
+      command: "encrypt",
+      keep: () => true,
+      outputRel: (rel) => rel + ".envl",
+      outputOf: (input) => input + ".envl",
+      folderHint: "",
+    });
+    assert.equal(plan.total, 9);
+    const seen: string[] = [];
+    const code = await runBatch(
+      "encrypt",
+      "encrypted",
+      plan,
+      { skipExisting: false, keyCache: false, jobs: 1 },
+      async (j) => {
+        const rel = j.input.slice(dir.length + 1);
+        seen.push(rel);
+        if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
+        return { input: j.input, output: j.output, format: "envelope", bytesIn: 1, bytesOut: 1, keys: [] };
+      },
+    );
+    assert.equal(code, 1, "the removed folder is a failure");
+    assert.deepEqual(seen, ["a/1", "a/2", "a/3", "c/1", "c/2", "c/3"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -30,6 +30,7 @@ import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
 import { type Outcome, Tally } from "./batch_tally.ts";
 import { countFiles, walkFiles } from "./walk_files.ts";
+import { ioError } from "./io_errors.ts";
 
 /**
  * `--skip-existing`: `jobs` less those whose output exists, each checked
@@ -40,7 +41,7 @@ import { countFiles, walkFiles } from "./walk_files.ts";
  */
 export async function* withoutExisting(jobs: AsyncIterable<FileJob>, tally: Tally): AsyncGenerator<FileJob> {
   for await (const j of jobs) {
-    if (await exists(j.output)) tally.addSkipped(j);
+    if (j.unreadable === undefined && await exists(j.output)) tally.addSkipped(j);
     else yield j;
   }
 }
@@ -210,7 +211,9 @@ export async function runBatch(
       total: plan.total,
       jobs: options.jobs ?? DEFAULT_SLOTS,
       name: (j) => j.input,
-      work: (j) => work(j, cache),
+      // A folder that could not be read fails as one item, named by the folder; the other files go on.
+      work: (j) =>
+        j.unreadable === undefined ? work(j, cache) : Promise.reject(ioError("Reading", j.input, j.unreadable)),
       verb,
       cost: weighed ? jobCost : undefined,
       tally,
@@ -314,6 +317,12 @@ export interface FileJob {
    * special file ({@linkcode checkTreeOutput}).
    */
   readonly root?: string;
+  /**
+   * Set for a folder of a walked tree that could not be read when the run
+   * reached it (gone since it was counted, say): `input` names the folder,
+   * and the job fails with this error while the rest of the run goes on.
+   */
+  readonly unreadable?: unknown;
 }
 
 /**
@@ -429,7 +438,23 @@ export async function planFiles(
     async *jobs() {
       for (const g of given) {
         if (!g.folder) yield { input: g.input, output: naming.outputOf(g.input), size: g.size };
-        else for await (const rel of walkFiles(g.input, naming.keep)) yield inTree(g.input, rel);
+        else {
+          // A folder counted before the run but unreadable when the walk reaches it (removed meanwhile) is one failed
+          // item at its place in the order, not the end of the run.
+          const unreadable: FileJob[] = [];
+          const onUnreadable = (rel: string, error: unknown) =>
+            unreadable.push({
+              input: rel === "" ? g.input : join(g.input, rel),
+              output: "",
+              size: 0,
+              unreadable: error,
+            });
+          for await (const rel of walkFiles(g.input, naming.keep, undefined, onUnreadable)) {
+            yield* unreadable.splice(0);
+            yield inTree(g.input, rel);
+          }
+          yield* unreadable.splice(0);
+        }
       }
     },
   };

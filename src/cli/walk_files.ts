@@ -36,12 +36,16 @@ const everyFile = (): boolean => true;
  * `onSkipped`. A folder is read when the walk reaches it, so a run that
  * writes into the tree sees its own outputs there; this run's temporary
  * files (temp_files.ts, named with its process id) are never yielded, as
- * they were not there when the tree was counted.
+ * they were not there when the tree was counted. A folder that cannot be
+ * read (gone since it was counted, say) throws, unless `onUnreadable` is
+ * given: then it is told the folder (relative, "" for `dir` itself) and its
+ * error, and the walk goes on with the rest.
  */
 export async function* walkFiles(
   dir: string,
   keep: (rel: string) => boolean = everyFile,
   onSkipped?: () => void,
+  onUnreadable?: (rel: string, error: unknown) => void,
 ): AsyncGenerator<string> {
   // One entry per folder on the way down: its path relative to `dir` ("" or "a/b/") and the names not yet taken,
   // sorted backwards so the next one pops off the end (and a name taken is a name let go). A folder's name ends
@@ -49,7 +53,15 @@ export async function* walkFiles(
   const stack: { readonly prefix: string; readonly names: string[] }[] = [];
   const enter = async (prefix: string) => {
     const names: string[] = [];
-    for (const e of await readdir(prefix === "" ? dir : join(dir, prefix))) {
+    let entries;
+    try {
+      entries = await readdir(prefix === "" ? dir : join(dir, prefix));
+    } catch (e) {
+      if (!onUnreadable) throw e;
+      onUnreadable(prefix.replace(/\/$/, ""), e);
+      return;
+    }
+    for (const e of entries) {
       if (e.isDirectory()) names.push(e.name + "/");
       else if (!e.isFile()) onSkipped?.();
       else if (temporaryOwner(e.name, false) !== pid) names.push(e.name);
