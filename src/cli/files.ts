@@ -25,6 +25,7 @@ export {
   type OutputTarget,
   resolveTarget,
   stdoutStream,
+  writeBytes,
   writeOutput,
 } from "./output_file.ts";
 import { importLater } from "../import_later.ts";

@@ -524,6 +524,24 @@ export function stdoutStream(): WritableStream<Uint8Array> {
 }
 
 /**
+ * Writes `bytes` to the regular-file output `path` (not `-`, not an object
+ * URL) as {@linkcode writeOutput} would, through a temporary file put in
+ * place only when complete, without a stream pipeline around it.
+ */
+export async function writeBytes(bytes: Uint8Array, path: string, options: OutputOptions): Promise<void> {
+  const out = await openOutput(path, options);
+  try {
+    const writer = out.stream.getWriter();
+    await writer.write(bytes);
+    await writer.close();
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+/**
  * Pipes `source` into `path` (stdout for `-`): a regular file appears only
  * complete; on any error the temporary file is removed and the error rethrown.
  */
