@@ -1,11 +1,11 @@
 /**
- * Small inputs, which `encrypt` reads whole and seals as bytes (src/cli/commands/encrypt.ts `encryptOne`), and the
+ * Small inputs, which `encrypt` and `decrypt` read whole and seal or open as bytes (`encryptOne`, `decryptOne`), and the
  * sizes around the limit of that path, which take the stream pipeline: the same round trip either way, with the
  * options that change the message (chunk size, context, signature), and a `/proc` file whose size says 0.
  */
 import assert from "node:assert/strict";
 import { show, workspace } from "./support/cli.ts";
-import { assertOk, writeKey } from "./support/cli_asserts.ts";
+import { assertFailed, assertOk, writeKey } from "./support/cli_asserts.ts";
 
 Deno.test("cli encrypt: inputs at and around the whole-file limit (64 KiB) round-trip, with chunk size, context and --sign", async () => {
   await using ws = await workspace();
@@ -42,4 +42,21 @@ Deno.test("cli encrypt: a /proc file whose size says 0 is encrypted whole", asyn
   const text = await Deno.readTextFile(ws.path("status.txt"));
   assert.match(text, /^Name:\t/, "the file's first line");
   assert.match(text, /\nVmRSS:/, "and lines far past its start");
+});
+
+Deno.test("cli decrypt: a small message and a large one with a byte changed fail alike, and leave no output", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  for (const size of [100, 300_000]) {
+    // Random bytes for the small one; the large one is a pattern (getRandomValues gives at most 64 KiB at a time).
+    const data = size <= 65536 ? crypto.getRandomValues(new Uint8Array(size)) : new Uint8Array(size).fill(7);
+    await Deno.writeFile(ws.path(`p${size}`), data);
+    assertOk(await ws.run(["encrypt", "-k", "local:A.key", `p${size}`, "-o", `p${size}.envl`]));
+    const sealed = await Deno.readFile(ws.path(`p${size}.envl`));
+    sealed[sealed.length - 20] ^= 1; // inside the final chunk
+    await Deno.writeFile(ws.path(`bad${size}.envl`), sealed);
+    const r = await ws.run(["decrypt", "-k", "local:A.key", `bad${size}.envl`, "-o", `bad${size}.out`]);
+    assertFailed(r, "PAYLOAD_AUTH_FAILED");
+    assert.equal(await Deno.stat(ws.path(`bad${size}.out`)).then(() => true, () => false), false, show(r));
+  }
 });
