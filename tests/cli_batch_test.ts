@@ -473,3 +473,25 @@ Deno.test("cli batch: decrypt -r whose key fails to load closes each input (no '
   assert.deepEqual(errors.filter((l) => /Too many open files/.test(l)), [], "no input is left open");
   assert.ok(errors.every((l) => l.includes("missing.key")), stderr.slice(0, 2000));
 });
+
+Deno.test("cli batch: decrypt -r DIR -o DIR/sub leaves the output folder out of the walk (its outputs are never inputs)", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.mkdir(ws.path("t", "plain"), { recursive: true });
+  // Files encrypted twice: their outputs end in the suffix, as decrypt's inputs do.
+  for (const n of ["a1", "a2", "a3"]) {
+    await Deno.writeTextFile(ws.path("t", n), n);
+    for (const s of ["", ".envl"]) {
+      const r = await ws.run(["encrypt", "-q", "-k", "local:A.key", `t/${n}${s}`]);
+      assert.equal(r.code, 0, show(r));
+    }
+    await Deno.remove(ws.path("t", n));
+    await Deno.remove(ws.path("t", `${n}.envl`));
+  }
+  const r = await ws.run(["decrypt", "-r", "-k", "local:A.key", "t", "-o", "t/plain", "--jobs", "1"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /decrypted 3 of 3 file\(s\)/, show(r));
+  assert.match(r.stderr, /leaving out t\/plain under t: it is where the outputs go/, show(r));
+  assert.equal(await pathExists(ws.path("t", "plain", "plain")), false, "an output was taken as an input");
+  for (const n of ["a1", "a2", "a3"]) assert.ok(await pathExists(ws.path("t", "plain", `${n}.envl`)), n);
+});

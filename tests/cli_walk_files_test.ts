@@ -87,7 +87,7 @@ Deno.test("walkFiles: a folder's name sorts as name + '/', which is the global o
     // Sorting each folder by its plain names would put a/ before a-b and a.txt: the walk does not.
     assert.deepEqual(await collect(walkFiles(root)), want);
     assert.deepEqual(
-      await collect(walkFiles(root, (rel) => !rel.startsWith("b/"))),
+      await collect(walkFiles(root, { keep: (rel) => !rel.startsWith("b/") })),
       ["a-b", "a.txt", "a/b", "a/c.e", "a/c/d", "a0", "ab"],
       "keep sees the relative path",
     );
@@ -120,14 +120,14 @@ Deno.test("walkFiles: links are counted and not followed; this run's temporary f
     await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid}-0123456789ab.part`), "");
     await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`), "");
     let skipped = 0;
-    assert.deepEqual(await collect(walkFiles(root, undefined, () => skipped++)), [
+    assert.deepEqual(await collect(walkFiles(root, { onSkipped: () => skipped++ })), [
       `d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`,
       "d/x",
       "y",
     ]);
     assert.equal(skipped, 2);
     const seen: string[] = [];
-    assert.deepEqual(await countFiles(root, (rel) => rel !== "y", (rel) => void seen.push(rel)), {
+    assert.deepEqual(await countFiles(root, { keep: (rel) => rel !== "y" }, (rel) => void seen.push(rel)), {
       files: 2,
       skipped: 2,
     });
@@ -150,7 +150,7 @@ Deno.test("batch: a folder removed while the run walks the tree fails as one ite
     await make();
     const gone: string[] = [];
     const walked: string[] = [];
-    for await (const rel of walkFiles(dir, undefined, undefined, (rel) => gone.push(rel))) {
+    for await (const rel of walkFiles(dir, { onUnreadable: (rel) => void gone.push(rel) })) {
       walked.push(rel);
       if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
     }
@@ -190,5 +190,54 @@ Deno.test("batch: a folder removed while the run walks the tree fails as one ite
     assert.deepEqual(seen, ["a/1", "a/2", "a/3", "c/1", "c/2", "c/3"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("walkFiles: a folder swapped for a link while the walk goes on is never followed out of the tree", async () => {
+  const base = await Deno.makeTempDir({ prefix: "envelope-walk-swap-" });
+  try {
+    const tree = join(base, "tree");
+    const outside = join(base, "private");
+    await Deno.mkdir(join(outside, "z"), { recursive: true });
+    await Deno.writeTextFile(join(outside, "passwords.txt"), "secret");
+    await Deno.writeTextFile(join(outside, "z", "passwords.txt"), "secret");
+    // The folder itself swapped after its parent was listed: lstat sees the link, and it is passed over as one.
+    await Deno.mkdir(join(tree, "z"), { recursive: true });
+    await Deno.writeTextFile(join(tree, "a.txt"), "a");
+    await Deno.writeTextFile(join(tree, "z", "inner.txt"), "z");
+    let skipped = 0;
+    const walked: string[] = [];
+    for await (const rel of walkFiles(tree, { onSkipped: () => skipped++ })) {
+      walked.push(rel);
+      if (rel === "a.txt") {
+        await Deno.remove(join(tree, "z"), { recursive: true });
+        await Deno.symlink(outside, join(tree, "z"));
+      }
+    }
+    assert.deepEqual(walked, ["a.txt"]);
+    assert.equal(skipped, 1);
+    // A folder above it swapped after it was entered: the next folder's real path is outside the tree, so it is
+    // unreadable, and nothing of it is yielded.
+    await Deno.remove(tree, { recursive: true });
+    await Deno.mkdir(join(tree, "y", "z"), { recursive: true });
+    await Deno.writeTextFile(join(tree, "y", "a.txt"), "a");
+    await Deno.writeTextFile(join(tree, "y", "z", "inner.txt"), "z");
+    const gone: { rel: string; code?: string }[] = [];
+    walked.length = 0;
+    for await (
+      const rel of walkFiles(tree, {
+        onUnreadable: (rel, e) => void gone.push({ rel, code: (e as { code?: string }).code }),
+      })
+    ) {
+      walked.push(rel);
+      if (rel === "y/a.txt") {
+        await Deno.remove(join(tree, "y"), { recursive: true });
+        await Deno.symlink(outside, join(tree, "y"));
+      }
+    }
+    assert.deepEqual(walked, ["y/a.txt"]);
+    assert.deepEqual(gone, [{ rel: "y/z", code: "UNSAFE_PATH" }]);
+  } finally {
+    await Deno.remove(base, { recursive: true });
   }
 });

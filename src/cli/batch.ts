@@ -21,7 +21,7 @@
  * @module
  */
 import { lstat, realpath, stat, statSync } from "../host/fs.ts";
-import { dirname, join, relative } from "../host/path.ts";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
@@ -29,7 +29,7 @@ import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
 import { type Outcome, Tally } from "./batch_tally.ts";
-import { countFiles, walkFiles } from "./walk_files.ts";
+import { countFiles, walkItems, type WalkOptions } from "./walk_files.ts";
 import { ioError } from "./io_errors.ts";
 
 /**
@@ -402,7 +402,12 @@ export async function planFiles(
       : { input: join(dir, rel), output: join(outDir, out), makeParent: true, root: outDir };
   };
   // One entry per input on the command line (which is in memory anyway), none per file under a folder.
-  const given: { readonly input: string; readonly folder: boolean; readonly size?: number }[] = [];
+  const given: {
+    readonly input: string;
+    readonly folder: boolean;
+    readonly size?: number;
+    readonly walk?: Omit<WalkOptions, "onUnreadable">;
+  }[] = [];
   let total = 0;
   // With --skip-existing, [i/N] counts the files whose output is not there yet (runBatch checks each again).
   let existing = 0;
@@ -427,9 +432,16 @@ export async function planFiles(
         naming.folderHint,
       );
     }
-    given.push({ input, folder: true });
+    // -o DIR inside the tree: the outputs' folder is not walked (decrypt's outputs may end in the suffix, and its
+    // earlier outputs are outputs, not inputs).
+    const outRel = outDir === undefined ? undefined : relative(resolve(input), resolve(outDir)).split(sep).join("/");
+    const inside = outRel !== undefined && outRel !== "" && outRel !== ".." && !outRel.startsWith("../") &&
+      !isAbsolute(outRel);
+    const walk = { keep: naming.keep, leaveOut: inside ? (rel: string) => rel === outRel : undefined };
+    if (inside) note(`leaving out ${outDir} under ${input}: it is where the outputs go`);
+    given.push({ input, folder: true, walk });
     const each = skipExisting ? (rel: string) => countExisting(inTree(input, rel).output) : undefined;
-    const counted = await countFiles(input, naming.keep, each);
+    const counted = await countFiles(input, walk, each);
     total += counted.files;
     if (counted.skipped > 0) note(`skipping ${counted.skipped} link(s) or special file(s) under ${input}`);
   }
@@ -439,21 +451,14 @@ export async function planFiles(
       for (const g of given) {
         if (!g.folder) yield { input: g.input, output: naming.outputOf(g.input), size: g.size };
         else {
-          // A folder counted before the run but unreadable when the walk reaches it (removed meanwhile) is one failed
-          // item at its place in the order, not the end of the run.
-          const unreadable: FileJob[] = [];
-          const onUnreadable = (rel: string, error: unknown) =>
-            unreadable.push({
-              input: rel === "" ? g.input : join(g.input, rel),
-              output: "",
-              size: 0,
-              unreadable: error,
-            });
-          for await (const rel of walkFiles(g.input, naming.keep, undefined, onUnreadable)) {
-            yield* unreadable.splice(0);
-            yield inTree(g.input, rel);
-          }
-          yield* unreadable.splice(0);
+          // A folder counted before the run but unreadable when the walk reaches it (removed, or swapped for a link,
+          // meanwhile) is one failed item at its place in the order, not the end of the run.
+          yield* walkItems(g.input, g.walk ?? {}, (rel) => inTree(g.input, rel), (rel, error) => ({
+            input: rel === "" ? g.input : join(g.input, rel),
+            output: "",
+            size: 0,
+            unreadable: error,
+          }));
         }
       }
     },

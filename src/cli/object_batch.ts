@@ -24,13 +24,13 @@ import { tryParseHeader } from "../format/header.ts";
 import type { KeyProvider } from "../keys/provider.ts";
 import { storeError } from "../s3/client.ts";
 import { isPrefix, objectUrl, parseObjectUrl } from "../s3/url.ts";
-import { openInput, writeOutput } from "./files.ts";
+import { ioError, openInput, writeOutput } from "./files.ts";
 import { peek } from "../io/header_peek.ts";
 import { cliClient } from "./object_io.ts";
 import type { UploadFlags } from "./object_flags.ts";
 import { byteCounter, checkTreeOutput, finish, runAll } from "./batch.ts";
 import type { KeyName } from "./batch_tally.ts";
-import { countFiles, walkFiles } from "./walk_files.ts";
+import { countFiles, walkItems } from "./walk_files.ts";
 import { note } from "./output.ts";
 import { SUFFIX } from "./usage.ts";
 
@@ -65,7 +65,9 @@ export async function encryptMany(o: EncryptManyOptions): Promise<number> {
   if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${o.dir}`);
   const cache = new DataKeyCache();
   try {
-    const work = async (rel: string) => {
+    const work = async ({ rel, unreadable }: { rel: string; unreadable?: unknown }) => {
+      // A folder gone (or swapped for a link) since it was counted fails as one item; the rest go on.
+      if (unreadable !== undefined) throw ioError("Reading", join(o.dir, rel), unreadable);
       const input = await openInput(join(o.dir, rel));
       const url = objectUrl({ ...loc, key: `${loc.key}${rel}${SUFFIX}` });
       const read = byteCounter();
@@ -90,10 +92,11 @@ export async function encryptMany(o: EncryptManyOptions): Promise<number> {
         keys: o.keys.map((k) => ({ provider: k.provider, keyId: k.keyId })),
       };
     };
-    const tally = await runAll(walkFiles(o.dir), {
+    const items = walkItems(o.dir, {}, (rel) => ({ rel }), (rel, unreadable) => ({ rel, unreadable }));
+    const tally = await runAll(items, {
       total: files,
       jobs: o.jobs,
-      name: (f) => f,
+      name: (f) => f.rel,
       work,
       verb: "encrypted",
     });

@@ -19,51 +19,76 @@
  * `-` and `.` are below `/`, `0` above it).
  * tests/cli_walk_files_test.ts checks it on generated trees.
  *
+ * Folders are listed when the walk reaches them, which may be long after
+ * the folder above was listed. A folder swapped meanwhile for a symbolic
+ * link must not lead the walk out of the tree (a review found a batch
+ * decrypting files of a folder outside it that way): each folder is looked
+ * at with `lstat` before it is listed and passed over as a link if it is one,
+ * and after listing, its real path must still be the tree's real path joined
+ * with its place in the tree, or it counts as unreadable.
+ *
  * @module
  */
-import { readdir } from "../host/fs.ts";
+import { lstat, readdir, realpath } from "../host/fs.ts";
 import { join } from "../host/path.ts";
 import { pid } from "../host/process.ts";
+import { EnvelopeError } from "../errors.ts";
 import { temporaryOwner } from "./temp_files.ts";
 
-/** Takes every file. */
-const everyFile = (): boolean => true;
+/** How {@linkcode walkFiles} walks. */
+export interface WalkOptions {
+  /** Which files to yield, by their path relative to the tree (default: all). */
+  readonly keep?: (rel: string) => boolean;
+  /** Called for each symbolic link and special file passed over (a folder swapped for a link included). */
+  readonly onSkipped?: () => void;
+  /**
+   * Called for a folder that cannot be read (relative, "" for the tree
+   * itself) with its error; the walk goes on with the rest. Without it, the
+   * walk throws.
+   */
+  readonly onUnreadable?: (rel: string, error: unknown) => void;
+  /** Folders (relative, without a trailing `/`) not to enter: a batch's output folder inside its tree. */
+  readonly leaveOut?: (rel: string) => boolean;
+}
 
 /**
  * The regular files under `dir` that `keep` accepts, as paths relative to it
  * with `/` separators, in the sorted order described above. Symbolic links
- * and special files are neither followed nor yielded: each one found calls
- * `onSkipped`. A folder is read when the walk reaches it, so a run that
- * writes into the tree sees its own outputs there; this run's temporary
- * files (temp_files.ts, named with its process id) are never yielded, as
- * they were not there when the tree was counted. A folder that cannot be
- * read (gone since it was counted, say) throws, unless `onUnreadable` is
- * given: then it is told the folder (relative, "" for `dir` itself) and its
- * error, and the walk goes on with the rest.
+ * and special files are neither followed nor yielded. A folder is read when
+ * the walk reaches it, so a run that writes into the tree sees its own
+ * outputs there; this run's temporary files (temp_files.ts, named with its
+ * process id) are never yielded, as they were not there when the tree was
+ * counted.
  */
-export async function* walkFiles(
-  dir: string,
-  keep: (rel: string) => boolean = everyFile,
-  onSkipped?: () => void,
-  onUnreadable?: (rel: string, error: unknown) => void,
-): AsyncGenerator<string> {
+export async function* walkFiles(dir: string, options: WalkOptions = {}): AsyncGenerator<string> {
+  const { keep, onSkipped, onUnreadable, leaveOut } = options;
   // One entry per folder on the way down: its path relative to `dir` ("" or "a/b/") and the names not yet taken,
   // sorted backwards so the next one pops off the end (and a name taken is a name let go). A folder's name ends
   // with "/": that is both its sort key and how it is told from a file's.
   const stack: { readonly prefix: string; readonly names: string[] }[] = [];
+  let rootReal: string | undefined;
   const enter = async (prefix: string) => {
-    const names: string[] = [];
+    const rel = prefix.replace(/\/$/, "");
+    const path = prefix === "" ? dir : join(dir, rel);
     let entries;
     try {
-      entries = await readdir(prefix === "" ? dir : join(dir, prefix));
+      if (prefix !== "") {
+        // Listed as a folder when its parent was: a link now is a folder swapped since, passed over as links are.
+        if ((await lstat(path)).isSymbolicLink()) return void onSkipped?.();
+      }
+      entries = await readdir(path);
+      rootReal ??= await realpath(dir);
+      if (prefix !== "" && await realpath(path) !== join(rootReal, rel)) throw swapped(path);
     } catch (e) {
       if (!onUnreadable) throw e;
-      onUnreadable(prefix.replace(/\/$/, ""), e);
+      onUnreadable(rel, e);
       return;
     }
+    const names: string[] = [];
     for (const e of entries) {
-      if (e.isDirectory()) names.push(e.name + "/");
-      else if (!e.isFile()) onSkipped?.();
+      if (e.isDirectory()) {
+        if (!leaveOut?.(prefix + e.name)) names.push(e.name + "/");
+      } else if (!e.isFile()) onSkipped?.();
       else if (temporaryOwner(e.name, false) !== pid) names.push(e.name);
     }
     stack.push({ prefix, names: names.sort().reverse() });
@@ -74,8 +99,36 @@ export async function* walkFiles(
     const name = top.names.pop();
     if (name === undefined) stack.pop();
     else if (name.endsWith("/")) await enter(top.prefix + name);
-    else if (keep(top.prefix + name)) yield top.prefix + name;
+    else if (!keep || keep(top.prefix + name)) yield top.prefix + name;
   }
+}
+
+/** A folder of the tree that is no longer where the tree is: it was swapped for a link while the walk went on. */
+function swapped(path: string): EnvelopeError {
+  return new EnvelopeError("UNSAFE_PATH", `Reading ${path} failed: it now leads out of the folder tree`, {
+    hint:
+      "a folder of the tree was replaced by a link while the run went on; check who changes the tree, and run again",
+  });
+}
+
+/**
+ * {@linkcode walkFiles}'s files as `make(rel)`, and each folder it could not
+ * read as `failed(rel, error)` at its place in the order: for a batch, where
+ * such a folder is one failed item and the run goes on.
+ */
+export async function* walkItems<T>(
+  dir: string,
+  options: Omit<WalkOptions, "onUnreadable">,
+  make: (rel: string) => T,
+  failed: (rel: string, error: unknown) => T,
+): AsyncGenerator<T> {
+  const unreadable: T[] = [];
+  const onUnreadable = (rel: string, error: unknown) => void unreadable.push(failed(rel, error));
+  for await (const rel of walkFiles(dir, { ...options, onUnreadable })) {
+    yield* unreadable.splice(0);
+    yield make(rel);
+  }
+  yield* unreadable.splice(0);
 }
 
 /** How many files {@linkcode walkFiles} would yield, and how many links and special files it would pass over. */
@@ -85,18 +138,18 @@ export interface TreeCount {
 }
 
 /**
- * Counts the files under `dir` that `keep` accepts (for a batch's `[i/N]`)
- * and the links and special files left out, keeping no path; `each`, if
- * given, sees every file counted.
+ * Counts the files under `dir` that the walk would yield (for a batch's
+ * `[i/N]`) and the links and special files left out, keeping no path;
+ * `each`, if given, sees every file counted.
  */
 export async function countFiles(
   dir: string,
-  keep: (rel: string) => boolean = everyFile,
+  options: Pick<WalkOptions, "keep" | "leaveOut"> = {},
   each?: (rel: string) => Promise<void> | void,
 ): Promise<TreeCount> {
   let files = 0;
   let skipped = 0;
-  for await (const rel of walkFiles(dir, keep, () => skipped++)) {
+  for await (const rel of walkFiles(dir, { ...options, onSkipped: () => skipped++ })) {
     files++;
     await each?.(rel);
   }
