@@ -495,3 +495,42 @@ Deno.test("cli batch: decrypt -r DIR -o DIR/sub leaves the output folder out of 
   assert.equal(await pathExists(ws.path("t", "plain", "plain")), false, "an output was taken as an input");
   for (const n of ["a1", "a2", "a3"]) assert.ok(await pathExists(ws.path("t", "plain", `${n}.envl`)), n);
 });
+
+Deno.test("cli batch: decrypt -r of Nitro files refused before they are read (-c) closes each input under ulimit -n 96", async () => {
+  await using ws = await workspace();
+  await Deno.mkdir(ws.path("d"));
+  const files = 200;
+  // Larger than the first look at a file, so each input is still open when -c refuses it.
+  const blob = new TextEncoder().encode("arn:aws:kms:us-east-1:111122223333:key/12345678-1234-1234-1234-123456789012");
+  const nitro = new Uint8Array([
+    0,
+    0,
+    0,
+    blob.length,
+    ...blob,
+    ...new TextEncoder().encode("gAAAAA" + "A".repeat(100_000)),
+  ]);
+  for (let i = 0; i < files; i++) await Deno.writeFile(ws.path("d", `f${i}.encrypted`), nitro);
+  const out = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      'ulimit -n 96 && exec "$0" "$@"',
+      Deno.execPath(),
+      ...cliArgv(["decrypt", "-r", "--suffix", ".encrypted", "-c", "a=b", "d"]),
+    ],
+    cwd: ws.dir,
+    clearEnv: true,
+    env: await cliEnv(ws.home),
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
+  assert.equal(out.code, 1, stderr.slice(0, 2000));
+  assert.equal(errors.length, files, stderr.slice(0, 2000));
+  assert.ok(
+    errors.every((l) => l.endsWith("[CONTEXT_MISMATCH]")),
+    errors.find((l) => !l.endsWith("[CONTEXT_MISMATCH]")),
+  );
+});

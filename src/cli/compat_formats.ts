@@ -280,9 +280,17 @@ export async function decryptCompatCommand(peeked: Peeked, req: DecryptRequest, 
     throw err;
   }
   const written = byteCounter();
-  const where = format === "nitro"
-    ? await decryptNitro(p, req, written.stream)
-    : await decryptAliyun(p, req, written.stream);
+  let where: string;
+  try {
+    where = format === "nitro"
+      ? await decryptNitro(p, req, written.stream)
+      : await decryptAliyun(p, req, written.stream);
+  } catch (err) {
+    // A check that fails before the input is read (a -c context for a Nitro file, keys that do not load) leaves it
+    // open: in a decrypt -r batch that would be one descriptor per file. (A stream a pipe holds is closed by it.)
+    await p.stream.cancel().catch(() => {});
+    throw err;
+  }
   return {
     input: name,
     output: where,
