@@ -241,3 +241,42 @@ Deno.test("walkFiles: a folder swapped for a link while the walk goes on is neve
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("batch: a file whose folder was swapped for a link after the walk listed it is refused before it is opened", async () => {
+  const base = await Deno.makeTempDir({ prefix: "envelope-walk-input-swap-" });
+  try {
+    const tree = join(base, "tree");
+    const outside = join(base, "private");
+    await Deno.mkdir(outside);
+    await Deno.writeTextFile(join(outside, "b"), "secret");
+    await Deno.mkdir(join(tree, "y"), { recursive: true });
+    for (const n of ["a", "b"]) await Deno.writeTextFile(join(tree, "y", n), n);
+    const plan = await planFiles([tree], true, join(base, "out"), {
+      command: "encrypt",
+      keep: () => true,
+      outputRel: (rel) => rel + ".envl",
+      outputOf: (input) => input + ".envl",
+      folderHint: "",
+    });
+    const seen: string[] = [];
+    const code = await runBatch(
+      "encrypt",
+      "encrypted",
+      plan,
+      { skipExisting: false, keyCache: false, jobs: 1 },
+      async (j) => {
+        seen.push(j.input.slice(tree.length + 1));
+        if (j.input.endsWith("/a")) {
+          // y/ was listed already (a, b); now it leads elsewhere, where a b waits.
+          await Deno.remove(join(tree, "y"), { recursive: true });
+          await Deno.symlink(outside, join(tree, "y"));
+        }
+        return { input: j.input, output: j.output, format: "envelope", bytesIn: 1, bytesOut: 1, keys: [] };
+      },
+    );
+    assert.equal(code, 1, "the swapped folder's file is a failure");
+    assert.deepEqual(seen, ["y/a"], "y/b is never handed to the work, so never opened");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});

@@ -211,9 +211,13 @@ export async function runBatch(
       total: plan.total,
       jobs: options.jobs ?? DEFAULT_SLOTS,
       name: (j) => j.input,
-      // A folder that could not be read fails as one item, named by the folder; the other files go on.
-      work: (j) =>
-        j.unreadable === undefined ? work(j, cache) : Promise.reject(ioError("Reading", j.input, j.unreadable)),
+      // A folder that could not be read fails as one item, named by the folder; the other files go on. A walked
+      // file whose folder is now reached through a link fails before it is opened.
+      work: async (j) => {
+        if (j.unreadable !== undefined) throw ioError("Reading", j.input, j.unreadable);
+        if (j.tree !== undefined) await checkTreeInput(j.input, j.tree);
+        return await work(j, cache);
+      },
       verb,
       cost: weighed ? jobCost : undefined,
       tally,
@@ -323,6 +327,8 @@ export interface FileJob {
    * and the job fails with this error while the rest of the run goes on.
    */
   readonly unreadable?: unknown;
+  /** For an input found by walking a folder: that folder ({@linkcode checkTreeInput}). */
+  readonly tree?: string;
 }
 
 /**
@@ -347,6 +353,35 @@ export async function checkTreeOutput(output: string, root: string): Promise<voi
       `Writing ${output} failed: its folder is reached through a symbolic link`,
       {
         hint: "remove the link from the folder tree, or write the outputs elsewhere with -o DIR",
+      },
+    );
+  }
+}
+
+/**
+ * Refuses to read `input` (found by walking the tree `tree`) when its folder
+ * is now reached through a symbolic link: a folder of a shared tree swapped
+ * for a link after the walk listed it must not make the batch read (and
+ * write out) files from elsewhere. Checked as the file's turn comes, right
+ * before it is opened; walk_files.ts guards the listing itself.
+ */
+export async function checkTreeInput(input: string, tree: string): Promise<void> {
+  const parent = dirname(input);
+  let got: string;
+  let want: string;
+  try {
+    got = await realpath(parent);
+    want = join(await realpath(tree), relative(tree, parent));
+  } catch {
+    return; // a folder that is gone fails as the input is opened, with the usual message
+  }
+  if (got !== want) {
+    throw new EnvelopeError(
+      "UNSAFE_PATH",
+      `Reading ${input} failed: its folder is now reached through a symbolic link`,
+      {
+        hint:
+          "a folder of the tree was replaced by a link while the run went on; check who changes the tree, and run again",
       },
     );
   }
@@ -398,8 +433,8 @@ export async function planFiles(
   const inTree = (dir: string, rel: string): FileJob => {
     const out = naming.outputRel(rel);
     return outDir === undefined
-      ? { input: join(dir, rel), output: join(dir, out), root: dir }
-      : { input: join(dir, rel), output: join(outDir, out), makeParent: true, root: outDir };
+      ? { input: join(dir, rel), output: join(dir, out), root: dir, tree: dir }
+      : { input: join(dir, rel), output: join(outDir, out), makeParent: true, root: outDir, tree: dir };
   };
   // One entry per input on the command line (which is in memory anyway), none per file under a folder.
   const given: {
