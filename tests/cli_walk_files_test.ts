@@ -280,3 +280,28 @@ Deno.test("batch: a file whose folder was swapped for a link after the walk list
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("countFiles: a folder that cannot be read while counting is told to onUnreadable, and the count goes on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "envelope-count-gone-" });
+  try {
+    for (const f of ["a", "b", "c"]) {
+      await Deno.mkdir(join(dir, f));
+      for (const n of ["1", "2"]) await Deno.writeTextFile(join(dir, f, n), n);
+    }
+    const gone: string[] = [];
+    const counted = await countFiles(dir, { onUnreadable: (rel) => void gone.push(rel) }, async (rel) => {
+      if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
+    });
+    assert.deepEqual(gone, ["b"]);
+    assert.deepEqual(counted, { files: 4, skipped: 0 });
+    // Without the callback the count throws, as it did.
+    await Deno.mkdir(join(dir, "b"));
+    await assert.rejects(() =>
+      countFiles(dir, {}, async (rel) => {
+        if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
+      })
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

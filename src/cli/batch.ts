@@ -476,7 +476,8 @@ export async function planFiles(
     if (inside) note(`leaving out ${outDir} under ${input}: it is where the outputs go`);
     given.push({ input, folder: true, walk });
     const each = skipExisting ? (rel: string) => countExisting(inTree(input, rel).output) : undefined;
-    const counted = await countFiles(input, walk, each);
+    // A folder that cannot be read now (no permission, say) is one item of the run, which fails it at its place.
+    const counted = await countFiles(input, { ...walk, onUnreadable: () => total++ }, each);
     total += counted.files;
     if (counted.skipped > 0) note(`skipping ${counted.skipped} link(s) or special file(s) under ${input}`);
   }

@@ -61,7 +61,11 @@ export interface EncryptManyOptions {
 export async function encryptMany(o: EncryptManyOptions): Promise<number> {
   const loc = prefixOf(o.output, "-o");
   // Counted first for [i/N], then walked again as the run takes the files: no list of them is built.
-  const { files, skipped } = await countFiles(o.dir);
+  // A folder that cannot be read is one item, failed at its place in the run (walkItems below).
+  let unreadable = 0;
+  const counted = await countFiles(o.dir, { onUnreadable: () => unreadable++ });
+  const files = counted.files + unreadable;
+  const skipped = counted.skipped;
   if (skipped > 0) note(`skipping ${skipped} link(s) or special file(s) under ${o.dir}`);
   const cache = new DataKeyCache();
   try {

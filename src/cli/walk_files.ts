@@ -144,7 +144,7 @@ export interface TreeCount {
  */
 export async function countFiles(
   dir: string,
-  options: Pick<WalkOptions, "keep" | "leaveOut"> = {},
+  options: Pick<WalkOptions, "keep" | "leaveOut" | "onUnreadable"> = {},
   each?: (rel: string) => Promise<void> | void,
 ): Promise<TreeCount> {
   let files = 0;
