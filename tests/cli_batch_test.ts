@@ -452,23 +452,8 @@ Deno.test("cli batch: decrypt -r whose key fails to load closes each input (no '
   const sealed = await ws.run(["encrypt", "-q", "-r", "-k", "local:A.key", "d"]);
   assert.equal(sealed.code, 0, show(sealed));
   // Every file fails at its keys, after its input was opened: 200 inputs left open would pass the limit of 96.
-  const out = await new Deno.Command("bash", {
-    args: [
-      "-c",
-      'ulimit -n 96 && exec "$0" "$@"',
-      Deno.execPath(),
-      ...cliArgv(["decrypt", "-r", "-k", "local:missing.key", "d"]),
-    ],
-    cwd: ws.dir,
-    clearEnv: true,
-    env: await cliEnv(ws.home),
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
-  assert.equal(out.code, 1, stderr.slice(0, 2000));
+  const { code, stderr, errors } = await underFdLimit(ws, ["decrypt", "-r", "-k", "local:missing.key", "d"]);
+  assert.equal(code, 1, stderr.slice(0, 2000));
   assert.equal(errors.length, files, stderr.slice(0, 2000));
   assert.deepEqual(errors.filter((l) => /Too many open files/.test(l)), [], "no input is left open");
   assert.ok(errors.every((l) => l.includes("missing.key")), stderr.slice(0, 2000));
@@ -511,13 +496,30 @@ Deno.test("cli batch: decrypt -r of Nitro files refused before they are read (-c
     ...new TextEncoder().encode("gAAAAA" + "A".repeat(100_000)),
   ]);
   for (let i = 0; i < files; i++) await Deno.writeFile(ws.path("d", `f${i}.encrypted`), nitro);
+  const { code, stderr, errors } = await underFdLimit(ws, [
+    "decrypt",
+    "-r",
+    "--suffix",
+    ".encrypted",
+    "-c",
+    "a=b",
+    "d",
+  ]);
+  assert.equal(code, 1, stderr.slice(0, 2000));
+  assert.equal(errors.length, files, stderr.slice(0, 2000));
+  assert.ok(
+    errors.every((l) => l.endsWith("[CONTEXT_MISMATCH]")),
+    errors.find((l) => !l.endsWith("[CONTEXT_MISMATCH]")),
+  );
+});
+
+/** Runs the CLI in `ws` with at most 96 open files (bash's ulimit), for tests of descriptors left open per file. */
+async function underFdLimit(
+  ws: { dir: string; home: string },
+  args: string[],
+): Promise<{ code: number; stderr: string; errors: string[] }> {
   const out = await new Deno.Command("bash", {
-    args: [
-      "-c",
-      'ulimit -n 96 && exec "$0" "$@"',
-      Deno.execPath(),
-      ...cliArgv(["decrypt", "-r", "--suffix", ".encrypted", "-c", "a=b", "d"]),
-    ],
+    args: ["-c", 'ulimit -n 96 && exec "$0" "$@"', Deno.execPath(), ...cliArgv(args)],
     cwd: ws.dir,
     clearEnv: true,
     env: await cliEnv(ws.home),
@@ -526,11 +528,5 @@ Deno.test("cli batch: decrypt -r of Nitro files refused before they are read (-c
     signal: AbortSignal.timeout(120_000),
   }).output();
   const stderr = new TextDecoder().decode(out.stderr);
-  const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
-  assert.equal(out.code, 1, stderr.slice(0, 2000));
-  assert.equal(errors.length, files, stderr.slice(0, 2000));
-  assert.ok(
-    errors.every((l) => l.endsWith("[CONTEXT_MISMATCH]")),
-    errors.find((l) => !l.endsWith("[CONTEXT_MISMATCH]")),
-  );
-});
+  return { code: out.code, stderr, errors: stderr.split("\n").filter((l) => l.startsWith("error: ")) };
+}

@@ -165,27 +165,10 @@ Deno.test("batch: a folder removed while the run walks the tree fails as one ite
     });
     // A batch: counted with b/, which goes while a/1 is worked on; the run ends every other file and exits 1.
     await make();
-    const plan = await planFiles([dir], true, undefined, {
-      command: "encrypt",
-      keep: () => true,
-      outputRel: (rel) => rel + ".envl",
-      outputOf: (input) => input + ".envl",
-      folderHint: "",
+    const { total, code, seen } = await batchOver(dir, undefined, async (rel) => {
+      if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
     });
-    assert.equal(plan.total, 9);
-    const seen: string[] = [];
-    const code = await runBatch(
-      "encrypt",
-      "encrypted",
-      plan,
-      { skipExisting: false, keyCache: false, jobs: 1 },
-      async (j) => {
-        const rel = j.input.slice(dir.length + 1);
-        seen.push(rel);
-        if (rel === "a/1") await Deno.remove(join(dir, "b"), { recursive: true });
-        return { input: j.input, output: j.output, format: "envelope", bytesIn: 1, bytesOut: 1, keys: [] };
-      },
-    );
+    assert.equal(total, 9);
     assert.equal(code, 1, "the removed folder is a failure");
     assert.deepEqual(seen, ["a/1", "a/2", "a/3", "c/1", "c/2", "c/3"]);
   } finally {
@@ -251,29 +234,13 @@ Deno.test("batch: a file whose folder was swapped for a link after the walk list
     await Deno.writeTextFile(join(outside, "b"), "secret");
     await Deno.mkdir(join(tree, "y"), { recursive: true });
     for (const n of ["a", "b"]) await Deno.writeTextFile(join(tree, "y", n), n);
-    const plan = await planFiles([tree], true, join(base, "out"), {
-      command: "encrypt",
-      keep: () => true,
-      outputRel: (rel) => rel + ".envl",
-      outputOf: (input) => input + ".envl",
-      folderHint: "",
+    const { code, seen } = await batchOver(tree, join(base, "out"), async (rel) => {
+      if (rel === "y/a") {
+        // y/ was listed already (a, b); now it leads elsewhere, where a b waits.
+        await Deno.remove(join(tree, "y"), { recursive: true });
+        await Deno.symlink(outside, join(tree, "y"));
+      }
     });
-    const seen: string[] = [];
-    const code = await runBatch(
-      "encrypt",
-      "encrypted",
-      plan,
-      { skipExisting: false, keyCache: false, jobs: 1 },
-      async (j) => {
-        seen.push(j.input.slice(tree.length + 1));
-        if (j.input.endsWith("/a")) {
-          // y/ was listed already (a, b); now it leads elsewhere, where a b waits.
-          await Deno.remove(join(tree, "y"), { recursive: true });
-          await Deno.symlink(outside, join(tree, "y"));
-        }
-        return { input: j.input, output: j.output, format: "envelope", bytesIn: 1, bytesOut: 1, keys: [] };
-      },
-    );
     assert.equal(code, 1, "the swapped folder's file is a failure");
     assert.deepEqual(seen, ["y/a"], "y/b is never handed to the work, so never opened");
   } finally {
@@ -305,3 +272,35 @@ Deno.test("countFiles: a folder that cannot be read while counting is told to on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * An `encrypt -r` batch over `tree` (to `outDir`, else beside each file) whose work does no encryption: it records each
+ * file it is handed (relative to the tree), calls `during` with it, and reports it done. For what the batch hands out.
+ */
+async function batchOver(
+  tree: string,
+  outDir: string | undefined,
+  during: (rel: string) => Promise<void>,
+): Promise<{ total: number; code: number; seen: string[] }> {
+  const plan = await planFiles([tree], true, outDir, {
+    command: "encrypt",
+    keep: () => true,
+    outputRel: (rel) => rel + ".envl",
+    outputOf: (input) => input + ".envl",
+    folderHint: "",
+  });
+  const seen: string[] = [];
+  const code = await runBatch(
+    "encrypt",
+    "encrypted",
+    plan,
+    { skipExisting: false, keyCache: false, jobs: 1 },
+    async (j) => {
+      const rel = j.input.slice(tree.length + 1);
+      seen.push(rel);
+      await during(rel);
+      return { input: j.input, output: j.output, format: "envelope", bytesIn: 1, bytesOut: 1, keys: [] };
+    },
+  );
+  return { total: plan.total, code, seen };
+}

@@ -338,16 +338,7 @@ export interface FileJob {
  * is checked as it is opened: `noFollow`.)
  */
 export async function checkTreeOutput(output: string, root: string): Promise<void> {
-  const parent = dirname(output);
-  let got: string;
-  let want: string;
-  try {
-    got = await realpath(parent);
-    want = join(await realpath(root), relative(root, parent));
-  } catch {
-    return; // a folder that does not exist fails as the output is opened, with the usual message
-  }
-  if (got !== want) {
+  if (await throughLink(output, root)) {
     throw new EnvelopeError(
       "OUTPUT_UNSAFE",
       `Writing ${output} failed: its folder is reached through a symbolic link`,
@@ -366,16 +357,7 @@ export async function checkTreeOutput(output: string, root: string): Promise<voi
  * before it is opened; walk_files.ts guards the listing itself.
  */
 export async function checkTreeInput(input: string, tree: string): Promise<void> {
-  const parent = dirname(input);
-  let got: string;
-  let want: string;
-  try {
-    got = await realpath(parent);
-    want = join(await realpath(tree), relative(tree, parent));
-  } catch {
-    return; // a folder that is gone fails as the input is opened, with the usual message
-  }
-  if (got !== want) {
+  if (await throughLink(input, tree)) {
     throw new EnvelopeError(
       "UNSAFE_PATH",
       `Reading ${input} failed: its folder is now reached through a symbolic link`,
@@ -384,6 +366,21 @@ export async function checkTreeInput(input: string, tree: string): Promise<void>
           "a folder of the tree was replaced by a link while the run went on; check who changes the tree, and run again",
       },
     );
+  }
+}
+
+/**
+ * Whether the folder of `path` (under `root`) is reached through a symbolic
+ * link: its real path is not `root`'s real path joined with its place. A
+ * folder that does not exist is not: the file's open fails with the usual
+ * message.
+ */
+async function throughLink(path: string, root: string): Promise<boolean> {
+  const parent = dirname(path);
+  try {
+    return await realpath(parent) !== join(await realpath(root), relative(root, parent));
+  } catch {
+    return false;
   }
 }
 

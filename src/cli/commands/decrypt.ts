@@ -298,6 +298,10 @@ async function decryptOne(
   }
   let opened: KeyName[] = [];
   const started = performance.now();
+  const done = (output: string, bytesIn: number, bytesOut: number): Outcome => {
+    detail(`decrypted ${input.name}: ${bytesOut} bytes in ${Math.round(performance.now() - started)} ms`);
+    return { input: input.name, output, format: "envelope", bytesIn, bytesOut, keys: opened };
+  };
   const onKeyOpened = (k: { readonly provider: string; readonly keyId: string }) => {
     opened = [{ provider: k.provider, keyId: k.keyId }];
     detail(`${input.name} opened with ${k.provider}:${k.keyId}`);
@@ -324,15 +328,7 @@ async function decryptOne(
       });
       const where = output ?? defaultOutputName(req.input, req.suffix);
       await writeBytes(plaintext, where, { force: req.force, noFollow: req.noFollow });
-      detail(`decrypted ${input.name}: ${plaintext.length} bytes in ${Math.round(performance.now() - started)} ms`);
-      return {
-        input: input.name,
-        output: where,
-        format: "envelope",
-        bytesIn: whole.head.length,
-        bytesOut: plaintext.length,
-        keys: opened,
-      };
+      return done(where, whole.head.length, plaintext.length);
     }
     stream = whole.stream;
   }
@@ -353,15 +349,7 @@ async function decryptOne(
     .pipeThrough(progress("decrypting", typeof parsed === "number" ? undefined : plaintextSize(parsed, input.size)))
     .pipeThrough(written.stream);
   const where = await deliver(plaintext, req, () => defaultOutputName(req.input, req.suffix));
-  detail(`decrypted ${input.name}: ${written.bytes} bytes in ${Math.round(performance.now() - started)} ms`);
-  return {
-    input: input.name,
-    output: where,
-    format: "envelope",
-    bytesIn: read.bytes,
-    bytesOut: written.bytes,
-    keys: opened,
-  };
+  return done(where, read.bytes, written.bytes);
 }
 
 /** Messages of at most this many bytes are opened whole ({@linkcode decryptOne}): one default chunk and a header. */
