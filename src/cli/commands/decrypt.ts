@@ -306,6 +306,16 @@ async function decryptOne(
     opened = [{ provider: k.provider, keyId: k.keyId }];
     detail(`${input.name} opened with ${k.provider}:${k.keyId}`);
   };
+  // How the message is opened, whole or streamed.
+  const opening = {
+    keys,
+    context: req.context,
+    requireSigned: req.requireSigned,
+    maxAttempts: req.trust?.maxAttempts,
+    verificationKey: req.verificationKey,
+    cache,
+    onKeyOpened,
+  };
   let stream = peeked.stream;
   const output = req.output ?? (req.input === "-" ? "-" : undefined);
   if (
@@ -317,15 +327,7 @@ async function decryptOne(
     // path. A file that holds more than it says goes down the stream path with what was read.
     const whole = await peek(stream, (h) => h.length > WHOLE_BYTES);
     if (whole.ended) {
-      const plaintext = await decrypt(whole.head, {
-        keys,
-        context: req.context,
-        requireSigned: req.requireSigned,
-        maxAttempts: req.trust?.maxAttempts,
-        verificationKey: req.verificationKey,
-        cache,
-        onKeyOpened,
-      });
+      const plaintext = await decrypt(whole.head, opening);
       const where = output ?? defaultOutputName(req.input, req.suffix);
       await writeBytes(plaintext, where, { force: req.force, noFollow: req.noFollow });
       return done(where, whole.head.length, plaintext.length);
@@ -336,16 +338,7 @@ async function decryptOne(
   const written = byteCounter();
   const plaintext = stream
     .pipeThrough(read.stream)
-    .pipeThrough(decryptStream({
-      keys,
-      context: req.context,
-      requireSigned: req.requireSigned,
-      maxAttempts: req.trust?.maxAttempts,
-      verificationKey: req.verificationKey,
-      cache,
-      parallelism: req.parallelism,
-      onKeyOpened,
-    }))
+    .pipeThrough(decryptStream({ ...opening, parallelism: req.parallelism }))
     .pipeThrough(progress("decrypting", typeof parsed === "number" ? undefined : plaintextSize(parsed, input.size)))
     .pipeThrough(written.stream);
   const where = await deliver(plaintext, req, () => defaultOutputName(req.input, req.suffix));
