@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { lstat, realpath, stat, statSync } from "../host/fs.ts";
+import { realpath, stat, statSync } from "../host/fs.ts";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -30,6 +30,7 @@ import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
 import { type Outcome, Tally } from "./batch_tally.ts";
 import { countFiles, walkItems, type WalkOptions } from "./walk_files.ts";
+import { exists } from "./files.ts";
 import { ioError } from "./io_errors.ts";
 
 /**
@@ -44,11 +45,6 @@ export async function* withoutExisting(jobs: AsyncIterable<FileJob>, tally: Tall
     if (j.unreadable === undefined && await exists(j.output)) tally.addSkipped(j);
     else yield j;
   }
-}
-
-/** Whether anything (a link included) is at `path`; what cannot be looked at counts as absent. */
-function exists(path: string): Promise<boolean> {
-  return lstat(path).then(() => true, () => false);
 }
 
 /** A TransformStream that counts the bytes through it. */

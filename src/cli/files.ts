@@ -204,6 +204,14 @@ export async function readAll(path: string, limit = 64 * 1024 * 1024): Promise<U
   return out;
 }
 
+/**
+ * Whether `path` names a file here: not `-` (stdin or stdout) and not an
+ * `s3://` or `oss://` object.
+ */
+export function isLocalPath(path: string): boolean {
+  return path !== "-" && !isObjectUrl(path);
+}
+
 /** True when something (a file, directory or link) is at `path`. */
 export async function exists(path: string): Promise<boolean> {
   try {

@@ -13,7 +13,7 @@ import { RawDataKey } from "../../keys/raw.ts";
 import { getEnv } from "../../host/env.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
-import { openInput, writeBytes } from "../files.ts";
+import { isLocalPath, openInput, writeBytes } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { peek } from "../../io/header_peek.ts";
 import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
@@ -199,7 +199,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
     );
   }
   refuseSkipExisting("decrypt", Boolean(flags["skip-existing"]));
-  if (req.input !== "-" && !isObjectUrl(req.input) && (await stat(req.input).catch(() => undefined))?.isDirectory()) {
+  if (isLocalPath(req.input) && (await stat(req.input).catch(() => undefined))?.isDirectory()) {
     throw usageError("decrypt", `Decrypting ${req.input} failed: it is a folder`, "use -r to decrypt each file in it");
   }
   if (req.output === undefined && req.dir === undefined && req.input !== "-") defaultOutputName(req.input, suffix);
@@ -320,7 +320,7 @@ async function decryptOne(
   const output = req.output ?? (req.input === "-" ? "-" : undefined);
   if (
     !input.armored && input.size !== undefined && input.size <= WHOLE_BYTES && req.dir === undefined &&
-    output !== "-" && !(output !== undefined && isObjectUrl(output))
+    (output === undefined || isLocalPath(output))
   ) {
     // A small message (most of a batch's) is read whole and opened as bytes: no stream pipeline to set up and release
     // (encrypt.ts encryptOne says what that costs). Every byte is verified before any is written, as on the stream

@@ -12,7 +12,7 @@ import type { EnvelopeError } from "../../errors.ts";
 import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
-import { checkDir, checkWritable, openInput, writeBytes, writeOutput } from "../files.ts";
+import { checkDir, checkWritable, isLocalPath, openInput, writeBytes, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
@@ -211,7 +211,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   guardTerminal("encrypt", { input, output, explicitOutput: flags.output !== undefined || Boolean(flags.armor) });
   if (dir !== undefined) {
     const root = resolve(dir) + sep;
-    if (output !== "-" && !isObjectUrl(output) && resolve(output).startsWith(root)) {
+    if (isLocalPath(output) && resolve(output).startsWith(root)) {
       throw usageError(
         "encrypt",
         `Encrypting ${dir} failed: the output ${output} is inside the directory being encrypted`,
@@ -280,8 +280,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
   }
   const started = performance.now();
   if (
-    size !== undefined && size <= WHOLE_BYTES && job.dir === undefined && !job.armor &&
-    job.output !== "-" && !isObjectUrl(job.output)
+    size !== undefined && size <= WHOLE_BYTES && job.dir === undefined && !job.armor && isLocalPath(job.output)
   ) {
     // A small file (most of a batch's) is read whole and sealed as bytes: the stream pipeline's set-up and release
     // (five pipes, each taking and releasing a reader and a writer) cost about as much as sealing 4 KiB. A file that
