@@ -67,7 +67,7 @@ import {
   ZIP32_LIMIT,
 } from "./zip_entry_data.ts";
 import { ZipWorkers } from "./zip_workers.ts";
-import { centralHeader, dataDescriptor, endRecord, type EntryRecord, localHeader } from "./zip_records.ts";
+import { CentralDirectory, dataDescriptor, endRecord, localHeader } from "./zip_records.ts";
 
 export type { LinkPolicy } from "./zip_walk.ts";
 export type { Deflate } from "./zip_entry_data.ts";
@@ -146,7 +146,7 @@ function zipEntries(
   let count = 0;
   let offset = 0;
   const ahead: Promise<Prepared>[] = [];
-  const central: EntryRecord[] = [];
+  const central = new CentralDirectory();
   /** The entry whose pieces are being written. */
   let current: Prepared | undefined;
   let done = false;
@@ -211,6 +211,7 @@ function zipEntries(
           const next = await c.pieces!.next();
           if (!next.done) return emit(controller, next.value);
           current = undefined;
+          central.add(c.record);
           return emit(controller, dataDescriptor(c.record));
         }
         await fill();
@@ -219,21 +220,16 @@ function zipEntries(
           if (done) return;
           done = true;
           const start = offset;
-          const parts = central.map(centralHeader);
-          const size = parts.reduce((n, b) => n + b.length, 0);
-          const all = new Uint8Array(size + 22);
-          let o = 0;
-          for (const b of parts) all.set(b, o), o += b.length;
-          all.set(endRecord(central.length, size, start), size);
-          emit(controller, all);
+          for (const part of central.parts()) emit(controller, part);
+          emit(controller, endRecord(central.count, central.size, start));
           controller.close();
           pool?.close();
           return;
         }
         const e = await p;
         e.record.offset = offset;
-        central.push(e.record);
         if (e.pieces) current = e;
+        else central.add(e.record);
         const head = localHeader(e.record);
         if (e.data === undefined) return emit(controller, head);
         const both = new Uint8Array(head.length + e.data.length);
