@@ -18,7 +18,10 @@ export interface MergeEntry {
   readonly dir: boolean;
 }
 
-const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the name, so that every name decodes to the one string that encodes back to it.
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8 = new TextEncoder();
+let nameScratch = new Uint8Array(256);
 
 /** An entry name as UTF-8 (strictly), or a thrown `ARCHIVE_INVALID`. */
 export function decodeName(bytes: Uint8Array): string {
@@ -27,6 +30,16 @@ export function decodeName(bytes: Uint8Array): string {
   } catch {
     throw invalid("an entry name is not UTF-8");
   }
+}
+
+/** Whether `bytes` are the UTF-8 of `name`, without an array per call. */
+export function isNameOf(bytes: Uint8Array, name: string): boolean {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  if (nameScratch.length < name.length * 3) nameScratch = new Uint8Array(name.length * 3);
+  const { written } = utf8.encodeInto(name, nameScratch);
+  if (written !== bytes.length) return false;
+  for (let i = 0; i < written; i++) if (nameScratch[i] !== bytes[i]) return false;
+  return true;
 }
 
 /** The `/`-separated segments of a safe name, or a thrown `UNSAFE_PATH`. */
