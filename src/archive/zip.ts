@@ -119,6 +119,9 @@ export interface ZipSingleFileOptions {
   times?: boolean;
 }
 
+/** Entries whose data is at most this long are sent on joined to their local header. */
+const JOIN_BELOW = 16 * 1024;
+
 /** Entries read and deflated ahead of the one being written. */
 export const AHEAD = 8;
 const MAX_ENTRIES = 0xffff;
@@ -232,6 +235,12 @@ function zipEntries(
         else central.add(e.record);
         const head = localHeader(e.record);
         if (e.data === undefined) return emit(controller, head);
+        // A small entry goes on with its header in one array (one read downstream instead of two); a larger one
+        // follows its header as it is, rather than copied through a new array.
+        if (e.data.length > JOIN_BELOW) {
+          emit(controller, head);
+          return emit(controller, e.data);
+        }
         const both = new Uint8Array(head.length + e.data.length);
         both.set(head);
         both.set(e.data, head.length);
