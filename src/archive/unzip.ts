@@ -71,7 +71,16 @@ import { errCode, invalid, ioError, tooLarge, unsafe } from "./unzip_errors.ts";
 import { type Budget, extractFile, readsWhole, readWhole, writeAll } from "./zip_inflate.ts";
 import { WholeInflater } from "./zip_inflate_whole.ts";
 import { applyMerge, decodeName, isNameOf, planMerge, safeSegments } from "./zip_paths.ts";
-import { type Entry, type ExtractLinkPolicy, readDirectory, Reader, SIG_LOCAL, u16, u32 } from "./zip_reader.ts";
+import {
+  DEFAULT_MAX_ENTRIES,
+  type Entry,
+  type ExtractLinkPolicy,
+  readDirectory,
+  Reader,
+  SIG_LOCAL,
+  u16,
+  u32,
+} from "./zip_reader.ts";
 import { linkStaysInside } from "./zip_walk.ts";
 
 export type { ExtractLinkPolicy } from "./zip_reader.ts";
@@ -117,8 +126,7 @@ export interface ExtractSummary {
 
 /** The default bound on the bytes written. */
 export const DEFAULT_MAX_TOTAL_BYTES = 4 * 1024 ** 3;
-/** The default bound on the number of entries. */
-export const DEFAULT_MAX_ENTRIES = 100_000;
+export { DEFAULT_MAX_ENTRIES } from "./zip_reader.ts";
 const SPOOL_SLACK = 256 * 1024 ** 2;
 
 // ---- spooling a stream ----

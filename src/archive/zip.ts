@@ -42,9 +42,12 @@
  * UTF-8 (the file system's listing cannot be read back under them). Every
  * skip is reported through `onWarning`.
  *
- * Limits: no ZIP64 records are written, so a file or an archive of 4 GiB or
- * more, or more than 65,535 entries, fails with `LIMIT_EXCEEDED` instead of
- * producing a corrupt archive.
+ * Size: ZIP64 fields and end records are written where a size, an offset or
+ * the number of entries needs them, as Python's zipfile decides (over 2 GiB
+ * - 1, or over 65,535 entries; a file streamed takes ZIP64 in its local
+ * header and data descriptor when its size x 1.05 is over 2 GiB - 1). So a
+ * folder of any size can be zipped, up to {@linkcode MAX_ENTRIES} entries,
+ * the number `decrypt -d` (zip_reader.ts `DEFAULT_MAX_ENTRIES`) accepts.
  *
  * @module
  */
@@ -64,8 +67,8 @@ import {
   type Prepared,
   preparedBytes,
   prepareFile,
-  ZIP32_LIMIT,
 } from "./zip_entry_data.ts";
+import { DEFAULT_MAX_ENTRIES } from "./zip_reader.ts";
 import { ZipWorkers } from "./zip_workers.ts";
 import { CentralDirectory, dataDescriptor, endRecord, localHeader } from "./zip_records.ts";
 
@@ -124,13 +127,8 @@ const JOIN_BELOW = 16 * 1024;
 
 /** Entries read and deflated ahead of the one being written. */
 export const AHEAD = 8;
-const MAX_ENTRIES = 0xffff;
-
-function zip64Error(what: string): EnvelopeError {
-  return new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: ${what}, which needs ZIP64`, {
-    hint: "archive large files separately or encrypt them as single files",
-  });
-}
+/** The most entries an archive gets: what extraction accepts by default, so what is written can be read back. */
+export const MAX_ENTRIES = DEFAULT_MAX_ENTRIES;
 
 /** Turns a lazy sequence of entries into a pull-driven stream of zip bytes. */
 function zipEntries(
@@ -158,7 +156,7 @@ function zipEntries(
     if (++count > MAX_ENTRIES) {
       return Promise.reject(
         new EnvelopeError("LIMIT_EXCEEDED", `Creating the zip archive failed: more than ${MAX_ENTRIES} entries`, {
-          hint: "split the folder into several archives",
+          hint: "split the folder into several archives, or encrypt its files one by one (encrypt -r)",
         }),
       );
     }
@@ -192,7 +190,6 @@ function zipEntries(
 
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
     offset += bytes.length;
-    if (offset >= ZIP32_LIMIT) throw zip64Error("it reached 4 GiB");
     if (bytes.length > 0) controller.enqueue(bytes);
   };
 

@@ -14,7 +14,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
 import { constants as zlibConstants, deflateRawSync } from "node:zlib";
 import { EnvelopeError } from "../errors.ts";
-import { crc32, type EntryRecord, FLAG_DESCRIPTOR } from "./zip_records.ts";
+import { crc32, type EntryRecord, FLAG_DESCRIPTOR, ZIP64_LIMIT } from "./zip_records.ts";
 import { ioError } from "./zip_walk.ts";
 
 /** Files up to this size are read, checked and deflated whole. */
@@ -22,7 +22,7 @@ export const WHOLE = 1024 * 1024;
 /** Larger files are read and deflated in pieces of this size. */
 export const PIECE = 1024 * 1024;
 /** Sizes and offsets must stay below this without ZIP64. */
-export const ZIP32_LIMIT = 0xffffffff;
+const ZIP32_LIMIT = 0xffffffff;
 
 export type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
@@ -239,11 +239,11 @@ function notRegular(path: string): EnvelopeError {
   );
 }
 
-function tooBig(name: string): EnvelopeError {
+function grewPastLimit(name: string): EnvelopeError {
   return new EnvelopeError(
     "LIMIT_EXCEEDED",
-    `Creating the zip archive failed: ${name} is 4 GiB or more, which needs ZIP64`,
-    { hint: "archive large files separately or encrypt them as single files" },
+    `Creating the zip archive failed: ${name} grew past 4 GiB while it was read, after its header said it would not`,
+    { hint: "the folder changed while it was encrypted; run again when nothing else is writing to it" },
   );
 }
 
@@ -282,10 +282,11 @@ export async function prepareFile(
   }
   let first: Uint8Array;
   let n: number;
+  let size: number;
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notRegular(path);
-    const size = st.size;
+    size = st.size;
     // One byte more than expected tells a file that grew since it was listed.
     first = new Uint8Array(size <= WHOLE ? size + 1 : PIECE);
     n = await readFull(fh, first);
@@ -298,7 +299,9 @@ export async function prepareFile(
     throw ioError(`Reading ${name}`, err);
   }
   // A grown file filled its buffer too, so only a short read ends the file.
-  return await streamed(name, fh, first.subarray(0, n), n < first.length, attrs, mtime, level, deflate);
+  // Python's zipfile takes ZIP64 for a file whose size x 1.05 is over its limit (deflate may grow it a little).
+  const zip64 = size * 1.05 > ZIP64_LIMIT;
+  return await streamed(name, fh, first.subarray(0, n), n < first.length, attrs, mtime, level, deflate, zip64);
 }
 
 async function whole(
@@ -351,6 +354,7 @@ async function streamed(
   mtime: number | undefined,
   level: Level,
   deflate: Deflate,
+  zip64: boolean,
 ): Promise<Prepared> {
   let closed = false;
   const close = async () => {
@@ -378,12 +382,14 @@ async function streamed(
     attrs,
     mtime,
     offset: 0,
+    zip64,
   };
   const take = (raw: Uint8Array, out: Uint8Array) => {
     record.crc = crc32(record.crc, raw);
     record.usize += raw.length;
     record.csize += out.length;
-    if (record.usize >= ZIP32_LIMIT || record.csize >= ZIP32_LIMIT) throw tooBig(name);
+    // Only a file that grew after it was measured gets here: its 32-bit data descriptor could not hold the sizes.
+    if (!zip64 && (record.usize > ZIP32_LIMIT || record.csize > ZIP32_LIMIT)) throw grewPastLimit(name);
     return out;
   };
   async function* pieces(): AsyncGenerator<Uint8Array> {

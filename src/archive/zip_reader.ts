@@ -67,6 +67,12 @@ function u64(b: Uint8Array, o: number): number {
   return v;
 }
 
+/**
+ * The default bound on the number of entries extracted; the zip writer
+ * (zip.ts `MAX_ENTRIES`) writes no more, so what it writes can be read back.
+ */
+export const DEFAULT_MAX_ENTRIES = 100_000;
+
 /** Bytes read into the window at a time. */
 const WINDOW = 1 << 20;
 

@@ -62,7 +62,7 @@ v.setUint16(8, n, true);
 v.setUint16(10, n, true);
 v.setUint32(12, central.size, true);
 v.setUint32(16, offset, true);
-await writeFile(path, new Uint8Array(await new Blob([...locals, ...central.parts(), end]).arrayBuffer()));
+await writeFile(path, concat([...locals, ...central.parts(), end]));
 locals.length = 0;
 const fh = await open(path, "r");
 try {
@@ -80,4 +80,12 @@ try {
 } finally {
   await fh.close();
   await rm(path);
+}
+
+/** The arrays one after another, in one. */
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) out.set(p, at), at += p.length;
+  return out;
 }
