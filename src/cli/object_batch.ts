@@ -100,7 +100,8 @@ export async function encryptMany(o: EncryptManyOptions): Promise<number> {
     const tally = await runAll(items, {
       total: files,
       jobs: o.jobs,
-      name: (f) => f.rel,
+      // Named as a file done is (its path under DIR, DIR included), as the local batches name theirs.
+      name: (f) => join(o.dir, f.rel),
       work,
       verb: "encrypted",
     });
