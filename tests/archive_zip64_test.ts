@@ -1,14 +1,12 @@
 /**
  * ZIP64 in the archives `encrypt -d` writes (src/archive/zip_records.ts, zip.ts, zip_entry_data.ts): more than
- * 65,535 entries take the ZIP64 end records, and a file over 4 GiB takes ZIP64 in its local header, its 8-byte data
- * descriptor and its central header. Python's zipfile is the independent reader, our reader the second.
+ * 65,535 entries take the ZIP64 end records; a file over 4 GiB takes ZIP64 in its local header, its 8-byte data
+ * descriptor and its central header, and an entry that starts past 4 GiB takes it for its offset. Python's zipfile is the independent reader, our reader the second.
  */
 import assert from "node:assert/strict";
 import { open, truncate, writeFile } from "node:fs/promises";
-import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { zipDirectory } from "../src/archive/zip.ts";
 import { readDirectory, Reader } from "../src/archive/zip_reader.ts";
 import { CentralDirectory, crc32, endRecord, type EntryRecord, localHeader } from "../src/archive/zip_records.ts";
@@ -71,25 +69,27 @@ print(json.dumps({"count": len(names), "last": names[-1], "data": z.read(names[-
   });
 });
 
-Deno.test("a file over 4 GiB is zipped with ZIP64 fields, which Python's zipfile reads", async () => {
+Deno.test("a file over 4 GiB, and an entry after it at an offset over 4 GiB, take ZIP64 fields that Python's zipfile reads", async () => {
   await withTemp(async (t) => {
     const size = 4_300_000_000; // over 2^32: the 32-bit fields cannot hold it
     const tree = join(t, "tree");
     await mkdir(tree);
-    await writeFile(join(tree, "big.bin"), new Uint8Array(0));
-    await truncate(join(tree, "big.bin"), size); // sparse: no disk blocks
-    await writeFile(join(tree, "small.txt"), "after the big one\n");
+    await writeFile(join(tree, "a-big.bin"), new Uint8Array(0));
+    await truncate(join(tree, "a-big.bin"), size); // sparse: no disk blocks
+    await writeFile(join(tree, "b-small.txt"), "after the big one\n");
     const path = join(t, "big.zip");
-    await zipDirectory(tree, { level: 3 }).pipeTo(Writable.toWeb(createWriteStream(path)));
+    // Level 0 deflates with stored blocks, so the archive is as large as the file and the entry after it starts past
+    // 4 GiB; only the pages that hold a non-zero byte are written, so the archive stays sparse too (about 0.5 GB).
+    await zipDirectory(tree, { level: 0 }).pipeTo(await sparseFile(path));
 
     const py = JSON.parse(
       await python(
         `import json, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
-big = z.getinfo("big.bin")
-head = z.open("big.bin").read(1 << 20)
+big, small = z.getinfo("a-big.bin"), z.getinfo("b-small.txt")
+head = z.open("a-big.bin").read(1 << 20)
 print(json.dumps({"size": big.file_size, "csize": big.compress_size, "version": big.extract_version,
-  "head": len(head), "zeros": head.count(0), "small": z.read("small.txt").decode()}))`,
+  "head": len(head), "zeros": head.count(0), "offset": small.header_offset, "small": z.read("b-small.txt").decode()}))`,
         path,
       ),
     );
@@ -97,12 +97,14 @@ print(json.dumps({"size": big.file_size, "csize": big.compress_size, "version": 
     assert.equal(py.version, 45);
     assert.equal(py.head, 1 << 20);
     assert.equal(py.zeros, 1 << 20);
+    assert.ok(py.offset > 2 ** 32, `the second entry starts at ${py.offset}`);
     assert.equal(py.small, "after the big one\n");
 
     const ours = await directoryOf(path);
-    const big = ours.entries.find((e) => e.name === "big.bin")!;
+    const big = ours.entries.find((e) => e.name === "a-big.bin")!;
     assert.equal(big.usize, size);
     assert.equal(big.csize, py.csize);
+    assert.equal(ours.entries.find((e) => e.name === "b-small.txt")!.offset, py.offset);
     // The local header says ZIP64 (version 4.5, sizes 0xFFFFFFFF) and the data descriptor after the data has 8-byte
     // sizes: signature, CRC, compressed size, size.
     const fh = await open(path, "r");
@@ -126,6 +128,32 @@ print(json.dumps({"size": big.file_size, "csize": big.compress_size, "version": 
     }
   });
 });
+
+/** A sink that writes only the 4 KiB pages holding a non-zero byte, and sets the file's length at the end. */
+async function sparseFile(path: string): Promise<WritableStream<Uint8Array>> {
+  const PAGE = 4096;
+  const fh = await open(path, "w");
+  let pos = 0;
+  return new WritableStream({
+    async write(chunk) {
+      for (let i = 0; i < chunk.length;) {
+        const end = Math.min(chunk.length, i + PAGE - ((pos + i) % PAGE));
+        let k = i;
+        while (k < end && chunk[k] === 0) k++;
+        if (k < end) await fh.write(chunk, i, end - i, pos + i);
+        i = end;
+      }
+      pos += chunk.length;
+    },
+    async close() {
+      await fh.truncate(pos);
+      await fh.close();
+    },
+    async abort() {
+      await fh.close();
+    },
+  });
+}
 
 /** The arrays one after another, in one. */
 function concat(parts: Uint8Array[]): Uint8Array {
