@@ -41,21 +41,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function countingWorkers() {
   const Real = globalThis.Worker;
   const seen = { made: 0, terminated: 0, posted: new Map<string, number>() };
-  globalThis.Worker = class extends Real {
-    constructor(url: string | URL, options?: WorkerOptions) {
-      super(url, options);
+  globalThis.Worker = new Proxy(Real, {
+    construct(target, args, newTarget) {
+      const w: Worker = Reflect.construct(target, args, newTarget);
       seen.made++;
-    }
-    override postMessage(message: unknown, transfer?: Transferable[] | StructuredSerializeOptions): void {
-      const type = (message as { type?: string })?.type ?? "";
-      seen.posted.set(type, (seen.posted.get(type) ?? 0) + 1);
-      super.postMessage(message, transfer as Transferable[]);
-    }
-    override terminate(): void {
-      seen.terminated++;
-      super.terminate();
-    }
-  } as typeof Worker;
+      const post = w.postMessage.bind(w) as (m: unknown, t: Transferable[]) => void;
+      const terminate = w.terminate.bind(w);
+      w.postMessage = (m: unknown, t?: Transferable[] | StructuredSerializeOptions) => {
+        const type = (m as { type?: string })?.type ?? "";
+        seen.posted.set(type, (seen.posted.get(type) ?? 0) + 1);
+        post(m, t as Transferable[]);
+      };
+      w.terminate = () => {
+        seen.terminated++;
+        terminate();
+      };
+      return w;
+    },
+  });
   return { seen, restore: () => void (globalThis.Worker = Real) };
 }
 
