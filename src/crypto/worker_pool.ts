@@ -24,9 +24,15 @@
  * so a Deno process waits out the idle timeout. A job in flight keeps its
  * worker referenced, so its result is never lost to an exit.
  *
+ * That life of the workers (the least busy one gets each job, the idle end,
+ * the restart, the close that waits for each worker's wipe) is
+ * host/worker_lifecycle.ts's, as the zip pool's is; this module gives it the
+ * key, the batch protocol and its error.
+ *
  * @module
  */
-import { siblingModule, spawnWorker, unrefTimer, type WorkerChannel } from "../host/worker.ts";
+import { siblingModule } from "../host/worker.ts";
+import { WorkerLifecycle, type WorkerMessage } from "../host/worker_lifecycle.ts";
 import { EnvelopeError } from "../errors.ts";
 
 /** What a batch job returns. */
@@ -45,104 +51,17 @@ export type BatchResult =
  */
 export const IDLE_TIMEOUT_MS = 1500;
 
-interface Pending {
-  resolve(r: BatchResult): void;
-  reject(e: unknown): void;
-}
-
 function workerFailed(detail: string): EnvelopeError {
   return new EnvelopeError("WORKER_FAILED", `Sealing or opening chunks failed: a worker stopped (${detail})`, {
     hint: "run again with --parallelism 1 to stay on one thread, and report this",
   });
 }
 
-/** One worker: its channel, its jobs in flight, and whether it has ended. */
-class Lane {
-  readonly #pending = new Map<number, Pending>();
-  #channel: WorkerChannel | null = null;
-  #ready: { resolve(ok: boolean): void } | null = null;
-  #ended: (() => void) | null = null;
-  #dead: string | null = null;
-  #ending: Promise<void> | null = null;
-  jobs = 0;
-
-  start(key: Uint8Array): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.#ready = { resolve };
-      this.#channel = spawnWorker(
-        siblingModule(import.meta.url, "chunk_worker"),
-        "envelope-chunks",
-        (m) => this.#message(m),
-        (d) => this.#fail(d),
-      );
-      if (!this.#channel) return resolve(false);
-      // A structured clone: the worker gets its own copy, which it wipes after loading.
-      this.#channel.post({ type: "key", key });
-    });
-  }
-
-  #message(m: Record<string, unknown>): void {
-    if (m.type === "ready") {
-      // Referenced while it starts (a caller awaits it), unreferenced until it has a job.
-      if (this.jobs === 0) this.#channel?.unref();
-      this.#ready?.resolve(true);
-      this.#ready = null;
-    } else if (m.type === "done" || m.type === "failed") {
-      const p = this.#pending.get(m.id as number);
-      this.#pending.delete(m.id as number);
-      if (--this.jobs === 0) this.#channel?.unref();
-      const outs = (m.outs as ArrayBuffer[]).map((b) => new Uint8Array(b));
-      const data = m.data as ArrayBuffer;
-      p?.resolve(m.type === "done" ? { ok: true, outs, data } : { ok: false, item: m.item as number, outs, data });
-    } else if (m.type === "ended") {
-      this.#ended?.();
-    } else if (m.type === "error") {
-      this.#fail(String(m.message));
-    }
-  }
-
-  #fail(detail: string): void {
-    if (this.#dead !== null) return;
-    this.#dead = detail;
-    this.#ready?.resolve(false);
-    this.#ready = null;
-    for (const p of this.#pending.values()) p.reject(workerFailed(detail));
-    this.#pending.clear();
-    this.#ended?.();
-    this.#channel?.terminate();
-  }
-
-  run(id: number, op: "seal" | "open", nonces: Uint8Array, sizes: number[], data: ArrayBuffer): Promise<BatchResult> {
-    if (this.#dead !== null) return Promise.reject(workerFailed(this.#dead));
-    // A job in flight holds the process open, so its result cannot be lost to an exit.
-    if (this.jobs++ === 0) this.#channel!.ref();
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#channel!.post({ type: "job", id, op, nonces, sizes, data }, [data]);
-    });
-  }
-
-  /**
-   * Asks the worker to wipe its key and waits for it, then terminates it; a
-   * second call waits for the first. `hold`: the process stays up meanwhile
-   * (a caller awaits the end); an idle pool's ending lets it exit instead.
-   */
-  end(hold = true): Promise<void> {
-    if (hold) this.#channel?.ref();
-    return this.#ending ??= this.#end();
-  }
-
-  async #end(): Promise<void> {
-    if (this.#channel === null) return;
-    if (this.#dead === null) {
-      const ended = new Promise<void>((resolve) => (this.#ended = resolve));
-      this.#channel.post({ type: "end" });
-      await ended;
-    }
-    this.#dead ??= "closed";
-    this.#channel.terminate();
-    this.#channel = null;
-  }
+/** A chunk worker's `done` or `failed` reply as the batch's result. */
+function batchResult(m: WorkerMessage): BatchResult {
+  const outs = (m.outs as ArrayBuffer[]).map((b) => new Uint8Array(b));
+  const data = m.data as ArrayBuffer;
+  return m.type === "done" ? { ok: true, outs, data } : { ok: false, item: m.item as number, outs, data };
 }
 
 /**
@@ -165,23 +84,11 @@ class Lane {
  * ```
  */
 export class ChunkWorkerPool {
-  /** The running workers: none after the pool idled, until the next job starts them again. */
-  #lanes: Lane[];
-  readonly #size: number;
-  /** The pool's copy of the key, to start workers again after idling; wiped by close. */
+  readonly #workers: WorkerLifecycle<BatchResult>;
+  /** The pool's copy of the key, sent to every worker it starts (again after idling); wiped by close. */
   readonly #key: Uint8Array;
-  /** Workers starting again after idling, shared by the jobs that wait for them. */
-  #restarting: Promise<void> | null = null;
-  /** Workers being ended after idling (close waits for them). */
-  readonly #retiring = new Set<Lane>();
-  #inflight = 0;
-  #idle: ReturnType<typeof setTimeout> | undefined;
-  #closed = false;
-  #lost = false;
-  #next = 0;
-  private constructor(lanes: Lane[], key: Uint8Array) {
-    this.#lanes = lanes;
-    this.#size = lanes.length;
+  private constructor(workers: WorkerLifecycle<BatchResult>, key: Uint8Array) {
+    this.#workers = workers;
     this.#key = key;
   }
 
@@ -191,21 +98,34 @@ export class ChunkWorkerPool {
    * workers cannot be made here.
    */
   static async start(key: Uint8Array, size: number): Promise<ChunkWorkerPool | null> {
-    const lanes = await startLanes(key, Math.max(1, size));
-    if (lanes === null) return null;
-    const pool = new ChunkWorkerPool(lanes, key.slice());
-    pool.#waitIdle(); // a pool no job ever reaches ends its workers too
-    return pool;
+    const copy = key.slice();
+    const workers = await WorkerLifecycle.start({
+      url: siblingModule(import.meta.url, "chunk_worker"),
+      name: "envelope-chunks",
+      size,
+      idleMs: IDLE_TIMEOUT_MS,
+      // A structured clone: each worker gets its own copy, which it wipes after loading.
+      greeting: { type: "key", key: copy },
+      // Each worker wipes its key before it answers, on close and when the pool idles.
+      farewell: { type: "end" },
+      answer: batchResult,
+      failed: workerFailed,
+    });
+    if (workers === null) {
+      copy.fill(0);
+      return null;
+    }
+    return new ChunkWorkerPool(workers, copy);
   }
 
   /** How many workers the pool runs when it has work. */
   get size(): number {
-    return this.#size;
+    return this.#workers.size;
   }
 
   /** How many workers run now: 0 once the pool idled (or closed). */
   get running(): number {
-    return this.#lanes.length;
+    return this.#workers.running;
   }
 
   /**
@@ -214,7 +134,7 @@ export class ChunkWorkerPool {
    * still holds it, and should do the work on its own thread).
    */
   get lost(): boolean {
-    return this.#lost;
+    return this.#workers.lost;
   }
 
   /**
@@ -227,83 +147,16 @@ export class ChunkWorkerPool {
    * sent).
    */
   run(op: "seal" | "open", nonces: Uint8Array, sizes: number[], data: ArrayBuffer): Promise<BatchResult> {
-    if (this.#closed) return Promise.reject(workerFailed("closed"));
-    if (this.#lost) return Promise.reject(workerFailed("a worker could not be started again"));
-    clearTimeout(this.#idle);
-    this.#idle = undefined;
-    this.#inflight++;
-    const id = this.#next++;
-    const job = this.#lanes.length > 0
-      ? this.#dispatch(id, op, nonces, sizes, data)
-      : this.#restart().then(() => this.#dispatch(id, op, nonces, sizes, data));
-    return job.finally(() => {
-      if (--this.#inflight === 0) this.#waitIdle();
-    });
-  }
-
-  #dispatch(id: number, op: "seal" | "open", nonces: Uint8Array, sizes: number[], data: ArrayBuffer) {
-    if (this.#lanes.length === 0) return Promise.reject(workerFailed("closed"));
-    let lane = this.#lanes[0];
-    for (const l of this.#lanes) if (l.jobs < lane.jobs) lane = l;
-    return lane.run(id, op, nonces, sizes, data);
-  }
-
-  /** Starts the workers again after the pool idled; rejects with WORKER_FAILED if they cannot start. */
-  #restart(): Promise<void> {
-    this.#restarting ??= startLanes(this.#key, this.#size).then(async (lanes) => {
-      this.#restarting = null;
-      if (lanes === null) {
-        this.#lost = true;
-        throw workerFailed("a worker could not be started again");
-      }
-      if (this.#closed) {
-        await Promise.all(lanes.map((l) => l.end()));
-        throw workerFailed("closed");
-      }
-      this.#lanes = lanes;
-    });
-    return this.#restarting;
-  }
-
-  /** Ends the workers after {@linkcode IDLE_TIMEOUT_MS} with no job in flight, with a timer that holds no process. */
-  #waitIdle(): void {
-    if (this.#closed || this.#lanes.length === 0) return;
-    clearTimeout(this.#idle);
-    this.#idle = setTimeout(() => {
-      this.#idle = undefined;
-      if (this.#inflight > 0 || this.#closed) return;
-      const lanes = this.#lanes;
-      this.#lanes = [];
-      // Each wipes its key, as on close; nothing waits for this, so the process may exit meanwhile.
-      for (const l of lanes) {
-        this.#retiring.add(l);
-        const done = () => void this.#retiring.delete(l);
-        l.end(false).then(done, done);
-      }
-    }, IDLE_TIMEOUT_MS);
-    unrefTimer(this.#idle);
+    // Lost for good: the caller has moved to its own thread, and no later job starts workers again.
+    if (!this.#workers.closed && this.#workers.lost) {
+      return Promise.reject(workerFailed("a worker could not be started again"));
+    }
+    return this.#workers.run({ type: "job", op, nonces, sizes, data }, [data]);
   }
 
   /** Wipes the key in every worker and here, and terminates the workers; the pool is unusable after. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#idle);
-    this.#idle = undefined;
-    const lanes = this.#lanes;
-    this.#lanes = [];
-    await Promise.all([
-      ...[...lanes, ...this.#retiring].map((l) => l.end()),
-      this.#restarting?.catch(() => {}),
-    ]);
+    await this.#workers.close();
     this.#key.fill(0);
   }
-}
-
-/** Starts `size` workers holding `key`; null, with none left running, if any cannot start. */
-async function startLanes(key: Uint8Array, size: number): Promise<Lane[] | null> {
-  const lanes = Array.from({ length: size }, () => new Lane());
-  const ok = await Promise.all(lanes.map((l) => l.start(key)));
-  if (ok.every(Boolean)) return lanes;
-  await Promise.all(lanes.map((l) => l.end()));
-  return null;
 }

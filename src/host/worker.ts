@@ -4,7 +4,9 @@
  * `archive/zip_workers.ts`): a Web Worker where the runtime has one (Deno,
  * browsers), `node:worker_threads` on Node, nothing where neither can start
  * (the caller then stays on its own thread). Both sides are here: starting a
- * worker from the pool, and the worker's channel back to it.
+ * worker from the pool, and the worker's channel back to it. A pool's
+ * workers over their life (dispatch, the idle end, the restart, close) are
+ * host/worker_lifecycle.ts's.
  *
  * No `node:` module is imported: Node's `worker_threads` is reached through
  * `process.getBuiltinModule` (Node 20.16 and 22.3 on), so a page's bundle and
