@@ -74,8 +74,8 @@ Deno.test("a file over 4 GiB, and an entry after it at an offset over 4 GiB, tak
     const size = 4_300_000_000; // over 2^32: the 32-bit fields cannot hold it
     const tree = join(t, "tree");
     await mkdir(tree);
-    await writeFile(join(tree, "a-big.bin"), new Uint8Array(0));
-    await truncate(join(tree, "a-big.bin"), size); // sparse: no disk blocks
+    await writeFile(join(tree, "a-huge.bin"), new Uint8Array(0));
+    await truncate(join(tree, "a-huge.bin"), size); // sparse: no disk blocks
     await writeFile(join(tree, "b-small.txt"), "after the big one\n");
     const path = join(t, "big.zip");
     // Level 0 deflates with stored blocks, so the archive is as large as the file and the entry after it starts past
@@ -86,8 +86,8 @@ Deno.test("a file over 4 GiB, and an entry after it at an offset over 4 GiB, tak
       await python(
         `import json, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
-big, small = z.getinfo("a-big.bin"), z.getinfo("b-small.txt")
-head = z.open("a-big.bin").read(1 << 20)
+big, small = z.getinfo("a-huge.bin"), z.getinfo("b-small.txt")
+head = z.open("a-huge.bin").read(1 << 20)
 print(json.dumps({"size": big.file_size, "csize": big.compress_size, "version": big.extract_version,
   "head": len(head), "zeros": head.count(0), "offset": small.header_offset, "small": z.read("b-small.txt").decode()}))`,
         path,
@@ -101,7 +101,7 @@ print(json.dumps({"size": big.file_size, "csize": big.compress_size, "version": 
     assert.equal(py.small, "after the big one\n");
 
     const ours = await directoryOf(path);
-    const big = ours.entries.find((e) => e.name === "a-big.bin")!;
+    const big = ours.entries.find((e) => e.name === "a-huge.bin")!;
     assert.equal(big.usize, size);
     assert.equal(big.csize, py.csize);
     assert.equal(ours.entries.find((e) => e.name === "b-small.txt")!.offset, py.offset);
