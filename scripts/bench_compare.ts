@@ -442,6 +442,12 @@ try {
     samples: [],
   };
   const cpRow: Row = { contender: "cp -r (the disk path)", op: "copy", unit: "files/s", samples: [] };
+  const floorRow: Row = {
+    contender: "the safe-write floor (Python, one file at a time: create, write, fsync, link, unlink; no crypto)",
+    op: "write",
+    unit: "files/s",
+    samples: [],
+  };
   const libArgv = [
     Deno.execPath(),
     "run",
@@ -507,6 +513,19 @@ try {
       libJob(["node", SDK_SCRIPT, "msgs", "default", rawKey, "4096", String(sdkDefaultCount)], lib[4], lib[5]),
     ],
     ["envelope CLI", cliJob],
+    ["safe-write floor", async () => {
+      // What each encrypted file costs the file system alone, one write at a time (the CLI has up to 16 in flight).
+      const floorDir = join(dir, "small-floor");
+      const r = await run([
+        "python3",
+        join(ROOT, "scripts", "bench", "safe_write_floor.py"),
+        floorDir,
+        String(n),
+        "4333",
+      ]);
+      floorRow.samples.push(sumRuns([r], n));
+      await rm(floorDir);
+    }],
     ["cp -r", async () => {
       const copy = join(dir, "small-copy");
       cpRow.samples.push(sumRuns([await run(["cp", "-r", small, copy])], n));
@@ -533,7 +552,7 @@ try {
         many.several && many.severalDecrypt ? "" : "; wall and CPU are summed over the processes"
       }. Load average before: ${loadSmall}.`,
     "",
-    table([...lib, cliEnc, cliDec, cpRow]),
+    table([...lib, cliEnc, cliDec, floorRow, cpRow]),
     "",
   );
 
@@ -585,6 +604,9 @@ try {
     `| 4 KiB files/s through the CLI (${many.several ? "one run, several files" : "one process per file"}) | ${
       fmt(medianRate(cliEnc))
     } | ${fmt(medianRate(cliDec))} |`,
+    `| 4 KiB files/s through the CLI / the safe-write floor (4,333-byte outputs: 4 KiB and a header) | ${
+      x(cliEnc, floorRow)
+    } | ${x(cliDec, floorRow)} |`,
   ];
   out.push("### Ratios (medians of this run)", "", ...ratios, "");
 } catch (e) {
