@@ -21,7 +21,7 @@ import { ioError } from "./zip_walk.ts";
 export const WHOLE = 1024 * 1024;
 /** Larger files are read and deflated in pieces of this size. */
 export const PIECE = 1024 * 1024;
-/** Sizes and offsets must stay below this without ZIP64. */
+/** The most a plain (32-bit) data descriptor can say; a file that grows past it after a plain header fails. */
 const ZIP32_LIMIT = 0xffffffff;
 
 export type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
