@@ -335,8 +335,8 @@ async function extract(
     const madeDirs = new Set<string>();
     // The output path is joined again when each job runs: kept for every entry until then, 60,000 paths held
     // some 10 MB of strings.
-    const files: { e: Entry; dataStart: number }[] = [];
-    const linkJobs: { e: Entry; dataStart: number }[] = [];
+    const files: Entry[] = [];
+    const linkEntries: Entry[] = [];
     const targetOf = (e: Entry) => join(tree, ...safeSegments(e.name));
     for (const e of directory.entries) {
       options.onEntry?.(e.name);
@@ -384,22 +384,23 @@ async function extract(
           throw ioError(`Creating ${dirname(target)}`, err);
         }
       }
-      (e.link ? linkJobs : files).push({ e, dataStart });
+      e.dataStart = dataStart;
+      (e.link ? linkEntries : files).push(e);
     }
     // Small entries take one lane, in archive order: each is read through the reader's window and inflated into
     // the inflater's buffer, whose views hold only until the next read or inflate, and is written with blocking
     // calls, so more lanes would only take turns. Large entries stream through buffers of their own, on lanes
     // beside it.
-    const small = files.filter((j) => readsWhole(j.e));
-    const large = files.filter((j) => !readsWhole(j.e));
+    const small = files.filter(readsWhole);
+    const large = files.filter((e) => !readsWhole(e));
     await inLanes(
       [{ items: small, lanes: 1 }, { items: large, lanes: EXTRACT_CONCURRENCY }],
-      (j) => extractFile(r, j.e, j.dataStart, targetOf(j.e), budget, inflater),
+      (e) => extractFile(r, e, e.dataStart, targetOf(e), budget, inflater),
     );
     // Links last: no file is written after them, so none is written through one.
-    for (const { e, dataStart } of linkJobs) {
+    for (const e of linkEntries) {
       const target = targetOf(e);
-      const text = decodeName(await readWhole(r, e, dataStart, budget, inflater));
+      const text = decodeName(await readWhole(r, e, e.dataStart, budget, inflater));
       if (!linkStaysInside(e.name, text)) {
         throw unsafe(e.name, `it is a link to ${JSON.stringify(text)}, which is not a relative path inside the folder`);
       }

@@ -53,6 +53,8 @@ export interface Entry {
   csize: number;
   usize: number;
   offset: number;
+  /** Where its data starts: 0 until extraction has read its local header (a field here, not an object per job). */
+  dataStart: number;
 }
 
 // ---- little-endian fields ----
@@ -280,6 +282,7 @@ export async function readDirectory(
       csize,
       usize,
       offset,
+      dataStart: 0,
     });
     pos += 46 + nameLen + extraLen + commentLen;
   }
