@@ -6,8 +6,9 @@
  * blocking calls, which cost this thread less than the main thread's
  * asynchronous ones cost it.
  *
- * Protocol (main to worker): `{ type: "deflate", id, data, level, final }`
- * where `data` is a transferred ArrayBuffer; `{ type: "file", id, path,
+ * Protocol (main to worker): `{ type: "deflate", id, data, length, level,
+ * final }` where `data` is a transferred ArrayBuffer whose first `length`
+ * bytes are the piece; `{ type: "file", id, path,
  * level }` to read a small file and deflate it (`readWholeSync`); `{ type:
  * "end" }`. Replies: `{ type: "ready" }` once loaded; for a deflate, `{ type:
  * "done", id, out, data }` (the deflated bytes and the input buffer, both
@@ -37,7 +38,9 @@ port.listen((m) => {
   try {
     if (m.type === "deflate") {
       const data = m.data as ArrayBuffer;
-      const out = own(deflateSync(new Uint8Array(data), m.level as Level, m.final as boolean));
+      // The first `length` bytes: the buffer may be a reused one, larger than this piece.
+      const bytes = new Uint8Array(data, 0, (m.length as number | undefined) ?? data.byteLength);
+      const out = own(deflateSync(bytes, m.level as Level, m.final as boolean));
       port.post({ type: "done", id, out, data }, [out, data]);
     } else if (m.type === "file") {
       const r = readWholeSync(m.path as string, m.level as Level, scratch);

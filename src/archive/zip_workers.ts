@@ -26,6 +26,9 @@ import { WorkerLifecycle, type WorkerMessage } from "../host/worker_lifecycle.ts
 import { EnvelopeError } from "../errors.ts";
 import type { Level, WholeRead } from "./zip_entry_data.ts";
 
+/** Input buffers kept for reuse: about as many as pieces in flight at once. */
+const SPARES = 4;
+
 /** How long, in milliseconds, the workers may sit with no job before the pool ends them. */
 export const ZIP_IDLE_TIMEOUT_MS = 1500;
 
@@ -62,6 +65,8 @@ function reply(m: WorkerMessage): WorkerMessage {
  */
 export class ZipWorkers {
   readonly #workers: WorkerLifecycle<WorkerMessage>;
+  /** Input buffers the workers sent back, for the next pieces' copies (a fresh MiB each was garbage). */
+  readonly #spares: ArrayBuffer[] = [];
 
   private constructor(workers: WorkerLifecycle<WorkerMessage>) {
     this.#workers = workers;
@@ -92,11 +97,15 @@ export class ZipWorkers {
 
   /**
    * `Deflate` on a worker: the bytes of `deflateHere`. `data` is copied (the
-   * caller keeps it). Rejects with `WORKER_FAILED` if the worker stops.
+   * caller keeps it), into a buffer that an earlier job's worker sent back
+   * when one is large enough. Rejects with `WORKER_FAILED` if the worker stops.
    */
   deflate = async (data: Uint8Array, level: Level, final: boolean): Promise<Uint8Array> => {
-    const copy = new Uint8Array(data).buffer; // a copy even of a Buffer, whose slice() would share
-    const m = await this.#workers.run({ type: "deflate", data: copy, level, final }, [copy]);
+    const spare = this.#spares.pop();
+    const copy = spare !== undefined && spare.byteLength >= data.length ? spare : new ArrayBuffer(data.length);
+    new Uint8Array(copy, 0, data.length).set(data); // a copy even of a Buffer, whose slice() would share
+    const m = await this.#workers.run({ type: "deflate", data: copy, length: data.length, level, final }, [copy]);
+    if (this.#spares.length < SPARES) this.#spares.push(m.data as ArrayBuffer);
     return new Uint8Array(m.out as ArrayBuffer);
   };
 
