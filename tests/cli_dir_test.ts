@@ -149,6 +149,8 @@ Deno.test("cli: decrypt -d --max-size stops an archive over the bound with ARCHI
   assert.equal(r.code, 0, show(r));
   r = await ws.run(["decrypt", "t.zip.envl", "-d", "small", ...k, "--max-size", "1000000"]);
   assertFailed(r, "ARCHIVE_TOO_LARGE");
+  // The hint names the flag that raises the bound, and the bound in force.
+  assert.match(r.stderr, /hint: if you trust the archive, raise --max-size \(now 1000000 bytes\)/);
   assert.equal(await pathExists(ws.path("small")), false);
   assert.deepEqual(await leftovers(ws.dir), []);
   r = await ws.run(["decrypt", "t.zip.envl", "-d", "ok", ...k, "--max-size", "1200000"]);

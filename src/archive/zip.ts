@@ -257,7 +257,8 @@ function zipEntries(
  * Zips the tree under `dir` into a stream of archive bytes.
  *
  * Errors surface when the stream is read: `IO_FAILED` when a file or folder
- * cannot be read, `LIMIT_EXCEEDED` past 4 GiB or 65,535 entries,
+ * cannot be read, `LIMIT_EXCEEDED` past {@linkcode MAX_ENTRIES} entries or
+ * for a file that grows past 4 GiB after its header said it would not,
  * `INVALID_ARGUMENT` for a bad level (thrown at once).
  *
  * @example Zipping a folder into a file, as Python's make_archive lays it out

@@ -109,6 +109,8 @@ export async function deliver(
         onBytes,
         links: req.links,
         onWarning: skipReporter(),
+      }).catch((e) => {
+        throw withMaxSizeHint(e, req.maxSize);
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });
@@ -119,6 +121,20 @@ export async function deliver(
   const output = req.output ?? (req.input === "-" ? "-" : defaultName());
   await writeOutput(plaintext, output, { force: req.force, noFollow: req.noFollow });
   return output;
+}
+
+/**
+ * The library's "over the limit of N bytes" names no flag; the CLI's does.
+ * Since `encrypt -d` writes folders of any size, a folder over the default
+ * 4 GiB comes back through here.
+ */
+function withMaxSizeHint(e: unknown, maxSize: number | undefined): unknown {
+  if (!(e instanceof EnvelopeError) || e.code !== "ARCHIVE_TOO_LARGE" || !/ bytes/.test(e.message)) return e;
+  const bound = maxSize === undefined ? "its default of 4 GiB" : `${maxSize} bytes`;
+  return new EnvelopeError("ARCHIVE_TOO_LARGE", e.message, {
+    hint: `if you trust the archive, raise --max-size (now ${bound}), for example --max-size 16GiB`,
+    cause: e,
+  });
 }
 
 /**
