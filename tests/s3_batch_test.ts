@@ -15,6 +15,7 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { parseHeader } from "../src/format/header.ts";
 import { startMotoS3 } from "./support/moto_s3.ts";
 import { type CliResult, show, workspace } from "./support/cli.ts";
+import { forward, serveLoopback } from "./support/loopback_proxy.ts";
 
 Deno.test("cli s3 -r: a folder to objects and back, keys shared, one bad object reported without losing the others", async () => {
   const s3 = await startMotoS3();
@@ -156,7 +157,7 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * A loopback proxy in front of `target` that forwards every request and holds the first PUT (an object going up)
  * until `release()`: `held` resolves when it arrives, so a test changes things while an upload is in flight.
  */
-function startHoldingProxy(target: string): Promise<{
+async function startHoldingProxy(target: string): Promise<{
   readonly endpoint: string;
   readonly held: Promise<void>;
   /** The paths of the PUTs seen, in arrival order. */
@@ -167,37 +168,23 @@ function startHoldingProxy(target: string): Promise<{
   const held = Promise.withResolvers<void>();
   const released = Promise.withResolvers<void>();
   const puts: string[] = [];
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: ({ port }) =>
-        resolve({
-          endpoint: `http://127.0.0.1:${port}`,
-          held: held.promise,
-          puts,
-          release: () => released.resolve(),
-          close: () => server.shutdown(),
-        }),
-    }, async (req) => {
-      const url = new URL(req.url);
-      const body = new Uint8Array(await req.arrayBuffer());
-      if (req.method === "PUT") {
-        puts.push(decodeURIComponent(url.pathname));
-        if (puts.length === 1) {
-          held.resolve();
-          await released.promise;
-        }
+  const server = await serveLoopback(async (req) => {
+    const body = new Uint8Array(await req.arrayBuffer());
+    if (req.method === "PUT") {
+      puts.push(decodeURIComponent(new URL(req.url).pathname));
+      if (puts.length === 1) {
+        held.resolve();
+        await released.promise;
       }
-      const headers = new Headers(req.headers);
-      headers.delete("host");
-      const res = await fetch(target + url.pathname + url.search, {
-        method: req.method,
-        headers,
-        body: body.length ? body : undefined,
-      });
-      const out = await res.arrayBuffer();
-      return new Response(req.method === "HEAD" ? null : out, { status: res.status, headers: res.headers });
-    });
+    }
+    const { res, out } = await forward(req, target, body);
+    return new Response(req.method === "HEAD" ? null : out, { status: res.status, headers: res.headers });
   });
+  return {
+    endpoint: server.endpoint,
+    held: held.promise,
+    puts,
+    release: () => released.resolve(),
+    close: () => server.close(),
+  };
 }

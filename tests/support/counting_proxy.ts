@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { forward, serveLoopback } from "./loopback_proxy.ts";
 
 /** A running proxy. */
 export interface CountingProxy {
@@ -18,32 +19,18 @@ export interface CountingProxy {
 }
 
 /** Starts a proxy in front of `target` (`http://127.0.0.1:PORT`). */
-export function startCountingProxy(target: string): Promise<CountingProxy> {
+export async function startCountingProxy(target: string): Promise<CountingProxy> {
   const counts = new Map<string, number>();
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: ({ port }) =>
-        resolve({
-          endpoint: `http://127.0.0.1:${port}`,
-          count: (op) => counts.get(op) ?? 0,
-          reset: () => counts.clear(),
-          close: () => server.shutdown(),
-        }),
-    }, async (req) => {
-      const op = (req.headers.get("x-amz-target") ?? "").replace(/^TrentService\./, "");
-      counts.set(op, (counts.get(op) ?? 0) + 1);
-      const url = new URL(req.url);
-      const body = await req.arrayBuffer();
-      const headers = new Headers(req.headers);
-      headers.delete("host");
-      const res = await fetch(target + url.pathname + url.search, {
-        method: req.method,
-        headers,
-        body: body.byteLength ? body : undefined,
-      });
-      return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
-    });
+  const server = await serveLoopback(async (req) => {
+    const op = (req.headers.get("x-amz-target") ?? "").replace(/^TrentService\./, "");
+    counts.set(op, (counts.get(op) ?? 0) + 1);
+    const { res, out } = await forward(req, target, new Uint8Array(await req.arrayBuffer()));
+    return new Response(out, { status: res.status, headers: res.headers });
   });
+  return {
+    endpoint: server.endpoint,
+    count: (op) => counts.get(op) ?? 0,
+    reset: () => counts.clear(),
+    close: () => server.close(),
+  };
 }

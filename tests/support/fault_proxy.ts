@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { forward } from "./loopback_proxy.ts";
 
 /** What the proxy does with one request. */
 export type Fault =
@@ -83,17 +84,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       headers.set("connection", "close");
       return new Response(fault.body, { status: fault.status, headers });
     }
-    const url = new URL(req.url);
-    const headers = new Headers(req.headers);
-    headers.delete("host");
-    const res = await fetch(base + url.pathname + url.search, {
-      method: req.method,
-      headers,
-      body: body.byteLength ? body : undefined,
-    });
-    const out = new Headers(res.headers);
-    out.set("connection", "close");
-    return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+    const { res, out } = await forward(req, base, new Uint8Array(body));
+    const headers = new Headers(res.headers);
+    headers.set("connection", "close");
+    return new Response(out, { status: res.status, headers });
   });
   await listening.promise;
 

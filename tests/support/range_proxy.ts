@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { forward, serveLoopback } from "./loopback_proxy.ts";
 
 /** One request seen. */
 export interface SeenRequest {
@@ -27,40 +28,22 @@ export interface RangeProxy {
 }
 
 /** Starts a recording proxy in front of `target` (`http://127.0.0.1:PORT`). */
-export function startRangeProxy(target: string): Promise<RangeProxy> {
+export async function startRangeProxy(target: string): Promise<RangeProxy> {
   const seen: SeenRequest[] = [];
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: ({ port }) =>
-        resolve({
-          endpoint: `http://127.0.0.1:${port}`,
-          seen,
-          reset: () => void seen.splice(0),
-          close: () => server.shutdown(),
-        }),
-    }, async (req) => {
-      const url = new URL(req.url);
-      const body = req.body ? new Uint8Array(await req.arrayBuffer()) : new Uint8Array(0);
-      const headers = new Headers(req.headers);
-      headers.delete("host");
-      const res = await fetch(target + url.pathname + url.search, {
-        method: req.method,
-        headers,
-        body: body.length ? body : undefined,
-      });
-      const out = new Uint8Array(await res.arrayBuffer());
-      seen.push({
-        method: req.method,
-        path: decodeURIComponent(url.pathname),
-        query: url.search,
-        range: req.headers.get("range") ?? undefined,
-        copyRange: req.headers.get("x-amz-copy-source-range") ?? undefined,
-        requestBytes: body.length,
-        responseBytes: out.length,
-      });
-      return new Response(req.method === "HEAD" ? null : out, { status: res.status, headers: res.headers });
+  const server = await serveLoopback(async (req) => {
+    const url = new URL(req.url);
+    const body = req.body ? new Uint8Array(await req.arrayBuffer()) : new Uint8Array(0);
+    const { res, out } = await forward(req, target, body);
+    seen.push({
+      method: req.method,
+      path: decodeURIComponent(url.pathname),
+      query: url.search,
+      range: req.headers.get("range") ?? undefined,
+      copyRange: req.headers.get("x-amz-copy-source-range") ?? undefined,
+      requestBytes: body.length,
+      responseBytes: out.length,
     });
+    return new Response(req.method === "HEAD" ? null : out, { status: res.status, headers: res.headers });
   });
+  return { endpoint: server.endpoint, seen, reset: () => void seen.splice(0), close: () => server.close() };
 }
