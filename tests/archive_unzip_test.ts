@@ -4,7 +4,7 @@
  * small ones.
  */
 import assert from "node:assert/strict";
-import { lstat, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_MAX_TOTAL_BYTES, extractZip, zipDirectory, zipSingleFile } from "../src/archive/mod.ts";
 import { crc32 } from "../src/archive/unzip.ts";
@@ -243,5 +243,31 @@ Deno.test("extracting 6,000 small files keeps memory flat, with nothing asking V
     const MiB = 1024 * 1024;
     const rise = result.peak - result.before;
     assert.ok(rise < 56 * MiB, `extracting raised RSS by ${(rise / MiB).toFixed(0)} MiB, over 56 MiB`);
+  });
+});
+
+Deno.test("onBytes is told of every byte written: whole, streamed deflated and streamed stored entries", async () => {
+  // A stored entry over 1 MiB (random bytes) is copied piece by piece and was not reported at all, so progress and
+  // the CLI's memory pacing missed it.
+  await withTemp(async (t) => {
+    await mkdir(join(t, "src"));
+    const random = new Uint8Array(3 * 1024 * 1024);
+    for (let i = 0; i < random.length; i += 65536) crypto.getRandomValues(random.subarray(i, i + 65536));
+    await writeFile(join(t, "src", "random.bin"), random); // stored (it does not compress), streamed
+    await writeFile(join(t, "src", "text.txt"), "line of text\n".repeat(200_000)); // deflated, streamed
+    await writeFile(join(t, "src", "small.txt"), "small\n"); // whole
+    let told = 0;
+    const zip = join(t, "src.zip");
+    await writeFile(zip, await collect(zipDirectory(join(t, "src"))));
+    const methods = JSON.parse(
+      await python(
+        "import json,sys,zipfile; print(json.dumps({i.filename: i.compress_type for i in zipfile.ZipFile(sys.argv[1]).infolist()}))",
+        zip,
+      ),
+    );
+    assert.deepEqual(methods, { "random.bin": 0, "small.txt": 0, "text.txt": 8 });
+    const summary = await extractZip(zip, join(t, "out"), { onBytes: (n) => told += n });
+    assert.equal(summary.bytes, 3 * 1024 * 1024 + 13 * 200_000 + 6);
+    assert.equal(told, summary.bytes);
   });
 });

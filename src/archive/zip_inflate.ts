@@ -332,6 +332,7 @@ async function extractPieces(
         if (!inflater) {
           accept(piece);
           await writeAll(out, piece, target);
+          budget.onBytes?.(n);
           continue;
         }
         for (let i = 0; i < n; i += INFLATE_PIECE) {
