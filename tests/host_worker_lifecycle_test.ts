@@ -137,6 +137,20 @@ Deno.test("worker lifecycle: close waits for a busy worker's farewell, which com
   await assert.rejects(workers.run(job(1), []), /a test worker stopped \(closed\)/);
 });
 
+Deno.test("worker lifecycle: a second close waits for the first, and for the busy worker's farewell", async () => {
+  // The second call used to find no workers left and resolve at once, while the first still waited for the
+  // farewell: the chunk pool wiped its key and told its caller the workers were done while they still held it.
+  const workers = await start(options({ size: 1 }));
+  const events: string[] = [];
+  const answered = workers.run(job(300), []).then(() => events.push("job answered"));
+  const first = workers.close().then(() => events.push("first close"));
+  await workers.close();
+  events.push("second close");
+  await first;
+  await answered;
+  assert.deepEqual(events, ["job answered", "first close", "second close"]);
+});
+
 Deno.test("worker lifecycle: without a farewell, close terminates a busy worker at once and its job fails", async () => {
   const counting = countingWorkers();
   try {

@@ -63,6 +63,8 @@ class Lane<R> {
   #ended: (() => void) | null = null;
   #dead: string | null = null;
   #ending: Promise<void> | null = null;
+  /** A caller awaits this worker's end: its last job's answer must not let the process exit before it. */
+  #held = false;
   jobs = 0;
 
   constructor(o: WorkerLifecycleOptions<R>) {
@@ -84,7 +86,7 @@ class Lane<R> {
       const p = this.#pending.get(m.id);
       if (!p) return;
       this.#pending.delete(m.id);
-      if (--this.jobs === 0) this.#channel?.unref();
+      if (--this.jobs === 0 && !this.#held) this.#channel?.unref();
       let r: R;
       try {
         r = this.#o.answer(m);
@@ -132,7 +134,10 @@ class Lane<R> {
    * terminates it at once. A second call waits for the first.
    */
   end(hold: boolean): Promise<void> {
-    if (hold && this.#o.farewell) this.#channel?.ref();
+    if (hold && this.#o.farewell) {
+      this.#held = true;
+      this.#channel?.ref();
+    }
     return this.#ending ??= this.#end();
   }
 
@@ -184,6 +189,7 @@ export class WorkerLifecycle<R> {
   #restarting: Promise<void> | null = null;
   /** Workers being ended after idling (close waits for them). */
   readonly #retiring = new Set<Lane<R>>();
+  #closing: Promise<void> | undefined;
   #inflight = 0;
   #idle: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -298,6 +304,11 @@ export class WorkerLifecycle<R> {
    * resolves once every worker answered its farewell. It never rejects.
    */
   async close(): Promise<void> {
+    // A second call waits for the first: it found no lanes left, and resolved while the workers still held the key.
+    return await (this.#closing ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#idle);
     this.#idle = undefined;

@@ -63,3 +63,16 @@ for (const op of ["encrypt", "decrypt"]) {
     assert.ok(exit.exitAfterDropMs < 1000, `exited ${exit.exitAfterDropMs} ms after the drop`);
   });
 }
+
+test("a chunk pool closed with jobs in flight settles its close before the program exits (20 runs)", () => {
+  for (let run = 0; run < 20; run++) {
+    const r = spawnSync(process.execPath, [join(INSTALL_DIR, "support", "close_pool.mjs")], {
+      cwd: INSTALL_DIR,
+      encoding: "utf8",
+      timeout: 10_000, // a hung child is killed, and fails below
+    });
+    assert.equal(r.signal, null, `run ${run}: killed by ${r.signal} after 10 s`);
+    assert.equal(r.status, 0, `run ${run}: exit ${r.status}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), "closed", `run ${run}: the program ended before close() settled`);
+  }
+});
