@@ -103,7 +103,10 @@ export interface ZipDirectoryOptions {
    * the folder being zipped must be excluded here or it would be archived.
    */
   exclude?: string[];
-  /** Deflate to use instead of zlib on this thread (a pool of workers, say); same output bytes. */
+  /**
+   * Deflate to use instead of zlib on this thread (a pool of workers, say); same output bytes. It must keep
+   * nothing of its input once it settles: the input buffer is read into again.
+   */
   deflate?: Deflate;
   /**
    * Deflate on this many worker threads (zip_workers.ts) instead of this

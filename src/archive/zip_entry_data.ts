@@ -29,7 +29,9 @@ export type Level = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 /**
  * Raw deflate of `data` at `level`: with `final`, the stream's last block;
  * without, blocks ended by a sync flush, so that the next piece's output
- * can follow them.
+ * can follow them. It must keep nothing of `data` once its promise settles
+ * (copy it to hand it on, never transfer it): a large file's pieces are read
+ * into one buffer, again and again.
  */
 export type Deflate = (data: Uint8Array, level: Level, final: boolean) => Promise<Uint8Array>;
 
