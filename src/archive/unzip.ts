@@ -333,8 +333,7 @@ async function extract(
 
     const budget: Budget = { max: maxTotalBytes, total: 0, onBytes: options.onBytes };
     const madeDirs = new Set<string>();
-    // The output path is joined again when each job runs: kept for every entry until then, 60,000 paths held
-    // some 10 MB of strings.
+    // The output path is joined again when each job runs, rather than kept for every entry until then.
     const files: Entry[] = [];
     const linkEntries: Entry[] = [];
     const targetOf = (e: Entry) => join(tree, ...safeSegments(e.name));

@@ -36,9 +36,9 @@ const LINK_MAX = 4096;
 
 /**
  * One entry of the central directory, checked. Its name's bytes are not kept:
- * names are strict UTF-8, so `name` encodes back to exactly them, and an
- * archive of 60,000 files kept a typed array per entry alive (some 200 bytes
- * of heap each) for the whole extraction.
+ * names are strict UTF-8, so `name` encodes back to exactly them, and a
+ * typed array per entry, kept for the whole extraction, cost about 220 bytes
+ * of heap each (tests/archive_directory_test.ts: 384 with it, 164 without).
  */
 export interface Entry {
   name: string;
