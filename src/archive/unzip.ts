@@ -394,12 +394,12 @@ async function extract(
     const large = files.filter((e) => !readsWhole(e));
     await inLanes(
       [{ items: small, lanes: 1 }, { items: large, lanes: EXTRACT_CONCURRENCY }],
-      (e) => extractFile(r, e, e.dataStart, targetOf(e), budget, inflater),
+      (e) => extractFile(r, e, targetOf(e), budget, inflater),
     );
     // Links last: no file is written after them, so none is written through one.
     for (const e of linkEntries) {
       const target = targetOf(e);
-      const text = decodeName(await readWhole(r, e, e.dataStart, budget, inflater));
+      const text = decodeName(await readWhole(r, e, budget, inflater));
       if (!linkStaysInside(e.name, text)) {
         throw unsafe(e.name, `it is a link to ${JSON.stringify(text)}, which is not a relative path inside the folder`);
       }
