@@ -295,8 +295,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
         cache: job.cache,
       });
       await writeBytes(message, job.output, { force: job.force, noFollow: job.root !== undefined });
-      detail(`encrypted ${job.input}: ${head.head.length} bytes in ${Math.round(performance.now() - started)} ms`);
-      return outcome(job, keys, head.head.length, message.length);
+      return outcome(job, keys, head.head.length, message.length, started);
     }
     source = head.stream;
   }
@@ -332,15 +331,21 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
       ? undefined
       : (job.armor ? Math.ceil(expectedSize * 65 / 48) + 100 : expectedSize),
   });
-  detail(`encrypted ${job.input}: ${read.bytes} bytes in ${Math.round(performance.now() - started)} ms`);
-  return outcome(job, keys, read.bytes, written.bytes);
+  return outcome(job, keys, read.bytes, written.bytes, started);
 }
 
 /** Inputs of at most this many bytes are sealed whole ({@linkcode encryptOne}): one default chunk. */
 const WHOLE_BYTES = 64 * 1024;
 
-/** What encrypting `job` did, for the report. */
-function outcome(job: EncryptJob, keys: readonly KeyProvider[], bytesIn: number, bytesOut: number): Outcome {
+/** What encrypting `job` did, for the report, said under `-v` with the time since `started`. */
+function outcome(
+  job: EncryptJob,
+  keys: readonly KeyProvider[],
+  bytesIn: number,
+  bytesOut: number,
+  started: number,
+): Outcome {
+  detail(`encrypted ${job.input}: ${bytesIn} bytes in ${Math.round(performance.now() - started)} ms`);
   return {
     input: job.input,
     output: job.output,
