@@ -29,7 +29,7 @@ import { withCommandFlags } from "./key_hints.ts";
 import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
 import { type Outcome, Tally } from "./batch_tally.ts";
-import { countFiles, walkItems, type WalkOptions } from "./walk_files.ts";
+import { countFiles, SWAPPED_HINT, walkItems, type WalkOptions } from "./walk_files.ts";
 import { exists } from "./files.ts";
 import { ioError } from "./io_errors.ts";
 
@@ -357,10 +357,7 @@ export async function checkTreeInput(input: string, tree: string): Promise<void>
     throw new EnvelopeError(
       "UNSAFE_PATH",
       `Reading ${input} failed: its folder is now reached through a symbolic link`,
-      {
-        hint:
-          "a folder of the tree was replaced by a link while the run went on; check who changes the tree, and run again",
-      },
+      { hint: SWAPPED_HINT },
     );
   }
 }

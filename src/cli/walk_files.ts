@@ -103,11 +103,14 @@ export async function* walkFiles(dir: string, options: WalkOptions = {}): AsyncG
   }
 }
 
+/** The next step after a folder of a walked tree was swapped for a link (here, and batch.ts `checkTreeInput`). */
+export const SWAPPED_HINT =
+  "a folder of the tree was replaced by a link while the run went on; check who changes the tree, and run again";
+
 /** A folder of the tree that is no longer where the tree is: it was swapped for a link while the walk went on. */
 function swapped(path: string): EnvelopeError {
   return new EnvelopeError("UNSAFE_PATH", `Reading ${path} failed: it now leads out of the folder tree`, {
-    hint:
-      "a folder of the tree was replaced by a link while the run went on; check who changes the tree, and run again",
+    hint: SWAPPED_HINT,
   });
 }
 
