@@ -11,6 +11,7 @@ import { zipDirectory } from "../src/archive/zip.ts";
 import { readDirectory, Reader } from "../src/archive/zip_reader.ts";
 import { CentralDirectory, crc32, endRecord, type EntryRecord, localHeader } from "../src/archive/zip_records.ts";
 import { python, utf8, withTemp } from "./support/archive_helpers.ts";
+import { concat } from "../src/format/bytes.ts";
 
 async function directoryOf(path: string) {
   const fh = await open(path, "r");
@@ -153,12 +154,4 @@ async function sparseFile(path: string): Promise<WritableStream<Uint8Array>> {
       await fh.close();
     },
   });
-}
-
-/** The arrays one after another, in one. */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
 }

@@ -9,6 +9,7 @@
 import { open, rm, writeFile } from "node:fs/promises";
 import { readDirectory, Reader } from "../../src/archive/zip_reader.ts";
 import { CentralDirectory, type EntryRecord, localHeader } from "../../src/archive/zip_records.ts";
+import { concat } from "../../src/format/bytes.ts";
 
 const n = Number(Deno.args[0]);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -80,12 +81,4 @@ try {
 } finally {
   await fh.close();
   await rm(path);
-}
-
-/** The arrays one after another, in one. */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, at), at += p.length;
-  return out;
 }
