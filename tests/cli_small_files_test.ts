@@ -4,7 +4,10 @@
  * options that change the message (chunk size, context, signature), and a `/proc` file whose size says 0.
  */
 import assert from "node:assert/strict";
-import { show, workspace } from "./support/cli.ts";
+import { join } from "node:path";
+import { open } from "../src/host/fs.ts";
+import { openInput, readWhole } from "../src/cli/files.ts";
+import { cliEnv, REPO, show, workspace } from "./support/cli.ts";
 import { assertFailed, assertOk, writeKey } from "./support/cli_asserts.ts";
 
 Deno.test("cli encrypt: inputs at and around the whole-file limit (64 KiB) round-trip, with chunk size, context and --sign", async () => {
@@ -59,4 +62,85 @@ Deno.test("cli decrypt: a small message and a large one with a byte changed fail
     assertFailed(r, "PAYLOAD_AUTH_FAILED");
     assert.equal(await Deno.stat(ws.path(`bad${size}.out`)).then(() => true, () => false), false, show(r));
   }
+});
+
+Deno.test("openInput: a small regular file is read whole, a larger one or one that says 0 bytes is streamed", async () => {
+  await using ws = await workspace();
+  const data = crypto.getRandomValues(new Uint8Array(5000));
+  await Deno.writeFile(ws.path("f"), data);
+  const small = await openInput(ws.path("f"), { whole: 5000 });
+  assert.deepEqual(small.bytes, data);
+  assert.equal(small.size, 5000);
+  assert.deepEqual(
+    new Uint8Array(await new Response(small.stream).arrayBuffer()),
+    data,
+    "its stream has the same bytes",
+  );
+  const over = await openInput(ws.path("f"), { whole: 4999 });
+  assert.equal(over.bytes, undefined);
+  assert.deepEqual(new Uint8Array(await new Response(over.stream).arrayBuffer()), data);
+  const proc = await openInput("/proc/self/status", { whole: 65536 });
+  assert.equal(proc.bytes, undefined, "a file whose size says 0 is never read whole");
+  assert.match(await new Response(proc.stream).text(), /^Name:\t/);
+  assert.equal((await openInput(ws.path("f"))).bytes, undefined, "whole is asked for, never assumed");
+});
+
+Deno.test("openInput: a file that grew after its size was taken is streamed with every byte, one that shrank is read whole", async () => {
+  await using ws = await workspace();
+  const data = crypto.getRandomValues(new Uint8Array(60_000));
+  await Deno.writeFile(ws.path("f"), data);
+  // The size a stat gave before the file changed: smaller (it grew since) or larger (it shrank).
+  for (const said of [1, 4096, 59_999]) {
+    const grew = await readWhole(await open(ws.path("f"), "r"), "f", said);
+    assert.equal(grew.bytes, undefined, `said ${said}`);
+    assert.deepEqual(new Uint8Array(await new Response(grew.stream).arrayBuffer()), data, `said ${said}`);
+  }
+  const shrank = await readWhole(await open(ws.path("f"), "r"), "f", 70_000);
+  assert.deepEqual(shrank.bytes, data);
+});
+
+Deno.test("cli: a small file's encrypt, decrypt (to a file or stdout) and inspect make no web stream; a large one's do", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  const data = crypto.getRandomValues(new Uint8Array(3000));
+  await Deno.writeFile(ws.path("small"), data);
+  await Deno.writeFile(ws.path("large"), new Uint8Array(300_000).fill(5));
+  const env = await cliEnv(ws.dir);
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        "--config",
+        join(REPO, "deno.json"),
+        join(REPO, "tests/support/cli_without_streams.ts"),
+        ...args,
+      ],
+      cwd: ws.dir,
+      clearEnv: true,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stdoutBytes: out.stdout, stderr: dec.decode(out.stderr) };
+  };
+  const k = ["-k", "local:A.key"];
+  assertOk(await run(["encrypt", ...k, "small", "-o", "small.envl"]));
+  const toStdout = await run(["encrypt", ...k, "small", "-o", "-"]);
+  assertOk(toStdout);
+  await Deno.writeFile(ws.path("small2.envl"), toStdout.stdoutBytes);
+  assertOk(await run(["decrypt", ...k, "small.envl", "-o", "small.out"]));
+  assert.deepEqual(await Deno.readFile(ws.path("small.out")), data);
+  const back = await run(["decrypt", ...k, "small2.envl", "-o", "-"]);
+  assertOk(back);
+  assert.deepEqual(back.stdoutBytes, data, "the message written to stdout opens to the same bytes");
+  const info = await run(["inspect", "--json", "small.envl"]);
+  assertOk(info);
+  assert.equal(JSON.parse(info.stdout).format, "envelope", show(info));
+  // The control: past the whole-file limit the stream pipeline runs, and so the stand-ins throw.
+  const large = await run(["encrypt", ...k, "large", "-o", "large.envl"]);
+  assert.notEqual(large.code, 0, show(large));
+  assert.match(large.stderr, /a (Readable|Writable|Transform)Stream was made/, show(large));
 });

@@ -12,6 +12,18 @@ import type { Input } from "../io/input.ts";
 
 /** `input` as binary: unarmored when it starts with the BEGIN line; `armored` says which it was. */
 export async function dearmored(input: Input, require = false): Promise<Input & { armored: boolean }> {
+  if (input.bytes !== undefined && !require && armorVerdict(input.bytes) === false) {
+    // Read whole, and binary: as it is, still with no stream made (files.ts OpenInputOptions.whole).
+    return {
+      name: input.name,
+      size: input.size,
+      bytes: input.bytes,
+      armored: false,
+      get stream() {
+        return input.stream;
+      },
+    };
+  }
   // Enough to see past leading whitespace and the whole BEGIN line, or to see it is not one (at most 4 KiB).
   const peeked = await peek(input.stream, (h) => h.length > 0 && (h.length >= 4096 || armorVerdict(h) !== undefined));
   const armored = armorVerdict(peeked.head) === true;

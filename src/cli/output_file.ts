@@ -152,7 +152,14 @@ export interface AtomicOutput {
   readonly path: string;
   /** The temporary file ("" when writing a device or FIFO directly). */
   readonly tempPath: string;
+  /** The output as a stream; made when first asked for. */
   readonly stream: WritableStream<Uint8Array>;
+  /**
+   * Writes `bytes` as the whole output and closes it, as writing them to
+   * {@linkcode AtomicOutput.stream} and closing it would, without making the
+   * stream (see `files.ts` `OpenInputOptions.whole`). Then `commit`.
+   */
+  writeAll(bytes: Uint8Array): Promise<void>;
   /** How many data syncs ran while the file was written (before the final fsync). */
   readonly syncs: number;
   commit(): Promise<void>;
@@ -197,7 +204,11 @@ interface WriterOptions {
   readonly syncEvery?: { readonly bytes: number; readonly tempPath: string };
 }
 
-/** A web stream writing to `fh`, every error mapped to a typed one naming `path`. */
+/**
+ * A web stream writing to `fh`, every error mapped to a typed one naming
+ * `path`: `sink` is its underlying sink, which a caller with all the bytes
+ * at once may call directly, and `stream` is made only when asked for.
+ */
 function handleWriter(
   fh: FileHandle,
   path: string,
@@ -261,8 +272,8 @@ function handleWriter(
       await writeAll(gathered!.subarray(0, n));
     }
   };
-  const stream = new WritableStream<Uint8Array>({
-    async write(chunk) {
+  const sink = {
+    async write(chunk: Uint8Array) {
       if (!gather || chunk.length >= GATHER_BYTES) {
         await flush();
         return await writeAll(chunk);
@@ -310,8 +321,22 @@ function handleWriter(
       await settleSyncs();
       await onClose().catch(() => {});
     },
-  });
-  return { stream, counts, settleSyncs };
+  };
+  let stream: WritableStream<Uint8Array> | undefined;
+  return {
+    get stream() {
+      return stream ??= new WritableStream<Uint8Array>(sink);
+    },
+    sink,
+    counts,
+    settleSyncs,
+  };
+}
+
+/** Writes `bytes` through `sink` as one write and a close, as a stream of them would. */
+async function writeAllTo(sink: { write(b: Uint8Array): Promise<void>; close(): Promise<void> }, bytes: Uint8Array) {
+  if (bytes.length > 0) await sink.write(bytes);
+  await sink.close();
 }
 
 function closer(fh: FileHandle): () => Promise<void> {
@@ -380,16 +405,20 @@ export async function atomicOutput(
   const close = closer(fh);
   // Set once the stream's close has written out what it gathered and synced: only then may the file be committed.
   let written = false;
-  const { stream, counts, settleSyncs } = handleWriter(fh, path, close, {
+  const writer = handleWriter(fh, path, close, {
     sync: true,
     gather: true,
     onWritten: () => (written = true),
     syncEvery: { bytes: options.syncEvery ?? SYNC_EVERY_BYTES, tempPath },
   });
+  const { counts, settleSyncs } = writer;
   return {
     path,
     tempPath,
-    stream,
+    get stream() {
+      return writer.stream;
+    },
+    writeAll: (bytes) => writeAllTo(writer.sink, bytes),
     get syncs() {
       return counts.syncs;
     },
@@ -469,10 +498,14 @@ async function directOutput(path: string): Promise<AtomicOutput> {
     await close().catch(() => {});
     throw ioError("Writing", path, e);
   }
+  const writer = handleWriter(fh, path, close);
   return {
     path,
     tempPath: "",
-    stream: handleWriter(fh, path, close).stream,
+    get stream() {
+      return writer.stream;
+    },
+    writeAll: (bytes) => writeAllTo(writer.sink, bytes),
     syncs: 0,
     async commit() {
       try {
@@ -496,44 +529,47 @@ const denoStdout = (globalThis as { Deno?: { stdout: { write(p: Uint8Array): Pro
 
 /** stdout as a web stream (its end does not close the process's stdout); a closed pipe ends the run with 141. */
 export function stdoutStream(): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({ write: stdoutWriter() });
+}
+
+/** What writes one chunk to stdout, for {@linkcode stdoutStream} and {@linkcode writeBytes}. */
+function stdoutWriter(): (chunk: Uint8Array) => Promise<void> {
   if (denoStdout) {
-    return new WritableStream<Uint8Array>({
-      async write(chunk) {
-        try {
-          for (let off = 0; off < chunk.length;) off += await denoStdout.write(chunk.subarray(off));
-        } catch (e) {
-          if (errnoCode(e) === "EPIPE") exitOnClosedPipe();
-          throw ioError("Writing", "stdout", e);
-        }
-      },
-    });
+    return async (chunk) => {
+      try {
+        for (let off = 0; off < chunk.length;) off += await denoStdout.write(chunk.subarray(off));
+      } catch (e) {
+        if (errnoCode(e) === "EPIPE") exitOnClosedPipe();
+        throw ioError("Writing", "stdout", e);
+      }
+    };
   }
   exitQuietlyOnClosedStdout(true);
   const process = (globalThis as unknown as { process: typeof NodeProcess }).process;
-  return new WritableStream<Uint8Array>({
-    write(chunk) {
-      return new Promise<void>((resolve, reject) => {
-        process.stdout.write(chunk, (err) => {
-          if (err && errnoCode(err) === "EPIPE") exitOnClosedPipe();
-          if (err) reject(ioError("Writing", "stdout", err));
-          else resolve();
-        });
+  return (chunk) =>
+    new Promise<void>((resolve, reject) => {
+      process.stdout.write(chunk, (err) => {
+        if (err && errnoCode(err) === "EPIPE") exitOnClosedPipe();
+        if (err) reject(ioError("Writing", "stdout", err));
+        else resolve();
       });
-    },
-  });
+    });
 }
 
 /**
- * Writes `bytes` to the regular-file output `path` (not `-`, not an object
- * URL) as {@linkcode writeOutput} would, through a temporary file put in
- * place only when complete, without a stream pipeline around it.
+ * Writes `bytes` to the regular-file output `path` (not an object URL) as
+ * {@linkcode writeOutput} would, through a temporary file put in place only
+ * when complete, or to stdout for `-`, without a stream pipeline around it.
  */
 export async function writeBytes(bytes: Uint8Array, path: string, options: OutputOptions): Promise<void> {
+  if (path === "-") {
+    claimStdout();
+    if (bytes.length > 0) await stdoutWriter()(bytes);
+    return;
+  }
   const out = await openOutput(path, options);
   try {
-    const writer = out.stream.getWriter();
-    await writer.write(bytes);
-    await writer.close();
+    await out.writeAll(bytes);
     await out.commit();
   } catch (e) {
     await out.abort();

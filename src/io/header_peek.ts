@@ -36,6 +36,21 @@ export async function peek(source: ReadableStream<Uint8Array>, enough: (head: Ui
 }
 
 /**
+ * An input read whole (`cli/files.ts`), as {@linkcode peek} would give it:
+ * all of it as the head, ended, and its stream made by `stream` only when
+ * asked for.
+ */
+export function peekedWhole(bytes: Uint8Array, stream: () => ReadableStream<Uint8Array>): Peeked {
+  return {
+    head: bytes,
+    ended: true,
+    get stream() {
+      return stream();
+    },
+  };
+}
+
+/**
  * A stream of `first` followed by whatever `reader` still yields, pulled one
  * read at a time (so memory follows the consumer); cancelling it cancels the
  * reader. An empty `first` is not enqueued.

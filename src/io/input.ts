@@ -10,8 +10,16 @@
 export interface Input {
   /** What to call it in messages: a path, `stdin` or a URL. */
   readonly name: string;
-  /** Its bytes from the start (or from the offset asked for). */
+  /**
+   * Its bytes from the start (or from the offset asked for). For an input
+   * read whole ({@linkcode Input.bytes}) it is made when first asked for.
+   */
   readonly stream: ReadableStream<Uint8Array>;
   /** Its size in bytes, when known. */
   readonly size?: number;
+  /**
+   * All of it, when it was read whole at open (a small regular file, asked
+   * for by the caller): then nothing needs the stream.
+   */
+  readonly bytes?: Uint8Array;
 }

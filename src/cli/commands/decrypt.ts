@@ -15,7 +15,7 @@ import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
 import { isLocalPath, openInput, writeBytes } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
-import { peek } from "../../io/header_peek.ts";
+import { peek, peekedWhole } from "../../io/header_peek.ts";
 import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { automaticKeys, KEY_FORMS, resolveKeys } from "../keyspec.ts";
@@ -244,8 +244,11 @@ async function decryptOne(
   keysFor: (headerKeys: readonly { provider: string; keyId: string }[]) => Promise<KeyProvider[]>,
   cache?: DataKeyCache,
 ): Promise<Outcome> {
-  const input = await dearmored(await openInput(req.input), req.armor);
-  const peeked = await peek(
+  const output = req.output ?? (req.input === "-" ? "-" : undefined);
+  // A small message (most of a batch's) is read whole and opened as bytes (below), with no stream made.
+  const whole = req.dir === undefined && (output === undefined || !isObjectUrl(output)) ? WHOLE_BYTES : 0;
+  const input = await dearmored(await openInput(req.input, { whole }), req.armor);
+  const peeked = input.bytes !== undefined ? peekedWhole(input.bytes, () => input.stream) : await peek(
     input.stream,
     (h) => h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number"),
   );
@@ -316,27 +319,18 @@ async function decryptOne(
     cache,
     onKeyOpened,
   };
-  let stream = peeked.stream;
-  const output = req.output ?? (req.input === "-" ? "-" : undefined);
-  if (
-    !input.armored && input.size !== undefined && input.size <= WHOLE_BYTES && req.dir === undefined &&
-    (output === undefined || isLocalPath(output))
-  ) {
-    // A small message (most of a batch's) is read whole and opened as bytes: no stream pipeline to set up and release
-    // (encrypt.ts encryptOne says what that costs). Every byte is verified before any is written, as on the stream
-    // path. A file that holds more than it says goes down the stream path with what was read.
-    const whole = await peek(stream, (h) => h.length > WHOLE_BYTES);
-    if (whole.ended) {
-      const plaintext = await decrypt(whole.head, opening);
-      const where = output ?? defaultOutputName(req.input, req.suffix);
-      await writeBytes(plaintext, where, { force: req.force, noFollow: req.noFollow });
-      return done(where, whole.head.length, plaintext.length);
-    }
-    stream = whole.stream;
+  if (input.bytes !== undefined) {
+    // Opened as bytes: no stream pipeline to set up and release (encrypt.ts encryptOne says what that costs). Every
+    // byte is verified before any is written, as on the stream path. A file that held more than it said, or an
+    // armored one, came as a stream.
+    const plaintext = await decrypt(input.bytes, opening);
+    const where = output ?? defaultOutputName(req.input, req.suffix);
+    await writeBytes(plaintext, where, { force: req.force, noFollow: req.noFollow });
+    return done(where, input.bytes.length, plaintext.length);
   }
   const read = byteCounter();
   const written = byteCounter();
-  const plaintext = stream
+  const plaintext = peeked.stream
     .pipeThrough(read.stream)
     .pipeThrough(decryptStream({ ...opening, parallelism: req.parallelism }))
     .pipeThrough(progress("decrypting", typeof parsed === "number" ? undefined : plaintextSize(parsed, input.size)))

@@ -6,7 +6,6 @@
 import { mkdir } from "../../host/fs.ts";
 import { dirname, resolve, sep } from "../../host/path.ts";
 import { encrypt, encryptStream } from "../../envelope/encrypt.ts";
-import { peek } from "../../io/header_peek.ts";
 import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";
 import type { DataKeyCache } from "../../envelope/cache.ts";
@@ -251,7 +250,8 @@ interface EncryptJob {
 
 /** Encrypts one input to one output; what it did, for the report. */
 async function encryptOne(job: EncryptJob): Promise<Outcome> {
-  let source: ReadableStream<Uint8Array>;
+  // A stream, or the whole of a small file (most of a batch's), read at once and sealed as bytes with no stream made.
+  let source: ReadableStream<Uint8Array> | Uint8Array;
   let size: number | undefined;
   if (job.dir !== undefined) {
     await checkDir(job.dir);
@@ -262,8 +262,8 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
     );
     source = zipDirectory(job.dir, dirZipOptions(job.links ?? zipLinks(undefined), job.parallelism));
   } else {
-    const inp = await openInput(job.input);
-    source = inp.stream;
+    const inp = await openInput(job.input, { whole: !job.armor && !isObjectUrl(job.output) ? WHOLE_BYTES : 0 });
+    source = inp.bytes ?? inp.stream;
     size = inp.size;
   }
   let keys: readonly KeyProvider[];
@@ -275,29 +275,23 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
     if (job.output !== "-" && typeof job.keys === "function") await checkWritable(job.output, job.force);
     keys = typeof job.keys === "function" ? await job.keys() : job.keys;
   } catch (e) {
-    await source.cancel().catch(() => {});
+    if (!(source instanceof Uint8Array)) await source.cancel().catch(() => {});
     throw e;
   }
   const started = performance.now();
-  if (
-    size !== undefined && size <= WHOLE_BYTES && job.dir === undefined && !job.armor && isLocalPath(job.output)
-  ) {
-    // A small file (most of a batch's) is read whole and sealed as bytes: the stream pipeline's set-up and release
-    // (five pipes, each taking and releasing a reader and a writer) cost about as much as sealing 4 KiB. A file that
-    // turns out larger than it said (it grew, or /proc says 0) goes down the stream path with what was read.
-    const head = await peek(source, (h) => h.length > WHOLE_BYTES);
-    if (head.ended) {
-      const message = await encrypt(head.head, {
-        keys,
-        context: job.context,
-        chunkSize: job.chunkSize,
-        sign: job.sign,
-        cache: job.cache,
-      });
-      await writeBytes(message, job.output, { force: job.force, noFollow: job.root !== undefined });
-      return outcome(job, keys, head.head.length, message.length, started);
-    }
-    source = head.stream;
+  if (source instanceof Uint8Array) {
+    // Sealed as bytes: the stream pipeline's set-up and release (five pipes, each taking and releasing a reader and
+    // a writer) cost about as much as sealing 4 KiB. A file that turned out larger than it said (it grew) came as a
+    // stream, with what was read.
+    const message = await encrypt(source, {
+      keys,
+      context: job.context,
+      chunkSize: job.chunkSize,
+      sign: job.sign,
+      cache: job.cache,
+    });
+    await writeBytes(message, job.output, { force: job.force, noFollow: job.root !== undefined });
+    return outcome(job, keys, source.length, message.length, started);
   }
   const read = byteCounter();
   const written = byteCounter();

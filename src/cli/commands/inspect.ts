@@ -57,7 +57,9 @@ export async function inspectCommand(argv: readonly string[]): Promise<number> {
 
 /** The first bytes of a file or stdin: the whole header, or 64 KiB of a compat file. */
 async function fileHead(path: string): Promise<{ head: Uint8Array; size?: number }> {
-  const input = await dearmored(await openInput(path));
+  // A small file is read whole, with no stream made (files.ts OpenInputOptions.whole).
+  const input = await dearmored(await openInput(path, { whole: 65536 }));
+  if (input.bytes !== undefined) return { head: input.bytes, size: input.size };
   const peeked = await peek(
     input.stream,
     (h) =>
