@@ -36,14 +36,19 @@ export async function peek(source: ReadableStream<Uint8Array>, enough: (head: Ui
 }
 
 /**
- * An input read whole (`cli/files.ts`), as {@linkcode peek} would give it:
- * all of it as the head, ended, and its stream made by `stream` only when
- * asked for.
+ * An input read whole (`cli/files.ts`), as {@linkcode peek} with `enough`
+ * would give it: all of it as the head, `ended` when `enough` never held
+ * (so a decision taken on "the input ended" is the same either way), and
+ * its stream made by `stream` only when asked for.
  */
-export function peekedWhole(bytes: Uint8Array, stream: () => ReadableStream<Uint8Array>): Peeked {
+export function peekedWhole(
+  bytes: Uint8Array,
+  stream: () => ReadableStream<Uint8Array>,
+  enough: (head: Uint8Array) => boolean,
+): Peeked {
   return {
     head: bytes,
-    ended: true,
+    ended: !enough(bytes),
     get stream() {
       return stream();
     },

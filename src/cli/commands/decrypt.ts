@@ -248,10 +248,11 @@ async function decryptOne(
   // A small message (most of a batch's) is read whole and opened as bytes (below), with no stream made.
   const whole = req.dir === undefined && (output === undefined || !isObjectUrl(output)) ? WHOLE_BYTES : 0;
   const input = await dearmored(await openInput(req.input, { whole }), req.armor);
-  const peeked = input.bytes !== undefined ? peekedWhole(input.bytes, () => input.stream) : await peek(
-    input.stream,
-    (h) => h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number"),
-  );
+  const enough = (h: Uint8Array) =>
+    h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number");
+  const peeked = input.bytes !== undefined
+    ? peekedWhole(input.bytes, () => input.stream, enough)
+    : await peek(input.stream, enough);
   if (!hasMagic(peeked.head)) {
     if (req.requireSigned) {
       await peeked.stream.cancel().catch(() => {});
