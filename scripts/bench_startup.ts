@@ -2,7 +2,9 @@
  * Start-up time of the CLI, as a script that calls it once per file sees it:
  * the wall time of whole runs (spawn to exit) of `envelope --version`, a
  * local-key encrypt of a 3-byte file (to stdout, and to a file it replaces:
- * temporary file, `fsync`, `rename`), its decrypt and `inspect`, next to Deno
+ * temporary file, `fsync`, `rename`; and to a file in a folder of 20,000
+ * files, which a script calling the CLI once per file into one folder
+ * fills), its decrypt and `inspect`, next to Deno
  * running an empty script (the floor for `deno run`) and Debian's `age` doing
  * the same jobs (the reference). Prints a markdown table of medians with the
  * machine, the run count and the load average before and after.
@@ -57,6 +59,13 @@ await Deno.mkdir(home);
 const plain = join(tmp, "small.txt");
 await Deno.writeFile(plain, new TextEncoder().encode("abc"));
 await Deno.writeTextFile(join(tmp, "empty.ts"), "");
+// A folder that a script calling the CLI once per file has filled: each run writes one more output into it.
+const CROWD = 20_000;
+const crowd = join(tmp, "crowd");
+await Deno.mkdir(crowd);
+for (let i = 0; i < CROWD; i++) {
+  Deno.writeFileSync(join(crowd, `f${String(i).padStart(5, "0")}.envl`), new Uint8Array(0));
+}
 // The floor of any CLI built on Node's APIs in Deno: loading the first node: modules starts Deno's Node layer.
 await Deno.writeTextFile(join(tmp, "node_apis.ts"), 'import "node:process";\nimport "node:fs/promises";\n');
 // The WASM core in process: importing its module (the base64 source) and decoding, compiling, instantiating it.
@@ -157,8 +166,9 @@ const haveBinary = await exists(binary);
 const viaBinary: Runner = (args) => ({ program: binary, args, cwd: tmp });
 
 /**
- * The five jobs of one column (version, encrypt to stdout, encrypt to a file, decrypt, inspect), after the untimed
- * encrypt they need. The file is replaced at each run (`--force`): a temporary file beside it, `fsync`, `rename`.
+ * The six jobs of one column (version, encrypt to stdout, encrypt to a file, decrypt, inspect, encrypt to a file in a
+ * crowded folder), after the untimed encrypt they need. The file is replaced at each run (`--force`): a temporary file
+ * beside it, `fsync`, `rename`.
  */
 async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
   const sealed = join(tmp, `small.${tag}.envl`);
@@ -170,10 +180,11 @@ async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
     run(["encrypt", "--force", "-o", join(tmp, `again.${tag}.envl`), plain]),
     run(["decrypt", "-o", "-", sealed]),
     run(["inspect", sealed]),
+    run(["encrypt", "--force", "-o", join(crowd, `again.${tag}.envl`), plain]),
   ];
 }
 
-async function ageJobs(): Promise<Cmd[] | null> {
+async function ageJobs(): Promise<(Cmd | null)[] | null> {
   try {
     await setup({ program: "age", args: ["--version"], cwd: tmp });
   } catch {
@@ -189,10 +200,12 @@ async function ageJobs(): Promise<Cmd[] | null> {
     { program: "age", args: ["-r", recipient, plain], cwd: tmp },
     { program: "age", args: ["-r", recipient, "-o", join(tmp, "again.age"), plain], cwd: tmp },
     { program: "age", args: ["-d", "-i", identity, sealed], cwd: tmp },
+    null, // age has no inspect
+    { program: "age", args: ["-r", recipient, "-o", join(crowd, "again.age"), plain], cwd: tmp },
   ];
 }
 
-const NA = ["n/a", "n/a", "n/a", "n/a", "n/a"];
+const NA = ["n/a", "n/a", "n/a", "n/a", "n/a", "n/a"];
 
 /** Medians of the in-process times the core.ts script prints: [import of wasm.ts, loadCore()]. */
 async function coreTimes(): Promise<[number, number]> {
@@ -221,7 +234,7 @@ let core: [number, number];
 try {
   const emptyJob: Cmd = { program: deno, args: ["run", "--quiet", join(tmp, "empty.ts")], cwd: tmp };
   const nodeApisJob: Cmd = { program: deno, args: ["run", "-A", "--quiet", join(tmp, "node_apis.ts")], cwd: tmp };
-  const groups: { head: string; jobs: Cmd[] | null }[] = [
+  const groups: { head: string; jobs: (Cmd | null)[] | null }[] = [
     { head: `deno run -A mod.ts${compare ? " (repo)" : ""}`, jobs: await envelopeJobs(viaDenoIn(repo), "deno") },
   ];
   if (await exists(join(repo, "src", "cli", "bin.ts"))) {
@@ -235,7 +248,7 @@ try {
   }
   groups.push({ head: "compiled binary", jobs: haveBinary ? await envelopeJobs(viaBinary, "bin") : null });
   groups.push({ head: "age", jobs: await ageJobs() });
-  const all = [emptyJob, nodeApisJob, ...groups.flatMap((g) => g.jobs ?? [])];
+  const all = [emptyJob, nodeApisJob, ...groups.flatMap((g) => (g.jobs ?? []).filter((j) => j !== null))];
   const got = await medians(all);
   empty = got[0];
   nodeApis = got[1];
@@ -245,9 +258,8 @@ try {
       columns.push({ head: g.head, cells: NA });
       continue;
     }
-    const cells: (number | string)[] = got.slice(at, at + g.jobs.length);
-    at += g.jobs.length;
-    while (cells.length < 5) cells.push("n/a");
+    const cells: (number | string)[] = g.jobs.map((j) => j === null ? "n/a" : got[at++]);
+    while (cells.length < NA.length) cells.push("n/a");
     columns.push({ head: g.head, cells });
   }
   core = await coreTimes();
@@ -256,7 +268,14 @@ try {
 }
 const loadAfter = await loadAverage();
 
-const labels = ["`--version`", "encrypt 3 B, local key", "encrypt 3 B to a file", "decrypt it", "`inspect` it"];
+const labels = [
+  "`--version`",
+  "encrypt 3 B, local key",
+  "encrypt 3 B to a file",
+  "decrypt it",
+  "`inspect` it",
+  `encrypt 3 B to a file in a folder of ${CROWD.toLocaleString("en-US")} files`,
+];
 const cell = (v: number | string) => typeof v === "number" ? `${v.toFixed(0)} ms (${(v / empty).toFixed(2)}x)` : v;
 console.log(machineLine());
 console.log(`repo: ${repo}${compare ? `; compare: ${compare}` : ""}`);

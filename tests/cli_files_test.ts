@@ -189,6 +189,38 @@ Deno.test("killed runs: temporaries of a dead process are swept with a note; liv
   for (const keep of [live, ...lookAlikes]) assert.ok(names.includes(keep), `${keep} was removed`);
 });
 
+Deno.test("killed runs: a large folder is swept by a share of runs, as sweepChance says; a small one by every run", async () => {
+  const { sweepChance, sweepStale, SWEEP_ALWAYS_BYTES } = await import("../src/cli/temp_files.ts");
+  assert.equal(sweepChance(0), 1);
+  assert.equal(sweepChance(SWEEP_ALWAYS_BYTES), 1);
+  assert.equal(sweepChance(4 * SWEEP_ALWAYS_BYTES), 0.25);
+  const done = await new Deno.Command("true").spawn();
+  await done.status;
+  const stale = `.data.envl.envelope-${done.pid}-0123456789ab.part`;
+  await using ws = await workspace();
+  const folder = async (name: string, files: number) => {
+    const dir = ws.path(name);
+    await Deno.mkdir(dir);
+    for (let i = 0; i < files; i++) await Deno.writeFile(`${dir}/${String(i).padStart(48, "0")}`, new Uint8Array(0));
+    await Deno.writeTextFile(`${dir}/${stale}`, "partial plaintext");
+    return dir;
+  };
+  const exists = (dir: string) => Deno.stat(`${dir}/${stale}`).then(() => true, () => false);
+  // A draw of 0.99 sweeps only where the chance is 1: a small folder.
+  const small = await folder("small", 10);
+  assert.deepEqual(await sweepStale(small, () => 0.99), [stale]);
+  assert.equal(await exists(small), false);
+  // 1,000 entries of 48-byte names make a folder's st_size (72 KiB on ext4, the machine's /tmp) pass the bound.
+  const passed = await folder("passed", 1000);
+  const big = Deno.statSync(passed).size;
+  assert.ok(big > SWEEP_ALWAYS_BYTES, `the folder's size ${big} did not pass ${SWEEP_ALWAYS_BYTES}`);
+  assert.deepEqual(await sweepStale(passed, () => 0.99), [], "a large folder swept on a draw over its chance");
+  assert.equal(await exists(passed), true);
+  const taken = await folder("taken", 1000);
+  assert.deepEqual(await sweepStale(taken, () => 0), [stale], "a large folder not swept on a draw under its chance");
+  assert.equal(await exists(taken), false);
+});
+
 Deno.test("typed errors: ENOSPC and EDQUOT are NO_SPACE, EROFS is READ_ONLY, each with a hint naming the folder", () => {
   const fail = (code: string) => Object.assign(new Error(`${code}: failed`), { code });
   for (const [code, want] of [["ENOSPC", "NO_SPACE"], ["EDQUOT", "NO_SPACE"], ["EROFS", "READ_ONLY"]] as const) {
