@@ -189,36 +189,46 @@ Deno.test("killed runs: temporaries of a dead process are swept with a note; liv
   for (const keep of [live, ...lookAlikes]) assert.ok(names.includes(keep), `${keep} was removed`);
 });
 
-Deno.test("killed runs: a large folder is swept by a share of runs, as sweepChance says; a small one by every run", async () => {
+Deno.test("killed runs: a folder's first entries are swept by every run, the rest of a large one by a share of runs", async () => {
   const { sweepChance, sweepStale, SWEEP_ALWAYS_BYTES } = await import("../src/cli/temp_files.ts");
   assert.equal(sweepChance(0), 1);
   assert.equal(sweepChance(SWEEP_ALWAYS_BYTES), 1);
   assert.equal(sweepChance(4 * SWEEP_ALWAYS_BYTES), 0.25);
   const done = await new Deno.Command("true").spawn();
   await done.status;
-  const stale = `.data.envl.envelope-${done.pid}-0123456789ab.part`;
+  const staleName = (i: number) => `.data${i}.envl.envelope-${done.pid}-0123456789ab.part`;
   await using ws = await workspace();
-  const folder = async (name: string, files: number) => {
+  /** A folder of `files` empty files (48-byte names, so 1,000 of them pass SWEEP_ALWAYS_BYTES on ext4) and `stale` stale temporaries. */
+  const folder = async (name: string, files: number, stale: number) => {
     const dir = ws.path(name);
     await Deno.mkdir(dir);
     for (let i = 0; i < files; i++) await Deno.writeFile(`${dir}/${String(i).padStart(48, "0")}`, new Uint8Array(0));
-    await Deno.writeTextFile(`${dir}/${stale}`, "partial plaintext");
+    for (let i = 0; i < stale; i++) await Deno.writeTextFile(`${dir}/${staleName(i)}`, "partial plaintext");
     return dir;
   };
-  const exists = (dir: string) => Deno.stat(`${dir}/${stale}`).then(() => true, () => false);
-  // A draw of 0.99 sweeps only where the chance is 1: a small folder.
-  const small = await folder("small", 10);
-  assert.deepEqual(await sweepStale(small, () => 0.99), [stale]);
-  assert.equal(await exists(small), false);
-  // 1,000 entries of 48-byte names make a folder's st_size (72 KiB on ext4, the machine's /tmp) pass the bound.
-  const passed = await folder("passed", 1000);
-  const big = Deno.statSync(passed).size;
-  assert.ok(big > SWEEP_ALWAYS_BYTES, `the folder's size ${big} did not pass ${SWEEP_ALWAYS_BYTES}`);
-  assert.deepEqual(await sweepStale(passed, () => 0.99), [], "a large folder swept on a draw over its chance");
-  assert.equal(await exists(passed), true);
-  const taken = await folder("taken", 1000);
-  assert.deepEqual(await sweepStale(taken, () => 0), [stale], "a large folder not swept on a draw under its chance");
-  assert.equal(await exists(taken), false);
+  const left = (dir: string) => [...Deno.readDirSync(dir)].filter((e) => e.name.includes(".envelope-")).length;
+  const never = () => 0.99; // a draw over every chance under 1
+  // A small folder is read whole whatever the draw.
+  const small = await folder("small", 10, 3);
+  assert.equal((await sweepStale(small, { draw: never, always: 20 })).length, 3);
+  assert.equal(left(small), 0);
+  // A large folder on a draw over its chance: only the entries read first are looked at (here 10 of 1,040).
+  const large = await folder("large", 1000, 40);
+  const size = Deno.statSync(large).size;
+  assert.ok(size > SWEEP_ALWAYS_BYTES, `the folder's size ${size} did not pass ${SWEEP_ALWAYS_BYTES}`);
+  const some = await sweepStale(large, { draw: never, always: 10 });
+  assert.ok(some.length <= 10, `${some.length} removed from the first 10 entries`);
+  assert.equal(left(large), 40 - some.length);
+  // On a draw under its chance the whole folder is read.
+  const taken = await folder("taken", 1000, 40);
+  assert.equal((await sweepStale(taken, { draw: () => 0, always: 10 })).length, 40);
+  assert.equal(left(taken), 0);
+  // Large on disk but nearly empty (ext4 folders never shrink): read whole, whatever the draw.
+  const shrunk = await folder("shrunk", 1000, 0);
+  for (const e of [...Deno.readDirSync(shrunk)]) await Deno.remove(`${shrunk}/${e.name}`);
+  await Deno.writeTextFile(`${shrunk}/${staleName(0)}`, "partial plaintext");
+  assert.ok(Deno.statSync(shrunk).size > SWEEP_ALWAYS_BYTES, "the emptied folder shrank");
+  assert.deepEqual(await sweepStale(shrunk, { draw: never, always: 10 }), [staleName(0)]);
 });
 
 Deno.test("typed errors: ENOSPC and EDQUOT are NO_SPACE, EROFS is READ_ONLY, each with a hint naming the folder", () => {

@@ -8,13 +8,13 @@
  * process no chance to clean up; the next envelope run that writes into the
  * same folder removes the temporaries whose owner is gone
  * (`process.kill(pid, 0)` fails with `ESRCH`) and says so with a `note:` line.
- * Nothing that does not match these exact patterns is ever removed. In a
- * large folder that sweep is taken by a fraction of the runs, so that its
- * cost per run stays bounded ({@linkcode sweepChance}).
+ * Nothing that does not match these exact patterns is ever removed. A
+ * large folder is read past its first 1,000 entries by a share of the runs,
+ * so that the cost per run stays bounded ({@linkcode sweepChance}).
  *
  * @module
  */
-import { readdir, rm, rmSync, statSync } from "../host/fs.ts";
+import { readdirEach, rm, rmSync, statSync } from "../host/fs.ts";
 import { basename, join } from "../host/path.ts";
 import { exit, onSignal, pid, processAlive } from "../host/process.ts";
 import { randomBytes } from "../crypto/random.ts";
@@ -53,28 +53,30 @@ export { processAlive };
 /** Folders already swept (or passed over) by this process. */
 const swept = new Set<string>();
 
-/**
- * The size (`st_size`) of a folder up to which every run sweeps it: about
- * 1,000 entries of short names on ext4 (500 of 48-byte names), which the
- * development machine lists in about 5 ms.
- */
+/** How many entries of a folder every sweep looks at (and removes the stale temporaries among). */
+export const SWEEP_ALWAYS_ENTRIES = 1000;
+
+/** A folder size (`st_size`) that {@linkcode sweepChance} weighs others against: about 1,000 entries on ext4. */
 export const SWEEP_ALWAYS_BYTES = 32 * 1024;
 
 /**
- * The share of runs that sweep a folder whose `st_size` is `folderBytes`:
- * all up to {@linkcode SWEEP_ALWAYS_BYTES}, then fewer as it grows, so that
- * the expected listing per run stays that of a folder of that size.
+ * The share of runs that read a folder past its first
+ * {@linkcode SWEEP_ALWAYS_ENTRIES} entries, to its end, when its `st_size`
+ * is `folderBytes`: fewer as it grows, so that the expected listing per run
+ * stays about that of a folder of 1,000 entries.
  *
  * Listing a folder costs time in proportion to its entries: 200-300 ms for
  * 50,000 files on the development machine (by hand: Deno's `readDir`, and
  * Python's `os.scandir` 80-110 ms), which made a 3-byte encrypt into such a
  * folder take 377 ms instead of 69 (median of 9, by hand). A script that
  * encrypts one file per run into one folder paid that on every run, more
- * with every file. A stale temporary in a large folder (it may hold partial
- * plaintext) is still removed, by a later run: in that folder of 50,000
- * files (1 MiB), one run in 32. The size of a folder says
- * roughly how many entries it has on ext4, XFS, Btrfs and tmpfs; where it
- * says nothing (a constant 4096), every run sweeps, as before.
+ * with every file. A stale temporary there (it may hold partial plaintext)
+ * is still removed: at once when it is among the entries read first, else
+ * by a later run (in that folder of 50,000 files, 1 MiB, one run in 32
+ * reads it all). Only folders with more entries than that get here, so a
+ * folder that is large on disk but nearly empty (ext4 folders never shrink)
+ * is read whole every time. Where the size says nothing (a constant 4096),
+ * every run reads the whole folder, as before.
  *
  * @example
  * ```ts
@@ -88,36 +90,44 @@ export function sweepChance(folderBytes: number): number {
   return folderBytes <= SWEEP_ALWAYS_BYTES ? 1 : SWEEP_ALWAYS_BYTES / folderBytes;
 }
 
+/** How {@linkcode sweepStale} decides, injectable for tests. */
+export interface SweepOptions {
+  /** A uniform random number in [0, 1): the folder is read to its end when it is under {@linkcode sweepChance}. */
+  readonly draw?: () => number;
+  /** The entries every sweep looks at ({@linkcode SWEEP_ALWAYS_ENTRIES}). */
+  readonly always?: number;
+}
+
 /**
  * Removes the temporaries in `folder` whose owning process is gone; returns
  * their names. Best effort: a folder that cannot be listed is skipped. Each
- * folder is considered once per process, and a large one is swept by only
- * a share of runs ({@linkcode sweepChance}; `draw` is the uniform random
- * number in [0, 1) that decides, injectable for tests).
+ * folder is considered once per process. The first
+ * {@linkcode SWEEP_ALWAYS_ENTRIES} entries are read every time, and the rest
+ * of a larger folder by a share of runs ({@linkcode sweepChance}).
  */
-export async function sweepStale(folder: string, draw: () => number = Math.random): Promise<string[]> {
+export async function sweepStale(folder: string, options: SweepOptions = {}): Promise<string[]> {
+  const { draw = Math.random, always = SWEEP_ALWAYS_ENTRIES } = options;
   if (swept.has(folder)) return [];
   swept.add(folder);
+  const stale: { name: string; dir: boolean }[] = [];
+  let seen = 0;
   try {
-    if (draw() >= sweepChance(statSync(folder).size)) return [];
+    for await (const e of readdirEach(folder)) {
+      if (++seen === always + 1 && draw() >= sweepChance(statSync(folder).size)) break;
+      const dir = e.isDirectory();
+      if (!dir && !e.isFile()) continue;
+      const pid = temporaryOwner(e.name, dir);
+      if (pid !== undefined && !processAlive(pid)) stale.push({ name: e.name, dir });
+    }
   } catch {
-    return [];
+    // A folder that cannot be listed (or stops being listable) keeps what was not seen.
   }
-  let entries;
-  try {
-    entries = await readdir(folder);
-  } catch {
-    return [];
-  }
+  // Removed once the listing is done: a folder changing under its own listing may skip or repeat entries.
   const removed: string[] = [];
-  for (const e of entries) {
-    const dir = e.isDirectory();
-    if (!dir && !e.isFile()) continue;
-    const pid = temporaryOwner(e.name, dir);
-    if (pid === undefined || processAlive(pid)) continue;
+  for (const { name, dir } of stale) {
     try {
-      await rm(join(folder, e.name), { recursive: dir, force: true });
-      removed.push(e.name);
+      await rm(join(folder, name), { recursive: dir, force: true });
+      removed.push(name);
     } catch { /* another run may be removing it too */ }
   }
   return removed;

@@ -332,6 +332,21 @@ export async function mkdir(path: string, options: { recursive?: boolean; mode?:
   await nodeFs().mkdir(path, options);
 }
 
+/**
+ * The entries of a folder, with their types (not following links), read as
+ * they are asked for: stopping early (a `break`) reads no more of a large
+ * folder (Deno's `readDir`, Node's `opendir`) and closes it.
+ */
+export async function* readdirEach(path: string): AsyncGenerator<DirEntry> {
+  if (!deno) {
+    for await (const e of await nodeFs().opendir(path)) yield e;
+    return;
+  }
+  for await (const e of deno.readDir(path)) {
+    yield { name: e.name, isFile: () => e.isFile, isDirectory: () => e.isDirectory, isSymbolicLink: () => e.isSymlink };
+  }
+}
+
 /** The entries of a folder, with their types (not following links). */
 export async function readdir(path: string): Promise<DirEntry[]> {
   if (!deno) return await nodeFs().readdir(path, { withFileTypes: true });
