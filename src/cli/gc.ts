@@ -23,14 +23,18 @@
  * Fewer buffers per chunk (reads into reused buffers, sealing in place) is
  * what would make these calls unnecessary.
  *
- * `node:v8` and `node:vm` are imported only when the data may reach
- * {@linkcode COLLECT_EVERY} bytes: in Deno the first `node:` module costs
- * start-up time (`scripts/bench_startup.ts`), which a small file should not pay.
+ * `node:v8` and `node:vm` are imported only once a quarter of
+ * {@linkcode COLLECT_EVERY} bytes has passed: in Deno the first `node:`
+ * module costs start-up time (`scripts/bench_startup.ts`; about 10 ms of
+ * the JavaScript thread, by hand), which a small input should not pay, also
+ * when its size is unknown (stdin: `printf abc | envelope encrypt` took
+ * 67 ms against 44 for the same bytes from a file).
  *
  * @module
  */
 
-type Gc = (options?: { type?: "minor" | "major" }) => void;
+/** V8's `gc()`. */
+export type Gc = (options?: { type?: "minor" | "major" }) => void;
 
 let loading: Promise<Gc | null> | undefined;
 
@@ -64,24 +68,36 @@ export const COLLECT_EVERY = 32 * 1024 * 1024;
  */
 export const DIR_COLLECT_CALLS = 1000;
 
+/** Bytes (or a quarter of the calls between collections) after which the collector starts to load. */
+export const LOAD_COLLECTOR_AFTER = COLLECT_EVERY / 4;
+
 /**
  * A byte counter that asks V8 for a full collection every
  * {@linkcode COLLECT_EVERY} bytes. `expected` is the size of the data when
  * known: below {@linkcode COLLECT_EVERY} nothing is loaded and the counter
  * does nothing; otherwise (or when unknown) the collector loads in the
- * background, long before the first 32 MiB have passed. With `everyCalls`,
- * it also collects every that many calls (a folder's zip: see
- * {@linkcode DIR_COLLECT_CALLS}).
+ * background once {@linkcode LOAD_COLLECTOR_AFTER} bytes have passed, long
+ * before the first 32 MiB have. With `everyCalls`, it also collects every
+ * that many calls (a folder's zip: see {@linkcode DIR_COLLECT_CALLS}), and
+ * loads after a quarter of them. `load` is injectable for tests.
  */
-export function gcPacer(expected: number | undefined, everyCalls = 0): (bytes: number) => void {
+export function gcPacer(
+  expected: number | undefined,
+  everyCalls = 0,
+  load: () => Promise<Gc | null> = loadCollector,
+): (bytes: number) => void {
   if (expected !== undefined && expected < COLLECT_EVERY && everyCalls === 0) return () => {};
   let gc: Gc | null = null;
-  loadCollector().then((found) => gc = found);
+  let asked = false;
   let since = 0;
   let calls = 0;
   return (bytes) => {
     since += bytes;
     calls++;
+    if (!asked && (since >= LOAD_COLLECTOR_AFTER || (everyCalls > 0 && calls * 4 >= everyCalls))) {
+      asked = true;
+      load().then((found) => gc = found);
+    }
     if (gc && everyCalls > 0 && calls % everyCalls === 0) {
       // Full, as DIR_COLLECT_CALLS was measured with (in Deno 2.9 a "minor" one is full too: see above).
       since = 0;
