@@ -99,15 +99,15 @@ Deno.test("openInput: a file that grew after its size was taken is streamed with
   assert.deepEqual(shrank.bytes, data);
 });
 
-Deno.test("cli: a small file's encrypt, decrypt (to a file or stdout) and inspect make no web stream; a large one's do", async () => {
+Deno.test("cli: a small input's encrypt, decrypt (file or stdin, to a file or stdout) and inspect make no web stream; a large one's do", async () => {
   await using ws = await workspace();
   await writeKey(ws.path("A.key"));
   const data = crypto.getRandomValues(new Uint8Array(3000));
   await Deno.writeFile(ws.path("small"), data);
   await Deno.writeFile(ws.path("large"), new Uint8Array(300_000).fill(5));
   const env = await cliEnv(ws.dir);
-  const run = async (args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
+  const run = async (args: string[], stdin?: Uint8Array) => {
+    const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
@@ -120,9 +120,16 @@ Deno.test("cli: a small file's encrypt, decrypt (to a file or stdout) and inspec
       cwd: ws.dir,
       clearEnv: true,
       env,
+      stdin: stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    if (stdin) {
+      const w = child.stdin.getWriter();
+      await w.write(stdin);
+      await w.close();
+    }
+    const out = await child.output();
     const dec = new TextDecoder();
     return { code: out.code, stdout: dec.decode(out.stdout), stdoutBytes: out.stdout, stderr: dec.decode(out.stderr) };
   };
@@ -136,6 +143,12 @@ Deno.test("cli: a small file's encrypt, decrypt (to a file or stdout) and inspec
   const back = await run(["decrypt", ...k, "small2.envl", "-o", "-"]);
   assertOk(back);
   assert.deepEqual(back.stdoutBytes, data, "the message written to stdout opens to the same bytes");
+  // From stdin (a piped secret), to stdout and back.
+  const piped = await run(["encrypt", ...k, "-o", "-"], data);
+  assertOk(piped);
+  const unpiped = await run(["decrypt", ...k, "-o", "-"], piped.stdoutBytes);
+  assertOk(unpiped);
+  assert.deepEqual(unpiped.stdoutBytes, data, "a message piped through stdin both ways");
   const info = await run(["inspect", "--json", "small.envl"]);
   assertOk(info);
   assert.equal(JSON.parse(info.stdout).format, "envelope", show(info));
@@ -143,4 +156,28 @@ Deno.test("cli: a small file's encrypt, decrypt (to a file or stdout) and inspec
   const large = await run(["encrypt", ...k, "large", "-o", "large.envl"]);
   assert.notEqual(large.code, 0, show(large));
   assert.match(large.stderr, /a (Readable|Writable|Transform)Stream was made/, show(large));
+});
+
+Deno.test("openInput: stdin under Deno is read whole up to the limit, and streamed on past it", async () => {
+  const child = () =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `const { openInput } = await import(${JSON.stringify(new URL("../src/cli/files.ts", import.meta.url).href)});
+         const i = await openInput("-", { whole: 1000 });
+         const all = new Uint8Array(await new Response(i.stream).arrayBuffer());
+         console.log(JSON.stringify({ whole: i.bytes !== undefined, length: all.length, sum: all.reduce((a, b) => a + b, 0) }));`,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+  for (const n of [0, 1, 1000, 1001, 300_000]) {
+    const data = new Uint8Array(n).map((_, i) => i % 251);
+    const c = child();
+    const w = c.stdin.getWriter();
+    await w.write(data);
+    await w.close();
+    const out = JSON.parse(new TextDecoder().decode((await c.output()).stdout));
+    assert.deepEqual(out, { whole: n <= 1000, length: n, sum: data.reduce((a, b) => a + b, 0) }, `${n} bytes`);
+  }
 });

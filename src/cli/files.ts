@@ -9,7 +9,7 @@
  */
 import type NodeProcess from "node:process";
 import { type FileHandle, lstat, open, stat } from "../host/fs.ts";
-import { denoStdin } from "../host/process.ts";
+import { denoStdin, denoStdinRead } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
 import { ioError } from "./io_errors.ts";
@@ -177,7 +177,11 @@ export interface OpenInputOptions {
  * size said is streamed with what was read.
  */
 export async function openInput(path: string, options: OpenInputOptions = {}): Promise<Input> {
-  if (path === "-") return { name: "stdin", stream: stdinStream() };
+  if (path === "-") {
+    // Under Deno a small input on stdin (a piped secret) is read whole too; Node's goes through its stream.
+    const read = (options.whole ?? 0) > 0 ? denoStdinRead() : undefined;
+    return read ? await readStdinWhole(read, options.whole!) : { name: "stdin", stream: stdinStream() };
+  }
   // s3:// and oss:// load the S3 SDK only here, when named.
   if (isObjectUrl(path)) {
     return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
@@ -234,6 +238,37 @@ export async function readWhole(fh: FileHandle, path: string, size: number): Pro
   return {
     name: path,
     size,
+    bytes,
+    get stream() {
+      return stream ??= bytesStream(bytes);
+    },
+  };
+}
+
+/**
+ * Reads stdin to its end when that is at most `whole` bytes, as
+ * {@linkcode readWhole} does a file; a longer input is streamed on from what
+ * was read. Its size is what was read, when read whole.
+ */
+async function readStdinWhole(read: (p: Uint8Array) => Promise<number | null>, whole: number): Promise<Input> {
+  const buf = new Uint8Array(whole + 1);
+  let got = 0;
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await read(buf.subarray(got));
+    } catch (e) {
+      throw ioError("Reading", "stdin", e);
+    }
+    if (n === null) break;
+    got += n;
+    if (got === buf.length) return { name: "stdin", stream: rejoin(buf, stdinStream().getReader()) };
+  }
+  const bytes = buf.subarray(0, got);
+  let stream: ReadableStream<Uint8Array> | undefined;
+  return {
+    name: "stdin",
+    size: got,
     bytes,
     get stream() {
       return stream ??= bytesStream(bytes);

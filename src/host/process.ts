@@ -15,7 +15,7 @@ interface DenoProcess {
   readonly pid: number;
   readonly args: readonly string[];
   readonly build: { readonly os: string };
-  readonly stdin: { readonly readable: ReadableStream<Uint8Array> };
+  readonly stdin: { readonly readable: ReadableStream<Uint8Array>; read(p: Uint8Array): Promise<number | null> };
   umask(mask?: number): number;
   uid(): number | null;
   cwd(): string;
@@ -117,4 +117,14 @@ export function processAlive(id: number): boolean {
 /** Standard input as a web stream under Deno; `undefined` on Node (see cli/files.ts). */
 export function denoStdin(): ReadableStream<Uint8Array> | undefined {
   return deno?.stdin.readable;
+}
+
+/**
+ * One read of standard input into `p` under Deno (the bytes read, `null` at
+ * its end), with no stream made; `undefined` on Node. A stream taken from
+ * {@linkcode denoStdin} afterwards goes on where the reads stopped.
+ */
+export function denoStdinRead(): ((p: Uint8Array) => Promise<number | null>) | undefined {
+  const stdin = deno?.stdin;
+  return stdin && ((p) => stdin.read(p));
 }
