@@ -153,7 +153,7 @@ Deno.test("start-up graph: the local-key commands reach no node: module, so a ru
       "mod.ts",
       "src/cli/bin.ts",
       "src/cli/main.ts",
-      ...["encrypt", "decrypt", "inspect", "keygen", "key_id"].map((c) => `src/cli/commands/${c}.ts`),
+      ...["encrypt", "decrypt", "inspect", "rewrap", "cat", "keygen", "key_id"].map((c) => `src/cli/commands/${c}.ts`),
     ]
   ) {
     // Static imports only: a dynamic import("node:...") in a rare path (a device as output, gigabytes to collect

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { open, stat } from "node:fs/promises";
+import { open, stat } from "../../host/fs.ts";
 import { rewrapHeader } from "../../envelope/rewrap.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
