@@ -158,9 +158,10 @@ function stdinStream(): ReadableStream<Uint8Array> {
 /** What {@linkcode openInput} may do besides opening. */
 export interface OpenInputOptions {
   /**
-   * Read a regular file of at most this many bytes (and more than none)
-   * whole, into {@linkcode Input.bytes}, before returning: a small file's
-   * encrypt or decrypt then needs no stream at all. The web streams are the
+   * Read a regular file of at most this many bytes (and more than none),
+   * or under Deno stdin that ends within them, whole, into
+   * {@linkcode Input.bytes}, before returning: a small input's encrypt or
+   * decrypt then needs no stream at all. The web streams are the
    * one part of Deno's runtime that loads on first use (about 2.5 ms, by
    * hand), a visible part of a one-file run's start-up (issue 13), and each
    * stream's set-up is a visible part of a small file's cost in a batch.
@@ -172,9 +173,9 @@ export interface OpenInputOptions {
  * Opens a file, or stdin for `-`, as a stream. A regular file is read with
  * positioned reads and has a size; anything else (a FIFO, `<(process
  * substitution)`, a character device) is read sequentially, size unknown.
- * With `whole`, a small regular file is read at once (see
- * {@linkcode OpenInputOptions.whole}); one that turns out larger than its
- * size said is streamed with what was read.
+ * With `whole`, a small regular file (or stdin, under Deno) is read at
+ * once (see {@linkcode OpenInputOptions.whole}); one that turns out larger
+ * is streamed with what was read.
  */
 export async function openInput(path: string, options: OpenInputOptions = {}): Promise<Input> {
   if (path === "-") {
