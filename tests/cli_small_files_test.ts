@@ -99,7 +99,7 @@ Deno.test("openInput: a file that grew after its size was taken is streamed with
   assert.deepEqual(shrank.bytes, data);
 });
 
-Deno.test("cli: a small input's encrypt, decrypt (file or stdin, to a file or stdout) and inspect make no web stream; a large one's do", async () => {
+Deno.test("cli: a small input's encrypt (file or stdin), decrypt (to a file or stdout) and inspect make no web stream; a large one's do", async () => {
   await using ws = await workspace();
   await writeKey(ws.path("A.key"));
   const data = crypto.getRandomValues(new Uint8Array(3000));
@@ -143,12 +143,14 @@ Deno.test("cli: a small input's encrypt, decrypt (file or stdin, to a file or st
   const back = await run(["decrypt", ...k, "small2.envl", "-o", "-"]);
   assertOk(back);
   assert.deepEqual(back.stdoutBytes, data, "the message written to stdout opens to the same bytes");
-  // From stdin (a piped secret), to stdout and back.
+  // From stdin (a piped secret) to stdout; decrypted from a file here (decrypt reads stdin as a stream, acting on the
+  // header as soon as it arrives).
   const piped = await run(["encrypt", ...k, "-o", "-"], data);
   assertOk(piped);
-  const unpiped = await run(["decrypt", ...k, "-o", "-"], piped.stdoutBytes);
+  await Deno.writeFile(ws.path("piped.envl"), piped.stdoutBytes);
+  const unpiped = await run(["decrypt", ...k, "piped.envl", "-o", "-"]);
   assertOk(unpiped);
-  assert.deepEqual(unpiped.stdoutBytes, data, "a message piped through stdin both ways");
+  assert.deepEqual(unpiped.stdoutBytes, data, "a message piped in through stdin");
   const info = await run(["inspect", "--json", "small.envl"]);
   assertOk(info);
   assert.equal(JSON.parse(info.stdout).format, "envelope", show(info));
@@ -158,13 +160,15 @@ Deno.test("cli: a small input's encrypt, decrypt (file or stdin, to a file or st
   assert.match(large.stderr, /a (Readable|Writable|Transform)Stream was made/, show(large));
 });
 
-Deno.test("openInput: stdin under Deno is read whole up to the limit, and streamed on past it", async () => {
+Deno.test("openInput: stdin under Deno is read only when asked, whole up to the limit, and streamed on past it", async () => {
   const child = () =>
     new Deno.Command(Deno.execPath(), {
       args: [
         "eval",
         `const { openInput } = await import(${JSON.stringify(new URL("../src/cli/files.ts", import.meta.url).href)});
-         const i = await openInput("-", { whole: 1000 });
+         const opened = await openInput("-", { whole: 1000 });
+         if (opened.bytes !== undefined) throw new Error("stdin was read at open");
+         const i = await opened.readWhole(1000);
          const all = new Uint8Array(await new Response(i.stream).arrayBuffer());
          console.log(JSON.stringify({ whole: i.bytes !== undefined, length: all.length, sum: all.reduce((a, b) => a + b, 0) }));`,
       ],
@@ -180,4 +184,39 @@ Deno.test("openInput: stdin under Deno is read whole up to the limit, and stream
     const out = JSON.parse(new TextDecoder().decode((await c.output()).stdout));
     assert.deepEqual(out, { whole: n <= 1000, length: n, sum: data.reduce((a, b) => a + b, 0) }, `${n} bytes`);
   }
+});
+
+Deno.test("cli: with stdin still open, encrypt refuses an existing output and decrypt a key it cannot load at once", async () => {
+  await using ws = await workspace();
+  await writeKey(ws.path("A.key"));
+  await Deno.writeTextFile(ws.path("exists"), "keep me");
+  await Deno.writeFile(ws.path("small"), new Uint8Array([1, 2, 3]));
+  assertOk(await ws.run(["encrypt", "-k", "local:A.key", "small", "-o", "small.envl"]));
+  const env = await cliEnv(ws.dir);
+  /** Runs the CLI with `first` on stdin and the pipe held open: it must end by itself, long before the 20 s bound. */
+  const openStdin = async (args: string[], first: Uint8Array) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", "--config", join(REPO, "deno.json"), join(REPO, "src/cli/bin.ts"), ...args],
+      cwd: ws.dir,
+      clearEnv: true,
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(20_000),
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(first);
+    const started = performance.now();
+    const out = await child.output();
+    const ms = performance.now() - started;
+    await w.close().catch(() => {});
+    const r = { code: out.code, stdout: "", stdoutBytes: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+    assert.ok(ms < 15_000, `it waited for stdin to end (${Math.round(ms)} ms)\n${show(r)}`);
+    return r;
+  };
+  assertFailed(await openStdin(["encrypt", "-k", "local:A.key", "-o", "exists"], new Uint8Array([7])), "OUTPUT_EXISTS");
+  assert.equal(await Deno.readTextFile(ws.path("exists")), "keep me");
+  const sealed = await Deno.readFile(ws.path("small.envl"));
+  assertFailed(await openStdin(["decrypt", "-k", "local:missing.key", "-o", "-"], sealed), "INVALID_KEY");
 });

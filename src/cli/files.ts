@@ -158,10 +158,11 @@ function stdinStream(): ReadableStream<Uint8Array> {
 /** What {@linkcode openInput} may do besides opening. */
 export interface OpenInputOptions {
   /**
-   * Read a regular file of at most this many bytes (and more than none),
-   * or under Deno stdin that ends within them, whole, into
-   * {@linkcode Input.bytes}, before returning: a small input's encrypt or
-   * decrypt then needs no stream at all. The web streams are the
+   * Read a regular file of at most this many bytes (and more than none)
+   * whole, into {@linkcode Input.bytes}, before returning: a small input's
+   * encrypt or decrypt then needs no stream at all. (Stdin is never read at
+   * open: a read of it may wait, and the caller's checks come first; under
+   * Deno its input has {@linkcode Input.readWhole} instead.) The web streams are the
    * one part of Deno's runtime that loads on first use (about 2.5 ms, by
    * hand), a visible part of a one-file run's start-up (issue 13), and each
    * stream's set-up is a visible part of a small file's cost in a batch.
@@ -173,16 +174,12 @@ export interface OpenInputOptions {
  * Opens a file, or stdin for `-`, as a stream. A regular file is read with
  * positioned reads and has a size; anything else (a FIFO, `<(process
  * substitution)`, a character device) is read sequentially, size unknown.
- * With `whole`, a small regular file (or stdin, under Deno) is read at
- * once (see {@linkcode OpenInputOptions.whole}); one that turns out larger
- * is streamed with what was read.
+ * With `whole`, a small regular file is read at once (see
+ * {@linkcode OpenInputOptions.whole}); one that turns out larger is
+ * streamed with what was read. Stdin is opened without reading anything.
  */
 export async function openInput(path: string, options: OpenInputOptions = {}): Promise<Input> {
-  if (path === "-") {
-    // Under Deno a small input on stdin (a piped secret) is read whole too; Node's goes through its stream.
-    const read = (options.whole ?? 0) > 0 ? denoStdinRead() : undefined;
-    return read ? await readStdinWhole(read, options.whole!) : { name: "stdin", stream: stdinStream() };
-  }
+  if (path === "-") return stdinInput();
   // s3:// and oss:// load the S3 SDK only here, when named.
   if (isObjectUrl(path)) {
     return await (await importLater<typeof import("./object_io.ts")>(import.meta.url, "./object_io.ts"))
@@ -243,6 +240,24 @@ export async function readWhole(fh: FileHandle, path: string, size: number): Pro
     get stream() {
       return stream ??= bytesStream(bytes);
     },
+  };
+}
+
+/**
+ * Stdin, nothing read yet. Under Deno it can also be read whole
+ * ({@linkcode Input.readWhole}: a piped secret then makes no stream); its
+ * stream is made when first asked for. Node's is its stream.
+ */
+function stdinInput(): Input {
+  const read = denoStdinRead();
+  if (!read) return { name: "stdin", stream: stdinStream() };
+  let stream: ReadableStream<Uint8Array> | undefined;
+  return {
+    name: "stdin",
+    get stream() {
+      return stream ??= stdinStream();
+    },
+    readWhole: (limit) => readStdinWhole(read, limit),
   };
 }
 

@@ -22,4 +22,12 @@ export interface Input {
    * for by the caller): then nothing needs the stream.
    */
   readonly bytes?: Uint8Array;
+  /**
+   * For an input whose reading may wait (stdin, under Deno): reads it whole
+   * now if it ends within `limit` bytes, giving an input with
+   * {@linkcode Input.bytes}, else one that streams on from what was read.
+   * Nothing is read until it is called (nor until {@linkcode Input.stream}
+   * is first asked for), so a caller runs its checks first.
+   */
+  readonly readWhole?: (limit: number) => Promise<Input>;
 }

@@ -10,6 +10,7 @@ import { armorStream } from "../../encoding/armor.ts";
 import type { EnvelopeError } from "../../errors.ts";
 import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
+import type { Input } from "../../io/input.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { checkDir, checkWritable, isLocalPath, openInput, writeBytes, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
@@ -250,9 +251,11 @@ interface EncryptJob {
 
 /** Encrypts one input to one output; what it did, for the report. */
 async function encryptOne(job: EncryptJob): Promise<Outcome> {
-  // A stream, or the whole of a small file (most of a batch's), read at once and sealed as bytes with no stream made.
-  let source: ReadableStream<Uint8Array> | Uint8Array;
-  let size: number | undefined;
+  // A folder's zip, or a file or stdin: a small one (most of a batch's) is read whole and sealed as bytes with no
+  // stream made (a file at once, stdin once the checks below have passed, since its read may wait).
+  let zipped: ReadableStream<Uint8Array> | undefined;
+  let input: Input | undefined;
+  const whole = job.dir === undefined && !job.armor && !isObjectUrl(job.output);
   if (job.dir !== undefined) {
     await checkDir(job.dir);
     // The zip writer (and fflate) load only for a folder: a file's encrypt does not pay for them.
@@ -260,11 +263,9 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
       import.meta.url,
       "../../archive/zip.ts",
     );
-    source = zipDirectory(job.dir, dirZipOptions(job.links ?? zipLinks(undefined), job.parallelism));
+    zipped = zipDirectory(job.dir, dirZipOptions(job.links ?? zipLinks(undefined), job.parallelism));
   } else {
-    const inp = await openInput(job.input, { whole: !job.armor && !isObjectUrl(job.output) ? WHOLE_BYTES : 0 });
-    source = inp.bytes ?? inp.stream;
-    size = inp.size;
+    input = await openInput(job.input, { whole: whole ? WHOLE_BYTES : 0 });
   }
   let keys: readonly KeyProvider[];
   try {
@@ -275,9 +276,14 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
     if (job.output !== "-" && typeof job.keys === "function") await checkWritable(job.output, job.force);
     keys = typeof job.keys === "function" ? await job.keys() : job.keys;
   } catch (e) {
-    if (!(source instanceof Uint8Array)) await source.cancel().catch(() => {});
+    // What holds a file open is closed; stdin not yet read (readWhole) holds nothing, and is left unread.
+    const open = zipped ?? (input?.bytes === undefined && !input?.readWhole ? input?.stream : undefined);
+    await open?.cancel().catch(() => {});
     throw e;
   }
+  if (whole && input?.readWhole) input = await input.readWhole(WHOLE_BYTES);
+  const source = zipped ?? input!.bytes ?? input!.stream;
+  const size = input?.size;
   const started = performance.now();
   if (source instanceof Uint8Array) {
     // Sealed as bytes: the stream pipeline's set-up and release (five pipes, each taking and releasing a reader and
