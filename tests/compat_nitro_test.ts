@@ -270,6 +270,14 @@ Deno.test("nitro: bad input fails with a typed code and leaves no output", () =>
       "extract-key of a short file",
     );
     assert.deepEqual(await listing(work), []);
+    // inspect says so too, for a file cut inside the wrapped key or a few characters into the token (it listed them
+    // with a negative or tiny token size, exit 0).
+    const cutToken = join(dir, "cut-token.encrypted");
+    await Deno.writeFile(cutToken, good.slice(0, 4 + n + 40));
+    for (const [path, what] of [[shortPath, "cut in the wrapped key"], [cutToken, "cut in the token"]]) {
+      const r = await runCli(["inspect", path], { cwd: work, home, env });
+      failsWith(r, "COMPAT_INVALID", `inspect of a file ${what}`);
+    }
 
     // Something that is not a Nitro file at all.
     const text = join(dir, "notes.txt");

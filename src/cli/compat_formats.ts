@@ -22,7 +22,7 @@ import type { Outcome } from "./batch_tally.ts";
 import { type DecryptRequest, defaultOutputName, deliver } from "./deliver.ts";
 import { ALIYUN_SEPARATOR, contextMap, indexOfSep, parseTrailer, sealAliyunStream } from "../compat/aliyun_gcm.ts";
 import { type CompatFormat, detectFormat, formatUnknown, headForDetection } from "../compat/detect.ts";
-import { NITRO_DEFAULT_NAME, nitroBlobLength, tokenTimestamp } from "../compat/nitro.ts";
+import { checkWholeNitro, NITRO_DEFAULT_NAME, nitroBlobLength, tokenTimestamp } from "../compat/nitro.ts";
 import { sealNitroStream } from "../compat/nitro_stream.ts";
 import { openAliyunInput, openNitroInput, scanAliyunInput } from "./compat_inputs.ts";
 
@@ -358,6 +358,8 @@ function inspectHead(head: Uint8Array, size: number | undefined, name: string): 
   const format: CompatFormat | undefined = detectFormat(head, whole);
   if (format === undefined) throw formatUnknown(name, { action: "Inspecting", head, whole });
   if (format === "nitro") {
+    // A whole file cut short is refused here as its decrypt would refuse it.
+    if (whole) checkWholeNitro(head);
     const n = nitroBlobLength(head)!;
     const token = head.subarray(4 + n);
     const info: Record<string, unknown> = {

@@ -20,6 +20,7 @@
  */
 import { Fernet } from "../crypto/mod.ts";
 import { decodeTokenText } from "../crypto/fernet.ts";
+import { MIN_TOKEN } from "../crypto/fernet_token.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 import { fixedRandom } from "../crypto/fixed_random_internal.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -96,6 +97,31 @@ export function splitNitro(file: Uint8Array): NitroParts {
   const token = file.subarray(4 + n);
   if (token.length === 0) throw invalid("nothing follows the wrapped key: the Fernet token is missing");
   return { blob: file.subarray(4, 4 + n), token };
+}
+
+/** The fewest characters of a Fernet token's text: the shortest token (MIN_TOKEN bytes) in unpadded base64. */
+const MIN_TOKEN_TEXT = Math.ceil(MIN_TOKEN * 4 / 3);
+
+/**
+ * Checks what `inspect` can of a whole Nitro file without decrypting it:
+ * {@linkcode splitNitro}'s layout, and a token no shorter than any Fernet
+ * token, so that a file cut short is `COMPAT_INVALID` there too, as its
+ * decrypt would say, and not a listing with a negative or tiny token size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkWholeNitro, joinNitro } from "./nitro.ts";
+ * assert.throws(() => checkWholeNitro(joinNitro(new Uint8Array([1, 2, 3]), "gAAAAAB")), /shorter than any/);
+ * ```
+ */
+export function checkWholeNitro(file: Uint8Array): void {
+  const { token } = splitNitro(file);
+  if (token.length < MIN_TOKEN_TEXT) {
+    throw invalid(
+      `its Fernet token is ${token.length} characters, shorter than any token (${MIN_TOKEN_TEXT}): it is cut`,
+    );
+  }
 }
 
 /**
