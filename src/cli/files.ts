@@ -1,6 +1,7 @@
 /**
  * Files for the CLI: inputs as web streams (a file, a FIFO or device,
- * stdin, or an `s3://` / `oss://` object, see object_io.ts). Outputs live in output_file.ts (written through a temporary file
+ * stdin, or an `s3://` / `oss://` object, see object_io.ts), or read whole
+ * when small (`OpenInputOptions.whole`, `Input.readWhole`). Outputs live in output_file.ts (written through a temporary file
  * and put in place only after the whole job succeeded, devices and FIFOs
  * written directly) and temporaries in temp_files.ts; both are re-exported
  * here so commands import one module.
@@ -231,16 +232,7 @@ export async function readWhole(fh: FileHandle, path: string, size: number): Pro
     await fh.close().catch(() => {});
     throw ioError("Reading", path, e);
   }
-  const bytes = buf.subarray(0, got);
-  let stream: ReadableStream<Uint8Array> | undefined;
-  return {
-    name: path,
-    size,
-    bytes,
-    get stream() {
-      return stream ??= bytesStream(bytes);
-    },
-  };
+  return wholeInput(path, size, buf.subarray(0, got));
 }
 
 /**
@@ -280,26 +272,25 @@ async function readStdinWhole(read: (p: Uint8Array) => Promise<number | null>, w
     got += n;
     if (got === buf.length) return { name: "stdin", stream: rejoin(buf, stdinStream().getReader()) };
   }
-  const bytes = buf.subarray(0, got);
-  let stream: ReadableStream<Uint8Array> | undefined;
-  return {
-    name: "stdin",
-    size: got,
-    bytes,
-    get stream() {
-      return stream ??= bytesStream(bytes);
-    },
-  };
+  return wholeInput("stdin", got, buf.subarray(0, got));
 }
 
-/** A stream of `bytes`, in one chunk. */
-function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (bytes.length > 0) controller.enqueue(bytes);
-      controller.close();
+/** An input read whole: its `bytes`, and a stream of them (in one chunk) made only when asked for. */
+function wholeInput(name: string, size: number, bytes: Uint8Array): Input {
+  let stream: ReadableStream<Uint8Array> | undefined;
+  return {
+    name,
+    size,
+    bytes,
+    get stream() {
+      return stream ??= new ReadableStream<Uint8Array>({
+        start(controller) {
+          if (bytes.length > 0) controller.enqueue(bytes);
+          controller.close();
+        },
+      });
     },
-  });
+  };
 }
 
 /** Reads a whole (small) file, or stdin. */
