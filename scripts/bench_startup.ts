@@ -4,7 +4,8 @@
  * local-key encrypt of a 3-byte file (to stdout, and to a file it replaces:
  * temporary file, `fsync`, `rename`; and to a file in a folder of 20,000
  * files, which a script calling the CLI once per file into one folder
- * fills), its decrypt and `inspect`, next to Deno
+ * fills; and from stdin), its decrypt, `inspect` and a `rewrap` that adds a
+ * key, next to Deno
  * running an empty script (the floor for `deno run`) and Debian's `age` doing
  * the same jobs (the reference). Prints a markdown table of medians with the
  * machine, the run count and the load average before and after.
@@ -57,7 +58,10 @@ const tmp = await Deno.makeTempDir({ prefix: "envelope-bench-startup-" });
 const home = join(tmp, "home");
 await Deno.mkdir(home);
 const plain = join(tmp, "small.txt");
-await Deno.writeFile(plain, new TextEncoder().encode("abc"));
+const SMALL = new TextEncoder().encode("abc");
+await Deno.writeFile(plain, SMALL);
+// The key a rewrap adds (a local key file of the same format as the default one).
+const secondKey = join(tmp, "second.key");
 await Deno.writeTextFile(join(tmp, "empty.ts"), "");
 // A folder that a script calling the CLI once per file has filled: each run writes one more output into it.
 const CROWD = 20_000;
@@ -93,20 +97,28 @@ interface Cmd {
   readonly program: string;
   readonly args: readonly string[];
   readonly cwd: string;
+  /** What to write to its stdin (closed after); none: stdin is /dev/null. */
+  readonly input?: Uint8Array;
 }
 
 /** Runs once; throws with stderr when it fails (a broken benchmark must not print numbers). */
 async function runOnce(c: Cmd): Promise<number> {
   const t0 = performance.now();
-  const out = await new Deno.Command(c.program, {
+  const child = new Deno.Command(c.program, {
     args: [...c.args],
     cwd: c.cwd,
     clearEnv: true,
     env,
-    stdin: "null",
+    stdin: c.input ? "piped" : "null",
     stdout: "null",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (c.input) {
+    const w = child.stdin.getWriter();
+    await w.write(c.input);
+    await w.close();
+  }
+  const out = await child.output();
   const ms = performance.now() - t0;
   if (out.code !== 0) {
     throw new Error(
@@ -166,14 +178,15 @@ const haveBinary = await exists(binary);
 const viaBinary: Runner = (args) => ({ program: binary, args, cwd: tmp });
 
 /**
- * The six jobs of one column (version, encrypt to stdout, encrypt to a file, decrypt, inspect, encrypt to a file in a
- * crowded folder), after the untimed encrypt they need. The file is replaced at each run (`--force`): a temporary file
+ * The eight jobs of one column (version, encrypt to stdout, encrypt to a file, decrypt, inspect, encrypt to a file in
+ * a crowded folder, encrypt from stdin, rewrap), after the untimed encrypt and keygen they need. The file is replaced at each run (`--force`): a temporary file
  * beside it, `fsync`, `rename`.
  */
 async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
   const sealed = join(tmp, `small.${tag}.envl`);
-  // The default local key is created by the first encrypt (not timed).
+  // The default local key is created by the first encrypt (not timed), and the key a rewrap adds by keygen.
   await setup(run(["encrypt", "-o", sealed, plain]));
+  if (!(await exists(secondKey))) await setup(run(["keygen", "-o", secondKey]));
   return [
     run(["--version"]),
     run(["encrypt", "-o", "-", plain]),
@@ -181,6 +194,8 @@ async function envelopeJobs(run: Runner, tag: string): Promise<Cmd[]> {
     run(["decrypt", "-o", "-", sealed]),
     run(["inspect", sealed]),
     run(["encrypt", "--force", "-o", join(crowd, `again.${tag}.envl`), plain]),
+    { ...run(["encrypt", "-o", "-"]), input: SMALL },
+    run(["rewrap", sealed, "-k", `local:${secondKey}`, "--force", "-o", join(tmp, `rewrapped.${tag}.envl`)]),
   ];
 }
 
@@ -202,10 +217,12 @@ async function ageJobs(): Promise<(Cmd | null)[] | null> {
     { program: "age", args: ["-d", "-i", identity, sealed], cwd: tmp },
     null, // age has no inspect
     { program: "age", args: ["-r", recipient, "-o", join(crowd, "again.age"), plain], cwd: tmp },
+    { program: "age", args: ["-r", recipient], cwd: tmp, input: SMALL },
+    null, // nor a rewrap
   ];
 }
 
-const NA = ["n/a", "n/a", "n/a", "n/a", "n/a", "n/a"];
+const NA = ["n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"];
 
 /** Medians of the in-process times the core.ts script prints: [import of wasm.ts, loadCore()]. */
 async function coreTimes(): Promise<[number, number]> {
@@ -275,6 +292,8 @@ const labels = [
   "decrypt it",
   "`inspect` it",
   `encrypt 3 B to a file in a folder of ${CROWD.toLocaleString("en-US")} files`,
+  "encrypt 3 B from stdin",
+  "rewrap it, adding a second local key",
 ];
 const cell = (v: number | string) => typeof v === "number" ? `${v.toFixed(0)} ms (${(v / empty).toFixed(2)}x)` : v;
 console.log(machineLine());
