@@ -39,78 +39,80 @@ async function split(ws: Workspace, file: string): Promise<{ info: InspectJson; 
 
 const ids = (info: InspectJson) => info.keys.map((k) => `${k.provider}:${k.keyId}`);
 
-Deno.test("cli: rewrap adds, removes and replaces local keys; the payload is untouched", async () => {
-  await using ws = await workspace();
-  const a = await writeKey(ws, "A.key");
-  const b = await writeKey(ws, "B.key");
-  const c = await writeKey(ws, "C.key");
-  const data = randomBytes(10_000);
-  await Deno.writeFile(ws.path("f"), data);
-  let r = await ws.run(["encrypt", "f", "-k", "local:A.key", "-c", "app=r", "--chunk-size", "1024"]);
-  assert.equal(r.code, 0, show(r));
-  const original = await split(ws, "f.envl");
-  assert.deepEqual(ids(original.info), [`local:${a.keyId}`]);
+for (const size of [10_000, 300_000]) {
+  Deno.test(`cli: rewrap adds, removes and replaces local keys; the payload is untouched (${size} bytes: ${size <= 131072 ? "read whole" : "streamed"})`, async () => {
+    await using ws = await workspace();
+    const a = await writeKey(ws, "A.key");
+    const b = await writeKey(ws, "B.key");
+    const c = await writeKey(ws, "C.key");
+    const data = randomBytes(size);
+    await Deno.writeFile(ws.path("f"), data);
+    let r = await ws.run(["encrypt", "f", "-k", "local:A.key", "-c", "app=r", "--chunk-size", "1024"]);
+    assert.equal(r.code, 0, show(r));
+    const original = await split(ws, "f.envl");
+    assert.deepEqual(ids(original.info), [`local:${a.keyId}`]);
 
-  // Add B, in place; A (not the default key) unwraps, so it is named with -u.
-  r = await ws.run(["rewrap", "f.envl", "-k", "local:B.key", "-u", "local:A.key"]);
-  assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, new RegExp(`^added local:${b.keyId} \\(wrapped here\\)$`, "m"));
-  assert.match(r.stdout, /^rewrapped f\.envl$/m);
-  let now = await split(ws, "f.envl");
-  assert.deepEqual(ids(now.info), [`local:${a.keyId}`, `local:${b.keyId}`]);
-  assert.deepEqual(now.payload, original.payload, "the payload after the header changed");
-  assert.deepEqual(now.info.context, { app: "r" });
-  assert.equal(now.info.chunkSize, 1024);
+    // Add B, in place; A (not the default key) unwraps, so it is named with -u.
+    r = await ws.run(["rewrap", "f.envl", "-k", "local:B.key", "-u", "local:A.key"]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, new RegExp(`^added local:${b.keyId} \\(wrapped here\\)$`, "m"));
+    assert.match(r.stdout, /^rewrapped f\.envl$/m);
+    let now = await split(ws, "f.envl");
+    assert.deepEqual(ids(now.info), [`local:${a.keyId}`, `local:${b.keyId}`]);
+    assert.deepEqual(now.payload, original.payload, "the payload after the header changed");
+    assert.deepEqual(now.info.context, { app: "r" });
+    assert.equal(now.info.chunkSize, 1024);
 
-  r = await ws.run(["decrypt", "f.envl", "-k", "local:B.key", "-c", "app=r", "-o", "by-b"]);
-  assert.equal(r.code, 0, show(r));
-  assert.deepEqual(await Deno.readFile(ws.path("by-b")), data);
+    r = await ws.run(["decrypt", "f.envl", "-k", "local:B.key", "-c", "app=r", "-o", "by-b"]);
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(await Deno.readFile(ws.path("by-b")), data);
 
-  // Remove A, named as a key spec; B unwraps.
-  r = await ws.run(["rewrap", "f.envl", "--remove", "local:A.key", "-u", "local:B.key"]);
-  assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, new RegExp(`^removed local:${a.keyId}$`, "m"));
-  now = await split(ws, "f.envl");
-  assert.deepEqual(ids(now.info), [`local:${b.keyId}`]);
-  assert.deepEqual(now.payload, original.payload);
-  r = await ws.run(["decrypt", "f.envl", "-k", "local:A.key", "-o", "by-a"]);
-  assertFailed(r, "NO_KEY_MATCHED");
-  assert.equal(await pathExists(ws.path("by-a")), false);
+    // Remove A, named as a key spec; B unwraps.
+    r = await ws.run(["rewrap", "f.envl", "--remove", "local:A.key", "-u", "local:B.key"]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, new RegExp(`^removed local:${a.keyId}$`, "m"));
+    now = await split(ws, "f.envl");
+    assert.deepEqual(ids(now.info), [`local:${b.keyId}`]);
+    assert.deepEqual(now.payload, original.payload);
+    r = await ws.run(["decrypt", "f.envl", "-k", "local:A.key", "-o", "by-a"]);
+    assertFailed(r, "NO_KEY_MATCHED");
+    assert.equal(await pathExists(ws.path("by-a")), false);
 
-  // --replace into a new file: only C there; the input is unchanged.
-  const beforeReplace = await Deno.readFile(ws.path("f.envl"));
-  r = await ws.run(["rewrap", "f.envl", "-k", "local:C.key", "--replace", "-u", "local:B.key", "-o", "g.envl"]);
-  assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, /^rewrapped g\.envl$/m);
-  assert.deepEqual(await Deno.readFile(ws.path("f.envl")), beforeReplace, "-o must leave INPUT as it was");
-  const g = await split(ws, "g.envl");
-  assert.deepEqual(ids(g.info), [`local:${c.keyId}`]);
-  assert.deepEqual(g.payload, original.payload);
-  r = await ws.run(["decrypt", "g.envl", "-k", "local:C.key", "-o", "by-c"]);
-  assert.equal(r.code, 0, show(r));
-  assert.deepEqual(await Deno.readFile(ws.path("by-c")), data);
-  r = await ws.run(["decrypt", "g.envl", "-k", "local:B.key", "-o", "by-b2"]);
-  assertFailed(r, "NO_KEY_MATCHED");
+    // --replace into a new file: only C there; the input is unchanged.
+    const beforeReplace = await Deno.readFile(ws.path("f.envl"));
+    r = await ws.run(["rewrap", "f.envl", "-k", "local:C.key", "--replace", "-u", "local:B.key", "-o", "g.envl"]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, /^rewrapped g\.envl$/m);
+    assert.deepEqual(await Deno.readFile(ws.path("f.envl")), beforeReplace, "-o must leave INPUT as it was");
+    const g = await split(ws, "g.envl");
+    assert.deepEqual(ids(g.info), [`local:${c.keyId}`]);
+    assert.deepEqual(g.payload, original.payload);
+    r = await ws.run(["decrypt", "g.envl", "-k", "local:C.key", "-o", "by-c"]);
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(await Deno.readFile(ws.path("by-c")), data);
+    r = await ws.run(["decrypt", "g.envl", "-k", "local:B.key", "-o", "by-b2"]);
+    assertFailed(r, "NO_KEY_MATCHED");
 
-  // -o to an existing file needs --force.
-  r = await ws.run(["rewrap", "f.envl", "-k", "local:C.key", "-u", "local:B.key", "-o", "g.envl"]);
-  assertFailed(r, "OUTPUT_EXISTS");
-  assert.deepEqual(ids((await split(ws, "g.envl")).info), [`local:${c.keyId}`]);
+    // -o to an existing file needs --force.
+    r = await ws.run(["rewrap", "f.envl", "-k", "local:C.key", "-u", "local:B.key", "-o", "g.envl"]);
+    assertFailed(r, "OUTPUT_EXISTS");
+    assert.deepEqual(ids((await split(ws, "g.envl")).info), [`local:${c.keyId}`]);
 
-  // Removing a key the file does not have, and unwrapping with a key it does not have, fail and change nothing.
-  r = await ws.run(["rewrap", "f.envl", "--remove", `local:${c.keyId}`, "-u", "local:B.key"]);
-  assertFailed(r, "NO_KEY_MATCHED");
-  r = await ws.run(["rewrap", "f.envl", "-k", "local:C.key", "-u", "local:A.key"]);
-  assertFailed(r, "NO_KEY_MATCHED");
-  assert.deepEqual(await Deno.readFile(ws.path("f.envl")), beforeReplace);
+    // Removing a key the file does not have, and unwrapping with a key it does not have, fail and change nothing.
+    r = await ws.run(["rewrap", "f.envl", "--remove", `local:${c.keyId}`, "-u", "local:B.key"]);
+    assertFailed(r, "NO_KEY_MATCHED");
+    r = await ws.run(["rewrap", "f.envl", "-k", "local:C.key", "-u", "local:A.key"]);
+    assertFailed(r, "NO_KEY_MATCHED");
+    assert.deepEqual(await Deno.readFile(ws.path("f.envl")), beforeReplace);
 
-  // Removing the exact id as inspect shows it.
-  r = await ws.run(["rewrap", "g.envl", "-k", "local:A.key", "--remove", `local:${c.keyId}`, "-u", "local:C.key"]);
-  assert.equal(r.code, 0, show(r));
-  assert.deepEqual(ids((await split(ws, "g.envl")).info), [`local:${a.keyId}`]);
-  assert.deepEqual((await split(ws, "g.envl")).payload, original.payload);
-  assert.deepEqual(await leftovers(ws.dir), []);
-});
+    // Removing the exact id as inspect shows it.
+    r = await ws.run(["rewrap", "g.envl", "-k", "local:A.key", "--remove", `local:${c.keyId}`, "-u", "local:C.key"]);
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(ids((await split(ws, "g.envl")).info), [`local:${a.keyId}`]);
+    assert.deepEqual((await split(ws, "g.envl")).payload, original.payload);
+    assert.deepEqual(await leftovers(ws.dir), []);
+  });
+}
 
 Deno.test("cli: rewrap uses the default local key when no -u is given, and refuses what is not an envelope file", async () => {
   await using ws = await workspace();

@@ -99,7 +99,7 @@ Deno.test("openInput: a file that grew after its size was taken is streamed with
   assert.deepEqual(shrank.bytes, data);
 });
 
-Deno.test("cli: a small input's encrypt (file or stdin), decrypt (to a file or stdout) and inspect make no web stream; a large one's do", async () => {
+Deno.test("cli: a small input's encrypt (file or stdin), decrypt (to a file or stdout), rewrap and inspect make no web stream; a large one's do", async () => {
   await using ws = await workspace();
   await writeKey(ws.path("A.key"));
   const data = crypto.getRandomValues(new Uint8Array(3000));
@@ -151,6 +151,12 @@ Deno.test("cli: a small input's encrypt (file or stdin), decrypt (to a file or s
   const unpiped = await run(["decrypt", ...k, "piped.envl", "-o", "-"]);
   assertOk(unpiped);
   assert.deepEqual(unpiped.stdoutBytes, data, "a message piped in through stdin");
+  // rewrap of a small file, in place, adding a second key.
+  await writeKey(ws.path("B.key"));
+  assertOk(await run(["rewrap", "small.envl", "-k", "local:B.key", "-u", "local:A.key"]));
+  const byB = await run(["decrypt", "-k", "local:B.key", "small.envl", "-o", "-"]);
+  assertOk(byB);
+  assert.deepEqual(byB.stdoutBytes, data, "the rewrapped message opens with the added key");
   const info = await run(["inspect", "--json", "small.envl"]);
   assertOk(info);
   assert.equal(JSON.parse(info.stdout).format, "envelope", show(info));

@@ -8,9 +8,10 @@ import { rewrapHeader } from "../../envelope/rewrap.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
 import { MAX_HEADER_BYTES } from "../../format/limits.ts";
+import { concat } from "../../format/bytes.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { parseArgs, usageError } from "../args.ts";
-import { fileHandleStream, ioError, openInput, writeOutput } from "../files.ts";
+import { fileHandleStream, ioError, openInput, writeBytes, writeOutput } from "../files.ts";
 import { peek, rejoin } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
@@ -106,8 +107,15 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   const output = (flags.output as string | undefined) ?? inputPath;
   const inPlace = output === inputPath;
   const object = peeked.object;
-  let rest: ReadableStream<Uint8Array>;
-  if (object && inPlace) {
+  // In place, the rewritten file keeps the original's permissions (a link's
+  // target is rewritten, beside itself; the link stays a link).
+  const exactMode = inPlace && !object ? (await stat(inputPath)).mode & 0o777 : undefined;
+  let rest: ReadableStream<Uint8Array> | undefined;
+  if (peeked.whole) {
+    // A small file, read whole at the start: the new header and the payload as read then, with no stream made.
+    const bytes = concat([result.header, peeked.whole.subarray(result.payloadOffset)]);
+    await writeBytes(bytes, output, { force: inPlace || Boolean(flags.force), exactMode });
+  } else if (object && inPlace) {
     // An object rewrapped in place: the payload is copied inside the store (docs/s3.md).
     const { rewriteObjectHeader } = await importLater<typeof import("../object_io.ts")>(
       import.meta.url,
@@ -118,7 +126,6 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
       `payload ${moved.method === "copy" ? "copied inside the store" : "downloaded and uploaded again"}: ` +
         `${moved.bytesDownloaded} bytes downloaded, ${moved.bytesUploaded} uploaded, ${moved.bytesCopied} copied`,
     );
-    rest = new ReadableStream({ start: (c) => c.close() });
   } else if (object) {
     rest = (await importLater<typeof import("../../s3/source.ts")>(import.meta.url, "../../s3/source.ts")).sourceStream(
       object,
@@ -131,12 +138,11 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
       throw ioError("Reading", inputPath, e);
     }
   }
-  const combined = rejoin(result.header, rest.getReader());
-  // In place, the rewritten file keeps the original's permissions (a link's
-  // target is rewritten, beside itself; the link stays a link).
-  if (!(object && inPlace)) {
-    const exactMode = inPlace && !object ? (await stat(inputPath)).mode & 0o777 : undefined;
-    await writeOutput(combined, output, { force: inPlace || Boolean(flags.force), exactMode });
+  if (rest) {
+    await writeOutput(rejoin(result.header, rest.getReader()), output, {
+      force: inPlace || Boolean(flags.force),
+      exactMode,
+    });
   }
   // Key ids come from the file: escaped whole, so a newline in one cannot start a line.
   for (const a of result.added) {
@@ -177,12 +183,16 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** Files of at most this many bytes are read whole at the start (one default chunk and a header), as decrypt does. */
+const WHOLE_BYTES = 128 * 1024;
+
 /**
  * The header bytes of a file, or of an s3:// / oss:// object (read with one
  * ranged GET, the open source kept for the payload); refuses stdin and other
- * inputs that cannot be read twice.
+ * inputs that cannot be read twice. A small file is read whole (`whole`),
+ * with no stream made.
  */
-async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: ObjectSource }> {
+async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: ObjectSource; whole?: Uint8Array }> {
   if (isObjectUrl(inputPath)) {
     const { openObjectSource } = await importLater<typeof import("../object_io.ts")>(
       import.meta.url,
@@ -196,7 +206,11 @@ async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: O
     const first = await object.read(0, Math.min(object.size, 4096));
     return { head: hasMagic(first) ? await readHeaderBytes(object) : first, object };
   }
-  const input = await openInput(inputPath);
+  const input = await openInput(inputPath, { whole: WHOLE_BYTES });
+  if (input.bytes !== undefined) {
+    if (looksArmored(input.bytes)) throw armoredInput(inputPath);
+    return { head: input.bytes, whole: input.bytes };
+  }
   if (input.size === undefined) {
     await input.stream.cancel().catch(() => {});
     throw new EnvelopeError("IO_FAILED", `Rewrapping ${inputPath} failed: it is not a regular file`, {
@@ -208,10 +222,12 @@ async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: O
     (h) => h.length >= MAX_HEADER_BYTES || (h.length >= 8 && (!hasMagic(h) || typeof tryParseHeader(h) !== "number")),
   );
   await peeked.stream.cancel().catch(() => {});
-  if (looksArmored(peeked.head)) {
-    throw new EnvelopeError("FORMAT_UNKNOWN", `Rewrapping ${inputPath} failed: it is armored text`, {
-      hint: "rewrap rewrites a binary header in place; decrypt it and encrypt again with the new keys (-a for armor)",
-    });
-  }
+  if (looksArmored(peeked.head)) throw armoredInput(inputPath);
   return { head: peeked.head };
+}
+
+function armoredInput(inputPath: string): EnvelopeError {
+  return new EnvelopeError("FORMAT_UNKNOWN", `Rewrapping ${inputPath} failed: it is armored text`, {
+    hint: "rewrap rewrites a binary header in place; decrypt it and encrypt again with the new keys (-a for armor)",
+  });
 }
