@@ -156,6 +156,12 @@ function stdinStream(): ReadableStream<Uint8Array> {
   }, { highWaterMark: 0 });
 }
 
+/**
+ * The size up to which `decrypt` and `rewrap` read a message whole: one
+ * default chunk (64 KiB) and its header, with room to spare.
+ */
+export const WHOLE_MESSAGE_BYTES = 128 * 1024;
+
 /** What {@linkcode openInput} may do besides opening. */
 export interface OpenInputOptions {
   /**
@@ -207,32 +213,42 @@ export async function openInput(path: string, options: OpenInputOptions = {}): P
 }
 
 /**
+ * Reads into one array of `limit` + 1 bytes, at offset `got` each time,
+ * until `read` gives 0 (the end: `got` bytes, all of it) or the array is full
+ * (more follows). The one byte over the limit is what tells the two apart.
+ */
+async function readUpTo(
+  read: (into: Uint8Array, at: number) => number | Promise<number>,
+  limit: number,
+): Promise<{ buf: Uint8Array; got: number; ended: boolean }> {
+  const buf = new Uint8Array(limit + 1);
+  let got = 0;
+  for (let n; got < buf.length && (n = await read(buf, got)) > 0;) got += n;
+  return { buf, got, ended: got < buf.length };
+}
+
+/**
  * Reads the small regular file `fh` to its end: into an array one byte
  * larger than its size, so that the second read, which should find the end,
  * also shows whether the file grew. A file that grew is streamed on from
  * what was read; one that shrank is what was read.
  */
 export async function readWhole(fh: FileHandle, path: string, size: number): Promise<Input> {
-  const buf = new Uint8Array(size + 1);
-  let got = 0;
+  let r;
   try {
-    for (;;) {
-      // On the JavaScript thread where the host can (a regular file of known, small size: fileHandleStream).
-      const n = fh.readSync?.(buf, got, buf.length - got, got) ??
-        (await fh.read(buf, got, buf.length - got, got)).bytesRead;
-      if (n === 0) break;
-      got += n;
-      if (got === buf.length) {
-        const rest = fileHandleStream(fh, got, path).getReader();
-        return { name: path, size, stream: rejoin(buf, rest) };
-      }
-    }
-    await fh.close();
+    // On the JavaScript thread where the host can (a regular file of known, small size: fileHandleStream).
+    r = await readUpTo(
+      async (into, at) =>
+        fh.readSync?.(into, at, into.length - at, at) ?? (await fh.read(into, at, into.length - at, at)).bytesRead,
+      size,
+    );
+    if (r.ended) await fh.close();
   } catch (e) {
     await fh.close().catch(() => {});
     throw ioError("Reading", path, e);
   }
-  return wholeInput(path, size, buf.subarray(0, got));
+  if (!r.ended) return { name: path, size, stream: rejoin(r.buf, fileHandleStream(fh, r.got, path).getReader()) };
+  return wholeInput(path, size, r.buf.subarray(0, r.got));
 }
 
 /**
@@ -259,20 +275,14 @@ function stdinInput(): Input {
  * was read. Its size is what was read, when read whole.
  */
 async function readStdinWhole(read: (p: Uint8Array) => Promise<number | null>, whole: number): Promise<Input> {
-  const buf = new Uint8Array(whole + 1);
-  let got = 0;
-  for (;;) {
-    let n: number | null;
-    try {
-      n = await read(buf.subarray(got));
-    } catch (e) {
-      throw ioError("Reading", "stdin", e);
-    }
-    if (n === null) break;
-    got += n;
-    if (got === buf.length) return { name: "stdin", stream: rejoin(buf, stdinStream().getReader()) };
+  let r;
+  try {
+    r = await readUpTo(async (into, at) => (await read(into.subarray(at))) ?? 0, whole);
+  } catch (e) {
+    throw ioError("Reading", "stdin", e);
   }
-  return wholeInput("stdin", got, buf.subarray(0, got));
+  if (!r.ended) return { name: "stdin", stream: rejoin(r.buf, stdinStream().getReader()) };
+  return wholeInput("stdin", r.got, r.buf.subarray(0, r.got));
 }
 
 /** An input read whole: its `bytes`, and a stream of them (in one chunk) made only when asked for. */

@@ -13,7 +13,7 @@ import { RawDataKey } from "../../keys/raw.ts";
 import { getEnv } from "../../host/env.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
-import { isLocalPath, openInput, writeBytes } from "../files.ts";
+import { isLocalPath, openInput, WHOLE_MESSAGE_BYTES, writeBytes } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { peek, peekedWhole } from "../../io/header_peek.ts";
 import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
@@ -246,7 +246,7 @@ async function decryptOne(
 ): Promise<Outcome> {
   const output = req.output ?? (req.input === "-" ? "-" : undefined);
   // A small message (most of a batch's) is read whole and opened as bytes (below), with no stream made.
-  const whole = req.dir === undefined && (output === undefined || !isObjectUrl(output)) ? WHOLE_BYTES : 0;
+  const whole = req.dir === undefined && (output === undefined || !isObjectUrl(output)) ? WHOLE_MESSAGE_BYTES : 0;
   const input = await dearmored(await openInput(req.input, { whole }), req.armor);
   const enough = (h: Uint8Array) =>
     h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number");
@@ -339,9 +339,6 @@ async function decryptOne(
   const where = await deliver(plaintext, req, () => defaultOutputName(req.input, req.suffix));
   return done(where, read.bytes, written.bytes);
 }
-
-/** Messages of at most this many bytes are opened whole ({@linkcode decryptOne}): one default chunk and a header. */
-const WHOLE_BYTES = 128 * 1024;
 
 /** About how many plaintext bytes a message of `size` bytes holds (for the progress bar). */
 function plaintextSize(header: Header, size: number | undefined): number | undefined {

@@ -11,7 +11,7 @@ import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import { concat } from "../../format/bytes.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { parseArgs, usageError } from "../args.ts";
-import { fileHandleStream, ioError, openInput, writeBytes, writeOutput } from "../files.ts";
+import { fileHandleStream, ioError, openInput, WHOLE_MESSAGE_BYTES, writeBytes, writeOutput } from "../files.ts";
 import { peek, rejoin } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
@@ -183,9 +183,6 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-/** Files of at most this many bytes are read whole at the start (one default chunk and a header), as decrypt does. */
-const WHOLE_BYTES = 128 * 1024;
-
 /**
  * The header bytes of a file, or of an s3:// / oss:// object (read with one
  * ranged GET, the open source kept for the payload); refuses stdin and other
@@ -206,7 +203,7 @@ async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: O
     const first = await object.read(0, Math.min(object.size, 4096));
     return { head: hasMagic(first) ? await readHeaderBytes(object) : first, object };
   }
-  const input = await openInput(inputPath, { whole: WHOLE_BYTES });
+  const input = await openInput(inputPath, { whole: WHOLE_MESSAGE_BYTES });
   if (input.bytes !== undefined) {
     if (looksArmored(input.bytes)) throw armoredInput(inputPath);
     return { head: input.bytes, whole: input.bytes };
