@@ -115,6 +115,8 @@ export async function writeObjectOutput(
     metadata: u.metadata,
     serverSideEncryption: u.serverSideEncryption,
     sseKmsKeyId: u.sseKmsKeyId,
+    // The HEAD above fails early; the conditional write also refuses an object that appears during the upload.
+    noOverwrite: !options.force,
   });
   // From now on a signal aborts the upload (waiting for CreateMultipartUpload if it is under way).
   const forget = abortOnSignal(() => sink.abortNow());

@@ -91,7 +91,7 @@ Commands:
   extract-key  write one wrapped key of a file as stored (an age file, a KMS blob)
   data-key     print (or write, mode 0600) a file's plaintext data key, for a page
   serve-keys   release data keys to pages over HTTP on 127.0.0.1 (bearer token)
-  s3-cleanup   abort the incomplete uploads a killed run left under an s3:// prefix
+  s3-cleanup   abort the incomplete uploads a killed run left (an s3:// key or prefix/)
   policy       print the KMS policies the Nitro and Alibaba setups need
   completions  print a completion script for bash, zsh or fish
   help         print this overview, a command's help (help CMD), or all of it (help --all)
@@ -258,14 +258,15 @@ ${TRUST}
 
 ${EXIT}
 `,
-  "s3-cleanup": `Usage: envelope s3-cleanup s3://BUCKET/PREFIX [--older-than SECONDS] [--dry-run]
+  "s3-cleanup": `Usage: envelope s3-cleanup s3://BUCKET/KEY|PREFIX/ [--older-than SECONDS] [--dry-run]
 
-Aborts the incomplete multipart uploads whose key starts with PREFIX (also
-oss://). A run that fails, or ends on SIGINT, SIGTERM or SIGHUP, aborts its
+Aborts the incomplete multipart uploads of one object KEY, or of every key
+under a PREFIX/ (ending in /; s3://BUCKET/ for the whole bucket); also
+oss://. A run that fails, or ends on SIGINT, SIGTERM or SIGHUP, aborts its
 own upload; one killed with SIGKILL cannot, and its parts stay (invisible,
 but stored and billed) until this command or a bucket lifecycle rule
 (AbortIncompleteMultipartUpload) removes them. An upload still in progress
-under PREFIX is aborted too (that run then fails, writing nothing): use
+there is aborted too (that run then fails, writing nothing): use
 --older-than to spare recent ones.
 
 Options:

@@ -9,7 +9,7 @@
  */
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { clientFor, type ObjectStoreConnection, storeError } from "./client.ts";
-import { type ObjectLocation, objectUrl } from "./url.ts";
+import { isPrefix, type ObjectLocation, objectUrl } from "./url.ts";
 
 /** One incomplete multipart upload. */
 export interface IncompleteUpload {
@@ -21,7 +21,12 @@ export interface IncompleteUpload {
   readonly initiated?: number;
 }
 
-/** Lists the incomplete multipart uploads whose key starts with `location.key`. */
+/**
+ * Lists the incomplete multipart uploads of `location`: under it when it is a
+ * prefix (its key empty or ending in `/`), else of exactly that key, so that
+ * `s3://b/db.envl` never takes in another tool's upload of
+ * `s3://b/db.envl.tmp`.
+ */
 export async function listIncompleteUploads(
   location: ObjectLocation,
   options: ObjectStoreConnection = {},
@@ -41,6 +46,7 @@ export async function listIncompleteUploads(
         }),
       );
       for (const u of out.Uploads ?? []) {
+        if (!isPrefix(location) && u.Key !== location.key) continue;
         if (u.Key && u.UploadId) found.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated?.getTime() });
       }
       if (!out.IsTruncated) break;
@@ -56,7 +62,8 @@ export async function listIncompleteUploads(
 }
 
 /**
- * Aborts the incomplete uploads under `location.key` that started at least
+ * Aborts the incomplete uploads of `location` (a prefix, or one key: see
+ * {@linkcode listIncompleteUploads}) that started at least
  * `olderThanMs` ago (default 0: all of them, including another run's upload
  * in progress, which then fails without writing anything). Returns those
  * aborted.

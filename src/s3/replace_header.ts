@@ -5,8 +5,9 @@
  * form part 1 of a multipart upload, and the rest of the old object is
  * copied inside the store with `UploadPartCopy`, each copy pinned to the
  * old object's ETag. Small objects are downloaded and uploaded again. The
- * object is replaced only when the upload completes; any failure aborts it
- * and leaves the old object as it was.
+ * object is replaced only when the upload completes, and only if it still
+ * has that ETag (`If-Match` on the PutObject or CompleteMultipartUpload);
+ * any failure aborts it and leaves the object there as it was.
  *
  * @module
  */
@@ -21,7 +22,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES } from "../format/limits.ts";
-import { clientFor, type ObjectStoreConnection, storeError } from "./client.ts";
+import { EnvelopeError } from "../errors.ts";
+import { clientFor, errorName, errorStatus, type ObjectStoreConnection, storeError } from "./client.ts";
 import { getRange, type ObjectSource } from "./source.ts";
 import { abortUpload, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from "./sink.ts";
 import { type ObjectLocation, objectUrl } from "./url.ts";
@@ -81,6 +83,9 @@ export async function replaceHeader(
   const result = { header, payloadOffset };
   try {
     const etag = source.info.etag;
+    // The write that replaces the object is pinned to the ETag read, as every read and copy is: an object changed
+    // since (another writer's new version) is left as it is, and the rewrap fails.
+    const condition = etag ? { IfMatch: etag } : {};
     const payloadLength = source.size - result.payloadOffset;
     const size = result.header.length + payloadLength;
     const firstLen = Math.max(MIN_PART_SIZE, options.firstPartPayload ?? MIN_PART_SIZE);
@@ -100,9 +105,9 @@ export async function replaceHeader(
       body.set(result.header);
       body.set(payload, result.header.length);
       try {
-        await client.send(new PutObjectCommand({ ...common, Body: body }));
+        await client.send(new PutObjectCommand({ ...common, ...condition, Body: body }));
       } catch (e) {
-        throw storeError("Writing", url, e);
+        throw replaceError(url, e);
       }
       return {
         method: "rewrite",
@@ -171,6 +176,7 @@ export async function replaceHeader(
           Key: location.key,
           UploadId: uploadId,
           MultipartUpload: { Parts: parts },
+          ...condition,
         }),
       );
       uploadId = undefined;
@@ -183,9 +189,28 @@ export async function replaceHeader(
       };
     } catch (e) {
       if (uploadId) await abortUpload(client, location, uploadId).catch(() => {});
-      throw storeError("Rewrapping", url, e);
+      throw replaceError(url, e);
     }
   } finally {
     if (owned) client.destroy();
   }
+}
+
+/**
+ * The error of replacing `url`: a refused `If-Match` (412, or the 409 S3
+ * gives when another write to the key won meanwhile) means the object changed
+ * since it was read, and it was left as it is.
+ */
+function replaceError(url: string, e: unknown): EnvelopeError {
+  if (e instanceof EnvelopeError) return e;
+  const status = errorStatus(e);
+  const name = errorName(e);
+  if (status === 412 || name === "PreconditionFailed" || name === "ConditionalRequestConflict") {
+    return new EnvelopeError(
+      "IO_FAILED",
+      `Rewrapping ${url} failed: the object changed since it was read; it was left as it is (the other version kept)`,
+      { hint: "run rewrap again on the object as it is now", cause: e },
+    );
+  }
+  return storeError("Rewrapping", url, e);
 }

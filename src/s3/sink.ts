@@ -20,7 +20,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { EnvelopeError } from "../errors.ts";
-import { clientFor, type ObjectStoreConnection, storeError } from "./client.ts";
+import { clientFor, errorName, errorStatus, type ObjectStoreConnection, storeError } from "./client.ts";
 import { type ObjectLocation, objectUrl } from "./url.ts";
 
 /** The smallest part S3 and OSS accept (all parts but the last). */
@@ -51,6 +51,14 @@ export interface ObjectWriteOptions extends ObjectStoreConnection {
   readonly sseKmsKeyId?: string;
   /** Called with the upload id once a multipart upload exists (the CLI aborts it on SIGINT/SIGTERM). */
   readonly onUploadStarted?: (uploadId: string) => void;
+  /**
+   * Never replace an object: the PutObject or CompleteMultipartUpload is
+   * conditional (`If-None-Match: *`), so if an object appeared at the key,
+   * even while this one was being written, the write fails with
+   * `OUTPUT_EXISTS` and the object that is there stays. Default false (the
+   * object is replaced). The CLI sets it unless `--force` is given.
+   */
+  readonly noOverwrite?: boolean;
 }
 
 /** What a finished sink wrote. */
@@ -139,6 +147,9 @@ export function objectSink(location: ObjectLocation, options: ObjectWriteOptions
       : {}),
     ...(options.sseKmsKeyId ? { SSEKMSKeyId: options.sseKmsKeyId } : {}),
   };
+  // The request that makes the object visible carries the condition (S3 checks it there, not at the upload's start).
+  const condition = options.noOverwrite ? { IfNoneMatch: "*" } : {};
+  const writeError = (e: unknown) => options.noOverwrite ? createOnlyError(url, e) : storeError("Writing", url, e);
   const partSizeFor = (n: number) =>
     fixed ? baseSize : Math.min(MAX_PART_SIZE, baseSize * 2 ** Math.floor((n - 1) / 1000));
 
@@ -237,7 +248,9 @@ export function objectSink(location: ObjectLocation, options: ObjectWriteOptions
       try {
         check();
         if (partNumber === 0) {
-          const out = await client.send(new PutObjectCommand({ ...common, Body: buffer.subarray(0, filled) }));
+          const out = await client.send(
+            new PutObjectCommand({ ...common, ...condition, Body: buffer.subarray(0, filled) }),
+          );
           finished = true;
           if (owned) client.destroy();
           resolve({ bytes: total, parts: 0, partSize: buffer.length, etag: out.ETag });
@@ -259,13 +272,14 @@ export function objectSink(location: ObjectLocation, options: ObjectWriteOptions
             Key: location.key,
             UploadId: uploadId,
             MultipartUpload: { Parts: parts },
+            ...condition,
           }),
         );
         finished = true;
         if (owned) client.destroy();
         resolve({ bytes: total, parts: parts.length, partSize: baseSize, etag: out.ETag });
       } catch (e) {
-        const err = storeError("Writing", url, e);
+        const err = writeError(e);
         await fail(err);
         throw err;
       }
@@ -275,6 +289,37 @@ export function objectSink(location: ObjectLocation, options: ObjectWriteOptions
     },
   });
   return { stream, done, abortNow: abortUpload };
+}
+
+/**
+ * The error of a create-only write (`If-None-Match: *`) to `url`: a refused
+ * condition means an object is there, which is `OUTPUT_EXISTS`; a store that
+ * does not take the condition says so, with the way round it.
+ */
+export function createOnlyError(url: string, e: unknown): EnvelopeError {
+  if (e instanceof EnvelopeError) return e;
+  const status = errorStatus(e);
+  if (status === 412 || errorName(e) === "PreconditionFailed") {
+    return new EnvelopeError(
+      "OUTPUT_EXISTS",
+      `Writing ${url} failed: the object already exists (it appeared while this one was written)`,
+      {
+        hint: "choose another output with -o, or pass --force to replace it",
+        cause: e,
+      },
+    );
+  }
+  if (status === 501 || errorName(e) === "NotImplemented") {
+    return new EnvelopeError(
+      "IO_FAILED",
+      `Writing ${url} failed: the store does not support conditional writes (If-None-Match), which keep an existing object from being replaced`,
+      {
+        hint: "make sure nothing is at that key, then pass --force to write without the condition",
+        cause: e,
+      },
+    );
+  }
+  return storeError("Writing", url, e);
 }
 
 /** Aborts one multipart upload; failures are the caller's to report. */

@@ -48,9 +48,65 @@ export interface ObjectSourceOptions extends ObjectStoreConnection {
   readonly prefetch?: number;
 }
 
-async function body(out: { Body?: unknown }): Promise<Uint8Array> {
-  const b = out.Body as { transformToByteArray?: () => Promise<Uint8Array> } | undefined;
-  return b?.transformToByteArray ? await b.transformToByteArray() : new Uint8Array(0);
+/** The SDK's response body, as the runtimes give it (a Node stream on Deno and Node, a web stream in browsers). */
+interface SdkBody {
+  transformToByteArray?: () => Promise<Uint8Array>;
+  transformToWebStream?: () => ReadableStream<Uint8Array>;
+  destroy?: () => void;
+  cancel?: () => Promise<void>;
+}
+
+/**
+ * The body of a GET of at most `max` bytes. A store that ignores `Range`
+ * answers with the whole object: the body is then dropped unread (by its
+ * Content-Length) or as soon as it passes `max`, so memory never grows with
+ * the object. `what` names the read for the error.
+ */
+async function body(out: { Body?: unknown; ContentLength?: number }, max: number, what: string): Promise<Uint8Array> {
+  const b = out.Body as SdkBody | undefined;
+  if (!b) return new Uint8Array(0);
+  const tooLong = () =>
+    new EnvelopeError("IO_FAILED", `${what} failed: the store sent more than the ${max} bytes asked for`, {
+      hint: "the endpoint ignored the Range header; use an S3-compatible endpoint that serves ranged GETs",
+    });
+  if (out.ContentLength !== undefined && out.ContentLength > max) {
+    drop(b);
+    throw tooLong();
+  }
+  if (out.ContentLength !== undefined || !b.transformToWebStream) {
+    return b.transformToByteArray ? await b.transformToByteArray() : new Uint8Array(0);
+  }
+  // No length given (chunked): read it piece by piece, up to max.
+  const reader = b.transformToWebStream().getReader();
+  const pieces: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLong();
+    }
+    pieces.push(value);
+  }
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const p of pieces) {
+    all.set(p, off);
+    off += p.length;
+  }
+  return all;
+}
+
+/** Lets go of a body that is not read (closing its connection's stream). */
+function drop(b: SdkBody): void {
+  try {
+    if (b.destroy) b.destroy();
+    else b.cancel?.().catch(() => {});
+  } catch {
+    // nothing to release
+  }
 }
 
 /**
@@ -81,7 +137,7 @@ export async function objectSource(location: ObjectLocation, options: ObjectSour
       const out = await client.send(
         new GetObjectCommand({ Bucket: location.bucket, Key: location.key, Range: `bytes=0-${prefetch - 1}` }),
       );
-      head = await body(out);
+      head = await body(out, prefetch, `Reading the first ${prefetch} bytes of ${url}`);
       stats.bytes += head.length;
       const m = /\/(\d+)\s*$/.exec(out.ContentRange ?? "");
       size = m ? Number(m[1]) : head.length;
@@ -153,7 +209,7 @@ export async function getRange(
         ...(etag ? { IfMatch: etag } : {}),
       }),
     );
-    const bytes = await body(out);
+    const bytes = await body(out, length, `Reading bytes ${offset}-${offset + length - 1} of ${objectUrl(location)}`);
     if (stats) stats.bytes += bytes.length;
     if (bytes.length !== length) {
       throw new EnvelopeError(

@@ -1,6 +1,7 @@
 /**
  * A loopback HTTP proxy in front of an S3 endpoint that records every
- * request's method, path and `Range` (and `x-amz-copy-source-range`) and
+ * request's method, path, `Range` (and `x-amz-copy-source-range`) and
+ * conditional headers (`If-Match`, `If-None-Match`), and
  * counts the body bytes that pass each way, so tests prove which byte ranges
  * a reader fetched and how many bytes moved through the client.
  *
@@ -15,6 +16,8 @@ export interface SeenRequest {
   readonly query: string;
   readonly range?: string;
   readonly copyRange?: string;
+  readonly ifMatch?: string;
+  readonly ifNoneMatch?: string;
   readonly requestBytes: number;
   readonly responseBytes: number;
 }
@@ -40,10 +43,13 @@ export async function startRangeProxy(target: string): Promise<RangeProxy> {
       query: url.search,
       range: req.headers.get("range") ?? undefined,
       copyRange: req.headers.get("x-amz-copy-source-range") ?? undefined,
+      ifMatch: req.headers.get("if-match") ?? undefined,
+      ifNoneMatch: req.headers.get("if-none-match") ?? undefined,
       requestBytes: body.length,
       responseBytes: out.length,
     });
-    return new Response(req.method === "HEAD" ? null : out, { status: res.status, headers: res.headers });
+    const noBody = req.method === "HEAD" || [101, 204, 205, 304].includes(res.status);
+    return new Response(noBody ? null : out, { status: res.status, headers: res.headers });
   });
   return { endpoint: server.endpoint, seen, reset: () => void seen.splice(0), close: () => server.close() };
 }
