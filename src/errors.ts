@@ -99,6 +99,11 @@ export const ErrorCode = {
   ARCHIVE_TOO_LARGE: "ARCHIVE_TOO_LARGE",
   /** The output already exists and `--force` was not given. */
   OUTPUT_EXISTS: "OUTPUT_EXISTS",
+  /**
+   * A file rewritten in place (`rewrap`) is no longer the file that was read:
+   * it was replaced, moved or written meanwhile, and nothing was replaced.
+   */
+  INPUT_CHANGED: "INPUT_CHANGED",
   /** A file could not be read or written. */
   IO_FAILED: "IO_FAILED",
   /** The command line was not understood. */

@@ -130,3 +130,33 @@ Deno.test("cli oss: the same code through the OSS variables (moto standing in fo
     await s3.close();
   }
 });
+
+Deno.test("cli s3: rewrap of a small local file to an s3:// output uploads it (a review found it written as a local path)", async () => {
+  const s3 = await startMotoS3();
+  const ws = await workspace();
+  try {
+    await s3.createBucket("bkt");
+    const env = s3.env();
+    assert.equal((await ws.run(["keygen", "-o", "a.key"])).code, 0);
+    assert.equal((await ws.run(["keygen", "-o", "b.key"])).code, 0);
+    await Deno.writeFile(ws.path("in.bin"), pattern(5000));
+    assert.equal((await ws.run(["encrypt", "-k", "local:a.key", "in.bin"])).code, 0);
+    // A local folder named like the URL must not catch the write.
+    await Deno.mkdir(ws.path("s3:", "bkt"), { recursive: true });
+    const url = "s3://bkt/rewrapped.envl";
+    const r = await ws.run(["rewrap", "in.bin.envl", "-u", "local:a.key", "-k", "local:b.key", "-o", url], { env });
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(await s3.keys("bkt"), ["rewrapped.envl"]);
+    assert.deepEqual([...Deno.readDirSync(ws.path("s3:", "bkt"))], []);
+    const back = await ws.run(["decrypt", "-k", "local:b.key", url, "-o", "back.bin"], { env });
+    assert.equal(back.code, 0, show(back));
+    assert.deepEqual(await Deno.readFile(ws.path("back.bin")), pattern(5000));
+    // Without --force an existing object is not replaced.
+    const again = await ws.run(["rewrap", "in.bin.envl", "-u", "local:a.key", "-k", "local:b.key", "-o", url], { env });
+    assert.equal(again.code, 1, show(again));
+    assert.match(again.stderr, /\[OUTPUT_EXISTS\]/);
+  } finally {
+    await ws.remove();
+    await s3.close();
+  }
+});

@@ -70,6 +70,40 @@ export interface OutputOptions {
   readonly expectedSize?: number;
   /** Internal (tests): bytes between the data syncs of a large file instead of {@linkcode SYNC_EVERY_BYTES}. */
   readonly syncEvery?: number;
+  /**
+   * The file this output may replace, and no other (rewrap in place): the
+   * path must lead to that same file (device, inode, size, modification
+   * time) when the output opens and again just before it is renamed over
+   * it; else `INPUT_CHANGED` and nothing is replaced.
+   */
+  readonly replaces?: FileIdentity;
+}
+
+/** Which file a path led to, and its size and modification time then (see {@linkcode OutputOptions.replaces}). */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** The identity of a file from its stats. */
+export function identityOf(st: FileStats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** True when `st` is the file `id` names, unchanged. */
+function sameFile(st: FileStats | null, id: FileIdentity): boolean {
+  return st !== null && st.isFile() && st.dev === id.dev && st.ino === id.ino && st.size === id.size &&
+    st.mtimeMs === id.mtimeMs;
+}
+
+function changedError(path: string): EnvelopeError {
+  return new EnvelopeError(
+    "INPUT_CHANGED",
+    `Writing ${path} failed: it is no longer the file that was read (it was replaced, moved or written meanwhile); nothing was replaced`,
+    { hint: "run the command again on the file as it is now" },
+  );
 }
 
 function unsafe(path: string, why: string, hint: string): EnvelopeError {
@@ -388,6 +422,12 @@ export async function atomicOutput(
   if (target.kind === "special") {
     throw unsafe(path, "it is not a regular file", "write devices and FIFOs with writeOutput");
   }
+  if (
+    options.replaces &&
+    (target.kind !== "file" || !sameFile(await stat(target.path).catch(() => null), options.replaces))
+  ) {
+    throw changedError(path);
+  }
   const folder = dirname(target.path);
   const stale = await sweepStale(folder);
   if (stale.length > 0) {
@@ -445,6 +485,8 @@ export async function atomicOutput(
           }
         }
         const now = await lstat(target.path).catch(() => null);
+        // Only the file that was read, unchanged, may be replaced (the last look, just before the rename).
+        if (options.replaces && !sameFile(now, options.replaces)) throw changedError(path);
         if (now && !now.isFile()) {
           throw unsafe(path, "it stopped being a regular file while it was written", "check what is at the path");
         }
@@ -521,6 +563,7 @@ async function directOutput(path: string): Promise<AtomicOutput> {
 /** Opens `path` for output: through a temporary file for a new or regular file, directly for a device or FIFO. */
 export async function openOutput(path: string, options: OutputOptions): Promise<AtomicOutput> {
   const target = await resolveTarget(path, options.force, options.noFollow);
+  if (target.kind === "special" && options.replaces) throw changedError(path);
   return target.kind === "special" ? await directOutput(path) : await atomicOutput(path, options, target);
 }
 
@@ -566,6 +609,16 @@ export async function writeBytes(bytes: Uint8Array, path: string, options: Outpu
     claimStdout();
     if (bytes.length > 0) await stdoutWriter()(bytes);
     return;
+  }
+  if (isObjectUrl(path)) {
+    // An object is uploaded as writeOutput uploads a stream (object_io.ts).
+    const one = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes);
+        c.close();
+      },
+    });
+    return await writeOutput(one, path, options);
   }
   const out = await openOutput(path, options);
   try {

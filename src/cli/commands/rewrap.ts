@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { open, stat } from "../../host/fs.ts";
+import { type FileHandle, open, stat } from "../../host/fs.ts";
 import { rewrapHeader } from "../../envelope/rewrap.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { hasMagic, tryParseHeader } from "../../format/header.ts";
@@ -11,8 +11,9 @@ import { MAX_HEADER_BYTES } from "../../format/limits.ts";
 import { concat } from "../../format/bytes.ts";
 import type { WrappedKey } from "../../keys/provider.ts";
 import { parseArgs, usageError } from "../args.ts";
-import { fileHandleStream, ioError, openInput, WHOLE_MESSAGE_BYTES, writeBytes, writeOutput } from "../files.ts";
-import { peek, rejoin } from "../../io/header_peek.ts";
+import { fileHandleStream, ioError, WHOLE_MESSAGE_BYTES, writeBytes, writeOutput } from "../files.ts";
+import { type FileIdentity, identityOf } from "../output_file.ts";
+import { rejoin } from "../../io/header_peek.ts";
 import type { ObjectSource } from "../../s3/source.ts";
 import { isObjectUrl } from "../../s3/url.ts";
 import { truncatedMagic } from "../../compat/detect.ts";
@@ -105,16 +106,29 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   });
 
   const output = (flags.output as string | undefined) ?? inputPath;
-  const inPlace = output === inputPath;
   const object = peeked.object;
-  // In place, the rewritten file keeps the original's permissions (a link's
-  // target is rewritten, beside itself; the link stays a link).
-  const exactMode = inPlace && !object ? (await stat(inputPath)).mode & 0o777 : undefined;
+  const file = peeked.file;
+  // In place: -o names the input itself (by its device and inode, however the path is spelt), or no -o.
+  const outStat = file && output !== inputPath && output !== "-" && !isObjectUrl(output)
+    ? await stat(output).catch(() => null)
+    : null;
+  const inPlace = output === inputPath ||
+    (file !== undefined && outStat !== null && outStat.dev === file.identity.dev && outStat.ino === file.identity.ino);
+  // In place, the rewritten file keeps the original's permissions (a link's target is rewritten, beside itself; the
+  // link stays a link), and only that file, unchanged since it was read, is replaced: the path is checked again just
+  // before the rename (output_file.ts), so a file swapped in meanwhile (another file, a link to one) is left alone.
+  const inPlaceFile = inPlace && file ? file : undefined;
+  const written = {
+    force: inPlace || Boolean(flags.force),
+    exactMode: inPlaceFile ? inPlaceFile.mode & 0o777 : undefined,
+    replaces: inPlaceFile?.identity,
+  };
   let rest: ReadableStream<Uint8Array> | undefined;
   if (peeked.whole) {
     // A small file, read whole at the start: the new header and the payload as read then, with no stream made.
     const bytes = concat([result.header, peeked.whole.subarray(result.payloadOffset)]);
-    await writeBytes(bytes, output, { force: inPlace || Boolean(flags.force), exactMode });
+    file?.handle?.close().catch(() => {});
+    await writeBytes(bytes, output, written);
   } else if (object && inPlace) {
     // An object rewrapped in place: the payload is copied inside the store (docs/s3.md).
     const { rewriteObjectHeader } = await importLater<typeof import("../object_io.ts")>(
@@ -132,18 +146,10 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
       { start: result.payloadOffset },
     );
   } else {
-    try {
-      rest = fileHandleStream(await open(inputPath, "r"), result.payloadOffset, inputPath);
-    } catch (e) {
-      throw ioError("Reading", inputPath, e);
-    }
+    // The payload from the handle the header was read from: the file that was read, whatever the path leads to now.
+    rest = fileHandleStream(file!.handle!, result.payloadOffset, inputPath, file!.identity.size);
   }
-  if (rest) {
-    await writeOutput(rejoin(result.header, rest.getReader()), output, {
-      force: inPlace || Boolean(flags.force),
-      exactMode,
-    });
-  }
+  if (rest) await writeOutput(rejoin(result.header, rest.getReader()), output, written);
   // Key ids come from the file: escaped whole, so a newline in one cannot start a line.
   for (const a of result.added) {
     status(
@@ -159,7 +165,7 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   for (const r of result.removed) status(`removed ${esc(`${r.provider}:${r.keyId}`)}`);
   status(`rewrapped ${esc(output)}`);
   const after = tryParseHeader(result.header);
-  const inputSize = object ? object.size : (await stat(output)).size - result.header.length + result.payloadOffset;
+  const inputSize = object ? object.size : file!.identity.size;
   const name = (k: { provider: string; keyId: string }) => ({ provider: k.provider, keyId: k.keyId });
   const bytesOut = inputSize - result.payloadOffset + result.header.length;
   report({
@@ -183,13 +189,24 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** The input file of a rewrap: the handle it is read through (none once read whole), its identity and mode. */
+interface InputFile {
+  readonly handle?: FileHandle;
+  readonly identity: FileIdentity;
+  readonly mode: number;
+}
+
 /**
  * The header bytes of a file, or of an s3:// / oss:// object (read with one
  * ranged GET, the open source kept for the payload); refuses stdin and other
- * inputs that cannot be read twice. A small file is read whole (`whole`),
- * with no stream made.
+ * inputs that cannot be read twice. A file is opened once: a small one is
+ * read whole (`whole`), a larger one keeps its handle open for the payload,
+ * and its device, inode, size and modification time say later whether the
+ * path still leads to it.
  */
-async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: ObjectSource; whole?: Uint8Array }> {
+async function headOf(
+  inputPath: string,
+): Promise<{ head: Uint8Array; object?: ObjectSource; whole?: Uint8Array; file?: InputFile }> {
   if (isObjectUrl(inputPath)) {
     const { openObjectSource } = await importLater<typeof import("../object_io.ts")>(
       import.meta.url,
@@ -203,24 +220,46 @@ async function headOf(inputPath: string): Promise<{ head: Uint8Array; object?: O
     const first = await object.read(0, Math.min(object.size, 4096));
     return { head: hasMagic(first) ? await readHeaderBytes(object) : first, object };
   }
-  const input = await openInput(inputPath, { whole: WHOLE_MESSAGE_BYTES });
-  if (input.bytes !== undefined) {
-    if (looksArmored(input.bytes)) throw armoredInput(inputPath);
-    return { head: input.bytes, whole: input.bytes };
+  let fh: FileHandle;
+  try {
+    fh = await open(inputPath, "r");
+  } catch (e) {
+    throw ioError("Reading", inputPath, e);
   }
-  if (input.size === undefined) {
-    await input.stream.cancel().catch(() => {});
-    throw new EnvelopeError("IO_FAILED", `Rewrapping ${inputPath} failed: it is not a regular file`, {
-      hint: "rewrap reads its input twice; copy it to a file first",
-    });
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      throw new EnvelopeError("IO_FAILED", `Rewrapping ${inputPath} failed: it is not a regular file`, {
+        hint: "rewrap reads its input twice; copy it to a file first",
+      });
+    }
+    const identity = identityOf(st);
+    const mode = st.mode;
+    const size = st.size;
+    // Read with positioned reads: the whole file when small, else until the header is complete (or cannot be).
+    const limit = size <= WHOLE_MESSAGE_BYTES ? size : MAX_HEADER_BYTES;
+    let head = new Uint8Array(Math.min(size, limit));
+    let got = 0;
+    const enough = () =>
+      got >= head.length ||
+      (size > WHOLE_MESSAGE_BYTES && got >= 8 && (!hasMagic(head.subarray(0, got)) ||
+        typeof tryParseHeader(head.subarray(0, got)) !== "number"));
+    while (!enough()) {
+      const { bytesRead } = await fh.read(head, got, Math.min(head.length - got, 64 * 1024), got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    head = head.subarray(0, got);
+    if (looksArmored(head)) throw armoredInput(inputPath);
+    if (size <= WHOLE_MESSAGE_BYTES) {
+      await fh.close();
+      return { head, whole: head, file: { identity, mode } };
+    }
+    return { head, file: { handle: fh, identity, mode } };
+  } catch (e) {
+    await fh.close().catch(() => {});
+    throw e instanceof EnvelopeError ? e : ioError("Reading", inputPath, e);
   }
-  const peeked = await peek(
-    input.stream,
-    (h) => h.length >= MAX_HEADER_BYTES || (h.length >= 8 && (!hasMagic(h) || typeof tryParseHeader(h) !== "number")),
-  );
-  await peeked.stream.cancel().catch(() => {});
-  if (looksArmored(peeked.head)) throw armoredInput(inputPath);
-  return { head: peeked.head };
 }
 
 function armoredInput(inputPath: string): EnvelopeError {
