@@ -134,6 +134,8 @@ export const ErrorCode = {
   RELEASE_REFUSED: "RELEASE_REFUSED",
   /** A key server refused a caller that asked for more data keys than its rate limit allows. */
   RATE_LIMITED: "RATE_LIMITED",
+  /** A request's body stopped arriving before it was complete (a key server waits only so long). */
+  REQUEST_TIMEOUT: "REQUEST_TIMEOUT",
   /** A worker thread sealing or opening chunks stopped before it answered. */
   WORKER_FAILED: "WORKER_FAILED",
 } as const;

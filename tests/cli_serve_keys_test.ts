@@ -143,3 +143,47 @@ Deno.test("data-key prints or writes (0600) the key; decrypt takes --data-key-fi
   assert.equal(r.code, 1, show(r));
   assert.match(r.stderr, /\[CONTEXT_MISMATCH\]/);
 });
+
+Deno.test("serve-keys: a refusal closes the connection instead of reading an endless body; TRACE leaves it serving", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "sk.key"])).code, 0);
+  await Deno.writeTextFile(ws.path("token"), TOKEN + "\n", { mode: 0o600 });
+  const server = await startKeyServer(["-k", `local:${ws.path("sk.key")}`, "--token-file", ws.path("token")], {
+    home: ws.home,
+  });
+  try {
+    const port = Number(new URL(server.url).port);
+    const trace = await Deno.connect({ hostname: "127.0.0.1", port });
+    await trace.write(new TextEncoder().encode("TRACE / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    const buf = new Uint8Array(200);
+    const n = await trace.read(buf);
+    trace.close();
+    assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /^HTTP\/1\.1 4\d\d /);
+    // A chunked POST without the token that never ends: cut off well before 256 MiB.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const enc = new TextEncoder();
+    await conn.write(enc.encode("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    const chunk = new Uint8Array(1024 * 1024).fill(97);
+    const frame = new Uint8Array([...enc.encode("100000\r\n"), ...chunk, ...enc.encode("\r\n")]);
+    let sent = 0;
+    const deadline = Date.now() + 60_000;
+    try {
+      while (sent < 256 * 1024 * 1024 && Date.now() < deadline) {
+        for (let off = 0; off < frame.length;) off += await conn.write(frame.subarray(off));
+        sent += chunk.length;
+      }
+    } catch {
+      // The server closed the connection: what this test wants.
+    } finally {
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+    }
+    assert.ok(sent < 256 * 1024 * 1024, `the server read ${sent} bytes of a refused body`);
+    const res = await fetch(server.url, { method: "POST", body: "x" });
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+  } finally {
+    assert.equal(await server.close(), 0);
+  }
+});

@@ -210,3 +210,32 @@ Deno.test("keyRelease: the rate limit counts per caller in a window and answers 
   assert.equal(await as("a"), 200);
   assert.throws(() => keyRelease({ keys: kek, authorize: () => true, rateLimit: { requests: 0, windowMs: 1 } }));
 });
+
+Deno.test("keyRelease: a body that stops before the header is complete gets 408 REQUEST_TIMEOUT, not an open request", async () => {
+  const kek = await LocalKey.generate();
+  const sealed = await encrypt(new Uint8Array(10), { keys: kek });
+  const header = sealed.subarray(0, parseHeader(sealed).length);
+  let authorized = 0;
+  const handler = keyRelease({
+    keys: kek,
+    authorize: () => (authorized++, "tester"),
+    bodyTimeoutMs: 300,
+  });
+  // The first 40 bytes of the header, then nothing, and no end.
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(header.slice(0, 40));
+    },
+  });
+  const started = performance.now();
+  const res = await handler(new Request("http://127.0.0.1/", { method: "POST", body, duplex: "half" } as RequestInit));
+  const waited = performance.now() - started;
+  assert.equal(res.status, 408);
+  assert.equal((await res.json()).error.code, "REQUEST_TIMEOUT");
+  assert.ok(waited >= 250 && waited < 10_000, `answered after ${waited} ms`);
+  assert.equal(authorized, 0, "asked to authorize a header that never arrived");
+  // The whole header at once is still served.
+  const ok = await handler(new Request("http://127.0.0.1/", { method: "POST", body: header.slice() }));
+  assert.equal(ok.status, 200);
+  assert.equal(authorized, 1);
+});

@@ -62,6 +62,12 @@ export interface KeyReleaseOptions {
   readonly onEvent?: (event: KeyReleaseEvent) => void;
   /** The clock, in milliseconds (default `Date.now`); for tests of the rate limit. */
   readonly now?: () => number;
+  /**
+   * How long the request body may take to bring the whole header, in
+   * milliseconds (default 10,000): a client that stops sending gets 408
+   * `REQUEST_TIMEOUT` instead of holding the request open.
+   */
+  readonly bodyTimeoutMs?: number;
 }
 
 /** The JSON body of a released key. */
@@ -83,6 +89,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   UNSUPPORTED_VERSION: 400,
   LIMIT_EXCEEDED: 413,
   TRUNCATED: 400,
+  REQUEST_TIMEOUT: 408,
   RELEASE_REFUSED: 403,
   RATE_LIMITED: 429,
   CONTEXT_MISMATCH: 422,
@@ -111,8 +118,12 @@ export function errorResponse(e: EnvelopeError, status?: number, headers: Header
   });
 }
 
-/** Reads the POST body up to the header's end, refusing more than the format's header limit. */
-async function readHeader(request: Request): Promise<Header> {
+/**
+ * Reads the POST body up to the header's end, refusing more than the
+ * format's header limit, and a body whose header has not arrived within
+ * `timeoutMs`.
+ */
+async function readHeader(request: Request, timeoutMs: number): Promise<Header> {
   const tooLarge = () =>
     new EnvelopeError("LIMIT_EXCEEDED", `Reading the header failed: the request is over ${MAX_HEADER_BYTES} bytes`, {
       hint: "post only the message's header (its first bytes), not the whole file",
@@ -124,11 +135,24 @@ async function readHeader(request: Request): Promise<Header> {
   }
   const reader = request.body?.getReader();
   let buf = new Uint8Array(0);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new EnvelopeError("REQUEST_TIMEOUT", `Reading the header failed: it did not arrive within ${timeoutMs} ms`, {
+            hint: "post the message's header in one request, at once",
+          }),
+        ),
+      timeoutMs,
+    );
+  });
+  late.catch(() => {});
   try {
     for (;;) {
       const parsed = buf.length > 0 ? tryParseHeader(buf) : 1;
       if (typeof parsed !== "number") return parsed;
-      const r = reader ? await reader.read() : { done: true as const, value: undefined };
+      const r = reader ? await Promise.race([reader.read(), late]) : { done: true as const, value: undefined };
       if (r.done) {
         throw new EnvelopeError("TRUNCATED", "Reading the header failed: the request ends inside the header", {
           hint: "post the message's first bytes, the whole header",
@@ -141,6 +165,7 @@ async function readHeader(request: Request): Promise<Header> {
       buf = next;
     }
   } finally {
+    clearTimeout(timer);
     await reader?.cancel().catch(() => {});
   }
 }
@@ -210,7 +235,7 @@ export function keyRelease(options: KeyReleaseOptions): (request: Request) => Pr
         });
         return done(errorResponse(e, 405, { allow: "POST" }), { code: e.code });
       }
-      const header = await readHeader(request);
+      const header = await readHeader(request, options.bodyTimeoutMs ?? 10_000);
       const allowed = await options.authorize(request, describeHeader(header));
       if (allowed === false || (typeof allowed !== "string" && allowed !== true)) {
         throw new EnvelopeError("RELEASE_REFUSED", "Releasing the data key failed: this caller may not have it", {

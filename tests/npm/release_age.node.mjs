@@ -41,12 +41,20 @@ test("keyRelease under node:http: the header in, the data key out; a refused cal
     requireSigned: true,
     authorize: (req) => req.headers.get("authorization") === "Bearer good" && "tester",
   });
+  // The adapter of docs/browser.md, as it stands there.
   const server = createServer(async (req, res) => {
-    const body = req.method === "POST" ? Readable.toWeb(req) : undefined;
-    const r = await handler(
-      new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers: req.headers, body, duplex: "half" }),
-    );
-    res.writeHead(r.status, Object.fromEntries(r.headers)).end(new Uint8Array(await r.arrayBuffer()));
+    if (req.method !== "POST" && req.method !== "OPTIONS") return res.writeHead(405, { connection: "close" }).end();
+    try {
+      const body = req.method === "POST" ? Readable.toWeb(req) : undefined;
+      const r = await handler(
+        new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers: req.headers, body, duplex: "half" }),
+      );
+      const headers = Object.fromEntries(r.headers);
+      if (!req.complete) headers.connection = "close"; // refused before the whole body came: stop reading it
+      res.writeHead(r.status, headers).end(new Uint8Array(await r.arrayBuffer()), () => req.complete || req.destroy());
+    } catch {
+      res.writeHead(500, { connection: "close" }).end();
+    }
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}/`;
