@@ -181,7 +181,24 @@ function insideDir(dir: string, rel: string): string | null {
   if (parts.some((p) => p === "" || p === "." || p === ".." || p.startsWith(".") || p.includes("\\"))) return null;
   const root = resolve(dir);
   const full = normalize(join(root, ...parts));
-  return full.startsWith(root + sep) ? full : null;
+  if (!full.startsWith(root + sep)) return null;
+  // Not through a link to somewhere outside the folder.
+  try {
+    const real = Deno.realPathSync(full);
+    return real.startsWith(Deno.realPathSync(root) + sep) ? real : null;
+  } catch {
+    return full; // not there: the caller answers 404
+  }
+}
+
+/**
+ * True when the request's Host names this server (127.0.0.1 or localhost, at
+ * its port): a page whose own name was rebound to 127.0.0.1 (DNS rebinding)
+ * sends its own name, and is refused, so it cannot read the files folder.
+ */
+function ownHost(req: Request, port: number): boolean {
+  const host = req.headers.get("host") ?? "";
+  return host === `127.0.0.1:${port}` || host === `localhost:${port}`;
 }
 
 function plain(status: number, text: string, extra: HeadersInit = {}): Response {
@@ -244,6 +261,7 @@ export function startServer(options: ServerOptions): Promise<WebServer> {
   // The bundle's lazily loaded parts (the age module, the chunk it shares with envelope.js), named by a hash.
   const isChunk = (name: string) => /^[a-z]+-[A-Z0-9]{8}\.js$/.test(name);
 
+  let port = 0;
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     let path: string;
@@ -258,6 +276,7 @@ export function startServer(options: ServerOptions): Promise<WebServer> {
       record(res.status, 0);
       return res;
     };
+    if (!ownHost(req, port)) return reply(plain(421, "This server answers to 127.0.0.1 and localhost only"));
     if (req.method !== "GET" && req.method !== "HEAD") {
       return reply(plain(405, "Only GET and HEAD are served", { allow: "GET, HEAD" }));
     }
@@ -291,7 +310,8 @@ export function startServer(options: ServerOptions): Promise<WebServer> {
       server = Deno.serve({
         hostname: "127.0.0.1",
         port: options.port ?? 0,
-        onListen({ port }) {
+        onListen(addr) {
+          port = addr.port;
           resolveStart({
             origin: `http://127.0.0.1:${port}`,
             log,

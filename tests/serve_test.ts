@@ -53,3 +53,37 @@ Deno.test("serve: single byte ranges, 416 past the end, whole file otherwise, no
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("serve: another Host (a rebound name) gets 421, and a link out of the files folder is not followed", async () => {
+  const tmp = await Deno.makeTempDir();
+  const outside = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(tmp, "token"), "secret-token\n");
+  await Deno.writeTextFile(join(outside, "local.key"), "ENVELOPE-LOCAL-KEY-V1:not-really\n");
+  await Deno.symlink(join(outside, "local.key"), join(tmp, "link.key"));
+  const server = await startServer({ webDir: await builtWeb(), filesDir: tmp });
+  try {
+    const port = new URL(server.origin).port;
+    // A raw request with the Host a page on attacker.example would send after rebinding its name to 127.0.0.1.
+    const ask = async (host: string, path: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+      let text = "";
+      const buf = new Uint8Array(4096);
+      for (let n; (n = await conn.read(buf)) !== null;) text += new TextDecoder().decode(buf.subarray(0, n));
+      conn.close();
+      return text;
+    };
+    const rebound = await ask(`attacker.example:${port}`, "/files/token");
+    assert.match(rebound, /^HTTP\/1\.1 421 /);
+    assert.ok(!rebound.includes("secret-token"));
+    assert.match(await ask(`127.0.0.1:${port}`, "/files/token"), /^HTTP\/1\.1 200 [\s\S]*secret-token/);
+    assert.match(await ask(`localhost:${port}`, "/files/token"), /^HTTP\/1\.1 200 /);
+    const link = await ask(`127.0.0.1:${port}`, "/files/link.key");
+    assert.match(link, /^HTTP\/1\.1 404 /);
+    assert.ok(!link.includes("ENVELOPE-LOCAL-KEY"));
+  } finally {
+    await server.close();
+    await Deno.remove(tmp, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
