@@ -83,3 +83,39 @@ Deno.test("cli: key-id prints the id a header names for a local key file and an 
   assert.match(bad.stderr, /\[INVALID_KEY\]/);
   assert.equal((await ws.run(["key-id"])).code, 2);
 });
+
+Deno.test("cli: key-id reads a few bytes of a large file, names a missing one, and takes a pipe and a leading blank line", async () => {
+  await using ws = await workspace();
+  const age = await ws.run(["keygen", "--age", "-o", "id.txt"]);
+  assert.equal(age.code, 0, show(age));
+  const recipient = age.stdout.trim();
+  // 64 MiB, sparse: refused as not a key file, without being read into memory (the bound is checked by the loaders).
+  const big = await Deno.open(ws.path("big"), { write: true, create: true });
+  await big.truncate(64 * 1024 * 1024);
+  big.close();
+  let r = await ws.run(["key-id", "big"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /\[INVALID_KEY\]/);
+  // A missing file is an I/O error that says so, not "not a key file".
+  r = await ws.run(["key-id", "missing.txt"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /missing\.txt.*\[IO_FAILED\]/);
+  assert.doesNotMatch(r.stderr, /not a key file/);
+  // An identity file that starts with a blank line, as age accepts.
+  await Deno.writeTextFile(ws.path("blank.txt"), "\n" + await Deno.readTextFile(ws.path("id.txt")), { mode: 0o600 });
+  r = await ws.run(["key-id", "blank.txt"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, new RegExp(`^age:${recipient}  blank\\.txt$`, "m"));
+  // A FIFO (as <(cat id.txt) gives), read once.
+  const fifo = ws.path("id.fifo");
+  assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+  const feeding = (async () => {
+    const w = await Deno.open(fifo, { write: true });
+    await w.write(await Deno.readFile(ws.path("id.txt")));
+    w.close();
+  })();
+  r = await ws.run(["key-id", fifo]);
+  await feeding;
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, new RegExp(`^age:${recipient}  `, "m"));
+});

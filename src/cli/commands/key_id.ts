@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { readFile } from "../../host/fs.ts";
+import { open, stat } from "../../host/fs.ts";
 import { EnvelopeError } from "../../errors.ts";
 import { loadLocalKeyFile } from "../../keys/local_file.ts";
 import { parseArgs, usageError } from "../args.ts";
 import { loadIdentityFiles } from "../age_files.ts";
 import { currentVerbosity, escapeControls as esc, report, say, warn } from "../output.ts";
+import { ioError } from "../io_errors.ts";
 import { USAGE } from "../usage.ts";
 
 export const FLAGS = [
@@ -34,9 +35,12 @@ export async function keyIdCommand(argv: readonly string[]): Promise<number> {
     if (!currentVerbosity().json) say(`${provider}:${keyId}  ${esc(file)}`);
   };
   for (const path of positionals) {
-    // The first bytes tell the kinds apart; the loaders bound and check the whole file themselves.
-    const start = new TextDecoder().decode((await readFile(path).catch(() => new Uint8Array(0))).subarray(0, 64));
-    if (start.startsWith("ENVELOPE-LOCAL-KEY-V1:")) {
+    const start = await firstText(path);
+    if (start === undefined) {
+      // Not a regular file (`<(cat id.txt)`, a device): only an age identity file may be one, and it can be read
+      // once only, so no look ahead; the loader bounds it (256 KiB).
+      for (const id of await loadIdentityFiles([path])) show("age", id.keyId, path);
+    } else if (start.startsWith("ENVELOPE-LOCAL-KEY-V1:")) {
       const key = await loadLocalKeyFile(path, {
         onInsecurePermissions: (p, mode) =>
           warn(`the key file ${p} is readable by other users (mode ${mode.toString(8)}); run chmod 600 ${p}`),
@@ -57,4 +61,27 @@ export async function keyIdCommand(argv: readonly string[]): Promise<number> {
   }
   report({ command: "key-id", ok: true, keys: found });
   return 0;
+}
+
+/**
+ * The first bytes of the regular file `path` as text, blank lines skipped,
+ * which tell the kinds apart (the loaders then bound and check the whole
+ * file themselves); undefined for anything else than a regular file.
+ */
+async function firstText(path: string): Promise<string | undefined> {
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    if (!st.isFile()) return undefined;
+    const fh = await open(path, "r");
+    try {
+      const buf = new Uint8Array(256);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      return new TextDecoder().decode(buf.subarray(0, bytesRead)).trimStart();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw ioError("Reading", path, e);
+  }
 }
