@@ -104,3 +104,14 @@ Deno.test("rewrapHeader re-encrypts inside the KMS when the provider can, needs 
   assert.deepEqual(r2.added, [{ provider: "fake-kms", keyId: "key-c", via: "wrap" }]);
   assert.deepEqual(calls, ["unwrap key-a", "wrap key-c", "unwrap key-c"]);
 });
+
+Deno.test("rewrapHeader: a key added twice is wrapped once, as encrypt does", async () => {
+  const a = await LocalKey.generate();
+  const b = await LocalKey.generate();
+  const sealed = await encrypt(new Uint8Array([1, 2, 3]), { keys: [a, b, b] });
+  assert.equal(parseHeader(sealed).keys.length, 2);
+  const once = await encrypt(new Uint8Array([1, 2, 3]), { keys: [a] });
+  const r = await rewrapHeader(once, { keys: [a], add: [b, b] });
+  assert.deepEqual(r.header.length > 0 && parseHeader(r.header).keys.map((k) => k.keyId), [a.keyId, b.keyId]);
+  assert.equal(r.added.length, 1);
+});

@@ -13,7 +13,16 @@
  */
 import assert from "node:assert/strict";
 import { Decrypter, Encrypter } from "age-encryption";
-import { decrypt, encrypt, isEnvelopeError, LocalKey, RawDataKey, rewrapHeader } from "../mod.ts";
+import {
+  decrypt,
+  encrypt,
+  isEnvelopeError,
+  loadAgeIdentities,
+  loadAgeRecipients,
+  LocalKey,
+  RawDataKey,
+  rewrapHeader,
+} from "../mod.ts";
 import { encodeHeader, parseHeader } from "../src/format/header.ts";
 import { AgeIdentity, AgeRecipient, parseAgeIdentities, parseAgeRecipients } from "../src/keys/age.ts";
 import type { WrappedKey } from "../src/keys/provider.ts";
@@ -216,4 +225,23 @@ Deno.test("age rewrap: a planted age entry first in the list cannot make a recip
   const next = new Uint8Array([...r.header, ...tampered.subarray(r.payloadOffset)]);
   assert.deepEqual(parseHeader(next).keys.map((k) => k.keyId), [pq.keyId]);
   assert.deepEqual(await decrypt(next, { keys: pq }), new Uint8Array([7]));
+});
+
+Deno.test("age: a value that is not text is a TypeError that says what was expected", async () => {
+  assert.throws(() => AgeRecipient.parse(123 as unknown as string), {
+    name: "TypeError",
+    message: "AgeRecipient.parse() takes the recipient as a string, not number",
+  });
+  await assert.rejects(() => AgeIdentity.parse(null as unknown as string), {
+    name: "TypeError",
+    message: /as a string, not null$/,
+  });
+  await assert.rejects(() => loadAgeRecipients(undefined as unknown as string), {
+    name: "TypeError",
+    message: /as a string, not undefined$/,
+  });
+  await assert.rejects(() => loadAgeIdentities(new Uint8Array(3) as unknown as string), {
+    name: "TypeError",
+    message: /as a string, not a Uint8Array$/,
+  });
 });

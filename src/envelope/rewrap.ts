@@ -101,6 +101,8 @@ export async function rewrapHeader(headerBytes: Uint8Array, options: RewrapOptio
   };
   try {
     for (const p of add) {
+      // The same key given twice is wrapped once, as encrypt does.
+      if (fresh.some((f) => same(f, p))) continue;
       let w: WrappedKey | null = null;
       if (p.rewrap) {
         // A KMS re-encrypts an entry of its own; the result counts only once it opens to the committed key.

@@ -128,7 +128,7 @@ export class AgeRecipient implements KeyProvider {
 
   /** Parses `age1...` (X25519) or `age1pq1...` (mlkem768x25519); INVALID_KEY for anything else. */
   static parse(text: string): AgeRecipient {
-    const s = text.trim();
+    const s = requireText(text, "AgeRecipient.parse() takes the recipient").trim();
     if (looksLikeAgeIdentity(s)) {
       throw badRecipient("it is an age identity (a secret key), not a recipient; it was not used");
     }
@@ -192,7 +192,7 @@ export class AgeIdentity implements KeyProvider {
 
   /** Parses `AGE-SECRET-KEY-1...` or `AGE-SECRET-KEY-PQ-1...`; INVALID_KEY (never echoing the text) otherwise. */
   static async parse(text: string): Promise<AgeIdentity> {
-    const s = text.trim();
+    const s = requireText(text, "AgeIdentity.parse() takes the identity").trim();
     const bad = (why: string) =>
       new EnvelopeError("INVALID_KEY", `Loading the age identity failed: ${why}`, {
         hint: "pass an identity file made by age-keygen or `envelope keygen --age [--pq]`",
@@ -276,8 +276,16 @@ export class AgeIdentity implements KeyProvider {
   }
 }
 
+/** Throws a TypeError unless `value` is a string (the caller's bug: src/errors.ts); `what` names the argument. */
+function requireText(value: unknown, what: string): string {
+  if (typeof value === "string") return value;
+  const kind = value === null ? "null" : value instanceof Uint8Array ? "a Uint8Array" : typeof value;
+  throw new TypeError(`${what} as a string, not ${kind}`);
+}
+
 /** Lines of an age recipients or identity file: comments (#) and blank lines dropped, with their line numbers. */
-function lines(text: string): { line: number; value: string }[] {
+function lines(text: string, fn: string): { line: number; value: string }[] {
+  requireText(text, `${fn} takes the file's text`);
   if (text.length > MAX_AGE_FILE_CHARS) {
     throw new EnvelopeError("LIMIT_EXCEEDED", "Reading the age file failed: it is larger than 256 KiB", {
       hint: "pass an age recipients or identity file",
@@ -293,7 +301,7 @@ function lines(text: string): { line: number; value: string }[] {
  */
 export function parseAgeRecipients(text: string, name = "the recipients file"): AgeRecipient[] {
   const out: AgeRecipient[] = [];
-  for (const { line, value } of lines(text)) {
+  for (const { line, value } of lines(text, "parseAgeRecipients()")) {
     try {
       out.push(AgeRecipient.parse(value));
     } catch (e) {
@@ -322,7 +330,7 @@ export function parseAgeRecipients(text: string, name = "the recipients file"): 
  */
 export async function parseAgeIdentities(text: string, name = "the identity file"): Promise<AgeIdentity[]> {
   const out: AgeIdentity[] = [];
-  for (const { line, value } of lines(text)) {
+  for (const { line, value } of lines(text, "parseAgeIdentities()")) {
     try {
       out.push(await AgeIdentity.parse(value));
     } catch (e) {
