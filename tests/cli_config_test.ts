@@ -100,3 +100,57 @@ Deno.test("config: a .envelope.json others can write, or that another user owns,
     assert.match(r.stderr, /warning: ignoring .*\.envelope\.json: it belongs to another user \(uid 4242\)/);
   }
 });
+
+Deno.test("config: a .envelope.json link is not followed (a repository can ship one to /dev/stdin); a loop of links stops nothing", async () => {
+  await using ws = await workspace();
+  const repo = ws.path("repo");
+  await Deno.mkdir(repo);
+  await Deno.symlink("/dev/stdin", join(repo, ".envelope.json"));
+  const secret = "MYSECRETPLAINTEXT hunter2\n";
+  let r = await runCli(["encrypt", "-o", "out.envl"], {
+    cwd: repo,
+    home: ws.home,
+    stdin: new TextEncoder().encode(secret),
+  });
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /ignoring .*\.envelope\.json: it is a symbolic link, which is not followed/);
+  assert.doesNotMatch(r.stderr + r.stdout, /MYSECRET/);
+  r = await runCli(["decrypt", "out.envl", "-o", "-"], { cwd: repo, home: ws.home });
+  assert.equal(r.stdout, secret, show(r));
+
+  // A loop of links another user planted: ignored with a warning, and with -k and -c not even looked at.
+  await Deno.remove(join(repo, ".envelope.json"));
+  await Deno.symlink(".envelope.json", join(repo, ".envelope.json"));
+  await Deno.writeTextFile(join(repo, "f"), "x");
+  const key = await writeKey(ws.path("k.key"));
+  r = await runCli(["encrypt", "f", "-o", "a.envl", "-k", `local:${ws.path("k.key")}`, "-c", "a=b"], {
+    cwd: repo,
+    home: ws.home,
+  });
+  assert.equal(r.code, 0, show(r));
+  assert.doesNotMatch(r.stderr, /ignoring/);
+  r = await runCli(["encrypt", "f", "-o", "b.envl", "-k", `local:${ws.path("k.key")}`], { cwd: repo, home: ws.home });
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /ignoring .*\.envelope\.json/);
+  assert.deepEqual(await keysOf(repo, ws.home, "b.envl"), [key.keyId]);
+});
+
+Deno.test("config: local: paths in a config file are relative to its folder; a parse error does not quote the file", async () => {
+  await using ws = await workspace();
+  const repo = ws.path("repo");
+  await Deno.mkdir(join(repo, "keys"), { recursive: true });
+  await Deno.mkdir(join(repo, "sub"));
+  const team = await writeKey(join(repo, "keys", "team.key"));
+  await Deno.writeTextFile(join(repo, ".envelope.json"), JSON.stringify({ keys: ["local:keys/team.key"] }));
+  await Deno.writeTextFile(join(repo, "sub", "a.txt"), "x");
+  const r = await runCli(["encrypt", "a.txt"], { cwd: join(repo, "sub"), home: ws.home });
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(await keysOf(join(repo, "sub"), ws.home, "a.txt.envl"), [team.keyId]);
+  assert.ok(!(await Deno.stat(join(repo, "sub", "keys")).catch(() => null)), "no key made beside the input");
+
+  await Deno.writeTextFile(join(repo, ".envelope.json"), "MYSECRETPLAINTEXT not json");
+  const bad = await runCli(["encrypt", "a.txt", "-o", "b.envl"], { cwd: join(repo, "sub"), home: ws.home });
+  assert.equal(bad.code, 1, show(bad));
+  assert.match(bad.stderr, /it is not JSON.*\[CONFIG_INVALID\]/);
+  assert.doesNotMatch(bad.stderr, /MYSECRET/);
+});

@@ -8,8 +8,13 @@
  * 2. `.envelope.json` in the current folder or the nearest folder above it;
  * 3. `$XDG_CONFIG_HOME/envelope/config.json` (else `~/.config/envelope/config.json`).
  *
- * A project file is used only when the user running envelope owns it and no
- * one else can write to it, and the search stops at the home folder.
+ * A project file is used only when it is a regular file (a link named
+ * `.envelope.json` is not followed: a repository can ship one pointing at
+ * /dev/stdin), the user running envelope owns it and no one else can write
+ * to it, all checked on the handle its bytes are read from; anything else is
+ * ignored with a warning, and the search stops at the home folder. `local:`
+ * paths in a file are relative to the file's folder. Nothing is looked up
+ * when `-k`/`-R` and `-c` are all given.
  * The context comes from the nearest file that has one (`-c` replaces it
  * whole). A file is JSON: `{ "keys": ["aws-kms:alias/team", "age1..."],
  * "context": { "project": "x" } }`; any other field, or a value of the
@@ -19,8 +24,8 @@
  *
  * @module
  */
-import { type FileStats, readFile, stat } from "../host/fs.ts";
-import { dirname, join, resolve } from "../host/path.ts";
+import { type FileHandle, type FileStats, lstat, openFileNoWait, stat } from "../host/fs.ts";
+import { dirname, isAbsolute, join, resolve } from "../host/path.ts";
 import { cwd as workingFolder, uid as userId } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { getEnv } from "../host/env.ts";
@@ -43,7 +48,7 @@ export interface Defaults {
 /** The project file's name. */
 export const PROJECT_FILE = ".envelope.json";
 
-/** Config files are small; anything larger is refused before it is read whole. */
+/** Config files are small; no more than this (and a byte) is read. */
 const MAX_CONFIG_BYTES = 64 * 1024;
 
 function invalid(path: string, why: string): EnvelopeError {
@@ -59,7 +64,9 @@ export function parseConfig(text: string, path: string): EnvelopeConfig {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw invalid(path, `it is not JSON (${(e as Error).message})`);
+    // The parser's message quotes the text: only where it stopped is said (the file may not be what it seems).
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw invalid(path, `it is not JSON${at === undefined ? "" : ` (at character ${at})`}`);
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw invalid(path, "it is not a JSON object");
   const o = doc as Record<string, unknown>;
@@ -87,35 +94,61 @@ export function parseConfig(text: string, path: string): EnvelopeConfig {
   };
 }
 
-/**
- * What is at `path`, or `undefined` when nothing is (the usual case for
- * config files). A stat, synchronous under Deno, says "absent" for about a
- * tenth of what a failed read costs there [0.02-0.1 ms against 0.3-0.9 ms, by
- * hand]; the lookup tries up to one path per folder up to the home folder,
- * on every encrypt. Other errors are left to the read to report.
- */
-async function statIfThere(path: string): Promise<FileStats | "unknown" | undefined> {
-  try {
-    return await stat(path);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    return code === "ENOENT" || code === "ENOTDIR" ? undefined : "unknown";
-  }
-}
+/** How a config file was found: upward from the working folder (anyone's repository) or the user's own. */
+type Origin = "project" | "user";
 
-async function readConfig(path: string): Promise<EnvelopeConfig | undefined> {
-  let bytes: Uint8Array;
+/**
+ * Reads the config file at `path` through one handle, or `undefined` when
+ * nothing is there or a project file is ignored (with a warning). A lookup
+ * tries one path per folder on every encrypt, so absence is found with one
+ * `lstat` (synchronous under Deno). A project file must be a regular file,
+ * not a link; the user's own may be a link (dotfile managers make them).
+ * The handle's `fstat` must be the file looked at (not one swapped in
+ * since), and for a project file {@linkcode trusted}; at most
+ * {@linkcode MAX_CONFIG_BYTES} and a byte are read from it.
+ */
+async function readConfig(path: string, origin: Origin): Promise<EnvelopeConfig | undefined> {
+  const ignore = (why: string) => {
+    warn(`ignoring ${path}: ${why}; its keys are not used`, true);
+    return undefined;
+  };
+  const fail = (why: string) => {
+    throw new EnvelopeError("CONFIG_INVALID", `Reading the config file ${path} failed: ${why}`, {
+      hint: "check its permissions, or remove it",
+    });
+  };
+  let seen: FileStats;
   try {
-    bytes = await readFile(path);
+    seen = origin === "project" ? await lstat(path) : await stat(path);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw new EnvelopeError("CONFIG_INVALID", `Reading the config file ${path} failed: ${(e as Error).message}`, {
-      hint: "check its permissions, or remove it",
-    });
+    // Something is there that cannot be looked at (a loop of links another user made): not a reason to stop.
+    return origin === "project" ? ignore((e as Error).message) : fail((e as Error).message);
   }
-  if (bytes.length > MAX_CONFIG_BYTES) throw invalid(path, `it is over ${MAX_CONFIG_BYTES} bytes`);
-  return parseConfig(new TextDecoder().decode(bytes), path);
+  if (!seen.isFile()) {
+    const what = seen.isSymbolicLink() ? "it is a symbolic link, which is not followed" : "it is not a regular file";
+    return origin === "project" ? ignore(what) : fail(what);
+  }
+  let fh: FileHandle | undefined;
+  try {
+    fh = await openFileNoWait(path);
+    const st = await fh.stat();
+    if (!st.isFile() || st.dev !== seen.dev || st.ino !== seen.ino) {
+      return origin === "project" ? ignore("it was replaced while it was read") : fail("it changed while it was read");
+    }
+    if (origin === "project" && !trusted(path, st)) return undefined;
+    const buf = new Uint8Array(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = (await fh.read(buf, n, buf.length - n, n)).bytesRead) > 0;) n += r;
+    if (n > MAX_CONFIG_BYTES) throw invalid(path, `it is over ${MAX_CONFIG_BYTES} bytes`);
+    return parseConfig(new TextDecoder().decode(buf.subarray(0, n)), path);
+  } catch (e) {
+    if (e instanceof EnvelopeError) throw e;
+    return origin === "project" ? ignore((e as Error).message) : fail((e as Error).message);
+  } finally {
+    await fh?.close().catch(() => {});
+  }
 }
 
 /**
@@ -125,10 +158,9 @@ async function readConfig(path: string): Promise<EnvelopeConfig | undefined> {
  * ignored, with a warning: another user could plant one in a shared folder
  * (`/tmp`, a shared project root) and steer what `encrypt` wraps for.
  */
-function trusted(path: string, st: FileStats | "unknown"): boolean {
+function trusted(path: string, st: FileStats): boolean {
   const uid = userId();
   if (uid === undefined) return true; // no owners to compare (Windows)
-  if (st === "unknown") return true; // the stat failed (not for absence): readConfig reports it
   if (st.uid !== uid || (st.mode & 0o022) !== 0) {
     warn(
       `ignoring ${path}: ${
@@ -152,14 +184,25 @@ async function projectConfig(cwd: string): Promise<{ path: string; config: Envel
   const stop = home === undefined ? undefined : resolve(home);
   for (;;) {
     const path = join(dir, PROJECT_FILE);
-    // Trusted first: a file planted by someone else is not even parsed (a broken one must not stop encrypt).
-    const st = await statIfThere(path);
-    const config = st !== undefined && trusted(path, st) ? await readConfig(path) : undefined;
+    const config = await readConfig(path, "project");
     if (config) return { path, config };
     const up = dirname(dir);
     if (up === dir || dir === stop) return undefined;
     dir = up;
   }
+}
+
+/**
+ * `keys` with each relative `local:` path made relative to the folder of the
+ * file that named it, so `"local:keys/team.key"` means the same key from any
+ * folder below (not a missing file, whose hint would offer to make a new key).
+ */
+function anchored(keys: readonly string[] | undefined, file: string): readonly string[] | undefined {
+  return keys?.map((k) => {
+    if (!k.startsWith("local:")) return k;
+    const p = k.slice("local:".length);
+    return p === "" || isAbsolute(p) || p.startsWith("~") ? k : `local:${join(dirname(file), p)}`;
+  });
 }
 
 /** The user's config file path. */
@@ -171,9 +214,11 @@ export function userConfigPath(): string {
 
 /** The defaults for this run (see the module's notes for the order). */
 export async function loadDefaults(cwd: string = workingFolder()): Promise<Defaults> {
-  const project = await projectConfig(cwd);
+  const found = await projectConfig(cwd);
+  const project = found && { ...found, config: { ...found.config, keys: anchored(found.config.keys, found.path) } };
   const userPath = userConfigPath();
-  const user = await statIfThere(userPath) === undefined ? undefined : await readConfig(userPath);
+  const read = await readConfig(userPath, "user");
+  const user = read && { ...read, keys: anchored(read.keys, userPath) };
   const env = getEnv("ENVELOPE_KEYS");
   const envKeys = env?.split(",").map((s) => s.trim()).filter((s) => s !== "");
   let keys: readonly string[] | undefined;

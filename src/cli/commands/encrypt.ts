@@ -73,12 +73,13 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   if (dir !== undefined && positionals.length > 0) {
     throw usageError("encrypt", "Reading the command line failed: give either INPUT or -d DIR, not both");
   }
-  // Flags first; else ENVELOPE_KEYS, .envelope.json found upward, ~/.config/envelope/config.json (config.ts).
-  const defaults = await loadDefaults();
+  // Flags first; else ENVELOPE_KEYS, .envelope.json found upward, ~/.config/envelope/config.json (config.ts). With
+  // keys and context both given nothing is looked up, so no file found upward can stop the run.
   const givenContext = parseContext(flags.context as string[] | undefined, "encrypt");
+  const givenKeys = flags.key !== undefined || flags["recipients-file"] !== undefined;
+  const defaults = givenKeys && givenContext !== undefined ? {} : await loadDefaults();
   const context = givenContext ?? { ...defaults.context };
   if (givenContext === undefined && defaults.contextFrom) note(`context from ${defaults.contextFrom}`);
-  const givenKeys = flags.key !== undefined || flags["recipients-file"] !== undefined;
   const specs = givenKeys ? ((flags.key as string[] | undefined) ?? []) : [...(defaults.keys ?? [])];
   if (!givenKeys && defaults.keysFrom) note(`keys from ${defaults.keysFrom}: ${specs.join(", ")}`);
   const force = Boolean(flags.force);
