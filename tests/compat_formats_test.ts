@@ -401,3 +401,26 @@ Deno.test("no public option repeats a nonce: sealNitro's iv and the Alibaba nonc
   }
   assert.equal(nonces.size, 20);
 });
+
+Deno.test("kmstool: a failure never quotes the tool's stdout, where the plaintext key is (a review found a bare one quoted)", async () => {
+  const key = randomBytes(32);
+  const b64 = encodeBase64(key);
+  const dir = await Deno.makeTempDir({ prefix: "envelope-kmstool-" });
+  try {
+    const cases = [
+      `printf '%s\\nwarning: proxy connection slow\\n' '${b64}'`, // exit 0, output not one base64 plaintext
+      `printf '%s\\n' '${b64}'; exit 1`, // the key, then a failure
+      `echo "decrypt failed near ${b64}" >&2; exit 1`, // a key-like run on stderr
+    ];
+    for (const [i, body] of cases.entries()) {
+      const path = join(dir, `t${i}`);
+      await Deno.writeTextFile(path, `#!/bin/sh\n${body}\n`);
+      await Deno.chmod(path, 0o755);
+      const err = await new KmstoolKey({ path, env: {} }).decryptBlob(randomBytes(10)).catch((e) => e);
+      assert.ok(isEnvelopeError(err, "KMS_FAILED"), `${i}: ${err}`);
+      assert.ok(!err.message.includes(b64) && !err.message.includes(b64.slice(0, 16)), `${i}: ${err.message}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -304,3 +304,36 @@ Deno.test("cli: encrypt and decrypt with aliyun-kms through a ram_role_arn profi
     await server.close();
   }
 });
+
+Deno.test("ECS metadata: a hostile metadata service (an endless answer, a token that is no header value) fails fast and quotes no token", () =>
+  withFixture(async ({ chain }) => {
+    let mode: "huge" | "nul" = "huge";
+    let served = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+      served++;
+      if (mode === "nul") return new Response("AQAEAmetadataTOKEN-secret-1234\u0000x");
+      // 64 MiB of token, streamed: read no further than the bound.
+      let left = 64;
+      return new Response(
+        new ReadableStream({
+          pull(c) {
+            if (left-- <= 0) return c.close();
+            c.enqueue(new Uint8Array(1024 * 1024).fill(65));
+          },
+        }),
+      );
+    });
+    try {
+      const endpoint = `http://127.0.0.1:${server.addr.port}`;
+      const vars = { ALIBABA_CLOUD_ECS_METADATA: "ecs-role", ALIBABA_CLOUD_ECS_METADATA_ENDPOINT: endpoint };
+      const e1 = await rejectsWith(chain(vars).getCredentials(), "KMS_FAILED");
+      assert.match(e1.message, /over 16384 bytes/);
+      assert.equal(served, 1, "an over-long answer is not asked for again");
+      mode = "nul";
+      const e2 = await rejectsWith(chain(vars).getCredentials(), "KMS_FAILED");
+      assert.match(e2.message, /session token is malformed/);
+      assertNoSecrets(e2, ["metadataTOKEN-secret"]);
+    } finally {
+      await server.shutdown();
+    }
+  }));

@@ -434,3 +434,51 @@ Deno.test("configuration comes from the ALIBABA_CLOUD_* environment (in a subpro
     );
   });
 });
+
+Deno.test("aliyun kms: a redirect is not followed (the body carries the data key and the token), and an endless answer is cut", async () => {
+  let collected = 0;
+  const collector = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    collected++;
+    await req.body?.cancel();
+    return new Response("{}");
+  });
+  let huge = false;
+  const endpoint = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.body?.cancel();
+    if (huge) return new Response("x".repeat(300 * 1024));
+    return new Response(null, {
+      status: 307,
+      headers: { location: `http://127.0.0.1:${collector.addr.port}/collect` },
+    });
+  });
+  try {
+    const kms = new AliyunKms({
+      keyId: "k1",
+      endpoint: `http://127.0.0.1:${endpoint.addr.port}`,
+      accessKeyId: "LTAI-test",
+      accessKeySecret: "secret-test",
+      securityToken: "STS-TOKEN-SECRET",
+      retry: FAST,
+    });
+    const e = await rejectsWith(kms.wrap(new Uint8Array(32).fill(7), { app: "x" }), "KMS_FAILED");
+    assert.match(e.message, /redirect, which is not followed/);
+    assert.equal(collected, 0, "the redirect's target was never asked");
+    assert.doesNotMatch(e.message, /STS-TOKEN-SECRET|BwcHBwcH/);
+    huge = true;
+    const e2 = await rejectsWith(kms.wrap(new Uint8Array(32).fill(7), { app: "x" }), "KMS_FAILED");
+    assert.match(e2.message, /over 262144 bytes/);
+  } finally {
+    await endpoint.shutdown();
+    await collector.shutdown();
+  }
+});
+
+Deno.test("retry: attempts or delays that are not whole numbers are a RangeError, not an endless loop", async () => {
+  const { withRetry } = await import("../src/kms/retry.ts");
+  let calls = 0;
+  await assert.rejects(
+    withRetry(() => (calls++, Promise.reject(new Error("x"))), () => true, { attempts: Number("three") }),
+    { name: "RangeError", message: /attempts must be a whole number/ },
+  );
+  assert.equal(calls, 0);
+});

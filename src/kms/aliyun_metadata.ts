@@ -18,6 +18,7 @@ import type { AliyunCredentials } from "./aliyun_rpc.ts";
 import { NetworkError } from "./aliyun_errors.ts";
 import { isConnectionReset } from "./net_errors.ts";
 import { AttemptTimeout, withRetry } from "./retry.ts";
+import { readAnswer } from "./answer_body.ts";
 import type { SourceContext } from "./aliyun_sts.ts";
 
 /** The metadata service's address on every ECS instance. */
@@ -25,6 +26,8 @@ export const ECS_METADATA_DEFAULT = "http://100.100.100.200";
 const TOKEN_TTL_SECONDS = "21600";
 /** The metadata service answers at once or not at all: a short timeout per attempt. */
 const METADATA_TIMEOUT_MS = 5000;
+/** The longest metadata answer read (a token, a role list, one role's credentials: a few hundred bytes). */
+const MAX_METADATA_BYTES = 16 * 1024;
 
 class MetadataStatus extends Error {
   constructor(readonly status: number, readonly path: string) {
@@ -58,11 +61,22 @@ async function request(
         if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
         throw new NetworkError(err);
       }
-      const text = await res.text().catch((err) => {
+      const text = await readAnswer(res, MAX_METADATA_BYTES).catch((err) => {
         if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
         throw new NetworkError(err);
       });
       if (!res.ok) throw new MetadataStatus(res.status, path);
+      if (text === undefined) {
+        // Not retried: a metadata answer is a few hundred bytes.
+        throw new EnvelopeError(
+          "KMS_FAILED",
+          `Reading ${path} from the metadata service failed: the answer is over ${MAX_METADATA_BYTES} bytes`,
+          {
+            hint:
+              "the metadata service answers only on an ECS instance; check ALIBABA_CLOUD_ECS_METADATA and the endpoint",
+          },
+        );
+      }
       return text;
     },
     (err) => err instanceof NetworkError || (err instanceof MetadataStatus && err.status >= 500),
@@ -85,6 +99,13 @@ export async function ecsRoleCredentials(ctx: SourceContext, role: string): Prom
     const token = await request(ctx, base, "PUT", "/latest/api/token", {
       "X-aliyun-ecs-metadata-token-ttl-seconds": TOKEN_TTL_SECONDS,
     });
+    // A token goes into a header: one that could not be a header value is refused unseen (fetch's own error would
+    // quote it).
+    if (!/^[\x21-\x7e]{1,1024}$/.test(token.trim())) {
+      throw new EnvelopeError("KMS_FAILED", `${what} failed: the metadata service's session token is malformed`, {
+        hint: "check that ALIBABA_CLOUD_ECS_METADATA's endpoint is the instance metadata service",
+      });
+    }
     const auth = { "X-aliyun-ecs-metadata-token": token.trim() };
     try {
       text = await request(ctx, base, "GET", list + role, auth);

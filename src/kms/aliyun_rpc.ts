@@ -11,6 +11,10 @@
 import { encodeForm, rpcTimestamp, signRpc } from "./aliyun_sign.ts";
 import { AliyunServiceError, NetworkError } from "./aliyun_errors.ts";
 import { AttemptTimeout } from "./retry.ts";
+import { readAnswer } from "./answer_body.ts";
+
+/** The longest KMS or STS answer read (they are a few KiB). */
+const MAX_ANSWER_BYTES = 256 * 1024;
 
 /** What signs a request: an AccessKey pair, plus a security token for STS credentials. */
 export interface RpcCredentials {
@@ -90,17 +94,38 @@ export async function sendRpc(
       headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
       body: encodeForm(all),
       signal,
+      // Never followed: the body carries the data key (Encrypt's Plaintext) and the credentials' token.
+      redirect: "manual",
     });
   } catch (err) {
     if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
     throw new NetworkError(err);
   }
-  let text: string;
+  if ((res.status >= 300 && res.status < 400) || res.type === "opaqueredirect") {
+    await res.body?.cancel().catch(() => {});
+    throw new AliyunServiceError(
+      req.action,
+      res.status,
+      "MalformedResponse",
+      "the endpoint answered with a redirect, which is not followed (the request carries keys and credentials)",
+      "",
+    );
+  }
+  let text: string | undefined;
   try {
-    text = await res.text();
+    text = await readAnswer(res, MAX_ANSWER_BYTES);
   } catch (err) {
     if (signal.aborted && signal.reason instanceof AttemptTimeout) throw signal.reason;
     throw new NetworkError(err);
+  }
+  if (text === undefined) {
+    throw new AliyunServiceError(
+      req.action,
+      res.status,
+      "MalformedResponse",
+      `the answer is over ${MAX_ANSWER_BYTES} bytes`,
+      "",
+    );
   }
   let body: unknown;
   try {

@@ -236,13 +236,17 @@ export class KmstoolKey implements KeyProvider {
   }
 
   #failed(run: Run, why: string): EnvelopeError {
-    let text = (run.stderr.trim() || run.stdout.trim()).replace(/\s+/g, " ");
+    // stderr only: the plaintext key is printed on stdout (as PLAINTEXT: ..., or bare base64 by older builds).
+    let text = run.stderr.trim().replace(/\s+/g, " ");
     for (const name of ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]) {
       const v = this.#env[name];
       if (typeof v === "string" && v.length >= 4) text = text.split(v).join("[redacted]");
     }
-    // The plaintext would be base64 on stdout; never echo stdout that looks like it.
-    text = text.replace(/PLAINTEXT:\s*\S+/g, "PLAINTEXT: [redacted]");
+    // Nor anything on stderr that could be a key or a token: any long base64 run.
+    text = text.replace(/PLAINTEXT:\s*\S+/g, "PLAINTEXT: [redacted]").replace(
+      /[A-Za-z0-9+/_-]{24,}={0,2}/g,
+      (run) => /[0-9+/]/.test(run) ? "[redacted]" : run, // a word such as AccessDeniedException stays
+    );
     if (text.length > 300) text = text.slice(0, 300) + "...";
     return new EnvelopeError(
       "KMS_FAILED",

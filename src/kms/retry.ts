@@ -38,10 +38,10 @@ export async function withRetry<T>(
   retryable: (err: unknown) => boolean,
   options: RetryOptions = {},
 ): Promise<T> {
-  const attempts = Math.max(1, options.attempts ?? 5);
-  const base = options.baseDelayMs ?? 100;
-  const cap = options.maxDelayMs ?? 5000;
-  const timeoutMs = options.timeoutMs ?? 30000;
+  const attempts = Math.max(1, whole(options.attempts, "attempts") ?? 5);
+  const base = whole(options.baseDelayMs, "baseDelayMs") ?? 100;
+  const cap = whole(options.maxDelayMs, "maxDelayMs") ?? 5000;
+  const timeoutMs = whole(options.timeoutMs, "timeoutMs") ?? 30000;
   const random = options.random ?? Math.random;
   for (let n = 0;; n++) {
     const controller = new AbortController();
@@ -64,4 +64,13 @@ export async function withRetry<T>(
       clearTimeout(timer);
     }
   }
+}
+
+/** `value` when it is a whole number of at least 0 (or undefined); a RangeError names `name` otherwise (NaN retried forever). */
+function whole(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`retry option ${name} must be a whole number of at least 0, not ${value}`);
+  }
+  return value;
 }
