@@ -156,3 +156,30 @@ Deno.test("~/.aliyun/config.json: current picks the profile; AK, StsToken, RamRo
     );
     assert.match(off.message, /aliyun CLI config: ALIBABA_CLOUD_CLI_PROFILE_DISABLED is true/);
   }));
+
+Deno.test("~/.alibabacloud/credentials readable by others: used, with a warning to chmod 600 it (as a local key file)", () =>
+  withFixture(async ({ server, chain, write }) => {
+    const ini = [
+      "[default]",
+      "type = access_key",
+      `access_key_id = ${server.accessKeyId}`,
+      `access_key_secret = ${server.accessKeySecret}`,
+    ].join("\n");
+    const path = await write("home/.alibabacloud/credentials", ini);
+    const warned: string[] = [];
+    const original = console.warn;
+    console.warn = (...a: unknown[]) => void warned.push(a.join(" "));
+    try {
+      await Deno.chmod(path, 0o644);
+      await chain().getCredentials();
+      assert.equal(warned.length, 1, warned.join("\n"));
+      assert.match(warned[0], /credentials file .* is accessible to other users \(mode 0644\); run chmod 600/);
+      assert.ok(!warned[0].includes(server.accessKeySecret));
+      warned.length = 0;
+      await Deno.chmod(path, 0o600);
+      await chain().getCredentials();
+      assert.deepEqual(warned, []);
+    } finally {
+      console.warn = original;
+    }
+  }));

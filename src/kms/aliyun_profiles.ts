@@ -19,6 +19,7 @@
  * @module
  */
 import { EnvelopeError } from "../errors.ts";
+import { isWindows } from "../host/process.ts";
 import type { RpcCredentials } from "./aliyun_rpc.ts";
 import { type OidcRoleSpec, readSmallFile, type RoleSpec } from "./aliyun_sts.ts";
 
@@ -48,7 +49,15 @@ function broken(where: string, why: string, hint: string): EnvelopeError {
 async function readProfileFile(path: string, required: boolean): Promise<string | { skip: string }> {
   let text: string | undefined;
   try {
-    text = await readSmallFile(path);
+    // The file holds an AccessKey secret: say so when others can read it, as for a local key file.
+    text = await readSmallFile(path, undefined, (mode) => {
+      if (isWindows || (mode & 0o077) === 0) return;
+      console.warn(
+        `warning: the credentials file ${path} is accessible to other users (mode ${
+          (mode & 0o777).toString(8).padStart(4, "0")
+        }); run chmod 600 ${path}`,
+      );
+    });
   } catch (err) {
     if (required || !(err instanceof EnvelopeError)) throw err;
     return { skip: err.message };

@@ -130,7 +130,11 @@ export function assumeRole(ctx: SourceContext, base: RpcCredentials, spec: RoleS
 }
 
 /** Reads a small text file (the OIDC token), lazily loading `node:fs`; `undefined` when it does not exist. */
-export async function readSmallFile(path: string, limit = 1 << 20): Promise<string | undefined> {
+export async function readSmallFile(
+  path: string,
+  limit = 1 << 20,
+  onMode?: (mode: number) => void,
+): Promise<string | undefined> {
   const g = globalThis as {
     Deno?: { permissions?: { querySync?(d: { name: "read"; path: string }): { state: string } } };
   };
@@ -158,6 +162,7 @@ export async function readSmallFile(path: string, limit = 1 << 20): Promise<stri
     });
   }
   try {
+    if (onMode) onMode((await handle.stat()).mode);
     const buf = new Uint8Array(limit + 1);
     let n = 0;
     while (n < buf.length) {
