@@ -3,10 +3,11 @@
  * named, and merging into an existing folder never replaces, crosses links or clobbers without force.
  */
 import assert from "node:assert/strict";
-import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { extractZip } from "../src/archive/mod.ts";
 import { safeSegments } from "../src/archive/unzip.ts";
+import { applyMerge, planMerge } from "../src/archive/zip_paths.ts";
 import { craftZip } from "./support/archive_craft.ts";
 import { assertRejects, bytesStream, utf8, withTemp } from "./support/archive_helpers.ts";
 
@@ -149,5 +150,56 @@ Deno.test("merging never writes through a symbolic link in the output folder", a
     assert.ok((await lstat(join(out, "clash.txt"))).isFile());
     assert.equal(await readlink(join(out, "keep")), join(t, "victim"));
     assert.deepEqual((await readdir(out)).sort(), ["clash.txt", "keep"]);
+  });
+});
+
+Deno.test("paths deeper than 256 folders, or names over the file system's limits, are UNSAFE_PATH before anything is made", async () => {
+  await withTemp(async (t) => {
+    const deep = Array.from({ length: 300 }, () => "a").join("/") + "/f";
+    const cases = [
+      deep,
+      "x".repeat(300),
+      `d/${"y".repeat(256)}/f`,
+      Array.from({ length: 900 }, () => "abcd").join("/"),
+    ];
+    for (const [i, name] of cases.entries()) {
+      const out = join(t, `out${i}`);
+      const started = performance.now();
+      await assertRejects(extractZip(bytesStream(craftZip([{ name, data: utf8.encode("x") }])), out), "UNSAFE_PATH");
+      assert.ok(performance.now() - started < 5000);
+      assert.ok(!(await lstat(out).catch(() => null)), `${i}: nothing made`);
+    }
+    // 256 deep is still a path.
+    assert.equal(safeSegments(Array.from({ length: 256 }, () => "a").join("/")).length, 256);
+  });
+});
+
+Deno.test("merging re-checks each folder on the way: one swapped for a link, or a folder anyone may write to, is refused", async () => {
+  await withTemp(async (t) => {
+    await mkdir(join(t, "victim"));
+    const out = join(t, "out");
+    await mkdir(join(out, "sub"), { recursive: true });
+    const names = ["sub/a", "sub/b"];
+    const tree = join(t, "tree");
+    await mkdir(join(tree, "sub"), { recursive: true });
+    for (const n of names) await writeFile(join(tree, n), n);
+    const entries = names.map((name) => ({ name, dir: false }));
+    await planMerge(out, entries, false);
+    // Planned with out/sub a folder; swapped for a link to a victim before the moves.
+    await rename(join(out, "sub"), join(t, "moved"));
+    await symlink(join(t, "victim"), join(out, "sub"));
+    await assertRejects(applyMerge(tree, out, entries), "OUTPUT_UNSAFE");
+    assert.deepEqual(await readdir(join(t, "victim")), []);
+
+    // An output folder anyone may write to (no sticky bit) is not merged into; with the sticky bit it is.
+    const shared = join(t, "shared");
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    const zip = craftZip([{ name: "f.txt", data: utf8.encode("x") }]);
+    await assertRejects(extractZip(bytesStream(zip), shared), "OUTPUT_UNSAFE");
+    assert.deepEqual(await readdir(shared), []);
+    await chmod(shared, 0o1777);
+    await extractZip(bytesStream(zip), shared);
+    assert.equal(await readFile(join(shared, "f.txt"), "utf8"), "x");
   });
 });

@@ -272,3 +272,91 @@ Deno.test("cli: --symlinks chooses what becomes of links: follow, skip or store 
     assert.equal(r.code, 2, show(r));
   }
 });
+
+Deno.test("cli -d: SIGINT during extraction into an existing folder leaves no staged plaintext; a killed run's is swept", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "k.key"])).code, 0);
+  const staged = async (dir: string) =>
+    [...Deno.readDirSync(dir)].filter((e) => /^\..*\.envelope-\d+-/.test(e.name)).map((e) => e.name);
+  // A killed run's staging folder (its pid gone): swept by the next extraction into the same folder.
+  await Deno.mkdir(ws.path("out"));
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  await Deno.mkdir(ws.path("out", `.out.envelope-${gone.pid}-abcdef`, "tree"), { recursive: true });
+  await Deno.writeTextFile(ws.path("out", `.out.envelope-${gone.pid}-abcdef`, "tree", "secret.txt"), "plaintext");
+  await Deno.mkdir(ws.path("small"));
+  await Deno.writeTextFile(ws.path("small", "a.txt"), "a");
+  assert.equal((await ws.run(["encrypt", "-d", "small", "-k", "local:k.key", "-o", "small.envl"])).code, 0);
+  const r = await ws.run(["decrypt", "-d", "out", "-k", "local:k.key", "small.envl"]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(await staged(ws.path("out")), []);
+
+  // SIGINT while files are being staged: the staging folder goes with the run. Larger trees until the signal lands
+  // during extraction (bounded: three sizes).
+  let caught = false;
+  for (const files of [40, 120, 360]) {
+    await Deno.remove(ws.path("big"), { recursive: true }).catch(() => {});
+    await Deno.mkdir(ws.path("big"));
+    for (let i = 0; i < files; i++) await Deno.writeFile(ws.path("big", `f${i}`), randomBytes(1024 * 1024));
+    await Deno.remove(ws.path("big.envl")).catch(() => {});
+    assert.equal((await ws.run(["encrypt", "-d", "big", "-k", "local:k.key", "-o", "big.envl"])).code, 0);
+    await Deno.remove(ws.path("into"), { recursive: true }).catch(() => {});
+    await Deno.mkdir(ws.path("into"));
+    const { cliArgv, cliEnv } = await import("./support/cli.ts");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: cliArgv(["decrypt", "-d", "into", "-k", "local:k.key", "big.envl"]),
+      cwd: ws.dir,
+      clearEnv: true,
+      env: await cliEnv(ws.home),
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).spawn();
+    let done = false;
+    const status = child.status.then((s) => (done = true, s));
+    while (!done) {
+      const names = await staged(ws.path("into"));
+      const tree = names.length ? ws.path("into", names[0], "tree") : "";
+      if (tree && [...Deno.readDirSync(tree)].length > 0) {
+        child.kill("SIGINT");
+        caught = true;
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    const s = await status;
+    await child.stderr.cancel();
+    if (!caught) continue;
+    assert.equal(s.code, 130);
+    assert.deepEqual(await staged(ws.path("into")), [], "the staged plaintext was left");
+    assert.deepEqual([...Deno.readDirSync(ws.path("into"))], []);
+    break;
+  }
+  assert.ok(caught, "the signal never landed during extraction");
+});
+
+Deno.test("cli -d: an entry that expands past its own declared size is damage, and the hint does not offer --max-size", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "k.key"])).code, 0);
+  const { encrypt } = await import("../mod.ts");
+  const key = await LocalKey.fromText(await Deno.readTextFile(ws.path("k.key")));
+  const { deflatedZeros } = await import("./support/archive_craft.ts");
+  const zip = craftZip([{ name: "s", payload: deflatedZeros(1000), usize: 100, csize: undefined }]);
+  await Deno.writeFile(ws.path("lie.envl"), await encrypt(zip, { keys: key }));
+  const r = await ws.run(["decrypt", "-d", "out", "-k", "local:k.key", "lie.envl"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /declared size/);
+  assert.doesNotMatch(r.stderr, /--max-size/);
+});
+
+Deno.test("cli encrypt -d: an output inside the folder through a link is refused as one typed inside it", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "k.key"])).code, 0);
+  await Deno.mkdir(ws.path("src"));
+  await Deno.writeTextFile(ws.path("src", "a.txt"), "a");
+  await Deno.symlink("src", ws.path("alias"));
+  const r = await ws.run(["encrypt", "-d", "src", "-k", "local:k.key", "-o", "alias/out.envl"]);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /inside the directory being encrypted/);
+  assert.ok(!(await pathExists(ws.path("src", "out.envl"))));
+});

@@ -70,7 +70,7 @@ import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, tooLarge, unsafe } from "./unzip_errors.ts";
 import { type Budget, extractFile, readsWhole, readWhole, writeAll } from "./zip_inflate.ts";
 import { WholeInflater } from "./zip_inflate_whole.ts";
-import { applyMerge, decodeName, isNameOf, planMerge, safeSegments } from "./zip_paths.ts";
+import { applyMerge, checkMergeFolder, decodeName, isNameOf, planMerge, safeSegments } from "./zip_paths.ts";
 import {
   DEFAULT_MAX_ENTRIES,
   type Entry,
@@ -114,6 +114,13 @@ export interface ExtractZipOptions {
   times?: boolean;
   /** Called with a message for each entry left out (links, with `links: "skip"`). */
   onWarning?: (message: string) => void;
+  /**
+   * Called with the staging folder as soon as it exists, and with
+   * `undefined` once it is gone: it holds extracted plaintext until the
+   * extraction is put in place, so a caller that can be interrupted (the
+   * CLI on SIGINT) removes it then.
+   */
+  onStaging?: (path: string | undefined) => void;
 }
 
 /** What {@linkcode extractZip} extracted. */
@@ -271,6 +278,9 @@ async function extract(
     if (err instanceof EnvelopeError) throw err;
     if (errCode(err) !== "ENOENT") throw ioError(`Checking ${outDir}`, err);
   }
+  // A folder someone else can change is not merged into (zip_paths.ts checkMergeFolder), before anything is read.
+  const uid = process.getuid?.();
+  if (merge) await checkMergeFolder(outAbs, outDir, uid);
 
   let madeParent: string | undefined;
   let staging: string | undefined;
@@ -283,6 +293,7 @@ async function extract(
       if (!merge) madeParent = await mkdir(parent, { recursive: true });
       // `.NAME.envelope-<pid>-XXXXXX`: the CLI's sweep (cli/temp_files.ts) removes it once its owner is gone.
       staging = await mkdtemp(join(parent, `.${basename(outAbs).slice(0, 60)}.envelope-${process.pid}-`));
+      options.onStaging?.(staging);
     } catch (err) {
       throw ioError(`Creating a staging folder beside ${outDir}`, err);
     }
@@ -427,7 +438,7 @@ async function extract(
 
     if (merge) {
       await planMerge(outAbs, entries, force);
-      await applyMerge(tree, outAbs, entries);
+      await applyMerge(tree, outAbs, entries, uid);
     } else {
       try {
         await rename(tree, outAbs);
@@ -450,7 +461,10 @@ async function extract(
   } finally {
     inflater.close();
     await fh?.close().catch(() => {});
-    if (staging) await rm(staging, { recursive: true, force: true }).catch(() => {});
+    if (staging) {
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      options.onStaging?.(undefined);
+    }
     if (!committed && madeParent) await rm(madeParent, { recursive: true, force: true }).catch(() => {});
   }
 }

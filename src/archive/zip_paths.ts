@@ -8,7 +8,7 @@
  * @module
  */
 import { lstat, mkdir, rename } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, unsafe } from "./unzip_errors.ts";
 
@@ -42,17 +42,35 @@ export function isNameOf(bytes: Uint8Array, name: string): boolean {
   return true;
 }
 
+/** Folders an entry may be nested in, at most: far more than any real tree, few enough that folders cannot be the bomb. */
+export const MAX_PATH_DEPTH = 256;
+/** The longest name of one file or folder (most file systems' limit), in UTF-8 bytes. */
+const MAX_SEGMENT_BYTES = 255;
+/** The longest path (Linux's PATH_MAX less its NUL), in UTF-8 bytes. */
+const MAX_NAME_BYTES = 4095;
+
 /** The `/`-separated segments of a safe name, or a thrown `UNSAFE_PATH`. */
 export function safeSegments(name: string): string[] {
-  if (name.length === 0) throw unsafe(name, "the name is empty");
+  if (name.length === 0) throw unsafe(name.slice(0, 200), "the name is empty");
+  // Bounded before anything else (and quoted cut short): a name can be a 64 KiB field.
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > MAX_NAME_BYTES) {
+    throw unsafe(`${name.slice(0, 100)}...`, `the path is ${bytes} bytes long, over ${MAX_NAME_BYTES}`);
+  }
   if (name.includes("\0")) throw unsafe(name, "the name contains a NUL character");
   if (name.includes("\\")) throw unsafe(name, "the name contains a backslash");
   if (name.startsWith("/")) throw unsafe(name, "the path is absolute");
   if (/^[A-Za-z]:/.test(name)) throw unsafe(name, "the path starts with a drive letter");
   const segments = (name.endsWith("/") ? name.slice(0, -1) : name).split("/");
+  if (segments.length > MAX_PATH_DEPTH) {
+    throw unsafe(`${name.slice(0, 100)}...`, `the path is ${segments.length} folders deep, over ${MAX_PATH_DEPTH}`);
+  }
   for (const s of segments) {
     if (s === "..") throw unsafe(name, "the path contains a .. segment");
     if (s === "" || s === ".") throw unsafe(name, "the path has an empty or . segment");
+    if (new TextEncoder().encode(s).length > MAX_SEGMENT_BYTES) {
+      throw unsafe(`${name.slice(0, 100)}...`, `a name in the path is over ${MAX_SEGMENT_BYTES} bytes`);
+    }
   }
   return segments;
 }
@@ -127,18 +145,70 @@ export async function planMerge(outDir: string, entries: MergeEntry[], force: bo
   }
 }
 
-/** Moves the staged `tree` into `outDir`, entry by entry (after {@linkcode planMerge}). */
-export async function applyMerge(tree: string, outDir: string, entries: MergeEntry[]): Promise<void> {
+/**
+ * Refuses to merge into the existing folder `path` when someone else could
+ * change it under the merge: a link (a folder swapped for one would lead the
+ * moves out of the output folder), a folder another user owns, or one anyone
+ * may write to without the sticky bit. `uid` is the running user's (undefined
+ * where there are no owners). Returns false when nothing is there.
+ */
+export async function checkMergeFolder(path: string, shown: string, uid: number | undefined): Promise<boolean> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if (errCode(err) === "ENOENT") return false;
+    throw ioError(`Checking ${path}`, err);
+  }
+  const refuse = (why: string) =>
+    new EnvelopeError("OUTPUT_UNSAFE", `Extracting into ${shown} failed: ${why}`, {
+      hint: "extract into a new folder, or one only you can change, then move the files where they belong",
+    });
+  if (st.isSymbolicLink()) throw refuse(`${path} became a symbolic link while files were moved into it`);
+  if (!st.isDirectory()) throw refuse(`${path} is no longer a folder`);
+  if (uid !== undefined && st.uid !== uid) throw refuse(`${path} belongs to another user (uid ${st.uid})`);
+  if (uid !== undefined && (st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
+    throw refuse(`anyone may write to ${path}`);
+  }
+  return true;
+}
+
+/**
+ * Moves the staged `tree` into `outDir`, entry by entry (after
+ * {@linkcode planMerge}). Before each move, every folder on the way from
+ * `outDir` is looked at again ({@linkcode checkMergeFolder}) and made one at
+ * a time, never through a link: the plan was made earlier, and a folder
+ * swapped since for a link must not lead a file out of `outDir`.
+ */
+export async function applyMerge(
+  tree: string,
+  outDir: string,
+  entries: MergeEntry[],
+  uid: number | undefined = undefined,
+): Promise<void> {
+  const made = new Set<string>();
   for (const e of entries) {
     const rel = safeSegments(e.name);
     const target = join(outDir, ...rel);
     try {
-      if (e.dir) {
-        await mkdir(target, { recursive: true });
-      } else {
-        await mkdir(dirname(target), { recursive: true });
-        await rename(join(tree, ...rel), target);
+      await checkMergeFolder(outDir, outDir, uid);
+      const folders = e.dir ? rel.length : rel.length - 1;
+      for (let i = 1; i <= folders; i++) {
+        const dir = join(outDir, ...rel.slice(0, i));
+        if (made.has(dir)) {
+          // Made by this merge: it must still be what was made.
+          if (!await checkMergeFolder(dir, outDir, uid)) throw ioError(`Moving ${e.name} into ${outDir}`, "ENOENT");
+          continue;
+        }
+        if (!await checkMergeFolder(dir, outDir, uid)) {
+          await mkdir(dir).catch((err) => {
+            if (errCode(err) !== "EEXIST") throw err;
+          });
+          await checkMergeFolder(dir, outDir, uid);
+        }
+        made.add(dir);
       }
+      if (!e.dir) await rename(join(tree, ...rel), target);
     } catch (err) {
       throw ioError(`Moving ${e.name} into ${outDir}`, err);
     }

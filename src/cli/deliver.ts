@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { mkdtemp, open, rm } from "../host/fs.ts";
+import { mkdtemp, open, rm, stat } from "../host/fs.ts";
 import { basename, dirname, join, resolve } from "../host/path.ts";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -89,6 +89,12 @@ export async function deliver(
       throw ioError("Writing", req.dir!, e, "-d");
     });
     const forget = removeOnSignal(tmp);
+    // Extracted files wait in a staging folder (inside OUTDIR when it exists): removed on SIGINT/SIGTERM too.
+    let forgetStaging: (() => void) | undefined;
+    if (await stat(outDir).then((s) => s.isDirectory(), () => false)) {
+      const left = await sweepStale(outDir);
+      if (left.length > 0) note(`removed ${left.length} temporary item(s) left in ${outDir} by killed envelope runs`);
+    }
     try {
       const zipPath = join(tmp, "archive.zip");
       await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
@@ -109,12 +115,17 @@ export async function deliver(
         onBytes,
         links: req.links,
         onWarning: skipReporter(),
+        onStaging: (path) => {
+          forgetStaging?.();
+          forgetStaging = path === undefined ? undefined : removeOnSignal(path);
+        },
       }).catch((e) => {
         throw withMaxSizeHint(e, req.maxSize);
       });
     } finally {
       await rm(tmp, { recursive: true, force: true });
       forget();
+      forgetStaging?.();
     }
     return req.dir;
   }
@@ -129,7 +140,13 @@ export async function deliver(
  * 4 GiB comes back through here.
  */
 function withMaxSizeHint(e: unknown, maxSize: number | undefined): unknown {
-  if (!(e instanceof EnvelopeError) || e.code !== "ARCHIVE_TOO_LARGE" || !/ bytes/.test(e.message)) return e;
+  // Only the bound on bytes: an entry that expands past its own declared size is damage, which no flag helps.
+  if (
+    !(e instanceof EnvelopeError) || e.code !== "ARCHIVE_TOO_LARGE" ||
+    !/over the limit of \d+|past the limit of \d+/.test(e.message)
+  ) {
+    return e;
+  }
   const bound = maxSize === undefined ? "its default of 4 GiB" : `${maxSize} bytes`;
   return new EnvelopeError("ARCHIVE_TOO_LARGE", e.message, {
     hint: `if you trust the archive, raise --max-size (now ${bound}), for example --max-size 16GiB`,

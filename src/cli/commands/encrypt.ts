@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { mkdir } from "../../host/fs.ts";
+import { mkdir, realpath } from "../../host/fs.ts";
 import { dirname, resolve, sep } from "../../host/path.ts";
 import { encrypt, encryptStream } from "../../envelope/encrypt.ts";
 import { armorStream } from "../../encoding/armor.ts";
@@ -212,7 +212,12 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   guardTerminal("encrypt", { input, output, explicitOutput: flags.output !== undefined || Boolean(flags.armor) });
   if (dir !== undefined) {
     const root = resolve(dir) + sep;
-    if (isLocalPath(output) && resolve(output).startsWith(root)) {
+    // As typed, and through links (-o alias/out.envl where alias leads into DIR): the real folders are compared.
+    const realRoot = await realpath(dir).then((p) => p + sep, () => root);
+    const realOut = isLocalPath(output)
+      ? await realpath(dirname(resolve(output))).then((p) => p + sep, () => resolve(output))
+      : "";
+    if (isLocalPath(output) && (resolve(output).startsWith(root) || realOut.startsWith(realRoot))) {
       throw usageError(
         "encrypt",
         `Encrypting ${dir} failed: the output ${output} is inside the directory being encrypted`,
