@@ -67,3 +67,21 @@ Deno.test("terminal: binary to a terminal is refused unless -o - is explicit; st
   assert.equal(piped.code, 0, show(piped));
   assert.doesNotMatch(piped.stderr, /reading from stdin/);
 });
+
+Deno.test("terminal: cat shows a file's text on a terminal with its escape sequences shown, not run; a pipe gets the bytes", async () => {
+  await using ws = await workspace();
+  const kg = await ws.run(["keygen", "-o", "k"]);
+  assert.equal(kg.code, 0, show(kg));
+  const text = "line one\n\ttabbed \u001b[2J\u001b]0;owned\u0007 end\n";
+  await Deno.writeTextFile(ws.path("esc.txt"), text);
+  assert.equal((await ws.run(["encrypt", "esc.txt", "-k", "local:k"])).code, 0);
+  const t = await onTerminal(ws.dir, ws.home, ["cat", "esc.txt.envl", "-k", "local:k"]);
+  assert.equal(t.code, 0, t.screen);
+  assert.ok(!t.screen.includes("\u001b[2J") && !t.screen.includes("\u001b]0;"), JSON.stringify(t.screen));
+  assert.match(t.screen, /line one/);
+  assert.match(t.screen, /\\x1b\[2J\\x1b\]0;owned\\x07 end/);
+  // Not a terminal: the plaintext byte for byte.
+  const piped = await ws.run(["cat", "esc.txt.envl", "-k", "local:k"]);
+  assert.equal(piped.code, 0, show(piped));
+  assert.equal(piped.stdout, text);
+});

@@ -111,6 +111,27 @@ export function escapeControls(text: string): string {
   });
 }
 
+/**
+ * Plaintext made safe for a terminal (`envelope cat` when stdout is one):
+ * each call takes the next bytes (none: the end) and gives them decoded as
+ * UTF-8 (what is not UTF-8 shows as U+FFFD) with every control character but
+ * line breaks and tabs escaped, so a file's escape sequences cannot drive the
+ * terminal. Only for a terminal: a pipe or a file gets the bytes.
+ */
+export function terminalText(): (chunk?: Uint8Array) => Uint8Array {
+  const decoder = new TextDecoder("utf-8");
+  const encoder = new TextEncoder();
+  return (chunk) => {
+    const text = chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
+    return encoder.encode(text.replace(CONTROLS, (c) => c === "\n" || c === "\t" ? c : escapeControls(c)));
+  };
+}
+
+/** True when stdout is a terminal. */
+export function stdoutIsTerminal(): boolean {
+  return stdoutIsTty();
+}
+
 /** Each line of `text` escaped, the line breaks kept. */
 function escapeLines(text: string): string {
   return text.split("\n").map(escapeControls).join("\n");

@@ -17,7 +17,7 @@ import { parseArgs, parseContext, usageError } from "../args.ts";
 import { ioError, openInput, stdoutStream } from "../files.ts";
 import { peek } from "../../io/header_peek.ts";
 import { KEY_FORMS } from "../keyspec.ts";
-import { claimStdout, report, say } from "../output.ts";
+import { claimStdout, report, say, stdoutIsTerminal, terminalText } from "../output.ts";
 import { dearmored } from "../armor_input.ts";
 import { byteCounter } from "../batch.ts";
 import { looksArmored } from "../../encoding/armor.ts";
@@ -162,7 +162,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     const consumed = byteCounter();
     await peeked.stream.pipeThrough(consumed.stream).pipeThrough(decryptStream(options(keys))).pipeThrough(
       counted.stream,
-    ).pipeTo(stdoutStream());
+    ).pipeTo(plaintextOut());
     written = counted.bytes;
     read = consumed.bytes;
     return done();
@@ -202,7 +202,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
           { hint: reader.size === 0 ? "the message is empty" : `give a range within 0-${reader.size - 1}` },
         );
       }
-      const writer = stdoutStream().getWriter();
+      const writer = plaintextOut().getWriter();
       try {
         for (let o = range.start; o <= end; o += WINDOW) {
           const bytes = await reader.read(o, Math.min(WINDOW, end + 1 - o));
@@ -221,4 +221,23 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
     await source.close?.().catch(() => {});
   }
   return done();
+}
+
+/**
+ * Where the plaintext goes: stdout, and when stdout is a terminal, through
+ * {@linkcode terminalText}, so a file's escape sequences are shown, not run
+ * (decrypt refuses a terminal outright; cat is for reading on one).
+ */
+function plaintextOut(): WritableStream<Uint8Array> {
+  if (!stdoutIsTerminal()) return stdoutStream();
+  const out = stdoutStream().getWriter();
+  const safe = terminalText();
+  return new WritableStream<Uint8Array>({
+    write: (chunk) => out.write(safe(chunk)),
+    async close() {
+      await out.write(safe());
+      await out.close();
+    },
+    abort: (reason) => out.abort(reason),
+  });
 }
