@@ -203,3 +203,32 @@ Deno.test("merging re-checks each folder on the way: one swapped for a link, or 
     assert.equal(await readFile(join(shared, "f.txt"), "utf8"), "x");
   });
 });
+
+Deno.test("merging: into a folder named through the user's own link; folders of another user are refused before anything moves", async () => {
+  await withTemp(async (t) => {
+    const zip = craftZip([
+      { name: "a.txt", data: utf8.encode("a") },
+      { name: "sub/b.txt", data: utf8.encode("b") },
+    ]);
+    // ~/www -> /srv/www: the files go where the link leads.
+    await mkdir(join(t, "real"));
+    await symlink(join(t, "real"), join(t, "out"));
+    await extractZip(bytesStream(zip), join(t, "out"));
+    assert.deepEqual((await readdir(join(t, "real"))).sort(), ["a.txt", "sub"]);
+    assert.equal(await readFile(join(t, "real", "sub", "b.txt"), "utf8"), "b");
+
+    if (Deno.uid() !== 0) return; // the ownership cases need chown: run as root (CI is)
+    // A sub-folder of another user inside the user's own folder: refused, and a.txt was not moved in first.
+    await mkdir(join(t, "own", "sub"), { recursive: true });
+    await Deno.chown(join(t, "own", "sub"), 65534, 65534);
+    await assertRejects(extractZip(bytesStream(zip), join(t, "own")), "OUTPUT_UNSAFE");
+    assert.deepEqual(await readdir(join(t, "own")), ["sub"]);
+    assert.deepEqual(await readdir(join(t, "own", "sub")), []);
+    // Root extracting into a folder that user owns (a deploy into /srv/www owned by www-data): allowed.
+    await mkdir(join(t, "theirs", "sub"), { recursive: true });
+    await Deno.chown(join(t, "theirs"), 65534, 65534);
+    await Deno.chown(join(t, "theirs", "sub"), 65534, 65534);
+    await extractZip(bytesStream(zip), join(t, "theirs"));
+    assert.equal(await readFile(join(t, "theirs", "sub", "b.txt"), "utf8"), "b");
+  });
+});

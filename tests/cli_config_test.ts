@@ -154,3 +154,17 @@ Deno.test("config: local: paths in a config file are relative to its folder; a p
   assert.match(bad.stderr, /it is not JSON.*\[CONFIG_INVALID\]/);
   assert.doesNotMatch(bad.stderr, /MYSECRET/);
 });
+
+Deno.test("config: the user's config.json may be a link (dotfiles); its local: paths are beside the file it leads to", async () => {
+  await using ws = await workspace();
+  const dots = ws.path("dots");
+  await Deno.mkdir(dots);
+  const key = await writeKey(join(dots, "k.key"));
+  await Deno.writeTextFile(join(dots, "config.json"), JSON.stringify({ keys: ["local:k.key"] }));
+  await Deno.mkdir(join(ws.home, ".config", "envelope"), { recursive: true });
+  await Deno.symlink(join(dots, "config.json"), join(ws.home, ".config", "envelope", "config.json"));
+  await Deno.writeTextFile(ws.path("f"), "x");
+  const r = await runCli(["encrypt", "f"], { cwd: ws.dir, home: ws.home });
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(await keysOf(ws.dir, ws.home, "f.envl"), [key.keyId]);
+});

@@ -108,6 +108,12 @@ Deno.test("cli rewrap: -o naming the input by another spelling is in place, and 
   await Deno.writeFile(ws.path("f"), randomBytes(5000));
   assert.equal((await ws.run(["encrypt", "-k", "local:a.key", "f"])).code, 0);
   await Deno.chmod(ws.path("f.envl"), 0o600);
+  // Another name of the same file (a hard link here) is replaced only with --force.
+  await Deno.link(ws.path("f.envl"), ws.path("g.envl"));
+  const linked = await ws.run(["rewrap", "f.envl", "-u", "local:a.key", "-k", "local:b.key", "-o", "g.envl"]);
+  assert.equal(linked.code, 1, show(linked));
+  assert.match(linked.stderr, /\[OUTPUT_EXISTS\]/);
+  await Deno.remove(ws.path("g.envl"));
   const r = await ws.run(["rewrap", "f.envl", "-u", "local:a.key", "-k", "local:b.key", "-o", "./f.envl", "--force"]);
   assert.equal(r.code, 0, show(r));
   assert.equal((await Deno.stat(ws.path("f.envl"))).mode! & 0o777, 0o600);

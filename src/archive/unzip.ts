@@ -62,7 +62,7 @@
  *
  * @module
  */
-import { mkdir, mkdtemp, open, rename, rm, stat, symlink, utimes } from "node:fs/promises";
+import { mkdir, mkdtemp, open, realpath, rename, rm, stat, symlink, utimes } from "node:fs/promises";
 import process from "node:process";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
@@ -262,7 +262,7 @@ async function extract(
     );
   }
   const times = options.times !== false;
-  const outAbs = resolve(outDir);
+  let outAbs = resolve(outDir);
 
   // Decide between creating outDir and merging into it, before reading anything.
   let merge = false;
@@ -278,9 +278,16 @@ async function extract(
     if (err instanceof EnvelopeError) throw err;
     if (errCode(err) !== "ENOENT") throw ioError(`Checking ${outDir}`, err);
   }
-  // A folder someone else can change is not merged into (zip_paths.ts checkMergeFolder), before anything is read.
-  const uid = process.getuid?.();
-  if (merge) await checkMergeFolder(outAbs, outDir, uid);
+  // An existing folder named through the user's own link is the folder it leads to, resolved once, here; a folder
+  // someone else can change is not merged into (zip_paths.ts checkMergeFolder), before anything is read.
+  const owners = { uid: process.getuid?.(), outDirOwner: undefined as number | undefined };
+  if (merge) {
+    outAbs = await realpath(outAbs).catch((err) => {
+      throw ioError(`Checking ${outDir}`, err);
+    });
+    owners.outDirOwner = (await stat(outAbs)).uid;
+    await checkMergeFolder(outAbs, outDir, owners);
+  }
 
   let madeParent: string | undefined;
   let staging: string | undefined;
@@ -438,7 +445,7 @@ async function extract(
 
     if (merge) {
       await planMerge(outAbs, entries, force);
-      await applyMerge(tree, outAbs, entries, uid);
+      await applyMerge(tree, outAbs, entries, owners);
     } else {
       try {
         await rename(tree, outAbs);

@@ -145,70 +145,105 @@ export async function planMerge(outDir: string, entries: MergeEntry[], force: bo
   }
 }
 
+/** Who may own the folders of a merge: the running user, and the output folder's own owner. */
+export interface MergeOwners {
+  readonly uid: number | undefined;
+  readonly outDirOwner?: number;
+}
+
+/** A folder's device and inode, as a merge first saw it. */
+type FolderId = { readonly dev: number; readonly ino: number };
+
+function refusal(shown: string, why: string): EnvelopeError {
+  return new EnvelopeError("OUTPUT_UNSAFE", `Extracting into ${shown} failed: ${why}`, {
+    hint:
+      "extract into a new folder, or one only you (and its owner) can change, then move the files where they belong",
+  });
+}
+
 /**
- * Refuses to merge into the existing folder `path` when someone else could
- * change it under the merge: a link (a folder swapped for one would lead the
- * moves out of the output folder), a folder another user owns, or one anyone
- * may write to without the sticky bit. `uid` is the running user's (undefined
- * where there are no owners). Returns false when nothing is there.
+ * Looks at the existing folder `path` of a merge into `shown`: undefined when
+ * nothing is there; else its identity, once it proved to be a folder (not a
+ * link) that no one else could change under the merge: owned by the user or
+ * by the output folder's owner, and not writable by anyone without the sticky
+ * bit (a folder swapped for a link could lead the moves out of the output
+ * folder).
  */
-export async function checkMergeFolder(path: string, shown: string, uid: number | undefined): Promise<boolean> {
+export async function checkMergeFolder(
+  path: string,
+  shown: string,
+  owners: MergeOwners,
+): Promise<FolderId | undefined> {
   let st;
   try {
     st = await lstat(path);
   } catch (err) {
-    if (errCode(err) === "ENOENT") return false;
+    if (errCode(err) === "ENOENT") return undefined;
     throw ioError(`Checking ${path}`, err);
   }
-  const refuse = (why: string) =>
-    new EnvelopeError("OUTPUT_UNSAFE", `Extracting into ${shown} failed: ${why}`, {
-      hint: "extract into a new folder, or one only you can change, then move the files where they belong",
-    });
-  if (st.isSymbolicLink()) throw refuse(`${path} became a symbolic link while files were moved into it`);
-  if (!st.isDirectory()) throw refuse(`${path} is no longer a folder`);
-  if (uid !== undefined && st.uid !== uid) throw refuse(`${path} belongs to another user (uid ${st.uid})`);
-  if (uid !== undefined && (st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
-    throw refuse(`anyone may write to ${path}`);
+  if (st.isSymbolicLink()) throw refusal(shown, `${path} is a symbolic link`);
+  if (!st.isDirectory()) throw refusal(shown, `${path} is not a folder`);
+  const { uid, outDirOwner } = owners;
+  if (uid !== undefined && st.uid !== uid && st.uid !== (outDirOwner ?? uid)) {
+    throw refusal(shown, `${path} belongs to another user (uid ${st.uid})`);
   }
-  return true;
+  if (uid !== undefined && (st.mode & 0o002) !== 0 && (st.mode & 0o1000) === 0) {
+    throw refusal(shown, `anyone may write to ${path}`);
+  }
+  return { dev: st.dev, ino: st.ino };
 }
 
 /**
- * Moves the staged `tree` into `outDir`, entry by entry (after
- * {@linkcode planMerge}). Before each move, every folder on the way from
- * `outDir` is looked at again ({@linkcode checkMergeFolder}) and made one at
- * a time, never through a link: the plan was made earlier, and a folder
- * swapped since for a link must not lead a file out of `outDir`.
+ * Moves the staged `tree` into `outDir` (after {@linkcode planMerge}). First
+ * every existing folder on the way of every entry is checked
+ * ({@linkcode checkMergeFolder}), before anything moves. Then, before each
+ * move, every folder on the way is looked at again and must still be the one
+ * seen (the same device and inode, not a link); missing ones are made one at
+ * a time. A folder swapped for a link meanwhile stops the merge instead of
+ * leading a file out of `outDir`.
  */
 export async function applyMerge(
   tree: string,
   outDir: string,
   entries: MergeEntry[],
-  uid: number | undefined = undefined,
+  owners: MergeOwners = { uid: undefined },
 ): Promise<void> {
-  const made = new Set<string>();
-  for (const e of entries) {
+  const seen = new Map<string, FolderId>();
+  const foldersOf = (e: MergeEntry) => {
     const rel = safeSegments(e.name);
-    const target = join(outDir, ...rel);
+    const n = e.dir ? rel.length : rel.length - 1;
+    return { rel, dirs: Array.from({ length: n + 1 }, (_, i) => join(outDir, ...rel.slice(0, i))) };
+  };
+  for (const e of entries) {
+    for (const dir of foldersOf(e).dirs) {
+      if (seen.has(dir)) continue;
+      const id = await checkMergeFolder(dir, outDir, owners);
+      if (id) seen.set(dir, id);
+    }
+  }
+  const same = async (dir: string, id: FolderId) => {
+    const st = await lstat(dir).catch(() => null);
+    if (!st || st.isSymbolicLink() || !st.isDirectory() || st.dev !== id.dev || st.ino !== id.ino) {
+      throw refusal(outDir, `${dir} was replaced while files were moved into it`);
+    }
+  };
+  for (const e of entries) {
+    const { rel, dirs } = foldersOf(e);
     try {
-      await checkMergeFolder(outDir, outDir, uid);
-      const folders = e.dir ? rel.length : rel.length - 1;
-      for (let i = 1; i <= folders; i++) {
-        const dir = join(outDir, ...rel.slice(0, i));
-        if (made.has(dir)) {
-          // Made by this merge: it must still be what was made.
-          if (!await checkMergeFolder(dir, outDir, uid)) throw ioError(`Moving ${e.name} into ${outDir}`, "ENOENT");
+      for (const dir of dirs) {
+        const id = seen.get(dir);
+        if (id) {
+          await same(dir, id);
           continue;
         }
-        if (!await checkMergeFolder(dir, outDir, uid)) {
-          await mkdir(dir).catch((err) => {
-            if (errCode(err) !== "EEXIST") throw err;
-          });
-          await checkMergeFolder(dir, outDir, uid);
-        }
-        made.add(dir);
+        await mkdir(dir).catch((err) => {
+          if (errCode(err) !== "EEXIST") throw err;
+        });
+        const made = await checkMergeFolder(dir, outDir, owners);
+        if (!made) throw refusal(outDir, `${dir} was removed while files were moved into it`);
+        seen.set(dir, made);
       }
-      if (!e.dir) await rename(join(tree, ...rel), target);
+      if (!e.dir) await rename(join(tree, ...rel), join(outDir, ...rel));
     } catch (err) {
       throw ioError(`Moving ${e.name} into ${outDir}`, err);
     }

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { type FileHandle, type FileStats, lstat, openFileNoWait, stat } from "../host/fs.ts";
+import { type FileHandle, type FileStats, lstat, openFileNoWait, realpath, stat } from "../host/fs.ts";
 import { dirname, isAbsolute, join, resolve } from "../host/path.ts";
 import { cwd as workingFolder, uid as userId } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -218,7 +218,8 @@ export async function loadDefaults(cwd: string = workingFolder()): Promise<Defau
   const project = found && { ...found, config: { ...found.config, keys: anchored(found.config.keys, found.path) } };
   const userPath = userConfigPath();
   const read = await readConfig(userPath, "user");
-  const user = read && { ...read, keys: anchored(read.keys, userPath) };
+  // The user's config may be a link (dotfile managers): its keys are beside the file it leads to.
+  const user = read && { ...read, keys: anchored(read.keys, await realpath(userPath).catch(() => userPath)) };
   const env = getEnv("ENVELOPE_KEYS");
   const envKeys = env?.split(",").map((s) => s.trim()).filter((s) => s !== "");
   let keys: readonly string[] | undefined;

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { EnvelopeError } from "../errors.ts";
+import { readLimited } from "../io/byte_streams.ts";
 
 /**
  * The body of `res` as text when it is at most `max` bytes; `undefined` when
@@ -20,29 +22,15 @@
  */
 export async function readAnswer(res: Response, max: number): Promise<string | undefined> {
   if (!res.body) return "";
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (declared > max) {
+  if (Number(res.headers.get("content-length") ?? NaN) > max) {
     await res.body.cancel().catch(() => {});
     return undefined;
   }
-  const reader = res.body.getReader();
-  const pieces: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    pieces.push(value);
+  const over = new EnvelopeError("LIMIT_EXCEEDED", `the answer is over ${max} bytes`);
+  try {
+    return new TextDecoder().decode(await readLimited(res.body, max, () => over));
+  } catch (e) {
+    if (e === over) return undefined;
+    throw e;
   }
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const p of pieces) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return new TextDecoder().decode(all);
 }

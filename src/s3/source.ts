@@ -10,6 +10,7 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { EnvelopeError } from "../errors.ts";
 import type { RandomAccessSource } from "../io/random_access_source.ts";
+import { readLimited } from "../io/byte_streams.ts";
 import { clientFor, errorName, errorStatus, type ObjectStoreConnection, storeError } from "./client.ts";
 import { type ObjectLocation, objectUrl } from "./url.ts";
 
@@ -76,27 +77,8 @@ async function body(out: { Body?: unknown; ContentLength?: number }, max: number
   if (out.ContentLength !== undefined || !b.transformToWebStream) {
     return b.transformToByteArray ? await b.transformToByteArray() : new Uint8Array(0);
   }
-  // No length given (chunked): read it piece by piece, up to max.
-  const reader = b.transformToWebStream().getReader();
-  const pieces: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLong();
-    }
-    pieces.push(value);
-  }
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const p of pieces) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return all;
+  // No length given (chunked): read piece by piece, up to max.
+  return await readLimited(b.transformToWebStream(), max, tooLong);
 }
 
 /** Lets go of a body that is not read (closing its connection's stream). */

@@ -226,7 +226,7 @@ export async function catCommand(argv: readonly string[]): Promise<number> {
 /**
  * Where the plaintext goes: stdout, and when stdout is a terminal, through
  * {@linkcode terminalText}, so a file's escape sequences are shown, not run
- * (decrypt refuses a terminal outright; cat is for reading on one).
+ * (decrypt refuses a terminal unless -o - is given; cat is for reading on one).
  */
 function plaintextOut(): WritableStream<Uint8Array> {
   if (!stdoutIsTerminal()) return stdoutStream();

@@ -119,7 +119,8 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   // before the rename (output_file.ts), so a file swapped in meanwhile (another file, a link to one) is left alone.
   const inPlaceFile = inPlace && file ? file : undefined;
   const written = {
-    force: inPlace || Boolean(flags.force),
+    // Another name of the input (a hard link, ./f.envl) is replaced only with --force, as any other file.
+    force: output === inputPath || Boolean(flags.force),
     exactMode: inPlaceFile ? inPlaceFile.mode & 0o777 : undefined,
     replaces: inPlaceFile?.identity,
   };
