@@ -4,7 +4,7 @@
  * that every reader accepts, and cannot forge a suite-2 one.
  */
 import assert from "node:assert/strict";
-import { decrypt, encrypt, inspect, LocalKey, RawDataKey } from "../mod.ts";
+import { decrypt, encrypt, inspect, isEnvelopeError, LocalKey, openRandomAccess, RawDataKey } from "../mod.ts";
 import { decryptStream } from "../src/envelope/decrypt.ts";
 import { ChunkCipher } from "../src/envelope/chunks.ts";
 import { computeHeaderTag, deriveKeys, openDataKey } from "../src/envelope/data_key.ts";
@@ -214,4 +214,66 @@ Deno.test("the transcript chains the header and every tag in order", async () =>
   c.addChunk(concatBytes([new Uint8Array(5), tag(1)]));
   c.addChunk(tag(2));
   assert.deepEqual(c.digest(), a.digest(), "only the last 16 bytes of a chunk count");
+});
+
+Deno.test("random access of a signed message: a chunk changed after the open is refused, even one sealed with the data key", async () => {
+  const { chunkNonce } = await import("../src/format/chunk.ts");
+  const { gcmSealOnce } = await import("../src/crypto/aes_gcm.ts");
+  const dataKey = crypto.getRandomValues(new Uint8Array(32));
+  const keys = await RawDataKey.create(dataKey);
+  const text = new TextEncoder().encode("PAY 100 EUR TO ALICE".padEnd(64, ".") + "x".repeat(200));
+  const sealed = await encrypt(text, { keys, sign: true, chunkSize: 64 });
+  const file = sealed.slice();
+  // A source over bytes that can change after the open, as a file rewritten in place can.
+  const reader = await openRandomAccess({ size: file.length, read: (o, n) => Promise.resolve(file.slice(o, o + n)) }, {
+    keys,
+    requireSigned: true,
+  });
+  assert.equal(new TextDecoder().decode(await reader.read(0, 20)), "PAY 100 EUR TO ALICE");
+  // The forger holds only the data key: chunk 0 sealed again, under the payload key, with other text.
+  const header = parseHeader(sealed);
+  const { payloadKey } = await deriveKeys(dataKey, header.salt);
+  const forged = new Uint8Array(64 + 16);
+  gcmSealOnce(
+    payloadKey,
+    chunkNonce(0, false),
+    new TextEncoder().encode("PAY 999 EUR TO MALLORY".padEnd(64, ".")),
+    new Uint8Array(0),
+    forged,
+    0,
+  );
+  file.set(forged, header.length);
+  await assert.rejects(reader.read(0, 30), (e) => isEnvelopeError(e, "SIGNATURE_INVALID"));
+  // The chunks that did not change still read.
+  assert.equal(new TextDecoder().decode(await reader.read(70, 5)), "xxxxx");
+  await reader.close();
+});
+
+Deno.test("random access: a source that keeps returning fewer bytes than its size fails with TRUNCATED, not a loop", async () => {
+  const key = await LocalKey.generate();
+  const sealed = await encrypt(new Uint8Array(100_000), { keys: key });
+  const short = {
+    size: sealed.length,
+    read: (o: number, n: number) => Promise.resolve(sealed.slice(o, Math.min(o + n, 40))),
+  };
+  await assert.rejects(openRandomAccess(short, { keys: key }), (e) => isEnvelopeError(e, "TRUNCATED"));
+});
+
+Deno.test("SignedTags: kept one by one, or by groups past the bound; a changed tag fails either way", async () => {
+  const { SignedTags } = await import("../src/envelope/signed_tags.ts");
+  const chunks = Array.from({ length: 10 }, (_, i) => crypto.getRandomValues(new Uint8Array(20 + i)));
+  const tagOf = (j: number) => Promise.resolve(chunks[j].subarray(chunks[j].length - 16));
+  for (const exact of [16, 4, 1]) {
+    const kept = new SignedTags(chunks.length, exact);
+    assert.equal(kept.group, Math.ceil(10 / exact));
+    for (const c of chunks) kept.add(c);
+    for (let i = 0; i < chunks.length; i++) await kept.check(i, chunks[i], tagOf);
+    const changed = chunks[7].slice();
+    changed[changed.length - 1] ^= 1;
+    await assert.rejects(
+      kept.check(7, changed, tagOf),
+      (e) => isEnvelopeError(e, "SIGNATURE_INVALID"),
+      `exact ${exact}`,
+    );
+  }
 });

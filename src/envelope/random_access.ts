@@ -12,6 +12,7 @@ import { parseHeader, tryParseHeader } from "../format/header.ts";
 import type { Header } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, TAG_BYTES } from "../format/limits.ts";
 import { diagnoseTail } from "./chunks.ts";
+import { SignedTags } from "./signed_tags.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage } from "./message.ts";
 import type { RandomAccessSource } from "../io/random_access_source.ts";
 import { requireBytes, requireOptions, typeName } from "./_args.ts";
@@ -128,15 +129,19 @@ async function verifyAllTags(
   full: number,
   chunks: number,
   verifying: NonNullable<OpeningMessage["verifying"]>,
-): Promise<void> {
+): Promise<SignedTags> {
+  const kept = new SignedTags(chunks);
   for (let i = 0; i < chunks; i += TAG_RUN) {
     const n = Math.min(TAG_RUN, chunks - i);
     const run = await source.read(start + i * full, Math.min(n * full, payloadLength - i * full));
     for (let j = 0; j < n; j++) {
-      verifying.transcript.addChunk(run.subarray(j * full, Math.min(run.length, (j + 1) * full)));
+      const sealed = run.subarray(j * full, Math.min(run.length, (j + 1) * full));
+      verifying.transcript.addChunk(sealed);
+      kept.add(sealed);
     }
   }
   await verifying.finish(await source.read(start + payloadLength, SIGNATURE_BYTES));
+  return kept;
 }
 
 /** Bytes and Blobs as sources; anything without `size` and `read` is the caller's bug. */
@@ -196,7 +201,15 @@ export async function openRandomAccess(
       parseHeader(headBytes);
       break;
     }
+    const before = headBytes.length;
     headBytes = await source.read(0, Math.min(source.size, Math.max(r, headBytes.length * 2)));
+    // A source that gives no more than last time (shorter than its size says) would be asked forever.
+    if (headBytes.length <= before) {
+      parseHeader(headBytes); // throws TRUNCATED for a cut header
+      throw new EnvelopeError("TRUNCATED", "Reading the header failed: the input ends inside it", {
+        hint: "the source returned fewer bytes than its size; the file was cut short, or the server answers short",
+      });
+    }
   }
   const header = parseHeader(headBytes);
   const msg: OpeningMessage = await beginOpening(header, options);
@@ -204,6 +217,7 @@ export async function openRandomAccess(
   const full = cs + TAG_BYTES;
   const payloadLength = source.size - header.length - (msg.verifying ? SIGNATURE_BYTES : 0);
   let layout: ReturnType<typeof payloadLayout>;
+  let signed: SignedTags | undefined;
   try {
     if (payloadLength < 0) payloadLayout(0, cs); // throws TRUNCATED
     // Reads of the payload stop at its end: a signed message's signature follows it.
@@ -242,7 +256,9 @@ export async function openRandomAccess(
         },
       );
     }
-    if (msg.verifying) await verifyAllTags(source, header.length, payloadLength, full, layout.chunks, msg.verifying);
+    if (msg.verifying) {
+      signed = await verifyAllTags(source, header.length, payloadLength, full, layout.chunks, msg.verifying);
+    }
   } catch (e) {
     msg.cipher.dispose();
     throw e;
@@ -280,6 +296,13 @@ export async function openRandomAccess(
             hint: "the file was cut short after it was opened; copy it again from its source",
           });
         }
+        // A signed message: the chunk must be the one the signature covered at the open (signed_tags.ts).
+        await signed?.check(
+          i,
+          sealed,
+          (j) =>
+            source.read(header.length + j * full + Math.min(full, payloadLength - j * full) - TAG_BYTES, TAG_BYTES),
+        );
         const pt = await msg.cipher.open(i, i === layout.chunks - 1, sealed, layout.chunks);
         const from = i === first ? offset - i * cs : 0;
         const to = i === lastIdx ? end - i * cs : pt.length;
