@@ -168,3 +168,27 @@ Deno.test("config: the user's config.json may be a link (dotfiles); its local: p
   assert.equal(r.code, 0, show(r));
   assert.deepEqual(await keysOf(ws.dir, ws.home, "f.envl"), [key.keyId]);
 });
+
+Deno.test("config: --json says which file gave the keys and the context (-q silences the note, not this)", async () => {
+  await using ws = await workspace();
+  const a = await writeKey(ws.path("A.key"));
+  await Deno.writeTextFile(
+    ws.path(".envelope.json"),
+    JSON.stringify({ keys: [`local:${ws.path("A.key")}`], context: { team: "infra" } }),
+  );
+  await Deno.writeTextFile(ws.path("f"), "x");
+  let r = await runCli(["encrypt", "f", "-q", "--json"], { cwd: ws.dir, home: ws.home });
+  assert.equal(r.code, 0, show(r));
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.keysFrom, ws.path(".envelope.json"));
+  assert.equal(doc.contextFrom, ws.path(".envelope.json"));
+  assert.deepEqual(doc.files[0].keys.map((k: { keyId: string }) => k.keyId), [a.keyId]);
+  assert.equal(r.stderr, "");
+  // Given on the command line: no source is named.
+  r = await runCli(["encrypt", "f", "-o", "g.envl", "--json", "-k", `local:${ws.path("A.key")}`, "-c", "a=b"], {
+    cwd: ws.dir,
+    home: ws.home,
+  });
+  assert.equal(r.code, 0, show(r));
+  assert.equal(JSON.parse(r.stdout).keysFrom, undefined);
+});

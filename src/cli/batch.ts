@@ -196,6 +196,7 @@ export async function runBatch(
   plan: FilePlan,
   options: BatchOptions,
   work: (job: FileJob, cache: DataKeyCache | undefined) => Promise<Outcome>,
+  said: RunSources = {},
 ): Promise<number> {
   const tally = new Tally();
   const todo = options.skipExisting ? withoutExisting(plan.jobs(), tally) : plan.jobs();
@@ -218,7 +219,7 @@ export async function runBatch(
       cost: weighed ? jobCost : undefined,
       tally,
     });
-    return finish(command, verb, tally);
+    return finish(command, verb, tally, said);
   } finally {
     await cache?.clear();
   }
@@ -253,11 +254,22 @@ function statSize(path: string): number {
 }
 
 /**
+ * Where a run's defaults came from when no flag gave them (config.ts): in
+ * `--json` beside the files, as the `note:` lines say it on a terminal (and
+ * `-q` silences those), so a script can see that a file found upward chose
+ * the keys.
+ */
+export interface RunSources {
+  readonly keysFrom?: string;
+  readonly contextFrom?: string;
+}
+
+/**
  * Ends a batch: the JSON document with `--json`, else the summary line;
  * returns the exit status (1 when any file failed).
  */
-export function finish(command: string, verb: string, tally: Tally): number {
-  report(tally.document(command));
+export function finish(command: string, verb: string, tally: Tally, said: RunSources = {}): number {
+  report({ ...tally.document(command), ...said });
   status(
     `${verb} ${tally.done} of ${tally.done + tally.failed} file(s), ${formatBytes(tally.bytesIn)} read, ${
       formatBytes(tally.bytesOut)
@@ -273,10 +285,10 @@ export function finish(command: string, verb: string, tally: Tally): number {
  * shape, one file), else the line that says where it went (none for
  * stdout); returns the exit status, 0.
  */
-export function finishOne(command: string, verb: string, o: Outcome): number {
+export function finishOne(command: string, verb: string, o: Outcome, said: RunSources = {}): number {
   const one = new Tally(true);
   one.addDone(o, 0);
-  report(one.document(command));
+  report({ ...one.document(command), ...said });
   if (o.output !== "-") {
     // A compatibility format is named, with the KMS key its one blob was made under (the ARN a KMS returned).
     const key = o.keys.length === 1 && o.keys[0].keyId ? `, key ${esc(o.keys[0].keyId)}` : "";

@@ -81,6 +81,11 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
   const context = givenContext ?? { ...defaults.context };
   if (givenContext === undefined && defaults.contextFrom) note(`context from ${defaults.contextFrom}`);
   const specs = givenKeys ? ((flags.key as string[] | undefined) ?? []) : [...(defaults.keys ?? [])];
+  // For --json: where the keys and context came from, when no flag gave them.
+  const said = {
+    ...(!givenKeys && defaults.keysFrom ? { keysFrom: defaults.keysFrom } : {}),
+    ...(givenContext === undefined && defaults.contextFrom ? { contextFrom: defaults.contextFrom } : {}),
+  };
   if (!givenKeys && defaults.keysFrom) note(`keys from ${defaults.keysFrom}: ${specs.join(", ")}`);
   const force = Boolean(flags.force);
   const chunkSize = parseSize(flags["chunk-size"] as string | undefined, "chunk-size", "encrypt");
@@ -114,7 +119,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       links,
       parallelism,
     });
-    return finishOne("encrypt", "encrypted", outcome);
+    return finishOne("encrypt", "encrypted", outcome, said);
   }
 
   if (flags.recursive && isObjectUrl((flags.output as string | undefined) ?? "")) {
@@ -197,6 +202,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
       plan,
       options,
       (j, cache) => encryptOne({ ...common, ...j, keys, cache }),
+      said,
     );
   }
 
@@ -226,7 +232,7 @@ export async function encryptCommand(argv: readonly string[]): Promise<number> {
     }
   }
   const outcome = await encryptOne({ ...common, input: input ?? dir!, dir, output, keys: loadKeys });
-  return finishOne("encrypt", "encrypted", outcome);
+  return finishOne("encrypt", "encrypted", outcome, said);
 }
 
 /** One file (or stdin, or a -d folder) to encrypt. */
