@@ -370,3 +370,17 @@ Deno.test("page: stream-decrypts 200 MiB from fetch() with the page's memory bou
     key.dispose();
   }
 });
+
+Deno.test("page: a ?src= address with a malformed escape shows an error instead of staying on loading", async () => {
+  const server = await serve();
+  try {
+    await withBrowser(async ({ page, problems }) => {
+      await page.goto(`${server.origin}/?src=/files/ok%25E0%25A4%25A.envl`);
+      await page.waitForSelector("body[data-state=error]");
+      assert.ok((await page.textContent("#error") ?? "").length > 0);
+      assert.deepEqual(problems.filter((p) => p.startsWith("pageerror")), []);
+    });
+  } finally {
+    await server.close();
+  }
+});

@@ -314,6 +314,7 @@ async function decryptNow(): Promise<void> {
   clearError();
   let sink: Sink | null = null;
   let key: PageKey | undefined;
+  let keyIsFiles = false;
   try {
     // The picker first, while the click still counts as the user's gesture.
     sink = canStreamToDisk()
@@ -325,6 +326,9 @@ async function decryptNow(): Promise<void> {
       return;
     }
     setState("decrypting");
+    // Disposed after this run unless it is the loaded key file's, decided by where it came from now (the mode may
+    // change while the run goes on).
+    keyIsFiles = mode() === "file";
     key = await getKey();
     if (mine !== generation) throw new Superseded();
     if (cancelRequested) throw new Cancelled();
@@ -359,6 +363,10 @@ async function decryptNow(): Promise<void> {
       if (done) break;
       await sink.write(value);
       written += value.length;
+      // Held in memory with no length known beforehand: the warning comes when the plaintext passes the bound.
+      if (!sink.streaming && total === 0 && written > MEMORY_WARNING_BYTES && ui.sizeWarning.hidden) {
+        showSizeWarning(written);
+      }
       const now = performance.now();
       if (now - shown > 100) {
         shown = now;
@@ -389,7 +397,7 @@ async function decryptNow(): Promise<void> {
       showError(e, "Decrypting");
     }
   } finally {
-    if (mode() !== "file") key?.keys.dispose();
+    if (!keyIsFiles) key?.keys.dispose();
     running = null;
     busy = false;
     updateButton();
@@ -454,14 +462,28 @@ ui.cancel.addEventListener("click", () => {
 
 ui.decrypt.textContent = canStreamToDisk() ? "Decrypt and save…" : "Decrypt";
 ui.saveNote.textContent = canStreamToDisk()
-  ? "You choose where to save first; the file is written as it verifies and kept only if all of it verifies."
+  ? "You choose where to save first; the file is written as it verifies and kept only if all of it verifies. " +
+    "Choosing an existing file replaces it: the browser empties it when you choose it."
   : "The decrypted file is offered for saving once all of it verified.";
 
 const fromUrl = new URLSearchParams(location.search).get("src");
 updateButton();
 if (fromUrl !== null && fromUrl !== "") {
-  const url = new URL(fromUrl, location.href);
-  void choose({ kind: "url", url: url.href, name: decodeURIComponent(url.pathname) });
+  let url: URL | undefined;
+  try {
+    url = new URL(fromUrl, location.href);
+  } catch (e) {
+    showError(e, "Opening the address");
+  }
+  if (url) {
+    let name = url.pathname;
+    try {
+      name = decodeURIComponent(url.pathname);
+    } catch {
+      // A malformed escape: the name as written.
+    }
+    void choose({ kind: "url", url: url.href, name });
+  }
 } else {
   setState("idle");
 }

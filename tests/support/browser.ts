@@ -79,7 +79,11 @@ function noSavePicker(): void {
   Object.defineProperty(globalThis, "showSaveFilePicker", { value: undefined, configurable: true });
 }
 
-/** In the page: a save picker that answers with an OPFS file named as suggested, and records the names asked for. */
+/**
+ * In the page: a save picker that answers with an OPFS file named as
+ * suggested, emptied as Chromium's own picker empties a chosen file before
+ * it returns it, and records the names asked for.
+ */
 function opfsSavePicker(): void {
   const g = globalThis as unknown as { showSaveFilePicker: unknown; pickedNames: string[] };
   g.pickedNames = [];
@@ -94,7 +98,10 @@ function opfsSavePicker(): void {
       };
     })
       .storage;
-    return await (await storage.getDirectory()).getFileHandle(name, { create: true });
+    const handle = await (await storage.getDirectory()).getFileHandle(name, { create: true });
+    const w = await (handle as unknown as { createWritable(): Promise<WritableStream> }).createWritable();
+    await w.close(); // a writable that is closed with nothing written leaves the file empty
+    return handle;
   };
 }
 
