@@ -530,3 +530,57 @@ async function underFdLimit(
   const stderr = new TextDecoder().decode(out.stderr);
   return { code: out.code, stderr, errors: stderr.split("\n").filter((l) => l.startsWith("error: ")) };
 }
+
+Deno.test("cli batch: a walked file swapped for a link or a FIFO at its turn is refused; the rest go on", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "k.key"])).code, 0);
+  await Deno.mkdir(ws.path("shared"));
+  await Deno.mkdir(ws.path("secret"));
+  await Deno.writeTextFile(ws.path("secret", "s.txt"), "TOP SECRET");
+  for (const n of ["a", "b", "c"]) await Deno.writeTextFile(ws.path("shared", n), n);
+  // The tree is counted; then, before b's turn, b is a link out of the tree and c a FIFO. checkTreeInput runs at each
+  // file's turn, so swapping before the run starts reaches the same check.
+  const { planFiles } = await import("../src/cli/batch.ts");
+  const plan = await planFiles([ws.path("shared")], true, undefined, {
+    command: "encrypt",
+    keep: () => true,
+    outputRel: (rel) => rel + ".envl",
+    outputOf: (i) => i + ".envl",
+    folderHint: "",
+  });
+  assert.equal(plan.total, 3);
+  await Deno.remove(ws.path("shared", "b"));
+  await Deno.symlink(ws.path("secret", "s.txt"), ws.path("shared", "b"));
+  await Deno.remove(ws.path("shared", "c"));
+  assert.equal((await new Deno.Command("mkfifo", { args: [ws.path("shared", "c")] }).output()).code, 0);
+  const { checkTreeInput } = await import("../src/cli/batch.ts");
+  await assert.rejects(checkTreeInput(ws.path("shared", "b"), ws.path("shared")), /now a symbolic link/);
+  await assert.rejects(checkTreeInput(ws.path("shared", "c"), ws.path("shared")), /no longer a regular file/);
+  // And through the CLI, the walk never lists them (links and special files are skipped), so nothing leaks or hangs.
+  const r = await ws.run(["encrypt", "-r", "-k", "local:k.key", "shared"], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, show(r));
+  assert.ok(!(await pathExists(ws.path("shared", "b.envl"))));
+});
+
+Deno.test("cli batch: an input whose output cannot be named, -o -, or -o naming a file fail before anything is written", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "k.key"])).code, 0);
+  for (const n of ["a", "c"]) await Deno.writeTextFile(ws.path(n), n);
+  assert.equal((await ws.run(["encrypt", "-k", "local:k.key", "a", "c"])).code, 0);
+  await Deno.writeTextFile(ws.path("b.txt"), "b");
+  let r = await ws.run(["decrypt", "--jobs", "1", "-k", "local:k.key", "a.envl", "b.txt", "c.envl", "-o", "out"]);
+  assert.equal(r.code, 2, show(r));
+  r = await ws.run(["decrypt", "--jobs", "1", "--force", "-k", "local:k.key", "a.envl", "b.txt", "c.envl"]);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /b\.txt/);
+  assert.equal(await Deno.readTextFile(ws.path("a")), "a", "a was rewritten before the usage error");
+  await Deno.mkdir(ws.path("t"));
+  await Deno.writeTextFile(ws.path("t", "one"), "1");
+  r = await ws.run(["encrypt", "-r", "-k", "local:k.key", "t", "-o", "-"]);
+  assert.equal(r.code, 2, show(r));
+  assert.ok(!(await pathExists(ws.path("-"))));
+  await Deno.writeTextFile(ws.path("p"), "a file");
+  r = await ws.run(["encrypt", "-r", "-k", "local:k.key", "t", "-o", "p"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /p failed: it is not a folder \[IO_FAILED\]/);
+});

@@ -110,7 +110,7 @@ Deno.test("walkFiles: generated trees with names on both sides of '/' come out a
   }
 });
 
-Deno.test("walkFiles: links are counted and not followed; this run's temporary files are left out, another run's are not", async () => {
+Deno.test("walkFiles: links are counted and not followed; temporary files, this run's or a killed run's, are left out", async () => {
   const root = await Deno.makeTempDir({ prefix: "envelope-walk-" });
   try {
     await makeFiles(root, ["d/x", "y"]);
@@ -120,18 +120,15 @@ Deno.test("walkFiles: links are counted and not followed; this run's temporary f
     await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid}-0123456789ab.part`), "");
     await Deno.writeTextFile(join(root, "d", `.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`), "");
     let skipped = 0;
-    assert.deepEqual(await collect(walkFiles(root, { onSkipped: () => skipped++ })), [
-      `d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`,
-      "d/x",
-      "y",
-    ]);
+    // A killed run's .part is a leftover for a sweep, not a file to encrypt (a review found it encrypted to junk).
+    assert.deepEqual(await collect(walkFiles(root, { onSkipped: () => skipped++ })), ["d/x", "y"]);
     assert.equal(skipped, 2);
     const seen: string[] = [];
     assert.deepEqual(await countFiles(root, { keep: (rel) => rel !== "y" }, (rel) => void seen.push(rel)), {
-      files: 2,
+      files: 1,
       skipped: 2,
     });
-    assert.deepEqual(seen, [`d/.x.envl.envelope-${Deno.pid + 1}-0123456789ab.part`, "d/x"]);
+    assert.deepEqual(seen, ["d/x"]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

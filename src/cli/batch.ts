@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { realpath, stat, statSync } from "../host/fs.ts";
+import { lstat, realpath, stat, statSync } from "../host/fs.ts";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
 import { EnvelopeError } from "../errors.ts";
@@ -151,6 +151,12 @@ export function checkBatchOutput(
   recursive: boolean,
   inputs: number,
 ): void {
+  if (output === "-") {
+    throw usageError(
+      command,
+      "Reading the command line failed: with several inputs or -r, -o names a folder; - is not one",
+    );
+  }
   if (output !== undefined && !(recursive && inputs === 1)) {
     throw usageError(
       command,
@@ -212,8 +218,9 @@ export async function runBatch(
       // file whose folder is now reached through a link fails before it is opened.
       work: async (j) => {
         if (j.unreadable !== undefined) throw ioError("Reading", j.input, j.unreadable);
-        if (j.tree !== undefined) await checkTreeInput(j.input, j.tree);
-        return await work(j, cache);
+        // A walked file: its folder and the file itself checked at its turn, and opened only as that file.
+        const inputId = j.tree !== undefined ? await checkTreeInput(j.input, j.tree) : undefined;
+        return await work(inputId ? { ...j, inputId } : j, cache);
       },
       verb,
       cost: weighed ? jobCost : undefined,
@@ -319,6 +326,8 @@ export function readSuffix(text: string | undefined, command: string): string {
 export interface FileJob {
   readonly input: string;
   readonly output: string;
+  /** For a walked file: the file {@linkcode checkTreeInput} found, which the open must find again. */
+  readonly inputId?: FileId;
   /** The output's folder may not exist yet (a tree rebuilt under -o DIR). */
   readonly makeParent?: boolean;
   /** The input's size when planned, if it was looked at (it weighs the job: see runBatch). */
@@ -364,7 +373,7 @@ export async function checkTreeOutput(output: string, root: string): Promise<voi
  * write out) files from elsewhere. Checked as the file's turn comes, right
  * before it is opened; walk_files.ts guards the listing itself.
  */
-export async function checkTreeInput(input: string, tree: string): Promise<void> {
+export async function checkTreeInput(input: string, tree: string): Promise<FileId> {
   if (await throughLink(input, tree)) {
     throw new EnvelopeError(
       "UNSAFE_PATH",
@@ -372,6 +381,22 @@ export async function checkTreeInput(input: string, tree: string): Promise<void>
       { hint: SWAPPED_HINT },
     );
   }
+  // The file itself, swapped since the walk listed it: a link would lead the batch to a file outside the tree, and
+  // a FIFO would hold it.
+  let st;
+  try {
+    st = await lstat(input);
+  } catch (e) {
+    throw ioError("Reading", input, e);
+  }
+  if (!st.isFile()) {
+    throw new EnvelopeError(
+      "UNSAFE_PATH",
+      `Reading ${input} failed: it is ${st.isSymbolicLink() ? "now a symbolic link" : "no longer a regular file"}`,
+      { hint: SWAPPED_HINT },
+    );
+  }
+  return { dev: st.dev, ino: st.ino };
 }
 
 /**
@@ -387,6 +412,12 @@ async function throughLink(path: string, root: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A file's device and inode. */
+export interface FileId {
+  readonly dev: number;
+  readonly ino: number;
 }
 
 /** How a command names its outputs in a batch. */
@@ -432,6 +463,15 @@ export async function planFiles(
   skipExisting = false,
 ): Promise<FilePlan> {
   const { command } = naming;
+  if (outDir !== undefined) {
+    // -o DIR must be a folder (made as the outputs need it): something else there fails once, here, not per file.
+    const at = await stat(outDir).catch(() => undefined);
+    if (at !== undefined && !at.isDirectory()) {
+      throw new EnvelopeError("IO_FAILED", `Writing to ${outDir} failed: it is not a folder`, {
+        hint: "-o with -r names the folder the outputs go under; choose a folder, or a path where none is yet",
+      });
+    }
+  }
   const inTree = (dir: string, rel: string): FileJob => {
     const out = naming.outputRel(rel);
     return outDir === undefined
@@ -442,6 +482,7 @@ export async function planFiles(
   const given: {
     readonly input: string;
     readonly folder: boolean;
+    readonly output?: string;
     readonly size?: number;
     readonly walk?: Omit<WalkOptions, "onUnreadable">;
   }[] = [];
@@ -457,9 +498,11 @@ export async function planFiles(
     }
     const info = await stat(input).catch(() => undefined);
     if (!info?.isDirectory()) {
-      given.push({ input, folder: false, size: info?.isFile() ? info.size : undefined });
+      // Named now: an input whose output cannot be named (decrypt b.txt) is a usage error before anything runs.
+      const output = naming.outputOf(input);
+      given.push({ input, folder: false, output, size: info?.isFile() ? info.size : undefined });
       total++;
-      if (skipExisting) await countExisting(naming.outputOf(input));
+      if (skipExisting) await countExisting(output);
       continue;
     }
     if (!recursive) {
@@ -487,7 +530,7 @@ export async function planFiles(
     total: total - existing,
     async *jobs() {
       for (const g of given) {
-        if (!g.folder) yield { input: g.input, output: naming.outputOf(g.input), size: g.size };
+        if (!g.folder) yield { input: g.input, output: g.output!, size: g.size };
         else {
           // A folder counted before the run but unreadable when the walk reaches it (removed, or swapped for a link,
           // meanwhile) is one failed item at its place in the order, not the end of the run.

@@ -35,6 +35,8 @@ export function defaultOutputName(input: string, ours = SUFFIX): string {
 /** Options shared by the decrypt paths of every format. */
 export interface DecryptRequest {
   readonly input: string;
+  /** A walked file of a batch: the file checked before its turn (batch.ts checkTreeInput), which the open must find. */
+  readonly inputId?: { readonly dev: number; readonly ino: number };
   readonly output?: string;
   readonly dir?: string;
   readonly specs: readonly string[];

@@ -9,7 +9,7 @@
  * @module
  */
 import type NodeProcess from "node:process";
-import { type FileHandle, lstat, open, stat } from "../host/fs.ts";
+import { type FileHandle, lstat, open, openFileNoWait, stat } from "../host/fs.ts";
 import { denoStdin, denoStdinRead } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { isObjectUrl } from "../s3/url.ts";
@@ -175,6 +175,12 @@ export interface OpenInputOptions {
    * stream's set-up is a visible part of a small file's cost in a batch.
    */
   readonly whole?: number;
+  /**
+   * The file the caller found at `path` (a batch's walked file): opened
+   * without waiting (a FIFO swapped in does not hold the run), and refused
+   * with `UNSAFE_PATH` unless it is that same regular file.
+   */
+  readonly expect?: { readonly dev: number; readonly ino: number };
 }
 
 /**
@@ -194,18 +200,24 @@ export async function openInput(path: string, options: OpenInputOptions = {}): P
   }
   let fh: FileHandle;
   let size: number | undefined;
+  const expect = options.expect;
   try {
-    fh = await open(path, "r");
+    fh = expect ? await openFileNoWait(path) : await open(path, "r");
   } catch (e) {
     throw ioError("Reading", path, e);
   }
   try {
     const s = await fh.stat();
+    if (expect && (!s.isFile() || s.dev !== expect.dev || s.ino !== expect.ino)) {
+      throw new EnvelopeError("UNSAFE_PATH", `Reading ${path} failed: it was replaced after it was checked`, {
+        hint: "a file of the tree was swapped while the run went on; check who changes the tree, and run again",
+      });
+    }
     if (s.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
     if (s.isFile()) size = s.size;
   } catch (e) {
     await fh.close();
-    throw ioError("Reading", path, e);
+    throw e instanceof EnvelopeError ? e : ioError("Reading", path, e);
   }
   // Not a file that says it is empty: /proc and tracefs files say 0 and may wait (fileHandleStream says more).
   if (size !== undefined && size > 0 && size <= (options.whole ?? 0)) return await readWhole(fh, path, size);

@@ -31,7 +31,6 @@
  */
 import { lstat, readdir, realpath } from "../host/fs.ts";
 import { join } from "../host/path.ts";
-import { pid } from "../host/process.ts";
 import { EnvelopeError } from "../errors.ts";
 import { temporaryOwner } from "./temp_files.ts";
 
@@ -56,9 +55,9 @@ export interface WalkOptions {
  * with `/` separators, in the sorted order described above. Symbolic links
  * and special files are neither followed nor yielded. A folder is read when
  * the walk reaches it, so a run that writes into the tree sees its own
- * outputs there; this run's temporary files (temp_files.ts, named with its
- * process id) are never yielded, as they were not there when the tree was
- * counted.
+ * outputs there; temporary files (temp_files.ts) are never yielded: this
+ * run's were not there when the tree was counted, and a killed run's are
+ * leftovers for a sweep, not files to encrypt.
  */
 export async function* walkFiles(dir: string, options: WalkOptions = {}): AsyncGenerator<string> {
   const { keep, onSkipped, onUnreadable, leaveOut } = options;
@@ -89,7 +88,8 @@ export async function* walkFiles(dir: string, options: WalkOptions = {}): AsyncG
       if (e.isDirectory()) {
         if (!leaveOut?.(prefix + e.name)) names.push(e.name + "/");
       } else if (!e.isFile()) onSkipped?.();
-      else if (temporaryOwner(e.name, false) !== pid) names.push(e.name);
+      // Any run's temporary file (ours as they appear; a killed run's until a sweep removes it) is not a user's file.
+      else if (temporaryOwner(e.name, false) === undefined) names.push(e.name);
     }
     stack.push({ prefix, names: names.sort().reverse() });
   };

@@ -13,7 +13,7 @@ import { RawDataKey } from "../../keys/raw.ts";
 import { getEnv } from "../../host/env.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
-import { isLocalPath, openInput, WHOLE_MESSAGE_BYTES, writeBytes } from "../files.ts";
+import { ioError, isLocalPath, openInput, WHOLE_MESSAGE_BYTES, writeBytes } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { peek, peekedWhole } from "../../io/header_peek.ts";
 import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
@@ -188,10 +188,14 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       plan,
       options,
       async (j, cache) => {
-        if (j.makeParent) await mkdir(dirname(j.output), { recursive: true });
+        if (j.makeParent) {
+          await mkdir(dirname(j.output), { recursive: true }).catch((e) => {
+            throw ioError("Writing", dirname(j.output), e);
+          });
+        }
         if (j.root !== undefined) await checkTreeOutput(j.output, j.root);
         return await decryptOne(
-          { ...req, input: j.input, output: j.output, noFollow: j.root !== undefined },
+          { ...req, input: j.input, output: j.output, noFollow: j.root !== undefined, inputId: j.inputId },
           keysFor,
           cache,
         );
@@ -247,7 +251,7 @@ async function decryptOne(
   const output = req.output ?? (req.input === "-" ? "-" : undefined);
   // A small message (most of a batch's) is read whole and opened as bytes (below), with no stream made.
   const whole = req.dir === undefined && (output === undefined || !isObjectUrl(output)) ? WHOLE_MESSAGE_BYTES : 0;
-  const input = await dearmored(await openInput(req.input, { whole }), req.armor);
+  const input = await dearmored(await openInput(req.input, { whole, expect: req.inputId }), req.armor);
   const enough = (h: Uint8Array) =>
     h.length >= 4096 || (h.length >= MAGIC.length && hasMagic(h) && typeof tryParseHeader(h) !== "number");
   const peeked = input.bytes !== undefined

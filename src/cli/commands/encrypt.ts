@@ -12,7 +12,7 @@ import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import type { Input } from "../../io/input.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
-import { checkDir, checkWritable, isLocalPath, openInput, writeBytes, writeOutput } from "../files.ts";
+import { checkDir, checkWritable, ioError, isLocalPath, openInput, writeBytes, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
@@ -257,6 +257,8 @@ interface EncryptJob {
   readonly armor?: boolean;
   /** Create the output's folder (for -r DIR -o OUTDIR). */
   readonly makeParent?: boolean;
+  /** A walked file: the file the batch checked (batch.ts checkTreeInput), which the open must find again. */
+  readonly inputId?: { readonly dev: number; readonly ino: number };
   /** Set when the output is named after a walked tree (`-r`): see batch.ts checkTreeOutput. */
   readonly root?: string;
 }
@@ -277,11 +279,15 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
     );
     zipped = zipDirectory(job.dir, dirZipOptions(job.links ?? zipLinks(undefined), job.parallelism));
   } else {
-    input = await openInput(job.input, { whole: whole ? WHOLE_BYTES : 0 });
+    input = await openInput(job.input, { whole: whole ? WHOLE_BYTES : 0, expect: job.inputId });
   }
   let keys: readonly KeyProvider[];
   try {
-    if (job.makeParent) await mkdir(dirname(job.output), { recursive: true });
+    if (job.makeParent) {
+      await mkdir(dirname(job.output), { recursive: true }).catch((e) => {
+        throw ioError("Writing", dirname(job.output), e);
+      });
+    }
     if (job.root !== undefined) await checkTreeOutput(job.output, job.root);
     // Checked before the keys load (and a default key is made); in a batch the keys are loaded already and
     // writeOutput checks the output as it opens it, so the early check would only stat it twice.
