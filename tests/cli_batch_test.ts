@@ -584,3 +584,30 @@ Deno.test("cli batch: an input whose output cannot be named, -o -, or -o naming 
   assert.equal(r.code, 1, show(r));
   assert.match(r.stderr, /p failed: it is not a folder \[IO_FAILED\]/);
 });
+
+Deno.test("cli batch: overlapping folders are refused; an output that is another input of the run is not replaced, even with --force", async () => {
+  await using ws = await workspace();
+  assert.equal((await ws.run(["keygen", "-o", "k.key"])).code, 0);
+  await Deno.mkdir(ws.path("d", "sub"), { recursive: true });
+  await Deno.writeTextFile(ws.path("d", "sub", "a"), "a");
+  let r = await ws.run(["encrypt", "-r", "--force", "-k", "local:k.key", "d", "d/sub"]);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /d\/sub is inside d/);
+  assert.ok(!(await pathExists(ws.path("d", "sub", "a.envl"))), "nothing was written");
+  r = await ws.run(["encrypt", "-r", "-k", "local:k.key", "d", "./d"]);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /the same folder as/);
+
+  // decrypt -r of a folder holding x.envl and x.envl.envl: x.envl.envl's output is x.envl, an input of the run.
+  await Deno.mkdir(ws.path("t"));
+  await Deno.writeTextFile(ws.path("t", "x"), "inner");
+  assert.equal((await ws.run(["encrypt", "-k", "local:k.key", "t/x"])).code, 0);
+  assert.equal((await ws.run(["encrypt", "-k", "local:k.key", "t/x.envl"])).code, 0);
+  await Deno.remove(ws.path("t", "x"));
+  const before = await Deno.readFile(ws.path("t", "x.envl"));
+  r = await ws.run(["decrypt", "-r", "--force", "-k", "local:k.key", "t"]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, /another input of this run.*\[OUTPUT_EXISTS\]/);
+  assert.equal(await Deno.readTextFile(ws.path("t", "x")), "inner", "x.envl itself was decrypted");
+  assert.deepEqual(await Deno.readFile(ws.path("t", "x.envl")), before, "x.envl was replaced");
+});

@@ -218,6 +218,13 @@ export async function runBatch(
       // file whose folder is now reached through a link fails before it is opened.
       work: async (j) => {
         if (j.unreadable !== undefined) throw ioError("Reading", j.input, j.unreadable);
+        if (j.clash !== undefined && await exists(j.output)) {
+          throw new EnvelopeError(
+            "OUTPUT_EXISTS",
+            `Writing ${j.output} failed: it is another input of this run, and is not replaced, even with --force`,
+            { hint: "move one of the two files out of the folder, or write the outputs elsewhere with -o DIR" },
+          );
+        }
         // A walked file: its folder and the file itself checked at its turn, and opened only as that file.
         const inputId = j.tree !== undefined ? await checkTreeInput(j.input, j.tree) : undefined;
         return await work(inputId ? { ...j, inputId } : j, cache);
@@ -326,6 +333,8 @@ export function readSuffix(text: string | undefined, command: string): string {
 export interface FileJob {
   readonly input: string;
   readonly output: string;
+  /** Set when the output (relative to the tree) is itself an input this batch takes: the job fails. */
+  readonly clash?: string;
   /** For a walked file: the file {@linkcode checkTreeInput} found, which the open must find again. */
   readonly inputId?: FileId;
   /** The output's folder may not exist yet (a tree rebuilt under -o DIR). */
@@ -474,8 +483,11 @@ export async function planFiles(
   }
   const inTree = (dir: string, rel: string): FileJob => {
     const out = naming.outputRel(rel);
+    // Beside its input, an output the batch itself would take as an input (decrypt -r: x.envl.envl gives x.envl)
+    // may be another job's input, read while it is replaced: that job fails instead, whatever --force says.
+    const clash = outDir === undefined && naming.keep(out) ? out : undefined;
     return outDir === undefined
-      ? { input: join(dir, rel), output: join(dir, out), root: dir, tree: dir }
+      ? { input: join(dir, rel), output: join(dir, out), root: dir, tree: dir, ...(clash ? { clash } : {}) }
       : { input: join(dir, rel), output: join(outDir, out), makeParent: true, root: outDir, tree: dir };
   };
   // One entry per input on the command line (which is in memory anyway), none per file under a folder.
@@ -492,6 +504,23 @@ export async function planFiles(
   const countExisting = async (output: string) => {
     if (await exists(output)) existing++;
   };
+  // A folder given twice, or one inside another given too, would have its files done twice at once.
+  if (recursive) {
+    const roots = await Promise.all(
+      inputs.map(async (i) => ({ i, real: await realpath(i).then((r) => r + sep, () => undefined) })),
+    );
+    for (const a of roots) {
+      for (const b of roots) {
+        if (a !== b && a.real !== undefined && b.real !== undefined && b.real.startsWith(a.real)) {
+          throw usageError(
+            command,
+            `Reading the command line failed: ${b.i} is ${a.real === b.real ? "the same folder as" : "inside"} ${a.i}`,
+            "give each folder once; -r already takes the folders inside it",
+          );
+        }
+      }
+    }
+  }
   for (const input of inputs) {
     if (input === "-") {
       throw usageError(command, "Reading the command line failed: stdin (-) cannot be one of several inputs");
