@@ -232,3 +232,29 @@ Deno.test("merging: into a folder named through the user's own link; folders of 
     assert.equal(await readFile(join(t, "theirs", "sub", "b.txt"), "utf8"), "b");
   });
 });
+
+Deno.test("the folders entries' paths imply count towards maxEntries; folder entries that name them are not counted twice", async () => {
+  await withTemp(async (t) => {
+    // 20 entries, each 200 folders deep: 4,000 folders from a few KiB of archive.
+    const deep = Array.from({ length: 20 }, (_, i) => ({
+      name: `x${i}/` + Array.from({ length: 199 }, () => "a").join("/") + "/f",
+      data: utf8.encode("x"),
+    }));
+    const started = performance.now();
+    await assertRejects(
+      extractZip(bytesStream(craftZip(deep)), join(t, "out"), { maxEntries: 1000 }),
+      "ARCHIVE_TOO_LARGE",
+    );
+    assert.ok(performance.now() - started < 5000);
+    assert.ok(!(await lstat(join(t, "out")).catch(() => null)), "nothing made");
+    // A tree listing its folders as entries, at the limit: counted once.
+    const tree = [
+      { name: "a/", data: new Uint8Array(0) },
+      { name: "a/b/", data: new Uint8Array(0) },
+      { name: "a/b/f", data: utf8.encode("f") },
+      { name: "a/g", data: utf8.encode("g") },
+    ];
+    await extractZip(bytesStream(craftZip(tree)), join(t, "ok"), { maxEntries: 4 });
+    assert.equal(await readFile(join(t, "ok", "a", "b", "f"), "utf8"), "f");
+  });
+});

@@ -70,7 +70,15 @@ import { EnvelopeError } from "../errors.ts";
 import { errCode, invalid, ioError, tooLarge, unsafe } from "./unzip_errors.ts";
 import { type Budget, extractFile, readsWhole, readWhole, writeAll } from "./zip_inflate.ts";
 import { WholeInflater } from "./zip_inflate_whole.ts";
-import { applyMerge, checkMergeFolder, decodeName, isNameOf, planMerge, safeSegments } from "./zip_paths.ts";
+import {
+  applyMerge,
+  checkMergeFolder,
+  countFolders,
+  decodeName,
+  isNameOf,
+  planMerge,
+  safeSegments,
+} from "./zip_paths.ts";
 import {
   DEFAULT_MAX_ENTRIES,
   type Entry,
@@ -330,6 +338,13 @@ async function extract(
     // What ends up in the output: skipped links are not.
     const entries = directory.entries.filter((e) => !(e.link && links === "skip"));
 
+    // Folders count as entries, the ones the paths imply included: 200 entries 1,900 folders deep once made folders
+    // for minutes. (The depth bound, zip_paths.ts, limits what one entry can imply.)
+    const fileCount = entries.filter((e) => !e.dir).length;
+    const made = fileCount + countFolders(entries, maxEntries - fileCount);
+    if (made > maxEntries) {
+      throw tooLarge(`its paths make over ${maxEntries} files and folders (the limit of entries)`);
+    }
     let declared = 0;
     for (const e of entries) if (!e.dir) declared += e.usize;
     if (declared > maxTotalBytes) {

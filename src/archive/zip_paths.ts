@@ -75,6 +75,29 @@ export function safeSegments(name: string): string[] {
   return segments;
 }
 
+/**
+ * The folders `entries` make: the folder entries and every folder their
+ * paths imply, each counted once, up to `limit` (counting stops past it).
+ * Each folder is remembered by a 32-bit hash of its path, so memory stays at
+ * a number per folder; a collision can only undercount by one.
+ */
+export function countFolders(entries: readonly MergeEntry[], limit: number): number {
+  const seen = new Set<number>();
+  for (const e of entries) {
+    const segments = safeSegments(e.name);
+    const n = e.dir ? segments.length : segments.length - 1;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) {
+      // FNV-1a over the path so far, a separator between segments.
+      for (const c of segments[i]) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+      h = Math.imul(h ^ 0x2f, 0x01000193);
+      seen.add(h >>> 0);
+      if (seen.size > limit) return seen.size;
+    }
+  }
+  return seen.size;
+}
+
 // ---- committing the staged tree ----
 
 type Kind = "missing" | "dir" | "file" | "link" | "other";
