@@ -49,12 +49,19 @@ const MAX_SEGMENT_BYTES = 255;
 /** The longest path (Linux's PATH_MAX less its NUL), in UTF-8 bytes. */
 const MAX_NAME_BYTES = 4095;
 
+/** UTF-8 bytes of `s`, counted only when its length could put it over `max` (a UTF-16 unit is at most 3 bytes). */
+function over(s: string, max: number): number | undefined {
+  if (s.length * 3 <= max) return undefined;
+  const n = utf8.encode(s).length;
+  return n > max ? n : undefined;
+}
+
 /** The `/`-separated segments of a safe name, or a thrown `UNSAFE_PATH`. */
 export function safeSegments(name: string): string[] {
   if (name.length === 0) throw unsafe(name.slice(0, 200), "the name is empty");
   // Bounded before anything else (and quoted cut short): a name can be a 64 KiB field.
-  const bytes = new TextEncoder().encode(name).length;
-  if (bytes > MAX_NAME_BYTES) {
+  const bytes = over(name, MAX_NAME_BYTES);
+  if (bytes !== undefined) {
     throw unsafe(`${name.slice(0, 100)}...`, `the path is ${bytes} bytes long, over ${MAX_NAME_BYTES}`);
   }
   if (name.includes("\0")) throw unsafe(name, "the name contains a NUL character");
@@ -68,7 +75,7 @@ export function safeSegments(name: string): string[] {
   for (const s of segments) {
     if (s === "..") throw unsafe(name, "the path contains a .. segment");
     if (s === "" || s === ".") throw unsafe(name, "the path has an empty or . segment");
-    if (new TextEncoder().encode(s).length > MAX_SEGMENT_BYTES) {
+    if (over(s, MAX_SEGMENT_BYTES) !== undefined) {
       throw unsafe(`${name.slice(0, 100)}...`, `a name in the path is over ${MAX_SEGMENT_BYTES} bytes`);
     }
   }
@@ -232,6 +239,7 @@ export async function applyMerge(
   owners: MergeOwners = { uid: undefined },
 ): Promise<void> {
   const seen = new Map<string, FolderId>();
+  const missing = new Set<string>();
   const foldersOf = (e: MergeEntry) => {
     const rel = safeSegments(e.name);
     const n = e.dir ? rel.length : rel.length - 1;
@@ -239,9 +247,10 @@ export async function applyMerge(
   };
   for (const e of entries) {
     for (const dir of foldersOf(e).dirs) {
-      if (seen.has(dir)) continue;
+      if (seen.has(dir) || missing.has(dir)) continue;
       const id = await checkMergeFolder(dir, outDir, owners);
       if (id) seen.set(dir, id);
+      else missing.add(dir);
     }
   }
   const same = async (dir: string, id: FolderId) => {

@@ -30,7 +30,7 @@ import { SUFFIX } from "./usage.ts";
 import { escapeControls as esc, formatBytes, note, report, reportError, status } from "./output.ts";
 import { type Outcome, Tally } from "./batch_tally.ts";
 import { countFiles, SWAPPED_HINT, walkItems, type WalkOptions } from "./walk_files.ts";
-import { exists } from "./files.ts";
+import { exists, type FileId } from "./files.ts";
 import { ioError } from "./io_errors.ts";
 
 /**
@@ -421,12 +421,6 @@ async function throughLink(path: string, root: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A file's device and inode. */
-export interface FileId {
-  readonly dev: number;
-  readonly ino: number;
 }
 
 /** How a command names its outputs in a batch. */

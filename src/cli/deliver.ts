@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from "../host/path.ts";
 import type { ExtractLinkPolicy } from "../archive/unzip.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
-import { removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
+import { type FileId, removeOnSignal, sweepStale, tempDirPrefix, writeOutput } from "./files.ts";
 import type { TrustOptions } from "./trust_flags.ts";
 import { gcPacer } from "./gc.ts";
 import { ioError } from "./io_errors.ts";
@@ -36,7 +36,7 @@ export function defaultOutputName(input: string, ours = SUFFIX): string {
 export interface DecryptRequest {
   readonly input: string;
   /** A walked file of a batch: the file checked before its turn (batch.ts checkTreeInput), which the open must find. */
-  readonly inputId?: { readonly dev: number; readonly ino: number };
+  readonly inputId?: FileId;
   readonly output?: string;
   readonly dir?: string;
   readonly specs: readonly string[];

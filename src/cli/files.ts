@@ -162,6 +162,12 @@ function stdinStream(): ReadableStream<Uint8Array> {
  */
 export const WHOLE_MESSAGE_BYTES = 128 * 1024;
 
+/** A file's device and inode: which file a path led to. */
+export interface FileId {
+  readonly dev: number;
+  readonly ino: number;
+}
+
 /** What {@linkcode openInput} may do besides opening. */
 export interface OpenInputOptions {
   /**
@@ -180,7 +186,7 @@ export interface OpenInputOptions {
    * without waiting (a FIFO swapped in does not hold the run), and refused
    * with `UNSAFE_PATH` unless it is that same regular file.
    */
-  readonly expect?: { readonly dev: number; readonly ino: number };
+  readonly expect?: FileId;
 }
 
 /**

@@ -12,7 +12,16 @@ import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import type { Input } from "../../io/input.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
-import { checkDir, checkWritable, ioError, isLocalPath, openInput, writeBytes, writeOutput } from "../files.ts";
+import {
+  checkDir,
+  checkWritable,
+  type FileId,
+  ioError,
+  isLocalPath,
+  openInput,
+  writeBytes,
+  writeOutput,
+} from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
@@ -258,7 +267,7 @@ interface EncryptJob {
   /** Create the output's folder (for -r DIR -o OUTDIR). */
   readonly makeParent?: boolean;
   /** A walked file: the file the batch checked (batch.ts checkTreeInput), which the open must find again. */
-  readonly inputId?: { readonly dev: number; readonly ino: number };
+  readonly inputId?: FileId;
   /** Set when the output is named after a walked tree (`-r`): see batch.ts checkTreeOutput. */
   readonly root?: string;
 }

@@ -128,7 +128,6 @@ export async function rewrapCommand(argv: readonly string[]): Promise<number> {
   if (peeked.whole) {
     // A small file, read whole at the start: the new header and the payload as read then, with no stream made.
     const bytes = concat([result.header, peeked.whole.subarray(result.payloadOffset)]);
-    file?.handle?.close().catch(() => {});
     await writeBytes(bytes, output, written);
   } else if (object && inPlace) {
     // An object rewrapped in place: the payload is copied inside the store (docs/s3.md).
