@@ -47,24 +47,35 @@ export function patternHash(total: number, seed: number): number {
  * The files in the page origin's private file system: name to size, once the
  * browser has settled. Chromium writes through a `NAME.crswap` swap file and
  * removes it a moment after an aborted or closed writable resolves, so this
- * waits (up to 5 s) until no swap file is left before it answers.
+ * waits (up to 5 s) until no swap file is left, and lists again when a file
+ * went away while it was being read, before it answers.
  */
 export async function savedFiles(page: Page): Promise<Record<string, number>> {
   for (let i = 0;; i++) {
     const files = await listed(page);
-    if (!Object.keys(files).some((n) => n.endsWith(".crswap")) || i >= 50) return files;
+    const settled = files !== null && !Object.keys(files).some((n) => n.endsWith(".crswap"));
+    if (settled || i >= 50) {
+      if (files === null) throw new Error("the page's files kept changing while they were listed");
+      return files;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function listed(page: Page): Promise<Record<string, number>> {
+/** The files by size, or null when one went away between the listing and its read (the page was still removing it). */
+async function listed(page: Page): Promise<Record<string, number> | null> {
   return await page.evaluate(async () => {
     const nav = navigator as unknown as { storage: { getDirectory(): Promise<unknown> } };
     const dir = await nav.storage.getDirectory() as {
       entries(): AsyncIterable<[string, { kind: string; getFile(): Promise<File> }]>;
     };
     const out: Record<string, number> = {};
-    for await (const [name, h] of dir.entries()) if (h.kind === "file") out[name] = (await h.getFile()).size;
+    try {
+      for await (const [name, h] of dir.entries()) if (h.kind === "file") out[name] = (await h.getFile()).size;
+    } catch (e) {
+      if ((e as Error).name === "NotFoundError") return null;
+      throw e;
+    }
     return out;
   });
 }
