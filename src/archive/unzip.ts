@@ -64,6 +64,7 @@
  */
 import { mkdir, mkdtemp, open, realpath, rename, rm, stat, symlink, utimes } from "node:fs/promises";
 import process from "node:process";
+import { setImmediate } from "node:timers";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { EnvelopeError } from "../errors.ts";
@@ -192,7 +193,9 @@ async function inLanes<T>(queues: Queue<T>[], job: (item: T) => Promise<void>): 
       }
       // Small entries complete without a turn of the event loop (blocking writes, reads from the window), which
       // would hold up the large entries' lanes and the runtime's own tasks. A turn every 64 entries keeps them going.
-      if (taken.next % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      // Not a timer: a chain of zero timeouts is clamped to 4 ms each from the sixth on (the HTML rule Deno keeps),
+      // which left extraction idle a third of its time.
+      if (taken.next % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
   };
   await Promise.all(queues.flatMap((q) => {
