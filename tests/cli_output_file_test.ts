@@ -241,6 +241,47 @@ Deno.test("output file: a large output is data-synced as it grows (several syncs
   }
 });
 
+Deno.test("output file: a scratch output (decrypt -d's archive) is never synced, and still lands whole", async () => {
+  const { atomicOutput } = await import("../src/cli/output_file.ts");
+  const dir = await Deno.makeTempDir({ prefix: "envelope-scratch-" });
+  const proto = Deno.FsFile.prototype;
+  const { sync, syncData } = proto;
+  const calls: string[] = [];
+  proto.sync = function (this: Deno.FsFile) {
+    calls.push("sync");
+    return sync.call(this);
+  };
+  proto.syncData = function (this: Deno.FsFile) {
+    calls.push("syncData");
+    return syncData.call(this);
+  };
+  try {
+    const data = randomBytes(1024 * 1024 + 17);
+    const write = async (name: string, scratch: boolean) => {
+      const out = await atomicOutput(`${dir}/${name}`, { force: false, syncEvery: 128 * 1024, scratch });
+      const writer = out.stream.getWriter();
+      for (let at = 0; at < data.length; at += 300_000) {
+        await writer.write(data.slice(at, at + 300_000));
+        await new Promise((resolve) => setTimeout(resolve, 5)); // a moment for a data sync, were one due
+      }
+      await writer.close();
+      await out.commit();
+      return out.syncs;
+    };
+    assert.equal(await write("scratch", true), 0);
+    assert.equal(calls.join(", "), "", "a scratch output called fsync or fdatasync");
+    assert.deepEqual(await Deno.readFile(`${dir}/scratch`), data);
+    // The same writes to a kept output are synced: the spy sees what it should.
+    await write("kept", false);
+    assert.ok(calls.includes("sync"), `a kept output was not fsynced (${calls.join(", ")})`);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["kept", "scratch"]);
+  } finally {
+    proto.sync = sync;
+    proto.syncData = syncData;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("output file: a failure while data syncs are under way leaves no output and no temporary file", async () => {
   const { atomicOutput } = await import("../src/cli/output_file.ts");
   const dir = await Deno.makeTempDir({ prefix: "envelope-syncs-abort-" });

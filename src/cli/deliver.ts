@@ -99,7 +99,8 @@ export async function deliver(
     }
     try {
       const zipPath = join(tmp, "archive.zip");
-      await writeOutput(plaintext, zipPath, { force: false, mode: 0o600 });
+      // Not synced: the archive is removed once extracted, and the extracted files are not synced either.
+      await writeOutput(plaintext, zipPath, { force: false, mode: 0o600, scratch: true });
       await requireZip(zipPath, req.input);
       // Every 32 MiB of files written. Not also every 512 files any more: small files are inflated through one
       // reused zlib handle (archive/zip_inflate_whole.ts) and leave no native state or buffers to collect, and

@@ -71,6 +71,13 @@ export interface OutputOptions {
   /** Internal (tests): bytes between the data syncs of a large file instead of {@linkcode SYNC_EVERY_BYTES}. */
   readonly syncEvery?: number;
   /**
+   * A file nobody keeps (the archive `decrypt -d` goes through, in its own
+   * temporary folder, removed after): written without data syncs or the
+   * final fsync, which would only push bytes to the disk that are deleted
+   * a moment later. It still appears only complete.
+   */
+  readonly scratch?: boolean;
+  /**
    * The file this output may replace, and no other (rewrap in place): the
    * path must lead to that same file (device, inode, size, modification
    * time) when the output opens and again just before it is renamed over
@@ -446,10 +453,10 @@ export async function atomicOutput(
   // Set once the stream's close has written out what it gathered and synced: only then may the file be committed.
   let written = false;
   const writer = handleWriter(fh, path, close, {
-    sync: true,
+    sync: !options.scratch,
     gather: true,
     onWritten: () => (written = true),
-    syncEvery: { bytes: options.syncEvery ?? SYNC_EVERY_BYTES, tempPath },
+    syncEvery: options.scratch ? undefined : { bytes: options.syncEvery ?? SYNC_EVERY_BYTES, tempPath },
   });
   const { counts, settleSyncs } = writer;
   return {
