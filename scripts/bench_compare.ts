@@ -4,7 +4,7 @@
  * markdown table per input and a table of the ratios the project's bars are
  * stated in; docs/benchmarks.md ("Side by side") describes the method.
  *
- *   deno run -A scripts/bench_compare.ts [--quick] [--size MiB] [--reps N] [--tmp DIR]
+ *   deno run -A scripts/bench_compare.ts [--quick] [--size MiB] [--reps N] [--tmp DIR] [--tmpfs]
  *
  * Inputs (default / --quick): a random file of 1 GiB / 64 MiB (--size), one
  * four times as large for the flatness of peak RSS, an application folder of
@@ -15,7 +15,10 @@
  * along each time, and every decrypted output of the first repetition is
  * compared with its input. The large-file table also has Deno's WebCrypto
  * AES-GCM with nothing around it (scripts/bench/webcrypto_ceiling.ts): the
- * most any Deno pipeline could reach on the machine. Everything lives in one temporary folder removed
+ * most any Deno pipeline could reach on the machine. `--tmpfs` (root) runs
+ * the folder table a second time on a tmpfs mounted under the temporary
+ * folder, where making thousands of files costs only the tools' own work.
+ * Everything lives in one temporary folder removed
  * at the end; the network is used only by npm (the SDK and the packed
  * package's dependencies) and apt-get (GNU time or libssl-dev, if missing).
  *
@@ -28,7 +31,7 @@ import { cliArgv, cliEnv } from "../tests/support/cli.ts";
 import { startMoto } from "../tests/support/moto.ts";
 import { machineLine } from "./machine.ts";
 import { loadAverage, needGnuTime, type Run, RunFailed, timed } from "./bench/measure.ts";
-import { appFolder, randomFile, smallFiles } from "./bench/inputs.ts";
+import { type AppFolder, appFolder, randomFile, smallFiles } from "./bench/inputs.ts";
 import { cpuPerWall, fmt, medianRate, peakMiB, type Row, type Sample, table } from "./bench/report.ts";
 import {
   buildEvp,
@@ -55,6 +58,7 @@ interface Options {
   smallCount: number;
   reps: number;
   tmp: string;
+  tmpfs: boolean;
 }
 
 function parseOptions(args: string[]): Options {
@@ -66,10 +70,10 @@ function parseOptions(args: string[]): Options {
     if (v === undefined || v.startsWith("--")) usage(`${name} needs a value`);
     return v;
   };
-  const known = new Set(["--quick", "--size", "--reps", "--tmp"]);
+  const known = new Set(["--quick", "--size", "--reps", "--tmp", "--tmpfs"]);
   for (let i = 0; i < args.length; i++) {
     if (!known.has(args[i])) usage(`unknown argument ${args[i]}`);
-    if (args[i] !== "--quick") i++;
+    if (args[i] !== "--quick" && args[i] !== "--tmpfs") i++;
   }
   const size = Number(value("--size") ?? (quick ? 64 : 1024));
   const reps = Number(value("--reps") ?? (quick ? 1 : 3));
@@ -82,12 +86,13 @@ function parseOptions(args: string[]): Options {
     smallCount: quick ? 1000 : 10_000,
     reps,
     tmp: value("--tmp") ?? Deno.env.get("TMPDIR") ?? "/tmp",
+    tmpfs: args.includes("--tmpfs"),
   };
 }
 
 function usage(problem: string): never {
   console.error(`error: Reading the arguments failed: ${problem}`);
-  console.error("hint: deno run -A scripts/bench_compare.ts [--quick] [--size MiB] [--reps N] [--tmp DIR]");
+  console.error("hint: deno run -A scripts/bench_compare.ts [--quick] [--size MiB] [--reps N] [--tmp DIR] [--tmpfs]");
   Deno.exit(2);
 }
 
@@ -153,6 +158,25 @@ const versions = {
 };
 
 const dir = await Deno.realPath(await Deno.makeTempDir({ dir: opts.tmp, prefix: "envelope-bench-compare-" }));
+const disk = await fileSystemOf(dir);
+
+/**
+ * The file system the run writes to, as a reader needs it to compare runs: its type and device, and for ext4
+ * whether it keeps a journal (without one, ext4 skips recently freed inodes when it makes a file, which on a disk
+ * where many files were just deleted dominates the time of every contender that makes thousands of files).
+ */
+async function fileSystemOf(path: string): Promise<string> {
+  const r = await exec("findmnt", ["-n", "-o", "FSTYPE,SOURCE", "--target", path]);
+  if (r.code !== 0) return "unknown";
+  const [type, source] = r.out.split(/\s+/);
+  if (type !== "ext4") return `${type} (${source})`;
+  const name = source.replace(/^\/dev\//, "");
+  let journal = false;
+  try {
+    for (const e of Deno.readDirSync("/proc/fs/jbd2")) if (e.name.startsWith(`${name}-`)) journal = true;
+  } catch { /* no jbd2 entries at all */ }
+  return `ext4 (${source}), ${journal ? "with a journal" : "no journal"}`;
+}
 // The 4x file, its sealed copy and its decrypted copy are on disk at once.
 const needBytes = 3 * 4 * opts.fileBytes + 4 * opts.folderBytes + 2 * 4096 * opts.smallCount;
 const avail = Number((await exec("df", ["-k", "--output=avail", dir])).out.split("\n").at(-1)) * 1024;
@@ -322,83 +346,126 @@ try {
   );
 
   // ---------------------------------------------------------------- application folder
-  const app = join(dir, "app");
-  log(`making the application folder (${sizeLabel(opts.folderBytes)}) ...`);
-  const made = await appFolder(app, opts.folderBytes);
-  const loadFolder = await loadAverage();
-  const pyWork = join(dir, "py");
-  await Deno.mkdir(pyWork);
   interface FolderContender {
     name: string;
     enc: (o: string) => { argv: string[]; cwd?: string; output: string };
     dec?: (i: string, restored: string) => string[];
   }
-  const folderContenders: FolderContender[] = [
-    {
-      name: "envelope CLI, Deno: encrypt -d / decrypt -d",
-      enc: (o) => ({ argv: [...deno, "encrypt", "-d", app, "-k", alias, "-o", o], output: o }),
-      dec: (i, r) => [...deno, "decrypt", i, "-d", r],
-    },
-    {
-      name: "envelope CLI, Deno: --format nitro",
-      enc: (o) => ({ argv: [...deno, "encrypt", "-d", app, "--format", "nitro", "-k", alias, "-o", o], output: o }),
-      dec: (i, r) => [...deno, "decrypt", i, "--format", "nitro", "-d", r],
-    },
-    {
-      name: "envelope CLI, Node: encrypt -d / decrypt -d",
-      enc: (o) => ({ argv: [...node, "encrypt", "-d", app, "-k", alias, "-o", o], output: o }),
-      dec: (i, r) => [...node, "decrypt", i, "-d", r],
-    },
-    {
-      name: "Python, the Nitro sample's method (make_archive + Fernet; boto3 on moto)",
-      enc: () => ({
-        argv: ["python3", join(SUPPORT, "compat_envelope_encryptor.py"), "encrypt", "-d", app, "-k", alias],
-        cwd: pyWork,
-        output: join(pyWork, "application_code.zip.encrypted"),
-      }),
-      dec: (i, r) => ["python3", join(SUPPORT, "compat_enclave_run.py"), i, r],
-    },
-    { name: "cp -r (the disk path)", enc: (o) => ({ argv: ["cp", "-r", app, o], output: o }) },
-  ];
-  const folderRows = new Map<string, { enc: Row; dec?: Row }>();
-  for (const c of folderContenders) {
-    const row = (op: string): Row => ({ contender: c.name, op, unit: "MB/s", samples: [], itemsPerRun: made.files });
-    folderRows.set(c.name, { enc: row(c.dec ? "encrypt" : "copy"), dec: c.dec ? row("decrypt") : undefined });
-  }
-  const sealedApp = join(dir, "app.sealed");
-  const restored = join(dir, "restored");
-  for (let rep = 0; rep < opts.reps; rep++) {
-    for (const c of rotate(folderContenders, rep)) {
-      log(`folder, repetition ${rep + 1}/${opts.reps}: ${c.name}`);
-      const rows = folderRows.get(c.name)!;
-      const job = c.enc(sealedApp);
-      const e = await run(job.argv, job.cwd);
-      rows.enc.samples.push(sample(e, opts.folderBytes / e.seconds));
-      if (c.dec) {
-        const d = await run(c.dec(job.output, restored));
-        rows.dec!.samples.push(sample(d, opts.folderBytes / d.seconds));
-        if (rep === 0 && (await exec("diff", ["-r", app, restored])).code !== 0) {
-          console.error(`error: ${c.name} restored a different tree`);
-          failed = true;
-        }
-      }
-      await rm(job.output, restored, restored + ".zip");
+  /** The folder table's rows by contender, run in `base` (the disk, or a tmpfs). */
+  const folderTable = async (base: string, where: string) => {
+    const app = join(base, "app");
+    log(`making the application folder (${sizeLabel(opts.folderBytes)}) ${where} ...`);
+    const made = await appFolder(app, opts.folderBytes);
+    const loadFolder = await loadAverage();
+    const pyWork = join(base, "py");
+    await Deno.mkdir(pyWork);
+    const contenders: FolderContender[] = [
+      {
+        name: "envelope CLI, Deno: encrypt -d / decrypt -d",
+        enc: (o) => ({ argv: [...deno, "encrypt", "-d", app, "-k", alias, "-o", o], output: o }),
+        dec: (i, r) => [...deno, "decrypt", i, "-d", r],
+      },
+      {
+        name: "envelope CLI, Deno: --format nitro",
+        enc: (o) => ({ argv: [...deno, "encrypt", "-d", app, "--format", "nitro", "-k", alias, "-o", o], output: o }),
+        dec: (i, r) => [...deno, "decrypt", i, "--format", "nitro", "-d", r],
+      },
+      {
+        name: "envelope CLI, Node: encrypt -d / decrypt -d",
+        enc: (o) => ({ argv: [...node, "encrypt", "-d", app, "-k", alias, "-o", o], output: o }),
+        dec: (i, r) => [...node, "decrypt", i, "-d", r],
+      },
+      {
+        name: "Python, the Nitro sample's method (make_archive + Fernet; boto3 on moto)",
+        enc: () => ({
+          argv: ["python3", join(SUPPORT, "compat_envelope_encryptor.py"), "encrypt", "-d", app, "-k", alias],
+          cwd: pyWork,
+          output: join(pyWork, "application_code.zip.encrypted"),
+        }),
+        dec: (i, r) => ["python3", join(SUPPORT, "compat_enclave_run.py"), i, r],
+      },
+      {
+        name: `cp -r (the ${base === dir ? "disk" : "tmpfs"} path)`,
+        enc: (o) => ({ argv: ["cp", "-r", app, o], output: o }),
+      },
+    ];
+    const rows = new Map<string, { enc: Row; dec?: Row }>();
+    for (const c of contenders) {
+      const row = (op: string): Row => ({ contender: c.name, op, unit: "MB/s", samples: [], itemsPerRun: made.files });
+      rows.set(c.name, { enc: row(c.dec ? "encrypt" : "copy"), dec: c.dec ? row("decrypt") : undefined });
     }
-  }
-  out.push(
-    `### An application folder: ${sizeLabel(opts.folderBytes)} in ${made.files.toLocaleString("en-US")} files`,
-    "",
+    const sealedApp = join(base, "app.sealed");
+    const restored = join(base, "restored");
+    for (let rep = 0; rep < opts.reps; rep++) {
+      for (const c of rotate(contenders, rep)) {
+        log(`folder ${where}, repetition ${rep + 1}/${opts.reps}: ${c.name}`);
+        const r = rows.get(c.name)!;
+        const job = c.enc(sealedApp);
+        const e = await run(job.argv, job.cwd ?? base);
+        r.enc.samples.push(sample(e, opts.folderBytes / e.seconds));
+        if (c.dec) {
+          const d = await run(c.dec(job.output, restored), base);
+          r.dec!.samples.push(sample(d, opts.folderBytes / d.seconds));
+          if (rep === 0 && (await exec("diff", ["-r", app, restored])).code !== 0) {
+            console.error(`error: ${c.name} restored a different tree ${where}`);
+            failed = true;
+          }
+        }
+        await rm(job.output, restored, restored + ".zip");
+      }
+    }
+    await rm(app, pyWork);
+    const at = (i: number) => rows.get(contenders[i].name)!;
+    return { made, loadFolder, rows, envelope: at(0), nitro: at(1), python: at(3) };
+  };
+  const folderText = (made: AppFolder, loadFolder: string) =>
     `${made.textFiles.toLocaleString("en-US")} text files (${
       (made.textBytes / MiB).toFixed(1)
     } MiB, source-like, compressible) and ${(made.files - made.textFiles).toLocaleString("en-US")} binary ` +
-      `(incompressible) in nested folders, made by scripts/bench/inputs.ts from seed 16 (fingerprint ${made.fingerprint}). ` +
-      `MB/s counts the files' bytes; the KMS is moto on loopback (one GenerateDataKey or Decrypt per run). ` +
-      `Load average before: ${loadFolder}.`,
+    `(incompressible) in nested folders, made by scripts/bench/inputs.ts from seed 16 (fingerprint ${made.fingerprint}). ` +
+    `MB/s counts the files' bytes; the KMS is moto on loopback (one GenerateDataKey or Decrypt per run). ` +
+    `Load average before: ${loadFolder}.`;
+  const onDisk = await folderTable(dir, "on the disk");
+  out.push(
+    `### An application folder: ${sizeLabel(opts.folderBytes)} in ${onDisk.made.files.toLocaleString("en-US")} files`,
     "",
-    table([...folderRows.values()].flatMap((r) => (r.dec ? [r.enc, r.dec] : [r.enc]))),
+    folderText(onDisk.made, onDisk.loadFolder),
+    "",
+    table([...onDisk.rows.values()].flatMap((r) => (r.dec ? [r.enc, r.dec] : [r.enc]))),
     "",
   );
-  await rm(app, pyWork);
+  // The same on a tmpfs: creating files costs nothing there but the tools' own work, so this table shows what the
+  // contenders do, where the disk's table also shows what its file system does with thousands of new files.
+  let inMemory: Awaited<ReturnType<typeof folderTable>> | undefined;
+  if (opts.tmpfs) {
+    const mnt = join(dir, "tmpfs");
+    await Deno.mkdir(mnt);
+    const mounted = await exec("mount", [
+      "-t",
+      "tmpfs",
+      "-o",
+      `size=${4 * opts.folderBytes + 512 * MiB},mode=0700`,
+      "tmpfs",
+      mnt,
+    ]);
+    if (mounted.code !== 0) {
+      throw new SetupFailed(`--tmpfs needs root to mount a tmpfs (${mounted.out.split("\n")[0]})`);
+    }
+    try {
+      inMemory = await folderTable(mnt, "on a tmpfs");
+    } finally {
+      await exec("umount", [mnt]);
+    }
+    out.push(
+      `### The same folder on a tmpfs (\`--tmpfs\`)`,
+      "",
+      folderText(inMemory.made, inMemory.loadFolder) +
+        " The folder, the sealed file and the restored tree are on a tmpfs mounted under the run's temporary folder.",
+      "",
+      table([...inMemory.rows.values()].flatMap((r) => (r.dec ? [r.enc, r.dec] : [r.enc]))),
+      "",
+    );
+  }
 
   // ---------------------------------------------------------------- small files
   const n = opts.smallCount;
@@ -564,8 +631,7 @@ try {
   const evpFile = fr(fileContenders[4].name);
   const ceiling = fr(CEILING);
   const x = (a: Row, b: Row) => `${(medianRate(a) / medianRate(b)).toFixed(2)}x`;
-  const fo = (i: number) => folderRows.get(folderContenders[i].name)!;
-  const py = fo(3);
+  const py = onDisk.python;
   const label = sizeLabel(opts.fileBytes);
   const ratios = [
     "| bar | encrypt | decrypt |",
@@ -591,12 +657,22 @@ try {
     `| ${label}: envelope Node / envelope Deno (MB/s) | ${x(nodeFile.enc, denoFile.enc)} | ${
       x(nodeFile.dec!, denoFile.dec!)
     } |`,
-    `| folder: envelope \`encrypt -d\` / \`decrypt -d\` vs Python (MB/s) | ${x(fo(0).enc, py.enc)} | ${
-      x(fo(0).dec!, py.dec!)
+    `| folder: envelope \`encrypt -d\` / \`decrypt -d\` vs Python (MB/s) | ${x(onDisk.envelope.enc, py.enc)} | ${
+      x(onDisk.envelope.dec!, py.dec!)
     } |`,
     `| folder: envelope \`encrypt -d --format nitro\` / its \`decrypt -d\` vs Python (MB/s) | ${
-      x(fo(1).enc, py.enc)
-    } | ${x(fo(1).dec!, py.dec!)} |`,
+      x(onDisk.nitro.enc, py.enc)
+    } | ${x(onDisk.nitro.dec!, py.dec!)} |`,
+    ...(inMemory
+      ? [
+        `| folder on a tmpfs: envelope \`encrypt -d\` / \`decrypt -d\` vs Python (MB/s) | ${
+          x(inMemory.envelope.enc, inMemory.python.enc)
+        } | ${x(inMemory.envelope.dec!, inMemory.python.dec!)} |`,
+        `| folder on a tmpfs: envelope \`encrypt -d --format nitro\` / its \`decrypt -d\` vs Python (MB/s) | ${
+          x(inMemory.nitro.enc, inMemory.python.enc)
+        } | ${x(inMemory.nitro.dec!, inMemory.python.dec!)} |`,
+      ]
+      : []),
     `| 4 KiB messages/s in one process: envelope Deno / SDK fastest | ${x(lib[0], lib[2])} | ${x(lib[1], lib[3])} |`,
     `| 4 KiB messages/s in one process: envelope Deno (absolute) | ${fmt(medianRate(lib[0]))} | ${
       fmt(medianRate(lib[1]))
@@ -634,6 +710,7 @@ console.log(
     `- repetitions: ${opts.reps}, the contenders of each table interleaved; rate = median, with the range of the repetitions; ` +
     `MB = 10^6 bytes of plaintext; wall time around each process (start-up included); peak RSS and CPU (user + system) ` +
     `from /usr/bin/time`,
+    `- the temporary folder's file system: ${disk}`,
     `- load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter}`,
     "",
     ...out,
