@@ -162,3 +162,40 @@ Deno.test("zip workers: a file swapped for a FIFO or a link after the listing is
     }
   });
 });
+
+Deno.test("zip writer: its window reads up to 32 small files ahead, and no more than 8 MiB of larger ones", async () => {
+  const { AHEAD, AHEAD_BYTES } = await import("../src/archive/zip.ts");
+  const { deflateHere } = await import("../src/archive/zip_entry_data.ts");
+  /** Deflate calls once the stream's first bytes were read and the window's reads settled. */
+  const aheadOf = async (dir: string) => {
+    let calls = 0;
+    const stream = zipDirectory(dir, {
+      deflate: (data, level, final) => {
+        calls++;
+        return deflateHere(data, level, final);
+      },
+    });
+    const reader = stream.getReader();
+    await reader.read();
+    for (let last = -1, i = 0; calls !== last && i < 100; i++) {
+      last = calls;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await reader.cancel();
+    return calls;
+  };
+  await withTemp(async (dir) => {
+    const small = join(dir, "small");
+    const large = join(dir, "large");
+    await mkdir(small);
+    await mkdir(large);
+    const text = (n: number) => new TextEncoder().encode("a line of text\n".repeat(Math.ceil(n / 15)).slice(0, n));
+    for (let i = 0; i < 60; i++) await writeFile(join(small, `f${String(i).padStart(2, "0")}`), text(1000));
+    const each = 600 * 1024; // read whole (under 1 MiB), so each file is one deflate call
+    for (let i = 0; i < 40; i++) await writeFile(join(large, `f${String(i).padStart(2, "0")}`), text(each));
+    assert.equal(AHEAD, 32);
+    assert.equal(await aheadOf(small), AHEAD);
+    // The window stops taking files once it holds AHEAD_BYTES: 14 files of 600 KiB (the 14th crosses 8 MiB).
+    assert.equal(await aheadOf(large), Math.ceil(AHEAD_BYTES / each));
+  });
+});

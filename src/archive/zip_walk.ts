@@ -35,6 +35,8 @@ export interface FileEntry {
   path: string;
   exec: boolean;
   mtime: number;
+  /** Bytes when the walk looked, if it did: how much of the zip writer's window reading it ahead may take. */
+  size?: number;
 }
 export interface LinkEntry {
   kind: "link";
@@ -53,6 +55,8 @@ export interface Child {
   dir: boolean;
   exec: boolean;
   mtime: number;
+  /** Bytes, as the walk saw them (an estimate for the zip writer's window: the file may change before it is read). */
+  size: number;
   /** For a stored link: its target text. */
   link?: string;
 }
@@ -188,6 +192,7 @@ export async function readChildren(ctx: WalkContext, dir: string, rel: string): 
       dir: isDir,
       exec: !isDir && (Number(st.mode) & 0o111) !== 0,
       mtime: Math.floor(Number(st.mtimeMs) / 1000),
+      size: Number(st.size),
       link,
     });
   }
@@ -216,7 +221,7 @@ export async function* walkEnvelope(
 function leaf(rel: string, c: Child): FileEntry | LinkEntry {
   return c.link !== undefined
     ? { kind: "link", name: rel + c.name, target: c.link, mtime: c.mtime }
-    : { kind: "file", name: rel + c.name, path: c.path, exec: c.exec, mtime: c.mtime };
+    : { kind: "file", name: rel + c.name, path: c.path, exec: c.exec, mtime: c.mtime, size: c.size };
 }
 
 /** Entries in the order of Python's `_make_zipfile` over an `os.walk` whose listings are sorted. */

@@ -74,9 +74,9 @@ export function zipWorkers(parallelism: number | undefined): number {
 }
 
 /**
- * Zip workers at most: the zip writer has `AHEAD` (8) entries in
- * flight, so more than 4 workers would each have fewer than 2 files queued,
- * and each costs its own heap.
+ * Zip workers at most: each costs its own heap, and the zip writer's
+ * window (`AHEAD`, `AHEAD_BYTES` in archive/zip.ts) holds at most 8 MiB of
+ * files, so more workers would mostly wait for one another's share.
  */
 export const MAX_ZIP_WORKERS = 4;
 
