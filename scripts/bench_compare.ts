@@ -16,8 +16,9 @@
  * compared with its input. The large-file table also has Deno's WebCrypto
  * AES-GCM with nothing around it (scripts/bench/webcrypto_ceiling.ts): the
  * most any Deno pipeline could reach on the machine. `--tmpfs` (root) runs
- * the folder table a second time on a tmpfs mounted under the temporary
- * folder, where making thousands of files costs only the tools' own work.
+ * the folder table, and the rows of the 4 KiB table that make files, a
+ * second time on a tmpfs mounted under the temporary folder, where making
+ * thousands of files costs only the tools' own work.
  * Everything lives in one temporary folder removed
  * at the end; the network is used only by npm (the SDK and the packed
  * package's dependencies) and apt-get (GNU time or libssl-dev, if missing).
@@ -542,17 +543,24 @@ try {
       cpuSeconds: runs.reduce((a, r) => a + r.cpuSeconds, 0),
     };
   };
-  const sealedDir = join(dir, "small-sealed");
+  /** The rows that make files: the CLI's, the safe-write floor's and `cp -r`'s, for the files in `from`. */
+  interface FileRows {
+    enc: Row;
+    dec: Row;
+    floor: Row;
+    cp: Row;
+  }
   let smallRep = 0;
-  const cliJob: SmallJob = async () => {
-    const encRuns = many.several ? [await run([...deno, "encrypt", ...k, ...cliNames], small)] : await (async () => {
+  const cliJob = (from: string, base: string, rows: FileRows): SmallJob => async () => {
+    const sealedDir = join(base, "small-sealed");
+    const encRuns = many.several ? [await run([...deno, "encrypt", ...k, ...cliNames], from)] : await (async () => {
       const rs: Run[] = [];
-      for (const f of cliNames) rs.push(await run([...deno, "encrypt", ...k, f], small));
+      for (const f of cliNames) rs.push(await run([...deno, "encrypt", ...k, f], from));
       return rs;
     })();
-    cliEnc.samples.push(sumRuns(encRuns, cliNames.length));
+    rows.enc.samples.push(sumRuns(encRuns, cliNames.length));
     await Deno.mkdir(sealedDir);
-    for (const f of cliNames) await Deno.rename(join(small, f + many.suffix), join(sealedDir, f + many.suffix));
+    for (const f of cliNames) await Deno.rename(join(from, f + many.suffix), join(sealedDir, f + many.suffix));
     const decNames = many.severalDecrypt ? cliNames : cliNames.slice(0, perProcess);
     const decRuns = many.severalDecrypt
       ? [await run([...deno, "decrypt", ...k, ...decNames.map((f) => f + many.suffix)], sealedDir)]
@@ -561,10 +569,10 @@ try {
         for (const f of decNames) rs.push(await run([...deno, "decrypt", ...k, f + many.suffix], sealedDir));
         return rs;
       })();
-    cliDec.samples.push(sumRuns(decRuns, decNames.length));
+    rows.dec.samples.push(sumRuns(decRuns, decNames.length));
     if (smallRep === 0) {
       for (const f of [decNames[0], decNames.at(-1)!]) {
-        if (!(await same(join(small, f), join(sealedDir, f)))) {
+        if (!(await same(join(from, f), join(sealedDir, f)))) {
           console.error(`error: the CLI decrypted ${f} to different bytes`);
           failed = true;
         }
@@ -572,6 +580,25 @@ try {
     }
     await rm(sealedDir);
   };
+  const floorJob = (base: string, rows: FileRows): SmallJob => async () => {
+    // What each encrypted file costs the file system alone, one write at a time (the CLI has up to 16 in flight).
+    const floorDir = join(base, "small-floor");
+    const r = await run([
+      "python3",
+      join(ROOT, "scripts", "bench", "safe_write_floor.py"),
+      floorDir,
+      String(n),
+      "4333",
+    ]);
+    rows.floor.samples.push(sumRuns([r], n));
+    await rm(floorDir);
+  };
+  const cpJob = (from: string, base: string, rows: FileRows): SmallJob => async () => {
+    const copy = join(base, "small-copy");
+    rows.cp.samples.push(sumRuns([await run(["cp", "-r", from, copy])], n));
+    await rm(copy);
+  };
+  const onDiskRows: FileRows = { enc: cliEnc, dec: cliDec, floor: floorRow, cp: cpRow };
   const smallJobs: [string, SmallJob][] = [
     ["envelope library", libJob([...libArgv, keyFile, "4096", String(n)], lib[0], lib[1])],
     ["SDK fastest", libJob(["node", SDK_SCRIPT, "msgs", "fastest", rawKey, "4096", String(n)], lib[2], lib[3])],
@@ -579,25 +606,9 @@ try {
       "SDK default",
       libJob(["node", SDK_SCRIPT, "msgs", "default", rawKey, "4096", String(sdkDefaultCount)], lib[4], lib[5]),
     ],
-    ["envelope CLI", cliJob],
-    ["safe-write floor", async () => {
-      // What each encrypted file costs the file system alone, one write at a time (the CLI has up to 16 in flight).
-      const floorDir = join(dir, "small-floor");
-      const r = await run([
-        "python3",
-        join(ROOT, "scripts", "bench", "safe_write_floor.py"),
-        floorDir,
-        String(n),
-        "4333",
-      ]);
-      floorRow.samples.push(sumRuns([r], n));
-      await rm(floorDir);
-    }],
-    ["cp -r", async () => {
-      const copy = join(dir, "small-copy");
-      cpRow.samples.push(sumRuns([await run(["cp", "-r", small, copy])], n));
-      await rm(copy);
-    }],
+    ["envelope CLI", cliJob(small, dir, onDiskRows)],
+    ["safe-write floor", floorJob(dir, onDiskRows)],
+    ["cp -r", cpJob(small, dir, onDiskRows)],
   ];
   for (let rep = 0; rep < opts.reps; rep++) {
     smallRep = rep;
@@ -622,6 +633,59 @@ try {
     table([...lib, cliEnc, cliDec, floorRow, cpRow]),
     "",
   );
+  // The rows that make files, again on a tmpfs: what the CLI does when making a file costs only its own work.
+  let smallInMemory: FileRows | undefined;
+  if (opts.tmpfs) {
+    const mnt = join(dir, "tmpfs-small");
+    await Deno.mkdir(mnt);
+    const mounted = await exec("mount", [
+      "-t",
+      "tmpfs",
+      "-o",
+      `size=${8 * 4096 * n + 256 * MiB},mode=0700`,
+      "tmpfs",
+      mnt,
+    ]);
+    if (mounted.code !== 0) {
+      throw new SetupFailed(`--tmpfs needs root to mount a tmpfs (${mounted.out.split("\n")[0]})`);
+    }
+    try {
+      const from = join(mnt, "small");
+      const copied = await exec("cp", ["-r", small, from]);
+      if (copied.code !== 0) throw new SetupFailed(`copying the small files to the tmpfs failed: ${copied.out}`);
+      const row = (r: Row, name = r.contender): Row => ({ ...r, contender: name, samples: [] });
+      smallInMemory = {
+        enc: row(cliEnc),
+        dec: row(cliDec),
+        floor: row(floorRow),
+        cp: row(cpRow, "cp -r (the tmpfs path)"),
+      };
+      const jobs: [string, SmallJob][] = [
+        ["envelope CLI", cliJob(from, mnt, smallInMemory)],
+        ["safe-write floor", floorJob(mnt, smallInMemory)],
+        ["cp -r", cpJob(from, mnt, smallInMemory)],
+      ];
+      const loadTmpfs = await loadAverage();
+      for (let rep = 0; rep < opts.reps; rep++) {
+        smallRep = rep;
+        for (const [name, job] of rotate(jobs, rep)) {
+          log(`4 KiB files on a tmpfs, repetition ${rep + 1}/${opts.reps}: ${name}`);
+          await job();
+        }
+      }
+      out.push(
+        `### The same ${n.toLocaleString("en-US")} files of 4 KiB on a tmpfs (\`--tmpfs\`)`,
+        "",
+        `The rows that make files, with the files, the outputs and the floor's folder on a tmpfs mounted under the ` +
+          `run's temporary folder. Load average before: ${loadTmpfs}.`,
+        "",
+        table([smallInMemory.enc, smallInMemory.dec, smallInMemory.floor, smallInMemory.cp]),
+        "",
+      );
+    } finally {
+      await exec("umount", [mnt]);
+    }
+  }
 
   // ---------------------------------------------------------------- ratios
   const fr = (name: string) => fileRows.get(name)!;
@@ -683,6 +747,13 @@ try {
     `| 4 KiB files/s through the CLI / the safe-write floor (4,333-byte outputs: 4 KiB and a header) | ${
       x(cliEnc, floorRow)
     } | ${x(cliDec, floorRow)} |`,
+    ...(smallInMemory
+      ? [
+        `| 4 KiB files/s through the CLI on a tmpfs | ${fmt(medianRate(smallInMemory.enc))} | ${
+          fmt(medianRate(smallInMemory.dec))
+        } |`,
+      ]
+      : []),
   ];
   out.push("### Ratios (medians of this run)", "", ...ratios, "");
 } catch (e) {
