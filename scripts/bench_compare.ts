@@ -197,10 +197,32 @@ const moto = await startMoto().catch(async (e) => {
   await Deno.remove(dir, { recursive: true });
   throw e;
 });
-// Ctrl-C: the children get the signal too; stop moto and remove the temporary folder before leaving.
+/** The tmpfs mounts (`--tmpfs`) under `dir` not yet unmounted: Ctrl-C and the end unmount them before `dir` goes. */
+const mounts = new Set<string>();
+
+/** Mounts a tmpfs of `bytes` at a new folder `name` under `dir` (root only). */
+async function mountTmpfs(name: string, bytes: number): Promise<string> {
+  const mnt = join(dir, name);
+  await Deno.mkdir(mnt);
+  const mounted = await exec("mount", ["-t", "tmpfs", "-o", `size=${bytes},mode=0700`, "tmpfs", mnt]);
+  if (mounted.code !== 0) {
+    throw new SetupFailed(`--tmpfs needs root to mount a tmpfs (${mounted.out.split("\n")[0]})`);
+  }
+  mounts.add(mnt);
+  return mnt;
+}
+
+/** Unmounts a tmpfs of {@linkcode mountTmpfs}; one still in use (a child left running) is detached (`umount -l`). */
+async function unmountTmpfs(mnt: string): Promise<void> {
+  if ((await exec("umount", [mnt])).code !== 0) await exec("umount", ["-l", mnt]);
+  mounts.delete(mnt);
+}
+
+// Ctrl-C: the children get the signal too; stop moto, unmount, and remove the temporary folder before leaving.
 const onInterrupt = async () => {
   console.error("interrupted: removing " + dir);
   await moto.close();
+  for (const mnt of [...mounts]) await unmountTmpfs(mnt);
   await rm(dir);
   Deno.exit(130);
 };
@@ -439,23 +461,11 @@ try {
   // contenders do, where the disk's table also shows what its file system does with thousands of new files.
   let inMemory: Awaited<ReturnType<typeof folderTable>> | undefined;
   if (opts.tmpfs) {
-    const mnt = join(dir, "tmpfs");
-    await Deno.mkdir(mnt);
-    const mounted = await exec("mount", [
-      "-t",
-      "tmpfs",
-      "-o",
-      `size=${4 * opts.folderBytes + 512 * MiB},mode=0700`,
-      "tmpfs",
-      mnt,
-    ]);
-    if (mounted.code !== 0) {
-      throw new SetupFailed(`--tmpfs needs root to mount a tmpfs (${mounted.out.split("\n")[0]})`);
-    }
+    const mnt = await mountTmpfs("tmpfs", 4 * opts.folderBytes + 512 * MiB);
     try {
       inMemory = await folderTable(mnt, "on a tmpfs");
     } finally {
-      await exec("umount", [mnt]);
+      await unmountTmpfs(mnt);
     }
     out.push(
       `### The same folder on a tmpfs (\`--tmpfs\`)`,
@@ -636,19 +646,7 @@ try {
   // The rows that make files, again on a tmpfs: what the CLI does when making a file costs only its own work.
   let smallInMemory: FileRows | undefined;
   if (opts.tmpfs) {
-    const mnt = join(dir, "tmpfs-small");
-    await Deno.mkdir(mnt);
-    const mounted = await exec("mount", [
-      "-t",
-      "tmpfs",
-      "-o",
-      `size=${8 * 4096 * n + 256 * MiB},mode=0700`,
-      "tmpfs",
-      mnt,
-    ]);
-    if (mounted.code !== 0) {
-      throw new SetupFailed(`--tmpfs needs root to mount a tmpfs (${mounted.out.split("\n")[0]})`);
-    }
+    const mnt = await mountTmpfs("tmpfs-small", 8 * 4096 * n + 256 * MiB);
     try {
       const from = join(mnt, "small");
       const copied = await exec("cp", ["-r", small, from]);
@@ -683,7 +681,7 @@ try {
         "",
       );
     } finally {
-      await exec("umount", [mnt]);
+      await unmountTmpfs(mnt);
     }
   }
 
@@ -766,6 +764,7 @@ try {
 } finally {
   Deno.removeSignalListener("SIGINT", onInterrupt);
   await moto.close();
+  for (const mnt of [...mounts]) await unmountTmpfs(mnt);
   await rm(dir);
 }
 
