@@ -218,7 +218,8 @@ async function unmountTmpfs(mnt: string): Promise<void> {
   mounts.delete(mnt);
 }
 
-// Ctrl-C: the children get the signal too; stop moto, unmount, and remove the temporary folder before leaving.
+// Ctrl-C (and SIGTERM, SIGHUP): the children get the signal too; stop moto, unmount, and remove the temporary folder
+// before leaving.
 const onInterrupt = async () => {
   console.error("interrupted: removing " + dir);
   await moto.close();
@@ -226,7 +227,8 @@ const onInterrupt = async () => {
   await rm(dir);
   Deno.exit(130);
 };
-Deno.addSignalListener("SIGINT", onInterrupt);
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+for (const signal of SIGNALS) Deno.addSignalListener(signal, onInterrupt);
 try {
   // ---------------------------------------------------------------- setup
   const home = join(dir, "home");
@@ -762,7 +764,7 @@ try {
     throw e;
   }
 } finally {
-  Deno.removeSignalListener("SIGINT", onInterrupt);
+  for (const signal of SIGNALS) Deno.removeSignalListener(signal, onInterrupt);
   await moto.close();
   for (const mnt of [...mounts]) await unmountTmpfs(mnt);
   await rm(dir);
