@@ -1,6 +1,6 @@
 /**
  * `deno task bench:small`: the fixed cost per message. Messages per second
- * for `encrypt` and `decrypt` of whole small messages (64 B, 4 KiB, 64 KiB)
+ * for `encrypt` and `decrypt` of whole small messages (64 B, 4 KiB, 16 KiB, 64 KiB)
  * under a local key, a fresh data key per message, in one process, one
  * message after another (each call awaited before the next starts).
  *
@@ -53,7 +53,7 @@ const SLICE_MS = QUICK ? 150 : 500;
 const AGAINST = arg("--against");
 const POOL = 256;
 const KIB = 1024;
-const SIZES = [64, 4 * KIB, 64 * KIB];
+const SIZES = [64, 4 * KIB, 16 * KIB, 64 * KIB];
 
 const sizeName = (n: number) => (n >= KIB ? `${n / KIB} KiB` : `${n} B`);
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
