@@ -65,6 +65,29 @@ export const WEBCRYPTO_THRESHOLDS: Readonly<Record<Runtime, { readonly seal: num
 };
 
 /**
+ * The same for a whole message sealed or opened alone (`encrypt` and
+ * `decrypt` of bytes that fit one chunk: nothing else is in flight beside
+ * it). There the message waits for WebCrypto's promise round trip, which in
+ * Deno is a hand-off to its thread pool and back; the core answers at once.
+ * `scripts/bench_small.ts` (2026-12-07, Deno 2.9.6): a message of 8 KiB went
+ * from about 7,000 to 17,000 a second each way with the core, 16 KiB from
+ * 6,700 to 11,000; at 32 KiB the two were even, at 64 KiB WebCrypto won.
+ * Node and the browser keep their chunk thresholds (not measured alone).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WEBCRYPTO_THRESHOLDS, WHOLE_MESSAGE_THRESHOLDS } from "./backend.ts";
+ * assert.ok(WHOLE_MESSAGE_THRESHOLDS.deno.seal >= WEBCRYPTO_THRESHOLDS.deno.seal);
+ * ```
+ */
+export const WHOLE_MESSAGE_THRESHOLDS: Readonly<Record<Runtime, { readonly seal: number; readonly open: number }>> = {
+  deno: { seal: 32 * 1024, open: 32 * 1024 },
+  node: WEBCRYPTO_THRESHOLDS.node,
+  browser: WEBCRYPTO_THRESHOLDS.browser,
+};
+
+/**
  * The runtime this code runs in, as far as the thresholds care.
  *
  * @example
@@ -119,7 +142,9 @@ export function setBackendOverride(backend: Backend | "auto"): void {
 
 /**
  * Chooses the backend for one message of `size` bytes with an IV of
- * `ivLength` bytes.
+ * `ivLength` bytes; `alone` for a whole message sealed or opened with
+ * nothing else in flight ({@linkcode WHOLE_MESSAGE_THRESHOLDS}), else one
+ * chunk of a stream ({@linkcode WEBCRYPTO_THRESHOLDS}).
  *
  * @example
  * ```ts
@@ -127,13 +152,16 @@ export function setBackendOverride(backend: Backend | "auto"): void {
  * import { chooseBackend } from "./backend.ts";
  * assert.ok(chooseBackend("seal", 12, 64) === "wasm");
  * assert.ok(chooseBackend("seal", 16, 1 << 20) === "wasm"); // only 12-byte IVs go to WebCrypto
+ * assert.ok(chooseBackend("seal", 12, 16 * 1024) === "webcrypto"); // a stream's chunk
+ * assert.ok(chooseBackend("seal", 12, 16 * 1024, true) === "wasm"); // a whole message alone
  * ```
  */
-export function chooseBackend(op: "seal" | "open", ivLength: number, size: number): Backend {
+export function chooseBackend(op: "seal" | "open", ivLength: number, size: number, alone = false): Backend {
   if (ivLength !== 12) return "wasm";
   // Below the threshold the answer is the core whether or not WebCrypto exists: no look at
   // `crypto.subtle`, whose getter was a visible part of a small message's cost (issue 16).
-  if (forced === undefined && size < WEBCRYPTO_THRESHOLDS[detectRuntime()][op]) return "wasm";
+  const thresholds = alone ? WHOLE_MESSAGE_THRESHOLDS : WEBCRYPTO_THRESHOLDS;
+  if (forced === undefined && size < thresholds[detectRuntime()][op]) return "wasm";
   if (subtleOrUndefined() === undefined) return "wasm";
   return forced ?? "webcrypto";
 }

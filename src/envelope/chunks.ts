@@ -210,14 +210,20 @@ export class ChunkCipher {
 /** The largest chunk size for which a failed final chunk of a signed message is checked for a cut (65 opens at most: 64 MiB of GCM). */
 export const EXPLAIN_MAX_CHUNK = 1024 * 1024;
 
-/** True when a chunk of `length` plaintext bytes is sealed by the core, as {@linkcode ChunkCipher.sealOnly} needs. */
+/**
+ * True when a whole message's one chunk of `length` plaintext bytes, sealed alone, is sealed by the core, as
+ * {@linkcode ChunkCipher.sealOnly} needs.
+ */
 export function sealsInCore(length: number): boolean {
-  return chooseBackend("seal", 12, length) === "wasm";
+  return chooseBackend("seal", 12, length, true) === "wasm";
 }
 
-/** True when a sealed chunk of `length` bytes is opened by the core, as {@linkcode ChunkCipher.openOnly} needs. */
+/**
+ * True when a whole message's one sealed chunk of `length` bytes, opened alone, is opened by the core, as
+ * {@linkcode ChunkCipher.openOnly} needs.
+ */
 export function opensInCore(length: number): boolean {
-  return chooseBackend("open", 12, length) === "wasm";
+  return chooseBackend("open", 12, length, true) === "wasm";
 }
 
 /** Checks a chunk's index and that it holds at least a tag. */
