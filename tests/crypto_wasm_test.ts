@@ -81,6 +81,51 @@ Deno.test("plaintext does not stay in the core's memory after open, decrypt or h
   assert.equal(await occurrences(mac), 0, "HMAC key");
 });
 
+Deno.test("the keystream of a seal or open does not stay in the core's memory (AesGcm, a whole message)", async () => {
+  const { encrypt } = await import("../src/envelope/encrypt.ts");
+  const { decrypt } = await import("../src/envelope/decrypt.ts");
+  const { parseHeader } = await import("../src/format/header.ts");
+  const { RawDataKey } = await import("../src/keys/raw.ts");
+  /** The keystream blocks of the last, partial 128-byte run of `n` bytes: ciphertext XOR plaintext. */
+  const tailKeystream = (ct: Uint8Array, pt: Uint8Array) => {
+    const from = Math.floor(pt.length / 128) * 128;
+    const blocks: Uint8Array[] = [];
+    for (let at = from; at + 16 <= pt.length; at += 16) {
+      blocks.push(Uint8Array.from({ length: 16 }, (_, i) => ct[at + i] ^ pt[at + i]));
+    }
+    return blocks;
+  };
+  const g = await AesGcm.create(randomBytes(32));
+  const key = await RawDataKey.create(randomBytes(32));
+  try {
+    for (const n of [200, 20_000, 30_000]) {
+      const pt = randomBytes(n);
+      const iv = randomBytes(12);
+      const sealed = g.seal(iv, pt);
+      for (const [i, block] of tailKeystream(sealed, pt).entries()) {
+        assert.equal(await occurrences(block), 0, `AesGcm.seal ${n}: keystream block ${i} left in the core`);
+      }
+      assert.deepEqual(g.open(iv, sealed), pt);
+      for (const [i, block] of tailKeystream(sealed, pt).entries()) {
+        assert.equal(await occurrences(block), 0, `AesGcm.open ${n}: keystream block ${i} left in the core`);
+      }
+      // A whole message of this size is sealed and opened by the core in one call (chunks.ts sealsInCore).
+      const message = await encrypt(pt, { keys: key });
+      const ct = message.subarray(parseHeader(message).length);
+      for (const [i, block] of tailKeystream(ct, pt).entries()) {
+        assert.equal(await occurrences(block), 0, `encrypt ${n}: keystream block ${i} left in the core`);
+      }
+      assert.deepEqual(await decrypt(message, { keys: key }), pt);
+      for (const [i, block] of tailKeystream(ct, pt).entries()) {
+        assert.equal(await occurrences(block), 0, `decrypt ${n}: keystream block ${i} left in the core`);
+      }
+    }
+  } finally {
+    g.dispose();
+    key.dispose();
+  }
+});
+
 async function runDeno(code: string): Promise<{ ok: boolean; out: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--no-check", code],

@@ -158,6 +158,8 @@ impl<'a> Keys<'a> {
         for (i, v) in s.iter().enumerate() {
             v.store(&mut out[16 * i..16 * i + 16]);
         }
+        // The keystream must not outlive the call in the core's memory: with the ciphertext, it gives the plaintext.
+        ct::wipe_planes(&mut s);
     }
 
     /// XORs the keystream from counter `ctr` into `data`; returns the counter after the last
