@@ -45,6 +45,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
 const tmp = await Deno.makeTempDir({ prefix: "envelope-bench-whole-" });
+// Ctrl-C, SIGTERM, SIGHUP: the children get the signal too; the temporary folder (its key file included) goes.
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const onSignal = () => {
+  console.error("interrupted: removing " + tmp);
+  Deno.removeSync(tmp, { recursive: true });
+  Deno.exit(130);
+};
+for (const signal of SIGNALS) Deno.addSignalListener(signal, onSignal);
 try {
   const keyFile = join(tmp, "bench.key");
   await Deno.writeTextFile(keyFile, (await LocalKey.generate()).toText(), { mode: 0o600 });
@@ -118,5 +126,6 @@ try {
   );
   console.log(lines.join("\n"));
 } finally {
+  for (const signal of SIGNALS) Deno.removeSignalListener(signal, onSignal);
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
 }
