@@ -67,3 +67,37 @@ Deno.test("backend: a whole 16 KiB message goes to the core; a stream's 16 KiB c
     key.dispose();
   }
 });
+
+Deno.test("backend: whole messages with others in flight (overlapping calls, or a batch's hint) go to WebCrypto from 8 KiB", async () => {
+  const { setSeveralInFlight } = await import("../src/envelope/chunks.ts");
+  const key = await RawDataKey.create(crypto.getRandomValues(new Uint8Array(32)));
+  try {
+    const a = crypto.getRandomValues(new Uint8Array(16 * 1024));
+    const b = crypto.getRandomValues(new Uint8Array(16 * 1024));
+    // Two calls at once: the second finds the first in progress.
+    const both = await countingSubtle(async () => {
+      const [sa, sb] = await Promise.all([encrypt(a, { keys: key }), encrypt(b, { keys: key })]);
+      const [da, db] = await Promise.all([decrypt(sa, { keys: key }), decrypt(sb, { keys: key })]);
+      assert.deepEqual([da, db], [a, b]);
+    });
+    assert.ok(both.encrypt >= 1 && both.decrypt >= 1, `overlapping calls: ${JSON.stringify(both)}`);
+    // One at a time, but the process said it keeps several in flight (the CLI's batch of files).
+    setSeveralInFlight(true);
+    let hinted;
+    try {
+      hinted = await countingSubtle(async () => {
+        assert.deepEqual(await decrypt(await encrypt(a, { keys: key }), { keys: key }), a);
+      });
+    } finally {
+      setSeveralInFlight(false);
+    }
+    assert.deepEqual(hinted, { encrypt: 1, decrypt: 1 });
+    // And alone again after the hint is withdrawn.
+    const after = await countingSubtle(async () => {
+      assert.deepEqual(await decrypt(await encrypt(a, { keys: key }), { keys: key }), a);
+    });
+    assert.deepEqual(after, { encrypt: 0, decrypt: 0 });
+  } finally {
+    key.dispose();
+  }
+});

@@ -23,6 +23,7 @@
 import { lstat, realpath, stat, statSync } from "../host/fs.ts";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
+import { setSeveralInFlight } from "../envelope/chunks.ts";
 import { EnvelopeError } from "../errors.ts";
 import { usageError } from "./args.ts";
 import { withCommandFlags } from "./key_hints.ts";
@@ -207,6 +208,9 @@ export async function runBatch(
   const tally = new Tally();
   const todo = options.skipExisting ? withoutExisting(plan.jobs(), tally) : plan.jobs();
   const cache = options.keyCache ? new DataKeyCache() : undefined;
+  // Several files at once: whole messages go to WebCrypto from 8 KiB, as a stream's chunks do, so their crypto runs on
+  // other threads beside the other files' reads and writes (envelope/chunks.ts setSeveralInFlight).
+  setSeveralInFlight((options.jobs ?? DEFAULT_SLOTS) > 1);
   try {
     // --jobs N: N files at once. Without it, small files share DEFAULT_SLOTS slots and a large one takes LARGE_COST.
     const weighed = options.jobs === undefined;
@@ -235,6 +239,7 @@ export async function runBatch(
     });
     return finish(command, verb, tally, said);
   } finally {
+    setSeveralInFlight(false);
     await cache?.clear();
   }
 }

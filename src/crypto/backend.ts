@@ -74,7 +74,8 @@ export const WEBCRYPTO_THRESHOLDS: Readonly<Record<Runtime, { readonly seal: num
  * decrypt): at 8 KiB 2.43x / 2.32x in Deno and 2.18x / 2.32x in Node, at 16
  * KiB 1.73x / 1.66x and 1.54x / 1.49x, at 32 KiB 1.21x / 1.05x and 0.97x /
  * 0.94x, at 64 KiB 0.77x / 0.62x and 0.65x / 0.71x. The browser keeps its
- * chunk threshold (not measured alone).
+ * chunk threshold (not measured alone). A message is alone only when no
+ * other call is in progress and no batch is running (envelope/chunks.ts).
  *
  * @example
  * ```ts

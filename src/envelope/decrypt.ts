@@ -11,7 +11,7 @@ import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, SUITE, TAG_BYTES } from "../format/limits.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
-import { diagnoseTail, inOrder, opensInCore } from "./chunks.ts";
+import { diagnoseTail, inOrder, opensInCore, wholeCall } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage, openWhole } from "./message.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
@@ -50,7 +50,14 @@ function emptyFinalChunk(index: number): EnvelopeError {
  * }
  * ```
  */
-export async function decrypt(
+export function decrypt(
+  message: Uint8Array,
+  options: DecryptOptions,
+): Promise<Uint8Array<ArrayBuffer>> {
+  return wholeCall(() => decryptBytes(message, options));
+}
+
+async function decryptBytes(
   message: Uint8Array,
   options: DecryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {

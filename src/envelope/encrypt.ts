@@ -5,7 +5,7 @@
  */
 import { concat } from "../format/bytes.ts";
 import { DEFAULT_CHUNK_SIZE } from "../format/limits.ts";
-import { sealsInCore } from "./chunks.ts";
+import { sealsInCore, wholeCall } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage, sealWhole } from "./message.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
@@ -25,7 +25,14 @@ export type { EncryptOptions } from "./message.ts";
  * assert.ok(new TextDecoder().decode(opened) === "hello");
  * ```
  */
-export async function encrypt(
+export function encrypt(
+  plaintext: Uint8Array,
+  options: EncryptOptions,
+): Promise<Uint8Array<ArrayBuffer>> {
+  return wholeCall(() => encryptBytes(plaintext, options));
+}
+
+async function encryptBytes(
   plaintext: Uint8Array,
   options: EncryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
