@@ -11,7 +11,7 @@ import { concat } from "../format/bytes.ts";
 import { parseHeader, tryParseHeader } from "../format/header.ts";
 import { MAX_HEADER_BYTES, SIGNATURE_BYTES, SUITE, TAG_BYTES } from "../format/limits.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
-import { diagnoseTail, inOrder, opensInCore, wholeCall } from "./chunks.ts";
+import { diagnoseTail, enterWholeCall, inOrder, leaveWholeCall, opensInCore } from "./chunks.ts";
 import { beginOpening, type DecryptOptions, type OpeningMessage, openWhole } from "./message.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
 
@@ -50,72 +50,71 @@ function emptyFinalChunk(index: number): EnvelopeError {
  * }
  * ```
  */
-export function decrypt(
+export async function decrypt(
   message: Uint8Array,
   options: DecryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  return wholeCall(() => decryptBytes(message, options));
-}
-
-async function decryptBytes(
-  message: Uint8Array,
-  options: DecryptOptions,
-): Promise<Uint8Array<ArrayBuffer>> {
-  requireBytes(message, "decrypt() takes the message");
-  requireOptions(options, "decrypt()");
-  const header = parseHeader(message);
-  if (header.suite === SUITE) {
-    const payload = message.subarray(header.length);
-    // One unsigned chunk that the core opens: no chunk cipher, no promise. (A tail check has nothing to find in one chunk.)
-    if (payload.length <= header.chunkSize + TAG_BYTES && opensInCore(payload.length)) {
-      return await openWhole(header, options, payload) as Uint8Array<ArrayBuffer>;
-    }
-  }
-  const msg = await beginOpening(header, options);
-  const verifying = msg.verifying;
-  const end = verifying ? message.length - SIGNATURE_BYTES : message.length;
-  if (end < header.length) {
-    msg.cipher.dispose();
-    throw truncated();
-  }
-  const payload = message.subarray(header.length, end);
+  // Counted while in progress: a whole message is sealed or opened alone only when no other call is (chunks.ts).
+  enterWholeCall();
   try {
-    const read = (o: number, n: number) => Promise.resolve(payload.subarray(o, o + n));
-    await diagnoseTail(msg.cipher, payload.length, header.chunkSize, read);
-    const layout = payloadLayout(payload.length, header.chunkSize);
-    const full = header.chunkSize + TAG_BYTES;
-    const parts: Uint8Array[] = new Array(layout.chunks);
-    const width = Math.max(1, options.concurrency ?? 4);
-    for (let base = 0; base < layout.chunks; base += width) {
-      const batch: Promise<Uint8Array>[] = [];
-      for (let i = base; i < Math.min(layout.chunks, base + width); i++) {
-        const sealed = payload.subarray(i * full, Math.min(payload.length, (i + 1) * full));
-        const last = i === layout.chunks - 1;
-        const opening = msg.cipher.open(i, last, sealed, layout.chunks);
-        batch.push(
-          last && verifying
-            ? opening.catch((e) => {
-              throw msg.cipher.explainSignedEnd(i, sealed, message.subarray(end), header.chunkSize, e);
-            })
-            : opening,
-        );
+    requireBytes(message, "decrypt() takes the message");
+    requireOptions(options, "decrypt()");
+    const header = parseHeader(message);
+    if (header.suite === SUITE) {
+      const payload = message.subarray(header.length);
+      // One unsigned chunk that the core opens: no chunk cipher, no promise. (A tail check has nothing to find in one chunk.)
+      if (payload.length <= header.chunkSize + TAG_BYTES && opensInCore(payload.length)) {
+        return await openWhole(header, options, payload) as Uint8Array<ArrayBuffer>;
       }
-      const opened = await inOrder(batch);
-      for (let j = 0; j < opened.length; j++) parts[base + j] = opened[j];
     }
-    if (layout.chunks > 1 && layout.lastChunkPlaintext === 0) {
-      throw emptyFinalChunk(layout.chunks - 1);
+    const msg = await beginOpening(header, options);
+    const verifying = msg.verifying;
+    const end = verifying ? message.length - SIGNATURE_BYTES : message.length;
+    if (end < header.length) {
+      msg.cipher.dispose();
+      throw truncated();
     }
-    if (verifying) {
-      for (let i = 0; i < layout.chunks; i++) {
-        verifying.transcript.addChunk(payload.subarray(i * full, Math.min(payload.length, (i + 1) * full)));
+    const payload = message.subarray(header.length, end);
+    try {
+      const read = (o: number, n: number) => Promise.resolve(payload.subarray(o, o + n));
+      await diagnoseTail(msg.cipher, payload.length, header.chunkSize, read);
+      const layout = payloadLayout(payload.length, header.chunkSize);
+      const full = header.chunkSize + TAG_BYTES;
+      const parts: Uint8Array[] = new Array(layout.chunks);
+      const width = Math.max(1, options.concurrency ?? 4);
+      for (let base = 0; base < layout.chunks; base += width) {
+        const batch: Promise<Uint8Array>[] = [];
+        for (let i = base; i < Math.min(layout.chunks, base + width); i++) {
+          const sealed = payload.subarray(i * full, Math.min(payload.length, (i + 1) * full));
+          const last = i === layout.chunks - 1;
+          const opening = msg.cipher.open(i, last, sealed, layout.chunks);
+          batch.push(
+            last && verifying
+              ? opening.catch((e) => {
+                throw msg.cipher.explainSignedEnd(i, sealed, message.subarray(end), header.chunkSize, e);
+              })
+              : opening,
+          );
+        }
+        const opened = await inOrder(batch);
+        for (let j = 0; j < opened.length; j++) parts[base + j] = opened[j];
       }
-      await verifying.finish(message.subarray(end));
+      if (layout.chunks > 1 && layout.lastChunkPlaintext === 0) {
+        throw emptyFinalChunk(layout.chunks - 1);
+      }
+      if (verifying) {
+        for (let i = 0; i < layout.chunks; i++) {
+          verifying.transcript.addChunk(payload.subarray(i * full, Math.min(payload.length, (i + 1) * full)));
+        }
+        await verifying.finish(message.subarray(end));
+      }
+      // Each part is a fresh array of its own, so a single one is returned as it is.
+      return parts.length === 1 ? parts[0] as Uint8Array<ArrayBuffer> : concat(parts);
+    } finally {
+      msg.cipher.dispose();
     }
-    // Each part is a fresh array of its own, so a single one is returned as it is.
-    return parts.length === 1 ? parts[0] as Uint8Array<ArrayBuffer> : concat(parts);
   } finally {
-    msg.cipher.dispose();
+    leaveWholeCall();
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { concat } from "../format/bytes.ts";
 import { DEFAULT_CHUNK_SIZE } from "../format/limits.ts";
-import { sealsInCore, wholeCall } from "./chunks.ts";
+import { enterWholeCall, leaveWholeCall, sealsInCore } from "./chunks.ts";
 import { beginSealing, type EncryptOptions, type SealingMessage, sealWhole } from "./message.ts";
 import { requireBytes, requireOptions } from "./_args.ts";
 import { type ChunkLane, chunkLane, type ParallelOptions } from "./parallel.ts";
@@ -25,56 +25,57 @@ export type { EncryptOptions } from "./message.ts";
  * assert.ok(new TextDecoder().decode(opened) === "hello");
  * ```
  */
-export function encrypt(
+export async function encrypt(
   plaintext: Uint8Array,
   options: EncryptOptions,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  return wholeCall(() => encryptBytes(plaintext, options));
-}
-
-async function encryptBytes(
-  plaintext: Uint8Array,
-  options: EncryptOptions,
-): Promise<Uint8Array<ArrayBuffer>> {
-  requireBytes(plaintext, "encrypt() takes the plaintext");
-  requireOptions(options, "encrypt()");
-  // One unsigned chunk that the core seals is written straight after the header, in the header's array:
-  // no promise, no second array, no copy, no chunk cipher.
-  if (plaintext.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE) && !options.sign && sealsInCore(plaintext.length)) {
-    return await sealWhole(options, plaintext) as Uint8Array<ArrayBuffer>;
-  }
-  const msg = await beginSealing(options, plaintext.length);
+  // Counted while in progress: a whole message is sealed or opened alone only when no other call is (chunks.ts).
+  enterWholeCall();
   try {
-    const cs = msg.chunkSize;
-    const n = Math.max(1, Math.ceil(plaintext.length / cs));
-    const parts: Uint8Array[] = new Array(n + 1);
-    const signing = msg.signing;
-    parts[0] = msg.header;
-    const width = Math.max(1, options.concurrency ?? 4);
-    for (let base = 0; base < n; base += width) {
-      const batch: Promise<Uint8Array>[] = [];
-      for (let i = base; i < Math.min(n, base + width); i++) {
-        batch.push(
-          msg.cipher.seal(
-            i,
-            i === n - 1,
-            plaintext.subarray(
-              i * cs,
-              Math.min(plaintext.length, (i + 1) * cs),
-            ),
-          ),
-        );
-      }
-      const sealed = await Promise.all(batch);
-      for (let j = 0; j < sealed.length; j++) {
-        parts[base + 1 + j] = sealed[j];
-        signing?.transcript.addChunk(sealed[j]);
-      }
+    requireBytes(plaintext, "encrypt() takes the plaintext");
+    requireOptions(options, "encrypt()");
+    // One unsigned chunk that the core seals is written straight after the header, in the header's array:
+    // no promise, no second array, no copy, no chunk cipher.
+    if (
+      plaintext.length <= (options.chunkSize ?? DEFAULT_CHUNK_SIZE) && !options.sign && sealsInCore(plaintext.length)
+    ) {
+      return await sealWhole(options, plaintext) as Uint8Array<ArrayBuffer>;
     }
-    if (signing) parts.push(await signing.finish());
-    return concat(parts);
+    const msg = await beginSealing(options, plaintext.length);
+    try {
+      const cs = msg.chunkSize;
+      const n = Math.max(1, Math.ceil(plaintext.length / cs));
+      const parts: Uint8Array[] = new Array(n + 1);
+      const signing = msg.signing;
+      parts[0] = msg.header;
+      const width = Math.max(1, options.concurrency ?? 4);
+      for (let base = 0; base < n; base += width) {
+        const batch: Promise<Uint8Array>[] = [];
+        for (let i = base; i < Math.min(n, base + width); i++) {
+          batch.push(
+            msg.cipher.seal(
+              i,
+              i === n - 1,
+              plaintext.subarray(
+                i * cs,
+                Math.min(plaintext.length, (i + 1) * cs),
+              ),
+            ),
+          );
+        }
+        const sealed = await Promise.all(batch);
+        for (let j = 0; j < sealed.length; j++) {
+          parts[base + 1 + j] = sealed[j];
+          signing?.transcript.addChunk(sealed[j]);
+        }
+      }
+      if (signing) parts.push(await signing.finish());
+      return concat(parts);
+    } finally {
+      msg.cipher.dispose();
+    }
   } finally {
-    msg.cipher.dispose();
+    leaveWholeCall();
   }
 }
 
