@@ -58,18 +58,22 @@ try {
   await Deno.writeTextFile(keyFile, (await LocalKey.generate()).toText(), { mode: 0o600 });
   const before = await loadAverage();
   console.error("Deno: the sources ...");
+  /** The runner's arguments for a library whose entry is `mod` and whose backend module is `backend`. */
+  const runnerArgs = (mod: string, backend: string) => [
+    RUNNER,
+    pathToFileURL(mod).href,
+    pathToFileURL(backend).href,
+    keyFile,
+    String(rounds),
+    String(count),
+  ];
   const deno = await runner(Deno.execPath(), [
     "run",
     "-A",
     "--quiet",
     "--config",
     join(ROOT, "deno.json"),
-    RUNNER,
-    pathToFileURL(join(ROOT, "mod.ts")).href,
-    pathToFileURL(join(ROOT, "src", "crypto", "backend.ts")).href,
-    keyFile,
-    String(rounds),
-    String(count),
+    ...runnerArgs(join(ROOT, "mod.ts"), join(ROOT, "src", "crypto", "backend.ts")),
   ]);
   console.error("Node: building the npm package (scripts/build_npm.ts) ...");
   const pkg = join(tmp, "pkg");
@@ -84,14 +88,7 @@ try {
     (await new Deno.Command("node", { args: ["--version"], stdout: "piped" }).output()).stdout,
   ).trim();
   console.error(`Node ${nodeVersion}: the package ...`);
-  const node = await runner("node", [
-    RUNNER,
-    pathToFileURL(join(pkg, "mod.js")).href,
-    pathToFileURL(join(pkg, "src", "crypto", "backend.js")).href,
-    keyFile,
-    String(rounds),
-    String(count),
-  ]);
+  const node = await runner("node", runnerArgs(join(pkg, "mod.js"), join(pkg, "src", "crypto", "backend.js")));
   const after = await loadAverage();
   const sizes = [...new Set(Object.keys(deno).map((k) => Number(k.split(" ")[0])))];
   const lines = [
