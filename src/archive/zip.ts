@@ -163,9 +163,8 @@ function zipEntries(
   let walked = false;
   let count = 0;
   let offset = 0;
-  const ahead: Promise<Prepared>[] = [];
-  /** What each entry in `ahead` counts against {@linkcode AHEAD_BYTES}, and their sum. */
-  const aheadSizes: number[] = [];
+  /** Entries being prepared, in order, each with what it counts against {@linkcode AHEAD_BYTES}; and their sum. */
+  const ahead: { readonly prepared: Promise<Prepared>; readonly size: number }[] = [];
   let aheadBytes = 0;
   const central = new CentralDirectory();
   /** The entry whose pieces are being written. */
@@ -205,9 +204,8 @@ function zipEntries(
       const p = prepare(e);
       // Awaited in order later; this keeps an early failure from being reported as unhandled meanwhile.
       p.catch(() => {});
-      ahead.push(p);
       const size = e.kind === "file" ? Math.min(e.size ?? PIECE, PIECE) : 0;
-      aheadSizes.push(size);
+      ahead.push({ prepared: p, size });
       aheadBytes += size;
     }
   };
@@ -222,9 +220,8 @@ function zipEntries(
     current = undefined;
     await c?.close();
     await c?.pieces?.return(undefined).catch(() => {});
-    aheadSizes.length = 0;
     aheadBytes = 0;
-    for (const p of ahead.splice(0)) await (await p.catch(() => undefined))?.close();
+    for (const a of ahead.splice(0)) await (await a.prepared.catch(() => undefined))?.close();
     await iterator?.return?.(undefined);
     (pool ?? await starting)?.close();
   };
@@ -241,9 +238,8 @@ function zipEntries(
           return emit(controller, dataDescriptor(c.record));
         }
         await fill();
-        const p = ahead.shift();
-        aheadBytes -= aheadSizes.shift() ?? 0;
-        if (p === undefined) {
+        const next = ahead.shift();
+        if (next === undefined) {
           if (done) return;
           done = true;
           const start = offset;
@@ -253,7 +249,8 @@ function zipEntries(
           pool?.close();
           return;
         }
-        const e = await p;
+        aheadBytes -= next.size;
+        const e = await next.prepared;
         e.record.offset = offset;
         if (e.pieces) current = e;
         else central.add(e.record);
