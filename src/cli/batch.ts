@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { lstat, realpath, stat, statSync } from "../host/fs.ts";
+import { lstat, mkdir, realpath, stat, statSync } from "../host/fs.ts";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "../host/path.ts";
 import { DataKeyCache } from "../envelope/cache.ts";
 import { setSeveralInFlight } from "../envelope/chunks.ts";
@@ -378,6 +378,22 @@ export async function checkTreeOutput(output: string, root: string): Promise<voi
       },
     );
   }
+}
+
+/**
+ * Readies a batch job's output before it is written: its folder made when
+ * the tree is rebuilt under -o DIR (`makeParent`), and an output named after
+ * a walked tree (`root`) checked by {@linkcode checkTreeOutput}.
+ */
+export async function prepareOutput(
+  job: { readonly output: string; readonly makeParent?: boolean; readonly root?: string },
+): Promise<void> {
+  if (job.makeParent) {
+    await mkdir(dirname(job.output), { recursive: true }).catch((e) => {
+      throw ioError("Writing", dirname(job.output), e);
+    });
+  }
+  if (job.root !== undefined) await checkTreeOutput(job.output, job.root);
 }
 
 /**

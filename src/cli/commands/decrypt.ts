@@ -13,7 +13,7 @@ import { RawDataKey } from "../../keys/raw.ts";
 import { getEnv } from "../../host/env.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
 import { readSecretFile } from "../secret_file.ts";
-import { ioError, isLocalPath, openInput, WHOLE_MESSAGE_BYTES, writeBytes } from "../files.ts";
+import { isLocalPath, openInput, WHOLE_MESSAGE_BYTES, writeBytes } from "../files.ts";
 import { readTrustFlags, TRUST_FLAGS } from "../trust_flags.ts";
 import { peek, peekedWhole } from "../../io/header_peek.ts";
 import { BATCH_FLAGS, readJobs } from "../object_flags.ts";
@@ -27,9 +27,9 @@ import {
   batchOptions,
   byteCounter,
   checkBatchOutput,
-  checkTreeOutput,
   finishOne,
   planFiles,
+  prepareOutput,
   readSuffix,
   refuseSkipExisting,
   runBatch,
@@ -38,8 +38,8 @@ import type { KeyName, Outcome } from "../batch_tally.ts";
 import { traced } from "../trace.ts";
 import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { Header } from "../../format/header.ts";
-import { mkdir, stat } from "../../host/fs.ts";
-import { basename, dirname } from "../../host/path.ts";
+import { stat } from "../../host/fs.ts";
+import { basename } from "../../host/path.ts";
 import { USAGE } from "../usage.ts";
 import { type DecryptFormat, type DecryptRequest, defaultOutputName, deliver } from "../deliver.ts";
 import { importLater } from "../../import_later.ts";
@@ -188,12 +188,7 @@ export async function decryptCommand(argv: readonly string[]): Promise<number> {
       plan,
       options,
       async (j, cache) => {
-        if (j.makeParent) {
-          await mkdir(dirname(j.output), { recursive: true }).catch((e) => {
-            throw ioError("Writing", dirname(j.output), e);
-          });
-        }
-        if (j.root !== undefined) await checkTreeOutput(j.output, j.root);
+        await prepareOutput(j);
         return await decryptOne(
           { ...req, input: j.input, output: j.output, noFollow: j.root !== undefined, inputId: j.inputId },
           keysFor,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { mkdir, realpath } from "../../host/fs.ts";
+import { realpath } from "../../host/fs.ts";
 import { dirname, resolve, sep } from "../../host/path.ts";
 import { encrypt, encryptStream } from "../../envelope/encrypt.ts";
 import { armorStream } from "../../encoding/armor.ts";
@@ -12,16 +12,7 @@ import type { DataKeyCache } from "../../envelope/cache.ts";
 import type { KeyProvider } from "../../keys/provider.ts";
 import type { Input } from "../../io/input.ts";
 import { parseArgs, parseContext, parseSize, usageError } from "../args.ts";
-import {
-  checkDir,
-  checkWritable,
-  type FileId,
-  ioError,
-  isLocalPath,
-  openInput,
-  writeBytes,
-  writeOutput,
-} from "../files.ts";
+import { checkDir, checkWritable, type FileId, isLocalPath, openInput, writeBytes, writeOutput } from "../files.ts";
 import { checkChunkSize } from "../../format/header.ts";
 import { encodeContext } from "../../format/context.ts";
 import { defaultEncryptKey, resolveKeys } from "../keyspec.ts";
@@ -31,9 +22,9 @@ import {
   batchOptions,
   byteCounter,
   checkBatchOutput,
-  checkTreeOutput,
   finishOne,
   planFiles,
+  prepareOutput,
   readSuffix,
   refuseSkipExisting,
   runBatch,
@@ -268,7 +259,7 @@ interface EncryptJob {
   readonly makeParent?: boolean;
   /** A walked file: the file the batch checked (batch.ts checkTreeInput), which the open must find again. */
   readonly inputId?: FileId;
-  /** Set when the output is named after a walked tree (`-r`): see batch.ts checkTreeOutput. */
+  /** Set when the output is named after a walked tree (`-r`): see batch.ts prepareOutput. */
   readonly root?: string;
 }
 
@@ -292,12 +283,7 @@ async function encryptOne(job: EncryptJob): Promise<Outcome> {
   }
   let keys: readonly KeyProvider[];
   try {
-    if (job.makeParent) {
-      await mkdir(dirname(job.output), { recursive: true }).catch((e) => {
-        throw ioError("Writing", dirname(job.output), e);
-      });
-    }
-    if (job.root !== undefined) await checkTreeOutput(job.output, job.root);
+    await prepareOutput(job);
     // Checked before the keys load (and a default key is made); in a batch the keys are loaded already and
     // writeOutput checks the output as it opens it, so the early check would only stat it twice.
     if (job.output !== "-" && typeof job.keys === "function") await checkWritable(job.output, job.force);
