@@ -71,7 +71,8 @@ export const processTerminal: Terminal = deno
     },
   };
 
-const stdoutIsTty = () => deno ? deno.stdout.isTerminal() : Boolean(nodeProcess().stdout.isTTY);
+/** True when stdout is a terminal. */
+export const stdoutIsTerminal = (): boolean => deno ? deno.stdout.isTerminal() : Boolean(nodeProcess().stdout.isTTY);
 const stdinIsTty = () => deno ? deno.stdin.isTerminal() : Boolean(nodeProcess().stdin.isTTY);
 
 let term: Terminal = processTerminal;
@@ -127,11 +128,6 @@ export function terminalText(): (chunk?: Uint8Array) => Uint8Array {
   };
 }
 
-/** True when stdout is a terminal. */
-export function stdoutIsTerminal(): boolean {
-  return stdoutIsTty();
-}
-
 /** Each line of `text` escaped, the line breaks kept. */
 function escapeLines(text: string): string {
   return text.split("\n").map(escapeControls).join("\n");
@@ -143,7 +139,7 @@ function escapeLines(text: string): string {
  * terminal says so instead of waiting in silence.
  */
 export function guardTerminal(command: string, io: { input?: string; output?: string; explicitOutput: boolean }): void {
-  if (io.output === "-" && !io.explicitOutput && stdoutIsTty()) {
+  if (io.output === "-" && !io.explicitOutput && stdoutIsTerminal()) {
     throw new EnvelopeError("USAGE", "Refusing to write binary to the terminal", {
       hint: `use -o FILE, or -o - if you mean it (run \`envelope ${command} --help\`)`,
     });
